@@ -1,0 +1,25 @@
+//! The kubelab object model, shared by every component. No I/O lives here.
+//!
+//! Objects are Kubernetes' own schema (the `k8s-openapi` types); generic code
+//! handles them as `serde_json::Value` and uses the typed structs where a kind's
+//! rules need them (defaulting, validation).
+//!
+//! - [`registry`]: which kinds exist, their names, groups and etcd keys.
+//! - [`error`]: the API error (`Status`) every component returns and prints.
+//! - [`meta`]: metadata accessors on JSON objects.
+//! - [`selector`]: label and field selectors.
+//! - [`validation`]: per-kind defaulting and validation, in Kubernetes' words.
+//! - [`schema`]: unknown-field detection and `kubectl explain`.
+//! - [`codec`]: reading YAML/JSON manifests and writing YAML as kubectl does.
+
+pub mod codec;
+pub mod error;
+pub mod meta;
+pub mod registry;
+pub mod schema;
+pub mod selector;
+pub mod validation;
+
+pub use error::{ApiError, FieldError, Reason, Result};
+pub use k8s_openapi;
+pub use registry::ResourceInfo;

@@ -1,0 +1,356 @@
+//! The kubelab API client: one gRPC connection to the apiserver and the generic
+//! object calls every component makes (create, get, list, update, patch, delete,
+//! watch). Objects are `serde_json::Value`s in Kubernetes' schema; errors are
+//! [`ApiError`]s carrying the server's reason and message unchanged.
+
+use api::{ApiError, Reason, ResourceInfo};
+use futures::{Stream, StreamExt};
+use proto::api_client::ApiClient;
+use serde_json::Value;
+use std::pin::Pin;
+use tonic::transport::{Channel, Endpoint};
+
+pub use proto::PatchType;
+
+/// A connection to one apiserver. Cheap to clone: clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    inner: ApiClient<Channel>,
+    server: String,
+}
+
+/// Options for `list` and `watch`.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub label_selector: String,
+    pub field_selector: String,
+    /// 0 = everything.
+    pub limit: i64,
+    pub continue_token: String,
+}
+
+/// Options for `delete`.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteParams {
+    /// "Background" (the default when empty), "Foreground" or "Orphan".
+    pub propagation_policy: String,
+    /// None: the object's own grace period.
+    pub grace_period_seconds: Option<i64>,
+    pub precondition_uid: String,
+    pub precondition_resource_version: String,
+}
+
+/// One change seen by a watch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchEvent {
+    /// ADDED, MODIFIED, DELETED or BOOKMARK. Errors arrive as `Err(ApiError)`.
+    pub kind: String,
+    pub object: Value,
+}
+
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, ApiError>> + Send>>;
+
+/// The served resources, as discovery reports them.
+pub use proto::{ApiResource, DiscoveryResponse};
+
+impl Client {
+    /// Connects to `server` (`http://127.0.0.1:6443`, or `127.0.0.1:6443`).
+    /// Fails as kubectl does when nothing listens there.
+    pub async fn connect(server: &str) -> Result<Self, ApiError> {
+        let url = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
+        let endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
+            .tcp_nodelay(true)
+            .connect_timeout(std::time::Duration::from_secs(5));
+        let channel = endpoint.connect().await.map_err(|_| refused(&url))?;
+        Ok(Self {
+            inner: ApiClient::new(channel).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20),
+            server: url,
+        })
+    }
+
+    /// Like `connect`, but the connection is made on first use (for daemons that
+    /// start before the apiserver).
+    pub fn connect_lazy(server: &str) -> Result<Self, ApiError> {
+        let url = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
+        let channel = Endpoint::from_shared(url.clone())
+            .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(Self {
+            inner: ApiClient::new(channel).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20),
+            server: url,
+        })
+    }
+
+    /// The server URL this client talks to.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn reference(info: &ResourceInfo, namespace: &str) -> Option<proto::ResourceRef> {
+        Some(proto::ResourceRef {
+            group: info.group.to_string(),
+            version: info.version.to_string(),
+            resource: info.plural.to_string(),
+            namespace: if info.namespaced { namespace.to_string() } else { String::new() },
+        })
+    }
+
+    pub async fn create(&self, info: &ResourceInfo, namespace: &str, obj: &Value) -> Result<Value, ApiError> {
+        self.create_subresource(info, namespace, "", "", obj).await
+    }
+
+    /// Creates a subresource of `name`, e.g. the `binding` of a pod.
+    pub async fn create_subresource(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        subresource: &str,
+        obj: &Value,
+    ) -> Result<Value, ApiError> {
+        let req = proto::CreateRequest {
+            r#ref: Self::reference(info, namespace),
+            json: encode(obj),
+            name: name.to_string(),
+            subresource: subresource.to_string(),
+            dry_run: false,
+        };
+        let resp = self.inner.clone().create(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode(&resp.into_inner().json)
+    }
+
+    pub async fn get(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let req = proto::GetRequest { r#ref: Self::reference(info, namespace), name: name.to_string() };
+        let resp = self.inner.clone().get(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode(&resp.into_inner().json)
+    }
+
+    /// Lists a collection; the answer is a `<Kind>List` with `items` and
+    /// `metadata.resourceVersion`. An empty namespace lists all namespaces.
+    pub async fn list(&self, info: &ResourceInfo, namespace: &str, params: &ListParams) -> Result<Value, ApiError> {
+        let req = proto::ListRequest {
+            r#ref: Self::reference(info, namespace),
+            label_selector: params.label_selector.clone(),
+            field_selector: params.field_selector.clone(),
+            limit: params.limit,
+            continue_token: params.continue_token.clone(),
+        };
+        let resp = self.inner.clone().list(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode(&resp.into_inner().json)
+    }
+
+    /// Replaces the object; `metadata.resourceVersion` in `obj` guards against
+    /// lost updates (a stale one gets a Conflict error).
+    pub async fn update(&self, info: &ResourceInfo, namespace: &str, obj: &Value) -> Result<Value, ApiError> {
+        self.update_subresource(info, namespace, obj, "").await
+    }
+
+    /// Replaces the object's status (the `status` subresource).
+    pub async fn update_status(&self, info: &ResourceInfo, namespace: &str, obj: &Value) -> Result<Value, ApiError> {
+        self.update_subresource(info, namespace, obj, "status").await
+    }
+
+    async fn update_subresource(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        obj: &Value,
+        subresource: &str,
+    ) -> Result<Value, ApiError> {
+        let req = proto::UpdateRequest {
+            r#ref: Self::reference(info, namespace),
+            name: api::meta::name(obj).to_string(),
+            json: encode(obj),
+            subresource: subresource.to_string(),
+            dry_run: false,
+        };
+        let resp = self.inner.clone().update(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode(&resp.into_inner().json)
+    }
+
+    pub async fn patch(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        patch_type: PatchType,
+        patch: &Value,
+    ) -> Result<Value, ApiError> {
+        self.patch_subresource(info, namespace, name, patch_type, patch, "").await
+    }
+
+    pub async fn patch_subresource(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        patch_type: PatchType,
+        patch: &Value,
+        subresource: &str,
+    ) -> Result<Value, ApiError> {
+        let req = proto::PatchRequest {
+            r#ref: Self::reference(info, namespace),
+            name: name.to_string(),
+            patch_type: patch_type as i32,
+            patch: encode(patch),
+            subresource: subresource.to_string(),
+            dry_run: false,
+        };
+        let resp = self.inner.clone().patch(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode(&resp.into_inner().json)
+    }
+
+    /// Deletes the object. Returns the object as it was last stored (with a
+    /// `deletionTimestamp` when deletion is graceful and not yet done).
+    pub async fn delete(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<Value, ApiError> {
+        let req = proto::DeleteRequest {
+            r#ref: Self::reference(info, namespace),
+            name: name.to_string(),
+            propagation_policy: params.propagation_policy.clone(),
+            precondition_uid: params.precondition_uid.clone(),
+            precondition_resource_version: params.precondition_resource_version.clone(),
+            grace_period_seconds: params.grace_period_seconds.unwrap_or(-1),
+            dry_run: false,
+        };
+        let resp = self.inner.clone().delete(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode(&resp.into_inner().json)
+    }
+
+    /// Watches a collection. With an empty `resource_version` the stream starts
+    /// with an ADDED event per existing object; otherwise it carries every change
+    /// after that version, in order, or fails with an `Expired` error.
+    pub async fn watch(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        params: &ListParams,
+        resource_version: &str,
+    ) -> Result<WatchStream, ApiError> {
+        let req = proto::WatchRequest {
+            r#ref: Self::reference(info, namespace),
+            label_selector: params.label_selector.clone(),
+            field_selector: params.field_selector.clone(),
+            resource_version: resource_version.to_string(),
+            allow_bookmarks: false,
+        };
+        let server = self.server.clone();
+        let stream = self.inner.clone().watch(req).await.map_err(|s| from_status(&server, s))?.into_inner();
+        Ok(Box::pin(stream.map(move |item| {
+            let ev = item.map_err(|s| from_status(&server, s))?;
+            if ev.r#type == "ERROR" {
+                let status: Value = decode(&ev.json)?;
+                return Err(error_from_status_object(&status));
+            }
+            Ok(WatchEvent { kind: ev.r#type, object: decode(&ev.json)? })
+        })))
+    }
+
+    pub async fn discovery(&self) -> Result<DiscoveryResponse, ApiError> {
+        let resp =
+            self.inner.clone().discovery(proto::DiscoveryRequest {}).await.map_err(|s| from_status(&self.server, s))?;
+        Ok(resp.into_inner())
+    }
+
+    /// The server's version object (`gitVersion`, `platform`, ...).
+    pub async fn version(&self) -> Result<Value, ApiError> {
+        let resp =
+            self.inner.clone().version(proto::VersionRequest {}).await.map_err(|s| from_status(&self.server, s))?;
+        decode(&resp.into_inner().json)
+    }
+}
+
+fn encode(obj: &Value) -> Vec<u8> {
+    serde_json::to_vec(obj).expect("a JSON value always serializes")
+}
+
+fn decode(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::internal(format!("the server sent invalid JSON: {e}")))
+}
+
+fn refused(server: &str) -> ApiError {
+    let host = server.split("://").nth(1).unwrap_or(server);
+    ApiError::new(
+        Reason::ServiceUnavailable,
+        format!("The connection to the server {host} was refused - did you specify the right host or port?"),
+    )
+}
+
+/// Turns a gRPC status into the `ApiError` the server meant: its details carry
+/// the error's JSON; a status without them (transport failures) is mapped by code.
+pub fn from_status(server: &str, status: tonic::Status) -> ApiError {
+    if let Some(err) = ApiError::from_json(status.details()) {
+        return err;
+    }
+    match status.code() {
+        tonic::Code::Unavailable => refused(server),
+        tonic::Code::NotFound => ApiError::new(Reason::NotFound, status.message()),
+        tonic::Code::DeadlineExceeded => ApiError::new(Reason::Timeout, status.message()),
+        _ => ApiError::internal(status.message()),
+    }
+}
+
+/// Maps an `ApiError` to the gRPC status that carries it (used by the apiserver).
+pub fn to_status(err: &ApiError) -> tonic::Status {
+    let code = match err.reason {
+        Reason::NotFound => tonic::Code::NotFound,
+        Reason::AlreadyExists => tonic::Code::AlreadyExists,
+        Reason::Conflict => tonic::Code::Aborted,
+        Reason::Invalid | Reason::BadRequest => tonic::Code::InvalidArgument,
+        Reason::Expired | Reason::Gone => tonic::Code::OutOfRange,
+        Reason::MethodNotAllowed => tonic::Code::Unimplemented,
+        Reason::RequestEntityTooLarge => tonic::Code::ResourceExhausted,
+        Reason::ServiceUnavailable => tonic::Code::Unavailable,
+        Reason::Timeout => tonic::Code::DeadlineExceeded,
+        Reason::InternalError => tonic::Code::Internal,
+    };
+    tonic::Status::with_details(code, err.message.clone(), err.to_json().into())
+}
+
+/// Rebuilds an `ApiError` from a Kubernetes `Status` object (a watch ERROR event).
+pub fn error_from_status_object(status: &Value) -> ApiError {
+    let message = status.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string();
+    let reason = status
+        .get("reason")
+        .cloned()
+        .and_then(|r| serde_json::from_value::<Reason>(r).ok())
+        .unwrap_or(Reason::InternalError);
+    ApiError::new(reason, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_survive_the_grpc_round_trip() {
+        let err = ApiError::not_found("pods", "kubia");
+        let status = to_status(&err);
+        assert_eq!(status.code(), tonic::Code::NotFound);
+        assert_eq!(from_status("http://x", status), err);
+    }
+
+    #[test]
+    fn transport_failures_read_like_kubectl() {
+        let err = from_status("http://127.0.0.1:6443", tonic::Status::unavailable("tcp connect error"));
+        assert_eq!(
+            err.to_string(),
+            "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
+        );
+    }
+
+    #[test]
+    fn watch_error_events_become_errors() {
+        let status = ApiError::expired(5, 10).to_status();
+        let err = error_from_status_object(&status);
+        assert!(err.is_expired());
+        assert_eq!(err.message, "too old resource version: 5 (10)");
+    }
+}
