@@ -1,1 +1,2 @@
-//! placeholder
+//! The kubelab apiserver.
+pub mod store;

@@ -1,0 +1,78 @@
+//! The storage layer: a `Store` trait over a revisioned key-value space (etcd's
+//! model), with an etcd implementation used by the daemons and an in-memory one
+//! for unit tests and hollow-node benchmarks. Both pass one conformance suite.
+// INTERFACE STUB: implementations to be written.
+
+use futures::Stream;
+use std::pin::Pin;
+
+/// A stored value and the revisions etcd keeps for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// The revision of the last write to this key: the object's resourceVersion.
+    pub mod_revision: i64,
+    pub create_revision: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Put,
+    Delete,
+}
+
+/// One change, as a watch delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreEvent {
+    pub kind: EventKind,
+    pub key: String,
+    /// For Put: the new value. For Delete: the value just before deletion.
+    pub value: Vec<u8>,
+    /// For Put: the previous value, if the key existed (lets watchers with a
+    /// selector see objects leave it). For Delete: None.
+    pub prev_value: Option<Vec<u8>>,
+    /// The revision of this change.
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("key not found")]
+    NotFound,
+    #[error("key already exists")]
+    AlreadyExists,
+    /// The key's mod_revision was not the expected one; `current` is what is stored now.
+    #[error("revision mismatch")]
+    Conflict { current: Option<KeyValue> },
+    /// The requested revision was compacted away.
+    #[error("required revision {requested} has been compacted (compacted revision {compacted})")]
+    Compacted { requested: i64, compacted: i64 },
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<StoreEvent>> + Send>>;
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates `key`; fails with AlreadyExists if it exists. Returns the new revision.
+    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64>;
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>>;
+    /// Every key under `prefix`, sorted by key, and the store revision they were read at.
+    async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64)>;
+    /// Replaces `key` only if its mod_revision is `expected_revision`. Returns the new revision.
+    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64>;
+    /// Deletes `key` (only if its mod_revision matches, when given). Returns the
+    /// deleted value with `mod_revision` set to the deletion's revision.
+    async fn delete(&self, key: &str, expected_revision: Option<i64>) -> Result<KeyValue>;
+    /// Every change under `prefix` with a revision greater than `after_revision`,
+    /// in revision order, never missing one; then live changes. Fails with
+    /// Compacted (at once or as the stream's first item) if `after_revision` is too old.
+    async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchStream>;
+    /// The store's current revision.
+    async fn current_revision(&self) -> Result<i64>;
+    /// Discards history up to `revision` (watches from before it then fail).
+    async fn compact(&self, revision: i64) -> Result<()>;
+}
