@@ -17,6 +17,7 @@ pub enum Reason {
     /// The requested resourceVersion is older than the store keeps (HTTP 410).
     Expired,
     Gone,
+    Forbidden,
     MethodNotAllowed,
     RequestEntityTooLarge,
     InternalError,
@@ -33,6 +34,7 @@ impl Reason {
             Reason::Invalid => 422,
             Reason::BadRequest => 400,
             Reason::Expired | Reason::Gone => 410,
+            Reason::Forbidden => 403,
             Reason::MethodNotAllowed => 405,
             Reason::RequestEntityTooLarge => 413,
             Reason::InternalError => 500,
@@ -206,6 +208,14 @@ impl ApiError {
     /// A watch or list from a resourceVersion the store no longer has.
     pub fn expired(requested: i64, oldest: i64) -> Self {
         Self::new(Reason::Expired, format!("too old resource version: {requested} ({oldest})"))
+    }
+    /// `pods "x" is forbidden: <why>`
+    pub fn forbidden(resource: &str, name: &str, why: &str) -> Self {
+        Self {
+            kind: resource.into(),
+            name: name.into(),
+            ..Self::new(Reason::Forbidden, format!("{resource} \"{name}\" is forbidden: {why}"))
+        }
     }
     pub fn internal(message: impl fmt::Display) -> Self {
         Self::new(Reason::InternalError, format!("Internal error occurred: {message}"))

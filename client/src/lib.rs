@@ -305,6 +305,7 @@ pub fn to_status(err: &ApiError) -> tonic::Status {
         Reason::Conflict => tonic::Code::Aborted,
         Reason::Invalid | Reason::BadRequest => tonic::Code::InvalidArgument,
         Reason::Expired | Reason::Gone => tonic::Code::OutOfRange,
+        Reason::Forbidden => tonic::Code::PermissionDenied,
         Reason::MethodNotAllowed => tonic::Code::Unimplemented,
         Reason::RequestEntityTooLarge => tonic::Code::ResourceExhausted,
         Reason::ServiceUnavailable => tonic::Code::Unavailable,
