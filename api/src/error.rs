@@ -166,7 +166,11 @@ impl ApiError {
     }
     /// `pods "kubia" not found`; `resource` is the group-qualified plural (`replicasets.apps`).
     pub fn not_found(resource: &str, name: &str) -> Self {
-        Self { kind: resource.into(), name: name.into(), ..Self::new(Reason::NotFound, format!("{resource} \"{name}\" not found")) }
+        Self {
+            kind: resource.into(),
+            name: name.into(),
+            ..Self::new(Reason::NotFound, format!("{resource} \"{name}\" not found"))
+        }
     }
     /// `pods "kubia" already exists`
     pub fn already_exists(resource: &str, name: &str) -> Self {
@@ -295,7 +299,10 @@ mod tests {
             "p",
             vec![FieldError::required("spec.containers[0].name", ""), FieldError::unknown("spec.foo")],
         );
-        assert_eq!(two.to_string(), r#"Pod "p" is invalid: [spec.containers[0].name: Required value, unknown field "spec.foo"]"#);
+        assert_eq!(
+            two.to_string(),
+            r#"Pod "p" is invalid: [spec.containers[0].name: Required value, unknown field "spec.foo"]"#
+        );
     }
 
     #[test]

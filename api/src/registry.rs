@@ -144,12 +144,9 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 pub fn by_kind(api_version: &str, kind: &str) -> Result<&'static ResourceInfo, ApiError> {
     let (group, version) = split_api_version(api_version);
     let aliased = ALIASES.iter().any(|(g, v, k)| *g == group && *v == version && *k == kind);
-    RESOURCES
-        .iter()
-        .find(|r| r.kind == kind && r.group == group && (r.version == version || aliased))
-        .ok_or_else(|| {
-            ApiError::new(Reason::NotFound, format!("no matches for kind \"{kind}\" in version \"{api_version}\""))
-        })
+    RESOURCES.iter().find(|r| r.kind == kind && r.group == group && (r.version == version || aliased)).ok_or_else(
+        || ApiError::new(Reason::NotFound, format!("no matches for kind \"{kind}\" in version \"{api_version}\"")),
+    )
 }
 
 /// The resource with this group and plural name.

@@ -1,5 +1,7 @@
 //! Per-kind decoding checks, defaulting and validation, in Kubernetes' words.
-// INTERFACE STUB: bodies to be written.
+// Bodies being written.
+
+pub mod names;
 
 use crate::error::Result;
 use crate::registry::ResourceInfo;
