@@ -1,2 +1,94 @@
-//! The kubelab apiserver.
+//! The kubelab apiserver: the only component that touches etcd.
+//!
+//! - [`store`]: the `Store` trait, its etcd and in-memory implementations, the watch cache.
+//! - [`registry`]: Kubernetes object semantics over a store, for every kind.
+//! - [`strategy`]: what the server owns on create and update, per kind.
+//! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`service`]: the gRPC service that exposes the registry.
+//! - [`namespace`]: finishing namespace deletion.
+
+pub mod namespace;
+pub mod patch;
+pub mod registry;
+pub mod service;
 pub mod store;
+pub mod strategy;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+
+/// The apiserver's flags; every one can be set by environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "apiserver", about = "The kubelab API server: Kubernetes objects over etcd, served by gRPC")]
+pub struct Config {
+    /// etcd endpoints, comma-separated.
+    #[arg(long, env = "ETCD_SERVERS", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    pub etcd_servers: Vec<String>,
+    /// Keep objects in memory instead of etcd (for experiments; nothing survives a restart).
+    #[arg(long, env = "IN_MEMORY", default_value_t = false)]
+    pub in_memory: bool,
+    /// Address to serve the API on.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:6443")]
+    pub listen: SocketAddr,
+    /// Events kept per resource for watches that resume from an older resourceVersion.
+    #[arg(long, env = "WATCH_CACHE_SIZE", default_value_t = 10_000)]
+    pub watch_cache_size: usize,
+    /// How often Terminating namespaces are checked for completion.
+    #[arg(long, env = "NAMESPACE_SYNC_PERIOD", default_value = "1s", value_parser = parse_duration)]
+    pub namespace_sync_period: Duration,
+}
+
+/// Parses Kubernetes-style durations: `300ms`, `10s`, `5m`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let span: jiff::Span = s.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    let d = jiff::SignedDuration::try_from(span).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: must not be negative"))
+}
+
+/// Connects to the store the config names.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let backing: Arc<dyn Store> = if config.in_memory {
+        tracing::warn!("--in-memory: objects are kept in memory only and are lost when the apiserver stops");
+        Arc::new(store::mem::MemStore::new())
+    } else {
+        Arc::new(store::etcd::EtcdStore::connect(&config.etcd_servers).await?)
+    };
+    // Watches fan out from one store watch per resource, as Kubernetes' watch cache does.
+    Ok(Arc::new(store::cache::CachedWatchStore::new(backing, config.watch_cache_size)))
+}
+
+/// Serves the API until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    serve(store, listener, config.namespace_sync_period, shutdown).await
+}
+
+/// Serves the API on an already bound listener (tests bind port 0).
+pub async fn serve(
+    store: Arc<dyn Store>,
+    listener: tokio::net::TcpListener,
+    namespace_sync_period: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let registry = Arc::new(registry::Registry::new(store));
+    registry.bootstrap().await?;
+    let finalizer = tokio::spawn(namespace::run(registry.clone(), namespace_sync_period));
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<proto::api_server::ApiServer<service::ApiService>>().await;
+    let api = proto::api_server::ApiServer::new(service::ApiService::new(registry))
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(256 << 20);
+    tracing::info!(addr = %listener.local_addr()?, "apiserver serving");
+    let result = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health)
+        .add_service(api)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await;
+    finalizer.abort();
+    result.map_err(Into::into)
+}

@@ -1,0 +1,665 @@
+//! The generic registry: Kubernetes' object semantics over any [`Store`], for
+//! every kind in the resource registry.
+//!
+//! Each verb here is what the Kubernetes apiserver's generic registry does:
+//! decode strictly, default, validate, set server-owned fields, write with
+//! optimistic concurrency (`resourceVersion` = the etcd revision of the last
+//! write), and translate storage errors into API errors. Kind-specific rules
+//! live in `api::validation` (defaults, validation) and `crate::strategy`
+//! (what the server owns); this file stays kind-agnostic apart from the few
+//! places Kubernetes itself special-cases (graceful pod deletion, bindings,
+//! namespaces).
+
+use crate::patch;
+use crate::store::{EventKind, KeyValue, Store, StoreError, StoreEvent};
+use crate::strategy;
+use api::selector::{FieldSelector, LabelSelector};
+use api::{meta, registry, validation, ApiError, FieldError, Reason, ResourceInfo};
+use futures::StreamExt;
+use proto::PatchType;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The largest object kubelab stores, as etcd's default request limit (1.5 MiB).
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// How often an unconditional write is retried when it races with another writer.
+const MAX_RETRIES: usize = 16;
+
+/// Namespaces that exist from the first start and can never be deleted.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Options of a delete, as Kubernetes' `DeleteOptions`.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub precondition_uid: String,
+    pub precondition_resource_version: String,
+    pub propagation_policy: String,
+}
+
+/// One event of a watch, ready to send: its type and the object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchEvent {
+    pub kind: &'static str,
+    pub object: Value,
+}
+
+pub struct Registry {
+    store: Arc<dyn Store>,
+}
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+fn storage_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Compacted { requested, compacted } => ApiError::expired(requested, compacted),
+        StoreError::Unavailable(msg) => ApiError::new(Reason::ServiceUnavailable, msg),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Decodes a stored value and stamps it with its resourceVersion.
+fn from_kv(value: &[u8], revision: i64) -> Result<Value> {
+    let mut obj: Value =
+        serde_json::from_slice(value).map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
+    meta::set_resource_version(&mut obj, revision);
+    Ok(obj)
+}
+
+/// Encodes an object for storage: without resourceVersion, which the store's revision replaces.
+fn encode(obj: &Value) -> Result<Vec<u8>> {
+    let mut stored = obj.clone();
+    meta::remove_meta(&mut stored, "resourceVersion");
+    let bytes = serde_json::to_vec(&stored).map_err(ApiError::internal)?;
+    if bytes.len() > MAX_OBJECT_BYTES {
+        return Err(ApiError::new(
+            Reason::RequestEntityTooLarge,
+            format!("Request entity too large: the object is {} bytes, the limit is {MAX_OBJECT_BYTES}", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Parses a request body into an object of `info`'s kind, converting accepted
+/// older versions (`batch/v1beta1` CronJob) to the stored one.
+fn decode_body(info: &ResourceInfo, body: &[u8]) -> Result<Value> {
+    if body.len() > MAX_OBJECT_BYTES {
+        return Err(ApiError::new(
+            Reason::RequestEntityTooLarge,
+            format!("Request entity too large: the object is {} bytes, the limit is {MAX_OBJECT_BYTES}", body.len()),
+        ));
+    }
+    let mut obj: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    if !obj.is_object() {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    }
+    let api_version = meta::api_version(&obj).to_string();
+    let kind = meta::kind(&obj).to_string();
+    if api_version.is_empty() || kind.is_empty() {
+        // Kubernetes takes the kind from the URL when the body leaves it out.
+        obj["apiVersion"] = info.api_version().into();
+        obj["kind"] = info.kind.into();
+    } else {
+        let target = registry::by_kind(&api_version, &kind)?;
+        if target != info {
+            return Err(ApiError::bad_request(format!(
+                "the object's kind {kind} in version {api_version} does not belong to the {} resource",
+                info.group_resource()
+            )));
+        }
+        obj["apiVersion"] = info.api_version().into();
+    }
+    Ok(obj)
+}
+
+/// Puts the request's namespace on the object, refusing a different one.
+fn set_namespace(info: &ResourceInfo, obj: &mut Value, namespace: &str) -> Result<()> {
+    if !info.namespaced {
+        meta::remove_meta(obj, "namespace");
+        return Ok(());
+    }
+    let own = meta::namespace(obj);
+    if !own.is_empty() && own != namespace {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    if namespace.is_empty() {
+        return Err(ApiError::bad_request("a namespace is required for namespaced resources"));
+    }
+    meta::set_meta(obj, "namespace", namespace);
+    Ok(())
+}
+
+fn check_name(info: &ResourceInfo, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(ApiError::bad_request(format!("a resource name is required to address {}", info.group_resource())));
+    }
+    Ok(())
+}
+
+/// Whether an object passes a watch's or list's selectors.
+struct Filter {
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl Filter {
+    fn new(info: &ResourceInfo, label_selector: &str, field_selector: &str) -> Result<Self> {
+        Ok(Self { labels: LabelSelector::parse(label_selector)?, fields: FieldSelector::parse(info, field_selector)? })
+    }
+    fn matches(&self, obj: &Value) -> bool {
+        (self.labels.is_empty() || self.labels.matches(&meta::labels(obj)))
+            && (self.fields.is_empty() || self.fields.matches(obj))
+    }
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Creates the namespaces every cluster has. Safe to run on every start.
+    pub async fn bootstrap(&self) -> Result<()> {
+        let ns = registry::lookup("namespaces").expect("namespaces are registered");
+        for name in SYSTEM_NAMESPACES {
+            let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            match self.create(ns, "", &serde_json::to_vec(&body).expect("json"), false).await {
+                Ok(_) => tracing::info!(namespace = name, "created system namespace"),
+                Err(e) if e.is_already_exists() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn read(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<(Value, KeyValue)> {
+        let kv = self
+            .store
+            .get(&info.key(namespace, name))
+            .await
+            .map_err(storage_error)?
+            .ok_or_else(|| ApiError::not_found(&info.group_resource(), name))?;
+        Ok((from_kv(&kv.value, kv.mod_revision)?, kv))
+    }
+
+    pub async fn get(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<Value> {
+        check_name(info, name)?;
+        Ok(self.read(info, namespace, name).await?.0)
+    }
+
+    /// Refuses new content in a namespace that does not exist or is being deleted.
+    async fn check_namespace(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<()> {
+        if !info.namespaced {
+            return Ok(());
+        }
+        let ns_info = registry::lookup("namespaces").expect("namespaces are registered");
+        let (ns, _) = self.read(ns_info, "", namespace).await?;
+        if meta::deletion_timestamp(&ns).is_some() {
+            return Err(ApiError::forbidden(
+                &info.group_resource(),
+                name,
+                &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn create(&self, info: &ResourceInfo, namespace: &str, body: &[u8], dry_run: bool) -> Result<Value> {
+        let mut obj = decode_body(info, body)?;
+        set_namespace(info, &mut obj, namespace)?;
+        validation::decode_check(info, &obj)?;
+        let generate = meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty();
+        if meta::name(&obj).is_empty() && !generate {
+            return Err(ApiError::invalid(
+                info.kind,
+                "",
+                vec![FieldError::required("metadata.name", "name or generateName is required")],
+            ));
+        }
+        strategy::prepare_for_create(info, &mut obj);
+        // A generated name may collide; Kubernetes retries such creates a few times.
+        for _ in 0..if generate { 8 } else { 1 } {
+            if generate {
+                let name = strategy::generate_name(meta::generate_name(&obj));
+                meta::set_meta(&mut obj, "name", name);
+            }
+            let name = meta::name(&obj).to_string();
+            let mut candidate = obj.clone();
+            validation::apply_defaults(info, &mut candidate)?;
+            validation::validate(info, &candidate, None)?;
+            strategy::finish_create(info, &mut candidate);
+            self.check_namespace(info, namespace, &name).await?;
+            if dry_run {
+                return Ok(candidate);
+            }
+            let bytes = encode(&candidate)?;
+            match self.store.create(&info.key(namespace, &name), bytes).await {
+                Ok(rev) => {
+                    meta::set_resource_version(&mut candidate, rev);
+                    return Ok(candidate);
+                }
+                Err(StoreError::AlreadyExists) if generate => continue,
+                Err(StoreError::AlreadyExists) => return Err(ApiError::already_exists(&info.group_resource(), &name)),
+                Err(e) => return Err(storage_error(e)),
+            }
+        }
+        Err(ApiError::already_exists(&info.group_resource(), meta::name(&obj)))
+    }
+
+    /// Lists a collection as a `<Kind>List`, filtered by selectors, paged by `limit`/`continue_token`.
+    pub async fn list(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        label_selector: &str,
+        field_selector: &str,
+        limit: i64,
+        continue_token: &str,
+    ) -> Result<Value> {
+        let filter = Filter::new(info, label_selector, field_selector)?;
+        let (kvs, revision) = self.store.list(&info.namespace_prefix(namespace)).await.map_err(storage_error)?;
+        let mut items = Vec::new();
+        let (mut last, mut next) = (String::new(), String::new());
+        for kv in kvs.iter().filter(|kv| continue_token.is_empty() || kv.key.as_str() > continue_token) {
+            let obj = from_kv(&kv.value, kv.mod_revision)?;
+            if !filter.matches(&obj) {
+                continue;
+            }
+            if limit > 0 && items.len() as i64 == limit {
+                next = last;
+                break;
+            }
+            last = kv.key.clone();
+            items.push(obj);
+        }
+        let mut metadata = json!({"resourceVersion": revision.to_string()});
+        if !next.is_empty() {
+            metadata["continue"] = next.into();
+        }
+        Ok(json!({"apiVersion": info.api_version(), "kind": info.list_kind(), "metadata": metadata, "items": items}))
+    }
+
+    pub async fn update(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        body: &[u8],
+        subresource: &str,
+        dry_run: bool,
+    ) -> Result<Value> {
+        check_name(info, name)?;
+        check_subresource(info, subresource)?;
+        let mut new = decode_body(info, body)?;
+        set_namespace(info, &mut new, namespace)?;
+        if meta::name(&new) != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta::name(&new)
+            )));
+        }
+        validation::decode_check(info, &new)?;
+        let precondition = parse_resource_version(meta::resource_version(&new))?;
+        for _ in 0..MAX_RETRIES {
+            let (old, kv) = self.read(info, namespace, name).await?;
+            if precondition.is_some_and(|rv| rv != kv.mod_revision) {
+                return Err(ApiError::conflict(&info.group_resource(), name));
+            }
+            let mut obj = new.clone();
+            strategy::prepare_for_update(info, &mut obj, &old, subresource);
+            match self.finish_update(info, obj, &old, &kv, dry_run).await {
+                Err(e) if e.is_conflict() && precondition.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::conflict(&info.group_resource(), name))
+    }
+
+    /// Patches an object (or its status), retrying when a concurrent writer wins,
+    /// unless the patch itself names the resourceVersion it expects.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        patch_type: PatchType,
+        body: &[u8],
+        subresource: &str,
+        dry_run: bool,
+    ) -> Result<Value> {
+        check_name(info, name)?;
+        check_subresource(info, subresource)?;
+        let patch: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
+        for _ in 0..MAX_RETRIES {
+            let (old, kv) = self.read(info, namespace, name).await?;
+            let mut obj = patch::apply(&old, patch_type, &patch)?;
+            if meta::name(&obj) != name || (info.namespaced && meta::namespace(&obj) != namespace) {
+                return Err(ApiError::bad_request("a patch may not change the object's name or namespace"));
+            }
+            let pinned = meta::resource_version(&obj) != kv.mod_revision.to_string();
+            if pinned {
+                return Err(ApiError::conflict(&info.group_resource(), name));
+            }
+            validation::decode_check(info, &obj)?;
+            strategy::prepare_for_update(info, &mut obj, &old, subresource);
+            match self.finish_update(info, obj, &old, &kv, dry_run).await {
+                Err(e) if e.is_conflict() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::conflict(&info.group_resource(), name))
+    }
+
+    /// Defaults, validates and writes an updated object. A write that changes
+    /// nothing is skipped (the resourceVersion stays); an object being deleted
+    /// whose last finalizer was just removed is deleted.
+    async fn finish_update(
+        &self,
+        info: &ResourceInfo,
+        mut obj: Value,
+        old: &Value,
+        kv: &KeyValue,
+        dry_run: bool,
+    ) -> Result<Value> {
+        validation::apply_defaults(info, &mut obj)?;
+        validation::validate(info, &obj, Some(old))?;
+        meta::set_resource_version(&mut obj, kv.mod_revision);
+        if &obj == old || dry_run {
+            return Ok(obj);
+        }
+        let name = meta::name(&obj).to_string();
+        let finalized = meta::deletion_timestamp(&obj).is_some() && finalizers(&obj).is_empty();
+        // A pod's deletion is finished by its kubelet (a delete with grace period 0), not by its finalizers.
+        let graceful_pod = info.kind == "Pod" && obj["metadata"]["deletionGracePeriodSeconds"].as_i64() != Some(0);
+        if finalized && !graceful_pod {
+            let deleted = self.store.delete(&kv.key, Some(kv.mod_revision)).await;
+            return match deleted {
+                Ok(d) => {
+                    meta::set_resource_version(&mut obj, d.mod_revision);
+                    Ok(obj)
+                }
+                Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(&info.group_resource(), &name)),
+                Err(StoreError::NotFound) => Err(ApiError::not_found(&info.group_resource(), &name)),
+                Err(e) => Err(storage_error(e)),
+            };
+        }
+        match self.store.update(&kv.key, encode(&obj)?, kv.mod_revision).await {
+            Ok(rev) => {
+                meta::set_resource_version(&mut obj, rev);
+                Ok(obj)
+            }
+            Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(&info.group_resource(), &name)),
+            Err(StoreError::NotFound) => Err(ApiError::not_found(&info.group_resource(), &name)),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
+    /// Deletes an object as Kubernetes does: pods bound to a node get a grace
+    /// period (the kubelet finishes the deletion), objects with finalizers and
+    /// namespaces are only marked, everything else goes at once.
+    pub async fn delete(&self, info: &ResourceInfo, namespace: &str, name: &str, opts: &DeleteOptions) -> Result<Value> {
+        check_name(info, name)?;
+        if info.kind == "Namespace" && SYSTEM_NAMESPACES[..3].contains(&name) {
+            return Err(ApiError::forbidden("namespaces", name, "this namespace may not be deleted"));
+        }
+        for _ in 0..MAX_RETRIES {
+            let (mut obj, kv) = self.read(info, namespace, name).await?;
+            check_preconditions(info, &obj, opts)?;
+            let mark = match info.kind {
+                "Namespace" => Some(0),
+                "Pod" => pod_grace_period(&obj, opts),
+                _ if !finalizers(&obj).is_empty() => Some(0),
+                _ => None,
+            };
+            let result = match mark {
+                Some(grace) => {
+                    if meta::deletion_timestamp(&obj).is_some()
+                        && obj["metadata"]["deletionGracePeriodSeconds"].as_i64().is_some_and(|g| g <= grace)
+                    {
+                        return Ok(obj);
+                    }
+                    let deadline = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
+                    meta::set_meta(&mut obj, "deletionTimestamp", deadline.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    meta::set_meta(&mut obj, "deletionGracePeriodSeconds", grace);
+                    if info.kind == "Namespace" {
+                        obj["status"]["phase"] = "Terminating".into();
+                    }
+                    self.store.update(&kv.key, encode(&obj)?, kv.mod_revision).await.map(|rev| {
+                        meta::set_resource_version(&mut obj, rev);
+                        obj
+                    })
+                }
+                None => self.store.delete(&kv.key, Some(kv.mod_revision)).await.map(|d| {
+                    meta::set_resource_version(&mut obj, d.mod_revision);
+                    obj
+                }),
+            };
+            match result {
+                Ok(o) => return Ok(o),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::NotFound) => return Err(ApiError::not_found(&info.group_resource(), name)),
+                Err(e) => return Err(storage_error(e)),
+            }
+        }
+        Err(ApiError::conflict(&info.group_resource(), name))
+    }
+
+    /// Deletes every object of a collection that matches the selectors; returns them as a list.
+    pub async fn delete_collection(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        label_selector: &str,
+        field_selector: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value> {
+        let list = self.list(info, namespace, label_selector, field_selector, 0, "").await?;
+        let mut deleted = Vec::new();
+        for item in list["items"].as_array().into_iter().flatten() {
+            match self.delete(info, meta::namespace(item), meta::name(item), opts).await {
+                Ok(obj) => deleted.push(obj),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json!({"apiVersion": info.api_version(), "kind": info.list_kind(), "metadata": {}, "items": deleted}))
+    }
+
+    /// The `pods/binding` subresource: assigns a pending pod to a node, once.
+    pub async fn bind(&self, namespace: &str, pod_name: &str, body: &[u8]) -> Result<Value> {
+        let pods = registry::lookup("pods").expect("pods are registered");
+        let binding: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the binding is not valid JSON: {e}")))?;
+        let node = binding["target"]["name"].as_str().unwrap_or_default().to_string();
+        if node.is_empty() {
+            return Err(ApiError::invalid("Binding", pod_name, vec![FieldError::required("target.name", "")]));
+        }
+        for _ in 0..MAX_RETRIES {
+            let (old, kv) = self.read(pods, namespace, pod_name).await?;
+            let conflict = |why: String| {
+                ApiError::new(
+                    Reason::Conflict,
+                    format!("Operation cannot be fulfilled on pods/binding \"{pod_name}\": {why}"),
+                )
+            };
+            if meta::deletion_timestamp(&old).is_some() {
+                return Err(conflict(format!("pod {pod_name} is being deleted, cannot be assigned to a host")));
+            }
+            if let Some(current) = old["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                return Err(conflict(format!("pod {pod_name} is already assigned to node \"{current}\"")));
+            }
+            let mut obj = old.clone();
+            obj["spec"]["nodeName"] = node.clone().into();
+            set_condition(&mut obj, "PodScheduled", "True");
+            match self.store.update(&kv.key, encode(&obj)?, kv.mod_revision).await {
+                Ok(_) => {
+                    return Ok(json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success",
+                                     "code": 201}))
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(storage_error(e)),
+            }
+        }
+        Err(ApiError::conflict("pods/binding", pod_name))
+    }
+
+    /// Watches a collection: with `resource_version` "" or "0", an ADDED event
+    /// per matching object first; then every change after it, in order. An
+    /// object that stops (or starts) matching the selectors is reported as
+    /// DELETED (or ADDED), as Kubernetes does.
+    pub async fn watch(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        label_selector: &str,
+        field_selector: &str,
+        resource_version: &str,
+    ) -> Result<mpsc::Receiver<Result<WatchEvent>>> {
+        let filter = Filter::new(info, label_selector, field_selector)?;
+        let prefix = info.namespace_prefix(namespace);
+        // Every watch of a resource shares one store watch over the whole
+        // collection; a namespace is a filter on keys.
+        let collection = info.key_prefix();
+        let (tx, rx) = mpsc::channel(256);
+        let mut initial = Vec::new();
+        let from = match resource_version {
+            "" | "0" => {
+                let (kvs, revision) = self.store.list(&prefix).await.map_err(storage_error)?;
+                for kv in kvs {
+                    let obj = from_kv(&kv.value, kv.mod_revision)?;
+                    if filter.matches(&obj) {
+                        initial.push(WatchEvent { kind: "ADDED", object: obj });
+                    }
+                }
+                revision
+            }
+            rv => parse_resource_version(rv)?.unwrap_or(0),
+        };
+        let mut events = self.store.watch(&collection, from).await.map_err(storage_error)?;
+        tokio::spawn(async move {
+            for ev in initial {
+                if tx.send(Ok(ev)).await.is_err() {
+                    return;
+                }
+            }
+            while let Some(item) = events.next().await {
+                let out = match item {
+                    Ok(ev) if !ev.key.starts_with(&prefix) => continue,
+                    Ok(ev) => match translate(&ev, &filter) {
+                        Ok(Some(e)) => Ok(e),
+                        Ok(None) => continue,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(storage_error(e)),
+                };
+                let stop = out.is_err();
+                if tx.send(out).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// Turns a storage event into the watch event a client with `filter` should see, if any.
+fn translate(ev: &StoreEvent, filter: &Filter) -> Result<Option<WatchEvent>> {
+    let obj = from_kv(&ev.value, ev.revision)?;
+    let now = filter.matches(&obj);
+    let kind = match ev.kind {
+        EventKind::Delete => now.then_some("DELETED"),
+        EventKind::Put => {
+            let before = match &ev.prev_value {
+                Some(prev) => Some(filter.matches(&from_kv(prev, ev.revision)?)),
+                None => None,
+            };
+            match (before, now) {
+                (None, true) | (Some(false), true) => Some("ADDED"),
+                (Some(true), true) => Some("MODIFIED"),
+                (Some(true), false) => Some("DELETED"),
+                _ => None,
+            }
+        }
+    };
+    Ok(kind.map(|kind| WatchEvent { kind, object: obj }))
+}
+
+fn check_subresource(info: &ResourceInfo, subresource: &str) -> Result<()> {
+    match subresource {
+        "" => Ok(()),
+        "status" if info.has_status => Ok(()),
+        other => Err(ApiError::new(
+            Reason::NotFound,
+            format!("the server could not find the requested resource ({} {other})", info.group_resource()),
+        )),
+    }
+}
+
+fn parse_resource_version(rv: &str) -> Result<Option<i64>> {
+    if rv.is_empty() {
+        return Ok(None);
+    }
+    rv.parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}: it must be a number")))
+}
+
+fn finalizers(obj: &Value) -> Vec<&str> {
+    obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+fn check_preconditions(info: &ResourceInfo, obj: &Value, opts: &DeleteOptions) -> Result<()> {
+    let failed = |what: &str, wanted: &str, actual: &str| {
+        Err(ApiError::new(
+            Reason::Conflict,
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}",
+                info.group_resource(),
+                meta::name(obj)
+            ),
+        ))
+    };
+    if !opts.precondition_uid.is_empty() && opts.precondition_uid != meta::uid(obj) {
+        return failed("UID", &opts.precondition_uid, meta::uid(obj));
+    }
+    if !opts.precondition_resource_version.is_empty() && opts.precondition_resource_version != meta::resource_version(obj)
+    {
+        return failed("ResourceVersion", &opts.precondition_resource_version, meta::resource_version(obj));
+    }
+    Ok(())
+}
+
+/// A pod on a node is deleted gracefully: the kubelet stops it and then removes
+/// it. A pod no node runs, or a grace period of 0, goes at once.
+fn pod_grace_period(pod: &Value, opts: &DeleteOptions) -> Option<i64> {
+    let scheduled = pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
+    let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+    let grace = opts
+        .grace_period_seconds
+        .filter(|g| *g >= 0)
+        .unwrap_or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30));
+    if !finalizers(pod).is_empty() {
+        return Some(grace.max(0));
+    }
+    (scheduled && !finished && grace > 0).then_some(grace)
+}
+
+/// Sets a pod condition (`PodScheduled`, `Ready`, ...) with a fresh transition time.
+fn set_condition(pod: &mut Value, kind: &str, status: &str) {
+    let now = meta::now_rfc3339();
+    let cond = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now});
+    let conds = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let mut conds: Vec<Value> = conds.into_iter().filter(|c| c["type"] != kind).collect();
+    conds.push(cond);
+    pod["status"]["conditions"] = Value::Array(conds);
+}

@@ -1,0 +1,195 @@
+//! The gRPC face of the registry: resolves each request's resource, calls the
+//! registry, and carries errors as statuses whose details hold the `ApiError`.
+
+use crate::registry::{DeleteOptions, Registry};
+use api::{registry, ApiError, ResourceInfo};
+use futures::Stream;
+use proto::api_server::Api;
+use proto::{
+    CreateRequest, DeleteCollectionRequest, DeleteRequest, DiscoveryRequest, DiscoveryResponse, GetRequest,
+    ListRequest, Object, PatchRequest, PatchType, ResourceRef, UpdateRequest, VersionRequest, VersionResponse,
+    WatchEvent, WatchRequest,
+};
+use serde_json::{json, Value};
+use std::pin::Pin;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+/// The version kubelab reports: the Kubernetes API version it follows.
+pub const GIT_VERSION: &str = "v1.34.0-kubelab";
+
+pub struct ApiService {
+    registry: Arc<Registry>,
+}
+
+impl ApiService {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self { registry }
+    }
+}
+
+fn status(err: ApiError) -> Status {
+    client::to_status(&err)
+}
+
+fn object(v: &Value) -> Response<Object> {
+    Response::new(Object { json: serde_json::to_vec(v).expect("a JSON value always serializes") })
+}
+
+/// The resource a request names, with its namespace ("" for cluster-scoped ones).
+fn resolve(r: &Option<ResourceRef>) -> Result<(&'static ResourceInfo, String), Status> {
+    let r = r.as_ref().ok_or_else(|| status(ApiError::bad_request("the request names no resource")))?;
+    let info = registry::by_resource(&r.group, &r.resource)
+        .filter(|i| {
+            i.version == r.version || registry::by_kind(&format!("{}/{}", r.group, r.version), i.kind).is_ok()
+        })
+        .ok_or_else(|| {
+            let gv = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
+            status(ApiError::new(
+                api::Reason::NotFound,
+                format!("the server could not find the requested resource \"{}\" in {gv}", r.resource),
+            ))
+        })?;
+    let ns = if info.namespaced { r.namespace.clone() } else { String::new() };
+    Ok((info, ns))
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Api for ApiService {
+    async fn create(&self, req: Request<CreateRequest>) -> Result<Response<Object>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        let span = tracing::debug_span!("create", resource = info.plural, namespace = %ns);
+        let out = match (info.plural, req.subresource.as_str()) {
+            (_, "") => self.registry.create(info, &ns, &req.json, req.dry_run).instrument(span).await,
+            ("pods", "binding") => self.registry.bind(&ns, &req.name, &req.json).instrument(span).await,
+            (_, other) => Err(ApiError::new(
+                api::Reason::NotFound,
+                format!("the server could not find the requested resource ({} {other})", info.plural),
+            )),
+        };
+        out.map(|v| object(&v)).map_err(status)
+    }
+
+    async fn get(&self, req: Request<GetRequest>) -> Result<Response<Object>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        self.registry.get(info, &ns, &req.name).await.map(|v| object(&v)).map_err(status)
+    }
+
+    async fn list(&self, req: Request<ListRequest>) -> Result<Response<Object>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        self.registry
+            .list(info, &ns, &req.label_selector, &req.field_selector, req.limit, &req.continue_token)
+            .await
+            .map(|v| object(&v))
+            .map_err(status)
+    }
+
+    async fn update(&self, req: Request<UpdateRequest>) -> Result<Response<Object>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        self.registry
+            .update(info, &ns, &req.name, &req.json, &req.subresource, req.dry_run)
+            .await
+            .map(|v| object(&v))
+            .map_err(status)
+    }
+
+    async fn patch(&self, req: Request<PatchRequest>) -> Result<Response<Object>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        let patch_type = PatchType::try_from(req.patch_type)
+            .map_err(|_| status(ApiError::bad_request(format!("unknown patch type {}", req.patch_type))))?;
+        self.registry
+            .patch(info, &ns, &req.name, patch_type, &req.patch, &req.subresource, req.dry_run)
+            .await
+            .map(|v| object(&v))
+            .map_err(status)
+    }
+
+    async fn delete(&self, req: Request<DeleteRequest>) -> Result<Response<Object>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        let opts = DeleteOptions {
+            grace_period_seconds: (req.grace_period_seconds >= 0).then_some(req.grace_period_seconds),
+            precondition_uid: req.precondition_uid,
+            precondition_resource_version: req.precondition_resource_version,
+            propagation_policy: req.propagation_policy,
+        };
+        self.registry.delete(info, &ns, &req.name, &opts).await.map(|v| object(&v)).map_err(status)
+    }
+
+    async fn delete_collection(&self, req: Request<DeleteCollectionRequest>) -> Result<Response<Object>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        let opts = DeleteOptions { propagation_policy: req.propagation_policy, ..Default::default() };
+        self.registry
+            .delete_collection(info, &ns, &req.label_selector, &req.field_selector, &opts)
+            .await
+            .map(|v| object(&v))
+            .map_err(status)
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, req: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let req = req.into_inner();
+        let (info, ns) = resolve(&req.r#ref)?;
+        let rx = self
+            .registry
+            .watch(info, &ns, &req.label_selector, &req.field_selector, &req.resource_version)
+            .await
+            .map_err(status)?;
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+        let stream = futures::StreamExt::map(stream, |item| {
+            Ok(match item {
+                Ok(ev) => WatchEvent {
+                    r#type: ev.kind.to_string(),
+                    json: serde_json::to_vec(&ev.object).expect("a JSON value always serializes"),
+                },
+                // Kubernetes ends a failed watch with an ERROR event holding a Status.
+                Err(e) => WatchEvent {
+                    r#type: "ERROR".into(),
+                    json: serde_json::to_vec(&e.to_status()).expect("a JSON value always serializes"),
+                },
+            })
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn discovery(&self, _req: Request<DiscoveryRequest>) -> Result<Response<DiscoveryResponse>, Status> {
+        let resources = registry::RESOURCES
+            .iter()
+            .map(|r| proto::ApiResource {
+                group: r.group.into(),
+                version: r.version.into(),
+                kind: r.kind.into(),
+                name: r.plural.into(),
+                singular_name: r.singular.into(),
+                short_names: r.short_names.iter().map(|s| s.to_string()).collect(),
+                namespaced: r.namespaced,
+                verbs: if r.kind == "Binding" {
+                    vec!["create".into()]
+                } else {
+                    r.verbs().iter().map(|s| s.to_string()).collect()
+                },
+            })
+            .collect();
+        Ok(Response::new(DiscoveryResponse { group_versions: registry::group_versions(), resources }))
+    }
+
+    async fn version(&self, _req: Request<VersionRequest>) -> Result<Response<VersionResponse>, Status> {
+        let v = json!({
+            "major": "1",
+            "minor": "34",
+            "gitVersion": GIT_VERSION,
+            "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
+        });
+        Ok(Response::new(VersionResponse { json: serde_json::to_vec(&v).expect("json") }))
+    }
+}

@@ -1,0 +1,215 @@
+//! The end-to-end test harness: starts a real etcd and the `apiserver` binary
+//! on free loopback ports, and runs the `kubectl` binary against them, the way a
+//! user would. The binaries come from the workspace's `target/` (build them
+//! first: `cargo build --workspace --bins`, which `deploy/test.sh` does).
+
+use apiserver::store::testing::{free_port, TestEtcd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory holding the workspace's binaries for the profile the tests run in.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("KUBELAB_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    // Test executables live in target/<profile>/deps; the binaries one level up.
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first with `cargo build --workspace --bins` (deploy/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// The book's manifests, as shipped in deploy/manifests.
+pub fn manifest(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/manifests").join(name);
+    assert!(path.exists(), "no manifest {}", path.display());
+    path.to_string_lossy().into_owned()
+}
+
+/// Starts a throwaway etcd. Done on a thread of its own so that async tests,
+/// already inside a runtime, can call it too.
+fn start_etcd() -> TestEtcd {
+    std::thread::spawn(|| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(TestEtcd::start())
+    })
+    .join()
+    .expect("etcd starter thread")
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What a kubectl run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Self {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+    /// Panics with everything printed unless the command succeeded.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "kubectl failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    /// Panics unless the command failed with exit code 1.
+    #[track_caller]
+    pub fn fails(self) -> Self {
+        assert_eq!(self.code, 1, "kubectl should have failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    /// The rows of a table, split on runs of spaces, header first.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split("   ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect())
+            .collect()
+    }
+    /// The first column of every row but the header.
+    pub fn names(&self) -> Vec<String> {
+        self.rows().into_iter().skip(1).filter_map(|r| r.into_iter().next()).collect()
+    }
+}
+
+/// A running apiserver process.
+pub struct ApiServer {
+    child: Child,
+    pub addr: String,
+}
+
+impl ApiServer {
+    pub fn start(etcd_url: &str, port: u16) -> Self {
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(binary("apiserver"))
+            .args(["--etcd-servers", etcd_url, "--listen", &addr, "--namespace-sync-period", "200ms"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the apiserver binary");
+        let server = Self { child, addr };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let probe = Command::new(binary("kubectl"))
+                .args(["--server", &self.addr, "get", "ns", "default", "-o", "name"])
+                .output()
+                .expect("run kubectl");
+            if probe.status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the apiserver at {} did not become ready in 30s", self.addr);
+    }
+
+    /// Stops the process the way `docker stop` or Ctrl-C would (SIGTERM), then waits.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// etcd plus one apiserver, and a kubectl pointed at it.
+pub struct Cluster {
+    pub etcd: TestEtcd,
+    pub apiserver: Option<ApiServer>,
+    pub port: u16,
+    home: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn start() -> Self {
+        let etcd = start_etcd();
+        let port = free_port().expect("a free port");
+        let apiserver = ApiServer::start(etcd.endpoint(), port);
+        Self { etcd, apiserver: Some(apiserver), port, home: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop_apiserver(&mut self) {
+        if let Some(a) = self.apiserver.take() {
+            a.stop();
+        }
+    }
+
+    pub fn start_apiserver(&mut self) {
+        assert!(self.apiserver.is_none(), "already running");
+        self.apiserver = Some(ApiServer::start(self.etcd.endpoint(), self.port));
+    }
+
+    /// A kubectl command pointed at this cluster, with an empty HOME so no
+    /// kubeconfig of the machine's leaks in.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(binary("kubectl"));
+        cmd.arg("--server").arg(self.server()).args(args);
+        cmd.env("HOME", self.home.path()).env_remove("KUBECONFIG");
+        cmd
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run kubectl"))
+    }
+
+    /// Runs kubectl with `input` on its standard input.
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        Run::from(child.wait_with_output().expect("kubectl output"))
+    }
+
+    /// A gRPC client for checks kubectl cannot make (watch resumption, concurrency).
+    pub async fn client(&self) -> client::Client {
+        client::Client::connect(&self.server()).await.expect("connect to the apiserver")
+    }
+
+    /// Polls `check` until it returns true or `timeout` passes.
+    pub fn eventually(&self, timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if check() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
