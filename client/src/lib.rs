@@ -3,6 +3,9 @@
 //! watch). Objects are `serde_json::Value`s in Kubernetes' schema; errors are
 //! [`ApiError`]s carrying the server's reason and message unchanged.
 
+pub mod queue;
+pub mod watcher;
+
 use api::{ApiError, Reason, ResourceInfo};
 use futures::{Stream, StreamExt};
 use proto::api_client::ApiClient;

@@ -1,0 +1,182 @@
+//! Watcher and reflector: list, then watch from the list's resourceVersion,
+//! resuming from the last version seen when a watch ends, and re-listing when
+//! the server says that version is too old. The reflector keeps a local cache
+//! of the collection that every reader shares, as client-go's informers do.
+
+use crate::{Client, ListParams};
+use api::{meta, ApiError, ResourceInfo};
+use futures::StreamExt;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What a watcher tells its consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An object was added or changed.
+    Applied(Value),
+    /// An object was deleted (its last state).
+    Deleted(Value),
+    /// A (re-)list finished: the cache now holds exactly these objects.
+    Synced,
+}
+
+/// `namespace/name` (or `name` for cluster-scoped objects): the key of an object in caches and queues.
+pub fn key_of(obj: &Value) -> String {
+    let ns = meta::namespace(obj);
+    if ns.is_empty() {
+        meta::name(obj).to_string()
+    } else {
+        format!("{ns}/{}", meta::name(obj))
+    }
+}
+
+/// A shared, read-mostly cache of one collection, filled by a reflector.
+#[derive(Clone, Default)]
+pub struct Cache {
+    inner: Arc<RwLock<HashMap<String, Arc<Value>>>>,
+}
+
+impl Cache {
+    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.inner.read().expect("cache lock").get(key).cloned()
+    }
+    pub fn list(&self) -> Vec<Arc<Value>> {
+        self.inner.read().expect("cache lock").values().cloned().collect()
+    }
+    pub fn len(&self) -> usize {
+        self.inner.read().expect("cache lock").len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn apply(&self, obj: &Value) {
+        self.inner.write().expect("cache lock").insert(key_of(obj), Arc::new(obj.clone()));
+    }
+    fn remove(&self, obj: &Value) {
+        self.inner.write().expect("cache lock").remove(&key_of(obj));
+    }
+    /// Replaces the whole content; returns the objects that disappeared.
+    fn replace(&self, objs: &[Value]) -> Vec<Value> {
+        let fresh: HashMap<String, Arc<Value>> = objs.iter().map(|o| (key_of(o), Arc::new(o.clone()))).collect();
+        let mut guard = self.inner.write().expect("cache lock");
+        let gone = guard.iter().filter(|(k, _)| !fresh.contains_key(*k)).map(|(_, v)| (**v).clone()).collect();
+        *guard = fresh;
+        gone
+    }
+}
+
+/// Runs a reflector for one collection: keeps `cache` equal to the server's
+/// state and sends every change to `events`. Returns when `events` is closed.
+pub async fn reflect(
+    client: Client,
+    info: &'static ResourceInfo,
+    namespace: String,
+    params: ListParams,
+    cache: Cache,
+    events: mpsc::Sender<Event>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    'relist: loop {
+        let list = match client.list(info, &namespace, &params).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(resource = info.plural, error = %e, "list failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let items: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
+        let mut rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+        for gone in cache.replace(&items) {
+            if events.send(Event::Deleted(gone)).await.is_err() {
+                return;
+            }
+        }
+        for item in items {
+            if events.send(Event::Applied(item)).await.is_err() {
+                return;
+            }
+        }
+        if events.send(Event::Synced).await.is_err() {
+            return;
+        }
+        loop {
+            let mut stream = match client.watch(info, &namespace, &params, &rv).await {
+                Ok(s) => s,
+                Err(e) if e.is_expired() => continue 'relist,
+                Err(e) => {
+                    tracing::warn!(resource = info.plural, error = %e, "watch failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(100);
+            while let Some(item) = stream.next().await {
+                let ev = match item {
+                    Ok(ev) => ev,
+                    Err(e) if e.is_expired() => continue 'relist,
+                    Err(e) => {
+                        tracing::debug!(resource = info.plural, error = %e, "watch ended; resuming");
+                        break;
+                    }
+                };
+                let new_rv = meta::resource_version(&ev.object).to_string();
+                if !new_rv.is_empty() {
+                    rv = new_rv;
+                }
+                let out = match ev.kind.as_str() {
+                    "ADDED" | "MODIFIED" => {
+                        cache.apply(&ev.object);
+                        Event::Applied(ev.object)
+                    }
+                    "DELETED" => {
+                        cache.remove(&ev.object);
+                        Event::Deleted(ev.object)
+                    }
+                    _ => continue,
+                };
+                if events.send(out).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A cache plus a stream of its changes, run on a background task.
+pub struct Informer {
+    pub cache: Cache,
+    pub events: mpsc::Receiver<Event>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Informer {
+    /// Starts listing and watching `info` in `namespace` ("" = all).
+    pub fn start(client: Client, info: &'static ResourceInfo, namespace: &str, params: ListParams) -> Self {
+        let cache = Cache::default();
+        let (tx, rx) = mpsc::channel(1024);
+        let task = tokio::spawn(reflect(client, info, namespace.to_string(), params, cache.clone(), tx));
+        Self { cache, events: rx, task }
+    }
+
+    /// Waits until the first list has filled the cache, passing on nothing else.
+    pub async fn wait_synced(&mut self) -> Result<(), ApiError> {
+        while let Some(ev) = self.events.recv().await {
+            if ev == Event::Synced {
+                return Ok(());
+            }
+        }
+        Err(ApiError::internal("the informer stopped before its first list"))
+    }
+}
+
+impl Drop for Informer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
