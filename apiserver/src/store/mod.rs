@@ -1,10 +1,23 @@
 //! The storage layer: a `Store` trait over a revisioned key-value space (etcd's
 //! model), with an etcd implementation used by the daemons and an in-memory one
 //! for unit tests and hollow-node benchmarks. Both pass one conformance suite.
-// INTERFACE STUB: implementations to be written.
+//!
+//! Revisions follow etcd: one global counter, bumped once per write, that doubles
+//! as every object's resourceVersion. `WatchCache` sits in front of a store so many
+//! API watchers share one underlying watch per resource prefix.
 
 use futures::Stream;
 use std::pin::Pin;
+
+pub mod cache;
+pub mod conformance;
+pub mod etcd;
+pub mod mem;
+pub mod testing;
+
+pub use cache::WatchCache;
+pub use etcd::EtcdStore;
+pub use mem::MemStore;
 
 /// A stored value and the revisions etcd keeps for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +63,33 @@ pub enum StoreError {
     Compacted { requested: i64, compacted: i64 },
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The store refused the request as too large (etcd's `--max-request-bytes`).
+    /// Not retryable, unlike Unavailable: it maps to RequestEntityTooLarge.
+    #[error("request too large: {0}")]
+    TooLarge(String),
+    /// The store rejected a request it should never have been sent (compacting a
+    /// future revision) or answered something unexpected; a bug, not an outage.
+    #[error("storage internal error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound)
+    }
+
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, StoreError::AlreadyExists)
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// True when the caller must re-list: its revision is no longer in history.
+    pub fn is_compacted(&self) -> bool {
+        matches!(self, StoreError::Compacted { .. })
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -70,9 +110,14 @@ pub trait Store: Send + Sync + 'static {
     /// Every change under `prefix` with a revision greater than `after_revision`,
     /// in revision order, never missing one; then live changes. Fails with
     /// Compacted (at once or as the stream's first item) if `after_revision` is too old.
+    /// A stream that cannot go on yields one error and ends; it never skips an event.
     async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchStream>;
     /// The store's current revision.
     async fn current_revision(&self) -> Result<i64>;
     /// Discards history up to `revision` (watches from before it then fail).
+    /// As in etcd, the state at `revision` itself stays readable: a watch whose
+    /// first needed revision is `revision` or later still works, one needing an
+    /// older event fails with Compacted. Compacting to an already compacted
+    /// revision is a no-op; compacting past the current revision is Internal.
     async fn compact(&self, revision: i64) -> Result<()>;
 }

@@ -1,0 +1,569 @@
+//! `EtcdStore`: the `Store` the daemons use, over etcd's v3 API (etcd-client).
+//!
+//! Every conditional write is a single etcd transaction, so the compare and the
+//! write happen at one revision: create compares `create_revision == 0`, update
+//! and conditional delete compare `mod_revision`, and the else-branch reads the
+//! key so a conflict carries what is stored now without a second round trip.
+//! Lists are paginated at one fixed revision so a big prefix stays consistent
+//! and no single response grows without bound.
+
+use super::{EventKind, KeyValue, Result, Store, StoreError, StoreEvent, WatchStream};
+use etcd_client::{
+    Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, Txn, TxnOp,
+    TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
+};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::Duration;
+
+/// Default bound on one unary request, so a hung etcd surfaces as Unavailable.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// gRPC's default 4 MiB decode limit is too small for a watch response carrying
+/// a 1.5 MiB value and its 1.5 MiB previous value, or a page of large objects.
+const MAX_DECODED_MESSAGE: usize = 512 << 20;
+/// Keys per list page: the first page uses `LIST_PAGE_MAX`; later pages aim at
+/// `LIST_PAGE_BYTES` from the sizes seen so far, so pages of big objects stay small.
+const LIST_PAGE_MAX: i64 = 500;
+const LIST_PAGE_BYTES: usize = 8 << 20;
+/// A list restarts when its revision is compacted mid-way; give up after this many tries.
+const LIST_ATTEMPTS: usize = 5;
+
+/// A `Store` backed by an etcd cluster. Cheap to clone: clones share connections.
+#[derive(Clone)]
+pub struct EtcdStore {
+    kv: KvClient,
+    watch: WatchClient,
+    /// The endpoints, comma separated, for error messages.
+    endpoints: String,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdStore").field("endpoints", &self.endpoints).finish_non_exhaustive()
+    }
+}
+
+impl EtcdStore {
+    /// Connects to etcd and checks that it answers, so a wrong endpoint fails at
+    /// startup with Unavailable naming it, not at the first request.
+    pub async fn connect(endpoints: &[String]) -> Result<Self> {
+        let names = endpoints.join(",");
+        if endpoints.is_empty() {
+            return Err(StoreError::Unavailable("no etcd endpoints configured".to_string()));
+        }
+        // etcd refuses keepalive pings on idle connections (too_many_pings), so
+        // ping only while a watch or request is open.
+        let options = ConnectOptions::new()
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+            .with_keep_alive_while_idle(false);
+        let client = Client::connect(endpoints, Some(options)).await.map_err(|error| {
+            tracing::warn!(endpoints = %names, error = %error, "cannot connect to etcd");
+            StoreError::Unavailable(format!("cannot connect to etcd at {names}: {error}"))
+        })?;
+        let store = EtcdStore {
+            kv: client.kv_client().max_decoding_message_size(MAX_DECODED_MESSAGE),
+            watch: client.watch_client().max_decoding_message_size(MAX_DECODED_MESSAGE),
+            endpoints: names,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        };
+        store.current_revision().await?;
+        Ok(store)
+    }
+
+    /// Bounds every unary request (and watch setup) to `timeout`.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The endpoints this store talks to, comma separated.
+    pub fn endpoints(&self) -> &str {
+        &self.endpoints
+    }
+
+    /// Runs one etcd call under the request timeout, mapping its error.
+    async fn call<T>(
+        &self,
+        op: &str,
+        call: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
+    ) -> Result<T> {
+        match self.raw_call(op, call).await? {
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.map_error(op, error)),
+        }
+    }
+
+    /// Like `call` but leaves etcd's own error to the caller, for the few that
+    /// treat one (compaction) specially. Only a timeout is mapped here.
+    async fn raw_call<T>(
+        &self,
+        op: &str,
+        call: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
+    ) -> Result<std::result::Result<T, etcd_client::Error>> {
+        tokio::time::timeout(self.request_timeout, call).await.map_err(|_| {
+            tracing::warn!(op, endpoints = %self.endpoints, timeout = ?self.request_timeout, "etcd request timed out");
+            StoreError::Unavailable(format!(
+                "etcd {op} at {}: no answer within {:?}",
+                self.endpoints, self.request_timeout
+            ))
+        })
+    }
+
+    fn map_error(&self, op: &str, error: etcd_client::Error) -> StoreError {
+        let message = format!("etcd {op} at {}: {error}", self.endpoints);
+        let mapped = match &error {
+            etcd_client::Error::GRpcStatus(status) => match status.code() {
+                // etcd's own check ("request is too large") and gRPC's receive
+                // limit just above it ("received message larger than max").
+                tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted
+                    if status.message().contains("too large") || status.message().contains("larger than max") =>
+                {
+                    StoreError::TooLarge(message)
+                }
+                tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Cancelled
+                | tonic::Code::Aborted
+                | tonic::Code::ResourceExhausted
+                | tonic::Code::Unknown => StoreError::Unavailable(message),
+                _ => StoreError::Internal(message),
+            },
+            etcd_client::Error::TransportError(_)
+            | etcd_client::Error::IoError(_)
+            | etcd_client::Error::WatchError(_)
+            | etcd_client::Error::EndpointError(_) => StoreError::Unavailable(message),
+            _ => StoreError::Internal(message),
+        };
+        tracing::warn!(op, endpoints = %self.endpoints, error = %error, "etcd request failed");
+        mapped
+    }
+
+    fn internal(&self, what: &str) -> StoreError {
+        tracing::error!(endpoints = %self.endpoints, what, "unexpected etcd response");
+        StoreError::Internal(format!("unexpected response from etcd at {}: {what}", self.endpoints))
+    }
+
+    async fn txn(&self, op: &str, txn: Txn) -> Result<TxnResponse> {
+        let mut kv = self.kv.clone();
+        self.call(op, kv.txn(txn)).await
+    }
+
+    fn txn_revision(&self, response: &TxnResponse) -> Result<i64> {
+        response.header().map(|header| header.revision()).ok_or_else(|| self.internal("transaction without header"))
+    }
+
+    /// What the else-branch `get` of a failed conditional write found: a
+    /// Conflict carrying it, or NotFound.
+    fn conflict_from(&self, response: &TxnResponse) -> Result<StoreError> {
+        for op in response.op_responses() {
+            if let TxnOpResponse::Get(mut get) = op {
+                return Ok(match get.take_kvs().into_iter().next() {
+                    Some(current) => StoreError::Conflict { current: Some(convert_kv(current)?) },
+                    None => StoreError::NotFound,
+                });
+            }
+        }
+        Err(self.internal("failed transaction without its read"))
+    }
+
+    /// One page of a list: keys in `[from, end)` at `revision` (0 = latest).
+    async fn list_page(
+        &self,
+        from: Vec<u8>,
+        end: &[u8],
+        revision: i64,
+        limit: i64,
+    ) -> Result<std::result::Result<etcd_client::GetResponse, etcd_client::Error>> {
+        let mut kv = self.kv.clone();
+        let options = GetOptions::new().with_range(end.to_vec()).with_limit(limit).with_revision(revision);
+        self.raw_call("list", kv.get(from, Some(options))).await
+    }
+
+    /// Reads the whole prefix at one revision, or None when that revision was
+    /// compacted before the last page was read.
+    async fn list_once(&self, prefix: &str) -> Result<Option<(Vec<KeyValue>, i64)>> {
+        let end = prefix_end(prefix.as_bytes());
+        // etcd rejects an empty key; "\0" is the smallest key there is.
+        let mut from = if prefix.is_empty() { vec![0] } else { prefix.as_bytes().to_vec() };
+        let mut items = Vec::new();
+        let mut revision = 0;
+        let mut limit = LIST_PAGE_MAX;
+        let mut bytes_seen = 0usize;
+        loop {
+            let mut page = match self.list_page(from, &end, revision, limit).await? {
+                Ok(page) => page,
+                Err(error) if revision != 0 && is_compacted(&error) => return Ok(None),
+                Err(error) => return Err(self.map_error("list", error)),
+            };
+            if revision == 0 {
+                revision = page
+                    .header()
+                    .map(|header| header.revision())
+                    .ok_or_else(|| self.internal("range without header"))?;
+            }
+            let more = page.more();
+            let kvs = page.take_kvs();
+            let Some(last) = kvs.last() else { break };
+            let mut next = last.key().to_vec();
+            next.push(0);
+            from = next;
+            for kv in kvs {
+                bytes_seen += kv.key().len() + kv.value().len();
+                items.push(convert_kv(kv)?);
+            }
+            if !more {
+                break;
+            }
+            let average = (bytes_seen / items.len()).max(1);
+            limit = i64::try_from(LIST_PAGE_BYTES / average).unwrap_or(LIST_PAGE_MAX).clamp(1, LIST_PAGE_MAX);
+        }
+        Ok(Some((items, revision)))
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for EtcdStore {
+    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, value, None)]);
+        let response = self.txn("create", txn).await?;
+        if !response.succeeded() {
+            return Err(StoreError::AlreadyExists);
+        }
+        self.txn_revision(&response)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        let mut kv = self.kv.clone();
+        let mut response = self.call("get", kv.get(key, None)).await?;
+        response.take_kvs().into_iter().next().map(convert_kv).transpose()
+    }
+
+    async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64)> {
+        for attempt in 1..=LIST_ATTEMPTS {
+            if let Some(listed) = self.list_once(prefix).await? {
+                return Ok(listed);
+            }
+            tracing::info!(prefix, attempt, "list revision compacted while paging; listing again");
+        }
+        Err(StoreError::Unavailable(format!(
+            "etcd list of {prefix} at {}: compaction overtook the list {LIST_ATTEMPTS} times",
+            self.endpoints
+        )))
+    }
+
+    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64> {
+        // The create_revision compare keeps `expected_revision == 0` from
+        // creating a missing key (a missing key's mod_revision is 0 too).
+        let txn = Txn::new()
+            .when([
+                Compare::mod_revision(key, CompareOp::Equal, expected_revision),
+                Compare::create_revision(key, CompareOp::Greater, 0),
+            ])
+            .and_then([TxnOp::put(key, value, None)])
+            .or_else([TxnOp::get(key, None)]);
+        let response = self.txn("update", txn).await?;
+        if !response.succeeded() {
+            return Err(self.conflict_from(&response)?);
+        }
+        self.txn_revision(&response)
+    }
+
+    async fn delete(&self, key: &str, expected_revision: Option<i64>) -> Result<KeyValue> {
+        let mut compares = vec![Compare::create_revision(key, CompareOp::Greater, 0)];
+        if let Some(expected) = expected_revision {
+            compares.push(Compare::mod_revision(key, CompareOp::Equal, expected));
+        }
+        let txn = Txn::new()
+            .when(compares)
+            .and_then([TxnOp::delete(key, Some(DeleteOptions::new().with_prev_key()))])
+            .or_else([TxnOp::get(key, None)]);
+        let response = self.txn("delete", txn).await?;
+        if !response.succeeded() {
+            return Err(self.conflict_from(&response)?);
+        }
+        let revision = self.txn_revision(&response)?;
+        for op in response.op_responses() {
+            if let TxnOpResponse::Delete(mut deleted) = op {
+                let Some(prev) = deleted.take_prev_kvs().into_iter().next() else {
+                    // The compare proved the key exists and a txn is atomic, so
+                    // this cannot happen; if it does, nothing was deleted.
+                    return Err(StoreError::NotFound);
+                };
+                let mut kv = convert_kv(prev)?;
+                kv.mod_revision = revision;
+                return Ok(kv);
+            }
+        }
+        Err(self.internal("delete transaction without its delete"))
+    }
+
+    async fn watch(&self, prefix: &str, after_revision: i64) -> Result<WatchStream> {
+        let start = after_revision.max(0) + 1;
+        let options = WatchOptions::new().with_prefix().with_start_revision(start).with_prev_key();
+        let mut client = self.watch.clone();
+        let mut stream = self.call("watch", client.watch(prefix, Some(options))).await?;
+        // etcd answers a create request first; wait for it so a refused watch
+        // fails here. A compacted start revision arrives in a later response.
+        let created = self.call("watch", stream.message()).await?;
+        match created {
+            Some(response) if response.created() && !response.canceled() => {}
+            Some(response) if response.compact_revision() > 0 => {
+                return Err(StoreError::Compacted { requested: start, compacted: response.compact_revision() })
+            }
+            Some(response) => {
+                return Err(StoreError::Unavailable(format!(
+                    "etcd at {} refused the watch on {prefix}: {}",
+                    self.endpoints,
+                    response.cancel_reason()
+                )))
+            }
+            None => {
+                return Err(StoreError::Unavailable(format!(
+                    "etcd at {} closed the watch on {prefix} before creating it",
+                    self.endpoints
+                )))
+            }
+        }
+        let watch = EtcdWatch {
+            stream,
+            pending: VecDeque::new(),
+            last: start - 1,
+            endpoints: self.endpoints.clone(),
+            prefix: prefix.to_string(),
+        };
+        Ok(Box::pin(futures::stream::unfold(Some(watch), |state| async move {
+            let mut watch = state?;
+            match watch.next().await {
+                Ok(event) => Some((Ok(event), Some(watch))),
+                Err(error) => Some((Err(error), None)),
+            }
+        })))
+    }
+
+    async fn current_revision(&self) -> Result<i64> {
+        // A count-only read of the smallest possible key is the cheapest request
+        // that carries the store's revision in its header.
+        let mut kv = self.kv.clone();
+        let response =
+            self.call("current_revision", kv.get(vec![0u8], Some(GetOptions::new().with_count_only()))).await?;
+        response.header().map(|header| header.revision()).ok_or_else(|| self.internal("range without header"))
+    }
+
+    async fn compact(&self, revision: i64) -> Result<()> {
+        let mut kv = self.kv.clone();
+        // Physical: return only once the old revisions are really gone, so a
+        // watch from before `revision` reliably fails afterwards.
+        let options = CompactionOptions::new().with_physical();
+        match self.raw_call("compact", kv.compact(revision, Some(options))).await? {
+            Ok(_) => Ok(()),
+            // Already compacted that far: the same no-op MemStore makes it.
+            Err(error) if is_compacted(&error) => Ok(()),
+            Err(error) => Err(self.map_error("compact", error)),
+        }
+    }
+}
+
+/// Whether etcd refused a request because the revision it needs was compacted.
+fn is_compacted(error: &etcd_client::Error) -> bool {
+    matches!(error, etcd_client::Error::GRpcStatus(status)
+        if status.code() == tonic::Code::OutOfRange && status.message().contains("compacted"))
+}
+
+/// The smallest key greater than every key that starts with `prefix` (etcd's
+/// range end for a prefix); "\0" means no upper bound.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+fn convert_kv(kv: etcd_client::KeyValue) -> Result<KeyValue> {
+    let (create_revision, mod_revision) = (kv.create_revision(), kv.mod_revision());
+    let (key, value) = kv.into_key_value();
+    Ok(KeyValue { key: utf8_key(key)?, value, mod_revision, create_revision })
+}
+
+fn utf8_key(key: Vec<u8>) -> Result<String> {
+    String::from_utf8(key).map_err(|error| {
+        tracing::error!(key = ?error.as_bytes(), "etcd key is not UTF-8");
+        StoreError::Internal(format!("etcd key is not UTF-8: {:?}", String::from_utf8_lossy(error.as_bytes())))
+    })
+}
+
+/// The state behind one watch stream: etcd delivers events in batches, handed
+/// out one at a time.
+struct EtcdWatch {
+    stream: etcd_client::WatchStream,
+    pending: VecDeque<StoreEvent>,
+    /// Revision of the last event queued (or the watch's `after_revision`).
+    last: i64,
+    endpoints: String,
+    prefix: String,
+}
+
+impl EtcdWatch {
+    async fn next(&mut self) -> Result<StoreEvent> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
+            let response = match self.stream.message().await {
+                Ok(Some(response)) => response,
+                Ok(None) => {
+                    tracing::warn!(endpoints = %self.endpoints, prefix = %self.prefix, "etcd ended a watch");
+                    return Err(StoreError::Unavailable(format!(
+                        "etcd at {} ended the watch on {}",
+                        self.endpoints, self.prefix
+                    )));
+                }
+                Err(error) => {
+                    tracing::warn!(endpoints = %self.endpoints, prefix = %self.prefix, error = %error, "etcd watch failed");
+                    return Err(StoreError::Unavailable(format!(
+                        "etcd watch on {} at {}: {error}",
+                        self.prefix, self.endpoints
+                    )));
+                }
+            };
+            if response.compact_revision() > 0 {
+                return Err(StoreError::Compacted { requested: self.last + 1, compacted: response.compact_revision() });
+            }
+            if response.canceled() {
+                tracing::warn!(endpoints = %self.endpoints, prefix = %self.prefix, reason = response.cancel_reason(), "etcd canceled a watch");
+                return Err(StoreError::Unavailable(format!(
+                    "etcd at {} canceled the watch on {}: {}",
+                    self.endpoints,
+                    self.prefix,
+                    response.cancel_reason()
+                )));
+            }
+            for event in response.events() {
+                let event = convert_event(event)?;
+                self.last = event.revision;
+                self.pending.push_back(event);
+            }
+        }
+    }
+}
+
+fn convert_event(event: &etcd_client::Event) -> Result<StoreEvent> {
+    let Some(kv) = event.kv() else {
+        return Err(StoreError::Internal("etcd watch event without a key".to_string()));
+    };
+    let prev = event.prev_kv().map(|prev| prev.value().to_vec());
+    let key = utf8_key(kv.key().to_vec())?;
+    Ok(match event.event_type() {
+        etcd_client::EventType::Put => StoreEvent {
+            kind: EventKind::Put,
+            key,
+            value: kv.value().to_vec(),
+            prev_value: prev,
+            revision: kv.mod_revision(),
+        },
+        // A delete's kv is a tombstone: the value is what prev_kv held.
+        etcd_client::EventType::Delete => StoreEvent {
+            kind: EventKind::Delete,
+            key,
+            value: prev.unwrap_or_default(),
+            prev_value: None,
+            revision: kv.mod_revision(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::TestEtcd;
+
+    crate::store_conformance_tests!(async {
+        let etcd = TestEtcd::start().await.expect("start etcd");
+        let store = etcd.store().await;
+        (std::sync::Arc::new(store) as std::sync::Arc<dyn Store>, etcd)
+    });
+
+    /// All cases against one etcd, as other crates' tests may run them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_all_on_one_store() {
+        let etcd = TestEtcd::start().await.expect("start etcd");
+        crate::store::conformance::run_all(std::sync::Arc::new(etcd.store().await)).await;
+    }
+
+    #[test]
+    fn prefix_end_is_the_next_key() {
+        assert_eq!(prefix_end(b"/registry/pods/"), b"/registry/pods0");
+        assert_eq!(prefix_end(b"a\xff"), b"b");
+        assert_eq!(prefix_end(b"\xff\xff"), b"\0");
+        assert_eq!(prefix_end(b""), b"\0");
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_unavailable_and_named() {
+        let port = crate::store::testing::free_port().expect("free port");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        match EtcdStore::connect(std::slice::from_ref(&endpoint)).await {
+            Err(StoreError::Unavailable(message)) => assert!(message.contains(&endpoint), "{message}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    /// Values up to 1.5 MiB must fit; etcd's request limit must be set above it
+    /// (see `testing::TestEtcd`), and a value over the limit is TooLarge, not an outage.
+    #[tokio::test]
+    async fn large_values_fit_and_oversized_ones_are_too_large() {
+        let etcd = TestEtcd::start().await.expect("start etcd");
+        let store = etcd.store().await;
+        let big: Vec<u8> = (0..3 * 512 * 1024).map(|i| (i % 251) as u8).collect();
+        let revision = store.create("/big/a", big.clone()).await.expect("1.5 MiB create");
+        let mut watch = store.watch("/big/", revision - 1).await.expect("watch");
+        store.update("/big/a", big.clone(), revision).await.expect("1.5 MiB update");
+        let got = store.get("/big/a").await.expect("get").expect("present");
+        assert_eq!(got.value, big);
+        let first = futures::StreamExt::next(&mut watch).await.expect("open").expect("event");
+        let second = futures::StreamExt::next(&mut watch).await.expect("open").expect("event");
+        assert_eq!((first.value.len(), second.prev_value.map(|v| v.len())), (big.len(), Some(big.len())));
+        // Just over etcd's limit, then over gRPC's receive limit too.
+        for size in [(9 << 20) / 4, 8 << 20] {
+            match store.create("/big/huge", vec![7u8; size]).await {
+                Err(StoreError::TooLarge(message)) => assert!(message.contains(etcd.endpoint()), "{message}"),
+                other => panic!("expected TooLarge for {size} bytes, got {other:?}"),
+            }
+        }
+    }
+
+    /// A big prefix is listed in several pages, at one revision.
+    #[tokio::test]
+    async fn list_pages_through_a_big_prefix() {
+        let etcd = TestEtcd::start().await.expect("start etcd");
+        let store = etcd.store().await;
+        let count = LIST_PAGE_MAX as usize * 2 + 7;
+        let mut tasks = Vec::new();
+        for chunk in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in (chunk..count).step_by(8) {
+                    store.create(&format!("/many/{i:05}"), vec![1; 100]).await.expect("create");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("writer");
+        }
+        store.create("/many0", vec![]).await.expect("sibling");
+        let (items, revision) = store.list("/many/").await.expect("list");
+        assert_eq!(items.len(), count);
+        assert!(items.windows(2).all(|pair| pair[0].key < pair[1].key));
+        assert_eq!(revision, store.current_revision().await.expect("revision"));
+        let (all, _) = store.list("").await.expect("list all");
+        assert_eq!(all.len(), count + 1);
+    }
+}
