@@ -78,7 +78,6 @@ macro_rules! with_kind_type {
         }
     }};
 }
-#[allow(unused_imports)] // used by validation once it lands
 pub(crate) use with_kind_type;
 
 /// A compiled schema node: just what the unknown-field walk needs.

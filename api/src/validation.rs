@@ -1,24 +1,779 @@
 //! Per-kind decoding checks, defaulting and validation, in Kubernetes' words.
-// Bodies being written.
+//!
+//! The three steps run in the apiserver's order: [`decode_check`] (strict decoding,
+//! as with `fieldValidation=Strict`), [`apply_defaults`], then [`validate`], which
+//! collects every problem before failing, with Kubernetes' field paths and wording
+//! (values rendered the way Go's `%q`/`%#v` render them, since that is what users
+//! compare against).
 
+pub mod cron;
+mod defaults;
 pub mod names;
+mod pod;
+pub mod quantity;
 
-use crate::error::Result;
-use crate::registry::ResourceInfo;
-use serde_json::Value;
+use crate::error::{ApiError, FieldError, FieldErrorKind, Result};
+use crate::registry::{split_api_version, ResourceInfo};
+use crate::schema::{self, with_kind_type};
+use crate::selector::LabelSelector;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+pub use defaults::pull_policy;
 
 /// Strict decoding: unknown fields and wrong types are rejected, naming the field.
-pub fn decode_check(_info: &ResourceInfo, _obj: &Value) -> Result<()> {
-    unimplemented!()
+pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
+    let compact = || serde_json::to_string(obj).unwrap_or_default();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind.is_empty() {
+        return Err(ApiError::bad_request(format!("Object 'Kind' is missing in '{}'", compact())));
+    }
+    if api_version.is_empty() {
+        return Err(ApiError::bad_request(format!("Object 'apiVersion' is missing in '{}'", compact())));
+    }
+    let version = split_api_version(api_version).1;
+    let fail = |what: String| {
+        ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {}: {what}", info.kind))
+    };
+    let unknown = schema::unknown_fields(info, obj);
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+        return Err(fail(format!("strict decoding error: {}", list.join(", "))));
+    }
+    // Older accepted versions (batch/v1beta1 CronJob) decode as the served version.
+    let mut typed = obj.clone();
+    typed["apiVersion"] = Value::String(info.api_version());
+    let decoded: std::result::Result<(), serde_path_to_error::Error<serde_json::Error>> = with_kind_type!(
+        info.kind,
+        T => serde_path_to_error::deserialize::<_, T>(&typed).map(drop),
+        _ => Ok(())
+    );
+    if let Err(e) = decoded {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        return Err(fail(if path == "." { inner.to_string() } else { format!("{path}: {inner}") }));
+    }
+    for (_, q) in schema::quantities(info, obj) {
+        if let Err(msg) = quantity::parse(&q) {
+            return Err(fail(msg.to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// Fills in Kubernetes' defaults for this kind. Runs after the server assigned
 /// `metadata.uid` and `metadata.name` (Job selectors use the uid).
-pub fn apply_defaults(_info: &ResourceInfo, _obj: &mut Value) -> Result<()> {
-    unimplemented!()
+pub fn apply_defaults(info: &ResourceInfo, obj: &mut Value) -> Result<()> {
+    defaults::apply(info.kind, obj)
 }
 
 /// Validates a defaulted object; `old` is the stored object on update.
-pub fn validate(_info: &ResourceInfo, _obj: &Value, _old: Option<&Value>) -> Result<()> {
-    unimplemented!()
+///
+/// On update the rules for changing an object apply too (immutable names, the
+/// pod-spec update restrictions, immutable selectors). Writes that Kubernetes
+/// does not validate as user updates (pod binding, status) should not pass `old`.
+pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Result<()> {
+    let mut e = Errs::default();
+    let meta = obj.get("metadata").unwrap_or(&Value::Null);
+    let name_fn: fn(&str) -> Vec<String> = match info.kind {
+        "Namespace" => names::dns1123_label,
+        "Service" => names::dns1035_label,
+        _ => names::dns1123_subdomain,
+    };
+    if info.kind != "Binding" {
+        validate_meta(&mut e, meta, info.namespaced, name_fn);
+    }
+    if let Some(old) = old {
+        validate_meta_update(&mut e, meta, old.get("metadata").unwrap_or(&Value::Null));
+    }
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    let old_spec = old.map(|o| o.get("spec").unwrap_or(&Value::Null));
+    match info.kind {
+        "Pod" => {
+            pod::validate_spec(&mut e, spec, "spec");
+            pod::validate_pod_only(&mut e, spec, "spec");
+            if let Some(old_spec) = old_spec {
+                pod::validate_update(&mut e, spec, old_spec);
+            }
+        }
+        "ReplicationController" => validate_rc(&mut e, spec),
+        "ReplicaSet" | "Deployment" | "DaemonSet" => {
+            validate_apps(&mut e, info.kind, spec);
+            if let Some(old_spec) = old_spec {
+                immutable(&mut e, "spec.selector", spec.get("selector"), old_spec.get("selector"), go_label_selector);
+            }
+        }
+        "Job" => {
+            validate_job_spec(&mut e, spec, "spec");
+            if let Some(old_spec) = old_spec {
+                immutable(&mut e, "spec.selector", spec.get("selector"), old_spec.get("selector"), go_label_selector);
+                immutable(&mut e, "spec.template", spec.get("template"), old_spec.get("template"), |v| {
+                    v.map(Value::to_string).unwrap_or_else(|| "nil".into())
+                });
+            }
+        }
+        "CronJob" => validate_cron_job(&mut e, meta, spec, old_spec),
+        "Service" => validate_service(&mut e, spec),
+        "Event" => {
+            let ns = str_at(meta, "namespace");
+            let involved = obj.get("involvedObject").map(|i| str_at(i, "namespace")).unwrap_or("");
+            let ok = if involved.is_empty() { ns.is_empty() || ns == "default" } else { ns == involved };
+            if !ok {
+                e.invalid("involvedObject.namespace", go_str(involved), "does not match event.namespace");
+            }
+        }
+        "Binding" => {
+            let target = obj.get("target").unwrap_or(&Value::Null);
+            let kind = str_at(target, "kind");
+            if !kind.is_empty() && kind != "Node" {
+                e.not_supported("target.kind", go_str(kind), &["Node", "<empty>"]);
+            }
+            if str_at(target, "name").is_empty() {
+                e.required("target.name", "");
+            }
+        }
+        _ => {}
+    }
+    e.finish(info.kind, meta_name(obj))
 }
+
+fn meta_name(obj: &Value) -> &str {
+    obj.get("metadata").map(|m| str_at(m, "name")).unwrap_or("")
+}
+
+/// The error list being collected.
+#[derive(Default)]
+pub(crate) struct Errs(Vec<FieldError>);
+
+impl Errs {
+    fn push(&mut self, f: FieldError) {
+        self.0.push(f);
+    }
+    fn required(&mut self, field: impl Into<String>, detail: &str) {
+        self.push(FieldError::required(field, detail));
+    }
+    fn invalid(&mut self, field: impl Into<String>, value: impl Into<String>, detail: impl Into<String>) {
+        self.push(FieldError::invalid(field, value, detail));
+    }
+    fn not_supported(&mut self, field: impl Into<String>, value: impl Into<String>, supported: &[&str]) {
+        self.push(FieldError::not_supported(field, value, supported));
+    }
+    fn forbidden(&mut self, field: impl Into<String>, detail: &str) {
+        self.push(FieldError::forbidden(field, detail));
+    }
+    fn duplicate(&mut self, field: impl Into<String>, value: impl Into<String>) {
+        self.push(FieldError::duplicate(field, value));
+    }
+    fn nonnegative(&mut self, field: &str, v: Option<&Value>) {
+        if let Some(n) = v.and_then(Value::as_i64) {
+            if n < 0 {
+                self.invalid(field, n.to_string(), "must be greater than or equal to 0");
+            }
+        }
+    }
+    fn finish(self, kind: &str, name: &str) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(kind, name, self.0))
+        }
+    }
+}
+
+pub(crate) fn str_at<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A string as Go's `%q` prints it.
+pub(crate) fn go_str(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// A label map as Go's `%#v` prints a `map[string]string` (nil when absent).
+pub(crate) fn go_map(m: Option<&Value>) -> String {
+    match m.and_then(Value::as_object) {
+        None => "map[string]string(nil)".into(),
+        Some(m) => {
+            let pairs: Vec<String> =
+                m.iter().map(|(k, v)| format!("{}:{}", go_str(k), go_str(v.as_str().unwrap_or("")))).collect();
+            format!("map[string]string{{{}}}", pairs.join(", "))
+        }
+    }
+}
+
+/// A `LabelSelector` as Go's `%#v` prints the struct, as Kubernetes' immutability
+/// and empty-selector errors show it.
+pub(crate) fn go_label_selector(sel: Option<&Value>) -> String {
+    let Some(sel) = sel.filter(|s| !s.is_null()) else { return "nil".into() };
+    let exprs = match sel.get("matchExpressions").and_then(Value::as_array) {
+        None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
+        Some(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|r| {
+                    let values = match r.get("values").and_then(Value::as_array) {
+                        None => "[]string(nil)".to_string(),
+                        Some(vs) => {
+                            let vs: Vec<String> = vs.iter().map(|v| go_str(v.as_str().unwrap_or(""))).collect();
+                            format!("[]string{{{}}}", vs.join(", "))
+                        }
+                    };
+                    format!(
+                        "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{values}}}",
+                        go_str(str_at(r, "key")),
+                        go_str(str_at(r, "operator"))
+                    )
+                })
+                .collect();
+            format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
+        }
+    };
+    format!("v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{exprs}}}", go_map(sel.get("matchLabels")))
+}
+
+/// An IntOrString as Kubernetes shows it: numbers bare, strings quoted.
+pub(crate) fn go_int_or_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => go_str(s),
+        other => other.to_string(),
+    }
+}
+
+fn immutable(e: &mut Errs, field: &str, new: Option<&Value>, old: Option<&Value>, show: fn(Option<&Value>) -> String) {
+    let norm = |v: Option<&Value>| v.filter(|v| !v.is_null()).cloned();
+    if norm(new) != norm(old) {
+        e.invalid(field, show(new), "field is immutable");
+    }
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// ValidateObjectMeta.
+fn validate_meta(e: &mut Errs, meta: &Value, namespaced: bool, name_fn: fn(&str) -> Vec<String>) {
+    let generate = str_at(meta, "generateName");
+    if !generate.is_empty() {
+        for msg in name_fn(&names::mask_trailing_dash(generate)) {
+            e.invalid("metadata.generateName", go_str(generate), msg);
+        }
+    }
+    let name = str_at(meta, "name");
+    if name.is_empty() {
+        e.required("metadata.name", "name or generateName is required");
+    } else {
+        for msg in name_fn(name) {
+            e.invalid("metadata.name", go_str(name), msg);
+        }
+    }
+    let ns = str_at(meta, "namespace");
+    if namespaced {
+        if ns.is_empty() {
+            e.required("metadata.namespace", "");
+        } else {
+            for msg in names::dns1123_label(ns) {
+                e.invalid("metadata.namespace", go_str(ns), msg);
+            }
+        }
+    } else if !ns.is_empty() {
+        e.forbidden("metadata.namespace", "not allowed on this type");
+    }
+    e.nonnegative("metadata.generation", meta.get("generation"));
+    validate_labels(e, meta.get("labels"), "metadata.labels");
+    validate_annotations(e, meta.get("annotations"), "metadata.annotations");
+}
+
+fn validate_meta_update(e: &mut Errs, new: &Value, old: &Value) {
+    for (field, key) in [("metadata.name", "name"), ("metadata.namespace", "namespace")] {
+        let (n, o) = (str_at(new, key), str_at(old, key));
+        if n != o {
+            e.invalid(field, go_str(n), "field is immutable");
+        }
+    }
+    // A client that leaves the uid out keeps the stored one; a different one is refused.
+    let (n, o) = (str_at(new, "uid"), str_at(old, "uid"));
+    if !n.is_empty() && n != o {
+        e.invalid("metadata.uid", go_str(n), "field is immutable");
+    }
+}
+
+pub(crate) fn validate_labels(e: &mut Errs, labels: Option<&Value>, path: &str) {
+    for (k, v) in string_map(labels) {
+        for msg in names::qualified_name(&k) {
+            e.invalid(path, go_str(&k), msg);
+        }
+        for msg in names::label_value(&v) {
+            e.invalid(path, go_str(&v), msg);
+        }
+    }
+}
+
+/// Kubernetes' limit on the total size of an object's annotations.
+pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
+
+pub(crate) fn validate_annotations(e: &mut Errs, annotations: Option<&Value>, path: &str) {
+    let map = string_map(annotations);
+    for k in map.keys() {
+        // Annotation keys are qualified names, compared case-insensitively.
+        for msg in names::qualified_name(&k.to_lowercase()) {
+            e.invalid(path, go_str(k), msg);
+        }
+    }
+    let size: usize = map.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > TOTAL_ANNOTATION_SIZE_LIMIT {
+        e.push(FieldError {
+            kind: FieldErrorKind::TooLong,
+            field: path.into(),
+            value: None,
+            detail: format!("may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"),
+        });
+    }
+}
+
+/// ValidatePodTemplateSpec: the template's own labels and annotations (at
+/// `<path>.labels`, as Kubernetes names them) and its pod spec.
+fn validate_template(e: &mut Errs, template: &Value, path: &str) {
+    let meta = template.get("metadata").unwrap_or(&Value::Null);
+    validate_labels(e, meta.get("labels"), &format!("{path}.labels"));
+    validate_annotations(e, meta.get("annotations"), &format!("{path}.annotations"));
+    pod::validate_spec(e, template.get("spec").unwrap_or(&Value::Null), &format!("{path}.spec"));
+}
+
+fn template_labels(template: &Value) -> Option<&Value> {
+    template.get("metadata").and_then(|m| m.get("labels")).filter(|l| !l.is_null())
+}
+
+fn selector_mismatch(e: &mut Errs, labels: Option<&Value>, path: &str) {
+    e.invalid(path, go_map(labels), "`selector` does not match template `labels`");
+}
+
+/// Workload templates must restart their pods (`Always`) and may not set a deadline.
+fn always_restart(e: &mut Errs, template: &Value, path: &str, kind: &str) {
+    let spec = template.get("spec").unwrap_or(&Value::Null);
+    let rp = str_at(spec, "restartPolicy");
+    if rp != "Always" {
+        e.not_supported(format!("{path}.spec.restartPolicy"), go_str(rp), &["Always"]);
+    }
+    if let Some(ads) = spec.get("activeDeadlineSeconds").filter(|v| !v.is_null()) {
+        e.invalid(
+            format!("{path}.spec.activeDeadlineSeconds"),
+            ads.to_string(),
+            format!("activeDeadlineSeconds in {kind} is not Supported"),
+        );
+    }
+}
+
+fn validate_rc(e: &mut Errs, spec: &Value) {
+    e.nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"));
+    let selector = string_map(spec.get("selector"));
+    if selector.is_empty() {
+        e.required("spec.selector", "");
+    }
+    e.nonnegative("spec.replicas", spec.get("replicas"));
+    match spec.get("template").filter(|t| !t.is_null()) {
+        None => e.required("spec.template", ""),
+        Some(t) => {
+            let sel = LabelSelector::from_map(&selector);
+            let labels = template_labels(t);
+            if !sel.is_empty() && !sel.matches(&string_map(labels)) {
+                selector_mismatch(e, labels, "spec.template.metadata.labels");
+            }
+            validate_template(e, t, "spec.template");
+            always_restart(e, t, "spec.template", "ReplicationController");
+        }
+    }
+}
+
+/// ValidateLabelSelector (the metav1 form's own syntax).
+fn validate_label_selector(e: &mut Errs, sel: &Value, path: &str) {
+    validate_labels(e, sel.get("matchLabels"), &format!("{path}.matchLabels"));
+    for (i, r) in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let p = format!("{path}.matchExpressions[{i}]");
+        let values = r.get("values").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+        match str_at(r, "operator") {
+            "In" | "NotIn" if values == 0 => {
+                e.required(format!("{p}.values"), "must be specified when `operator` is 'In' or 'NotIn'")
+            }
+            "Exists" | "DoesNotExist" if values > 0 => {
+                e.forbidden(format!("{p}.values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            op => e.invalid(format!("{p}.operator"), go_str(op), "not a valid selector operator"),
+        }
+        let key = str_at(r, "key");
+        for msg in names::qualified_name(key) {
+            e.invalid(format!("{p}.key"), go_str(key), msg);
+        }
+        for (j, v) in r.get("values").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let v = v.as_str().unwrap_or("");
+            for msg in names::label_value(v) {
+                e.invalid(format!("{p}.values[{j}]"), go_str(v), msg);
+            }
+        }
+    }
+}
+
+fn validate_apps(e: &mut Errs, kind: &str, spec: &Value) {
+    let noun = kind.to_lowercase();
+    if kind != "DaemonSet" {
+        e.nonnegative("spec.replicas", spec.get("replicas"));
+    }
+    if kind == "ReplicaSet" {
+        e.nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"));
+    }
+    let sel_value = spec.get("selector").filter(|s| !s.is_null());
+    match sel_value {
+        None => e.required("spec.selector", ""),
+        Some(s) => {
+            validate_label_selector(e, s, "spec.selector");
+            if is_empty_selector(s) {
+                // Kubernetes' ReplicaSet validation reuses the Deployment wording.
+                let noun = if kind == "ReplicaSet" { "deployment" } else { noun.as_str() };
+                e.invalid("spec.selector", go_label_selector(Some(s)), format!("empty selector is invalid for {noun}"));
+            }
+        }
+    }
+    let template = spec.get("template").unwrap_or(&Value::Null);
+    match LabelSelector::from_json(sel_value) {
+        Err(_) => e.invalid("spec.selector", go_label_selector(sel_value), "invalid label selector"),
+        Ok(sel) => {
+            let labels = template_labels(template);
+            if !sel.is_empty() && !sel.matches(&string_map(labels)) {
+                selector_mismatch(e, labels, "spec.template.metadata.labels");
+            }
+        }
+    }
+    validate_template(e, template, "spec.template");
+    always_restart(e, template, "spec.template", kind);
+    match kind {
+        "Deployment" => {
+            validate_deployment_strategy(e, spec.get("strategy").unwrap_or(&Value::Null));
+            e.nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"));
+            e.nonnegative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"));
+            if let Some(pds) = spec.get("progressDeadlineSeconds").and_then(Value::as_i64) {
+                e.nonnegative("spec.progressDeadlineSeconds", spec.get("progressDeadlineSeconds"));
+                let min_ready = spec.get("minReadySeconds").and_then(Value::as_i64).unwrap_or(0);
+                if pds <= min_ready {
+                    e.invalid("spec.progressDeadlineSeconds", pds.to_string(), "must be greater than minReadySeconds");
+                }
+            }
+        }
+        "DaemonSet" => {
+            e.nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"));
+            validate_ds_strategy(e, spec.get("updateStrategy").unwrap_or(&Value::Null));
+            e.nonnegative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"));
+        }
+        _ => {}
+    }
+}
+
+fn is_empty_selector(s: &Value) -> bool {
+    let n = |k: &str| {
+        s.get(k).map(|v| v.as_object().map(Map::len).or(v.as_array().map(Vec::len)).unwrap_or(0)).unwrap_or(0)
+    };
+    n("matchLabels") + n("matchExpressions") == 0
+}
+
+/// An IntOrString's value for the both-zero checks (percent strings count by number).
+fn int_or_percent(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.strip_suffix('%').and_then(|n| n.parse().ok()),
+        _ => None,
+    }
+}
+
+fn positive_int_or_percent(e: &mut Errs, v: Option<&Value>, path: &str) {
+    match v {
+        Some(Value::String(s)) => {
+            let ok = s.strip_suffix('%').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()));
+            if !ok {
+                e.invalid(
+                    path,
+                    go_str(s),
+                    names::regex_error(
+                        "a valid percent string must be a numeric string followed by an ending '%'",
+                        "[0-9]+%",
+                        &["1%", "93%"],
+                    ),
+                );
+            }
+        }
+        Some(v @ Value::Number(_)) => e.nonnegative(path, Some(v)),
+        _ => {}
+    }
+}
+
+fn not_more_than_100_percent(e: &mut Errs, v: Option<&Value>, path: &str) {
+    if let Some(Value::String(s)) = v {
+        if s.strip_suffix('%').and_then(|n| n.parse::<i64>().ok()).is_some_and(|n| n > 100) {
+            e.invalid(path, go_str(s), "must not be greater than 100%");
+        }
+    }
+}
+
+fn validate_deployment_strategy(e: &mut Errs, strategy: &Value) {
+    let ru = strategy.get("rollingUpdate").filter(|v| !v.is_null());
+    match str_at(strategy, "type") {
+        "Recreate" => {
+            if ru.is_some() {
+                e.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'");
+            }
+        }
+        "RollingUpdate" => match ru {
+            None => e.required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil"),
+            Some(ru) => {
+                let (mu, ms) = (ru.get("maxUnavailable"), ru.get("maxSurge"));
+                positive_int_or_percent(e, mu, "spec.strategy.rollingUpdate.maxUnavailable");
+                positive_int_or_percent(e, ms, "spec.strategy.rollingUpdate.maxSurge");
+                if int_or_percent(mu) == Some(0) && int_or_percent(ms) == Some(0) {
+                    e.invalid(
+                        "spec.strategy.rollingUpdate.maxUnavailable",
+                        mu.map(go_int_or_string).unwrap_or_default(),
+                        "may not be 0 when `maxSurge` is 0",
+                    );
+                }
+                not_more_than_100_percent(e, mu, "spec.strategy.rollingUpdate.maxUnavailable");
+            }
+        },
+        other => e.not_supported("spec.strategy.type", go_str(other), &["Recreate", "RollingUpdate"]),
+    }
+}
+
+fn validate_ds_strategy(e: &mut Errs, strategy: &Value) {
+    match str_at(strategy, "type") {
+        "OnDelete" => {}
+        "RollingUpdate" => match strategy.get("rollingUpdate").filter(|v| !v.is_null()) {
+            None => e.required("spec.updateStrategy.rollingUpdate", ""),
+            Some(ru) => {
+                let p = "spec.updateStrategy.rollingUpdate";
+                let (mu, ms) = (ru.get("maxUnavailable"), ru.get("maxSurge"));
+                positive_int_or_percent(e, mu, &format!("{p}.maxUnavailable"));
+                positive_int_or_percent(e, ms, &format!("{p}.maxSurge"));
+                not_more_than_100_percent(e, mu, &format!("{p}.maxUnavailable"));
+                not_more_than_100_percent(e, ms, &format!("{p}.maxSurge"));
+                let has_unavailable = int_or_percent(mu).unwrap_or(0) != 0;
+                let has_surge = int_or_percent(ms).unwrap_or(0) != 0;
+                if has_unavailable && has_surge {
+                    e.invalid(
+                        format!("{p}.maxSurge"),
+                        ms.map(go_int_or_string).unwrap_or_default(),
+                        "may not be set when maxUnavailable is non-zero",
+                    );
+                } else if !has_unavailable && !has_surge {
+                    e.required(format!("{p}.maxUnavailable"), "cannot be 0 when maxSurge is 0");
+                }
+            }
+        },
+        other => e.not_supported("spec.updateStrategy.type", go_str(other), &["RollingUpdate", "OnDelete"]),
+    }
+}
+
+/// validateJobSpec plus, for Jobs (not CronJob templates), the selector rules.
+fn validate_job_spec(e: &mut Errs, spec: &Value, path: &str) {
+    for key in ["activeDeadlineSeconds", "parallelism", "completions", "backoffLimit", "ttlSecondsAfterFinished"] {
+        e.nonnegative(&format!("{path}.{key}"), spec.get(key));
+    }
+    if let Some(mode) = spec.get("completionMode").and_then(Value::as_str) {
+        if mode != "NonIndexed" && mode != "Indexed" {
+            e.not_supported(format!("{path}.completionMode"), go_str(mode), &["NonIndexed", "Indexed"]);
+        } else if mode == "Indexed" && spec.get("completions").is_none_or(Value::is_null) {
+            e.required(format!("{path}.completions"), "when completion mode is Indexed");
+        }
+    }
+    if let Some(p) = spec.get("podReplacementPolicy").and_then(Value::as_str) {
+        if p != "TerminatingOrFailed" && p != "Failed" {
+            e.not_supported(format!("{path}.podReplacementPolicy"), go_str(p), &["Failed", "TerminatingOrFailed"]);
+        }
+    }
+    let template = spec.get("template").unwrap_or(&Value::Null);
+    validate_template(e, template, &format!("{path}.template"));
+    let rp = template.get("spec").map(|s| str_at(s, "restartPolicy")).unwrap_or("");
+    let rp_path = format!("{path}.template.spec.restartPolicy");
+    if rp == "Always" || rp.is_empty() {
+        e.required(rp_path, "valid values: \"OnFailure\", \"Never\"");
+    } else if rp != "OnFailure" && rp != "Never" {
+        e.not_supported(rp_path, go_str(rp), &["OnFailure", "Never"]);
+    }
+    if path != "spec" {
+        return;
+    }
+    let sel = spec.get("selector").filter(|s| !s.is_null());
+    match sel {
+        None => e.required("spec.selector", ""),
+        Some(s) => validate_label_selector(e, s, "spec.selector"),
+    }
+    if let Ok(selector) = LabelSelector::from_json(sel) {
+        let labels = template_labels(template);
+        if !selector.matches(&string_map(labels)) {
+            selector_mismatch(e, labels, "spec.template.metadata.labels");
+        }
+    }
+}
+
+fn validate_cron_job(e: &mut Errs, meta: &Value, spec: &Value, old_spec: Option<&Value>) {
+    let name = str_at(meta, "name");
+    // Jobs get an 11-character suffix and must still fit a DNS-1035 label.
+    if name.len() > 52 {
+        e.invalid("metadata.name", go_str(name), "must be no more than 52 characters");
+    }
+    let schedule = str_at(spec, "schedule");
+    if schedule.is_empty() {
+        e.required("spec.schedule", "");
+    } else {
+        if let Err(msg) = cron::check(schedule) {
+            e.invalid("spec.schedule", go_str(schedule), msg);
+        }
+        let allow_tz = old_spec.is_some_and(|o| str_at(o, "schedule").contains("TZ"));
+        let has_tz_field = spec.get("timeZone").is_some_and(|v| !v.is_null());
+        if allow_tz && schedule.contains("TZ") && has_tz_field {
+            e.invalid(
+                "spec.schedule",
+                go_str(schedule),
+                "cannot use both timeZone field and TZ or CRON_TZ in schedule",
+            );
+        } else if !allow_tz && schedule.contains("TZ") {
+            e.invalid(
+                "spec.schedule",
+                go_str(schedule),
+                "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+            );
+        }
+    }
+    e.nonnegative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds"));
+    if let Some(tz) = spec.get("timeZone").and_then(Value::as_str) {
+        if tz.is_empty() {
+            e.invalid("spec.timeZone", go_str(tz), "timeZone must be nil or non-empty string");
+        }
+    }
+    let cp = str_at(spec, "concurrencyPolicy");
+    match cp {
+        "Allow" | "Forbid" | "Replace" => {}
+        "" => e.required("spec.concurrencyPolicy", ""),
+        other => e.not_supported("spec.concurrencyPolicy", go_str(other), &["Allow", "Forbid", "Replace"]),
+    }
+    let jt = spec.get("jobTemplate").unwrap_or(&Value::Null);
+    let job_spec = jt.get("spec").unwrap_or(&Value::Null);
+    validate_job_spec(e, job_spec, "spec.jobTemplate.spec");
+    if let Some(sel) = job_spec.get("selector").filter(|s| !s.is_null()) {
+        e.invalid("spec.jobTemplate.spec.selector", go_label_selector(Some(sel)), "`selector` will be auto-generated");
+    }
+    if job_spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+        e.not_supported("spec.jobTemplate.spec.manualSelector", "true", &["nil", "false"]);
+    }
+    e.nonnegative("spec.successfulJobsHistoryLimit", spec.get("successfulJobsHistoryLimit"));
+    e.nonnegative("spec.failedJobsHistoryLimit", spec.get("failedJobsHistoryLimit"));
+}
+
+/// The node-port range a default Kubernetes apiserver allocates from.
+pub const NODE_PORT_RANGE: std::ops::RangeInclusive<i64> = 30000..=32767;
+
+fn validate_service(e: &mut Errs, spec: &Value) {
+    let ty = str_at(spec, "type");
+    let headless = str_at(spec, "clusterIP") == "None";
+    let ports: Vec<&Value> = spec.get("ports").and_then(Value::as_array).into_iter().flatten().collect();
+    if ports.is_empty() && !headless && ty != "ExternalName" {
+        e.required("spec.ports", "");
+    }
+    if ty == "ExternalName" {
+        let cname = str_at(spec, "externalName");
+        if cname.is_empty() {
+            e.required("spec.externalName", "");
+        } else {
+            for msg in names::dns1123_subdomain(cname) {
+                e.invalid("spec.externalName", go_str(cname), msg);
+            }
+        }
+    }
+    let mut port_names: Vec<&str> = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let path = format!("spec.ports[{i}]");
+        let name = str_at(p, "name");
+        if ports.len() > 1 && name.is_empty() {
+            e.required(format!("{path}.name"), "");
+        } else if !name.is_empty() {
+            for msg in names::dns1123_label(name) {
+                e.invalid(format!("{path}.name"), go_str(name), msg);
+            }
+            if port_names.contains(&name) {
+                e.duplicate(format!("{path}.name"), go_str(name));
+            } else {
+                port_names.push(name);
+            }
+        }
+        let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+        for msg in names::port_num(port) {
+            e.invalid(format!("{path}.port"), port.to_string(), msg);
+        }
+        match str_at(p, "protocol") {
+            "TCP" | "UDP" | "SCTP" => {}
+            "" => e.required(format!("{path}.protocol"), ""),
+            other => e.not_supported(format!("{path}.protocol"), go_str(other), &["SCTP", "TCP", "UDP"]),
+        }
+        if let Some(tp) = p.get("targetPort") {
+            pod::port_num_or_name(e, tp, &format!("{path}.targetPort"));
+        }
+    }
+    validate_labels(e, spec.get("selector"), "spec.selector");
+    match str_at(spec, "sessionAffinity") {
+        "None" | "ClientIP" => {}
+        "" => e.required("spec.sessionAffinity", ""),
+        other => e.not_supported("spec.sessionAffinity", go_str(other), &["ClientIP", "None"]),
+    }
+    match ty {
+        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName" => {}
+        "" => e.required("spec.type", ""),
+        other => {
+            e.not_supported("spec.type", go_str(other), &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"])
+        }
+    }
+    let mut node_ports: Vec<(String, i64)> = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let np = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+        if np == 0 {
+            continue;
+        }
+        let path = format!("spec.ports[{i}].nodePort");
+        if ty == "ClusterIP" {
+            e.forbidden(&path, "may not be used when `type` is 'ClusterIP'");
+        } else if !NODE_PORT_RANGE.contains(&np) {
+            e.invalid(
+                &path,
+                np.to_string(),
+                format!(
+                    "provided port is not in the valid range. The range of valid ports is {}-{}",
+                    NODE_PORT_RANGE.start(),
+                    NODE_PORT_RANGE.end()
+                ),
+            );
+        }
+        let key = (str_at(p, "protocol").to_string(), np);
+        if node_ports.contains(&key) {
+            e.duplicate(&path, np.to_string());
+        }
+        node_ports.push(key);
+    }
+    let mut seen: Vec<(String, i64)> = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let key = (str_at(p, "protocol").to_string(), p.get("port").and_then(Value::as_i64).unwrap_or(0));
+        if seen.contains(&key) {
+            // Kubernetes prints the ServicePort it used as the map key.
+            e.duplicate(
+                format!("spec.ports[{i}]"),
+                format!(
+                    "core.ServicePort{{Name:\"\", Protocol:{}, AppProtocol:(*string)(nil), Port:{}, \
+                     TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}",
+                    go_str(&key.0),
+                    key.1
+                ),
+            );
+        }
+        seen.push(key);
+    }
+}
+
+#[cfg(test)]
+mod tests;
