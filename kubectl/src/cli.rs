@@ -1,0 +1,437 @@
+//! The command line, flag for flag as kubectl spells it.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// kubectl controls the kubelab cluster manager.
+#[derive(Debug, Parser)]
+#[command(name = "kubectl", disable_version_flag = true, about = "kubectl controls the kubelab cluster manager.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Global {
+    /// If present, the namespace scope for this CLI request
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// The address and port of the Kubernetes API server
+    #[arg(short = 's', long, global = true)]
+    pub server: Option<String>,
+    /// Path to the kubeconfig file to use for CLI requests.
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<String>,
+    /// The name of the kubeconfig context to use
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Log level verbosity (accepted and ignored)
+    #[arg(short = 'v', long = "v", global = true, hide = true)]
+    pub verbosity: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Display one or many resources
+    Get(GetArgs),
+    /// Show details of a specific resource or group of resources
+    Describe(DescribeArgs),
+    /// Create a resource from a file or from stdin
+    Create(CreateArgs),
+    /// Apply a configuration to a resource by file name or stdin
+    Apply(FileArgs),
+    /// Replace a resource by file name or stdin
+    Replace(FileArgs),
+    /// Delete resources by file names, stdin, resources and names, or by resources and label selector
+    Delete(DeleteArgs),
+    /// Update the labels on a resource
+    Label(LabelArgs),
+    /// Update the annotations on a resource
+    Annotate(LabelArgs),
+    /// Edit a resource on the server
+    Edit(EditArgs),
+    /// Update fields of a resource
+    Patch(PatchArgs),
+    /// Set a new size for a deployment, replica set, or replication controller
+    Scale(ScaleArgs),
+    /// Get documentation for a resource
+    Explain(ExplainArgs),
+    /// Print the supported API versions on the server, in the form of "group/version"
+    ApiVersions,
+    /// Print the supported API resources on the server
+    ApiResources(ApiResourcesArgs),
+    /// Display cluster information
+    ClusterInfo(ClusterInfoArgs),
+    /// Print the client and server version information
+    Version(VersionArgs),
+    /// Modify kubeconfig files
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct GetArgs {
+    /// TYPE[.VERSION][.GROUP] [NAME...] or TYPE/NAME...
+    pub args: Vec<String>,
+    /// Output format: json|yaml|name|wide|jsonpath=...|custom-columns=...
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// Selector (label query) to filter on
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Selector (field query) to filter on
+    #[arg(long)]
+    pub field_selector: Option<String>,
+    /// List the requested object(s) across all namespaces
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// After listing/getting the requested object, watch for changes
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// Watch for changes to the requested object(s), without listing/getting first
+    #[arg(long)]
+    pub watch_only: bool,
+    /// When printing, show all labels as the last column
+    #[arg(long)]
+    pub show_labels: bool,
+    /// Labels to present as columns
+    #[arg(short = 'L', long = "label-columns", value_delimiter = ',')]
+    pub label_columns: Vec<String>,
+    /// Don't print headers
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Sort list types using this field specification (a JSONPath expression)
+    #[arg(long)]
+    pub sort_by: Option<String>,
+    /// If the requested object does not exist the command will return exit code 0
+    #[arg(long)]
+    pub ignore_not_found: bool,
+    /// If present, list the resource type for the requested object(s)
+    #[arg(long)]
+    pub show_kind: bool,
+    /// Files identifying the resources to get
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+    /// Process the directory used in -f recursively
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DescribeArgs {
+    pub args: Vec<String>,
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// If true, display events related to the described object
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub show_events: bool,
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct FileArgs {
+    /// The files that contain the configurations
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+    /// Process the directory used in -f recursively
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Output format: only `name` is supported
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CreateArgs {
+    #[command(subcommand)]
+    pub what: Option<CreateCommand>,
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Record the applied configuration in the last-applied annotation (as apply does)
+    #[arg(long)]
+    pub save_config: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Create a namespace with the specified name
+    #[command(alias = "ns")]
+    Namespace { name: String },
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeleteArgs {
+    pub args: Vec<String>,
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    #[arg(long)]
+    pub field_selector: Option<String>,
+    /// Delete all resources, in the namespace of the specified resource types
+    #[arg(long)]
+    pub all: bool,
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// background, foreground, or orphan (true and false are the deprecated spellings)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "background")]
+    pub cascade: Option<String>,
+    /// Seconds given to the resource to terminate gracefully; -1 uses its default
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub grace_period: i64,
+    /// If true, resources are signaled for immediate shutdown (same as --grace-period=1)
+    #[arg(long)]
+    pub now: bool,
+    /// Immediately remove resources from the API and bypass graceful deletion
+    #[arg(long)]
+    pub force: bool,
+    /// If true, wait for resources to be gone before returning
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub wait: bool,
+    /// The length of time to wait before giving up on a delete, zero means forever
+    #[arg(long, default_value = "0s")]
+    pub timeout: String,
+    /// Treat "resource not found" as a successful delete
+    #[arg(long)]
+    pub ignore_not_found: bool,
+    /// Output mode: only `name` is supported
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LabelArgs {
+    /// TYPE NAME KEY_1=VAL_1 ... KEY_N- (or TYPE/NAME)
+    pub args: Vec<String>,
+    /// Allow existing values to be overwritten
+    #[arg(long)]
+    pub overwrite: bool,
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Select all resources of the specified types in the namespace
+    #[arg(long)]
+    pub all: bool,
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+    /// If non-empty, the update only succeeds if this is the current resource-version
+    #[arg(long)]
+    pub resource_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct EditArgs {
+    pub args: Vec<String>,
+    /// Output format of the file being edited: yaml (default) or json
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct PatchArgs {
+    pub args: Vec<String>,
+    /// The patch to be applied to the resource JSON file
+    #[arg(short = 'p', long)]
+    pub patch: Option<String>,
+    /// A file containing the patch
+    #[arg(long)]
+    pub patch_file: Option<String>,
+    /// The type of patch: json, merge or strategic
+    #[arg(long = "type", default_value = "strategic")]
+    pub patch_type: String,
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScaleArgs {
+    pub args: Vec<String>,
+    /// The new desired number of replicas
+    #[arg(long)]
+    pub replicas: i64,
+    /// Precondition for current size
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub current_replicas: i64,
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    #[arg(long)]
+    pub all: bool,
+    #[arg(short = 'f', long = "filename")]
+    pub filename: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExplainArgs {
+    /// TYPE[.FIELD...]
+    pub target: String,
+    /// Print the fields of fields
+    #[arg(long)]
+    pub recursive: bool,
+    /// Accepted for compatibility; kubelab serves one version per kind
+    #[arg(long)]
+    pub api_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ApiResourcesArgs {
+    /// wide or name
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// true for namespaced resources only, false for cluster-scoped ones
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub namespaced: Option<bool>,
+    /// Limit to resources in the specified API group
+    #[arg(long)]
+    pub api_group: Option<String>,
+    #[arg(long)]
+    pub no_headers: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ClusterInfoArgs {
+    /// Only `dump` exists in kubectl; kubelab does not implement it
+    pub dump: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct VersionArgs {
+    /// If true, shows client version only (no server required)
+    #[arg(long)]
+    pub client: bool,
+    /// yaml or json
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Display merged kubeconfig settings or a specified kubeconfig file
+    View {
+        /// Display raw byte data and sensitive data
+        #[arg(long)]
+        raw: bool,
+        /// Remove all information not used by current-context from the output
+        #[arg(long)]
+        minify: bool,
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+    },
+    /// Display the current-context
+    CurrentContext,
+    /// Set the current-context in a kubeconfig file
+    #[command(alias = "use")]
+    UseContext { name: String },
+    /// Set a cluster entry in kubeconfig (its address comes from the global --server flag)
+    SetCluster { name: String },
+    /// Set a context entry in kubeconfig
+    SetContext {
+        name: Option<String>,
+        /// Modify the current context
+        #[arg(long)]
+        current: bool,
+        #[arg(long)]
+        cluster: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Describe one or many contexts
+    GetContexts {
+        name: Option<String>,
+        #[arg(long)]
+        no_headers: bool,
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+    },
+    /// Delete the specified context from the kubeconfig
+    DeleteContext { name: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("kubectl").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn get_flags_parse_like_kubectl() {
+        let cli = parse(&["get", "po", "-L", "creation_method,env", "-n", "custom-namespace", "-o", "wide"]);
+        assert_eq!(cli.global.namespace.as_deref(), Some("custom-namespace"));
+        let Command::Get(g) = cli.command else { panic!("expected get") };
+        assert_eq!(g.args, ["po"]);
+        assert_eq!(g.label_columns, ["creation_method", "env"]);
+        assert_eq!(g.output.as_deref(), Some("wide"));
+        let cli = parse(&["get", "pods", "-l", "!env", "--show-labels", "-ojsonpath={.items[*].metadata.name}"]);
+        let Command::Get(g) = cli.command else { panic!("expected get") };
+        assert_eq!(g.selector.as_deref(), Some("!env"));
+        assert_eq!(g.output.as_deref(), Some("jsonpath={.items[*].metadata.name}"));
+    }
+
+    #[test]
+    fn delete_flags_take_kubectl_spellings() {
+        let Command::Delete(d) = parse(&["delete", "rc", "kubia", "--cascade=false", "--wait=false"]).command else {
+            panic!("expected delete")
+        };
+        assert_eq!(d.cascade.as_deref(), Some("false"));
+        assert!(!d.wait);
+        let Command::Delete(d) = parse(&["delete", "po", "--all", "--grace-period=0", "--force"]).command else {
+            panic!("expected delete")
+        };
+        assert!(d.all && d.force && d.wait);
+        assert_eq!(d.grace_period, 0);
+        let Command::Delete(d) = parse(&["delete", "po", "x", "--cascade"]).command else { panic!("expected delete") };
+        assert_eq!(d.cascade.as_deref(), Some("background"));
+    }
+
+    #[test]
+    fn label_removals_are_not_flags() {
+        let Command::Label(l) = parse(&["label", "po", "kubia", "env-", "--overwrite"]).command else {
+            panic!("expected label")
+        };
+        assert_eq!(l.args, ["po", "kubia", "env-"]);
+        assert!(l.overwrite);
+    }
+
+    #[test]
+    fn create_takes_files_or_a_namespace() {
+        let Command::Create(c) = parse(&["create", "-f", "kubia-manual.yaml", "-n", "custom-namespace"]).command else {
+            panic!("expected create")
+        };
+        assert_eq!(c.files.filename, ["kubia-manual.yaml"]);
+        let Command::Create(c) = parse(&["create", "namespace", "custom-namespace-command"]).command else {
+            panic!("expected create")
+        };
+        assert!(matches!(c.what, Some(CreateCommand::Namespace { name }) if name == "custom-namespace-command"));
+    }
+
+    #[test]
+    fn config_flags_share_the_global_spellings() {
+        let cli = parse(&["config", "set-context", "--current", "--namespace=kube-system"]);
+        assert_eq!(cli.global.namespace.as_deref(), Some("kube-system"));
+        assert!(matches!(cli.command, Command::Config(ConfigCommand::SetContext { current: true, .. })));
+        let cli = parse(&["config", "set-cluster", "lab", "--server=http://127.0.0.1:6443"]);
+        assert_eq!(cli.global.server.as_deref(), Some("http://127.0.0.1:6443"));
+    }
+
+    #[test]
+    fn unknown_flags_are_usage_errors() {
+        assert!(Cli::try_parse_from(["kubectl", "get", "po", "--frobnicate"]).is_err());
+        assert!(Cli::try_parse_from(["kubectl", "frob"]).is_err());
+    }
+}

@@ -1,0 +1,1115 @@
+//! The per-kind layouts of `kubectl describe`, following kubectl's describers
+//! line for line (pods, nodes, the workload controllers, services,
+//! namespaces), and the generic describer for every other kind.
+
+use super::describe::Writer;
+use crate::age;
+use crate::printers::columns::{array_at, format_labels, int_at, selector_string, str_at, string_map};
+use api::ResourceInfo;
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// What a description needs besides the object.
+#[derive(Debug, Default)]
+pub struct Related {
+    /// `None`: events were not asked for (`--show-events=false`).
+    pub events: Option<Vec<Value>>,
+    /// Pods of a controller (matching its selector), or on a node.
+    pub pods: Vec<Value>,
+    pub endpoints: Option<Value>,
+}
+
+/// The description of one object.
+pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp) -> String {
+    let mut w = Writer::default();
+    match info.kind {
+        "Pod" => pod(&mut w, obj),
+        "Node" => node(&mut w, obj, rel, now),
+        "ReplicationController" | "ReplicaSet" => replicated(&mut w, info, obj, rel),
+        "Deployment" => deployment(&mut w, obj),
+        "DaemonSet" => daemonset(&mut w, obj, rel),
+        "Job" => job(&mut w, obj, now),
+        "CronJob" => cronjob(&mut w, obj),
+        "Service" => service(&mut w, obj, rel),
+        "Namespace" => {
+            namespace(&mut w, obj);
+            return w.finish();
+        }
+        _ => generic(&mut w, obj),
+    }
+    w.events(rel.events.as_deref(), now);
+    w.finish()
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    str_at(v, path)
+}
+
+fn or_none(v: &str) -> &str {
+    if v.is_empty() {
+        "<none>"
+    } else {
+        v
+    }
+}
+
+fn controller_of(obj: &Value) -> Option<String> {
+    array_at(obj, &["metadata", "ownerReferences"])
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .map(|r| format!("{}/{}", s(r, &["kind"]), s(r, &["name"])))
+}
+
+fn header(w: &mut Writer, obj: &Value, with_namespace: bool) {
+    w.w(0, &format!("Name:\t{}\n", api::meta::name(obj)));
+    if with_namespace {
+        w.w(0, &format!("Namespace:\t{}\n", api::meta::namespace(obj)));
+    }
+}
+
+fn pod(w: &mut Writer, pod: &Value) {
+    header(w, pod, true);
+    if let Some(p) = pod.pointer("/spec/priority").and_then(Value::as_i64) {
+        w.w(0, &format!("Priority:\t{p}\n"));
+    }
+    if !s(pod, &["spec", "priorityClassName"]).is_empty() {
+        w.w(0, &format!("Priority Class Name:\t{}\n", s(pod, &["spec", "priorityClassName"])));
+    }
+    if !s(pod, &["spec", "serviceAccountName"]).is_empty() {
+        w.w(0, &format!("Service Account:\t{}\n", s(pod, &["spec", "serviceAccountName"])));
+    }
+    match s(pod, &["spec", "nodeName"]) {
+        "" => w.w(0, "Node:\t<none>\n"),
+        node => w.w(0, &format!("Node:\t{node}/{}\n", s(pod, &["status", "hostIP"]))),
+    }
+    if !s(pod, &["status", "startTime"]).is_empty() {
+        w.w(0, &format!("Start Time:\t{}\n", age::rfc1123z(s(pod, &["status", "startTime"]))));
+    }
+    w.labels("", "Labels", &api::meta::labels(pod));
+    w.annotations("", "Annotations", &api::meta::annotations(pod));
+    let phase = s(pod, &["status", "phase"]);
+    match api::meta::deletion_timestamp(pod) {
+        Some(ts) if phase != "Failed" && phase != "Succeeded" => {
+            w.w(0, &format!("Status:\tTerminating (lasts {})\n", age::age(ts)));
+            let grace = int_at(pod, &["metadata", "deletionGracePeriodSeconds"]);
+            w.w(0, &format!("Termination Grace Period:\t{grace}s\n"));
+        }
+        _ => w.w(0, &format!("Status:\t{phase}\n")),
+    }
+    for (label, field) in [("Reason", "reason"), ("Message", "message")] {
+        if !s(pod, &["status", field]).is_empty() {
+            w.w(0, &format!("{label}:\t{}\n", s(pod, &["status", field])));
+        }
+    }
+    w.w(0, &format!("IP:\t{}\n", s(pod, &["status", "podIP"])));
+    let ips = array_at(pod, &["status", "podIPs"]);
+    if ips.is_empty() {
+        w.w(0, "IPs:\t<none>\n");
+    } else {
+        w.w(0, "IPs:\n");
+        for ip in ips {
+            w.w(1, &format!("IP:\t{}\n", s(ip, &["ip"])));
+        }
+    }
+    if let Some(c) = controller_of(pod) {
+        w.w(0, &format!("Controlled By:\t{c}\n"));
+    }
+    if !s(pod, &["status", "nominatedNodeName"]).is_empty() {
+        w.w(0, &format!("NominatedNodeName:\t{}\n", s(pod, &["status", "nominatedNodeName"])));
+    }
+    let statuses = |field: &str| array_at(pod, &["status", field]).to_vec();
+    let init = array_at(pod, &["spec", "initContainers"]);
+    if !init.is_empty() {
+        containers(w, "Init Containers", init, Some(&statuses("initContainerStatuses")), "");
+    }
+    containers(w, "Containers", array_at(pod, &["spec", "containers"]), Some(&statuses("containerStatuses")), "");
+    let conditions = array_at(pod, &["status", "conditions"]);
+    if !conditions.is_empty() {
+        w.w(0, "Conditions:\n  Type\tStatus\n");
+        for c in conditions {
+            w.w(1, &format!("{} \t{} \n", s(c, &["type"]), s(c, &["status"])));
+        }
+    }
+    volumes(w, array_at(pod, &["spec", "volumes"]), "");
+    let qos = match s(pod, &["status", "qosClass"]) {
+        "" => qos_class(pod),
+        q => q.to_string(),
+    };
+    w.w(0, &format!("QoS Class:\t{qos}\n"));
+    w.labels("", "Node-Selectors", &string_map(pod.pointer("/spec/nodeSelector")));
+    tolerations(w, "", "Tolerations", array_at(pod, &["spec", "tolerations"]));
+}
+
+/// Kubernetes' QoS class: BestEffort without any requests or limits,
+/// Guaranteed when every container limits CPU and memory at its requests.
+pub fn qos_class(pod: &Value) -> String {
+    let all: Vec<&Value> =
+        array_at(pod, &["spec", "containers"]).iter().chain(array_at(pod, &["spec", "initContainers"])).collect();
+    let empty = |c: &Value, k: &str| {
+        c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_none_or(|m| m.is_empty())
+    };
+    if all.iter().all(|c| empty(c, "requests") && empty(c, "limits")) {
+        return "BestEffort".into();
+    }
+    let guaranteed = all.iter().all(|c| {
+        ["cpu", "memory"].iter().all(|r| {
+            let limit = c.pointer(&format!("/resources/limits/{r}"));
+            let request = c.pointer(&format!("/resources/requests/{r}")).or(limit);
+            limit.is_some() && limit == request
+        })
+    });
+    if guaranteed { "Guaranteed" } else { "Burstable" }.into()
+}
+
+fn containers(w: &mut Writer, label: &str, specs: &[Value], statuses: Option<&[Value]>, space: &str) {
+    w.w(0, &format!("{space}{label}:{}\n", if specs.is_empty() { " <none>" } else { "" }));
+    let name_indent = if space.is_empty() { "" } else { " " };
+    for c in specs {
+        let name = s(c, &["name"]);
+        let status = statuses.and_then(|st| st.iter().find(|x| s(x, &["name"]) == name));
+        w.w(1, &format!("{name_indent}{name}:\n"));
+        if let Some(st) = status {
+            w.w(2, &format!("Container ID:\t{}\n", s(st, &["containerID"])));
+        }
+        w.w(2, &format!("Image:\t{}\n", s(c, &["image"])));
+        if let Some(st) = status {
+            w.w(2, &format!("Image ID:\t{}\n", s(st, &["imageID"])));
+        }
+        let ports = array_at(c, &["ports"]);
+        let proto = |p: &Value| {
+            if s(p, &["protocol"]).is_empty() {
+                "TCP".to_string()
+            } else {
+                s(p, &["protocol"]).to_string()
+            }
+        };
+        let list =
+            |field: &str| ports.iter().map(|p| format!("{}/{}", int_at(p, &[field]), proto(p))).collect::<Vec<_>>();
+        for (one, many, field) in [("Port", "Ports", "containerPort"), ("Host Port", "Host Ports", "hostPort")] {
+            let items = list(field);
+            if items.len() > 1 {
+                w.w(2, &format!("{many}:\t{}\n", items.join(", ")));
+            } else {
+                w.w(2, &format!("{one}:\t{}\n", items.first().map(String::as_str).unwrap_or("<none>")));
+            }
+        }
+        for (title, field) in [("Command", "command"), ("Args", "args")] {
+            let items = array_at(c, &[field]);
+            if !items.is_empty() {
+                w.w(2, &format!("{title}:\n"));
+                for item in items.iter().filter_map(Value::as_str) {
+                    for line in item.split('\n') {
+                        w.w(3, &format!("{line}\n"));
+                    }
+                }
+            }
+        }
+        if let Some(st) = status {
+            container_state(w, "State", st.get("state"));
+            if st.pointer("/lastState/terminated").is_some() {
+                container_state(w, "Last State", st.get("lastState"));
+            }
+            let ready = if st.get("ready").and_then(Value::as_bool) == Some(true) { "True" } else { "False" };
+            w.w(2, &format!("Ready:\t{ready}\n"));
+            w.w(2, &format!("Restart Count:\t{}\n", int_at(st, &["restartCount"])));
+        }
+        for kind in ["limits", "requests"] {
+            if let Some(m) =
+                c.pointer(&format!("/resources/{kind}")).and_then(Value::as_object).filter(|m| !m.is_empty())
+            {
+                w.w(2, &format!("{}:\n", if kind == "limits" { "Limits" } else { "Requests" }));
+                for (k, v) in m {
+                    let q = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                    w.w(3, &format!("{k}:\t{q}\n"));
+                }
+            }
+        }
+        for (title, field) in
+            [("Liveness", "livenessProbe"), ("Readiness", "readinessProbe"), ("Startup", "startupProbe")]
+        {
+            if let Some(p) = c.get(field).filter(|p| p.is_object()) {
+                w.w(2, &format!("{title}:\t{}\n", probe(p)));
+            }
+        }
+        env(w, c);
+        let mounts = array_at(c, &["volumeMounts"]);
+        w.w(2, &format!("Mounts:{}\n", if mounts.is_empty() { "\t<none>" } else { "" }));
+        let mut mounts: Vec<&Value> = mounts.iter().collect();
+        mounts.sort_by_key(|m| s(m, &["mountPath"]).to_string());
+        for m in mounts {
+            let mut flags = vec![if m.get("readOnly").and_then(Value::as_bool) == Some(true) {
+                "ro".to_string()
+            } else {
+                "rw".to_string()
+            }];
+            if !s(m, &["subPath"]).is_empty() {
+                flags.push(format!("path={:?}", s(m, &["subPath"])));
+            }
+            w.w(3, &format!("{} from {} ({})\n", s(m, &["mountPath"]), s(m, &["name"]), flags.join(",")));
+        }
+    }
+}
+
+fn container_state(w: &mut Writer, title: &str, state: Option<&Value>) {
+    let state = state.cloned().unwrap_or_default();
+    if let Some(r) = state.get("running") {
+        w.w(2, &format!("{title}:\tRunning\n"));
+        w.w(3, &format!("Started:\t{}\n", age::rfc1123z(s(r, &["startedAt"]))));
+    } else if let Some(t) = state.get("terminated") {
+        w.w(2, &format!("{title}:\tTerminated\n"));
+        for (label, field) in [("Reason", "reason"), ("Message", "message")] {
+            if !s(t, &[field]).is_empty() {
+                w.w(3, &format!("{label}:\t{}\n", s(t, &[field])));
+            }
+        }
+        w.w(3, &format!("Exit Code:\t{}\n", int_at(t, &["exitCode"])));
+        if int_at(t, &["signal"]) > 0 {
+            w.w(3, &format!("Signal:\t{}\n", int_at(t, &["signal"])));
+        }
+        w.w(3, &format!("Started:\t{}\n", age::rfc1123z(s(t, &["startedAt"]))));
+        w.w(3, &format!("Finished:\t{}\n", age::rfc1123z(s(t, &["finishedAt"]))));
+    } else {
+        w.w(2, &format!("{title}:\tWaiting\n"));
+        if let Some(reason) = state.pointer("/waiting/reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+            w.w(3, &format!("Reason:\t{reason}\n"));
+        }
+    }
+}
+
+/// A probe as describe prints it: `http-get http://:8080/ delay=0s timeout=1s period=10s #success=1 #failure=3`.
+pub fn probe(p: &Value) -> String {
+    let num = |k: &str, default: i64| p.get(k).and_then(Value::as_i64).unwrap_or(default);
+    let attrs = format!(
+        "delay={}s timeout={}s period={}s #success={} #failure={}",
+        num("initialDelaySeconds", 0),
+        num("timeoutSeconds", 1),
+        num("periodSeconds", 10),
+        num("successThreshold", 1),
+        num("failureThreshold", 3)
+    );
+    let port = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    if let Some(exec) = p.get("exec") {
+        let cmd: Vec<&str> = array_at(exec, &["command"]).iter().filter_map(Value::as_str).collect();
+        return format!("exec [{}] {attrs}", cmd.join(" "));
+    }
+    if let Some(h) = p.get("httpGet") {
+        let scheme = match s(h, &["scheme"]) {
+            "" => "http".to_string(),
+            other => other.to_ascii_lowercase(),
+        };
+        let port = port(h.get("port"));
+        let host = if port.is_empty() { s(h, &["host"]).to_string() } else { format!("{}:{port}", s(h, &["host"])) };
+        return format!("http-get {scheme}://{host}{} {attrs}", s(h, &["path"]));
+    }
+    if let Some(t) = p.get("tcpSocket") {
+        return format!("tcp-socket {}:{} {attrs}", s(t, &["host"]), port(t.get("port")));
+    }
+    if let Some(g) = p.get("grpc") {
+        return format!("grpc <pod>:{} {} {attrs}", int_at(g, &["port"]), s(g, &["service"]));
+    }
+    format!("unknown {attrs}")
+}
+
+fn env(w: &mut Writer, c: &Value) {
+    let vars = array_at(c, &["env"]);
+    w.w(2, &format!("Environment:{}\n", if vars.is_empty() { "\t<none>" } else { "" }));
+    for e in vars {
+        let name = s(e, &["name"]);
+        let Some(from) = e.get("valueFrom") else {
+            for (i, line) in s(e, &["value"]).split('\n').enumerate() {
+                if i == 0 {
+                    w.w(3, &format!("{name}:\t{line}\n"));
+                } else {
+                    w.w(3, &format!("\t{line}\n"));
+                }
+            }
+            continue;
+        };
+        let optional = |r: &Value| r.get("optional").and_then(Value::as_bool).unwrap_or(false);
+        if let Some(f) = from.get("fieldRef") {
+            w.w(3, &format!("{name}:\t ({}:{})\n", s(f, &["apiVersion"]), s(f, &["fieldPath"])));
+        } else if let Some(r) = from.get("resourceFieldRef") {
+            w.w(3, &format!("{name}:\t ({})\n", s(r, &["resource"])));
+        } else if let Some(r) = from.get("secretKeyRef") {
+            w.w(
+                3,
+                &format!(
+                    "{name}:\t<set to the key '{}' in secret '{}'>\tOptional: {}\n",
+                    s(r, &["key"]),
+                    s(r, &["name"]),
+                    optional(r)
+                ),
+            );
+        } else if let Some(r) = from.get("configMapKeyRef") {
+            w.w(
+                3,
+                &format!(
+                    "{name}:\t<set to the key '{}' of config map '{}'>\tOptional: {}\n",
+                    s(r, &["key"]),
+                    s(r, &["name"]),
+                    optional(r)
+                ),
+            );
+        }
+    }
+}
+
+fn volumes(w: &mut Writer, vols: &[Value], space: &str) {
+    if vols.is_empty() {
+        w.w(0, &format!("{space}Volumes:\t<none>\n"));
+        return;
+    }
+    w.w(0, &format!("{space}Volumes:\n"));
+    let name_indent = if space.is_empty() { "" } else { " " };
+    for v in vols {
+        w.w(1, &format!("{name_indent}{}:\n", s(v, &["name"])));
+        let b = |x: &Value, k: &str| x.get(k).and_then(Value::as_bool).unwrap_or(false);
+        if let Some(h) = v.get("hostPath") {
+            w.w(
+                2,
+                &format!(
+                    "Type:\tHostPath (bare host directory volume)\n    Path:\t{}\n    HostPathType:\t{}\n",
+                    s(h, &["path"]),
+                    s(h, &["type"])
+                ),
+            );
+        } else if let Some(e) = v.get("emptyDir") {
+            let limit = match e.get("sizeLimit") {
+                Some(Value::String(l)) => l.clone(),
+                _ => "<unset>".into(),
+            };
+            w.w(2, &format!("Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n    Medium:\t{}\n    SizeLimit:\t{limit}\n", s(e, &["medium"])));
+        } else if let Some(sec) = v.get("secret") {
+            w.w(
+                2,
+                &format!(
+                    "Type:\tSecret (a volume populated by a Secret)\n    SecretName:\t{}\n    Optional:\t{}\n",
+                    s(sec, &["secretName"]),
+                    b(sec, "optional")
+                ),
+            );
+        } else if let Some(cm) = v.get("configMap") {
+            w.w(
+                2,
+                &format!(
+                    "Type:\tConfigMap (a volume populated by a ConfigMap)\n    Name:\t{}\n    Optional:\t{}\n",
+                    s(cm, &["name"]),
+                    b(cm, "optional")
+                ),
+            );
+        } else if let Some(pvc) = v.get("persistentVolumeClaim") {
+            w.w(2, &format!("Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)\n    ClaimName:\t{}\n    ReadOnly:\t{}\n", s(pvc, &["claimName"]), b(pvc, "readOnly")));
+        } else if v.get("projected").is_some() {
+            w.w(2, "Type:\tProjected (a volume that contains injected data from multiple sources)\n");
+        } else {
+            w.w(2, "<unknown>\n");
+        }
+    }
+}
+
+fn tolerations(w: &mut Writer, indent: &str, title: &str, tols: &[Value]) {
+    w.w(0, &format!("{indent}{title}:\t"));
+    if tols.is_empty() {
+        w.w(0, "<none>\n");
+        return;
+    }
+    let mut sorted: Vec<&Value> = tols.iter().collect();
+    sorted.sort_by_key(|t| s(t, &["key"]).to_string());
+    for (i, t) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            w.w(0, &format!("{indent}\t"));
+        }
+        let mut line = s(t, &["key"]).to_string();
+        if !s(t, &["value"]).is_empty() {
+            line.push_str(&format!("={}", s(t, &["value"])));
+        }
+        if !s(t, &["effect"]).is_empty() {
+            line.push_str(&format!(":{}", s(t, &["effect"])));
+        }
+        if s(t, &["operator"]) == "Exists" && s(t, &["value"]).is_empty() {
+            line.push_str(if line.is_empty() { "op=Exists" } else { " op=Exists" });
+        }
+        if let Some(secs) = t.get("tolerationSeconds").and_then(Value::as_i64) {
+            line.push_str(&format!(" for {secs}s"));
+        }
+        w.w(0, &format!("{line}\n"));
+    }
+}
+
+fn pod_template(w: &mut Writer, template: Option<&Value>) {
+    w.w(0, "Pod Template:\n");
+    let Some(t) = template else {
+        w.w(1, "<unset>");
+        return;
+    };
+    w.labels("  ", "Labels", &string_map(t.pointer("/metadata/labels")));
+    let annotations = string_map(t.pointer("/metadata/annotations"));
+    if !annotations.is_empty() {
+        w.annotations("  ", "Annotations", &annotations);
+    }
+    if !s(t, &["spec", "serviceAccountName"]).is_empty() {
+        w.w(1, &format!("Service Account:\t{}\n", s(t, &["spec", "serviceAccountName"])));
+    }
+    let init = array_at(t, &["spec", "initContainers"]);
+    if !init.is_empty() {
+        containers(w, "Init Containers", init, None, "  ");
+    }
+    containers(w, "Containers", array_at(t, &["spec", "containers"]), None, "  ");
+    volumes(w, array_at(t, &["spec", "volumes"]), "  ");
+    if !s(t, &["spec", "priorityClassName"]).is_empty() {
+        w.w(1, &format!("Priority Class Name:\t{}\n", s(t, &["spec", "priorityClassName"])));
+    }
+    w.labels("  ", "Node-Selectors", &string_map(t.pointer("/spec/nodeSelector")));
+    tolerations(w, "  ", "Tolerations", array_at(t, &["spec", "tolerations"]));
+}
+
+/// Running / Waiting / Succeeded / Failed counts of a controller's pods.
+fn pod_counts(rel: &Related, owner_uid: &str) -> String {
+    let mut counts = [0; 4];
+    for p in &rel.pods {
+        let owned = array_at(p, &["metadata", "ownerReferences"])
+            .iter()
+            .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+            .is_none_or(|r| s(r, &["uid"]) == owner_uid);
+        if !owned {
+            continue;
+        }
+        match s(p, &["status", "phase"]) {
+            "Running" => counts[0] += 1,
+            "Pending" => counts[1] += 1,
+            "Succeeded" => counts[2] += 1,
+            "Failed" => counts[3] += 1,
+            _ => {}
+        }
+    }
+    format!("{} Running / {} Waiting / {} Succeeded / {} Failed", counts[0], counts[1], counts[2], counts[3])
+}
+
+fn conditions_table(w: &mut Writer, obj: &Value) {
+    let conditions = array_at(obj, &["status", "conditions"]);
+    if conditions.is_empty() {
+        return;
+    }
+    w.w(0, "Conditions:\n  Type\tStatus\tReason\n");
+    w.w(1, "----\t------\t------\n");
+    for c in conditions {
+        w.w(1, &format!("{} \t{}\t{}\n", s(c, &["type"]), s(c, &["status"]), s(c, &["reason"])));
+    }
+}
+
+fn replicated(w: &mut Writer, info: &ResourceInfo, obj: &Value, rel: &Related) {
+    header(w, obj, true);
+    let selector = if info.kind == "ReplicationController" {
+        format_labels(&string_map(obj.pointer("/spec/selector")))
+    } else {
+        selector_string(obj.pointer("/spec/selector"))
+    };
+    w.w(0, &format!("Selector:\t{selector}\n"));
+    w.labels("", "Labels", &api::meta::labels(obj));
+    w.annotations("", "Annotations", &api::meta::annotations(obj));
+    if let Some(c) = controller_of(obj) {
+        w.w(0, &format!("Controlled By:\t{c}\n"));
+    }
+    let desired = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    w.w(0, &format!("Replicas:\t{} current / {desired} desired\n", int_at(obj, &["status", "replicas"])));
+    w.w(0, &format!("Pods Status:\t{}\n", pod_counts(rel, api::meta::uid(obj))));
+    pod_template(w, obj.pointer("/spec/template"));
+    conditions_table(w, obj);
+}
+
+fn deployment(w: &mut Writer, d: &Value) {
+    header(w, d, true);
+    w.w(0, &format!("CreationTimestamp:\t{}\n", age::rfc1123z(api::meta::creation_timestamp(d))));
+    w.labels("", "Labels", &api::meta::labels(d));
+    w.annotations("", "Annotations", &api::meta::annotations(d));
+    w.w(0, &format!("Selector:\t{}\n", selector_string(d.pointer("/spec/selector"))));
+    let st = |k: &str| int_at(d, &["status", k]);
+    let desired = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    w.w(
+        0,
+        &format!(
+            "Replicas:\t{desired} desired | {} updated | {} total | {} available | {} unavailable\n",
+            st("updatedReplicas"),
+            st("replicas"),
+            st("availableReplicas"),
+            st("unavailableReplicas")
+        ),
+    );
+    let strategy = match s(d, &["spec", "strategy", "type"]) {
+        "" => "RollingUpdate",
+        t => t,
+    };
+    w.w(0, &format!("StrategyType:\t{strategy}\n"));
+    w.w(0, &format!("MinReadySeconds:\t{}\n", int_at(d, &["spec", "minReadySeconds"])));
+    if strategy == "RollingUpdate" {
+        let part = |k: &str| match d.pointer(&format!("/spec/strategy/rollingUpdate/{k}")) {
+            Some(Value::String(v)) => v.clone(),
+            Some(v) => v.to_string(),
+            None => "25%".into(),
+        };
+        w.w(
+            0,
+            &format!(
+                "RollingUpdateStrategy:\t{} max unavailable, {} max surge\n",
+                part("maxUnavailable"),
+                part("maxSurge")
+            ),
+        );
+    }
+    pod_template(w, d.pointer("/spec/template"));
+    conditions_table(w, d);
+}
+
+fn daemonset(w: &mut Writer, ds: &Value, rel: &Related) {
+    header(w, ds, true);
+    w.w(0, &format!("Selector:\t{}\n", selector_string(ds.pointer("/spec/selector"))));
+    w.w(
+        0,
+        &format!("Node-Selector:\t{}\n", format_labels(&string_map(ds.pointer("/spec/template/spec/nodeSelector")))),
+    );
+    w.labels("", "Labels", &api::meta::labels(ds));
+    w.annotations("", "Annotations", &api::meta::annotations(ds));
+    let st = |k: &str| int_at(ds, &["status", k]);
+    w.w(0, &format!("Desired Number of Nodes Scheduled: {}\n", st("desiredNumberScheduled")));
+    w.w(0, &format!("Current Number of Nodes Scheduled: {}\n", st("currentNumberScheduled")));
+    w.w(0, &format!("Number of Nodes Scheduled with Up-to-date Pods: {}\n", st("updatedNumberScheduled")));
+    w.w(0, &format!("Number of Nodes Scheduled with Available Pods: {}\n", st("numberAvailable")));
+    w.w(0, &format!("Number of Nodes Misscheduled: {}\n", st("numberMisscheduled")));
+    w.w(0, &format!("Pods Status:\t{}\n", pod_counts(rel, api::meta::uid(ds))));
+    pod_template(w, ds.pointer("/spec/template"));
+}
+
+fn job(w: &mut Writer, j: &Value, _now: Timestamp) {
+    header(w, j, true);
+    w.w(0, &format!("Selector:\t{}\n", selector_string(j.pointer("/spec/selector"))));
+    w.labels("", "Labels", &api::meta::labels(j));
+    w.annotations("", "Annotations", &api::meta::annotations(j));
+    if let Some(c) = controller_of(j) {
+        w.w(0, &format!("Controlled By:\t{c}\n"));
+    }
+    if let Some(p) = j.pointer("/spec/parallelism").and_then(Value::as_i64) {
+        w.w(0, &format!("Parallelism:\t{p}\n"));
+    }
+    match j.pointer("/spec/completions").and_then(Value::as_i64) {
+        Some(c) => w.w(0, &format!("Completions:\t{c}\n")),
+        None => w.w(0, "Completions:\t<unset>\n"),
+    }
+    if !s(j, &["spec", "completionMode"]).is_empty() {
+        w.w(0, &format!("Completion Mode:\t{}\n", s(j, &["spec", "completionMode"])));
+    }
+    if let Some(b) = j.pointer("/spec/suspend").and_then(Value::as_bool) {
+        w.w(0, &format!("Suspend:\t{b}\n"));
+    }
+    if let Some(b) = j.pointer("/spec/backoffLimit").and_then(Value::as_i64) {
+        w.w(0, &format!("Backoff Limit:\t{b}\n"));
+    }
+    let (start, done) = (s(j, &["status", "startTime"]), s(j, &["status", "completionTime"]));
+    if !start.is_empty() {
+        w.w(0, &format!("Start Time:\t{}\n", age::rfc1123z(start)));
+    }
+    if !done.is_empty() {
+        w.w(0, &format!("Completed At:\t{}\n", age::rfc1123z(done)));
+    }
+    if let Some(d) = age::between(start, done) {
+        w.w(0, &format!("Duration:\t{d}\n"));
+    }
+    if let Some(a) = j.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64) {
+        w.w(0, &format!("Active Deadline Seconds:\t{a}s\n"));
+    }
+    let st = |k: &str| int_at(j, &["status", k]);
+    match j.pointer("/status/ready").and_then(Value::as_i64) {
+        Some(r) => w.w(
+            0,
+            &format!(
+                "Pods Statuses:\t{} Active ({r} Ready) / {} Succeeded / {} Failed\n",
+                st("active"),
+                st("succeeded"),
+                st("failed")
+            ),
+        ),
+        None => w.w(
+            0,
+            &format!(
+                "Pods Statuses:\t{} Active / {} Succeeded / {} Failed\n",
+                st("active"),
+                st("succeeded"),
+                st("failed")
+            ),
+        ),
+    }
+    pod_template(w, j.pointer("/spec/template"));
+}
+
+fn cronjob(w: &mut Writer, cj: &Value) {
+    header(w, cj, true);
+    w.labels("", "Labels", &api::meta::labels(cj));
+    w.annotations("", "Annotations", &api::meta::annotations(cj));
+    w.w(0, &format!("Schedule:\t{}\n", s(cj, &["spec", "schedule"])));
+    w.w(0, &format!("Concurrency Policy:\t{}\n", s(cj, &["spec", "concurrencyPolicy"])));
+    let suspend = match cj.pointer("/spec/suspend").and_then(Value::as_bool) {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    };
+    w.w(0, &format!("Suspend:\t{suspend}\n"));
+    let opt = |k: &str, unit: &str| match cj.pointer(&format!("/spec/{k}")).and_then(Value::as_i64) {
+        Some(v) => format!("{v}{unit}"),
+        None => "<unset>".into(),
+    };
+    w.w(0, &format!("Successful Job History Limit:\t{}\n", opt("successfulJobsHistoryLimit", "")));
+    w.w(0, &format!("Failed Job History Limit:\t{}\n", opt("failedJobsHistoryLimit", "")));
+    w.w(0, &format!("Starting Deadline Seconds:\t{}\n", opt("startingDeadlineSeconds", "s")));
+    let spec = cj.pointer("/spec/jobTemplate/spec").cloned().unwrap_or_default();
+    match spec.get("selector") {
+        Some(sel) => w.w(0, &format!("Selector:\t{}\n", selector_string(Some(sel)))),
+        None => w.w(0, "Selector:\t<unset>\n"),
+    }
+    for (title, k) in [("Parallelism", "parallelism"), ("Completions", "completions")] {
+        match spec.get(k).and_then(Value::as_i64) {
+            Some(v) => w.w(0, &format!("{title}:\t{v}\n")),
+            None => w.w(0, &format!("{title}:\t<unset>\n")),
+        }
+    }
+    pod_template(w, spec.get("template"));
+    match s(cj, &["status", "lastScheduleTime"]) {
+        "" => w.w(0, "Last Schedule Time:\t<unset>\n"),
+        t => w.w(0, &format!("Last Schedule Time:\t{}\n", age::rfc1123z(t))),
+    }
+    let active: Vec<&str> = array_at(cj, &["status", "active"]).iter().map(|r| s(r, &["name"])).collect();
+    w.w(0, &format!("Active Jobs:\t{}\n", if active.is_empty() { "<none>".to_string() } else { active.join(", ") }));
+}
+
+fn service(w: &mut Writer, svc: &Value, rel: &Related) {
+    header(w, svc, true);
+    w.labels("", "Labels", &api::meta::labels(svc));
+    w.annotations("", "Annotations", &api::meta::annotations(svc));
+    w.w(0, &format!("Selector:\t{}\n", format_labels(&string_map(svc.pointer("/spec/selector")))));
+    let kind = match s(svc, &["spec", "type"]) {
+        "" => "ClusterIP",
+        t => t,
+    };
+    w.w(0, &format!("Type:\t{kind}\n"));
+    if !s(svc, &["spec", "ipFamilyPolicy"]).is_empty() {
+        w.w(0, &format!("IP Family Policy:\t{}\n", s(svc, &["spec", "ipFamilyPolicy"])));
+    }
+    let families: Vec<&str> = array_at(svc, &["spec", "ipFamilies"]).iter().filter_map(Value::as_str).collect();
+    if !families.is_empty() {
+        w.w(0, &format!("IP Families:\t{}\n", families.join(",")));
+    }
+    w.w(0, &format!("IP:\t{}\n", or_none(s(svc, &["spec", "clusterIP"]))));
+    let ips: Vec<&str> = array_at(svc, &["spec", "clusterIPs"]).iter().filter_map(Value::as_str).collect();
+    if !ips.is_empty() {
+        w.w(0, &format!("IPs:\t{}\n", ips.join(",")));
+    }
+    let ingress: Vec<&str> =
+        array_at(svc, &["status", "loadBalancer", "ingress"]).iter().map(|i| s(i, &["ip"])).collect();
+    if !ingress.is_empty() {
+        w.w(0, &format!("LoadBalancer Ingress:\t{}\n", ingress.join(", ")));
+    }
+    for p in array_at(svc, &["spec", "ports"]) {
+        let name = match s(p, &["name"]) {
+            "" => "<unset>",
+            n => n,
+        };
+        let proto = match s(p, &["protocol"]) {
+            "" => "TCP",
+            pr => pr,
+        };
+        w.w(0, &format!("Port:\t{name}  {}/{proto}\n", int_at(p, &["port"])));
+        let target = match p.get("targetPort") {
+            Some(Value::String(t)) => t.clone(),
+            Some(t) => t.to_string(),
+            None => int_at(p, &["port"]).to_string(),
+        };
+        w.w(0, &format!("TargetPort:\t{target}/{proto}\n"));
+        if int_at(p, &["nodePort"]) != 0 {
+            w.w(0, &format!("NodePort:\t{name}  {}/{proto}\n", int_at(p, &["nodePort"])));
+        }
+        let endpoints: Vec<String> = rel
+            .endpoints
+            .iter()
+            .flat_map(|ep| array_at(ep, &["subsets"]).iter())
+            .flat_map(|sub| {
+                let port = array_at(sub, &["ports"]).first().map(|pt| int_at(pt, &["port"])).unwrap_or(0);
+                array_at(sub, &["addresses"]).iter().map(move |a| format!("{}:{port}", s(a, &["ip"])))
+            })
+            .collect();
+        w.w(0, &format!("Endpoints:\t{}\n", endpoints.join(",")));
+    }
+    let affinity = match s(svc, &["spec", "sessionAffinity"]) {
+        "" => "None",
+        a => a,
+    };
+    w.w(0, &format!("Session Affinity:\t{affinity}\n"));
+    if matches!(kind, "NodePort" | "LoadBalancer") {
+        let policy = match s(svc, &["spec", "externalTrafficPolicy"]) {
+            "" => "Cluster",
+            p => p,
+        };
+        w.w(0, &format!("External Traffic Policy:\t{policy}\n"));
+    }
+}
+
+fn namespace(w: &mut Writer, ns: &Value) {
+    header(w, ns, false);
+    w.labels("", "Labels", &api::meta::labels(ns));
+    w.annotations("", "Annotations", &api::meta::annotations(ns));
+    w.w(0, &format!("Status:\t{}\n", s(ns, &["status", "phase"])));
+    w.w(0, "\nNo resource quota.\n\nNo LimitRange resource.\n");
+}
+
+fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
+    header(w, n, false);
+    let mut roles: Vec<String> = api::meta::labels(n)
+        .keys()
+        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").filter(|r| !r.is_empty()).map(str::to_string))
+        .collect();
+    roles.sort();
+    w.w(0, &format!("Roles:\t{}\n", if roles.is_empty() { "<none>".to_string() } else { roles.join(",") }));
+    w.labels("", "Labels", &api::meta::labels(n));
+    w.annotations("", "Annotations", &api::meta::annotations(n));
+    w.w(0, &format!("CreationTimestamp:\t{}\n", age::rfc1123z(api::meta::creation_timestamp(n))));
+    let taints: Vec<String> = array_at(n, &["spec", "taints"])
+        .iter()
+        .map(|t| {
+            let value = if s(t, &["value"]).is_empty() { String::new() } else { format!("={}", s(t, &["value"])) };
+            format!("{}{value}:{}", s(t, &["key"]), s(t, &["effect"]))
+        })
+        .collect();
+    w.w(0, &format!("Taints:\t{}\n", if taints.is_empty() { "<none>".to_string() } else { taints.join("\n\t") }));
+    let unschedulable = n.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
+    w.w(0, &format!("Unschedulable:\t{unschedulable}\n"));
+    let conditions = array_at(n, &["status", "conditions"]);
+    if !conditions.is_empty() {
+        w.w(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n");
+        w.w(1, "----\t------\t-----------------\t------------------\t------\t-------\n");
+        for c in conditions {
+            w.w(
+                1,
+                &format!(
+                    "{} \t{} \t{} \t{} \t{} \t{}\n",
+                    s(c, &["type"]),
+                    s(c, &["status"]),
+                    age::rfc1123z(s(c, &["lastHeartbeatTime"])),
+                    age::rfc1123z(s(c, &["lastTransitionTime"])),
+                    s(c, &["reason"]),
+                    s(c, &["message"])
+                ),
+            );
+        }
+    }
+    w.w(0, "Addresses:\n");
+    for a in array_at(n, &["status", "addresses"]) {
+        w.w(1, &format!("{}:\t{}\n", s(a, &["type"]), s(a, &["address"])));
+    }
+    for (title, field) in [("Capacity", "capacity"), ("Allocatable", "allocatable")] {
+        if let Some(m) = n.pointer(&format!("/status/{field}")).and_then(Value::as_object).filter(|m| !m.is_empty()) {
+            w.w(0, &format!("{title}:\n"));
+            for (k, v) in m {
+                w.w(1, &format!("{k}:\t{}\n", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
+            }
+        }
+    }
+    w.w(0, "System Info:\n");
+    for (title, field) in [
+        ("Machine ID", "machineID"),
+        ("System UUID", "systemUUID"),
+        ("Boot ID", "bootID"),
+        ("Kernel Version", "kernelVersion"),
+        ("OS Image", "osImage"),
+        ("Operating System", "operatingSystem"),
+        ("Architecture", "architecture"),
+        ("Container Runtime Version", "containerRuntimeVersion"),
+        ("Kubelet Version", "kubeletVersion"),
+        ("Kube-Proxy Version", "kubeProxyVersion"),
+    ] {
+        w.w(1, &format!("{title}:\t{}\n", s(n, &["status", "nodeInfo", field])));
+    }
+    if !s(n, &["spec", "podCIDR"]).is_empty() {
+        w.w(0, &format!("PodCIDR:\t{}\n", s(n, &["spec", "podCIDR"])));
+    }
+    w.w(0, &format!("Non-terminated Pods:\t({} in total)\n", rel.pods.len()));
+    w.w(1, "Namespace\tName\tAge\n");
+    w.w(1, "---------\t----\t---\n");
+    for p in &rel.pods {
+        w.w(
+            1,
+            &format!(
+                "{}\t{}\t{}\n",
+                api::meta::namespace(p),
+                api::meta::name(p),
+                age::age_at(api::meta::creation_timestamp(p), now)
+            ),
+        );
+    }
+}
+
+/// The words of a field name as describe titles them: `apiVersion` → `API Version`.
+pub fn smart_label(field: &str) -> String {
+    if field.chars().any(|c| !c.is_alphabetic() && c != '-') {
+        return field.to_string();
+    }
+    const ACRONYMS: [&str; 5] = ["API", "URL", "UID", "OSB", "GUID"];
+    camel_words(field)
+        .into_iter()
+        .map(|part| {
+            let upper = part.to_uppercase();
+            if ACRONYMS.contains(&upper.as_str()) {
+                upper
+            } else {
+                let mut c = part.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Splits camelCase into words; a run of capitals before a lowercase letter
+/// gives its last capital to the next word (`podIP` → pod IP, `HTMLParser` → HTML Parser).
+fn camel_words(s: &str) -> Vec<String> {
+    let mut runs: Vec<(bool, String)> = Vec::new();
+    for c in s.chars() {
+        let upper = c.is_uppercase();
+        match runs.last_mut() {
+            Some((u, run)) if *u == upper => run.push(c),
+            _ => runs.push((upper, c.to_string())),
+        }
+    }
+    for i in 0..runs.len().saturating_sub(1) {
+        if runs[i].0 && !runs[i + 1].0 {
+            let last = runs[i].1.pop().expect("non-empty run");
+            runs[i + 1].1.insert(0, last);
+        }
+    }
+    runs.into_iter().map(|(_, r)| r).filter(|r| !r.is_empty()).collect()
+}
+
+fn generic(w: &mut Writer, obj: &Value) {
+    header(w, obj, !api::meta::namespace(obj).is_empty());
+    w.labels("", "Labels", &api::meta::labels(obj));
+    w.annotations("", "Annotations", &api::meta::annotations(obj));
+    const SKIP: [&str; 5] = [
+        ".metadata.managedFields",
+        ".metadata.name",
+        ".metadata.namespace",
+        ".metadata.labels",
+        ".metadata.annotations",
+    ];
+    if let Some(map) = obj.as_object() {
+        unstructured(w, 0, map, "", &SKIP);
+    }
+}
+
+fn unstructured(w: &mut Writer, level: usize, map: &serde_json::Map<String, Value>, prefix: &str, skip: &[&str]) {
+    for (field, value) in map {
+        let path = format!("{prefix}.{field}");
+        if skip.contains(&path.as_str()) {
+            continue;
+        }
+        match value {
+            Value::Object(inner) => {
+                w.w(level, &format!("{}:\n", smart_label(field)));
+                unstructured(w, level + 1, inner, &path, skip);
+            }
+            Value::Array(items) => {
+                w.w(level, &format!("{}:\n", smart_label(field)));
+                for item in items {
+                    match item {
+                        Value::Object(inner) => unstructured(w, level + 1, inner, &path, skip),
+                        Value::String(s) => w.w(level + 1, &format!("{s}\n")),
+                        other => w.w(level + 1, &format!("{other}\n")),
+                    }
+                }
+            }
+            Value::String(s) => w.w(level, &format!("{}:\t{s}\n", smart_label(field))),
+            Value::Null => w.w(level, &format!("{}:\t<nil>\n", smart_label(field))),
+            other => w.w(level, &format!("{}:\t{other}\n", smart_label(field))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> Timestamp {
+        "2021-10-27T10:00:00Z".parse().unwrap()
+    }
+
+    fn kubia_manual() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "kubia-manual", "namespace": "default", "uid": "u1",
+                         "annotations": {"mycompany.com/someannotation": "foo bar"}},
+            "spec": {"nodeName": "minikube-m02", "serviceAccountName": "default", "priority": 0,
+                     "containers": [{"name": "kubia", "image": "luksa/kubia",
+                                     "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                                     "livenessProbe": {"httpGet": {"path": "/", "port": 8080, "scheme": "HTTP"}}}],
+                     "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]},
+            "status": {"phase": "Running", "hostIP": "192.168.49.3", "podIP": "10.244.1.4", "podIPs": [{"ip": "10.244.1.4"}],
+                       "startTime": "2021-10-27T07:33:55Z", "qosClass": "BestEffort",
+                       "conditions": [{"type": "Ready", "status": "True"}],
+                       "containerStatuses": [{"name": "kubia", "ready": true, "restartCount": 0, "containerID": "docker://abc",
+                                              "image": "luksa/kubia:latest", "imageID": "docker-pullable://luksa/kubia@sha256:1",
+                                              "state": {"running": {"startedAt": "2021-10-27T07:35:16Z"}}}]}
+        })
+    }
+
+    #[test]
+    fn pods_describe_like_kubectl() {
+        let pods = api::registry::lookup("pods").unwrap();
+        let text = describe(pods, &kubia_manual(), &Related { events: Some(vec![]), ..Default::default() }, now());
+        let want = "\
+Name:             kubia-manual
+Namespace:        default
+Priority:         0
+Service Account:  default
+Node:             minikube-m02/192.168.49.3
+Start Time:       Wed, 27 Oct 2021 07:33:55 +0000
+Labels:           <none>
+Annotations:      mycompany.com/someannotation: foo bar
+Status:           Running
+IP:               10.244.1.4
+IPs:
+  IP:  10.244.1.4
+Containers:
+  kubia:
+    Container ID:   docker://abc
+    Image:          luksa/kubia
+    Image ID:       docker-pullable://luksa/kubia@sha256:1
+    Port:           8080/TCP
+    Host Port:      0/TCP
+    State:          Running
+      Started:      Wed, 27 Oct 2021 07:35:16 +0000
+    Ready:          True
+    Restart Count:  0
+    Liveness:       http-get http://:8080/ delay=0s timeout=1s period=10s #success=1 #failure=3
+    Environment:    <none>
+    Mounts:         <none>
+Conditions:
+  Type           Status
+  Ready          True 
+Volumes:         <none>
+QoS Class:       BestEffort
+Node-Selectors:  <none>
+Tolerations:     node.kubernetes.io/not-ready:NoExecute op=Exists for 300s
+Events:          <none>
+";
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn controllers_show_template_and_pod_counts() {
+        let rc = json!({"kind": "ReplicationController",
+            "metadata": {"name": "kubia", "namespace": "default", "uid": "rc1", "labels": {"app": "kubia"}},
+            "spec": {"replicas": 3, "selector": {"app": "kubia"},
+                     "template": {"metadata": {"labels": {"app": "kubia"}},
+                                  "spec": {"containers": [{"name": "kubia", "image": "luksa/kubia", "ports": [{"containerPort": 8080}]}]}}},
+            "status": {"replicas": 3}});
+        let pod = |phase: &str, owner: &str| json!({"metadata": {"ownerReferences": [{"controller": true, "uid": owner}]}, "status": {"phase": phase}});
+        let rel = Related {
+            events: None,
+            pods: vec![pod("Running", "rc1"), pod("Pending", "rc1"), pod("Running", "other")],
+            endpoints: None,
+        };
+        let text = describe(api::registry::lookup("rc").unwrap(), &rc, &rel, now());
+        assert_eq!(
+            text,
+            "\
+Name:         kubia
+Namespace:    default
+Selector:     app=kubia
+Labels:       app=kubia
+Annotations:  <none>
+Replicas:     3 current / 3 desired
+Pods Status:  1 Running / 1 Waiting / 0 Succeeded / 0 Failed
+Pod Template:
+  Labels:  app=kubia
+  Containers:
+   kubia:
+    Image:         luksa/kubia
+    Port:          8080/TCP
+    Host Port:     0/TCP
+    Environment:   <none>
+    Mounts:        <none>
+  Volumes:         <none>
+  Node-Selectors:  <none>
+  Tolerations:     <none>
+"
+        );
+    }
+
+    #[test]
+    fn namespaces_mention_quotas() {
+        let ns = json!({"metadata": {"name": "custom-namespace", "labels": {"kubernetes.io/metadata.name": "custom-namespace"}},
+                        "status": {"phase": "Active"}});
+        let text = describe(
+            api::registry::lookup("ns").unwrap(),
+            &ns,
+            &Related { events: Some(vec![]), ..Default::default() },
+            now(),
+        );
+        assert_eq!(
+            text,
+            "Name:         custom-namespace\nLabels:       kubernetes.io/metadata.name=custom-namespace\nAnnotations:  <none>\n\
+             Status:       Active\n\nNo resource quota.\n\nNo LimitRange resource.\n"
+        );
+    }
+
+    #[test]
+    fn other_kinds_use_the_generic_layout() {
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "n1", "namespace": "kube-node-lease", "uid": "x", "resourceVersion": "5"},
+            "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}});
+        let text = describe(api::registry::lookup("leases").unwrap(), &lease, &Related::default(), now());
+        assert_eq!(
+            text,
+            "\
+Name:         n1
+Namespace:    kube-node-lease
+Labels:       <none>
+Annotations:  <none>
+API Version:  coordination.k8s.io/v1
+Kind:         Lease
+Metadata:
+  Resource Version:  5
+  UID:               x
+Spec:
+  Holder Identity:         n1
+  Lease Duration Seconds:  40
+"
+        );
+    }
+
+    #[test]
+    fn smart_labels() {
+        assert_eq!(smart_label("apiVersion"), "API Version");
+        assert_eq!(smart_label("creationTimestamp"), "Creation Timestamp");
+        assert_eq!(smart_label("uid"), "UID");
+        assert_eq!(smart_label("podIP"), "Pod IP");
+        assert_eq!(smart_label("HTMLParser"), "HTML Parser");
+        assert_eq!(smart_label("x509"), "x509");
+    }
+
+    #[test]
+    fn probes_and_qos() {
+        assert_eq!(
+            probe(&json!({"exec": {"command": ["cat", "/tmp/healthy"]}, "initialDelaySeconds": 5})),
+            "exec [cat /tmp/healthy] delay=5s timeout=1s period=10s #success=1 #failure=3"
+        );
+        assert_eq!(
+            probe(&json!({"tcpSocket": {"port": 8080}, "periodSeconds": 3})),
+            "tcp-socket :8080 delay=0s timeout=1s period=3s #success=1 #failure=3"
+        );
+        let burstable = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "100m"}}}]}});
+        assert_eq!(qos_class(&burstable), "Burstable");
+        let guaranteed = json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        assert_eq!(qos_class(&guaranteed), "Guaranteed");
+    }
+}
