@@ -74,12 +74,27 @@ fn expand(obj: Value, out: &mut Vec<Value>) {
     }
 }
 
-/// Removes serde's trailing ` at line L column C`, since we print the position first.
-fn strip_position(msg: &str) -> &str {
-    match msg.rfind(" at line ") {
-        Some(i) if msg[i..].contains(" column ") => &msg[..i],
-        _ => msg,
+/// Removes serde's ` at line L column C` positions (libyaml messages carry two),
+/// since we print the position first.
+fn strip_position(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + " at line ".len()..];
+        let after_line = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+        match after_line.strip_prefix(" column ") {
+            Some(col) if after_line.len() < tail.len() => {
+                rest = col.trim_start_matches(|c: char| c.is_ascii_digit());
+            }
+            _ => {
+                out.push_str(" at line ");
+                rest = tail;
+            }
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 fn parse_json_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
@@ -88,12 +103,11 @@ fn parse_json_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
         match doc {
             Ok(v) => docs.push((i + 1, v)),
             Err(e) => {
-                let msg = e.to_string();
                 return Err(ApiError::bad_request(format!(
                     "error parsing {source}: json: line {}, column {}: {}",
                     e.line(),
                     e.column(),
-                    strip_position(&msg)
+                    strip_position(&e.to_string())
                 )));
             }
         }
@@ -103,8 +117,7 @@ fn parse_json_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
 
 fn parse_yaml_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
     let yaml_err = |e: serde_yaml::Error| {
-        let msg = e.to_string();
-        let msg = strip_position(&msg);
+        let msg = strip_position(&e.to_string());
         match e.location() {
             Some(loc) => ApiError::bad_request(format!(
                 "error parsing {source}: yaml: line {}, column {}: {msg}",
