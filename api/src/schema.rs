@@ -239,7 +239,12 @@ pub fn unknown_fields(info: &ResourceInfo, obj: &Value) -> Vec<String> {
 
 /// Every resource quantity in the object, with its path, for the decoder to parse.
 pub fn quantities(info: &ResourceInfo, obj: &Value) -> Vec<(String, String)> {
-    kind_schema(info.kind).map(|s| s.check(obj).1).unwrap_or_default()
+    inspect(info, obj).1
+}
+
+/// Unknown fields and quantities in one walk (what strict decoding needs).
+pub fn inspect(info: &ResourceInfo, obj: &Value) -> (Vec<String>, Vec<(String, String)>) {
+    kind_schema(info.kind).map(|s| s.check(obj)).unwrap_or_default()
 }
 
 /// `kubectl explain` text for `path` below the kind (`[]` = the kind itself,

@@ -36,7 +36,7 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
     let fail = |what: String| {
         ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {}: {what}", info.kind))
     };
-    let unknown = schema::unknown_fields(info, obj);
+    let (unknown, quantities) = schema::inspect(info, obj);
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
         return Err(fail(format!("strict decoding error: {}", list.join(", "))));
@@ -54,7 +54,7 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
         let inner = e.into_inner();
         return Err(fail(if path == "." { inner.to_string() } else { format!("{path}: {inner}") }));
     }
-    for (_, q) in schema::quantities(info, obj) {
+    for (_, q) in quantities {
         if let Err(msg) = quantity::parse(&q) {
             return Err(fail(msg.to_string()));
         }
