@@ -51,7 +51,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let backing: Arc<dyn Store> = if config.in_memory {
         tracing::warn!("--in-memory: objects are kept in memory only and are lost when the apiserver stops");
-        Arc::new(store::mem::MemStore::new())
+        // Like etcd's compaction, keep a bounded history so memory does not grow with every write.
+        Arc::new(store::mem::MemStore::with_history_limit(config.watch_cache_size.max(1000)))
     } else {
         Arc::new(store::etcd::EtcdStore::connect(&config.etcd_servers).await?)
     };

@@ -56,6 +56,7 @@ fn storage_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Compacted { requested, compacted } => ApiError::expired(requested, compacted),
         StoreError::Unavailable(msg) => ApiError::new(Reason::ServiceUnavailable, msg),
+        StoreError::TooLarge(msg) => ApiError::new(Reason::RequestEntityTooLarge, format!("Request entity too large: {msg}")),
         other => ApiError::internal(other),
     }
 }
