@@ -591,4 +591,15 @@ mod tests {
         );
         assert!(text.contains("\n         containers\t<[]Object>\n            args\t<[]string>\n"), "{text}");
     }
+
+    #[test]
+    fn every_served_kind_has_a_schema() {
+        for info in RESOURCES {
+            let text = explain(info, &[], false).unwrap_or_else(|e| panic!("{}: {e}", info.kind));
+            assert!(text.starts_with(&format!("KIND:     {}\nVERSION:  {}\n", info.kind, info.api_version())));
+            let obj =
+                json!({"apiVersion": info.api_version(), "kind": info.kind, "metadata": {"name": "x"}, "bogus": 1});
+            assert_eq!(unknown_fields(info, &obj), vec!["bogus"], "{}", info.kind);
+        }
+    }
 }

@@ -437,3 +437,32 @@ fn updates_follow_kubernetes_rules() {
     assert!(msg.starts_with(r#"Job "batch-job" is invalid: spec.template: Invalid value: "#), "{msg}");
     assert!(msg.ends_with(": field is immutable"), "{msg}");
 }
+
+#[test]
+fn cluster_and_plumbing_kinds_validate_their_metadata() {
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1", "labels": {"disk": "ssd"}},
+                      "status": {"capacity": {"cpu": "2", "pods": "110"}}});
+    let node = create(node).unwrap();
+    assert_eq!(node["status"]["allocatable"], json!({"cpu": "2", "pods": "110"}));
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "node1"},
+                       "spec": {"holderIdentity": "node1", "leaseDurationSeconds": 40}});
+    create(lease).unwrap();
+    let ep = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "kubia"},
+                    "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 8080}]}]});
+    assert_eq!(create(ep).unwrap()["subsets"][0]["ports"][0]["protocol"], "TCP");
+    let ev = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "kubia.1", "namespace": "default"},
+                    "involvedObject": {"kind": "Pod", "name": "kubia", "namespace": "other"}, "reason": "Scheduled"});
+    assert_eq!(
+        err(ev),
+        r#"Event "kubia.1" is invalid: involvedObject.namespace: Invalid value: "other": does not match event.namespace"#
+    );
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "kubia"},
+                         "target": {"apiVersion": "v1", "kind": "Node", "name": ""}});
+    assert_eq!(err(binding), r#"Binding "kubia" is invalid: target.name: Required value"#);
+    let named = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "namespace": "default"}});
+    let nodes = info("Node");
+    assert_eq!(
+        validate(nodes, &named, None).unwrap_err().message,
+        r#"Node "n1" is invalid: metadata.namespace: Forbidden: not allowed on this type"#
+    );
+}
