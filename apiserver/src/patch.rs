@@ -56,7 +56,9 @@ fn kind_of(v: &Value) -> &'static str {
 fn merge_key(field: &str, elements: &[Value]) -> Option<&'static str> {
     let has = |k: &str| elements.iter().all(|e| e.get(k).is_some());
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => Some("name"),
+        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => {
+            Some("name")
+        }
         "volumeMounts" => Some("mountPath"),
         "conditions" => Some("type"),
         "ownerReferences" => Some("uid"),
@@ -140,15 +142,19 @@ mod tests {
 
     #[test]
     fn merge_patch_replaces_lists_whole() {
-        let out =
-            apply(&pod(), PatchType::Merge, &json!({"spec": {"containers": [{"name": "web", "image": "v2"}]}})).unwrap();
+        let out = apply(&pod(), PatchType::Merge, &json!({"spec": {"containers": [{"name": "web", "image": "v2"}]}}))
+            .unwrap();
         assert_eq!(out["spec"]["containers"], json!([{"name": "web", "image": "v2"}]));
     }
 
     #[test]
     fn strategic_merge_patches_one_container_by_name() {
-        let out = apply(&pod(), PatchType::StrategicMerge, &json!({"spec": {"containers": [{"name": "web", "image": "v2"}]}}))
-            .unwrap();
+        let out = apply(
+            &pod(),
+            PatchType::StrategicMerge,
+            &json!({"spec": {"containers": [{"name": "web", "image": "v2"}]}}),
+        )
+        .unwrap();
         let cs = out["spec"]["containers"].as_array().unwrap();
         assert_eq!(cs.len(), 2);
         assert_eq!(cs[0]["image"], "v2");

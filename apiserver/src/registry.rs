@@ -56,7 +56,9 @@ fn storage_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Compacted { requested, compacted } => ApiError::expired(requested, compacted),
         StoreError::Unavailable(msg) => ApiError::new(Reason::ServiceUnavailable, msg),
-        StoreError::TooLarge(msg) => ApiError::new(Reason::RequestEntityTooLarge, format!("Request entity too large: {msg}")),
+        StoreError::TooLarge(msg) => {
+            ApiError::new(Reason::RequestEntityTooLarge, format!("Request entity too large: {msg}"))
+        }
         other => ApiError::internal(other),
     }
 }
@@ -408,7 +410,13 @@ impl Registry {
     /// Deletes an object as Kubernetes does: pods bound to a node get a grace
     /// period (the kubelet finishes the deletion), objects with finalizers and
     /// namespaces are only marked, everything else goes at once.
-    pub async fn delete(&self, info: &ResourceInfo, namespace: &str, name: &str, opts: &DeleteOptions) -> Result<Value> {
+    pub async fn delete(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value> {
         check_name(info, name)?;
         if info.kind == "Namespace" && SYSTEM_NAMESPACES[..3].contains(&name) {
             return Err(ApiError::forbidden("namespaces", name, "this namespace may not be deleted"));
@@ -633,7 +641,8 @@ fn check_preconditions(info: &ResourceInfo, obj: &Value, opts: &DeleteOptions) -
     if !opts.precondition_uid.is_empty() && opts.precondition_uid != meta::uid(obj) {
         return failed("UID", &opts.precondition_uid, meta::uid(obj));
     }
-    if !opts.precondition_resource_version.is_empty() && opts.precondition_resource_version != meta::resource_version(obj)
+    if !opts.precondition_resource_version.is_empty()
+        && opts.precondition_resource_version != meta::resource_version(obj)
     {
         return failed("ResourceVersion", &opts.precondition_resource_version, meta::resource_version(obj));
     }
@@ -703,9 +712,10 @@ mod tests {
     #[tokio::test]
     async fn generate_name_adds_five_characters() {
         let reg = registry().await;
-        let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "kubia-"},
+        let body =
+            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "kubia-"},
             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
-        .unwrap();
+            .unwrap();
         let pod = reg.create(pods(), "default", &body, false).await.unwrap();
         assert!(meta::name(&pod).starts_with("kubia-") && meta::name(&pod).len() == 11, "{}", meta::name(&pod));
     }
@@ -733,13 +743,15 @@ mod tests {
         let mut labelled = pod.clone();
         labelled["metadata"]["labels"] = json!({"x": "1"});
         labelled["status"]["phase"] = "Running".into();
-        let updated = reg.update(pods(), "default", "a", &serde_json::to_vec(&labelled).unwrap(), "", false).await.unwrap();
+        let updated =
+            reg.update(pods(), "default", "a", &serde_json::to_vec(&labelled).unwrap(), "", false).await.unwrap();
         assert_eq!(updated["status"]["phase"], "Pending", "status changes only through the status subresource");
         let stale = reg.update(pods(), "default", "a", &serde_json::to_vec(&labelled).unwrap(), "", false).await;
         assert!(stale.unwrap_err().is_conflict());
         let mut status = updated.clone();
         status["status"]["phase"] = "Running".into();
-        let s = reg.update(pods(), "default", "a", &serde_json::to_vec(&status).unwrap(), "status", false).await.unwrap();
+        let s =
+            reg.update(pods(), "default", "a", &serde_json::to_vec(&status).unwrap(), "status", false).await.unwrap();
         assert_eq!(s["status"]["phase"], "Running");
         assert_eq!(s["metadata"]["labels"], json!({"x": "1"}));
     }
@@ -813,7 +825,8 @@ mod tests {
     async fn namespace_deletion_empties_then_removes_it() {
         let reg = registry().await;
         let ns = lookup("ns").unwrap();
-        let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})).unwrap();
+        let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}))
+            .unwrap();
         reg.create(ns, "", &body, false).await.unwrap();
         reg.create(pods(), "team", &pod_json("a", json!({})), false).await.unwrap();
         let marked = reg.delete(ns, "", "team", &DeleteOptions::default()).await.unwrap();

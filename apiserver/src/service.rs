@@ -41,9 +41,7 @@ fn object(v: &Value) -> Response<Object> {
 fn resolve(r: &Option<ResourceRef>) -> Result<(&'static ResourceInfo, String), Status> {
     let r = r.as_ref().ok_or_else(|| status(ApiError::bad_request("the request names no resource")))?;
     let info = registry::by_resource(&r.group, &r.resource)
-        .filter(|i| {
-            i.version == r.version || registry::by_kind(&format!("{}/{}", r.group, r.version), i.kind).is_ok()
-        })
+        .filter(|i| i.version == r.version || registry::by_kind(&format!("{}/{}", r.group, r.version), i.kind).is_ok())
         .ok_or_else(|| {
             let gv = if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) };
             status(ApiError::new(

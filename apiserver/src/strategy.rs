@@ -16,8 +16,7 @@ pub fn generate_name(prefix: &str) -> String {
     // Names are at most 63 characters for most kinds; Kubernetes trims the prefix to 58.
     let prefix: String = prefix.chars().take(58).collect();
     let mut rng = rand::rng();
-    let suffix: String =
-        (0..5).map(|_| NAME_ALPHABET[rng.random_range(0..NAME_ALPHABET.len())] as char).collect();
+    let suffix: String = (0..5).map(|_| NAME_ALPHABET[rng.random_range(0..NAME_ALPHABET.len())] as char).collect();
     format!("{prefix}{suffix}")
 }
 
@@ -25,7 +24,8 @@ pub fn generate_name(prefix: &str) -> String {
 /// generation, and the initial status; drops what clients may not set.
 pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     let m = meta::metadata_mut(obj);
-    for server_owned in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"]
+    for server_owned in
+        ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"]
     {
         m.remove(server_owned);
     }
@@ -173,7 +173,8 @@ mod tests {
     #[test]
     fn create_sets_server_fields_and_pending_status() {
         let pods = lookup("pods").unwrap();
-        let mut pod = json!({"metadata": {"name": "a", "resourceVersion": "7"}, "spec": {}, "status": {"phase": "Running"}});
+        let mut pod =
+            json!({"metadata": {"name": "a", "resourceVersion": "7"}, "spec": {}, "status": {"phase": "Running"}});
         prepare_for_create(pods, &mut pod);
         finish_create(pods, &mut pod);
         assert_eq!(pod["status"], json!({"phase": "Pending", "qosClass": "BestEffort"}));

@@ -41,7 +41,8 @@ fn creating_and_listing_pods_from_the_books_manifests() {
     // Creating the same pod again fails and changes nothing.
     let out = c.kubectl(&["create", "-f", &manifest("kubia-manual.yaml")]).fails();
     assert!(
-        out.stderr.contains("Error from server (AlreadyExists)") && out.stderr.contains(r#"pods "kubia-manual" already exists"#),
+        out.stderr.contains("Error from server (AlreadyExists)")
+            && out.stderr.contains(r#"pods "kubia-manual" already exists"#),
         "{}",
         out.stderr
     );
@@ -99,7 +100,10 @@ fn annotations_and_yaml_round_trip() {
 
     let yaml = c.kubectl(&["get", "po", "kubia-manual", "-o", "yaml"]).ok().stdout;
     let head: Vec<&str> = yaml.lines().take(5).collect();
-    assert_eq!(head, ["apiVersion: v1", "kind: Pod", "metadata:", "  annotations:", "    mycompany.com/someannotation: foo bar"]);
+    assert_eq!(
+        head,
+        ["apiVersion: v1", "kind: Pod", "metadata:", "  annotations:", "    mycompany.com/someannotation: foo bar"]
+    );
     for expected in [
         "  namespace: default",
         "  uid: ",
@@ -125,7 +129,15 @@ fn annotations_and_yaml_round_trip() {
     c.kubectl(&["delete", "po", "kubia-manual"]).ok();
     let stripped: String = yaml.lines().filter(|l| !l.contains("resourceVersion")).map(|l| format!("{l}\n")).collect();
     c.kubectl_stdin(&["create", "-f", "-"], &stripped).ok();
-    let again = c.kubectl(&["get", "po", "kubia-manual", "-o", "jsonpath={.metadata.annotations.mycompany\\.com/someannotation}"]).ok();
+    let again = c
+        .kubectl(&[
+            "get",
+            "po",
+            "kubia-manual",
+            "-o",
+            "jsonpath={.metadata.annotations.mycompany\\.com/someannotation}",
+        ])
+        .ok();
     assert_eq!(again.stdout, "foo bar");
 
     // Removing an annotation.
@@ -207,11 +219,7 @@ fn deleting_by_name_label_and_all() {
 fn the_books_error_messages() {
     let c = Cluster::start();
     let out = c.kubectl(&["create", "-f", &manifest("kubia-replicaset-v1beta2.yaml")]).fails();
-    assert!(
-        out.stderr.contains(r#"no matches for kind "ReplicaSet" in version "apps/v1beta2""#),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(r#"no matches for kind "ReplicaSet" in version "apps/v1beta2""#), "{}", out.stderr);
     let out = c.kubectl(&["create", "-f", &manifest("kubia-rc-bad-selector.yaml")]).fails();
     assert!(
         out.stderr.contains("`selector` does not match template `labels`")
@@ -219,7 +227,8 @@ fn the_books_error_messages() {
         "{}",
         out.stderr
     );
-    let typo = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: typo\nspec:\n  containers:\n  - name: a\n    imagee: busybox\n";
+    let typo =
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: typo\nspec:\n  containers:\n  - name: a\n    imagee: busybox\n";
     let out = c.kubectl_stdin(&["create", "-f", "-"], typo).fails();
     assert!(out.stderr.contains(r#"unknown field "spec.containers[0].imagee""#), "{}", out.stderr);
 
@@ -283,7 +292,8 @@ fn describe_edit_apply_replace_and_get_all() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let image = c.kubectl(&["get", "po", "kubia-manual-with-labels", "-o", "jsonpath={.spec.containers[0].image}"]).ok();
+    let image =
+        c.kubectl(&["get", "po", "kubia-manual-with-labels", "-o", "jsonpath={.spec.containers[0].image}"]).ok();
     assert_eq!(image.stdout, "luksa/kubia-unhealthy");
 
     // apply: create, then configure from a changed manifest.
