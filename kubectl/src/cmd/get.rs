@@ -87,13 +87,16 @@ fn print_found(
 ) -> Result<()> {
     let total: usize = found.iter().map(|f| f.objects.len()).sum();
     let all: Vec<Value> = found.iter().flat_map(|f| f.objects.iter().cloned()).collect();
-    let quiet_when_empty = matches!(format, OutputFormat::Yaml | OutputFormat::Json | OutputFormat::JsonPath(_));
-    if total == 0 && !quiet_when_empty {
-        if !ctx.failed && !a.ignore_not_found {
+    if total == 0 {
+        // Only the human-readable tables say so; the other formats print an
+        // empty List (or nothing) unless every named object was missing.
+        if format.is_table() && !ctx.failed && !a.ignore_not_found {
             let namespaced = found.iter().any(|f| f.info.namespaced);
             ctx.no_resources(namespaced, a.all_namespaces);
         }
-        return Ok(());
+        if format.is_table() || ctx.failed || matches!(format, OutputFormat::Name | OutputFormat::CustomColumns(_)) {
+            return Ok(());
+        }
     }
     let document = || if single && total == 1 { all[0].clone() } else { printers::as_list(all.clone()) };
     match format {
