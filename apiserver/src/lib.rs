@@ -5,10 +5,12 @@
 //! - [`strategy`]: what the server owns on create and update, per kind.
 //! - [`patch`]: merge, JSON and strategic merge patches.
 //! - [`service`]: the gRPC service that exposes the registry.
+//! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
 //! - [`namespace`]: finishing namespace deletion.
 
 pub mod namespace;
 pub mod patch;
+pub mod proxy;
 pub mod registry;
 pub mod service;
 pub mod store;
@@ -83,6 +85,7 @@ pub async fn serve(
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<proto::api_server::ApiServer<service::ApiService>>().await;
+    let streaming = proto::streaming_server::StreamingServer::new(proxy::StreamingService::new(registry.clone()));
     let api = proto::api_server::ApiServer::new(service::ApiService::new(registry))
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(256 << 20);
@@ -91,6 +94,7 @@ pub async fn serve(
         .tcp_nodelay(true)
         .add_service(health)
         .add_service(api)
+        .add_service(streaming)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await;
     finalizer.abort();

@@ -1,0 +1,127 @@
+//! Logs, exec and port-forward: the apiserver finds the node a pod runs on and
+//! relays the call to that node's kubelet (its NodeAgent service), as the
+//! Kubernetes apiserver proxies these requests to the kubelet's API. kubectl
+//! only ever talks to the apiserver.
+
+use crate::registry::Registry;
+use api::{registry, ApiError};
+use futures::{Stream, StreamExt};
+use proto::node_agent_client::NodeAgentClient;
+use proto::streaming_server::Streaming;
+use proto::{exec_input, ExecInput, ExecOutput, LogChunk, LogsRequest, PortForwardFrame};
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Response, Status, Streaming as Incoming};
+
+/// The kubelet port Kubernetes uses when a node does not say otherwise.
+const DEFAULT_KUBELET_PORT: i64 = 10250;
+
+pub struct StreamingService {
+    registry: Arc<Registry>,
+    /// One connection per kubelet address, shared by every call to it.
+    agents: Mutex<HashMap<String, NodeAgentClient<Channel>>>,
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+fn status(err: ApiError) -> Status {
+    client::to_status(&err)
+}
+
+impl StreamingService {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self { registry, agents: Mutex::new(HashMap::new()) }
+    }
+
+    /// The node agent of the node `namespace/pod` is bound to.
+    async fn agent_for(&self, namespace: &str, pod: &str) -> Result<NodeAgentClient<Channel>, Status> {
+        let pods = registry::lookup("pods").expect("pods are registered");
+        let nodes = registry::lookup("nodes").expect("nodes are registered");
+        let pod_obj = self.registry.get(pods, namespace, pod).await.map_err(status)?;
+        let node_name = pod_obj["spec"]["nodeName"].as_str().unwrap_or_default();
+        if node_name.is_empty() {
+            return Err(status(ApiError::bad_request(format!("pod {pod} does not have a host assigned"))));
+        }
+        let node = self.registry.get(nodes, "", node_name).await.map_err(status)?;
+        let ip = node["status"]["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["type"] == "InternalIP")
+            .and_then(|a| a["address"].as_str())
+            .ok_or_else(|| status(ApiError::internal(format!("node {node_name} reports no InternalIP address"))))?;
+        let port =
+            node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"].as_i64().unwrap_or(DEFAULT_KUBELET_PORT);
+        let addr = format!("http://{ip}:{port}");
+        if let Some(agent) = self.agents.lock().expect("agents lock").get(&addr) {
+            return Ok(agent.clone());
+        }
+        let channel = Endpoint::from_shared(addr.clone())
+            .map_err(|e| status(ApiError::internal(e)))?
+            .tcp_nodelay(true)
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| {
+                status(ApiError::new(
+                    api::Reason::ServiceUnavailable,
+                    format!("error dialing the kubelet of node {node_name} at {addr}: {e}"),
+                ))
+            })?;
+        let agent = NodeAgentClient::new(channel);
+        self.agents.lock().expect("agents lock").insert(addr, agent.clone());
+        Ok(agent)
+    }
+}
+
+/// Reads the first message of a client stream, which names the pod.
+async fn first<T>(incoming: &mut Incoming<T>) -> Result<T, Status> {
+    incoming.message().await?.ok_or_else(|| status(ApiError::bad_request("the stream ended before naming a pod")))
+}
+
+/// The rest of a client stream, after `head`, as a stream to forward.
+fn forward<T: Send + 'static>(head: T, rest: Incoming<T>) -> impl Stream<Item = T> + Send + 'static {
+    // A client error ends the forwarded stream, which the kubelet sees as the end of input.
+    futures::stream::once(async move { head }).chain(rest.scan((), |_, m| futures::future::ready(m.ok())))
+}
+
+#[tonic::async_trait]
+impl Streaming for StreamingService {
+    type LogsStream = BoxStream<LogChunk>;
+    type ExecStream = BoxStream<ExecOutput>;
+    type PortForwardStream = BoxStream<PortForwardFrame>;
+
+    async fn logs(&self, req: Request<LogsRequest>) -> Result<Response<Self::LogsStream>, Status> {
+        let req = req.into_inner();
+        let mut agent = self.agent_for(&req.namespace, &req.pod).await?;
+        let stream = agent.logs(req).await?.into_inner();
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn exec(&self, req: Request<Incoming<ExecInput>>) -> Result<Response<Self::ExecStream>, Status> {
+        let mut incoming = req.into_inner();
+        let head = first(&mut incoming).await?;
+        let Some(exec_input::Input::Start(start)) = &head.input else {
+            return Err(status(ApiError::bad_request("the first exec message must be `start`")));
+        };
+        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
+        let stream = agent.exec(forward(head, incoming)).await?.into_inner();
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn port_forward(
+        &self,
+        req: Request<Incoming<PortForwardFrame>>,
+    ) -> Result<Response<Self::PortForwardStream>, Status> {
+        let mut incoming = req.into_inner();
+        let head = first(&mut incoming).await?;
+        let Some(start) = &head.start else {
+            return Err(status(ApiError::bad_request("the first port-forward frame must name the pod and port")));
+        };
+        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
+        let stream = agent.port_forward(forward(head, incoming)).await?.into_inner();
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
