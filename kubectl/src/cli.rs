@@ -34,6 +34,10 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a particular image on the cluster (as a pod)
+    Run(RunArgs),
+    /// Take a pod, replication controller, replica set or deployment and expose it as a new service
+    Expose(ExposeArgs),
     /// Display one or many resources
     Get(GetArgs),
     /// Show details of a specific resource or group of resources
@@ -69,6 +73,57 @@ pub enum Command {
     /// Modify kubeconfig files
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// The pod's name
+    pub name: String,
+    /// Arguments for the container (or its command, with --command), after `--`
+    #[arg(last = true)]
+    pub args: Vec<String>,
+    /// The image for the container to run
+    #[arg(long)]
+    pub image: String,
+    /// The port that this container exposes
+    #[arg(long)]
+    pub port: Option<i64>,
+    /// Comma separated labels to apply to the pod (default: run=NAME)
+    #[arg(short = 'l', long)]
+    pub labels: Option<String>,
+    /// Environment variables to set in the container (KEY=VALUE)
+    #[arg(long)]
+    pub env: Vec<String>,
+    /// The restart policy for this pod: Always, OnFailure or Never
+    #[arg(long, default_value = "Always")]
+    pub restart: String,
+    /// Use the extra arguments as the command instead of the arguments
+    #[arg(long)]
+    pub command: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExposeArgs {
+    /// TYPE NAME or TYPE/NAME
+    pub args: Vec<String>,
+    /// The name for the new service (default: the exposed object's)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Type for this service: ClusterIP, NodePort, LoadBalancer, or ExternalName
+    #[arg(long = "type")]
+    pub service_type: Option<String>,
+    /// The port the service serves on (default: the container ports)
+    #[arg(long)]
+    pub port: Option<i64>,
+    /// The port on the container the service directs traffic to
+    #[arg(long)]
+    pub target_port: Option<String>,
+    /// The network protocol for the service
+    #[arg(long, default_value = "TCP")]
+    pub protocol: String,
+    /// A label selector for the service (default: the exposed object's)
+    #[arg(long)]
+    pub selector: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -11,7 +11,8 @@ pub fn run(global: &Global, files: &ConfigFiles, cmd: ConfigCommand) -> Result<(
     let docs = files.load()?;
     let merged = config::merge(&docs);
     let out = execute(global, files, &docs, &merged, cmd)?;
-    print!("{out}");
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
     Ok(())
 }
 

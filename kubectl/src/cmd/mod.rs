@@ -13,6 +13,7 @@ pub mod get;
 pub mod info;
 pub mod label;
 pub mod modify;
+pub mod run;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{merge, ConfigFiles, Target};
@@ -130,6 +131,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         merged.target(cli.global.server.as_deref(), cli.global.context.as_deref(), cli.global.namespace.as_deref())?;
     let mut ctx = Ctx::new(cli.global, target);
     let result = match cli.command {
+        Command::Run(a) => run::run(&mut ctx, a).await,
+        Command::Expose(a) => run::expose(&mut ctx, a).await,
         Command::Get(a) => get::run(&mut ctx, a).await,
         Command::Describe(a) => describe::run(&mut ctx, a).await,
         Command::Create(a) => create::run(&mut ctx, a).await,
