@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod queue;
+pub mod streaming;
 pub mod watcher;
 
 use api::{ApiError, Reason, ResourceInfo};
@@ -20,6 +21,7 @@ pub use proto::PatchType;
 #[derive(Clone)]
 pub struct Client {
     inner: ApiClient<Channel>,
+    channel: Channel,
     server: String,
 }
 
@@ -67,10 +69,7 @@ impl Client {
             .tcp_nodelay(true)
             .connect_timeout(std::time::Duration::from_secs(5));
         let channel = endpoint.connect().await.map_err(|_| refused(&url))?;
-        Ok(Self {
-            inner: ApiClient::new(channel).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20),
-            server: url,
-        })
+        Ok(Self::from_channel(channel, url))
     }
 
     /// Like `connect`, but the connection is made on first use (for daemons that
@@ -81,10 +80,13 @@ impl Client {
             .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
             .tcp_nodelay(true)
             .connect_lazy();
-        Ok(Self {
-            inner: ApiClient::new(channel).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20),
-            server: url,
-        })
+        Ok(Self::from_channel(channel, url))
+    }
+
+    fn from_channel(channel: Channel, server: String) -> Self {
+        let inner =
+            ApiClient::new(channel.clone()).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20);
+        Self { inner, channel, server }
     }
 
     /// The server URL this client talks to.

@@ -1,0 +1,124 @@
+//! Logs, exec and port-forward through the apiserver, which relays them to the
+//! pod's kubelet. These are streams of bytes rather than objects.
+
+use crate::{from_status, Client};
+use api::ApiError;
+use futures::{Stream, StreamExt};
+use proto::streaming_client::StreamingClient;
+use proto::{exec_input, exec_output, ExecInput, ExecStart, LogsRequest, PortForwardFrame, PortForwardStart};
+use std::pin::Pin;
+
+pub use proto::TerminalSize;
+
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, ApiError>> + Send>>;
+
+/// What an exec session sends back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecEvent {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// The command's exit code; the last event.
+    Exit(i32),
+}
+
+/// What the caller sends into an exec session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecSend {
+    Stdin(Vec<u8>),
+    Resize { cols: u32, rows: u32 },
+    CloseStdin,
+}
+
+pub type ExecStream = Pin<Box<dyn Stream<Item = Result<ExecEvent, ApiError>> + Send>>;
+
+/// The options of `kubectl exec`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecParams {
+    pub namespace: String,
+    pub pod: String,
+    /// "" = the pod's only (or default) container.
+    pub container: String,
+    pub command: Vec<String>,
+    pub stdin: bool,
+    pub tty: bool,
+    pub cols: u32,
+    pub rows: u32,
+}
+
+impl Client {
+    fn streaming(&self) -> StreamingClient<tonic::transport::Channel> {
+        StreamingClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
+    }
+
+    /// A container's log, as chunks of bytes; with `follow`, it goes on until the container stops.
+    pub async fn logs(&self, req: LogsRequest) -> Result<ByteStream, ApiError> {
+        let server = self.server.clone();
+        let stream = self.streaming().logs(req).await.map_err(|s| from_status(&server, s))?.into_inner();
+        Ok(Box::pin(stream.map(move |c| c.map(|c| c.data).map_err(|s| from_status(&server, s)))))
+    }
+
+    /// Runs a command in a container. `input` feeds stdin and terminal resizes.
+    pub async fn exec(
+        &self,
+        params: ExecParams,
+        input: impl Stream<Item = ExecSend> + Send + 'static,
+    ) -> Result<ExecStream, ApiError> {
+        let start = ExecInput {
+            input: Some(exec_input::Input::Start(ExecStart {
+                namespace: params.namespace,
+                pod: params.pod,
+                container: params.container,
+                command: params.command,
+                stdin: params.stdin,
+                tty: params.tty,
+                cols: params.cols,
+                rows: params.rows,
+            })),
+        };
+        let rest = input.map(|m| ExecInput {
+            input: Some(match m {
+                ExecSend::Stdin(b) => exec_input::Input::Stdin(b),
+                ExecSend::Resize { cols, rows } => exec_input::Input::Resize(TerminalSize { cols, rows }),
+                ExecSend::CloseStdin => exec_input::Input::CloseStdin(true),
+            }),
+        });
+        let outbound = futures::stream::once(async move { start }).chain(rest);
+        let server = self.server.clone();
+        let stream = self.streaming().exec(outbound).await.map_err(|s| from_status(&server, s))?.into_inner();
+        Ok(Box::pin(stream.filter_map(move |m| {
+            let out = match m {
+                Err(s) => Some(Err(from_status(&server, s))),
+                Ok(o) => match o.output {
+                    Some(exec_output::Output::Stdout(b)) => Some(Ok(ExecEvent::Stdout(b))),
+                    Some(exec_output::Output::Stderr(b)) => Some(Ok(ExecEvent::Stderr(b))),
+                    Some(exec_output::Output::ExitCode(c)) => Some(Ok(ExecEvent::Exit(c))),
+                    None => None,
+                },
+            };
+            futures::future::ready(out)
+        })))
+    }
+
+    /// Opens one forwarded connection to `port` of a pod: bytes sent on
+    /// `input` arrive at the pod's port; what it answers comes back.
+    pub async fn port_forward(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u32,
+        input: impl Stream<Item = Vec<u8>> + Send + 'static,
+    ) -> Result<ByteStream, ApiError> {
+        let start = PortForwardFrame {
+            start: Some(PortForwardStart { namespace: namespace.into(), pod: pod.into(), port }),
+            data: vec![],
+            close: false,
+        };
+        // The end of `input` becomes a half-close, so the pod sees EOF as over TCP.
+        let data = input.map(|data| PortForwardFrame { start: None, data, close: false });
+        let close = futures::stream::once(async { PortForwardFrame { start: None, data: vec![], close: true } });
+        let outbound = futures::stream::once(async move { start }).chain(data).chain(close);
+        let server = self.server.clone();
+        let stream = self.streaming().port_forward(outbound).await.map_err(|s| from_status(&server, s))?.into_inner();
+        Ok(Box::pin(stream.map(move |f| f.map(|f| f.data).map_err(|s| from_status(&server, s)))))
+    }
+}
