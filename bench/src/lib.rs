@@ -3,8 +3,16 @@
 //! is pointed at, drives load from many concurrent clients, and reports its
 //! numbers next to a baseline and the target.
 //!
+//! - [`cluster`]: starting and stopping etcd and the apiserver; reading their memory.
+//! - [`load`]: the closed-loop driver with one task and connection per client.
+//! - [`watch`]: watch delivery latency across many watchers.
 //! - [`stats`]: latency histograms, throughput, ratios and their formatting.
 //! - [`report`]: the results table, for the terminal and as Markdown.
+//! - [`pod`]: the pod every scenario writes.
 
+pub mod cluster;
+pub mod load;
+pub mod pod;
 pub mod report;
 pub mod stats;
+pub mod watch;

@@ -1,0 +1,206 @@
+//! Watch delivery latency: many watchers on one collection, a writer creating
+//! stamped objects at a steady rate, and each watcher recording, for every
+//! object it is told about, the time from just before the write was sent to
+//! just after the event was decoded. The same harness measures raw etcd
+//! watches and apiserver watches; only the streams and the writer differ.
+//!
+//! Each watcher is its own task, as each would be its own informer in a real
+//! component; the writer is open-loop (a fixed rate, not as fast as possible)
+//! so the measurement is of delivery, not of a saturated write path.
+
+use crate::stats::Latencies;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// A watch, reduced to what the measurement needs: for each message, the send
+/// stamps (ns since the epoch) of the objects it reports.
+pub type StampStream = BoxStream<'static, Result<Vec<u64>, String>>;
+
+/// How long watchers may lag behind the last write before the missing events
+/// count as lost.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the watchers saw.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// One sample per (watcher, event).
+    pub latencies: Latencies,
+    /// Events delivered, summed over watchers.
+    pub received: u64,
+    /// Writes that succeeded times watchers: what should have been delivered.
+    pub expected: u64,
+    pub writes_ok: u64,
+    pub writes_failed: u64,
+    pub first_error: Option<String>,
+    /// From the first write to the last delivery (or the drain timeout).
+    pub elapsed: Duration,
+}
+
+impl Delivery {
+    /// None when every write succeeded and every watcher saw every write.
+    pub fn error_summary(&self, phase: &str) -> Option<String> {
+        if self.writes_failed == 0 && self.received == self.expected && self.writes_ok > 0 {
+            return None;
+        }
+        Some(format!(
+            "{phase}: {} writes failed, {} of {} events delivered; first error: {}",
+            self.writes_failed,
+            self.received,
+            self.expected,
+            self.first_error.as_deref().unwrap_or("none (events missing)")
+        ))
+    }
+}
+
+/// Runs one task per stream, then `writes` calls of `write(n)` at `rate` per
+/// second, and waits until every watcher has seen every successful write (or
+/// `DRAIN_TIMEOUT` after the last one).
+pub async fn measure<W, Fut>(streams: Vec<StampStream>, writes: u64, rate: f64, write: W) -> Delivery
+where
+    W: Fn(u64) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let watchers = streams.len() as u64;
+    let received = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tasks: Vec<_> =
+        streams.into_iter().map(|stream| tokio::spawn(watcher(stream, received.clone(), stop_rx.clone()))).collect();
+
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
+    // Never burst to catch up: a burst would measure queueing, not delivery.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut sends = Vec::new();
+    for n in 0..writes {
+        ticks.tick().await;
+        // Spawned, so one slow write does not delay the schedule of the next.
+        sends.push(tokio::spawn(write(n)));
+    }
+    let mut out = Delivery::default();
+    for send in futures::future::join_all(sends).await {
+        match send {
+            Ok(Ok(())) => out.writes_ok += 1,
+            Ok(Err(e)) => {
+                out.writes_failed += 1;
+                out.first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                out.writes_failed += 1;
+                out.first_error.get_or_insert_with(|| format!("write task panicked: {e}"));
+            }
+        }
+    }
+    out.expected = out.writes_ok * watchers;
+
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while received.load(Ordering::Relaxed) < out.expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    out.elapsed = started.elapsed();
+    // Watchers keep their streams open until told, so none stops early and
+    // closes a connection others still use.
+    let _ = stop_tx.send(true);
+    for task in futures::future::join_all(tasks).await {
+        match task {
+            Ok((latencies, error)) => {
+                out.latencies.merge(&latencies);
+                if let Some(e) = error {
+                    out.first_error.get_or_insert(e);
+                }
+            }
+            Err(e) => {
+                out.first_error.get_or_insert_with(|| format!("watcher task panicked: {e}"));
+            }
+        }
+    }
+    out.received = received.load(Ordering::Relaxed);
+    out
+}
+
+async fn watcher(
+    mut stream: StampStream,
+    received: Arc<AtomicU64>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> (Latencies, Option<String>) {
+    let mut latencies = Latencies::new();
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(Ok(stamps)) => {
+                    let now = crate::pod::now_nanos();
+                    for sent in &stamps {
+                        latencies.record(Duration::from_nanos(now.saturating_sub(*sent)));
+                    }
+                    received.fetch_add(stamps.len() as u64, Ordering::Relaxed);
+                }
+                Some(Err(e)) => return (latencies, Some(e)),
+                None => return (latencies, Some("the watch ended early".to_string())),
+            },
+            _ = stop.changed() => return (latencies, None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::broadcast;
+
+    /// Watchers over an in-process broadcast channel: the harness itself, no server.
+    fn broadcast_streams(tx: &broadcast::Sender<u64>, n: usize) -> Vec<StampStream> {
+        (0..n)
+            .map(|_| {
+                let rx = tx.subscribe();
+                futures::stream::unfold(rx, |mut rx| async move {
+                    let stamp = rx.recv().await.ok()?;
+                    Some((Ok(vec![stamp]), rx))
+                })
+                .boxed()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_watcher_sees_every_write() {
+        let (tx, _) = broadcast::channel(64);
+        let streams = broadcast_streams(&tx, 5);
+        let out = measure(streams, 10, 1000.0, move |_| {
+            let tx = tx.clone();
+            async move {
+                tx.send(crate::pod::now_nanos()).map_err(|e| e.to_string())?;
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!((out.writes_ok, out.expected, out.received), (10, 50, 50), "{out:?}");
+        assert_eq!(out.latencies.count(), 50);
+        assert!(out.latencies.summary().max < Duration::from_secs(1));
+        assert!(out.error_summary("watch").is_none(), "{:?}", out.error_summary("watch"));
+    }
+
+    #[tokio::test]
+    async fn failed_writes_are_reported() {
+        let (tx, _) = broadcast::channel::<u64>(4);
+        let streams = broadcast_streams(&tx, 2);
+        let out = measure(streams, 3, 1000.0, move |n| {
+            let tx = tx.clone();
+            async move {
+                if n == 1 {
+                    return Err("refused".to_string());
+                }
+                tx.send(crate::pod::now_nanos()).map_err(|e| e.to_string())?;
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!((out.writes_ok, out.writes_failed, out.received), (2, 1, 4));
+        let summary = out.error_summary("watch").expect("an error");
+        assert!(summary.contains("1 writes failed, 4 of 4 events delivered"), "{summary}");
+        assert!(summary.contains("refused"), "{summary}");
+    }
+}
