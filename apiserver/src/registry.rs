@@ -421,9 +421,19 @@ impl Registry {
         if info.kind == "Namespace" && SYSTEM_NAMESPACES[..3].contains(&name) {
             return Err(ApiError::forbidden("namespaces", name, "this namespace may not be deleted"));
         }
+        let gc_finalizer = propagation_finalizer(&opts.propagation_policy)?;
         for _ in 0..MAX_RETRIES {
             let (mut obj, kv) = self.read(info, namespace, name).await?;
             check_preconditions(info, &obj, opts)?;
+            // Orphan and Foreground deletion are carried out by the garbage
+            // collector, which a finalizer summons; the object waits for it.
+            if let Some(f) = gc_finalizer {
+                if !finalizers(&obj).contains(&f) && meta::deletion_timestamp(&obj).is_none() {
+                    let mut list: Vec<Value> = obj["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+                    list.push(f.into());
+                    meta::set_meta(&mut obj, "finalizers", list);
+                }
+            }
             let mark = match info.kind {
                 "Namespace" => Some(0),
                 "Pod" => pod_grace_period(&obj, opts),
@@ -625,6 +635,24 @@ fn parse_resource_version(rv: &str) -> Result<Option<i64>> {
 
 fn finalizers(obj: &Value) -> Vec<&str> {
     obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+/// The finalizer that asks the garbage collector for a propagation policy, if any.
+fn propagation_finalizer(policy: &str) -> Result<Option<&'static str>> {
+    match policy {
+        "" | "Background" => Ok(None),
+        "Orphan" => Ok(Some("orphan")),
+        "Foreground" => Ok(Some("foregroundDeletion")),
+        other => Err(ApiError::invalid(
+            "DeleteOptions",
+            "",
+            vec![FieldError::not_supported(
+                "propagationPolicy",
+                format!("{other:?}"),
+                &["Foreground", "Background", "Orphan"],
+            )],
+        )),
+    }
 }
 
 fn check_preconditions(info: &ResourceInfo, obj: &Value, opts: &DeleteOptions) -> Result<()> {
@@ -837,5 +865,26 @@ mod tests {
         assert!(crate::namespace::finalize(&reg, "team").await.unwrap());
         assert!(reg.get(ns, "", "team").await.unwrap_err().is_not_found());
         assert!(reg.delete(ns, "", "default", &DeleteOptions::default()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn orphan_and_foreground_deletion_wait_for_the_garbage_collector() {
+        let reg = registry().await;
+        let rc = lookup("rc").unwrap();
+        let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ReplicationController",
+            "metadata": {"name": "r"}, "spec": {"replicas": 1, "selector": {"app": "a"},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
+        .unwrap();
+        reg.create(rc, "default", &body, false).await.unwrap();
+        let orphan = DeleteOptions { propagation_policy: "Orphan".into(), ..Default::default() };
+        let marked = reg.delete(rc, "default", "r", &orphan).await.unwrap();
+        assert_eq!(marked["metadata"]["finalizers"], json!(["orphan"]));
+        assert!(meta::deletion_timestamp(&marked).is_some());
+        // The collector removes its finalizer once done; then the object goes.
+        let patch = serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap();
+        reg.patch(rc, "default", "r", PatchType::Merge, &patch, "", false).await.unwrap();
+        assert!(reg.get(rc, "default", "r").await.unwrap_err().is_not_found());
+        let bad = DeleteOptions { propagation_policy: "Sideways".into(), ..Default::default() };
+        assert!(reg.delete(rc, "default", "x", &bad).await.unwrap_err().is_invalid());
     }
 }
