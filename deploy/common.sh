@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# Sourced by the deploy scripts: the cargo profile they build with, where its
+# binaries land, and docker-compose on the kubelab project from the repo's root.
+
+# The target directory of a --profile value: release (the default) or debug.
+bin_dir() {
+  case "$1" in
+    release) echo target/release ;;
+    debug) echo target/debug ;;
+    *) echo "unknown profile '$1': use release or debug" >&2; return 2 ;;
+  esac
+}
+
+# The value of --profile among the arguments, release when none is given.
+profile_arg() {
+  local profile=release
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --profile) profile=${2:-}; shift ;;
+      --profile=*) profile=${1#--profile=} ;;
+      *) echo "unknown argument '$1'" >&2; return 2 ;;
+    esac
+    shift
+  done
+  bin_dir "$profile" >/dev/null && echo "$profile"
+}
+
+compose() {
+  docker-compose --project-name kubelab --file docker-compose.yml "$@"
+}
