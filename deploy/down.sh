@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# Stops the control plane ./deploy/up.sh started. With -v, also deletes its stored objects.
+# Removes the cluster ./deploy/up.sh started: the kubelets first (added nodes
+# too), so none replaces the pod containers removed next, then every pod
+# container they started, the control plane and the pod network. etcd's volume,
+# and so the cluster's objects, stays for the next up unless -v is given.
+# The images stay; `docker rmi` removes them.
+#
+#   ./deploy/down.sh [-v]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-state=.kubelab
-for p in apiserver etcd; do
-  if [ -f "$state/$p.pid" ]; then
-    kill "$(cat "$state/$p.pid")" 2>/dev/null || true
-    rm -f "$state/$p.pid"
-  fi
-done
-if [ "${1:-}" = "-v" ]; then
-  rm -rf "$state"
+# shellcheck source=deploy/common.sh
+. deploy/common.sh
+
+volumes=()
+case "${1:-}" in
+  "") ;;
+  -v | --volumes) volumes=(--volumes) ;;
+  *) echo "usage: $0 [-v]" >&2; exit 2 ;;
+esac
+
+docker ps --all --quiet --filter label=kubelab.component=kubelet | xargs --no-run-if-empty docker rm --force >/dev/null
+docker ps --all --quiet --filter label=kubelab.node | xargs --no-run-if-empty docker rm --force >/dev/null
+compose down --remove-orphans "${volumes[@]}"
+if docker network inspect kubelab >/dev/null 2>&1; then
+  docker network rm kubelab >/dev/null
 fi
 echo "kubelab is down"

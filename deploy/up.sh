@@ -1,49 +1,54 @@
 #!/usr/bin/env bash
-# Brings up a kubelab control plane on this machine: etcd and the apiserver,
-# as background processes with their data and logs under .kubelab/.
-# kubectl (target/release/kubectl) then works with no flags: it talks to
-# http://127.0.0.1:6443 when no kubeconfig says otherwise.
+# Brings up a kubelab cluster in this machine's Docker, as kind does: builds the
+# binaries and images here (no registry needed), starts etcd, the control plane
+# and three kubelets with docker-compose, waits until the three nodes are Ready,
+# and adds a `kubelab` context to the kubeconfig ($KUBECONFIG's first file, or
+# ~/.kube/config), keeping its other contexts, so kubectl works with no flags.
+# Run it again after a change: it rebuilds what changed and keeps the cluster's objects.
 #
-#   ./deploy/up.sh      start (or restart) the control plane; state in .kubelab/etcd is kept
-#   ./deploy/down.sh    stop it (add -v to also delete the stored objects)
+#   ./deploy/up.sh [--profile release|debug]     (debug reuses a test build, as CI does)
+#   KUBELAB_UP_TIMEOUT=120                       seconds to wait for the nodes
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=deploy/common.sh
+. deploy/common.sh
 
-ETCD_PORT=${ETCD_PORT:-2379}
-ETCD_PEER_PORT=${ETCD_PEER_PORT:-2380}
-API_LISTEN=${API_LISTEN:-127.0.0.1:6443}
-state=.kubelab
-mkdir -p "$state"
+profile=$(profile_arg "$@")
+bin=$(bin_dir "$profile")
+server=http://127.0.0.1:6443
+kubectl=$bin/kubectl
 
 ./deploy/install-deps.sh >/dev/null
-cargo build --release -p apiserver -p kubectl
-
-stop() { [ -f "$state/$1.pid" ] && kill "$(cat "$state/$1.pid")" 2>/dev/null; rm -f "$state/$1.pid"; }
-stop apiserver || true
-stop etcd || true
-sleep 0.5
-
-# etcd's default request limit is exactly 1.5 MiB; kubelab stores objects up to
-# 1.5 MiB, so etcd gets a little headroom for the key and the request envelope.
-etcd --name kubelab --data-dir "$state/etcd" \
-  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster "kubelab=http://127.0.0.1:$ETCD_PEER_PORT" \
-  --max-request-bytes 2097152 --auto-compaction-retention 1h \
-  >"$state/etcd.log" 2>&1 &
-echo $! >"$state/etcd.pid"
-
-target/release/apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" --listen "$API_LISTEN" \
-  >"$state/apiserver.log" 2>&1 &
-echo $! >"$state/apiserver.pid"
-
-for _ in $(seq 1 100); do
-  if target/release/kubectl --server "$API_LISTEN" get ns default -o name >/dev/null 2>&1; then
-    echo "kubelab is up: apiserver at $API_LISTEN, etcd at 127.0.0.1:$ETCD_PORT (logs in $state/)"
-    target/release/kubectl --server "$API_LISTEN" get ns
-    exit 0
+./deploy/build-images.sh --profile "$profile"
+for c in apiserver scheduler kubelet; do
+  if [ ! -x "$bin/$c" ]; then
+    echo "no $bin/$c: the $c crate has no binary yet, so the cluster cannot run" >&2
+    exit 1
   fi
-  sleep 0.2
 done
-echo "the apiserver did not come up; see $state/apiserver.log and $state/etcd.log" >&2
-exit 1
+if [ -x "$bin/controller-manager" ]; then
+  export COMPOSE_PROFILES=controller-manager
+fi
+compose up --detach --remove-orphans
+
+ready_nodes() {
+  "$kubectl" --server "$server" get nodes 2>/dev/null | awk 'NR > 1 && $2 == "Ready"' | wc -l
+}
+echo "waiting for 3 nodes to be Ready"
+deadline=$((SECONDS + ${KUBELAB_UP_TIMEOUT:-120}))
+until [ "$(ready_nodes)" -ge 3 ]; do
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "the nodes did not become Ready in time:" >&2
+    compose ps >&2
+    compose logs --tail 20 >&2
+    exit 1
+  fi
+  sleep 1
+done
+
+"$kubectl" config set-cluster kubelab --server="$server" >/dev/null
+"$kubectl" config set-context kubelab --cluster=kubelab --namespace=default >/dev/null
+"$kubectl" config use-context kubelab >/dev/null
+kubeconfig=${KUBECONFIG:-$HOME/.kube/config}
+echo "kubelab is up: apiserver at $server; context \"kubelab\", now current, in ${kubeconfig%%:*}"
+"$kubectl" get nodes
