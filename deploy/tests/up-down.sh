@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The cluster's life cycle from a machine with no kubelab images: up.sh builds
+# everything and brings three Ready nodes up; kubectl then works with no flags,
+# and the kubeconfig's other contexts survive; down.sh and up.sh again keep the
+# cluster's objects; down.sh -v leaves no container, network or volume behind.
+# HOME is a temporary folder, so the user's own kubeconfig is never touched.
+# It refuses to run while a kubelab cluster exists, since it would take it over.
+#
+#   ./deploy/tests/up-down.sh [--profile release|debug]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=deploy/common.sh
+. deploy/common.sh
+
+profile=$(profile_arg "$@")
+kubectl=$(bin_dir "$profile")/kubectl
+images=(kubelab/base kubelab/kubelab kubelab/etcd kubelab/pause busybox
+  luksa/kubia luksa/kubia-unhealthy luksa/batch-job luksa/ssd-monitor)
+
+if [ -n "$(docker ps --all --quiet --filter label=com.docker.compose.project=kubelab)" ]; then
+  echo "a kubelab cluster exists; remove it with ./deploy/down.sh -v first" >&2
+  exit 1
+fi
+# cargo and rustup keep finding their homes under the real one.
+export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo} RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
+home=$(mktemp -d)
+export HOME=$home
+unset KUBECONFIG
+trap './deploy/down.sh -v >/dev/null 2>&1 || true; rm -rf "$home"' EXIT
+
+passed=0
+failed=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "ok: $what"
+  else
+    failed=$((failed + 1))
+    echo "FAILED: $what" >&2
+  fi
+}
+none() {
+  [ -z "$("$@")" ]
+}
+ready_nodes() {
+  [ "$("$kubectl" get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)" -eq 3 ]
+}
+has_context() {
+  "$kubectl" config get-contexts -o name | grep -qx "$1"
+}
+
+docker rmi --force "${images[@]}" >/dev/null 2>&1 || true
+mkdir -p "$HOME/.kube"
+printf '%s\n' 'apiVersion: v1' 'kind: Config' 'current-context: other' \
+  'clusters: [{name: other, cluster: {server: "http://127.0.0.1:1"}}]' \
+  'contexts: [{name: other, context: {cluster: other}}]' >"$HOME/.kube/config"
+
+start=$SECONDS
+./deploy/up.sh --profile "$profile"
+echo "up.sh with no images took $((SECONDS - start)) s"
+check "three nodes are Ready, seen by kubectl with no flags" ready_nodes
+check "the current context is kubelab" [ "$("$kubectl" config current-context)" = kubelab ]
+check "the kubeconfig keeps its other context" has_context other
+"$kubectl" create namespace kept-across-restarts >/dev/null
+
+./deploy/down.sh
+start=$SECONDS
+./deploy/up.sh --profile "$profile"
+echo "up.sh again took $((SECONDS - start)) s"
+check "objects survive down and up" "$kubectl" get namespace kept-across-restarts
+
+./deploy/down.sh -v
+check "no kubelab container is left" none docker ps --all --quiet --filter name=kubelab
+check "no pod container is left" none docker ps --all --quiet --filter label=kubelab.node
+check "no container of a kubelab or sample image is left" none sh -c "docker ps --all --format '{{.Image}}' | grep -E '^(kubelab|luksa)/'"
+check "no kubelab network is left" none docker network ls --quiet --filter name=kubelab
+check "no kubelab volume is left" none docker volume ls --quiet --filter name=kubelab
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
