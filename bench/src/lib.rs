@@ -3,6 +3,7 @@
 //! is pointed at, drives load from many concurrent clients, and reports its
 //! numbers next to a baseline and the target.
 //!
+//! - [`api`]: the apiserver against raw etcd (creates, gets, lists, watches, memory).
 //! - [`cluster`]: starting and stopping etcd and the apiserver; reading their memory.
 //! - [`load`]: the closed-loop driver with one task and connection per client.
 //! - [`watch`]: watch delivery latency across many watchers.
@@ -10,6 +11,7 @@
 //! - [`report`]: the results table, for the terminal and as Markdown.
 //! - [`pod`]: the pod every scenario writes.
 
+pub mod api;
 pub mod cluster;
 pub mod load;
 pub mod pod;

@@ -1,0 +1,506 @@
+//! The `api` scenario: what the apiserver costs on top of the etcd under it.
+//!
+//! In one run, at one concurrency, it measures raw etcd (puts, gets, prefix
+//! ranges, watches) from Rust and then the apiserver doing the same work
+//! through the generic gRPC API (creates, gets, lists of 1k and 10k pods,
+//! watches with 1,000 watchers), and reports each apiserver number next to its
+//! raw etcd baseline. The issue's targets: creates at 50 clients reach half of
+//! raw etcd puts/s, watch delivery p99 under 20 ms, and under 5 KiB of
+//! apiserver memory per stored pod beyond the object's own size.
+//!
+//! - [`phases`]: the measurements themselves, over a [`Ctx`] of connections.
+//! - this file: flags, the plan they make, the order of phases and the table.
+
+mod phases;
+
+use crate::cluster::{cpu_time, rss_bytes, Target};
+use crate::load::{Budget, Outcome};
+use crate::report::{Report, Row};
+use crate::stats::{format_bytes, format_duration, format_rate, format_ratio, ratio, thousands, Latencies};
+use crate::watch::Delivery;
+use phases::Ctx;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const SCENARIO: &str = "api";
+/// Each throughput phase's length when neither `--seconds` nor `--count` is given:
+/// long enough for stable percentiles, short enough that a whole run stays
+/// within a few minutes on two cores.
+const DEFAULT_PHASE: Duration = Duration::from_secs(8);
+/// The memory target: apiserver growth per stored pod beyond the pod itself.
+const MEMORY_TARGET_BYTES: f64 = 5.0 * 1024.0;
+const WATCH_P99_TARGET: Duration = Duration::from_millis(20);
+const CREATE_RATIO_TARGET: f64 = 0.5;
+
+/// Flags of `bench api`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// Concurrent clients in every phase, each with its own connection.
+    #[arg(long, default_value_t = 50)]
+    pub clients: usize,
+    /// Length of each throughput phase, in seconds [default: 8].
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Operations per throughput phase (with --seconds, whichever ends first).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Pods per namespace for the list measurements, comma-separated [default: 1000,10000; 1000 with --quick].
+    #[arg(long, value_delimiter = ',')]
+    pub pods: Option<Vec<u64>>,
+    /// Lists per list size at most (the phase length bounds them too) [default: 100; 20 with --quick].
+    #[arg(long)]
+    pub list_repeats: Option<u64>,
+    /// Concurrent watchers for the delivery measurement [default: 1000; 200 with --quick].
+    #[arg(long)]
+    pub watchers: Option<usize>,
+    /// Connections the watchers share; each HTTP/2 connection carries many watches.
+    #[arg(long, default_value_t = 10)]
+    pub watch_connections: usize,
+    /// Pods created per second while the watchers measure delivery.
+    #[arg(long, default_value_t = 50.0)]
+    pub watch_rate: f64,
+    /// Pods created during the watch measurement [default: 250; 50 with --quick].
+    #[arg(long)]
+    pub watch_writes: Option<u64>,
+    /// Use this etcd (client URL) instead of starting one. Its data is left as
+    /// found: the bench writes under its own prefix and namespaces and removes them.
+    #[arg(long, env = "BENCH_ETCD")]
+    pub etcd: Option<String>,
+    /// Use this apiserver (host:port) instead of starting one; needs --etcd
+    /// (the etcd it uses) for the baselines. Its memory is then not measured.
+    #[arg(long, env = "BENCH_SERVER", requires = "etcd")]
+    pub server: Option<String>,
+    /// Also write the table as Markdown to DIR/api.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A small run for CI smoke tests: 500 operations per phase, 200 watchers, lists of 1000.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// What one run does, with every default resolved.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub clients: usize,
+    /// Bounds each throughput phase (puts, gets, creates).
+    pub budget: Budget,
+    /// List sizes; each gets its own namespace filled through the apiserver.
+    pub list_sizes: Vec<u64>,
+    pub list_repeats: u64,
+    pub watchers: usize,
+    pub watch_connections: usize,
+    pub watch_rate: f64,
+    pub watch_writes: u64,
+}
+
+impl ApiArgs {
+    pub fn plan(&self) -> anyhow::Result<Plan> {
+        let q = self.quick;
+        let budget = match (self.seconds, self.count) {
+            (None, None) if q => Budget::ops(500),
+            (None, None) => Budget::time(DEFAULT_PHASE),
+            (seconds, count) => Budget {
+                ops: count,
+                time: seconds
+                    .map(Duration::try_from_secs_f64)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--seconds must be a positive number of seconds: {e}"))?,
+            },
+        };
+        let plan = Plan {
+            clients: self.clients,
+            budget,
+            list_sizes: self.pods.clone().unwrap_or_else(|| if q { vec![1000] } else { vec![1000, 10_000] }),
+            list_repeats: self.list_repeats.unwrap_or(if q { 20 } else { 100 }),
+            watchers: self.watchers.unwrap_or(if q { 200 } else { 1000 }),
+            watch_connections: self.watch_connections,
+            watch_rate: self.watch_rate,
+            watch_writes: self.watch_writes.unwrap_or(if q { 50 } else { 250 }),
+        };
+        plan.check()?;
+        Ok(plan)
+    }
+}
+
+impl Plan {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.clients > 0, "--clients must be at least 1");
+        anyhow::ensure!(self.budget.ops != Some(0), "--count must be at least 1");
+        anyhow::ensure!(self.budget.time != Some(Duration::ZERO), "--seconds must be positive");
+        anyhow::ensure!(self.list_sizes.iter().all(|n| *n > 0), "--pods sizes must be at least 1");
+        anyhow::ensure!(self.list_repeats > 0, "--list-repeats must be at least 1");
+        anyhow::ensure!(
+            self.watchers > 0 && self.watch_connections > 0,
+            "--watchers and --watch-connections must be at least 1"
+        );
+        anyhow::ensure!(self.watch_rate > 0.0 && self.watch_rate.is_finite(), "--watch-rate must be positive");
+        anyhow::ensure!(self.watch_writes > 0, "--watch-writes must be at least 1");
+        Ok(())
+    }
+}
+
+fn progress(msg: impl std::fmt::Display) {
+    eprintln!("[api] {msg}");
+}
+
+/// Runs every phase against `target` and returns the table. A phase that
+/// fails is reported (its rows say `failed`, `Report::errors` says why) and
+/// the run goes on; only failing to connect at all is an error.
+pub async fn run(plan: &Plan, target: &Target) -> anyhow::Result<Report> {
+    let mut report = Report::new(format!("api: apiserver vs raw etcd, {} concurrent clients", plan.clients));
+    let ctx = Ctx::connect(plan, target).await?;
+    ctx.create_namespaces().await?;
+    describe_run(&ctx, &mut report).await;
+    let mut cpu = Vec::new();
+
+    let rss_before = rss(target).await;
+    let created = single_objects(&ctx, &mut report, &mut cpu).await;
+    // Fill the list namespaces before the lists, and read memory in between:
+    // every pod of the run is stored then, and no big list response is in flight.
+    let (filled, fill_created) = fill_lists(&ctx, &mut report).await;
+    let rss_after = rss(target).await;
+    memory_row(&mut report, &ctx, rss_before, rss_after, created + fill_created).await;
+    lists(&ctx, &mut report, &mut cpu, &filled).await;
+    watches(&ctx, &mut report, &mut cpu).await;
+    report.note(format!("CPU per operation: {}", cpu.join("; ")));
+
+    if !target.throwaway {
+        progress("removing what the run stored ...");
+        ctx.cleanup().await;
+    }
+    Ok(report)
+}
+/// Puts and gets on raw etcd, then creates and gets through the apiserver.
+/// Returns how many pods the creates stored.
+async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) -> u64 {
+    let budget = ctx.plan().budget;
+    // Raw etcd first, on an etcd that holds nothing of the apiserver's yet.
+    progress(format!("etcd puts ({budget}) ..."));
+    let puts = ctx.raw_puts().await;
+    progress(format!("etcd puts: {}", puts.describe()));
+    progress("etcd gets ...");
+    let raw_gets = ctx.raw_gets(puts.attempted).await;
+    progress(format!("etcd gets: {}", raw_gets.describe()));
+
+    progress(format!("apiserver creates ({budget}) ..."));
+    let meter = CpuMeter::start(ctx.target());
+    let creates = ctx.creates().await;
+    progress(format!("apiserver creates: {}", creates.describe()));
+    cpu.push(meter.finish("create", creates.ok));
+    progress("apiserver gets ...");
+    let meter = CpuMeter::start(ctx.target());
+    let gets = ctx.gets(creates.attempted).await;
+    progress(format!("apiserver gets: {}", gets.describe()));
+    cpu.push(meter.finish("get", gets.ok));
+
+    check(report, "etcd puts", &puts);
+    check(report, "etcd gets", &raw_gets);
+    check(report, "apiserver creates", &creates);
+    check(report, "apiserver gets", &gets);
+    throughput_rows(report, "creates/s", &creates, &puts, "etcd put", Some(CREATE_RATIO_TARGET));
+    latency_rows(report, "create", &creates.latencies, &puts.latencies, "etcd put", None);
+    throughput_rows(report, "gets/s", &gets, &raw_gets, "etcd get", None);
+    latency_rows(report, "get", &gets.latencies, &raw_gets.latencies, "etcd get", None);
+    creates.ok
+}
+
+/// Creates the pods of every list size through the apiserver, all clients at
+/// once. Returns the sizes filled completely and how many pods were created.
+async fn fill_lists(ctx: &Ctx, report: &mut Report) -> (Vec<u64>, u64) {
+    let (mut filled, mut created) = (Vec::new(), 0);
+    for &size in &ctx.plan().list_sizes {
+        progress(format!("creating {size} pods for the list of {size} ..."));
+        let fill = ctx.fill(size).await;
+        progress(format!("created {size} pods: {}", fill.describe()));
+        created += fill.ok;
+        match fill.error_summary(&format!("creating {size} pods to list")) {
+            Some(e) => report.error(e),
+            None => filled.push(size),
+        }
+    }
+    (filled, created)
+}
+
+/// Lists of each filled size through the apiserver, against one etcd range each.
+async fn lists(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>, filled: &[u64]) {
+    for &size in &ctx.plan().list_sizes {
+        let metrics = [format!("lists of {size}/s"), format!("list {size} pods p50"), format!("list {size} pods p99")];
+        if !filled.contains(&size) {
+            for metric in metrics {
+                report.push(Row::new(SCENARIO, metric, "failed"));
+            }
+            continue;
+        }
+        progress(format!("etcd ranges of {size} keys ..."));
+        let raw = ctx.raw_lists(size).await;
+        progress(format!("etcd ranges of {size} keys: {}", raw.describe()));
+        progress(format!("apiserver lists of {size} pods ..."));
+        let meter = CpuMeter::start(ctx.target());
+        let listed = ctx.lists(size).await;
+        progress(format!("apiserver lists of {size} pods: {}", listed.describe()));
+        cpu.push(meter.finish(&format!("list of {size}"), listed.ok));
+        check(report, &format!("etcd ranges of {size} keys"), &raw);
+        check(report, &format!("apiserver lists of {size} pods"), &listed);
+        throughput_rows(report, &metrics[0], &listed, &raw, "etcd range", None);
+        latency_rows(report, &format!("list {size} pods"), &listed.latencies, &raw.latencies, "etcd range", None);
+    }
+}
+
+/// Watch delivery to raw etcd watchers, then to apiserver watchers.
+async fn watches(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) {
+    let plan = ctx.plan();
+    let what = format!("{} watchers, {} writes at {}/s", plan.watchers, plan.watch_writes, plan.watch_rate);
+    progress(format!("etcd watch delivery: {what} ..."));
+    let meter = CpuMeter::start(ctx.target());
+    let raw = ctx.raw_watch().await;
+    let raw_cpu = meter.finish("etcd watch event", raw.as_ref().map_or(0, |d| d.received));
+    progress(format!("apiserver watch delivery: {what} ..."));
+    let meter = CpuMeter::start(ctx.target());
+    let api = ctx.watch().await;
+    cpu.push(meter.finish("watch event", api.as_ref().map_or(0, |d| d.received)));
+    cpu.push(raw_cpu);
+    watch_rows(report, &format!("watch delivery ({} watchers)", plan.watchers), raw, api);
+}
+
+/// Notes that say under which conditions the numbers were taken.
+async fn describe_run(ctx: &Ctx, report: &mut Report) {
+    let plan = ctx.plan();
+    let target = ctx.target();
+    let etcd_version = ctx.etcd_version().await.unwrap_or_else(|e| format!("(version unknown: {e})"));
+    let started = if target.throwaway { "started by the bench" } else { "external" };
+    report.note(format!("etcd {etcd_version} at {} ({started}); apiserver at {}", target.etcd, target.server));
+    report.note(format!(
+        "{} clients, each with its own connection; throughput phases bounded by {}; lists by {}",
+        plan.clients,
+        plan.budget,
+        plan.budget.at_most(plan.list_repeats)
+    ));
+    report.note(format!(
+        "Values: the kubia pod as Kubernetes stores it, {} bytes of JSON; raw etcd gets the same bytes under distinct keys",
+        ctx.pod_bytes()
+    ));
+    report.note(
+        "Lists: the baseline is one etcd range of the namespace's prefix; the apiserver pages through etcd, \
+         decodes every object and encodes the list, and the client decodes it",
+    );
+    report.note(format!(
+        "Watch: {} watchers over {} connections; delivery = from just before the write is sent to the watcher \
+         decoding the event; etcd watchers decode the value too",
+        plan.watchers,
+        ctx.watch_connections()
+    ));
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    report.note(format!("The load generator, etcd and the apiserver share this machine's {cores} cores"));
+}
+
+async fn rss(target: &Target) -> Option<u64> {
+    let pid = target.apiserver_pid?;
+    // Let the last responses go out and their buffers be freed before reading.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    rss_bytes(pid)
+}
+
+/// The CPU the apiserver and the bench itself use over one phase: where the
+/// time goes when the apiserver is slower than etcd (etcd's own share is the rest).
+struct CpuMeter {
+    apiserver_pid: Option<u32>,
+    apiserver: Option<Duration>,
+    own: Option<Duration>,
+}
+
+impl CpuMeter {
+    fn start(target: &Target) -> CpuMeter {
+        let apiserver_pid = target.apiserver_pid.filter(|pid| *pid != std::process::id());
+        CpuMeter { apiserver_pid, apiserver: apiserver_pid.and_then(cpu_time), own: cpu_time(std::process::id()) }
+    }
+
+    /// Logs and returns the CPU per operation, e.g. `create: apiserver 480 µs, bench 210 µs`.
+    fn finish(&self, what: &str, ops: u64) -> String {
+        let per_op = |before: Option<Duration>, now: Option<Duration>| match (before, now) {
+            (Some(b), Some(n)) if ops > 0 => {
+                format_duration(n.saturating_sub(b) / u32::try_from(ops).unwrap_or(u32::MAX))
+            }
+            _ => "n/a".to_string(),
+        };
+        let apiserver = per_op(self.apiserver, self.apiserver_pid.and_then(cpu_time));
+        let own = per_op(self.own, cpu_time(std::process::id()));
+        let line = format!("{what}: apiserver {apiserver}, bench {own}");
+        progress(format!("CPU per {line}"));
+        line
+    }
+}
+
+fn check(report: &mut Report, phase: &str, outcome: &Outcome) {
+    if let Some(e) = outcome.error_summary(phase) {
+        report.error(e);
+    }
+}
+
+fn baseline(value: String, label: &str) -> String {
+    format!("{value} ({label})")
+}
+
+fn throughput_rows(
+    report: &mut Report,
+    metric: &str,
+    api: &Outcome,
+    base: &Outcome,
+    label: &str,
+    min_ratio: Option<f64>,
+) {
+    let r = ratio(api.rate(), base.rate());
+    let mut row = Row::new(SCENARIO, metric, format_rate(api.rate()))
+        .baseline(baseline(format_rate(base.rate()), label), format_ratio(r));
+    if let Some(min) = min_ratio {
+        row = row.target(format!("≥ {min}x"), r.is_some_and(|r| r >= min));
+    }
+    report.push(row);
+}
+
+fn latency_rows(
+    report: &mut Report,
+    what: &str,
+    api: &Latencies,
+    base: &Latencies,
+    label: &str,
+    p99_max: Option<Duration>,
+) {
+    let (a, b) = (api.summary(), base.summary());
+    for (name, value, base_value) in [("p50", a.p50, b.p50), ("p99", a.p99, b.p99)] {
+        let r = ratio(value.as_secs_f64(), base_value.as_secs_f64());
+        let mut row = Row::new(SCENARIO, format!("{what} {name}"), format_duration(value))
+            .baseline(baseline(format_duration(base_value), label), format_ratio(r));
+        if let (Some(max), "p99") = (p99_max, name) {
+            row = row.target(format!("< {}", format_duration(max)), a.count > 0 && value < max);
+        }
+        report.push(row);
+    }
+}
+
+fn watch_rows(report: &mut Report, label: &str, raw: anyhow::Result<Delivery>, api: anyhow::Result<Delivery>) {
+    let mut ok = |phase: &str, d: anyhow::Result<Delivery>| match d {
+        Ok(d) => {
+            progress(format!(
+                "{phase}: {} of {} events in {:.1} s, p50 {}, p99 {}",
+                thousands(d.received),
+                thousands(d.expected),
+                d.elapsed.as_secs_f64(),
+                format_duration(d.latencies.quantile(0.5)),
+                format_duration(d.latencies.quantile(0.99))
+            ));
+            if let Some(e) = d.error_summary(phase) {
+                report.error(e);
+            }
+            Some(d.latencies)
+        }
+        Err(e) => {
+            report.error(format!("{phase}: {e:#}"));
+            None
+        }
+    };
+    let raw = ok("etcd watch delivery", raw);
+    let api = ok("apiserver watch delivery", api);
+    match api {
+        Some(api) => {
+            latency_rows(report, label, &api, &raw.unwrap_or_default(), "etcd watch", Some(WATCH_P99_TARGET));
+        }
+        None => {
+            report.push(Row::new(SCENARIO, format!("{label} p50"), "failed"));
+            let target = format!("< {}", format_duration(WATCH_P99_TARGET));
+            report.push(Row::new(SCENARIO, format!("{label} p99"), "failed").target(target, false));
+        }
+    }
+}
+
+async fn memory_row(report: &mut Report, ctx: &Ctx, before: Option<u64>, after: Option<u64>, stored: u64) {
+    const METRIC: &str = "RSS per stored pod";
+    let object = ctx.stored_object_bytes().await;
+    let (Some(before), Some(after), Some(object)) = (before, after, object) else {
+        let why = if ctx.target().apiserver_pid.is_none() { "n/a (external apiserver)" } else { "n/a (not readable)" };
+        report.push(Row::new(SCENARIO, METRIC, why));
+        return;
+    };
+    if stored == 0 {
+        report.push(Row::new(SCENARIO, METRIC, "n/a (no pod stored)"));
+        return;
+    }
+    let growth = after as f64 - before as f64;
+    let per_pod = growth / stored as f64;
+    progress(format!(
+        "apiserver RSS {} -> {} for {} stored pods: {} per pod",
+        format_bytes(before as f64),
+        format_bytes(after as f64),
+        thousands(stored),
+        format_bytes(per_pod)
+    ));
+    report.push(
+        Row::new(SCENARIO, METRIC, format_bytes(per_pod))
+            .baseline(baseline(format_bytes(object), "object size"), format_ratio(ratio(per_pod, object)))
+            .target("< object + 5 KiB", per_pod < object + MEMORY_TARGET_BYTES),
+    );
+    report.note(format!(
+        "Memory: apiserver RSS {} before the first create, {} with {} pods stored (objects average {} in etcd)",
+        format_bytes(before as f64),
+        format_bytes(after as f64),
+        thousands(stored),
+        format_bytes(object)
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ApiArgs,
+    }
+
+    fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+        let cli = Cli::try_parse_from(std::iter::once("api").chain(args.iter().copied()))?;
+        cli.args.plan()
+    }
+
+    #[test]
+    fn defaults_are_the_issues_numbers() {
+        let p = plan(&[]).expect("plan");
+        assert_eq!(p.clients, 50);
+        assert_eq!(p.budget, Budget::time(DEFAULT_PHASE));
+        assert_eq!(p.list_sizes, vec![1000, 10_000]);
+        assert_eq!(p.watchers, 1000);
+    }
+
+    #[test]
+    fn quick_is_small_but_explicit_flags_win() {
+        let p = plan(&["--quick", "--watchers", "30"]).expect("plan");
+        assert_eq!(p.budget, Budget::ops(500));
+        assert_eq!(p.list_sizes, vec![1000]);
+        assert_eq!(p.watchers, 30);
+        let p = plan(&["--quick", "--seconds", "2", "--count", "100", "--pods", "10,20"]).expect("plan");
+        assert_eq!(p.budget, Budget { ops: Some(100), time: Some(Duration::from_secs(2)) });
+        assert_eq!(p.list_sizes, vec![10, 20]);
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        assert!(plan(&["--clients", "0"]).is_err());
+        assert!(plan(&["--seconds", "-1"]).is_err());
+        assert!(plan(&["--watch-rate", "0"]).is_err());
+        assert!(plan(&["--server", "127.0.0.1:6443"]).is_err(), "--server needs --etcd");
+    }
+
+    #[test]
+    fn watch_p99_has_the_issues_target() {
+        let mut report = Report::new("t");
+        let mut fast = Latencies::new();
+        fast.record(Duration::from_millis(3));
+        let delivery =
+            |l: Latencies| Delivery { latencies: l, writes_ok: 1, received: 1, expected: 1, ..Default::default() };
+        watch_rows(&mut report, "watch delivery (1 watchers)", Ok(delivery(fast.clone())), Ok(delivery(fast)));
+        let row = report.row("watch delivery (1 watchers) p99").expect("row");
+        assert_eq!((row.target.as_str(), row.met), ("< 20.0 ms", Some(true)));
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+    }
+}

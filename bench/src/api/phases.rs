@@ -1,0 +1,356 @@
+//! The `api` scenario's measurements. [`Ctx`] holds one connection per client
+//! to each side (an `etcd_client` connection for the raw baselines, a
+//! `client::Client` for the apiserver), opened once so no phase pays for
+//! connecting, and names everything the run writes after a random run id, so
+//! runs against a shared cluster never collide.
+
+use super::Plan;
+use crate::cluster::Target;
+use crate::load::{drive, Budget, Outcome};
+use crate::pod;
+use crate::watch::{self, Delivery, StampStream};
+use api::ResourceInfo;
+use client::{Client, DeleteParams, ListParams};
+use etcd_client::{EventType, GetOptions, KvClient, WatchOptions};
+use futures::{StreamExt, TryStreamExt};
+use rand::Rng;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// etcd-client decodes at most 4 MiB per message by default; a range over
+/// 10,000 pods is about 13 MB.
+const MAX_DECODED: usize = 1 << 30;
+/// Watches opened at once while setting up the watchers.
+const WATCH_OPEN_CONCURRENCY: usize = 64;
+/// The most watches put on one apiserver connection: HTTP/2 servers cap the
+/// concurrent streams per connection (hyper's default is 200), and a watch
+/// beyond the cap would wait for a free stream instead of starting.
+const WATCHES_PER_CONNECTION: usize = 100;
+/// After the last watch is open, before the first write: lets every watch
+/// finish setting up inside the servers, so the first events measure delivery.
+const WATCH_SETTLE: Duration = Duration::from_millis(500);
+
+pub(super) struct Ctx {
+    plan: Plan,
+    target: Target,
+    run_id: String,
+    api: Vec<Client>,
+    kv: Vec<KvClient>,
+    etcd: etcd_client::Client,
+    pods: &'static ResourceInfo,
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Ctx {
+    pub(super) async fn connect(plan: &Plan, target: &Target) -> anyhow::Result<Ctx> {
+        let api = futures::future::try_join_all((0..plan.clients).map(|_| Client::connect(&target.server)))
+            .await
+            .map_err(|e| anyhow::anyhow!("connect to the apiserver at {}: {e}", target.server))?;
+        let etcd = futures::future::try_join_all((0..plan.clients).map(|_| connect_etcd(&target.etcd))).await?;
+        let kv = etcd.iter().map(|c| c.kv_client().max_decoding_message_size(MAX_DECODED)).collect();
+        let run_id: String = {
+            const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+            let mut rng = rand::rng();
+            (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+        };
+        Ok(Ctx {
+            plan: plan.clone(),
+            target: target.clone(),
+            run_id,
+            api,
+            kv,
+            etcd: etcd[0].clone(),
+            pods: api::registry::lookup("pods").expect("pods are registered"),
+        })
+    }
+
+    pub(super) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub(super) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The namespace of one phase's pods.
+    fn namespace(&self, phase: &str) -> String {
+        format!("bench-{}-{phase}", self.run_id)
+    }
+
+    fn namespaces(&self) -> Vec<String> {
+        let mut all = vec![self.namespace("creates"), self.namespace("watch")];
+        all.extend(self.plan.list_sizes.iter().map(|n| self.namespace(&format!("list-{n}"))));
+        all
+    }
+
+    /// The etcd prefix of one raw phase's keys, outside `/registry/` so the
+    /// apiserver never sees them.
+    fn raw_prefix(&self, phase: &str) -> String {
+        format!("/kubelab-bench/{}/{phase}/", self.run_id)
+    }
+
+    pub(super) fn pod_bytes(&self) -> usize {
+        serde_json::to_vec(&pod::pod(&self.namespace("creates"), &pod::name(0))).map_or(0, |v| v.len())
+    }
+
+    pub(super) fn watch_connections(&self) -> usize {
+        self.plan.watch_connections.max(self.plan.watchers.div_ceil(WATCHES_PER_CONNECTION))
+    }
+
+    pub(super) async fn etcd_version(&self) -> Result<String, String> {
+        let status = self.etcd.maintenance_client().status().await.map_err(text)?;
+        Ok(status.version().to_string())
+    }
+
+    pub(super) async fn create_namespaces(&self) -> anyhow::Result<()> {
+        let namespaces = api::registry::lookup("namespaces").expect("namespaces are registered");
+        for name in self.namespaces() {
+            let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            self.api[0]
+                .create(namespaces, "", &ns)
+                .await
+                .map_err(|e| anyhow::anyhow!("create namespace {name} through the apiserver: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Removes what the run wrote, for runs against a cluster that outlives them.
+    pub(super) async fn cleanup(&self) {
+        let mut kv = self.kv[0].clone();
+        let prefix = format!("/kubelab-bench/{}/", self.run_id);
+        if let Err(e) = kv.delete(prefix.clone(), Some(etcd_client::DeleteOptions::new().with_prefix())).await {
+            eprintln!("[api] could not delete etcd keys under {prefix}: {e}");
+        }
+        // Deleting a namespace deletes its pods (none is bound to a node, so at once).
+        let namespaces = api::registry::lookup("namespaces").expect("namespaces are registered");
+        for name in self.namespaces() {
+            if let Err(e) = self.api[0].delete(namespaces, "", &name, &DeleteParams::default()).await {
+                eprintln!("[api] could not delete namespace {name}: {e}");
+            }
+        }
+    }
+
+    /// Raw etcd puts of pod-sized values under distinct keys.
+    pub(super) async fn raw_puts(&self) -> Outcome {
+        let (prefix, ns) = (self.raw_prefix("puts"), self.namespace("creates"));
+        drive(&self.kv, self.plan.budget, move |mut kv, n| {
+            let key = format!("{prefix}{}", pod::name(n));
+            let value = serde_json::to_vec(&pod::pod(&ns, &pod::name(n)));
+            async move {
+                kv.put(key, value.map_err(text)?, None).await.map_err(text)?;
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    /// Raw etcd gets of random keys among the first `keys` puts.
+    pub(super) async fn raw_gets(&self, keys: u64) -> Outcome {
+        let prefix = self.raw_prefix("puts");
+        drive(&self.kv, self.plan.budget, move |mut kv, _| {
+            let key = format!("{prefix}{}", pod::name(rand::rng().random_range(0..keys.max(1))));
+            async move {
+                let got = kv.get(key.clone(), None).await.map_err(text)?;
+                if got.kvs().is_empty() {
+                    return Err(format!("{key} not found"));
+                }
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    pub(super) async fn creates(&self) -> Outcome {
+        self.create_pods(self.namespace("creates"), self.plan.budget).await
+    }
+
+    /// Fills the namespace of the list of `size` pods.
+    pub(super) async fn fill(&self, size: u64) -> Outcome {
+        self.create_pods(self.namespace(&format!("list-{size}")), Budget::ops(size)).await
+    }
+
+    async fn create_pods(&self, ns: String, budget: Budget) -> Outcome {
+        let pods = self.pods;
+        drive(&self.api, budget, move |client, n| {
+            let obj = pod::pod(&ns, &pod::name(n));
+            let ns = ns.clone();
+            async move {
+                client.create(pods, &ns, &obj).await.map_err(text)?;
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    /// Gets of random pods among the first `created` creates.
+    pub(super) async fn gets(&self, created: u64) -> Outcome {
+        let (pods, ns) = (self.pods, self.namespace("creates"));
+        drive(&self.api, self.plan.budget, move |client, _| {
+            let name = pod::name(rand::rng().random_range(0..created.max(1)));
+            let ns = ns.clone();
+            async move {
+                client.get(pods, &ns, &name).await.map_err(text)?;
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    fn list_budget(&self) -> Budget {
+        self.plan.budget.at_most(self.plan.list_repeats)
+    }
+
+    /// One etcd range over the prefix the apiserver keeps the list's pods under.
+    pub(super) async fn raw_lists(&self, size: u64) -> Outcome {
+        let prefix = self.pods.namespace_prefix(&self.namespace(&format!("list-{size}")));
+        drive(&self.kv, self.list_budget(), move |mut kv, _| {
+            let prefix = prefix.clone();
+            async move {
+                let got = kv.get(prefix, Some(GetOptions::new().with_prefix())).await.map_err(text)?;
+                expect_items(got.kvs().len(), size)
+            }
+        })
+        .await
+    }
+
+    pub(super) async fn lists(&self, size: u64) -> Outcome {
+        let (pods, ns) = (self.pods, self.namespace(&format!("list-{size}")));
+        drive(&self.api, self.list_budget(), move |client, _| {
+            let ns = ns.clone();
+            async move {
+                let list = client.list(pods, &ns, &ListParams::default()).await.map_err(text)?;
+                expect_items(list["items"].as_array().map_or(0, Vec::len), size)
+            }
+        })
+        .await
+    }
+
+    /// The average size of the pods the apiserver stored, read back from etcd.
+    pub(super) async fn stored_object_bytes(&self) -> Option<f64> {
+        let prefix = self.pods.namespace_prefix(&self.namespace("creates"));
+        let mut kv = self.kv[0].clone();
+        let got = kv.get(prefix, Some(GetOptions::new().with_prefix().with_limit(200))).await.ok()?;
+        let n = got.kvs().len();
+        (n > 0).then(|| got.kvs().iter().map(|kv| kv.value().len()).sum::<usize>() as f64 / n as f64)
+    }
+
+    /// Delivery of stamped puts to etcd watchers, each its own watch stream, as
+    /// the apiserver opens one per API watch.
+    pub(super) async fn raw_watch(&self) -> anyhow::Result<Delivery> {
+        let prefix = self.raw_prefix("watch");
+        let conns =
+            futures::future::try_join_all((0..self.watch_connections()).map(|_| connect_etcd(&self.target.etcd)))
+                .await?;
+        let streams: Vec<StampStream> = futures::stream::iter(0..self.plan.watchers)
+            .map(|w| {
+                let mut watches = conns[w % conns.len()].watch_client();
+                let prefix = prefix.clone();
+                async move {
+                    // The same options as the apiserver's store: prefix and previous values.
+                    let options = WatchOptions::new().with_prefix().with_prev_key();
+                    let mut stream = watches.watch(prefix, Some(options)).await?;
+                    match stream.message().await? {
+                        Some(created) if created.created() => Ok(raw_stamps(stream)),
+                        _ => anyhow::bail!("etcd did not create the watch"),
+                    }
+                }
+            })
+            .buffer_unordered(WATCH_OPEN_CONCURRENCY)
+            .try_collect()
+            .await?;
+        tokio::time::sleep(WATCH_SETTLE).await;
+        let (kv, ns) = (self.kv.clone(), self.namespace("watch"));
+        let delivery = watch::measure(streams, self.plan.watch_writes, self.plan.watch_rate, move |n| {
+            let mut kv = kv[n as usize % kv.len()].clone();
+            let key = format!("{prefix}{}", pod::name(n));
+            let mut obj = pod::pod(&ns, &pod::name(n));
+            async move {
+                pod::stamp(&mut obj, pod::now_nanos());
+                let value = serde_json::to_vec(&obj).map_err(text)?;
+                kv.put(key, value, None).await.map_err(text)?;
+                Ok(())
+            }
+        })
+        .await;
+        Ok(delivery)
+    }
+
+    /// Delivery of stamped creates to apiserver watchers spread over a few
+    /// connections, each starting at the resourceVersion of a list, as an informer does.
+    pub(super) async fn watch(&self) -> anyhow::Result<Delivery> {
+        let (pods, ns) = (self.pods, self.namespace("watch"));
+        let conns =
+            futures::future::try_join_all((0..self.watch_connections()).map(|_| Client::connect(&self.target.server)))
+                .await
+                .map_err(|e| anyhow::anyhow!("connect watchers: {e}"))?;
+        let list = self.api[0].list(pods, &ns, &ListParams::default()).await?;
+        let rv = api::meta::resource_version(&list).to_string();
+        let streams: Vec<StampStream> = futures::stream::iter(0..self.plan.watchers)
+            .map(|w| {
+                let (client, ns, rv) = (conns[w % conns.len()].clone(), ns.clone(), rv.clone());
+                async move { client.watch(pods, &ns, &ListParams::default(), &rv).await.map(api_stamps) }
+            })
+            .buffer_unordered(WATCH_OPEN_CONCURRENCY)
+            .try_collect()
+            .await?;
+        tokio::time::sleep(WATCH_SETTLE).await;
+        let api = self.api.clone();
+        let delivery = watch::measure(streams, self.plan.watch_writes, self.plan.watch_rate, move |n| {
+            let client = api[n as usize % api.len()].clone();
+            let mut obj = pod::pod(&ns, &pod::name(n));
+            let ns = ns.clone();
+            async move {
+                pod::stamp(&mut obj, pod::now_nanos());
+                client.create(pods, &ns, &obj).await.map_err(text)?;
+                Ok(())
+            }
+        })
+        .await;
+        Ok(delivery)
+    }
+}
+
+async fn connect_etcd(url: &str) -> anyhow::Result<etcd_client::Client> {
+    etcd_client::Client::connect([url], None).await.map_err(|e| anyhow::anyhow!("connect to etcd at {url}: {e}"))
+}
+
+fn expect_items(got: usize, want: u64) -> Result<(), String> {
+    if got as u64 != want {
+        return Err(format!("listed {got} items, expected {want}"));
+    }
+    Ok(())
+}
+
+/// The send stamps of the pods an etcd watch response reports as written.
+fn raw_stamps(stream: etcd_client::WatchStream) -> StampStream {
+    futures::stream::unfold(stream, |mut stream| async move {
+        let item = match stream.message().await {
+            Ok(Some(response)) => Ok(response
+                .events()
+                .iter()
+                .filter(|e| e.event_type() == EventType::Put)
+                .filter_map(|e| e.kv())
+                .filter_map(|kv| serde_json::from_slice::<Value>(kv.value()).ok())
+                .filter_map(|obj| pod::sent_nanos(&obj))
+                .collect()),
+            Ok(None) => return None,
+            Err(e) => Err(e.to_string()),
+        };
+        Some((item, stream))
+    })
+    .boxed()
+}
+
+/// The send stamps of the pods an apiserver watch reports as ADDED.
+fn api_stamps(stream: client::WatchStream) -> StampStream {
+    stream
+        .map(|item| match item {
+            Ok(event) if event.kind == "ADDED" => Ok(pod::sent_nanos(&event.object).into_iter().collect()),
+            Ok(_) => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        })
+        .boxed()
+}
