@@ -11,6 +11,11 @@ fn main() -> nix::Result<()> {
         if signals.wait()? != Signal::SIGCHLD {
             return Ok(());
         }
-        while !matches!(waitpid(None, Some(WaitPidFlag::WNOHANG)), Ok(WaitStatus::StillAlive) | Err(_)) {}
+        // Reap every child that has exited; StillAlive, or ECHILD, means none is left.
+        while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            if status == WaitStatus::StillAlive {
+                break;
+            }
+        }
     }
 }
