@@ -1,0 +1,388 @@
+//! The scheduler's state machine, without I/O: informer events go in
+//! (`node_applied`, `pod_applied`, ...), decisions come out (`schedule_next`),
+//! and binding results go back in (`binding_finished`). The daemon loop in
+//! `lib.rs` feeds it from the apiserver; tests and benchmarks feed it directly.
+
+use crate::algorithm::{Algorithm, ScheduleError};
+use crate::cache::{Cache, NodeChange};
+use crate::pod_info::PodInfo;
+use crate::queue::SchedulingQueue;
+use client::watcher::key_of;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The PodScheduled condition's reason when no node fits.
+pub const REASON_UNSCHEDULABLE: &str = "Unschedulable";
+/// The PodScheduled condition's reason when scheduling failed for another cause.
+pub const REASON_SCHEDULER_ERROR: &str = "SchedulerError";
+
+/// What to do about one pod.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Bind the pod to the node; the pod is already assumed there.
+    Bind { pod: Arc<Value>, node: String },
+    /// The pod fits nowhere (`reason` Unschedulable) or scheduling failed
+    /// (`reason` SchedulerError): tell the user, in `message`.
+    Failed { pod: Arc<Value>, reason: &'static str, message: String },
+}
+
+/// Settings of the state machine (the daemon's flags, minus I/O).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub scheduler_name: String,
+    pub percentage_of_nodes_to_score: u32,
+    pub pod_initial_backoff: Duration,
+    pub pod_max_backoff: Duration,
+    /// Makes tie-breaking reproducible; None in production.
+    pub seed: Option<u64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            scheduler_name: "default-scheduler".into(),
+            percentage_of_nodes_to_score: 0,
+            pod_initial_backoff: Duration::from_secs(1),
+            pod_max_backoff: Duration::from_secs(10),
+            seed: None,
+        }
+    }
+}
+
+pub struct Scheduler {
+    scheduler_name: String,
+    pub cache: Cache,
+    pub queue: SchedulingQueue,
+    algorithm: Algorithm,
+    /// The latest object of every pod waiting for this scheduler.
+    pending: HashMap<String, Arc<Value>>,
+}
+
+fn is_terminal(pod: &Value) -> bool {
+    matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+}
+
+/// Whether an update to a waiting pod could change where it fits: anything
+/// but its status and bookkeeping metadata. (The scheduler's own status
+/// writes must not make a pod retry itself.)
+fn changed_for_scheduling(old: &Value, new: &Value) -> bool {
+    if old["spec"] != new["spec"] {
+        return true;
+    }
+    let strip = |obj: &Value| {
+        let mut m = obj["metadata"].clone();
+        if let Some(m) = m.as_object_mut() {
+            for k in ["resourceVersion", "generation", "managedFields"] {
+                m.remove(k);
+            }
+        }
+        m
+    };
+    strip(old) != strip(new)
+}
+
+impl Scheduler {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            scheduler_name: settings.scheduler_name,
+            cache: Cache::default(),
+            queue: SchedulingQueue::new(settings.pod_initial_backoff, settings.pod_max_backoff),
+            algorithm: Algorithm::new(settings.percentage_of_nodes_to_score, settings.seed),
+            pending: HashMap::new(),
+        }
+    }
+
+    /// Whether this scheduler should place `pod`: unbound, asking for this
+    /// scheduler (an empty name means the default one), not being deleted, not finished.
+    pub fn is_responsible_for(&self, pod: &Value) -> bool {
+        let name = pod["spec"]["schedulerName"].as_str().filter(|s| !s.is_empty()).unwrap_or("default-scheduler");
+        pod["spec"]["nodeName"].as_str().unwrap_or_default().is_empty()
+            && name == self.scheduler_name
+            && api::meta::deletion_timestamp(pod).is_none()
+            && !is_terminal(pod)
+    }
+
+    pub fn node_applied(&mut self, node: &Value, now: Instant) {
+        match self.cache.apply_node(node) {
+            NodeChange::Added | NodeChange::Changed => self.queue.move_all_unschedulable(now),
+            NodeChange::Unchanged => {}
+        }
+    }
+
+    /// A deleted node frees nothing a waiting pod could use, so nobody is retried.
+    pub fn node_deleted(&mut self, node: &Value) {
+        self.cache.remove_node(api::meta::name(node));
+    }
+
+    pub fn pod_applied(&mut self, pod: &Value, now: Instant) {
+        let key = key_of(pod);
+        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+        if !node.is_empty() {
+            self.forget_pending(&key);
+            if is_terminal(pod) {
+                // A finished pod no longer holds its resources.
+                self.pod_gone(&key, now);
+            } else {
+                self.cache.apply_pod(&key, node, PodInfo::from_pod(pod).usage);
+            }
+            return;
+        }
+        if !self.is_responsible_for(pod) {
+            self.forget_pending(&key);
+            return;
+        }
+        if self.cache.is_assumed(&key) {
+            // Already placed; this is an older state the watch is catching up on.
+            return;
+        }
+        let priority = pod["spec"]["priority"].as_i64().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        let changed = self.pending.get(&key).is_some_and(|old| changed_for_scheduling(old, pod));
+        self.pending.insert(key.clone(), Arc::new(pod.clone()));
+        self.queue.add(&key, priority);
+        if changed {
+            self.queue.pod_updated(&key, now);
+        }
+    }
+
+    pub fn pod_deleted(&mut self, pod: &Value, now: Instant) {
+        let key = key_of(pod);
+        self.forget_pending(&key);
+        self.pod_gone(&key, now);
+    }
+
+    fn forget_pending(&mut self, key: &str) {
+        self.pending.remove(key);
+        self.queue.delete(key);
+    }
+
+    fn pod_gone(&mut self, key: &str, now: Instant) {
+        if self.cache.remove_pod(key) {
+            self.queue.move_all_unschedulable(now);
+        }
+    }
+
+    /// Decides for the next pod in the active queue, if any. A pod sent to
+    /// bind is assumed on its node before this returns.
+    pub fn schedule_next(&mut self, now: Instant) -> Option<Decision> {
+        loop {
+            let key = self.queue.pop(now)?;
+            let Some(pod) = self.pending.get(&key).cloned() else {
+                self.queue.delete(&key);
+                continue;
+            };
+            let info = PodInfo::from_pod(&pod);
+            let span = tracing::debug_span!("schedule", namespace = %info.namespace, name = %info.name);
+            let _enter = span.enter();
+            return Some(match self.algorithm.schedule(&info, self.cache.nodes()) {
+                Ok(placement) => {
+                    let node = self.cache.nodes()[placement.node].name.clone();
+                    tracing::debug!(%node, evaluated = placement.evaluated, feasible = placement.feasible, "placed");
+                    self.cache.assume(&key, &node, info.usage);
+                    // The queue keeps the pod in flight until the binding is done.
+                    Decision::Bind { pod, node }
+                }
+                Err(ScheduleError::Unschedulable(fit)) => {
+                    self.queue.unschedulable(&key, now);
+                    Decision::Failed { pod, reason: REASON_UNSCHEDULABLE, message: fit.to_string() }
+                }
+                Err(e @ ScheduleError::NoNodesAvailable) => {
+                    self.queue.retry_after_backoff(&key, now);
+                    Decision::Failed { pod, reason: REASON_SCHEDULER_ERROR, message: e.to_string() }
+                }
+            });
+        }
+    }
+
+    /// The outcome of a `Bind` decision. A failed binding frees the node and
+    /// the pod tries again after its backoff.
+    pub fn binding_finished(&mut self, key: &str, ok: bool, now: Instant) {
+        if ok {
+            self.queue.done(key);
+            self.pending.remove(key);
+        } else {
+            self.cache.forget(key);
+            self.queue.retry_after_backoff(key, now);
+        }
+    }
+
+    pub fn flush_unschedulable_leftover(&mut self, now: Instant, max_wait: Duration) {
+        self.queue.flush_unschedulable_leftover(now, max_wait);
+    }
+
+    /// Pods waiting for this scheduler.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::QueuedState;
+    use crate::testing::{node, pod};
+
+    fn scheduler() -> Scheduler {
+        Scheduler::new(Settings { seed: Some(1), ..Default::default() })
+    }
+
+    fn bind_target(d: Option<Decision>) -> String {
+        match d {
+            Some(Decision::Bind { node, .. }) => node,
+            other => panic!("expected a binding, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_pod_is_scheduled_once_a_node_is_labelled() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        for n in ["n1", "n2", "n3"] {
+            s.node_applied(&node(n).json(), now);
+        }
+        s.pod_applied(&pod("gpu-pod").node_selector("gpu", "true").json(), now);
+        match s.schedule_next(now) {
+            Some(Decision::Failed { reason, message, .. }) => {
+                assert_eq!(reason, "Unschedulable");
+                assert_eq!(message, "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.");
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        assert_eq!(s.schedule_next(now), None, "it waits instead of spinning");
+
+        // A heartbeat changes nothing the filters see.
+        let mut beat = node("n2").json();
+        beat["status"]["conditions"][0]["lastHeartbeatTime"] = "2024-01-01T00:00:10Z".into();
+        s.node_applied(&beat, now);
+        assert_eq!(s.queue.state("default/gpu-pod"), Some(QueuedState::Unschedulable));
+
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s.node_applied(&node("n2").label("gpu", "true").json(), Instant::now());
+        assert_eq!(bind_target(s.schedule_next(Instant::now())), "n2");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_next_pod_sees_the_last_binding_before_the_watch_does() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("small").allocatable("1", "1Gi", 110).json(), now);
+        s.pod_applied(&pod("a").cpu("600m").json(), now);
+        s.pod_applied(&pod("b").cpu("600m").json(), now);
+        assert_eq!(bind_target(s.schedule_next(now)), "small");
+        match s.schedule_next(now) {
+            Some(Decision::Failed { message, .. }) => {
+                assert_eq!(message, "0/1 nodes are available: 1 Insufficient cpu.")
+            }
+            other => panic!("the assumed pod must count, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_binding_frees_the_node_and_retries() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("n1").allocatable("1", "1Gi", 110).json(), now);
+        s.pod_applied(&pod("a").cpu("1").json(), now);
+        assert_eq!(bind_target(s.schedule_next(now)), "n1");
+        s.binding_finished("default/a", false, now);
+        assert_eq!(s.cache.node("n1").unwrap().requested.milli_cpu, 0);
+        assert_eq!(s.queue.state("default/a"), Some(QueuedState::Backoff));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stale_events_of_a_bound_pod_do_not_schedule_it_twice() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("n1").json(), now);
+        let waiting = pod("a").json();
+        s.pod_applied(&waiting, now);
+        bind_target(s.schedule_next(now));
+        s.binding_finished("default/a", true, now);
+        // The watch still delivers an update from before the binding.
+        s.pod_applied(&waiting, now);
+        assert_eq!(s.schedule_next(now), None);
+        s.pod_applied(&pod("a").node_name("n1").json(), now);
+        assert!(!s.cache.is_assumed("default/a"));
+        assert_eq!(s.cache.node("n1").unwrap().pod_count, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deleted_and_finished_pods_free_room_for_waiting_ones() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("n1").allocatable("1", "1Gi", 110).json(), now);
+        s.pod_applied(&pod("running").cpu("1").node_name("n1").json(), now);
+        s.pod_applied(&pod("job").cpu("1").node_name("n1").json(), now);
+        s.pod_applied(&pod("waiting").cpu("1").json(), now);
+        assert!(matches!(s.schedule_next(now), Some(Decision::Failed { .. })));
+
+        tokio::time::advance(Duration::from_secs(5)).await;
+        s.pod_deleted(&pod("running").node_name("n1").json(), Instant::now());
+        assert!(matches!(s.schedule_next(Instant::now()), Some(Decision::Failed { .. })), "one pod still there");
+
+        tokio::time::advance(Duration::from_secs(5)).await;
+        s.pod_applied(&pod("job").cpu("1").node_name("n1").phase("Succeeded").json(), Instant::now());
+        assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_our_pending_pods_are_scheduled() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("n1").json(), now);
+        s.pod_applied(&pod("other").scheduler_name("my-scheduler").json(), now);
+        s.pod_applied(&pod("bound").node_name("n1").json(), now);
+        let mut deleting = pod("deleting").json();
+        deleting["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z".into();
+        s.pod_applied(&deleting, now);
+        s.pod_applied(&pod("done").phase("Failed").json(), now);
+        assert_eq!(s.schedule_next(now), None);
+        assert_eq!(s.pending_count(), 0);
+
+        let mut unnamed = pod("unnamed").json();
+        unnamed["spec"].as_object_mut().unwrap().remove("schedulerName");
+        s.pod_applied(&unnamed, now);
+        assert_eq!(bind_target(s.schedule_next(now)), "n1", "no scheduler name means the default one");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn our_own_status_writes_do_not_retry_the_pod_but_its_changes_do() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("n1").taint("dedicated", "x", "NoSchedule").json(), now);
+        let p = pod("p");
+        s.pod_applied(&p.json(), now);
+        assert!(matches!(s.schedule_next(now), Some(Decision::Failed { .. })));
+
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let mut with_condition = p.json();
+        with_condition["metadata"]["resourceVersion"] = "99".into();
+        with_condition["status"]["conditions"] = serde_json::json!([{"type": "PodScheduled", "status": "False"}]);
+        s.pod_applied(&with_condition, Instant::now());
+        assert_eq!(s.schedule_next(Instant::now()), None);
+
+        s.pod_applied(&p.toleration("dedicated", "Exists", "", "").json(), Instant::now());
+        assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_nodes_the_pod_retries_with_backoff() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.pod_applied(&pod("p").json(), now);
+        match s.schedule_next(now) {
+            Some(Decision::Failed { reason, message, .. }) => {
+                assert_eq!((reason, message.as_str()), ("SchedulerError", "no nodes available to schedule pods"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.queue.state("default/p"), Some(QueuedState::Backoff));
+        s.node_applied(&node("n1").json(), now);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
+    }
+}
