@@ -10,6 +10,8 @@
 //! - [`queue`]: active, backoff and unschedulable pods.
 //! - [`scheduling`]: the state machine tying them together, without I/O.
 //! - [`testing`]: pod and node builders for tests and benchmarks.
+//!
+//! [`run`] is the daemon: informers in, decisions out.
 
 pub mod algorithm;
 pub mod cache;
@@ -22,3 +24,205 @@ pub mod queue;
 pub mod resources;
 pub mod scheduling;
 pub mod testing;
+mod writer;
+
+use api::{registry, ApiError};
+use client::watcher::{Event, Informer};
+use client::{Client, ListParams};
+use scheduling::{Scheduler, Settings};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+
+/// The scheduler's flags; every one can be set by environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "scheduler", about = "The kubelab scheduler: assigns pending pods to nodes")]
+pub struct Config {
+    /// The apiserver to talk to.
+    #[arg(long, env = "APISERVER", default_value = "http://127.0.0.1:6443")]
+    pub server: String,
+    /// Pods whose spec.schedulerName is this are scheduled by this scheduler.
+    #[arg(long, env = "SCHEDULER_NAME", default_value = "default-scheduler")]
+    pub scheduler_name: String,
+    /// Stop looking for feasible nodes once this percentage of the cluster has
+    /// been found feasible; 0 adapts to the cluster size as Kubernetes does.
+    #[arg(long, env = "PERCENTAGE_OF_NODES_TO_SCORE", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub percentage_of_nodes_to_score: u32,
+    /// How many bindings may be in flight at once. (kube-scheduler also uses
+    /// its parallelism to filter nodes on several threads; here filtering runs
+    /// on the one scheduling task, which is cheaper than handing each pod's
+    /// few hundred node checks to other threads.)
+    #[arg(long, env = "PARALLELISM", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallelism: u32,
+    /// The backoff of a pod after its first failed attempt; it doubles with each further one.
+    #[arg(long, env = "POD_INITIAL_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    pub pod_initial_backoff: Duration,
+    /// The longest backoff.
+    #[arg(long, env = "POD_MAX_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    pub pod_max_backoff: Duration,
+    /// Unschedulable pods are retried after this long even if nothing changed.
+    #[arg(long, env = "POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub pod_max_in_unschedulable_pods_duration: Duration,
+    /// How often unschedulable pods are checked against that limit.
+    #[arg(long, env = "UNSCHEDULABLE_FLUSH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub unschedulable_flush_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("the {0} informer stopped")]
+    InformerStopped(&'static str),
+}
+
+/// Parses Go-style durations: `300ms`, `10s`, `5m`, `1h30m`, `1.5s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {s:?}: expected e.g. 300ms, 10s, 5m or 1h30m");
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+        let (num, after) = rest.split_at(num_len);
+        let value: f64 = num.parse().map_err(|_| invalid())?;
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let seconds = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        total += Duration::try_from_secs_f64(value * seconds).map_err(|_| invalid())?;
+        rest = next;
+    }
+    Ok(total)
+}
+
+impl Config {
+    fn settings(&self) -> Settings {
+        Settings {
+            scheduler_name: self.scheduler_name.clone(),
+            percentage_of_nodes_to_score: self.percentage_of_nodes_to_score,
+            pod_initial_backoff: self.pod_initial_backoff,
+            pod_max_backoff: self.pod_max_backoff,
+            seed: None,
+        }
+    }
+}
+
+/// Schedules until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
+    let client = Client::connect_lazy(&config.server)?;
+    let nodes_info = registry::lookup("nodes").expect("nodes are registered");
+    let pods_info = registry::lookup("pods").expect("pods are registered");
+    let mut nodes = Informer::start(client.clone(), nodes_info, "", ListParams::default());
+    // Finished pods hold no resources, so they are not even watched (as kube-scheduler);
+    // a pod that finishes leaves the watch as a deletion.
+    let active_pods =
+        ListParams { field_selector: "status.phase!=Succeeded,status.phase!=Failed".into(), ..Default::default() };
+    let mut pods = Informer::start(client.clone(), pods_info, "", active_pods);
+
+    tokio::pin!(shutdown);
+    tokio::select! {
+        synced = async {
+            nodes.wait_synced().await?;
+            pods.wait_synced().await
+        } => synced?,
+        _ = &mut shutdown => return Ok(()),
+    }
+
+    let mut sched = Scheduler::new(config.settings());
+    let now = Instant::now();
+    for node in nodes.cache.list() {
+        sched.node_applied(&node, now);
+    }
+    for pod in pods.cache.list() {
+        sched.pod_applied(&pod, now);
+    }
+    tracing::info!(
+        nodes = sched.cache.nodes().len(),
+        pending = sched.pending_count(),
+        name = %config.scheduler_name,
+        "scheduler started"
+    );
+
+    let writer = writer::Writer::new(client, &config.scheduler_name);
+    let bindings = Arc::new(Semaphore::new(config.parallelism as usize));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<writer::BindResult>();
+    let mut leftover = tokio::time::interval(config.unschedulable_flush_interval);
+    leftover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        sched.queue.flush_backoff(Instant::now());
+        let ready = sched.queue.has_active();
+        let wake = sched.queue.next_backoff_expiry();
+        // Events first: each decision should see every change already delivered.
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            ev = nodes.events.recv() => match ev.ok_or(Error::InformerStopped("nodes"))? {
+                Event::Applied(node) => sched.node_applied(&node, Instant::now()),
+                Event::Deleted(node) => sched.node_deleted(&node),
+                Event::Synced => {}
+            },
+            ev = pods.events.recv() => match ev.ok_or(Error::InformerStopped("pods"))? {
+                Event::Applied(pod) => sched.pod_applied(&pod, Instant::now()),
+                Event::Deleted(pod) => sched.pod_deleted(&pod, Instant::now()),
+                Event::Synced => {}
+            },
+            Some((key, ok)) = done_rx.recv() => sched.binding_finished(&key, ok, Instant::now()),
+            _ = leftover.tick() => {
+                sched.flush_unschedulable_leftover(Instant::now(), config.pod_max_in_unschedulable_pods_duration);
+            }
+            permit = bindings.clone().acquire_owned(), if ready => {
+                let permit = permit.expect("the semaphore is never closed");
+                if let Some(decision) = sched.schedule_next(Instant::now()) {
+                    writer.spawn(decision, permit, done_tx.clone());
+                }
+            }
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+        }
+    }
+    // Let bindings in flight finish, so no pod is left half-handled by a clean stop.
+    let _ = tokio::time::timeout(Duration::from_secs(5), bindings.acquire_many(config.parallelism)).await;
+    tracing::info!("scheduler stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn durations_parse_as_go_writes_them() {
+        for (s, ms) in [("300ms", 300), ("10s", 10_000), ("5m", 300_000), ("1h30m", 5_400_000), ("1.5s", 1_500)] {
+            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        }
+        for bad in ["", "10", "s", "5x", "1..5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn flags_default_as_kube_scheduler() {
+        let c = Config::try_parse_from(["scheduler"]).unwrap();
+        assert_eq!(c.server, "http://127.0.0.1:6443");
+        assert_eq!(c.scheduler_name, "default-scheduler");
+        assert_eq!(c.percentage_of_nodes_to_score, 0);
+        assert_eq!(c.parallelism, 16);
+        assert_eq!((c.pod_initial_backoff, c.pod_max_backoff), (Duration::from_secs(1), Duration::from_secs(10)));
+        assert_eq!(c.pod_max_in_unschedulable_pods_duration, Duration::from_secs(300));
+        assert!(Config::try_parse_from(["scheduler", "--percentage-of-nodes-to-score", "101"]).is_err());
+    }
+}
