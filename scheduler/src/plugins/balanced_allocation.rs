@@ -5,7 +5,10 @@
 //! As kube-scheduler: the fraction of each resource requested (capped at 1),
 //! the standard deviation of the fractions, score `(1 - std) * 100`. With two
 //! resources the deviation is half their difference. Unlike LeastAllocated,
-//! actual requests are used, not defaulted ones.
+//! actual requests are used, not defaulted ones. A best-effort pod (no cpu or
+//! memory request) changes no node's balance, so it is not scored at all:
+//! otherwise every such pod would be drawn to the same best-balanced node
+//! (kubernetes/kubernetes#129138).
 
 use crate::framework::{ScorePlugin, MAX_NODE_SCORE};
 use crate::node_info::NodeInfo;
@@ -14,6 +17,9 @@ use crate::pod_info::PodInfo;
 pub fn balanced_allocation(pod: &PodInfo, node: &NodeInfo) -> i64 {
     let alloc = &node.spec.allocatable;
     let want = &pod.usage.requests;
+    if want.milli_cpu == 0 && want.memory == 0 {
+        return 0;
+    }
     let resources = [
         (node.requested.milli_cpu + want.milli_cpu, alloc.milli_cpu),
         (node.requested.memory + want.memory, alloc.memory),
@@ -52,7 +58,8 @@ mod tests {
         let n = || node("n").allocatable("4", "4Gi", 110);
         let cases = [
             ("same share of both", pod("p").cpu("1").memory("1Gi"), n(), 100),
-            ("nothing requested anywhere", pod("p"), n(), 100),
+            ("a best-effort pod is not scored", pod("p"), n(), 0),
+            ("a best-effort pod is not scored even on a lopsided node", pod("p"), n().with_pod(pod("a").cpu("4")), 0),
             // cpu 50%, memory 0%: std 0.25.
             ("cpu only", pod("p").cpu("2"), n(), 75),
             // cpu 100% (capped), memory 0%: std 0.5.
