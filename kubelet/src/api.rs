@@ -1,0 +1,167 @@
+//! What pod workers write to the API: pod status, the end of a graceful
+//! deletion, and events. A trait, so that worker tests record the writes in
+//! memory (on tokio's paused clock, where real I/O would not mix) and hollow
+//! nodes share one connection.
+
+use api::{registry, ApiError};
+use client::events::EventRecorder;
+use client::{Client, DeleteParams, PatchType};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+pub use client::events::EventType;
+
+#[async_trait::async_trait]
+pub trait PodApi: Send + Sync + 'static {
+    /// Writes the pod's status (the `status` subresource).
+    async fn update_status(&self, pod: &Value, status: &Value) -> Result<(), ApiError>;
+    /// Finishes a graceful deletion: deletes the pod object at once, if it is
+    /// still the same pod (uid precondition).
+    async fn delete_pod(&self, pod: &Value) -> Result<(), ApiError>;
+    /// Records an event about `obj`. Never blocks: events are written in the
+    /// background, in order, as Kubernetes' event broadcaster does.
+    fn event(&self, obj: &Value, kind: EventType, reason: &str, message: &str);
+}
+
+/// Events waiting to be written; beyond this, new ones are dropped (and logged)
+/// rather than slowing the pod workers down.
+const EVENT_QUEUE: usize = 1000;
+
+/// The real API: a client connection and an event writer task.
+pub struct ClientApi {
+    client: Client,
+    events: mpsc::Sender<(Value, EventType, String, String)>,
+}
+
+impl ClientApi {
+    /// `node` names the event source (`kubelet, <node>`); one writer task per node.
+    pub fn new(client: Client, node: &str) -> Self {
+        let recorder = EventRecorder::new(client.clone(), "kubelet", node);
+        let (tx, mut rx) = mpsc::channel::<(Value, EventType, String, String)>(EVENT_QUEUE);
+        tokio::spawn(async move {
+            while let Some((obj, kind, reason, message)) = rx.recv().await {
+                recorder.record(&obj, kind, &reason, &message).await;
+            }
+        });
+        Self { client, events: tx }
+    }
+}
+
+#[async_trait::async_trait]
+impl PodApi for ClientApi {
+    async fn update_status(&self, pod: &Value, status: &Value) -> Result<(), ApiError> {
+        let pods = registry::lookup("pods").expect("pods are registered");
+        // A merge patch: no resourceVersion to race on, and fields others own stay.
+        let patch = json!({ "status": status });
+        self.client
+            .patch_subresource(
+                pods,
+                api::meta::namespace(pod),
+                api::meta::name(pod),
+                PatchType::Merge,
+                &patch,
+                "status",
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn delete_pod(&self, pod: &Value) -> Result<(), ApiError> {
+        let pods = registry::lookup("pods").expect("pods are registered");
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            precondition_uid: api::meta::uid(pod).to_string(),
+            ..Default::default()
+        };
+        match self.client.delete(pods, api::meta::namespace(pod), api::meta::name(pod), &params).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn event(&self, obj: &Value, kind: EventType, reason: &str, message: &str) {
+        // The involved object is all an event needs; spec and status would only bloat the queue.
+        let reference = json!({
+            "apiVersion": non_empty(api::meta::api_version(obj), "v1"),
+            "kind": non_empty(api::meta::kind(obj), "Pod"),
+            "metadata": {
+                "name": api::meta::name(obj),
+                "namespace": api::meta::namespace(obj),
+                "uid": api::meta::uid(obj),
+                "resourceVersion": api::meta::resource_version(obj),
+            },
+        });
+        if self.events.try_send((reference, kind, reason.to_string(), message.to_string())).is_err() {
+            tracing::warn!(reason, message, "event queue full; dropping the event");
+        }
+    }
+}
+
+fn non_empty<'a>(s: &'a str, default: &'a str) -> &'a str {
+    if s.is_empty() {
+        default
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! A [`PodApi`] that remembers every write, for pod worker tests.
+
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RecordedEvent {
+        pub pod: String,
+        pub kind: EventType,
+        pub reason: String,
+        pub message: String,
+    }
+
+    #[derive(Default)]
+    pub struct RecordingApi {
+        pub statuses: Mutex<Vec<(String, Value)>>,
+        pub events: Mutex<Vec<RecordedEvent>>,
+        pub deleted: Mutex<Vec<String>>,
+    }
+
+    impl RecordingApi {
+        /// The last status written for pod `name`.
+        pub fn status(&self, name: &str) -> Option<Value> {
+            self.statuses.lock().unwrap().iter().rev().find(|(n, _)| n == name).map(|(_, s)| s.clone())
+        }
+        pub fn status_writes(&self, name: &str) -> usize {
+            self.statuses.lock().unwrap().iter().filter(|(n, _)| n == name).count()
+        }
+        /// `reason: message` of every event so far, in order.
+        pub fn event_log(&self) -> Vec<String> {
+            self.events.lock().unwrap().iter().map(|e| format!("{}: {}", e.reason, e.message)).collect()
+        }
+        pub fn count_events(&self, reason: &str) -> usize {
+            self.events.lock().unwrap().iter().filter(|e| e.reason == reason).count()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl PodApi for RecordingApi {
+        async fn update_status(&self, pod: &Value, status: &Value) -> Result<(), ApiError> {
+            self.statuses.lock().unwrap().push((api::meta::name(pod).to_string(), status.clone()));
+            Ok(())
+        }
+        async fn delete_pod(&self, pod: &Value) -> Result<(), ApiError> {
+            self.deleted.lock().unwrap().push(api::meta::name(pod).to_string());
+            Ok(())
+        }
+        fn event(&self, obj: &Value, kind: EventType, reason: &str, message: &str) {
+            self.events.lock().unwrap().push(RecordedEvent {
+                pod: api::meta::name(obj).to_string(),
+                kind,
+                reason: reason.into(),
+                message: message.into(),
+            });
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Turns a pod spec's container into what the runtime runs: entrypoint and
+//! arguments, environment (with `valueFrom` and `$(VAR)` references),
+//! working directory and resource limits, by Kubernetes' rules.
+
+use crate::runtime::{ContainerConfig, ContainerMeta};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// What the environment of a container may refer to besides the pod spec.
+pub struct EnvContext<'a> {
+    pub pod: &'a Value,
+    pub pod_ip: &'a str,
+    pub host_ip: &'a str,
+    /// Node allocatable, for `resourceFieldRef`s to limits the container does not set.
+    pub node_cpu_millis: i64,
+    pub node_memory_bytes: i64,
+}
+
+/// Builds the runtime config of `container`. Errors are what Kubernetes
+/// reports as `CreateContainerConfigError`.
+pub fn container_config(
+    container: &Value,
+    meta: ContainerMeta,
+    sandbox_id: &str,
+    ctx: &EnvContext<'_>,
+) -> Result<ContainerConfig, String> {
+    let env = environment(container, ctx)?;
+    let vars: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let strings = |field: &str| -> Option<Vec<String>> {
+        let list: Vec<String> = container[field]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| expand(s, &|name| vars.get(name).map(|v| v.to_string())))
+            .collect();
+        (!list.is_empty()).then_some(list)
+    };
+    // Kubernetes: `command` replaces the image's entrypoint and drops its CMD;
+    // `args` alone keeps the entrypoint and replaces CMD. Docker's own merge of
+    // Entrypoint/Cmd with the image config does exactly this.
+    let entrypoint = strings("command");
+    let cmd = strings("args");
+    let resources = &container["resources"];
+    let limit = |r: &str| resources["limits"][r].as_str().map(String::from).or_else(|| number(&resources["limits"][r]));
+    let request =
+        |r: &str| resources["requests"][r].as_str().map(String::from).or_else(|| number(&resources["requests"][r]));
+    let memory_limit = match limit("memory") {
+        Some(q) => Some(parse_quantity(&q).map(|b| b.ceil() as i64)?),
+        None => None,
+    };
+    let cpu_limit_millis = match limit("cpu") {
+        Some(q) => Some(cpu_millis(&q)?),
+        None => None,
+    };
+    // A request defaults to the limit when only the limit is set.
+    let cpu_request_millis = match request("cpu") {
+        Some(q) => cpu_millis(&q)?,
+        None => cpu_limit_millis.unwrap_or(0),
+    };
+    Ok(ContainerConfig {
+        meta,
+        sandbox_id: sandbox_id.to_string(),
+        image: container["image"].as_str().unwrap_or("").to_string(),
+        entrypoint,
+        cmd,
+        env,
+        working_dir: container["workingDir"].as_str().filter(|s| !s.is_empty()).map(String::from),
+        memory_limit,
+        nano_cpus: cpu_limit_millis.map(|m| m * 1_000_000),
+        cpu_shares: Some(cpu_shares(cpu_request_millis)),
+        tty: container["tty"].as_bool().unwrap_or(false),
+        stdin: container["stdin"].as_bool().unwrap_or(false),
+        stdin_once: container["stdinOnce"].as_bool().unwrap_or(false),
+    })
+}
+
+fn number(v: &Value) -> Option<String> {
+    v.as_f64().map(|n| n.to_string())
+}
+
+fn cpu_millis(q: &str) -> Result<i64, String> {
+    parse_quantity(q).map(|cores| (cores * 1000.0).ceil() as i64)
+}
+
+/// Kubernetes' milliCPUToShares: 1 CPU = 1024 shares, at least 2 (also for no request).
+pub fn cpu_shares(millis: i64) -> i64 {
+    (millis * 1024 / 1000).max(2)
+}
+
+/// The container's environment in order: `env` entries, each able to refer to
+/// the ones before it with `$(NAME)`.
+fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>, String> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for var in container["env"].as_array().into_iter().flatten() {
+        let name = var["name"].as_str().unwrap_or("").to_string();
+        let value = if let Some(from) = var.get("valueFrom").filter(|v| v.is_object()) {
+            value_from(from, container, ctx)?
+        } else {
+            let raw = var["value"].as_str().unwrap_or("");
+            let defined: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            expand(raw, &|n| defined.get(n).map(|v| v.to_string()))
+        };
+        // A later entry with the same name wins, in the earlier one's place.
+        match env.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => env.push((name, value)),
+        }
+    }
+    Ok(env)
+}
+
+fn value_from(from: &Value, container: &Value, ctx: &EnvContext<'_>) -> Result<String, String> {
+    if let Some(path) = from["fieldRef"]["fieldPath"].as_str() {
+        return field_value(ctx, path);
+    }
+    if let Some(resource) = from["resourceFieldRef"]["resource"].as_str() {
+        return resource_value(container, ctx, resource, from["resourceFieldRef"]["divisor"].as_str().unwrap_or("1"));
+    }
+    for unsupported in ["configMapKeyRef", "secretKeyRef"] {
+        if from.get(unsupported).is_some() {
+            return Err(format!("{unsupported} environment variables are not supported by kubelab yet"));
+        }
+    }
+    Err("env valueFrom has no source".into())
+}
+
+/// The downward API's `fieldRef` paths.
+fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
+    let pod = ctx.pod;
+    let map_key = |prefix: &str| -> Option<String> {
+        let rest = path.strip_prefix(prefix)?.strip_prefix("['")?.strip_suffix("']")?;
+        Some(rest.to_string())
+    };
+    let value = match path {
+        "metadata.name" => api::meta::name(pod).to_string(),
+        "metadata.namespace" => api::meta::namespace(pod).to_string(),
+        "metadata.uid" => api::meta::uid(pod).to_string(),
+        "spec.nodeName" => pod["spec"]["nodeName"].as_str().unwrap_or("").to_string(),
+        "spec.serviceAccountName" => pod["spec"]["serviceAccountName"].as_str().unwrap_or("").to_string(),
+        "status.podIP" | "status.podIPs" => ctx.pod_ip.to_string(),
+        "status.hostIP" | "status.hostIPs" => ctx.host_ip.to_string(),
+        _ => {
+            if let Some(key) = map_key("metadata.labels") {
+                api::meta::labels(pod).get(&key).cloned().unwrap_or_default()
+            } else if let Some(key) = map_key("metadata.annotations") {
+                api::meta::annotations(pod).get(&key).cloned().unwrap_or_default()
+            } else {
+                return Err(format!("unsupported fieldPath: {path}"));
+            }
+        }
+    };
+    Ok(value)
+}
+
+/// `resourceFieldRef`: a limit or request divided by `divisor`, rounded up;
+/// a limit the container does not set is the node's allocatable amount.
+fn resource_value(container: &Value, ctx: &EnvContext<'_>, resource: &str, divisor: &str) -> Result<String, String> {
+    let (section, kind) = resource.split_once('.').ok_or_else(|| format!("unsupported resource: {resource}"))?;
+    let section = match section {
+        "limits" => "limits",
+        "requests" => "requests",
+        _ => return Err(format!("unsupported resource: {resource}")),
+    };
+    let set = container["resources"][section][kind]
+        .as_str()
+        .map(String::from)
+        .or_else(|| number(&container["resources"][section][kind]));
+    let amount = match (set, kind) {
+        (Some(q), _) => parse_quantity(&q)?,
+        (None, "cpu") if section == "limits" => ctx.node_cpu_millis as f64 / 1000.0,
+        (None, "memory") if section == "limits" => ctx.node_memory_bytes as f64,
+        (None, "cpu" | "memory") => 0.0,
+        _ => return Err(format!("unsupported resource: {resource}")),
+    };
+    let divisor = parse_quantity(divisor)?;
+    if divisor <= 0.0 {
+        return Err(format!("invalid divisor: {divisor}"));
+    }
+    // Kubernetes rounds up, and never reports less than 1 for a non-zero amount.
+    Ok(((amount / divisor).ceil() as i64).to_string())
+}
+
+/// Expands `$(NAME)` references as Kubernetes does: defined names are
+/// replaced, undefined ones kept verbatim, and `$$` escapes a `$`.
+pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(inner) = after.strip_prefix('(') {
+            match inner.find(')') {
+                Some(end) => {
+                    let name = &inner[..end];
+                    match lookup(name) {
+                        Some(v) => out.push_str(&v),
+                        None => {
+                            out.push_str("$(");
+                            out.push_str(name);
+                            out.push(')');
+                        }
+                    }
+                    rest = &inner[end + 1..];
+                }
+                None => {
+                    out.push_str("$(");
+                    rest = inner;
+                }
+            }
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parses a Kubernetes quantity (`128Mi`, `500m`, `1.5`, `1e3`, `2G`) into its plain value.
+pub fn parse_quantity(q: &str) -> Result<f64, String> {
+    let q = q.trim();
+    let invalid = || {
+        format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {q:?}")
+    };
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let base: f64 = num.parse().map_err(|_| invalid())?;
+    let factor = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        exp if exp.starts_with(['e', 'E']) => {
+            let e: i32 = exp[1..].parse().map_err(|_| invalid())?;
+            10f64.powi(e)
+        }
+        _ => return Err(invalid()),
+    };
+    Ok(base * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx(pod: &Value) -> EnvContext<'_> {
+        EnvContext {
+            pod,
+            pod_ip: "172.18.0.5",
+            host_ip: "172.18.0.2",
+            node_cpu_millis: 2000,
+            node_memory_bytes: 1 << 30,
+        }
+    }
+
+    fn meta() -> ContainerMeta {
+        ContainerMeta { container_name: "main".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn command_and_args_follow_kubernetes_rules() {
+        let pod = json!({"metadata": {"name": "p"}});
+        let cases = [
+            (json!({}), None, None),
+            (json!({"command": ["/bin/sh"]}), Some(vec!["/bin/sh"]), None),
+            (json!({"args": ["5"]}), None, Some(vec!["5"])),
+            (json!({"command": ["sleep"], "args": ["5"]}), Some(vec!["sleep"]), Some(vec!["5"])),
+        ];
+        for (container, entrypoint, cmd) in cases {
+            let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+            let own = |v: Option<Vec<&str>>| v.map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
+            assert_eq!(c.entrypoint, own(entrypoint), "{container}");
+            assert_eq!(c.cmd, own(cmd), "{container}");
+        }
+    }
+
+    #[test]
+    fn env_resolves_field_refs_and_references() {
+        let pod = json!({
+            "metadata": {"name": "kubia", "namespace": "default", "uid": "u1", "labels": {"app": "kubia"}},
+            "spec": {"nodeName": "node1"},
+        });
+        let container = json!({
+            "env": [
+                {"name": "INTERVAL", "value": "30"},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+                {"name": "MSG", "value": "every $(INTERVAL)s on $(NODE_NAME), $(UNKNOWN), $$(INTERVAL)"},
+                {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+            ],
+            "args": ["$(INTERVAL)"],
+        });
+        let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+        let env: HashMap<_, _> = c.env.iter().cloned().collect();
+        assert_eq!(env["POD_NAME"], "kubia");
+        assert_eq!(env["POD_NAMESPACE"], "default");
+        assert_eq!(env["POD_UID"], "u1");
+        assert_eq!(env["POD_IP"], "172.18.0.5");
+        assert_eq!(env["NODE_NAME"], "node1");
+        assert_eq!(env["APP"], "kubia");
+        assert_eq!(env["MSG"], "every 30s on node1, $(UNKNOWN), $(INTERVAL)");
+        assert_eq!(env["MEM"], "1024", "no memory limit: the node's allocatable memory");
+        assert_eq!(c.cmd, Some(vec!["30".to_string()]));
+    }
+
+    #[test]
+    fn resources_become_docker_limits() {
+        let pod = json!({});
+        let container =
+            json!({"resources": {"limits": {"memory": "128Mi", "cpu": "500m"}, "requests": {"cpu": "250m"}}});
+        let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+        assert_eq!(c.memory_limit, Some(128 << 20));
+        assert_eq!(c.nano_cpus, Some(500_000_000));
+        assert_eq!(c.cpu_shares, Some(256));
+        let only_limit = json!({"resources": {"limits": {"cpu": "1"}}});
+        assert_eq!(container_config(&only_limit, meta(), "sb", &ctx(&pod)).unwrap().cpu_shares, Some(1024));
+        let none = container_config(&json!({}), meta(), "sb", &ctx(&pod)).unwrap();
+        assert_eq!((none.memory_limit, none.nano_cpus, none.cpu_shares), (None, None, Some(2)));
+        let bad = json!({"resources": {"limits": {"memory": "lots"}}});
+        assert!(container_config(&bad, meta(), "sb", &ctx(&pod)).is_err());
+    }
+
+    #[test]
+    fn quantities_parse() {
+        for (q, want) in
+            [("1", 1.0), ("500m", 0.5), ("1Gi", 1073741824.0), ("2k", 2000.0), ("1e3", 1000.0), ("0.5", 0.5)]
+        {
+            assert_eq!(parse_quantity(q).unwrap(), want, "{q}");
+        }
+        assert!(parse_quantity("12x").is_err());
+    }
+}

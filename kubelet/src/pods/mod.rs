@@ -1,0 +1,277 @@
+//! The pods of one node: a worker task per pod fed by the pod source, and a
+//! relist loop (Kubernetes' PLEG) that lists the runtime's containers, wakes
+//! the worker of every pod whose containers changed, and removes containers of
+//! pods this node no longer runs (deleted, or bound elsewhere, while the
+//! kubelet was down).
+//!
+//! Nothing here knows Docker or the API connection: a [`Kubelet`] is built from
+//! a [`Runtime`] and a [`PodApi`], so hollow nodes run thousands of them in one
+//! process over the fake runtime, fed from one shared pod watch.
+
+pub mod backoff;
+pub mod container;
+pub mod images;
+pub mod status;
+pub mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use crate::api::PodApi;
+use crate::clock::Clock;
+use crate::runtime::{ContainerState, ContainerSummary, Runtime};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use worker::{Desired, Worker};
+
+/// What every pod worker of a node shares.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub node_name: String,
+    /// The node's address: pods' `hostIP`.
+    pub node_ip: String,
+    pub pause_image: String,
+    pub backoff: backoff::Policy,
+    /// How often the runtime is relisted.
+    pub relist_period: Duration,
+    /// How often a pod is synced when nothing happens.
+    pub resync_period: Duration,
+    /// The scheme of container IDs in pod status (`docker`).
+    pub runtime_name: &'static str,
+    pub node_cpu_millis: i64,
+    pub node_memory_bytes: i64,
+}
+
+/// A change in the set of pods bound to the node.
+#[derive(Debug, Clone)]
+pub enum PodEvent {
+    Applied(Value),
+    Deleted(Value),
+    /// The source has listed every pod once: containers of pods not seen by
+    /// now belong to no pod of this node.
+    Synced,
+}
+
+struct WorkerEntry {
+    desired: watch::Sender<Desired>,
+    wake: Arc<Notify>,
+    status: Arc<Mutex<Option<Arc<Value>>>>,
+}
+
+pub(crate) struct Shared {
+    pub settings: Settings,
+    pub runtime: Arc<dyn Runtime>,
+    pub api: Arc<dyn PodApi>,
+    pub clock: Clock,
+    workers: Mutex<HashMap<String, WorkerEntry>>,
+    synced: AtomicBool,
+    runtime_ok: AtomicBool,
+    /// Pods whose leftover containers are being removed.
+    cleaning: Mutex<HashSet<String>>,
+    /// Per pod uid, the (id, state) of its containers at the last relist.
+    last_relist: Mutex<HashMap<String, Vec<(String, ContainerState)>>>,
+}
+
+impl Shared {
+    fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<String, WorkerEntry>> {
+        self.workers.lock().expect("workers lock")
+    }
+
+    /// Called by a worker when its pod is gone; a newer worker for the same uid stays.
+    pub(crate) fn worker_finished(&self, uid: &str, wake: &Arc<Notify>) {
+        let mut workers = self.workers();
+        if workers.get(uid).is_some_and(|w| Arc::ptr_eq(&w.wake, wake)) {
+            workers.remove(uid);
+        }
+    }
+}
+
+/// The pods of one node. Cheap to clone.
+#[derive(Clone)]
+pub struct Kubelet {
+    shared: Arc<Shared>,
+}
+
+impl Kubelet {
+    pub fn new(settings: Settings, runtime: Arc<dyn Runtime>, api: Arc<dyn PodApi>, clock: Clock) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                runtime,
+                api,
+                clock,
+                workers: Default::default(),
+                synced: AtomicBool::new(false),
+                runtime_ok: AtomicBool::new(true),
+                cleaning: Default::default(),
+                last_relist: Default::default(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    pub fn runtime(&self) -> Arc<dyn Runtime> {
+        self.shared.runtime.clone()
+    }
+
+    /// Whether the last relist reached the runtime (the node's Ready condition).
+    pub fn runtime_healthy(&self) -> bool {
+        self.shared.runtime_ok.load(Ordering::Relaxed)
+    }
+
+    /// How many pods have a worker.
+    pub fn pod_count(&self) -> usize {
+        self.shared.workers().len()
+    }
+
+    /// Feeds one change from the pod source to the pod's worker, starting it if needed.
+    pub fn handle(&self, event: PodEvent) {
+        let (pod, removed) = match event {
+            PodEvent::Synced => {
+                self.shared.synced.store(true, Ordering::Relaxed);
+                return;
+            }
+            PodEvent::Applied(pod) => {
+                let bound = pod["spec"]["nodeName"].as_str() == Some(self.shared.settings.node_name.as_str());
+                (pod, !bound)
+            }
+            PodEvent::Deleted(pod) => (pod, true),
+        };
+        let uid = api::meta::uid(&pod).to_string();
+        let desired = Desired { pod: Arc::new(pod), removed };
+        let mut workers = self.shared.workers();
+        if let Some(w) = workers.get(&uid) {
+            w.desired.send_replace(desired);
+            return;
+        }
+        if removed {
+            // Never ran here (or already cleaned up): the relist loop removes any leftovers.
+            return;
+        }
+        let (tx, rx) = watch::channel(desired);
+        let wake = Arc::new(Notify::new());
+        let status = Arc::new(Mutex::new(None));
+        let worker = Worker::new(self.shared.clone(), rx, wake.clone(), status.clone());
+        workers.insert(uid, WorkerEntry { desired: tx, wake, status });
+        tokio::spawn(worker.run());
+    }
+
+    /// The pod named `namespace/name` on this node, with the status its worker
+    /// last computed (fresher than the API's).
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<(Arc<Value>, Option<Arc<Value>>)> {
+        let workers = self.shared.workers();
+        workers.values().find_map(|w| {
+            let d = w.desired.borrow();
+            let matches = api::meta::namespace(&d.pod) == namespace && api::meta::name(&d.pod) == name;
+            (matches && !d.removed).then(|| (d.pod.clone(), w.status.lock().expect("status lock").clone()))
+        })
+    }
+
+    /// Relists every `relist_period` until `shutdown` resolves.
+    pub async fn run_relist(&self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut ticker = tokio::time::interval(self.shared.settings.relist_period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticker.tick() => self.relist().await,
+            }
+        }
+    }
+
+    /// Stops every worker, leaving containers as they are (a kubelet restart
+    /// must not disturb running pods).
+    pub fn shutdown(&self) {
+        self.shared.workers().clear();
+    }
+
+    /// One relist: wake workers whose pods changed, clean up orphans.
+    pub async fn relist(&self) {
+        let shared = &self.shared;
+        let list = match shared.runtime.list_containers(&shared.settings.node_name).await {
+            Ok(l) => {
+                shared.runtime_ok.store(true, Ordering::Relaxed);
+                l
+            }
+            Err(e) => {
+                if shared.runtime_ok.swap(false, Ordering::Relaxed) {
+                    tracing::error!(error = %e, "the container runtime is unreachable");
+                }
+                return;
+            }
+        };
+        let mut by_pod: HashMap<String, Vec<ContainerSummary>> = HashMap::new();
+        for c in list {
+            by_pod.entry(c.meta.pod_uid.clone()).or_default().push(c);
+        }
+        let snapshot: HashMap<String, Vec<(String, ContainerState)>> = by_pod
+            .iter()
+            .map(|(uid, cs)| {
+                let mut states: Vec<(String, ContainerState)> = cs.iter().map(|c| (c.id.clone(), c.state)).collect();
+                states.sort_by(|a, b| a.0.cmp(&b.0));
+                (uid.clone(), states)
+            })
+            .collect();
+        let previous = std::mem::replace(&mut *shared.last_relist.lock().expect("relist lock"), snapshot.clone());
+        let mut orphans = Vec::new();
+        {
+            let workers = shared.workers();
+            for uid in snapshot.keys().chain(previous.keys()) {
+                if snapshot.get(uid) != previous.get(uid) {
+                    if let Some(w) = workers.get(uid) {
+                        w.wake.notify_one();
+                    }
+                }
+            }
+            if shared.synced.load(Ordering::Relaxed) {
+                let mut cleaning = shared.cleaning.lock().expect("cleaning lock");
+                for (uid, containers) in by_pod {
+                    if !workers.contains_key(&uid) && cleaning.insert(uid.clone()) {
+                        orphans.push((uid, containers));
+                    }
+                }
+            }
+        }
+        for (uid, containers) in orphans {
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                remove_orphan(&shared, &containers).await;
+                shared.cleaning.lock().expect("cleaning lock").remove(&uid);
+            });
+        }
+    }
+}
+
+/// Stops (apps first, then the sandbox) and removes the containers of a pod
+/// this node does not run, with the grace period recorded in their labels.
+async fn remove_orphan(shared: &Shared, containers: &[ContainerSummary]) {
+    let Some(first) = containers.first() else { return };
+    tracing::info!(
+        pod = %format!("{}/{}", first.meta.pod_namespace, first.meta.pod_name),
+        uid = %first.meta.pod_uid,
+        "removing the containers of a pod that is not bound to this node any more"
+    );
+    let grace = |c: &ContainerSummary| Duration::from_secs(c.meta.grace_period.unwrap_or(30).max(2) as u64);
+    let (sandboxes, apps): (Vec<&ContainerSummary>, Vec<&ContainerSummary>) =
+        containers.iter().partition(|c| c.meta.is_sandbox());
+    // App containers first, then the sandbox whose network they use.
+    for group in [apps, sandboxes] {
+        let running = group.into_iter().filter(|c| c.state == ContainerState::Running);
+        futures::future::join_all(running.map(|c| shared.runtime.stop_container(&c.id, grace(c)))).await;
+    }
+    for c in containers {
+        if let Err(e) = shared.runtime.remove_container(&c.id).await {
+            if !e.is_not_found() {
+                tracing::warn!(container = %c.id, error = %e, "removing an orphaned container failed");
+            }
+        }
+    }
+}

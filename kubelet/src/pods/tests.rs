@@ -1,0 +1,496 @@
+//! Pod workers against the fake runtime on tokio's paused clock: restart
+//! policies, CrashLoopBackOff timings, probes, graceful termination, image
+//! pulls, adoption by a restarted kubelet and removal of orphaned containers.
+
+use super::*;
+use crate::api::testing::RecordingApi;
+use crate::probe::ProbeOutcome;
+use crate::runtime::fake::{FakeRuntime, Program};
+use serde_json::json;
+use tokio::time::Instant;
+
+const NODE: &str = "node1";
+
+struct Harness {
+    fake: Arc<FakeRuntime>,
+    api: Arc<RecordingApi>,
+    kubelet: Kubelet,
+    relist: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::on(Arc::new(FakeRuntime::new()))
+    }
+
+    /// A kubelet over an existing runtime (a restarted kubelet finds what the last one left).
+    fn on(fake: Arc<FakeRuntime>) -> Self {
+        let settings = Settings {
+            node_name: NODE.into(),
+            node_ip: "172.18.0.2".into(),
+            pause_image: "kubelab/pause:latest".into(),
+            backoff: backoff::Policy::default(),
+            relist_period: Duration::from_secs(1),
+            resync_period: Duration::from_secs(60),
+            runtime_name: "docker",
+            node_cpu_millis: 2000,
+            node_memory_bytes: 4 << 30,
+        };
+        let api = Arc::new(RecordingApi::default());
+        let kubelet = Kubelet::new(settings, fake.clone(), api.clone(), fake.clock());
+        let relist = {
+            let k = kubelet.clone();
+            tokio::spawn(async move { k.run_relist(std::future::pending()).await })
+        };
+        Self { fake, api, kubelet, relist }
+    }
+
+    fn stop(self) -> Arc<FakeRuntime> {
+        self.kubelet.shutdown();
+        self.relist.abort();
+        self.fake
+    }
+
+    fn status(&self, pod: &str) -> Value {
+        self.api.status(pod).unwrap_or_else(|| panic!("no status written for {pod}"))
+    }
+
+    fn container_status(&self, pod: &str) -> Value {
+        self.status(pod)["containerStatuses"][0].clone()
+    }
+
+    fn start_times(&self, pod: &str) -> Vec<Instant> {
+        self.fake.ops_of("start", pod).iter().map(|o| o.at).collect()
+    }
+}
+
+fn pod(name: &str, policy: &str, containers: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}")},
+        "spec": {"nodeName": NODE, "restartPolicy": policy, "terminationGracePeriodSeconds": 30, "containers": containers},
+        "status": {"phase": "Pending", "qosClass": "BestEffort", "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2024-05-01T10:00:00Z"}
+        ]},
+    })
+}
+
+fn kubia(name: &str, policy: &str) -> Value {
+    pod(name, policy, json!([{"name": "kubia", "image": "luksa/kubia", "imagePullPolicy": "IfNotPresent"}]))
+}
+
+/// Waits (in virtual time, up to `limit`) until `f` holds.
+async fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_a_pod_and_reports_it_running() {
+    let h = Harness::new();
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("kubia").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let status = h.status("kubia");
+    assert_eq!(status["hostIP"], "172.18.0.2");
+    assert!(status["podIP"].as_str().is_some_and(|ip| ip.starts_with("10.88.")), "{status}");
+    assert_eq!(status["podIPs"][0]["ip"], status["podIP"]);
+    let cs = &status["containerStatuses"][0];
+    assert_eq!(cs["ready"], true);
+    assert_eq!(cs["started"], true);
+    assert_eq!(cs["restartCount"], 0);
+    assert!(cs["containerID"].as_str().unwrap().starts_with("docker://"));
+    assert!(cs["state"]["running"]["startedAt"].is_string());
+    let ready = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
+    assert_eq!(ready["status"], "True");
+    assert_eq!(
+        h.api.event_log(),
+        [
+            "Pulled: Container image \"luksa/kubia\" already present on machine",
+            "Created: Created container: kubia",
+            "Started: Started container kubia",
+        ]
+    );
+    // The sandbox is made first, then the container joins it.
+    let ops: Vec<String> = h.fake.ops().iter().map(|o| format!("{} {}", o.what, o.container)).collect();
+    assert_eq!(ops, ["sandbox POD", "create kubia", "start kubia"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_pull_of_a_local_image_uses_it_and_says_so() {
+    let h = Harness::new();
+    // `luksa/kubia` without a tag is pulled Always; no registry answers here.
+    let p = pod("kubia", "Always", json!([{"name": "kubia", "image": "luksa/kubia"}]));
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("kubia").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let log = h.api.event_log();
+    assert_eq!(log[0], "Pulling: Pulling image \"luksa/kubia\"");
+    assert!(
+        log[1].starts_with("Pulled: Pulling image \"luksa/kubia\" failed (")
+            && log[1].ends_with("); using the image already present on machine"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absent_image_shows_err_image_pull_then_image_pull_backoff() {
+    let h = Harness::new();
+    h.fake.add_image("kubelab/pause:latest");
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    wait_for("ErrImagePull", Duration::from_secs(3), || {
+        h.api.status("kubia").is_some_and(|s| s["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImagePull")
+    })
+    .await;
+    assert_eq!(h.status("kubia")["phase"], "Pending");
+    let log = h.api.event_log();
+    assert_eq!(log[0], "Pulling: Pulling image \"luksa/kubia\"");
+    assert!(log[1].starts_with("Failed: Failed to pull image \"luksa/kubia\": "), "{log:?}");
+    assert_eq!(log[2], "Failed: Error: ErrImagePull");
+    wait_for("ImagePullBackOff", Duration::from_secs(3), || {
+        h.container_status("kubia")["state"]["waiting"]["reason"] == "ImagePullBackOff"
+    })
+    .await;
+    assert_eq!(h.container_status("kubia")["state"]["waiting"]["message"], "Back-off pulling image \"luksa/kubia\"");
+    // Once the image is there, the next attempt after the backoff starts the container.
+    h.fake.add_image("luksa/kubia");
+    wait_for("Running", Duration::from_secs(30), || h.status("kubia")["phase"] == "Running").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn always_restarts_with_crash_loop_backoff_doubling_to_the_cap() {
+    let h = Harness::new();
+    h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1)]);
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    wait_for("9 starts", Duration::from_secs(1200), || h.start_times("kubia").len() >= 9).await;
+    let starts = h.start_times("kubia");
+    // Each run lasts 1s; the wait after each exit is the backoff.
+    let gaps: Vec<f64> = starts.windows(2).map(|w| secs(w[1] - w[0]) - 1.0).collect();
+    assert!(gaps[0] <= 1.01, "the first crash restarts at once (within a relist): {gaps:?}");
+    for (gap, want) in gaps[1..].iter().zip([10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0]) {
+        assert!((gap - want).abs() < 0.05, "gaps {gaps:?}, expected {want}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_looping_container_shows_kubernetes_status_and_events() {
+    let h = Harness::new();
+    h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1)]);
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    wait_for("2 starts", Duration::from_secs(10), || h.start_times("kubia").len() >= 2).await;
+    wait_for("CrashLoopBackOff", Duration::from_secs(5), || {
+        h.container_status("kubia")["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    })
+    .await;
+    let cs = h.container_status("kubia");
+    assert_eq!(
+        cs["state"]["waiting"]["message"],
+        "back-off 10s restarting failed container=kubia pod=kubia_default(uid-kubia)"
+    );
+    assert_eq!(cs["restartCount"], 1);
+    assert_eq!(cs["ready"], false);
+    assert_eq!(cs["lastState"]["terminated"]["exitCode"], 1);
+    assert_eq!(cs["lastState"]["terminated"]["reason"], "Error");
+    assert_eq!(h.status("kubia")["phase"], "Running");
+    assert!(h
+        .api
+        .event_log()
+        .contains(&"BackOff: Back-off restarting failed container kubia in pod kubia_default(uid-kubia)".to_string()));
+    // Only the current and the previous instance are kept (for `logs --previous`).
+    wait_for("4 starts", Duration::from_secs(60), || h.start_times("kubia").len() >= 4).await;
+    let kept = h.fake.containers().iter().filter(|c| c.1 == "kubia").count();
+    assert!(kept <= 2, "{:?}", h.fake.containers());
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_restarts_failures_and_completes_on_success() {
+    let h = Harness::new();
+    h.fake.script(
+        "job",
+        "kubia",
+        vec![Program::exits(Duration::from_secs(1), 3), Program::exits(Duration::from_secs(1), 0)],
+    );
+    h.kubelet.handle(PodEvent::Applied(kubia("job", "OnFailure")));
+    wait_for("Succeeded", Duration::from_secs(30), || h.api.status("job").is_some_and(|s| s["phase"] == "Succeeded"))
+        .await;
+    assert_eq!(h.start_times("job").len(), 2, "restarted after exit 3, not after exit 0");
+    let cs = h.container_status("job");
+    assert_eq!(cs["state"]["terminated"]["reason"], "Completed");
+    assert_eq!(cs["restartCount"], 1);
+    let ready = &h.status("job")["conditions"][2];
+    assert_eq!((ready["type"].as_str(), ready["reason"].as_str()), (Some("Ready"), Some("PodCompleted")));
+    // A finished pod keeps its containers but not its sandbox.
+    wait_for("sandbox stopped", Duration::from_secs(5), || {
+        h.fake.containers().iter().any(|c| c.1 == "POD" && c.2 == ContainerState::Exited)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(h.start_times("job").len(), 2, "nothing restarts after the pod succeeded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_leaves_a_failed_container_failed() {
+    let h = Harness::new();
+    h.fake.script("once", "kubia", vec![Program::exits(Duration::from_secs(2), 1)]);
+    h.kubelet.handle(PodEvent::Applied(kubia("once", "Never")));
+    wait_for("Failed", Duration::from_secs(10), || h.api.status("once").is_some_and(|s| s["phase"] == "Failed")).await;
+    let cs = h.container_status("once");
+    assert_eq!(cs["state"]["terminated"]["exitCode"], 1);
+    assert_eq!(cs["state"]["terminated"]["reason"], "Error");
+    assert_eq!(cs["restartCount"], 0);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.start_times("once").len(), 1);
+}
+
+fn probed(name: &str, probes: Value) -> Value {
+    let mut container = json!({"name": "kubia", "image": "luksa/kubia:v1", "ports": [{"containerPort": 8080}]});
+    for (k, v) in probes.as_object().unwrap() {
+        container[k] = v.clone();
+    }
+    pod(name, "Always", json!([container]))
+}
+
+#[tokio::test(start_paused = true)]
+async fn liveness_failures_restart_the_container_after_the_threshold() {
+    let h = Harness::new();
+    let p = probed("live", json!({"livenessProbe": {"httpGet": {"path": "/", "port": 8080}}}));
+    h.fake.set_probe(
+        "live",
+        "kubia",
+        "liveness",
+        ProbeOutcome::Failure("HTTP probe failed with statuscode: 500".into()),
+    );
+    let t0 = Instant::now();
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("a restart", Duration::from_secs(60), || h.start_times("live").len() >= 2).await;
+    // Probes tick every 10s from the worker's start; three failures in a row (at 10, 20, 30s) kill it.
+    let killed = secs(h.start_times("live")[1] - t0);
+    assert!((30.0..30.5).contains(&killed), "restarted at {killed}s");
+    let probes = h.fake.probe_times("live", "kubia", "liveness");
+    assert_eq!(probes.len(), 3);
+    assert_eq!(h.api.count_events("Unhealthy"), 3);
+    let log = h.api.event_log();
+    assert!(log.contains(&"Unhealthy: Liveness probe failed: HTTP probe failed with statuscode: 500".to_string()));
+    assert!(log.contains(&"Killing: Container kubia failed liveness probe, will be restarted".to_string()));
+    let stop = &h.fake.ops_of("stop", "live")[0];
+    assert_eq!(stop.grace, Some(Duration::from_secs(30)), "killed with the pod's grace period");
+    wait_for("restartCount 1", Duration::from_secs(5), || h.container_status("live")["restartCount"] == 1).await;
+    assert_eq!(h.container_status("live")["lastState"]["terminated"]["exitCode"], 143);
+    // A healthy container is left alone.
+    h.fake.set_probe("live", "kubia", "liveness", ProbeOutcome::Success);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(h.start_times("live").len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn initial_delay_holds_probes_back() {
+    let h = Harness::new();
+    let p = probed(
+        "delayed",
+        json!({"livenessProbe": {"tcpSocket": {"port": 8080}, "initialDelaySeconds": 15, "periodSeconds": 5}}),
+    );
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("a probe", Duration::from_secs(60), || !h.fake.probe_times("delayed", "kubia", "liveness").is_empty())
+        .await;
+    let started = h.start_times("delayed")[0];
+    let first = secs(h.fake.probe_times("delayed", "kubia", "liveness")[0] - started);
+    assert!((15.0..20.0).contains(&first), "first probe {first}s after the start");
+}
+
+fn ready_condition(h: &Harness, pod: &str) -> String {
+    let status = h.status(pod);
+    let c = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    c["status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_flips_the_ready_condition_with_thresholds() {
+    let h = Harness::new();
+    let p = probed(
+        "web",
+        json!({"readinessProbe": {"exec": {"command": ["ls", "/var/ready"]}, "periodSeconds": 1,
+                                   "successThreshold": 2, "failureThreshold": 3}}),
+    );
+    h.fake.set_probe("web", "kubia", "readiness", ProbeOutcome::Failure("ls: /var/ready: No such file".into()));
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("web").is_some_and(|s| s["phase"] == "Running")).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(ready_condition(&h, "web"), "False");
+    assert_eq!(h.container_status("web")["ready"], false);
+    let ready_msg = h.status("web")["conditions"][2]["message"].clone();
+    assert_eq!(ready_msg, "containers with unready status: [kubia]");
+    assert!(h.api.event_log().contains(&"Unhealthy: Readiness probe failed: ls: /var/ready: No such file".to_string()));
+
+    // Two successes in a row are needed.
+    h.fake.set_probe("web", "kubia", "readiness", ProbeOutcome::Success);
+    let flipped = Instant::now();
+    wait_for("Ready", Duration::from_secs(5), || ready_condition(&h, "web") == "True").await;
+    let took = secs(Instant::now() - flipped);
+    assert!((1.0..=2.2).contains(&took), "ready after {took}s");
+    assert_eq!(h.container_status("web")["ready"], true);
+
+    // Three failures in a row make it unready again; it is not restarted.
+    h.fake.set_probe("web", "kubia", "readiness", ProbeOutcome::Failure("down".into()));
+    let flipped = Instant::now();
+    wait_for("not Ready", Duration::from_secs(6), || ready_condition(&h, "web") == "False").await;
+    let took = secs(Instant::now() - flipped);
+    assert!((2.0..=3.2).contains(&took), "unready after {took}s");
+    assert_eq!(h.start_times("web").len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deletion_stops_containers_gracefully_then_removes_the_pod() {
+    let h = Harness::new();
+    let mut p =
+        pod("two", "Always", json!([{"name": "polite", "image": "a:v1"}, {"name": "stubborn", "image": "b:v1"}]));
+    h.fake.script("two", "polite", vec![Program { term_delay: Some(Duration::from_secs(1)), ..Program::forever() }]);
+    h.fake.script("two", "stubborn", vec![Program::ignoring_sigterm()]);
+    h.kubelet.handle(PodEvent::Applied(p.clone()));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("two").is_some_and(|s| s["phase"] == "Running")).await;
+
+    let t0 = Instant::now();
+    p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
+    p["metadata"]["deletionGracePeriodSeconds"] = 5.into();
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("deleted", Duration::from_secs(20), || !h.api.deleted.lock().unwrap().is_empty()).await;
+    let done = secs(Instant::now() - t0);
+    assert!((5.0..5.5).contains(&done), "the stubborn container was killed at the end of the grace period ({done}s)");
+
+    let log = h.api.event_log();
+    assert!(log.contains(&"Killing: Stopping container polite".to_string()), "{log:?}");
+    assert!(log.contains(&"Killing: Stopping container stubborn".to_string()), "{log:?}");
+    let stops = h.fake.ops_of("stop", "two");
+    let order: Vec<&str> = stops.iter().map(|o| o.container.as_str()).collect();
+    assert_eq!(order.last(), Some(&"POD"), "the sandbox stops last: {order:?}");
+    assert!(stops.iter().filter(|o| o.container != "POD").all(|o| o.grace == Some(Duration::from_secs(5))));
+
+    let status = h.status("two");
+    let codes: Vec<i64> = status["containerStatuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"]["terminated"]["exitCode"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [143, 137], "SIGTERM for the polite one, SIGKILL for the other");
+    assert_eq!(status["phase"], "Failed");
+    assert!(h.fake.containers().is_empty(), "every container of the pod is removed");
+    assert_eq!(h.kubelet.pod_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_kubelet_adopts_running_containers_and_restarts_none() {
+    let h = Harness::new();
+    h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1), Program::forever()]);
+    let p = probed("kubia", json!({"readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 10}}));
+    h.kubelet.handle(PodEvent::Applied(p.clone()));
+    h.kubelet.handle(PodEvent::Synced);
+    wait_for("ready after a restart", Duration::from_secs(30), || {
+        h.api.status("kubia").is_some_and(|s| {
+            s["containerStatuses"][0]["restartCount"] == 1 && s["containerStatuses"][0]["ready"] == true
+        })
+    })
+    .await;
+    let last_status = h.status("kubia");
+    let before = h.fake.ops().len();
+    let fake = h.stop();
+
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let h = Harness::on(fake);
+    let mut seen = p.clone();
+    seen["status"] = last_status.clone();
+    h.kubelet.handle(PodEvent::Applied(seen));
+    h.kubelet.handle(PodEvent::Synced);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let after: Vec<_> = h.fake.ops().into_iter().skip(before).collect();
+    assert!(after.is_empty(), "the restarted kubelet touched containers: {after:?}");
+    assert_eq!(h.api.status_writes("kubia"), 0, "the status was already right: nothing to write");
+    assert_eq!(h.kubelet.pod_count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn containers_of_pods_gone_while_the_kubelet_was_down_are_removed() {
+    let h = Harness::new();
+    h.kubelet.handle(PodEvent::Applied(kubia("kept", "Always")));
+    h.kubelet.handle(PodEvent::Applied(kubia("gone", "Always")));
+    wait_for("both running", Duration::from_secs(5), || h.fake.containers().len() == 4).await;
+    let fake = h.stop();
+
+    let h = Harness::on(fake);
+    h.kubelet.handle(PodEvent::Applied(kubia("kept", "Always")));
+    // Before the source has listed everything, nothing is removed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(h.fake.containers().len(), 4);
+    h.kubelet.handle(PodEvent::Synced);
+    wait_for("orphans removed", Duration::from_secs(40), || h.fake.containers().len() == 2).await;
+    assert!(h.fake.containers().iter().all(|c| c.0 == "kept"), "{:?}", h.fake.containers());
+    assert!(h.fake.ops_of("start", "kept").len() == 1, "the kept pod was not restarted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_deleted_while_the_kubelet_was_down_is_finished_off() {
+    let h = Harness::new();
+    let mut p = kubia("late", "Always");
+    h.kubelet.handle(PodEvent::Applied(p.clone()));
+    wait_for("running", Duration::from_secs(5), || h.fake.containers().len() == 2).await;
+    let fake = h.stop();
+
+    let h = Harness::on(fake);
+    p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
+    p["metadata"]["deletionGracePeriodSeconds"] = 30.into();
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("deleted", Duration::from_secs(10), || h.api.deleted.lock().unwrap().as_slice() == ["late"]).await;
+    assert!(h.fake.containers().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_sandbox_is_recreated_with_the_containers() {
+    let h = Harness::new();
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("kubia").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let first_ip = h.status("kubia")["podIP"].clone();
+    let sandbox = h.fake.container_id("kubia", "POD").unwrap();
+    h.fake.kill(&sandbox);
+    wait_for("a new sandbox", Duration::from_secs(10), || h.fake.ops_of("sandbox", "kubia").len() == 2).await;
+    wait_for("restarted", Duration::from_secs(10), || h.container_status("kubia")["restartCount"] == 1).await;
+    assert!(h
+        .api
+        .event_log()
+        .contains(&"SandboxChanged: Pod sandbox changed, it will be killed and re-created.".into()));
+    assert_ne!(h.status("kubia")["podIP"], first_ip);
+    assert_eq!(h.container_status("kubia")["ready"], true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_is_written_only_when_it_changes() {
+    let h = Harness::new();
+    h.kubelet.handle(PodEvent::Applied(kubia("quiet", "Always")));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("quiet").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let writes = h.api.status_writes("quiet");
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert_eq!(h.api.status_writes("quiet"), writes);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_moved_off_the_node_is_stopped() {
+    let h = Harness::new();
+    let mut p = kubia("moved", "Always");
+    h.kubelet.handle(PodEvent::Applied(p.clone()));
+    wait_for("running", Duration::from_secs(5), || h.fake.containers().len() == 2).await;
+    p["spec"]["nodeName"] = "node2".into();
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("removed", Duration::from_secs(40), || h.fake.containers().is_empty()).await;
+    assert!(h.api.deleted.lock().unwrap().is_empty(), "another node's pod is not deleted from the API");
+}

@@ -1,0 +1,621 @@
+//! One task per pod: it waits for a new spec (latest wins), a wake-up from the
+//! relist loop or a probe, or a timer (backoff expiry, resync), then syncs the
+//! pod: compares what the spec wants with what the runtime shows, acts
+//! (sandbox, starts, restarts, kills), and writes the status when it changed.
+//!
+//! A sync is level-triggered: it never depends on the event that woke it, so
+//! a kubelet that restarts and finds containers running simply leaves them.
+
+use super::backoff::Backoff;
+use super::container::{container_config, EnvContext};
+use super::images::{ensure_image, pull_policy, ImageCtx};
+use super::status::{pod_status, ContainerView, StatusInput};
+use super::Shared;
+use crate::api::EventType;
+use crate::clock::go_duration;
+use crate::probe::{ProbeBoard, ProbeKind, ProbeSpec, ProbeTask};
+use crate::runtime::{ContainerInfo, ContainerMeta, ContainerState, SandboxConfig};
+use jiff::Timestamp;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// What the pod source says about a pod.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub pod: Arc<Value>,
+    /// Deleted from the API, or no longer bound to this node.
+    pub removed: bool,
+}
+
+/// Kubernetes never kills with less than this, even for a 0s grace period.
+const MIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Per-container memory of a worker.
+#[derive(Default)]
+struct Track {
+    crash: Backoff,
+    image: Backoff,
+    /// Why the container does not run now (reason, message), when the worker decided so.
+    waiting: Option<(String, String)>,
+}
+
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    uid: String,
+    desired: watch::Receiver<Desired>,
+    wake: Arc<Notify>,
+    pod: Arc<Value>,
+    removed: bool,
+    tracks: HashMap<String, Track>,
+    board: ProbeBoard,
+    probes: Vec<tokio::task::JoinHandle<()>>,
+    first_sync: bool,
+    /// The last status written (or found already in the API).
+    written: Option<Value>,
+    /// The last status computed, for the node agent (logs need container IDs).
+    published: Arc<Mutex<Option<Arc<Value>>>>,
+}
+
+/// What a sync asks for next.
+enum Next {
+    /// Sync again after this long at the latest (a backoff ending), or at the resync period.
+    Continue(Option<Duration>),
+    /// The pod is gone and cleaned up.
+    Done,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        desired: watch::Receiver<Desired>,
+        wake: Arc<Notify>,
+        published: Arc<Mutex<Option<Arc<Value>>>>,
+    ) -> Self {
+        let first = desired.borrow().clone();
+        Self {
+            uid: api::meta::uid(&first.pod).to_string(),
+            board: ProbeBoard::new(wake.clone()),
+            shared,
+            desired,
+            wake,
+            pod: first.pod,
+            removed: first.removed,
+            tracks: HashMap::new(),
+            probes: Vec::new(),
+            first_sync: true,
+            written: None,
+            published,
+        }
+    }
+
+    /// Runs until the pod is gone, or until the kubelet drops the pod's sender
+    /// (shutdown), which leaves the containers running.
+    pub(crate) async fn run(mut self) {
+        self.start_probes();
+        loop {
+            {
+                let d = self.desired.borrow_and_update();
+                self.pod = d.pod.clone();
+                self.removed = d.removed;
+            }
+            let delay = match self.sync().await {
+                Next::Done => break,
+                Next::Continue(delay) => delay.unwrap_or(self.shared.settings.resync_period),
+            };
+            tokio::select! {
+                changed = self.desired.changed() => if changed.is_err() { break },
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(delay.min(self.shared.settings.resync_period)) => {}
+            }
+        }
+        for p in &self.probes {
+            p.abort();
+        }
+        self.shared.worker_finished(&self.uid, &self.wake);
+    }
+
+    fn start_probes(&mut self) {
+        for container in self.pod["spec"]["containers"].as_array().into_iter().flatten() {
+            let name = container["name"].as_str().unwrap_or("").to_string();
+            for kind in ProbeKind::ALL {
+                let spec = match ProbeSpec::from_container(container, kind) {
+                    None => continue,
+                    Some(Ok(spec)) => spec,
+                    Some(Err(e)) => {
+                        tracing::warn!(pod = %self.full_name(), container = %name, error = %e, "invalid probe; ignoring it");
+                        continue;
+                    }
+                };
+                let task = ProbeTask {
+                    kind,
+                    spec,
+                    pod: self.pod.clone(),
+                    container_name: name.clone(),
+                    board: self.board.clone(),
+                    runtime: self.shared.runtime.clone(),
+                    api: self.shared.api.clone(),
+                    clock: self.shared.clock,
+                };
+                self.probes.push(tokio::spawn(task.run()));
+            }
+        }
+    }
+
+    /// `kubia_default(uid)`, as Kubernetes names pods in messages.
+    fn full_name(&self) -> String {
+        format!("{}_{}({})", api::meta::name(&self.pod), api::meta::namespace(&self.pod), self.uid)
+    }
+
+    fn event(&self, kind: EventType, reason: &str, message: &str) {
+        self.shared.api.event(&self.pod, kind, reason, message);
+    }
+
+    fn spec_containers(&self) -> Vec<Value> {
+        self.pod["spec"]["containers"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn restart_policy(&self) -> String {
+        self.pod["spec"]["restartPolicy"].as_str().unwrap_or("Always").to_string()
+    }
+
+    /// The grace period for stopping containers now.
+    fn grace_period(&self) -> Duration {
+        let secs = self.pod["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .or_else(|| self.pod["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(30);
+        Duration::from_secs(secs.max(0) as u64).max(MIN_GRACE)
+    }
+
+    async fn observe(&self) -> Option<Vec<ContainerInfo>> {
+        match self.shared.runtime.pod_containers(&self.shared.settings.node_name, &self.uid).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(pod = %self.full_name(), error = %e, "cannot read the pod's containers");
+                None
+            }
+        }
+    }
+
+    async fn sync(&mut self) -> Next {
+        let Some(observed) = self.observe().await else {
+            return Next::Continue(Some(Duration::from_secs(1)));
+        };
+        if self.removed || api::meta::deletion_timestamp(&self.pod).is_some() {
+            return self.terminate(observed).await;
+        }
+        let already_done = matches!(self.pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let mut wake: Option<Duration> = None;
+        let mut acted = false;
+        if !already_done && !self.would_finish(&observed) {
+            acted = self.run_pod(&observed, &mut wake).await;
+        }
+        let observed = if acted {
+            match self.observe().await {
+                Some(o) => o,
+                None => return Next::Continue(Some(Duration::from_secs(1))),
+            }
+        } else {
+            observed
+        };
+        let status = self.status(&observed, false);
+        let finished = matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
+        if finished {
+            // A finished pod keeps its app containers (for logs) but not its sandbox.
+            for sb in observed.iter().filter(|c| c.meta.is_sandbox() && c.state == ContainerState::Running) {
+                if let Err(e) = self.shared.runtime.stop_container(&sb.id, MIN_GRACE).await {
+                    tracing::warn!(pod = %self.full_name(), error = %e, "stopping the sandbox failed");
+                }
+            }
+        }
+        self.board.set_pod(status["podIP"].as_str().unwrap_or(""), finished, false);
+        if !self.write_status(status).await {
+            wake = min_wake(wake, Duration::from_secs(1));
+        }
+        self.collect_garbage(&observed).await;
+        Next::Continue(wake)
+    }
+
+    /// Whether the pod has run to its end under its restart policy (nothing is to be restarted).
+    fn would_finish(&self, observed: &[ContainerInfo]) -> bool {
+        let policy = self.restart_policy();
+        if policy == "Always" {
+            return false;
+        }
+        self.spec_containers().iter().all(|c| {
+            let name = c["name"].as_str().unwrap_or("");
+            match instances(observed, name).first() {
+                Some(i) if i.state == ContainerState::Exited => policy == "Never" || i.exit_code == 0,
+                _ => false,
+            }
+        })
+    }
+
+    /// Makes the runtime match the spec. Returns whether anything was done.
+    async fn run_pod(&mut self, observed: &[ContainerInfo], wake: &mut Option<Duration>) -> bool {
+        let policy = self.restart_policy();
+        let apps_ran = observed.iter().any(|c| !c.meta.is_sandbox());
+        let mut acted = false;
+        let sandbox = newest_running_sandbox(observed).map(|s| (s.id.clone(), s.ip.clone().unwrap_or_default()));
+        let (sandbox_id, pod_ip) = match sandbox {
+            Some(s) => s,
+            None => {
+                let running: Vec<&ContainerInfo> =
+                    observed.iter().filter(|c| !c.meta.is_sandbox() && c.state == ContainerState::Running).collect();
+                if !running.is_empty() || observed.iter().any(|c| c.meta.is_sandbox()) {
+                    self.event(
+                        EventType::Normal,
+                        "SandboxChanged",
+                        "Pod sandbox changed, it will be killed and re-created.",
+                    );
+                }
+                let grace = self.grace_period();
+                futures::future::join_all(running.iter().map(|c| self.shared.runtime.stop_container(&c.id, grace)))
+                    .await;
+                // A pod that must not restart gets no new sandbox once its containers have run.
+                if policy == "Never" && apps_ran {
+                    return !running.is_empty();
+                }
+                match self.create_sandbox(observed).await {
+                    Ok(s) => s,
+                    Err(message) => {
+                        self.event(EventType::Warning, "FailedCreatePodSandBox", &message);
+                        *wake = min_wake(*wake, self.shared.settings.backoff.initial);
+                        return true;
+                    }
+                }
+            }
+        };
+        for spec in self.spec_containers() {
+            acted |= self.sync_container(&spec, observed, &sandbox_id, &pod_ip, &policy, wake).await;
+        }
+        acted
+    }
+
+    async fn create_sandbox(&mut self, observed: &[ContainerInfo]) -> Result<(String, String), String> {
+        let settings = &self.shared.settings;
+        let image = settings.pause_image.clone();
+        let runtime = &self.shared.runtime;
+        if matches!(runtime.inspect_image(&image).await, Ok(None)) {
+            runtime.pull_image(&image).await.map_err(|e| {
+                format!("Failed to create pod sandbox: pulling the pod infra image {image:?} failed: {e}")
+            })?;
+        }
+        let attempt = observed.iter().filter(|c| c.meta.is_sandbox()).map(|c| c.meta.restart_count + 1).max();
+        let hostname = self.pod["spec"]["hostname"].as_str().unwrap_or(api::meta::name(&self.pod));
+        let config = SandboxConfig {
+            meta: self.meta(crate::runtime::SANDBOX_NAME, attempt.unwrap_or(0)),
+            image,
+            hostname: hostname.chars().take(63).collect(),
+        };
+        let id = runtime.run_sandbox(&config).await.map_err(|e| format!("Failed to create pod sandbox: {e}"))?;
+        let fresh = runtime.pod_containers(&settings.node_name, &self.uid).await.map_err(|e| e.to_string())?;
+        let ip = fresh.iter().find(|c| c.id == id).and_then(|c| c.ip.clone()).unwrap_or_default();
+        Ok((id, ip))
+    }
+
+    fn meta(&self, container: &str, restart_count: u32) -> ContainerMeta {
+        ContainerMeta {
+            pod_uid: self.uid.clone(),
+            pod_name: api::meta::name(&self.pod).to_string(),
+            pod_namespace: api::meta::namespace(&self.pod).to_string(),
+            container_name: container.to_string(),
+            restart_count,
+            node: self.shared.settings.node_name.clone(),
+            grace_period: Some(self.pod["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30)),
+        }
+    }
+
+    /// Brings one container in line with the spec; true if it acted.
+    async fn sync_container(
+        &mut self,
+        spec: &Value,
+        observed: &[ContainerInfo],
+        sandbox_id: &str,
+        pod_ip: &str,
+        policy: &str,
+        wake: &mut Option<Duration>,
+    ) -> bool {
+        let name = spec["name"].as_str().unwrap_or("").to_string();
+        let all = instances(observed, &name);
+        let current = all.first().copied();
+        // The exit that CrashLoopBackOff counts from: the newest exited instance.
+        let mut last_exit = all.iter().find(|c| c.state == ContainerState::Exited).and_then(|c| c.finished_at);
+        match current {
+            Some(c) if c.state == ContainerState::Running => {
+                let image = spec["image"].as_str().unwrap_or("");
+                let reason = if c.image != image {
+                    format!("Container {name} definition changed")
+                } else if self.board.result(&name, &c.id, ProbeKind::Liveness) == Some(false) {
+                    format!("Container {name} failed liveness probe")
+                } else if self.board.result(&name, &c.id, ProbeKind::Startup) == Some(false) {
+                    format!("Container {name} failed startup probe")
+                } else {
+                    self.track(&name).waiting = None;
+                    return false;
+                };
+                let restart = policy != "Never";
+                let message = if restart { format!("{reason}, will be restarted") } else { reason };
+                self.event(EventType::Normal, "Killing", &message);
+                if let Err(e) = self.shared.runtime.stop_container(&c.id, self.grace_period()).await {
+                    tracing::warn!(pod = %self.full_name(), container = %name, error = %e, "killing failed");
+                }
+                if !restart {
+                    return true;
+                }
+                // As Kubernetes: the backoff looks at the instance that exited before this one.
+                last_exit = all.iter().skip(1).find(|c| c.state == ContainerState::Exited).and_then(|c| c.finished_at);
+            }
+            Some(c) if c.state == ContainerState::Exited => {
+                let restart = match policy {
+                    "Never" => false,
+                    "OnFailure" => c.exit_code != 0,
+                    _ => true,
+                };
+                if !restart {
+                    self.track(&name).waiting = None;
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        let restart_count = current.map(|c| c.meta.restart_count + 1).unwrap_or(0);
+        self.start_container(spec, &name, restart_count, last_exit, sandbox_id, pod_ip, wake).await;
+        true
+    }
+
+    fn track(&mut self, name: &str) -> &mut Track {
+        self.tracks.entry(name.to_string()).or_default()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start_container(
+        &mut self,
+        spec: &Value,
+        name: &str,
+        restart_count: u32,
+        last_exit: Option<Timestamp>,
+        sandbox_id: &str,
+        pod_ip: &str,
+        wake: &mut Option<Duration>,
+    ) {
+        let shared = self.shared.clone();
+        let (clock, policy) = (shared.clock, shared.settings.backoff);
+        let now = clock.now();
+        if let Some(exit) = last_exit {
+            let full_name = self.full_name();
+            let track = self.tracks.entry(name.to_string()).or_default();
+            if let Some(left) = track.crash.remaining_since(exit, now, policy) {
+                let delay = go_duration(track.crash.delay());
+                let message = format!("back-off {delay} restarting failed container={name} pod={full_name}");
+                track.waiting = Some(("CrashLoopBackOff".into(), message));
+                let event = format!("Back-off restarting failed container {name} in pod {full_name}");
+                self.event(EventType::Warning, "BackOff", &event);
+                *wake = min_wake(*wake, left);
+                return;
+            }
+            track.crash.next(exit, now, policy);
+        }
+        let image = spec["image"].as_str().unwrap_or("").to_string();
+        let mut image_backoff = self.track(name).image;
+        let ctx = ImageCtx { runtime: &*shared.runtime, api: &*shared.api, pod: &self.pod, clock, policy };
+        let pulled = ensure_image(&ctx, &image, &pull_policy(spec), &mut image_backoff).await;
+        self.track(name).image = image_backoff;
+        if let Err(e) = pulled {
+            // Right after a failed pull, sync again soon so the status moves on to
+            // ImagePullBackOff as in Kubernetes; then wait for the backoff to pass.
+            let retry = match e.reason {
+                "ErrImagePull" => Duration::from_secs(1),
+                _ => image_backoff.remaining_since_update(clock.now(), policy).unwrap_or(policy.initial),
+            };
+            self.track(name).waiting = Some((e.reason.into(), e.message));
+            *wake = min_wake(*wake, retry);
+            return;
+        }
+        let env_ctx = EnvContext {
+            pod: &self.pod,
+            pod_ip,
+            host_ip: &shared.settings.node_ip,
+            node_cpu_millis: shared.settings.node_cpu_millis,
+            node_memory_bytes: shared.settings.node_memory_bytes,
+        };
+        let meta = self.meta(name, restart_count);
+        let config = match container_config(spec, meta, sandbox_id, &env_ctx) {
+            Ok(c) => c,
+            Err(message) => {
+                self.fail_start(name, "CreateContainerConfigError", message, wake);
+                return;
+            }
+        };
+        let id = match shared.runtime.create_container(&config).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.fail_start(name, "CreateContainerError", e.to_string(), wake);
+                return;
+            }
+        };
+        self.event(EventType::Normal, "Created", &format!("Created container: {name}"));
+        if let Err(e) = shared.runtime.start_container(&id).await {
+            self.fail_start(name, "RunContainerError", format!("failed to start container {id:?}: {e}"), wake);
+            return;
+        }
+        self.event(EventType::Normal, "Started", &format!("Started container {name}"));
+        self.track(name).waiting = None;
+    }
+
+    fn fail_start(&mut self, name: &str, reason: &str, message: String, wake: &mut Option<Duration>) {
+        self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
+        self.track(name).waiting = Some((reason.into(), message));
+        *wake = min_wake(*wake, self.shared.settings.backoff.initial);
+    }
+
+    /// Stops everything with the grace period, writes the final status, finishes
+    /// the deletion in the API and removes the containers.
+    async fn terminate(&mut self, observed: Vec<ContainerInfo>) -> Next {
+        let grace = self.grace_period();
+        self.board.set_pod("", false, true);
+        let apps: Vec<&ContainerInfo> =
+            observed.iter().filter(|c| !c.meta.is_sandbox() && c.state == ContainerState::Running).collect();
+        for c in &apps {
+            self.event(EventType::Normal, "Killing", &format!("Stopping container {}", c.meta.container_name));
+        }
+        // App containers stop together, then the sandbox, as Kubernetes' KillPod.
+        let stops = apps.iter().map(|c| self.shared.runtime.stop_container(&c.id, grace));
+        for (c, result) in apps.iter().zip(futures::future::join_all(stops).await) {
+            if let Err(e) = result {
+                tracing::warn!(pod = %self.full_name(), container = %c.meta.container_name, error = %e, "stop failed");
+            }
+        }
+        for sb in observed.iter().filter(|c| c.meta.is_sandbox() && c.state == ContainerState::Running) {
+            if let Err(e) = self.shared.runtime.stop_container(&sb.id, MIN_GRACE).await {
+                tracing::warn!(pod = %self.full_name(), error = %e, "stopping the sandbox failed");
+            }
+        }
+        let Some(observed) = self.observe().await else {
+            return Next::Continue(Some(Duration::from_secs(1)));
+        };
+        if !self.removed {
+            let status = self.status(&observed, true);
+            self.write_status(status).await;
+            if let Err(e) = self.shared.api.delete_pod(&self.pod).await {
+                tracing::warn!(pod = %self.full_name(), error = %e, "finishing the pod's deletion failed; retrying");
+                return Next::Continue(Some(Duration::from_secs(1)));
+            }
+        }
+        for c in &observed {
+            if let Err(e) = self.shared.runtime.remove_container(&c.id).await {
+                if !e.is_not_found() {
+                    tracing::warn!(pod = %self.full_name(), error = %e, "removing a container failed");
+                }
+            }
+        }
+        Next::Done
+    }
+
+    /// Computes the status and tells the probe board what runs now.
+    fn status(&mut self, observed: &[ContainerInfo], terminal: bool) -> Value {
+        let runtime_name = self.shared.settings.runtime_name;
+        let specs = self.spec_containers();
+        let mut views = Vec::new();
+        for spec in &specs {
+            let name = spec["name"].as_str().unwrap_or("");
+            let all = instances(observed, name);
+            let (current, previous) = (all.first().copied(), all.get(1).copied());
+            let has = |kind| spec.get(ProbeKind::field(kind)).is_some_and(Value::is_object);
+            if let Some(c) = current {
+                let running = c.state == ContainerState::Running;
+                // On adoption, a container the API already showed ready stays ready until probed.
+                let was_ready = self.first_sync && was_ready(&self.pod, name, &format!("{runtime_name}://{}", c.id));
+                self.board.set_container(name, &c.id, running, c.started_at, was_ready);
+                let started = running
+                    && (!has(ProbeKind::Startup) || self.board.result(name, &c.id, ProbeKind::Startup) == Some(true));
+                self.board.set_started(name, started);
+            }
+            let probe_ok = |kind| match current {
+                Some(c) => !has(kind) || self.board.result(name, &c.id, kind) == Some(true),
+                None => false,
+            };
+            let waiting = self.tracks.get(name).and_then(|t| t.waiting.as_ref());
+            views.push(ContainerView {
+                name,
+                image: spec["image"].as_str().unwrap_or(""),
+                current,
+                previous,
+                waiting: waiting.map(|(r, m)| (r.as_str(), m.as_str())),
+                ready: probe_ok(ProbeKind::Readiness),
+                started: probe_ok(ProbeKind::Startup),
+            });
+        }
+        self.first_sync = false;
+        let pod_ip = newest_running_sandbox(observed).and_then(|s| s.ip.as_deref());
+        let input = StatusInput {
+            pod: &self.pod,
+            old: self.written.as_ref().unwrap_or(&self.pod["status"]),
+            containers: views,
+            pod_ip,
+            host_ip: &self.shared.settings.node_ip,
+            terminal,
+            runtime: runtime_name,
+            now: self.shared.clock.now(),
+        };
+        pod_status(&input)
+    }
+
+    /// Writes `status` unless the API already has it. False if writing failed.
+    async fn write_status(&mut self, status: Value) -> bool {
+        *self.published.lock().expect("status lock") = Some(Arc::new(status.clone()));
+        let unchanged = match &self.written {
+            Some(w) => *w == status,
+            None => covers(&self.pod["status"], &status),
+        };
+        if unchanged {
+            self.written = Some(status);
+            return true;
+        }
+        match self.shared.api.update_status(&self.pod, &status).await {
+            Ok(()) => {
+                self.written = Some(status);
+                true
+            }
+            Err(e) if e.is_not_found() => true,
+            Err(e) => {
+                tracing::warn!(pod = %self.full_name(), error = %e, "writing the pod status failed");
+                false
+            }
+        }
+    }
+
+    /// Keeps, per container, the current and the previous instance (for
+    /// `logs --previous`), and only the newest sandbox.
+    async fn collect_garbage(&self, observed: &[ContainerInfo]) {
+        let mut doomed: Vec<&ContainerInfo> = Vec::new();
+        let mut names: Vec<&str> = observed.iter().map(|c| c.meta.container_name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let keep = if name == crate::runtime::SANDBOX_NAME { 1 } else { 2 };
+            doomed.extend(
+                instances(observed, name).into_iter().skip(keep).filter(|c| c.state != ContainerState::Running),
+            );
+        }
+        for c in doomed {
+            if let Err(e) = self.shared.runtime.remove_container(&c.id).await {
+                tracing::debug!(pod = %self.full_name(), error = %e, "removing an old container failed");
+            }
+        }
+    }
+}
+
+fn min_wake(current: Option<Duration>, candidate: Duration) -> Option<Duration> {
+    Some(current.map_or(candidate, |c| c.min(candidate)))
+}
+
+/// The instances of one container (or of the sandbox), newest first.
+fn instances<'a>(observed: &'a [ContainerInfo], name: &str) -> Vec<&'a ContainerInfo> {
+    let mut all: Vec<&ContainerInfo> = observed.iter().filter(|c| c.meta.container_name == name).collect();
+    all.sort_by_key(|c| std::cmp::Reverse((c.meta.restart_count, c.created_at)));
+    all
+}
+
+fn newest_running_sandbox(observed: &[ContainerInfo]) -> Option<&ContainerInfo> {
+    instances(observed, crate::runtime::SANDBOX_NAME).into_iter().find(|c| c.state == ContainerState::Running)
+}
+
+/// Whether every field of `new` already has this value in `old`.
+fn covers(old: &Value, new: &Value) -> bool {
+    match new.as_object() {
+        Some(fields) => fields.iter().all(|(k, v)| old.get(k) == Some(v)),
+        None => false,
+    }
+}
+
+fn was_ready(pod: &Value, name: &str, container_id: &str) -> bool {
+    pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| s["name"] == name && s["containerID"] == container_id && s["ready"] == true)
+}

@@ -1,0 +1,562 @@
+//! Liveness, readiness and startup probes, with Kubernetes' semantics.
+//!
+//! One task per (container, probe kind) for the pod's whole life, ticking every
+//! `periodSeconds` as the kubelet's probe workers do: it skips ticks while the
+//! container is not running or younger than `initialDelaySeconds`, counts runs
+//! of equal results, and changes the reported result only after
+//! `failureThreshold` failures or `successThreshold` successes in a row. Every
+//! failed probe is an `Unhealthy` event. A failed liveness (or startup) result
+//! puts the task on hold until the container is replaced, as the pod worker
+//! kills it.
+//!
+//! The pod worker and its probe tasks meet on a [`ProbeBoard`]: the worker
+//! publishes which container instance runs now, the tasks publish results for
+//! that instance and wake the worker when one changes.
+
+use crate::api::{EventType, PodApi};
+use crate::clock::Clock;
+use crate::runtime::{ProbeTarget, Runtime};
+use jiff::Timestamp;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    Liveness,
+    Readiness,
+    Startup,
+}
+
+impl ProbeKind {
+    pub const ALL: [ProbeKind; 3] = [ProbeKind::Liveness, ProbeKind::Readiness, ProbeKind::Startup];
+
+    /// The pod spec field.
+    pub fn field(self) -> &'static str {
+        match self {
+            ProbeKind::Liveness => "livenessProbe",
+            ProbeKind::Readiness => "readinessProbe",
+            ProbeKind::Startup => "startupProbe",
+        }
+    }
+    /// As event messages spell it: `Liveness probe failed: ...`.
+    pub fn title(self) -> &'static str {
+        match self {
+            ProbeKind::Liveness => "Liveness",
+            ProbeKind::Readiness => "Readiness",
+            ProbeKind::Startup => "Startup",
+        }
+    }
+    fn lower(self) -> &'static str {
+        match self {
+            ProbeKind::Liveness => "liveness",
+            ProbeKind::Readiness => "readiness",
+            ProbeKind::Startup => "startup",
+        }
+    }
+}
+
+/// What a probe does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeAction {
+    /// `host` empty = the pod IP.
+    Http {
+        scheme: String,
+        host: String,
+        port: u16,
+        path: String,
+        headers: Vec<(String, String)>,
+    },
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    Exec {
+        command: Vec<String>,
+    },
+}
+
+/// The result of one probe run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    Success,
+    /// The probe ran and failed; the text is what the `Unhealthy` event says.
+    Failure(String),
+    /// The probe could not be run; Kubernetes throws such results away.
+    Error(String),
+}
+
+/// A container's probe, parsed from the pod spec with Kubernetes' defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub action: ProbeAction,
+    pub initial_delay: Duration,
+    pub timeout: Duration,
+    pub period: Duration,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
+impl ProbeSpec {
+    /// Reads `container[kind.field()]`; None when the container has no such probe.
+    pub fn from_container(container: &Value, kind: ProbeKind) -> Option<Result<Self, String>> {
+        let probe = container.get(kind.field()).filter(|p| p.is_object())?;
+        Some(Self::parse(probe, container))
+    }
+
+    fn parse(probe: &Value, container: &Value) -> Result<Self, String> {
+        let secs = |field: &str, default: u64| {
+            Duration::from_secs(probe[field].as_u64().filter(|v| *v > 0).unwrap_or(default))
+        };
+        let count = |field: &str, default: u32| {
+            probe[field].as_u64().filter(|v| *v > 0).map(|v| v.min(u64::from(u32::MAX)) as u32).unwrap_or(default)
+        };
+        let action = if let Some(http) = probe.get("httpGet").filter(|v| v.is_object()) {
+            let mut path = http["path"].as_str().unwrap_or("/").to_string();
+            if !path.starts_with('/') {
+                path.insert(0, '/');
+            }
+            let headers = http["httpHeaders"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|h| (h["name"].as_str().unwrap_or("").to_string(), h["value"].as_str().unwrap_or("").to_string()))
+                .collect();
+            ProbeAction::Http {
+                scheme: http["scheme"].as_str().unwrap_or("HTTP").to_uppercase(),
+                host: http["host"].as_str().unwrap_or("").to_string(),
+                port: resolve_port(&http["port"], container)?,
+                path,
+                headers,
+            }
+        } else if let Some(tcp) = probe.get("tcpSocket").filter(|v| v.is_object()) {
+            ProbeAction::Tcp {
+                host: tcp["host"].as_str().unwrap_or("").to_string(),
+                port: resolve_port(&tcp["port"], container)?,
+            }
+        } else if let Some(exec) = probe.get("exec").filter(|v| v.is_object()) {
+            let command = exec["command"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect::<Vec<_>>();
+            if command.is_empty() {
+                return Err("exec probe has no command".into());
+            }
+            ProbeAction::Exec { command }
+        } else {
+            return Err("probe has no handler (httpGet, tcpSocket or exec)".into());
+        };
+        Ok(Self {
+            action,
+            initial_delay: Duration::from_secs(probe["initialDelaySeconds"].as_u64().unwrap_or(0)),
+            timeout: secs("timeoutSeconds", 1),
+            period: secs("periodSeconds", 10),
+            success_threshold: count("successThreshold", 1),
+            failure_threshold: count("failureThreshold", 3),
+        })
+    }
+}
+
+/// A probe port: a number, or the name of one of the container's ports.
+fn resolve_port(port: &Value, container: &Value) -> Result<u16, String> {
+    if let Some(n) = port.as_u64() {
+        return u16::try_from(n).map_err(|_| format!("invalid port number: {n}"));
+    }
+    let name = port.as_str().unwrap_or("");
+    if let Ok(n) = name.parse::<u16>() {
+        return Ok(n);
+    }
+    container["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"].as_str() == Some(name))
+        .and_then(|p| p["containerPort"].as_u64())
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or_else(|| format!("couldn't find port: {name} in {}", container["name"].as_str().unwrap_or("")))
+}
+
+/// A probe's current verdict about one container instance. None: no verdict
+/// yet, which counts as not ready, not started, and alive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Results {
+    liveness: Option<bool>,
+    readiness: Option<bool>,
+    startup: Option<bool>,
+}
+
+/// The pod worker's view of one container, as probe tasks need it.
+#[derive(Debug, Clone, Default)]
+struct ContainerView {
+    id: String,
+    running: bool,
+    started_at: Option<Timestamp>,
+    /// Whether the startup probe passed (or there is none).
+    started: bool,
+    results: Results,
+}
+
+#[derive(Default)]
+struct Board {
+    pod_ip: String,
+    /// The pod will run nothing more (terminal phase): probes stop.
+    finished: bool,
+    /// The pod is being deleted: liveness and startup probes stop.
+    deleting: bool,
+    containers: HashMap<String, ContainerView>,
+}
+
+/// Where a pod worker and its probe tasks meet.
+#[derive(Clone)]
+pub struct ProbeBoard {
+    inner: Arc<Mutex<Board>>,
+    wake: Arc<Notify>,
+}
+
+impl ProbeBoard {
+    pub fn new(wake: Arc<Notify>) -> Self {
+        Self { inner: Default::default(), wake }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Board> {
+        self.inner.lock().expect("probe board lock")
+    }
+
+    pub fn set_pod(&self, pod_ip: &str, finished: bool, deleting: bool) {
+        let mut b = self.lock();
+        b.pod_ip = pod_ip.to_string();
+        b.finished = finished;
+        b.deleting = deleting;
+    }
+
+    /// Publishes the container instance that runs now. A new instance starts
+    /// with fresh results; `ready` carries readiness over when the kubelet
+    /// adopts a container the API already reported ready.
+    pub fn set_container(&self, name: &str, id: &str, running: bool, started_at: Option<Timestamp>, ready: bool) {
+        let mut b = self.lock();
+        let view = b.containers.entry(name.to_string()).or_default();
+        if view.id != id {
+            view.id = id.to_string();
+            view.results = Results { readiness: ready.then_some(true), ..Default::default() };
+        }
+        view.running = running;
+        view.started_at = started_at;
+    }
+
+    pub fn set_started(&self, name: &str, started: bool) {
+        if let Some(v) = self.lock().containers.get_mut(name) {
+            v.started = started;
+        }
+    }
+
+    /// The current verdict of `kind` about container `name` (instance `id`).
+    pub fn result(&self, name: &str, id: &str, kind: ProbeKind) -> Option<bool> {
+        let b = self.lock();
+        let view = b.containers.get(name).filter(|v| v.id == id)?;
+        match kind {
+            ProbeKind::Liveness => view.results.liveness,
+            ProbeKind::Readiness => view.results.readiness,
+            ProbeKind::Startup => view.results.startup,
+        }
+    }
+
+    fn set_result(&self, name: &str, id: &str, kind: ProbeKind, ok: bool) {
+        let changed = {
+            let mut b = self.lock();
+            let Some(view) = b.containers.get_mut(name).filter(|v| v.id == id) else { return };
+            let slot = match kind {
+                ProbeKind::Liveness => &mut view.results.liveness,
+                ProbeKind::Readiness => &mut view.results.readiness,
+                ProbeKind::Startup => &mut view.results.startup,
+            };
+            let changed = *slot != Some(ok);
+            *slot = Some(ok);
+            changed
+        };
+        if changed {
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// Everything one probe task needs.
+pub struct ProbeTask {
+    pub kind: ProbeKind,
+    pub spec: ProbeSpec,
+    pub pod: Arc<Value>,
+    pub container_name: String,
+    pub board: ProbeBoard,
+    pub runtime: Arc<dyn Runtime>,
+    pub api: Arc<dyn PodApi>,
+    pub clock: Clock,
+}
+
+impl ProbeTask {
+    /// Probes every period until the pod finishes or the task is aborted.
+    pub async fn run(self) {
+        // The first probe comes one period after the pod's worker starts, as in
+        // Kubernetes where the first tick usually finds the container not yet running.
+        let start = tokio::time::Instant::now() + self.spec.period;
+        let mut ticker = tokio::time::interval_at(start, self.spec.period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut state = RunState::default();
+        loop {
+            ticker.tick().await;
+            if !self.tick(&mut state).await {
+                return;
+            }
+        }
+    }
+
+    /// One tick; false when probing is over for good.
+    async fn tick(&self, state: &mut RunState) -> bool {
+        let (view, pod_ip, deleting) = {
+            let b = self.board.lock();
+            if b.finished {
+                return false;
+            }
+            (b.containers.get(&self.container_name).cloned().unwrap_or_default(), b.pod_ip.clone(), b.deleting)
+        };
+        if view.id.is_empty() {
+            return true;
+        }
+        if view.id != state.container_id {
+            *state = RunState { container_id: view.id.clone(), ..Default::default() };
+        }
+        if state.on_hold || !view.running {
+            return true;
+        }
+        let kills = matches!(self.kind, ProbeKind::Liveness | ProbeKind::Startup);
+        if deleting && kills {
+            return false;
+        }
+        let young = view.started_at.is_none_or(|t| self.clock.since(t) < self.spec.initial_delay);
+        // Startup gates the others: before it passes only it runs, after it only they do.
+        if young || (self.kind == ProbeKind::Startup) == view.started {
+            return true;
+        }
+        let target = ProbeTarget {
+            pod_namespace: api::meta::namespace(&self.pod).to_string(),
+            pod_name: api::meta::name(&self.pod).to_string(),
+            container_name: self.container_name.clone(),
+            container_id: view.id.clone(),
+            pod_ip,
+            kind: self.kind.lower(),
+        };
+        // The runtime honours the timeout; this bound only guards against a stuck runtime.
+        let backstop = self.spec.timeout + Duration::from_secs(5);
+        let outcome = tokio::time::timeout(backstop, self.runtime.probe(&target, &self.spec.action, self.spec.timeout))
+            .await
+            .unwrap_or_else(|_| ProbeOutcome::Failure("probe timed out".into()));
+        let ok = match outcome {
+            ProbeOutcome::Success => true,
+            ProbeOutcome::Failure(output) => {
+                let message = format!("{} probe failed: {output}", self.kind.title());
+                self.api.event(&self.pod, EventType::Warning, "Unhealthy", &message);
+                false
+            }
+            ProbeOutcome::Error(err) => {
+                let message = format!("{} probe errored: {err}", self.kind.title());
+                self.api.event(&self.pod, EventType::Warning, "Unhealthy", &message);
+                return true;
+            }
+        };
+        if state.last == Some(ok) {
+            state.run += 1;
+        } else {
+            state.last = Some(ok);
+            state.run = 1;
+        }
+        let threshold = if ok { self.spec.success_threshold } else { self.spec.failure_threshold };
+        if state.run < threshold {
+            return true;
+        }
+        self.board.set_result(&self.container_name, &view.id, self.kind, ok);
+        if kills && !ok {
+            // The pod worker restarts the container; probing it while it is stopped only adds noise.
+            state.on_hold = true;
+            state.run = 0;
+        }
+        true
+    }
+}
+
+#[derive(Default)]
+struct RunState {
+    container_id: String,
+    last: Option<bool>,
+    run: u32,
+    on_hold: bool,
+}
+
+/// Runs an HTTP or TCP probe from the kubelet's network (which reaches every pod IP).
+pub async fn probe_network(pod_ip: &str, action: &ProbeAction, timeout: Duration) -> ProbeOutcome {
+    match action {
+        ProbeAction::Http { scheme, host, port, path, headers } => {
+            if scheme != "HTTP" {
+                return ProbeOutcome::Error(format!("{scheme} probes are not supported by kubelab"));
+            }
+            let host = if host.is_empty() { pod_ip } else { host.as_str() };
+            http_get(host, *port, path, headers, timeout).await
+        }
+        ProbeAction::Tcp { host, port } => {
+            let host = if host.is_empty() { pod_ip } else { host.as_str() };
+            let addr = format!("{host}:{port}");
+            match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&addr)).await {
+                Ok(Ok(_)) => ProbeOutcome::Success,
+                Ok(Err(e)) => ProbeOutcome::Failure(dial_error(&addr, &e)),
+                Err(_) => ProbeOutcome::Failure(format!("dial tcp {addr}: i/o timeout")),
+            }
+        }
+        ProbeAction::Exec { .. } => ProbeOutcome::Error("exec probes run through the container runtime".into()),
+    }
+}
+
+/// An HTTP/1.1 GET whose status decides: 200-399 is success, as Kubernetes' prober.
+async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)], timeout: Duration) -> ProbeOutcome {
+    let addr = format!("{host}:{port}");
+    let url = format!("http://{addr}{path}");
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .map_err(|e| format!("Get \"{url}\": {}", dial_error(&addr, &e)))?;
+        let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
+        let mut req = format!("GET {path} HTTP/1.1\r\n");
+        if !has_host {
+            req.push_str(&format!("Host: {addr}\r\n"));
+        }
+        req.push_str("User-Agent: kube-probe/1.34\r\nAccept: */*\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes()).await.map_err(|e| format!("Get \"{url}\": {e}"))?;
+        // Only the status line matters; read until its end.
+        let mut head = Vec::with_capacity(256);
+        let mut buf = [0u8; 256];
+        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+            let n = stream.read(&mut buf).await.map_err(|e| format!("Get \"{url}\": {e}"))?;
+            if n == 0 {
+                return Err(format!("Get \"{url}\": EOF"));
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let line = String::from_utf8_lossy(&head);
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse::<u16>().ok())
+            .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(code)) if (200..400).contains(&code) => ProbeOutcome::Success,
+        Ok(Ok(code)) => ProbeOutcome::Failure(format!("HTTP probe failed with statuscode: {code}")),
+        Ok(Err(e)) => ProbeOutcome::Failure(e),
+        Err(_) => ProbeOutcome::Failure(format!(
+            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )),
+    }
+}
+
+/// A connect error as Go's dialer words it, which is what Kubernetes' events show.
+fn dial_error(addr: &str, err: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    let what = match err.kind() {
+        ConnectionRefused => "connect: connection refused".to_string(),
+        TimedOut => "i/o timeout".to_string(),
+        HostUnreachable => "connect: no route to host".to_string(),
+        NetworkUnreachable => "connect: network is unreachable".to_string(),
+        _ => err.to_string(),
+    };
+    format!("dial tcp {addr}: {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn specs_take_kubernetes_defaults_and_named_ports() {
+        let container = json!({
+            "name": "kubia",
+            "ports": [{"name": "http", "containerPort": 8080}],
+            "livenessProbe": {"httpGet": {"path": "healthz", "port": "http"}},
+            "readinessProbe": {"exec": {"command": ["ls", "/var/ready"]}, "periodSeconds": 1, "successThreshold": 2},
+        });
+        let live = ProbeSpec::from_container(&container, ProbeKind::Liveness).unwrap().unwrap();
+        assert_eq!(
+            live,
+            ProbeSpec {
+                action: ProbeAction::Http {
+                    scheme: "HTTP".into(),
+                    host: "".into(),
+                    port: 8080,
+                    path: "/healthz".into(),
+                    headers: vec![]
+                },
+                initial_delay: Duration::ZERO,
+                timeout: Duration::from_secs(1),
+                period: Duration::from_secs(10),
+                success_threshold: 1,
+                failure_threshold: 3,
+            }
+        );
+        let ready = ProbeSpec::from_container(&container, ProbeKind::Readiness).unwrap().unwrap();
+        assert_eq!(ready.period, Duration::from_secs(1));
+        assert_eq!(ready.success_threshold, 2);
+        assert!(ProbeSpec::from_container(&container, ProbeKind::Startup).is_none());
+        let bad = json!({"name": "x", "livenessProbe": {"tcpSocket": {"port": "nope"}}});
+        assert_eq!(
+            ProbeSpec::from_container(&bad, ProbeKind::Liveness).unwrap().unwrap_err(),
+            "couldn't find port: nope in x"
+        );
+    }
+
+    /// Serves one HTTP response per connection with the given status.
+    async fn serve_status(code: u16) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n").as_bytes()).await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn http_probes_judge_by_status_code() {
+        let ok = serve_status(200).await;
+        let http = |port| ProbeAction::Http {
+            scheme: "HTTP".into(),
+            host: "".into(),
+            port,
+            path: "/".into(),
+            headers: vec![],
+        };
+        assert_eq!(probe_network("127.0.0.1", &http(ok), Duration::from_secs(2)).await, ProbeOutcome::Success);
+        let bad = serve_status(500).await;
+        assert_eq!(
+            probe_network("127.0.0.1", &http(bad), Duration::from_secs(2)).await,
+            ProbeOutcome::Failure("HTTP probe failed with statuscode: 500".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_connections_read_like_go() {
+        // Bind then drop, so the port is very likely closed.
+        let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+        let tcp = ProbeAction::Tcp { host: "".into(), port };
+        assert_eq!(
+            probe_network("127.0.0.1", &tcp, Duration::from_secs(2)).await,
+            ProbeOutcome::Failure(format!("dial tcp 127.0.0.1:{port}: connect: connection refused"))
+        );
+    }
+}

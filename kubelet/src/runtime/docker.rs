@@ -1,0 +1,453 @@
+//! The Docker runtime, through the Engine API (bollard).
+//!
+//! A pod is a pause container on the pod network, which owns the pod's network
+//! namespace, IPC namespace and hostname, plus app containers started with
+//! `network_mode: container:<pause>` so they share its localhost and IP — the
+//! layout of Kubernetes' dockershim. Containers carry the kubelet's labels and
+//! dockershim's names (`k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`).
+
+use super::{
+    ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
+    ExecSession, ImageInfo, LogOptions, ProbeTarget, Result, Runtime, RuntimeError, SandboxConfig, LABEL_NODE,
+    LABEL_POD_UID,
+};
+use crate::probe::{probe_network, ProbeAction, ProbeOutcome};
+use bollard::container::LogOutput;
+use bollard::errors::Error as DockerError;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig};
+use bollard::models::{ContainerInspectResponse, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, ResizeExecOptionsBuilder, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::StreamExt;
+use jiff::Timestamp;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// bollard's default request timeout; stops get their grace period on top.
+const REQUEST_TIMEOUT: u64 = 120;
+/// Probe and `kubectl logs` output beyond this is cut, as Kubernetes' prober does.
+const MAX_PROBE_OUTPUT: usize = 10 * 1024;
+
+pub struct DockerRuntime {
+    docker: Docker,
+    network: String,
+    /// Image id -> the imageID pod status shows (repo digests rarely change).
+    image_ids: Mutex<HashMap<String, String>>,
+}
+
+fn error(e: DockerError) -> RuntimeError {
+    match e {
+        DockerError::DockerResponseServerError { status_code: 404, message } => RuntimeError::NotFound(message),
+        DockerError::DockerResponseServerError { message, .. } => RuntimeError::Failed(message),
+        DockerError::RequestTimeoutError => {
+            RuntimeError::Unavailable("the Docker engine did not answer in time".into())
+        }
+        other @ (DockerError::HyperResponseError { .. }
+        | DockerError::IOError { .. }
+        | DockerError::SocketNotFoundError(_)) => {
+            RuntimeError::Unavailable(format!("Cannot connect to the Docker daemon: {other}"))
+        }
+        other => RuntimeError::Failed(other.to_string()),
+    }
+}
+
+/// Docker leaves never-set times as the zero time.
+fn parse_time(s: Option<&str>) -> Option<Timestamp> {
+    let t: Timestamp = s?.parse().ok()?;
+    (t.as_second() > 0).then_some(t)
+}
+
+/// `luksa/kubia` -> `luksa/kubia:latest`: a pull without a tag would fetch every tag.
+fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+impl DockerRuntime {
+    /// Connects to the engine at `host` (`unix:///var/run/docker.sock`, `tcp://...`)
+    /// and agrees on an API version it speaks.
+    pub async fn connect(host: &str, network: &str) -> Result<Self> {
+        let docker = if let Some(path) = host.strip_prefix("unix://") {
+            Docker::connect_with_unix(path, REQUEST_TIMEOUT, bollard::API_DEFAULT_VERSION)
+        } else {
+            Docker::connect_with_http(host, REQUEST_TIMEOUT, bollard::API_DEFAULT_VERSION)
+        }
+        .map_err(error)?;
+        let docker = docker.negotiate_version().await.map_err(error)?;
+        Ok(Self { docker, network: network.to_string(), image_ids: Default::default() })
+    }
+
+    /// Creates the pod network if it does not exist yet (a bridge network:
+    /// every container on it, and the host, reach every other by IP).
+    pub async fn ensure_network(&self) -> Result<()> {
+        match self.docker.inspect_network(&self.network, None).await {
+            Ok(_) => return Ok(()),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(e) => return Err(error(e)),
+        }
+        tracing::info!(network = %self.network, "creating the pod network");
+        let request = NetworkCreateRequest {
+            name: self.network.clone(),
+            driver: Some("bridge".into()),
+            labels: Some(HashMap::from([("kubelab".to_string(), "pod-network".to_string())])),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Another kubelet made it first.
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(error(e)),
+        }
+    }
+
+    /// The pod network's gateway (the host's address on it).
+    pub async fn network_gateway(&self) -> Result<Option<String>> {
+        let net = self.docker.inspect_network(&self.network, None).await.map_err(error)?;
+        Ok(net.ipam.and_then(|i| i.config).into_iter().flatten().find_map(|c| c.gateway).filter(|g| !g.is_empty()))
+    }
+
+    async fn create_named(&self, name: &str, body: ContainerCreateBody) -> Result<String> {
+        let options = || Some(CreateContainerOptionsBuilder::new().name(name).build());
+        match self.docker.create_container(options(), body.clone()).await {
+            Ok(r) => Ok(r.id),
+            // A leftover with the same name (a kubelet that died between create and
+            // start, then lost track of it): it never ran, so it can go.
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => {
+                let force = RemoveContainerOptionsBuilder::new().force(true).build();
+                self.docker.remove_container(name, Some(force)).await.map_err(error)?;
+                self.docker.create_container(options(), body).await.map(|r| r.id).map_err(error)
+            }
+            Err(e) => Err(error(e)),
+        }
+    }
+
+    async fn image_ref(&self, image_id: &str) -> String {
+        if let Some(known) = self.image_ids.lock().expect("image cache lock").get(image_id) {
+            return known.clone();
+        }
+        let shown = match self.docker.inspect_image(image_id).await {
+            Ok(img) => match img.repo_digests.unwrap_or_default().into_iter().next() {
+                Some(digest) => format!("docker-pullable://{digest}"),
+                None => format!("docker://{image_id}"),
+            },
+            Err(_) => return format!("docker://{image_id}"),
+        };
+        self.image_ids.lock().expect("image cache lock").insert(image_id.to_string(), shown.clone());
+        shown
+    }
+
+    async fn info(&self, c: ContainerInspectResponse) -> Option<ContainerInfo> {
+        let config = c.config.unwrap_or_default();
+        let meta = ContainerMeta::from_labels(&config.labels.unwrap_or_default())?;
+        let state = c.state.unwrap_or_default();
+        let status = match state.status {
+            Some(
+                ContainerStateStatusEnum::RUNNING
+                | ContainerStateStatusEnum::PAUSED
+                | ContainerStateStatusEnum::RESTARTING,
+            ) => ContainerState::Running,
+            Some(ContainerStateStatusEnum::CREATED) => ContainerState::Created,
+            Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => ContainerState::Exited,
+            _ => ContainerState::Unknown,
+        };
+        let ip = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut nets| nets.remove(&self.network))
+            .and_then(|n| n.ip_address)
+            .filter(|ip| !ip.is_empty());
+        let image_id = match c.image {
+            Some(id) => self.image_ref(&id).await,
+            None => String::new(),
+        };
+        Some(ContainerInfo {
+            id: c.id.unwrap_or_default(),
+            meta,
+            state: status,
+            image: config.image.unwrap_or_default(),
+            image_id,
+            created_at: parse_time(c.created.as_deref()).unwrap_or(Timestamp::UNIX_EPOCH),
+            started_at: parse_time(state.started_at.as_deref()),
+            finished_at: parse_time(state.finished_at.as_deref()).filter(|_| status == ContainerState::Exited),
+            exit_code: state.exit_code.unwrap_or(0),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            error: state.error.unwrap_or_default(),
+            ip: ip.filter(|_| status == ContainerState::Running),
+        })
+    }
+
+    async fn list(&self, labels: &[String]) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let filters = HashMap::from([("label".to_string(), labels.to_vec())]);
+        let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        self.docker.list_containers(Some(options)).await.map_err(error)
+    }
+
+    /// Runs a command to completion (exec probes): exit code and the first 10 KiB of output.
+    async fn run_exec(&self, id: &str, command: &[String]) -> Result<(i64, String)> {
+        let session = self.exec(id, command, false, false).await?;
+        let mut output = Vec::new();
+        let mut stream = session.output;
+        while let Some(chunk) = stream.next().await {
+            let (ExecChunk::Stdout(b) | ExecChunk::Stderr(b)) = chunk?;
+            if output.len() < MAX_PROBE_OUTPUT {
+                output.extend_from_slice(&b[..b.len().min(MAX_PROBE_OUTPUT - output.len())]);
+            }
+        }
+        let code = self.exec_exit_code(&session.id).await?;
+        Ok((code, String::from_utf8_lossy(&output).into_owned()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Runtime for DockerRuntime {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn version(&self) -> Result<String> {
+        let v = self.docker.version().await.map_err(error)?;
+        Ok(format!("docker://{}", v.version.unwrap_or_default()))
+    }
+
+    async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>> {
+        match self.docker.inspect_image(image).await {
+            Ok(img) => Ok(Some(ImageInfo {
+                id: img.id.unwrap_or_default(),
+                size: img.size.unwrap_or(0),
+                repo_digests: img.repo_digests.unwrap_or_default(),
+            })),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(e) => Err(error(e)),
+        }
+    }
+
+    async fn pull_image(&self, image: &str) -> Result<()> {
+        let options = CreateImageOptionsBuilder::new().from_image(&with_tag(image)).build();
+        let mut progress = self.docker.create_image(Some(options), None, None);
+        while let Some(step) = progress.next().await {
+            let step = step.map_err(error)?;
+            if let Some(e) = step.error_detail.and_then(|d| d.message) {
+                return Err(RuntimeError::Failed(e));
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_sandbox(&self, config: &SandboxConfig) -> Result<String> {
+        let body = ContainerCreateBody {
+            image: Some(config.image.clone()),
+            hostname: Some(config.hostname.clone()),
+            labels: Some(config.meta.labels()),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.network.clone()),
+                // App containers join its IPC namespace, as in a Kubernetes pod.
+                ipc_mode: Some("shareable".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = self.create_named(&config.meta.docker_name(), body).await?;
+        self.start_container(&id).await?;
+        Ok(id)
+    }
+
+    async fn create_container(&self, config: &ContainerConfig) -> Result<String> {
+        let joined = format!("container:{}", config.sandbox_id);
+        let body = ContainerCreateBody {
+            image: Some(config.image.clone()),
+            entrypoint: config.entrypoint.clone(),
+            cmd: config.cmd.clone(),
+            env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: config.working_dir.clone(),
+            labels: Some(config.meta.labels()),
+            tty: Some(config.tty),
+            open_stdin: Some(config.stdin),
+            stdin_once: Some(config.stdin_once),
+            host_config: Some(HostConfig {
+                // Same network namespace (localhost, IP, hostname) and IPC as the pause container.
+                network_mode: Some(joined.clone()),
+                ipc_mode: Some(joined),
+                memory: config.memory_limit,
+                nano_cpus: config.nano_cpus,
+                cpu_shares: config.cpu_shares,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.create_named(&config.meta.docker_name(), body).await
+    }
+
+    async fn start_container(&self, id: &str) -> Result<()> {
+        self.docker.start_container(id, None).await.map_err(error)
+    }
+
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<()> {
+        let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = StopContainerOptionsBuilder::new().t(secs).build();
+        // The call returns when the container is gone, which may take the whole grace period.
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(REQUEST_TIMEOUT) + grace);
+        match docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: it was not running.
+            Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(error(e)),
+        }
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        self.docker.remove_container(id, Some(options)).await.map_err(error)
+    }
+
+    async fn list_containers(&self, node: &str) -> Result<Vec<ContainerSummary>> {
+        let list = self.list(&[format!("{LABEL_NODE}={node}")]).await?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let meta = ContainerMeta::from_labels(c.labels.as_ref()?)?;
+                let state = match c.state {
+                    Some(
+                        ContainerSummaryStateEnum::RUNNING
+                        | ContainerSummaryStateEnum::PAUSED
+                        | ContainerSummaryStateEnum::RESTARTING,
+                    ) => ContainerState::Running,
+                    Some(ContainerSummaryStateEnum::CREATED) => ContainerState::Created,
+                    Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD) => ContainerState::Exited,
+                    _ => ContainerState::Unknown,
+                };
+                Some(ContainerSummary { id: c.id?, meta, state })
+            })
+            .collect())
+    }
+
+    async fn pod_containers(&self, node: &str, pod_uid: &str) -> Result<Vec<ContainerInfo>> {
+        let list = self.list(&[format!("{LABEL_NODE}={node}"), format!("{LABEL_POD_UID}={pod_uid}")]).await?;
+        let inspections = list
+            .into_iter()
+            .filter_map(|c| c.id)
+            .map(|id| async move { self.docker.inspect_container(&id, None::<InspectContainerOptions>).await });
+        let mut infos = Vec::new();
+        for result in futures::future::join_all(inspections).await {
+            match result {
+                Ok(c) => infos.extend(self.info(c).await),
+                // Removed between the list and the inspect.
+                Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(e) => return Err(error(e)),
+            }
+        }
+        Ok(infos)
+    }
+
+    async fn logs(&self, id: &str, options: &LogOptions) -> Result<ByteStream> {
+        // Fail now (not mid-stream) for a container that does not exist.
+        self.docker.inspect_container(id, None::<InspectContainerOptions>).await.map_err(error)?;
+        let tail = options.tail.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "all".into());
+        let mut builder = LogsOptionsBuilder::new()
+            .follow(options.follow)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(options.timestamps)
+            .tail(&tail);
+        if let Some(secs) = options.since_seconds.filter(|s| *s > 0) {
+            let since = Timestamp::now().as_second() - secs;
+            builder = builder.since(i32::try_from(since).unwrap_or(0));
+        }
+        let stream = self.docker.logs(id, Some(builder.build())).map(|item| match item {
+            Ok(out) => Ok(out.into_bytes().to_vec()),
+            Err(e) => Err(error(e)),
+        });
+        Ok(Box::pin(stream))
+    }
+
+    async fn exec(&self, id: &str, command: &[String], tty: bool, stdin: bool) -> Result<ExecSession> {
+        let config = CreateExecOptions {
+            attach_stdin: Some(stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(tty),
+            cmd: Some(command.to_vec()),
+            ..Default::default()
+        };
+        let exec_id = self.docker.create_exec(id, config).await.map_err(error)?.id;
+        let start = StartExecOptions { detach: false, tty, output_capacity: None };
+        match self.docker.start_exec(&exec_id, Some(start)).await.map_err(error)? {
+            StartExecResults::Attached { output, input } => {
+                let output = output.map(|item| match item {
+                    Ok(LogOutput::StdErr { message }) => Ok(ExecChunk::Stderr(message.to_vec())),
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        Ok(ExecChunk::Stdout(message.to_vec()))
+                    }
+                    Ok(LogOutput::StdIn { .. }) => Ok(ExecChunk::Stdout(Vec::new())),
+                    Err(e) => Err(error(e)),
+                });
+                Ok(ExecSession { id: exec_id, output: Box::pin(output), stdin: stdin.then_some(input) })
+            }
+            StartExecResults::Detached => Err(RuntimeError::Failed("exec started detached".into())),
+        }
+    }
+
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<()> {
+        let options = ResizeExecOptionsBuilder::new().w(i32::from(cols)).h(i32::from(rows)).build();
+        self.docker.resize_exec(exec_id, options).await.map_err(error)
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        // The stream can end a moment before the engine records the exit code.
+        for _ in 0..50 {
+            let inspect = self.docker.inspect_exec(exec_id).await.map_err(error)?;
+            if inspect.running != Some(true) {
+                return Ok(inspect.exit_code.unwrap_or(0));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(RuntimeError::Failed(format!("exec {exec_id} did not finish")))
+    }
+
+    async fn probe(&self, target: &ProbeTarget, action: &ProbeAction, timeout: Duration) -> ProbeOutcome {
+        let ProbeAction::Exec { command } = action else {
+            return probe_network(&target.pod_ip, action, timeout).await;
+        };
+        match tokio::time::timeout(timeout, self.run_exec(&target.container_id, command)).await {
+            Ok(Ok((0, _))) => ProbeOutcome::Success,
+            Ok(Ok((_, output))) => ProbeOutcome::Failure(output),
+            Ok(Err(e)) => ProbeOutcome::Error(e.to_string()),
+            Err(_) => ProbeOutcome::Failure(format!("command {:?} timed out", command.join(" "))),
+        }
+    }
+
+    async fn connect(&self, pod_ip: &str, port: u16) -> Result<Box<dyn Connection>> {
+        let stream = tokio::net::TcpStream::connect((pod_ip, port))
+            .await
+            .map_err(|e| RuntimeError::Failed(format!("dial tcp {pod_ip}:{port}: {e}")))?;
+        stream.set_nodelay(true).ok();
+        Ok(Box::new(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pulls_name_a_tag() {
+        assert_eq!(with_tag("luksa/kubia"), "luksa/kubia:latest");
+        assert_eq!(with_tag("luksa/kubia:v2"), "luksa/kubia:v2");
+        assert_eq!(with_tag("localhost:5000/kubia"), "localhost:5000/kubia:latest");
+        assert_eq!(with_tag("busybox@sha256:abc"), "busybox@sha256:abc");
+    }
+
+    #[test]
+    fn zero_times_are_unset() {
+        assert_eq!(parse_time(Some("0001-01-01T00:00:00Z")), None);
+        assert!(parse_time(Some("2024-05-01T10:00:00.123456789Z")).is_some());
+    }
+}

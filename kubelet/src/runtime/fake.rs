@@ -1,0 +1,414 @@
+//! An in-memory runtime for pod worker tests and hollow nodes.
+//!
+//! Containers are records whose state follows from tokio time: a container
+//! told to exit after 5s reads as Running until then and Exited after, with
+//! no background task, so tests on a paused clock see exact timings and a
+//! hollow node costs a few hundred bytes per container. Tests steer it:
+//! scripts say how each start of a container behaves, probe results can be
+//! set, images can be present or absent, and every operation is logged with
+//! the (virtual) time it happened.
+
+use super::{
+    ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
+    ExecSession, ImageInfo, LogOptions, ProbeTarget, Result, Runtime, RuntimeError, SandboxConfig,
+};
+use crate::clock::Clock;
+use crate::probe::{ProbeAction, ProbeOutcome};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How one run of a container behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// Exit by itself after this long (None: run until stopped).
+    pub exit_after: Option<Duration>,
+    pub exit_code: i64,
+    /// How long it takes to exit after SIGTERM (None: it ignores SIGTERM and
+    /// is killed when the grace period ends, with 137).
+    pub term_delay: Option<Duration>,
+    /// What `logs` shows.
+    pub output: String,
+}
+
+impl Program {
+    /// Runs until stopped; exits 143 (SIGTERM) at once when asked.
+    pub fn forever() -> Self {
+        Self { exit_after: None, exit_code: 0, term_delay: Some(Duration::ZERO), output: String::new() }
+    }
+    pub fn exits(after: Duration, code: i64) -> Self {
+        Self { exit_after: Some(after), exit_code: code, ..Self::forever() }
+    }
+    pub fn ignoring_sigterm() -> Self {
+        Self { term_delay: None, ..Self::forever() }
+    }
+}
+
+/// One logged operation: (what, container name or `POD`, grace for stops, when).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub what: &'static str,
+    pub container: String,
+    pub pod: String,
+    pub grace: Option<Duration>,
+    pub at: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct FakeContainer {
+    id: String,
+    meta: ContainerMeta,
+    image: String,
+    created: Instant,
+    started: Option<Instant>,
+    program: Program,
+    /// When a stop was asked for, and with which grace period.
+    stop: Option<(Instant, Duration)>,
+    ip: Option<String>,
+}
+
+impl FakeContainer {
+    /// When it exits (or exited), and with which code, if it ever does.
+    fn exit(&self) -> Option<(Instant, i64)> {
+        let started = self.started?;
+        let natural = self.program.exit_after.map(|d| (started + d, self.program.exit_code));
+        let stopped = self.stop.map(|(at, grace)| match self.program.term_delay {
+            Some(d) if d <= grace => (at + d, 143),
+            _ => (at + grace, 137),
+        });
+        match (natural, stopped) {
+            (Some(n), Some(s)) => Some(if n.0 <= s.0 { n } else { s }),
+            (n, s) => n.or(s),
+        }
+    }
+
+    fn state(&self, now: Instant) -> ContainerState {
+        match (self.started, self.exit()) {
+            (None, _) => ContainerState::Created,
+            (Some(_), Some((at, _))) if at <= now => ContainerState::Exited,
+            _ => ContainerState::Running,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    containers: HashMap<String, FakeContainer>,
+    next_id: u64,
+    next_ip: u32,
+    images: HashSet<String>,
+    pullable: HashSet<String>,
+    /// Per "pod/container": the programs of its next starts; the last one repeats.
+    scripts: HashMap<String, VecDeque<Program>>,
+    probes: HashMap<String, ProbeOutcome>,
+    probe_log: Vec<(String, Instant)>,
+    ops: Vec<Op>,
+    unreachable: bool,
+}
+
+pub struct FakeRuntime {
+    state: Mutex<State>,
+    clock: Clock,
+    /// The first octets of pod IPs (so hollow nodes can differ).
+    ip_prefix: String,
+}
+
+impl Default for FakeRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeRuntime {
+    /// A runtime on tokio time where every image is present.
+    pub fn new() -> Self {
+        Self::with_ip_prefix("10.88")
+    }
+
+    pub fn with_ip_prefix(prefix: &str) -> Self {
+        Self { state: Mutex::new(State::default()), clock: Clock::tokio(), ip_prefix: prefix.to_string() }
+    }
+
+    /// The clock the fake's timestamps come from; give the same to the kubelet.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("fake runtime lock")
+    }
+
+    /// Makes images absent unless added with `add_image` (by default all are present).
+    pub fn add_image(&self, image: &str) {
+        self.lock().images.insert(image.to_string());
+    }
+    /// Lets `image` be pulled from a (pretend) registry.
+    pub fn make_pullable(&self, image: &str) {
+        self.lock().pullable.insert(image.to_string());
+    }
+    /// The programs of the next starts of `container` in `pod`; the last repeats.
+    pub fn script(&self, pod: &str, container: &str, programs: Vec<Program>) {
+        self.lock().scripts.insert(format!("{pod}/{container}"), programs.into());
+    }
+    /// What probes of `kind` (`liveness`, `readiness`, `startup`) of the container return from now on.
+    pub fn set_probe(&self, pod: &str, container: &str, kind: &str, outcome: ProbeOutcome) {
+        self.lock().probes.insert(format!("{pod}/{container}/{kind}"), outcome);
+    }
+    /// When probes of `kind` of the container ran.
+    pub fn probe_times(&self, pod: &str, container: &str, kind: &str) -> Vec<Instant> {
+        let key = format!("{pod}/{container}/{kind}");
+        self.lock().probe_log.iter().filter(|(k, _)| *k == key).map(|(_, t)| *t).collect()
+    }
+    /// Makes every call fail as if the runtime were down.
+    pub fn set_unreachable(&self, down: bool) {
+        self.lock().unreachable = down;
+    }
+    /// Every operation so far.
+    pub fn ops(&self) -> Vec<Op> {
+        self.lock().ops.clone()
+    }
+    /// The operations of one kind (`create`, `start`, `stop`, `remove`, `sandbox`) on one pod's containers.
+    pub fn ops_of(&self, what: &str, pod: &str) -> Vec<Op> {
+        self.lock().ops.iter().filter(|o| o.what == what && o.pod == pod).cloned().collect()
+    }
+    /// Kills a container at once (SIGKILL), as if it died.
+    pub fn kill(&self, id: &str) {
+        if let Some(c) = self.lock().containers.get_mut(id) {
+            c.stop = Some((Instant::now(), Duration::ZERO));
+            c.program.term_delay = None;
+        }
+    }
+    /// Containers that exist now, as (pod, container, state).
+    pub fn containers(&self) -> Vec<(String, String, ContainerState)> {
+        let now = Instant::now();
+        let s = self.lock();
+        let mut all: Vec<_> = s
+            .containers
+            .values()
+            .map(|c| (c.meta.pod_name.clone(), c.meta.container_name.clone(), c.state(now)))
+            .collect();
+        all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        all
+    }
+    /// The id of the newest instance of `container` in `pod`.
+    pub fn container_id(&self, pod: &str, container: &str) -> Option<String> {
+        let s = self.lock();
+        s.containers
+            .values()
+            .filter(|c| c.meta.pod_name == pod && c.meta.container_name == container)
+            .max_by_key(|c| (c.meta.restart_count, c.created))
+            .map(|c| c.id.clone())
+    }
+
+    fn check(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        let s = self.lock();
+        if s.unreachable {
+            return Err(RuntimeError::Unavailable("Cannot connect to the fake container runtime".into()));
+        }
+        Ok(s)
+    }
+
+    fn log(s: &mut State, what: &'static str, meta: &ContainerMeta, grace: Option<Duration>) {
+        s.ops.push(Op {
+            what,
+            container: meta.container_name.clone(),
+            pod: meta.pod_name.clone(),
+            grace,
+            at: Instant::now(),
+        });
+    }
+
+    fn add(&self, s: &mut State, meta: &ContainerMeta, image: &str, program: Program) -> String {
+        s.next_id += 1;
+        let id = format!("{:012x}", s.next_id);
+        let container = FakeContainer {
+            id: id.clone(),
+            meta: meta.clone(),
+            image: image.to_string(),
+            created: Instant::now(),
+            started: None,
+            program,
+            stop: None,
+            ip: None,
+        };
+        s.containers.insert(id.clone(), container);
+        id
+    }
+
+    fn info(&self, c: &FakeContainer, now: Instant) -> ContainerInfo {
+        let state = c.state(now);
+        let exit = c.exit().filter(|_| state == ContainerState::Exited);
+        ContainerInfo {
+            id: c.id.clone(),
+            meta: c.meta.clone(),
+            state,
+            image: c.image.clone(),
+            image_id: format!("docker://sha256:{:x}", fnv(&c.image)),
+            created_at: self.clock.at(c.created),
+            started_at: c.started.map(|t| self.clock.at(t)),
+            finished_at: exit.map(|(t, _)| self.clock.at(t)),
+            exit_code: exit.map(|(_, code)| code).unwrap_or(0),
+            oom_killed: false,
+            error: String::new(),
+            ip: c.ip.clone().filter(|_| state == ContainerState::Running),
+        }
+    }
+}
+
+/// A stable fake image digest.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+}
+
+#[async_trait::async_trait]
+impl Runtime for FakeRuntime {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn version(&self) -> Result<String> {
+        let _reachable = self.check()?;
+        Ok("fake://0.1.0".into())
+    }
+
+    async fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>> {
+        let s = self.check()?;
+        // With no image registered, every image counts as present (hollow nodes need none).
+        let present = s.images.is_empty() || s.images.contains(image);
+        Ok(present.then(|| ImageInfo { id: format!("sha256:{:x}", fnv(image)), size: 1 << 20, repo_digests: vec![] }))
+    }
+
+    async fn pull_image(&self, image: &str) -> Result<()> {
+        let mut s = self.check()?;
+        if s.pullable.contains(image) {
+            s.images.insert(image.to_string());
+            return Ok(());
+        }
+        Err(RuntimeError::Failed(format!(
+            "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host (pulling {image})"
+        )))
+    }
+
+    async fn run_sandbox(&self, config: &SandboxConfig) -> Result<String> {
+        let mut s = self.check()?;
+        let id = self.add(&mut s, &config.meta, &config.image, Program::forever());
+        s.next_ip += 1;
+        let n = s.next_ip;
+        let ip = format!("{}.{}.{}", self.ip_prefix, n / 250, n % 250 + 2);
+        let c = s.containers.get_mut(&id).expect("just added");
+        c.started = Some(Instant::now());
+        c.ip = Some(ip);
+        Self::log(&mut s, "sandbox", &config.meta, None);
+        Ok(id)
+    }
+
+    async fn create_container(&self, config: &ContainerConfig) -> Result<String> {
+        let mut s = self.check()?;
+        let key = format!("{}/{}", config.meta.pod_name, config.meta.container_name);
+        let program = match s.scripts.get_mut(&key) {
+            Some(q) if q.len() > 1 => q.pop_front().expect("non-empty"),
+            Some(q) => q.front().cloned().unwrap_or_else(Program::forever),
+            None => Program::forever(),
+        };
+        let id = self.add(&mut s, &config.meta, &config.image, program);
+        Self::log(&mut s, "create", &config.meta, None);
+        Ok(id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<()> {
+        let mut s = self.check()?;
+        let c = s.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
+        c.started = Some(Instant::now());
+        let meta = c.meta.clone();
+        Self::log(&mut s, "start", &meta, None);
+        Ok(())
+    }
+
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<()> {
+        let exit_at = {
+            let mut s = self.check()?;
+            let now = Instant::now();
+            let c =
+                s.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
+            if c.state(now) != ContainerState::Running {
+                return Ok(());
+            }
+            c.stop = Some((now, grace));
+            let exit_at = c.exit().map(|(t, _)| t).unwrap_or(now);
+            let meta = c.meta.clone();
+            Self::log(&mut s, "stop", &meta, Some(grace));
+            exit_at
+        };
+        // Like `docker stop`, return once the container is gone.
+        tokio::time::sleep_until(exit_at).await;
+        Ok(())
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<()> {
+        let mut s = self.check()?;
+        let c = s.containers.remove(id).ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
+        Self::log(&mut s, "remove", &c.meta, None);
+        Ok(())
+    }
+
+    async fn list_containers(&self, node: &str) -> Result<Vec<ContainerSummary>> {
+        let s = self.check()?;
+        let now = Instant::now();
+        Ok(s.containers
+            .values()
+            .filter(|c| c.meta.node == node)
+            .map(|c| ContainerSummary { id: c.id.clone(), meta: c.meta.clone(), state: c.state(now) })
+            .collect())
+    }
+
+    async fn pod_containers(&self, node: &str, pod_uid: &str) -> Result<Vec<ContainerInfo>> {
+        let s = self.check()?;
+        let now = Instant::now();
+        Ok(s.containers
+            .values()
+            .filter(|c| c.meta.node == node && c.meta.pod_uid == pod_uid)
+            .map(|c| self.info(c, now))
+            .collect())
+    }
+
+    async fn logs(&self, id: &str, options: &LogOptions) -> Result<ByteStream> {
+        let s = self.check()?;
+        let c = s.containers.get(id).ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
+        let mut lines: Vec<&str> = c.program.output.lines().collect();
+        if let Some(n) = options.tail {
+            lines = lines.split_off(lines.len().saturating_sub(n.max(0) as usize));
+        }
+        let chunks: Vec<Result<Vec<u8>>> = lines.into_iter().map(|l| Ok(format!("{l}\n").into_bytes())).collect();
+        Ok(Box::pin(futures::stream::iter(chunks)))
+    }
+
+    async fn exec(&self, id: &str, command: &[String], _tty: bool, _stdin: bool) -> Result<ExecSession> {
+        let s = self.check()?;
+        if !s.containers.get(id).is_some_and(|c| c.state(Instant::now()) == ContainerState::Running) {
+            return Err(RuntimeError::Failed(format!("container {id} is not running")));
+        }
+        // The fake "runs" every command as echo.
+        let out = ExecChunk::Stdout(format!("{}\n", command.join(" ")).into_bytes());
+        Ok(ExecSession { id: format!("exec-{id}"), output: Box::pin(futures::stream::iter([Ok(out)])), stdin: None })
+    }
+
+    async fn resize_exec(&self, _exec_id: &str, _cols: u16, _rows: u16) -> Result<()> {
+        Ok(())
+    }
+
+    async fn exec_exit_code(&self, _exec_id: &str) -> Result<i64> {
+        Ok(0)
+    }
+
+    async fn probe(&self, target: &ProbeTarget, _action: &ProbeAction, _timeout: Duration) -> ProbeOutcome {
+        let key = format!("{}/{}/{}", target.pod_name, target.container_name, target.kind);
+        let mut s = self.lock();
+        s.probe_log.push((key.clone(), Instant::now()));
+        s.probes.get(&key).cloned().unwrap_or(ProbeOutcome::Success)
+    }
+
+    async fn connect(&self, pod_ip: &str, port: u16) -> Result<Box<dyn Connection>> {
+        Err(RuntimeError::Failed(format!("the fake runtime has no network: cannot reach {pod_ip}:{port}")))
+    }
+}
