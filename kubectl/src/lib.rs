@@ -10,6 +10,7 @@
 //! - [`resource`]: resource arguments and label/annotation changes.
 //! - [`merge`]: the three-way merge behind `apply` and the two-way one behind `edit`.
 //! - [`error`]: errors, printed as kubectl prints them.
+//! - [`quantity`]: resource quantities, totalled and printed as kubectl does.
 
 pub mod age;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod manifest;
 pub mod merge;
 pub mod printers;
+pub mod quantity;
 pub mod resource;
 
 pub use cli::Cli;
