@@ -77,29 +77,47 @@ pub enum Command {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
-    /// The pod's name
-    pub name: String,
+    /// The pod's name (kubectl reports a missing one itself, so it is optional here)
+    pub name: Option<String>,
     /// Arguments for the container (or its command, with --command), after `--`
     #[arg(last = true)]
     pub args: Vec<String>,
-    /// The image for the container to run
+    /// The image for the container to run (required)
     #[arg(long)]
-    pub image: String,
+    pub image: Option<String>,
     /// The port that this container exposes
     #[arg(long)]
-    pub port: Option<i64>,
+    pub port: Option<String>,
     /// Comma separated labels to apply to the pod (default: run=NAME)
     #[arg(short = 'l', long)]
     pub labels: Option<String>,
-    /// Environment variables to set in the container (KEY=VALUE)
+    /// Annotations to apply to the pod (KEY=VALUE, repeatable)
+    #[arg(long)]
+    pub annotations: Vec<String>,
+    /// Environment variables to set in the container (KEY=VALUE, repeatable)
     #[arg(long)]
     pub env: Vec<String>,
     /// The restart policy for this pod: Always, OnFailure or Never
     #[arg(long, default_value = "Always")]
     pub restart: String,
+    /// The image pull policy for the container (left to the server when empty)
+    #[arg(long, default_value = "")]
+    pub image_pull_policy: String,
     /// Use the extra arguments as the command instead of the arguments
     #[arg(long)]
     pub command: bool,
+    /// Run the container in privileged mode
+    #[arg(long)]
+    pub privileged: bool,
+    /// Also create a ClusterIP service for the pod (needs --port)
+    #[arg(long)]
+    pub expose: bool,
+    /// none, client or server (bare --dry-run means client)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "client", default_value = "none")]
+    pub dry_run: String,
+    /// Output format: yaml, json or name
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

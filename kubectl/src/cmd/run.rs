@@ -18,51 +18,298 @@ pub fn parse_pairs(s: &str, what: &str) -> Result<Map<String, Value>> {
     Ok(map)
 }
 
-/// The pod `kubectl run` creates.
-pub fn pod_for(a: &RunArgs) -> Result<Value> {
-    if a.image.is_empty() {
+/// `--dry-run`'s strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DryRun {
+    None,
+    Client,
+    Server,
+}
+
+/// Parses `--dry-run` as kubectl does (`true`/`false` are the deprecated spellings).
+pub fn parse_dry_run(v: &str) -> Result<DryRun> {
+    match v {
+        "" | "none" | "false" => Ok(DryRun::None),
+        "client" | "true" => Ok(DryRun::Client),
+        "server" => Ok(DryRun::Server),
+        other => {
+            Err(Error::msg(format!("Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\".")))
+        }
+    }
+}
+
+/// kubectl's `parseLabels`: `a=b,c=d`, each with exactly one `=` and a key.
+fn parse_labels(s: &str) -> Result<Map<String, Value>> {
+    let mut map = Map::new();
+    for spec in s.split(',') {
+        let parts: Vec<&str> = spec.split('=').collect();
+        if parts.len() != 2 {
+            return Err(Error::msg(format!("unexpected label spec: {spec}")));
+        }
+        if parts[0].is_empty() {
+            return Err(Error::msg("unexpected empty label key"));
+        }
+        map.insert(parts[0].to_string(), Value::String(parts[1].to_string()));
+    }
+    Ok(map)
+}
+
+/// A C identifier-ish environment variable name, as Kubernetes' `IsEnvVarName` accepts.
+fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || "-._".contains(c))
+        && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+}
+
+/// Whether `image` is a valid reference (`[host[:port]/]path[:tag][@digest]`), as the
+/// docker reference grammar kubectl checks with defines it.
+pub fn valid_image(image: &str) -> bool {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let Some((alg, hex)) = d.split_once(':') else { return false };
+        let alg_ok = alg.split(['-', '_', '+', '.']).all(|p| {
+            let mut c = p.chars();
+            c.next().is_some_and(|f| f.is_ascii_alphabetic()) && c.all(|x| x.is_ascii_alphanumeric())
+        });
+        if !alg_ok || hex.len() < 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return false;
+        }
+    }
+    // A tag follows the last ':' when no '/' comes after it (otherwise it was a registry port).
+    let (name, tag) = match rest.rfind(':') {
+        Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+        _ => (rest, None),
+    };
+    if let Some(t) = tag {
+        let mut c = t.chars();
+        let first_ok = c.next().is_some_and(|f| f.is_ascii_alphanumeric() || f == '_');
+        if !first_ok || t.len() > 128 || !c.all(|x| x.is_ascii_alphanumeric() || "_.-".contains(x)) {
+            return false;
+        }
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    if components.len() > 1 && (components[0].contains(['.', ':']) || components[0] == "localhost") {
+        let domain = components.remove(0);
+        let (host, port) = domain.split_once(':').unwrap_or((domain, ""));
+        let host_ok = !host.is_empty()
+            && host.split('.').all(|l| {
+                !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && !l.starts_with('-')
+            });
+        if !host_ok || (domain.contains(':') && (port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()))) {
+            return false;
+        }
+    }
+    let component_ok = |c: &str| {
+        let bytes = c.as_bytes();
+        if bytes.is_empty() || !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
+            return false;
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii_lowercase() || b.is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            // Separators: one '.', one or two '_', or any run of '-'.
+            let run = bytes[i..].iter().take_while(|x| **x == b).count();
+            let ok = match b {
+                b'.' => run == 1,
+                b'_' => run <= 2,
+                b'-' => true,
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+            i += run;
+        }
+        true
+    };
+    !components.is_empty() && components.iter().all(|c| component_ok(c))
+}
+
+/// Reads `--restart` as kubectl does.
+fn restart_policy(restart: &str) -> Result<&str> {
+    match restart {
+        "" => Ok("Always"),
+        "Always" | "OnFailure" | "Never" => Ok(restart),
+        other => {
+            Err(Error::msg(format!("invalid restart policy: {other}, valid values are: Always, OnFailure, Never")))
+        }
+    }
+}
+
+/// The checks of kubectl's `RunOptions.Validate`, in its order.
+fn validate(a: &RunArgs) -> Result<(&str, &str)> {
+    let Some(name) = a.name.as_deref() else {
+        return Err(Error::msg("NAME is required for run"));
+    };
+    let Some(image) = a.image.as_deref() else {
+        return Err(Error::msg("required flag(s) \"image\" not set"));
+    };
+    if image.is_empty() {
         return Err(Error::msg("--image is required"));
     }
-    if !matches!(a.restart.as_str(), "Always" | "OnFailure" | "Never") {
-        return Err(Error::msg(format!("invalid restart policy: {}", a.restart)));
+    if !valid_image(image) {
+        return Err(Error::msg(format!("invalid image name \"{image}\": invalid reference format")));
     }
-    let labels = match &a.labels {
-        Some(l) => parse_pairs(l, "label")?,
-        None => Map::from_iter([("run".to_string(), Value::String(a.name.clone()))]),
+    if a.expose && a.port.is_none() {
+        return Err(Error::msg("--port must be set when exposing a service"));
+    }
+    if a.port.as_deref().is_some_and(|p| p.parse::<i32>().is_err()) {
+        return Err(Error::msg("--port must be a number"));
+    }
+    Ok((name, image))
+}
+
+/// The pod `kubectl run` creates: labelled `run=NAME` unless `--labels` says otherwise,
+/// with the arguments after `--` as the container's `args` (or its `command` with `--command`).
+pub fn pod_for(a: &RunArgs) -> Result<Value> {
+    let (name, image) = validate(a)?;
+    let mut metadata = json!({"name": name});
+    let labels = match a.labels.as_deref().filter(|l| !l.is_empty()) {
+        Some(l) => parse_labels(l)?,
+        None => Map::from_iter([("run".to_string(), Value::String(name.to_string()))]),
     };
-    let mut container = json!({"name": a.name, "image": a.image});
-    if let Some(port) = a.port {
-        container["ports"] = json!([{"containerPort": port}]);
+    metadata["labels"] = Value::Object(labels);
+    if !a.annotations.is_empty() {
+        let mut annotations = Map::new();
+        for pair in &a.annotations {
+            let (k, v) = pair
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| Error::msg(format!("invalid annotation format: {pair}")))?;
+            annotations.insert(k.to_string(), Value::String(v.to_string()));
+        }
+        metadata["annotations"] = Value::Object(annotations);
     }
+    let restart = restart_policy(&a.restart)?;
+    let mut container = json!({"name": name, "image": image});
     if !a.env.is_empty() {
         let env: Result<Vec<Value>> = a
             .env
             .iter()
-            .map(|e| {
-                let (k, v) = e.split_once('=').ok_or_else(|| Error::msg(format!("invalid env: {e}")))?;
-                Ok(json!({"name": k, "value": v}))
+            .map(|e| match e.split_once('=') {
+                Some((k, v)) if is_env_var_name(k) => Ok(json!({"name": k, "value": v})),
+                _ => Err(Error::msg(format!("invalid env: {e}"))),
             })
             .collect();
         container["env"] = Value::Array(env?);
     }
+    match a.image_pull_policy.as_str() {
+        "" => {}
+        p @ ("Always" | "IfNotPresent" | "Never") => container["imagePullPolicy"] = json!(p),
+        other => return Err(Error::msg(format!("invalid image pull policy: {other}"))),
+    }
+    if a.privileged {
+        container["securityContext"] = json!({"privileged": true});
+    }
     if !a.args.is_empty() {
         container[if a.command { "command" } else { "args" }] = json!(a.args);
+    }
+    if let Some(port) = &a.port {
+        container["ports"] = json!([{"containerPort": port.parse::<i32>().expect("validated")}]);
     }
     Ok(json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": a.name, "labels": labels},
-        "spec": {"containers": [container], "restartPolicy": a.restart, "dnsPolicy": "ClusterFirst"},
+        "metadata": metadata,
+        "spec": {"containers": [container], "restartPolicy": restart, "dnsPolicy": "ClusterFirst"},
     }))
+}
+
+/// The service `run --expose` creates: the pod's port, selecting the pod's labels.
+fn run_service(a: &RunArgs, pod: &Value) -> Value {
+    let port: i32 = a.port.as_deref().and_then(|p| p.parse().ok()).unwrap_or_default();
+    let mut metadata = json!({"name": pod["metadata"]["name"]});
+    // Only labels the user asked for go on the service, as kubectl does.
+    if a.labels.as_deref().is_some_and(|l| !l.is_empty()) {
+        metadata["labels"] = pod["metadata"]["labels"].clone();
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {"ports": [{"port": port, "protocol": "TCP", "targetPort": port}], "selector": pod["metadata"]["labels"]},
+    })
+}
+
+/// What a client-side dry run prints for `-o yaml|json`: the object as kubectl's
+/// Go structs serialize it, with their non-omitted empty fields.
+fn as_printed(obj: &Value, namespace: Option<&str>) -> Value {
+    let mut out = obj.clone();
+    out["metadata"]["creationTimestamp"] = Value::Null;
+    if let Some(ns) = namespace {
+        out["metadata"]["namespace"] = json!(ns);
+    }
+    if out["kind"] == "Pod" {
+        if let Some(cs) = out.pointer_mut("/spec/containers").and_then(Value::as_array_mut) {
+            for c in cs {
+                c["resources"] = json!({});
+            }
+        }
+        out["status"] = json!({});
+    } else {
+        out["status"] = json!({"loadBalancer": {}});
+    }
+    out
+}
+
+/// Prints a created (or dry-run) object as `-o` asks: `pod/NAME created` by default.
+fn print_created(ctx: &mut Ctx, obj: &Value, output: Option<&str>, dry_run: DryRun) -> Result<()> {
+    let info = api::registry::lookup(api::meta::kind(obj)).expect("pods and services are registered");
+    match output {
+        None => {
+            let suffix = match dry_run {
+                DryRun::None => "",
+                DryRun::Client => " (dry run)",
+                DryRun::Server => " (server dry run)",
+            };
+            ctx.println(&format!("{} created{suffix}", printers::kind_name(info, api::meta::name(obj))));
+        }
+        Some("name") => ctx.println(&printers::kind_name(info, api::meta::name(obj))),
+        Some("yaml") => ctx.print(&api::codec::to_yaml(obj)),
+        Some("json") => ctx.print(&api::codec::to_json(obj)),
+        Some(other) => {
+            return Err(Error::msg(format!(
+                "unable to match a printer suitable for the output format \"{other}\", allowed formats are: \
+                 json,name,yaml"
+            )))
+        }
+    }
+    Ok(())
 }
 
 pub async fn run(ctx: &mut Ctx, a: RunArgs) -> Result<()> {
     let pod = pod_for(&a)?;
-    let info = api::registry::lookup("pods").expect("pods are registered");
-    let ns = ctx.ns(info);
-    let client = ctx.client().await?;
-    let created = client.create(info, &ns, &pod).await?;
-    ctx.println(&format!("{} created", printers::kind_name(info, api::meta::name(&created))));
+    let dry_run = parse_dry_run(&a.dry_run)?;
+    if dry_run == DryRun::Server {
+        return Err(Error::msg("--dry-run=server is not supported by kubelab's apiserver"));
+    }
+    let mut objects = vec![pod.clone()];
+    if a.expose {
+        objects.push(run_service(&a, &pod));
+    }
+    for (i, obj) in objects.into_iter().enumerate() {
+        let info = api::registry::lookup(api::meta::kind(&obj)).expect("pods and services are registered");
+        let shown = if dry_run == DryRun::Client {
+            let ns = ctx.explicit_namespace.then(|| ctx.target.namespace.clone());
+            as_printed(&obj, ns.as_deref())
+        } else {
+            let ns = ctx.ns(info);
+            let client = ctx.client().await?;
+            client.create(info, &ns, &obj).await?
+        };
+        // kubectl's YAML printer separates every document after the first.
+        if i > 0 && a.output.as_deref() == Some("yaml") {
+            ctx.print("---\n");
+        }
+        print_created(ctx, &shown, a.output.as_deref(), dry_run)?;
+    }
     Ok(())
 }
 
@@ -156,12 +403,18 @@ mod tests {
     use super::*;
 
     fn run_args(name: &str, image: &str) -> RunArgs {
-        RunArgs { name: name.into(), image: image.into(), restart: "Always".into(), ..Default::default() }
+        RunArgs {
+            name: Some(name.into()),
+            image: Some(image.into()),
+            restart: "Always".into(),
+            dry_run: "none".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn run_builds_the_books_pod() {
-        let pod = pod_for(&RunArgs { port: Some(8080), ..run_args("kubia", "luksa/kubia") }).unwrap();
+        let pod = pod_for(&RunArgs { port: Some("8080".into()), ..run_args("kubia", "luksa/kubia") }).unwrap();
         assert_eq!(pod["metadata"]["labels"], json!({"run": "kubia"}));
         assert_eq!(
             pod["spec"]["containers"][0],
@@ -182,9 +435,134 @@ mod tests {
         assert!(pod_for(&RunArgs { restart: "Sometimes".into(), ..run_args("a", "b") }).is_err());
     }
 
+    /// Parses a `kubectl run ...` command line into its arguments.
+    fn parse(line: &[&str]) -> RunArgs {
+        use clap::Parser;
+        let cli = crate::Cli::try_parse_from(std::iter::once("kubectl").chain(line.iter().copied())).unwrap();
+        match cli.command {
+            crate::cli::Command::Run(a) => a,
+            other => panic!("expected run, got {other:?}"),
+        }
+    }
+
+    fn error_of(line: &[&str]) -> String {
+        pod_for(&parse(line)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn command_lines_become_pods() {
+        let a = parse(&[
+            "run",
+            "web",
+            "--image=nginx:1.25",
+            "--port=80",
+            "--labels=app=web,tier=fe",
+            "--env=A=1",
+            "--env",
+            "B=two",
+            "--restart=Never",
+            "--annotations=note=hi",
+            "--image-pull-policy=IfNotPresent",
+            "--",
+            "-g",
+            "daemon off;",
+        ]);
+        assert_eq!(
+            pod_for(&a).unwrap(),
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web", "labels": {"app": "web", "tier": "fe"}, "annotations": {"note": "hi"}},
+                "spec": {"containers": [{
+                    "name": "web", "image": "nginx:1.25", "imagePullPolicy": "IfNotPresent",
+                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "two"}],
+                    "args": ["-g", "daemon off;"], "ports": [{"containerPort": 80}]}],
+                    "restartPolicy": "Never", "dnsPolicy": "ClusterFirst"}
+            })
+        );
+        let cmd = pod_for(&parse(&["run", "bb", "--image=busybox", "--command", "--", "sh", "-c", "sleep 1"])).unwrap();
+        assert_eq!(cmd["spec"]["containers"][0]["command"], json!(["sh", "-c", "sleep 1"]));
+        assert!(cmd["spec"]["containers"][0].get("args").is_none());
+        assert_eq!(cmd["metadata"]["labels"], json!({"run": "bb"}));
+    }
+
+    #[test]
+    fn run_errors_read_like_kubectl() {
+        assert_eq!(error_of(&["run", "--image=nginx"]), "error: NAME is required for run");
+        assert_eq!(error_of(&["run", "x"]), "error: required flag(s) \"image\" not set");
+        assert_eq!(error_of(&["run", "x", "--image="]), "error: --image is required");
+        assert_eq!(
+            error_of(&["run", "x", "--image=Nginx"]),
+            "error: invalid image name \"Nginx\": invalid reference format"
+        );
+        assert_eq!(error_of(&["run", "x", "--image=nginx", "--port=http"]), "error: --port must be a number");
+        assert_eq!(
+            error_of(&["run", "x", "--image=nginx", "--expose"]),
+            "error: --port must be set when exposing a service"
+        );
+        assert_eq!(error_of(&["run", "x", "--image=nginx", "--labels=a"]), "error: unexpected label spec: a");
+        assert_eq!(error_of(&["run", "x", "--image=nginx", "--env=1A=b"]), "error: invalid env: 1A=b");
+        assert_eq!(
+            error_of(&["run", "x", "--image=nginx", "--restart=Sometimes"]),
+            "error: invalid restart policy: Sometimes, valid values are: Always, OnFailure, Never"
+        );
+        assert_eq!(
+            parse_dry_run("maybe").unwrap_err().to_string(),
+            "error: Invalid dry-run value (maybe). Must be \"none\", \"server\", or \"client\"."
+        );
+        assert_eq!(parse_dry_run(&parse(&["run", "x", "--image=n", "--dry-run"]).dry_run).unwrap(), DryRun::Client);
+    }
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "nginx",
+            "nginx:1.25",
+            "luksa/kubia",
+            "localhost:5000/a/b:v1",
+            "gcr.io/x/y@sha256:0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(valid_image(ok), "{ok}");
+        }
+        for bad in ["Nginx", "nginx:", "a//b", "-a", "a:b:c", "nginx@sha256:12"] {
+            assert!(!valid_image(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dry_runs_print_the_pod_as_kubectl_does() {
+        let pod = pod_for(&parse(&["run", "nginx", "--image=nginx"])).unwrap();
+        assert_eq!(
+            api::codec::to_yaml(&as_printed(&pod, None)),
+            "\
+apiVersion: v1
+kind: Pod
+metadata:
+  creationTimestamp: null
+  labels:
+    run: nginx
+  name: nginx
+spec:
+  containers:
+  - image: nginx
+    name: nginx
+    resources: {}
+  dnsPolicy: ClusterFirst
+  restartPolicy: Always
+status: {}
+"
+        );
+        let a = parse(&["run", "kubia", "--image=luksa/kubia", "--port=8080", "--expose"]);
+        let svc = run_service(&a, &pod_for(&a).unwrap());
+        assert_eq!(
+            svc["spec"],
+            json!({"ports": [{"port": 8080, "protocol": "TCP", "targetPort": 8080}], "selector": {"run": "kubia"}})
+        );
+        assert!(svc["metadata"].get("labels").is_none());
+    }
+
     #[test]
     fn expose_takes_selector_and_ports_from_the_pod() {
-        let pod = pod_for(&RunArgs { port: Some(8080), ..run_args("kubia", "luksa/kubia") }).unwrap();
+        let pod = pod_for(&RunArgs { port: Some("8080".into()), ..run_args("kubia", "luksa/kubia") }).unwrap();
         let a = ExposeArgs {
             name: Some("kubia-http".into()),
             service_type: Some("LoadBalancer".into()),
