@@ -14,6 +14,8 @@ pub enum Error {
     Msg(String),
     /// Already reported on stderr; only the exit code is left to set.
     Reported,
+    /// A remote command (`exec`) ended with this non-zero exit code, which kubectl exits with.
+    Exit(i32),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -21,6 +23,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub fn msg(m: impl Into<String>) -> Self {
         Error::Msg(m.into())
+    }
+
+    /// The process exit code for this error: a remote command's own code, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            // Exit statuses are 0-255; anything else is reported as a plain failure.
+            Error::Exit(code) => u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1),
+            _ => 1,
+        }
     }
 }
 
@@ -42,6 +53,7 @@ impl fmt::Display for Error {
             Error::Api(e) => f.write_str(&api_error_text(e, None)),
             Error::Msg(m) => write!(f, "error: {m}"),
             Error::Reported => Ok(()),
+            Error::Exit(code) => write!(f, "command terminated with exit code {code}"),
         }
     }
 }

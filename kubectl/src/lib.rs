@@ -11,6 +11,7 @@
 //! - [`merge`]: the three-way merge behind `apply` and the two-way one behind `edit`.
 //! - [`error`]: errors, printed as kubectl prints them.
 //! - [`quantity`]: resource quantities, totalled and printed as kubectl does.
+//! - [`terminal`]: raw mode and window size for `exec -it`.
 
 pub mod age;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod merge;
 pub mod printers;
 pub mod quantity;
 pub mod resource;
+pub mod terminal;
 
 pub use cli::Cli;
 pub use error::{Error, Result};

@@ -20,12 +20,15 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(kubectl::run(cli)) {
+    let result = runtime.block_on(kubectl::run(cli));
+    // Streams left open (a follow cut short, a forwarded connection) must not delay the exit.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Reported) => ExitCode::from(1),
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }
