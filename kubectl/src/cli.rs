@@ -36,6 +36,8 @@ pub struct Global {
 pub enum Command {
     /// Run a particular image on the cluster (as a pod)
     Run(RunArgs),
+    /// Print the logs for a container in a pod
+    Logs(LogsArgs),
     /// Take a pod, replication controller, replica set or deployment and expose it as a new service
     Expose(ExposeArgs),
     /// Display one or many resources
@@ -118,6 +120,54 @@ pub struct RunArgs {
     /// Output format: yaml, json or name
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogsArgs {
+    /// POD or TYPE/NAME, optionally followed by the container name
+    pub args: Vec<String>,
+    /// Print the logs of this container
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// Specify if the logs should be streamed
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Print the logs of the previous instance of the container
+    #[arg(short = 'p', long)]
+    pub previous: bool,
+    /// Include timestamps on each line in the log output
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub timestamps: bool,
+    /// Lines of recent log file to display (-1: all; 10 with a selector)
+    #[arg(long, allow_hyphen_values = true)]
+    pub tail: Option<i64>,
+    /// Only return logs newer than a relative duration like 5s, 2m, or 3h
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only return logs after a specific date (RFC3339)
+    #[arg(long)]
+    pub since_time: Option<String>,
+    /// Maximum bytes of logs to return
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub limit_bytes: i64,
+    /// Selector (label query) to filter on
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Get all containers' logs in the pod(s)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub all_containers: bool,
+    /// Prefix each log line with the log source (pod name and container name)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub prefix: bool,
+    /// Maximum number of concurrent logs to follow when using a selector
+    #[arg(long, default_value_t = 5)]
+    pub max_log_requests: usize,
+    /// When following, keep going after errors
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
+    pub ignore_errors: bool,
+    /// Accepted for compatibility (kubelab does not wait for pods to start)
+    #[arg(long, hide = true)]
+    pub pod_running_timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -12,7 +12,9 @@ pub mod edit;
 pub mod get;
 pub mod info;
 pub mod label;
+pub mod logs;
 pub mod modify;
+pub mod pod_target;
 pub mod run;
 
 use crate::cli::{Cli, Command, Global};
@@ -132,6 +134,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
     let mut ctx = Ctx::new(cli.global, target);
     let result = match cli.command {
         Command::Run(a) => run::run(&mut ctx, a).await,
+        Command::Logs(a) => logs::run(&mut ctx, a).await,
         Command::Expose(a) => run::expose(&mut ctx, a).await,
         Command::Get(a) => get::run(&mut ctx, a).await,
         Command::Describe(a) => describe::run(&mut ctx, a).await,
