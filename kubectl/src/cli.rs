@@ -38,6 +38,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the logs for a container in a pod
     Logs(LogsArgs),
+    /// Execute a command in a container
+    Exec(ExecArgs),
     /// Take a pod, replication controller, replica set or deployment and expose it as a new service
     Expose(ExposeArgs),
     /// Display one or many resources
@@ -165,6 +167,30 @@ pub struct LogsArgs {
     /// When following, keep going after errors
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", action = ArgAction::Set)]
     pub ignore_errors: bool,
+    /// Accepted for compatibility (kubelab does not wait for pods to start)
+    #[arg(long, hide = true)]
+    pub pod_running_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ExecArgs {
+    /// POD or TYPE/NAME (kubectl rejects a command given here without `--`)
+    pub args: Vec<String>,
+    /// The command and its arguments, after `--`
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Container name (default: the pod's default or first container)
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// Pass stdin to the container
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Stdin is a TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Only print output from the remote session
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Accepted for compatibility (kubelab does not wait for pods to start)
     #[arg(long, hide = true)]
     pub pod_running_timeout: Option<String>,

@@ -9,6 +9,7 @@ pub mod describe;
 pub mod describe_kinds;
 pub mod describe_pod;
 pub mod edit;
+pub mod exec;
 pub mod get;
 pub mod info;
 pub mod label;
@@ -135,6 +136,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
     let result = match cli.command {
         Command::Run(a) => run::run(&mut ctx, a).await,
         Command::Logs(a) => logs::run(&mut ctx, a).await,
+        Command::Exec(a) => exec::run(&mut ctx, a).await,
         Command::Expose(a) => run::expose(&mut ctx, a).await,
         Command::Get(a) => get::run(&mut ctx, a).await,
         Command::Describe(a) => describe::run(&mut ctx, a).await,
