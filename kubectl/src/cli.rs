@@ -40,6 +40,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Execute a command in a container
     Exec(ExecArgs),
+    /// Forward one or more local ports to a pod
+    PortForward(PortForwardArgs),
     /// Take a pod, replication controller, replica set or deployment and expose it as a new service
     Expose(ExposeArgs),
     /// Display one or many resources
@@ -191,6 +193,18 @@ pub struct ExecArgs {
     /// Only print output from the remote session
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Accepted for compatibility (kubelab does not wait for pods to start)
+    #[arg(long, hide = true)]
+    pub pod_running_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct PortForwardArgs {
+    /// TYPE/NAME (or POD) followed by [LOCAL_PORT:]REMOTE_PORT pairs
+    pub args: Vec<String>,
+    /// Addresses to listen on (comma separated): IP addresses or localhost
+    #[arg(long, value_delimiter = ',', default_value = "localhost")]
+    pub address: Vec<String>,
     /// Accepted for compatibility (kubelab does not wait for pods to start)
     #[arg(long, hide = true)]
     pub pod_running_timeout: Option<String>,

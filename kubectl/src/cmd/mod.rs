@@ -16,6 +16,7 @@ pub mod label;
 pub mod logs;
 pub mod modify;
 pub mod pod_target;
+pub mod portforward;
 pub mod run;
 
 use crate::cli::{Cli, Command, Global};
@@ -137,6 +138,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(a) => run::run(&mut ctx, a).await,
         Command::Logs(a) => logs::run(&mut ctx, a).await,
         Command::Exec(a) => exec::run(&mut ctx, a).await,
+        Command::PortForward(a) => portforward::run(&mut ctx, a).await,
         Command::Expose(a) => run::expose(&mut ctx, a).await,
         Command::Get(a) => get::run(&mut ctx, a).await,
         Command::Describe(a) => describe::run(&mut ctx, a).await,
