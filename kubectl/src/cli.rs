@@ -42,6 +42,10 @@ pub enum Command {
     Exec(ExecArgs),
     /// Forward one or more local ports to a pod
     PortForward(PortForwardArgs),
+    /// Mark node as unschedulable
+    Cordon(CordonArgs),
+    /// Mark node as schedulable
+    Uncordon(CordonArgs),
     /// Take a pod, replication controller, replica set or deployment and expose it as a new service
     Expose(ExposeArgs),
     /// Display one or many resources
@@ -208,6 +212,18 @@ pub struct PortForwardArgs {
     /// Accepted for compatibility (kubelab does not wait for pods to start)
     #[arg(long, hide = true)]
     pub pod_running_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CordonArgs {
+    /// Node names
+    pub nodes: Vec<String>,
+    /// Selector (label query) to filter on
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// none, client or server (bare --dry-run means client)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "client", default_value = "none")]
+    pub dry_run: String,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -15,6 +15,7 @@ pub mod info;
 pub mod label;
 pub mod logs;
 pub mod modify;
+pub mod node;
 pub mod pod_target;
 pub mod portforward;
 pub mod run;
@@ -139,6 +140,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Logs(a) => logs::run(&mut ctx, a).await,
         Command::Exec(a) => exec::run(&mut ctx, a).await,
         Command::PortForward(a) => portforward::run(&mut ctx, a).await,
+        Command::Cordon(a) => node::run(&mut ctx, a, node::Mark::Cordon).await,
+        Command::Uncordon(a) => node::run(&mut ctx, a, node::Mark::Uncordon).await,
         Command::Expose(a) => run::expose(&mut ctx, a).await,
         Command::Get(a) => get::run(&mut ctx, a).await,
         Command::Describe(a) => describe::run(&mut ctx, a).await,
