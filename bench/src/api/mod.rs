@@ -163,6 +163,11 @@ pub async fn run(plan: &Plan, target: &Target) -> anyhow::Result<Report> {
     lists(&ctx, &mut report, &mut cpu, &filled).await;
     watches(&ctx, &mut report, &mut cpu).await;
     report.note(format!("CPU per operation: {}", cpu.join("; ")));
+    if let Some(end) = rss(target).await {
+        // The per-pod figure above is taken before any watch starts the
+        // apiserver's watch cache; this shows what the watches added.
+        report.note(format!("Memory: apiserver RSS {} after the watch phases", format_bytes(end as f64)));
+    }
 
     if !target.throwaway {
         progress("removing what the run stored ...");
