@@ -161,12 +161,18 @@ pub async fn run(plan: &Plan, target: &Target) -> anyhow::Result<Report> {
     let rss_after = rss(target).await;
     memory_row(&mut report, &ctx, rss_before, rss_after, created + fill_created).await;
     lists(&ctx, &mut report, &mut cpu, &filled).await;
+    let rss_lists = rss(target).await;
     watches(&ctx, &mut report, &mut cpu).await;
+    let rss_watches = rss(target).await;
     report.note(format!("CPU per operation: {}", cpu.join("; ")));
-    if let Some(end) = rss(target).await {
-        // The per-pod figure above is taken before any watch starts the
-        // apiserver's watch cache; this shows what the watches added.
-        report.note(format!("Memory: apiserver RSS {} after the watch phases", format_bytes(end as f64)));
+    if let (Some(lists), Some(watches)) = (rss_lists, rss_watches) {
+        // The per-pod figure above is taken before any list or watch; these
+        // show what big responses and the watch cache leave behind.
+        report.note(format!(
+            "Memory: apiserver RSS {} after the lists, {} after the watch phases",
+            format_bytes(lists as f64),
+            format_bytes(watches as f64)
+        ));
     }
 
     if !target.throwaway {
