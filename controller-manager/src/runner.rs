@@ -1,0 +1,238 @@
+//! What every controller is and how it runs, as client-go's controller loop:
+//! handlers that only turn changes into keys on a [`WorkQueue`], and workers
+//! that take keys off the queue and call `reconcile(key)`, which looks at the
+//! whole state of that object (level-triggered), never at the event that woke
+//! it. A failed key comes back after a per-key exponential backoff; a
+//! reconcile may also ask to be called again after a while.
+//!
+//! A controller is one file: a struct holding the stores it reads and the
+//! clients it writes with, implementing [`Controller`].
+
+use crate::informer::{Change, SharedInformer};
+use api::{ApiError, ResourceInfo};
+use client::queue::WorkQueue;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// What a successful reconcile asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing until something changes.
+    Done,
+    /// Look again after this long even if nothing changes (a grace period or a
+    /// toleration running out).
+    RequeueAfter(Duration),
+}
+
+impl Action {
+    /// The sooner of two requests.
+    pub fn min(self, other: Action) -> Action {
+        match (self, other) {
+            (Action::Done, a) | (a, Action::Done) => a,
+            (Action::RequeueAfter(a), Action::RequeueAfter(b)) => Action::RequeueAfter(a.min(b)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The object cannot be acted on as it is (an unparsable selector); retried
+    /// like any error, as the object may be fixed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[async_trait::async_trait]
+pub trait Controller: Send + Sync + 'static {
+    /// The name `--controllers` knows it by: `replicaset`, `garbagecollector`, ...
+    fn name(&self) -> &'static str;
+
+    /// The informers whose changes [`handle`](Self::handle) is given.
+    fn informers(&self) -> Vec<Arc<SharedInformer>>;
+
+    /// Turns one change of a watched resource into keys on the queue. Must not block.
+    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue);
+
+    /// Queues every key the controller is responsible for (after the first sync,
+    /// when changes were lost, and every [`resync_period`](Self::resync_period)).
+    fn resync(&self, queue: &WorkQueue);
+
+    /// How often to resync even without changes; None: never.
+    fn resync_period(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Brings the object behind `key` to its desired state.
+    async fn reconcile(&self, key: &str) -> Result<Action>;
+}
+
+/// Splits a queue key `[resource:][namespace/]name` into its parts, for spans.
+pub fn split_key(key: &str) -> (&str, &str, &str) {
+    let (resource, rest) = key.split_once(':').unwrap_or(("", key));
+    let (namespace, name) = rest.split_once('/').unwrap_or(("", rest));
+    (resource, namespace, name)
+}
+
+/// Runs `controller` with `workers` workers until `shutdown` resolves.
+pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl Future<Output = ()>) {
+    let queue = WorkQueue::default();
+    let name = controller.name();
+    let informers = controller.informers();
+    // Subscribe before waiting for the sync so no change after it is missed.
+    let mut handlers = Vec::new();
+    for informer in &informers {
+        let mut sub = informer.subscribe();
+        let (ctrl, queue, info) = (controller.clone(), queue.clone(), informer.info);
+        handlers.push(AbortOnDrop(tokio::spawn(async move {
+            while let Some(change) = sub.recv().await {
+                match change {
+                    Change::Resync => ctrl.resync(&queue),
+                    change => ctrl.handle(info, &change, &queue),
+                }
+            }
+        })));
+    }
+    if let Some(period) = controller.resync_period() {
+        let (ctrl, queue) = (controller.clone(), queue.clone());
+        handlers.push(AbortOnDrop(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                ctrl.resync(&queue);
+            }
+        })));
+    }
+    let work = async {
+        for informer in &informers {
+            informer.wait_synced().await;
+        }
+        tracing::info!(controller = name, workers, "caches synced; starting workers");
+        controller.resync(&queue);
+        let pool: Vec<_> = (0..workers.max(1)).map(|_| worker(controller.clone(), queue.clone())).collect();
+        futures::future::join_all(pool).await;
+    };
+    tokio::select! {
+        _ = work => {}
+        _ = shutdown => {}
+    }
+    queue.shut_down();
+    tracing::info!(controller = name, "stopped");
+}
+
+async fn worker(controller: Arc<dyn Controller>, queue: WorkQueue) {
+    while let Some(key) = queue.get().await {
+        let (resource, namespace, name) = split_key(&key);
+        let span = tracing::info_span!("reconcile", controller = controller.name(), resource, namespace, name);
+        let result = controller.reconcile(&key).instrument(span.clone()).await;
+        match result {
+            Ok(action) => {
+                queue.forget(&key);
+                if let Action::RequeueAfter(delay) = action {
+                    queue.add_after(key.clone(), delay);
+                }
+            }
+            Err(e) => {
+                let _enter = span.enter();
+                match &e {
+                    // Someone else wrote first; the next look sees their write.
+                    Error::Api(api) if api.is_conflict() => {
+                        tracing::debug!(error = %e, "reconcile conflicted; retrying")
+                    }
+                    _ => tracing::warn!(error = %e, "reconcile failed; retrying"),
+                }
+                queue.add_rate_limited(&key);
+            }
+        }
+        queue.done(&key);
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    #[test]
+    fn keys_split_into_span_fields() {
+        assert_eq!(split_key("default/kubia"), ("", "default", "kubia"));
+        assert_eq!(split_key("node-1"), ("", "", "node-1"));
+        assert_eq!(split_key("replicasets.apps:default/kubia"), ("replicasets.apps", "default", "kubia"));
+        assert_eq!(split_key("nodes:node-1"), ("nodes", "", "node-1"));
+    }
+
+    #[test]
+    fn the_sooner_requeue_wins() {
+        let (a, b) = (Action::RequeueAfter(Duration::from_secs(5)), Action::RequeueAfter(Duration::from_secs(2)));
+        assert_eq!(a.min(b), b);
+        assert_eq!(Action::Done.min(a), a);
+        assert_eq!(Action::Done.min(Action::Done), Action::Done);
+    }
+
+    /// Counts reconciles per key and fails the first attempt of "flaky".
+    struct Recorder {
+        informer: Arc<SharedInformer>,
+        seen: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Controller for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        fn informers(&self) -> Vec<Arc<SharedInformer>> {
+            vec![self.informer.clone()]
+        }
+        fn handle(&self, _: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
+            if let Change::Added(obj) = change {
+                queue.add(client::watcher::key_of(obj));
+            }
+        }
+        fn resync(&self, queue: &WorkQueue) {
+            for key in self.informer.store().keys() {
+                queue.add(key);
+            }
+        }
+        async fn reconcile(&self, key: &str) -> Result<Action> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(key.to_string());
+            if key == "default/flaky" && seen.iter().filter(|k| *k == key).count() == 1 {
+                return Err(Error::Invalid("first try fails".into()));
+            }
+            Ok(Action::Done)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn workers_start_after_the_sync_and_retry_failures() {
+        let informer = Arc::new(SharedInformer::new(api::registry::lookup("pods").unwrap()));
+        informer.store().insert(json!({"metadata": {"name": "flaky", "namespace": "default"}}));
+        let recorder = Arc::new(Recorder { informer: informer.clone(), seen: Mutex::default() });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(recorder.clone(), 2, async {
+            let _ = stopped.await;
+        }));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(recorder.seen.lock().unwrap().is_empty(), "nothing runs before the informer has synced");
+        informer.apply(client::watcher::Event::Synced);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(*recorder.seen.lock().unwrap(), ["default/flaky", "default/flaky"], "failed once, then retried");
+        let _ = stop.send(());
+        task.await.unwrap();
+    }
+}

@@ -1,0 +1,172 @@
+//! Test support: an apiserver over the memory store, served in-process on a
+//! loopback port, and builders for the objects the controller tests create.
+
+use crate::informer::InformerFactory;
+use api::{meta, registry, ResourceInfo};
+use client::Client;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn info(name: &str) -> &'static ResourceInfo {
+    registry::lookup(name).expect("a registered resource")
+}
+
+/// The flags' defaults, as a test starts from them.
+pub fn config() -> crate::Config {
+    <crate::Config as clap::Parser>::try_parse_from(["controller-manager"]).expect("default flags")
+}
+
+/// A real apiserver (memory store behind the watch cache) for one test.
+pub struct TestApi {
+    pub client: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApi {
+    pub async fn start() -> Self {
+        let mem = apiserver::store::mem::MemStore::new();
+        let store = Arc::new(apiserver::store::cache::CachedWatchStore::new(Arc::new(mem), 10_000));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address").to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // The apiserver's own namespace finalizer is slowed to once an hour, so the
+        // namespace controller under test is what empties namespaces.
+        tokio::spawn(apiserver::serve(store, listener, Duration::from_secs(3600), async {
+            let _ = stopped.await;
+        }));
+        let client = Client::connect_lazy(&addr).expect("a valid address");
+        // The server bootstraps its namespaces before serving.
+        for _ in 0..200 {
+            if client.get(info("namespaces"), "", "default").await.is_ok() {
+                return Self { client, stop: Some(stop) };
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the in-process apiserver at {addr} did not come up");
+    }
+
+    /// What controllers are built from: an informer factory over this server
+    /// (started by the caller once the controllers under test have asked for
+    /// their informers), `config` and `clock`.
+    pub fn context(&self, config: crate::Config, clock: crate::clock::Clock) -> crate::Context {
+        let factory = Arc::new(InformerFactory::new(self.client.clone()));
+        crate::Context { client: self.client.clone(), factory, clock, config }
+    }
+
+    /// Events about the object named `name`, as `reason: message` lines.
+    pub async fn events_about(&self, name: &str) -> Vec<String> {
+        let events = self.list("events", "").await;
+        events
+            .iter()
+            .filter(|e| e["involvedObject"]["name"] == name)
+            .map(|e| format!("{}: {}", e["reason"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+            .collect()
+    }
+
+    pub async fn create(&self, obj: Value) -> Value {
+        let info = registry::by_kind(meta::api_version(&obj), meta::kind(&obj)).expect("a served kind");
+        let ns = if info.namespaced { meta::namespace(&obj).to_string() } else { String::new() };
+        let ns = if info.namespaced && ns.is_empty() { "default".to_string() } else { ns };
+        self.client.create(info, &ns, &obj).await.unwrap_or_else(|e| panic!("creating {}: {e}", meta::name(&obj)))
+    }
+
+    pub async fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        match self.client.get(info(resource), namespace, name).await {
+            Ok(obj) => Some(obj),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => panic!("get {resource} {namespace}/{name}: {e}"),
+        }
+    }
+
+    pub async fn list(&self, resource: &str, namespace: &str) -> Vec<Value> {
+        let list = self.client.list(info(resource), namespace, &Default::default()).await.expect("list");
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls until `check` holds (for at most ten seconds).
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..1000 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+}
+
+impl Drop for TestApi {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn pod(name: &str, labels: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
+        "spec": {"containers": [{"name": "kubia", "image": "luksa/kubia"}]},
+    })
+}
+
+/// The book's `kubia` ReplicationController, with `replicas` replicas.
+pub fn rc(name: &str, replicas: i64) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"app": "kubia"},
+            "template": {
+                "metadata": {"labels": {"app": "kubia"}},
+                "spec": {"containers": [{"name": "kubia", "image": "luksa/kubia", "ports": [{"containerPort": 8080}]}]},
+            },
+        },
+    })
+}
+
+/// The book's `kubia` ReplicaSet with a `matchExpressions` selector.
+pub fn rs(name: &str, replicas: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["kubia"]}]},
+            "template": {
+                "metadata": {"labels": {"app": "kubia"}},
+                "spec": {"containers": [{"name": "kubia", "image": "luksa/kubia"}]},
+            },
+        },
+    })
+}
+
+/// Runs `controller` with one worker until the returned guard is dropped.
+pub fn spawn_controller(controller: Arc<dyn crate::runner::Controller>) -> Running {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::runner::run(controller, 2, async {
+        let _ = stopped.await;
+    }));
+    Running { _stop: stop, task }
+}
+
+pub struct Running {
+    _stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
