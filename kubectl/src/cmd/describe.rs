@@ -129,7 +129,8 @@ fn event_time(e: &Value) -> &str {
     }
 }
 
-/// Events about `obj`: matched by uid, or by kind, name and namespace.
+/// Events about `obj`: matched by uid, or by kind, name and namespace. A node's
+/// events may also carry its name as the uid (the kubelet's), as kubectl allows for.
 pub fn events_for(obj: &Value, events: &[Value]) -> Vec<Value> {
     let uid = api::meta::uid(obj);
     let (kind, name, ns) = (api::meta::kind(obj), api::meta::name(obj), api::meta::namespace(obj));
@@ -137,6 +138,9 @@ pub fn events_for(obj: &Value, events: &[Value]) -> Vec<Value> {
         .iter()
         .filter(|e| {
             let field = |k: &str| e.pointer(&format!("/involvedObject/{k}")).and_then(Value::as_str).unwrap_or("");
+            if kind == "Node" && field("kind") == "Node" && field("name") == name && field("uid") == name {
+                return true;
+            }
             if !uid.is_empty() && !field("uid").is_empty() {
                 return field("uid") == uid;
             }
@@ -235,13 +239,15 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
         rel.pods = super::items(pods, client.list(pods, &ns, &params).await?);
     }
     if info.kind == "Node" {
-        let all = super::items(pods, client.list(pods, "", &ListParams::default()).await?);
         let name = api::meta::name(obj);
-        rel.pods = all
-            .into_iter()
-            .filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name))
-            .filter(|p| !matches!(p.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed")))
-            .collect();
+        // The pods kubectl counts against a node: bound to it and not finished.
+        let params = ListParams {
+            field_selector: format!("spec.nodeName={name},status.phase!=Failed,status.phase!=Succeeded"),
+            ..Default::default()
+        };
+        rel.pods = super::items(pods, client.list(pods, "", &params).await?);
+        let leases = api::registry::lookup("leases").expect("leases are registered");
+        rel.lease = Some(client.get(leases, "kube-node-lease", name).await.map_err(|e| e.message));
     }
     if info.kind == "Service" {
         let ep = api::registry::lookup("endpoints").expect("endpoints are registered");
@@ -330,5 +336,14 @@ mod tests {
         let reasons: Vec<String> =
             events_for(&pod, &events).iter().map(|e| e["reason"].as_str().unwrap().to_string()).collect();
         assert_eq!(reasons, ["a", "c"]);
+        let node = json!({"kind": "Node", "metadata": {"name": "n1", "uid": "n-uid"}});
+        let events = vec![
+            json!({"involvedObject": {"kind": "Node", "name": "n1", "uid": "n-uid"}, "reason": "RegisteredNode"}),
+            json!({"involvedObject": {"kind": "Node", "name": "n1", "uid": "n1"}, "reason": "NodeReady"}),
+            json!({"involvedObject": {"kind": "Node", "name": "n2", "uid": "n2"}, "reason": "Other"}),
+        ];
+        let reasons: Vec<String> =
+            events_for(&node, &events).iter().map(|e| e["reason"].as_str().unwrap().to_string()).collect();
+        assert_eq!(reasons, ["RegisteredNode", "NodeReady"]);
     }
 }

@@ -3,6 +3,7 @@
 //! are in [`super::describe_pod`]), and the generic describer for every other kind.
 
 use super::describe::Writer;
+use super::describe_node;
 use super::describe_pod;
 use super::describe_pod::{containers, tolerations, volumes};
 use crate::age;
@@ -19,6 +20,8 @@ pub struct Related {
     /// Pods of a controller (matching its selector), or on a node.
     pub pods: Vec<Value>,
     pub endpoints: Option<Value>,
+    /// A node's lease in `kube-node-lease`, or why it could not be read.
+    pub lease: Option<std::result::Result<Value, String>>,
 }
 
 /// The description of one object.
@@ -26,7 +29,7 @@ pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp)
     let mut w = Writer::default();
     match info.kind {
         "Pod" => describe_pod::pod(&mut w, obj),
-        "Node" => node(&mut w, obj, rel, now),
+        "Node" => describe_node::node(&mut w, obj, rel, now),
         "ReplicationController" | "ReplicaSet" => replicated(&mut w, info, obj, rel),
         "Deployment" => deployment(&mut w, obj),
         "DaemonSet" => daemonset(&mut w, obj, rel),
@@ -391,92 +394,6 @@ fn namespace(w: &mut Writer, ns: &Value) {
     w.w(0, "\nNo resource quota.\n\nNo LimitRange resource.\n");
 }
 
-fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
-    header(w, n, false);
-    let mut roles: Vec<String> = api::meta::labels(n)
-        .keys()
-        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").filter(|r| !r.is_empty()).map(str::to_string))
-        .collect();
-    roles.sort();
-    w.w(0, &format!("Roles:\t{}\n", if roles.is_empty() { "<none>".to_string() } else { roles.join(",") }));
-    w.labels("", "Labels", &api::meta::labels(n));
-    w.annotations("", "Annotations", &api::meta::annotations(n));
-    w.w(0, &format!("CreationTimestamp:\t{}\n", age::rfc1123z(api::meta::creation_timestamp(n))));
-    let taints: Vec<String> = array_at(n, &["spec", "taints"])
-        .iter()
-        .map(|t| {
-            let value = if s(t, &["value"]).is_empty() { String::new() } else { format!("={}", s(t, &["value"])) };
-            format!("{}{value}:{}", s(t, &["key"]), s(t, &["effect"]))
-        })
-        .collect();
-    w.w(0, &format!("Taints:\t{}\n", if taints.is_empty() { "<none>".to_string() } else { taints.join("\n\t") }));
-    let unschedulable = n.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
-    w.w(0, &format!("Unschedulable:\t{unschedulable}\n"));
-    let conditions = array_at(n, &["status", "conditions"]);
-    if !conditions.is_empty() {
-        w.w(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n");
-        w.w(1, "----\t------\t-----------------\t------------------\t------\t-------\n");
-        for c in conditions {
-            w.w(
-                1,
-                &format!(
-                    "{} \t{} \t{} \t{} \t{} \t{}\n",
-                    s(c, &["type"]),
-                    s(c, &["status"]),
-                    age::rfc1123z(s(c, &["lastHeartbeatTime"])),
-                    age::rfc1123z(s(c, &["lastTransitionTime"])),
-                    s(c, &["reason"]),
-                    s(c, &["message"])
-                ),
-            );
-        }
-    }
-    w.w(0, "Addresses:\n");
-    for a in array_at(n, &["status", "addresses"]) {
-        w.w(1, &format!("{}:\t{}\n", s(a, &["type"]), s(a, &["address"])));
-    }
-    for (title, field) in [("Capacity", "capacity"), ("Allocatable", "allocatable")] {
-        if let Some(m) = n.pointer(&format!("/status/{field}")).and_then(Value::as_object).filter(|m| !m.is_empty()) {
-            w.w(0, &format!("{title}:\n"));
-            for (k, v) in m {
-                w.w(1, &format!("{k}:\t{}\n", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
-            }
-        }
-    }
-    w.w(0, "System Info:\n");
-    for (title, field) in [
-        ("Machine ID", "machineID"),
-        ("System UUID", "systemUUID"),
-        ("Boot ID", "bootID"),
-        ("Kernel Version", "kernelVersion"),
-        ("OS Image", "osImage"),
-        ("Operating System", "operatingSystem"),
-        ("Architecture", "architecture"),
-        ("Container Runtime Version", "containerRuntimeVersion"),
-        ("Kubelet Version", "kubeletVersion"),
-        ("Kube-Proxy Version", "kubeProxyVersion"),
-    ] {
-        w.w(1, &format!("{title}:\t{}\n", s(n, &["status", "nodeInfo", field])));
-    }
-    if !s(n, &["spec", "podCIDR"]).is_empty() {
-        w.w(0, &format!("PodCIDR:\t{}\n", s(n, &["spec", "podCIDR"])));
-    }
-    w.w(0, &format!("Non-terminated Pods:\t({} in total)\n", rel.pods.len()));
-    w.w(1, "Namespace\tName\tAge\n");
-    w.w(1, "---------\t----\t---\n");
-    for p in &rel.pods {
-        w.w(
-            1,
-            &format!(
-                "{}\t{}\t{}\n",
-                api::meta::namespace(p),
-                api::meta::name(p),
-                age::age_at(api::meta::creation_timestamp(p), now)
-            ),
-        );
-    }
-}
-
 /// The words of a field name as describe titles them: `apiVersion` → `API Version`.
 pub fn smart_label(field: &str) -> String {
     if field.chars().any(|c| !c.is_alphabetic() && c != '-') {
@@ -583,7 +500,7 @@ mod tests {
         let rel = Related {
             events: None,
             pods: vec![pod("Running", "rc1"), pod("Pending", "rc1"), pod("Running", "other")],
-            endpoints: None,
+            ..Default::default()
         };
         let text = describe(api::registry::lookup("rc").unwrap(), &rc, &rel, now());
         assert_eq!(

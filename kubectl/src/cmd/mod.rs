@@ -7,6 +7,7 @@ pub mod create;
 pub mod delete;
 pub mod describe;
 pub mod describe_kinds;
+pub mod describe_node;
 pub mod describe_pod;
 pub mod edit;
 pub mod exec;
