@@ -71,7 +71,11 @@ pub fn between(start: &str, end: &str) -> Option<String> {
 }
 
 /// Go's `time.RFC1123Z` in UTC, as describe prints `Start Time:`: `Wed, 27 Oct 2021 07:33:55 +0000`.
+/// An unset time prints as Go's zero time, as kubectl shows it.
 pub fn rfc1123z(timestamp: &str) -> String {
+    if timestamp.is_empty() {
+        return "Mon, 01 Jan 0001 00:00:00 +0000".into();
+    }
     match api::meta::parse_time(timestamp) {
         Some(t) => t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string(),
         None => timestamp.to_string(),
@@ -146,5 +150,6 @@ mod tests {
     #[test]
     fn describe_dates_are_rfc1123z() {
         assert_eq!(rfc1123z("2021-10-27T07:33:55Z"), "Wed, 27 Oct 2021 07:33:55 +0000");
+        assert_eq!(rfc1123z(""), "Mon, 01 Jan 0001 00:00:00 +0000");
     }
 }

@@ -158,9 +158,9 @@ pub(super) fn containers(w: &mut Writer, label: &str, specs: &[Value], statuses:
                 c.pointer(&format!("/resources/{kind}")).and_then(Value::as_object).filter(|m| !m.is_empty())
             {
                 w.w(2, &format!("{}:\n", if kind == "limits" { "Limits" } else { "Requests" }));
+                // Sorted by name, each in the canonical form kubectl's `Quantity.String()` gives.
                 for (k, v) in m {
-                    let q = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                    w.w(3, &format!("{k}:\t{q}\n"));
+                    w.w(3, &format!("{k}:\t{}\n", crate::quantity::canonical(v)));
                 }
             }
         }
@@ -451,6 +451,66 @@ Tolerations:     node.kubernetes.io/not-ready:NoExecute op=Exists for 300s
 Events:          <none>
 ";
         assert_eq!(text, want);
+    }
+
+    #[test]
+    fn crashing_containers_show_both_states_and_events() {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "kubia-unhealthy", "namespace": "default", "uid": "u2", "labels": {"app": "kubia"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "kubia", "image": "luksa/kubia-unhealthy",
+                     "resources": {"requests": {"cpu": "0.1", "memory": "1024Mi"}, "limits": {"memory": "1Gi"}},
+                     "livenessProbe": {"httpGet": {"path": "/", "port": 8080}, "initialDelaySeconds": 15},
+                     "readinessProbe": {"exec": {"command": ["ls", "/var/ready"]}, "periodSeconds": 1}}]},
+            "status": {"phase": "Running", "hostIP": "10.0.0.2", "podIP": "10.244.1.9", "qosClass": "Burstable",
+                       "containerStatuses": [{"name": "kubia", "ready": false, "restartCount": 5,
+                           "containerID": "docker://c2", "imageID": "docker-pullable://x",
+                           "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 2m40s"}},
+                           "lastState": {"terminated": {"exitCode": 137, "reason": "Error",
+                               "startedAt": "2021-10-27T09:57:00Z", "finishedAt": "2021-10-27T09:58:45Z"}}}]}
+        });
+        let events = vec![json!({"type": "Warning", "reason": "Unhealthy", "count": 15,
+            "message": "Liveness probe failed: HTTP probe failed with statuscode: 500",
+            "source": {"component": "kubelet", "host": "n1"},
+            "firstTimestamp": "2021-10-27T09:50:00Z", "lastTimestamp": "2021-10-27T09:59:53Z"})];
+        let pods = api::registry::lookup("pods").unwrap();
+        let text = describe(pods, &pod, &Related { events: Some(events), ..Default::default() }, now());
+        let containers = &text[text.find("Containers:").unwrap()..text.find("Volumes:").unwrap()];
+        assert_eq!(
+            containers,
+            "\
+Containers:
+  kubia:
+    Container ID:   docker://c2
+    Image:          luksa/kubia-unhealthy
+    Image ID:       docker-pullable://x
+    Port:           <none>
+    Host Port:      <none>
+    State:          Waiting
+      Reason:       CrashLoopBackOff
+    Last State:     Terminated
+      Reason:       Error
+      Exit Code:    137
+      Started:      Wed, 27 Oct 2021 09:57:00 +0000
+      Finished:     Wed, 27 Oct 2021 09:58:45 +0000
+    Ready:          False
+    Restart Count:  5
+    Limits:
+      memory:  1Gi
+    Requests:
+      cpu:        100m
+      memory:     1Gi
+    Liveness:     http-get http://:8080/ delay=15s timeout=1s period=10s #success=1 #failure=3
+    Readiness:    exec [ls /var/ready] delay=0s timeout=1s period=1s #success=1 #failure=3
+    Environment:  <none>
+    Mounts:       <none>
+"
+        );
+        assert!(text.ends_with(
+            "Events:\n  Type     Reason     Age                From     Message\n  \
+             ----     ------     ----               ----     -------\n  \
+             Warning  Unhealthy  7s (x15 over 10m)  kubelet  Liveness probe failed: HTTP probe failed with statuscode: 500\n"
+        ), "{text}");
     }
 
     #[test]
