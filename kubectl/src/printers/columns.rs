@@ -635,6 +635,35 @@ mod tests {
     }
 
     #[test]
+    fn container_reasons_become_the_status() {
+        let pods = lookup("pods").unwrap();
+        let with_state = |state: Value, restarts: i64, last: Value| {
+            let mut pod = running_pod();
+            pod["status"]["containerStatuses"][0]["ready"] = json!(false);
+            pod["status"]["containerStatuses"][0]["state"] = state;
+            pod["status"]["containerStatuses"][0]["restartCount"] = json!(restarts);
+            pod["status"]["containerStatuses"][0]["lastState"] = last;
+            pod
+        };
+        let waiting = |reason: &str| json!({"waiting": {"reason": reason}});
+        for reason in ["CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "ContainerCreating"] {
+            assert_eq!(row(pods, &with_state(waiting(reason), 0, json!({})), false, now())[1..4], ["0/1", reason, "0"]);
+        }
+        let crashing = with_state(
+            waiting("CrashLoopBackOff"),
+            5,
+            json!({"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "2021-10-27T09:59:55Z"}}),
+        );
+        assert_eq!(row(pods, &crashing, false, now())[2..4], ["CrashLoopBackOff", "5 (5s ago)"]);
+        let failed = with_state(json!({"terminated": {"exitCode": 1, "reason": "Error"}}), 0, json!({}));
+        assert_eq!(row(pods, &failed, false, now())[2], "Error");
+        let killed = with_state(json!({"terminated": {"exitCode": 137, "signal": 9}}), 0, json!({}));
+        assert_eq!(row(pods, &killed, false, now())[2], "Signal:9");
+        let exited = with_state(json!({"terminated": {"exitCode": 2}}), 0, json!({}));
+        assert_eq!(row(pods, &exited, false, now())[2], "ExitCode:2");
+    }
+
+    #[test]
     fn terminating_and_completed_pods() {
         let pods = lookup("pods").unwrap();
         let mut pod = running_pod();
