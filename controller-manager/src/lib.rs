@@ -226,8 +226,8 @@ mod tests {
     fn controllers_are_selected_as_kube_controller_manager_does() {
         let all = selected_controllers(&["*".into()]).unwrap();
         assert_eq!(all.len(), CONTROLLERS.len());
-        let some = selected_controllers(&["*".into(), "-podgc".into()]).unwrap();
-        assert!(!some.contains(&"podgc") && some.contains(&"replicaset"));
+        let some = selected_controllers(&["*".into(), "-replicationcontroller".into()]).unwrap();
+        assert!(!some.contains(&"replicationcontroller") && some.contains(&"replicaset"));
         assert_eq!(selected_controllers(&["replicaset".into()]).unwrap(), ["replicaset"]);
         let err = selected_controllers(&["replicasets".into()]).unwrap_err();
         assert!(err.starts_with("\"replicasets\" is not in the list of known controllers"), "{err}");
