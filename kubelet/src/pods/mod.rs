@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     pub clock: Clock,
     workers: Mutex<HashMap<String, WorkerEntry>>,
     synced: AtomicBool,
+    /// Set by `shutdown`: with no workers left, every container would look orphaned.
+    stopped: AtomicBool,
     runtime_ok: AtomicBool,
     /// Pods whose leftover containers are being removed.
     cleaning: Mutex<HashSet<String>>,
@@ -106,6 +108,7 @@ impl Kubelet {
                 clock,
                 workers: Default::default(),
                 synced: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
                 runtime_ok: AtomicBool::new(true),
                 cleaning: Default::default(),
                 last_relist: Default::default(),
@@ -147,6 +150,9 @@ impl Kubelet {
         let uid = api::meta::uid(&pod).to_string();
         let desired = Desired { pod: Arc::new(pod), removed };
         let mut workers = self.shared.workers();
+        if self.stopped() {
+            return;
+        }
         if let Some(w) = workers.get(&uid) {
             w.desired.send_replace(desired);
             return;
@@ -190,7 +196,12 @@ impl Kubelet {
     /// Stops every worker, leaving containers as they are (a kubelet restart
     /// must not disturb running pods).
     pub fn shutdown(&self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
         self.shared.workers().clear();
+    }
+
+    fn stopped(&self) -> bool {
+        self.shared.stopped.load(Ordering::SeqCst)
     }
 
     /// One relist: wake workers whose pods changed, clean up orphans.
@@ -231,7 +242,8 @@ impl Kubelet {
                     }
                 }
             }
-            if shared.synced.load(Ordering::Relaxed) {
+            // A kubelet shutting down has dropped its workers; its pods are not orphans.
+            if shared.synced.load(Ordering::Relaxed) && !self.stopped() {
                 let mut cleaning = shared.cleaning.lock().expect("cleaning lock");
                 for (uid, containers) in by_pod {
                     if !workers.contains_key(&uid) && cleaning.insert(uid.clone()) {

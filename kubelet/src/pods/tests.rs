@@ -494,3 +494,17 @@ async fn a_pod_moved_off_the_node_is_stopped() {
     wait_for("removed", Duration::from_secs(40), || h.fake.containers().is_empty()).await;
     assert!(h.api.deleted.lock().unwrap().is_empty(), "another node's pod is not deleted from the API");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_kubelet_shutting_down_leaves_its_pods_running() {
+    let h = Harness::new();
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    h.kubelet.handle(PodEvent::Synced);
+    wait_for("running", Duration::from_secs(5), || h.fake.containers().len() == 2).await;
+    h.kubelet.shutdown();
+    // A relist racing with the shutdown must not take the pods for orphans.
+    h.kubelet.relist().await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(h.fake.containers().iter().all(|c| c.2 == ContainerState::Running), "{:?}", h.fake.containers());
+    assert!(h.fake.ops_of("stop", "kubia").is_empty());
+}

@@ -246,6 +246,9 @@ impl Worker {
                 let running: Vec<&ContainerInfo> =
                     observed.iter().filter(|c| !c.meta.is_sandbox() && c.state == ContainerState::Running).collect();
                 if !running.is_empty() || observed.iter().any(|c| c.meta.is_sandbox()) {
+                    let states: Vec<String> =
+                        observed.iter().map(|c| format!("{}:{:?}", c.meta.docker_name(), c.state)).collect();
+                    tracing::info!(pod = %self.full_name(), containers = ?states, "the pod's sandbox is gone; recreating the pod");
                     self.event(
                         EventType::Normal,
                         "SandboxChanged",
@@ -443,6 +446,7 @@ impl Worker {
             return;
         }
         self.event(EventType::Normal, "Started", &format!("Started container {name}"));
+        tracing::info!(pod = %self.full_name(), container = %name, restart_count, "started a container");
         self.track(name).waiting = None;
     }
 
@@ -452,8 +456,8 @@ impl Worker {
         *wake = min_wake(*wake, self.shared.settings.backoff.initial);
     }
 
-    /// Stops everything with the grace period, writes the final status, finishes
-    /// the deletion in the API and removes the containers.
+    /// Stops everything with the grace period, writes the final status, removes
+    /// the containers and finishes the deletion in the API.
     async fn terminate(&mut self, observed: Vec<ContainerInfo>) -> Next {
         let grace = self.grace_period();
         self.board.set_pod("", false, true);
@@ -477,19 +481,24 @@ impl Worker {
         let Some(observed) = self.observe().await else {
             return Next::Continue(Some(Duration::from_secs(1)));
         };
-        if !self.removed {
+        // The final status names the stopped containers; a retry finds none left to name.
+        if !self.removed && !observed.is_empty() {
             let status = self.status(&observed, true);
             self.write_status(status).await;
-            if let Err(e) = self.shared.api.delete_pod(&self.pod).await {
-                tracing::warn!(pod = %self.full_name(), error = %e, "finishing the pod's deletion failed; retrying");
-                return Next::Continue(Some(Duration::from_secs(1)));
-            }
         }
+        // Containers go before the pod object, so that a pod gone from the API
+        // has nothing left on the node.
         for c in &observed {
             if let Err(e) = self.shared.runtime.remove_container(&c.id).await {
                 if !e.is_not_found() {
                     tracing::warn!(pod = %self.full_name(), error = %e, "removing a container failed");
                 }
+            }
+        }
+        if !self.removed {
+            if let Err(e) = self.shared.api.delete_pod(&self.pod).await {
+                tracing::warn!(pod = %self.full_name(), error = %e, "finishing the pod's deletion failed; retrying");
+                return Next::Continue(Some(Duration::from_secs(1)));
             }
         }
         Next::Done

@@ -72,6 +72,13 @@ fn with_tag(image: &str) -> String {
     }
 }
 
+/// The first host address of an IPv4 subnet: `10.244.0.0/16` -> `10.244.0.1`.
+fn first_address(subnet: &str) -> Option<String> {
+    let (addr, _) = subnet.split_once('/')?;
+    let ip: std::net::Ipv4Addr = addr.parse().ok()?;
+    Some(std::net::Ipv4Addr::from(u32::from(ip).checked_add(1)?).to_string())
+}
+
 impl DockerRuntime {
     /// Connects to the engine at `host` (`unix:///var/run/docker.sock`, `tcp://...`)
     /// and agrees on an API version it speaks.
@@ -109,10 +116,14 @@ impl DockerRuntime {
         }
     }
 
-    /// The pod network's gateway (the host's address on it).
+    /// The pod network's gateway (the host's address on it). A network made
+    /// with only a subnet does not name its gateway: Docker takes the subnet's
+    /// first address.
     pub async fn network_gateway(&self) -> Result<Option<String>> {
         let net = self.docker.inspect_network(&self.network, None).await.map_err(error)?;
-        Ok(net.ipam.and_then(|i| i.config).into_iter().flatten().find_map(|c| c.gateway).filter(|g| !g.is_empty()))
+        let configs = net.ipam.and_then(|i| i.config).unwrap_or_default();
+        let named = configs.iter().filter_map(|c| c.gateway.clone()).find(|g| !g.is_empty());
+        Ok(named.or_else(|| configs.iter().filter_map(|c| c.subnet.as_deref()).find_map(first_address)))
     }
 
     async fn create_named(&self, name: &str, body: ContainerCreateBody) -> Result<String> {
@@ -443,6 +454,12 @@ mod tests {
         assert_eq!(with_tag("luksa/kubia:v2"), "luksa/kubia:v2");
         assert_eq!(with_tag("localhost:5000/kubia"), "localhost:5000/kubia:latest");
         assert_eq!(with_tag("busybox@sha256:abc"), "busybox@sha256:abc");
+    }
+
+    #[test]
+    fn a_subnet_without_gateway_uses_its_first_address() {
+        assert_eq!(first_address("10.244.0.0/16").as_deref(), Some("10.244.0.1"));
+        assert_eq!(first_address("fd00::/64"), None);
     }
 
     #[test]
