@@ -23,6 +23,11 @@ pub trait PodApi: Send + Sync + 'static {
     fn event(&self, obj: &Value, kind: EventType, reason: &str, message: &str);
 }
 
+/// The pods resource.
+pub fn registry_pods() -> &'static api::ResourceInfo {
+    registry::lookup("pods").expect("pods are registered")
+}
+
 /// Events waiting to be written; beyond this, new ones are dropped (and logged)
 /// rather than slowing the pod workers down.
 const EVENT_QUEUE: usize = 1000;
@@ -50,7 +55,7 @@ impl ClientApi {
 #[async_trait::async_trait]
 impl PodApi for ClientApi {
     async fn update_status(&self, pod: &Value, status: &Value) -> Result<(), ApiError> {
-        let pods = registry::lookup("pods").expect("pods are registered");
+        let pods = registry_pods();
         // A merge patch: no resourceVersion to race on, and fields others own stay.
         let patch = json!({ "status": status });
         self.client
@@ -67,7 +72,7 @@ impl PodApi for ClientApi {
     }
 
     async fn delete_pod(&self, pod: &Value) -> Result<(), ApiError> {
-        let pods = registry::lookup("pods").expect("pods are registered");
+        let pods = registry_pods();
         let params = DeleteParams {
             grace_period_seconds: Some(0),
             precondition_uid: api::meta::uid(pod).to_string(),

@@ -1,13 +1,265 @@
-//! The kubelab kubelet: the node agent.
+//! The kubelab kubelet: the node agent. It registers its Node and renews its
+//! Lease, runs the pods bound to it on Docker, and serves logs, exec and
+//! port-forward to the apiserver.
 //!
 //! - [`pods`]: a worker per pod bound to the node, the relist loop, status and backoff rules.
 //! - [`runtime`]: the container runtime trait, Docker and the fake.
 //! - [`probe`]: liveness, readiness and startup probes.
+//! - [`node`]: the Node object, its status and its Lease.
+//! - [`server`]: the node agent's gRPC service.
 //! - [`api`]: what the kubelet writes to the API (status, deletions, events).
 //! - [`clock`]: wall time that tests can pause, and Kubernetes' time formats.
 
 pub mod api;
 pub mod clock;
+pub mod node;
 pub mod pods;
 pub mod probe;
 pub mod runtime;
+pub mod server;
+
+use anyhow::Context;
+use client::watcher::{Event, Informer};
+use client::{Client, ListParams};
+use clock::{parse_duration, Clock};
+use pods::{Kubelet, PodEvent, Settings};
+use runtime::docker::DockerRuntime;
+use runtime::fake::FakeRuntime;
+use runtime::Runtime;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    Docker,
+    /// Containers that only pretend to run: for tests and hollow nodes.
+    Fake,
+}
+
+/// The kubelet's flags; every one can be set by environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "kubelet", about = "The kubelab node agent: runs the pods bound to its node on Docker")]
+pub struct Config {
+    /// The apiserver to talk to.
+    #[arg(long, env = "APISERVER", default_value = "http://127.0.0.1:6443")]
+    pub server: String,
+    /// The node's name (default: the hostname).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Extra node labels: `key=value,key2=value2`.
+    #[arg(long, env = "NODE_LABELS", value_parser = parse_labels, default_value = "")]
+    pub node_labels: BTreeMap<String, String>,
+    /// The node's address (default: its address on the pod network).
+    #[arg(long, env = "NODE_IP")]
+    pub node_ip: Option<IpAddr>,
+    /// The address the node agent (logs, exec, port-forward) listens on.
+    #[arg(long, env = "KUBELET_ADDRESS", default_value = "0.0.0.0")]
+    pub address: IpAddr,
+    /// The node agent's port.
+    #[arg(long, env = "KUBELET_PORT", default_value_t = 10250)]
+    pub port: u16,
+    /// The Docker network pods join; created if missing.
+    #[arg(long, env = "POD_NETWORK", default_value = "kubelab")]
+    pub pod_network: String,
+    /// The image of every pod's sandbox (pause) container.
+    #[arg(long, env = "POD_INFRA_CONTAINER_IMAGE", default_value = "kubelab/pause:latest")]
+    pub pod_infra_container_image: String,
+    /// The Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`).
+    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    pub docker_host: String,
+    /// CPU capacity to report (default: the host's CPUs).
+    #[arg(long, env = "NODE_CPU")]
+    pub cpu: Option<String>,
+    /// Memory capacity to report, e.g. `8Gi` (default: the host's memory).
+    #[arg(long, env = "NODE_MEMORY")]
+    pub memory: Option<String>,
+    /// The most pods this node runs.
+    #[arg(long, env = "MAX_PODS", default_value_t = 110)]
+    pub max_pods: i64,
+    /// How often the node status is computed.
+    #[arg(long, env = "NODE_STATUS_UPDATE_FREQUENCY", default_value = "10s", value_parser = parse_duration)]
+    pub node_status_update_frequency: Duration,
+    /// How often the node status is written when nothing changed.
+    #[arg(long, env = "NODE_STATUS_REPORT_FREQUENCY", default_value = "5m", value_parser = parse_duration)]
+    pub node_status_report_frequency: Duration,
+    /// The node lease's duration.
+    #[arg(long, env = "NODE_LEASE_DURATION_SECONDS", default_value_t = 40)]
+    pub node_lease_duration_seconds: i64,
+    /// How often the node lease is renewed.
+    #[arg(long, env = "LEASE_RENEW_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub lease_renew_interval: Duration,
+    /// How often every pod is synced when nothing happens.
+    #[arg(long, env = "SYNC_FREQUENCY", default_value = "1m", value_parser = parse_duration)]
+    pub sync_frequency: Duration,
+    /// How often the runtime's containers are relisted to notice changes.
+    #[arg(long, env = "RELIST_PERIOD", default_value = "1s", value_parser = parse_duration)]
+    pub relist_period: Duration,
+    /// The first CrashLoopBackOff (and image pull) delay.
+    #[arg(long, env = "INITIAL_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    pub initial_backoff: Duration,
+    /// The longest CrashLoopBackOff (and image pull) delay.
+    #[arg(long, env = "MAX_BACKOFF", default_value = "5m", value_parser = parse_duration)]
+    pub max_backoff: Duration,
+    /// The container runtime.
+    #[arg(long, env = "CONTAINER_RUNTIME", value_enum, default_value = "docker")]
+    pub runtime: RuntimeKind,
+}
+
+/// Parses `k=v,k2=v2` (empty: no labels).
+pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(format!("invalid label {kv:?}: expected key=value")),
+        })
+        .collect()
+}
+
+/// The machine's hostname.
+fn hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
+}
+
+/// The address this machine uses on the pod network: the source address
+/// towards the network's gateway (a UDP "connect" sends nothing). On the host
+/// that is the gateway itself; in a container on the network, its own IP.
+async fn detect_node_ip(docker: &DockerRuntime) -> anyhow::Result<String> {
+    let gateway = docker.network_gateway().await?.context("the pod network has no gateway; set --node-ip")?;
+    let socket = tokio::net::UdpSocket::bind("0.0.0.0:0").await?;
+    socket.connect((gateway.as_str(), 9)).await.context("cannot route to the pod network; set --node-ip")?;
+    Ok(socket.local_addr()?.ip().to_string())
+}
+
+/// Feeds the pods bound to the kubelet's node (a list, then a watch) to it
+/// until `shutdown` resolves.
+pub async fn watch_pods(client: Client, kubelet: Kubelet, shutdown: impl std::future::Future<Output = ()>) {
+    let field_selector = format!("spec.nodeName={}", kubelet.settings().node_name);
+    let params = ListParams { field_selector, ..Default::default() };
+    let mut informer = Informer::start(client, api::registry_pods(), "", params);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            event = informer.events.recv() => match event {
+                Some(Event::Applied(pod)) => kubelet.handle(PodEvent::Applied(pod)),
+                Some(Event::Deleted(pod)) => kubelet.handle(PodEvent::Deleted(pod)),
+                Some(Event::Synced) => kubelet.handle(PodEvent::Synced),
+                None => return,
+            },
+        }
+    }
+}
+
+/// Resolves when `rx` says so.
+async fn until_shutdown(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Runs the kubelet until `shutdown` resolves. Pods keep running after it
+/// returns, as with Kubernetes' kubelet: a restarted kubelet adopts them.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let node_name = config.node_name.clone().unwrap_or_else(hostname).to_lowercase();
+    let client = Client::connect_lazy(&config.server)?;
+    let (runtime, node_ip): (Arc<dyn Runtime>, String) = match config.runtime {
+        RuntimeKind::Docker => {
+            let docker = DockerRuntime::connect(&config.docker_host, &config.pod_network)
+                .await
+                .with_context(|| format!("cannot reach the Docker engine at {}", config.docker_host))?;
+            docker.ensure_network().await?;
+            let ip = match config.node_ip {
+                Some(ip) => ip.to_string(),
+                None => detect_node_ip(&docker).await?,
+            };
+            (Arc::new(docker), ip)
+        }
+        RuntimeKind::Fake => {
+            tracing::warn!(
+                "--runtime=fake: NO CONTAINER RUNS ON THIS NODE. Pods only pretend to run (for tests and hollow nodes)."
+            );
+            let ip = config.node_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "127.0.0.1".into());
+            (Arc::new(FakeRuntime::new()), ip)
+        }
+    };
+    let cpu = config
+        .cpu
+        .clone()
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string());
+    let memory = config.memory.clone().or_else(node::host_memory).unwrap_or_else(|| "1Gi".into());
+    let cpu_cores = pods::container::parse_quantity(&cpu).map_err(|e| anyhow::anyhow!("--cpu: {e}"))?;
+    let memory_bytes = pods::container::parse_quantity(&memory).map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
+    tracing::info!(node = %node_name, ip = %node_ip, cpu = %cpu, memory = %memory, "starting the kubelet");
+
+    let settings = Settings {
+        node_name: node_name.clone(),
+        node_ip: node_ip.clone(),
+        pause_image: config.pod_infra_container_image.clone(),
+        backoff: pods::backoff::Policy { initial: config.initial_backoff, max: config.max_backoff },
+        relist_period: config.relist_period,
+        resync_period: config.sync_frequency,
+        runtime_name: runtime.name(),
+        node_cpu_millis: (cpu_cores * 1000.0) as i64,
+        node_memory_bytes: memory_bytes as i64,
+    };
+    let api = Arc::new(api::ClientApi::new(client.clone(), &node_name));
+    let kubelet = Kubelet::new(settings, runtime, api.clone(), Clock::system());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.address, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.address, config.port))?;
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(server::service(kubelet.clone()))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                until_shutdown(stop_rx.clone()),
+            ),
+    );
+    let node_config = node::NodeConfig {
+        name: node_name.clone(),
+        labels: config.node_labels.clone(),
+        ip: node_ip,
+        hostname: hostname(),
+        port: config.port,
+        cpu,
+        memory,
+        max_pods: config.max_pods,
+        host: node::HostInfo::detect(),
+        status_update_frequency: config.node_status_update_frequency,
+        status_report_frequency: config.node_status_report_frequency,
+        lease_duration_seconds: config.node_lease_duration_seconds,
+        lease_renew_interval: config.lease_renew_interval,
+    };
+    let node = node::Node::new(client.clone(), node_config, kubelet.clone(), api, Clock::system());
+    let node_task = tokio::spawn(node.run(until_shutdown(stop_rx.clone())));
+    let relist = {
+        let k = kubelet.clone();
+        let stop = until_shutdown(stop_rx.clone());
+        tokio::spawn(async move { k.run_relist(stop).await })
+    };
+
+    watch_pods(client, kubelet.clone(), shutdown).await;
+    tracing::info!("shutting down; pods keep running");
+    let _ = stop_tx.send(true);
+    kubelet.shutdown();
+    let _ = tokio::join!(node_task, relist);
+    server.await??;
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! The node's own objects: it registers its Node (labels, capacity, addresses,
+//! node info), keeps the Node's status conditions current, and renews its Lease
+//! in `kube-node-lease` — the heartbeat the node lifecycle controller watches.
+//!
+//! As in Kubernetes, the status is computed every `node-status-update-frequency`
+//! but written only when something other than heartbeat times changed, or when
+//! `node-status-report-frequency` has passed; the Lease carries the frequent
+//! heartbeat. That keeps thousands of hollow nodes cheap for the apiserver.
+
+use crate::api::{EventType, PodApi};
+use crate::clock::{format_micro_time, format_time, Clock};
+use crate::pods::Kubelet;
+use api::{registry, ApiError};
+use client::{Client, PatchType};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const KUBELET_VERSION: &str = "v1.34.0-kubelab";
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+
+/// What the node says about itself.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub name: String,
+    /// Labels from `--node-labels`, on top of the well-known ones.
+    pub labels: BTreeMap<String, String>,
+    pub ip: String,
+    pub hostname: String,
+    /// The node agent's port (`daemonEndpoints.kubeletEndpoint.Port`).
+    pub port: u16,
+    /// Capacity, as quantities: `2`, `8029404Ki`.
+    pub cpu: String,
+    pub memory: String,
+    pub max_pods: i64,
+    pub host: HostInfo,
+    pub status_update_frequency: Duration,
+    pub status_report_frequency: Duration,
+    pub lease_duration_seconds: i64,
+    pub lease_renew_interval: Duration,
+}
+
+/// Facts about the machine, for `status.nodeInfo`.
+#[derive(Debug, Clone, Default)]
+pub struct HostInfo {
+    pub kernel_version: String,
+    pub os_image: String,
+    pub machine_id: String,
+    pub boot_id: String,
+    /// Kubernetes' spelling: `amd64`, `arm64`.
+    pub architecture: String,
+}
+
+impl HostInfo {
+    /// Reads the machine's facts from /proc and /etc (empty where unavailable).
+    pub fn detect() -> Self {
+        let read = |path: &str| std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default();
+        let os_image = read("/etc/os-release")
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_else(|| "Linux".into());
+        Self {
+            kernel_version: read("/proc/sys/kernel/osrelease"),
+            os_image,
+            machine_id: read("/etc/machine-id"),
+            boot_id: read("/proc/sys/kernel/random/boot_id"),
+            architecture: kube_arch(std::env::consts::ARCH).to_string(),
+        }
+    }
+}
+
+/// Rust's architecture names in Go's (GOARCH) spelling.
+pub fn kube_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// The machine's memory in Kubernetes' form (`8029404Ki`), from /proc/meminfo.
+pub fn host_memory() -> Option<String> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.trim().trim_end_matches("kB").trim();
+    Some(format!("{kib}Ki"))
+}
+
+/// The node's registration, status and lease, for one node.
+pub struct Node {
+    client: Client,
+    config: NodeConfig,
+    kubelet: Kubelet,
+    events: Arc<dyn PodApi>,
+    clock: Clock,
+}
+
+/// A condition's status, reason and message, for the ones the kubelet owns.
+struct Cond {
+    kind: &'static str,
+    status: &'static str,
+    reason: &'static str,
+    message: &'static str,
+    /// The event announcing that the condition became this.
+    event: &'static str,
+}
+
+impl Node {
+    pub fn new(client: Client, config: NodeConfig, kubelet: Kubelet, events: Arc<dyn PodApi>, clock: Clock) -> Self {
+        Self { client, config, kubelet, events, clock }
+    }
+
+    /// A reference to the Node for events (Kubernetes uses the node name as its uid there).
+    fn reference(&self) -> Value {
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.config.name, "uid": self.config.name}})
+    }
+
+    fn event(&self, kind: EventType, reason: &str, message: &str) {
+        self.events.event(&self.reference(), kind, reason, message);
+    }
+
+    /// Registers, then renews the lease and reports status until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        self.event(EventType::Normal, "Starting", "Starting kubelet.");
+        let mut delay = Duration::from_millis(100);
+        let mut node = loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                registered = self.register() => match registered {
+                    Ok(node) => break node,
+                    Err(e) => tracing::warn!(node = %self.config.name, error = %e, "registering the node failed; retrying"),
+                },
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(7));
+        };
+        tracing::info!(node = %self.config.name, "node registered");
+        let mut status_tick = tokio::time::interval(self.config.status_update_frequency);
+        let mut lease_tick = tokio::time::interval(self.config.lease_renew_interval);
+        let mut last_report: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = lease_tick.tick() => {
+                    if let Err(e) = self.renew_lease(&node).await {
+                        tracing::warn!(node = %self.config.name, error = %e, "renewing the node lease failed");
+                    }
+                }
+                _ = status_tick.tick() => {
+                    let due = last_report.is_none_or(|t| t.elapsed() >= self.config.status_report_frequency);
+                    match self.sync_status(&node, due).await {
+                        Ok(Some(updated)) => {
+                            node = updated;
+                            last_report = Some(tokio::time::Instant::now());
+                        }
+                        Ok(None) => {}
+                        Err(e) if e.is_not_found() => {
+                            // Someone deleted the Node: register it again, as the kubelet does.
+                            tracing::warn!(node = %self.config.name, "the Node object is gone; registering again");
+                            if let Ok(n) = self.register().await {
+                                node = n;
+                                last_report = None;
+                            }
+                        }
+                        Err(e) => tracing::warn!(node = %self.config.name, error = %e, "updating the node status failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn default_labels(&self) -> BTreeMap<String, String> {
+        let arch = self.config.host.architecture.clone();
+        let mut labels = BTreeMap::from([
+            ("beta.kubernetes.io/arch".to_string(), arch.clone()),
+            ("beta.kubernetes.io/os".to_string(), "linux".to_string()),
+            ("kubernetes.io/arch".to_string(), arch),
+            ("kubernetes.io/hostname".to_string(), self.config.name.to_lowercase()),
+            ("kubernetes.io/os".to_string(), "linux".to_string()),
+        ]);
+        labels.extend(self.config.labels.clone());
+        labels
+    }
+
+    /// Creates the Node, or updates an existing one: the kubelet's labels are
+    /// set, labels, annotations and taints others added stay.
+    pub async fn register(&self) -> Result<Value, ApiError> {
+        let nodes = registry::lookup("nodes").expect("nodes are registered");
+        let node = json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.config.name,
+                "labels": self.default_labels(),
+                "annotations": {
+                    "node.alpha.kubernetes.io/ttl": "0",
+                    "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+                },
+            },
+            "spec": {},
+        });
+        let registered = match self.client.create(nodes, "", &node).await {
+            Ok(created) => created,
+            Err(e) if e.is_already_exists() => {
+                let mut existing = self.client.get(nodes, "", &self.config.name).await?;
+                let meta = api::meta::metadata_mut(&mut existing);
+                let labels = meta.entry("labels").or_insert_with(|| json!({}));
+                if !labels.is_object() {
+                    *labels = json!({});
+                }
+                for (k, v) in self.default_labels() {
+                    labels[k] = v.into();
+                }
+                self.client.update(nodes, "", &existing).await?
+            }
+            Err(e) => return Err(e),
+        };
+        match self.sync_status(&registered, true).await? {
+            Some(with_status) => Ok(with_status),
+            None => Ok(registered),
+        }
+    }
+
+    fn conditions(&self) -> [Cond; 4] {
+        let ready = if self.kubelet.runtime_healthy() {
+            Cond {
+                kind: "Ready",
+                status: "True",
+                reason: "KubeletReady",
+                message: "kubelet is posting ready status",
+                event: "NodeReady",
+            }
+        } else {
+            Cond {
+                kind: "Ready",
+                status: "False",
+                reason: "KubeletNotReady",
+                message: "container runtime is down",
+                event: "NodeNotReady",
+            }
+        };
+        [
+            Cond {
+                kind: "MemoryPressure",
+                status: "False",
+                reason: "KubeletHasSufficientMemory",
+                message: "kubelet has sufficient memory available",
+                event: "NodeHasSufficientMemory",
+            },
+            Cond {
+                kind: "DiskPressure",
+                status: "False",
+                reason: "KubeletHasNoDiskPressure",
+                message: "kubelet has no disk pressure",
+                event: "NodeHasNoDiskPressure",
+            },
+            Cond {
+                kind: "PIDPressure",
+                status: "False",
+                reason: "KubeletHasSufficientPID",
+                message: "kubelet has sufficient PID available",
+                event: "NodeHasSufficientPID",
+            },
+            ready,
+        ]
+    }
+
+    /// The status the node reports now, given the stored Node.
+    pub async fn status(&self, node: &Value) -> Value {
+        let now = format_time(self.clock.now());
+        let old = &node["status"]["conditions"];
+        let conditions: Vec<Value> = self
+            .conditions()
+            .iter()
+            .map(|c| {
+                let previous = old.as_array().into_iter().flatten().find(|o| o["type"] == c.kind);
+                let since = previous
+                    .filter(|o| o["status"] == c.status)
+                    .and_then(|o| o["lastTransitionTime"].as_str())
+                    .unwrap_or(&now);
+                json!({
+                    "type": c.kind, "status": c.status, "reason": c.reason, "message": c.message,
+                    "lastHeartbeatTime": now, "lastTransitionTime": since,
+                })
+            })
+            .collect();
+        let runtime_version = match self.kubelet.runtime().version().await {
+            Ok(v) => v,
+            Err(_) => node["status"]["nodeInfo"]["containerRuntimeVersion"].as_str().unwrap_or("").to_string(),
+        };
+        let resources =
+            json!({"cpu": self.config.cpu, "memory": self.config.memory, "pods": self.config.max_pods.to_string()});
+        let host = &self.config.host;
+        json!({
+            "capacity": resources,
+            "allocatable": resources,
+            "conditions": conditions,
+            "addresses": [
+                {"type": "InternalIP", "address": self.config.ip},
+                {"type": "Hostname", "address": self.config.hostname},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.config.port}},
+            "nodeInfo": {
+                "machineID": host.machine_id,
+                "systemUUID": host.machine_id,
+                "bootID": host.boot_id,
+                "kernelVersion": host.kernel_version,
+                "osImage": host.os_image,
+                "containerRuntimeVersion": runtime_version,
+                "kubeletVersion": KUBELET_VERSION,
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": host.architecture,
+            },
+        })
+    }
+
+    /// Writes the status if it changed (heartbeats aside) or if `due`; returns the
+    /// updated Node when it wrote. Condition changes are announced as events.
+    pub async fn sync_status(&self, node: &Value, due: bool) -> Result<Option<Value>, ApiError> {
+        let status = self.status(node).await;
+        if !due && without_heartbeats(&status) == without_heartbeats(&node["status"]) {
+            return Ok(None);
+        }
+        let nodes = registry::lookup("nodes").expect("nodes are registered");
+        let patch = json!({ "status": status });
+        let updated =
+            self.client.patch_subresource(nodes, "", &self.config.name, PatchType::Merge, &patch, "status").await?;
+        for c in self.conditions() {
+            let before = node["status"]["conditions"].as_array().into_iter().flatten().find(|o| o["type"] == c.kind);
+            if before.is_none_or(|b| b["status"] != c.status) {
+                let message = format!("Node {} status is now: {}", self.config.name, c.event);
+                self.event(EventType::Normal, c.event, &message);
+            }
+        }
+        Ok(Some(updated))
+    }
+
+    /// Creates or renews `kube-node-lease/<node>`.
+    pub async fn renew_lease(&self, node: &Value) -> Result<Value, ApiError> {
+        let leases = registry::lookup("leases").expect("leases are registered");
+        let renew = format_micro_time(self.clock.now());
+        match self.client.get(leases, LEASE_NAMESPACE, &self.config.name).await {
+            Ok(mut lease) => {
+                lease["spec"]["holderIdentity"] = self.config.name.clone().into();
+                lease["spec"]["leaseDurationSeconds"] = self.config.lease_duration_seconds.into();
+                lease["spec"]["renewTime"] = renew.into();
+                self.client.update(leases, LEASE_NAMESPACE, &lease).await
+            }
+            Err(e) if e.is_not_found() => {
+                let lease = json!({
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {
+                        "name": self.config.name,
+                        "namespace": LEASE_NAMESPACE,
+                        // The lease goes when its Node does.
+                        "ownerReferences": [{
+                            "apiVersion": "v1", "kind": "Node",
+                            "name": self.config.name, "uid": api::meta::uid(node),
+                        }],
+                    },
+                    "spec": {
+                        "holderIdentity": self.config.name,
+                        "leaseDurationSeconds": self.config.lease_duration_seconds,
+                        "renewTime": renew,
+                    },
+                });
+                self.client.create(leases, LEASE_NAMESPACE, &lease).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The status without `lastHeartbeatTime`s, for deciding whether to write.
+fn without_heartbeats(status: &Value) -> Value {
+    let mut s = status.clone();
+    if let Some(conditions) = s["conditions"].as_array_mut() {
+        for c in conditions {
+            if let Some(o) = c.as_object_mut() {
+                o.remove("lastHeartbeatTime");
+            }
+        }
+    }
+    s
+}
