@@ -29,10 +29,21 @@ done
 if [ -x "$bin/controller-manager" ]; then
   export COMPOSE_PROFILES=controller-manager
 fi
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 compose up --detach --remove-orphans
 
+# Nodes that are Ready and whose kubelet renewed the node's lease since this
+# start: after a restart, the stored Nodes say Ready until the lease runs out.
 ready_nodes() {
-  "$kubectl" --server "$server" get nodes 2>/dev/null | awk 'NR > 1 && $2 == "Ready"' | wc -l
+  local ready='.status.conditions[?(@.type=="Ready")].status'
+  {
+    "$kubectl" --server "$server" get nodes -o jsonpath="{range .items[*]}node {.metadata.name} {$ready}{\"\\n\"}{end}"
+    "$kubectl" --server "$server" get leases --namespace kube-node-lease \
+      -o jsonpath='{range .items[*]}lease {.metadata.name} {.spec.renewTime}{"\n"}{end}'
+  } 2>/dev/null | awk -v since="$started" '
+    $1 == "node" && $3 == "True" { ready[$2] = 1 }
+    $1 == "lease" && $3 >= since { renewed[$2] = 1 }
+    END { for (n in ready) if (n in renewed) count++; print count + 0 }'
 }
 echo "waiting for 3 nodes to be Ready"
 deadline=$((SECONDS + ${KUBELAB_UP_TIMEOUT:-120}))
