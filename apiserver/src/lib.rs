@@ -82,6 +82,7 @@ pub async fn serve(
     let registry = Arc::new(registry::Registry::new(store));
     registry.bootstrap().await?;
     let finalizer = tokio::spawn(namespace::run(registry.clone(), namespace_sync_period));
+    let namespaces = tokio::spawn(registry.clone().watch_namespaces());
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<proto::api_server::ApiServer<service::ApiService>>().await;
@@ -90,13 +91,17 @@ pub async fn serve(
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(256 << 20);
     tracing::info!(addr = %listener.local_addr()?, "apiserver serving");
+    // Replies are small and latency-bound; without TCP_NODELAY each one waits
+    // for the client's delayed ACK (~40 ms). `Server::tcp_nodelay` does not
+    // apply to a listener passed in, so it is set on the incoming stream.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let result = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .add_service(health)
         .add_service(api)
         .add_service(streaming)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     finalizer.abort();
+    namespaces.abort();
     result.map_err(Into::into)
 }

@@ -39,15 +39,44 @@ pub struct DeleteOptions {
     pub propagation_policy: String,
 }
 
+/// An object as stored: its JSON (without `resourceVersion`) and its
+/// resourceVersion. Reads and watches pass these on without decoding them
+/// when no selector needs to look inside; the client stamps the version in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawObject {
+    pub json: Vec<u8>,
+    pub resource_version: i64,
+}
+
+impl RawObject {
+    /// The object with its resourceVersion stamped in.
+    pub fn decode(&self) -> Result<Value> {
+        from_kv(&self.json, self.resource_version)
+    }
+}
+
+/// A page of a collection, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawList {
+    pub items: Vec<RawObject>,
+    pub resource_version: i64,
+    /// Non-empty when `limit` cut the list short.
+    pub continue_token: String,
+}
+
 /// One event of a watch, ready to send: its type and the object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchEvent {
     pub kind: &'static str,
-    pub object: Value,
+    pub object: RawObject,
 }
 
 pub struct Registry {
     store: Arc<dyn Store>,
+    /// Namespace name -> whether it is terminating, kept by a watch (see
+    /// `watch_namespaces`), so creates need not read their namespace from etcd.
+    /// A name missing here is looked up in the store.
+    namespaces: std::sync::RwLock<std::collections::HashMap<String, bool>>,
 }
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -154,15 +183,51 @@ impl Filter {
     fn new(info: &ResourceInfo, label_selector: &str, field_selector: &str) -> Result<Self> {
         Ok(Self { labels: LabelSelector::parse(label_selector)?, fields: FieldSelector::parse(info, field_selector)? })
     }
+    fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
     fn matches(&self, obj: &Value) -> bool {
         (self.labels.is_empty() || self.labels.matches(&meta::labels(obj)))
             && (self.fields.is_empty() || self.fields.matches(obj))
+    }
+    /// Matches stored bytes, decoding them only when a selector needs to look inside.
+    fn matches_raw(&self, json: &[u8]) -> Result<bool> {
+        if self.is_empty() {
+            return Ok(true);
+        }
+        Ok(self.matches(&from_kv(json, 0)?))
     }
 }
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self { store, namespaces: Default::default() }
+    }
+
+    /// Keeps the namespace table current until the store's watch ends for good.
+    /// Run on a task of its own; restarts (re-listing) whenever its watch fails.
+    pub async fn watch_namespaces(self: Arc<Self>) {
+        let info = registry::lookup("namespaces").expect("namespaces are registered");
+        loop {
+            let mut rx = match self.watch(info, "", "", "", "").await {
+                Ok(rx) => rx,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watching namespaces; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            self.namespaces.write().expect("namespaces lock").clear();
+            while let Some(Ok(ev)) = rx.recv().await {
+                let Ok(ns) = ev.object.decode() else { continue };
+                let mut table = self.namespaces.write().expect("namespaces lock");
+                if ev.kind == "DELETED" {
+                    table.remove(meta::name(&ns));
+                } else {
+                    table.insert(meta::name(&ns).to_string(), meta::deletion_timestamp(&ns).is_some());
+                }
+            }
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -194,8 +259,19 @@ impl Registry {
     }
 
     pub async fn get(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<Value> {
+        self.get_raw(info, namespace, name).await?.decode()
+    }
+
+    /// The stored bytes of one object, not decoded.
+    pub async fn get_raw(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<RawObject> {
         check_name(info, name)?;
-        Ok(self.read(info, namespace, name).await?.0)
+        let kv = self
+            .store
+            .get(&info.key(namespace, name))
+            .await
+            .map_err(storage_error)?
+            .ok_or_else(|| ApiError::not_found(&info.group_resource(), name))?;
+        Ok(RawObject { json: kv.value, resource_version: kv.mod_revision })
     }
 
     /// Refuses new content in a namespace that does not exist or is being deleted.
@@ -203,9 +279,15 @@ impl Registry {
         if !info.namespaced {
             return Ok(());
         }
-        let ns_info = registry::lookup("namespaces").expect("namespaces are registered");
-        let (ns, _) = self.read(ns_info, "", namespace).await?;
-        if meta::deletion_timestamp(&ns).is_some() {
+        let known = self.namespaces.read().expect("namespaces lock").get(namespace).copied();
+        let terminating = match known {
+            Some(t) => t,
+            None => {
+                let ns_info = registry::lookup("namespaces").expect("namespaces are registered");
+                meta::deletion_timestamp(&self.read(ns_info, "", namespace).await?.0).is_some()
+            }
+        };
+        if terminating {
             return Err(ApiError::forbidden(
                 &info.group_resource(),
                 name,
@@ -257,7 +339,8 @@ impl Registry {
         Err(ApiError::already_exists(&info.group_resource(), meta::name(&obj)))
     }
 
-    /// Lists a collection as a `<Kind>List`, filtered by selectors, paged by `limit`/`continue_token`.
+    /// Lists a collection as a `<Kind>List` (decoded), filtered by selectors,
+    /// paged by `limit`/`continue_token`.
     pub async fn list(
         &self,
         info: &ResourceInfo,
@@ -267,27 +350,42 @@ impl Registry {
         limit: i64,
         continue_token: &str,
     ) -> Result<Value> {
+        let raw = self.list_raw(info, namespace, label_selector, field_selector, limit, continue_token).await?;
+        let items = raw.items.iter().map(RawObject::decode).collect::<Result<Vec<_>>>()?;
+        let mut metadata = json!({"resourceVersion": raw.resource_version.to_string()});
+        if !raw.continue_token.is_empty() {
+            metadata["continue"] = raw.continue_token.into();
+        }
+        Ok(json!({"apiVersion": info.api_version(), "kind": info.list_kind(), "metadata": metadata, "items": items}))
+    }
+
+    /// Lists a collection as stored, decoding objects only to evaluate selectors.
+    /// The continue token is the key of the last object returned.
+    pub async fn list_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        label_selector: &str,
+        field_selector: &str,
+        limit: i64,
+        continue_token: &str,
+    ) -> Result<RawList> {
         let filter = Filter::new(info, label_selector, field_selector)?;
         let (kvs, revision) = self.store.list(&info.namespace_prefix(namespace)).await.map_err(storage_error)?;
         let mut items = Vec::new();
         let (mut last, mut next) = (String::new(), String::new());
-        for kv in kvs.iter().filter(|kv| continue_token.is_empty() || kv.key.as_str() > continue_token) {
-            let obj = from_kv(&kv.value, kv.mod_revision)?;
-            if !filter.matches(&obj) {
+        for kv in kvs.into_iter().filter(|kv| continue_token.is_empty() || kv.key.as_str() > continue_token) {
+            if !filter.matches_raw(&kv.value)? {
                 continue;
             }
             if limit > 0 && items.len() as i64 == limit {
                 next = last;
                 break;
             }
-            last = kv.key.clone();
-            items.push(obj);
+            last = kv.key;
+            items.push(RawObject { json: kv.value, resource_version: kv.mod_revision });
         }
-        let mut metadata = json!({"resourceVersion": revision.to_string()});
-        if !next.is_empty() {
-            metadata["continue"] = next.into();
-        }
-        Ok(json!({"apiVersion": info.api_version(), "kind": info.list_kind(), "metadata": metadata, "items": items}))
+        Ok(RawList { items, resource_version: revision, continue_token: next })
     }
 
     pub async fn update(
@@ -553,14 +651,9 @@ impl Registry {
         let mut initial = Vec::new();
         let from = match resource_version {
             "" | "0" => {
-                let (kvs, revision) = self.store.list(&prefix).await.map_err(storage_error)?;
-                for kv in kvs {
-                    let obj = from_kv(&kv.value, kv.mod_revision)?;
-                    if filter.matches(&obj) {
-                        initial.push(WatchEvent { kind: "ADDED", object: obj });
-                    }
-                }
-                revision
+                let list = self.list_raw(info, namespace, label_selector, field_selector, 0, "").await?;
+                initial.extend(list.items.into_iter().map(|object| WatchEvent { kind: "ADDED", object }));
+                list.resource_version
             }
             rv => parse_resource_version(rv)?.unwrap_or(0),
         };
@@ -574,7 +667,7 @@ impl Registry {
             while let Some(item) = events.next().await {
                 let out = match item {
                     Ok(ev) if !ev.key.starts_with(&prefix) => continue,
-                    Ok(ev) => match translate(&ev, &filter) {
+                    Ok(ev) => match translate(ev, &filter) {
                         Ok(Some(e)) => Ok(e),
                         Ok(None) => continue,
                         Err(e) => Err(e),
@@ -592,14 +685,13 @@ impl Registry {
 }
 
 /// Turns a storage event into the watch event a client with `filter` should see, if any.
-fn translate(ev: &StoreEvent, filter: &Filter) -> Result<Option<WatchEvent>> {
-    let obj = from_kv(&ev.value, ev.revision)?;
-    let now = filter.matches(&obj);
+fn translate(ev: StoreEvent, filter: &Filter) -> Result<Option<WatchEvent>> {
+    let now = filter.matches_raw(&ev.value)?;
     let kind = match ev.kind {
         EventKind::Delete => now.then_some("DELETED"),
         EventKind::Put => {
             let before = match &ev.prev_value {
-                Some(prev) => Some(filter.matches(&from_kv(prev, ev.revision)?)),
+                Some(prev) => Some(filter.matches_raw(prev)?),
                 None => None,
             };
             match (before, now) {
@@ -610,7 +702,7 @@ fn translate(ev: &StoreEvent, filter: &Filter) -> Result<Option<WatchEvent>> {
             }
         }
     };
-    Ok(kind.map(|kind| WatchEvent { kind, object: obj }))
+    Ok(kind.map(|kind| WatchEvent { kind, object: RawObject { json: ev.value, resource_version: ev.revision } }))
 }
 
 fn check_subresource(info: &ResourceInfo, subresource: &str) -> Result<()> {
@@ -822,7 +914,7 @@ mod tests {
         let created = reg.create(pods(), "default", &pod_json("a", json!({"app": "x"})), false).await.unwrap();
         let mut rx = reg.watch(pods(), "default", "app=x", "", "").await.unwrap();
         let first = rx.recv().await.unwrap().unwrap();
-        assert_eq!((first.kind, meta::name(&first.object)), ("ADDED", "a"));
+        assert_eq!((first.kind, meta::name(&first.object.decode().unwrap())), ("ADDED", "a"));
         let mut moved = created.clone();
         moved["metadata"]["labels"] = json!({"app": "y"});
         reg.update(pods(), "default", "a", &serde_json::to_vec(&moved).unwrap(), "", false).await.unwrap();
@@ -832,7 +924,9 @@ mod tests {
         reg.create(pods(), "kube-system", &pod_json("other", json!({"app": "x"})), false).await.unwrap();
         reg.create(pods(), "default", &pod_json("b", json!({"app": "x"})), false).await.unwrap();
         let next = rx.recv().await.unwrap().unwrap();
-        assert_eq!((next.kind, meta::name(&next.object)), ("ADDED", "b"));
+        let obj = next.object.decode().unwrap();
+        assert_eq!((next.kind, meta::name(&obj)), ("ADDED", "b"));
+        assert_eq!(meta::resource_version(&obj), next.object.resource_version.to_string());
     }
 
     #[tokio::test]

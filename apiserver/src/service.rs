@@ -1,14 +1,14 @@
 //! The gRPC face of the registry: resolves each request's resource, calls the
 //! registry, and carries errors as statuses whose details hold the `ApiError`.
 
-use crate::registry::{DeleteOptions, Registry};
+use crate::registry::{DeleteOptions, RawObject, Registry};
 use api::{registry, ApiError, ResourceInfo};
 use futures::Stream;
 use proto::api_server::Api;
 use proto::{
     CreateRequest, DeleteCollectionRequest, DeleteRequest, DiscoveryRequest, DiscoveryResponse, GetRequest,
-    ListRequest, Object, PatchRequest, PatchType, ResourceRef, UpdateRequest, VersionRequest, VersionResponse,
-    WatchEvent, WatchRequest,
+    ListRequest, Object, ObjectList, PatchRequest, PatchType, ResourceRef, UpdateRequest, VersionRequest,
+    VersionResponse, WatchEvent, WatchRequest,
 };
 use serde_json::{json, Value};
 use std::pin::Pin;
@@ -34,7 +34,11 @@ fn status(err: ApiError) -> Status {
 }
 
 fn object(v: &Value) -> Response<Object> {
-    Response::new(Object { json: serde_json::to_vec(v).expect("a JSON value always serializes") })
+    Response::new(Object { json: serde_json::to_vec(v).expect("a JSON value always serializes"), resource_version: 0 })
+}
+
+fn raw(o: RawObject) -> Object {
+    Object { json: o.json, resource_version: o.resource_version }
 }
 
 /// The resource a request names, with its namespace ("" for cluster-scoped ones).
@@ -75,17 +79,24 @@ impl Api for ApiService {
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<Object>, Status> {
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
-        self.registry.get(info, &ns, &req.name).await.map(|v| object(&v)).map_err(status)
+        self.registry.get_raw(info, &ns, &req.name).await.map(|o| Response::new(raw(o))).map_err(status)
     }
 
-    async fn list(&self, req: Request<ListRequest>) -> Result<Response<Object>, Status> {
+    async fn list(&self, req: Request<ListRequest>) -> Result<Response<ObjectList>, Status> {
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
-        self.registry
-            .list(info, &ns, &req.label_selector, &req.field_selector, req.limit, &req.continue_token)
+        let list = self
+            .registry
+            .list_raw(info, &ns, &req.label_selector, &req.field_selector, req.limit, &req.continue_token)
             .await
-            .map(|v| object(&v))
-            .map_err(status)
+            .map_err(status)?;
+        Ok(Response::new(ObjectList {
+            api_version: info.api_version(),
+            kind: info.list_kind(),
+            resource_version: list.resource_version,
+            continue_token: list.continue_token,
+            items: list.items.into_iter().map(raw).collect(),
+        }))
     }
 
     async fn update(&self, req: Request<UpdateRequest>) -> Result<Response<Object>, Status> {
@@ -148,12 +159,14 @@ impl Api for ApiService {
             Ok(match item {
                 Ok(ev) => WatchEvent {
                     r#type: ev.kind.to_string(),
-                    json: serde_json::to_vec(&ev.object).expect("a JSON value always serializes"),
+                    json: ev.object.json,
+                    resource_version: ev.object.resource_version,
                 },
                 // Kubernetes ends a failed watch with an ERROR event holding a Status.
                 Err(e) => WatchEvent {
                     r#type: "ERROR".into(),
                     json: serde_json::to_vec(&e.to_status()).expect("a JSON value always serializes"),
+                    resource_version: 0,
                 },
             })
         });

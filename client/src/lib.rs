@@ -124,13 +124,13 @@ impl Client {
             dry_run: false,
         };
         let resp = self.inner.clone().create(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode(&resp.into_inner().json)
+        decode_object(resp.into_inner())
     }
 
     pub async fn get(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<Value, ApiError> {
         let req = proto::GetRequest { r#ref: Self::reference(info, namespace), name: name.to_string() };
         let resp = self.inner.clone().get(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode(&resp.into_inner().json)
+        decode_object(resp.into_inner())
     }
 
     /// Lists a collection; the answer is a `<Kind>List` with `items` and
@@ -144,7 +144,7 @@ impl Client {
             continue_token: params.continue_token.clone(),
         };
         let resp = self.inner.clone().list(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode(&resp.into_inner().json)
+        decode_list(resp.into_inner())
     }
 
     /// Replaces the object; `metadata.resourceVersion` in `obj` guards against
@@ -173,7 +173,7 @@ impl Client {
             dry_run: false,
         };
         let resp = self.inner.clone().update(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode(&resp.into_inner().json)
+        decode_object(resp.into_inner())
     }
 
     pub async fn patch(
@@ -205,7 +205,7 @@ impl Client {
             dry_run: false,
         };
         let resp = self.inner.clone().patch(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode(&resp.into_inner().json)
+        decode_object(resp.into_inner())
     }
 
     /// Deletes the object. Returns the object as it was last stored (with a
@@ -227,7 +227,7 @@ impl Client {
             dry_run: false,
         };
         let resp = self.inner.clone().delete(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode(&resp.into_inner().json)
+        decode_object(resp.into_inner())
     }
 
     /// Watches a collection. With an empty `resource_version` the stream starts
@@ -255,7 +255,7 @@ impl Client {
                 let status: Value = decode(&ev.json)?;
                 return Err(error_from_status_object(&status));
             }
-            Ok(WatchEvent { kind: ev.r#type, object: decode(&ev.json)? })
+            Ok(WatchEvent { kind: ev.r#type, object: stamped(&ev.json, ev.resource_version)? })
         })))
     }
 
@@ -275,6 +275,29 @@ impl Client {
 
 fn encode(obj: &Value) -> Vec<u8> {
     serde_json::to_vec(obj).expect("a JSON value always serializes")
+}
+
+/// Decodes an object, stamping in the resourceVersion its envelope carries.
+fn stamped(json: &[u8], resource_version: i64) -> Result<Value, ApiError> {
+    let mut obj = decode(json)?;
+    if resource_version > 0 {
+        api::meta::set_resource_version(&mut obj, resource_version);
+    }
+    Ok(obj)
+}
+
+fn decode_object(obj: proto::Object) -> Result<Value, ApiError> {
+    stamped(&obj.json, obj.resource_version)
+}
+
+/// Rebuilds the `<Kind>List` object kubectl and controllers expect.
+fn decode_list(list: proto::ObjectList) -> Result<Value, ApiError> {
+    let items = list.items.into_iter().map(decode_object).collect::<Result<Vec<_>, _>>()?;
+    let mut metadata = serde_json::json!({"resourceVersion": list.resource_version.to_string()});
+    if !list.continue_token.is_empty() {
+        metadata["continue"] = list.continue_token.into();
+    }
+    Ok(serde_json::json!({"apiVersion": list.api_version, "kind": list.kind, "metadata": metadata, "items": items}))
 }
 
 fn decode(bytes: &[u8]) -> Result<Value, ApiError> {
