@@ -202,6 +202,7 @@ impl Subscription {
 }
 
 /// Hands out one informer per resource and starts them all together.
+/// Dropping the factory stops its informers.
 pub struct InformerFactory {
     client: Option<Client>,
     informers: Mutex<BTreeMap<String, Arc<SharedInformer>>>,

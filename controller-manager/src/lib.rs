@@ -11,12 +11,14 @@
 //!
 //! Controllers, one file each:
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers.
+//! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
 //!
 //! Adding a controller: a file with a struct implementing `Controller`, built
 //! from a [`Context`], and a row in [`CONTROLLERS`].
 
 pub mod clock;
 pub mod expectations;
+pub mod garbage_collector;
 pub mod informer;
 pub mod leader;
 pub mod pods;
@@ -102,6 +104,7 @@ type Build = fn(&Context) -> Arc<dyn Controller>;
 pub const CONTROLLERS: &[(&str, Build)] = &[
     ("replicationcontroller", |ctx| Arc::new(replicaset::ReplicaSetController::replication_controllers(ctx))),
     ("replicaset", |ctx| Arc::new(replicaset::ReplicaSetController::replica_sets(ctx))),
+    ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
 ];
 
 /// The controllers `--controllers` selects, as kube-controller-manager reads it:

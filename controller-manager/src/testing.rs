@@ -151,17 +151,20 @@ pub fn rs(name: &str, replicas: i64) -> Value {
     })
 }
 
-/// Runs `controller` with one worker until the returned guard is dropped.
-pub fn spawn_controller(controller: Arc<dyn crate::runner::Controller>) -> Running {
+/// Starts the informers of `ctx` and runs `controller` until the returned guard
+/// is dropped. The guard keeps the informers running too.
+pub fn run_controller(ctx: &crate::Context, controller: Arc<dyn crate::runner::Controller>) -> Running {
+    ctx.factory.start();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(crate::runner::run(controller, 2, async {
         let _ = stopped.await;
     }));
-    Running { _stop: stop, task }
+    Running { _stop: stop, _factory: ctx.factory.clone(), task }
 }
 
 pub struct Running {
     _stop: tokio::sync::oneshot::Sender<()>,
+    _factory: Arc<InformerFactory>,
     task: tokio::task::JoinHandle<()>,
 }
 

@@ -250,8 +250,7 @@ async fn the_books_replication_controller_walkthrough() {
     let api = TestApi::start().await;
     let ctx = api.context(testing::config(), Clock::manual());
     let ctrl = Arc::new(ReplicaSetController::replication_controllers(&ctx));
-    ctx.factory.start();
-    let _running = testing::spawn_controller(ctrl);
+    let _running = testing::run_controller(&ctx, ctrl);
     let rc = api.create(testing::rc("kubia", 3)).await;
 
     api.eventually("three pods exist", || async { pods_named(&api, "kubia-").await.len() == 3 }).await;

@@ -1,0 +1,362 @@
+//! The garbage collector: deletes objects whose owners are gone, and carries
+//! out Orphan and Foreground deletion, as Kubernetes' garbage collector.
+//!
+//! It watches every kind that can own or be owned and keeps a graph of owner
+//! references (owner uid -> dependents). Then, per object:
+//! - **Background** (the default): when every owner an object names is gone
+//!   (no object with that uid, confirmed by a live read), the object is deleted.
+//! - **Orphan** (`kubectl delete --cascade=orphan`): the apiserver marks the owner
+//!   with the `orphan` finalizer; the collector removes the owner's reference from
+//!   every dependent, then the finalizer, which lets the owner go.
+//! - **Foreground**: the `foregroundDeletion` finalizer; the collector deletes the
+//!   dependents and removes the finalizer once no dependent that blocks its owner's
+//!   deletion (`blockOwnerDeletion: true`) is left.
+
+use crate::informer::{Change, SharedInformer};
+use crate::pods::owner_references;
+use crate::runner::{Action, Controller, Result};
+use crate::Context;
+use api::{meta, registry, ApiError, ResourceInfo};
+use client::queue::WorkQueue;
+use client::{Client, DeleteParams, PatchType};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+pub const ORPHAN: &str = "orphan";
+pub const FOREGROUND: &str = "foregroundDeletion";
+
+/// The kinds the collector watches: everything served that can own or be owned.
+/// Bindings are not stored; Events are many and never owners.
+pub fn watched_resources() -> impl Iterator<Item = &'static ResourceInfo> {
+    registry::RESOURCES.iter().filter(|r| !matches!(r.kind, "Binding" | "Event"))
+}
+
+pub fn finalizers(obj: &Value) -> Vec<&str> {
+    obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+/// Where an object is: enough to find it in its store and to address it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node {
+    resource: &'static ResourceInfo,
+    namespace: String,
+    name: String,
+}
+
+impl Node {
+    fn of(resource: &'static ResourceInfo, obj: &Value) -> Self {
+        Self { resource, namespace: meta::namespace(obj).to_string(), name: meta::name(obj).to_string() }
+    }
+
+    fn key(&self) -> String {
+        let resource = self.resource.group_resource();
+        if self.namespace.is_empty() {
+            format!("{resource}:{}", self.name)
+        } else {
+            format!("{resource}:{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// Who owns whom, by uid, as last seen on the watches.
+#[derive(Default)]
+struct Graph {
+    nodes: HashMap<String, Node>,
+    owners: HashMap<String, Vec<String>>,
+    dependents: HashMap<String, HashSet<String>>,
+}
+
+impl Graph {
+    /// Records `obj`; returns the owner uids it no longer names.
+    fn upsert(&mut self, node: Node, obj: &Value) -> Vec<String> {
+        let uid = meta::uid(obj).to_string();
+        let owners: Vec<String> =
+            owner_references(obj).iter().filter_map(|r| r["uid"].as_str()).map(str::to_string).collect();
+        let old = self.owners.insert(uid.clone(), owners.clone()).unwrap_or_default();
+        for gone in old.iter().filter(|o| !owners.contains(o)) {
+            if let Some(set) = self.dependents.get_mut(gone) {
+                set.remove(&uid);
+            }
+        }
+        for owner in &owners {
+            self.dependents.entry(owner.clone()).or_default().insert(uid.clone());
+        }
+        self.nodes.insert(uid, node);
+        old.into_iter().filter(|o| !owners.contains(o)).collect()
+    }
+
+    fn remove(&mut self, uid: &str) {
+        self.nodes.remove(uid);
+        for owner in self.owners.remove(uid).unwrap_or_default() {
+            if let Some(set) = self.dependents.get_mut(&owner) {
+                set.remove(uid);
+            }
+        }
+    }
+
+    fn dependents_of(&self, uid: &str) -> Vec<Node> {
+        let deps = self.dependents.get(uid).into_iter().flatten();
+        deps.filter_map(|d| self.nodes.get(d).cloned()).collect()
+    }
+}
+
+pub struct GarbageCollector {
+    client: Client,
+    informers: HashMap<String, Arc<SharedInformer>>,
+    graph: Mutex<Graph>,
+}
+
+impl GarbageCollector {
+    pub fn new(ctx: &Context) -> Self {
+        let informers = watched_resources().map(|r| (r.group_resource(), ctx.factory.informer(r))).collect();
+        Self { client: ctx.client.clone(), informers, graph: Mutex::default() }
+    }
+
+    fn store_get(&self, node: &Node) -> Option<Arc<Value>> {
+        self.informers.get(&node.resource.group_resource())?.store().get_in(&node.namespace, &node.name)
+    }
+
+    fn enqueue_uids(&self, uids: impl IntoIterator<Item = String>, queue: &WorkQueue) {
+        let graph = self.graph.lock().expect("graph lock");
+        for uid in uids {
+            if let Some(node) = graph.nodes.get(&uid) {
+                queue.add(node.key());
+            }
+        }
+    }
+
+    fn enqueue_dependents(&self, uid: &str, queue: &WorkQueue) {
+        for dep in self.graph.lock().expect("graph lock").dependents_of(uid) {
+            queue.add(dep.key());
+        }
+    }
+
+    /// Whether the collector has anything to do about `obj` itself.
+    fn interesting(obj: &Value) -> bool {
+        !owner_references(obj).is_empty()
+            || (meta::deletion_timestamp(obj).is_some()
+                && finalizers(obj).iter().any(|f| *f == ORPHAN || *f == FOREGROUND))
+    }
+
+    fn observe(&self, resource: &'static ResourceInfo, obj: &Value, queue: &WorkQueue) {
+        let node = Node::of(resource, obj);
+        let dropped = self.graph.lock().expect("graph lock").upsert(node.clone(), obj);
+        if Self::interesting(obj) {
+            queue.add(node.key());
+        }
+        // An owner being deleted: its dependents have work (orphaning or deletion).
+        if meta::deletion_timestamp(obj).is_some() {
+            self.enqueue_dependents(meta::uid(obj), queue);
+        }
+        // Owners this object left may have been waiting for it (foreground).
+        self.enqueue_uids(dropped, queue);
+    }
+
+    fn forget(&self, obj: &Value, queue: &WorkQueue) {
+        let uid = meta::uid(obj);
+        // Its dependents may have lost their last owner; its owners may be waiting for it.
+        self.enqueue_dependents(uid, queue);
+        let owners: Vec<String> =
+            owner_references(obj).iter().filter_map(|r| r["uid"].as_str()).map(str::to_string).collect();
+        self.enqueue_uids(owners, queue);
+        self.graph.lock().expect("graph lock").remove(uid);
+    }
+
+    /// The owner a reference names, if it exists: from the cache, else from a live
+    /// read (a new owner may not have reached the cache yet). None only when the
+    /// apiserver says there is no object with that uid.
+    async fn find_owner(&self, dependent: &Value, reference: &Value) -> Result<Option<Value>, ApiError> {
+        let uid = reference["uid"].as_str().unwrap_or_default();
+        let cached = self.graph.lock().expect("graph lock").nodes.get(uid).cloned();
+        if let Some(owner) = cached.and_then(|n| self.store_get(&n)) {
+            if meta::uid(&owner) == uid {
+                return Ok(Some((*owner).clone()));
+            }
+        }
+        let api_version = reference["apiVersion"].as_str().unwrap_or_default();
+        let kind = reference["kind"].as_str().unwrap_or_default();
+        let resource = registry::by_kind(api_version, kind)?;
+        let namespace = if resource.namespaced { meta::namespace(dependent) } else { "" };
+        let name = reference["name"].as_str().unwrap_or_default();
+        match self.client.get(resource, namespace, name).await {
+            Ok(owner) if meta::uid(&owner) == uid => Ok(Some(owner)),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes `item` if none of its owners is left, and drops references to
+    /// owners that are gone (or waiting for it) when others remain.
+    async fn attempt_to_delete(&self, node: &Node, item: &Value) -> Result<Action> {
+        let deleting_dependents = finalizers(item).contains(&FOREGROUND);
+        if meta::deletion_timestamp(item).is_some() && !deleting_dependents {
+            return Ok(Action::Done);
+        }
+        let (mut solid, mut dangling, mut waiting) = (0, Vec::new(), Vec::new());
+        for reference in owner_references(item) {
+            let uid = reference["uid"].as_str().unwrap_or_default().to_string();
+            match self.find_owner(item, reference).await {
+                Ok(None) => dangling.push(uid),
+                Ok(Some(owner))
+                    if meta::deletion_timestamp(&owner).is_some() && finalizers(&owner).contains(&FOREGROUND) =>
+                {
+                    waiting.push(uid)
+                }
+                Ok(Some(_)) => solid += 1,
+                // An owner of a kind this server does not serve: never a reason to delete.
+                Err(e) if e.is_not_found() => {
+                    tracing::warn!(owner = %reference, error = %e, "owner of an unknown kind; keeping the dependent");
+                    solid += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if solid > 0 {
+            if dangling.is_empty() && waiting.is_empty() {
+                return Ok(Action::Done);
+            }
+            let gone: Vec<Value> =
+                dangling.iter().chain(&waiting).map(|uid| json!({"$patch": "delete", "uid": uid})).collect();
+            tracing::info!(dangling = ?dangling, waiting = ?waiting, "removing references to owners that are gone");
+            let patch = json!({"metadata": {"ownerReferences": gone}});
+            return self.patch(node, &patch).await;
+        }
+        let has_dependents = !self.graph.lock().expect("graph lock").dependents_of(meta::uid(item)).is_empty();
+        let policy = if !waiting.is_empty() && has_dependents {
+            // Its owner waits for it in the foreground, so it waits for its own dependents too.
+            "Foreground"
+        } else if finalizers(item).contains(&ORPHAN) {
+            "Orphan"
+        } else if deleting_dependents {
+            "Foreground"
+        } else {
+            "Background"
+        };
+        tracing::info!(policy, "deleting object whose owners are all gone");
+        let params = DeleteParams {
+            propagation_policy: policy.into(),
+            precondition_uid: meta::uid(item).into(),
+            ..Default::default()
+        };
+        match self.client.delete(node.resource, &node.namespace, &node.name, &params).await {
+            Ok(_) => Ok(Action::Done),
+            Err(e) if e.is_not_found() => Ok(Action::Done),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Orphan deletion: strips the owner's reference from every dependent, then
+    /// drops the `orphan` finalizer so the owner's deletion completes.
+    async fn orphan_dependents(&self, node: &Node, owner: &Value) -> Result<Action> {
+        let uid = meta::uid(owner);
+        let dependents = self.graph.lock().expect("graph lock").dependents_of(uid);
+        for dep in &dependents {
+            let patch = json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid}]}});
+            self.patch(dep, &patch).await?;
+        }
+        tracing::info!(dependents = dependents.len(), "orphaned dependents");
+        self.remove_finalizer(node, owner, ORPHAN).await
+    }
+
+    /// Foreground deletion: the owner goes once no blocking dependent is left.
+    async fn delete_dependents_first(&self, node: &Node, owner: &Value) -> Result<Action> {
+        let uid = meta::uid(owner);
+        let dependents = self.graph.lock().expect("graph lock").dependents_of(uid);
+        let blocking: Vec<&Node> = dependents
+            .iter()
+            .filter(|d| {
+                self.store_get(d).is_some_and(|obj| {
+                    owner_references(&obj).iter().any(|r| r["uid"] == uid && r["blockOwnerDeletion"] == true)
+                })
+            })
+            .collect();
+        if blocking.is_empty() {
+            return self.remove_finalizer(node, owner, FOREGROUND).await;
+        }
+        // Each dependent's deletion (or change) wakes this owner again.
+        tracing::debug!(blocking = blocking.len(), "waiting for dependents to be deleted");
+        Ok(Action::Done)
+    }
+
+    async fn remove_finalizer(&self, node: &Node, obj: &Value, finalizer: &str) -> Result<Action> {
+        let rest: Vec<&str> = finalizers(obj).into_iter().filter(|f| *f != finalizer).collect();
+        let rest = if rest.is_empty() { Value::Null } else { json!(rest) };
+        // Pinned to the version read, so a finalizer added meanwhile is not lost.
+        let patch = json!({"metadata": {"finalizers": rest, "resourceVersion": meta::resource_version(obj)}});
+        match self.client.patch(node.resource, &node.namespace, &node.name, PatchType::Merge, &patch).await {
+            Ok(_) => Ok(Action::Done),
+            Err(e) if e.is_not_found() => Ok(Action::Done),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn patch(&self, node: &Node, patch: &Value) -> Result<Action> {
+        let result =
+            self.client.patch(node.resource, &node.namespace, &node.name, PatchType::StrategicMerge, patch).await;
+        match result {
+            Ok(_) => Ok(Action::Done),
+            Err(e) if e.is_not_found() => Ok(Action::Done),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Controller for GarbageCollector {
+    fn name(&self) -> &'static str {
+        "garbagecollector"
+    }
+
+    fn informers(&self) -> Vec<Arc<SharedInformer>> {
+        self.informers.values().cloned().collect()
+    }
+
+    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
+        match change {
+            Change::Added(obj) => self.observe(resource, obj, queue),
+            Change::Updated { old, new } => {
+                if meta::uid(old) != meta::uid(new) {
+                    self.forget(old, queue);
+                }
+                self.observe(resource, new, queue);
+            }
+            Change::Deleted(obj) => self.forget(obj, queue),
+            Change::Resync => {}
+        }
+    }
+
+    fn resync(&self, queue: &WorkQueue) {
+        for informer in self.informers.values() {
+            for obj in informer.store().list() {
+                if Self::interesting(&obj) {
+                    queue.add(Node::of(informer.info, &obj).key());
+                }
+            }
+        }
+    }
+
+    async fn reconcile(&self, key: &str) -> Result<Action> {
+        let (resource, namespace, name) = crate::runner::split_key(key);
+        let Some(informer) = self.informers.get(resource) else { return Ok(Action::Done) };
+        let node = Node { resource: informer.info, namespace: namespace.into(), name: name.into() };
+        let Some(obj) = self.store_get(&node) else { return Ok(Action::Done) };
+        if meta::deletion_timestamp(&obj).is_some() {
+            let fins = finalizers(&obj);
+            if fins.contains(&ORPHAN) {
+                return self.orphan_dependents(&node, &obj).await;
+            }
+            if fins.contains(&FOREGROUND) {
+                return self.delete_dependents_first(&node, &obj).await;
+            }
+        }
+        if owner_references(&obj).is_empty() {
+            return Ok(Action::Done);
+        }
+        self.attempt_to_delete(&node, &obj).await
+    }
+}
+
+#[cfg(test)]
+mod tests;
