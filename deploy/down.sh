@@ -18,8 +18,17 @@ case "${1:-}" in
   *) echo "usage: $0 [-v]" >&2; exit 2 ;;
 esac
 
-docker ps --all --quiet --filter label=kubelab.component=kubelet | xargs --no-run-if-empty docker rm --force >/dev/null
-docker ps --all --quiet --filter label=kubelab.node | xargs --no-run-if-empty docker rm --force >/dev/null
+# The cluster's nodes: its kubelets' hostnames, and the nodes its pods on the
+# kubelab network name, so other kubelets' containers on this machine are spared.
+kubelets=$(docker ps --all --quiet --filter label=kubelab.component=kubelet)
+nodes=$({
+  [ -z "$kubelets" ] || echo "$kubelets" | xargs docker inspect --format '{{.Config.Hostname}}'
+  docker ps --all --filter network=kubelab --filter label=kubelab.node --format '{{.Label "kubelab.node"}}'
+} | sort -u)
+[ -z "$kubelets" ] || echo "$kubelets" | xargs docker rm --force >/dev/null
+for node in $nodes; do
+  docker ps --all --quiet --filter "label=kubelab.node=$node"
+done | xargs --no-run-if-empty docker rm --force >/dev/null
 compose down --remove-orphans "${volumes[@]}"
 if docker network inspect kubelab >/dev/null 2>&1; then
   docker network rm kubelab >/dev/null

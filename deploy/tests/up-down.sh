@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The cluster's life cycle from a machine with no kubelab images: up.sh builds
 # everything and brings three Ready nodes up; kubectl then works with no flags,
-# and the kubeconfig's other contexts survive; down.sh and up.sh again keep the
-# cluster's objects; down.sh -v leaves no container, network or volume behind.
+# the kubeconfig's other contexts survive, and a kubia pod answers curl from
+# inside; down.sh removes its container, and up.sh again brings the pod back;
+# down.sh -v leaves no container, network or volume of the cluster behind.
 # HOME is a temporary folder, so the user's own kubeconfig is never touched.
 # It refuses to run while a kubelab cluster exists, since it would take it over.
 #
@@ -50,6 +51,20 @@ ready_nodes() {
 has_context() {
   "$kubectl" config get-contexts -o name | grep -qx "$1"
 }
+kubia_answers() {
+  local _
+  for _ in $(seq 60); do
+    [ "$("$kubectl" exec kubia -- curl -s http://localhost:8080 2>/dev/null)" = "You've hit kubia" ] && return 0
+    sleep 1
+  done
+  return 1
+}
+cluster_pod_containers() {
+  docker ps --all --filter label=kubelab.node --format '{{.Label "kubelab.node"}}' | grep '^kubelab-worker' || true
+}
+absent() {
+  ! docker "$@" >/dev/null 2>&1
+}
 
 docker rmi --force "${images[@]}" >/dev/null 2>&1 || true
 mkdir -p "$HOME/.kube"
@@ -63,20 +78,22 @@ echo "up.sh with no images took $((SECONDS - start)) s"
 check "three nodes are Ready, seen by kubectl with no flags" ready_nodes
 check "the current context is kubelab" [ "$("$kubectl" config current-context)" = kubelab ]
 check "the kubeconfig keeps its other context" has_context other
-"$kubectl" create namespace kept-across-restarts >/dev/null
+"$kubectl" run kubia --image=luksa/kubia --port=8080 >/dev/null
+check "a kubia pod answers curl run in it" kubia_answers
 
 ./deploy/down.sh
+check "down removes the pod containers" none cluster_pod_containers
 start=$SECONDS
 ./deploy/up.sh --profile "$profile"
 echo "up.sh again took $((SECONDS - start)) s"
-check "objects survive down and up" "$kubectl" get namespace kept-across-restarts
+check "the pod survives down and up, and runs again" kubia_answers
 
 ./deploy/down.sh -v
-check "no kubelab container is left" none docker ps --all --quiet --filter name=kubelab
-check "no pod container is left" none docker ps --all --quiet --filter label=kubelab.node
-check "no container of a kubelab or sample image is left" none sh -c "docker ps --all --format '{{.Image}}' | grep -E '^(kubelab|luksa)/'"
-check "no kubelab network is left" none docker network ls --quiet --filter name=kubelab
-check "no kubelab volume is left" none docker volume ls --quiet --filter name=kubelab
+check "no kubelab container is left" none docker ps --all --quiet --filter name=^kubelab-
+check "no pod container of the cluster is left" none cluster_pod_containers
+check "no container of a kubelab or sample image is left" none sh -c "docker ps --all --format '{{.Image}}' | grep -E '^(kubelab|luksa)/' || true"
+check "the kubelab network is gone" absent network inspect kubelab
+check "the etcd volume is gone" absent volume inspect kubelab-etcd-data
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
