@@ -4,7 +4,7 @@
 # or from an image built just before, out of a small context under target/images/.
 #
 #   kubelab/base      the loader, glibc and the libraries `ldd` lists for the binaries
-#   kubelab/kubelab   the component daemons that exist; docker-compose picks one per service
+#   kubelab/kubelab   the component daemons; docker-compose picks one per service
 #   kubelab/etcd      Debian's etcd
 #   kubelab/pause     the pod sandbox
 #   busybox           Debian's static busybox, a link per applet
@@ -26,10 +26,7 @@ bin=$(bin_dir "$profile")
 cargo_profile=$profile
 [ "$profile" = debug ] && cargo_profile=dev
 
-components=()
-for c in apiserver scheduler controller-manager kubelet; do
-  [ -f "$c/src/main.rs" ] && components+=("$c")
-done
+components=(apiserver scheduler controller-manager kubelet)
 packages=()
 for p in kubectl samples "${components[@]}"; do
   packages+=(--package "$p")
@@ -126,5 +123,3 @@ context batch-job
 build luksa/batch-job:latest batch-job
 context ssd-monitor
 build luksa/ssd-monitor:latest ssd-monitor
-
-echo "components in kubelab/kubelab: ${components[*]:-none}"

@@ -14,21 +14,11 @@ cd "$(dirname "$0")/.."
 . deploy/common.sh
 
 profile=$(profile_arg "$@")
-bin=$(bin_dir "$profile")
 server=http://127.0.0.1:6443
-kubectl=$bin/kubectl
+kubectl=$(bin_dir "$profile")/kubectl
 
 ./deploy/install-deps.sh >/dev/null
 ./deploy/build-images.sh --profile "$profile"
-for c in apiserver scheduler kubelet; do
-  if [ ! -x "$bin/$c" ]; then
-    echo "no $bin/$c: the $c crate has no binary yet, so the cluster cannot run" >&2
-    exit 1
-  fi
-done
-if [ -x "$bin/controller-manager" ]; then
-  export COMPOSE_PROFILES=controller-manager
-fi
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 compose up --detach --remove-orphans
 
