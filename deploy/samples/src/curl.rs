@@ -44,12 +44,12 @@ pub struct Options {
 /// 7 a refused connection, 22 an HTTP error under `--fail`, 28 a timeout, ...
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
-    pub code: i32,
+    pub code: u8,
     pub message: String,
 }
 
 impl Error {
-    fn new(code: i32, message: impl Into<String>) -> Self {
+    fn new(code: u8, message: impl Into<String>) -> Self {
         Error { code, message: message.into() }
     }
 }

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             if options.shows_errors() {
                 eprintln!("{e}");
             }
-            ExitCode::from(e.code as u8)
+            ExitCode::from(e.code)
         }
     }
 }
