@@ -12,18 +12,28 @@
 //! Controllers, one file each:
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers.
 //! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
+//! - [`namespace`]: empties a deleted namespace, then lets it go.
+//! - [`node_lifecycle`]: marks silent nodes Unknown and taints them.
+//! - [`taint_eviction`]: evicts pods from nodes whose NoExecute taints they stop tolerating.
+//! - [`podgc`]: force-deletes pods that no kubelet will ever finish deleting.
+//! - [`event_ttl`]: deletes Events older than `--event-ttl`.
 //!
 //! Adding a controller: a file with a struct implementing `Controller`, built
 //! from a [`Context`], and a row in [`CONTROLLERS`].
 
 pub mod clock;
+pub mod event_ttl;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod informer;
 pub mod leader;
+pub mod namespace;
+pub mod node_lifecycle;
+pub mod podgc;
 pub mod pods;
 pub mod replicaset;
 pub mod runner;
+pub mod taint_eviction;
 #[cfg(test)]
 mod testing;
 
@@ -105,6 +115,11 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("replicationcontroller", |ctx| Arc::new(replicaset::ReplicaSetController::replication_controllers(ctx))),
     ("replicaset", |ctx| Arc::new(replicaset::ReplicaSetController::replica_sets(ctx))),
     ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
+    ("namespace", |ctx| Arc::new(namespace::NamespaceController::new(ctx))),
+    ("nodelifecycle", |ctx| Arc::new(node_lifecycle::NodeLifecycleController::new(ctx))),
+    ("taint-eviction-controller", |ctx| Arc::new(taint_eviction::TaintEvictionController::new(ctx))),
+    ("podgc", |ctx| Arc::new(podgc::PodGcController::new(ctx))),
+    ("eventttl", |ctx| Arc::new(event_ttl::EventTtlController::new(ctx))),
 ];
 
 /// The controllers `--controllers` selects, as kube-controller-manager reads it:

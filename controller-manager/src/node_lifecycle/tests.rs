@@ -1,0 +1,225 @@
+//! A node's kubelet stops: the node lifecycle, taint eviction and pod GC
+//! controllers together, against a real in-process apiserver, with the manual
+//! clock standing for the time that passes.
+
+use super::*;
+use crate::clock::format_micro_time;
+use crate::testing::{self, TestApi};
+use client::DeleteParams;
+
+fn config() -> crate::Config {
+    let mut config = testing::config();
+    config.node_monitor_period = Duration::from_millis(20);
+    config.pod_eviction_timeout = Duration::from_secs(10);
+    config
+}
+
+/// A node as its kubelet registers it: Ready, with a fresh heartbeat and Lease.
+async fn register(api: &TestApi, clock: &Clock, name: &str) {
+    api.create(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})).await;
+    post_status(api, clock, name, "True").await;
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                       "metadata": {"name": name, "namespace": "kube-node-lease"},
+                       "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
+                                "renewTime": format_micro_time(clock.now())}});
+    api.create(lease).await;
+}
+
+async fn post_status(api: &TestApi, clock: &Clock, name: &str, ready: &str) {
+    let mut node = api.get("nodes", "", name).await.unwrap();
+    let now = format_time(clock.now());
+    let kinds = [("Ready", ready), ("MemoryPressure", "False"), ("DiskPressure", "False"), ("PIDPressure", "False")];
+    let conditions: Vec<Value> = kinds
+        .iter()
+        .map(|(kind, status)| {
+            json!({"type": kind, "status": status, "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                   "lastHeartbeatTime": now, "lastTransitionTime": now})
+        })
+        .collect();
+    node["status"]["conditions"] = conditions.into();
+    api.client.update_status(nodes(), "", &node).await.unwrap();
+}
+
+async fn renew_lease(api: &TestApi, clock: &Clock, name: &str) {
+    let leases = testing::info("leases");
+    let mut lease = api.get("leases", "kube-node-lease", name).await.unwrap();
+    lease["spec"]["renewTime"] = format_micro_time(clock.now()).into();
+    api.client.update(leases, "kube-node-lease", &lease).await.unwrap();
+}
+
+/// Time passes; node-2's kubelet keeps renewing, node-1's does not.
+async fn pass(api: &TestApi, clock: &Clock, secs: u64) {
+    clock.advance(Duration::from_secs(secs));
+    renew_lease(api, clock, "node-2").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+async fn running_pod(api: &TestApi, name: &str, node: &str) -> Value {
+    api.create(testing::pod(name, json!({"app": "kubia"}))).await;
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                         "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
+    let pods = crate::pods::pods();
+    api.client.create_subresource(pods, "default", name, "binding", &binding).await.unwrap();
+    let mut pod = api.get("pods", "default", name).await.unwrap();
+    pod["status"]["phase"] = "Running".into();
+    pod["status"]["conditions"] =
+        json!([{"type": "Ready", "status": "True", "lastTransitionTime": format_time(Timestamp::now())}]);
+    api.client.update_status(pods, "default", &pod).await.unwrap()
+}
+
+fn taint_keys(node: &Value) -> Vec<String> {
+    let taints = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
+    let mut keys: Vec<String> = taints
+        .iter()
+        .map(|t| format!("{}:{}", t["key"].as_str().unwrap_or(""), t["effect"].as_str().unwrap_or("")))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn a_silent_node_is_marked_unknown_tainted_and_its_pods_evicted_then_restored() {
+    let api = TestApi::start().await;
+    let clock = Clock::manual();
+    register(&api, &clock, "node-1").await;
+    register(&api, &clock, "node-2").await;
+    let pod = running_pod(&api, "kubia-x", "node-1").await;
+    let tolerations = pod["spec"]["tolerations"].to_string();
+    assert!(tolerations.contains(UNREACHABLE) && tolerations.contains("300"), "defaulted tolerations: {tolerations}");
+
+    let ctx = api.context(config(), clock.clone());
+    let controllers: Vec<Arc<dyn Controller>> = vec![
+        Arc::new(NodeLifecycleController::new(&ctx)),
+        Arc::new(crate::taint_eviction::TaintEvictionController::new(&ctx)),
+        Arc::new(crate::podgc::PodGcController::new(&ctx)),
+    ];
+    let _running: Vec<_> = controllers.into_iter().map(|c| testing::run_controller(&ctx, c)).collect();
+    pass(&api, &clock, 0).await;
+    assert!(taint_keys(&api.get("nodes", "", "node-1").await.unwrap()).is_empty(), "healthy nodes carry no taints");
+
+    // 40 s without a word from node-1 is still within the grace period.
+    pass(&api, &clock, 20).await;
+    pass(&api, &clock, 20).await;
+    assert_eq!(ready_status(&api.get("nodes", "", "node-1").await.unwrap()), "True");
+    pass(&api, &clock, 1).await;
+    api.eventually("node-1 is Unknown and tainted", || async {
+        let node = api.get("nodes", "", "node-1").await.unwrap();
+        ready_status(&node) == "Unknown"
+            && taint_keys(&node) == [format!("{UNREACHABLE}:NoExecute"), format!("{UNREACHABLE}:NoSchedule")]
+    })
+    .await;
+    let node = api.get("nodes", "", "node-1").await.unwrap();
+    for kind in KUBELET_CONDITIONS {
+        let c = condition(&node, kind).unwrap();
+        assert_eq!(
+            (c["status"].as_str(), c["reason"].as_str(), c["message"].as_str()),
+            (Some("Unknown"), Some("NodeStatusUnknown"), Some("Kubelet stopped posting node status.")),
+            "{kind}"
+        );
+    }
+    let no_execute = node["spec"]["taints"].as_array().unwrap().iter().find(|t| t["effect"] == "NoExecute").unwrap();
+    assert!(parse_time(&no_execute["timeAdded"]).is_some(), "NoExecute taints say when they were added");
+    assert_eq!(ready_status(&api.get("nodes", "", "node-2").await.unwrap()), "True");
+    assert!(taint_keys(&api.get("nodes", "", "node-2").await.unwrap()).is_empty());
+    api.eventually("the node event is recorded", || async {
+        api.events_about("node-1").await.contains(&"NodeNotReady: Node node-1 status is now: NodeNotReady".to_string())
+    })
+    .await;
+    api.eventually("its pod is marked not ready", || async {
+        !crate::pods::is_ready(&api.get("pods", "default", "kubia-x").await.unwrap())
+    })
+    .await;
+
+    // The default tolerations last POD_EVICTION_TIMEOUT (10 s here) from the taint.
+    pass(&api, &clock, 5).await;
+    let pod = api.get("pods", "default", "kubia-x").await.unwrap();
+    assert!(meta::deletion_timestamp(&pod).is_none(), "not evicted before its toleration runs out");
+    pass(&api, &clock, 6).await;
+    api.eventually("the pod is evicted", || async {
+        api.get("pods", "default", "kubia-x").await.is_none_or(|p| meta::deletion_timestamp(&p).is_some())
+    })
+    .await;
+    api.eventually("the eviction event is recorded", || async {
+        api.events_about("kubia-x")
+            .await
+            .contains(&"TaintManagerEviction: Marking for deletion Pod default/kubia-x".to_string())
+    })
+    .await;
+    // Its kubelet is down, so nobody would finish the deletion: the pod GC does, after the grace period.
+    pass(&api, &clock, 31).await;
+    api.eventually("the evicted pod is gone", || async { api.get("pods", "default", "kubia-x").await.is_none() }).await;
+
+    // The kubelet comes back.
+    renew_lease(&api, &clock, "node-1").await;
+    post_status(&api, &clock, "node-1", "True").await;
+    api.eventually("node-1's taints are removed", || async {
+        taint_keys(&api.get("nodes", "", "node-1").await.unwrap()).is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn when_every_node_is_silent_nothing_is_evicted() {
+    let api = TestApi::start().await;
+    let clock = Clock::manual();
+    register(&api, &clock, "node-1").await;
+    running_pod(&api, "kubia-x", "node-1").await;
+    let ctx = api.context(config(), clock.clone());
+    let controllers: Vec<Arc<dyn Controller>> = vec![
+        Arc::new(NodeLifecycleController::new(&ctx)),
+        Arc::new(crate::taint_eviction::TaintEvictionController::new(&ctx)),
+    ];
+    let _running: Vec<_> = controllers.into_iter().map(|c| testing::run_controller(&ctx, c)).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    clock.advance(Duration::from_secs(41));
+    api.eventually("the only node is Unknown, with only the NoSchedule taint", || async {
+        let node = api.get("nodes", "", "node-1").await.unwrap();
+        ready_status(&node) == "Unknown" && taint_keys(&node) == [format!("{UNREACHABLE}:NoSchedule")]
+    })
+    .await;
+    clock.advance(Duration::from_secs(600));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pod = api.get("pods", "default", "kubia-x").await.unwrap();
+    assert!(meta::deletion_timestamp(&pod).is_none(), "a full disruption evicts nothing");
+}
+
+#[tokio::test]
+async fn pods_stuck_terminating_on_dead_or_missing_nodes_are_force_deleted() {
+    let api = TestApi::start().await;
+    let clock = Clock::manual();
+    register(&api, &clock, "node-down").await;
+    post_status(&api, &clock, "node-down", "False").await;
+    register(&api, &clock, "node-up").await;
+    let mut slow = testing::pod("slow", json!({}));
+    slow["spec"]["terminationGracePeriodSeconds"] = 600.into();
+    api.create(slow).await;
+    let pods = crate::pods::pods();
+    for (pod, node) in [("slow", "node-down"), ("fine", "node-up"), ("orphan", "ghost")] {
+        if pod != "slow" {
+            api.create(testing::pod(pod, json!({}))).await;
+        }
+        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod},
+                             "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
+        api.client.create_subresource(pods, "default", pod, "binding", &binding).await.unwrap();
+    }
+    for pod in ["slow", "fine"] {
+        api.client.delete(pods, "default", pod, &DeleteParams::default()).await.unwrap();
+    }
+    let ctx = api.context(config(), clock.clone());
+    let _running = testing::run_controller(&ctx, Arc::new(crate::podgc::PodGcController::new(&ctx)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(api.get("pods", "default", "slow").await.is_some(), "its grace period has not passed");
+    assert!(api.get("pods", "default", "orphan").await.is_some(), "a missing node is given a quarantine");
+
+    clock.advance(Duration::from_secs(601));
+    api.eventually("the pod on the dead node is force-deleted", || async {
+        api.get("pods", "default", "slow").await.is_none()
+    })
+    .await;
+    api.eventually("the pod bound to a node that does not exist is deleted", || async {
+        api.get("pods", "default", "orphan").await.is_none()
+    })
+    .await;
+    let fine = api.get("pods", "default", "fine").await.expect("a Ready node's kubelet finishes its own deletions");
+    assert!(meta::deletion_timestamp(&fine).is_some());
+}

@@ -1,0 +1,159 @@
+//! The pod garbage collector: force-deletes pods that no kubelet will ever
+//! finish deleting, so their controllers can replace them elsewhere.
+//!
+//! - A pod being deleted on a node that is not Ready (its kubelet is down or
+//!   cut off) is force-deleted (grace period 0) once its grace period has
+//!   passed. Kubernetes' pod GC does this only for nodes tainted
+//!   `node.kubernetes.io/out-of-service`; kubelab does it for every node that
+//!   is not Ready, so a dead node's pods are replaced without an operator.
+//! - A pod bound to a node that does not exist (any more) is force-deleted
+//!   after a 40 s quarantine and a live check, as Kubernetes' gcOrphaned.
+
+use crate::clock::{parse_time, Clock};
+use crate::informer::{Change, SharedInformer};
+use crate::node_lifecycle::ready_status;
+use crate::runner::{Action, Controller, Result};
+use crate::Context;
+use api::{meta, registry, ResourceInfo};
+use client::queue::WorkQueue;
+use client::watcher::key_of;
+use client::{Client, DeleteParams};
+use jiff::Timestamp;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a node must be missing before its pods count as orphaned.
+const QUARANTINE: Duration = Duration::from_secs(40);
+
+fn nodes() -> &'static ResourceInfo {
+    registry::lookup("nodes").expect("nodes are registered")
+}
+
+pub struct PodGcController {
+    client: Client,
+    pods: Arc<SharedInformer>,
+    nodes: Arc<SharedInformer>,
+    clock: Clock,
+    period: Duration,
+    /// When each missing node was first noticed missing.
+    missing_since: Mutex<HashMap<String, Timestamp>>,
+}
+
+impl PodGcController {
+    pub fn new(ctx: &Context) -> Self {
+        Self {
+            client: ctx.client.clone(),
+            pods: ctx.factory.informer(crate::pods::pods()),
+            nodes: ctx.factory.informer(nodes()),
+            clock: ctx.clock.clone(),
+            period: ctx.config.node_monitor_period,
+            missing_since: Mutex::default(),
+        }
+    }
+
+    async fn force_delete(&self, pod: &Value, why: &str) -> Result<Action> {
+        tracing::info!(reason = why, "force-deleting pod");
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            precondition_uid: meta::uid(pod).into(),
+            ..Default::default()
+        };
+        match self.client.delete(crate::pods::pods(), meta::namespace(pod), meta::name(pod), &params).await {
+            Ok(_) => Ok(Action::Done),
+            Err(e) if e.is_not_found() => Ok(Action::Done),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the node is really gone: missing from the cache for the quarantine
+    /// and from the apiserver now.
+    async fn node_gone(&self, node: &str) -> Result<Option<Duration>> {
+        let since =
+            *self.missing_since.lock().expect("missing lock").entry(node.to_string()).or_insert(self.clock.now());
+        let waited = self.clock.since(since);
+        if waited < QUARANTINE {
+            return Ok(Some(QUARANTINE - waited));
+        }
+        match self.client.get(nodes(), "", node).await {
+            Ok(_) => Ok(Some(self.period)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Controller for PodGcController {
+    fn name(&self) -> &'static str {
+        "podgc"
+    }
+
+    fn informers(&self) -> Vec<Arc<SharedInformer>> {
+        vec![self.pods.clone(), self.nodes.clone()]
+    }
+
+    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
+        match (resource.kind, change) {
+            ("Pod", Change::Added(p) | Change::Updated { new: p, .. }) if !crate::pods::node_name(p).is_empty() => {
+                queue.add(key_of(p))
+            }
+            ("Node", Change::Added(n)) => {
+                self.missing_since.lock().expect("missing lock").remove(meta::name(n));
+            }
+            // A node going away or not ready changes what its pods need.
+            ("Node", Change::Updated { new: n, .. } | Change::Deleted(n)) => self.resync_node(meta::name(n), queue),
+            _ => {}
+        }
+    }
+
+    fn resync(&self, queue: &WorkQueue) {
+        for pod in self.pods.store().list() {
+            let node = crate::pods::node_name(&pod);
+            if !node.is_empty() && (meta::deletion_timestamp(&pod).is_some() || self.nodes.store().get(node).is_none())
+            {
+                queue.add(key_of(&pod));
+            }
+        }
+    }
+
+    fn resync_period(&self) -> Option<Duration> {
+        Some(self.period)
+    }
+
+    async fn reconcile(&self, key: &str) -> Result<Action> {
+        let Some(pod) = self.pods.store().get(key) else { return Ok(Action::Done) };
+        let node_name = crate::pods::node_name(&pod);
+        if node_name.is_empty() {
+            return Ok(Action::Done);
+        }
+        let Some(node) = self.nodes.store().get(node_name) else {
+            return match self.node_gone(node_name).await? {
+                None => self.force_delete(&pod, "its node no longer exists").await,
+                Some(wait) => Ok(Action::RequeueAfter(wait)),
+            };
+        };
+        let Some(deadline) = meta::deletion_timestamp(&pod).and_then(|t| parse_time(&Value::String(t.into()))) else {
+            return Ok(Action::Done);
+        };
+        if ready_status(&node) == "True" {
+            // Its kubelet will finish the deletion.
+            return Ok(Action::Done);
+        }
+        if self.clock.now() < deadline {
+            return Ok(Action::RequeueAfter(self.clock.until(deadline)));
+        }
+        self.force_delete(&pod, "terminating on a node that is not ready, past its grace period").await
+    }
+}
+
+impl PodGcController {
+    fn resync_node(&self, node: &str, queue: &WorkQueue) {
+        for pod in self.pods.store().list() {
+            if crate::pods::node_name(&pod) == node {
+                queue.add(key_of(&pod));
+            }
+        }
+    }
+}
