@@ -508,3 +508,30 @@ async fn a_kubelet_shutting_down_leaves_its_pods_running() {
     assert!(h.fake.containers().iter().all(|c| c.2 == ContainerState::Running), "{:?}", h.fake.containers());
     assert!(h.fake.ops_of("stop", "kubia").is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deletion_does_not_wait_for_a_liveness_kill_in_progress() {
+    let h = Harness::new();
+    let mut p = probed(
+        "slow",
+        json!({"livenessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1, "failureThreshold": 1}}),
+    );
+    h.fake.script("slow", "kubia", vec![Program::ignoring_sigterm()]);
+    h.fake.set_probe(
+        "slow",
+        "kubia",
+        "liveness",
+        ProbeOutcome::Failure("dial tcp: connect: connection refused".into()),
+    );
+    h.kubelet.handle(PodEvent::Applied(p.clone()));
+    wait_for("the liveness kill", Duration::from_secs(10), || h.api.count_events("Killing") == 1).await;
+    // The kill waits out the pod's 30s grace period; the deletion asks for 3s.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t0 = Instant::now();
+    p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
+    p["metadata"]["deletionGracePeriodSeconds"] = 3.into();
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("deleted", Duration::from_secs(40), || !h.api.deleted.lock().unwrap().is_empty()).await;
+    let took = secs(Instant::now() - t0);
+    assert!(took < 3.5, "deleted {took}s after the request");
+}

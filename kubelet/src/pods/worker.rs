@@ -53,6 +53,8 @@ pub(crate) struct Worker {
     board: ProbeBoard,
     probes: Vec<tokio::task::JoinHandle<()>>,
     first_sync: bool,
+    /// A new spec arrived during the sync and cut it short: sync again at once.
+    interrupted: bool,
     /// The last status written (or found already in the API).
     written: Option<Value>,
     /// The last status computed, for the node agent (logs need container IDs).
@@ -86,6 +88,7 @@ impl Worker {
             tracks: HashMap::new(),
             probes: Vec::new(),
             first_sync: true,
+            interrupted: false,
             written: None,
             published,
         }
@@ -193,6 +196,9 @@ impl Worker {
         if !already_done && !self.would_finish(&observed) {
             acted = self.run_pod(&observed, &mut wake).await;
         }
+        if std::mem::take(&mut self.interrupted) {
+            return Next::Continue(Some(Duration::ZERO));
+        }
         let observed = if acted {
             match self.observe().await {
                 Some(o) => o,
@@ -255,9 +261,10 @@ impl Worker {
                         "Pod sandbox changed, it will be killed and re-created.",
                     );
                 }
-                let grace = self.grace_period();
-                futures::future::join_all(running.iter().map(|c| self.shared.runtime.stop_container(&c.id, grace)))
-                    .await;
+                let ids: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
+                if !self.stop_unless_changed(&ids, self.grace_period()).await {
+                    return true;
+                }
                 // A pod that must not restart gets no new sandbox once its containers have run.
                 if policy == "Never" && apps_ran {
                     return !running.is_empty();
@@ -274,6 +281,9 @@ impl Worker {
         };
         for spec in self.spec_containers() {
             acted |= self.sync_container(&spec, observed, &sandbox_id, &pod_ip, &policy, wake).await;
+            if self.interrupted {
+                break;
+            }
         }
         acted
     }
@@ -343,8 +353,8 @@ impl Worker {
                 let restart = policy != "Never";
                 let message = if restart { format!("{reason}, will be restarted") } else { reason };
                 self.event(EventType::Normal, "Killing", &message);
-                if let Err(e) = self.shared.runtime.stop_container(&c.id, self.grace_period()).await {
-                    tracing::warn!(pod = %self.full_name(), container = %name, error = %e, "killing failed");
+                if !self.stop_unless_changed(std::slice::from_ref(&c.id), self.grace_period()).await {
+                    return true;
                 }
                 if !restart {
                     return true;
@@ -368,6 +378,27 @@ impl Worker {
         let restart_count = current.map(|c| c.meta.restart_count + 1).unwrap_or(0);
         self.start_container(spec, &name, restart_count, last_exit, sandbox_id, pod_ip, wake).await;
         true
+    }
+
+    /// Stops containers (together) with `grace`. A new spec arriving meanwhile
+    /// (above all a deletion, whose grace may be shorter) stops the wait: the
+    /// runtime goes on stopping them, and the sync starts over at once with the
+    /// new spec. Returns whether the stops finished.
+    async fn stop_unless_changed(&mut self, ids: &[String], grace: Duration) -> bool {
+        let runtime = self.shared.runtime.clone();
+        let stops = futures::future::join_all(ids.iter().map(|id| runtime.stop_container(id, grace)));
+        tokio::select! {
+            results = stops => {
+                for e in results.into_iter().filter_map(Result::err) {
+                    tracing::warn!(pod = %self.full_name(), error = %e, "stopping a container failed");
+                }
+                true
+            }
+            _ = self.desired.changed() => {
+                self.interrupted = true;
+                false
+            }
+        }
     }
 
     fn track(&mut self, name: &str) -> &mut Track {
