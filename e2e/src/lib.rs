@@ -89,6 +89,88 @@ impl Run {
     }
 }
 
+/// A kubectl command pointed at `server`, with `home` as HOME so no
+/// kubeconfig of the machine's leaks in.
+fn kubectl_command(server: &str, home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(binary("kubectl"));
+    cmd.arg("--server").arg(server).args(args);
+    cmd.env("HOME", home).env_remove("KUBECONFIG");
+    cmd
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// A namespace of its own on the running compose cluster (`./deploy/up.sh`),
+/// for one test; deleted when dropped. The server is `$KUBELAB_SERVER` or
+/// 127.0.0.1:6443.
+pub struct Live {
+    server: String,
+    home: tempfile::TempDir,
+    pub namespace: String,
+}
+
+impl Live {
+    pub fn new(prefix: &str) -> Self {
+        let server = std::env::var("KUBELAB_SERVER").unwrap_or_else(|_| "127.0.0.1:6443".into());
+        let suffix: u32 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let live =
+            Self { server, home: tempfile::tempdir().expect("tempdir"), namespace: format!("{prefix}-{suffix:x}") };
+        live.global(&["create", "namespace", &live.namespace]).ok();
+        live
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut all = vec!["-n", self.namespace.as_str()];
+        all.extend_from_slice(args);
+        kubectl_command(&self.server, self.home.path(), &all)
+    }
+
+    /// kubectl in this test's namespace.
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run kubectl"))
+    }
+
+    /// kubectl without a namespace (nodes, other namespaces).
+    pub fn global(&self, args: &[&str]) -> Run {
+        Run::from(kubectl_command(&self.server, self.home.path(), args).output().expect("run kubectl"))
+    }
+
+    /// A jsonpath query on one object of this namespace ("" when it fails).
+    pub fn field(&self, object: &str, path: &str) -> String {
+        let out = self.kubectl(&["get", object, "-o", &format!("jsonpath={path}")]);
+        if out.code == 0 {
+            out.stdout
+        } else {
+            String::new()
+        }
+    }
+
+    /// Waits until the pod's phase is `phase`, panicking with its description after `timeout`.
+    #[track_caller]
+    pub fn wait_phase(&self, pod: &str, phase: &str, timeout: Duration) {
+        if !eventually(timeout, || self.field(&format!("pod/{pod}"), "{.status.phase}") == phase) {
+            let describe = self.kubectl(&["describe", "pod", pod]);
+            panic!("pod {pod} did not reach {phase} in {timeout:?}:\n{}{}", describe.stdout, describe.stderr);
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.global(&["delete", "namespace", &self.namespace, "--wait=false"]);
+    }
+}
+
 /// A running apiserver process.
 pub struct ApiServer {
     child: Child,
@@ -169,13 +251,9 @@ impl Cluster {
         self.apiserver = Some(ApiServer::start(self.etcd.endpoint(), self.port));
     }
 
-    /// A kubectl command pointed at this cluster, with an empty HOME so no
-    /// kubeconfig of the machine's leaks in.
+    /// A kubectl command pointed at this cluster.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(binary("kubectl"));
-        cmd.arg("--server").arg(self.server()).args(args);
-        cmd.env("HOME", self.home.path()).env_remove("KUBECONFIG");
-        cmd
+        kubectl_command(&self.server(), self.home.path(), args)
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Run {
@@ -202,14 +280,7 @@ impl Cluster {
     }
 
     /// Polls `check` until it returns true or `timeout` passes.
-    pub fn eventually(&self, timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if check() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+    pub fn eventually(&self, timeout: Duration, check: impl FnMut() -> bool) -> bool {
+        eventually(timeout, check)
     }
 }
