@@ -253,8 +253,8 @@ impl GarbageCollector {
         let uid = meta::uid(owner);
         let dependents = self.graph.lock().expect("graph lock").dependents_of(uid);
         for dep in &dependents {
-            let patch = json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": uid}]}});
-            self.patch(dep, &patch).await?;
+            let Some(obj) = self.store_get(dep) else { continue };
+            self.patch(dep, &crate::pods::drop_owner_patch(&obj, uid)).await?;
         }
         tracing::info!(dependents = dependents.len(), "orphaned dependents");
         self.remove_finalizer(node, owner, ORPHAN).await

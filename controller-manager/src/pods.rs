@@ -57,6 +57,16 @@ pub fn owner_references(obj: &Value) -> &[Value] {
     obj["metadata"]["ownerReferences"].as_array().map(Vec::as_slice).unwrap_or(&[])
 }
 
+/// A strategic merge patch that drops the reference to `owner_uid` from `obj`,
+/// or the whole field when it is the only one (as Kubernetes leaves no empty list).
+pub fn drop_owner_patch(obj: &Value, owner_uid: &str) -> Value {
+    if owner_references(obj).iter().all(|r| r["uid"] == owner_uid) {
+        json!({"metadata": {"ownerReferences": null}})
+    } else {
+        json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": owner_uid}]}})
+    }
+}
+
 /// The reference a controller puts on what it creates or adopts.
 pub fn controller_ref(owner: &Value) -> Value {
     json!({

@@ -278,10 +278,8 @@ impl ReplicaSetController {
     /// Removes our reference from a pod whose labels no longer match.
     async fn release(&self, owner: &Value, pod: &Value) -> Result<(), ApiError> {
         tracing::info!(pod = meta::name(pod), "releasing pod that no longer matches the selector");
-        let patch = json!({"metadata": {
-            "ownerReferences": [{"$patch": "delete", "uid": meta::uid(owner)}],
-            "resourceVersion": meta::resource_version(pod),
-        }});
+        let mut patch = pods::drop_owner_patch(pod, meta::uid(owner));
+        patch["metadata"]["resourceVersion"] = meta::resource_version(pod).into();
         self.pod_control.patch_pod(meta::namespace(pod), meta::name(pod), &patch).await
     }
 
