@@ -102,7 +102,7 @@ async fn apiserver() -> Client {
     let store = Arc::new(apiserver::store::mem::MemStore::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(apiserver::serve(store, listener, Duration::from_secs(1), std::future::pending()));
+    tokio::spawn(apiserver::serve(store, listener, std::future::pending()));
     for _ in 0..100 {
         if let Ok(c) = Client::connect(&format!("http://{addr}")).await {
             if c.get(res("namespaces"), "", "default").await.is_ok() {
@@ -404,7 +404,9 @@ async fn crashes_restart_and_a_restarted_kubelet_adopts_running_pods() {
     let running = start_kubelet(&sandbox, &client).await;
     eventually("doomed's containers removed", 30, async || started("doomed").is_empty().then_some(())).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(started("steady"), before, "the restarted kubelet restarted nothing");
+    let all = docker(&["ps", "-a", "--filter", &format!("label=kubelab.node={}", sandbox.node)]);
+    let all = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(started("steady"), before, "the restarted kubelet restarted nothing; containers:\n{all}");
     let steady_after = wait_ready(&client, "steady").await;
     assert_eq!(
         steady_after["status"]["containerStatuses"], steady_before["status"]["containerStatuses"],

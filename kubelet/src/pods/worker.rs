@@ -61,6 +61,13 @@ pub(crate) struct Worker {
     published: Arc<Mutex<Option<Arc<Value>>>>,
 }
 
+/// The running sandbox app containers join.
+#[derive(Clone, Copy)]
+struct SandboxRef<'a> {
+    id: &'a str,
+    ip: &'a str,
+}
+
 /// What a sync asks for next.
 enum Next {
     /// Sync again after this long at the latest (a backoff ending), or at the resync period.
@@ -280,7 +287,8 @@ impl Worker {
             }
         };
         for spec in self.spec_containers() {
-            acted |= self.sync_container(&spec, observed, &sandbox_id, &pod_ip, &policy, wake).await;
+            let sandbox = SandboxRef { id: &sandbox_id, ip: &pod_ip };
+            acted |= self.sync_container(&spec, observed, sandbox, &policy, wake).await;
             if self.interrupted {
                 break;
             }
@@ -327,8 +335,7 @@ impl Worker {
         &mut self,
         spec: &Value,
         observed: &[ContainerInfo],
-        sandbox_id: &str,
-        pod_ip: &str,
+        sandbox: SandboxRef<'_>,
         policy: &str,
         wake: &mut Option<Duration>,
     ) -> bool {
@@ -353,6 +360,7 @@ impl Worker {
                 let restart = policy != "Never";
                 let message = if restart { format!("{reason}, will be restarted") } else { reason };
                 self.event(EventType::Normal, "Killing", &message);
+                tracing::info!(pod = %self.full_name(), container = %name, "{message}");
                 if !self.stop_unless_changed(std::slice::from_ref(&c.id), self.grace_period()).await {
                     return true;
                 }
@@ -376,7 +384,7 @@ impl Worker {
             _ => {}
         }
         let restart_count = current.map(|c| c.meta.restart_count + 1).unwrap_or(0);
-        self.start_container(spec, &name, restart_count, last_exit, sandbox_id, pod_ip, wake).await;
+        self.start_container(spec, &name, restart_count, last_exit, sandbox, wake).await;
         true
     }
 
@@ -405,15 +413,15 @@ impl Worker {
         self.tracks.entry(name.to_string()).or_default()
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Starts a new instance of a container, unless CrashLoopBackOff (counted
+    /// from `last_exit`) or its image holds it back.
     async fn start_container(
         &mut self,
         spec: &Value,
         name: &str,
         restart_count: u32,
         last_exit: Option<Timestamp>,
-        sandbox_id: &str,
-        pod_ip: &str,
+        sandbox: SandboxRef<'_>,
         wake: &mut Option<Duration>,
     ) {
         let shared = self.shared.clone();
@@ -451,13 +459,13 @@ impl Worker {
         }
         let env_ctx = EnvContext {
             pod: &self.pod,
-            pod_ip,
+            pod_ip: sandbox.ip,
             host_ip: &shared.settings.node_ip,
             node_cpu_millis: shared.settings.node_cpu_millis,
             node_memory_bytes: shared.settings.node_memory_bytes,
         };
         let meta = self.meta(name, restart_count);
-        let config = match container_config(spec, meta, sandbox_id, &env_ctx) {
+        let config = match container_config(spec, meta, sandbox.id, &env_ctx) {
             Ok(c) => c,
             Err(message) => {
                 self.fail_start(name, "CreateContainerConfigError", message, wake);
