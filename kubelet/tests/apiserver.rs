@@ -21,7 +21,7 @@ async fn apiserver() -> Client {
     let store = Arc::new(apiserver::store::mem::MemStore::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(apiserver::serve(store, listener, Duration::from_secs(1), std::future::pending()));
+    tokio::spawn(apiserver::serve(store, listener, std::future::pending()));
     for _ in 0..100 {
         if let Ok(c) = Client::connect(&format!("http://{addr}")).await {
             if c.get(res("namespaces"), "", "kube-node-lease").await.is_ok() {

@@ -358,6 +358,10 @@ async fn crashes_restart_and_a_restarted_kubelet_adopts_running_pods() {
         }]},
     });
     client.create(pods, "default", &crash).await.unwrap();
+    let mut bad = crash.clone();
+    bad["metadata"]["name"] = "badcmd".into();
+    bad["spec"]["containers"][0]["command"] = json!(["/no/such/program"]);
+    client.create(pods, "default", &bad).await.unwrap();
     client.create(pods, "default", &bind(web_pod("steady"), &sandbox.node)).await.unwrap();
     client.create(pods, "default", &bind(web_pod("doomed"), &sandbox.node)).await.unwrap();
     let crashed = eventually("a restart", 60, async || {
@@ -367,6 +371,16 @@ async fn crashes_restart_and_a_restarted_kubelet_adopts_running_pods() {
     })
     .await;
     assert_eq!(crashed["status"]["phase"], "Running");
+    // A command that cannot start is a StartError, and crash-loops like a crash.
+    let failed = eventually("a StartError", 60, async || {
+        let p = client.get(pods, "default", "badcmd").await.ok()?;
+        let cs = p["status"]["containerStatuses"][0].clone();
+        (cs["state"]["waiting"]["reason"] == "CrashLoopBackOff").then_some(cs)
+    })
+    .await;
+    let last = &failed["lastState"]["terminated"];
+    assert_eq!(last["reason"], "StartError", "{failed}");
+    assert!(last["message"].as_str().unwrap().contains("/no/such/program"), "{failed}");
     let mut agent = Agent::connect(running.agent.clone()).await.unwrap();
     let previous = logs(&mut agent, "crash", "main", true).await.unwrap();
     assert!(previous.starts_with("run at "), "{previous}");

@@ -192,6 +192,8 @@ fn waiting(reason: &str, message: &str) -> Value {
 fn terminated(info: &ContainerInfo, container_id: &str) -> Value {
     let reason = if info.oom_killed {
         "OOMKilled"
+    } else if info.started_at.is_none() && !info.error.is_empty() {
+        "StartError"
     } else if info.exit_code == 0 {
         "Completed"
     } else {

@@ -160,12 +160,17 @@ impl DockerRuntime {
         let config = c.config.unwrap_or_default();
         let meta = ContainerMeta::from_labels(&config.labels.unwrap_or_default())?;
         let state = c.state.unwrap_or_default();
+        let error = state.error.clone().unwrap_or_default();
+        let created_at = parse_time(c.created.as_deref()).unwrap_or(Timestamp::UNIX_EPOCH);
         let status = match state.status {
             Some(
                 ContainerStateStatusEnum::RUNNING
                 | ContainerStateStatusEnum::PAUSED
                 | ContainerStateStatusEnum::RESTARTING,
             ) => ContainerState::Running,
+            // A start that failed (no such executable, ...) leaves it "created" with an
+            // error; for the pod it ended, as Kubernetes reports a StartError.
+            Some(ContainerStateStatusEnum::CREATED) if !error.is_empty() => ContainerState::Exited,
             Some(ContainerStateStatusEnum::CREATED) => ContainerState::Created,
             Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => ContainerState::Exited,
             _ => ContainerState::Unknown,
@@ -186,12 +191,16 @@ impl DockerRuntime {
             state: status,
             image: config.image.unwrap_or_default(),
             image_id,
-            created_at: parse_time(c.created.as_deref()).unwrap_or(Timestamp::UNIX_EPOCH),
+            created_at,
             started_at: parse_time(state.started_at.as_deref()),
-            finished_at: parse_time(state.finished_at.as_deref()).filter(|_| status == ContainerState::Exited),
+            finished_at: match parse_time(state.finished_at.as_deref()) {
+                Some(t) => Some(t).filter(|_| status == ContainerState::Exited),
+                // Never started: it failed when it was made.
+                None => Some(created_at).filter(|_| status == ContainerState::Exited),
+            },
             exit_code: state.exit_code.unwrap_or(0),
             oom_killed: state.oom_killed.unwrap_or(false),
-            error: state.error.unwrap_or_default(),
+            error,
             ip: ip.filter(|_| status == ContainerState::Running),
         })
     }
