@@ -142,11 +142,12 @@ impl Node {
         let mut status_tick = tokio::time::interval(self.config.status_update_frequency);
         let mut lease_tick = tokio::time::interval(self.config.lease_renew_interval);
         let mut last_report: Option<tokio::time::Instant> = None;
+        let mut lease: Option<Value> = None;
         loop {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = lease_tick.tick() => {
-                    if let Err(e) = self.renew_lease(&node).await {
+                    if let Err(e) = self.renew_lease(&node, &mut lease).await {
                         tracing::warn!(node = %self.config.name, error = %e, "renewing the node lease failed");
                     }
                 }
@@ -340,17 +341,30 @@ impl Node {
         Ok(Some(updated))
     }
 
-    /// Creates or renews `kube-node-lease/<node>`.
-    pub async fn renew_lease(&self, node: &Value) -> Result<Value, ApiError> {
+    /// Creates or renews `kube-node-lease/<node>`. `cached` keeps the last
+    /// lease written, so a renewal is one update, as in Kubernetes; a conflict
+    /// (someone else wrote it) costs one read more.
+    pub async fn renew_lease(&self, node: &Value, cached: &mut Option<Value>) -> Result<(), ApiError> {
         let leases = registry::lookup("leases").expect("leases are registered");
         let renew = format_micro_time(self.clock.now());
-        match self.client.get(leases, LEASE_NAMESPACE, &self.config.name).await {
-            Ok(mut lease) => {
-                lease["spec"]["holderIdentity"] = self.config.name.clone().into();
-                lease["spec"]["leaseDurationSeconds"] = self.config.lease_duration_seconds.into();
-                lease["spec"]["renewTime"] = renew.into();
-                self.client.update(leases, LEASE_NAMESPACE, &lease).await
+        let renewed = |mut lease: Value| {
+            lease["spec"]["holderIdentity"] = self.config.name.clone().into();
+            lease["spec"]["leaseDurationSeconds"] = self.config.lease_duration_seconds.into();
+            lease["spec"]["renewTime"] = renew.clone().into();
+            lease
+        };
+        if let Some(lease) = cached.take() {
+            match self.client.update(leases, LEASE_NAMESPACE, &renewed(lease)).await {
+                Ok(written) => {
+                    *cached = Some(written);
+                    return Ok(());
+                }
+                Err(e) if e.is_conflict() || e.is_not_found() => {}
+                Err(e) => return Err(e),
             }
+        }
+        let written = match self.client.get(leases, LEASE_NAMESPACE, &self.config.name).await {
+            Ok(lease) => self.client.update(leases, LEASE_NAMESPACE, &renewed(lease)).await,
             Err(e) if e.is_not_found() => {
                 let lease = json!({
                     "apiVersion": "coordination.k8s.io/v1",
@@ -373,7 +387,9 @@ impl Node {
                 self.client.create(leases, LEASE_NAMESPACE, &lease).await
             }
             Err(e) => Err(e),
-        }
+        }?;
+        *cached = Some(written);
+        Ok(())
     }
 }
 

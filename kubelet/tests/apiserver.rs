@@ -347,3 +347,24 @@ async fn pods_run_and_are_deleted_through_the_api() {
     let events = events_about(&client, "kubia").await;
     assert!(events.contains(&("Killing".into(), "Stopping container kubia".into())), "{events:?}");
 }
+
+#[tokio::test]
+async fn lease_renewals_survive_someone_else_writing_the_lease() {
+    let client = apiserver().await;
+    let fake = Arc::new(FakeRuntime::new());
+    let (k, api) = kubelet(fake.clone(), &client, "node4");
+    let node = Node::new(client.clone(), node_config("node4"), k, api, fake.clock());
+    let registered = node.register().await.unwrap();
+    let mut cached = None;
+    node.renew_lease(&registered, &mut cached).await.unwrap();
+    let first = client.get(res("leases"), "kube-node-lease", "node4").await.unwrap();
+    // Another writer moves the lease on; the cached copy is now stale.
+    let mut other = first.clone();
+    other["metadata"]["labels"] = json!({"touched": "yes"});
+    client.update(res("leases"), "kube-node-lease", &other).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    node.renew_lease(&registered, &mut cached).await.unwrap();
+    let second = client.get(res("leases"), "kube-node-lease", "node4").await.unwrap();
+    assert!(second["spec"]["renewTime"].as_str() > first["spec"]["renewTime"].as_str());
+    assert_eq!(second["metadata"]["labels"]["touched"], "yes");
+}
