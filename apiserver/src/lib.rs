@@ -6,9 +6,7 @@
 //! - [`patch`]: merge, JSON and strategic merge patches.
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
-//! - [`namespace`]: finishing namespace deletion.
 
-pub mod namespace;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
@@ -37,9 +35,6 @@ pub struct Config {
     /// Events kept per resource for watches that resume from an older resourceVersion.
     #[arg(long, env = "WATCH_CACHE_SIZE", default_value_t = 10_000)]
     pub watch_cache_size: usize,
-    /// How often Terminating namespaces are checked for completion.
-    #[arg(long, env = "NAMESPACE_SYNC_PERIOD", default_value = "1s", value_parser = parse_duration)]
-    pub namespace_sync_period: Duration,
 }
 
 /// Parses Kubernetes-style durations: `300ms`, `10s`, `5m`, `1h30m`.
@@ -69,19 +64,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    serve(store, listener, config.namespace_sync_period, shutdown).await
+    serve(store, listener, shutdown).await
 }
 
 /// Serves the API on an already bound listener (tests bind port 0).
 pub async fn serve(
     store: Arc<dyn Store>,
     listener: tokio::net::TcpListener,
-    namespace_sync_period: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let registry = Arc::new(registry::Registry::new(store));
     registry.bootstrap().await?;
-    let finalizer = tokio::spawn(namespace::run(registry.clone(), namespace_sync_period));
     let namespaces = tokio::spawn(registry.clone().watch_namespaces());
 
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -101,7 +94,6 @@ pub async fn serve(
         .add_service(streaming)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
-    finalizer.abort();
     namespaces.abort();
     result.map_err(Into::into)
 }

@@ -447,9 +447,20 @@ impl Registry {
             if meta::name(&obj) != name || (info.namespaced && meta::namespace(&obj) != namespace) {
                 return Err(ApiError::bad_request("a patch may not change the object's name or namespace"));
             }
-            let pinned = meta::resource_version(&obj) != kv.mod_revision.to_string();
-            if pinned {
+            // A resourceVersion or uid in the patch is a precondition on the stored object.
+            if meta::resource_version(&obj) != kv.mod_revision.to_string() {
                 return Err(ApiError::conflict(&info.group_resource(), name));
+            }
+            if meta::uid(&obj) != meta::uid(&old) {
+                return Err(ApiError::new(
+                    Reason::Conflict,
+                    format!(
+                        "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: UID in precondition: {}, UID in object meta: {}",
+                        info.group_resource(),
+                        meta::uid(&obj),
+                        meta::uid(&old)
+                    ),
+                ));
             }
             validation::decode_check(info, &obj)?;
             strategy::prepare_for_update(info, &mut obj, &old, subresource);
@@ -479,7 +490,11 @@ impl Registry {
             return Ok(obj);
         }
         let name = meta::name(&obj).to_string();
-        let finalized = meta::deletion_timestamp(&obj).is_some() && finalizers(&obj).is_empty();
+        // A namespace also waits for its own finalizers (`spec.finalizers`,
+        // which the namespace controller removes once the namespace is empty).
+        let spec_finalized =
+            info.kind != "Namespace" || obj["spec"]["finalizers"].as_array().is_none_or(|f| f.is_empty());
+        let finalized = meta::deletion_timestamp(&obj).is_some() && finalizers(&obj).is_empty() && spec_finalized;
         // A pod's deletion is finished by its kubelet (a delete with grace period 0), not by its finalizers.
         let graceful_pod = info.kind == "Pod" && obj["metadata"]["deletionGracePeriodSeconds"].as_i64() != Some(0);
         if finalized && !graceful_pod {
@@ -955,8 +970,13 @@ mod tests {
         assert_eq!(marked["status"]["phase"], "Terminating");
         let refused = reg.create(pods(), "team", &pod_json("b", json!({})), false).await.unwrap_err();
         assert_eq!(refused.reason, Reason::Forbidden);
-        assert!(!crate::namespace::finalize(&reg, "team").await.unwrap(), "the pod was there");
-        assert!(crate::namespace::finalize(&reg, "team").await.unwrap());
+        // The namespace controller empties it, then drops the `kubernetes` finalizer.
+        reg.delete(pods(), "team", "a", &DeleteOptions::default()).await.unwrap();
+        let labelled = serde_json::to_vec(&json!({"metadata": {"labels": {"x": "y"}}})).unwrap();
+        reg.patch(ns, "", "team", PatchType::Merge, &labelled, "", false).await.unwrap();
+        assert!(reg.get(ns, "", "team").await.is_ok(), "still waiting for its spec finalizer");
+        let finalize = serde_json::to_vec(&json!({"spec": {"finalizers": []}})).unwrap();
+        reg.patch(ns, "", "team", PatchType::Merge, &finalize, "", false).await.unwrap();
         assert!(reg.get(ns, "", "team").await.unwrap_err().is_not_found());
         assert!(reg.delete(ns, "", "default", &DeleteOptions::default()).await.is_err());
     }

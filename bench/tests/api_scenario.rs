@@ -34,7 +34,7 @@ async fn every_phase_runs_and_reports() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(apiserver::serve(store, listener, Duration::from_secs(1), async {
+    let server = tokio::spawn(apiserver::serve(store, listener, async {
         let _ = stopped.await;
     }));
     wait_for_apiserver(&addr).await;

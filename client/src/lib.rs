@@ -83,7 +83,8 @@ impl Client {
         Ok(Self::from_channel(channel, url))
     }
 
-    fn from_channel(channel: Channel, server: String) -> Self {
+    /// A client over an existing channel (tests use in-memory transports).
+    pub fn from_channel(channel: Channel, server: String) -> Self {
         let inner =
             ApiClient::new(channel.clone()).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20);
         Self { inner, channel, server }

@@ -32,7 +32,7 @@ impl TestApi {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // The apiserver's own namespace finalizer is slowed to once an hour, so the
         // namespace controller under test is what empties namespaces.
-        tokio::spawn(apiserver::serve(store, listener, Duration::from_secs(3600), async {
+        tokio::spawn(apiserver::serve(store, listener, async {
             let _ = stopped.await;
         }));
         let client = Client::connect_lazy(&addr).expect("a valid address");

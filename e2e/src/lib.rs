@@ -1,5 +1,5 @@
-//! The end-to-end test harness: starts a real etcd and the `apiserver` binary
-//! on free loopback ports, and runs the `kubectl` binary against them, the way a
+//! The end-to-end test harness: starts a real etcd, the `apiserver` binary
+//! on free loopback ports and a `controller-manager`, and runs the `kubectl` binary against them, the way a
 //! user would. The binaries come from the workspace's `target/` (build them
 //! first: `cargo build --workspace --bins`, which `deploy/test.sh` does).
 
@@ -181,7 +181,7 @@ impl ApiServer {
     pub fn start(etcd_url: &str, port: u16) -> Self {
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(binary("apiserver"))
-            .args(["--etcd-servers", etcd_url, "--listen", &addr, "--namespace-sync-period", "200ms"])
+            .args(["--etcd-servers", etcd_url, "--listen", &addr])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -220,10 +220,36 @@ impl Drop for ApiServer {
     }
 }
 
-/// etcd plus one apiserver, and a kubectl pointed at it.
+/// A running controller-manager process (it empties deleted namespaces,
+/// among its other controllers).
+pub struct ControllerManager {
+    child: Child,
+}
+
+impl ControllerManager {
+    pub fn start(server: &str) -> Self {
+        let child = Command::new(binary("controller-manager"))
+            .args(["--server", server, "--leader-elect=false"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the controller-manager binary");
+        Self { child }
+    }
+}
+
+impl Drop for ControllerManager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// etcd, one apiserver and a controller-manager, and a kubectl pointed at them.
 pub struct Cluster {
     pub etcd: TestEtcd,
     pub apiserver: Option<ApiServer>,
+    pub controller_manager: ControllerManager,
     pub port: u16,
     home: tempfile::TempDir,
 }
@@ -233,7 +259,8 @@ impl Cluster {
         let etcd = start_etcd();
         let port = free_port().expect("a free port");
         let apiserver = ApiServer::start(etcd.endpoint(), port);
-        Self { etcd, apiserver: Some(apiserver), port, home: tempfile::tempdir().expect("tempdir") }
+        let controller_manager = ControllerManager::start(&format!("http://127.0.0.1:{port}"));
+        Self { etcd, apiserver: Some(apiserver), controller_manager, port, home: tempfile::tempdir().expect("tempdir") }
     }
 
     pub fn server(&self) -> String {

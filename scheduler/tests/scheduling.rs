@@ -31,7 +31,7 @@ async fn start_apiserver() -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(apiserver::serve(store, listener, Duration::from_secs(1), async {
+    tokio::spawn(apiserver::serve(store, listener, async {
         let _ = stopped.await;
     }));
     (addr, stop)
