@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# Runs every kubelab test: formatting and lints, unit tests of each crate, the
-# store conformance suite against memory and a real etcd, and the end-to-end
-# tests that drive the apiserver and kubectl binaries.
+# Runs every kubelab test: formatting and lints; the unit tests of each crate;
+# the store conformance suite against memory and a real etcd; the end-to-end
+# tests that drive the apiserver, controller-manager and kubectl binaries; the
+# cluster's up/down life cycle; and the cluster suite, which runs the book's
+# commands on the docker-compose cluster (real kubelets, pods on Docker).
+#
+# The cluster steps use the debug build the tests already made, and a
+# throwaway kubeconfig, so the user's own is never touched. They need a
+# machine with no kubelab cluster running (./deploy/down.sh -v removes one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./deploy/install-deps.sh
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 # The end-to-end tests run the real binaries, so build them first (same profile, shared target/).
 cargo build --workspace --bins --locked
 cargo test --workspace --locked
+
+./deploy/tests/up-down.sh --profile debug
+
+kubeconfig=$(mktemp)
+trap './deploy/down.sh -v >/dev/null 2>&1 || true; rm -f "$kubeconfig"' EXIT
+KUBECONFIG=$kubeconfig ./deploy/up.sh --profile debug
+cargo test --locked -p e2e --features cluster --test cluster
