@@ -11,6 +11,7 @@
 //!
 //! Controllers, one file each:
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers.
+//! - [`deployment`]: Deployments: ReplicaSets per template, rolling updates, Recreate, history.
 //! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
 //! - [`namespace`]: empties a deleted namespace, then lets it go.
 //! - [`node_lifecycle`]: marks silent nodes Unknown and taints them.
@@ -22,6 +23,7 @@
 //! from a [`Context`], and a row in [`CONTROLLERS`].
 
 pub mod clock;
+pub mod deployment;
 pub mod event_ttl;
 pub mod expectations;
 pub mod garbage_collector;
@@ -114,6 +116,7 @@ type Build = fn(&Context) -> Arc<dyn Controller>;
 pub const CONTROLLERS: &[(&str, Build)] = &[
     ("replicationcontroller", |ctx| Arc::new(replicaset::ReplicaSetController::replication_controllers(ctx))),
     ("replicaset", |ctx| Arc::new(replicaset::ReplicaSetController::replica_sets(ctx))),
+    ("deployment", |ctx| Arc::new(deployment::DeploymentController::new(ctx))),
     ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
     ("namespace", |ctx| Arc::new(namespace::NamespaceController::new(ctx))),
     ("nodelifecycle", |ctx| Arc::new(node_lifecycle::NodeLifecycleController::new(ctx))),
