@@ -70,6 +70,12 @@ pub enum Command {
     Patch(PatchArgs),
     /// Set a new size for a deployment, replica set, or replication controller
     Scale(ScaleArgs),
+    /// Manage the rollout of a resource
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// Set specific features on objects
+    #[command(subcommand)]
+    Set(SetCommand),
     /// Get documentation for a resource
     Explain(ExplainArgs),
     /// Print the supported API versions on the server, in the form of "group/version"
@@ -344,6 +350,145 @@ pub enum CreateCommand {
     /// Create a namespace with the specified name
     #[command(alias = "ns")]
     Namespace { name: String },
+    /// Create a deployment with the specified name
+    #[command(alias = "deploy")]
+    Deployment(CreateDeploymentArgs),
+    /// Create a job with the specified name
+    Job(CreateJobArgs),
+    /// Create a cron job with the specified name
+    #[command(alias = "cj")]
+    Cronjob(CreateCronJobArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateDeploymentArgs {
+    pub name: String,
+    /// A command to run in the container, after `--`
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Image names to run (one container per image)
+    #[arg(long, required = true)]
+    pub image: Vec<String>,
+    /// Number of replicas to create
+    #[arg(short = 'r', long, default_value_t = 1)]
+    pub replicas: i64,
+    /// The containerPort this deployment exposes
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub port: i64,
+    /// none, client or server (bare --dry-run means client)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "client", default_value = "none")]
+    pub dry_run: String,
+    /// Output format: yaml, json or name
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateJobArgs {
+    pub name: String,
+    /// A command to run in the container, after `--`
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Image name to run
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The cron job to create the job from (cronjob/NAME)
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "client", default_value = "none")]
+    pub dry_run: String,
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateCronJobArgs {
+    pub name: String,
+    /// A command to run in the container, after `--`
+    #[arg(last = true)]
+    pub command: Vec<String>,
+    /// Image name to run
+    #[arg(long, required = true)]
+    pub image: String,
+    /// A schedule in the cron format the job should be run with
+    #[arg(long, required = true)]
+    pub schedule: String,
+    /// The job's pod restart policy: OnFailure or Never
+    #[arg(long, default_value = "OnFailure")]
+    pub restart: String,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "client", default_value = "none")]
+    pub dry_run: String,
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Show the status of the rollout
+    Status(RolloutStatusArgs),
+    /// View rollout history
+    History(RolloutHistoryArgs),
+    /// Undo a previous rollout
+    Undo(RolloutUndoArgs),
+    /// Mark the provided resource as paused
+    Pause(RolloutTargetArgs),
+    /// Resume a paused resource
+    Resume(RolloutTargetArgs),
+    /// Restart a resource
+    Restart(RolloutTargetArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RolloutTargetArgs {
+    /// TYPE/NAME or TYPE NAME
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RolloutStatusArgs {
+    pub args: Vec<String>,
+    /// Watch the status of the rollout until it's done
+    #[arg(short = 'w', long, default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          action = ArgAction::Set)]
+    pub watch: bool,
+    /// Pin to a specific revision for showing its status (0: the latest)
+    #[arg(long, default_value_t = 0)]
+    pub revision: i64,
+    /// How long to wait before giving up (0: forever), e.g. 30s, 5m
+    #[arg(long, default_value = "0s")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RolloutHistoryArgs {
+    pub args: Vec<String>,
+    /// See the details, including podTemplate of the revision specified
+    #[arg(long, default_value_t = 0)]
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RolloutUndoArgs {
+    pub args: Vec<String>,
+    /// The revision to rollback to (0: the previous one)
+    #[arg(long, default_value_t = 0)]
+    pub to_revision: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SetCommand {
+    /// Update the image of a pod template
+    Image(SetImageArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct SetImageArgs {
+    /// TYPE/NAME... followed by CONTAINER=IMAGE pairs
+    pub args: Vec<String>,
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

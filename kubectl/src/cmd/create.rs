@@ -66,8 +66,12 @@ pub async fn fetch_manifest_objects(ctx: &mut Ctx, files: &[String], recursive: 
 }
 
 pub async fn run(ctx: &mut Ctx, a: CreateArgs) -> Result<()> {
-    if let Some(CreateCommand::Namespace { name }) = a.what {
-        return create_namespace(ctx, &name).await;
+    match a.what {
+        Some(CreateCommand::Namespace { name }) => return create_namespace(ctx, &name).await,
+        Some(CreateCommand::Deployment(d)) => return super::rollout::create_deployment(ctx, d).await,
+        Some(CreateCommand::Job(j)) => return super::rollout::create_job(ctx, j).await,
+        Some(CreateCommand::Cronjob(c)) => return super::rollout::create_cronjob(ctx, c).await,
+        None => {}
     }
     if a.files.filename.is_empty() {
         return Err(Error::msg("must specify one of -f and -k"));

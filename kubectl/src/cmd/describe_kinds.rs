@@ -72,6 +72,13 @@ pub(super) fn header(w: &mut Writer, obj: &Value, with_namespace: bool) {
     }
 }
 
+/// A pod template as describe shows it, for `rollout history --revision`.
+pub fn pod_template_text(template: &Value) -> String {
+    let mut w = Writer::default();
+    pod_template(&mut w, Some(template));
+    w.finish()
+}
+
 fn pod_template(w: &mut Writer, template: Option<&Value>) {
     w.w(0, "Pod Template:\n");
     let Some(t) = template else {

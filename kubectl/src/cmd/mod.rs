@@ -19,6 +19,7 @@ pub mod modify;
 pub mod node;
 pub mod pod_target;
 pub mod portforward;
+pub mod rollout;
 pub mod run;
 
 use crate::cli::{Cli, Command, Global};
@@ -155,6 +156,8 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::Edit(a) => edit::run(&mut ctx, a).await,
         Command::Patch(a) => modify::patch(&mut ctx, a).await,
         Command::Scale(a) => modify::scale(&mut ctx, a).await,
+        Command::Rollout(a) => rollout::run(&mut ctx, a).await,
+        Command::Set(crate::cli::SetCommand::Image(a)) => rollout::set_image(&mut ctx, a).await,
         Command::Explain(a) => info::explain(&mut ctx, a),
         Command::ApiVersions => info::api_versions(&mut ctx).await,
         Command::ApiResources(a) => info::api_resources(&mut ctx, a).await,

@@ -260,7 +260,7 @@ fn as_printed(obj: &Value, namespace: Option<&str>) -> Value {
 }
 
 /// Prints a created (or dry-run) object as `-o` asks: `pod/NAME created` by default.
-fn print_created(ctx: &mut Ctx, obj: &Value, output: Option<&str>, dry_run: DryRun) -> Result<()> {
+pub(super) fn print_created(ctx: &mut Ctx, obj: &Value, output: Option<&str>, dry_run: DryRun) -> Result<()> {
     let info = api::registry::lookup(api::meta::kind(obj)).expect("pods and services are registered");
     match output {
         None => {
