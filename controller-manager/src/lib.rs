@@ -13,6 +13,7 @@
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers.
 //! - [`deployment`]: Deployments: ReplicaSets per template, rolling updates, Recreate, history.
 //! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
+//! - [`job`]: Jobs: completions, parallelism, backoff, deadlines.
 //! - [`namespace`]: empties a deleted namespace, then lets it go.
 //! - [`node_lifecycle`]: marks silent nodes Unknown and taints them.
 //! - [`taint_eviction`]: evicts pods from nodes whose NoExecute taints they stop tolerating.
@@ -28,6 +29,7 @@ pub mod event_ttl;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod informer;
+pub mod job;
 pub mod leader;
 pub mod namespace;
 pub mod node_lifecycle;
@@ -118,6 +120,7 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("replicaset", |ctx| Arc::new(replicaset::ReplicaSetController::replica_sets(ctx))),
     ("deployment", |ctx| Arc::new(deployment::DeploymentController::new(ctx))),
     ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
+    ("job", |ctx| Arc::new(job::JobController::new(ctx))),
     ("namespace", |ctx| Arc::new(namespace::NamespaceController::new(ctx))),
     ("nodelifecycle", |ctx| Arc::new(node_lifecycle::NodeLifecycleController::new(ctx))),
     ("taint-eviction-controller", |ctx| Arc::new(taint_eviction::TaintEvictionController::new(ctx))),
