@@ -96,6 +96,7 @@ pub struct Node {
     kubelet: Kubelet,
     events: Arc<dyn PodApi>,
     clock: Clock,
+    lease_phase: Duration,
 }
 
 /// A condition's status, reason and message, for the ones the kubelet owns.
@@ -110,7 +111,7 @@ struct Cond {
 
 impl Node {
     pub fn new(client: Client, config: NodeConfig, kubelet: Kubelet, events: Arc<dyn PodApi>, clock: Clock) -> Self {
-        Self { client, config, kubelet, events, clock }
+        Self { client, config, kubelet, events, clock, lease_phase: Duration::ZERO }
     }
 
     /// A reference to the Node for events (Kubernetes uses the node name as its uid there).
@@ -122,14 +123,32 @@ impl Node {
         self.events.event(&self.reference(), kind, reason, message);
     }
 
+    /// Offsets lease renewals after the first by `phase` (less than the renew
+    /// interval), so that the many hollow nodes of one process, registered
+    /// within a few seconds, do not all renew in the same instant.
+    pub fn with_lease_phase(mut self, phase: Duration) -> Self {
+        self.lease_phase = phase;
+        self
+    }
+
     /// Registers, then renews the lease and reports status until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        if let Some(node) = self.register_until(&mut shutdown).await {
+            self.heartbeat(node, shutdown).await;
+        }
+    }
+
+    /// Registers, retrying with backoff; None if `shutdown` resolved first.
+    pub async fn register_until(
+        &self,
+        shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+    ) -> Option<Value> {
         self.event(EventType::Normal, "Starting", "Starting kubelet.");
         let mut delay = Duration::from_millis(100);
-        let mut node = loop {
+        let node = loop {
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut *shutdown => return None,
                 registered = self.register() => match registered {
                     Ok(node) => break node,
                     Err(e) => tracing::warn!(node = %self.config.name, error = %e, "registering the node failed; retrying"),
@@ -139,10 +158,24 @@ impl Node {
             delay = (delay * 2).min(Duration::from_secs(7));
         };
         tracing::info!(node = %self.config.name, "node registered");
+        Some(node)
+    }
+
+    /// Renews the lease and reports status for the registered `node` until `shutdown` resolves.
+    pub async fn heartbeat(self, mut node: Value, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
         let mut status_tick = tokio::time::interval(self.config.status_update_frequency);
         let mut lease_tick = tokio::time::interval(self.config.lease_renew_interval);
-        let mut last_report: Option<tokio::time::Instant> = None;
         let mut lease: Option<Value> = None;
+        if !self.lease_phase.is_zero() {
+            // The first lease at once, so the node is not without one; the rest on this node's phase.
+            if let Err(e) = self.renew_lease(&node, &mut lease).await {
+                tracing::warn!(node = %self.config.name, error = %e, "renewing the node lease failed");
+            }
+            let start = tokio::time::Instant::now() + self.lease_phase;
+            lease_tick = tokio::time::interval_at(start, self.config.lease_renew_interval);
+        }
+        let mut last_report: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = &mut shutdown => return,

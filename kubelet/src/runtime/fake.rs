@@ -7,6 +7,12 @@
 //! scripts say how each start of a container behaves, probe results can be
 //! set, images can be present or absent, and every operation is logged with
 //! the (virtual) time it happened.
+//!
+//! Hollow nodes use the same fake with a [`Hollow`] behaviour instead of
+//! scripts: pods take a while to start, containers may exit by themselves (so
+//! Jobs complete) and probes may fail, set by flags and overridden per pod by
+//! annotations. Hollow runtimes keep no operation log, so their memory stays
+//! flat however long they run.
 
 use super::{
     ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
@@ -14,6 +20,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::probe::{ProbeAction, ProbeOutcome};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -42,6 +49,48 @@ impl Program {
     }
     pub fn ignoring_sigterm() -> Self {
         Self { term_delay: None, ..Self::forever() }
+    }
+}
+
+/// Pod annotation: how long the pod's containers run before exiting (`5s`).
+pub const ANNOTATION_EXIT_AFTER: &str = "kubelab.io/hollow-exit-after";
+/// Pod annotation: the exit code of those exits (default 0).
+pub const ANNOTATION_EXIT_CODE: &str = "kubelab.io/hollow-exit-code";
+/// Pod annotation: `fail` makes every probe of the pod fail, `succeed` makes them pass.
+pub const ANNOTATION_PROBE: &str = "kubelab.io/hollow-probe";
+/// Pod annotation: how long the pod takes to start (overrides the node's delay).
+pub const ANNOTATION_START_DELAY: &str = "kubelab.io/hollow-start-delay";
+
+/// How a hollow node's pods behave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hollow {
+    /// How long a pod's sandbox takes to come up (so the pod takes that long to run).
+    pub start_delay: Duration,
+    /// App containers exit by themselves after this long (None: they run until stopped).
+    pub exit_after: Option<Duration>,
+    pub exit_code: i64,
+    /// Every probe fails.
+    pub probe_fail: bool,
+}
+
+impl Hollow {
+    /// The behaviour of one pod: these defaults, with the pod's annotations on top.
+    /// The default exit applies only to pods that do not restart their containers:
+    /// it is there to let Jobs complete, not to put Deployments in CrashLoopBackOff.
+    pub fn for_pod(&self, pod: &Value) -> Hollow {
+        let annotation = |key: &str| pod["metadata"]["annotations"][key].as_str();
+        let duration = |key: &str| annotation(key).and_then(|v| crate::clock::parse_duration(v).ok());
+        let restarts = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always") == "Always";
+        Hollow {
+            start_delay: duration(ANNOTATION_START_DELAY).unwrap_or(self.start_delay),
+            exit_after: duration(ANNOTATION_EXIT_AFTER).or(self.exit_after.filter(|_| !restarts)),
+            exit_code: annotation(ANNOTATION_EXIT_CODE).and_then(|v| v.parse().ok()).unwrap_or(self.exit_code),
+            probe_fail: match annotation(ANNOTATION_PROBE) {
+                Some("fail") => true,
+                Some("succeed") => false,
+                _ => self.probe_fail,
+            },
+        }
     }
 }
 
@@ -105,13 +154,17 @@ struct State {
     probe_log: Vec<(String, Instant)>,
     ops: Vec<Op>,
     unreachable: bool,
+    /// Per `namespace/name`, pods whose behaviour differs from the node's default.
+    hollow_pods: HashMap<String, Hollow>,
 }
 
 pub struct FakeRuntime {
     state: Mutex<State>,
     clock: Clock,
-    /// The first octets of pod IPs (so hollow nodes can differ).
+    /// The first two or three octets of pod IPs (so hollow nodes can differ).
     ip_prefix: String,
+    /// Set for hollow nodes: their pods' default behaviour, and no operation log.
+    hollow: Option<Hollow>,
 }
 
 impl Default for FakeRuntime {
@@ -126,8 +179,49 @@ impl FakeRuntime {
         Self::with_ip_prefix("10.88")
     }
 
+    /// Pods get IPs under `prefix`: two octets give each runtime 64k addresses,
+    /// three give it a /24 (253 addresses, reused round-robin).
     pub fn with_ip_prefix(prefix: &str) -> Self {
-        Self { state: Mutex::new(State::default()), clock: Clock::tokio(), ip_prefix: prefix.to_string() }
+        Self { state: Mutex::new(State::default()), clock: Clock::tokio(), ip_prefix: prefix.to_string(), hollow: None }
+    }
+
+    /// A hollow node's runtime: pods behave as `defaults` says unless their
+    /// annotations (see [`FakeRuntime::admit`]) say otherwise.
+    pub fn hollow(ip_prefix: &str, defaults: Hollow) -> Self {
+        Self { hollow: Some(defaults), ..Self::with_ip_prefix(ip_prefix) }
+    }
+
+    /// Learns how `pod` should behave from its annotations, before its worker
+    /// makes its containers. Only hollow runtimes care.
+    pub fn admit(&self, pod: &Value) {
+        let Some(defaults) = &self.hollow else { return };
+        let behaviour = defaults.for_pod(pod);
+        let key = pod_key(api::meta::namespace(pod), api::meta::name(pod));
+        let mut s = self.lock();
+        // Most pods behave as the default: remember only the others.
+        if behaviour == *defaults {
+            s.hollow_pods.remove(&key);
+        } else {
+            s.hollow_pods.insert(key, behaviour);
+        }
+    }
+
+    /// Forgets what `admit` learnt about a deleted pod.
+    pub fn forget(&self, pod: &Value) {
+        if self.hollow.is_some() {
+            self.lock().hollow_pods.remove(&pod_key(api::meta::namespace(pod), api::meta::name(pod)));
+        }
+    }
+
+    /// How a pod behaves on a hollow runtime (None for a test runtime).
+    fn behaviour(&self, s: &State, namespace: &str, name: &str) -> Option<Hollow> {
+        let defaults = self.hollow.as_ref()?;
+        Some(s.hollow_pods.get(&pod_key(namespace, name)).unwrap_or(defaults).clone())
+    }
+
+    /// How many pods have their own behaviour (for tests of the bookkeeping).
+    pub fn hollow_pod_count(&self) -> usize {
+        self.lock().hollow_pods.len()
     }
 
     /// The clock the fake's timestamps come from; give the same to the kubelet.
@@ -209,7 +303,10 @@ impl FakeRuntime {
         Ok(s)
     }
 
-    fn log(s: &mut State, what: &'static str, meta: &ContainerMeta, grace: Option<Duration>) {
+    fn log(&self, s: &mut State, what: &'static str, meta: &ContainerMeta, grace: Option<Duration>) {
+        if self.hollow.is_some() {
+            return;
+        }
         s.ops.push(Op {
             what,
             container: meta.container_name.clone(),
@@ -256,6 +353,10 @@ impl FakeRuntime {
     }
 }
 
+fn pod_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
 /// A stable fake image digest.
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
@@ -291,15 +392,28 @@ impl Runtime for FakeRuntime {
     }
 
     async fn run_sandbox(&self, config: &SandboxConfig) -> Result<String> {
+        let delay = {
+            let s = self.check()?;
+            self.behaviour(&s, &config.meta.pod_namespace, &config.meta.pod_name).map(|b| b.start_delay)
+        };
+        // A hollow pod's start takes as long as pulling and starting would; the
+        // worker waits here as it would on Docker.
+        if let Some(delay) = delay.filter(|d| !d.is_zero()) {
+            tokio::time::sleep(delay).await;
+        }
         let mut s = self.check()?;
         let id = self.add(&mut s, &config.meta, &config.image, Program::forever());
         s.next_ip += 1;
         let n = s.next_ip;
-        let ip = format!("{}.{}.{}", self.ip_prefix, n / 250, n % 250 + 2);
+        let ip = if self.ip_prefix.split('.').count() >= 3 {
+            format!("{}.{}", self.ip_prefix, (n - 1) % 253 + 2)
+        } else {
+            format!("{}.{}.{}", self.ip_prefix, n / 250, n % 250 + 2)
+        };
         let c = s.containers.get_mut(&id).expect("just added");
         c.started = Some(Instant::now());
         c.ip = Some(ip);
-        Self::log(&mut s, "sandbox", &config.meta, None);
+        self.log(&mut s, "sandbox", &config.meta, None);
         Ok(id)
     }
 
@@ -309,10 +423,13 @@ impl Runtime for FakeRuntime {
         let program = match s.scripts.get_mut(&key) {
             Some(q) if q.len() > 1 => q.pop_front().expect("non-empty"),
             Some(q) => q.front().cloned().unwrap_or_else(Program::forever),
-            None => Program::forever(),
+            None => match self.behaviour(&s, &config.meta.pod_namespace, &config.meta.pod_name) {
+                Some(Hollow { exit_after: Some(after), exit_code, .. }) => Program::exits(after, exit_code),
+                _ => Program::forever(),
+            },
         };
         let id = self.add(&mut s, &config.meta, &config.image, program);
-        Self::log(&mut s, "create", &config.meta, None);
+        self.log(&mut s, "create", &config.meta, None);
         Ok(id)
     }
 
@@ -321,7 +438,7 @@ impl Runtime for FakeRuntime {
         let c = s.containers.get_mut(id).ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
         c.started = Some(Instant::now());
         let meta = c.meta.clone();
-        Self::log(&mut s, "start", &meta, None);
+        self.log(&mut s, "start", &meta, None);
         Ok(())
     }
 
@@ -337,7 +454,7 @@ impl Runtime for FakeRuntime {
             c.stop = Some((now, grace));
             let exit_at = c.exit().map(|(t, _)| t).unwrap_or(now);
             let meta = c.meta.clone();
-            Self::log(&mut s, "stop", &meta, Some(grace));
+            self.log(&mut s, "stop", &meta, Some(grace));
             exit_at
         };
         // Like `docker stop`, return once the container is gone.
@@ -348,7 +465,7 @@ impl Runtime for FakeRuntime {
     async fn remove_container(&self, id: &str) -> Result<()> {
         let mut s = self.check()?;
         let c = s.containers.remove(id).ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
-        Self::log(&mut s, "remove", &c.meta, None);
+        self.log(&mut s, "remove", &c.meta, None);
         Ok(())
     }
 
@@ -404,6 +521,13 @@ impl Runtime for FakeRuntime {
     async fn probe(&self, target: &ProbeTarget, _action: &ProbeAction, _timeout: Duration) -> ProbeOutcome {
         let key = format!("{}/{}/{}", target.pod_name, target.container_name, target.kind);
         let mut s = self.lock();
+        if let Some(b) = self.behaviour(&s, &target.pod_namespace, &target.pod_name) {
+            return if b.probe_fail {
+                ProbeOutcome::Failure(format!("{} probe failed: the hollow node was told to fail it", target.kind))
+            } else {
+                ProbeOutcome::Success
+            };
+        }
         s.probe_log.push((key.clone(), Instant::now()));
         s.probes.get(&key).cloned().unwrap_or(ProbeOutcome::Success)
     }
