@@ -10,11 +10,14 @@
 //! - [`stats`]: latency histograms, throughput, ratios and their formatting.
 //! - [`report`]: the results table, for the terminal and as Markdown.
 //! - [`pod`]: the pod every scenario writes.
+//! - [`startup`]: pod startup latency on a running compose cluster against raw
+//!   Docker, and the cluster's idle memory.
 
 pub mod api;
 pub mod cluster;
 pub mod load;
 pub mod pod;
 pub mod report;
+pub mod startup;
 pub mod stats;
 pub mod watch;

@@ -1,5 +1,6 @@
 //! The `bench` binary: `bench api` runs the apiserver scenario and prints its
-//! table; `bench serve-apiserver` (hidden) is the apiserver process the
+//! table; `bench startup` the pod startup scenario against a running compose
+//! cluster; `bench serve-apiserver` (hidden) is the apiserver process the
 //! scenarios start, so one build of this binary is both load and server.
 
 use bench::cluster::Cluster;
@@ -17,6 +18,8 @@ struct Cli {
 enum Command {
     /// The apiserver against raw etcd: creates, gets, lists, watch delivery and memory.
     Api(bench::api::ApiArgs),
+    /// Pod startup latency on the running compose cluster vs raw Docker, and its idle memory.
+    Startup(bench::startup::StartupArgs),
     /// Runs an apiserver (what the scenarios start as their server process).
     #[command(hide = true)]
     ServeApiserver(apiserver::Config),
@@ -32,6 +35,13 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::ServeApiserver(config) => serve_apiserver(config).await,
+        Command::Startup(args) => {
+            // Dropping the run on Ctrl-C removes its namespace and containers.
+            tokio::select! {
+                result = startup(args) => result,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            }
+        }
         Command::Api(args) => {
             // Returning (rather than exiting) on Ctrl-C drops the cluster, which
             // stops the processes the run started and removes etcd's data.
@@ -70,5 +80,15 @@ async fn api(args: bench::api::ApiArgs) -> anyhow::Result<ExitCode> {
         eprintln!("wrote {}", path.display());
     }
     // A missed target is a finding, not a failure of the run; an error is.
+    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn startup(args: bench::startup::StartupArgs) -> anyhow::Result<ExitCode> {
+    let report = bench::startup::run(&args).await?;
+    print!("{}", report.to_text());
+    if let Some(dir) = &args.out {
+        let path = report.write_markdown(dir, "startup.md")?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
