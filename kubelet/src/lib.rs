@@ -9,9 +9,11 @@
 //! - [`server`]: the node agent's gRPC service.
 //! - [`api`]: what the kubelet writes to the API (status, deletions, events).
 //! - [`clock`]: wall time that tests can pause, and Kubernetes' time formats.
+//! - [`hollow`]: many nodes in one process over the fake runtime (`--hollow-nodes`).
 
 pub mod api;
 pub mod clock;
+pub mod hollow;
 pub mod node;
 pub mod pods;
 pub mod probe;
@@ -106,6 +108,27 @@ pub struct Config {
     /// The container runtime.
     #[arg(long, env = "CONTAINER_RUNTIME", value_enum, default_value = "docker")]
     pub runtime: RuntimeKind,
+    /// Run this many hollow nodes in this process, over the fake runtime (0: one real node).
+    #[arg(long, env = "HOLLOW_NODES", default_value_t = 0)]
+    pub hollow_nodes: usize,
+    /// Hollow nodes are called `<prefix>0`, `<prefix>1`, ...
+    #[arg(long, env = "HOLLOW_NODE_PREFIX", default_value = "hollow-node-")]
+    pub hollow_node_prefix: String,
+    /// How long a pod on a hollow node takes to turn Running
+    /// (annotation `kubelab.io/hollow-start-delay` overrides it per pod).
+    #[arg(long, env = "HOLLOW_POD_START_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub hollow_pod_start_delay: Duration,
+    /// Containers of hollow pods that do not restart them (Jobs) exit 0 after
+    /// this long; unset, they run until stopped. Annotations
+    /// `kubelab.io/hollow-exit-after` and `kubelab.io/hollow-exit-code` set it per pod.
+    #[arg(long, env = "HOLLOW_CONTAINER_EXIT_AFTER", value_parser = parse_duration)]
+    pub hollow_container_exit_after: Option<Duration>,
+    /// Every probe on hollow nodes fails (annotation `kubelab.io/hollow-probe: fail|succeed` per pod).
+    #[arg(long, env = "HOLLOW_PROBE_FAIL")]
+    pub hollow_probe_fail: bool,
+    /// How many hollow nodes register at the same time.
+    #[arg(long, env = "HOLLOW_REGISTER_CONCURRENCY", default_value_t = 50)]
+    pub hollow_register_concurrency: usize,
 }
 
 /// Parses `k=v,k2=v2` (empty: no labels).
@@ -174,6 +197,9 @@ pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if config.hollow_nodes > 0 {
+        return hollow::run(config, shutdown).await;
+    }
     let node_name = config.node_name.clone().unwrap_or_else(hostname).to_lowercase();
     let client = Client::connect_lazy(&config.server)?;
     let (runtime, node_ip): (Arc<dyn Runtime>, String) = match config.runtime {
