@@ -11,6 +11,7 @@
 //!
 //! Controllers, one file each:
 //! - [`replicaset`]: ReplicaSets and ReplicationControllers.
+//! - [`daemonset`]: DaemonSets: a pod on every node that fits.
 //! - [`deployment`]: Deployments: ReplicaSets per template, rolling updates, Recreate, history.
 //! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
 //! - [`job`]: Jobs: completions, parallelism, backoff, deadlines.
@@ -24,6 +25,7 @@
 //! from a [`Context`], and a row in [`CONTROLLERS`].
 
 pub mod clock;
+pub mod daemonset;
 pub mod deployment;
 pub mod event_ttl;
 pub mod expectations;
@@ -118,6 +120,7 @@ type Build = fn(&Context) -> Arc<dyn Controller>;
 pub const CONTROLLERS: &[(&str, Build)] = &[
     ("replicationcontroller", |ctx| Arc::new(replicaset::ReplicaSetController::replication_controllers(ctx))),
     ("replicaset", |ctx| Arc::new(replicaset::ReplicaSetController::replica_sets(ctx))),
+    ("daemonset", |ctx| Arc::new(daemonset::DaemonSetController::new(ctx))),
     ("deployment", |ctx| Arc::new(deployment::DeploymentController::new(ctx))),
     ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
     ("job", |ctx| Arc::new(job::JobController::new(ctx))),
