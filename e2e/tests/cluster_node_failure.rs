@@ -25,7 +25,7 @@ fn pods_of_a_failed_node_are_replaced_elsewhere() {
     let ready = || live.field("rc/kubia", "{.status.readyReplicas}") == "6";
     assert!(eventually(Duration::from_secs(90), ready));
     let nodes =
-        |_: ()| live.kubectl(&["get", "pods", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}"]).stdout;
+        || live.kubectl(&["get", "pods", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}"]).stdout;
     let victim = nodes().lines().next().unwrap().to_string();
     let on_victim: Vec<String> = live
         .kubectl(&["get", "pods", "--field-selector", &format!("spec.nodeName={victim}"), "-o", "name"])
