@@ -15,6 +15,7 @@
 //! - [`deployment`]: Deployments: ReplicaSets per template, rolling updates, Recreate, history.
 //! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
 //! - [`job`]: Jobs: completions, parallelism, backoff, deadlines.
+//! - [`cronjob`]: CronJobs: a Job per cron schedule time, concurrency policy, history limits.
 //! - [`namespace`]: empties a deleted namespace, then lets it go.
 //! - [`node_lifecycle`]: marks silent nodes Unknown and taints them.
 //! - [`taint_eviction`]: evicts pods from nodes whose NoExecute taints they stop tolerating.
@@ -25,6 +26,7 @@
 //! from a [`Context`], and a row in [`CONTROLLERS`].
 
 pub mod clock;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod event_ttl;
@@ -124,6 +126,7 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("deployment", |ctx| Arc::new(deployment::DeploymentController::new(ctx))),
     ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
     ("job", |ctx| Arc::new(job::JobController::new(ctx))),
+    ("cronjob", |ctx| Arc::new(cronjob::CronJobController::new(ctx))),
     ("namespace", |ctx| Arc::new(namespace::NamespaceController::new(ctx))),
     ("nodelifecycle", |ctx| Arc::new(node_lifecycle::NodeLifecycleController::new(ctx))),
     ("taint-eviction-controller", |ctx| Arc::new(taint_eviction::TaintEvictionController::new(ctx))),

@@ -1,0 +1,857 @@
+//! The CronJob controller, as Kubernetes' pkg/controller/cronjob (v2): creates
+//! a Job from `spec.jobTemplate` at each time the five-field cron schedule names.
+//!
+//! Each reconcile of a CronJob:
+//! 1. reads its Jobs (those with its controller reference): finished ones leave
+//!    `status.active` (SawCompletedJob), succeeded ones move `lastSuccessfulTime`,
+//!    active ones it forgot are reported (UnexpectedJob), vanished ones are dropped
+//!    (MissingJob); finished Jobs beyond `successfulJobsHistoryLimit` /
+//!    `failedJobsHistoryLimit` are deleted, oldest first;
+//! 2. unless suspended or being deleted, finds the most recent scheduled time not
+//!    after now and after `lastScheduleTime` (or the creation time). Times older
+//!    than `startingDeadlineSeconds` are not considered at all; over 100 missed
+//!    times only the latest counts (TooManyMissedTimes);
+//! 3. applies `concurrencyPolicy`: Forbid skips while a Job is active
+//!    (JobAlreadyActive), Replace deletes the active Jobs first;
+//! 4. creates `<cronjob>-<scheduled time in minutes since the epoch>`; the
+//!    deterministic name makes a second create for the same time AlreadyExists;
+//! 5. requeues for the next scheduled time plus 100 ms, so it wakes up in time.
+//!
+//! Schedules are parsed by the `croner` crate with robfig/cron's rules (what
+//! Kubernetes uses): day-of-month and day-of-week are ORed unless one of them is
+//! unrestricted (`*`, `?`, `*/1`). `@every <duration>` is robfig's constant delay.
+//! `spec.timeZone` is looked up in the system tz database (UTC by default).
+
+use crate::clock::{format_time, parse_time, Clock};
+use crate::informer::{Change, SharedInformer};
+use crate::job::{is_finished, jobs};
+use crate::pods::controller_of;
+use crate::runner::{Action, Controller, Error, Result};
+use crate::Context;
+use api::{meta, registry, ResourceInfo};
+use client::events::{EventRecorder, EventType};
+use client::queue::WorkQueue;
+use client::watcher::key_of;
+use client::{Client, DeleteParams};
+use croner::parser::{CronParser, Seconds, Year};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The annotation a created Job carries its nominal start time in (RFC 3339).
+pub const SCHEDULED_TIMESTAMP_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
+/// Beyond this many missed times only the latest is started.
+pub const MAX_MISSED: i64 = 100;
+/// Added to every requeue so the controller wakes after the scheduled time, not
+/// just before it (Kubernetes' nextScheduleDelta, for clock skew).
+pub const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
+
+pub fn cronjobs() -> &'static ResourceInfo {
+    registry::lookup("cronjobs").expect("cronjobs are registered")
+}
+
+/// A parsed schedule: robfig/cron's standard syntax.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    Cron(Box<croner::Cron>),
+    /// `@every d`: d after the previous time, in whole seconds (at least one).
+    Every(SignedDuration),
+}
+
+impl Schedule {
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let spec = spec.trim();
+        if let Some(d) = spec.strip_prefix("@every ") {
+            let d: SignedDuration = d.trim().parse().map_err(|e| format!("failed to parse duration {spec}: {e}"))?;
+            // robfig truncates to whole seconds and never goes below one.
+            let secs = d.as_secs().max(1);
+            return Ok(Schedule::Every(SignedDuration::from_secs(secs)));
+        }
+        let spec = if spec.starts_with('@') { spec.to_string() } else { robfig_day_fields(spec)? };
+        let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
+        parser.parse(&spec).map(|c| Schedule::Cron(Box::new(c))).map_err(|e| e.to_string())
+    }
+
+    /// The first scheduled time strictly after `t`, reading the fields in `tz`.
+    pub fn next(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        match self {
+            Schedule::Every(d) => {
+                let whole = Timestamp::from_second(t.as_second()).ok()?;
+                whole.checked_add(*d).ok()
+            }
+            Schedule::Cron(c) => c.find_next_occurrence(&t.to_zoned(tz.clone()), false).ok().map(|z| z.timestamp()),
+        }
+    }
+}
+
+/// robfig/cron treats a day field as unrestricted when any of its list items is
+/// `*` or `?` with step 1, and only then ANDs the two day fields. croner only
+/// recognises a bare `*`, so such a field is rewritten to `*` (it matches every
+/// day either way, so nothing else changes).
+fn robfig_day_fields(spec: &str) -> Result<String, String> {
+    let mut fields: Vec<String> = spec.split_whitespace().map(str::to_string).collect();
+    if fields.len() != 5 {
+        return Err(format!("expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" ")));
+    }
+    for i in [2, 4] {
+        let star = fields[i].split(',').any(|item| {
+            let (range, step) = item.split_once('/').unwrap_or((item, "1"));
+            (range == "*" || range == "?") && step.parse::<u32>() == Ok(1)
+        });
+        if star {
+            fields[i] = "*".into();
+        }
+    }
+    Ok(fields.join(" "))
+}
+
+/// `spec.timeZone` (UTC when unset).
+fn time_zone(cj: &Value) -> Result<TimeZone, String> {
+    match cj["spec"]["timeZone"].as_str() {
+        None => Ok(TimeZone::UTC),
+        Some(name) => TimeZone::get(name).map_err(|e| format!("invalid timeZone: {name:?}: {e}")),
+    }
+}
+
+/// How many scheduled times were missed, and the most recent one not after `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missed {
+    /// Scheduled times after the earliest time up to now (robfig's estimate past two).
+    pub count: i64,
+    pub most_recent: Option<Timestamp>,
+}
+
+/// Kubernetes' mostRecentScheduleTime: the scheduled times after `earliest`
+/// (the last schedule, else the creation time; with a starting deadline never
+/// before `now - deadline`) up to `now`. Many missed times are not walked one by
+/// one: their count is estimated from the interval between the first two and the
+/// walk starts just before the estimated last one.
+pub fn missed_times(schedule: &Schedule, tz: &TimeZone, earliest: Timestamp, now: Timestamp) -> Result<Missed, String> {
+    let none = Missed { count: 0, most_recent: None };
+    let Some(t1) = schedule.next(earliest, tz) else { return Ok(none) };
+    if now < t1 {
+        return Ok(none);
+    }
+    let Some(t2) = schedule.next(t1, tz) else { return Ok(Missed { count: 1, most_recent: Some(t1) }) };
+    if now < t2 {
+        return Ok(Missed { count: 1, most_recent: Some(t1) });
+    }
+    let between = t2.duration_since(t1).as_secs();
+    if between < 1 {
+        return Err("time difference between two schedules is less than 1 second".into());
+    }
+    let count = now.duration_since(t1).as_secs() / between + 1;
+    let start = crate::clock::add_secs(t1, (count - 2) * between);
+    let mut most_recent = None;
+    let mut t = schedule.next(start, tz);
+    while let Some(at) = t.filter(|at| *at <= now) {
+        most_recent = Some(at);
+        t = schedule.next(at, tz);
+    }
+    Ok(Missed { count, most_recent })
+}
+
+/// The Job name for a scheduled time: deterministic, so a time is run once.
+pub fn job_name(cronjob: &str, scheduled: Timestamp) -> String {
+    format!("{cronjob}-{}", scheduled.as_second().div_euclid(60))
+}
+
+/// Go's `time.RFC3339` in `tz`: `Z` for UTC, else the numeric offset.
+fn rfc3339(t: Timestamp, tz: &TimeZone) -> String {
+    let z = t.to_zoned(tz.clone());
+    if z.offset().seconds() == 0 {
+        z.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+}
+
+/// Kubernetes' getJobFromTemplate2: the template's labels, annotations and spec,
+/// the scheduled-time annotation and the CronJob's controller reference.
+pub fn job_from_template(cj: &Value, scheduled: Timestamp, tz: &TimeZone) -> Value {
+    let template = &cj["spec"]["jobTemplate"];
+    let mut annotations = template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
+    annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.into(), rfc3339(scheduled, tz).into());
+    let labels = template["metadata"]["labels"].as_object().cloned().unwrap_or_default();
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(meta::name(cj), scheduled),
+            "namespace": meta::namespace(cj),
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [crate::pods::controller_ref(cj)],
+        },
+        "spec": template["spec"].clone(),
+    })
+}
+
+/// The finished condition of a Job: `Complete` or `Failed`.
+fn finished_as(job: &Value) -> Option<&str> {
+    let conditions = job["status"]["conditions"].as_array()?;
+    conditions
+        .iter()
+        .find(|c| matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True")
+        .and_then(|c| c["type"].as_str())
+}
+
+fn object_ref(job: &Value) -> Value {
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "namespace": meta::namespace(job),
+        "name": meta::name(job),
+        "uid": meta::uid(job),
+        "resourceVersion": job["metadata"]["resourceVersion"].clone(),
+    })
+}
+
+pub struct CronJobController {
+    cronjobs: Arc<SharedInformer>,
+    jobs: Arc<SharedInformer>,
+    client: Client,
+    clock: Clock,
+    recorder: Option<EventRecorder>,
+}
+
+impl CronJobController {
+    pub fn new(ctx: &Context) -> Self {
+        let mut c = Self::with(
+            ctx.factory.informer(cronjobs()),
+            ctx.factory.informer(jobs()),
+            ctx.client.clone(),
+            ctx.clock.clone(),
+        );
+        c.recorder = Some(EventRecorder::new(ctx.client.clone(), "cronjob-controller", ""));
+        c
+    }
+
+    /// A controller over the given caches, recording no Events (for tests that
+    /// do not look at them).
+    pub fn with(cronjobs: Arc<SharedInformer>, jobs: Arc<SharedInformer>, client: Client, clock: Clock) -> Self {
+        Self { cronjobs, jobs, client, clock, recorder: None }
+    }
+
+    fn event(&self, cj: &Value, kind: EventType, reason: &'static str, message: String) {
+        tracing::info!(reason, message, "cronjob event");
+        if let Some(recorder) = self.recorder.clone() {
+            let cj = cj.clone();
+            tokio::spawn(async move { recorder.record(&cj, kind, reason, &message).await });
+        }
+    }
+
+    fn owner_key(&self, job: &Value) -> Option<String> {
+        let r = controller_of(job)?;
+        if r["kind"] != "CronJob" {
+            return None;
+        }
+        let cj = self.cronjobs.store().get_in(meta::namespace(job), r["name"].as_str()?)?;
+        (r["uid"] == meta::uid(&cj)).then(|| key_of(&cj))
+    }
+
+    fn owned_jobs(&self, cj: &Value) -> Vec<Arc<Value>> {
+        let jobs = self.jobs.store().list_namespace(meta::namespace(cj));
+        jobs.into_iter().filter(|j| controller_of(j).is_some_and(|r| r["uid"] == meta::uid(cj))).collect()
+    }
+
+    /// Deletes a Job with its pods (background propagation) and drops it from
+    /// `active`. False when the delete failed (reported as FailedDelete).
+    async fn delete_job(&self, cj: &Value, status: &mut Value, namespace: &str, name: &str, uid: &str) -> bool {
+        let params = DeleteParams { propagation_policy: "Background".into(), ..Default::default() };
+        match self.client.delete(jobs(), namespace, name, &params).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                self.event(cj, EventType::Warning, "FailedDelete", format!("Deleted job: {e}"));
+                return false;
+            }
+        }
+        remove_active(status, uid);
+        self.event(cj, EventType::Normal, "SuccessfulDelete", format!("Deleted job {name}"));
+        true
+    }
+
+    /// Deletes the oldest (by start time, then name) of `finished` beyond `limit`.
+    async fn remove_oldest(&self, cj: &Value, status: &mut Value, mut finished: Vec<Arc<Value>>, limit: Option<i64>) {
+        let Some(limit) = limit else { return };
+        let excess = finished.len() as i64 - limit.max(0);
+        if excess <= 0 {
+            return;
+        }
+        // Jobs without a start time sort last, as Kubernetes' byJobStartTime.
+        finished
+            .sort_by_key(|j| (parse_time(&j["status"]["startTime"]).map_or((1, None), |t| (0, Some(t))), key_of(j)));
+        for job in finished.iter().take(excess as usize) {
+            self.delete_job(cj, status, meta::namespace(job), meta::name(job), meta::uid(job)).await;
+        }
+    }
+
+    async fn write_status(&self, cj: &Value, status: Value) -> Result<()> {
+        if cj["status"] == status {
+            return Ok(());
+        }
+        let mut obj = cj.clone();
+        obj["status"] = status;
+        match self.client.update_status(cronjobs(), meta::namespace(cj), &obj).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Kubernetes' syncCronJob after the Job bookkeeping: starts the Job due now,
+    /// if any. Returns when to look again.
+    async fn schedule(&self, cj: &Value, status: &mut Value) -> Result<Option<Duration>> {
+        let now = self.clock.now();
+        let spec = &cj["spec"];
+        if meta::deletion_timestamp(cj).is_some() || spec["suspend"] == true {
+            return Ok(None);
+        }
+        let tz = match time_zone(cj) {
+            Ok(tz) => tz,
+            Err(message) => {
+                self.event(cj, EventType::Warning, "UnknownTimeZone", message);
+                return Ok(None);
+            }
+        };
+        let raw = spec["schedule"].as_str().unwrap_or("");
+        let schedule = match Schedule::parse(raw) {
+            Ok(s) => s,
+            Err(e) => {
+                self.event(
+                    cj,
+                    EventType::Warning,
+                    "UnparseableSchedule",
+                    format!("unparseable schedule: {raw:?} : {e}"),
+                );
+                return Ok(None);
+            }
+        };
+        let last = parse_time(&status["lastScheduleTime"]);
+        let created = parse_time(&cj["metadata"]["creationTimestamp"]).unwrap_or(now);
+        let deadline = spec["startingDeadlineSeconds"].as_i64();
+        // When to look again: the scheduled time after the most recent one up to
+        // now, counted without the deadline (Kubernetes' nextScheduleTimeDuration).
+        let requeue = || {
+            let from = last.unwrap_or(created);
+            let recent = missed_times(&schedule, &tz, from, now).ok().and_then(|m| m.most_recent);
+            schedule.next(recent.unwrap_or(from), &tz).map(|next| self.clock.until(next) + NEXT_SCHEDULE_DELTA)
+        };
+
+        let mut earliest = last.unwrap_or(created);
+        if let Some(secs) = deadline {
+            // Nothing older than the deadline will be started, so it is not even counted.
+            earliest = earliest.max(crate::clock::add_secs(now, -secs));
+        }
+        let missed = match missed_times(&schedule, &tz, earliest, now) {
+            Ok(m) => m,
+            Err(e) => {
+                self.event(cj, EventType::Warning, "InvalidSchedule", format!("invalid schedule: {raw} : {e}"));
+                return Ok(None);
+            }
+        };
+        let Some(scheduled) = missed.most_recent else { return Ok(requeue()) };
+        if missed.count > MAX_MISSED {
+            self.event(
+                cj,
+                EventType::Warning,
+                "TooManyMissedTimes",
+                "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew".into(),
+            );
+        }
+        if deadline.is_some_and(|secs| crate::clock::add_secs(scheduled, secs) < now) {
+            let when = scheduled.strftime("%a, %d %b %Y %H:%M:%S +0000");
+            self.event(cj, EventType::Warning, "MissSchedule", format!("Missed scheduled time to start a job: {when}"));
+            return Ok(requeue());
+        }
+        let name = job_name(meta::name(cj), scheduled);
+        let active_names: Vec<String> =
+            active_refs(status).iter().filter_map(|r| r["name"].as_str().map(str::to_string)).collect();
+        if active_names.contains(&name) || last == Some(scheduled) {
+            return Ok(requeue());
+        }
+        let policy = spec["concurrencyPolicy"].as_str().unwrap_or("Allow");
+        if policy == "Forbid" && !active_names.is_empty() {
+            self.event(
+                cj,
+                EventType::Normal,
+                "JobAlreadyActive",
+                "Not starting job because prior execution is running and concurrency policy is Forbid".into(),
+            );
+            return Ok(requeue());
+        }
+        if policy == "Replace" {
+            for r in active_refs(status) {
+                let (ns, n, uid) = (
+                    r["namespace"].as_str().unwrap_or(""),
+                    r["name"].as_str().unwrap_or(""),
+                    r["uid"].as_str().unwrap_or(""),
+                );
+                if !self.delete_job(cj, status, ns, n, uid).await {
+                    return Err(Error::Invalid(format!("could not replace job {ns}/{n}")));
+                }
+            }
+        }
+
+        let request = job_from_template(cj, scheduled, &tz);
+        let created_job = match self.client.create(jobs(), meta::namespace(cj), &request).await {
+            Ok(job) => {
+                self.event(cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
+                job
+            }
+            Err(e) if e.is_already_exists() => {
+                let job = self.client.get(jobs(), meta::namespace(cj), &name).await?;
+                // Someone else's Job of that name: leave it (and the status) to them.
+                if controller_of(&job).is_none_or(|r| r["uid"] != meta::uid(cj)) {
+                    return Ok(None);
+                }
+                if active_refs(status).iter().any(|r| r["uid"] == meta::uid(&job)) {
+                    return Ok(None);
+                }
+                job
+            }
+            Err(e) => {
+                self.event(cj, EventType::Warning, "FailedCreate", format!("Error creating job: {e}"));
+                return Err(e.into());
+            }
+        };
+        let mut active = active_refs(status);
+        active.push(object_ref(&created_job));
+        status["active"] = active.into();
+        status["lastScheduleTime"] = format_time(scheduled).into();
+        Ok(requeue())
+    }
+}
+
+fn active_refs(status: &Value) -> Vec<Value> {
+    status["active"].as_array().cloned().unwrap_or_default()
+}
+
+fn remove_active(status: &mut Value, uid: &str) {
+    let active: Vec<Value> = active_refs(status).into_iter().filter(|r| r["uid"] != uid).collect();
+    if active.is_empty() {
+        if let Some(m) = status.as_object_mut() {
+            m.remove("active");
+        }
+    } else {
+        status["active"] = active.into();
+    }
+}
+
+#[async_trait::async_trait]
+impl Controller for CronJobController {
+    fn name(&self) -> &'static str {
+        "cronjob"
+    }
+
+    fn informers(&self) -> Vec<Arc<SharedInformer>> {
+        vec![self.cronjobs.clone(), self.jobs.clone()]
+    }
+
+    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
+        match change {
+            Change::Added(obj) | Change::Updated { new: obj, .. } | Change::Deleted(obj) => {
+                if resource.kind == "CronJob" {
+                    if !matches!(change, Change::Deleted(_)) {
+                        queue.add(key_of(obj));
+                    }
+                } else if let Some(key) = self.owner_key(obj) {
+                    queue.add(key);
+                }
+            }
+            Change::Resync => {}
+        }
+    }
+
+    fn resync(&self, queue: &WorkQueue) {
+        for key in self.cronjobs.store().keys() {
+            queue.add(key);
+        }
+    }
+
+    async fn reconcile(&self, key: &str) -> Result<Action> {
+        let Some(cj) = self.cronjobs.store().get(key) else { return Ok(Action::Done) };
+        let owned = self.owned_jobs(&cj);
+        let mut status = match &cj["status"] {
+            Value::Object(_) => cj["status"].clone(),
+            _ => json!({}),
+        };
+
+        // History limits first, as Kubernetes' cleanupFinishedJobs.
+        let (mut succeeded, mut failed) = (vec![], vec![]);
+        for job in &owned {
+            match finished_as(job) {
+                Some("Complete") => succeeded.push(job.clone()),
+                Some(_) => failed.push(job.clone()),
+                None => {}
+            }
+        }
+        let spec = &cj["spec"];
+        self.remove_oldest(&cj, &mut status, succeeded, spec["successfulJobsHistoryLimit"].as_i64()).await;
+        self.remove_oldest(&cj, &mut status, failed, spec["failedJobsHistoryLimit"].as_i64()).await;
+
+        let active = active_refs(&status);
+        for job in &owned {
+            let listed = active.iter().any(|r| r["uid"] == meta::uid(job));
+            if !listed && !is_finished(job) {
+                // Created right before a crash, or by someone else with our reference.
+                let message = format!("Saw a job that the controller did not create or forgot: {}", meta::name(job));
+                self.event(&cj, EventType::Warning, "UnexpectedJob", message);
+            } else if listed && is_finished(job) {
+                let condition = finished_as(job).unwrap_or("");
+                remove_active(&mut status, meta::uid(job));
+                let message = format!("Saw completed job: {}, status: {condition}", meta::name(job));
+                self.event(&cj, EventType::Normal, "SawCompletedJob", message);
+            }
+            if finished_as(job) == Some("Complete") {
+                if let Some(done) = parse_time(&job["status"]["completionTime"]) {
+                    if parse_time(&status["lastSuccessfulTime"]).is_none_or(|t| done > t) {
+                        status["lastSuccessfulTime"] = format_time(done).into();
+                    }
+                }
+            }
+        }
+        for r in active_refs(&status) {
+            if owned.iter().any(|j| r["uid"] == meta::uid(j)) {
+                continue;
+            }
+            // The cache may lag behind a Job just created; only the server knows it is gone.
+            let (ns, name) = (r["namespace"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""));
+            match self.client.get(jobs(), ns, name).await {
+                Err(e) if e.is_not_found() => {
+                    self.event(&cj, EventType::Normal, "MissingJob", format!("Active job went missing: {name}"));
+                    remove_active(&mut status, r["uid"].as_str().unwrap_or(""));
+                }
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
+        }
+
+        let scheduled = self.schedule(&cj, &mut status).await;
+        self.write_status(&cj, status).await?;
+        Ok(match scheduled? {
+            Some(after) => Action::RequeueAfter(after),
+            None => Action::Done,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Cron parsing and missed schedules as pure functions; the controller against
+    //! an in-process apiserver and a manual clock (reconciles are called directly).
+
+    use super::*;
+    use crate::testing::TestApi;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn next(spec: &str, from: &str) -> String {
+        let s = Schedule::parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        format_time(s.next(at(from), &TimeZone::UTC).unwrap())
+    }
+
+    #[test]
+    fn cron_parsing_and_next_times_follow_robfig_cron() {
+        // 2024-01-01 is a Monday.
+        for (spec, from, want) in [
+            ("0,15,30,45 * * * *", "2024-01-01T10:07:00Z", "2024-01-01T10:15:00Z"),
+            ("0,15,30,45 * * * *", "2024-01-01T10:15:00Z", "2024-01-01T10:30:00Z"),
+            ("10-20/5 * * * *", "2024-01-01T10:12:00Z", "2024-01-01T10:15:00Z"),
+            ("10-20/5 * * * *", "2024-01-01T10:21:00Z", "2024-01-01T11:10:00Z"),
+            ("*/20 * * * *", "2024-01-01T10:41:00Z", "2024-01-01T11:00:00Z"),
+            ("0 9 * jan,JUL mon-fri", "2024-01-05T10:00:00Z", "2024-01-08T09:00:00Z"),
+            ("0 9 * jan,jul mon-fri", "2024-01-31T10:00:00Z", "2024-07-01T09:00:00Z"),
+            ("@hourly", "2024-01-01T10:07:00Z", "2024-01-01T11:00:00Z"),
+            ("@daily", "2024-01-01T10:07:00Z", "2024-01-02T00:00:00Z"),
+            ("@weekly", "2024-01-03T10:07:00Z", "2024-01-07T00:00:00Z"),
+            ("@monthly", "2024-01-03T10:07:00Z", "2024-02-01T00:00:00Z"),
+            ("@yearly", "2024-01-03T10:07:00Z", "2025-01-01T00:00:00Z"),
+            ("@every 90m", "2024-01-01T10:07:30.5Z", "2024-01-01T11:37:30Z"),
+            // Both day fields restricted: either matches (the 13th or a Friday).
+            ("0 0 13 * 5", "2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"),
+            ("0 0 13 * 5", "2024-01-12T00:00:00Z", "2024-01-13T00:00:00Z"),
+            ("0 0 1-7 * sun", "2024-01-07T00:00:00Z", "2024-01-14T00:00:00Z"),
+            // An unrestricted day field (`*/1`, `?`) leaves only the other one.
+            ("0 0 */1 * 5", "2024-01-05T00:00:00Z", "2024-01-12T00:00:00Z"),
+            ("0 0 ? * 5", "2024-01-05T00:00:00Z", "2024-01-12T00:00:00Z"),
+            ("0 0 13 * ?", "2024-01-05T00:00:00Z", "2024-01-13T00:00:00Z"),
+            // A stepped star is a restriction: ORed again.
+            ("0 0 */10 * 5", "2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"),
+        ] {
+            assert_eq!(next(spec, from), want, "{spec} after {from}");
+        }
+        for bad in ["61 * * * *", "* * * *", "@fortnightly", "@every soon"] {
+            assert!(Schedule::parse(bad).is_err(), "{bad}");
+        }
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let s = Schedule::parse("0 9 * * *").unwrap();
+        assert_eq!(format_time(s.next(at("2024-01-01T00:00:00Z"), &berlin).unwrap()), "2024-01-01T08:00:00Z");
+        assert_eq!(rfc3339(at("2024-01-01T08:00:00Z"), &berlin), "2024-01-01T09:00:00+01:00");
+        assert_eq!(rfc3339(at("2024-01-01T08:00:00Z"), &TimeZone::UTC), "2024-01-01T08:00:00Z");
+    }
+
+    #[test]
+    fn missed_schedules_are_counted_and_only_the_latest_is_kept() {
+        let hourly = Schedule::parse("@hourly").unwrap();
+        let utc = TimeZone::UTC;
+        let none = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-01T10:59:59Z")).unwrap();
+        assert_eq!(none, Missed { count: 0, most_recent: None });
+        let one = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-01T11:00:00Z")).unwrap();
+        assert_eq!(one, Missed { count: 1, most_recent: Some(at("2024-01-01T11:00:00Z")) });
+        let few = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-01T13:30:00Z")).unwrap();
+        assert_eq!(few, Missed { count: 3, most_recent: Some(at("2024-01-01T13:00:00Z")) });
+        let many = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-08T10:30:00Z")).unwrap();
+        assert_eq!(many, Missed { count: 168, most_recent: Some(at("2024-01-08T10:00:00Z")) });
+        assert!(many.count > MAX_MISSED);
+        // Irregular schedules are walked exactly near the end.
+        let irregular = Schedule::parse("30 6-16/4 * * 1-5").unwrap();
+        let m = missed_times(&irregular, &utc, at("2024-01-01T00:00:00Z"), at("2024-03-01T12:00:00Z")).unwrap();
+        assert_eq!(m.most_recent, Some(at("2024-03-01T10:30:00Z")));
+    }
+
+    struct Fixture {
+        api: TestApi,
+        ctrl: CronJobController,
+        clock: Clock,
+        name: String,
+    }
+
+    /// The book's CronJob (batch/v1beta1), with `spec` merged over its spec.
+    fn book_cronjob(name: &str, spec: Value) -> Value {
+        let mut cj = json!({
+            "apiVersion": "batch/v1beta1",
+            "kind": "CronJob",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "schedule": "0,15,30,45 * * * *",
+                "startingDeadlineSeconds": 15,
+                "jobTemplate": {"spec": {"template": {
+                    "metadata": {"labels": {"app": "periodic-batch-job"}},
+                    "spec": {"restartPolicy": "OnFailure",
+                             "containers": [{"name": "main", "image": "luksa/batch-job"}]},
+                }}},
+            },
+        });
+        for (k, v) in spec.as_object().unwrap() {
+            cj["spec"][k] = v.clone();
+        }
+        cj
+    }
+
+    impl Fixture {
+        async fn new(obj: Value) -> Self {
+            let api = TestApi::start().await;
+            let clock = Clock::manual();
+            let name = meta::name(&obj).to_string();
+            api.create(obj).await;
+            let mut ctrl = CronJobController::with(
+                Arc::new(SharedInformer::new(cronjobs())),
+                Arc::new(SharedInformer::new(jobs())),
+                api.client.clone(),
+                clock.clone(),
+            );
+            ctrl.recorder = Some(EventRecorder::new(api.client.clone(), "cronjob-controller", ""));
+            Self { api, ctrl, clock, name }
+        }
+
+        fn advance_to(&self, t: Timestamp) {
+            self.clock.advance(self.clock.until(t));
+        }
+
+        /// Moves to one second past the next time `spec` names.
+        fn advance_past(&self, spec: &str) -> Timestamp {
+            let t = Schedule::parse(spec).unwrap().next(self.clock.now(), &TimeZone::UTC).unwrap();
+            self.advance_to(crate::clock::add_secs(t, 1));
+            t
+        }
+
+        /// Reconciles with the cache showing the CronJob as the server has it; Jobs
+        /// new on the server are added to the cache, gone ones removed, and cached
+        /// ones keep the status a test gave them.
+        async fn sync(&self) -> Action {
+            let cj = self.api.get("cronjobs", "default", &self.name).await.unwrap();
+            self.ctrl.cronjobs.store().insert(cj);
+            let server = self.api.list("jobs", "default").await;
+            for key in self.ctrl.jobs.store().keys() {
+                if !server.iter().any(|j| key_of(j) == key) {
+                    self.ctrl.jobs.store().remove(&key);
+                }
+            }
+            for job in server {
+                if self.ctrl.jobs.store().get(&key_of(&job)).is_none() {
+                    self.ctrl.jobs.store().insert(job);
+                }
+            }
+            self.ctrl.reconcile(&format!("default/{}", self.name)).await.unwrap()
+        }
+
+        async fn job_names(&self) -> Vec<String> {
+            let mut names: Vec<String> =
+                self.api.list("jobs", "default").await.iter().map(|j| meta::name(j).to_string()).collect();
+            names.sort();
+            names
+        }
+
+        async fn status(&self) -> Value {
+            self.api.get("cronjobs", "default", &self.name).await.unwrap()["status"].clone()
+        }
+
+        /// Finishes a cached Job as `condition` (Complete or Failed), now by the clock.
+        fn finish(&self, name: &str, condition: &str) {
+            let mut job = (*self.ctrl.jobs.store().get(&format!("default/{name}")).unwrap()).clone();
+            let now = format_time(self.clock.now());
+            job["status"] = json!({"startTime": now, "conditions": [{"type": condition, "status": "True"}]});
+            if condition == "Complete" {
+                job["status"]["completionTime"] = now.into();
+            }
+            self.ctrl.jobs.store().insert(job);
+        }
+
+        async fn has_event(&self, line: &str) {
+            let (api, name) = (&self.api, &self.name);
+            api.eventually(line, || async { api.events_about(name).await.iter().any(|e| e == line) }).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_books_schedule_creates_a_job_at_a_quarter_past() {
+        let f = Fixture::new(book_cronjob("batch-job-every-fifteen-minutes", json!({}))).await;
+        assert_eq!(
+            f.sync().await,
+            Action::RequeueAfter(
+                f.clock
+                    .until(Schedule::parse("0,15,30,45 * * * *").unwrap().next(f.clock.now(), &TimeZone::UTC).unwrap())
+                    + NEXT_SCHEDULE_DELTA
+            )
+        );
+        assert!(f.job_names().await.is_empty());
+
+        let quarter = f.advance_past("15 * * * *");
+        let action = f.sync().await;
+        let name = format!("batch-job-every-fifteen-minutes-{}", quarter.as_second() / 60);
+        assert_eq!(f.job_names().await, [name.as_str()]);
+        let job = f.api.get("jobs", "default", &name).await.unwrap();
+        assert_eq!(job["metadata"]["annotations"][SCHEDULED_TIMESTAMP_ANNOTATION], format_time(quarter));
+        let owner = &job["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (owner["kind"].as_str(), &owner["controller"], &owner["blockOwnerDeletion"]),
+            (Some("CronJob"), &json!(true), &json!(true))
+        );
+        assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
+        let status = f.status().await;
+        assert_eq!(status["lastScheduleTime"], format_time(quarter));
+        assert_eq!(status["active"][0]["name"], name.as_str());
+        // Next: a quarter of an hour after this one (we are one second past it).
+        assert_eq!(action, Action::RequeueAfter(Duration::from_secs(15 * 60 - 1) + NEXT_SCHEDULE_DELTA));
+        f.has_event(&format!("SuccessfulCreate: Created job {name}")).await;
+
+        // A second look at the same time creates nothing.
+        f.sync().await;
+        assert_eq!(f.job_names().await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn schedules_missed_by_more_than_the_starting_deadline_are_skipped() {
+        let f = Fixture::new(book_cronjob("late", json!({}))).await;
+        let quarter = f.advance_past("0,15,30,45 * * * *");
+        f.advance_to(crate::clock::add_secs(quarter, 20));
+        let action = f.sync().await;
+        assert!(f.job_names().await.is_empty(), "20 s late with a 15 s deadline");
+        assert!(f.status().await["lastScheduleTime"].is_null());
+        assert_eq!(action, Action::RequeueAfter(Duration::from_secs(15 * 60 - 20) + NEXT_SCHEDULE_DELTA));
+        // The next time is started within its deadline.
+        let next = f.advance_past("0,15,30,45 * * * *");
+        f.sync().await;
+        assert_eq!(f.job_names().await, [format!("late-{}", next.as_second() / 60)]);
+    }
+
+    #[tokio::test]
+    async fn over_a_hundred_missed_times_start_only_the_latest() {
+        let spec = json!({"schedule": "* * * * *", "startingDeadlineSeconds": null});
+        let f = Fixture::new(book_cronjob("wedged", spec)).await;
+        f.clock.advance(Duration::from_secs(150 * 60));
+        f.sync().await;
+        let latest = Schedule::parse("* * * * *").unwrap().next(f.clock.now(), &TimeZone::UTC).unwrap();
+        let latest = crate::clock::add_secs(latest, -60);
+        assert_eq!(f.job_names().await, [format!("wedged-{}", latest.as_second() / 60)]);
+        f.has_event("TooManyMissedTimes: too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew").await;
+    }
+
+    #[tokio::test]
+    async fn forbid_skips_while_a_job_runs_and_replace_deletes_it() {
+        let f =
+            Fixture::new(book_cronjob("forbid", json!({"schedule": "* * * * *", "concurrencyPolicy": "Forbid"}))).await;
+        f.advance_past("* * * * *");
+        f.sync().await;
+        f.advance_past("* * * * *");
+        f.sync().await;
+        assert_eq!(f.job_names().await.len(), 1);
+        f.has_event(
+            "JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid",
+        )
+        .await;
+        // Once it completes the next time starts one.
+        let first = f.job_names().await[0].clone();
+        f.finish(&first, "Complete");
+        f.advance_past("* * * * *");
+        f.sync().await;
+        assert_eq!(f.job_names().await.len(), 2);
+        f.has_event(&format!("SawCompletedJob: Saw completed job: {first}, status: Complete")).await;
+
+        let f = Fixture::new(book_cronjob("replace", json!({"schedule": "* * * * *", "concurrencyPolicy": "Replace"})))
+            .await;
+        f.advance_past("* * * * *");
+        f.sync().await;
+        let first = f.job_names().await;
+        let second = f.advance_past("* * * * *");
+        f.sync().await;
+        let name = format!("replace-{}", second.as_second() / 60);
+        f.api.eventually("the old job is gone", || async { f.job_names().await == [name.clone()] }).await;
+        let active = f.status().await["active"].clone();
+        assert_eq!(active.as_array().unwrap().len(), 1);
+        assert_eq!(active[0]["name"], name.as_str());
+        f.has_event(&format!("SuccessfulDelete: Deleted job {}", first[0])).await;
+    }
+
+    #[tokio::test]
+    async fn a_suspended_cronjob_starts_nothing() {
+        let f = Fixture::new(book_cronjob("suspended", json!({"schedule": "* * * * *", "suspend": true}))).await;
+        f.advance_past("* * * * *");
+        assert_eq!(f.sync().await, Action::Done);
+        assert!(f.job_names().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn finished_jobs_beyond_the_history_limits_are_deleted_oldest_first() {
+        let f =
+            Fixture::new(book_cronjob("history", json!({"schedule": "* * * * *", "startingDeadlineSeconds": null})))
+                .await;
+        for _ in 0..6 {
+            f.advance_past("* * * * *");
+            f.sync().await;
+        }
+        let names = f.job_names().await;
+        assert_eq!(names.len(), 6);
+        assert_eq!(f.status().await["active"].as_array().unwrap().len(), 6);
+        f.sync().await; // the cache sees all six
+        for (i, name) in names.iter().enumerate() {
+            f.clock.advance(Duration::from_millis(1));
+            f.finish(name, if i < 2 { "Failed" } else { "Complete" });
+        }
+        let last_done = format_time(f.clock.now());
+        f.sync().await;
+        // One failed (the newer) and three succeeded (the newest) are kept.
+        let kept: Vec<String> = [1, 3, 4, 5].iter().map(|i| names[*i].clone()).collect();
+        assert_eq!(f.job_names().await, kept);
+        let status = f.status().await;
+        assert!(status["active"].is_null(), "{status}");
+        assert_eq!(status["lastSuccessfulTime"], last_done.as_str());
+        assert!(status["lastScheduleTime"].is_string());
+    }
+}
