@@ -22,7 +22,8 @@ cargo test --workspace --locked
 
 kubeconfig=$(mktemp)
 trap './deploy/down.sh -v >/dev/null 2>&1 || true; rm -f "$kubeconfig"' EXIT
-# Short node-failure periods, so the node-failure test sees eviction within seconds.
-NODE_MONITOR_GRACE_PERIOD=10s POD_EVICTION_TIMEOUT=10s KUBECONFIG=$kubeconfig ./deploy/up.sh --profile debug
+# Short node-failure periods (the grace period twice the lease renewal), so the
+# node-failure test sees eviction within seconds.
+NODE_MONITOR_GRACE_PERIOD=20s POD_EVICTION_TIMEOUT=10s KUBECONFIG=$kubeconfig ./deploy/up.sh --profile debug
 # One suite at a time: the node-failure suite stops a node.
-cargo test --locked -p e2e --features cluster --test cluster --test cluster_controllers --test cluster_node_failure
+cargo test --locked -p e2e --features cluster --test cluster --test cluster_controllers --test cluster_node_failure --test cluster_restart

@@ -140,6 +140,22 @@ impl Live {
         Run::from(self.command(args).output().expect("run kubectl"))
     }
 
+    /// `kubectl create -f -` of `yaml` in this test's namespace; panics if it fails.
+    #[track_caller]
+    pub fn create(&self, yaml: &str) {
+        use std::io::Write;
+        let mut child = self
+            .command(&["create", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child.stdin.take().expect("stdin").write_all(yaml.as_bytes()).expect("write stdin");
+        let out = Run::from(child.wait_with_output().expect("kubectl output"));
+        assert_eq!(out.code, 0, "kubectl create failed: {}\nfor:\n{yaml}", out.stderr);
+    }
+
     /// kubectl without a namespace (nodes, other namespaces).
     pub fn global(&self, args: &[&str]) -> Run {
         Run::from(kubectl_command(&self.server, self.home.path(), args).output().expect("run kubectl"))

@@ -115,13 +115,10 @@ fn pods_reach_each_other_across_nodes_and_namespaces() {
         let pod = format!(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n  containers:\n  - name: kubia\n    image: luksa/kubia\n"
         );
-        live.command(&["create", "-f", "-"]).stdin(Stdio::piped()).spawn().map(|mut c| {
-            c.stdin.take().unwrap().write_all(pod.as_bytes()).unwrap();
-            assert!(c.wait().unwrap().success());
-        })
+        live.create(&pod)
     };
-    on(&a, "client", nodes[0]).unwrap();
-    on(&b, "server", nodes[1]).unwrap();
+    on(&a, "client", nodes[0]);
+    on(&b, "server", nodes[1]);
     a.wait_phase("client", "Running", START);
     b.wait_phase("server", "Running", START);
     assert_ne!(a.field("pod/client", "{.spec.nodeName}"), b.field("pod/server", "{.spec.nodeName}"));
@@ -137,9 +134,7 @@ fn node_selector_waits_for_a_labelled_node() {
     let pod = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kubia-gpu\nspec:\n  nodeSelector:\n    {key}: \"true\"\n  containers:\n  - image: luksa/kubia\n    name: kubia\n"
     );
-    let mut c = live.command(&["create", "-f", "-"]).stdin(Stdio::piped()).spawn().unwrap();
-    c.stdin.take().unwrap().write_all(pod.as_bytes()).unwrap();
-    assert!(c.wait().unwrap().success());
+    live.create(&pod);
     let unschedulable = eventually(Duration::from_secs(20), || {
         live.kubectl(&["describe", "pod", "kubia-gpu"])
             .stdout
@@ -200,7 +195,7 @@ fn a_restarted_kubelet_adopts_its_running_pods() {
     let started = live.field("pod/steady", "{.status.containerStatuses[0].state.running.startedAt}");
     let id = live.field("pod/steady", "{.status.containerStatuses[0].containerID}");
     let restarted_at = api::meta::now_rfc3339();
-    assert!(std::process::Command::new("docker").args(["restart", &node]).status().unwrap().success());
+    assert!(std::process::Command::new("docker").args(["restart", &node]).output().unwrap().status.success());
     // The node's kubelet comes back and reports the same container, never restarted.
     let back = eventually(Duration::from_secs(60), || {
         live.global(&["get", "lease", "-n", "kube-node-lease", &node, "-o", "jsonpath={.spec.renewTime}"]).stdout

@@ -1,6 +1,7 @@
 //! Chapter 4 of the book on the compose cluster: ReplicationControllers and
 //! ReplicaSets keep their pods, adopt and release them by label, and the
-//! garbage collector honours the cascade policy.
+//! garbage collector honours the cascade policy; Deployments roll out and
+//! back, DaemonSets follow node labels, Jobs run their completions.
 
 use e2e::{eventually, manifest, Live};
 use std::time::Duration;
@@ -91,9 +92,7 @@ fn a_replica_set_selects_with_expressions() {
     assert_eq!(out.stdout.trim(), "replicaset.apps/kubia created");
     assert!(eventually(SETTLE, || live.field("rs/kubia", "{.status.readyReplicas}") == "3"));
     let expr = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: expr\nspec:\n  replicas: 2\n  selector:\n    matchExpressions:\n    - key: app\n      operator: In\n      values: [expr]\n    - key: canary\n      operator: DoesNotExist\n  template:\n    metadata:\n      labels:\n        app: expr\n    spec:\n      containers:\n      - name: kubia\n        image: luksa/kubia\n";
-    let mut c = live.command(&["create", "-f", "-"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(&mut c.stdin.take().unwrap(), expr.as_bytes()).unwrap();
-    assert!(c.wait().unwrap().success());
+    live.create(expr);
     assert!(eventually(SETTLE, || live_pods(&live, "app=expr").len() == 2));
     // A pod that gains the excluded label leaves the set, which replaces it.
     let first = live_pods(&live, "app=expr")[0].clone();
@@ -113,4 +112,73 @@ fn deleting_a_namespace_deletes_what_is_in_it() {
     let phase = live.global(&["get", "ns", &live.namespace, "-o", "jsonpath={.status.phase}"]).stdout;
     assert!(phase == "Terminating" || phase.is_empty(), "{phase}");
     assert!(eventually(Duration::from_secs(90), || live.global(&["get", "ns", &live.namespace]).code == 1));
+}
+
+#[test]
+fn a_deployment_rolls_out_a_new_image_and_back() {
+    let live = Live::new("deploy");
+    let out = live.kubectl(&["create", "deployment", "kubia", "--image=luksa/kubia", "--replicas=3"]).ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/kubia created");
+    let out = live.kubectl(&["rollout", "status", "deployment/kubia", "--timeout=90s"]).ok();
+    assert!(out.stdout.contains(r#"deployment "kubia" successfully rolled out"#), "{}", out.stdout);
+    let rows = live.kubectl(&["get", "deploy"]).ok().rows();
+    assert_eq!(rows[0], ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    assert_eq!(&rows[1][..4], ["kubia", "3/3", "3", "3"]);
+
+    let out = live.kubectl(&["set", "image", "deployment/kubia", "kubia=luksa/kubia-unhealthy"]).ok();
+    assert_eq!(out.stdout.trim(), "deployment.apps/kubia image updated");
+    live.kubectl(&["rollout", "status", "deployment/kubia", "--timeout=90s"]).ok();
+    let images = || {
+        live.kubectl(&["get", "pods", "-l", "app=kubia", "-o", "jsonpath={.items[*].spec.containers[0].image}"]).stdout
+    };
+    assert!(eventually(SETTLE, || {
+        let i = images();
+        i.split(' ').count() == 3 && i.split(' ').all(|x| x == "luksa/kubia-unhealthy")
+    }));
+    let history = live.kubectl(&["rollout", "history", "deployment/kubia"]).ok().stdout;
+    assert!(history.contains("REVISION") && history.lines().count() >= 3, "{history}");
+    assert_eq!(live.kubectl(&["get", "rs", "-o", "name"]).ok().stdout.lines().count(), 2);
+
+    live.kubectl(&["rollout", "undo", "deployment/kubia"]).ok();
+    live.kubectl(&["rollout", "status", "deployment/kubia", "--timeout=90s"]).ok();
+    assert!(eventually(SETTLE, || {
+        let i = images();
+        i.split(' ').count() == 3 && i.split(' ').all(|x| x == "luksa/kubia")
+    }));
+}
+
+#[test]
+fn a_daemon_set_follows_node_labels() {
+    let live = Live::new("ds");
+    let key = format!("ssd-{}", live.namespace);
+    let ds = format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: ssd-monitor\nspec:\n  selector:\n    matchLabels:\n      app: ssd-monitor\n  template:\n    metadata:\n      labels:\n        app: ssd-monitor\n    spec:\n      nodeSelector:\n        {key}: ssd\n      containers:\n      - name: main\n        image: luksa/ssd-monitor\n"
+    );
+    live.create(&ds);
+    let rows = live.kubectl(&["get", "ds"]).ok().rows();
+    assert_eq!(rows[0], ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"]);
+    assert_eq!(&rows[1][..2], ["ssd-monitor", "0"]);
+    let node = live.global(&["get", "nodes", "-o", "name"]).ok().stdout.lines().next().unwrap().to_string();
+    live.global(&["label", &node, &format!("{key}=ssd")]).ok();
+    let on_node = || live.kubectl(&["get", "pods", "-o", "jsonpath={.items[*].spec.nodeName}"]).stdout;
+    let placed = eventually(SETTLE, || format!("node/{}", on_node()) == node);
+    let running = placed && eventually(SETTLE, || live.field("ds/ssd-monitor", "{.status.numberReady}") == "1");
+    live.global(&["label", &node, &format!("{key}-")]).ok();
+    assert!(running, "{}", live.kubectl(&["get", "pods", "-o", "wide"]).stdout);
+    assert!(eventually(SETTLE, || on_node().is_empty()), "removing the label removes the pod");
+}
+
+#[test]
+fn a_job_runs_its_completions_in_parallel() {
+    let live = Live::new("job");
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: batch-job\nspec:\n  completions: 3\n  parallelism: 2\n  template:\n    metadata:\n      labels:\n        app: batch-job\n    spec:\n      restartPolicy: OnFailure\n      containers:\n      - name: main\n        image: luksa/batch-job\n        env:\n        - name: SLEEP_SECONDS\n          value: \"2\"\n";
+    live.create(job);
+    let done = eventually(Duration::from_secs(120), || live.field("job/batch-job", "{.status.succeeded}") == "3");
+    assert!(done, "{}", live.kubectl(&["describe", "job", "batch-job"]).stdout);
+    let rows = live.kubectl(&["get", "jobs"]).ok().rows();
+    assert_eq!(rows[0], ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
+    assert_eq!(&rows[1][..3], ["batch-job", "Complete", "3/3"]);
+    let pod = live.kubectl(&["get", "pods", "-o", "name"]).ok().stdout.lines().next().unwrap().to_string();
+    let logs = live.kubectl(&["logs", &pod]).ok().stdout;
+    assert!(logs.contains("Batch job starting") && logs.contains("Finished succesfully"), "{logs}");
 }

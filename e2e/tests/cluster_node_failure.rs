@@ -2,7 +2,7 @@
 //! pods are evicted after the eviction timeout and their controller replaces
 //! them on the other nodes; when the kubelet returns it removes the pods it no
 //! longer owns. deploy/test.sh brings the cluster up with
-//! NODE_MONITOR_GRACE_PERIOD=10s and POD_EVICTION_TIMEOUT=10s for this.
+//! NODE_MONITOR_GRACE_PERIOD=20s and POD_EVICTION_TIMEOUT=10s for this.
 
 use e2e::{eventually, manifest, Live};
 use std::process::Command;
@@ -13,7 +13,7 @@ struct Restart(String);
 
 impl Drop for Restart {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["start", &self.0]).status();
+        let _ = Command::new("docker").args(["start", &self.0]).output();
     }
 }
 
@@ -35,7 +35,7 @@ fn pods_of_a_failed_node_are_replaced_elsewhere() {
         .collect();
     assert!(!on_victim.is_empty());
 
-    assert!(Command::new("docker").args(["stop", &victim]).status().unwrap().success());
+    assert!(Command::new("docker").args(["stop", &victim]).output().unwrap().status.success());
     let _restart = Restart(victim.clone());
     let not_ready = eventually(Duration::from_secs(60), || {
         let row = live.global(&["get", "node", &victim]).stdout;

@@ -357,10 +357,14 @@ impl Node {
     /// updated Node when it wrote. Condition changes are announced as events.
     pub async fn sync_status(&self, node: &Value, due: bool) -> Result<Option<Value>, ApiError> {
         let status = self.status(node).await;
+        let nodes = registry::lookup("nodes").expect("nodes are registered");
+        // Compare with what the server holds now, not with what this kubelet
+        // last wrote: the node lifecycle controller may have marked the node
+        // Unknown meanwhile, and only a write from here makes it Ready again.
+        let node = &self.client.get(nodes, "", &self.config.name).await?;
         if !due && without_heartbeats(&status) == without_heartbeats(&node["status"]) {
             return Ok(None);
         }
-        let nodes = registry::lookup("nodes").expect("nodes are registered");
         let patch = json!({ "status": status });
         let updated =
             self.client.patch_subresource(nodes, "", &self.config.name, PatchType::Merge, &patch, "status").await?;
