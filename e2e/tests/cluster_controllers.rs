@@ -182,3 +182,23 @@ fn a_job_runs_its_completions_in_parallel() {
     let logs = live.kubectl(&["logs", &pod]).ok().stdout;
     assert!(logs.contains("Batch job starting") && logs.contains("Finished succesfully"), "{logs}");
 }
+
+#[test]
+fn a_cron_job_starts_jobs_on_schedule() {
+    let live = Live::new("cron");
+    // The book's manifest, in batch/v1beta1 as the book writes it, is accepted too.
+    let out = live.kubectl(&["create", "-f", &manifest("cronjob.yaml")]).ok();
+    assert_eq!(out.stdout.trim(), "cronjob.batch/batch-job-every-fifteen-minutes created");
+    let every_minute = "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: minutely\nspec:\n  schedule: \"* * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n          - name: main\n            image: luksa/batch-job\n            env:\n            - name: SLEEP_SECONDS\n              value: \"1\"\n";
+    live.create(every_minute);
+    let ran = eventually(Duration::from_secs(150), || {
+        live.kubectl(&["get", "jobs", "-o", "jsonpath={.items[*].status.succeeded}"]).stdout.contains('1')
+    });
+    assert!(ran, "{}", live.kubectl(&["describe", "cronjob", "minutely"]).stdout);
+    let rows = live.kubectl(&["get", "cronjobs"]).ok().rows();
+    assert_eq!(rows[0], ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"]);
+    let minutely = rows.iter().find(|r| r[0] == "minutely").unwrap();
+    assert_ne!(minutely[5], "<none>", "LAST SCHEDULE is set: {rows:?}");
+    let job = live.kubectl(&["get", "jobs", "-o", "name"]).ok().stdout;
+    assert!(job.trim().starts_with("job.batch/minutely-"), "{job}");
+}
