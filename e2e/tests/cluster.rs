@@ -87,6 +87,47 @@ fn run_port_forward_logs_and_exec() {
     let same = live.kubectl(&["logs", "kubia", "-c", "kubia", "--tail", "1"]).ok().stdout;
     assert_eq!(same.lines().count(), 1, "{same}");
 
+    // logs -f streams new lines as they come: a request made now shows up.
+    let mut follow = live.command(&["logs", "-f", "kubia"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut reader = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+    assert_eq!(line.trim(), "Kubia server starting...");
+    let follow_ip = live.field("pod/kubia", "{.status.podIP}");
+    live.kubectl(&["exec", "kubia", "--", "curl", "-s", &format!("http://{follow_ip}:8080")]).ok();
+    let seen = std::thread::spawn(move || {
+        let mut l = String::new();
+        while std::io::BufRead::read_line(&mut reader, &mut l).unwrap_or(0) > 0 {
+            if l.contains(&follow_ip) {
+                return true;
+            }
+            l.clear();
+        }
+        false
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen.join().unwrap(), "logs -f showed the new request");
+
+    // exec -it gives the command a real terminal (run under `script`, which provides one locally).
+    let cmd = format!(
+        "{} -- sh -c 'tty; stty size'",
+        live.command(&["exec", "-it", "kubia"])
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let kubectl = live.command(&[]).get_program().to_string_lossy().into_owned();
+    let tty = std::process::Command::new("script")
+        .args(["-qec", &format!("{kubectl} {cmd}"), "/dev/null"])
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&tty.stdout);
+    assert!(out.contains("/dev/pts/"), "exec -it allocates a terminal: {out}");
+
     let env = live.kubectl(&["exec", "kubia", "--", "env"]).ok().stdout;
     assert!(env.lines().any(|l| l == "HOSTNAME=kubia"), "the pod's hostname is its name: {env}");
     let out = live.kubectl(&["exec", "kubia", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
