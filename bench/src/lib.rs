@@ -4,6 +4,8 @@
 //! numbers next to a baseline and the target.
 //!
 //! - [`api`]: the apiserver against raw etcd (creates, gets, lists, watches, memory).
+//! - [`controllers`]: a ReplicationController on hollow nodes: replacement
+//!   reaction time and scale-up against bare creates, with every process's memory.
 //! - [`cluster`]: starting and stopping etcd and the apiserver; reading their memory.
 //! - [`load`]: the closed-loop driver with one task and connection per client.
 //! - [`watch`]: watch delivery latency across many watchers.
@@ -15,6 +17,7 @@
 
 pub mod api;
 pub mod cluster;
+pub mod controllers;
 pub mod load;
 pub mod pod;
 pub mod report;

@@ -1,7 +1,9 @@
 //! The `bench` binary: `bench api` runs the apiserver scenario and prints its
 //! table; `bench startup` the pod startup scenario against a running compose
-//! cluster; `bench serve-apiserver` (hidden) is the apiserver process the
-//! scenarios start, so one build of this binary is both load and server.
+//! cluster; `bench controllers` the ReplicationController on hollow nodes;
+//! `bench serve-apiserver`, `serve-scheduler`, `serve-controller-manager` and
+//! `serve-kubelet` (hidden) are the processes the scenarios start, so one
+//! build of this binary is both load and cluster.
 
 use bench::cluster::Cluster;
 use clap::{Parser, Subcommand};
@@ -20,9 +22,20 @@ enum Command {
     Api(bench::api::ApiArgs),
     /// Pod startup latency on the running compose cluster vs raw Docker, and its idle memory.
     Startup(bench::startup::StartupArgs),
+    /// A ReplicationController on hollow nodes: pod replacement time and scale-up vs bare creates.
+    Controllers(bench::controllers::ControllersArgs),
     /// Runs an apiserver (what the scenarios start as their server process).
     #[command(hide = true)]
     ServeApiserver(apiserver::Config),
+    /// Runs a scheduler (started by the controllers scenario).
+    #[command(hide = true)]
+    ServeScheduler(scheduler::Config),
+    /// Runs a controller-manager (started by the controllers scenario).
+    #[command(hide = true)]
+    ServeControllerManager(controller_manager::Config),
+    /// Runs a kubelet, e.g. with --hollow-nodes (started by the controllers scenario).
+    #[command(hide = true)]
+    ServeKubelet(Box<kubelet::Config>),
 }
 
 #[tokio::main]
@@ -35,6 +48,20 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::ServeApiserver(config) => serve_apiserver(config).await,
+        Command::ServeScheduler(config) => {
+            scheduler::run(config, ctrl_c()).await.map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from)
+        }
+        Command::ServeControllerManager(config) => {
+            controller_manager::run(config, ctrl_c()).await.map(|()| ExitCode::SUCCESS)
+        }
+        Command::ServeKubelet(config) => kubelet::run(*config, ctrl_c()).await.map(|()| ExitCode::SUCCESS),
+        Command::Controllers(args) => {
+            // Returning on Ctrl-C drops the cluster and the components.
+            tokio::select! {
+                result = controllers(args) => result,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            }
+        }
         Command::Startup(args) => {
             // Dropping the run on Ctrl-C removes its namespace and containers.
             tokio::select! {
@@ -58,6 +85,21 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn controllers(args: bench::controllers::ControllersArgs) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe()?;
+    let report = bench::controllers::run(&args, &exe).await?;
+    print!("{}", report.to_text());
+    if let Some(dir) = &args.out {
+        let path = report.write_markdown(dir, "controllers.md")?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn serve_apiserver(config: apiserver::Config) -> anyhow::Result<ExitCode> {
