@@ -84,6 +84,7 @@ type Result<T, E = ApiError> = std::result::Result<T, E>;
 fn storage_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Compacted { requested, compacted } => ApiError::expired(requested, compacted),
+        StoreError::NotFound => ApiError::new(Reason::NotFound, "the object was deleted meanwhile"),
         StoreError::Unavailable(msg) => ApiError::new(Reason::ServiceUnavailable, msg),
         StoreError::TooLarge(msg) => {
             ApiError::new(Reason::RequestEntityTooLarge, format!("Request entity too large: {msg}"))
@@ -639,6 +640,7 @@ impl Registry {
                                      "code": 201}))
                 }
                 Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::NotFound) => return Err(ApiError::not_found("pods", pod_name)),
                 Err(e) => return Err(storage_error(e)),
             }
         }
