@@ -322,3 +322,21 @@ fn describe_edit_apply_replace_and_get_all() {
     assert_eq!(out.rows()[0], ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]);
     assert_eq!(&out.rows()[1][..2], ["kubia", "3"]);
 }
+
+#[test]
+fn get_watch_prints_each_change_as_a_row() {
+    use std::io::BufRead;
+    let c = Cluster::start();
+    c.kubectl(&["create", "-f", &manifest("kubia-manual.yaml")]).ok();
+    let mut watch = c.command(&["get", "po", "-w"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    let header = lines.next().unwrap().unwrap();
+    assert!(header.starts_with("NAME") && header.contains("STATUS"), "{header}");
+    assert!(lines.next().unwrap().unwrap().starts_with("kubia-manual "));
+    c.kubectl(&["create", "-f", &manifest("kubia-manual-with-labels.yaml")]).ok();
+    assert!(lines.next().unwrap().unwrap().starts_with("kubia-manual-with-labels "));
+    c.kubectl(&["label", "po", "kubia-manual", "watched=yes"]).ok();
+    assert!(lines.next().unwrap().unwrap().starts_with("kubia-manual "), "a change is a new row");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
