@@ -8,6 +8,7 @@
 //! - [`error`]: the API error (`Status`) every component returns and prints.
 //! - [`meta`]: metadata accessors on JSON objects.
 //! - [`selector`]: label and field selectors.
+//! - [`quantity`]: resource quantities (`500m`, `1Gi`).
 //! - [`validation`]: per-kind defaulting and validation, in Kubernetes' words.
 //! - [`schema`]: unknown-field detection and `kubectl explain`.
 //! - [`codec`]: reading YAML/JSON manifests and writing YAML as kubectl does.
@@ -15,6 +16,7 @@
 pub mod codec;
 pub mod error;
 pub mod meta;
+pub mod quantity;
 pub mod registry;
 pub mod schema;
 pub mod selector;

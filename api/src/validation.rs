@@ -10,9 +10,9 @@ pub mod cron;
 mod defaults;
 pub mod names;
 mod pod;
-pub mod quantity;
 
 use crate::error::{ApiError, FieldError, FieldErrorKind, Result};
+use crate::quantity;
 use crate::registry::{split_api_version, ResourceInfo};
 use crate::schema::{self, with_kind_type};
 use crate::selector::LabelSelector;

@@ -10,7 +10,6 @@
 //! - [`resource`]: resource arguments and label/annotation changes.
 //! - [`merge`]: the three-way merge behind `apply` and the two-way one behind `edit`.
 //! - [`error`]: errors, printed as kubectl prints them.
-//! - [`quantity`]: resource quantities, totalled and printed as kubectl does.
 //! - [`terminal`]: raw mode and window size for `exec -it`.
 
 pub mod age;
@@ -21,7 +20,6 @@ pub mod error;
 pub mod manifest;
 pub mod merge;
 pub mod printers;
-pub mod quantity;
 pub mod resource;
 pub mod terminal;
 

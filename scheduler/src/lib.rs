@@ -2,7 +2,7 @@
 //! each through filter and score plugins, and binds it through the
 //! `pods/binding` subresource, as kube-scheduler does.
 //!
-//! - [`quantity`], [`resources`]: Kubernetes quantities and pod requests.
+//! - [`resources`]: pod requests, from Kubernetes quantities (`api::quantity`).
 //! - [`pod_info`], [`node_info`]: pods and nodes as the plugins see them.
 //! - [`framework`], [`plugins`]: the plugin traits, the plugins, the failure message.
 //! - [`algorithm`]: one decision (filter, sample, score, pick).
@@ -19,7 +19,6 @@ pub mod framework;
 pub mod node_info;
 pub mod plugins;
 pub mod pod_info;
-pub mod quantity;
 pub mod queue;
 pub mod resources;
 pub mod scheduling;

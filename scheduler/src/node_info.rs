@@ -7,8 +7,8 @@
 use crate::plugins::node_ports::HostPort;
 use crate::plugins::taint_toleration::Taint;
 use crate::pod_info::PodUsage;
-use crate::quantity;
 use crate::resources::Resources;
+use api::quantity;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 

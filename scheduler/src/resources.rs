@@ -4,7 +4,7 @@
 //! containers with `restartPolicy: Always`, keep running and so add up), plus
 //! the pod's overhead.
 
-use crate::quantity;
+use api::quantity;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -1,7 +1,8 @@
 //! Pod spec validation (ValidatePodSpec and friends), shared by Pods and by every
 //! pod template inside a workload, and the rules for updating a Pod.
 
-use super::{go_str, names, quantity, str_at, validate_labels, Errs};
+use super::{go_str, names, str_at, validate_labels, Errs};
+use crate::quantity;
 use serde_json::Value;
 
 fn list<'a>(v: &'a Value, key: &str) -> Vec<&'a Value> {

@@ -7,7 +7,7 @@ use super::describe::Writer;
 use super::describe_kinds::{header, s, Related};
 use crate::age;
 use crate::printers::columns::array_at;
-use crate::quantity::Quantity;
+use api::quantity::{self, Quantity};
 use jiff::Timestamp;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,12 +19,7 @@ fn resource_list(v: Option<&Value>) -> ResourceList {
     let Some(map) = v.and_then(Value::as_object) else {
         return ResourceList::new();
     };
-    map.iter()
-        .filter_map(|(k, v)| {
-            let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-            Quantity::parse(&text).map(|q| (k.clone(), q))
-        })
-        .collect()
+    map.iter().filter_map(|(k, v)| quantity::from_json(v).map(|q| (k.clone(), q))).collect()
 }
 
 /// Go's `addResourceList`.

@@ -160,7 +160,7 @@ pub(super) fn containers(w: &mut Writer, label: &str, specs: &[Value], statuses:
                 w.w(2, &format!("{}:\n", if kind == "limits" { "Limits" } else { "Requests" }));
                 // Sorted by name, each in the canonical form kubectl's `Quantity.String()` gives.
                 for (k, v) in m {
-                    w.w(3, &format!("{k}:\t{}\n", crate::quantity::canonical(v)));
+                    w.w(3, &format!("{k}:\t{}\n", api::quantity::canonical(v)));
                 }
             }
         }
