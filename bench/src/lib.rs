@@ -12,15 +12,24 @@
 //! - [`stats`]: latency histograms, throughput, ratios and their formatting.
 //! - [`report`]: the results table, for the terminal and as Markdown.
 //! - [`pod`]: the pod every scenario writes.
+//! - [`density`]: pod startup latency and throughput on hollow nodes vs raw etcd puts.
+//! - [`scheduling`]: the `scheduler` scenario: pending → bound at several node counts.
+//! - [`all`]: every local scenario and `report.md` with SVG plots ([`svg`]).
+//! - [`stack`]: the hollow-node stack, raw etcd puts and the stamped pod watch.
 //! - [`startup`]: pod startup latency on a running compose cluster against raw
 //!   Docker, and the cluster's idle memory.
 
+pub mod all;
 pub mod api;
 pub mod cluster;
 pub mod controllers;
+pub mod density;
 pub mod load;
 pub mod pod;
 pub mod report;
+pub mod scheduling;
+pub mod stack;
 pub mod startup;
 pub mod stats;
+pub mod svg;
 pub mod watch;

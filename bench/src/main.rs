@@ -1,6 +1,8 @@
 //! The `bench` binary: `bench api` runs the apiserver scenario and prints its
 //! table; `bench startup` the pod startup scenario against a running compose
 //! cluster; `bench controllers` the ReplicationController on hollow nodes;
+//! `bench density`, `bench scheduler` and `bench all --out DIR` (every local
+//! scenario into a report with plots);
 //! `bench serve-apiserver`, `serve-scheduler`, `serve-controller-manager` and
 //! `serve-kubelet` (hidden) are the processes the scenarios start, so one
 //! build of this binary is both load and cluster.
@@ -24,6 +26,12 @@ enum Command {
     Startup(bench::startup::StartupArgs),
     /// A ReplicationController on hollow nodes: pod replacement time and scale-up vs bare creates.
     Controllers(bench::controllers::ControllersArgs),
+    /// Pod startup latency and throughput for N pods on M hollow nodes vs raw etcd puts; memory per pod.
+    Density(bench::density::DensityArgs),
+    /// Scheduling throughput (pending → bound) at several node counts vs decision time and raw etcd writes.
+    Scheduler(bench::scheduling::SchedulerArgs),
+    /// Every local scenario (not startup) into DIR/report.md with SVG plots.
+    All(bench::all::AllArgs),
     /// Runs an apiserver (what the scenarios start as their server process).
     #[command(hide = true)]
     ServeApiserver(apiserver::Config),
@@ -55,6 +63,9 @@ async fn main() -> ExitCode {
             controller_manager::run(config, ctrl_c()).await.map(|()| ExitCode::SUCCESS)
         }
         Command::ServeKubelet(config) => kubelet::run(*config, ctrl_c()).await.map(|()| ExitCode::SUCCESS),
+        Command::Density(args) => interruptible(density(args)).await,
+        Command::Scheduler(args) => interruptible(scheduler_bench(args)).await,
+        Command::All(args) => interruptible(all(args)).await,
         Command::Controllers(args) => {
             // Returning on Ctrl-C drops the cluster and the components.
             tokio::select! {
@@ -85,6 +96,39 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Returning on Ctrl-C drops every process the run started.
+async fn interruptible(run: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = run => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    }
+}
+
+fn finish(report: &bench::report::Report, out: Option<&std::path::Path>, file: &str) -> anyhow::Result<ExitCode> {
+    print!("{}", report.to_text());
+    if let Some(dir) = out {
+        let path = report.write_markdown(dir, file)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn density(args: bench::density::DensityArgs) -> anyhow::Result<ExitCode> {
+    let run = bench::density::run(&args, &std::env::current_exe()?).await?;
+    finish(&run.report, args.out.as_deref(), "density.md")
+}
+
+async fn scheduler_bench(args: bench::scheduling::SchedulerArgs) -> anyhow::Result<ExitCode> {
+    let run = bench::scheduling::run(&args, &std::env::current_exe()?).await?;
+    finish(&run.report, args.out.as_deref(), "scheduler.md")
+}
+
+async fn all(args: bench::all::AllArgs) -> anyhow::Result<ExitCode> {
+    let (path, ok) = bench::all::run(&args, &std::env::current_exe()?).await?;
+    eprintln!("wrote {}", path.display());
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn ctrl_c() {

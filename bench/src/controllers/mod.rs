@@ -248,7 +248,7 @@ pub fn node_ready(node: &Value) -> bool {
         .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
-async fn wait_nodes_ready(client: &Client, count: usize, timeout: Duration) -> anyhow::Result<()> {
+pub(crate) async fn wait_nodes_ready(client: &Client, count: usize, timeout: Duration) -> anyhow::Result<()> {
     let nodes = api::registry::lookup("nodes").expect("nodes are registered");
     let deadline = Instant::now() + timeout;
     loop {

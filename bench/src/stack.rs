@@ -1,0 +1,230 @@
+//! What the `density` and `scheduler` scenarios share: a fresh stack (etcd,
+//! the apiserver, the scheduler, optionally the controller-manager, and one
+//! kubelet process with hollow nodes, each a child process of this binary),
+//! the raw etcd put baseline, RSS of every process including etcd, and a watch
+//! that times each stamped pod from its create call to a condition.
+
+use crate::cluster::{rss_bytes, Cluster};
+use crate::controllers::components::Component;
+use crate::load::{drive, Budget, Outcome};
+use crate::stats::Latencies;
+use anyhow::Context as _;
+use client::{Client, ListParams};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Capacity of each hollow node: enough that `--pods` never exceeds it
+/// (the bench pod requests 100m CPU and 64 MiB).
+pub const NODE_FLAGS: [&str; 6] = ["--cpu", "64", "--memory", "256Gi", "--max-pods", "250"];
+
+/// A running stack, torn down when dropped.
+pub struct Stack {
+    pub cluster: Cluster,
+    pub components: Vec<Component>,
+    pub client: Client,
+}
+
+impl Stack {
+    /// Starts everything and waits until `nodes` hollow nodes are Ready.
+    pub async fn up(exe: &Path, nodes: usize, controller_manager: bool, timeout: Duration) -> anyhow::Result<Stack> {
+        let cluster = Cluster::up(None, None, exe).await?;
+        let server = cluster.target().server.clone();
+        eprintln!(
+            "starting the scheduler{} and {nodes} hollow nodes ...",
+            if controller_manager { ", the controller-manager" } else { "" }
+        );
+        let mut components = vec![Component::spawn(exe, "scheduler", "serve-scheduler", &server, &[])?];
+        if controller_manager {
+            components.push(Component::spawn(
+                exe,
+                "controller-manager",
+                "serve-controller-manager",
+                &server,
+                &["--leader-elect=false"],
+            )?);
+        }
+        let count = nodes.to_string();
+        let mut kubelet_args = vec!["--runtime", "fake", "--hollow-nodes", &count, "--hollow-pod-start-delay", "0s"];
+        kubelet_args.extend(NODE_FLAGS);
+        components.push(Component::spawn(exe, "kubelet", "serve-kubelet", &server, &kubelet_args)?);
+        let client = Client::connect(&server).await.context("connect to the apiserver")?;
+        let started = Instant::now();
+        crate::controllers::wait_nodes_ready(&client, nodes, timeout).await?;
+        eprintln!("{nodes} nodes Ready after {:.1} s", started.elapsed().as_secs_f64());
+        Ok(Stack { cluster, components, client })
+    }
+
+    /// Every component is still running.
+    pub fn check(&mut self) -> anyhow::Result<()> {
+        self.components.iter_mut().try_for_each(Component::check_running)
+    }
+
+    /// (name, pid) of the apiserver, etcd and every component.
+    pub fn processes(&self) -> Vec<(&'static str, u32)> {
+        let mut all = Vec::new();
+        if let Some(pid) = self.cluster.target().apiserver_pid {
+            all.push(("apiserver", pid));
+        }
+        if let Some(pid) = etcd_pid() {
+            all.push(("etcd", pid));
+        }
+        all.extend(self.components.iter().map(|c| (c.name(), c.pid())));
+        all
+    }
+
+    /// RSS of `name`'s process, in bytes.
+    pub fn rss(&self, name: &str) -> Option<u64> {
+        self.processes().into_iter().find(|(n, _)| *n == name).and_then(|(_, pid)| rss_bytes(pid))
+    }
+}
+
+/// The etcd child of this process (started by `TestEtcd`, which does not
+/// expose its pid): the child whose command name is `etcd`.
+pub fn etcd_pid() -> Option<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let comm = &stat[open + 1..close];
+        let ppid: u32 = stat[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == me && comm == "etcd").then_some(pid)
+    })
+}
+
+/// The baseline: `n` raw etcd puts of the bench pod from `clients`
+/// connections, outside `/registry/` so the apiserver never sees them.
+pub async fn raw_puts(etcd: &str, clients: usize, n: u64) -> anyhow::Result<Outcome> {
+    let conns = futures::future::try_join_all((0..clients).map(|_| etcd_client::Client::connect([etcd], None)))
+        .await
+        .context("connect to etcd")?;
+    let kv: Vec<_> = conns.iter().map(|c| c.kv_client()).collect();
+    Ok(drive(&kv, Budget::ops(n), |mut kv, n| async move {
+        let name = crate::pod::name(n);
+        let value = serde_json::to_vec(&crate::pod::pod("bench-raw", &name)).map_err(|e| e.to_string())?;
+        kv.put(format!("/kubelab-bench/raw/{name}"), value, None).await.map_err(|e| e.to_string())?;
+        Ok(())
+    })
+    .await)
+}
+
+/// `n` stamped bench pods created in `ns` from `clients` connections.
+pub async fn create_pods(server: &str, ns: &str, clients: usize, n: u64) -> anyhow::Result<Outcome> {
+    let conns = futures::future::try_join_all((0..clients).map(|_| Client::connect(server))).await?;
+    let ns = ns.to_string();
+    Ok(drive(&conns, Budget::ops(n), move |client, n| {
+        let mut pod = crate::pod::pod(&ns, &crate::pod::name(n));
+        crate::pod::stamp(&mut pod, crate::pod::now_nanos());
+        let ns = ns.clone();
+        async move {
+            let pods = api::registry::lookup("pods").expect("pods are registered");
+            client.create(pods, &ns, &pod).await.map(drop).map_err(|e| e.to_string())
+        }
+    })
+    .await)
+}
+
+/// What a [`watch_until`] saw.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub latencies: Latencies,
+    /// Every sample, for plots.
+    pub samples: Vec<Duration>,
+    /// When the last pod reached the condition (None: none did).
+    pub last: Option<Instant>,
+}
+
+/// A watch of `ns`'s pods from now on. Then [`watch_until`].
+pub async fn open_watch(client: &Client, ns: &str) -> anyhow::Result<client::WatchStream> {
+    let pods = api::registry::lookup("pods").expect("pods are registered");
+    let list = client.list(pods, ns, &ListParams { limit: 1, ..Default::default() }).await?;
+    let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+    Ok(client.watch(pods, ns, &ListParams::default(), &rv).await?)
+}
+
+/// Reads `stream` until `want` pods satisfy `reached`, recording for each the
+/// time from its stamp (just before its create call) to the event that shows
+/// it, on this machine's clock. Stops early at `timeout` without error.
+pub async fn watch_until(
+    mut stream: client::WatchStream,
+    want: usize,
+    timeout: Duration,
+    reached: fn(&Value) -> bool,
+) -> Observed {
+    let mut seen = HashSet::new();
+    let mut out = Observed::default();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while seen.len() < want {
+        let event = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(event))) => event,
+            Ok(Some(Err(e))) => {
+                eprintln!("  pod watch failed: {e}");
+                break;
+            }
+            Ok(None) | Err(_) => break,
+        };
+        let now = crate::pod::now_nanos();
+        if event.kind == "DELETED" || !reached(&event.object) {
+            continue;
+        }
+        let (Some(name), Some(sent)) =
+            (event.object["metadata"]["name"].as_str(), crate::pod::sent_nanos(&event.object))
+        else {
+            continue;
+        };
+        if seen.insert(name.to_string()) {
+            let latency = Duration::from_nanos(now.saturating_sub(sent));
+            out.latencies.record(latency);
+            out.samples.push(latency);
+            out.last = Some(Instant::now());
+        }
+    }
+    out
+}
+
+pub fn is_running(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Running"
+}
+
+pub fn is_bound(pod: &Value) -> bool {
+    pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty())
+}
+
+pub async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    let namespaces = api::registry::lookup("namespaces").expect("namespaces are registered");
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    client.create(namespaces, "", &ns).await.with_context(|| format!("create namespace {name}"))?;
+    Ok(())
+}
+
+/// The target cell, with how far off a missed target is: `< 1 s (missed: 2.3x)`.
+pub fn target_cell(target: &str, met: bool, off_by: Option<f64>) -> String {
+    match (met, off_by) {
+        (false, Some(x)) if x.is_finite() => format!("{target} (missed by {x:.2}x)"),
+        _ => target.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_read_phase_and_node_name() {
+        assert!(is_running(&json!({"status": {"phase": "Running"}})));
+        assert!(!is_running(&json!({"status": {"phase": "Pending"}})));
+        assert!(is_bound(&json!({"spec": {"nodeName": "n1"}})));
+        assert!(!is_bound(&json!({"spec": {"nodeName": ""}})));
+        assert!(!is_bound(&json!({"spec": {}})));
+    }
+
+    #[test]
+    fn missed_targets_say_by_how_much() {
+        assert_eq!(target_cell("< 1 s", true, Some(0.5)), "< 1 s");
+        assert_eq!(target_cell("< 1 s", false, Some(2.345)), "< 1 s (missed by 2.35x)");
+        assert_eq!(target_cell("< 1 s", false, None), "< 1 s");
+    }
+}
