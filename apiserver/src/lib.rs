@@ -37,6 +37,9 @@ pub struct Config {
     pub watch_cache_size: usize,
 }
 
+/// How long a stopping apiserver waits for open calls (watches never end by themselves).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// Parses Kubernetes-style durations: `300ms`, `10s`, `5m`, `1h30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let span: jiff::Span = s.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
@@ -88,12 +91,30 @@ pub async fn serve(
     // for the client's delayed ACK (~40 ms). `Server::tcp_nodelay` does not
     // apply to a listener passed in, so it is set on the incoming stream.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
+    // On shutdown the server stops accepting and waits for open calls, but
+    // watches never finish by themselves: give them a moment, then drop the
+    // connections, so clients see the stream end and re-watch elsewhere.
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    let server = tonic::transport::Server::builder()
         .add_service(health)
         .add_service(api)
         .add_service(streaming)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
+        .serve_with_incoming_shutdown(incoming, signal);
+    let drain_deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = server => r.map_err(Into::into),
+        _ = drain_deadline => Ok(()),
+    };
     namespaces.abort();
-    result.map_err(Into::into)
+    result
 }
