@@ -681,7 +681,15 @@ impl Registry {
                     return;
                 }
             }
-            while let Some(item) = events.next().await {
+            loop {
+                // A client that went away ends the watch now, not at the next event.
+                let item = tokio::select! {
+                    _ = tx.closed() => return,
+                    item = events.next() => match item {
+                        Some(item) => item,
+                        None => return,
+                    },
+                };
                 let out = match item {
                     Ok(ev) if !ev.key.starts_with(&prefix) => continue,
                     Ok(ev) => match translate(ev, &filter) {
@@ -944,6 +952,23 @@ mod tests {
         let obj = next.object.decode().unwrap();
         assert_eq!((next.kind, meta::name(&obj)), ("ADDED", "b"));
         assert_eq!(meta::resource_version(&obj), next.object.resource_version.to_string());
+    }
+
+    #[tokio::test]
+    async fn a_watch_whose_client_left_releases_its_store_watch() {
+        let mem = Arc::new(MemStore::new());
+        let reg = Registry::new(mem.clone());
+        reg.bootstrap().await.unwrap();
+        let rx = reg.watch(pods(), "default", "", "", "").await.unwrap();
+        assert_eq!(mem.watcher_count(), 1);
+        drop(rx);
+        for _ in 0..100 {
+            if mem.watcher_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the watch outlived its client with no event to notice it by");
     }
 
     #[tokio::test]
