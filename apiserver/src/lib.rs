@@ -4,6 +4,7 @@
 //! - [`registry`]: Kubernetes object semantics over a store, for every kind.
 //! - [`strategy`]: what the server owns on create and update, per kind.
 //! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`testing`]: an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
 
@@ -13,6 +14,7 @@ pub mod registry;
 pub mod service;
 pub mod store;
 pub mod strategy;
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

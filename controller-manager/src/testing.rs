@@ -20,30 +20,11 @@ pub fn config() -> crate::Config {
 /// A real apiserver (memory store behind the watch cache) for one test.
 pub struct TestApi {
     pub client: Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl TestApi {
     pub async fn start() -> Self {
-        let mem = apiserver::store::mem::MemStore::new();
-        let store = Arc::new(apiserver::store::cache::CachedWatchStore::new(Arc::new(mem), 10_000));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address").to_string();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        // The apiserver's own namespace finalizer is slowed to once an hour, so the
-        // namespace controller under test is what empties namespaces.
-        tokio::spawn(apiserver::serve(store, listener, async {
-            let _ = stopped.await;
-        }));
-        let client = Client::connect_lazy(&addr).expect("a valid address");
-        // The server bootstraps its namespaces before serving.
-        for _ in 0..200 {
-            if client.get(info("namespaces"), "", "default").await.is_ok() {
-                return Self { client, stop: Some(stop) };
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the in-process apiserver at {addr} did not come up");
+        Self { client: apiserver::testing::InMemoryApiServer::start().await.client }
     }
 
     /// What controllers are built from: an informer factory over this server
@@ -97,14 +78,6 @@ impl TestApi {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("timed out waiting until {what}");
-    }
-}
-
-impl Drop for TestApi {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -18,19 +18,7 @@ fn res(name: &str) -> &'static api::ResourceInfo {
 }
 
 async fn apiserver() -> Client {
-    let store = Arc::new(apiserver::store::mem::MemStore::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(apiserver::serve(store, listener, std::future::pending()));
-    for _ in 0..100 {
-        if let Ok(c) = Client::connect(&format!("http://{addr}")).await {
-            if c.get(res("namespaces"), "", "kube-node-lease").await.is_ok() {
-                return c;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the apiserver did not come up");
+    apiserver::testing::InMemoryApiServer::start().await.client
 }
 
 async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {

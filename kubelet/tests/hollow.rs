@@ -6,7 +6,6 @@ use clap::Parser;
 use client::{Client, DeleteParams, ListParams};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 const NODES: usize = 50;
@@ -17,20 +16,8 @@ fn res(name: &str) -> &'static api::ResourceInfo {
 
 /// An apiserver over the memory store behind the watch cache, as `--in-memory` serves.
 async fn apiserver() -> (Client, String) {
-    let mem = apiserver::store::mem::MemStore::new();
-    let store = Arc::new(apiserver::store::cache::CachedWatchStore::new(Arc::new(mem), 10_000));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(apiserver::serve(store, listener, std::future::pending()));
-    for _ in 0..100 {
-        if let Ok(c) = Client::connect(&url).await {
-            if c.get(res("namespaces"), "", "kube-node-lease").await.is_ok() {
-                return (c, url);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the apiserver did not come up");
+    let api = apiserver::testing::InMemoryApiServer::start().await;
+    (api.client, api.url)
 }
 
 async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {

@@ -4,14 +4,10 @@
 //! FailedScheduling message on its events and its PodScheduled condition, and
 //! labelling a node gets it scheduled.
 
-use apiserver::store::cache::CachedWatchStore;
-use apiserver::store::mem::MemStore;
-use apiserver::store::Store;
 use client::{Client, ListParams, PatchType};
 use scheduler::testing::{node, pod, NodeBuilder};
 use serde_json::{json, Value};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -23,30 +19,6 @@ fn nodes() -> &'static api::ResourceInfo {
 }
 fn events() -> &'static api::ResourceInfo {
     api::registry::lookup("events").unwrap()
-}
-
-/// An apiserver on a loopback port; stops when the sender is dropped.
-async fn start_apiserver() -> (String, oneshot::Sender<()>) {
-    let store: Arc<dyn Store> = Arc::new(CachedWatchStore::new(Arc::new(MemStore::new()), 10_000));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(apiserver::serve(store, listener, async {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
-}
-
-async fn connect(addr: &str) -> Client {
-    for _ in 0..100 {
-        if let Ok(c) = Client::connect(addr).await {
-            if c.get(api::registry::lookup("namespaces").unwrap(), "", "default").await.is_ok() {
-                return c;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the apiserver at {addr} did not come up");
 }
 
 /// Registers a node as a kubelet would: the object, then its status.
@@ -97,8 +69,8 @@ fn scheduler_config(server: &str) -> scheduler::Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_are_bound_where_they_fit_and_waiting_pods_follow_node_changes() {
-    let (addr, stop_apiserver) = start_apiserver().await;
-    let client = connect(&addr).await;
+    let api = apiserver::testing::InMemoryApiServer::start().await;
+    let (addr, client) = (api.url, api.client);
     for n in [node("node-1"), node("node-2").label("disk", "ssd"), node("node-3")] {
         register(&client, n).await;
     }
@@ -168,13 +140,12 @@ async fn pods_are_bound_where_they_fit_and_waiting_pods_follow_node_changes() {
 
     drop(stop_scheduler);
     sched.await.unwrap().unwrap();
-    drop(stop_apiserver);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_waiting_for_room_is_scheduled_when_another_pod_is_deleted() {
-    let (addr, stop_apiserver) = start_apiserver().await;
-    let client = connect(&addr).await;
+    let api = apiserver::testing::InMemoryApiServer::start().await;
+    let (addr, client) = (api.url, api.client);
     register(&client, node("only").allocatable("1", "1Gi", 110)).await;
     let (stop_scheduler, stopped) = oneshot::channel::<()>();
     let sched = tokio::spawn(scheduler::run(scheduler_config(&addr), async {
@@ -197,5 +168,4 @@ async fn a_pod_waiting_for_room_is_scheduled_when_another_pod_is_deleted() {
 
     drop(stop_scheduler);
     sched.await.unwrap().unwrap();
-    drop(stop_apiserver);
 }
