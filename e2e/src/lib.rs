@@ -156,6 +156,21 @@ impl Live {
         assert_eq!(out.code, 0, "kubectl create failed: {}\nfor:\n{yaml}", out.stderr);
     }
 
+    /// kubectl in this test's namespace with `input` on its standard input
+    /// (`create -f -` that may fail, unlike [`Live::create`]).
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        Run::from(child.wait_with_output().expect("kubectl output"))
+    }
+
     /// kubectl without a namespace (nodes, other namespaces).
     pub fn global(&self, args: &[&str]) -> Run {
         Run::from(kubectl_command(&self.server, self.home.path(), args).output().expect("run kubectl"))
@@ -178,6 +193,64 @@ impl Live {
             let describe = self.kubectl(&["describe", "pod", pod]);
             panic!("pod {pod} did not reach {phase} in {timeout:?}:\n{}{}", describe.stdout, describe.stderr);
         }
+    }
+}
+
+impl Live {
+    /// `kubectl get <args> -o json` in this namespace, parsed; Null when it fails.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        let out = self.kubectl(&all);
+        if out.code != 0 {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The InternalIP of every Ready node, the addresses NodePorts and
+    /// LoadBalancer services answer on from the host.
+    pub fn ready_node_ips(&self) -> Vec<String> {
+        let out = self.global(&["get", "nodes", "-o", "json"]).ok();
+        let nodes: serde_json::Value = serde_json::from_str(&out.stdout).expect("nodes as JSON");
+        let items = nodes["items"].as_array().cloned().unwrap_or_default();
+        let ready = |n: &serde_json::Value| {
+            n["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        };
+        items
+            .iter()
+            .filter(|n| ready(n))
+            .filter_map(|n| {
+                n["status"]["addresses"]
+                    .as_array()?
+                    .iter()
+                    .find(|a| a["type"] == "InternalIP")
+                    .and_then(|a| a["address"].as_str())
+                    .map(String::from)
+            })
+            .collect()
+    }
+}
+
+/// One HTTP/1.1 GET of `/` from this process over a fresh TCP connection to
+/// `addr` (host:port), each step bounded by `timeout`; the response body.
+pub fn http_get(addr: &str, timeout: Duration) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    let to: SocketAddr =
+        addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+    let mut s = TcpStream::connect_timeout(&to, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: kubelab\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    match out.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a 200 response: {out:?}"))),
     }
 }
 
