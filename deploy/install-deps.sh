@@ -19,4 +19,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian's package starts no etcd here (no systemd), and kubelab starts its own; stop a stray one if present.
 protoc --version
-etcd --version | head -1
+# sed reads all of its input: `head -1` may close the pipe before etcd has
+# written its last line, and under pipefail that SIGPIPE fails the script.
+etcd --version | sed -n 1p

@@ -49,7 +49,8 @@ ready_nodes() {
   [ "$("$kubectl" get nodes | awk 'NR > 1 && $2 == "Ready"' | wc -l)" -eq 3 ]
 }
 has_context() {
-  "$kubectl" config get-contexts -o name | grep -qx "$1"
+  # grep reads to the end (no -q): an early exit could SIGPIPE kubectl under pipefail.
+  "$kubectl" config get-contexts -o name | grep -x "$1" >/dev/null
 }
 kubia_answers() {
   local _
