@@ -18,6 +18,8 @@
 //! - [`stack`]: the hollow-node stack, raw etcd puts and the stamped pod watch.
 //! - [`startup`]: pod startup latency on a running compose cluster against raw
 //!   Docker, and the cluster's idle memory.
+//! - [`services`]: on a running compose cluster, GETs straight to a pod vs
+//!   through its Service's node proxy, and endpoint propagation after readiness.
 
 pub mod all;
 pub mod api;
@@ -28,6 +30,7 @@ pub mod load;
 pub mod pod;
 pub mod report;
 pub mod scheduling;
+pub mod services;
 pub mod stack;
 pub mod startup;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! The `bench` binary: `bench api` runs the apiserver scenario and prints its
 //! table; `bench startup` the pod startup scenario against a running compose
-//! cluster; `bench controllers` the ReplicationController on hollow nodes;
+//! cluster; `bench services` requests through a Service vs straight to the pod
+//! and endpoint propagation, on the same cluster; `bench controllers` the ReplicationController on hollow nodes;
 //! `bench density`, `bench scheduler` and `bench all --out DIR` (every local
 //! scenario into a report with plots);
 //! `bench serve-apiserver`, `serve-scheduler`, `serve-controller-manager` and
@@ -24,6 +25,8 @@ enum Command {
     Api(bench::api::ApiArgs),
     /// Pod startup latency on the running compose cluster vs raw Docker, and its idle memory.
     Startup(bench::startup::StartupArgs),
+    /// On the running compose cluster: GETs through a Service vs straight to the pod, and endpoint propagation.
+    Services(bench::services::ServicesArgs),
     /// A ReplicationController on hollow nodes: pod replacement time and scale-up vs bare creates.
     Controllers(bench::controllers::ControllersArgs),
     /// Pod startup latency and throughput for N pods on M hollow nodes vs raw etcd puts; memory per pod.
@@ -70,6 +73,13 @@ async fn main() -> ExitCode {
             // Returning on Ctrl-C drops the cluster and the components.
             tokio::select! {
                 result = controllers(args) => result,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            }
+        }
+        Command::Services(args) => {
+            // Dropping the run on Ctrl-C removes its namespace.
+            tokio::select! {
+                result = services(args) => result,
                 _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
             }
         }
@@ -177,4 +187,9 @@ async fn startup(args: bench::startup::StartupArgs) -> anyhow::Result<ExitCode> 
         eprintln!("wrote {}", path.display());
     }
     Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn services(args: bench::services::ServicesArgs) -> anyhow::Result<ExitCode> {
+    let report = bench::services::run(&args).await?;
+    finish(&report, args.out.as_deref(), "services.md")
 }
