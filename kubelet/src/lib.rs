@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod dns;
 pub mod hollow;
 pub mod node;
 pub mod pods;
