@@ -21,6 +21,8 @@
 //! - [`taint_eviction`]: evicts pods from nodes whose NoExecute taints they stop tolerating.
 //! - [`podgc`]: force-deletes pods that no kubelet will ever finish deleting.
 //! - [`event_ttl`]: deletes Events older than `--event-ttl`.
+//! - [`endpoints`]: Endpoints follow the ready pods a Service selects.
+//! - [`service_lb`]: LoadBalancer services get the Ready nodes' IPs (k3s's ServiceLB).
 //!
 //! Adding a controller: a file with a struct implementing `Controller`, built
 //! from a [`Context`], and a row in [`CONTROLLERS`].
@@ -29,6 +31,7 @@ pub mod clock;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod endpoints;
 pub mod event_ttl;
 pub mod expectations;
 pub mod garbage_collector;
@@ -41,6 +44,7 @@ pub mod podgc;
 pub mod pods;
 pub mod replicaset;
 pub mod runner;
+pub mod service_lb;
 pub mod taint_eviction;
 #[cfg(test)]
 mod testing;
@@ -132,6 +136,8 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("taint-eviction-controller", |ctx| Arc::new(taint_eviction::TaintEvictionController::new(ctx))),
     ("podgc", |ctx| Arc::new(podgc::PodGcController::new(ctx))),
     ("eventttl", |ctx| Arc::new(event_ttl::EventTtlController::new(ctx))),
+    ("endpoint", |ctx| Arc::new(endpoints::EndpointsController::new(ctx))),
+    ("service-lb-controller", |ctx| Arc::new(service_lb::ServiceLbController::new(ctx))),
 ];
 
 /// The controllers `--controllers` selects, as kube-controller-manager reads it:
