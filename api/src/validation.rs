@@ -114,7 +114,12 @@ pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Result
             }
         }
         "CronJob" => validate_cron_job(&mut e, meta, spec, old_spec),
-        "Service" => validate_service(&mut e, spec),
+        "Service" => {
+            validate_service(&mut e, spec);
+            if let Some(old_spec) = old_spec {
+                validate_service_update(&mut e, spec, old_spec);
+            }
+        }
         "Event" => {
             let ns = str_at(meta, "namespace");
             let involved = obj.get("involvedObject").map(|i| str_at(i, "namespace")).unwrap_or("");
@@ -668,12 +673,14 @@ fn validate_cron_job(e: &mut Errs, meta: &Value, spec: &Value, old_spec: Option<
     e.nonnegative("spec.failedJobsHistoryLimit", spec.get("failedJobsHistoryLimit"));
 }
 
-/// The node-port range a default Kubernetes apiserver allocates from.
+/// The node-port range a default Kubernetes apiserver allocates from
+/// (`--service-node-port-range`'s default).
 pub const NODE_PORT_RANGE: std::ops::RangeInclusive<i64> = 30000..=32767;
 
 fn validate_service(e: &mut Errs, spec: &Value) {
     let ty = str_at(spec, "type");
     let headless = str_at(spec, "clusterIP") == "None";
+    validate_cluster_ips(e, spec, ty);
     let ports: Vec<&Value> = spec.get("ports").and_then(Value::as_array).into_iter().flatten().collect();
     if ports.is_empty() && !headless && ty != "ExternalName" {
         e.required("spec.ports", "");
@@ -737,18 +744,10 @@ fn validate_service(e: &mut Errs, spec: &Value) {
             continue;
         }
         let path = format!("spec.ports[{i}].nodePort");
+        // Whether it is in the node port range is the allocator's check, as in
+        // Kubernetes: the range is an apiserver flag.
         if ty == "ClusterIP" {
             e.forbidden(&path, "may not be used when `type` is 'ClusterIP'");
-        } else if !NODE_PORT_RANGE.contains(&np) {
-            e.invalid(
-                &path,
-                np.to_string(),
-                format!(
-                    "provided port is not in the valid range. The range of valid ports is {}-{}",
-                    NODE_PORT_RANGE.start(),
-                    NODE_PORT_RANGE.end()
-                ),
-            );
         }
         let key = (str_at(p, "protocol").to_string(), np);
         if node_ports.contains(&key) {
@@ -772,6 +771,146 @@ fn validate_service(e: &mut Errs, spec: &Value) {
             );
         }
         seen.push(key);
+    }
+}
+
+/// A `[]string` as Go's `%#v` prints it (the value of clusterIPs errors).
+pub fn go_string_slice(v: &Value) -> String {
+    match v.as_array() {
+        None => "[]string(nil)".into(),
+        Some(items) => {
+            let items: Vec<String> = items.iter().map(|i| go_str(i.as_str().unwrap_or(""))).collect();
+            format!("[]string{{{}}}", items.join(", "))
+        }
+    }
+}
+
+fn string_list(v: &Value) -> Vec<&str> {
+    v.as_array().into_iter().flatten().filter_map(Value::as_str).collect()
+}
+
+/// Kubernetes' checks of `clusterIP`, `clusterIPs`, `ipFamilies` and
+/// `ipFamilyPolicy` (`ValidateServiceClusterIPsRelatedFields` and the
+/// per-type rules). The server fills them in on create; these catch what a
+/// client asked for.
+fn validate_cluster_ips(e: &mut Errs, spec: &Value, ty: &str) {
+    let ips = string_list(&spec["clusterIPs"]);
+    let families = string_list(&spec["ipFamilies"]);
+    let policy = spec.get("ipFamilyPolicy").and_then(Value::as_str);
+    if ty == "ExternalName" {
+        if !ips.is_empty() {
+            e.forbidden("spec.clusterIPs", "may not be set for ExternalName services");
+        }
+        if !families.is_empty() {
+            e.forbidden("spec.ipFamilies", "may not be set for ExternalName services");
+        }
+        if policy.is_some() {
+            e.forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services");
+        }
+        return;
+    }
+    let shown = || go_string_slice(&spec["clusterIPs"]);
+    let cluster_ip = str_at(spec, "clusterIP");
+    if !cluster_ip.is_empty() {
+        if ips.is_empty() {
+            e.required("spec.clusterIPs", "");
+        } else if ips[0] != cluster_ip {
+            e.invalid("spec.clusterIPs", shown(), "first value must match `clusterIP`");
+        }
+    } else if !ips.is_empty() {
+        e.invalid("spec.clusterIPs", shown(), "must be empty when `clusterIP` is not specified");
+    }
+    let mut seen = Vec::new();
+    for (i, f) in families.iter().enumerate() {
+        if !matches!(*f, "IPv4" | "IPv6") {
+            e.not_supported(format!("spec.ipFamilies[{i}]"), go_str(f), &["IPv4", "IPv6"]);
+        }
+        if seen.contains(f) {
+            e.duplicate(format!("spec.ipFamilies[{i}]"), go_str(f));
+        }
+        seen.push(f);
+    }
+    if let Some(p) = policy {
+        if !matches!(p, "SingleStack" | "PreferDualStack" | "RequireDualStack") {
+            e.not_supported("spec.ipFamilyPolicy", go_str(p), &["PreferDualStack", "RequireDualStack", "SingleStack"]);
+        }
+    }
+    let mut bad_ip = false;
+    for (i, ip) in ips.iter().enumerate() {
+        if i == 0 && *ip == "None" {
+            if ips.len() > 1 {
+                bad_ip = true;
+                e.invalid("spec.clusterIPs", shown(), "'None' must be the first and only value");
+            }
+            continue;
+        }
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            bad_ip = true;
+            e.invalid(
+                format!("spec.clusterIPs[{i}]"),
+                go_str(ip),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            );
+        }
+    }
+    if ips.len() > 2 {
+        e.invalid("spec.clusterIPs", shown(), "may only hold up to 2 values");
+    }
+    if bad_ip {
+        return;
+    }
+    if ips.len() == 2 && ips[0].contains(':') == ips[1].contains(':') {
+        e.invalid("spec.clusterIPs", shown(), "may specify no more than one IP for each IP family");
+    }
+    let headless = ips.len() == 1 && ips[0] == "None";
+    if !headless {
+        for (i, (ip, f)) in ips.iter().zip(&families).enumerate() {
+            match (*f, ip.contains(':')) {
+                ("IPv4", true) => e.invalid(
+                    format!("spec.clusterIPs[{i}]"),
+                    go_str(ip),
+                    format!("expected an IPv4 value as indicated by `ipFamilies[{i}]`"),
+                ),
+                ("IPv6", false) => e.invalid(
+                    format!("spec.clusterIPs[{i}]"),
+                    go_str(ip),
+                    format!("expected an IPv6 value as indicated by `ipFamilies[{i}]`"),
+                ),
+                _ => {}
+            }
+        }
+    }
+    if headless && matches!(ty, "NodePort" | "LoadBalancer") {
+        e.invalid("spec.clusterIPs[0]", go_str("None"), format!("may not be set to 'None' for {ty} services"));
+    }
+}
+
+/// Kubernetes' `validateUpgradeDowngradeClusterIPs`: the primary cluster IP
+/// never changes once set, except to or from ExternalName.
+fn validate_service_update(e: &mut Errs, spec: &Value, old: &Value) {
+    if str_at(spec, "type") == "ExternalName" || str_at(old, "type") == "ExternalName" {
+        return;
+    }
+    let (new_ips, old_ips) = (string_list(&spec["clusterIPs"]), string_list(&old["clusterIPs"]));
+    let is_headless = |ips: &[&str]| ips.len() == 1 && ips[0] == "None";
+    if is_headless(&new_ips) && is_headless(&old_ips) {
+        return;
+    }
+    let shown = go_string_slice(&spec["clusterIPs"]);
+    if new_ips.len() == old_ips.len() {
+        for (i, (n, o)) in new_ips.iter().zip(&old_ips).enumerate() {
+            if n != o {
+                e.invalid(format!("spec.clusterIPs[{i}]"), shown.clone(), "may not change once set");
+            }
+        }
+    } else if new_ips.len() < old_ips.len() {
+        if new_ips.is_empty() {
+            e.invalid("spec.clusterIPs[0]", shown, "primary clusterIP can not be unset");
+        } else if new_ips[0] != old_ips[0] {
+            e.invalid("spec.clusterIPs[0]", shown, "may not change once set");
+        }
+    } else if !old_ips.is_empty() && new_ips[0] != old_ips[0] {
+        e.invalid("spec.clusterIPs[0]", shown, "may not change once set");
     }
 }
 

@@ -1,5 +1,6 @@
 //! The kubelab apiserver: the only component that touches etcd.
 //!
+//! - [`alloc`]: Service cluster IPs and node ports, and the system services.
 //! - [`store`]: the `Store` trait, its etcd and in-memory implementations, the watch cache.
 //! - [`registry`]: Kubernetes object semantics over a store, for every kind.
 //! - [`strategy`]: what the server owns on create and update, per kind.
@@ -8,6 +9,7 @@
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
 
+pub mod alloc;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
@@ -16,7 +18,7 @@ pub mod store;
 pub mod strategy;
 pub mod testing;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
@@ -37,6 +39,43 @@ pub struct Config {
     /// Events kept per resource for watches that resume from an older resourceVersion.
     #[arg(long, env = "WATCH_CACHE_SIZE", default_value_t = 10_000)]
     pub watch_cache_size: usize,
+    /// The CIDR Service cluster IPs are allocated from (IPv4, /12 to /30).
+    #[arg(long, env = "SERVICE_CLUSTER_IP_RANGE", default_value = "10.96.0.0/12", value_parser = alloc::range::IpRange::parse)]
+    pub service_cluster_ip_range: alloc::range::IpRange,
+    /// The port range NodePort services are allocated from, inclusive.
+    #[arg(long, env = "SERVICE_NODE_PORT_RANGE", default_value = "30000-32767", value_parser = alloc::range::PortRange::parse)]
+    pub service_node_port_range: alloc::range::PortRange,
+    /// The address the `kubernetes` service's Endpoints advertise. Default: the
+    /// listen address, or this host's primary IPv4 when listening on 0.0.0.0.
+    #[arg(long, env = "ADVERTISE_ADDRESS")]
+    pub advertise_address: Option<IpAddr>,
+}
+
+impl Config {
+    /// The service settings these flags make.
+    pub fn service_config(&self) -> alloc::ServiceConfig {
+        alloc::ServiceConfig {
+            cluster_ip_range: self.service_cluster_ip_range,
+            node_port_range: self.service_node_port_range,
+            advertise_address: self.advertise_address.unwrap_or_else(|| default_advertise_address(self.listen.ip())),
+            port: self.listen.port(),
+        }
+    }
+}
+
+/// The listen address unless it is a wildcard; then the address this host
+/// reaches the outside from (a UDP socket's local address once "connected",
+/// which sends nothing), falling back to loopback on a host without a route.
+pub fn default_advertise_address(listen: IpAddr) -> IpAddr {
+    if !listen.is_unspecified() {
+        return listen;
+    }
+    let primary = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+        .and_then(|s| s.connect((Ipv4Addr::new(8, 8, 8, 8), 53)).and_then(|_| s.local_addr()));
+    match primary {
+        Ok(addr) if !addr.ip().is_unspecified() => addr.ip(),
+        _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
 }
 
 /// How long a stopping apiserver waits for open calls (watches never end by themselves).
@@ -47,6 +86,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let span: jiff::Span = s.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
     let d = jiff::SignedDuration::try_from(span).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
     Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: must not be negative"))
+}
+
+/// Repairs the service allocations now and then, as Kubernetes' repair
+/// controllers do, for what a crash between allocating and writing leaked.
+async fn repair_allocations(registry: Arc<registry::Registry>) {
+    loop {
+        tokio::time::sleep(alloc::REPAIR_INTERVAL).await;
+        match registry.services().repair(alloc::REPAIR_GRACE).await {
+            Ok(report) if report != alloc::RepairReport::default() => {
+                tracing::info!(?report, "repaired service IP and node port allocations")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "repairing service allocations"),
+        }
+    }
 }
 
 /// Connects to the store the config names.
@@ -69,18 +123,39 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    serve(store, listener, shutdown).await
+    let services = config.service_config();
+    tracing::info!(cluster_ip_range = %services.cluster_ip_range, node_port_range = %services.node_port_range,
+        advertise_address = %services.advertise_address, "service settings");
+    serve_with(store, listener, services, shutdown).await
 }
 
-/// Serves the API on an already bound listener (tests bind port 0).
+/// Serves the API on an already bound listener (tests bind port 0), with the
+/// default service ranges and the listener's address as the advertise address.
 pub async fn serve(
     store: Arc<dyn Store>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let registry = Arc::new(registry::Registry::new(store));
+    let local = listener.local_addr()?;
+    let services = alloc::ServiceConfig {
+        advertise_address: default_advertise_address(local.ip()),
+        port: local.port(),
+        ..Default::default()
+    };
+    serve_with(store, listener, services, shutdown).await
+}
+
+/// Serves the API on a bound listener with the given service settings.
+pub async fn serve_with(
+    store: Arc<dyn Store>,
+    listener: tokio::net::TcpListener,
+    services: alloc::ServiceConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let registry = Arc::new(registry::Registry::with_services(store, services));
     registry.bootstrap().await?;
     let namespaces = tokio::spawn(registry.clone().watch_namespaces());
+    let repairs = tokio::spawn(repair_allocations(registry.clone()));
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<proto::api_server::ApiServer<service::ApiService>>().await;
@@ -118,5 +193,6 @@ pub async fn serve(
         _ = drain_deadline => Ok(()),
     };
     namespaces.abort();
+    repairs.abort();
     result
 }

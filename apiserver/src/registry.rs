@@ -8,8 +8,9 @@
 //! live in `api::validation` (defaults, validation) and `crate::strategy`
 //! (what the server owns); this file stays kind-agnostic apart from the few
 //! places Kubernetes itself special-cases (graceful pod deletion, bindings,
-//! namespaces).
+//! namespaces, and the IPs and node ports of Services, see `crate::alloc`).
 
+use crate::alloc::{self, Allocation, ServiceAllocator, ServiceConfig};
 use crate::patch;
 use crate::store::{EventKind, KeyValue, Store, StoreError, StoreEvent};
 use crate::strategy;
@@ -77,6 +78,8 @@ pub struct Registry {
     /// `watch_namespaces`), so creates need not read their namespace from etcd.
     /// A name missing here is looked up in the store.
     namespaces: std::sync::RwLock<std::collections::HashMap<String, bool>>,
+    /// Cluster IPs and node ports of Services.
+    services: ServiceAllocator,
 }
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -174,6 +177,13 @@ fn check_name(info: &ResourceInfo, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// How an update was written.
+enum Written {
+    Updated,
+    /// The update removed the last finalizer of an object being deleted.
+    Deleted,
+}
+
 /// Whether an object passes a watch's or list's selectors.
 struct Filter {
     labels: LabelSelector,
@@ -201,8 +211,18 @@ impl Filter {
 }
 
 impl Registry {
+    /// A registry with the default service settings (10.96.0.0/12, 30000-32767).
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, namespaces: Default::default() }
+        Self::with_services(store, ServiceConfig::default())
+    }
+
+    pub fn with_services(store: Arc<dyn Store>, services: ServiceConfig) -> Self {
+        let services = ServiceAllocator::new(store.clone(), services);
+        Self { store, namespaces: Default::default(), services }
+    }
+
+    pub fn services(&self) -> &ServiceAllocator {
+        &self.services
     }
 
     /// Keeps the namespace table current until the store's watch ends for good.
@@ -235,7 +255,8 @@ impl Registry {
         &self.store
     }
 
-    /// Creates the namespaces every cluster has. Safe to run on every start.
+    /// Creates the namespaces and services every cluster has, after repairing
+    /// the service allocations. Safe to run on every start.
     pub async fn bootstrap(&self) -> Result<()> {
         let ns = registry::lookup("namespaces").expect("namespaces are registered");
         for name in SYSTEM_NAMESPACES {
@@ -246,7 +267,60 @@ impl Registry {
                 Err(e) => return Err(e),
             }
         }
+        let report = self.services.repair(alloc::REPAIR_GRACE).await.map_err(storage_error)?;
+        if report != alloc::RepairReport::default() {
+            tracing::info!(?report, "repaired service IP and node port allocations");
+        }
+        self.bootstrap_services().await
+    }
+
+    /// `default/kubernetes` with its Endpoints, and `kube-system/kube-dns`.
+    /// The `kubernetes` ports and Endpoints follow the current flags.
+    async fn bootstrap_services(&self) -> Result<()> {
+        let services = registry::lookup("services").expect("services are registered");
+        let endpoints = registry::lookup("endpoints").expect("endpoints are registered");
+        let config = self.services.config().clone();
+        let kubernetes = alloc::bootstrap::kubernetes_service(&config);
+        let kube_dns = alloc::bootstrap::kube_dns_service(&config);
+        for svc in [&kubernetes, &kube_dns] {
+            let (ns, name) = (meta::namespace(svc), meta::name(svc));
+            match self.create(services, ns, &serde_json::to_vec(svc).expect("json"), false).await {
+                Ok(created) => tracing::info!(service = %format!("{ns}/{name}"),
+                    cluster_ip = created["spec"]["clusterIP"].as_str().unwrap_or(""), "created system service"),
+                Err(e) if e.is_already_exists() => {}
+                // Someone holds its address; the cluster works on, without it.
+                Err(e) if e.is_invalid() => tracing::error!(service = %format!("{ns}/{name}"), error = %e,
+                    "cannot create system service"),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut current = self.get(services, "default", "kubernetes").await?;
+        if current["spec"]["ports"] != kubernetes["spec"]["ports"] {
+            current["spec"]["ports"] = kubernetes["spec"]["ports"].clone();
+            let body = serde_json::to_vec(&current).expect("json");
+            self.update(services, "default", "kubernetes", &body, "", false).await?;
+        }
+        let wanted = alloc::bootstrap::kubernetes_endpoints(&config);
+        match self.create(endpoints, "default", &serde_json::to_vec(&wanted).expect("json"), false).await {
+            Err(e) if e.is_already_exists() => {
+                let mut current = self.get(endpoints, "default", "kubernetes").await?;
+                if current["subsets"] != wanted["subsets"] {
+                    tracing::info!(address = %config.advertise_address, "the apiserver's address changed; updating the kubernetes endpoints");
+                    current["subsets"] = wanted["subsets"].clone();
+                    let body = serde_json::to_vec(&current).expect("json");
+                    self.update(endpoints, "default", "kubernetes", &body, "", false).await?;
+                }
+            }
+            other => drop(other?),
+        }
         Ok(())
+    }
+
+    /// Gives back a failed write's allocations.
+    async fn revert(&self, allocation: Option<Allocation>) {
+        if let Some(a) = allocation {
+            a.revert(&self.services).await;
+        }
     }
 
     async fn read(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<(Value, KeyValue)> {
@@ -323,11 +397,25 @@ impl Registry {
             validation::validate(info, &candidate, None)?;
             strategy::finish_create(info, &mut candidate);
             self.check_namespace(info, namespace, &name).await?;
+            let allocation = match info.kind {
+                "Service" => Some(self.services.allocate_create(&mut candidate, dry_run).await?),
+                _ => None,
+            };
             if dry_run {
+                self.revert(allocation).await;
                 return Ok(candidate);
             }
-            let bytes = encode(&candidate)?;
-            match self.store.create(&info.key(namespace, &name), bytes).await {
+            let written = match encode(&candidate) {
+                Ok(bytes) => self.store.create(&info.key(namespace, &name), bytes).await,
+                Err(e) => {
+                    self.revert(allocation).await;
+                    return Err(e);
+                }
+            };
+            if written.is_err() {
+                self.revert(allocation).await;
+            }
+            match written {
                 Ok(rev) => {
                     meta::set_resource_version(&mut candidate, rev);
                     return Ok(candidate);
@@ -486,34 +574,49 @@ impl Registry {
     ) -> Result<Value> {
         validation::apply_defaults(info, &mut obj)?;
         validation::validate(info, &obj, Some(old))?;
+        let allocation = match info.kind {
+            "Service" if obj.get("spec") != old.get("spec") => {
+                Some(self.services.allocate_update(&mut obj, old, dry_run).await?)
+            }
+            _ => None,
+        };
         meta::set_resource_version(&mut obj, kv.mod_revision);
         if &obj == old || dry_run {
+            self.revert(allocation).await;
             return Ok(obj);
         }
-        let name = meta::name(&obj).to_string();
+        let result = self.write_update(info, &mut obj, kv).await;
+        match (allocation, &result) {
+            (Some(a), Ok(Written::Updated)) => a.commit(&self.services).await,
+            (Some(a), Ok(Written::Deleted)) => a.release_all(&self.services).await,
+            (a, Err(_)) => self.revert(a).await,
+            (None, _) => {}
+        }
+        if info.kind == "Service" && matches!(result, Ok(Written::Deleted)) {
+            self.services.release(old).await;
+        }
+        result.map(|_| obj)
+    }
+
+    /// Stores an updated object, or deletes it when its finalizers are done.
+    async fn write_update(&self, info: &ResourceInfo, obj: &mut Value, kv: &KeyValue) -> Result<Written> {
+        let name = meta::name(obj).to_string();
         // A namespace also waits for its own finalizers (`spec.finalizers`,
         // which the namespace controller removes once the namespace is empty).
         let spec_finalized =
             info.kind != "Namespace" || obj["spec"]["finalizers"].as_array().is_none_or(|f| f.is_empty());
-        let finalized = meta::deletion_timestamp(&obj).is_some() && finalizers(&obj).is_empty() && spec_finalized;
+        let finalized = meta::deletion_timestamp(obj).is_some() && finalizers(obj).is_empty() && spec_finalized;
         // A pod's deletion is finished by its kubelet (a delete with grace period 0), not by its finalizers.
         let graceful_pod = info.kind == "Pod" && obj["metadata"]["deletionGracePeriodSeconds"].as_i64() != Some(0);
-        if finalized && !graceful_pod {
-            let deleted = self.store.delete(&kv.key, Some(kv.mod_revision)).await;
-            return match deleted {
-                Ok(d) => {
-                    meta::set_resource_version(&mut obj, d.mod_revision);
-                    Ok(obj)
-                }
-                Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(&info.group_resource(), &name)),
-                Err(StoreError::NotFound) => Err(ApiError::not_found(&info.group_resource(), &name)),
-                Err(e) => Err(storage_error(e)),
-            };
-        }
-        match self.store.update(&kv.key, encode(&obj)?, kv.mod_revision).await {
-            Ok(rev) => {
-                meta::set_resource_version(&mut obj, rev);
-                Ok(obj)
+        let written = if finalized && !graceful_pod {
+            self.store.delete(&kv.key, Some(kv.mod_revision)).await.map(|d| (d.mod_revision, Written::Deleted))
+        } else {
+            self.store.update(&kv.key, encode(obj)?, kv.mod_revision).await.map(|rev| (rev, Written::Updated))
+        };
+        match written {
+            Ok((rev, how)) => {
+                meta::set_resource_version(obj, rev);
+                Ok(how)
             }
             Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(&info.group_resource(), &name)),
             Err(StoreError::NotFound) => Err(ApiError::not_found(&info.group_resource(), &name)),
@@ -578,7 +681,13 @@ impl Registry {
                 }),
             };
             match result {
-                Ok(o) => return Ok(o),
+                Ok(o) => {
+                    // The service is gone (not only marked): its IPs and ports are free.
+                    if info.kind == "Service" && mark.is_none() {
+                        self.services.release(&o).await;
+                    }
+                    return Ok(o);
+                }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(StoreError::NotFound) => return Err(ApiError::not_found(&info.group_resource(), name)),
                 Err(e) => return Err(storage_error(e)),

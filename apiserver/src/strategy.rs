@@ -34,6 +34,9 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     if has_generation(info) {
         m.insert("generation".into(), 1.into());
     }
+    if info.kind == "Service" {
+        normalize_cluster_ips(obj, None);
+    }
     if info.has_status {
         let status = initial_status(info);
         match status {
@@ -141,6 +144,11 @@ pub fn prepare_for_update(info: &ResourceInfo, new: &mut Value, old: &Value, sub
         };
     }
     m.remove("managedFields");
+    if info.kind == "Service" {
+        patch_allocated_values(new, old);
+        normalize_cluster_ips(new, Some(old));
+        drop_type_dependent_fields(new, old);
+    }
     if has_generation(info) && spec_of(new) != spec_of(old) {
         let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         meta::set_meta(new, "generation", g);
@@ -155,6 +163,156 @@ fn spec_of(obj: &Value) -> Value {
         o.remove("status");
     }
     v
+}
+
+/// A service's type, defaulted as the defaulting step will.
+fn service_type(svc: &Value) -> &str {
+    svc["spec"]["type"].as_str().filter(|t| !t.is_empty()).unwrap_or("ClusterIP")
+}
+
+fn needs_cluster_ip(svc: &Value) -> bool {
+    service_type(svc) != "ExternalName"
+}
+
+fn needs_node_port(svc: &Value) -> bool {
+    matches!(service_type(svc), "NodePort" | "LoadBalancer")
+}
+
+fn needs_health_check_port(svc: &Value) -> bool {
+    service_type(svc) == "LoadBalancer" && svc["spec"]["externalTrafficPolicy"] == "Local"
+}
+
+fn non_empty(v: &Value) -> bool {
+    !(v.is_null() || v.as_str() == Some("") || v.as_array().is_some_and(|a| a.is_empty()) || v.as_i64() == Some(0))
+}
+
+fn remove_spec_field(svc: &mut Value, field: &str) {
+    if let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove(field);
+    }
+}
+
+/// Kubernetes' `NormalizeClusterIPs`: keeps `clusterIP` and `clusterIPs` in
+/// step for clients that only know the singular field (old clients, `kubectl
+/// edit` of one of them).
+pub fn normalize_cluster_ips(svc: &mut Value, old: Option<&Value>) {
+    if !svc.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    let ip = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
+    let ips_set = non_empty(&svc["spec"]["clusterIPs"]);
+    let Some(old) = old else {
+        if !ip.is_empty() && !ips_set {
+            svc["spec"]["clusterIPs"] = json!([ip]);
+        }
+        return;
+    };
+    let old_ip = old["spec"]["clusterIP"].as_str().unwrap_or("");
+    let old_ips = &old["spec"]["clusterIPs"];
+    // A client that sent clusterIP but not clusterIPs meant to keep them.
+    if non_empty(old_ips) && !ips_set && old_ip == ip {
+        svc["spec"]["clusterIPs"] = old_ips.clone();
+    }
+    if old_ip != ip {
+        let same_list = svc["spec"]["clusterIPs"] == *old_ips;
+        if !old_ip.is_empty() && ip.is_empty() && same_list {
+            remove_spec_field(svc, "clusterIPs");
+        }
+        if !ip.is_empty() && same_list {
+            svc["spec"]["clusterIPs"] = json!([ip]);
+        }
+    }
+}
+
+/// Kubernetes' `patchAllocatedValues`: a client that replaces a service
+/// without the allocated values it never set (a `kubectl apply`/`replace` of
+/// the original manifest) keeps them instead of asking for new ones.
+fn patch_allocated_values(new: &mut Value, old: &Value) {
+    if !new.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    if needs_cluster_ip(old) && needs_cluster_ip(new) {
+        if !non_empty(&new["spec"]["clusterIP"]) && non_empty(&old["spec"]["clusterIP"]) {
+            new["spec"]["clusterIP"] = old["spec"]["clusterIP"].clone();
+        }
+        if !non_empty(&new["spec"]["clusterIPs"]) && non_empty(&old["spec"]["clusterIPs"]) {
+            new["spec"]["clusterIPs"] = old["spec"]["clusterIPs"].clone();
+        }
+    }
+    if needs_node_port(old) && needs_node_port(new) {
+        let node_ports = |svc: &Value| -> Vec<(String, i64)> {
+            svc["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| (p["name"].as_str().unwrap_or("").to_string(), p["nodePort"].as_i64().unwrap_or(0)))
+                .collect()
+        };
+        let (old_ports, new_ports) = (node_ports(old), node_ports(new));
+        // Ports both already use cannot be handed to another port.
+        let used: Vec<i64> =
+            old_ports.iter().map(|p| p.1).filter(|np| *np != 0 && new_ports.iter().any(|q| q.1 == *np)).collect();
+        if let Some(ports) = new["spec"]["ports"].as_array_mut() {
+            for p in ports.iter_mut() {
+                if p["nodePort"].as_i64().unwrap_or(0) != 0 {
+                    continue;
+                }
+                let name = p["name"].as_str().unwrap_or("");
+                if let Some((_, np)) = old_ports.iter().find(|(n, np)| n == name && *np != 0 && !used.contains(np)) {
+                    p["nodePort"] = (*np).into();
+                }
+            }
+        }
+    }
+    if needs_health_check_port(old) && needs_health_check_port(new) && !non_empty(&new["spec"]["healthCheckNodePort"]) {
+        new["spec"]["healthCheckNodePort"] = old["spec"]["healthCheckNodePort"].clone();
+    }
+}
+
+/// Kubernetes' `dropTypeDependentFields`: a type change clears what the old
+/// type had allocated or defaulted, when the client left it untouched (so
+/// `kubectl patch svc x -p '{"spec":{"type":"ClusterIP"}}'` works on a NodePort).
+fn drop_type_dependent_fields(new: &mut Value, old: &Value) {
+    if !new.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    let same = |new: &Value, field: &str| new["spec"][field] == old["spec"][field];
+    if needs_cluster_ip(old) && !needs_cluster_ip(new) {
+        if same(new, "clusterIP") && same(new, "clusterIPs") {
+            remove_spec_field(new, "clusterIP");
+            remove_spec_field(new, "clusterIPs");
+        }
+        for field in ["ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"] {
+            if same(new, field) {
+                remove_spec_field(new, field);
+            }
+        }
+    }
+    if needs_node_port(old) && !needs_node_port(new) {
+        let node_ports = |svc: &Value| -> Vec<Value> {
+            svc["spec"]["ports"].as_array().into_iter().flatten().map(|p| p["nodePort"].clone()).collect()
+        };
+        if node_ports(new) == node_ports(old) {
+            if let Some(ports) = new["spec"]["ports"].as_array_mut() {
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    p.remove("nodePort");
+                }
+            }
+        }
+        if same(new, "externalTrafficPolicy") {
+            remove_spec_field(new, "externalTrafficPolicy");
+        }
+    }
+    if needs_health_check_port(old) && !needs_health_check_port(new) && same(new, "healthCheckNodePort") {
+        remove_spec_field(new, "healthCheckNodePort");
+    }
+    if service_type(old) == "LoadBalancer" && service_type(new) != "LoadBalancer" {
+        for field in ["allocateLoadBalancerNodePorts", "loadBalancerClass"] {
+            if same(new, field) {
+                remove_spec_field(new, field);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

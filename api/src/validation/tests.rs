@@ -397,6 +397,80 @@ fn service_and_namespace_defaults() {
 }
 
 #[test]
+fn service_cluster_ip_fields_are_checked_as_kubernetes_does() {
+    let svc = |spec: Value| {
+        let mut spec = spec;
+        spec["ports"] = json!([{"port": 80}]);
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": spec})
+    };
+    let table = [
+        (
+            json!({"clusterIP": "10.96.0.5", "clusterIPs": ["10.96.0.6"]}),
+            r#"Service "s" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.6"}: first value must match `clusterIP`"#,
+        ),
+        (
+            json!({"clusterIPs": ["10.96.0.6"]}),
+            r#"Service "s" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.6"}: must be empty when `clusterIP` is not specified"#,
+        ),
+        (
+            json!({"clusterIP": "10.96.0", "clusterIPs": ["10.96.0"]}),
+            r#"Service "s" is invalid: spec.clusterIPs[0]: Invalid value: "10.96.0": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#,
+        ),
+        (
+            json!({"type": "LoadBalancer", "clusterIP": "None", "clusterIPs": ["None"]}),
+            r#"Service "s" is invalid: spec.clusterIPs[0]: Invalid value: "None": may not be set to 'None' for LoadBalancer services"#,
+        ),
+        (
+            json!({"type": "ExternalName", "externalName": "example.com", "clusterIP": "10.96.0.5", "clusterIPs": ["10.96.0.5"], "ipFamilyPolicy": "SingleStack"}),
+            r#"Service "s" is invalid: [spec.clusterIPs: Forbidden: may not be set for ExternalName services, spec.ipFamilyPolicy: Forbidden: may not be set for ExternalName services]"#,
+        ),
+        (
+            json!({"clusterIP": "10.96.0.5", "clusterIPs": ["10.96.0.5"], "ipFamilies": ["IPv6"], "ipFamilyPolicy": "Sometimes"}),
+            r#"Service "s" is invalid: [spec.ipFamilyPolicy: Unsupported value: "Sometimes": supported values: "PreferDualStack", "RequireDualStack", "SingleStack", spec.clusterIPs[0]: Invalid value: "10.96.0.5": expected an IPv6 value as indicated by `ipFamilies[0]`]"#,
+        ),
+    ];
+    for (spec, want) in table {
+        assert_eq!(err(svc(spec.clone())), want, "{spec:#}");
+    }
+    // The node port range is the allocator's to check (it is a server flag).
+    let high = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                      "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 40000}]}});
+    assert!(create(high).is_ok());
+}
+
+#[test]
+fn a_service_cluster_ip_never_changes_once_set() {
+    let info = info("Service");
+    let svc = |ip: &str| {
+        let mut s = create(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                                  "spec": {"ports": [{"port": 80}]}}))
+        .unwrap();
+        s["spec"]["clusterIP"] = json!(ip);
+        s["spec"]["clusterIPs"] = json!([ip]);
+        s
+    };
+    let old = svc("10.96.0.5");
+    assert!(validate(info, &svc("10.96.0.5"), Some(&old)).is_ok());
+    assert_eq!(
+        validate(info, &svc("10.96.0.6"), Some(&old)).unwrap_err().message,
+        r#"Service "s" is invalid: spec.clusterIPs[0]: Invalid value: []string{"10.96.0.6"}: may not change once set"#
+    );
+    let mut unset = old.clone();
+    unset["spec"].as_object_mut().unwrap().remove("clusterIPs");
+    unset["spec"].as_object_mut().unwrap().remove("clusterIP");
+    assert_eq!(
+        validate(info, &unset, Some(&old)).unwrap_err().message,
+        r#"Service "s" is invalid: spec.clusterIPs[0]: Invalid value: []string(nil): primary clusterIP can not be unset"#
+    );
+    // To and from ExternalName the address comes and goes.
+    let mut external = unset.clone();
+    external["spec"]["type"] = json!("ExternalName");
+    external["spec"]["externalName"] = json!("example.com");
+    external["spec"].as_object_mut().unwrap().remove("internalTrafficPolicy");
+    assert!(validate(info, &external, Some(&old)).is_ok());
+}
+
+#[test]
 fn updates_follow_kubernetes_rules() {
     let pods = info("Pod");
     let old = create(kubia_pod()).unwrap();
