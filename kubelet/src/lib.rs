@@ -10,6 +10,8 @@
 //! - [`api`]: what the kubelet writes to the API (status, deletions, events).
 //! - [`clock`]: wall time that tests can pause, and Kubernetes' time formats.
 //! - [`hollow`]: many nodes in one process over the fake runtime (`--hollow-nodes`).
+//! - [`proxy`]: the node proxy (`--proxy`): ClusterIPs, NodePorts and LoadBalancer ports.
+//! - [`dns`]: the node-local cluster DNS server (with `--proxy`).
 
 pub mod api;
 pub mod clock;
@@ -18,6 +20,7 @@ pub mod hollow;
 pub mod node;
 pub mod pods;
 pub mod probe;
+pub mod proxy;
 pub mod runtime;
 pub mod server;
 
@@ -127,6 +130,19 @@ pub struct Config {
     /// Every probe on hollow nodes fails (annotation `kubelab.io/hollow-probe: fail|succeed` per pod).
     #[arg(long, env = "HOLLOW_PROBE_FAIL")]
     pub hollow_probe_fail: bool,
+    /// Run the node proxy and the node-local cluster DNS server: ClusterIPs
+    /// on this node's `lo`, pods routed to them (needs CAP_NET_ADMIN).
+    #[arg(long, env = "PROXY")]
+    pub proxy: bool,
+    /// The cluster DNS server's address, given to ClusterFirst pods (kube-dns's ClusterIP).
+    #[arg(long, env = "CLUSTER_DNS", default_value = "10.96.0.10")]
+    pub cluster_dns: IpAddr,
+    /// The cluster's DNS domain.
+    #[arg(long, env = "CLUSTER_DOMAIN", default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// The service CIDR (the apiserver's `--service-cluster-ip-range`): routed from pods to the node.
+    #[arg(long, env = "SERVICE_CLUSTER_IP_RANGE", default_value = "10.96.0.0/12")]
+    pub service_cluster_ip_range: proxy::netlink::Cidr,
     /// How many hollow nodes register at the same time.
     #[arg(long, env = "HOLLOW_REGISTER_CONCURRENCY", default_value_t = 50)]
     pub hollow_register_concurrency: usize,
@@ -213,6 +229,16 @@ pub async fn run(
                 Some(ip) => ip.to_string(),
                 None => detect_node_ip(&docker).await?,
             };
+            let docker = if config.proxy {
+                docker.with_services(runtime::docker::ServiceNetwork {
+                    cidr: config.service_cluster_ip_range.to_string(),
+                    gateway: ip.clone(),
+                    cluster_dns: vec![config.cluster_dns.to_string()],
+                    domain: config.cluster_domain.clone(),
+                })
+            } else {
+                docker
+            };
             (Arc::new(docker), ip)
         }
         RuntimeKind::Fake => {
@@ -262,7 +288,7 @@ pub async fn run(
     let node_config = node::NodeConfig {
         name: node_name.clone(),
         labels: config.node_labels.clone(),
-        ip: node_ip,
+        ip: node_ip.clone(),
         hostname: hostname(),
         port: config.port,
         cpu,
@@ -281,12 +307,47 @@ pub async fn run(
         let stop = until_shutdown(stop_rx.clone());
         tokio::spawn(async move { k.run_relist(stop).await })
     };
+    let services =
+        if config.proxy { Some(start_services(&config, client.clone(), &node_ip, &stop_rx).await?) } else { None };
 
     watch_pods(client, kubelet.clone(), shutdown).await;
     tracing::info!("shutting down; pods keep running");
     let _ = stop_tx.send(true);
     kubelet.shutdown();
     let _ = tokio::join!(node_task, relist);
+    if let Some((proxy, dns)) = services {
+        let _ = tokio::join!(proxy, dns);
+    }
     server.await??;
     Ok(())
+}
+
+/// Starts the node-local DNS server on the cluster DNS address (put on `lo`
+/// first) and the node proxy, both until `stop`.
+async fn start_services(
+    config: &Config,
+    client: Client,
+    node_ip: &str,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)> {
+    let proxy_config = proxy::ProxyConfig {
+        node_ip: node_ip.parse().with_context(|| format!("the node IP {node_ip:?} is not an address"))?,
+        service_cidr: config.service_cluster_ip_range,
+        cluster_dns: config.cluster_dns,
+    };
+    let lo = proxy::prepare_loopback(&proxy_config)
+        .await
+        .context("--proxy: cannot put the cluster DNS address on lo (the kubelet needs CAP_NET_ADMIN)")?;
+    let dns_addr = SocketAddr::new(config.cluster_dns, 53);
+    let domain = config.cluster_domain.clone();
+    let dns_stop = until_shutdown(stop.clone());
+    let dns_client = client.clone();
+    let dns = tokio::spawn(async move {
+        if let Err(e) = dns::serve(dns_client, dns_addr, domain, dns_stop).await {
+            tracing::error!(error = %e, "the cluster DNS server stopped");
+        }
+    });
+    tracing::info!(cidr = %proxy_config.service_cidr, "starting the node proxy");
+    let proxy = tokio::spawn(proxy::run(client, proxy_config, Some(lo), until_shutdown(stop.clone())));
+    Ok((proxy, dns))
 }

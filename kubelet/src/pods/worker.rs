@@ -311,6 +311,7 @@ impl Worker {
             meta: self.meta(crate::runtime::SANDBOX_NAME, attempt.unwrap_or(0)),
             image,
             hostname: hostname.chars().take(63).collect(),
+            pod: self.pod.clone(),
         };
         let id = runtime.run_sandbox(&config).await.map_err(|e| format!("Failed to create pod sandbox: {e}"))?;
         let fresh = runtime.pod_containers(&settings.node_name, &self.uid).await.map_err(|e| e.to_string())?;

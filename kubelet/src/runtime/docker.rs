@@ -38,6 +38,39 @@ pub struct DockerRuntime {
     network: String,
     /// Image id -> the imageID pod status shows (repo digests rarely change).
     image_ids: Mutex<HashMap<String, String>>,
+    /// Set when the node runs its proxy and DNS server.
+    services: Option<ServiceNetwork>,
+}
+
+/// What pods need to reach services through their node: the route the pause
+/// container adds, and the cluster DNS server in their resolv.conf.
+#[derive(Debug, Clone)]
+pub struct ServiceNetwork {
+    /// The service CIDR, `10.96.0.0/12`: routed via `gateway`.
+    pub cidr: String,
+    /// The node's IP, where the proxy holds every ClusterIP.
+    pub gateway: String,
+    /// `--cluster-dns`.
+    pub cluster_dns: Vec<String>,
+    /// `--cluster-domain`.
+    pub domain: String,
+}
+
+/// The pause container's settings for `services`: CAP_NET_ADMIN and the env
+/// it adds its route from, and the pod's resolver settings (app containers
+/// share its namespace, so its resolv.conf is theirs too).
+fn sandbox_services(services: &ServiceNetwork, pod: &serde_json::Value, host: &mut HostConfig) -> Vec<String> {
+    host.cap_add = Some(vec!["NET_ADMIN".into()]);
+    if let Some(dns) = crate::dns::pod_dns_config(pod, &services.cluster_dns, &services.domain) {
+        for warning in &dns.warnings {
+            tracing::warn!(pod = %api::meta::name(pod), "{warning}");
+        }
+        let some = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
+        host.dns = some(dns.nameservers);
+        host.dns_search = some(dns.searches);
+        host.dns_options = some(dns.options);
+    }
+    vec![format!("KUBELAB_SERVICE_CIDR={}", services.cidr), format!("KUBELAB_SERVICE_GATEWAY={}", services.gateway)]
 }
 
 fn error(e: DockerError) -> RuntimeError {
@@ -90,7 +123,13 @@ impl DockerRuntime {
         }
         .map_err(error)?;
         let docker = docker.negotiate_version().await.map_err(error)?;
-        Ok(Self { docker, network: network.to_string(), image_ids: Default::default() })
+        Ok(Self { docker, network: network.to_string(), image_ids: Default::default(), services: None })
+    }
+
+    /// Pods get the route to the service CIDR and the cluster DNS server.
+    pub fn with_services(mut self, services: ServiceNetwork) -> Self {
+        self.services = Some(services);
+        self
     }
 
     /// Creates the pod network if it does not exist yet (a bridge network:
@@ -263,16 +302,19 @@ impl Runtime for DockerRuntime {
     }
 
     async fn run_sandbox(&self, config: &SandboxConfig) -> Result<String> {
+        let mut host = HostConfig {
+            network_mode: Some(self.network.clone()),
+            // App containers join its IPC namespace, as in a Kubernetes pod.
+            ipc_mode: Some("shareable".into()),
+            ..Default::default()
+        };
+        let env = self.services.as_ref().map(|s| sandbox_services(s, &config.pod, &mut host));
         let body = ContainerCreateBody {
             image: Some(config.image.clone()),
             hostname: Some(config.hostname.clone()),
             labels: Some(config.meta.labels()),
-            host_config: Some(HostConfig {
-                network_mode: Some(self.network.clone()),
-                // App containers join its IPC namespace, as in a Kubernetes pod.
-                ipc_mode: Some("shareable".into()),
-                ..Default::default()
-            }),
+            env,
+            host_config: Some(host),
             ..Default::default()
         };
         let id = self.create_named(&config.meta.docker_name(), body).await?;
@@ -469,6 +511,34 @@ mod tests {
     fn a_subnet_without_gateway_uses_its_first_address() {
         assert_eq!(first_address("10.244.0.0/16").as_deref(), Some("10.244.0.1"));
         assert_eq!(first_address("fd00::/64"), None);
+    }
+
+    #[test]
+    fn with_services_the_sandbox_routes_them_and_resolves_through_cluster_dns() {
+        let services = ServiceNetwork {
+            cidr: "10.96.0.0/12".into(),
+            gateway: "10.244.0.3".into(),
+            cluster_dns: vec!["10.96.0.10".into()],
+            domain: "cluster.local".into(),
+        };
+        let pod = serde_json::json!({"metadata": {"namespace": "team", "name": "kubia"}, "spec": {}});
+        let mut host = HostConfig::default();
+        let env = sandbox_services(&services, &pod, &mut host);
+        assert_eq!(env, ["KUBELAB_SERVICE_CIDR=10.96.0.0/12", "KUBELAB_SERVICE_GATEWAY=10.244.0.3"]);
+        assert_eq!(host.cap_add, Some(vec!["NET_ADMIN".to_string()]));
+        assert_eq!(host.dns, Some(vec!["10.96.0.10".to_string()]));
+        assert_eq!(
+            host.dns_search,
+            Some(vec!["team.svc.cluster.local".to_string(), "svc.cluster.local".into(), "cluster.local".into()])
+        );
+        assert_eq!(host.dns_options, Some(vec!["ndots:5".to_string()]));
+
+        // dnsPolicy Default: the node's resolver, still the route.
+        let pod =
+            serde_json::json!({"metadata": {"namespace": "team", "name": "kubia"}, "spec": {"dnsPolicy": "Default"}});
+        let mut host = HostConfig::default();
+        assert_eq!(sandbox_services(&services, &pod, &mut host).len(), 2);
+        assert_eq!((host.dns, host.dns_search), (None, None));
     }
 
     #[test]

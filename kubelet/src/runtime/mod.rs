@@ -152,6 +152,8 @@ pub struct SandboxConfig {
     pub image: String,
     /// The pod's hostname (its name, or `spec.hostname`).
     pub hostname: String,
+    /// The pod itself, for what the runtime derives from its spec (DNS settings).
+    pub pod: std::sync::Arc<serde_json::Value>,
 }
 
 /// An app container, joined to its pod's sandbox.
