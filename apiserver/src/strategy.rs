@@ -360,6 +360,42 @@ mod tests {
     }
 
     #[test]
+    fn service_updates_keep_allocated_values_and_drop_what_a_type_change_ends() {
+        let svc = lookup("services").unwrap();
+        let mut created =
+            json!({"metadata": {"name": "s"}, "spec": {"clusterIP": "10.96.0.7", "ports": [{"port": 80}]}});
+        prepare_for_create(svc, &mut created);
+        assert_eq!(created["spec"]["clusterIPs"], json!(["10.96.0.7"]), "an old client's clusterIP fills clusterIPs");
+        let old = json!({"metadata": {"name": "s", "uid": "u"}, "spec": {"type": "NodePort",
+            "clusterIP": "10.96.0.7", "clusterIPs": ["10.96.0.7"], "externalTrafficPolicy": "Cluster",
+            "ports": [{"name": "http", "port": 80, "nodePort": 30080}]}});
+        // A replace with the original manifest keeps the IP and node port.
+        let mut replaced =
+            json!({"metadata": {"name": "s"}, "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 81}]}});
+        prepare_for_update(svc, &mut replaced, &old, "");
+        assert_eq!(replaced["spec"]["clusterIPs"], json!(["10.96.0.7"]));
+        assert_eq!(replaced["spec"]["ports"][0]["nodePort"], 30080);
+        // Switching to ClusterIP drops the node port and the traffic policy it no longer needs.
+        let mut patched = old.clone();
+        patched["spec"]["type"] = json!("ClusterIP");
+        prepare_for_update(svc, &mut patched, &old, "");
+        assert!(patched["spec"]["ports"][0].get("nodePort").is_none());
+        assert!(patched["spec"].get("externalTrafficPolicy").is_none());
+        assert_eq!(patched["spec"]["clusterIP"], "10.96.0.7");
+        // A changed node port is the client's: kept, for validation and allocation to judge.
+        let mut changed = old.clone();
+        changed["spec"]["type"] = json!("ClusterIP");
+        changed["spec"]["ports"][0]["nodePort"] = json!(30090);
+        prepare_for_update(svc, &mut changed, &old, "");
+        assert_eq!(changed["spec"]["ports"][0]["nodePort"], 30090);
+        // To ExternalName the untouched cluster IP goes.
+        let mut external = old.clone();
+        external["spec"]["type"] = json!("ExternalName");
+        prepare_for_update(svc, &mut external, &old, "");
+        assert!(external["spec"].get("clusterIP").is_none() && external["spec"].get("clusterIPs").is_none());
+    }
+
+    #[test]
     fn qos_classes() {
         assert_eq!(qos_class(&json!({"containers": [{"name": "a"}]})), "BestEffort");
         let g = json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]});

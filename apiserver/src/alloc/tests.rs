@@ -421,10 +421,16 @@ async fn bootstrap_makes_the_system_services_once(store: Arc<dyn Store>) {
         meta::resource_version(&again.get(endpoints, "default", "kubernetes").await.unwrap()),
         meta::resource_version(&ep)
     );
-    let moved = ServiceConfig { advertise_address: "192.0.2.8".parse().unwrap(), ..config };
+    let moved = ServiceConfig { advertise_address: "192.0.2.8".parse().unwrap(), port: 8443, ..config };
     let third = registry(store.clone(), moved).await;
     let ep = third.get(endpoints, "default", "kubernetes").await.unwrap();
     assert_eq!(ep["subsets"][0]["addresses"], json!([{"ip": "192.0.2.8"}]));
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 8443);
+    let k = third.get(services(), "default", "kubernetes").await.unwrap();
+    assert_eq!(
+        (k["spec"]["ports"][0]["targetPort"].clone(), k["spec"]["clusterIP"].clone()),
+        (json!(8443), json!("10.96.0.1"))
+    );
     assert_eq!(keys(&store, IP_PREFIX).await, ["10.96.0.1", "10.96.0.10"]);
 }
 
