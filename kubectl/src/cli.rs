@@ -244,16 +244,28 @@ pub struct ExposeArgs {
     pub service_type: Option<String>,
     /// The port the service serves on (default: the container ports)
     #[arg(long)]
-    pub port: Option<i64>,
+    pub port: Option<String>,
     /// The port on the container the service directs traffic to
     #[arg(long)]
     pub target_port: Option<String>,
-    /// The network protocol for the service
-    #[arg(long, default_value = "TCP")]
-    pub protocol: String,
+    /// The network protocol for the service (default: the container port's, else TCP)
+    #[arg(long)]
+    pub protocol: Option<String>,
     /// A label selector for the service (default: the exposed object's)
     #[arg(long)]
     pub selector: Option<String>,
+    /// Labels for the service (default: the exposed object's)
+    #[arg(short = 'l', long)]
+    pub labels: Option<String>,
+    /// An additional external IP the service accepts traffic on
+    #[arg(long)]
+    pub external_ip: Option<String>,
+    /// The ClusterIP to assign: empty allocates one, `None` makes a headless service
+    #[arg(long)]
+    pub cluster_ip: Option<String>,
+    /// Session affinity: None or ClientIP
+    #[arg(long)]
+    pub session_affinity: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
