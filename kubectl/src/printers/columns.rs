@@ -467,20 +467,19 @@ fn service_row(svc: &Value, name: String, age: String) -> (Vec<String>, Vec<Stri
     let external = match kind {
         "ClusterIP" | "NodePort" => or_none(&external_ips.join(",")),
         "LoadBalancer" => {
-            let mut ips: Vec<&str> = array_at(svc, &["status", "loadBalancer", "ingress"])
+            // The ingress addresses as a sorted set, then any externalIPs, never cut
+            // short: the apiserver prints tables wide, so kubectl shows them all.
+            let ingress: std::collections::BTreeSet<&str> = array_at(svc, &["status", "loadBalancer", "ingress"])
                 .iter()
                 .map(|i| if str_at(i, &["ip"]).is_empty() { str_at(i, &["hostname"]) } else { str_at(i, &["ip"]) })
+                .filter(|a| !a.is_empty())
                 .collect();
+            let mut ips: Vec<&str> = ingress.into_iter().collect();
             ips.extend(external_ips.iter().copied());
             if ips.is_empty() {
                 "<pending>".to_string()
             } else {
-                let joined = ips.join(",");
-                if joined.len() > 16 {
-                    format!("{}...", &joined[..13])
-                } else {
-                    joined
-                }
+                ips.join(",")
             }
         }
         "ExternalName" => str_at(svc, &["spec", "externalName"]).to_string(),
@@ -763,6 +762,9 @@ mod tests {
             row(lookup("svc").unwrap(), &svc, true, now())[1..],
             ["LoadBalancer", "10.101.223.38", "<pending>", "8080:32161/TCP", "<unknown>", "run=kubia"]
         );
+        let lb = json!({"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "clusterIP": "10.96.4.5"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.244.0.4"}, {"ip": "10.244.0.3"}, {"ip": "10.244.0.5"}]}}});
+        assert_eq!(row(lookup("svc").unwrap(), &lb, false, now())[3], "10.244.0.3,10.244.0.4,10.244.0.5");
         let k = json!({"metadata": {"name": "kubernetes"},
             "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "ports": [{"port": 443, "protocol": "TCP"}]}});
         assert_eq!(
