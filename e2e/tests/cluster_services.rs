@@ -201,8 +201,12 @@ fn expose_pod_as_a_load_balancer_answers_from_the_host() {
     let cluster_ip = &row[2];
     assert!(in_service_cidr(cluster_ip), "CLUSTER-IP {cluster_ip} is outside 10.96.0.0/12");
     assert_eq!(cluster_ip, &live.field("svc/lb-web-http", "{.spec.clusterIP}"));
+    // All of them, sorted: the apiserver prints tables wide, so kubectl never cuts the list short.
     let external: BTreeSet<String> = row[3].split(',').map(String::from).collect();
     assert_eq!(external, nodes, "EXTERNAL-IP is the Ready nodes' InternalIPs:\n{}", out.stdout);
+    let wide = live.kubectl(&["get", "services", "-o", "wide"]).ok();
+    let wide_row = wide.rows().into_iter().find(|r| r[0] == "lb-web-http").unwrap();
+    assert_eq!((wide.rows()[0][6].as_str(), wide_row[6].as_str()), ("SELECTOR", "run=lb-web"), "{}", wide.stdout);
     let (port, node_port) = row[4].strip_suffix("/TCP").and_then(|p| p.split_once(':')).expect("8080:NNNNN/TCP");
     assert_eq!(port, "8080", "{}", out.stdout);
     let node_port: u16 = node_port.parse().expect("a numeric nodePort");
