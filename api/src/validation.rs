@@ -42,13 +42,28 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
         return Err(fail(format!("strict decoding error: {}", list.join(", "))));
     }
     // Older accepted versions (batch/v1beta1 CronJob) decode as the served version.
-    let mut typed = obj.clone();
-    typed["apiVersion"] = Value::String(info.api_version());
-    let decoded: std::result::Result<(), serde_path_to_error::Error<serde_json::Error>> = with_kind_type!(
-        info.kind,
-        T => serde_path_to_error::deserialize::<_, T>(&typed).map(drop),
-        _ => Ok(())
-    );
+    let served = info.api_version();
+    let converted;
+    let typed = if api_version == served {
+        obj
+    } else {
+        let mut copy = obj.clone();
+        copy["apiVersion"] = Value::String(served);
+        converted = copy;
+        &converted
+    };
+    // The plain decode is the common, cheap case; only a failure is decoded
+    // again with path tracking, to name the field.
+    let plain: std::result::Result<(), serde_json::Error> =
+        with_kind_type!(info.kind, T => <T as serde::Deserialize>::deserialize(typed).map(drop), _ => Ok(()));
+    let decoded: std::result::Result<(), serde_path_to_error::Error<serde_json::Error>> = match plain {
+        Ok(()) => Ok(()),
+        Err(_) => with_kind_type!(
+            info.kind,
+            T => serde_path_to_error::deserialize::<_, T>(typed).map(drop),
+            _ => Ok(())
+        ),
+    };
     if let Err(e) = decoded {
         let path = e.path().to_string();
         let inner = e.into_inner();

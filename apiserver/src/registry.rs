@@ -100,15 +100,24 @@ fn storage_error(e: StoreError) -> ApiError {
 fn from_kv(value: &[u8], revision: i64) -> Result<Value> {
     let mut obj: Value =
         serde_json::from_slice(value).map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
-    meta::set_resource_version(&mut obj, revision);
+    // Revision 0: a dry run's object, which was never stored.
+    if revision > 0 {
+        meta::set_resource_version(&mut obj, revision);
+    }
     Ok(obj)
 }
 
 /// Encodes an object for storage: without resourceVersion, which the store's revision replaces.
 fn encode(obj: &Value) -> Result<Vec<u8>> {
-    let mut stored = obj.clone();
-    meta::remove_meta(&mut stored, "resourceVersion");
-    let bytes = serde_json::to_vec(&stored).map_err(ApiError::internal)?;
+    // The revision is the resourceVersion: it is never stored in the object.
+    let bytes = if obj.pointer("/metadata/resourceVersion").is_some() {
+        let mut stored = obj.clone();
+        meta::remove_meta(&mut stored, "resourceVersion");
+        serde_json::to_vec(&stored)
+    } else {
+        serde_json::to_vec(obj)
+    }
+    .map_err(ApiError::internal)?;
     if bytes.len() > MAX_OBJECT_BYTES {
         return Err(ApiError::new(
             Reason::RequestEntityTooLarge,
@@ -373,6 +382,19 @@ impl Registry {
     }
 
     pub async fn create(&self, info: &ResourceInfo, namespace: &str, body: &[u8], dry_run: bool) -> Result<Value> {
+        self.create_raw(info, namespace, body, dry_run).await?.decode()
+    }
+
+    /// Creates an object and answers with the bytes it stored (a dry run's
+    /// bytes are the object it would have stored): the response needs no
+    /// second encoding, as a get needs none.
+    pub async fn create_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        body: &[u8],
+        dry_run: bool,
+    ) -> Result<RawObject> {
         let mut obj = decode_body(info, body)?;
         set_namespace(info, &mut obj, namespace)?;
         validation::decode_check(info, &obj)?;
@@ -392,7 +414,8 @@ impl Registry {
                 meta::set_meta(&mut obj, "name", name);
             }
             let name = meta::name(&obj).to_string();
-            let mut candidate = obj.clone();
+            // Only a generated name may need another try with the original.
+            let mut candidate = if generate { obj.clone() } else { std::mem::take(&mut obj) };
             validation::apply_defaults(info, &mut candidate)?;
             validation::validate(info, &candidate, None)?;
             strategy::finish_create(info, &mut candidate);
@@ -401,25 +424,23 @@ impl Registry {
                 "Service" => Some(self.services.allocate_create(&mut candidate, dry_run).await?),
                 _ => None,
             };
-            if dry_run {
-                self.revert(allocation).await;
-                return Ok(candidate);
-            }
-            let written = match encode(&candidate) {
-                Ok(bytes) => self.store.create(&info.key(namespace, &name), bytes).await,
+            let bytes = match encode(&candidate) {
+                Ok(bytes) => bytes,
                 Err(e) => {
                     self.revert(allocation).await;
                     return Err(e);
                 }
             };
+            if dry_run {
+                self.revert(allocation).await;
+                return Ok(RawObject { json: bytes, resource_version: 0 });
+            }
+            let written = self.store.create(&info.key(namespace, &name), bytes.clone()).await;
             if written.is_err() {
                 self.revert(allocation).await;
             }
             match written {
-                Ok(rev) => {
-                    meta::set_resource_version(&mut candidate, rev);
-                    return Ok(candidate);
-                }
+                Ok(rev) => return Ok(RawObject { json: bytes, resource_version: rev }),
                 Err(StoreError::AlreadyExists) if generate => continue,
                 Err(StoreError::AlreadyExists) => return Err(ApiError::already_exists(&info.group_resource(), &name)),
                 Err(e) => return Err(storage_error(e)),

@@ -66,7 +66,10 @@ impl Api for ApiService {
         let (info, ns) = resolve(&req.r#ref)?;
         let span = tracing::debug_span!("create", resource = info.plural, namespace = %ns);
         let out = match (info.plural, req.subresource.as_str()) {
-            (_, "") => self.registry.create(info, &ns, &req.json, req.dry_run).instrument(span).await,
+            (_, "") => {
+                let created = self.registry.create_raw(info, &ns, &req.json, req.dry_run).instrument(span).await;
+                return created.map(|o| Response::new(raw(o))).map_err(status);
+            }
             ("pods", "binding") => self.registry.bind(&ns, &req.name, &req.json).instrument(span).await,
             (_, other) => Err(ApiError::new(
                 api::Reason::NotFound,
