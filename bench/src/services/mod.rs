@@ -22,7 +22,7 @@ pub mod http;
 
 use crate::report::{Report, Row};
 use crate::startup::pods::{delete_namespace, ready_nodes};
-use crate::stats::{format_duration, format_rate, format_ratio, ratio, throughput, Latencies};
+use crate::stats::{format_duration, format_rate, format_ratio, ratio, thousands, throughput, Latencies};
 use anyhow::Context as _;
 use client::streaming::{ExecEvent, ExecParams, ExecSend};
 use client::{Client, ListParams};
@@ -184,7 +184,13 @@ pub fn throughput_rows(report: &mut Report, mode: &str, direct: &Load, service: 
     report.push(Row::new(
         SCENARIO,
         format!("{mode}: requests (errors)"),
-        format!("{} ({}) through, {} ({}) direct", service.ok, service.errors, direct.ok, direct.errors),
+        format!(
+            "{} ({}) through, {} ({}) direct",
+            thousands(service.ok),
+            thousands(service.errors),
+            thousands(direct.ok),
+            thousands(direct.errors)
+        ),
     ));
 }
 
