@@ -579,3 +579,41 @@ fn deleting_a_service_stops_its_traffic_and_frees_its_ip_and_port() {
     let reached = eventually(SETTLE, || requests_from(&live, "gone-client", &url, 1) == ["gone-web"]);
     assert!(reached, "the new service on the freed {ip} never answered");
 }
+
+/// Chapter 5's own manifests, unchanged (deploy/manifests): the RC, the
+/// ClusterIP service, the NodePort service on the book's port 30123 and the
+/// headless service, all selecting app=kubia.
+#[test]
+fn the_books_service_manifests_run_unchanged() {
+    let live = Live::new("svc-book");
+    for file in ["kubia-rc.yaml", "kubia-svc.yaml", "kubia-svc-nodeport.yaml", "kubia-svc-headless.yaml"] {
+        live.kubectl(&["create", "-f", &e2e::manifest(file)]).ok();
+    }
+    let pods = rc_ready(&live, "kubia", 3);
+    let ips = pod_ips(&live, "kubia");
+    wait_endpoints(&live, "kubia", &ips);
+    let client = pods.iter().next().unwrap().clone();
+
+    let mut seen = BTreeSet::new();
+    let spread = eventually(SETTLE, || {
+        seen.extend(requests_from(&live, &client, "http://kubia", 9));
+        seen == pods
+    });
+    assert!(spread, "curl http://kubia from {client} reached {seen:?}, not every pod of {pods:?}");
+
+    for node in live.ready_node_ips() {
+        let mut last = String::new();
+        let ok = eventually(SETTLE, || {
+            last = http_get(&format!("{node}:30123"), HTTP).unwrap_or_else(|e| e.to_string());
+            hits(&last).first().is_some_and(|p| pods.contains(p))
+        });
+        assert!(ok, "GET http://{node}:30123/ from the host should reach a kubia pod; last answer: {last}");
+    }
+
+    let mut last = BTreeSet::new();
+    let headless = eventually(SETTLE, || {
+        last = resolved(&live.kubectl(&["exec", &client, "--", "nslookup", "kubia-headless"]).stdout);
+        last == ips
+    });
+    assert!(headless, "nslookup kubia-headless gave {last:?}, expected the pods' IPs {ips:?}");
+}
