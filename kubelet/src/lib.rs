@@ -270,7 +270,10 @@ pub async fn run(
         node_memory_bytes: memory_bytes as i64,
     };
     let api = Arc::new(api::ClientApi::new(client.clone(), &node_name));
-    let kubelet = Kubelet::new(settings, runtime, api.clone(), Clock::system());
+    // Every Service, for the containers' service environment variables.
+    let service_links = pods::service_env::ServiceLinks::new();
+    let service_watch = tokio::spawn(service_links.clone().follow(client.clone()));
+    let kubelet = Kubelet::with_services(settings, runtime, api.clone(), Clock::system(), service_links);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.address, config.port))
@@ -314,6 +317,7 @@ pub async fn run(
     tracing::info!("shutting down; pods keep running");
     let _ = stop_tx.send(true);
     kubelet.shutdown();
+    service_watch.abort();
     let _ = tokio::join!(node_task, relist);
     if let Some((proxy, dns)) = services {
         let _ = tokio::join!(proxy, dns);

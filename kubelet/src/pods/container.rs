@@ -1,10 +1,11 @@
 //! Turns a pod spec's container into what the runtime runs: entrypoint and
-//! arguments, environment (with `valueFrom` and `$(VAR)` references),
-//! working directory and resource limits, by Kubernetes' rules.
+//! arguments, environment (with `valueFrom` and `$(VAR)` references, and the
+//! service variables of [`super::service_env`]), working directory and
+//! resource limits, by Kubernetes' rules.
 
 use crate::runtime::{ContainerConfig, ContainerMeta};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What the environment of a container may refer to besides the pod spec.
 pub struct EnvContext<'a> {
@@ -14,6 +15,8 @@ pub struct EnvContext<'a> {
     /// Node allocatable, for `resourceFieldRef`s to limits the container does not set.
     pub node_cpu_millis: i64,
     pub node_memory_bytes: i64,
+    /// The service variables the pod sees (`KUBIA_SERVICE_HOST`...), in order.
+    pub services: &'a [(String, String)],
 }
 
 /// Builds the runtime config of `container`. Errors are what Kubernetes
@@ -87,10 +90,13 @@ pub fn cpu_shares(millis: i64) -> i64 {
     (millis * 1024 / 1000).max(2)
 }
 
-/// The container's environment in order: `env` entries, each able to refer to
-/// the ones before it with `$(NAME)`.
+/// The container's environment in order, as Kubernetes' makeEnvironmentVariables:
+/// the `env` entries, each able to refer with `$(NAME)` to the ones before it
+/// and to the service variables; then the service variables the entries do not
+/// define (an entry overrides the service variable of the same name).
 fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>, String> {
     let mut env: Vec<(String, String)> = Vec::new();
+    let services: HashMap<&str, &str> = ctx.services.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     for var in container["env"].as_array().into_iter().flatten() {
         let name = var["name"].as_str().unwrap_or("").to_string();
         let value = if let Some(from) = var.get("valueFrom").filter(|v| v.is_object()) {
@@ -98,7 +104,7 @@ fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, S
         } else {
             let raw = var["value"].as_str().unwrap_or("");
             let defined: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            expand(raw, &|n| defined.get(n).map(|v| v.to_string()))
+            expand(raw, &|n| defined.get(n).or_else(|| services.get(n)).map(|v| v.to_string()))
         };
         // A later entry with the same name wins, in the earlier one's place.
         match env.iter_mut().find(|(k, _)| *k == name) {
@@ -106,6 +112,8 @@ fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, S
             None => env.push((name, value)),
         }
     }
+    let defined: HashSet<String> = env.iter().map(|(k, _)| k.clone()).collect();
+    env.extend(ctx.services.iter().filter(|(k, _)| !defined.contains(k)).cloned());
     Ok(env)
 }
 
@@ -266,6 +274,7 @@ mod tests {
             host_ip: "172.18.0.2",
             node_cpu_millis: 2000,
             node_memory_bytes: 1 << 30,
+            services: &[],
         }
     }
 
@@ -321,6 +330,39 @@ mod tests {
         assert_eq!(env["MSG"], "every 30s on node1, $(UNKNOWN), $(INTERVAL)");
         assert_eq!(env["MEM"], "1024", "no memory limit: the node's allocatable memory");
         assert_eq!(c.cmd, Some(vec!["30".to_string()]));
+    }
+
+    #[test]
+    fn service_variables_follow_the_containers_env_which_overrides_them() {
+        let pod = json!({"metadata": {"name": "client", "namespace": "default"}});
+        let services = vec![
+            ("KUBIA_SERVICE_HOST".to_string(), "10.111.249.153".to_string()),
+            ("KUBIA_SERVICE_PORT".to_string(), "80".to_string()),
+            ("KUBIA_PORT".to_string(), "tcp://10.111.249.153:80".to_string()),
+        ];
+        let container = json!({
+            "env": [
+                {"name": "KUBIA_SERVICE_PORT", "value": "8080"},
+                {"name": "URL", "value": "http://$(KUBIA_SERVICE_HOST):$(KUBIA_SERVICE_PORT)"},
+            ],
+            "args": ["$(KUBIA_PORT)"],
+        });
+        let ctx = EnvContext { services: &services, ..ctx(&pod) };
+        let c = container_config(&container, meta(), "sb", &ctx).unwrap();
+        let own = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(
+            c.env,
+            own(&[
+                ("KUBIA_SERVICE_PORT", "8080"),
+                ("URL", "http://10.111.249.153:8080"),
+                ("KUBIA_SERVICE_HOST", "10.111.249.153"),
+                ("KUBIA_PORT", "tcp://10.111.249.153:80"),
+            ]),
+            "the container's entries first, then the service variables it does not define"
+        );
+        assert_eq!(c.cmd, Some(vec!["tcp://10.111.249.153:80".to_string()]));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod container;
 pub mod images;
+pub mod service_env;
 pub mod status;
 pub mod worker;
 
@@ -21,6 +22,7 @@ use crate::api::PodApi;
 use crate::clock::Clock;
 use crate::runtime::{ContainerState, ContainerSummary, Runtime};
 use serde_json::Value;
+use service_env::ServiceLinks;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,6 +69,8 @@ pub(crate) struct Shared {
     pub runtime: Arc<dyn Runtime>,
     pub api: Arc<dyn PodApi>,
     pub clock: Clock,
+    /// The Services containers get variables for; None: no service variables.
+    pub services: Option<Arc<ServiceLinks>>,
     workers: Mutex<HashMap<String, WorkerEntry>>,
     synced: AtomicBool,
     /// Set by `shutdown`: with no workers left, every container would look orphaned.
@@ -99,13 +103,39 @@ pub struct Kubelet {
 }
 
 impl Kubelet {
+    /// A kubelet whose containers get no service variables (as Kubernetes'
+    /// kubelet without a service lister): hollow nodes, whose fake containers
+    /// have no environment to read.
     pub fn new(settings: Settings, runtime: Arc<dyn Runtime>, api: Arc<dyn PodApi>, clock: Clock) -> Self {
+        Self::build(settings, runtime, api, clock, None)
+    }
+
+    /// A kubelet whose containers get the variables of `services`; no
+    /// container starts before their first list (see [`service_env::SYNC_WAIT`]).
+    pub fn with_services(
+        settings: Settings,
+        runtime: Arc<dyn Runtime>,
+        api: Arc<dyn PodApi>,
+        clock: Clock,
+        services: Arc<ServiceLinks>,
+    ) -> Self {
+        Self::build(settings, runtime, api, clock, Some(services))
+    }
+
+    fn build(
+        settings: Settings,
+        runtime: Arc<dyn Runtime>,
+        api: Arc<dyn PodApi>,
+        clock: Clock,
+        services: Option<Arc<ServiceLinks>>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 settings,
                 runtime,
                 api,
                 clock,
+                services,
                 workers: Default::default(),
                 synced: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),

@@ -7,6 +7,7 @@ use crate::api::testing::RecordingApi;
 use crate::probe::ProbeOutcome;
 use crate::runtime::fake::{FakeRuntime, Program};
 use serde_json::json;
+use service_env::ServiceLinks;
 use tokio::time::Instant;
 
 const NODE: &str = "node1";
@@ -25,6 +26,15 @@ impl Harness {
 
     /// A kubelet over an existing runtime (a restarted kubelet finds what the last one left).
     fn on(fake: Arc<FakeRuntime>) -> Self {
+        Self::build(fake, None)
+    }
+
+    /// A kubelet whose containers get the variables of `services`.
+    fn with_services(services: Arc<ServiceLinks>) -> Self {
+        Self::build(Arc::new(FakeRuntime::new()), Some(services))
+    }
+
+    fn build(fake: Arc<FakeRuntime>, services: Option<Arc<ServiceLinks>>) -> Self {
         let settings = Settings {
             node_name: NODE.into(),
             node_ip: "172.18.0.2".into(),
@@ -37,7 +47,10 @@ impl Harness {
             node_memory_bytes: 4 << 30,
         };
         let api = Arc::new(RecordingApi::default());
-        let kubelet = Kubelet::new(settings, fake.clone(), api.clone(), fake.clock());
+        let kubelet = match services {
+            Some(services) => Kubelet::with_services(settings, fake.clone(), api.clone(), fake.clock(), services),
+            None => Kubelet::new(settings, fake.clone(), api.clone(), fake.clock()),
+        };
         let relist = {
             let k = kubelet.clone();
             tokio::spawn(async move { k.run_relist(std::future::pending()).await })
@@ -534,4 +547,120 @@ async fn a_deletion_does_not_wait_for_a_liveness_kill_in_progress() {
     wait_for("deleted", Duration::from_secs(40), || !h.api.deleted.lock().unwrap().is_empty()).await;
     let took = secs(Instant::now() - t0);
     assert!(took < 3.5, "deleted {took}s after the request");
+}
+
+fn service(namespace: &str, name: &str, ip: &str, ports: Value) -> Value {
+    json!({"metadata": {"namespace": namespace, "name": name}, "spec": {"clusterIP": ip, "ports": ports}})
+}
+
+/// The cluster's `default/kubernetes` and the book's `kubia` service, listed.
+fn listed_services() -> Arc<ServiceLinks> {
+    let links = ServiceLinks::new();
+    links.apply(&service(
+        "default",
+        "kubernetes",
+        "10.96.0.1",
+        json!([{"name": "https", "port": 443, "protocol": "TCP"}]),
+    ));
+    links.apply(&service("default", "kubia", "10.111.249.153", json!([{"port": 80, "protocol": "TCP"}])));
+    links.apply(&service("other", "elsewhere", "10.96.3.3", json!([{"port": 80, "protocol": "TCP"}])));
+    links.set_synced();
+    links
+}
+
+fn env_map(env: &[(String, String)]) -> HashMap<&str, &str> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn containers_get_service_variables_and_their_own_env_wins() {
+    let links = listed_services();
+    let h = Harness::with_services(links.clone());
+    let p = pod(
+        "kubia",
+        "Always",
+        json!([{"name": "kubia", "image": "luksa/kubia", "imagePullPolicy": "IfNotPresent",
+                "env": [{"name": "KUBIA_SERVICE_PORT", "value": "8080"}]}]),
+    );
+    h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1), Program::forever()]);
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("a start", Duration::from_secs(5), || !h.start_times("kubia").is_empty()).await;
+    let env = h.fake.env("kubia", "kubia").expect("created");
+    let vars = env_map(&env);
+    assert_eq!(vars["KUBERNETES_SERVICE_HOST"], "10.96.0.1");
+    assert_eq!(vars["KUBERNETES_SERVICE_PORT"], "443");
+    assert_eq!(vars["KUBERNETES_PORT_443_TCP_ADDR"], "10.96.0.1");
+    assert_eq!(vars["KUBIA_SERVICE_HOST"], "10.111.249.153");
+    assert_eq!(vars["KUBIA_PORT"], "tcp://10.111.249.153:80");
+    assert_eq!(vars["KUBIA_SERVICE_PORT"], "8080", "the container's own entry wins");
+    assert_eq!(vars.len(), env.len(), "no name twice: {env:?}");
+    assert!(!vars.contains_key("ELSEWHERE_SERVICE_HOST"), "another namespace's service");
+    assert_eq!(env[0].0, "KUBIA_SERVICE_PORT", "the container's entries come first, as in Kubernetes");
+
+    // A service created now is not in the running container's environment;
+    // the next instance of the container (after its crash) sees it.
+    links.apply(&service("default", "late", "10.96.4.4", json!([{"port": 8080, "protocol": "TCP"}])));
+    assert!(!env_map(&h.fake.env("kubia", "kubia").unwrap()).contains_key("LATE_SERVICE_HOST"));
+    wait_for("a restart", Duration::from_secs(5), || h.start_times("kubia").len() == 2).await;
+    assert_eq!(env_map(&h.fake.env("kubia", "kubia").unwrap())["LATE_SERVICE_HOST"], "10.96.4.4");
+}
+
+#[tokio::test(start_paused = true)]
+async fn enable_service_links_false_gives_only_the_kubernetes_service() {
+    let h = Harness::with_services(listed_services());
+    let mut p = kubia("kubia", "Always");
+    p["spec"]["enableServiceLinks"] = false.into();
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("a start", Duration::from_secs(5), || !h.start_times("kubia").is_empty()).await;
+    let env = h.fake.env("kubia", "kubia").unwrap();
+    assert!(!env.is_empty() && env.iter().all(|(k, _)| k.starts_with("KUBERNETES_")), "{env:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_container_starts_before_the_services_are_listed() {
+    let links = ServiceLinks::new();
+    let h = Harness::with_services(links.clone());
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(h.fake.ops_of("create", "kubia").is_empty(), "created before the services were listed");
+    links.apply(&service("default", "kubernetes", "10.96.0.1", json!([{"name": "https", "port": 443}])));
+    links.set_synced();
+    let t0 = Instant::now();
+    wait_for("a start", Duration::from_secs(5), || !h.start_times("kubia").is_empty()).await;
+    assert!(secs(Instant::now() - t0) < 0.5, "starts as soon as the services are listed");
+    assert_eq!(env_map(&h.fake.env("kubia", "kubia").unwrap())["KUBERNETES_SERVICE_HOST"], "10.96.0.1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn services_never_listed_give_create_container_config_error_then_a_retry() {
+    let links = ServiceLinks::new();
+    let h = Harness::with_services(links.clone());
+    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always")));
+    wait_for("CreateContainerConfigError", Duration::from_secs(10), || {
+        h.api
+            .status("kubia")
+            .is_some_and(|s| s["containerStatuses"][0]["state"]["waiting"]["reason"] == "CreateContainerConfigError")
+    })
+    .await;
+    let waiting = &h.container_status("kubia")["state"]["waiting"];
+    assert_eq!(waiting["message"], service_env::NOT_SYNCED);
+    assert!(h.api.event_log().contains(&format!("Failed: Error: {}", service_env::NOT_SYNCED)));
+    assert!(h.fake.ops_of("create", "kubia").is_empty());
+    links.set_synced();
+    wait_for("Running", Duration::from_secs(30), || h.status("kubia")["phase"] == "Running").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deletion_cuts_the_wait_for_services_short() {
+    let h = Harness::with_services(ServiceLinks::new());
+    let mut p = kubia("kubia", "Always");
+    h.kubelet.handle(PodEvent::Applied(p.clone()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let t0 = Instant::now();
+    p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
+    p["metadata"]["deletionGracePeriodSeconds"] = 30.into();
+    h.kubelet.handle(PodEvent::Applied(p));
+    wait_for("deleted", Duration::from_secs(10), || !h.api.deleted.lock().unwrap().is_empty()).await;
+    assert!(secs(Instant::now() - t0) < 3.0, "the deletion waited for the services");
+    assert!(h.fake.ops_of("create", "kubia").is_empty());
 }

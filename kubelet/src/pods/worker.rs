@@ -9,6 +9,7 @@
 use super::backoff::Backoff;
 use super::container::{container_config, EnvContext};
 use super::images::{ensure_image, pull_policy, ImageCtx};
+use super::service_env::{enable_service_links, NOT_SYNCED, SYNC_WAIT};
 use super::status::{pod_status, ContainerView, StatusInput};
 use super::Shared;
 use crate::api::EventType;
@@ -458,12 +459,21 @@ impl Worker {
             *wake = min_wake(*wake, retry);
             return;
         }
+        let services = match self.service_env().await {
+            Ok(env) => env,
+            Err(Some(message)) => {
+                self.fail_start(name, "CreateContainerConfigError", message, wake);
+                return;
+            }
+            Err(None) => return,
+        };
         let env_ctx = EnvContext {
             pod: &self.pod,
             pod_ip: sandbox.ip,
             host_ip: &shared.settings.node_ip,
             node_cpu_millis: shared.settings.node_cpu_millis,
             node_memory_bytes: shared.settings.node_memory_bytes,
+            services: &services,
         };
         let meta = self.meta(name, restart_count);
         let config = match container_config(spec, meta, sandbox.id, &env_ctx) {
@@ -488,6 +498,29 @@ impl Worker {
         self.event(EventType::Normal, "Started", &format!("Started container {name}"));
         tracing::info!(pod = %self.full_name(), container = %name, restart_count, "started a container");
         self.track(name).waiting = None;
+    }
+
+    /// The service variables of the pod's containers, as the Services are now
+    /// (later ones are not seen, as in Kubernetes). Before the first list of
+    /// Services it waits up to [`SYNC_WAIT`], then fails with Kubernetes'
+    /// message (the container is retried after the backoff); a new spec cuts
+    /// the wait short (`Err(None)`).
+    async fn service_env(&mut self) -> Result<Vec<(String, String)>, Option<String>> {
+        let Some(services) = self.shared.services.clone() else { return Ok(Vec::new()) };
+        if !services.is_synced() {
+            tokio::select! {
+                listed = tokio::time::timeout(SYNC_WAIT, services.wait_synced()) => {
+                    if listed.is_err() {
+                        return Err(Some(NOT_SYNCED.into()));
+                    }
+                }
+                _ = self.desired.changed() => {
+                    self.interrupted = true;
+                    return Err(None);
+                }
+            }
+        }
+        Ok(services.env(api::meta::namespace(&self.pod), enable_service_links(&self.pod)))
     }
 
     fn fail_start(&mut self, name: &str, reason: &str, message: String, wake: &mut Option<Duration>) {

@@ -115,6 +115,8 @@ struct FakeContainer {
     /// When a stop was asked for, and with which grace period.
     stop: Option<(Instant, Duration)>,
     ip: Option<String>,
+    /// The environment it was created with (kept for tests only, not on hollow nodes).
+    env: Vec<(String, String)>,
 }
 
 impl FakeContainer {
@@ -295,6 +297,12 @@ impl FakeRuntime {
             .map(|c| c.id.clone())
     }
 
+    /// The environment the newest instance of `container` in `pod` was created with.
+    pub fn env(&self, pod: &str, container: &str) -> Option<Vec<(String, String)>> {
+        let id = self.container_id(pod, container)?;
+        self.lock().containers.get(&id).map(|c| c.env.clone())
+    }
+
     fn check(&self) -> Result<std::sync::MutexGuard<'_, State>> {
         let s = self.lock();
         if s.unreachable {
@@ -328,6 +336,7 @@ impl FakeRuntime {
             program,
             stop: None,
             ip: None,
+            env: Vec::new(),
         };
         s.containers.insert(id.clone(), container);
         id
@@ -429,6 +438,9 @@ impl Runtime for FakeRuntime {
             },
         };
         let id = self.add(&mut s, &config.meta, &config.image, program);
+        if self.hollow.is_none() {
+            s.containers.get_mut(&id).expect("just added").env = config.env.clone();
+        }
         self.log(&mut s, "create", &config.meta, None);
         Ok(id)
     }
