@@ -44,6 +44,12 @@ impl Component {
         self.child.id()
     }
 
+    /// SIGKILLs the process now (as a machine that dies) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// An error when the process has exited: every later number would be wrong.
     pub fn check_running(&mut self) -> anyhow::Result<()> {
         match self.child.try_wait()? {

@@ -1,20 +1,33 @@
-//! The `controllers` scenario: the ReplicationController's reaction time and
-//! scale-up speed on hollow nodes, against bare pod creates in the same run.
+//! The `controllers` scenario: the ReplicationController's reaction time,
+//! scale-up and scale-down speed, and the whole control plane's recovery from
+//! the loss of a tenth of the nodes, on hollow nodes, against bare pod
+//! creates and deletes in the same run.
 //!
 //! The bench starts etcd, the apiserver, the scheduler, the controller-manager
-//! (`--leader-elect=false`) and one kubelet process running `--hollow-nodes`
-//! hollow nodes, waits for the nodes to be Ready, then:
+//! (`--leader-elect=false`, short node-monitor grace period and pod eviction
+//! timeout) and two kubelet processes running `--hollow-nodes` hollow nodes
+//! between them (`hollow-node-<n>`, and `--lost-percent` of them as
+//! `hollow-lost-<n>`), waits for the nodes to be Ready, then:
 //!
 //! 1. bare creates: `--pods` pods created by `--clients` concurrent clients
-//!    (the apiserver's create rate, and the baseline time), then deleted;
+//!    (the apiserver's create rate, and the baseline time); once all run, bare
+//!    deletes: the same clients delete them (default grace period), timed until
+//!    the watch shows the last one gone (the hollow kubelets finish each deletion);
 //! 2. scale-up: an RC with 0 replicas patched to `--pods`, timed from just
 //!    before the patch to the watch's last ADDED and to the last Running pod;
+//!    then scale-down: patched back to 0, timed to the last pod terminating and
+//!    to the last one gone;
 //! 3. reaction: with an RC of `--replicas` pods running, `--reactions` times a
 //!    pod is deleted (grace period 0) and timed from just before the delete
 //!    call to the watch's ADDED of its replacement;
-//! 4. the RSS and CPU time of every process at the end.
+//! 4. the RSS and CPU time of every process;
+//! 5. node loss (see [`loss`]): an RC spread over all nodes, the lost nodes'
+//!    kubelet SIGKILLed, timed until the nodes are NotReady, their pods
+//!    evicted, the RC back to full on the surviving nodes, and the evicted pods
+//!    deleted by pod GC.
 
 pub mod components;
+pub mod loss;
 pub mod progress;
 
 use crate::cluster::{cpu_time, rss_bytes, Cluster};
@@ -34,11 +47,16 @@ const SCENARIO: &str = "controllers";
 /// The issue's targets.
 const REACTION_P99_TARGET: Duration = Duration::from_millis(50);
 const SCALE_RATIO_TARGET: f64 = 1.5;
+/// The names of the nodes that are lost, and of those that are kept.
+const LOST_PREFIX: &str = "hollow-lost-";
+const KEPT_PREFIX: &str = "hollow-node-";
+/// How often the node lifecycle controller checks the nodes (Kubernetes: 5 s).
+const NODE_MONITOR_PERIOD: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ControllersArgs {
-    /// Hollow nodes in the kubelet process.
-    #[arg(long, default_value_t = 100)]
+    /// Hollow nodes, over two kubelet processes (see --lost-percent).
+    #[arg(long, visible_alias = "nodes", default_value_t = 100)]
     pub hollow_nodes: usize,
     /// Pods of the bare-create baseline and of the scale-up.
     #[arg(long, default_value_t = 1000)]
@@ -52,6 +70,19 @@ pub struct ControllersArgs {
     /// Replicas of the RC whose pods the reaction phase deletes.
     #[arg(long, default_value_t = 10)]
     pub replicas: u64,
+    /// Share of the hollow nodes (in %, at least one node) in the kubelet process the node-loss phase kills.
+    #[arg(long, default_value_t = 10)]
+    pub lost_percent: u32,
+    /// Replicas of the RC spread over all nodes when some are lost (default: --pods, at most 5 per node).
+    #[arg(long)]
+    pub loss_replicas: Option<u64>,
+    /// The controller-manager's --node-monitor-grace-period (Kubernetes: 40s); the
+    /// kubelets renew their leases four times as often.
+    #[arg(long, default_value = "8s", value_parser = scheduler::parse_duration)]
+    pub node_monitor_grace_period: Duration,
+    /// The controller-manager's --pod-eviction-timeout (Kubernetes: 5m).
+    #[arg(long, default_value = "2s", value_parser = scheduler::parse_duration)]
+    pub pod_eviction_timeout: Duration,
     /// How long any one wait (nodes Ready, a scale-up, a replacement) may take.
     #[arg(long, default_value = "300s", value_parser = scheduler::parse_duration)]
     pub timeout: Duration,
@@ -60,11 +91,23 @@ pub struct ControllersArgs {
     pub out: Option<PathBuf>,
 }
 
-fn pods_info() -> &'static api::ResourceInfo {
+impl ControllersArgs {
+    /// Replicas of the node-loss RC.
+    pub fn loss_replicas(&self) -> u64 {
+        self.loss_replicas.unwrap_or_else(|| self.pods.min(5 * self.hollow_nodes as u64))
+    }
+}
+
+/// A duration as the components' flags take it, in whole milliseconds.
+fn flag_duration(d: Duration) -> String {
+    format!("{}ms", d.as_millis())
+}
+
+pub(crate) fn pods_info() -> &'static api::ResourceInfo {
     api::registry::lookup("pods").expect("pods are registered")
 }
 
-fn rcs_info() -> &'static api::ResourceInfo {
+pub(crate) fn rcs_info() -> &'static api::ResourceInfo {
     api::registry::lookup("replicationcontrollers").expect("replicationcontrollers are registered")
 }
 
@@ -75,7 +118,7 @@ fn template(labels: &Value) -> Value {
     json!({"metadata": {"labels": labels}, "spec": pod["spec"].take()})
 }
 
-fn rc(name: &str, replicas: u64) -> Value {
+pub(crate) fn rc(name: &str, replicas: u64) -> Value {
     let labels = json!({ "bench.kubelab.io/rc": name });
     json!({
         "apiVersion": "v1",
@@ -88,48 +131,219 @@ fn rc(name: &str, replicas: u64) -> Value {
 /// Brings the cluster up, runs the phases, returns the table.
 pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
     anyhow::ensure!(
-        args.pods > 0 && args.clients > 0 && args.replicas > 0,
-        "--pods, --clients and --replicas must be > 0"
+        args.pods > 0 && args.clients > 0 && args.replicas > 0 && args.loss_replicas() > 0,
+        "--pods, --clients, --replicas and --loss-replicas must be > 0"
     );
+    let split = loss::split_nodes(args.hollow_nodes, args.lost_percent)
+        .context("--hollow-nodes must be at least 2 and --lost-percent in 1..=99")?;
+    let grace = args.node_monitor_grace_period;
+    anyhow::ensure!(grace >= Duration::from_secs(2), "--node-monitor-grace-period must be at least 2s");
+    // Kubernetes renews every 10 s against a 40 s grace period: four renewals per grace period.
+    let lease_renew = grace / 4;
     let cluster = Cluster::up(None, None, exe).await?;
     let server = cluster.target().server.clone();
-    eprintln!("starting the scheduler, the controller-manager and {} hollow nodes ...", args.hollow_nodes);
+    eprintln!(
+        "starting the scheduler, the controller-manager and {} hollow nodes ({} + {} in a second kubelet) ...",
+        args.hollow_nodes, split.kept, split.lost
+    );
+    eprintln!(
+        "node monitor grace period {}, monitor period {}, pod eviction timeout {}, lease renewal every {}",
+        format_duration(grace),
+        format_duration(NODE_MONITOR_PERIOD),
+        format_duration(args.pod_eviction_timeout),
+        format_duration(lease_renew)
+    );
+    let cm_flags = [
+        "--leader-elect=false".to_string(),
+        format!("--node-monitor-grace-period={}", flag_duration(grace)),
+        format!("--node-monitor-period={}", flag_duration(NODE_MONITOR_PERIOD)),
+        format!("--pod-eviction-timeout={}", flag_duration(args.pod_eviction_timeout)),
+    ];
+    let cm_flags: Vec<&str> = cm_flags.iter().map(String::as_str).collect();
+    let hollow = |count: usize, prefix: &str| -> Vec<String> {
+        let mut flags: Vec<String> = [
+            "--runtime",
+            "fake",
+            "--hollow-pod-start-delay",
+            "0s",
+            "--hollow-nodes",
+            &count.to_string(),
+            "--hollow-node-prefix",
+            prefix,
+            "--lease-renew-interval",
+            &flag_duration(lease_renew),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        flags.extend(crate::stack::NODE_FLAGS.iter().map(|s| s.to_string()));
+        flags
+    };
+    let (kept_flags, lost_flags) = (hollow(split.kept, KEPT_PREFIX), hollow(split.lost, LOST_PREFIX));
+    fn as_strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
     let mut components = vec![
         Component::spawn(exe, "scheduler", "serve-scheduler", &server, &[])?,
-        Component::spawn(exe, "controller-manager", "serve-controller-manager", &server, &["--leader-elect=false"])?,
-        Component::spawn(
-            exe,
-            "kubelet",
-            "serve-kubelet",
-            &server,
-            &["--runtime", "fake", "--hollow-nodes", &args.hollow_nodes.to_string(), "--hollow-pod-start-delay", "0s"],
-        )?,
+        Component::spawn(exe, "controller-manager", "serve-controller-manager", &server, &cm_flags)?,
+        Component::spawn(exe, "kubelet", "serve-kubelet", &server, &as_strs(&kept_flags))?,
     ];
+    let mut lost_kubelet =
+        Component::spawn(exe, "kubelet (lost nodes)", "serve-kubelet", &server, &as_strs(&lost_flags))?;
     let client = Client::connect(&server).await.context("connect to the apiserver")?;
     let started = Instant::now();
     wait_nodes_ready(&client, args.hollow_nodes, args.timeout).await?;
     eprintln!("{} nodes Ready after {:.1} s", args.hollow_nodes, started.elapsed().as_secs_f64());
 
     let mut report = Report::new(format!(
-        "controllers: ReplicationController on {} hollow nodes vs bare creates",
-        args.hollow_nodes
+        "controllers: ReplicationController on {} hollow nodes vs bare creates and deletes; loss of {} nodes",
+        args.hollow_nodes, split.lost
     ));
     let run_id = std::process::id();
     let ns = |phase: &str| format!("bench-ctl-{run_id}-{phase}");
-    for phase in ["bare", "scale", "react"] {
+    for phase in ["bare", "scale", "react", "loss"] {
         create_namespace(&client, &ns(phase)).await?;
     }
 
-    // 1. Bare creates.
-    let clients = futures::future::try_join_all((0..args.clients).map(|_| Client::connect(&server))).await?;
-    let bare_ns = ns("bare");
+    // 1. Bare creates, and once they run, bare deletes.
+    let bare = bare(&client, &server, &ns("bare"), args, &mut report).await?;
+
+    // 2. Scale-up and scale-down.
+    eprintln!("scale-up: one RC from 0 to {} ...", args.pods);
+    let scale = scale(&client, &ns("scale"), args.pods, args.timeout).await?;
+    match &scale.down {
+        Some(down) => eprintln!(
+            "  scale-down: all terminating after {:.2} s, all gone after {:.2} s",
+            down.terminating.as_secs_f64(),
+            down.gone.map_or(f64::NAN, |d| d.as_secs_f64())
+        ),
+        None => eprintln!("  no scale-down: the scale-up did not finish"),
+    }
+
+    // 3. Reaction.
+    eprintln!("reaction: {} deletions from an RC of {} ...", args.reactions, args.replicas);
+    let reactions = reactions(&client, &ns("react"), args.replicas, args.reactions, args.timeout).await?;
+    let summary = reactions.summary();
+    eprintln!("  p50 {}, p99 {}", format_duration(summary.p50), format_duration(summary.p99));
+
+    // 4. Every process is alive and how large, before the loss kills one.
+    for component in components.iter_mut().chain(std::iter::once(&mut lost_kubelet)) {
+        component.check_running()?;
+    }
+    let apiserver_pid = cluster.target().apiserver_pid.expect("the bench started the apiserver");
+    let processes: Vec<(&str, u32)> = std::iter::once(("apiserver", apiserver_pid))
+        .chain(components.iter().chain(std::iter::once(&lost_kubelet)).map(|c| (c.name(), c.pid())))
+        .collect();
+    let sizes: Vec<(String, String)> = processes
+        .iter()
+        .map(|(name, pid)| {
+            let rss = rss_bytes(*pid).map_or("-".to_string(), |b| format_bytes(b as f64));
+            let cpu = cpu_time(*pid).map_or("-".to_string(), |d| format!("{:.1} s CPU", d.as_secs_f64()));
+            (name.to_string(), format!("{rss} ({cpu})"))
+        })
+        .collect();
+
+    // 5. Node loss.
+    let loss_replicas = args.loss_replicas();
+    eprintln!(
+        "node loss: an RC of {loss_replicas} over {} nodes, then the kubelet of {} of them is killed ...",
+        args.hollow_nodes, split.lost
+    );
+    let periods = loss::Periods { grace, eviction: args.pod_eviction_timeout, pod_grace: loss::POD_GRACE };
+    let loss = loss::run(&client, &ns("loss"), loss_replicas, LOST_PREFIX, &mut lost_kubelet, args.timeout).await;
+    match &loss {
+        Ok(loss) => eprintln!("  {:?}", loss.times),
+        Err(e) => report.error(format!("node loss: {e:#}")),
+    }
+    for component in &mut components {
+        component.check_running()?;
+    }
+
+    // The table.
+    report.push(Row::new(SCENARIO, "pod reaction p50", format_duration(summary.p50)));
+    report.push(
+        Row::new(SCENARIO, "pod reaction p99", format_duration(summary.p99))
+            .target(format!("< {}", format_duration(REACTION_P99_TARGET)), summary.p99 < REACTION_P99_TARGET),
+    );
+    for row in scale_rows(args.pods, &bare, &scale) {
+        report.push(row);
+    }
+    report.push(Row::new(SCENARIO, "RC pod creation rate", format_rate(throughput(args.pods, scale.created))));
+    report.push(Row::new(SCENARIO, "apiserver pod creates/s (bare)", format_rate(bare.create_rate)));
+    if let Ok(loss) = &loss {
+        for row in loss::rows(SCENARIO, split.lost, loss.victims, loss_replicas, &loss.times, &periods) {
+            report.push(row);
+        }
+    }
+    for (name, size) in sizes {
+        report.push(Row::new(SCENARIO, format!("RSS {name} before the node loss"), size));
+    }
+    report.note(format!(
+        "Bare creates and deletes: {} clients, each with its own connection, as in the api scenario; the RC's \
+         slow-start batches (1, 2, 4, ... up to 500) go out at up to that many at once from one connection. \
+         Deletes (bare and the RC's) use the pod's 30 s grace period: \"gone\" is when the watch shows the last pod \
+         deleted, after its hollow kubelet stopped it.",
+        args.clients
+    ));
+    report.note(format!(
+        "{} hollow nodes in two kubelet processes ({} `{KEPT_PREFIX}<n>`, {} `{LOST_PREFIX}<n>`; fake runtime, pod \
+         start delay 0 s); every pod (bare or RC) is the bench's 1.3 KB pod, so the scheduler and kubelets work \
+         during all timings. The kubelet's RSS covers all its nodes.",
+        args.hollow_nodes, split.kept, split.lost
+    ));
+    report.note(format!(
+        "Reaction: from just before the delete call (grace period 0) to the watch's ADDED of the replacement, \
+         {} deletions from an RC of {} Running pods.",
+        reactions.count(),
+        args.replicas,
+    ));
+    report.note(format!(
+        "Node loss: an RC of {loss_replicas} ready pods over all nodes, then the kubelet process of {} nodes is \
+         SIGKILLed; times from just before the kill. The controller-manager ran with --node-monitor-grace-period {}, \
+         --node-monitor-period {} and --pod-eviction-timeout {} (Kubernetes: 40 s, 5 s, 5 m); the kubelets renew \
+         their leases every {}. The node-loss pods have terminationGracePeriodSeconds {} (the bench pod: 30), after \
+         which pod GC force-deletes them, and no readiness probe (the bench pod's waits 5 s). NotReady can come \
+         before the grace period: it counts from each node's last lease renewal, up to one renewal before the kill. \"Ready\" is the RC's readyReplicas back to full with that many Ready pods \
+         on surviving nodes. Kubernetes also rate-limits the NoExecute tainting to --node-eviction-rate 0.1 nodes/s \
+         per zone; kubelab taints every lost node at once.",
+        split.lost,
+        format_duration(grace),
+        format_duration(NODE_MONITOR_PERIOD),
+        format_duration(args.pod_eviction_timeout),
+        format_duration(lease_renew),
+        loss::POD_GRACE.as_secs(),
+    ));
+    drop(lost_kubelet);
+    drop(components);
+    drop(cluster);
+    Ok(report)
+}
+
+/// What the bare phase measured.
+struct Bare {
+    created: Duration,
+    create_rate: f64,
+    /// From just before the first delete call to the watch's last DELETED.
+    gone: Option<Duration>,
+}
+
+/// `--pods` bare creates from `--clients` clients; once all run, deleted again.
+async fn bare(
+    client: &Client,
+    server: &str,
+    ns: &str,
+    args: &ControllersArgs,
+    report: &mut Report,
+) -> anyhow::Result<Bare> {
+    let clients = futures::future::try_join_all((0..args.clients).map(|_| Client::connect(server))).await?;
     let labels = json!({"bench.kubelab.io/bare": "true"});
     let mut bare_pod = template(&labels);
     bare_pod["apiVersion"] = json!("v1");
     bare_pod["kind"] = json!("Pod");
+    let (mut stream, mut progress) = watch_pods(client, ns).await?;
     eprintln!("bare creates: {} pods from {} clients ...", args.pods, args.clients);
     let outcome = {
-        let (ns, pod) = (bare_ns.clone(), bare_pod.clone());
+        let (ns, pod) = (ns.to_string(), bare_pod.clone());
         drive(&clients, Budget::ops(args.pods), move |client, n| {
             let mut obj = pod.clone();
             obj["metadata"]["name"] = json!(crate::pod::name(n));
@@ -142,17 +356,21 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
     if let Some(error) = outcome.error_summary("bare creates") {
         report.error(error);
     }
-    let bare_time = outcome.elapsed;
-    let create_rate = outcome.rate();
-    eprintln!("deleting them ...");
+    // Deleting running pods, as the scale-down does: their kubelets take part.
+    let target = usize::try_from(outcome.ok)?;
+    let deadline = Instant::now() + args.timeout;
+    while progress.running.len() < target {
+        next_change(&mut stream, &mut progress, deadline).await.context("the bare pods did not all run")?;
+    }
+    eprintln!("bare deletes: {target} running pods ...");
+    let started = Instant::now();
     let deleted = {
-        let ns = bare_ns.clone();
+        let ns = ns.to_string();
         drive(&clients, Budget::ops(args.pods), move |client, n| {
             let ns = ns.clone();
             async move {
-                let params = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
                 client
-                    .delete(pods_info(), &ns, &crate::pod::name(n), &params)
+                    .delete(pods_info(), &ns, &crate::pod::name(n), &DeleteParams::default())
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string())
@@ -163,75 +381,58 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
     if let Some(error) = deleted.error_summary("bare deletes") {
         report.error(error);
     }
-    wait_empty(&client, &bare_ns, args.timeout).await?;
-    drop(clients);
-
-    // 2. Scale-up.
-    eprintln!("scale-up: one RC from 0 to {} ...", args.pods);
-    let scale = scale_up(&client, &ns("scale"), args.pods, args.timeout).await?;
+    let gone = wait_gone(&mut stream, &mut progress, started, args.timeout).await;
     eprintln!(
-        "  all created after {:.2} s, all Running after {:.2} s",
-        scale.created.as_secs_f64(),
-        scale.running.map_or(f64::NAN, |d| d.as_secs_f64())
+        "  delete calls done after {:.2} s, all gone after {:.2} s",
+        deleted.elapsed.as_secs_f64(),
+        gone.map_or(f64::NAN, |d| d.as_secs_f64())
     );
-
-    // 3. Reaction.
-    eprintln!("reaction: {} deletions from an RC of {} ...", args.reactions, args.replicas);
-    let reactions = reactions(&client, &ns("react"), args.replicas, args.reactions, args.timeout).await?;
-    let summary = reactions.summary();
-    eprintln!("  p50 {}, p99 {}", format_duration(summary.p50), format_duration(summary.p99));
-
-    for component in &mut components {
-        component.check_running()?;
+    if gone.is_none() {
+        wait_empty(client, ns, args.timeout).await?;
     }
-    let apiserver_pid = cluster.target().apiserver_pid.expect("the bench started the apiserver");
-    let processes: Vec<(&str, u32)> =
-        std::iter::once(("apiserver", apiserver_pid)).chain(components.iter().map(|c| (c.name(), c.pid()))).collect();
+    Ok(Bare { created: outcome.elapsed, create_rate: outcome.rate(), gone })
+}
 
-    // 4. The table.
-    report.push(Row::new(SCENARIO, "pod reaction p50", format_duration(summary.p50)));
-    report.push(
-        Row::new(SCENARIO, "pod reaction p99", format_duration(summary.p99))
-            .target(format!("< {}", format_duration(REACTION_P99_TARGET)), summary.p99 < REACTION_P99_TARGET),
-    );
-    let scale_ratio = ratio(scale.created.as_secs_f64(), bare_time.as_secs_f64());
-    report.push(
-        Row::new(SCENARIO, format!("RC 0→{} pods created", args.pods), format!("{:.2} s", scale.created.as_secs_f64()))
-            .baseline(
-                format!("{:.2} s ({} bare creates)", bare_time.as_secs_f64(), args.pods),
-                format_ratio(scale_ratio),
-            )
+/// Reads the watch until no pod is left; the time since `started` then, or
+/// None (with a message) when the watch fails or `timeout` passes first.
+async fn wait_gone(
+    stream: &mut WatchStream,
+    progress: &mut Progress,
+    started: Instant,
+    timeout: Duration,
+) -> Option<Duration> {
+    let deadline = started + timeout;
+    while !progress.live.is_empty() {
+        if let Err(e) = next_change(stream, progress, deadline).await {
+            eprintln!("  {e}; {} pods left", progress.live.len());
+            return None;
+        }
+    }
+    Some(started.elapsed())
+}
+
+/// The table rows of the scale-up and scale-down against the bare phase.
+fn scale_rows(pods: u64, bare: &Bare, scale: &Scale) -> Vec<Row> {
+    let secs = |d: Duration| format!("{:.2} s", d.as_secs_f64());
+    let or_not = |d: Option<Duration>| d.map_or("not reached".to_string(), secs);
+    let ratio_of = |a: Option<Duration>, b: Option<Duration>| {
+        format_ratio(a.zip(b).and_then(|(a, b)| ratio(a.as_secs_f64(), b.as_secs_f64())))
+    };
+    let scale_ratio = ratio(scale.created.as_secs_f64(), bare.created.as_secs_f64());
+    let mut rows = vec![
+        Row::new(SCENARIO, format!("RC 0→{pods} pods created"), secs(scale.created))
+            .baseline(format!("{} ({pods} bare creates)", secs(bare.created)), format_ratio(scale_ratio))
             .target(format!("≤ {SCALE_RATIO_TARGET}x bare"), scale_ratio.is_some_and(|r| r <= SCALE_RATIO_TARGET)),
+        Row::new(SCENARIO, format!("RC 0→{pods} pods Running"), or_not(scale.running)),
+    ];
+    let down = scale.down.as_ref();
+    rows.push(Row::new(SCENARIO, format!("RC {pods}→0 pods terminating"), or_not(down.map(|d| d.terminating))));
+    let gone = down.and_then(|d| d.gone);
+    rows.push(
+        Row::new(SCENARIO, format!("RC {pods}→0 pods gone"), or_not(gone))
+            .baseline(format!("{} ({pods} bare deletes)", or_not(bare.gone)), ratio_of(gone, bare.gone)),
     );
-    let running = scale.running.map_or("not reached".to_string(), |d| format!("{:.2} s", d.as_secs_f64()));
-    report.push(Row::new(SCENARIO, format!("RC 0→{} pods Running", args.pods), running));
-    report.push(Row::new(SCENARIO, "RC pod creation rate", format_rate(throughput(args.pods, scale.created))));
-    report.push(Row::new(SCENARIO, "apiserver pod creates/s (bare)", format_rate(create_rate)));
-    for (name, pid) in &processes {
-        let rss = rss_bytes(*pid).map_or("-".to_string(), |b| format_bytes(b as f64));
-        let cpu = cpu_time(*pid).map_or("-".to_string(), |d| format!("{:.1} s CPU", d.as_secs_f64()));
-        report.push(Row::new(SCENARIO, format!("RSS {name} at the end"), format!("{rss} ({cpu})")));
-    }
-    report.note(format!(
-        "Bare creates: {} clients, each with its own connection, as in the api scenario; the RC's slow-start \
-         batches (1, 2, 4, ... up to 500) go out at up to that many at once from one connection.",
-        args.clients
-    ));
-    report.note(format!(
-        "{} hollow nodes in one kubelet process (fake runtime, pod start delay 0 s); every pod (bare or RC) is the \
-         bench's 1.3 KB pod, so the scheduler and kubelets work during both timings. The kubelet's RSS covers all nodes.",
-        args.hollow_nodes
-    ));
-    report.note(format!(
-        "Reaction: from just before the delete call (grace period 0) to the watch's ADDED of the replacement, \
-         {} deletions from an RC of {} Running pods, the {}-pod RC still present.",
-        reactions.count(),
-        args.replicas,
-        args.pods
-    ));
-    drop(components);
-    drop(cluster);
-    Ok(report)
+    rows
 }
 
 async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
@@ -298,12 +499,23 @@ async fn next_change(stream: &mut WatchStream, progress: &mut Progress, deadline
     Ok(progress.observe(&event.kind, &event.object))
 }
 
-struct ScaleUp {
+/// What the scale phase measured, from just before each patch.
+struct Scale {
     created: Duration,
     running: Option<Duration>,
+    /// None when the scale-up did not finish, so there was nothing to scale down.
+    down: Option<ScaleDown>,
 }
 
-async fn scale_up(client: &Client, ns: &str, pods: u64, timeout: Duration) -> anyhow::Result<ScaleUp> {
+struct ScaleDown {
+    /// Every pod is being deleted: the RC's own share.
+    terminating: Duration,
+    /// Every pod is deleted from the API: the hollow kubelets finished the deletions.
+    gone: Option<Duration>,
+}
+
+/// One RC scaled from 0 to `pods` and, once all run, back to 0.
+async fn scale(client: &Client, ns: &str, pods: u64, timeout: Duration) -> anyhow::Result<Scale> {
     let name = "scale";
     client.create(rcs_info(), ns, &rc(name, 0)).await.context("create the RC")?;
     let (mut stream, mut progress) = watch_pods(client, ns).await?;
@@ -326,8 +538,30 @@ async fn scale_up(client: &Client, ns: &str, pods: u64, timeout: Duration) -> an
             created = Some(started.elapsed());
         }
     }
+    let created = created.expect("the loop ends only once all are created");
     let running = (progress.running.len() >= target).then(|| started.elapsed());
-    Ok(ScaleUp { created: created.expect("the loop ends only once all are created"), running })
+    eprintln!(
+        "  all created after {:.2} s, all Running after {:.2} s",
+        created.as_secs_f64(),
+        running.map_or(f64::NAN, |d| d.as_secs_f64())
+    );
+    if running.is_none() {
+        return Ok(Scale { created, running, down: None });
+    }
+
+    eprintln!("scale-down: the RC from {pods} to 0 ...");
+    let patch = json!({"spec": {"replicas": 0}});
+    let started = Instant::now();
+    client.patch(rcs_info(), ns, name, PatchType::Merge, &patch).await.context("scale the RC down")?;
+    let deadline = started + timeout;
+    while !progress.all_terminating() {
+        next_change(&mut stream, &mut progress, deadline)
+            .await
+            .with_context(|| format!("{} of {target} pods still not terminating", progress.live.len()))?;
+    }
+    let terminating = started.elapsed();
+    let gone = wait_gone(&mut stream, &mut progress, started, timeout).await;
+    Ok(Scale { created, running, down: Some(ScaleDown { terminating, gone }) })
 }
 
 async fn reactions(

@@ -14,6 +14,8 @@ pub struct Progress {
     pub live: BTreeSet<String>,
     /// Existing pods whose phase is Running.
     pub running: BTreeSet<String>,
+    /// Existing pods being deleted (with a deletionTimestamp).
+    pub terminating: BTreeSet<String>,
 }
 
 /// What one event changed.
@@ -26,6 +28,11 @@ pub enum Change {
 }
 
 impl Progress {
+    /// Every existing pod is being deleted (also when none exists).
+    pub fn all_terminating(&self) -> bool {
+        self.live.iter().all(|name| self.terminating.contains(name))
+    }
+
     /// Takes in one watch event (`ADDED`, `MODIFIED`, `DELETED`).
     pub fn observe(&mut self, kind: &str, pod: &Value) -> Change {
         let Some(name) = pod["metadata"]["name"].as_str() else {
@@ -34,12 +41,17 @@ impl Progress {
         if kind == "DELETED" {
             self.live.remove(name);
             self.running.remove(name);
+            self.terminating.remove(name);
             return Change::Deleted(name.to_string());
         }
         let new = self.created.insert(name.to_string());
         self.live.insert(name.to_string());
         // A pod being deleted gracefully no longer counts as running.
-        let running = pod["status"]["phase"] == "Running" && pod["metadata"]["deletionTimestamp"].is_null();
+        let terminating = !pod["metadata"]["deletionTimestamp"].is_null();
+        if terminating {
+            self.terminating.insert(name.to_string());
+        }
+        let running = pod["status"]["phase"] == "Running" && !terminating;
         if running {
             self.running.insert(name.to_string());
         } else {
@@ -69,6 +81,7 @@ mod tests {
         assert_eq!(p.observe("ADDED", &pod("b", "Pending")), Change::Created("b".into()));
         assert_eq!(p.observe("MODIFIED", &pod("a", "Running")), Change::Other);
         assert_eq!((p.created.len(), p.live.len(), p.running.len()), (2, 2, 1));
+        assert!(!p.all_terminating());
         assert_eq!(p.observe("DELETED", &pod("a", "Running")), Change::Deleted("a".into()));
         assert_eq!((p.created.len(), p.live.len(), p.running.len()), (2, 1, 0));
         // A terminating pod is not running; a re-ADDED known name is not a creation.
@@ -76,7 +89,10 @@ mod tests {
         terminating["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
         assert_eq!(p.observe("MODIFIED", &terminating), Change::Other);
         assert!(p.running.is_empty());
+        assert!(p.all_terminating());
         assert_eq!(p.observe("ADDED", &pod("b", "Running")), Change::Other);
         assert_eq!(p.observe("ADDED", &json!({"metadata": {}})), Change::Other);
+        assert_eq!(p.observe("DELETED", &pod("b", "Running")), Change::Deleted("b".into()));
+        assert!(p.terminating.is_empty() && p.live.is_empty());
     }
 }
