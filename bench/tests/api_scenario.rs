@@ -48,6 +48,8 @@ async fn every_phase_runs_and_reports() {
         watch_connections: 3,
         watch_rate: 200.0,
         watch_writes: 20,
+        churn_rate: 80.0,
+        churn_time: Duration::from_secs(1),
     };
     // The apiserver shares this process, so the memory row reads the test's own
     // RSS: meaningless as a number, but it exercises the reading.
@@ -75,6 +77,13 @@ async fn every_phase_runs_and_reports() {
         "list 150 pods p99",
         "watch delivery (30 watchers) p50",
         "watch delivery (30 watchers) p99",
+        "churn create pods",
+        "churn update services",
+        "churn update status pods",
+        "churn update status services",
+        "churn delete services",
+        "churn all writes at 80/s",
+        "churn writes completed/s",
     ] {
         let row = report.row(metric).unwrap_or_else(|| panic!("no row {metric:?} in\n{text}"));
         assert!(!row.value.starts_with("failed") && !row.value.starts_with("n/a"), "{metric}: {}\n{text}", row.value);

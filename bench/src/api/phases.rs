@@ -4,6 +4,7 @@
 //! connecting, and names everything the run writes after a random run id, so
 //! runs against a shared cluster never collide.
 
+use super::churn::{self, Churned, Schedule, Verb};
 use super::Plan;
 use crate::cluster::Target;
 use crate::load::{drive, Budget, Outcome};
@@ -11,7 +12,7 @@ use crate::pod;
 use crate::watch::{self, Delivery, StampStream};
 use api::ResourceInfo;
 use client::{Client, DeleteParams, ListParams};
-use etcd_client::{EventType, GetOptions, KvClient, WatchOptions};
+use etcd_client::{Compare, CompareOp, EventType, GetOptions, KvClient, Txn, TxnOp, WatchOptions};
 use futures::{StreamExt, TryStreamExt};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -29,6 +30,9 @@ const WATCHES_PER_CONNECTION: usize = 100;
 /// After the last watch is open, before the first write: lets every watch
 /// finish setting up inside the servers, so the first events measure delivery.
 const WATCH_SETTLE: Duration = Duration::from_millis(500);
+/// The resources the churn phase writes: pods, and services, whose creates
+/// and deletes also allocate and release a ClusterIP.
+pub(super) const CHURN_RESOURCES: [&str; 2] = ["pods", "services"];
 
 pub(super) struct Ctx {
     plan: Plan,
@@ -81,7 +85,7 @@ impl Ctx {
     }
 
     fn namespaces(&self) -> Vec<String> {
-        let mut all = vec![self.namespace("creates"), self.namespace("watch")];
+        let mut all = vec![self.namespace("creates"), self.namespace("watch"), self.namespace("churn")];
         all.extend(self.plan.list_sizes.iter().map(|n| self.namespace(&format!("list-{n}"))));
         all
     }
@@ -311,6 +315,149 @@ impl Ctx {
         .await;
         Ok(delivery)
     }
+}
+
+impl Ctx {
+    /// The churn schedule through the apiserver: creates, label updates with
+    /// the resourceVersion of the previous answer, status updates through the
+    /// subresource, and deletes, of every churn resource.
+    pub(super) async fn churn(&self, schedule: &Schedule) -> Churned {
+        let ns = self.namespace("churn");
+        let infos = churn_infos();
+        let api = self.api.clone();
+        churn::run(schedule, move |step, previous: Option<Value>| {
+            // Spread the requests over every client connection.
+            let client = api[(step.object as usize * infos.len() + step.resource) % api.len()].clone();
+            let (info, ns) = (infos[step.resource], ns.clone());
+            async move {
+                let name = churn_name(info, step.object);
+                let answer = match (step.verb, previous) {
+                    (Verb::Create, _) => client.create(info, &ns, &churn_object(info, &ns, &name)).await,
+                    (Verb::Update, Some(mut obj)) => {
+                        relabel(&mut obj, step.object);
+                        client.update(info, &ns, &obj).await
+                    }
+                    (Verb::UpdateStatus, Some(mut obj)) => {
+                        set_churn_condition(&mut obj);
+                        client.update_status(info, &ns, &obj).await
+                    }
+                    (Verb::Delete, Some(_)) => client.delete(info, &ns, &name, &DeleteParams::default()).await,
+                    (verb, None) => return Err(format!("{} of {name} without its earlier steps", verb.name())),
+                };
+                answer.map_err(|e| format!("{} {}/{name}: {e}", step.verb.name(), info.plural))
+            }
+        })
+        .await
+    }
+
+    /// The same schedule on raw etcd, as the apiserver's store writes: a
+    /// create is a put if the key is absent, an update a put if the key's
+    /// mod revision is the one the previous step left, a delete likewise
+    /// guarded. Values are the objects as the apiserver stores them.
+    pub(super) async fn raw_churn(&self, schedule: &Schedule) -> Churned {
+        let (prefix, ns) = (self.raw_prefix("churn"), self.namespace("churn"));
+        let infos = churn_infos();
+        let kv = self.kv.clone();
+        churn::run(schedule, move |step, previous: Option<i64>| {
+            let mut kv = kv[(step.object as usize * infos.len() + step.resource) % kv.len()].clone();
+            let info = infos[step.resource];
+            let name = churn_name(info, step.object);
+            let key = format!("{prefix}{}/{name}", info.plural);
+            let mut obj = stored_churn_object(info, &ns, &name);
+            if matches!(step.verb, Verb::Update | Verb::UpdateStatus) {
+                relabel(&mut obj, step.object);
+            }
+            if step.verb == Verb::UpdateStatus {
+                set_churn_condition(&mut obj);
+            }
+            async move {
+                let exists = Compare::create_revision(key.as_str(), CompareOp::Greater, 0);
+                let txn = match (step.verb, previous) {
+                    (Verb::Create, _) => Txn::new()
+                        .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(key.as_str(), serde_json::to_vec(&obj).map_err(text)?, None)]),
+                    (Verb::Update | Verb::UpdateStatus, Some(rev)) => Txn::new()
+                        .when([Compare::mod_revision(key.as_str(), CompareOp::Equal, rev), exists])
+                        .and_then([TxnOp::put(key.as_str(), serde_json::to_vec(&obj).map_err(text)?, None)])
+                        .or_else([TxnOp::get(key.as_str(), None)]),
+                    (Verb::Delete, Some(rev)) => Txn::new()
+                        .when([Compare::mod_revision(key.as_str(), CompareOp::Equal, rev), exists])
+                        .and_then([TxnOp::delete(key.as_str(), None)])
+                        .or_else([TxnOp::get(key.as_str(), None)]),
+                    (verb, None) => return Err(format!("{} of {key} without its earlier steps", verb.name())),
+                };
+                let response = kv.txn(txn).await.map_err(text)?;
+                if !response.succeeded() {
+                    return Err(format!("etcd txn {} {key}: compare failed", step.verb.name()));
+                }
+                response.header().map(|h| h.revision()).ok_or_else(|| format!("etcd txn {key}: no header"))
+            }
+        })
+        .await
+    }
+}
+
+fn churn_infos() -> Vec<&'static ResourceInfo> {
+    CHURN_RESOURCES.iter().map(|r| api::registry::lookup(r).expect("churn resources are registered")).collect()
+}
+
+/// `pod-0000042`, `service-0000042`: fixed width, so names sort as numbers do.
+fn churn_name(info: &ResourceInfo, n: u64) -> String {
+    format!("{}-{n:07}", info.singular)
+}
+
+/// What the churn creates through the apiserver.
+fn churn_object(info: &ResourceInfo, ns: &str, name: &str) -> Value {
+    match info.kind {
+        "Pod" => pod::pod(ns, name),
+        "Service" => json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": "kubia"}},
+            "spec": {
+                "type": "ClusterIP",
+                "selector": {"app": "kubia"},
+                "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}],
+                "sessionAffinity": "None"
+            }
+        }),
+        other => unreachable!("no churn object for {other}"),
+    }
+}
+
+/// The object as the apiserver would store it, server-set fields included,
+/// so raw etcd moves values of the same size.
+fn stored_churn_object(info: &ResourceInfo, ns: &str, name: &str) -> Value {
+    let mut obj = churn_object(info, ns, name);
+    if info.kind == "Service" {
+        obj["metadata"]["uid"] = "6f1c2a9e-3d4b-4e8f-a1b2-c3d4e5f60718".into();
+        obj["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z".into();
+        let spec = &mut obj["spec"];
+        spec["clusterIP"] = "10.96.12.34".into();
+        spec["clusterIPs"] = json!(["10.96.12.34"]);
+        spec["ipFamilies"] = json!(["IPv4"]);
+        spec["ipFamilyPolicy"] = "SingleStack".into();
+        spec["internalTrafficPolicy"] = "Cluster".into();
+        obj["status"] = json!({"loadBalancer": {}});
+    }
+    obj
+}
+
+/// The churn's metadata change: a label that differs on every object.
+fn relabel(obj: &mut Value, n: u64) {
+    obj["metadata"]["labels"]["bench.kubelab.io/churn"] = n.to_string().into();
+}
+
+/// The churn's status change: a condition of the bench's own type (pods
+/// and services both take conditions with these fields).
+fn set_churn_condition(obj: &mut Value) {
+    obj["status"]["conditions"] = json!([{
+        "type": "bench.kubelab.io/Churned",
+        "status": "True",
+        "reason": "Churned",
+        "message": "status updated by the bench's churn phase",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"
+    }]);
 }
 
 async fn connect_etcd(url: &str) -> anyhow::Result<etcd_client::Client> {
