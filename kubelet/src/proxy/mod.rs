@@ -87,7 +87,7 @@ impl Proxier {
                 Ok(listener) => {
                     tracing::info!(listen = %at, service_port = %port, "proxying");
                     self.failed.remove(at);
-                    let task = tokio::spawn(relay::serve(listener, balancer));
+                    let task = relay::spawn_serve(listener, balancer);
                     self.listeners.insert(*at, (port.clone(), task));
                 }
                 Err(e) => {
@@ -118,11 +118,11 @@ async fn close(task: JoinHandle<()>) {
 
 /// A listening socket with SO_REUSEADDR, so a restarted kubelet binds again at
 /// once while the last one's connections linger in TIME_WAIT.
-fn bind(at: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+fn bind(at: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = if at.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(at)?;
-    socket.listen(1024)
+    socket.listen(1024)?.into_std()
 }
 
 /// What the node proxy needs to know about its node.
