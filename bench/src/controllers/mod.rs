@@ -50,6 +50,8 @@ const SCALE_RATIO_TARGET: f64 = 1.5;
 /// The names of the nodes that are lost, and of those that are kept.
 const LOST_PREFIX: &str = "hollow-lost-";
 const KEPT_PREFIX: &str = "hollow-node-";
+/// The controller-manager's place among the components.
+const CM: usize = 1;
 /// How often the node lifecycle controller checks the nodes (Kubernetes: 5 s).
 const NODE_MONITOR_PERIOD: Duration = Duration::from_secs(1);
 
@@ -147,19 +149,21 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
         args.hollow_nodes, split.kept, split.lost
     );
     eprintln!(
-        "node monitor grace period {}, monitor period {}, pod eviction timeout {}, lease renewal every {}",
+        "node loss: node monitor grace period {}, monitor period {}, pod eviction timeout {}, lease renewal every {}",
         format_duration(grace),
         format_duration(NODE_MONITOR_PERIOD),
         format_duration(args.pod_eviction_timeout),
         format_duration(lease_renew)
     );
-    let cm_flags = [
+    // Until the node loss the controller-manager keeps Kubernetes' periods, so a
+    // debug build busy with thousands of pods cannot make nodes look silent;
+    // the loss phase restarts it with the short ones.
+    let loss_flags = [
         "--leader-elect=false".to_string(),
         format!("--node-monitor-grace-period={}", flag_duration(grace)),
         format!("--node-monitor-period={}", flag_duration(NODE_MONITOR_PERIOD)),
         format!("--pod-eviction-timeout={}", flag_duration(args.pod_eviction_timeout)),
     ];
-    let cm_flags: Vec<&str> = cm_flags.iter().map(String::as_str).collect();
     let hollow = |count: usize, prefix: &str| -> Vec<String> {
         let mut flags: Vec<String> = [
             "--runtime",
@@ -185,7 +189,7 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
     }
     let mut components = vec![
         Component::spawn(exe, "scheduler", "serve-scheduler", &server, &[])?,
-        Component::spawn(exe, "controller-manager", "serve-controller-manager", &server, &cm_flags)?,
+        Component::spawn(exe, "controller-manager", "serve-controller-manager", &server, &["--leader-elect=false"])?,
         Component::spawn(exe, "kubelet", "serve-kubelet", &server, &as_strs(&kept_flags))?,
     ];
     let mut lost_kubelet =
@@ -210,14 +214,29 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
 
     // 2. Scale-up and scale-down.
     eprintln!("scale-up: one RC from 0 to {} ...", args.pods);
-    let scale = scale(&client, &ns("scale"), args.pods, args.timeout).await?;
+    let scale = scale(&client, &ns("scale"), args.pods, args.timeout, &mut report).await?;
     match &scale.down {
         Some(down) => eprintln!(
             "  scale-down: all terminating after {:.2} s, all gone after {:.2} s",
-            down.terminating.as_secs_f64(),
+            down.terminating.map_or(f64::NAN, |d| d.as_secs_f64()),
             down.gone.map_or(f64::NAN, |d| d.as_secs_f64())
         ),
         None => eprintln!("  no scale-down: the scale-up did not finish"),
+    }
+    if scale.down.as_ref().is_none_or(|d| d.gone.is_none()) {
+        // The RC is stuck (a controller stopped): without it gone and a fresh
+        // controller-manager, every later phase would only time out.
+        let background = DeleteParams { propagation_policy: "Background".into(), ..Default::default() };
+        client.delete(rcs_info(), &ns("scale"), "scale", &background).await.context("delete the stuck RC")?;
+        components[CM].kill();
+        components[CM] = Component::spawn(
+            exe,
+            "controller-manager",
+            "serve-controller-manager",
+            &server,
+            &["--leader-elect=false"],
+        )?;
+        report.error("the scale phase did not finish: its RC was deleted and the controller-manager restarted");
     }
 
     // 3. Reaction.
@@ -249,6 +268,9 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
         "node loss: an RC of {loss_replicas} over {} nodes, then the kubelet of {} of them is killed ...",
         args.hollow_nodes, split.lost
     );
+    components[CM].kill();
+    components[CM] =
+        Component::spawn(exe, "controller-manager", "serve-controller-manager", &server, &as_strs(&loss_flags))?;
     let periods = loss::Periods { grace, eviction: args.pod_eviction_timeout, pod_grace: loss::POD_GRACE };
     let loss = loss::run(&client, &ns("loss"), loss_replicas, LOST_PREFIX, &mut lost_kubelet, args.timeout).await;
     match &loss {
@@ -299,7 +321,8 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
     ));
     report.note(format!(
         "Node loss: an RC of {loss_replicas} ready pods over all nodes, then the kubelet process of {} nodes is \
-         SIGKILLed; times from just before the kill. The controller-manager ran with --node-monitor-grace-period {}, \
+         SIGKILLed; times from just before the kill. For this phase only (so that earlier phases cannot make a \
+         busy node look silent) the controller-manager was restarted with --node-monitor-grace-period {}, \
          --node-monitor-period {} and --pod-eviction-timeout {} (Kubernetes: 40 s, 5 s, 5 m); the kubelets renew \
          their leases every {}. The node-loss pods have terminationGracePeriodSeconds {} (the bench pod: 30), after \
          which pod GC force-deletes them, and no readiness probe (the bench pod's waits 5 s). NotReady can come \
@@ -403,7 +426,7 @@ async fn wait_gone(
 ) -> Option<Duration> {
     let deadline = started + timeout;
     while !progress.live.is_empty() {
-        if let Err(e) = next_change(stream, progress, deadline).await {
+        if let Err(e) = next_change(stream, progress, stall_deadline(deadline)).await {
             eprintln!("  {e}; {} pods left", progress.live.len());
             return None;
         }
@@ -426,7 +449,7 @@ fn scale_rows(pods: u64, bare: &Bare, scale: &Scale) -> Vec<Row> {
         Row::new(SCENARIO, format!("RC 0→{pods} pods Running"), or_not(scale.running)),
     ];
     let down = scale.down.as_ref();
-    rows.push(Row::new(SCENARIO, format!("RC {pods}→0 pods terminating"), or_not(down.map(|d| d.terminating))));
+    rows.push(Row::new(SCENARIO, format!("RC {pods}→0 pods terminating"), or_not(down.and_then(|d| d.terminating))));
     let gone = down.and_then(|d| d.gone);
     rows.push(
         Row::new(SCENARIO, format!("RC {pods}→0 pods gone"), or_not(gone))
@@ -490,6 +513,15 @@ async fn watch_pods(client: &Client, ns: &str) -> anyhow::Result<(WatchStream, P
     Ok((stream, progress))
 }
 
+/// How long a deletion may go without any pod event before it counts as stuck
+/// (a controller that stopped), rather than waiting out --timeout.
+const STALL: Duration = Duration::from_secs(30);
+
+/// `deadline`, or [`STALL`] from now if that is sooner.
+fn stall_deadline(deadline: Instant) -> Instant {
+    deadline.min(Instant::now() + STALL)
+}
+
 /// The next event of `stream` into `progress`, by `deadline`.
 async fn next_change(stream: &mut WatchStream, progress: &mut Progress, deadline: Instant) -> anyhow::Result<Change> {
     let event = tokio::time::timeout_at(deadline.into(), stream.next())
@@ -509,13 +541,13 @@ struct Scale {
 
 struct ScaleDown {
     /// Every pod is being deleted: the RC's own share.
-    terminating: Duration,
+    terminating: Option<Duration>,
     /// Every pod is deleted from the API: the hollow kubelets finished the deletions.
     gone: Option<Duration>,
 }
 
 /// One RC scaled from 0 to `pods` and, once all run, back to 0.
-async fn scale(client: &Client, ns: &str, pods: u64, timeout: Duration) -> anyhow::Result<Scale> {
+async fn scale(client: &Client, ns: &str, pods: u64, timeout: Duration, report: &mut Report) -> anyhow::Result<Scale> {
     let name = "scale";
     client.create(rcs_info(), ns, &rc(name, 0)).await.context("create the RC")?;
     let (mut stream, mut progress) = watch_pods(client, ns).await?;
@@ -555,12 +587,17 @@ async fn scale(client: &Client, ns: &str, pods: u64, timeout: Duration) -> anyho
     client.patch(rcs_info(), ns, name, PatchType::Merge, &patch).await.context("scale the RC down")?;
     let deadline = started + timeout;
     while !progress.all_terminating() {
-        next_change(&mut stream, &mut progress, deadline)
-            .await
-            .with_context(|| format!("{} of {target} pods still not terminating", progress.live.len()))?;
+        if let Err(e) = next_change(&mut stream, &mut progress, stall_deadline(deadline)).await {
+            let left = progress.live.len() - progress.terminating.len();
+            report.error(format!("scale-down: {e}; {left} of {target} pods not terminating"));
+            return Ok(Scale { created, running, down: Some(ScaleDown { terminating: None, gone: None }) });
+        }
     }
-    let terminating = started.elapsed();
+    let terminating = Some(started.elapsed());
     let gone = wait_gone(&mut stream, &mut progress, started, timeout).await;
+    if gone.is_none() {
+        report.error(format!("scale-down: {} of {target} pods not gone", progress.live.len()));
+    }
     Ok(Scale { created, running, down: Some(ScaleDown { terminating, gone }) })
 }
 
@@ -615,6 +652,55 @@ mod tests {
         assert_eq!(rc["spec"]["replicas"], 0);
         assert!(rc["spec"]["template"]["spec"]["containers"].is_array());
         assert!(rc["spec"]["template"]["metadata"]["name"].is_null());
+    }
+
+    #[test]
+    fn scale_rows_put_the_rc_next_to_bare_creates_and_deletes() {
+        let ms = Duration::from_millis;
+        let bare = Bare { created: ms(2_000), create_rate: 500.0, gone: Some(ms(4_000)) };
+        let scale = Scale {
+            created: ms(2_500),
+            running: Some(ms(6_000)),
+            down: Some(ScaleDown { terminating: Some(ms(1_500)), gone: Some(ms(5_000)) }),
+        };
+        let rows = scale_rows(1000, &bare, &scale);
+        let cells: Vec<[&str; 4]> =
+            rows.iter().map(|r| [r.metric.as_str(), r.value.as_str(), r.baseline.as_str(), r.ratio.as_str()]).collect();
+        assert_eq!(
+            cells,
+            [
+                ["RC 0→1000 pods created", "2.50 s", "2.00 s (1000 bare creates)", "1.25x"],
+                ["RC 0→1000 pods Running", "6.00 s", "", ""],
+                ["RC 1000→0 pods terminating", "1.50 s", "", ""],
+                ["RC 1000→0 pods gone", "5.00 s", "4.00 s (1000 bare deletes)", "1.25x"],
+            ]
+        );
+        assert_eq!(rows[0].met, Some(true), "1.25x is within the 1.5x target");
+
+        // A scale-up that never finished: no scale-down, and it says so.
+        let stuck = Scale { created: ms(2_500), running: None, down: None };
+        let rows = scale_rows(1000, &Bare { gone: None, ..bare }, &stuck);
+        assert_eq!(rows[1].value, "not reached");
+        assert_eq!(
+            (rows[3].value.as_str(), rows[3].baseline.as_str(), rows[3].ratio.as_str()),
+            ("not reached", "not reached (1000 bare deletes)", "-")
+        );
+    }
+
+    #[test]
+    fn loss_replicas_default_to_five_per_node_at_most_the_pods() {
+        let args = |flags: &[&str]| crate::all::parse::<ControllersArgs>(flags).expect("valid flags");
+        assert_eq!(args(&[]).loss_replicas(), 500);
+        assert_eq!(args(&["--nodes", "50", "--pods", "200"]).loss_replicas(), 200);
+        assert_eq!(args(&["--pods", "10000"]).loss_replicas(), 500);
+        assert_eq!(args(&["--loss-replicas", "42"]).loss_replicas(), 42);
+        assert_eq!(args(&[]).node_monitor_grace_period, Duration::from_secs(8));
+    }
+
+    #[test]
+    fn durations_reach_the_components_in_milliseconds() {
+        assert_eq!(flag_duration(Duration::from_secs(8)), "8000ms");
+        assert_eq!(flag_duration(Duration::from_millis(2_500)), "2500ms");
     }
 
     #[test]
