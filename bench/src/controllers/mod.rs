@@ -4,8 +4,8 @@
 //! creates and deletes in the same run.
 //!
 //! The bench starts etcd, the apiserver, the scheduler, the controller-manager
-//! (`--leader-elect=false`, short node-monitor grace period and pod eviction
-//! timeout) and two kubelet processes running `--hollow-nodes` hollow nodes
+//! (`--leader-elect=false`; restarted with a short node-monitor grace period
+//! and pod eviction timeout for the node loss) and two kubelet processes running `--hollow-nodes` hollow nodes
 //! between them (`hollow-node-<n>`, and `--lost-percent` of them as
 //! `hollow-lost-<n>`), waits for the nodes to be Ready, then:
 //!
