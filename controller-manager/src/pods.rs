@@ -118,28 +118,24 @@ fn max_restarts(pod: &Value) -> i64 {
 }
 
 /// Recent before old, a missing time first; times whose age falls in the same
-/// power of two are a tie broken by uid, Kubernetes' LogarithmicScaleDown,
-/// so scaling down does not always pick exactly the newest pods.
-fn recent_first(a: (Option<Timestamp>, &Value), b: (Option<Timestamp>, &Value), now: Timestamp) -> Ordering {
-    match (a.0, b.0) {
-        (x, y) if x == y => Ordering::Equal,
-        (None, _) => Ordering::Less,
-        (_, None) => Ordering::Greater,
-        (Some(x), Some(y)) => {
-            let rank = |t: Timestamp| {
-                let age = now.duration_since(t).as_nanos();
-                if age > 0 {
-                    (age as f64).log2() as i64
-                } else {
-                    -1
-                }
-            };
-            match rank(x).cmp(&rank(y)) {
-                Ordering::Equal => meta::uid(a.1).cmp(meta::uid(b.1)),
-                other => other,
+/// power of two are equal here (Kubernetes' LogarithmicScaleDown), so scaling
+/// down does not always pick exactly the newest pods: the later criteria, and
+/// finally the uid, decide. Comparing ranks keeps the order total; a uid
+/// tie-break in here would not be (two equal times "equal", a third time of
+/// their rank between them by uid), and sort_by panics on such an order.
+fn recent_first(a: Option<Timestamp>, b: Option<Timestamp>, now: Timestamp) -> Ordering {
+    let rank = |t: Option<Timestamp>| match t {
+        None => i64::MIN,
+        Some(t) => {
+            let age = now.duration_since(t).as_nanos();
+            if age > 0 {
+                (age as f64).log2() as i64
+            } else {
+                -1
             }
         }
-    }
+    };
+    rank(a).cmp(&rank(b))
 }
 
 /// Kubernetes' `ActivePodsWithRanks` order: the pod to delete first sorts first.
@@ -151,7 +147,8 @@ fn recent_first(a: (Option<Timestamp>, &Value), b: (Option<Timestamp>, &Value), 
 /// 5. more pods of the same family on its node (`rank`) first;
 /// 6. ready for less time first;
 /// 7. more container restarts first;
-/// 8. newer before older.
+/// 8. newer before older;
+/// 9. by uid, so the order is total.
 pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) -> Ordering {
     let ((pa, rank_a), (pb, rank_b)) = (a, b);
     let (na, nb) = (node_name(pa), node_name(pb));
@@ -173,7 +170,7 @@ pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) ->
         return rank_b.cmp(&rank_a);
     }
     if is_ready(pa) && is_ready(pb) {
-        let by_ready = recent_first((ready_since(pa), pa), (ready_since(pb), pb), now);
+        let by_ready = recent_first(ready_since(pa), ready_since(pb), now);
         if by_ready != Ordering::Equal {
             return by_ready;
         }
@@ -183,7 +180,7 @@ pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) ->
         return by_restarts;
     }
     let created = |p: &Value| meta::parse_time(meta::creation_timestamp(p));
-    recent_first((created(pa), pa), (created(pb), pb), now)
+    recent_first(created(pa), created(pb), now).then_with(|| meta::uid(pa).cmp(meta::uid(pb)))
 }
 
 /// Creates and deletes pods for a controller, recording the Events `kubectl
@@ -391,6 +388,34 @@ mod tests {
             reversed.reverse();
             assert_eq!(order(&reversed), expected, "{rule}");
         }
+    }
+
+    /// Many pods created and ready within the same few seconds (a scale-up):
+    /// the order must be total, or sort_by panics scaling them down.
+    #[test]
+    fn the_order_is_total_for_pods_of_the_same_age() {
+        let now: Timestamp = NOW.parse().unwrap();
+        let pods: Vec<Value> = (0..60)
+            .map(|i| {
+                let mut p = pod(&format!("p{i}"), "n1", "Running", Some(40 + i % 3), 0, 40 + (i * 7) % 5);
+                p["metadata"]["uid"] = json!(format!("{:04}", (i * 37) % 60));
+                p
+            })
+            .collect();
+        let cmp = |a: &Value, b: &Value| deletion_order((a, 0), (b, 0), now);
+        for a in &pods {
+            for b in &pods {
+                assert_eq!(cmp(a, b), cmp(b, a).reverse(), "antisymmetric");
+                for c in &pods {
+                    if cmp(a, b) != Ordering::Greater && cmp(b, c) != Ordering::Greater {
+                        assert_ne!(cmp(a, c), Ordering::Greater, "transitive");
+                    }
+                }
+            }
+        }
+        let mut sorted = pods.clone();
+        sorted.sort_by(|a, b| cmp(a, b));
+        assert!(sorted.windows(2).all(|w| cmp(&w[0], &w[1]) != Ordering::Greater));
     }
 
     #[test]
