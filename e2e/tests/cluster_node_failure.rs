@@ -42,8 +42,14 @@ fn pods_of_a_failed_node_are_replaced_elsewhere() {
         row.contains("NotReady") || row.contains("Unknown")
     });
     assert!(not_ready, "{}", live.global(&["describe", "node", &victim]).stdout);
-    let taints = live.global(&["get", "node", &victim, "-o", "jsonpath={.spec.taints[*].key}"]).stdout;
-    assert!(taints.contains("node.kubernetes.io/unreachable"), "{taints}");
+    // The node lifecycle controller writes the Unknown conditions and the
+    // taint in two writes (status, then spec): the taint may come a moment later.
+    let mut taints = String::new();
+    let tainted = eventually(Duration::from_secs(30), || {
+        taints = live.global(&["get", "node", &victim, "-o", "jsonpath={.spec.taints[*].key}"]).stdout;
+        taints.contains("node.kubernetes.io/unreachable")
+    });
+    assert!(tainted, "taints of {victim}: {taints:?}");
 
     // Evicted after the timeout, replaced on the other nodes; never more than 6 once settled.
     let replaced = eventually(Duration::from_secs(120), || {
