@@ -89,6 +89,15 @@ impl Run {
     }
 }
 
+/// Runs `cmd` (kubectl) with `input` on its standard input.
+fn with_stdin(mut cmd: Command, input: &str) -> Run {
+    use std::io::Write;
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run kubectl");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    Run::from(child.wait_with_output().expect("kubectl output"))
+}
+
 /// A kubectl command pointed at `server`, with `home` as HOME so no
 /// kubeconfig of the machine's leaks in.
 fn kubectl_command(server: &str, home: &Path, args: &[&str]) -> Command {
@@ -143,32 +152,14 @@ impl Live {
     /// `kubectl create -f -` of `yaml` in this test's namespace; panics if it fails.
     #[track_caller]
     pub fn create(&self, yaml: &str) {
-        use std::io::Write;
-        let mut child = self
-            .command(&["create", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(yaml.as_bytes()).expect("write stdin");
-        let out = Run::from(child.wait_with_output().expect("kubectl output"));
+        let out = self.kubectl_stdin(&["create", "-f", "-"], yaml);
         assert_eq!(out.code, 0, "kubectl create failed: {}\nfor:\n{yaml}", out.stderr);
     }
 
     /// kubectl in this test's namespace with `input` on its standard input
     /// (`create -f -` that may fail, unlike [`Live::create`]).
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-        Run::from(child.wait_with_output().expect("kubectl output"))
+        with_stdin(self.command(args), input)
     }
 
     /// kubectl without a namespace (nodes, other namespaces).
@@ -378,16 +369,7 @@ impl Cluster {
 
     /// Runs kubectl with `input` on its standard input.
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-        Run::from(child.wait_with_output().expect("kubectl output"))
+        with_stdin(self.command(args), input)
     }
 
     /// A gRPC client for checks kubectl cannot make (watch resumption, concurrency).
