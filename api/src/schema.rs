@@ -8,6 +8,7 @@ use crate::error::{ApiError, Result};
 use crate::registry::{ResourceInfo, RESOURCES};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{LazyLock, OnceLock};
 
 const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
@@ -193,32 +194,52 @@ impl Compiler<'_> {
 }
 
 impl KindSchema {
-    fn walk(&self, node: usize, v: &Value, path: &str, out: &mut Vec<String>, quantities: &mut Vec<(String, String)>) {
+    /// Walks `v` against the schema node, with `path` the field path so far:
+    /// one buffer grown and cut back per field, since every object field is
+    /// visited on every write and most paths are never reported.
+    fn walk(
+        &self,
+        node: usize,
+        v: &Value,
+        path: &mut String,
+        out: &mut Vec<String>,
+        quantities: &mut Vec<(String, String)>,
+    ) {
         let mut node = node;
         while let Node::Alias(next) = self.nodes[node] {
             node = next;
         }
+        let len = path.len();
         match (&self.nodes[node], v) {
             (Node::Object(props), Value::Object(m)) => {
                 for (k, child) in m {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                    match props.get(k) {
-                        Some(&i) => self.walk(i, child, &p, out, quantities),
-                        None => out.push(p),
+                    if !path.is_empty() {
+                        path.push('.');
                     }
+                    path.push_str(k);
+                    match props.get(k) {
+                        Some(&i) => self.walk(i, child, path, out, quantities),
+                        None => out.push(path.clone()),
+                    }
+                    path.truncate(len);
                 }
             }
             (Node::Map(i), Value::Object(m)) => {
                 for (k, child) in m {
-                    self.walk(*i, child, &format!("{path}.{k}"), out, quantities);
+                    path.push('.');
+                    path.push_str(k);
+                    self.walk(*i, child, path, out, quantities);
+                    path.truncate(len);
                 }
             }
             (Node::Array(i), Value::Array(items)) => {
                 for (n, child) in items.iter().enumerate() {
-                    self.walk(*i, child, &format!("{path}[{n}]"), out, quantities);
+                    let _ = write!(path, "[{n}]");
+                    self.walk(*i, child, path, out, quantities);
+                    path.truncate(len);
                 }
             }
-            (Node::Quantity, Value::String(s)) => quantities.push((path.to_string(), s.clone())),
+            (Node::Quantity, Value::String(s)) => quantities.push((path.clone(), s.clone())),
             _ => {}
         }
     }
@@ -226,7 +247,7 @@ impl KindSchema {
     fn check(&self, obj: &Value) -> (Vec<String>, Vec<(String, String)>) {
         let mut unknown = Vec::new();
         let mut quantities = Vec::new();
-        self.walk(self.root, obj, "", &mut unknown, &mut quantities);
+        self.walk(self.root, obj, &mut String::new(), &mut unknown, &mut quantities);
         unknown.retain(|p| !matches!(p.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
         (unknown, quantities)
     }

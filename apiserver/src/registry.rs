@@ -16,11 +16,12 @@ use crate::store::{EventKind, KeyValue, Store, StoreError, StoreEvent};
 use crate::strategy;
 use api::selector::{FieldSelector, LabelSelector};
 use api::{meta, registry, validation, ApiError, FieldError, Reason, ResourceInfo};
+use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use proto::PatchType;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// The largest object kubelab stores, as etcd's default request limit (1.5 MiB).
 pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
@@ -65,12 +66,24 @@ pub struct RawList {
     pub continue_token: String,
 }
 
-/// One event of a watch, ready to send: its type and the object.
+/// One event of a watch, ready to send: its type and the object as stored.
+/// The JSON is shared with every other watcher of the same change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchEvent {
     pub kind: &'static str,
-    pub object: RawObject,
+    pub json: Bytes,
+    pub resource_version: i64,
 }
+
+impl WatchEvent {
+    /// The object with its resourceVersion stamped in.
+    pub fn decode(&self) -> Result<Value> {
+        from_kv(&self.json, self.resource_version)
+    }
+}
+
+/// A watch as the registry serves it: ends after its first error.
+pub type WatchEvents = BoxStream<'static, Result<WatchEvent>>;
 
 pub struct Registry {
     store: Arc<dyn Store>,
@@ -248,8 +261,8 @@ impl Registry {
                 }
             };
             self.namespaces.write().expect("namespaces lock").clear();
-            while let Some(Ok(ev)) = rx.recv().await {
-                let Ok(ns) = ev.object.decode() else { continue };
+            while let Some(Ok(ev)) = rx.next().await {
+                let Ok(ns) = ev.decode() else { continue };
                 let mut table = self.namespaces.write().expect("namespaces lock");
                 if ev.kind == "DELETED" {
                     table.remove(meta::name(&ns));
@@ -781,6 +794,10 @@ impl Registry {
     /// per matching object first; then every change after it, in order. An
     /// object that stops (or starts) matching the selectors is reported as
     /// DELETED (or ADDED), as Kubernetes does.
+    ///
+    /// The stream is polled by whoever serves it (no task or channel of its
+    /// own per watcher): a client that goes away drops it, and with it the
+    /// store watch.
     pub async fn watch(
         &self,
         info: &ResourceInfo,
@@ -788,54 +805,45 @@ impl Registry {
         label_selector: &str,
         field_selector: &str,
         resource_version: &str,
-    ) -> Result<mpsc::Receiver<Result<WatchEvent>>> {
+    ) -> Result<WatchEvents> {
         let filter = Filter::new(info, label_selector, field_selector)?;
         let prefix = info.namespace_prefix(namespace);
         // Every watch of a resource shares one store watch over the whole
         // collection; a namespace is a filter on keys.
         let collection = info.key_prefix();
-        let (tx, rx) = mpsc::channel(256);
         let mut initial = Vec::new();
         let from = match resource_version {
             "" | "0" => {
                 let list = self.list_raw(info, namespace, label_selector, field_selector, 0, "").await?;
-                initial.extend(list.items.into_iter().map(|object| WatchEvent { kind: "ADDED", object }));
+                initial.extend(list.items.into_iter().map(|object| {
+                    Ok(WatchEvent {
+                        kind: "ADDED",
+                        json: object.json.into(),
+                        resource_version: object.resource_version,
+                    })
+                }));
                 list.resource_version
             }
             rv => parse_resource_version(rv)?.unwrap_or(0),
         };
-        let mut events = self.store.watch(&collection, from).await.map_err(storage_error)?;
-        tokio::spawn(async move {
-            for ev in initial {
-                if tx.send(Ok(ev)).await.is_err() {
-                    return;
-                }
-            }
-            loop {
-                // A client that went away ends the watch now, not at the next event.
-                let item = tokio::select! {
-                    _ = tx.closed() => return,
-                    item = events.next() => match item {
-                        Some(item) => item,
-                        None => return,
-                    },
-                };
-                let out = match item {
-                    Ok(ev) if !ev.key.starts_with(&prefix) => continue,
-                    Ok(ev) => match translate(ev, &filter) {
-                        Ok(Some(e)) => Ok(e),
-                        Ok(None) => continue,
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(storage_error(e)),
-                };
-                let stop = out.is_err();
-                if tx.send(out).await.is_err() || stop {
-                    return;
-                }
-            }
+        let events = self.store.watch(&collection, from).await.map_err(storage_error)?;
+        let live = events.filter_map(move |item| {
+            let out = match item {
+                Ok(ev) if !ev.key.starts_with(&prefix) => None,
+                Ok(ev) => translate(ev, &filter).transpose(),
+                Err(e) => Some(Err(storage_error(e))),
+            };
+            std::future::ready(out)
         });
-        Ok(rx)
+        // Nothing follows an error: the client must start again.
+        let stream = futures::stream::iter(initial).chain(live).scan(false, |failed, item| {
+            let next = (!*failed).then(|| {
+                *failed = item.is_err();
+                item
+            });
+            std::future::ready(next)
+        });
+        Ok(stream.boxed())
     }
 }
 
@@ -857,7 +865,7 @@ fn translate(ev: StoreEvent, filter: &Filter) -> Result<Option<WatchEvent>> {
             }
         }
     };
-    Ok(kind.map(|kind| WatchEvent { kind, object: RawObject { json: ev.value, resource_version: ev.revision } }))
+    Ok(kind.map(|kind| WatchEvent { kind, json: ev.value, resource_version: ev.revision }))
 }
 
 fn check_subresource(info: &ResourceInfo, subresource: &str) -> Result<()> {
@@ -1068,20 +1076,20 @@ mod tests {
         let reg = registry().await;
         let created = reg.create(pods(), "default", &pod_json("a", json!({"app": "x"})), false).await.unwrap();
         let mut rx = reg.watch(pods(), "default", "app=x", "", "").await.unwrap();
-        let first = rx.recv().await.unwrap().unwrap();
-        assert_eq!((first.kind, meta::name(&first.object.decode().unwrap())), ("ADDED", "a"));
+        let first = rx.next().await.unwrap().unwrap();
+        assert_eq!((first.kind, meta::name(&first.decode().unwrap())), ("ADDED", "a"));
         let mut moved = created.clone();
         moved["metadata"]["labels"] = json!({"app": "y"});
         reg.update(pods(), "default", "a", &serde_json::to_vec(&moved).unwrap(), "", false).await.unwrap();
-        let left = rx.recv().await.unwrap().unwrap();
+        let left = rx.next().await.unwrap().unwrap();
         assert_eq!(left.kind, "DELETED");
         // Another namespace's pods are not seen.
         reg.create(pods(), "kube-system", &pod_json("other", json!({"app": "x"})), false).await.unwrap();
         reg.create(pods(), "default", &pod_json("b", json!({"app": "x"})), false).await.unwrap();
-        let next = rx.recv().await.unwrap().unwrap();
-        let obj = next.object.decode().unwrap();
+        let next = rx.next().await.unwrap().unwrap();
+        let obj = next.decode().unwrap();
         assert_eq!((next.kind, meta::name(&obj)), ("ADDED", "b"));
-        assert_eq!(meta::resource_version(&obj), next.object.resource_version.to_string());
+        assert_eq!(meta::resource_version(&obj), next.resource_version.to_string());
     }
 
     #[tokio::test]

@@ -152,23 +152,20 @@ impl Api for ApiService {
     async fn watch(&self, req: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
-        let rx = self
+        let events = self
             .registry
             .watch(info, &ns, &req.label_selector, &req.field_selector, &req.resource_version)
             .await
             .map_err(status)?;
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-        let stream = futures::StreamExt::map(stream, |item| {
+        let stream = futures::StreamExt::map(events, |item| {
             Ok(match item {
-                Ok(ev) => WatchEvent {
-                    r#type: ev.kind.to_string(),
-                    json: ev.object.json,
-                    resource_version: ev.object.resource_version,
-                },
+                Ok(ev) => {
+                    WatchEvent { r#type: ev.kind.to_string(), json: ev.json, resource_version: ev.resource_version }
+                }
                 // Kubernetes ends a failed watch with an ERROR event holding a Status.
                 Err(e) => WatchEvent {
                     r#type: "ERROR".into(),
-                    json: serde_json::to_vec(&e.to_status()).expect("a JSON value always serializes"),
+                    json: serde_json::to_vec(&e.to_status()).expect("a JSON value always serializes").into(),
                     resource_version: 0,
                 },
             })

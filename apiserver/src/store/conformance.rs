@@ -7,6 +7,7 @@
 //! `store_conformance_tests!` turns each case into its own `#[tokio::test]`.
 
 use super::{EventKind, KeyValue, Store, StoreError, StoreEvent, WatchStream};
+use bytes::Bytes;
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,7 +180,7 @@ pub async fn watch_replays_missed_events_then_live_ones(store: Arc<dyn Store>) {
     }
     let live = store.update(&format!("{prefix}b"), b"b2".to_vec(), b_created).await.expect("live update");
     let event = next_event(&mut watch).await;
-    assert_eq!((event.revision, event.value.as_slice()), (live, &b"b2"[..]));
+    assert_eq!((event.revision, &event.value[..]), (live, &b"b2"[..]));
     assert_quiet(&mut watch).await;
 
     // From the middle of the history: only what came after.
@@ -212,18 +213,24 @@ pub async fn watch_events_carry_previous_values(store: Arc<dyn Store>) {
         StoreEvent {
             kind: EventKind::Put,
             key: key.clone(),
-            value: b"v1".to_vec(),
+            value: Bytes::from_static(b"v1"),
             prev_value: None,
             revision: created,
         },
         StoreEvent {
             kind: EventKind::Put,
             key: key.clone(),
-            value: b"v2".to_vec(),
-            prev_value: Some(b"v1".to_vec()),
+            value: Bytes::from_static(b"v2"),
+            prev_value: Some(Bytes::from_static(b"v1")),
             revision: updated,
         },
-        StoreEvent { kind: EventKind::Delete, key, value: b"v2".to_vec(), prev_value: None, revision: deleted },
+        StoreEvent {
+            kind: EventKind::Delete,
+            key,
+            value: Bytes::from_static(b"v2"),
+            prev_value: None,
+            revision: deleted,
+        },
     ];
     for want in expected {
         assert_eq!(next_event(&mut watch).await, want);

@@ -8,6 +8,7 @@
 //! and no single response grows without bound.
 
 use super::{EventKind, KeyValue, Result, Store, StoreError, StoreEvent, WatchStream};
+use bytes::Bytes;
 use etcd_client::{
     Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, Txn, TxnOp,
     TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
@@ -459,13 +460,13 @@ fn convert_event(event: &etcd_client::Event) -> Result<StoreEvent> {
     let Some(kv) = event.kv() else {
         return Err(StoreError::Internal("etcd watch event without a key".to_string()));
     };
-    let prev = event.prev_kv().map(|prev| prev.value().to_vec());
+    let prev = event.prev_kv().map(|prev| Bytes::copy_from_slice(prev.value()));
     let key = utf8_key(kv.key().to_vec())?;
     Ok(match event.event_type() {
         etcd_client::EventType::Put => StoreEvent {
             kind: EventKind::Put,
             key,
-            value: kv.value().to_vec(),
+            value: Bytes::copy_from_slice(kv.value()),
             prev_value: prev,
             revision: kv.mod_revision(),
         },

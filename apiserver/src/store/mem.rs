@@ -92,7 +92,13 @@ impl Inner {
     /// Records a write at a new revision and notifies matching watchers.
     fn commit(&mut self, kind: EventKind, key: &str, value: Vec<u8>, prev_value: Option<Vec<u8>>) -> i64 {
         self.revision += 1;
-        let event = Arc::new(StoreEvent { kind, key: key.to_string(), value, prev_value, revision: self.revision });
+        let event = Arc::new(StoreEvent {
+            kind,
+            key: key.to_string(),
+            value: value.into(),
+            prev_value: prev_value.map(Into::into),
+            revision: self.revision,
+        });
         self.watchers.retain(|w| {
             if !event.key.starts_with(&w.prefix) {
                 return !w.tx.is_closed();

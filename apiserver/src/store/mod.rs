@@ -6,6 +6,7 @@
 //! as every object's resourceVersion. `WatchCache` sits in front of a store so many
 //! API watchers share one underlying watch per resource prefix.
 
+use bytes::Bytes;
 use futures::Stream;
 use std::pin::Pin;
 
@@ -35,16 +36,18 @@ pub enum EventKind {
     Delete,
 }
 
-/// One change, as a watch delivers it.
+/// One change, as a watch delivers it. The values are reference-counted
+/// `Bytes`: the watch cache hands one event to every watcher, and each copy
+/// costs a count, not the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreEvent {
     pub kind: EventKind,
     pub key: String,
     /// For Put: the new value. For Delete: the value just before deletion.
-    pub value: Vec<u8>,
+    pub value: Bytes,
     /// For Put: the previous value, if the key existed (lets watchers with a
     /// selector see objects leave it). For Delete: None.
-    pub prev_value: Option<Vec<u8>>,
+    pub prev_value: Option<Bytes>,
     /// The revision of this change.
     pub revision: i64,
 }
