@@ -122,6 +122,7 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
         let stream = stack::open_watch(&stack.client, &ns).await?;
         let want = usize::try_from(args.pods)?;
         let watcher = tokio::spawn(stack::watch_until(stream, want, args.timeout, stack::is_bound));
+        let cpu_before = stack.cpu();
         let started = Instant::now();
         let creates = stack::create_pods(&target.server, &ns, args.clients, args.pods).await?;
         eprintln!("  creates: {}", creates.describe());
@@ -129,6 +130,7 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
             report.error(e);
         }
         let observed = watcher.await?;
+        let cpu = cpu_before.per_unit(&stack.cpu(), observed.latencies.count());
         stack.check()?;
         drop(stack);
         let bound = observed.latencies.count();
@@ -168,6 +170,7 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
             format!("{} / {} / {}", format_duration(s.p50), format_duration(s.p90), format_duration(s.p99)),
         ));
         report.push(Row::new(SCENARIO, at("scheduler decisions/s (in process)"), format_rate(decisions)));
+        report.push(stack::cpu_row(SCENARIO, &at("CPU per bound pod"), &cpu, rate));
         points.push(Point {
             nodes,
             e2e_per_pod: per(rate),
@@ -181,6 +184,8 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
          256 Gi / 250 pods; no controller-manager). End to end: from the first create call to the watch event \
          showing the last pod with spec.nodeName; per pod: from just before its create to that event. \
          Baseline: the same number of raw etcd puts from the same {} clients on the same etcd, before the pods. \
+         CPU per bound pod: each process's CPU time from the first create to the last bound pod, over the pods \
+         bound; the ceiling is the rate at which that CPU fills every core of this machine. \
          Decision time: the scheduler crate's algorithm on a synthetic snapshot of the same node count \
          (min(pods, 10,000) pods from 20 owners), in this process with the stack down.",
         args.clients

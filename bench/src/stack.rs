@@ -4,10 +4,11 @@
 //! the raw etcd put baseline, RSS of every process including etcd, and a watch
 //! that times each stamped pod from its create call to a condition.
 
-use crate::cluster::{rss_bytes, Cluster};
+use crate::cluster::{cpu_time, rss_bytes, Cluster};
 use crate::controllers::components::Component;
 use crate::load::{drive, Budget, Outcome};
-use crate::stats::Latencies;
+use crate::report::Row;
+use crate::stats::{format_duration, format_rate, format_ratio, ratio, Latencies};
 use anyhow::Context as _;
 use client::{Client, ListParams};
 use futures::StreamExt;
@@ -75,10 +76,79 @@ impl Stack {
         all
     }
 
+    /// CPU time used so far by every process of the stack and by this one
+    /// (the load generator and the watch that times the pods).
+    pub fn cpu(&self) -> CpuSnapshot {
+        let mut all = self.processes();
+        all.push(("bench", std::process::id()));
+        CpuSnapshot(all.into_iter().map(|(name, pid)| (name, cpu_time(pid))).collect())
+    }
+
     /// RSS of `name`'s process, in bytes.
     pub fn rss(&self, name: &str) -> Option<u64> {
         self.processes().into_iter().find(|(n, _)| *n == name).and_then(|(_, pid)| rss_bytes(pid))
     }
+}
+
+/// CPU time per process at one moment; two of them give where the CPU went.
+#[derive(Debug, Clone)]
+pub struct CpuSnapshot(Vec<(&'static str, Option<Duration>)>);
+
+/// CPU per unit of work (a pod), per process, between two snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuShare {
+    pub per_process: Vec<(&'static str, Duration)>,
+    pub total: Duration,
+}
+
+impl CpuSnapshot {
+    /// CPU each process spent between `self` and `later`, divided by `units`.
+    pub fn per_unit(&self, later: &CpuSnapshot, units: u64) -> CpuShare {
+        let units = u32::try_from(units.max(1)).unwrap_or(u32::MAX);
+        let per_process: Vec<_> = self
+            .0
+            .iter()
+            .filter_map(|(name, before)| {
+                let after = later.0.iter().find(|(n, _)| n == name)?.1?;
+                Some((*name, after.saturating_sub((*before)?) / units))
+            })
+            .collect();
+        let total = per_process.iter().map(|(_, d)| *d).sum();
+        CpuShare { per_process, total }
+    }
+}
+
+impl CpuShare {
+    /// The most units per second this machine's cores allow at this cost.
+    pub fn ceiling(&self, cores: usize) -> f64 {
+        if self.total.is_zero() {
+            return f64::INFINITY;
+        }
+        cores as f64 / self.total.as_secs_f64()
+    }
+
+    /// `apiserver 410 µs + etcd 230 µs + ... = 950 µs`, largest first.
+    pub fn describe(&self) -> String {
+        let mut parts = self.per_process.clone();
+        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        let parts: Vec<String> = parts.iter().map(|(n, d)| format!("{n} {}", format_duration(*d))).collect();
+        format!("{} = {}", parts.join(" + "), format_duration(self.total))
+    }
+}
+
+/// A table row: the CPU a pod costs each process, next to the rate at which
+/// that cost fills every core and how close `rate` came to it.
+pub fn cpu_row(scenario: &str, metric: &str, share: &CpuShare, rate: f64) -> Row {
+    let ceiling = share.ceiling(cores());
+    Row::new(scenario, metric, share.describe()).baseline(
+        format!("{} on {} cores (CPU ceiling)", format_rate(ceiling), cores()),
+        format_ratio(ratio(rate, ceiling)),
+    )
+}
+
+/// This machine's cores, as the CPU ceiling counts them.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The etcd child of this process (started by `TestEtcd`, which does not
@@ -125,6 +195,42 @@ pub async fn create_pods(server: &str, ns: &str, clients: usize, n: u64) -> anyh
         }
     })
     .await)
+}
+
+/// `n` stamped bench pods created in `ns` at a steady `rate` per second
+/// (open-loop: each create starts on schedule, whatever the earlier ones are
+/// doing), numbered from `first`.
+pub async fn create_pods_paced(client: &Client, ns: &str, first: u64, n: u64, rate: f64) -> Outcome {
+    let pods = api::registry::lookup("pods").expect("pods are registered");
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let started = Instant::now();
+    let mut sends = Vec::new();
+    for i in first..first + n {
+        ticks.tick().await;
+        let (client, ns) = (client.clone(), ns.to_string());
+        sends.push(tokio::spawn(async move {
+            let mut pod = crate::pod::pod(&ns, &crate::pod::name(i));
+            crate::pod::stamp(&mut pod, crate::pod::now_nanos());
+            let sent = Instant::now();
+            client.create(pods, &ns, &pod).await.map(|_| sent.elapsed()).map_err(|e| e.to_string())
+        }));
+    }
+    let mut out = Outcome { attempted: n, ..Default::default() };
+    for send in futures::future::join_all(sends).await {
+        match send.map_err(|e| e.to_string()).and_then(|r| r) {
+            Ok(latency) => {
+                out.latencies.record(latency);
+                out.ok += 1;
+            }
+            Err(e) => {
+                out.failed += 1;
+                out.first_error.get_or_insert(e);
+            }
+        }
+    }
+    out.elapsed = started.elapsed();
+    out
 }
 
 /// What a [`watch_until`] saw.
@@ -219,6 +325,22 @@ mod tests {
         assert!(is_bound(&json!({"spec": {"nodeName": "n1"}})));
         assert!(!is_bound(&json!({"spec": {"nodeName": ""}})));
         assert!(!is_bound(&json!({"spec": {}})));
+    }
+
+    #[test]
+    fn cpu_is_shared_out_per_unit_and_bounds_the_rate() {
+        let ms = Duration::from_millis;
+        let before = CpuSnapshot(vec![("apiserver", Some(ms(1000))), ("etcd", Some(ms(500))), ("gone", None)]);
+        let after = CpuSnapshot(vec![("apiserver", Some(ms(1400))), ("etcd", Some(ms(700))), ("gone", Some(ms(9)))]);
+        let share = before.per_unit(&after, 1000);
+        assert_eq!(
+            share.per_process,
+            vec![("apiserver", Duration::from_micros(400)), ("etcd", Duration::from_micros(200))]
+        );
+        assert_eq!(share.total, Duration::from_micros(600));
+        assert_eq!(share.describe(), "apiserver 400 µs + etcd 200 µs = 600 µs");
+        // 2 cores at 600 µs per unit: at most 3,333 units/s.
+        assert!((share.ceiling(2) - 3333.3).abs() < 1.0, "{}", share.ceiling(2));
     }
 
     #[test]
