@@ -121,6 +121,7 @@ pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
     let watcher = tokio::spawn(stack::watch_until(stream, want, args.timeout, stack::is_running));
     eprintln!("saturation: creating {} pods from {} clients ...", args.pods, args.clients);
     let cpu_before = stack.cpu();
+    let revision_before = stack.etcd_revision().await?;
     let started = Instant::now();
     let creates = stack::create_pods(&target.server, &ns, args.clients, args.pods).await?;
     eprintln!("  creates: {}", creates.describe());
@@ -130,6 +131,7 @@ pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
     let observed = watcher.await?;
     let running = observed.latencies.count();
     let cpu = cpu_before.per_unit(&stack.cpu(), running);
+    let writes = stack.etcd_revision().await? - revision_before;
     let all_running = observed.last.map_or(Duration::ZERO, |t| t.duration_since(started));
     eprintln!("  {running} Running after {:.2} s", all_running.as_secs_f64());
     if running < args.pods {
@@ -171,6 +173,14 @@ pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
     }
     let rate = throughput(running, all_running);
     report.push(stack::cpu_row(SCENARIO, "CPU per pod, saturation (create → Running)", &cpu, rate));
+    report.push(stack::writes_row(
+        SCENARIO,
+        "etcd writes per pod, saturation",
+        writes,
+        running,
+        args.nodes,
+        all_running,
+    ));
     report.push(
         Row::new(SCENARIO, "pods Running/s (create → all Running)", format_rate(rate))
             .baseline(format!("{} (raw etcd puts)", format_rate(puts.rate())), format_ratio(ratio(rate, puts.rate()))),

@@ -13,9 +13,6 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// The same allocator as the daemons: this binary also runs them (`serve-apiserver`, ...).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "bench", about = "kubelab benchmarks: measure the control plane on this machine")]
 struct Cli {

@@ -123,6 +123,7 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
         let want = usize::try_from(args.pods)?;
         let watcher = tokio::spawn(stack::watch_until(stream, want, args.timeout, stack::is_bound));
         let cpu_before = stack.cpu();
+        let revision_before = stack.etcd_revision().await?;
         let started = Instant::now();
         let creates = stack::create_pods(&target.server, &ns, args.clients, args.pods).await?;
         eprintln!("  creates: {}", creates.describe());
@@ -131,6 +132,7 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
         }
         let observed = watcher.await?;
         let cpu = cpu_before.per_unit(&stack.cpu(), observed.latencies.count());
+        let writes = stack.etcd_revision().await? - revision_before;
         stack.check()?;
         drop(stack);
         let bound = observed.latencies.count();
@@ -171,6 +173,7 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
         ));
         report.push(Row::new(SCENARIO, at("scheduler decisions/s (in process)"), format_rate(decisions)));
         report.push(stack::cpu_row(SCENARIO, &at("CPU per bound pod"), &cpu, rate));
+        report.push(stack::writes_row(SCENARIO, &at("etcd writes per bound pod"), writes, bound, nodes, elapsed));
         points.push(Point {
             nodes,
             e2e_per_pod: per(rate),

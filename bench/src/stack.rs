@@ -84,6 +84,14 @@ impl Stack {
         CpuSnapshot(all.into_iter().map(|(name, pid)| (name, cpu_time(pid))).collect())
     }
 
+    /// etcd's current revision: one more per write to any key, so two readings
+    /// count the writes in between (every component's, the leases' too).
+    pub async fn etcd_revision(&self) -> anyhow::Result<i64> {
+        let mut etcd = etcd_client::Client::connect([&self.cluster.target().etcd], None).await?;
+        let response = etcd.get("/", None).await?;
+        response.header().map(|h| h.revision()).context("etcd answered without a header")
+    }
+
     /// RSS of `name`'s process, in bytes.
     pub fn rss(&self, name: &str) -> Option<u64> {
         self.processes().into_iter().find(|(n, _)| *n == name).and_then(|(_, pid)| rss_bytes(pid))
@@ -130,7 +138,7 @@ impl CpuShare {
     /// `apiserver 410 µs + etcd 230 µs + ... = 950 µs`, largest first.
     pub fn describe(&self) -> String {
         let mut parts = self.per_process.clone();
-        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.1));
         let parts: Vec<String> = parts.iter().map(|(n, d)| format!("{n} {}", format_duration(*d))).collect();
         format!("{} = {}", parts.join(" + "), format_duration(self.total))
     }
@@ -145,6 +153,18 @@ pub fn cpu_row(scenario: &str, metric: &str, share: &CpuShare, rate: f64) -> Row
         format_ratio(ratio(rate, ceiling)),
     )
 }
+
+/// A table row: etcd writes per pod over a phase, next to the share the
+/// nodes' lease renewals (one per node every 10 s) account for.
+pub fn writes_row(scenario: &str, metric: &str, writes: i64, pods: u64, nodes: usize, elapsed: Duration) -> Row {
+    let per_pod = writes as f64 / pods.max(1) as f64;
+    let leases = nodes as f64 * elapsed.as_secs_f64() / LEASE_RENEW_SECONDS / pods.max(1) as f64;
+    Row::new(scenario, metric, format!("{per_pod:.1}"))
+        .baseline(format!("{leases:.1} of them node lease renewals"), format_ratio(ratio(leases, per_pod)))
+}
+
+/// How often a kubelet renews its node lease (Kubernetes' default).
+const LEASE_RENEW_SECONDS: f64 = 10.0;
 
 /// This machine's cores, as the CPU ceiling counts them.
 pub fn cores() -> usize {
