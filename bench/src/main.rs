@@ -12,6 +12,10 @@ use bench::cluster::Cluster;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// The daemons' allocator: this binary also runs them (`serve-apiserver`, ...).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The same allocator as the daemons: this binary also runs them (`serve-apiserver`, ...).
 #[derive(Parser)]
 #[command(name = "bench", about = "kubelab benchmarks: measure the control plane on this machine")]

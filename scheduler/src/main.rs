@@ -1,6 +1,9 @@
 //! The scheduler binary: parse flags, set up logging, schedule until SIGTERM or Ctrl-C.
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
