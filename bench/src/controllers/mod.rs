@@ -365,7 +365,8 @@ async fn bare(
     bare_pod["kind"] = json!("Pod");
     let (mut stream, mut progress) = watch_pods(client, ns).await?;
     eprintln!("bare creates: {} pods from {} clients ...", args.pods, args.clients);
-    let outcome = {
+    let want = usize::try_from(args.pods)?;
+    let creates = {
         let (ns, pod) = (ns.to_string(), bare_pod.clone());
         drive(&clients, Budget::ops(args.pods), move |client, n| {
             let mut obj = pod.clone();
@@ -373,21 +374,27 @@ async fn bare(
             let ns = ns.clone();
             async move { client.create(pods_info(), &ns, &obj).await.map(drop).map_err(|e| e.to_string()) }
         })
-        .await
     };
+    // The watch is read while the calls go out: one left unread for a whole
+    // phase falls further behind than the apiserver's watch cache reaches,
+    // and is ended as too old (as Kubernetes ends a watcher that slow).
+    let deadline = Instant::now() + args.timeout;
+    let (outcome, running) = tokio::join!(creates, async {
+        while progress.running.len() < want {
+            next_change(&mut stream, &mut progress, deadline).await?;
+        }
+        anyhow::Ok(())
+    });
     eprintln!("  {}", outcome.describe());
     if let Some(error) = outcome.error_summary("bare creates") {
         report.error(error);
     }
+    running.context("the bare pods did not all run")?;
     // Deleting running pods, as the scale-down does: their kubelets take part.
-    let target = usize::try_from(outcome.ok)?;
-    let deadline = Instant::now() + args.timeout;
-    while progress.running.len() < target {
-        next_change(&mut stream, &mut progress, deadline).await.context("the bare pods did not all run")?;
-    }
+    let target = progress.running.len();
     eprintln!("bare deletes: {target} running pods ...");
     let started = Instant::now();
-    let deleted = {
+    let deletes = {
         let ns = ns.to_string();
         drive(&clients, Budget::ops(args.pods), move |client, n| {
             let ns = ns.clone();
@@ -399,12 +406,11 @@ async fn bare(
                     .map_err(|e| e.to_string())
             }
         })
-        .await
     };
+    let (deleted, gone) = tokio::join!(deletes, wait_gone(&mut stream, &mut progress, started, args.timeout));
     if let Some(error) = deleted.error_summary("bare deletes") {
         report.error(error);
     }
-    let gone = wait_gone(&mut stream, &mut progress, started, args.timeout).await;
     eprintln!(
         "  delete calls done after {:.2} s, all gone after {:.2} s",
         deleted.elapsed.as_secs_f64(),
