@@ -73,7 +73,7 @@ async fn latency_phase(
     let want = usize::try_from(args.latency_pods)?;
     let watcher = tokio::spawn(stack::watch_until(stream, want, args.timeout, stack::is_running));
     eprintln!("latency: {} pods at {}/s ...", args.latency_pods, args.latency_rate);
-    let creates = stack::create_pods_paced(&stack.client, &ns, 0, args.latency_pods, args.latency_rate).await;
+    let creates = stack::create_pods_paced(&stack.client, &ns, args.latency_pods, args.latency_rate).await;
     eprintln!("  creates: {}", creates.describe());
     if let Some(e) = creates.error_summary("latency pod creates") {
         report.error(e);

@@ -166,6 +166,44 @@ where
     total
 }
 
+/// Runs `op(n)` for n = 0, 1, ..., `count` - 1, one started every 1/`rate`
+/// seconds on a task of its own, whatever the earlier ones are doing
+/// (open-loop), and never in a burst to catch up: a burst would measure
+/// queueing. Each latency runs from the operation's start to its end.
+pub async fn paced<F, Fut>(count: u64, rate: f64, op: F) -> Outcome
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..count {
+        ticks.tick().await;
+        let op = op(n);
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            op.await.map(|()| sent.elapsed())
+        }));
+    }
+    let mut out = Outcome { attempted: count, ..Default::default() };
+    for task in futures::future::join_all(tasks).await {
+        match task.map_err(|e| format!("task panicked: {e}")).and_then(|result| result) {
+            Ok(latency) => {
+                out.latencies.record(latency);
+                out.ok += 1;
+            }
+            Err(e) => {
+                out.failed += 1;
+                out.first_error.get_or_insert(e);
+            }
+        }
+    }
+    out.elapsed = started.elapsed();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +228,22 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, (0..100).collect::<Vec<_>>());
         assert!(out.error_summary("x").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paced_operations_start_on_schedule() {
+        let out = paced(5, 10.0, |n| async move {
+            if n == 3 {
+                Err("op 3 failed".to_string())
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!((out.ok, out.failed, out.attempted), (4, 1, 5));
+        assert_eq!(out.first_error.as_deref(), Some("op 3 failed"));
+        // The first starts at once, the fifth 4 ticks of 100 ms later.
+        assert_eq!(out.elapsed, Duration::from_millis(400));
     }
 
     #[tokio::test]

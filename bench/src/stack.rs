@@ -6,7 +6,7 @@
 
 use crate::cluster::{cpu_time, rss_bytes, Cluster};
 use crate::controllers::components::Component;
-use crate::load::{drive, Budget, Outcome};
+use crate::load::{drive, paced, Budget, Outcome};
 use crate::report::Row;
 use crate::stats::{format_duration, format_rate, format_ratio, ratio, Latencies};
 use anyhow::Context as _;
@@ -81,7 +81,7 @@ impl Stack {
     pub fn cpu(&self) -> CpuSnapshot {
         let mut all = self.processes();
         all.push(("bench", std::process::id()));
-        CpuSnapshot(all.into_iter().map(|(name, pid)| (name, cpu_time(pid))).collect())
+        CpuSnapshot::of(&all)
     }
 
     /// etcd's current revision: one more per write to any key, so two readings
@@ -110,6 +110,11 @@ pub struct CpuShare {
 }
 
 impl CpuSnapshot {
+    /// The CPU time each (name, pid) has used so far.
+    pub fn of(processes: &[(&'static str, u32)]) -> CpuSnapshot {
+        CpuSnapshot(processes.iter().map(|(name, pid)| (*name, cpu_time(*pid))).collect())
+    }
+
     /// CPU each process spent between `self` and `later`, divided by `units`.
     pub fn per_unit(&self, later: &CpuSnapshot, units: u64) -> CpuShare {
         let units = u32::try_from(units.max(1)).unwrap_or(u32::MAX);
@@ -205,52 +210,22 @@ pub async fn raw_puts(etcd: &str, clients: usize, n: u64) -> anyhow::Result<Outc
 pub async fn create_pods(server: &str, ns: &str, clients: usize, n: u64) -> anyhow::Result<Outcome> {
     let conns = futures::future::try_join_all((0..clients).map(|_| Client::connect(server))).await?;
     let ns = ns.to_string();
-    Ok(drive(&conns, Budget::ops(n), move |client, n| {
-        let mut pod = crate::pod::pod(&ns, &crate::pod::name(n));
-        crate::pod::stamp(&mut pod, crate::pod::now_nanos());
-        let ns = ns.clone();
-        async move {
-            let pods = api::registry::lookup("pods").expect("pods are registered");
-            client.create(pods, &ns, &pod).await.map(drop).map_err(|e| e.to_string())
-        }
-    })
-    .await)
+    Ok(drive(&conns, Budget::ops(n), move |client, n| create_stamped(client, ns.clone(), n)).await)
 }
 
 /// `n` stamped bench pods created in `ns` at a steady `rate` per second
 /// (open-loop: each create starts on schedule, whatever the earlier ones are
-/// doing), numbered from `first`.
-pub async fn create_pods_paced(client: &Client, ns: &str, first: u64, n: u64, rate: f64) -> Outcome {
+/// doing).
+pub async fn create_pods_paced(client: &Client, ns: &str, n: u64, rate: f64) -> Outcome {
+    paced(n, rate, |i| create_stamped(client.clone(), ns.to_string(), i)).await
+}
+
+/// Creates bench pod `n` in `ns`, stamped with its send time.
+async fn create_stamped(client: Client, ns: String, n: u64) -> Result<(), String> {
     let pods = api::registry::lookup("pods").expect("pods are registered");
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let started = Instant::now();
-    let mut sends = Vec::new();
-    for i in first..first + n {
-        ticks.tick().await;
-        let (client, ns) = (client.clone(), ns.to_string());
-        sends.push(tokio::spawn(async move {
-            let mut pod = crate::pod::pod(&ns, &crate::pod::name(i));
-            crate::pod::stamp(&mut pod, crate::pod::now_nanos());
-            let sent = Instant::now();
-            client.create(pods, &ns, &pod).await.map(|_| sent.elapsed()).map_err(|e| e.to_string())
-        }));
-    }
-    let mut out = Outcome { attempted: n, ..Default::default() };
-    for send in futures::future::join_all(sends).await {
-        match send.map_err(|e| e.to_string()).and_then(|r| r) {
-            Ok(latency) => {
-                out.latencies.record(latency);
-                out.ok += 1;
-            }
-            Err(e) => {
-                out.failed += 1;
-                out.first_error.get_or_insert(e);
-            }
-        }
-    }
-    out.elapsed = started.elapsed();
-    out
+    let mut pod = crate::pod::pod(&ns, &crate::pod::name(n));
+    crate::pod::stamp(&mut pod, crate::pod::now_nanos());
+    client.create(pods, &ns, &pod).await.map(drop).map_err(|e| e.to_string())
 }
 
 /// What a [`watch_until`] saw.

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 /// A watch, reduced to what the measurement needs: for each message, the send
 /// stamps (ns since the epoch) of the objects it reports.
@@ -72,29 +72,14 @@ where
         streams.into_iter().map(|stream| tokio::spawn(watcher(stream, received.clone(), stop_rx.clone()))).collect();
 
     let started = Instant::now();
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
-    // Never burst to catch up: a burst would measure queueing, not delivery.
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut sends = Vec::new();
-    for n in 0..writes {
-        ticks.tick().await;
-        // Spawned, so one slow write does not delay the schedule of the next.
-        sends.push(tokio::spawn(write(n)));
-    }
-    let mut out = Delivery::default();
-    for send in futures::future::join_all(sends).await {
-        match send {
-            Ok(Ok(())) => out.writes_ok += 1,
-            Ok(Err(e)) => {
-                out.writes_failed += 1;
-                out.first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                out.writes_failed += 1;
-                out.first_error.get_or_insert_with(|| format!("write task panicked: {e}"));
-            }
-        }
-    }
+    // Open-loop, so one slow write does not delay the schedule of the next.
+    let writes = crate::load::paced(writes, rate, write).await;
+    let mut out = Delivery {
+        writes_ok: writes.ok,
+        writes_failed: writes.failed,
+        first_error: writes.first_error,
+        ..Default::default()
+    };
     out.expected = out.writes_ok * watchers;
 
     let deadline = Instant::now() + DRAIN_TIMEOUT;

@@ -194,9 +194,7 @@ fn a_cron_job_starts_jobs_on_schedule() {
     // The book's CronJob fires at every quarter hour, so its Job may be there
     // too: look at the minutely ones only.
     let minutely_succeeded = || {
-        let jobs: serde_json::Value = serde_json::from_str(&live.kubectl(&["get", "jobs", "-o", "json"]).ok().stdout)
-            .expect("kubectl get -o json prints JSON");
-        jobs["items"].as_array().into_iter().flatten().any(|job| {
+        live.json(&["jobs"])["items"].as_array().into_iter().flatten().any(|job| {
             job["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("minutely-"))
                 && job["status"]["succeeded"].as_i64().is_some_and(|n| n >= 1)
         })

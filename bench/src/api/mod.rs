@@ -19,9 +19,10 @@
 mod churn;
 mod phases;
 
-use crate::cluster::{cpu_time, rss_bytes, Target};
+use crate::cluster::{rss_bytes, Target};
 use crate::load::{Budget, Outcome};
 use crate::report::{Report, Row};
+use crate::stack::CpuSnapshot;
 use crate::stats::{format_bytes, format_duration, format_rate, format_ratio, ratio, thousands, throughput, Latencies};
 use crate::watch::Delivery;
 use churn::{Churned, Schedule, Verb};
@@ -457,28 +458,27 @@ async fn rss(target: &Target) -> Option<u64> {
 /// The CPU the apiserver and the bench itself use over one phase: where the
 /// time goes when the apiserver is slower than etcd (etcd's own share is the rest).
 struct CpuMeter {
-    apiserver_pid: Option<u32>,
-    apiserver: Option<Duration>,
-    own: Option<Duration>,
+    processes: Vec<(&'static str, u32)>,
+    before: CpuSnapshot,
 }
 
 impl CpuMeter {
     fn start(target: &Target) -> CpuMeter {
-        let apiserver_pid = target.apiserver_pid.filter(|pid| *pid != std::process::id());
-        CpuMeter { apiserver_pid, apiserver: apiserver_pid.and_then(cpu_time), own: cpu_time(std::process::id()) }
+        let own = std::process::id();
+        let mut processes: Vec<_> =
+            target.apiserver_pid.filter(|pid| *pid != own).map(|pid| ("apiserver", pid)).into_iter().collect();
+        processes.push(("bench", own));
+        CpuMeter { before: CpuSnapshot::of(&processes), processes }
     }
 
     /// Logs and returns the CPU per operation, e.g. `create: apiserver 480 µs, bench 210 µs`.
     fn finish(&self, what: &str, ops: u64) -> String {
-        let per_op = |before: Option<Duration>, now: Option<Duration>| match (before, now) {
-            (Some(b), Some(n)) if ops > 0 => {
-                format_duration(n.saturating_sub(b) / u32::try_from(ops).unwrap_or(u32::MAX))
-            }
+        let share = self.before.per_unit(&CpuSnapshot::of(&self.processes), ops);
+        let per_op = |name: &str| match share.per_process.iter().find(|(n, _)| *n == name) {
+            Some((_, d)) if ops > 0 => format_duration(*d),
             _ => "n/a".to_string(),
         };
-        let apiserver = per_op(self.apiserver, self.apiserver_pid.and_then(cpu_time));
-        let own = per_op(self.own, cpu_time(std::process::id()));
-        let line = format!("{what}: apiserver {apiserver}, bench {own}");
+        let line = format!("{what}: apiserver {}, bench {}", per_op("apiserver"), per_op("bench"));
         progress(format!("CPU per {line}"));
         line
     }
