@@ -128,10 +128,34 @@ impl Client {
         decode_object(resp.into_inner())
     }
 
+    /// Creates an object from its JSON bytes and answers with the stored
+    /// object undecoded, for callers that only need to know it was created.
+    pub async fn create_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        json: Vec<u8>,
+    ) -> Result<proto::Object, ApiError> {
+        let req = proto::CreateRequest {
+            r#ref: Self::reference(info, namespace),
+            json,
+            name: String::new(),
+            subresource: String::new(),
+            dry_run: false,
+        };
+        let resp = self.inner.clone().create(req).await.map_err(|s| from_status(&self.server, s))?;
+        Ok(resp.into_inner())
+    }
+
     pub async fn get(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        decode_object(self.get_raw(info, namespace, name).await?)
+    }
+
+    /// One object as the apiserver stored it, undecoded.
+    pub async fn get_raw(&self, info: &ResourceInfo, namespace: &str, name: &str) -> Result<proto::Object, ApiError> {
         let req = proto::GetRequest { r#ref: Self::reference(info, namespace), name: name.to_string() };
         let resp = self.inner.clone().get(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode_object(resp.into_inner())
+        Ok(resp.into_inner())
     }
 
     /// Lists a collection; the answer is a `<Kind>List` with `items` and

@@ -431,7 +431,7 @@ async fn describe_run(ctx: &Ctx, report: &mut Report) {
         plan.budget.at_most(plan.list_repeats)
     ));
     report.note(format!(
-        "Values: the kubia pod as Kubernetes stores it, {} bytes of JSON; raw etcd gets the same bytes under distinct keys",
+        "Values: the kubia pod as Kubernetes stores it, {} bytes of JSON; raw etcd gets the same bytes under distinct keys. Creates and gets check that the apiserver answered with a JSON object and leave it undecoded, as raw etcd's answers are",
         ctx.pod_bytes()
     ));
     report.note(

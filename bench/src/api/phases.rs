@@ -178,12 +178,13 @@ impl Ctx {
 
     async fn create_pods(&self, ns: String, budget: Budget) -> Outcome {
         let pods = self.pods;
+        // Encoded per call and not decoded back, as the raw puts do.
         drive(&self.api, budget, move |client, n| {
-            let obj = pod::pod(&ns, &pod::name(n));
+            let json = serde_json::to_vec(&pod::pod(&ns, &pod::name(n)));
             let ns = ns.clone();
             async move {
-                client.create(pods, &ns, &obj).await.map_err(text)?;
-                Ok(())
+                let created = client.create_raw(pods, &ns, json.map_err(text)?).await.map_err(text)?;
+                expect_object(&created.json)
             }
         })
         .await
@@ -196,8 +197,8 @@ impl Ctx {
             let name = pod::name(rand::rng().random_range(0..created.max(1)));
             let ns = ns.clone();
             async move {
-                client.get(pods, &ns, &name).await.map_err(text)?;
-                Ok(())
+                let got = client.get_raw(pods, &ns, &name).await.map_err(text)?;
+                expect_object(&got.json)
             }
         })
         .await
@@ -462,6 +463,15 @@ fn set_churn_condition(obj: &mut Value) {
 
 async fn connect_etcd(url: &str) -> anyhow::Result<etcd_client::Client> {
     etcd_client::Client::connect([url], None).await.map_err(|e| anyhow::anyhow!("connect to etcd at {url}: {e}"))
+}
+
+/// The apiserver answered with an object (its JSON is left undecoded, as raw
+/// etcd values are).
+fn expect_object(json: &[u8]) -> Result<(), String> {
+    if json.first() != Some(&b'{') {
+        return Err(format!("the apiserver answered with {} bytes that are not a JSON object", json.len()));
+    }
+    Ok(())
 }
 
 fn expect_items(got: usize, want: u64) -> Result<(), String> {
