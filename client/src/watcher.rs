@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// An object was added or changed.
-    Applied(Value),
+    Applied(Arc<Value>),
     /// An object was deleted (its last state).
-    Deleted(Value),
+    Deleted(Arc<Value>),
     /// A (re-)list finished: the cache now holds exactly these objects.
     Synced,
 }
@@ -52,19 +52,18 @@ impl Cache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn apply(&self, obj: &Value) {
-        self.inner.write().expect("cache lock").insert(key_of(obj), Arc::new(obj.clone()));
+    fn apply(&self, obj: Arc<Value>) {
+        self.inner.write().expect("cache lock").insert(key_of(&obj), obj);
     }
     fn remove(&self, obj: &Value) {
         self.inner.write().expect("cache lock").remove(&key_of(obj));
     }
     /// Replaces the whole content; returns the objects that disappeared.
-    fn replace(&self, objs: &[Value]) -> Vec<Value> {
-        let fresh: HashMap<String, Arc<Value>> = objs.iter().map(|o| (key_of(o), Arc::new(o.clone()))).collect();
+    fn replace(&self, objs: &[Arc<Value>]) -> Vec<Arc<Value>> {
+        let fresh: HashMap<String, Arc<Value>> = objs.iter().map(|o| (key_of(o), o.clone())).collect();
         let mut guard = self.inner.write().expect("cache lock");
-        let gone = guard.iter().filter(|(k, _)| !fresh.contains_key(*k)).map(|(_, v)| (**v).clone()).collect();
-        *guard = fresh;
-        gone
+        let old = std::mem::replace(&mut *guard, fresh);
+        old.into_iter().filter(|(k, _)| !guard.contains_key(k)).map(|(_, v)| v).collect()
     }
 }
 
@@ -89,8 +88,15 @@ pub async fn reflect(
                 continue;
             }
         };
-        let items: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
         let mut rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+        // The cache and the events share each object: one copy per object.
+        let items: Vec<Arc<Value>> = match list {
+            Value::Object(mut list) => match list.remove("items") {
+                Some(Value::Array(items)) => items.into_iter().map(Arc::new).collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
         for gone in cache.replace(&items) {
             if events.send(Event::Deleted(gone)).await.is_err() {
                 return;
@@ -131,12 +137,13 @@ pub async fn reflect(
                 }
                 let out = match ev.kind.as_str() {
                     "ADDED" | "MODIFIED" => {
-                        cache.apply(&ev.object);
-                        Event::Applied(ev.object)
+                        let obj = Arc::new(ev.object);
+                        cache.apply(obj.clone());
+                        Event::Applied(obj)
                     }
                     "DELETED" => {
                         cache.remove(&ev.object);
-                        Event::Deleted(ev.object)
+                        Event::Deleted(Arc::new(ev.object))
                     }
                     _ => continue,
                 };

@@ -131,15 +131,12 @@ impl SharedInformer {
     /// Applies one reflector event to the store and tells the subscribers.
     pub(crate) fn apply(&self, event: Event) {
         let change = match event {
-            Event::Applied(obj) => {
-                let new = Arc::new(obj);
-                match self.store.insert_arc(new.clone()) {
-                    Some(old) => Change::Updated { old, new },
-                    None => Change::Added(new),
-                }
-            }
+            Event::Applied(new) => match self.store.insert_arc(new.clone()) {
+                Some(old) => Change::Updated { old, new },
+                None => Change::Added(new),
+            },
             Event::Deleted(obj) => {
-                let last = self.store.remove(&key_of(&obj)).unwrap_or_else(|| Arc::new(obj));
+                let last = self.store.remove(&key_of(&obj)).unwrap_or(obj);
                 Change::Deleted(last)
             }
             Event::Synced => {
@@ -257,9 +254,9 @@ mod tests {
     async fn every_subscriber_sees_each_change_with_the_previous_state() {
         let informer = SharedInformer::new(pods());
         let (mut a, mut b) = (informer.subscribe(), informer.subscribe());
-        informer.apply(Event::Applied(pod("p", "1")));
-        informer.apply(Event::Applied(pod("p", "2")));
-        informer.apply(Event::Deleted(pod("p", "2")));
+        informer.apply(Event::Applied(pod("p", "1").into()));
+        informer.apply(Event::Applied(pod("p", "2").into()));
+        informer.apply(Event::Deleted(pod("p", "2").into()));
         informer.apply(Event::Synced);
         for sub in [&mut a, &mut b] {
             assert!(matches!(sub.recv().await, Some(Change::Added(p)) if meta::resource_version(&p) == "1"));
@@ -280,7 +277,7 @@ mod tests {
         let informer = SharedInformer::new(pods());
         let mut slow = informer.subscribe();
         for i in 0..BROADCAST_CAPACITY + 1 {
-            informer.apply(Event::Applied(pod(&format!("p{i}"), "1")));
+            informer.apply(Event::Applied(pod(&format!("p{i}"), "1").into()));
         }
         assert!(matches!(slow.recv().await, Some(Change::Resync)));
         assert_eq!(informer.store().len(), BROADCAST_CAPACITY + 1, "the store itself lost nothing");

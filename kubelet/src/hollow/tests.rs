@@ -110,7 +110,7 @@ async fn the_shared_watch_reaches_only_the_named_node() {
     let (nodes, _apis) = hollow_nodes(3, Hollow::default());
     let names = ["hollow-node-1", "hollow-node-3", "hollow-node-01", "hollow-node-", "other-node-1", ""];
     for (i, node) in names.iter().enumerate() {
-        nodes.dispatch(Event::Applied(pod(&format!("p{i}"), node, "Always", json!({}), json!({}))));
+        nodes.dispatch(Event::Applied(pod(&format!("p{i}"), node, "Always", json!({}), json!({})).into()));
     }
     let counts: Vec<usize> = nodes.nodes().iter().map(|n| n.kubelet.pod_count()).collect();
     assert_eq!(counts, [0, 1, 0], "only hollow-node-1 exists among those names");
@@ -118,9 +118,9 @@ async fn the_shared_watch_reaches_only_the_named_node() {
 
     // The runtime remembers a pod's own behaviour until the pod is deleted.
     let told = pod("told", "hollow-node-2", "Always", json!({ANNOTATION_PROBE: "fail"}), json!({}));
-    nodes.dispatch(Event::Applied(told.clone()));
+    nodes.dispatch(Event::Applied(told.clone().into()));
     assert_eq!(nodes.nodes()[2].runtime.hollow_pod_count(), 1);
-    nodes.dispatch(Event::Deleted(told));
+    nodes.dispatch(Event::Deleted(told.into()));
     assert_eq!(nodes.nodes()[2].runtime.hollow_pod_count(), 0);
 }
 
@@ -131,8 +131,8 @@ async fn pods_turn_running_after_the_start_delay_with_the_nodes_ips() {
     let _relist = relist(&nodes);
     nodes.dispatch(Event::Synced);
     let start = Instant::now();
-    nodes.dispatch(Event::Applied(pod("a", "hollow-node-0", "Always", json!({}), json!({}))));
-    nodes.dispatch(Event::Applied(pod("b", "hollow-node-1", "Always", json!({}), json!({}))));
+    nodes.dispatch(Event::Applied(pod("a", "hollow-node-0", "Always", json!({}), json!({})).into()));
+    nodes.dispatch(Event::Applied(pod("b", "hollow-node-1", "Always", json!({}), json!({})).into()));
     tokio::time::sleep(Duration::from_millis(4900)).await;
     assert_ne!(phase(&apis[0], "a"), "Running", "still starting");
     wait_for("Running", Duration::from_secs(2), || phase(&apis[0], "a") == "Running").await;
@@ -152,10 +152,10 @@ async fn job_pods_complete_after_the_exit_delay_and_others_keep_running() {
     let _relist = relist(&nodes);
     nodes.dispatch(Event::Synced);
     let node = "hollow-node-0";
-    nodes.dispatch(Event::Applied(pod("job", node, "OnFailure", json!({}), json!({}))));
-    nodes.dispatch(Event::Applied(pod("web", node, "Always", json!({}), json!({}))));
+    nodes.dispatch(Event::Applied(pod("job", node, "OnFailure", json!({}), json!({})).into()));
+    nodes.dispatch(Event::Applied(pod("web", node, "Always", json!({}), json!({})).into()));
     let failing = json!({ANNOTATION_EXIT_AFTER: "2s", ANNOTATION_EXIT_CODE: "1"});
-    nodes.dispatch(Event::Applied(pod("broken", node, "Never", failing, json!({}))));
+    nodes.dispatch(Event::Applied(pod("broken", node, "Never", failing, json!({})).into()));
     let api = &apis[0];
     wait_for("Succeeded", Duration::from_secs(10), || phase(api, "job") == "Succeeded").await;
     let terminated = &api.status("job").unwrap()["containerStatuses"][0]["state"]["terminated"];
@@ -174,8 +174,9 @@ async fn probes_fail_when_the_pod_says_so() {
     nodes.dispatch(Event::Synced);
     let probe = json!({"readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}});
     let node = "hollow-node-0";
-    nodes.dispatch(Event::Applied(pod("sick", node, "Always", json!({ANNOTATION_PROBE: "fail"}), probe.clone())));
-    nodes.dispatch(Event::Applied(pod("well", node, "Always", json!({}), probe)));
+    nodes
+        .dispatch(Event::Applied(pod("sick", node, "Always", json!({ANNOTATION_PROBE: "fail"}), probe.clone()).into()));
+    nodes.dispatch(Event::Applied(pod("well", node, "Always", json!({}), probe).into()));
     let api = &apis[0];
     let ready = |pod: &str| api.status(pod).map(|s| s["containerStatuses"][0]["ready"].clone());
     wait_for("well ready", Duration::from_secs(10), || ready("well") == Some(json!(true))).await;

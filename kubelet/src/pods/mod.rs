@@ -51,8 +51,8 @@ pub struct Settings {
 /// A change in the set of pods bound to the node.
 #[derive(Debug, Clone)]
 pub enum PodEvent {
-    Applied(Value),
-    Deleted(Value),
+    Applied(Arc<Value>),
+    Deleted(Arc<Value>),
     /// The source has listed every pod once: containers of pods not seen by
     /// now belong to no pod of this node.
     Synced,
@@ -178,7 +178,7 @@ impl Kubelet {
             PodEvent::Deleted(pod) => (pod, true),
         };
         let uid = api::meta::uid(&pod).to_string();
-        let desired = Desired { pod: Arc::new(pod), removed };
+        let desired = Desired { pod, removed };
         let mut workers = self.shared.workers();
         if self.stopped() {
             return;
