@@ -5,9 +5,14 @@
 
 use crate::Client;
 use api::{meta, registry, ApiError};
+use lru::LruCache;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// How many aggregation keys a recorder remembers, as Kubernetes' event
+/// correlator does (an LRU of 4,096): a recorder lives as long as its
+/// component, which records events about every pod it ever handles.
+const REMEMBERED: usize = 4096;
 
 /// `Normal` or `Warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,14 +36,45 @@ pub struct EventRecorder {
     client: Client,
     component: String,
     host: String,
-    /// Aggregation key -> the Event's name, for events this recorder wrote.
-    seen: Arc<Mutex<HashMap<String, String>>>,
+    /// Aggregation key -> the Event's name, for recent events this recorder wrote.
+    seen: Arc<Mutex<Remembered>>,
+}
+
+/// The names of the last [`REMEMBERED`] events written, by aggregation key;
+/// the least recently used key is forgotten first.
+struct Remembered {
+    names: LruCache<String, String>,
+    capacity: usize,
+}
+
+impl Remembered {
+    /// Takes no memory up front (`LruCache::new` would reserve room for every
+    /// key, in every recorder, and a hollow-node process has thousands).
+    fn new(capacity: usize) -> Self {
+        Self { names: LruCache::unbounded(), capacity }
+    }
+
+    fn name_of(&mut self, key: &str) -> Option<String> {
+        self.names.get(key).cloned()
+    }
+
+    fn remember(&mut self, key: String, name: String) {
+        self.names.put(key, name);
+        while self.names.len() > self.capacity {
+            self.names.pop_lru();
+        }
+    }
 }
 
 impl EventRecorder {
     /// `host` is the node name for node components, "" otherwise.
     pub fn new(client: Client, component: &str, host: &str) -> Self {
-        Self { client, component: component.into(), host: host.into(), seen: Default::default() }
+        Self {
+            client,
+            component: component.into(),
+            host: host.into(),
+            seen: Arc::new(Mutex::new(Remembered::new(REMEMBERED))),
+        }
     }
 
     /// Records an event about `obj`; failures are logged, never returned, as an
@@ -57,7 +93,7 @@ impl EventRecorder {
         };
         let agg_key = format!("{}/{}/{reason}/{message}", meta::uid(obj), kind.as_str());
         let now = meta::now_rfc3339();
-        let existing = self.seen.lock().expect("events lock").get(&agg_key).cloned();
+        let existing = self.seen.lock().expect("events lock").name_of(&agg_key);
         if let Some(name) = existing {
             if let Ok(mut ev) = self.client.get(events, namespace, &name).await {
                 let count = ev["count"].as_i64().unwrap_or(1) + 1;
@@ -98,7 +134,28 @@ impl EventRecorder {
             "reportingInstance": self.host,
         });
         self.client.create(events, namespace, &event).await?;
-        self.seen.lock().expect("events lock").insert(agg_key, name);
+        self.seen.lock().expect("events lock").remember(agg_key, name);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Remembered;
+
+    #[test]
+    fn remembers_a_bounded_number_of_events_forgetting_the_least_recently_used() {
+        let mut seen = Remembered::new(3);
+        for i in 0..3 {
+            seen.remember(format!("k{i}"), format!("ev{i}"));
+        }
+        // k0 is used again, so k1 is now the least recently used.
+        assert_eq!(seen.name_of("k0").as_deref(), Some("ev0"));
+        seen.remember("k3".into(), "ev3".into());
+        assert_eq!(seen.name_of("k1"), None);
+        for (key, name) in [("k0", "ev0"), ("k2", "ev2"), ("k3", "ev3")] {
+            assert_eq!(seen.name_of(key).as_deref(), Some(name));
+        }
+        assert_eq!(seen.names.len(), 3);
     }
 }
