@@ -88,10 +88,13 @@ async fn latency_phase(
     Ok(observed)
 }
 
-/// The table and every startup sample (for the distribution plot).
+/// The table and the startup samples for the distribution plot: the latency
+/// pods' (the SLO figure), or the saturation pods' when that phase was skipped.
 pub struct DensityRun {
     pub report: Report,
     pub startup: Vec<Duration>,
+    /// What `startup` holds, for the plot's title.
+    pub startup_label: String,
 }
 
 pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
@@ -266,5 +269,18 @@ pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
     ));
     report.note("RSS per pod: (after all Running − before the creates) / pods; the kubelet's per-node figure is its RSS with no pods divided by the nodes.");
     drop(stack);
-    Ok(DensityRun { report, startup: observed.samples })
+    let (startup, startup_label) = match latency {
+        Some(l) => (
+            l.samples,
+            format!(
+                "pod startup latency, {} pods at {}/s on {} hollow nodes holding {} pods",
+                args.latency_pods, args.latency_rate, args.nodes, args.pods
+            ),
+        ),
+        None => (
+            observed.samples,
+            format!("pod startup latency (mostly queueing), {} pods at once on {} hollow nodes", args.pods, args.nodes),
+        ),
+    };
+    Ok(DensityRun { report, startup, startup_label })
 }

@@ -23,6 +23,10 @@ fn all_quick_writes_the_report_and_plots() {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{plot}");
         assert!(report.contains(plot), "the report links {plot}");
     }
+    // The startup plot shows the latency pods, whose p99 is the SLO figure,
+    // not the saturation pods' queueing.
+    let startup = std::fs::read_to_string(out.join(bench::all::STARTUP_PLOT)).expect("startup plot");
+    assert!(startup.contains("holding 500 pods"), "the startup plot is not of the latency pods:\n{startup}");
     for metric in ["pod startup p99", "pods bound/s end to end @ 100 nodes", "RSS kubelet per pod"] {
         assert!(report.contains(metric), "no {metric} in\n{report}");
     }
