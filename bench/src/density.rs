@@ -117,8 +117,10 @@ pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
 
     let ns = format!("bench-density-{}", std::process::id());
     stack::create_namespace(&stack.client, &ns).await?;
-    let rss_before: Vec<(&str, Option<u64>)> =
-        ["apiserver", "etcd", "kubelet"].into_iter().map(|n| (n, stack.rss(n))).collect();
+    let rss_before: Vec<(&str, Option<u64>)> = ["apiserver", "etcd", "kubelet", "scheduler", "controller-manager"]
+        .into_iter()
+        .map(|n| (n, stack.rss(n)))
+        .collect();
     let stream = stack::open_watch(&stack.client, &ns).await?;
     let want = usize::try_from(args.pods)?;
     let watcher = tokio::spawn(stack::watch_until(stream, want, args.timeout, stack::is_running));

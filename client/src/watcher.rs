@@ -37,9 +37,35 @@ pub fn key_of(obj: &Value) -> String {
 #[derive(Clone, Default)]
 pub struct Cache {
     inner: Arc<RwLock<HashMap<String, Arc<Value>>>>,
+    /// Keep only each object's identity (see [`Cache::names_only`]).
+    names_only: bool,
 }
 
 impl Cache {
+    /// A cache that keeps only each object's `metadata.name`, `namespace` and
+    /// `uid`: enough for a relist to report what disappeared, for consumers
+    /// that keep what they need of each object themselves (the scheduler
+    /// keeps a bound pod's resource requests, not the pod).
+    pub fn names_only() -> Self {
+        Self { names_only: true, ..Self::default() }
+    }
+
+    /// What this cache keeps of `obj`.
+    fn kept(&self, obj: &Arc<Value>) -> Arc<Value> {
+        if !self.names_only {
+            return obj.clone();
+        }
+        let mut identity = serde_json::Map::new();
+        for field in ["name", "namespace", "uid"] {
+            if let Some(v) = obj["metadata"].get(field) {
+                identity.insert(field.to_string(), v.clone());
+            }
+        }
+        let mut stub = serde_json::Map::new();
+        stub.insert("metadata".to_string(), Value::Object(identity));
+        Arc::new(Value::Object(stub))
+    }
+
     pub fn get(&self, key: &str) -> Option<Arc<Value>> {
         self.inner.read().expect("cache lock").get(key).cloned()
     }
@@ -52,15 +78,16 @@ impl Cache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn apply(&self, obj: Arc<Value>) {
-        self.inner.write().expect("cache lock").insert(key_of(&obj), obj);
+    fn apply(&self, obj: &Arc<Value>) {
+        let kept = self.kept(obj);
+        self.inner.write().expect("cache lock").insert(key_of(obj), kept);
     }
     fn remove(&self, obj: &Value) {
         self.inner.write().expect("cache lock").remove(&key_of(obj));
     }
     /// Replaces the whole content; returns the objects that disappeared.
     fn replace(&self, objs: &[Arc<Value>]) -> Vec<Arc<Value>> {
-        let fresh: HashMap<String, Arc<Value>> = objs.iter().map(|o| (key_of(o), o.clone())).collect();
+        let fresh: HashMap<String, Arc<Value>> = objs.iter().map(|o| (key_of(o), self.kept(o))).collect();
         let mut guard = self.inner.write().expect("cache lock");
         let old = std::mem::replace(&mut *guard, fresh);
         old.into_iter().filter(|(k, _)| !guard.contains_key(k)).map(|(_, v)| v).collect()
@@ -138,7 +165,7 @@ pub async fn reflect(
                 let out = match ev.kind.as_str() {
                     "ADDED" | "MODIFIED" => {
                         let obj = Arc::new(ev.object);
-                        cache.apply(obj.clone());
+                        cache.apply(&obj);
                         Event::Applied(obj)
                     }
                     "DELETED" => {
@@ -165,7 +192,22 @@ pub struct Informer {
 impl Informer {
     /// Starts listing and watching `info` in `namespace` ("" = all).
     pub fn start(client: Client, info: &'static ResourceInfo, namespace: &str, params: ListParams) -> Self {
-        let cache = Cache::default();
+        Self::start_with(client, info, namespace, params, Cache::default())
+    }
+
+    /// Like `start`, with a cache of names only ([`Cache::names_only`]): for a
+    /// consumer that keeps its own state from the events.
+    pub fn start_names_only(client: Client, info: &'static ResourceInfo, namespace: &str, params: ListParams) -> Self {
+        Self::start_with(client, info, namespace, params, Cache::names_only())
+    }
+
+    fn start_with(
+        client: Client,
+        info: &'static ResourceInfo,
+        namespace: &str,
+        params: ListParams,
+        cache: Cache,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(1024);
         let task = tokio::spawn(reflect(client, info, namespace.to_string(), params, cache.clone(), tx));
         Self { cache, events: rx, task }
@@ -185,5 +227,42 @@ impl Informer {
 impl Drop for Informer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str) -> Arc<Value> {
+        Arc::new(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"), "labels": {"app": "a"}},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i"}]},
+        }))
+    }
+
+    #[test]
+    fn a_cache_shares_the_objects_it_is_given() {
+        let cache = Cache::default();
+        let p = pod("a");
+        cache.apply(&p);
+        assert!(Arc::ptr_eq(&cache.get("ns/a").unwrap(), &p));
+    }
+
+    #[test]
+    fn a_names_only_cache_keeps_identities_and_still_reports_what_a_relist_lost() {
+        let cache = Cache::names_only();
+        cache.apply(&pod("a"));
+        cache.apply(&pod("b"));
+        assert_eq!(*cache.get("ns/a").unwrap(), json!({"metadata": {"name": "a", "namespace": "ns", "uid": "uid-a"}}));
+        let gone = cache.replace(&[pod("b"), pod("c")]);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(key_of(&gone[0]), "ns/a");
+        assert_eq!(gone[0]["metadata"]["uid"], "uid-a");
+        let mut keys: Vec<String> = cache.list().iter().map(|o| key_of(o)).collect();
+        keys.sort();
+        assert_eq!(keys, ["ns/b", "ns/c"]);
+        assert!(cache.list().iter().all(|o| o.get("spec").is_none()));
     }
 }

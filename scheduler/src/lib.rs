@@ -29,6 +29,7 @@ use api::{registry, ApiError};
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
 use scheduling::{Scheduler, Settings};
+use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,6 +120,22 @@ impl Config {
     }
 }
 
+/// Applies an informer's first list, as its events, until it says it is synced.
+async fn first_list(
+    informer: &mut Informer,
+    resource: &'static str,
+    mut apply: impl FnMut(&Value),
+) -> Result<(), Error> {
+    loop {
+        match informer.events.recv().await.ok_or(Error::InformerStopped(resource))? {
+            Event::Applied(obj) => apply(&obj),
+            // Nothing was known before the first list, so nothing can have gone.
+            Event::Deleted(_) => {}
+            Event::Synced => return Ok(()),
+        }
+    }
+}
+
 /// Schedules until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
     let client = Client::connect_lazy(&config.server)?;
@@ -129,24 +146,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
     // a pod that finishes leaves the watch as a deletion.
     let active_pods =
         ListParams { field_selector: "status.phase!=Succeeded,status.phase!=Failed".into(), ..Default::default() };
-    let mut pods = Informer::start(client.clone(), pods_info, "", active_pods);
+    // The scheduler keeps what it needs of each pod (a bound pod's requests, a
+    // pending pod until it is bound), so the pods' cache keeps only names.
+    let mut pods = Informer::start_names_only(client.clone(), pods_info, "", active_pods);
 
+    let mut sched = Scheduler::new(config.settings());
     tokio::pin!(shutdown);
     tokio::select! {
         synced = async {
-            nodes.wait_synced().await?;
-            pods.wait_synced().await
+            // Nodes first, so that every bound pod finds its node.
+            first_list(&mut nodes, "nodes", |node| sched.node_applied(node, Instant::now())).await?;
+            first_list(&mut pods, "pods", |pod| sched.pod_applied(pod, Instant::now())).await
         } => synced?,
         _ = &mut shutdown => return Ok(()),
-    }
-
-    let mut sched = Scheduler::new(config.settings());
-    let now = Instant::now();
-    for node in nodes.cache.list() {
-        sched.node_applied(&node, now);
-    }
-    for pod in pods.cache.list() {
-        sched.pod_applied(&pod, now);
     }
     tracing::info!(
         nodes = sched.cache.nodes().len(),
