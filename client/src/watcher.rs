@@ -213,11 +213,17 @@ impl Informer {
         Self { cache, events: rx, task }
     }
 
-    /// Waits until the first list has filled the cache, passing on nothing else.
-    pub async fn wait_synced(&mut self) -> Result<(), ApiError> {
+    /// Hands each object of the first list to `apply`, returning once the
+    /// cache holds that list, so a consumer that keeps its own state from the
+    /// events starts from the state the cache starts from. Events after the
+    /// first list stay queued in `events`.
+    pub async fn first_list(&mut self, mut apply: impl FnMut(&Value)) -> Result<(), ApiError> {
         while let Some(ev) = self.events.recv().await {
-            if ev == Event::Synced {
-                return Ok(());
+            match ev {
+                Event::Applied(obj) => apply(&obj),
+                // Nothing was known before the first list, so nothing can have gone.
+                Event::Deleted(_) => {}
+                Event::Synced => return Ok(()),
             }
         }
         Err(ApiError::internal("the informer stopped before its first list"))
@@ -264,5 +270,34 @@ mod tests {
         keys.sort();
         assert_eq!(keys, ["ns/b", "ns/c"]);
         assert!(cache.list().iter().all(|o| o.get("spec").is_none()));
+    }
+
+    /// An informer fed by hand instead of by a reflector.
+    fn fed_informer(events: Vec<Event>) -> Informer {
+        let (tx, rx) = mpsc::channel(events.len().max(1));
+        for ev in events {
+            tx.try_send(ev).expect("room for every event");
+        }
+        Informer { cache: Cache::default(), events: rx, task: tokio::spawn(async {}) }
+    }
+
+    #[tokio::test]
+    async fn the_first_list_is_applied_and_later_events_stay_queued() {
+        let later = Event::Applied(pod("c"));
+        let mut informer =
+            fed_informer(vec![Event::Applied(pod("a")), Event::Applied(pod("b")), Event::Synced, later.clone()]);
+        let mut applied = Vec::new();
+        informer.first_list(|obj| applied.push(key_of(obj))).await.expect("synced");
+        assert_eq!(applied, ["ns/a", "ns/b"]);
+        assert_eq!(informer.events.recv().await, Some(later));
+    }
+
+    #[tokio::test]
+    async fn an_informer_that_stops_before_its_first_list_is_an_error() {
+        let mut informer = fed_informer(vec![Event::Applied(pod("a"))]);
+        let mut applied = 0;
+        let err = informer.first_list(|_| applied += 1).await.expect_err("never synced");
+        assert!(err.to_string().contains("stopped before its first list"), "{err}");
+        assert_eq!(applied, 1);
     }
 }

@@ -29,7 +29,6 @@ use api::{registry, ApiError};
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
 use scheduling::{Scheduler, Settings};
-use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,22 +119,6 @@ impl Config {
     }
 }
 
-/// Applies an informer's first list, as its events, until it says it is synced.
-async fn first_list(
-    informer: &mut Informer,
-    resource: &'static str,
-    mut apply: impl FnMut(&Value),
-) -> Result<(), Error> {
-    loop {
-        match informer.events.recv().await.ok_or(Error::InformerStopped(resource))? {
-            Event::Applied(obj) => apply(&obj),
-            // Nothing was known before the first list, so nothing can have gone.
-            Event::Deleted(_) => {}
-            Event::Synced => return Ok(()),
-        }
-    }
-}
-
 /// Schedules until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
     let client = Client::connect_lazy(&config.server)?;
@@ -155,8 +138,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
     tokio::select! {
         synced = async {
             // Nodes first, so that every bound pod finds its node.
-            first_list(&mut nodes, "nodes", |node| sched.node_applied(node, Instant::now())).await?;
-            first_list(&mut pods, "pods", |pod| sched.pod_applied(pod, Instant::now())).await
+            nodes.first_list(|node| sched.node_applied(node, Instant::now())).await.map_err(|_| Error::InformerStopped("nodes"))?;
+            pods.first_list(|pod| sched.pod_applied(pod, Instant::now())).await.map_err(|_| Error::InformerStopped("pods"))
         } => synced?,
         _ = &mut shutdown => return Ok(()),
     }
