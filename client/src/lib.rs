@@ -13,6 +13,7 @@ use futures::{Stream, StreamExt};
 use proto::api_client::ApiClient;
 use serde_json::Value;
 use std::pin::Pin;
+use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 pub use proto::PatchType;
@@ -56,6 +57,9 @@ pub struct WatchEvent {
 
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, ApiError>> + Send>>;
 
+/// A watch whose events keep their objects as the server's JSON.
+pub type RawWatchStream = Pin<Box<dyn Stream<Item = Result<proto::WatchEvent, ApiError>> + Send>>;
+
 /// The served resources, as discovery reports them.
 pub use proto::{ApiResource, DiscoveryResponse};
 
@@ -63,24 +67,16 @@ impl Client {
     /// Connects to `server` (`http://127.0.0.1:6443`, or `127.0.0.1:6443`).
     /// Fails as kubectl does when nothing listens there.
     pub async fn connect(server: &str) -> Result<Self, ApiError> {
-        let url = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
-        let endpoint = Endpoint::from_shared(url.clone())
-            .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
-            .tcp_nodelay(true)
-            .connect_timeout(std::time::Duration::from_secs(5));
-        let channel = endpoint.connect().await.map_err(|_| refused(&url))?;
+        let (endpoint, url) = endpoint(server)?;
+        let channel = endpoint.connect_timeout(Duration::from_secs(5)).connect().await.map_err(|_| refused(&url))?;
         Ok(Self::from_channel(channel, url))
     }
 
     /// Like `connect`, but the connection is made on first use (for daemons that
     /// start before the apiserver).
     pub fn connect_lazy(server: &str) -> Result<Self, ApiError> {
-        let url = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
-        let channel = Endpoint::from_shared(url.clone())
-            .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
-            .tcp_nodelay(true)
-            .connect_lazy();
-        Ok(Self::from_channel(channel, url))
+        let (endpoint, url) = endpoint(server)?;
+        Ok(Self::from_channel(endpoint.connect_lazy(), url))
     }
 
     /// A client over an existing channel (tests use in-memory transports).
@@ -265,6 +261,23 @@ impl Client {
         params: &ListParams,
         resource_version: &str,
     ) -> Result<WatchStream, ApiError> {
+        let stream = self.watch_raw(info, namespace, params, resource_version).await?;
+        Ok(Box::pin(stream.map(|item| {
+            let ev = item?;
+            Ok(WatchEvent { kind: ev.r#type, object: stamped(&ev.json, ev.resource_version)? })
+        })))
+    }
+
+    /// Like `watch`, with each event's object left as the JSON the server sent
+    /// (its resourceVersion in the envelope only): for a reader that needs a
+    /// field or two of each object, not all of it.
+    pub async fn watch_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        params: &ListParams,
+        resource_version: &str,
+    ) -> Result<RawWatchStream, ApiError> {
         let req = proto::WatchRequest {
             r#ref: Self::reference(info, namespace),
             label_selector: params.label_selector.clone(),
@@ -280,7 +293,7 @@ impl Client {
                 let status: Value = decode(&ev.json)?;
                 return Err(error_from_status_object(&status));
             }
-            Ok(WatchEvent { kind: ev.r#type, object: stamped(&ev.json, ev.resource_version)? })
+            Ok(ev)
         })))
     }
 
@@ -296,6 +309,25 @@ impl Client {
             self.inner.clone().version(proto::VersionRequest {}).await.map_err(|s| from_status(&self.server, s))?;
         decode(&resp.into_inner().json)
     }
+}
+
+/// HTTP/2 flow-control windows of a client connection, as Go's HTTP/2 client
+/// (and so client-go) sets them. With HTTP/2's default 64 KiB connection
+/// window, a few dozen watches on one connection that each get an event at
+/// once exhaust it, and the server waits for a window update before it can
+/// send the rest: a round trip in the middle of every burst.
+const STREAM_WINDOW: u32 = 4 << 20;
+const CONNECTION_WINDOW: u32 = 1 << 30;
+
+/// The endpoint for `server`, and its URL (`http://` added when missing).
+fn endpoint(server: &str) -> Result<(Endpoint, String), ApiError> {
+    let url = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
+        .tcp_nodelay(true)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
+    Ok((endpoint, url))
 }
 
 fn encode(obj: &Value) -> Vec<u8> {

@@ -296,7 +296,7 @@ impl Ctx {
         let streams: Vec<StampStream> = futures::stream::iter(0..self.plan.watchers)
             .map(|w| {
                 let (client, ns, rv) = (conns[w % conns.len()].clone(), ns.clone(), rv.clone());
-                async move { client.watch(pods, &ns, &ListParams::default(), &rv).await.map(api_stamps) }
+                async move { client.watch_raw(pods, &ns, &ListParams::default(), &rv).await.map(api_stamps) }
             })
             .buffer_unordered(WATCH_OPEN_CONCURRENCY)
             .try_collect()
@@ -490,8 +490,7 @@ fn raw_stamps(stream: etcd_client::WatchStream) -> StampStream {
                 .iter()
                 .filter(|e| e.event_type() == EventType::Put)
                 .filter_map(|e| e.kv())
-                .filter_map(|kv| serde_json::from_slice::<Value>(kv.value()).ok())
-                .filter_map(|obj| pod::sent_nanos(&obj))
+                .filter_map(|kv| pod::sent_nanos_in(kv.value()))
                 .collect()),
             Ok(None) => return None,
             Err(e) => Err(e.to_string()),
@@ -502,10 +501,10 @@ fn raw_stamps(stream: etcd_client::WatchStream) -> StampStream {
 }
 
 /// The send stamps of the pods an apiserver watch reports as ADDED.
-fn api_stamps(stream: client::WatchStream) -> StampStream {
+fn api_stamps(stream: client::RawWatchStream) -> StampStream {
     stream
         .map(|item| match item {
-            Ok(event) if event.kind == "ADDED" => Ok(pod::sent_nanos(&event.object).into_iter().collect()),
+            Ok(event) if event.r#type == "ADDED" => Ok(pod::sent_nanos_in(&event.json).into_iter().collect()),
             Ok(_) => Ok(Vec::new()),
             Err(e) => Err(e.to_string()),
         })
