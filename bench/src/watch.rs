@@ -1,7 +1,7 @@
 //! Watch delivery latency: many watchers on one collection, a writer creating
 //! stamped objects at a steady rate, and each watcher recording, for every
 //! object it is told about, the time from just before the write was sent to
-//! just after the event was decoded. The same harness measures raw etcd
+//! just after its send stamp was read from the event. The same harness measures raw etcd
 //! watches and apiserver watches; only the streams and the writer differ.
 //!
 //! Each watcher is its own task, as each would be its own informer in a real

@@ -440,7 +440,7 @@ async fn describe_run(ctx: &Ctx, report: &mut Report) {
     );
     report.note(format!(
         "Watch: {} watchers over {} connections; delivery = from just before the write is sent to the watcher \
-         decoding the event; etcd watchers decode the value too",
+         having read the send stamp out of the event's JSON (the rest is skipped, not decoded), as etcd's watchers do",
         plan.watchers,
         ctx.watch_connections()
     ));
