@@ -16,7 +16,7 @@
 //!   and the one the target is for.
 
 use crate::report::{Report, Row};
-use crate::stack::{self, Stack};
+use crate::stack::{self, Nodes, Stack};
 use crate::stats::{format_bytes, format_duration, format_rate, format_ratio, ratio, throughput};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -103,7 +103,7 @@ pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
         args.latency_rate > 0.0 && args.latency_rate.is_finite(),
         "--latency-rate must be a positive number"
     );
-    let mut stack = Stack::up(exe, args.nodes, true, args.timeout).await?;
+    let mut stack = Stack::up(exe, Nodes::Hollow(args.nodes), true, args.timeout).await?;
     let target = stack.cluster.target().clone();
     let mut report =
         Report::new(format!("density: {} pods on {} hollow nodes, {} clients", args.pods, args.nodes, args.clients));

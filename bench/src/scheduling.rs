@@ -6,7 +6,7 @@
 //! writes/s at the same concurrency, measured on the same etcd.
 
 use crate::report::{Report, Row};
-use crate::stack::{self, Stack};
+use crate::stack::{self, Nodes, Stack};
 use crate::stats::{format_duration, format_rate, format_ratio, ratio, throughput};
 use scheduler::scheduling::{Decision, Scheduler, Settings};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,12 @@ pub struct SchedulerArgs {
     /// Concurrent creating clients, each with its own connection (and the baseline's).
     #[arg(long, default_value_t = 50)]
     pub clients: usize,
+    /// Nodes as one kubelet process of hollow nodes that run the pods they are
+    /// given (their status updates and events share the machine with the
+    /// scheduling), instead of bare Ready node objects as kube-scheduler's
+    /// scheduler_perf uses.
+    #[arg(long)]
+    pub hollow_nodes: bool,
     /// How long nodes may take to be Ready, and pods to be bound.
     #[arg(long, default_value = "600s", value_parser = scheduler::parse_duration)]
     pub timeout: Duration,
@@ -110,7 +116,8 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
         })
         .await?;
         eprintln!("  {}", format_rate(decisions));
-        let mut stack = Stack::up(exe, nodes, false, args.timeout).await?;
+        let kind = if args.hollow_nodes { Nodes::Hollow(nodes) } else { Nodes::Objects(nodes) };
+        let mut stack = Stack::up(exe, kind, false, args.timeout).await?;
         let target = stack.cluster.target().clone();
         let puts = stack::raw_puts(&target.etcd, args.clients, args.pods).await?;
         eprintln!("  etcd puts: {}", puts.describe());
@@ -173,7 +180,14 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
         ));
         report.push(Row::new(SCENARIO, at("scheduler decisions/s (in process)"), format_rate(decisions)));
         report.push(stack::cpu_row(SCENARIO, &at("CPU per bound pod"), &cpu, rate));
-        report.push(stack::writes_row(SCENARIO, &at("etcd writes per bound pod"), writes, bound, nodes, elapsed));
+        report.push(stack::writes_row(
+            SCENARIO,
+            &at("etcd writes per bound pod"),
+            writes,
+            bound,
+            kind.leased(),
+            elapsed,
+        ));
         points.push(Point {
             nodes,
             e2e_per_pod: per(rate),
@@ -182,9 +196,15 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
         });
         bind_latencies = observed.samples;
     }
+    let nodes = if args.hollow_nodes {
+        "one kubelet with hollow nodes of 64 CPU / 256 Gi / 250 pods, which run the pods they are given"
+    } else {
+        "bare Ready node objects of 64 CPU / 256 Gi / 250 pods written through the API, as kube-scheduler's \
+         scheduler_perf makes its nodes: nothing runs the bound pods (--hollow-nodes puts kubelets behind them)"
+    };
     report.note(format!(
-        "Each node count on a fresh stack (etcd, apiserver, scheduler, one kubelet with hollow nodes of 64 CPU / \
-         256 Gi / 250 pods; no controller-manager). End to end: from the first create call to the watch event \
+        "Each node count on a fresh stack (etcd, apiserver, scheduler, {nodes}; no controller-manager). \
+         End to end: from the first create call to the watch event \
          showing the last pod with spec.nodeName; per pod: from just before its create to that event. \
          Baseline: the same number of raw etcd puts from the same {} clients on the same etcd, before the pods. \
          CPU per bound pod: each process's CPU time from the first create to the last bound pod, over the pods \

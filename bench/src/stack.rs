@@ -1,6 +1,7 @@
 //! What the `density` and `scheduler` scenarios share: a fresh stack (etcd,
-//! the apiserver, the scheduler, optionally the controller-manager, and one
-//! kubelet process with hollow nodes, each a child process of this binary),
+//! the apiserver, the scheduler, optionally the controller-manager, and
+//! either one kubelet process with hollow nodes or bare node objects, each
+//! process a child of this binary),
 //! the raw etcd put baseline, RSS of every process including etcd, and a watch
 //! that times each stamped pod from its create call to a condition.
 
@@ -28,14 +29,49 @@ pub struct Stack {
     pub client: Client,
 }
 
+/// What stands for the stack's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nodes {
+    /// One kubelet process with this many hollow nodes: they keep their
+    /// leases and status and run the pods bound to them on the fake runtime.
+    Hollow(usize),
+    /// This many Ready node objects written through the API, with nothing
+    /// behind them, as kube-scheduler's own performance tests (scheduler_perf)
+    /// make their nodes: the pods bound to them stay Pending, and nothing but
+    /// the load generator and the scheduler writes.
+    Objects(usize),
+}
+
+impl Nodes {
+    pub fn count(self) -> usize {
+        match self {
+            Nodes::Hollow(n) | Nodes::Objects(n) => n,
+        }
+    }
+
+    /// How many of them renew a node lease.
+    pub fn leased(self) -> usize {
+        match self {
+            Nodes::Hollow(n) => n,
+            Nodes::Objects(_) => 0,
+        }
+    }
+}
+
 impl Stack {
-    /// Starts everything and waits until `nodes` hollow nodes are Ready.
-    pub async fn up(exe: &Path, nodes: usize, controller_manager: bool, timeout: Duration) -> anyhow::Result<Stack> {
+    /// Starts etcd, the apiserver, the scheduler, the controller-manager if
+    /// asked, and `nodes`, and waits until every node is Ready.
+    pub async fn up(exe: &Path, nodes: Nodes, controller_manager: bool, timeout: Duration) -> anyhow::Result<Stack> {
         let cluster = Cluster::up(None, None, exe).await?;
         let server = cluster.target().server.clone();
+        let count = nodes.count();
         eprintln!(
-            "starting the scheduler{} and {nodes} hollow nodes ...",
-            if controller_manager { ", the controller-manager" } else { "" }
+            "starting the scheduler{} and {count} {} ...",
+            if controller_manager { ", the controller-manager" } else { "" },
+            match nodes {
+                Nodes::Hollow(_) => "hollow nodes",
+                Nodes::Objects(_) => "node objects",
+            }
         );
         let mut components = vec![Component::spawn(exe, "scheduler", "serve-scheduler", &server, &[])?];
         if controller_manager {
@@ -47,14 +83,24 @@ impl Stack {
                 &["--leader-elect=false"],
             )?);
         }
-        let count = nodes.to_string();
-        let mut kubelet_args = vec!["--runtime", "fake", "--hollow-nodes", &count, "--hollow-pod-start-delay", "0s"];
-        kubelet_args.extend(NODE_FLAGS);
-        components.push(Component::spawn(exe, "kubelet", "serve-kubelet", &server, &kubelet_args)?);
         let client = Client::connect(&server).await.context("connect to the apiserver")?;
         let started = Instant::now();
-        crate::controllers::wait_nodes_ready(&client, nodes, timeout).await?;
-        eprintln!("{nodes} nodes Ready after {:.1} s", started.elapsed().as_secs_f64());
+        match nodes {
+            Nodes::Hollow(_) => {
+                let count = count.to_string();
+                let mut args = vec!["--runtime", "fake", "--hollow-nodes", &count, "--hollow-pod-start-delay", "0s"];
+                args.extend(NODE_FLAGS);
+                components.push(Component::spawn(exe, "kubelet", "serve-kubelet", &server, &args)?);
+            }
+            Nodes::Objects(_) => {
+                let written = create_nodes(&server, count).await?;
+                if let Some(e) = written.error_summary("node objects") {
+                    anyhow::bail!(e);
+                }
+            }
+        }
+        crate::controllers::wait_nodes_ready(&client, count, timeout).await?;
+        eprintln!("{count} nodes Ready after {:.1} s", started.elapsed().as_secs_f64());
         Ok(Stack { cluster, components, client })
     }
 
@@ -202,6 +248,24 @@ pub async fn raw_puts(etcd: &str, clients: usize, n: u64) -> anyhow::Result<Outc
         let value = serde_json::to_vec(&crate::pod::pod("bench-raw", &name)).map_err(|e| e.to_string())?;
         kv.put(format!("/kubelab-bench/raw/{name}"), value, None).await.map_err(|e| e.to_string())?;
         Ok(())
+    })
+    .await)
+}
+
+/// `n` Ready nodes of the hollow nodes' capacity, each created and then given
+/// its status (creates drop status, as the kubelet's first status update
+/// follows its registration), from 50 connections.
+async fn create_nodes(server: &str, n: usize) -> anyhow::Result<Outcome> {
+    let conns = futures::future::try_join_all((0..50).map(|_| Client::connect(server))).await?;
+    let [_, cpu, _, memory, _, pods] = NODE_FLAGS;
+    let max_pods: u32 = pods.parse()?;
+    Ok(drive(&conns, Budget::ops(n as u64), move |client, i| async move {
+        let nodes = api::registry::lookup("nodes").expect("nodes are registered");
+        let node = scheduler::testing::node(&format!("node-{i:05}")).allocatable(cpu, memory, max_pods).json();
+        let created = client.create(nodes, "", &node).await.map_err(|e| e.to_string())?;
+        let mut ready = node;
+        ready["metadata"] = created["metadata"].clone();
+        client.update_status(nodes, "", &ready).await.map(drop).map_err(|e| e.to_string())
     })
     .await)
 }
