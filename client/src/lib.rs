@@ -4,6 +4,7 @@
 //! [`ApiError`]s carrying the server's reason and message unchanged.
 
 pub mod events;
+pub mod informer;
 pub mod queue;
 pub mod streaming;
 pub mod watcher;

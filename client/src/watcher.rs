@@ -69,22 +69,53 @@ impl Cache {
     pub fn get(&self, key: &str) -> Option<Arc<Value>> {
         self.inner.read().expect("cache lock").get(key).cloned()
     }
+
+    /// The object `name` in `namespace` ("" for cluster-scoped objects).
+    pub fn get_in(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        if namespace.is_empty() {
+            self.get(name)
+        } else {
+            self.get(&format!("{namespace}/{name}"))
+        }
+    }
+
     pub fn list(&self) -> Vec<Arc<Value>> {
         self.inner.read().expect("cache lock").values().cloned().collect()
     }
+
+    /// The objects of one namespace.
+    pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<Value>> {
+        self.inner.read().expect("cache lock").values().filter(|o| meta::namespace(o) == namespace).cloned().collect()
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.inner.read().expect("cache lock").keys().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.inner.read().expect("cache lock").len()
     }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn apply(&self, obj: &Arc<Value>) {
+
+    /// Stores `obj`, returning what it replaces. Public so tests can fill a
+    /// cache without an apiserver; in a daemon only informers write.
+    pub fn insert(&self, obj: Value) -> Option<Arc<Value>> {
+        self.insert_arc(&Arc::new(obj))
+    }
+
+    /// Stores `obj` (shared, not copied), returning what it replaces.
+    pub(crate) fn insert_arc(&self, obj: &Arc<Value>) -> Option<Arc<Value>> {
         let kept = self.kept(obj);
-        self.inner.write().expect("cache lock").insert(key_of(obj), kept);
+        self.inner.write().expect("cache lock").insert(key_of(obj), kept)
     }
-    fn remove(&self, obj: &Value) {
-        self.inner.write().expect("cache lock").remove(&key_of(obj));
+
+    pub fn remove(&self, key: &str) -> Option<Arc<Value>> {
+        self.inner.write().expect("cache lock").remove(key)
     }
+
     /// Replaces the whole content; returns the objects that disappeared.
     fn replace(&self, objs: &[Arc<Value>]) -> Vec<Arc<Value>> {
         let fresh: HashMap<String, Arc<Value>> = objs.iter().map(|o| (key_of(o), self.kept(o))).collect();
@@ -165,11 +196,11 @@ pub async fn reflect(
                 let out = match ev.kind.as_str() {
                     "ADDED" | "MODIFIED" => {
                         let obj = Arc::new(ev.object);
-                        cache.apply(&obj);
+                        cache.insert_arc(&obj);
                         Event::Applied(obj)
                     }
                     "DELETED" => {
-                        cache.remove(&ev.object);
+                        cache.remove(&key_of(&ev.object));
                         Event::Deleted(Arc::new(ev.object))
                     }
                     _ => continue,
@@ -252,15 +283,15 @@ mod tests {
     fn a_cache_shares_the_objects_it_is_given() {
         let cache = Cache::default();
         let p = pod("a");
-        cache.apply(&p);
+        cache.insert_arc(&p);
         assert!(Arc::ptr_eq(&cache.get("ns/a").unwrap(), &p));
     }
 
     #[test]
     fn a_names_only_cache_keeps_identities_and_still_reports_what_a_relist_lost() {
         let cache = Cache::names_only();
-        cache.apply(&pod("a"));
-        cache.apply(&pod("b"));
+        cache.insert_arc(&pod("a"));
+        cache.insert_arc(&pod("b"));
         assert_eq!(*cache.get("ns/a").unwrap(), json!({"metadata": {"name": "a", "namespace": "ns", "uid": "uid-a"}}));
         let gone = cache.replace(&[pod("b"), pod("c")]);
         assert_eq!(gone.len(), 1);

@@ -23,13 +23,13 @@
 //! `spec.timeZone` is looked up in the system tz database (UTC by default).
 
 use crate::clock::{format_time, parse_time, Clock};
-use crate::informer::{Change, SharedInformer};
 use crate::job::{is_finished, jobs};
 use crate::pods::controller_of;
 use crate::runner::{Action, Controller, Error, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
 use client::events::{EventRecorder, EventType};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::{Client, DeleteParams};

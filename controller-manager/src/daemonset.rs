@@ -22,11 +22,11 @@
 use crate::clock::Clock;
 use crate::deployment::{scaled_value, template_hash};
 use crate::expectations::Expectations;
-use crate::informer::{Change, SharedInformer};
 use crate::pods::{self, controller_of, is_active, is_available, is_ready, ApiPodControl, PodControl};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::Client;

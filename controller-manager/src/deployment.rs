@@ -26,13 +26,13 @@
 //! JSON of the template, and a name taken by a foreign ReplicaSet is an error.
 
 use crate::clock::{format_time, Clock};
-use crate::informer::{Change, SharedInformer};
 use crate::pods::{self, controller_of, controller_ref};
 use crate::runner::{Action, Controller, Error, Result};
 use crate::Context;
 use api::selector::LabelSelector;
 use api::{meta, registry, ResourceInfo};
 use client::events::{EventRecorder, EventType};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::{Client, DeleteParams};

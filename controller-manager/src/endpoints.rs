@@ -20,11 +20,11 @@
 //! Pod changes are turned into service keys at once (no batching delay), so a
 //! readiness change reaches the Endpoints within one round trip.
 
-use crate::informer::{Change, SharedInformer};
 use crate::pods::{self, is_ready};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::{Client, DeleteParams};

@@ -3,10 +3,10 @@
 //! that TTL, refreshed by each update; kubelab sweeps periodically instead.
 
 use crate::clock::{parse_time, Clock};
-use crate::informer::{Change, SharedInformer};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::{Client, ListParams};
 use jiff::Timestamp;

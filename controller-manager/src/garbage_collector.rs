@@ -12,11 +12,11 @@
 //!   dependents and removes the finalizer once no dependent that blocks its owner's
 //!   deletion (`blockOwnerDeletion: true`) is left.
 
-use crate::informer::{Change, SharedInformer};
 use crate::pods::owner_references;
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ApiError, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::{Client, DeleteParams, PatchType};
 use serde_json::{json, Value};

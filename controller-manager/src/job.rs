@@ -23,12 +23,12 @@
 
 use crate::clock::{format_time, parse_time, Clock};
 use crate::expectations::Expectations;
-use crate::informer::{Change, SharedInformer};
 use crate::pods::{self, controller_of, is_active, is_ready, ApiPodControl, PodControl};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
 use client::events::{EventRecorder, EventType};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::Client;

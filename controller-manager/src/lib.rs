@@ -2,7 +2,8 @@
 //! actual state at what its objects ask for, as kube-controller-manager.
 //!
 //! Framework:
-//! - [`informer`]: one list+watch per resource, shared by every controller.
+//! - [`client::informer`]: one list+watch per resource, shared by every controller
+//!   (the kubelet shares its Services and Endpoints the same way).
 //! - [`runner`]: the [`Controller`](runner::Controller) trait, the work queue
 //!   and the workers that call `reconcile(key)`.
 //! - [`leader`]: leader election, so only one replica acts.
@@ -35,7 +36,6 @@ pub mod endpoints;
 pub mod event_ttl;
 pub mod expectations;
 pub mod garbage_collector;
-pub mod informer;
 pub mod job;
 pub mod leader;
 pub mod namespace;
@@ -49,8 +49,8 @@ pub mod taint_eviction;
 #[cfg(test)]
 mod testing;
 
+use client::informer::InformerFactory;
 use clock::Clock;
-use informer::InformerFactory;
 use runner::Controller;
 use std::future::Future;
 use std::sync::Arc;

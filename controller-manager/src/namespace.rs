@@ -8,10 +8,10 @@
 //! so every step here is idempotent and a namespace already gone is success.
 
 use crate::clock::{parse_time, Clock};
-use crate::informer::{Change, SharedInformer};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::{Client, DeleteParams, ListParams};
 use serde_json::Value;

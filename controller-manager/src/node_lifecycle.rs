@@ -19,11 +19,11 @@
 //! evicted.
 
 use crate::clock::{format_time, parse_time, Clock};
-use crate::informer::{Change, SharedInformer};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
 use client::events::{EventRecorder, EventType};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::{Client, PatchType};
 use jiff::Timestamp;

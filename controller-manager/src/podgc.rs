@@ -10,11 +10,11 @@
 //!   after a 40 s quarantine and a live check, as Kubernetes' gcOrphaned.
 
 use crate::clock::{parse_time, Clock};
-use crate::informer::{Change, SharedInformer};
 use crate::node_lifecycle::ready_status;
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::{Client, DeleteParams};

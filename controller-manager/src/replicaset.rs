@@ -17,12 +17,12 @@
 
 use crate::clock::Clock;
 use crate::expectations::Expectations;
-use crate::informer::{Change, SharedInformer};
 use crate::pods::{self, controller_of, is_active, is_available, is_ready, ApiPodControl, PodControl};
 use crate::runner::{Action, Controller, Error, Result};
 use crate::Context;
 use api::selector::LabelSelector;
 use api::{meta, registry, ApiError, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::Client;

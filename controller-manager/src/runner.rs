@@ -8,8 +8,8 @@
 //! A controller is one file: a struct holding the stores it reads and the
 //! clients it writes with, implementing [`Controller`].
 
-use crate::informer::{Change, SharedInformer};
 use api::{ApiError, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use std::future::Future;
 use std::sync::Arc;

@@ -10,10 +10,10 @@
 //! with `spec.loadBalancerClass` belong to another implementation and are left
 //! alone, as are nodes labelled to be excluded from external load balancers.
 
-use crate::informer::{Change, SharedInformer};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::Client;

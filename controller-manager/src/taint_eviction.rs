@@ -17,12 +17,12 @@
 //! pod sets, shorter or longer, is honoured as written.
 
 use crate::clock::{add_secs, format_time, parse_time, Clock};
-use crate::informer::{Change, SharedInformer};
 use crate::node_lifecycle::{NOT_READY, UNREACHABLE};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
 use client::events::{EventRecorder, EventType};
+use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::{Client, DeleteParams};
 use jiff::Timestamp;

@@ -1,8 +1,8 @@
 //! Test support: an apiserver over the memory store, served in-process on a
 //! loopback port, and builders for the objects the controller tests create.
 
-use crate::informer::InformerFactory;
 use api::{meta, registry, ResourceInfo};
+use client::informer::InformerFactory;
 use client::Client;
 use serde_json::{json, Value};
 use std::sync::Arc;

@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod server;
 
 use anyhow::Context;
+use client::informer::{InformerFactory, SharedInformer};
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
 use clock::{parse_duration, Clock};
@@ -270,9 +271,13 @@ pub async fn run(
         node_memory_bytes: memory_bytes as i64,
     };
     let api = Arc::new(api::ClientApi::new(client.clone(), &node_name));
-    // Every Service, for the containers' service environment variables.
-    let service_links = pods::service_env::ServiceLinks::new();
-    let service_watch = tokio::spawn(service_links.clone().follow(client.clone()));
+    // One list+watch of Services and one of Endpoints for everything here that
+    // reads them: the containers' service variables, the DNS server, the proxy.
+    let informers = InformerFactory::new(client.clone());
+    let resource = |plural| ::api::registry::lookup(plural).expect("services and endpoints are registered");
+    let services = informers.informer(resource("services"));
+    let endpoints = informers.informer(resource("endpoints"));
+    let service_links = pods::service_env::ServiceLinks::new(services.clone());
     let kubelet = Kubelet::with_services(settings, runtime, api.clone(), Clock::system(), service_links);
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -310,27 +315,39 @@ pub async fn run(
         let stop = until_shutdown(stop_rx.clone());
         tokio::spawn(async move { k.run_relist(stop).await })
     };
-    let services =
-        if config.proxy { Some(start_services(&config, client.clone(), &node_ip, &stop_rx).await?) } else { None };
+    let proxying = if config.proxy {
+        let informers = ServiceInformers { services: services.clone(), endpoints: endpoints.clone() };
+        Some(start_services(&config, &informers, &node_ip, &stop_rx).await?)
+    } else {
+        None
+    };
+    informers.start();
 
     watch_pods(client, kubelet.clone(), shutdown).await;
     tracing::info!("shutting down; pods keep running");
     let _ = stop_tx.send(true);
     kubelet.shutdown();
-    service_watch.abort();
     let _ = tokio::join!(node_task, relist);
-    if let Some((proxy, dns)) = services {
+    if let Some((proxy, dns)) = proxying {
         let _ = tokio::join!(proxy, dns);
     }
     server.await??;
     Ok(())
 }
 
+/// The kubelet's shared informers of Services and of Endpoints, which the
+/// DNS server and the node proxy read.
+#[derive(Clone)]
+pub struct ServiceInformers {
+    pub services: Arc<SharedInformer>,
+    pub endpoints: Arc<SharedInformer>,
+}
+
 /// Starts the node-local DNS server on the cluster DNS address (put on `lo`
 /// first) and the node proxy, both until `stop`.
 async fn start_services(
     config: &Config,
-    client: Client,
+    informers: &ServiceInformers,
     node_ip: &str,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>)> {
@@ -345,13 +362,13 @@ async fn start_services(
     let dns_addr = SocketAddr::new(config.cluster_dns, 53);
     let domain = config.cluster_domain.clone();
     let dns_stop = until_shutdown(stop.clone());
-    let dns_client = client.clone();
+    let dns_informers = informers.clone();
     let dns = tokio::spawn(async move {
-        if let Err(e) = dns::serve(dns_client, dns_addr, domain, dns_stop).await {
+        if let Err(e) = dns::serve(dns_informers, dns_addr, domain, dns_stop).await {
             tracing::error!(error = %e, "the cluster DNS server stopped");
         }
     });
     tracing::info!(cidr = %proxy_config.service_cidr, "starting the node proxy");
-    let proxy = tokio::spawn(proxy::run(client, proxy_config, Some(lo), until_shutdown(stop.clone())));
+    let proxy = tokio::spawn(proxy::run(informers.clone(), proxy_config, Some(lo), until_shutdown(stop.clone())));
     Ok((proxy, dns))
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`records`]: the answers (pure; table-tested).
 //! - [`pod`]: a pod's nameservers, search domains and options.
-//! - here: the hickory server and the watch that keeps the records current.
+//! - here: the hickory server and the task that keeps the records current
+//!   from the kubelet's shared informers of Services and Endpoints.
 //!
 //! The kubelet runs it with [`serve`] on 10.96.0.10:53 (the `kube-dns`
 //! service's address, which the node proxy puts on the node's `lo`).
@@ -16,9 +17,9 @@ pub mod records;
 pub use pod::{pod_dns_config, PodDns};
 pub use records::Records;
 
+use crate::ServiceInformers;
 use anyhow::Context;
-use client::watcher::{Event, Informer};
-use client::{Client, ListParams};
+use client::informer::Change;
 use hickory_server::net::runtime::Time;
 use hickory_server::proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, NS, SOA, SRV};
@@ -43,10 +44,10 @@ const TCP_TIMEOUT: Duration = Duration::from_secs(10);
 const TCP_RESPONSE_BUFFER: usize = 32;
 
 /// Runs the cluster DNS server for `domain` on `addr` (UDP and TCP) until
-/// `shutdown` completes, answering from its own watch of Services and
-/// Endpoints in all namespaces. Errors only if it cannot bind.
+/// `shutdown` completes, answering from the Services and Endpoints of every
+/// namespace that `informers` hold. Errors only if it cannot bind.
 pub async fn serve(
-    client: Client,
+    informers: ServiceInformers,
     addr: SocketAddr,
     domain: String,
     shutdown: impl Future<Output = ()>,
@@ -54,32 +55,42 @@ pub async fn serve(
     let records: SharedRecords = Arc::new(RwLock::new(Records::new(&domain)));
     let server = DnsServer::bind(addr, records.clone()).await?;
     tracing::info!(%addr, %domain, "cluster DNS listening");
-    let watch = tokio::spawn(keep_records(client, records));
+    let watch = tokio::spawn(keep_records(informers, records));
     let result = server.run(shutdown).await;
     watch.abort();
     result
 }
 
-/// Keeps `records` equal to the cluster's Services and Endpoints (all
-/// namespaces) until the task is dropped.
-pub async fn keep_records(client: Client, records: SharedRecords) {
-    let info = |plural| api::registry::lookup(plural).expect("services and endpoints are registered");
-    let mut services = Informer::start(client.clone(), info("services"), "", ListParams::default());
-    let mut endpoints = Informer::start(client, info("endpoints"), "", ListParams::default());
+/// Keeps `records` equal to what the informers of Services and Endpoints
+/// hold until the task is dropped or an informer stops.
+pub async fn keep_records(informers: ServiceInformers, records: SharedRecords) {
+    let ServiceInformers { services, endpoints } = informers;
+    // Subscribe first, then read the stores: a change in between comes
+    // through the subscription as well, and applying it twice is harmless.
+    let (mut service_changes, mut endpoints_changes) = (services.subscribe(), endpoints.subscribe());
+    let reload = || {
+        let mut records = records.write().expect("records lock");
+        records.clear();
+        services.store().list().iter().for_each(|s| records.apply_service(s));
+        endpoints.store().list().iter().for_each(|e| records.apply_endpoints(e));
+    };
+    reload();
     loop {
-        // A re-list sends Deleted for what vanished and Applied for the rest,
-        // so applying each event keeps the records exact; Synced needs nothing.
         tokio::select! {
-            ev = services.events.recv() => match ev {
-                Some(Event::Applied(s)) => records.write().expect("records lock").apply_service(&s),
-                Some(Event::Deleted(s)) => records.write().expect("records lock").delete_service(&s),
-                Some(Event::Synced) => {}
+            change = service_changes.recv() => match change {
+                Some(Change::Added(s) | Change::Updated { new: s, .. }) => {
+                    records.write().expect("records lock").apply_service(&s)
+                }
+                Some(Change::Deleted(s)) => records.write().expect("records lock").delete_service(&s),
+                Some(Change::Resync) => reload(),
                 None => return,
             },
-            ev = endpoints.events.recv() => match ev {
-                Some(Event::Applied(e)) => records.write().expect("records lock").apply_endpoints(&e),
-                Some(Event::Deleted(e)) => records.write().expect("records lock").delete_endpoints(&e),
-                Some(Event::Synced) => {}
+            change = endpoints_changes.recv() => match change {
+                Some(Change::Added(e) | Change::Updated { new: e, .. }) => {
+                    records.write().expect("records lock").apply_endpoints(&e)
+                }
+                Some(Change::Deleted(e)) => records.write().expect("records lock").delete_endpoints(&e),
+                Some(Change::Resync) => reload(),
                 None => return,
             },
         }

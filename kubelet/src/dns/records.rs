@@ -241,6 +241,13 @@ impl Records {
         &self.domain
     }
 
+    /// Forgets every service and endpoints (before reloading them all).
+    pub fn clear(&mut self) {
+        self.services.clear();
+        self.endpoints.clear();
+        self.serial = self.serial.wrapping_add(1);
+    }
+
     pub fn apply_service(&mut self, svc: &Value) {
         self.services.insert(key(svc), parse_service(svc));
         self.serial = self.serial.wrapping_add(1);

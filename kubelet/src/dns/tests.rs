@@ -162,7 +162,11 @@ async fn a_service_created_after_start_resolves() {
     let records: SharedRecords = Arc::new(RwLock::new(Records::new("cluster.local")));
     let server = DnsServer::bind("127.0.0.1:0".parse().unwrap(), records.clone()).await.unwrap();
     let udp = server.udp_addr();
-    let watch = tokio::spawn(keep_records(api.client.clone(), records));
+    let informers = client::informer::InformerFactory::new(api.client.clone());
+    let shared =
+        crate::ServiceInformers { services: informers.informer(services), endpoints: informers.informer(endpoints) };
+    let watch = tokio::spawn(keep_records(shared, records));
+    informers.start();
     tokio::spawn(server.run(std::future::pending()));
 
     let name = "web.default.svc.cluster.local.";

@@ -8,17 +8,15 @@
 //! default), and always the "master services" (`default/kubernetes`), unless
 //! its own namespace has a service of that name it sees instead.
 //!
-//! [`ServiceLinks`] keeps just what the variables need from a watch of every
-//! Service; the pod worker waits (a bounded time) for its first list before it
-//! starts containers, as Kubernetes' kubelet waits for its service informer.
+//! [`ServiceLinks`] reads the variables from the kubelet's shared informer of
+//! Services; the pod worker waits (a bounded time) for its first list before
+//! it starts containers, as Kubernetes' kubelet waits for its service informer.
 
-use client::watcher::{Event, Informer};
-use client::{Client, ListParams};
+use client::informer::SharedInformer;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// The namespace of the master services.
 const MASTER_NAMESPACE: &str = "default";
@@ -152,18 +150,12 @@ pub fn enable_service_links(pod: &Value) -> bool {
     pod["spec"]["enableServiceLinks"].as_bool().unwrap_or(true)
 }
 
-/// The Services the kubelet knows, reduced to their links, and whether the
-/// first list has arrived. Shared by every pod worker of a kubelet.
+/// The Services the kubelet knows, from its shared informer of Services, and
+/// whether their first list has arrived. Shared by every pod worker of a
+/// kubelet; like Kubernetes' kubelet, each container start reads the variables
+/// from the informer's store as it is then.
 pub struct ServiceLinks {
-    /// (namespace, name) -> link; only services that have variables.
-    links: RwLock<BTreeMap<(String, String), ServiceLink>>,
-    synced: watch::Sender<bool>,
-}
-
-impl Default for ServiceLinks {
-    fn default() -> Self {
-        Self { links: RwLock::new(BTreeMap::new()), synced: watch::channel(false).0 }
-    }
+    services: Arc<SharedInformer>,
 }
 
 impl std::fmt::Debug for ServiceLinks {
@@ -173,67 +165,53 @@ impl std::fmt::Debug for ServiceLinks {
 }
 
 impl ServiceLinks {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    fn key(service: &Value) -> (String, String) {
-        (api::meta::namespace(service).to_string(), api::meta::name(service).to_string())
-    }
-
-    /// Records a created or changed Service (one that lost its ClusterIP is dropped).
-    pub fn apply(&self, service: &Value) {
-        let mut links = self.links.write().expect("service links lock");
-        match ServiceLink::from_service(service) {
-            Some(link) => links.insert(Self::key(service), link),
-            None => links.remove(&Self::key(service)),
-        };
-    }
-
-    pub fn delete(&self, service: &Value) {
-        self.links.write().expect("service links lock").remove(&Self::key(service));
-    }
-
-    /// The first list has been applied.
-    pub fn set_synced(&self) {
-        self.synced.send_replace(true);
+    /// The links of the Services `services` holds (an informer of `services`).
+    pub fn new(services: Arc<SharedInformer>) -> Arc<Self> {
+        Arc::new(Self { services })
     }
 
     pub fn is_synced(&self) -> bool {
-        *self.synced.borrow()
+        self.services.has_synced()
     }
 
     /// Resolves once the first list has been applied.
     pub async fn wait_synced(&self) {
-        let mut rx = self.synced.subscribe();
-        // The sender lives in self, so this only ends when synced.
-        let _ = rx.wait_for(|synced| *synced).await;
+        self.services.wait_synced().await;
     }
 
     /// The service variables of a pod in `namespace`, as they are now.
     pub fn env(&self, namespace: &str, enable_service_links: bool) -> Vec<(String, String)> {
-        let links = self.links.read().expect("service links lock");
-        let all = links.iter().map(|((ns, _), link)| (ns.as_str(), link));
-        env_vars(&visible(all, namespace, enable_service_links))
+        let services = self.services.store().list();
+        let links: Vec<(&str, ServiceLink)> =
+            services.iter().filter_map(|s| Some((api::meta::namespace(s), ServiceLink::from_service(s)?))).collect();
+        env_vars(&visible(links.iter().map(|(ns, link)| (*ns, link)), namespace, enable_service_links))
+    }
+}
+
+/// Links fed by hand, for tests: an informer no server feeds.
+#[cfg(test)]
+pub mod fed {
+    use super::*;
+    use client::watcher::Event;
+
+    pub fn links() -> Arc<ServiceLinks> {
+        let info = api::registry::lookup("services").expect("services are registered");
+        ServiceLinks::new(Arc::new(SharedInformer::new(info)))
     }
 
-    /// Keeps the links equal to the cluster's Services (all namespaces) until
-    /// the task is dropped or the watch ends.
-    pub async fn follow(self: Arc<Self>, client: Client) {
-        let info = api::registry::lookup("services").expect("services are registered");
-        let mut informer = Informer::start(client, info, "", ListParams::default());
-        // A re-list sends Deleted for what vanished and Applied for the rest.
-        while let Some(event) = informer.events.recv().await {
-            match event {
-                Event::Applied(s) => self.apply(&s),
-                Event::Deleted(s) => self.delete(&s),
-                Event::Synced => {
-                    if !self.is_synced() {
-                        tracing::info!("services listed: pods get their service environment variables");
-                    }
-                    self.set_synced();
-                }
-            }
+    impl ServiceLinks {
+        /// Records a created or changed Service.
+        pub fn apply(&self, service: &Value) {
+            self.services.apply(Event::Applied(Arc::new(service.clone())));
+        }
+
+        pub fn delete(&self, service: &Value) {
+            self.services.apply(Event::Deleted(Arc::new(service.clone())));
+        }
+
+        /// The first list has been applied.
+        pub fn set_synced(&self) {
+            self.services.apply(Event::Synced);
         }
     }
 }
@@ -252,7 +230,7 @@ mod tests {
     }
 
     fn store(services: &[Value]) -> Arc<ServiceLinks> {
-        let s = ServiceLinks::new();
+        let s = fed::links();
         for service in services {
             s.apply(service);
         }
@@ -412,13 +390,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn follow_lists_then_watches_the_apiservers_services() {
+    async fn links_follow_the_apiservers_services_through_a_shared_informer() {
         let api = apiserver::testing::InMemoryApiServer::start().await;
         let services = api::registry::lookup("services").unwrap();
         let web = json!({"metadata": {"name": "web"}, "spec": {"clusterIP": "10.96.7.7", "ports": [{"port": 80}]}});
         api.client.create(services, "default", &web).await.unwrap();
-        let links = ServiceLinks::new();
-        let follow = tokio::spawn(links.clone().follow(api.client.clone()));
+        let informers = client::informer::InformerFactory::new(api.client.clone());
+        let links = ServiceLinks::new(informers.informer(services));
+        informers.start();
         tokio::time::timeout(Duration::from_secs(5), links.wait_synced()).await.expect("listed");
         let has = |name: &str| links.env("default", true).iter().any(|(k, _)| k == name);
         assert!(has("WEB_SERVICE_HOST"), "listed before synced: {:?}", links.env("default", true));
@@ -428,7 +407,6 @@ mod tests {
         api.client.delete(services, "default", "web", &Default::default()).await.unwrap();
         for _ in 0..100 {
             if has("API_GW_SERVICE_HOST") && !has("WEB_SERVICE_HOST") {
-                follow.abort();
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -438,7 +416,7 @@ mod tests {
 
     #[tokio::test]
     async fn wait_synced_resolves_once_listed() {
-        let s = ServiceLinks::new();
+        let s = fed::links();
         assert!(!s.is_synced());
         let waiting = tokio::spawn({
             let s = s.clone();

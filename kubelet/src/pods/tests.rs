@@ -555,7 +555,7 @@ fn service(namespace: &str, name: &str, ip: &str, ports: Value) -> Value {
 
 /// The cluster's `default/kubernetes` and the book's `kubia` service, listed.
 fn listed_services() -> Arc<ServiceLinks> {
-    let links = ServiceLinks::new();
+    let links = service_env::fed::links();
     links.apply(&service(
         "default",
         "kubernetes",
@@ -618,7 +618,7 @@ async fn enable_service_links_false_gives_only_the_kubernetes_service() {
 
 #[tokio::test(start_paused = true)]
 async fn no_container_starts_before_the_services_are_listed() {
-    let links = ServiceLinks::new();
+    let links = service_env::fed::links();
     let h = Harness::with_services(links.clone());
     h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -633,7 +633,7 @@ async fn no_container_starts_before_the_services_are_listed() {
 
 #[tokio::test(start_paused = true)]
 async fn services_never_listed_give_create_container_config_error_then_a_retry() {
-    let links = ServiceLinks::new();
+    let links = service_env::fed::links();
     let h = Harness::with_services(links.clone());
     h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
     wait_for("CreateContainerConfigError", Duration::from_secs(10), || {
@@ -652,7 +652,7 @@ async fn services_never_listed_give_create_container_config_error_then_a_retry()
 
 #[tokio::test(start_paused = true)]
 async fn a_deletion_cuts_the_wait_for_services_short() {
-    let h = Harness::with_services(ServiceLinks::new());
+    let h = Harness::with_services(service_env::fed::links());
     let mut p = kubia("kubia", "Always");
     h.kubelet.handle(PodEvent::Applied(p.clone().into()));
     tokio::time::sleep(Duration::from_secs(1)).await;

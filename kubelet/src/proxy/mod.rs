@@ -18,8 +18,7 @@ pub mod netlink;
 pub mod relay;
 pub mod rules;
 
-use client::watcher::{Event, Informer};
-use client::{Client, ListParams};
+use crate::ServiceInformers;
 use netlink::Loopback;
 use relay::Balancer;
 use rules::{Plan, ServicePort};
@@ -145,49 +144,28 @@ pub async fn prepare_loopback(config: &ProxyConfig) -> anyhow::Result<Loopback> 
     Ok(lo)
 }
 
-/// Watches Services and Endpoints and keeps the node's proxying in line with
-/// them until `shutdown` resolves. With `lo` None no address is managed
-/// (ClusterIPs must already be local).
+/// Keeps the node's proxying in line with the Services and Endpoints that
+/// `informers` hold until `shutdown` resolves. With `lo` None no address is
+/// managed (ClusterIPs must already be local).
 pub async fn run(
-    client: Client,
+    informers: ServiceInformers,
     config: ProxyConfig,
     lo: Option<Loopback>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let services_info = ::api::registry::by_resource("", "services").expect("services are registered");
-    let endpoints_info = ::api::registry::by_resource("", "endpoints").expect("endpoints are registered");
-    let mut services = Informer::start(client.clone(), services_info, "", ListParams::default());
-    let mut endpoints = Informer::start(client, endpoints_info, "", ListParams::default());
+    let ServiceInformers { services, endpoints } = informers;
+    // Subscribed before the first reconcile, so no change falls in between.
+    let (mut service_changes, mut endpoints_changes) = (services.subscribe(), endpoints.subscribe());
     let mut proxier = Proxier::default();
-    let (mut services_synced, mut endpoints_synced) = (false, false);
     tokio::pin!(shutdown);
+    tokio::select! {
+        _ = async { tokio::join!(services.wait_synced(), endpoints.wait_synced()) } => {}
+        _ = &mut shutdown => return proxier.stop().await,
+    }
     loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            ev = services.events.recv() => match ev {
-                Some(Event::Synced) => services_synced = true,
-                Some(_) => {}
-                None => break,
-            },
-            ev = endpoints.events.recv() => match ev {
-                Some(Event::Synced) => endpoints_synced = true,
-                Some(_) => {}
-                None => break,
-            },
-        }
-        // Take whatever else is queued, so a burst of changes is one reconcile.
-        while let Ok(ev) = services.events.try_recv() {
-            services_synced |= ev == Event::Synced;
-        }
-        while let Ok(ev) = endpoints.events.try_recv() {
-            endpoints_synced |= ev == Event::Synced;
-        }
-        if !(services_synced && endpoints_synced) {
-            continue;
-        }
-        // Level-triggered: the whole plan from the caches, whatever woke us.
-        let all = services.cache.list();
-        let plan = rules::plan(all.iter().map(|s| &**s), |key| endpoints.cache.get(key), config.node_ip);
+        // Level-triggered: the whole plan from the stores, whatever woke us.
+        let all = services.store().list();
+        let plan = rules::plan(all.iter().map(|s| &**s), |key| endpoints.store().get(key), config.node_ip);
         let mut want = plan.cluster_ips.clone();
         want.insert(config.cluster_dns);
         if let Some(lo) = &lo {
@@ -201,6 +179,17 @@ pub async fn run(
                 tracing::warn!(error = %e, "cannot remove service addresses from lo");
             }
         }
+        let changed = tokio::select! {
+            _ = &mut shutdown => false,
+            change = service_changes.recv() => change.is_some(),
+            change = endpoints_changes.recv() => change.is_some(),
+        };
+        if !changed {
+            break;
+        }
+        // Take whatever else is queued, so a burst of changes is one reconcile.
+        while service_changes.try_recv().is_some() {}
+        while endpoints_changes.try_recv().is_some() {}
     }
     proxier.stop().await;
 }

@@ -1,22 +1,23 @@
-//! Shared informers: one list+watch per resource for every controller, as
-//! client-go's SharedInformerFactory.
+//! Shared informers: one list+watch per resource for every consumer in a
+//! process (the controller-manager's controllers, the kubelet's proxy, DNS
+//! and service environment), as client-go's SharedInformerFactory.
 //!
-//! `client::watcher::reflect` lists and watches a collection and hands its
-//! changes to one receiver. Here a fan-out task takes that stream, keeps the
-//! [`Store`] that controllers read, turns each change into an
+//! [`reflect`](crate::watcher::reflect) lists and watches a collection and
+//! hands its changes to one receiver. Here a fan-out task takes that stream,
+//! keeps the [`Cache`] that every consumer reads, turns each change into an
 //! add/update/delete with the previous state of the object (handlers need the
 //! old labels and owner of a pod to wake the controller that lost it), and
-//! broadcasts it to every subscribed controller. A subscriber that falls so far
-//! behind that the broadcast drops changes for it gets [`Change::Resync`] and
-//! re-reads the store: controllers are level-triggered, so a full resync loses
+//! broadcasts it to every subscriber. A subscriber that falls so far behind
+//! that the broadcast drops changes for it gets [`Change::Resync`] and
+//! re-reads the store: consumers are level-triggered, so a full resync loses
 //! nothing.
 
-use api::{meta, ResourceInfo};
-use client::watcher::{key_of, Event};
-use client::{Client, ListParams};
+use crate::watcher::{key_of, Cache, Event};
+use crate::{Client, ListParams};
+use api::ResourceInfo;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// What subscribers are told. Objects are shared, never copied per subscriber.
@@ -32,67 +33,11 @@ pub enum Change {
     Resync,
 }
 
-/// The shared cache of one resource: `namespace/name` (or `name`) to the object
-/// as last seen. Readers get `Arc`s, so a read never copies an object.
-#[derive(Clone, Default)]
-pub struct Store {
-    inner: Arc<RwLock<HashMap<String, Arc<Value>>>>,
-}
-
-impl Store {
-    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
-        self.inner.read().expect("store lock").get(key).cloned()
-    }
-
-    pub fn get_in(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
-        if namespace.is_empty() {
-            self.get(name)
-        } else {
-            self.get(&format!("{namespace}/{name}"))
-        }
-    }
-
-    pub fn list(&self) -> Vec<Arc<Value>> {
-        self.inner.read().expect("store lock").values().cloned().collect()
-    }
-
-    /// The objects of one namespace.
-    pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<Value>> {
-        self.inner.read().expect("store lock").values().filter(|o| meta::namespace(o) == namespace).cloned().collect()
-    }
-
-    pub fn keys(&self) -> Vec<String> {
-        self.inner.read().expect("store lock").keys().cloned().collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.inner.read().expect("store lock").len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Stores `obj`, returning what it replaces. Public so tests can fill a store
-    /// without an apiserver; in the daemon only the informer writes.
-    pub fn insert(&self, obj: Value) -> Option<Arc<Value>> {
-        self.insert_arc(Arc::new(obj))
-    }
-
-    fn insert_arc(&self, obj: Arc<Value>) -> Option<Arc<Value>> {
-        self.inner.write().expect("store lock").insert(key_of(&obj), obj)
-    }
-
-    pub fn remove(&self, key: &str) -> Option<Arc<Value>> {
-        self.inner.write().expect("store lock").remove(key)
-    }
-}
-
 /// One resource's informer: its store, its subscribers, and whether its first
 /// list has filled the store.
 pub struct SharedInformer {
     pub info: &'static ResourceInfo,
-    store: Store,
+    store: Cache,
     tx: broadcast::Sender<Change>,
     synced: watch::Sender<bool>,
 }
@@ -106,15 +51,15 @@ impl SharedInformer {
     pub fn new(info: &'static ResourceInfo) -> Self {
         let (tx, _) = broadcast::channel(BROADCAST_CAPACITY);
         let (synced, _) = watch::channel(false);
-        Self { info, store: Store::default(), tx, synced }
+        Self { info, store: Cache::default(), tx, synced }
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Cache {
         &self.store
     }
 
     pub fn subscribe(&self) -> Subscription {
-        Subscription { rx: self.tx.subscribe() }
+        Subscription { rx: self.tx.subscribe(), resource: self.info.plural }
     }
 
     pub fn has_synced(&self) -> bool {
@@ -128,10 +73,11 @@ impl SharedInformer {
         let _ = rx.wait_for(|synced| *synced).await;
     }
 
-    /// Applies one reflector event to the store and tells the subscribers.
-    pub(crate) fn apply(&self, event: Event) {
+    /// Applies one reflector event to the store and tells the subscribers
+    /// (public so tests can feed an informer by hand).
+    pub fn apply(&self, event: Event) {
         let change = match event {
-            Event::Applied(new) => match self.store.insert_arc(new.clone()) {
+            Event::Applied(new) => match self.store.insert_arc(&new) {
                 Some(old) => Change::Updated { old, new },
                 None => Change::Added(new),
             },
@@ -151,14 +97,14 @@ impl SharedInformer {
     /// Feeds this informer from the apiserver until the returned task is aborted.
     fn start(self: &Arc<Self>, client: Client) -> tokio::task::JoinHandle<()> {
         let (tx, mut rx) = mpsc::channel(1024);
-        // The reflector keeps its own cache for its re-list diffs; the store here is
-        // the one controllers share.
-        let reflector = tokio::spawn(client::watcher::reflect(
+        // The reflector keeps its own cache for its re-list diffs (the same
+        // objects, shared); the store here is the one consumers read.
+        let reflector = tokio::spawn(crate::watcher::reflect(
             client,
             self.info,
             String::new(),
             ListParams::default(),
-            client::watcher::Cache::default(),
+            Cache::default(),
             tx,
         ));
         let me = self.clone();
@@ -179,9 +125,10 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A controller's view of one informer's changes.
+/// A consumer's view of one informer's changes.
 pub struct Subscription {
     rx: broadcast::Receiver<Change>,
+    resource: &'static str,
 }
 
 impl Subscription {
@@ -190,10 +137,23 @@ impl Subscription {
         match self.rx.recv().await {
             Ok(change) => Some(change),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "a controller fell behind its informer; resyncing it");
+                tracing::warn!(missed, resource = self.resource, "a consumer fell behind its informer; resyncing it");
                 Some(Change::Resync)
             }
             Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next change if one is queued: lets a consumer take a burst of
+    /// changes at once.
+    pub fn try_recv(&mut self) -> Option<Change> {
+        match self.rx.try_recv() {
+            Ok(change) => Some(change),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                tracing::warn!(missed, resource = self.resource, "a consumer fell behind its informer; resyncing it");
+                Some(Change::Resync)
+            }
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => None,
         }
     }
 }
@@ -240,6 +200,7 @@ impl InformerFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use api::meta;
     use serde_json::json;
 
     fn pods() -> &'static ResourceInfo {
