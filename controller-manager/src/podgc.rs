@@ -102,8 +102,14 @@ impl Controller for PodGcController {
             ("Node", Change::Added(n)) => {
                 self.missing_since.lock().expect("missing lock").remove(meta::name(n));
             }
-            // A node going away or not ready changes what its pods need.
-            ("Node", Change::Updated { new: n, .. } | Change::Deleted(n)) => self.resync_node(meta::name(n), queue),
+            // A node going away or changing readiness changes what its pods
+            // need; its heartbeats (status updates that keep it Ready) do not,
+            // and looking through every pod at each of them would cost
+            // nodes × pods per heartbeat period.
+            ("Node", Change::Updated { old, new }) if ready_status(old) != ready_status(new) => {
+                self.resync_node(meta::name(new), queue)
+            }
+            ("Node", Change::Deleted(n)) => self.resync_node(meta::name(n), queue),
             _ => {}
         }
     }
@@ -155,5 +161,43 @@ impl PodGcController {
                 queue.add(key_of(&pod));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use client::informer::InformerFactory;
+    use serde_json::json;
+
+    fn node(ready: &str, heartbeat: &str) -> Arc<Value> {
+        let ready = json!({"type": "Ready", "status": ready, "lastHeartbeatTime": heartbeat});
+        Arc::new(json!({"metadata": {"name": "n1"}, "status": {"conditions": [ready]}}))
+    }
+
+    #[tokio::test]
+    async fn a_nodes_pods_are_looked_at_again_when_it_changes_readiness_or_goes_but_not_at_each_heartbeat() {
+        let ctx = Context {
+            client: Client::connect_lazy("http://127.0.0.1:1").expect("a valid address"),
+            factory: Arc::new(InformerFactory::detached()),
+            clock: Clock::manual(),
+            config: crate::testing::config(),
+        };
+        let gc = PodGcController::new(&ctx);
+        gc.pods.store().insert(json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"nodeName": "n1"}}));
+        gc.pods.store().insert(json!({"metadata": {"name": "q", "namespace": "default"}, "spec": {"nodeName": "n2"}}));
+        let queue = WorkQueue::new(Duration::from_millis(1), Duration::from_secs(1));
+
+        let heartbeat = Change::Updated { old: node("True", "10:00:00"), new: node("True", "10:00:10") };
+        gc.handle(nodes(), &heartbeat, &queue);
+        assert!(queue.is_empty(), "a heartbeat requeued pods");
+
+        let lost = Change::Updated { old: node("True", "10:00:10"), new: node("Unknown", "10:00:10") };
+        gc.handle(nodes(), &lost, &queue);
+        assert_eq!(queue.len(), 1, "only the pod on n1");
+
+        let fresh = WorkQueue::new(Duration::from_millis(1), Duration::from_secs(1));
+        gc.handle(nodes(), &Change::Deleted(node("Unknown", "10:00:10")), &fresh);
+        assert_eq!(fresh.len(), 1);
     }
 }
