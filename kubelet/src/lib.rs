@@ -271,12 +271,12 @@ pub async fn run(
         node_memory_bytes: memory_bytes as i64,
     };
     let api = Arc::new(api::ClientApi::new(client.clone(), &node_name));
-    // One list+watch of Services and one of Endpoints for everything here that
-    // reads them: the containers' service variables, the DNS server, the proxy.
+    // One list+watch of Services (and of Endpoints, with --proxy) for
+    // everything here that reads them: the containers' service variables, the
+    // DNS server, the proxy.
     let informers = InformerFactory::new(client.clone());
     let resource = |plural| ::api::registry::lookup(plural).expect("services and endpoints are registered");
     let services = informers.informer(resource("services"));
-    let endpoints = informers.informer(resource("endpoints"));
     let service_links = pods::service_env::ServiceLinks::new(services.clone());
     let kubelet = Kubelet::with_services(settings, runtime, api.clone(), Clock::system(), service_links);
 
@@ -316,8 +316,8 @@ pub async fn run(
         tokio::spawn(async move { k.run_relist(stop).await })
     };
     let proxying = if config.proxy {
-        let informers = ServiceInformers { services: services.clone(), endpoints: endpoints.clone() };
-        Some(start_services(&config, &informers, &node_ip, &stop_rx).await?)
+        let shared = ServiceInformers { services, endpoints: informers.informer(resource("endpoints")) };
+        Some(start_services(&config, &shared, &node_ip, &stop_rx).await?)
     } else {
         None
     };
