@@ -39,6 +39,10 @@ pub struct Config {
     /// Events kept per resource for watches that resume from an older resourceVersion.
     #[arg(long, env = "WATCH_CACHE_SIZE", default_value_t = 10_000)]
     pub watch_cache_size: usize,
+    /// How often to compact etcd's history, keeping one interval of it (as
+    /// kube-apiserver's flag of the same name); 0 never compacts.
+    #[arg(long, env = "ETCD_COMPACTION_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub etcd_compaction_interval: Duration,
     /// The CIDR Service cluster IPs are allocated from (IPv4, /12 to /30).
     #[arg(long, env = "SERVICE_CLUSTER_IP_RANGE", default_value = "10.96.0.0/12", value_parser = alloc::range::IpRange::parse)]
     pub service_cluster_ip_range: alloc::range::IpRange,
@@ -83,6 +87,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Parses Kubernetes-style durations: `300ms`, `10s`, `5m`, `1h30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    // Go's time.ParseDuration takes a bare 0 too.
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
     let span: jiff::Span = s.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
     let d = jiff::SignedDuration::try_from(span).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
     Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: must not be negative"))
@@ -122,11 +130,17 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
+    let compactor = (!config.in_memory && !config.etcd_compaction_interval.is_zero())
+        .then(|| tokio::spawn(store::compactor::run(store.clone(), config.etcd_compaction_interval)));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let services = config.service_config();
     tracing::info!(cluster_ip_range = %services.cluster_ip_range, node_port_range = %services.node_port_range,
         advertise_address = %services.advertise_address, "service settings");
-    serve_with(store, listener, services, shutdown).await
+    let served = serve_with(store, listener, services, shutdown).await;
+    if let Some(compactor) = compactor {
+        compactor.abort();
+    }
+    served
 }
 
 /// Serves the API on an already bound listener (tests bind port 0), with the
@@ -195,4 +209,22 @@ pub async fn serve_with(
     namespaces.abort();
     repairs.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn etcd_history_is_compacted_every_five_minutes_unless_told_otherwise() {
+        let defaults = Config::try_parse_from(["apiserver"]).expect("defaults");
+        assert_eq!(defaults.etcd_compaction_interval, Duration::from_secs(300));
+        let never = Config::try_parse_from(["apiserver", "--etcd-compaction-interval", "0"]).expect("0");
+        assert!(never.etcd_compaction_interval.is_zero());
+        let hourly = Config::try_parse_from(["apiserver", "--etcd-compaction-interval", "1h30m"]).expect("1h30m");
+        assert_eq!(hourly.etcd_compaction_interval, Duration::from_secs(5400));
+        let bad = Config::try_parse_from(["apiserver", "--etcd-compaction-interval", "often"]).expect_err("often");
+        assert!(bad.to_string().contains("invalid duration \"often\""), "{bad}");
+    }
 }

@@ -11,6 +11,7 @@ use futures::Stream;
 use std::pin::Pin;
 
 pub mod cache;
+pub mod compactor;
 pub mod conformance;
 pub mod etcd;
 pub mod mem;
