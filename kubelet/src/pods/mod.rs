@@ -79,7 +79,7 @@ pub(crate) struct Shared {
     /// Pods whose leftover containers are being removed.
     cleaning: Mutex<HashSet<String>>,
     /// Per pod uid, the (id, state) of its containers at the last relist.
-    last_relist: Mutex<HashMap<String, Vec<(String, ContainerState)>>>,
+    last_relist: Mutex<HashMap<String, u64>>,
 }
 
 impl Shared {
@@ -253,23 +253,21 @@ impl Kubelet {
         for c in list {
             by_pod.entry(c.meta.pod_uid.clone()).or_default().push(c);
         }
-        let snapshot: HashMap<String, Vec<(String, ContainerState)>> = by_pod
-            .iter()
-            .map(|(uid, cs)| {
-                let mut states: Vec<(String, ContainerState)> = cs.iter().map(|c| (c.id.clone(), c.state)).collect();
-                states.sort_by(|a, b| a.0.cmp(&b.0));
-                (uid.clone(), states)
-            })
-            .collect();
-        let previous = std::mem::replace(&mut *shared.last_relist.lock().expect("relist lock"), snapshot.clone());
+        let snapshot: HashMap<String, u64> = by_pod.iter().map(|(uid, cs)| (uid.clone(), fingerprint(cs))).collect();
+        let changed: Vec<String> = {
+            let mut last = shared.last_relist.lock().expect("relist lock");
+            let appeared_or_changed = snapshot.iter().filter(|(uid, f)| last.get(*uid) != Some(f)).map(|(uid, _)| uid);
+            let gone = last.keys().filter(|uid| !snapshot.contains_key(*uid));
+            let changed = appeared_or_changed.chain(gone).cloned().collect();
+            *last = snapshot;
+            changed
+        };
         let mut orphans = Vec::new();
         {
             let workers = shared.workers();
-            for uid in snapshot.keys().chain(previous.keys()) {
-                if snapshot.get(uid) != previous.get(uid) {
-                    if let Some(w) = workers.get(uid) {
-                        w.wake.notify_one();
-                    }
+            for uid in &changed {
+                if let Some(w) = workers.get(uid) {
+                    w.wake.notify_one();
                 }
             }
             // A kubelet shutting down has dropped its workers; its pods are not orphans.
@@ -290,6 +288,18 @@ impl Kubelet {
             });
         }
     }
+}
+
+/// A pod's containers, their ids and states, as one number: two relists that
+/// see the same containers in the same states agree, and a relist keeps one
+/// number per pod instead of a copy of every container's id.
+fn fingerprint(containers: &[ContainerSummary]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut states: Vec<(&str, ContainerState)> = containers.iter().map(|c| (c.id.as_str(), c.state)).collect();
+    states.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    states.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Stops (apps first, then the sandbox) and removes the containers of a pod

@@ -25,7 +25,7 @@ use bollard::Docker;
 use futures::StreamExt;
 use jiff::Timestamp;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// bollard's default request timeout; stops get their grace period on top.
@@ -386,7 +386,7 @@ impl Runtime for DockerRuntime {
                     Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD) => ContainerState::Exited,
                     _ => ContainerState::Unknown,
                 };
-                Some(ContainerSummary { id: c.id?, meta, state })
+                Some(ContainerSummary { id: c.id?, meta: Arc::new(meta), state })
             })
             .collect())
     }

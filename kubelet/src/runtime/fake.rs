@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::probe::{ProbeAction, ProbeOutcome};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -107,7 +107,7 @@ pub struct Op {
 #[derive(Debug, Clone)]
 struct FakeContainer {
     id: String,
-    meta: ContainerMeta,
+    meta: Arc<ContainerMeta>,
     image: String,
     created: Instant,
     started: Option<Instant>,
@@ -329,7 +329,7 @@ impl FakeRuntime {
         let id = format!("{:012x}", s.next_id);
         let container = FakeContainer {
             id: id.clone(),
-            meta: meta.clone(),
+            meta: Arc::new(meta.clone()),
             image: image.to_string(),
             created: Instant::now(),
             started: None,
@@ -347,7 +347,7 @@ impl FakeRuntime {
         let exit = c.exit().filter(|_| state == ContainerState::Exited);
         ContainerInfo {
             id: c.id.clone(),
-            meta: c.meta.clone(),
+            meta: (*c.meta).clone(),
             state,
             image: c.image.clone(),
             image_id: format!("docker://sha256:{:x}", fnv(&c.image)),

@@ -16,6 +16,7 @@ use futures::Stream;
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -107,7 +108,7 @@ impl ContainerMeta {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContainerState {
     /// Made but never started (a failed start, or a crash between create and start).
     Created,
@@ -120,7 +121,9 @@ pub enum ContainerState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSummary {
     pub id: String,
-    pub meta: ContainerMeta,
+    /// Shared, as the runtime holds it: a relist lists every container of
+    /// the node each second.
+    pub meta: Arc<ContainerMeta>,
     pub state: ContainerState,
 }
 
