@@ -274,7 +274,7 @@ impl Controller for NodeLifecycleController {
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let Some(node) = self.nodes.store().get(key) else { return Ok(Action::Done) };
         let was = ready_status(&node).to_string();
-        let node = if self.silent(&node) { self.mark_unknown(&node).await? } else { (*node).clone() };
+        let node = if self.silent(&node) { Arc::new(self.mark_unknown(&node).await?) } else { node };
         let now = ready_status(&node);
         if was == "True" && now != "True" {
             tracing::info!(status = now, "node is not ready");
@@ -282,10 +282,12 @@ impl Controller for NodeLifecycleController {
             self.recorder.record(&node, EventType::Normal, "NodeNotReady", &message).await;
             self.mark_pods_not_ready(key).await;
         }
-        let all_nodes = self.nodes.store().list();
-        let full_disruption =
-            all_nodes.iter().all(|n| if meta::name(n) == key { now != "True" } else { ready_status(n) != "True" });
-        if full_disruption && now != "True" {
+        // Only a node that is not Ready asks whether every node is down: going
+        // through all nodes at each heartbeat of thousands of healthy ones
+        // would cost nodes² per lease renewal period.
+        let full_disruption = now != "True"
+            && self.nodes.store().list().iter().all(|n| meta::name(n) == key || ready_status(n) != "True");
+        if full_disruption {
             tracing::warn!("no node is ready: not evicting anything until one is");
         }
         self.sync_taints(&node, full_disruption).await?;
