@@ -25,11 +25,15 @@ pub enum Event {
 
 /// `namespace/name` (or `name` for cluster-scoped objects): the key of an object in caches and queues.
 pub fn key_of(obj: &Value) -> String {
-    let ns = meta::namespace(obj);
-    if ns.is_empty() {
-        meta::name(obj).to_string()
+    key(meta::namespace(obj), meta::name(obj))
+}
+
+/// The cache key of `name` in `namespace` ("" for cluster-scoped objects).
+pub fn key(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_string()
     } else {
-        format!("{ns}/{}", meta::name(obj))
+        format!("{namespace}/{name}")
     }
 }
 
@@ -72,11 +76,7 @@ impl Cache {
 
     /// The object `name` in `namespace` ("" for cluster-scoped objects).
     pub fn get_in(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
-        if namespace.is_empty() {
-            self.get(name)
-        } else {
-            self.get(&format!("{namespace}/{name}"))
-        }
+        self.get(&key(namespace, name))
     }
 
     pub fn list(&self) -> Vec<Arc<Value>> {
