@@ -41,7 +41,7 @@ pub struct Config {
     pub watch_cache_size: usize,
     /// How often to compact etcd's history, keeping one interval of it (as
     /// kube-apiserver's flag of the same name); 0 never compacts.
-    #[arg(long, env = "ETCD_COMPACTION_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "ETCD_COMPACTION_INTERVAL", default_value = "5m", value_parser = api::duration::parse)]
     pub etcd_compaction_interval: Duration,
     /// The CIDR Service cluster IPs are allocated from (IPv4, /12 to /30).
     #[arg(long, env = "SERVICE_CLUSTER_IP_RANGE", default_value = "10.96.0.0/12", value_parser = alloc::range::IpRange::parse)]
@@ -84,17 +84,6 @@ pub fn default_advertise_address(listen: IpAddr) -> IpAddr {
 
 /// How long a stopping apiserver waits for open calls (watches never end by themselves).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// Parses Kubernetes-style durations: `300ms`, `10s`, `5m`, `1h30m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    // Go's time.ParseDuration takes a bare 0 too.
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let span: jiff::Span = s.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
-    let d = jiff::SignedDuration::try_from(span).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
-    Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: must not be negative"))
-}
 
 /// Repairs the service allocations now and then, as Kubernetes' repair
 /// controllers do, for what a crash between allocating and writing leaked.

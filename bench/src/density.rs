@@ -51,7 +51,7 @@ pub struct DensityArgs {
     #[arg(long, default_value_t = 20.0)]
     pub latency_rate: f64,
     /// How long nodes may take to be Ready, and pods to be Running.
-    #[arg(long, default_value = "600s", value_parser = scheduler::parse_duration)]
+    #[arg(long, default_value = "600s", value_parser = api::duration::parse)]
     pub timeout: Duration,
     /// Also write the table as Markdown to `<dir>/density.md`.
     #[arg(long)]

@@ -38,7 +38,7 @@ pub struct SchedulerArgs {
     #[arg(long)]
     pub hollow_nodes: bool,
     /// How long nodes may take to be Ready, and pods to be bound.
-    #[arg(long, default_value = "600s", value_parser = scheduler::parse_duration)]
+    #[arg(long, default_value = "600s", value_parser = api::duration::parse)]
     pub timeout: Duration,
     /// Also write the table as Markdown to `<dir>/scheduler.md`.
     #[arg(long)]

@@ -64,7 +64,8 @@ impl Schedule {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let spec = spec.trim();
         if let Some(d) = spec.strip_prefix("@every ") {
-            let d: SignedDuration = d.trim().parse().map_err(|e| format!("failed to parse duration {spec}: {e}"))?;
+            let d =
+                api::duration::parse_signed(d.trim()).map_err(|e| format!("failed to parse duration {spec}: {e}"))?;
             // robfig truncates to whole seconds and never goes below one.
             let secs = d.as_secs().max(1);
             return Ok(Schedule::Every(SignedDuration::from_secs(secs)));

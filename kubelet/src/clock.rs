@@ -62,78 +62,9 @@ pub fn format_micro_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// A duration as Go's `time.Duration.String()` prints it (`10s`, `1m20s`,
-/// `5m0s`, `1.5s`, `250ms`), the form Kubernetes' messages carry.
-pub fn go_duration(d: Duration) -> String {
-    if d.is_zero() {
-        return "0s".into();
-    }
-    let nanos = d.as_nanos();
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", trim_fraction(nanos, 1_000));
-    }
-    if nanos < 1_000_000_000 {
-        return format!("{}ms", trim_fraction(nanos, 1_000_000));
-    }
-    let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    let sec_part = trim_fraction(u128::from(s) * 1_000_000_000 + u128::from(d.subsec_nanos()), 1_000_000_000);
-    match (h, m) {
-        (0, 0) => format!("{sec_part}s"),
-        (0, m) => format!("{m}m{sec_part}s"),
-        (h, m) => format!("{h}h{m}m{sec_part}s"),
-    }
-}
-
-/// `value / unit` with the remainder as a decimal fraction without trailing zeros.
-fn trim_fraction(value: u128, unit: u128) -> String {
-    let (whole, rest) = (value / unit, value % unit);
-    if rest == 0 {
-        return whole.to_string();
-    }
-    let width = unit.to_string().len() - 1;
-    let frac = format!("{rest:0width$}");
-    format!("{whole}.{}", frac.trim_end_matches('0'))
-}
-
-/// Parses Kubernetes-style durations for flags: `300ms`, `10s`, `5m`, `1h30m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let span: jiff::Span = s.parse().map_err(|e| format!("invalid duration {s:?}: {e}"))?;
-    let d = SignedDuration::try_from(span).map_err(|e| format!("invalid duration {s:?}: {e}"))?;
-    Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: must not be negative"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_print_as_go_does() {
-        let cases = [
-            (Duration::from_secs(10), "10s"),
-            (Duration::from_secs(80), "1m20s"),
-            (Duration::from_secs(300), "5m0s"),
-            (Duration::from_secs(3725), "1h2m5s"),
-            (Duration::from_millis(1500), "1.5s"),
-            (Duration::from_millis(250), "250ms"),
-            (Duration::ZERO, "0s"),
-        ];
-        for (d, want) in cases {
-            assert_eq!(go_duration(d), want);
-        }
-    }
-
-    #[test]
-    fn flags_take_kubernetes_durations() {
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert!(parse_duration("soon").is_err());
-    }
 
     #[test]
     fn times_have_kubernetes_shapes() {

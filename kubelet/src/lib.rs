@@ -28,7 +28,7 @@ use anyhow::Context;
 use client::informer::{InformerFactory, SharedInformer};
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
-use clock::{parse_duration, Clock};
+use clock::Clock;
 use pods::{Kubelet, PodEvent, Settings};
 use runtime::docker::DockerRuntime;
 use runtime::fake::FakeRuntime;
@@ -87,28 +87,28 @@ pub struct Config {
     #[arg(long, env = "MAX_PODS", default_value_t = 110)]
     pub max_pods: i64,
     /// How often the node status is computed.
-    #[arg(long, env = "NODE_STATUS_UPDATE_FREQUENCY", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "NODE_STATUS_UPDATE_FREQUENCY", default_value = "10s", value_parser = ::api::duration::parse)]
     pub node_status_update_frequency: Duration,
     /// How often the node status is written when nothing changed.
-    #[arg(long, env = "NODE_STATUS_REPORT_FREQUENCY", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "NODE_STATUS_REPORT_FREQUENCY", default_value = "5m", value_parser = ::api::duration::parse)]
     pub node_status_report_frequency: Duration,
     /// The node lease's duration.
     #[arg(long, env = "NODE_LEASE_DURATION_SECONDS", default_value_t = 40)]
     pub node_lease_duration_seconds: i64,
     /// How often the node lease is renewed.
-    #[arg(long, env = "LEASE_RENEW_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "LEASE_RENEW_INTERVAL", default_value = "10s", value_parser = ::api::duration::parse)]
     pub lease_renew_interval: Duration,
     /// How often every pod is synced when nothing happens.
-    #[arg(long, env = "SYNC_FREQUENCY", default_value = "1m", value_parser = parse_duration)]
+    #[arg(long, env = "SYNC_FREQUENCY", default_value = "1m", value_parser = ::api::duration::parse)]
     pub sync_frequency: Duration,
     /// How often the runtime's containers are relisted to notice changes.
-    #[arg(long, env = "RELIST_PERIOD", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "RELIST_PERIOD", default_value = "1s", value_parser = ::api::duration::parse)]
     pub relist_period: Duration,
     /// The first CrashLoopBackOff (and image pull) delay.
-    #[arg(long, env = "INITIAL_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "INITIAL_BACKOFF", default_value = "10s", value_parser = ::api::duration::parse)]
     pub initial_backoff: Duration,
     /// The longest CrashLoopBackOff (and image pull) delay.
-    #[arg(long, env = "MAX_BACKOFF", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "MAX_BACKOFF", default_value = "5m", value_parser = ::api::duration::parse)]
     pub max_backoff: Duration,
     /// The container runtime.
     #[arg(long, env = "CONTAINER_RUNTIME", value_enum, default_value = "docker")]
@@ -121,12 +121,12 @@ pub struct Config {
     pub hollow_node_prefix: String,
     /// How long a pod on a hollow node takes to turn Running
     /// (annotation `kubelab.io/hollow-start-delay` overrides it per pod).
-    #[arg(long, env = "HOLLOW_POD_START_DELAY", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, env = "HOLLOW_POD_START_DELAY", default_value = "0s", value_parser = ::api::duration::parse)]
     pub hollow_pod_start_delay: Duration,
     /// Containers of hollow pods that do not restart them (Jobs) exit 0 after
     /// this long; unset, they run until stopped. Annotations
     /// `kubelab.io/hollow-exit-after` and `kubelab.io/hollow-exit-code` set it per pod.
-    #[arg(long, env = "HOLLOW_CONTAINER_EXIT_AFTER", value_parser = parse_duration)]
+    #[arg(long, env = "HOLLOW_CONTAINER_EXIT_AFTER", value_parser = ::api::duration::parse)]
     pub hollow_container_exit_after: Option<Duration>,
     /// Every probe on hollow nodes fails (annotation `kubelab.io/hollow-probe: fail|succeed` per pod).
     #[arg(long, env = "HOLLOW_PROBE_FAIL")]

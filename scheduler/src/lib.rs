@@ -57,16 +57,16 @@ pub struct Config {
     #[arg(long, env = "PARALLELISM", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub parallelism: u32,
     /// The backoff of a pod after its first failed attempt; it doubles with each further one.
-    #[arg(long, env = "POD_INITIAL_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "POD_INITIAL_BACKOFF", default_value = "1s", value_parser = api::duration::parse)]
     pub pod_initial_backoff: Duration,
     /// The longest backoff.
-    #[arg(long, env = "POD_MAX_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "POD_MAX_BACKOFF", default_value = "10s", value_parser = api::duration::parse)]
     pub pod_max_backoff: Duration,
     /// Unschedulable pods are retried after this long even if nothing changed.
-    #[arg(long, env = "POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "POD_MAX_IN_UNSCHEDULABLE_PODS_DURATION", default_value = "5m", value_parser = api::duration::parse)]
     pub pod_max_in_unschedulable_pods_duration: Duration,
     /// How often unschedulable pods are checked against that limit.
-    #[arg(long, env = "UNSCHEDULABLE_FLUSH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "UNSCHEDULABLE_FLUSH_INTERVAL", default_value = "30s", value_parser = api::duration::parse)]
     pub unschedulable_flush_interval: Duration,
 }
 
@@ -76,35 +76,6 @@ pub enum Error {
     Api(#[from] ApiError),
     #[error("the {0} informer stopped")]
     InformerStopped(&'static str),
-}
-
-/// Parses Go-style durations: `300ms`, `10s`, `5m`, `1h30m`, `1.5s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {s:?}: expected e.g. 300ms, 10s, 5m or 1h30m");
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
-        let (num, after) = rest.split_at(num_len);
-        let value: f64 = num.parse().map_err(|_| invalid())?;
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let seconds = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(invalid()),
-        };
-        total += Duration::try_from_secs_f64(value * seconds).map_err(|_| invalid())?;
-        rest = next;
-    }
-    Ok(total)
 }
 
 impl Config {
@@ -197,16 +168,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
 mod tests {
     use super::*;
     use clap::Parser;
-
-    #[test]
-    fn durations_parse_as_go_writes_them() {
-        for (s, ms) in [("300ms", 300), ("10s", 10_000), ("5m", 300_000), ("1h30m", 5_400_000), ("1.5s", 1_500)] {
-            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
-        }
-        for bad in ["", "10", "s", "5x", "1..5s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn flags_default_as_kube_scheduler() {

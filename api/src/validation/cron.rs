@@ -65,36 +65,12 @@ fn descriptor(spec: &str) -> Result<(), String> {
     match spec {
         "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly" => Ok(()),
         _ => match spec.strip_prefix("@every ") {
-            Some(d) if go_duration(d) => Ok(()),
-            Some(d) => Err(format!("failed to parse duration {spec}: time: invalid duration \"{d}\"")),
+            Some(d) => crate::duration::parse_signed(d)
+                .map(|_| ())
+                .map_err(|e| format!("failed to parse duration {spec}: {e}")),
             None => Err(format!("unrecognized descriptor: {spec}")),
         },
     }
-}
-
-/// Go's `time.ParseDuration` syntax: `1h30m`, `90s`, `1.5h`.
-fn go_duration(s: &str) -> bool {
-    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if s == "0" {
-        return true;
-    }
-    let mut rest = s;
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_end == 0 || rest[..num_end] == *"." {
-            return false;
-        }
-        rest = &rest[num_end..];
-        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"].iter().find(|u| rest.starts_with(**u));
-        match unit {
-            Some(u) => rest = &rest[u.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 fn parse_int(expr: &str) -> Result<u32, String> {

@@ -80,13 +80,13 @@ pub struct ControllersArgs {
     pub loss_replicas: Option<u64>,
     /// The controller-manager's --node-monitor-grace-period (Kubernetes: 40s); the
     /// kubelets renew their leases four times as often.
-    #[arg(long, default_value = "8s", value_parser = scheduler::parse_duration)]
+    #[arg(long, default_value = "8s", value_parser = api::duration::parse)]
     pub node_monitor_grace_period: Duration,
     /// The controller-manager's --pod-eviction-timeout (Kubernetes: 5m).
-    #[arg(long, default_value = "2s", value_parser = scheduler::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = api::duration::parse)]
     pub pod_eviction_timeout: Duration,
     /// How long any one wait (nodes Ready, a scale-up, a replacement) may take.
-    #[arg(long, default_value = "300s", value_parser = scheduler::parse_duration)]
+    #[arg(long, default_value = "300s", value_parser = api::duration::parse)]
     pub timeout: Duration,
     /// Also write the table as Markdown to `<dir>/controllers.md`.
     #[arg(long)]

@@ -53,39 +53,11 @@ pub fn grace_period(grace: i64, now: bool, force: bool) -> Result<Option<i64>> {
     })
 }
 
-/// Parses Go-style durations as `--timeout` takes them: `0`, `30s`, `5m`, `1h30m`, `500ms`.
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let bad = || Error::msg(format!("invalid argument \"{s}\" for \"--timeout\" flag: time: invalid duration \"{s}\""));
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
-        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += value * factor;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
 pub async fn run(ctx: &mut Ctx, a: DeleteArgs) -> Result<()> {
     let (policy, warning) = propagation(a.cascade.as_deref())?;
     let grace = grace_period(a.grace_period, a.now, a.force)?;
-    let timeout = parse_duration(&a.timeout)?;
+    let timeout = api::duration::parse(&a.timeout)
+        .map_err(|e| Error::msg(format!("invalid argument \"{}\" for \"--timeout\" flag: {e}", a.timeout)))?;
     let name_only = output_is_name(a.output.as_deref())?;
     if let Some(w) = warning {
         ctx.warn(&w);
@@ -241,15 +213,5 @@ mod tests {
         assert_eq!(grace_period(-1, false, true).unwrap(), Some(0));
         assert_eq!(grace_period(30, false, false).unwrap(), Some(30));
         assert!(grace_period(5, true, false).is_err());
-    }
-
-    #[test]
-    fn timeouts_parse_as_go_durations() {
-        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("5 minutes").is_err());
-        assert!(parse_duration("").is_err());
     }
 }

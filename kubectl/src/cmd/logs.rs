@@ -22,48 +22,6 @@ fn usage_error(msg: &str) -> Error {
     Error::msg(format!("{msg}\nSee 'kubectl logs -h' for help and examples"))
 }
 
-/// Parses a Go duration (`5s`, `1h30m`, `1.5h`, `300ms`) into seconds, with
-/// `time.ParseDuration`'s messages on failure.
-pub fn parse_go_duration(s: &str) -> std::result::Result<f64, String> {
-    let invalid = || format!("time: invalid duration \"{s}\"");
-    let (negative, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Ok(0.0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number = &rest[..num_end];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        rest = &rest[unit_end..];
-        let scale = match unit {
-            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            other => return Err(format!("time: unknown unit \"{other}\" in duration \"{s}\"")),
-        };
-        total += value * scale;
-    }
-    Ok(if negative { -total } else { total })
-}
-
 /// What the command line asks for, checked as kubectl's `Complete` and `Validate` do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -106,7 +64,8 @@ pub fn plan(a: &LogsArgs, namespace: &str) -> Result<Plan> {
     };
     let since = match &a.since {
         Some(s) => {
-            let secs = parse_go_duration(s)
+            let secs = api::duration::parse_signed(s)
+                .map(|d| d.as_secs_f64())
                 .map_err(|e| usage_error(&format!("invalid argument \"{s}\" for \"--since\" flag: {e}")))?;
             Some(secs)
         }
@@ -497,19 +456,6 @@ mod tests {
             err(&["logs", "x", "--since=5s", "--since-time=2021-10-27T10:00:00Z"]),
             "error: at most one of `sinceTime` or `sinceSeconds` may be specified"
         );
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("5s"), Ok(5.0));
-        assert_eq!(parse_go_duration("2m"), Ok(120.0));
-        assert_eq!(parse_go_duration("1.5h"), Ok(5400.0));
-        assert_eq!(parse_go_duration("1h2m3s"), Ok(3723.0));
-        assert_eq!(parse_go_duration("500ms"), Ok(0.5));
-        assert_eq!(parse_go_duration("0"), Ok(0.0));
-        assert_eq!(parse_go_duration("5"), Err("time: missing unit in duration \"5\"".into()));
-        assert_eq!(parse_go_duration(""), Err("time: invalid duration \"\"".into()));
-        assert_eq!(parse_go_duration("s"), Err("time: invalid duration \"s\"".into()));
     }
 
     fn pod() -> Value {

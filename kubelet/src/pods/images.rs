@@ -8,8 +8,9 @@
 
 use super::backoff::{Backoff, Policy};
 use crate::api::{EventType, PodApi};
-use crate::clock::{go_duration, Clock};
+use crate::clock::Clock;
 use crate::runtime::Runtime;
+use api::duration::format as go_duration;
 use serde_json::Value;
 
 /// Why a container cannot start for its image: waiting reason and message.

@@ -79,7 +79,7 @@ impl Hollow {
     /// it is there to let Jobs complete, not to put Deployments in CrashLoopBackOff.
     pub fn for_pod(&self, pod: &Value) -> Hollow {
         let annotation = |key: &str| pod["metadata"]["annotations"][key].as_str();
-        let duration = |key: &str| annotation(key).and_then(|v| crate::clock::parse_duration(v).ok());
+        let duration = |key: &str| annotation(key).and_then(|v| api::duration::parse(v).ok());
         let restarts = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always") == "Always";
         Hollow {
             start_delay: duration(ANNOTATION_START_DELAY).unwrap_or(self.start_delay),
