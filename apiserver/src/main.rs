@@ -1,25 +1,12 @@
 //! The apiserver binary: parse flags, set up logging, serve until SIGTERM or Ctrl-C.
 use clap::Parser;
+use client::daemon;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".parse().expect("valid")),
-        )
-        .init();
-    let config = apiserver::Config::parse();
-    apiserver::run(config, shutdown_signal()).await
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutting down");
+    daemon::init_logging();
+    apiserver::run(apiserver::Config::parse(), daemon::shutdown_signal()).await
 }

@@ -3,6 +3,7 @@
 //! watch). Objects are `serde_json::Value`s in Kubernetes' schema; errors are
 //! [`ApiError`]s carrying the server's reason and message unchanged.
 
+pub mod daemon;
 pub mod events;
 pub mod informer;
 pub mod queue;
