@@ -115,15 +115,7 @@ impl Client {
         subresource: &str,
         obj: &Value,
     ) -> Result<Value, ApiError> {
-        let req = proto::CreateRequest {
-            r#ref: Self::reference(info, namespace),
-            json: encode(obj),
-            name: name.to_string(),
-            subresource: subresource.to_string(),
-            dry_run: false,
-        };
-        let resp = self.inner.clone().create(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode_object(resp.into_inner())
+        decode_object(self.send_create(info, namespace, name, subresource, encode(obj)).await?)
     }
 
     /// Creates an object from its JSON bytes and answers with the stored
@@ -134,11 +126,22 @@ impl Client {
         namespace: &str,
         json: Vec<u8>,
     ) -> Result<proto::Object, ApiError> {
+        self.send_create(info, namespace, "", "", json).await
+    }
+
+    async fn send_create(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        subresource: &str,
+        json: Vec<u8>,
+    ) -> Result<proto::Object, ApiError> {
         let req = proto::CreateRequest {
             r#ref: Self::reference(info, namespace),
             json,
-            name: String::new(),
-            subresource: String::new(),
+            name: name.to_string(),
+            subresource: subresource.to_string(),
             dry_run: false,
         };
         let resp = self.inner.clone().create(req).await.map_err(|s| from_status(&self.server, s))?;
