@@ -171,7 +171,10 @@ pub async fn reflect(
         loop {
             let mut stream = match client.watch(info, &namespace, &params, &rv).await {
                 Ok(s) => s,
-                Err(e) if e.is_expired() => continue 'relist,
+                Err(e) if e.is_expired() => {
+                    tracing::info!(resource = info.plural, error = %e, "watch history expired; re-listing");
+                    continue 'relist;
+                }
                 Err(e) => {
                     tracing::warn!(resource = info.plural, error = %e, "watch failed; retrying");
                     tokio::time::sleep(backoff).await;
@@ -183,7 +186,10 @@ pub async fn reflect(
             while let Some(item) = stream.next().await {
                 let ev = match item {
                     Ok(ev) => ev,
-                    Err(e) if e.is_expired() => continue 'relist,
+                    Err(e) if e.is_expired() => {
+                        tracing::info!(resource = info.plural, error = %e, "watch history expired; re-listing");
+                        continue 'relist;
+                    }
                     Err(e) => {
                         tracing::debug!(resource = info.plural, error = %e, "watch ended; resuming");
                         break;
