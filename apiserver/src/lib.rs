@@ -39,6 +39,10 @@ pub struct Config {
     /// Events kept per resource for watches that resume from an older resourceVersion.
     #[arg(long, env = "WATCH_CACHE_SIZE", default_value_t = 10_000)]
     pub watch_cache_size: usize,
+    /// How long Events are kept after their last write (kube-apiserver's flag
+    /// of the same name): etcd deletes them itself, under a lease. 0 keeps them.
+    #[arg(long, env = "EVENT_TTL", default_value = "1h", value_parser = api::duration::parse)]
+    pub event_ttl: Duration,
     /// How often to compact etcd's history, keeping one interval of it (as
     /// kube-apiserver's flag of the same name); 0 never compacts.
     #[arg(long, env = "ETCD_COMPACTION_INTERVAL", default_value = "5m", value_parser = api::duration::parse)]
@@ -125,7 +129,7 @@ pub async fn run(
     let services = config.service_config();
     tracing::info!(cluster_ip_range = %services.cluster_ip_range, node_port_range = %services.node_port_range,
         advertise_address = %services.advertise_address, "service settings");
-    let served = serve_with(store, listener, services, shutdown).await;
+    let served = serve_with(store, listener, services, config.event_ttl, shutdown).await;
     if let Some(compactor) = compactor {
         compactor.abort();
     }
@@ -145,17 +149,18 @@ pub async fn serve(
         port: local.port(),
         ..Default::default()
     };
-    serve_with(store, listener, services, shutdown).await
+    serve_with(store, listener, services, registry::DEFAULT_EVENT_TTL, shutdown).await
 }
 
-/// Serves the API on a bound listener with the given service settings.
+/// Serves the API on a bound listener with the given service settings and Event TTL.
 pub async fn serve_with(
     store: Arc<dyn Store>,
     listener: tokio::net::TcpListener,
     services: alloc::ServiceConfig,
+    event_ttl: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let registry = Arc::new(registry::Registry::with_services(store, services));
+    let registry = Arc::new(registry::Registry::with_services(store, services).with_event_ttl(event_ttl));
     registry.bootstrap().await?;
     let namespaces = tokio::spawn(registry.clone().watch_namespaces());
     let repairs = tokio::spawn(repair_allocations(registry.clone()));

@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The largest object kubelab stores, as etcd's default request limit (1.5 MiB).
 pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
@@ -95,7 +96,12 @@ pub struct Registry {
     namespaces: std::sync::RwLock<HashMap<String, bool>>,
     /// Cluster IPs and node ports of Services.
     services: ServiceAllocator,
+    /// How long an Event is kept after its last write; zero keeps it for good.
+    event_ttl: Duration,
 }
+
+/// kube-apiserver's `--event-ttl` default.
+pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(3600);
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -284,7 +290,20 @@ impl Registry {
 
     pub fn with_services(store: Arc<dyn Store>, services: ServiceConfig) -> Self {
         let services = ServiceAllocator::new(store.clone(), services);
-        Self { store, namespaces: Default::default(), services }
+        Self { store, namespaces: Default::default(), services, event_ttl: DEFAULT_EVENT_TTL }
+    }
+
+    /// Events expire this long after their last write (each write starts the
+    /// time again), deleted by the store itself as kube-apiserver's etcd leases
+    /// do; zero keeps them until deleted.
+    pub fn with_event_ttl(mut self, ttl: Duration) -> Self {
+        self.event_ttl = ttl;
+        self
+    }
+
+    /// The TTL a write of `info`'s kind carries: Events' only.
+    fn ttl(&self, info: &ResourceInfo) -> Option<Duration> {
+        (info.kind == "Event" && !self.event_ttl.is_zero()).then_some(self.event_ttl)
     }
 
     pub fn services(&self) -> &ServiceAllocator {
@@ -492,7 +511,7 @@ impl Registry {
                 self.revert(allocation).await;
                 return Ok(RawObject { json: bytes, resource_version: 0 });
             }
-            let written = self.store.create(&info.key(namespace, &name), bytes.clone()).await;
+            let written = self.store.create_with_ttl(&info.key(namespace, &name), bytes.clone(), self.ttl(info)).await;
             if written.is_err() {
                 self.revert(allocation).await;
             }
@@ -689,7 +708,11 @@ impl Registry {
         let written = if finalized && !graceful_pod {
             self.store.delete(&kv.key, Some(kv.mod_revision)).await.map(|d| (d.mod_revision, Written::Deleted))
         } else {
-            self.store.update(&kv.key, encode(obj)?, kv.mod_revision).await.map(|rev| (rev, Written::Updated))
+            let ttl = self.ttl(info);
+            self.store
+                .update_with_ttl(&kv.key, encode(obj)?, kv.mod_revision, ttl)
+                .await
+                .map(|rev| (rev, Written::Updated))
         };
         match written {
             Ok((rev, how)) => {
@@ -1089,6 +1112,33 @@ mod tests {
             .unwrap();
         let pod = reg.create(pods(), "default", &body, false).await.unwrap();
         assert!(meta::name(&pod).starts_with("kubia-") && meta::name(&pod).len() == 11, "{}", meta::name(&pod));
+    }
+
+    /// Events expire an `--event-ttl` after their last write, as kube-apiserver
+    /// stores them under an etcd lease; other kinds never expire.
+    #[tokio::test(start_paused = true)]
+    async fn events_expire_after_the_event_ttl_from_their_last_write() {
+        let reg = Registry::new(Arc::new(MemStore::new())).with_event_ttl(Duration::from_secs(60));
+        reg.bootstrap().await.unwrap();
+        let events = lookup("events").unwrap();
+        let event = |count: i64| {
+            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": "kubia.1", "namespace": "default"},
+                "involvedObject": {"kind": "Pod", "name": "kubia", "namespace": "default"},
+                "reason": "Started", "message": "Started container", "type": "Normal", "count": count}))
+            .unwrap()
+        };
+        reg.create(events, "default", &event(1), false).await.unwrap();
+        reg.create(pods(), "default", &pod_json("kubia", json!({})), false).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(45)).await;
+        // Seen again: the update starts the TTL anew.
+        reg.update(events, "default", "kubia.1", &event(2), "", false).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(45)).await;
+        assert!(reg.get(events, "default", "kubia.1").await.is_ok(), "expired 45 s after its last write");
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let gone = reg.get(events, "default", "kubia.1").await.unwrap_err();
+        assert_eq!(gone.reason, Reason::NotFound);
+        assert!(reg.get(pods(), "default", "kubia").await.is_ok(), "a pod expired");
     }
 
     #[tokio::test]

@@ -21,7 +21,6 @@
 //! - [`node_lifecycle`]: marks silent nodes Unknown and taints them.
 //! - [`taint_eviction`]: evicts pods from nodes whose NoExecute taints they stop tolerating.
 //! - [`podgc`]: force-deletes pods that no kubelet will ever finish deleting.
-//! - [`event_ttl`]: deletes Events older than `--event-ttl`.
 //! - [`endpoints`]: Endpoints follow the ready pods a Service selects.
 //! - [`service_lb`]: LoadBalancer services get the Ready nodes' IPs (k3s's ServiceLB).
 //!
@@ -33,7 +32,6 @@ pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
-pub mod event_ttl;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod job;
@@ -84,9 +82,6 @@ pub struct Config {
     /// for pods that tolerate it only by the default 300 s tolerations (see taint_eviction).
     #[arg(long, env = "POD_EVICTION_TIMEOUT", default_value = "300s", value_parser = api::duration::parse)]
     pub pod_eviction_timeout: Duration,
-    /// How long Events are kept after their last occurrence.
-    #[arg(long, env = "EVENT_TTL", default_value = "1h", value_parser = api::duration::parse)]
-    pub event_ttl: Duration,
     /// Run controllers only while holding the leader lease (`--leader-elect=false` to run unconditionally).
     #[arg(long, env = "LEADER_ELECT", default_value_t = true, num_args = 0..=1, default_missing_value = "true",
           action = clap::ArgAction::Set)]
@@ -128,7 +123,6 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("nodelifecycle", |ctx| Arc::new(node_lifecycle::NodeLifecycleController::new(ctx))),
     ("taint-eviction-controller", |ctx| Arc::new(taint_eviction::TaintEvictionController::new(ctx))),
     ("podgc", |ctx| Arc::new(podgc::PodGcController::new(ctx))),
-    ("eventttl", |ctx| Arc::new(event_ttl::EventTtlController::new(ctx))),
     ("endpoint", |ctx| Arc::new(endpoints::EndpointsController::new(ctx))),
     ("service-lb-controller", |ctx| Arc::new(service_lb::ServiceLbController::new(ctx))),
 ];
@@ -235,7 +229,6 @@ mod tests {
         assert_eq!(c.node_monitor_grace_period, Duration::from_secs(40));
         assert_eq!(c.pod_eviction_timeout, Duration::from_secs(300));
         assert_eq!(c.node_monitor_period, Duration::from_secs(5));
-        assert_eq!(c.event_ttl, Duration::from_secs(3600));
         assert!(c.leader_elect);
         assert_eq!(
             (c.leader_elect_lease_duration, c.leader_elect_renew_deadline, c.leader_elect_retry_period),
@@ -248,7 +241,7 @@ mod tests {
         assert!(!off.leader_elect);
         assert_eq!(off.pod_eviction_timeout, Duration::from_secs(10));
         assert!(Config::try_parse_from(["controller-manager", "--leader-elect"]).unwrap().leader_elect);
-        assert!(Config::try_parse_from(["controller-manager", "--event-ttl", "soon"]).is_err());
+        assert!(Config::try_parse_from(["controller-manager", "--pod-eviction-timeout", "soon"]).is_err());
     }
 
     #[test]

@@ -316,8 +316,8 @@ impl CachedWatchStore {
 
 #[async_trait::async_trait]
 impl Store for CachedWatchStore {
-    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
-        self.inner.create(key, value).await
+    async fn create_with_ttl(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<i64> {
+        self.inner.create_with_ttl(key, value, ttl).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<super::KeyValue>> {
@@ -328,8 +328,14 @@ impl Store for CachedWatchStore {
         self.inner.list(prefix).await
     }
 
-    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64> {
-        self.inner.update(key, value, expected_revision).await
+    async fn update_with_ttl(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected_revision: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64> {
+        self.inner.update_with_ttl(key, value, expected_revision, ttl).await
     }
 
     async fn delete(&self, key: &str, expected_revision: Option<i64>) -> Result<super::KeyValue> {
@@ -525,8 +531,8 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Store for FlakyStore {
-        async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
-            self.inner.create(key, value).await
+        async fn create_with_ttl(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<i64> {
+            self.inner.create_with_ttl(key, value, ttl).await
         }
         async fn get(&self, key: &str) -> Result<Option<crate::store::KeyValue>> {
             self.inner.get(key).await
@@ -534,8 +540,14 @@ mod tests {
         async fn list(&self, prefix: &str) -> Result<(Vec<crate::store::KeyValue>, i64)> {
             self.inner.list(prefix).await
         }
-        async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64> {
-            self.inner.update(key, value, expected_revision).await
+        async fn update_with_ttl(
+            &self,
+            key: &str,
+            value: Vec<u8>,
+            expected_revision: i64,
+            ttl: Option<Duration>,
+        ) -> Result<i64> {
+            self.inner.update_with_ttl(key, value, expected_revision, ttl).await
         }
         async fn delete(&self, key: &str, expected_revision: Option<i64>) -> Result<crate::store::KeyValue> {
             self.inner.delete(key, expected_revision).await

@@ -36,6 +36,7 @@ macro_rules! store_conformance_tests {
             watch_from_compacted_revision_fails,
             concurrent_updates_lose_no_increment,
             one_mebibyte_value_round_trips,
+            keys_expire_after_their_ttl,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -62,7 +63,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     watch_from_future_revision_waits(store.clone()).await;
     watch_from_compacted_revision_fails(store.clone()).await;
     concurrent_updates_lose_no_increment(store.clone()).await;
-    one_mebibyte_value_round_trips(store).await;
+    one_mebibyte_value_round_trips(store.clone()).await;
+    keys_expire_after_their_ttl(store).await;
 }
 
 pub async fn create_and_get(store: Arc<dyn Store>) {
@@ -324,6 +326,40 @@ pub async fn one_mebibyte_value_round_trips(store: Arc<dyn Store>) {
     let deleted = store.delete(&key, Some(created)).await.expect("delete");
     assert_eq!(deleted.value, value);
     assert_eq!(next_event(&mut watch).await.value, value, "delete event carries the value");
+}
+
+/// A key written with a TTL is deleted by the store itself, no sooner than the
+/// TTL after its last write, and watchers see that delete with the last value.
+/// Each write sets the expiry anew: a later TTL moves it, none cancels it.
+pub async fn keys_expire_after_their_ttl(store: Arc<dyn Store>) {
+    let prefix = "/conformance/ttl/";
+    let [short, kept, moved] = ["short", "kept", "moved"].map(|k| format!("{prefix}{k}"));
+    let (ttl, longer) = (Duration::from_secs(2), Duration::from_secs(4));
+    let start = store.current_revision().await.expect("revision");
+    let created = tokio::time::Instant::now();
+    store.create_with_ttl(&short, b"short".to_vec(), Some(ttl)).await.expect("create short");
+    let kept_rev = store.create_with_ttl(&kept, b"kept".to_vec(), Some(ttl)).await.expect("create kept");
+    store.update(&kept, b"kept for good".to_vec(), kept_rev).await.expect("update kept without a TTL");
+    let moved_rev = store.create_with_ttl(&moved, b"moved".to_vec(), Some(ttl)).await.expect("create moved");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let updated = tokio::time::Instant::now();
+    store.update_with_ttl(&moved, b"moved later".to_vec(), moved_rev, Some(longer)).await.expect("update moved");
+
+    let mut watch = store.watch(prefix, start).await.expect("watch");
+    for _ in 0..5 {
+        assert_eq!(next_event(&mut watch).await.kind, EventKind::Put);
+    }
+    let first = next_event(&mut watch).await;
+    assert_eq!((first.kind, first.key.as_str(), &first.value[..]), (EventKind::Delete, short.as_str(), &b"short"[..]));
+    assert!(created.elapsed() >= ttl, "expired {:?} after its write, before its TTL", created.elapsed());
+    assert_eq!(store.get(&short).await.expect("get"), None);
+    assert!(store.get(&moved).await.expect("get").is_some(), "the later write's TTL did not move the expiry");
+    let second = next_event(&mut watch).await;
+    assert_eq!((second.kind, &second.value[..]), (EventKind::Delete, &b"moved later"[..]));
+    assert_eq!(second.key, moved);
+    assert!(updated.elapsed() >= longer, "expired {:?} after its last write, before its TTL", updated.elapsed());
+    let kept_now = store.get(&kept).await.expect("get").expect("a key rewritten without a TTL stays");
+    assert_eq!(kept_now.value, b"kept for good");
 }
 
 /// The next event, failing the case on an error, a closed stream, or a hang.

@@ -5,17 +5,21 @@
 //! and conditional delete compare `mod_revision`, and the else-branch reads the
 //! key so a conflict carries what is stored now without a second round trip.
 //! Lists are paginated at one fixed revision so a big prefix stays consistent
-//! and no single response grows without bound.
+//! and no single response grows without bound. Keys with a TTL (Events) are
+//! written under a lease that etcd revokes by itself; writes share one lease
+//! for a while, as kube-apiserver's lease manager does.
 
-use super::{EventKind, KeyValue, Result, Store, StoreError, StoreEvent, WatchStream};
+use super::{ttl_slack, EventKind, KeyValue, Result, Store, StoreError, StoreEvent, WatchStream};
 use bytes::Bytes;
 use etcd_client::{
-    Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, Txn, TxnOp,
-    TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
+    Client, CompactionOptions, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, LeaseClient,
+    PutOptions, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
 };
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Default bound on one unary request, so a hung etcd surfaces as Unavailable.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,9 +39,24 @@ const LIST_ATTEMPTS: usize = 5;
 pub struct EtcdStore {
     kv: KvClient,
     watch: WatchClient,
+    lease: LeaseClient,
+    /// The lease the latest write with a TTL used, for the next ones to share.
+    shared_lease: Arc<tokio::sync::Mutex<Option<SharedLease>>>,
     /// The endpoints, comma separated, for error messages.
     endpoints: String,
     request_timeout: Duration,
+}
+
+/// A lease granted for `ttl` plus its slack. A write with the same TTL reuses it
+/// while it still has at least that TTL to live (then its key expires no earlier
+/// than asked, and at most the slack later), so writes need a new lease only
+/// once per slack: once a minute for Events' hour.
+#[derive(Clone, Copy)]
+struct SharedLease {
+    id: i64,
+    ttl: Duration,
+    /// When etcd revokes it at the earliest (counted from before the grant was sent).
+    expires: Instant,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -67,6 +86,8 @@ impl EtcdStore {
         let store = EtcdStore {
             kv: client.kv_client().max_decoding_message_size(MAX_DECODED_MESSAGE),
             watch: client.watch_client().max_decoding_message_size(MAX_DECODED_MESSAGE),
+            lease: client.lease_client(),
+            shared_lease: Arc::default(),
             endpoints: names,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         };
@@ -152,6 +173,52 @@ impl EtcdStore {
         self.call(op, kv.txn(txn)).await
     }
 
+    /// Runs the transaction `build` makes, its put under the shared lease for
+    /// `ttl` (under none without one). If etcd has revoked that lease already, a
+    /// new one is granted and the transaction runs once more.
+    async fn txn_with_ttl(
+        &self,
+        op: &str,
+        ttl: Option<Duration>,
+        build: impl Fn(Option<PutOptions>) -> Txn,
+    ) -> Result<TxnResponse> {
+        let Some(ttl) = ttl else { return self.txn(op, build(None)).await };
+        let mut retried = false;
+        loop {
+            let lease = self.lease_for(ttl).await?;
+            let mut kv = self.kv.clone();
+            match self.raw_call(op, kv.txn(build(Some(PutOptions::new().with_lease(lease))))).await? {
+                Ok(response) => return Ok(response),
+                Err(error) if !retried && error.to_string().contains("lease not found") => {
+                    tracing::info!(lease, "etcd revoked the shared lease early; granting another");
+                    let mut shared = self.shared_lease.lock().await;
+                    if shared.is_some_and(|s| s.id == lease) {
+                        *shared = None;
+                    }
+                    retried = true;
+                }
+                Err(error) => return Err(self.map_error(op, error)),
+            }
+        }
+    }
+
+    /// The lease for a write with `ttl`: the shared one if it suits, else a new one.
+    async fn lease_for(&self, ttl: Duration) -> Result<i64> {
+        let mut shared = self.shared_lease.lock().await;
+        let now = Instant::now();
+        if let Some(lease) = *shared {
+            if lease.ttl == ttl && lease.expires >= now + ttl {
+                return Ok(lease.id);
+            }
+        }
+        let seconds = (ttl + ttl_slack(ttl)).as_secs_f64().ceil().max(1.0) as i64;
+        let mut client = self.lease.clone();
+        let granted = self.call("lease grant", client.grant(seconds, None)).await?;
+        let lifetime = Duration::from_secs(granted.ttl().max(seconds) as u64);
+        *shared = Some(SharedLease { id: granted.id(), ttl, expires: now + lifetime });
+        Ok(granted.id())
+    }
+
     fn txn_revision(&self, response: &TxnResponse) -> Result<i64> {
         response.header().map(|header| header.revision()).ok_or_else(|| self.internal("transaction without header"))
     }
@@ -227,11 +294,15 @@ impl EtcdStore {
 
 #[async_trait::async_trait]
 impl Store for EtcdStore {
-    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
-        let txn = Txn::new()
-            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, value, None)]);
-        let response = self.txn("create", txn).await?;
+    async fn create_with_ttl(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<i64> {
+        let txn = |lease| {
+            Txn::new().when([Compare::create_revision(key, CompareOp::Equal, 0)]).and_then([TxnOp::put(
+                key,
+                value.clone(),
+                lease,
+            )])
+        };
+        let response = self.txn_with_ttl("create", ttl, txn).await?;
         if !response.succeeded() {
             return Err(StoreError::AlreadyExists);
         }
@@ -257,17 +328,26 @@ impl Store for EtcdStore {
         )))
     }
 
-    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64> {
+    async fn update_with_ttl(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected_revision: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64> {
         // The create_revision compare keeps `expected_revision == 0` from
-        // creating a missing key (a missing key's mod_revision is 0 too).
-        let txn = Txn::new()
-            .when([
-                Compare::mod_revision(key, CompareOp::Equal, expected_revision),
-                Compare::create_revision(key, CompareOp::Greater, 0),
-            ])
-            .and_then([TxnOp::put(key, value, None)])
-            .or_else([TxnOp::get(key, None)]);
-        let response = self.txn("update", txn).await?;
+        // creating a missing key (a missing key's mod_revision is 0 too). A put
+        // without a lease detaches the key from any earlier one.
+        let txn = |lease| {
+            Txn::new()
+                .when([
+                    Compare::mod_revision(key, CompareOp::Equal, expected_revision),
+                    Compare::create_revision(key, CompareOp::Greater, 0),
+                ])
+                .and_then([TxnOp::put(key, value.clone(), lease)])
+                .or_else([TxnOp::get(key, None)])
+        };
+        let response = self.txn_with_ttl("update", ttl, txn).await?;
         if !response.succeeded() {
             return Err(self.conflict_from(&response)?);
         }

@@ -9,18 +9,23 @@
 //! event. A watcher whose buffer fills up is not dropped with a gap: like etcd's
 //! "unsynced" watchers it falls back to reading history from where it stopped,
 //! and only if that history has been compacted meanwhile does its stream end
-//! with `Compacted`.
+//! with `Compacted`. Keys with a TTL are deleted by a reaper task, as etcd's
+//! lessor revokes expired leases.
 
 use super::{EventKind, KeyValue, Result, Store, StoreError, StoreEvent, WatchStream};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Events buffered per live watcher before it is switched to catching up from history.
 const WATCH_BUFFER: usize = 1024;
 /// History entries scanned per lock acquisition while a watcher catches up, so a
 /// watcher replaying a long history does not hold writers off for long.
 const CATCH_UP_SCAN: usize = 4096;
+/// The reaper looks for expired keys at least this often (etcd's lessor: 500 ms).
+const REAP_PERIOD: Duration = Duration::from_millis(500);
 
 /// A revisioned in-memory key-value store. Cheap to clone: clones share state.
 #[derive(Clone, Default)]
@@ -32,6 +37,8 @@ struct Entry {
     value: Vec<u8>,
     create_revision: i64,
     mod_revision: i64,
+    /// When the reaper deletes it, if it was last written with a TTL.
+    expires: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -48,6 +55,11 @@ struct Inner {
     /// compactor ran continuously (keeps long benchmarks from growing without bound).
     history_limit: Option<usize>,
     watchers: Vec<Watcher>,
+    /// Keys written with a TTL, by expiry. An entry whose key was written again
+    /// since is stale: the reaper checks it against the key's own `expires`.
+    expiries: BTreeSet<(Instant, String)>,
+    /// Whether a reaper task is running.
+    reaping: bool,
 }
 
 struct Watcher {
@@ -119,6 +131,33 @@ impl Inner {
         self.revision
     }
 
+    /// Notes `key`'s expiry, starting the reaper if none runs.
+    fn expire_after(&mut self, key: &str, ttl: Option<Duration>, store: &Arc<Mutex<Inner>>) -> Option<Instant> {
+        let at = Instant::now() + ttl?;
+        self.expiries.insert((at, key.to_string()));
+        if !self.reaping {
+            self.reaping = true;
+            tokio::spawn(reap(Arc::downgrade(store)));
+        }
+        Some(at)
+    }
+
+    /// Deletes every key whose expiry has come; returns the next expiry, if any.
+    fn reap_expired(&mut self, now: Instant) -> Option<Instant> {
+        while let Some((at, key)) = self.expiries.first().cloned() {
+            if at > now {
+                return Some(at);
+            }
+            self.expiries.pop_first();
+            if self.data.get(&key).is_some_and(|entry| entry.expires == Some(at)) {
+                if let Some(entry) = self.data.remove(&key) {
+                    self.commit(EventKind::Delete, &key, entry.value, None);
+                }
+            }
+        }
+        None
+    }
+
     fn key_value(key: &str, entry: &Entry) -> KeyValue {
         KeyValue {
             key: key.to_string(),
@@ -129,15 +168,35 @@ impl Inner {
     }
 }
 
+/// Deletes keys as their TTLs run out, until none is left to expire or the
+/// store is dropped.
+async fn reap(store: Weak<Mutex<Inner>>) {
+    loop {
+        let next = {
+            let Some(store) = store.upgrade() else { return };
+            let mut inner = lock(&store);
+            match inner.reap_expired(Instant::now()) {
+                Some(next) => next,
+                None => {
+                    inner.reaping = false;
+                    return;
+                }
+            }
+        };
+        tokio::time::sleep_until(next.min(Instant::now() + REAP_PERIOD)).await;
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for MemStore {
-    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
+    async fn create_with_ttl(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<i64> {
         let mut inner = self.lock();
         if inner.data.contains_key(key) {
             return Err(StoreError::AlreadyExists);
         }
         let revision = inner.commit(EventKind::Put, key, value.clone(), None);
-        inner.data.insert(key.to_string(), Entry { value, create_revision: revision, mod_revision: revision });
+        let expires = inner.expire_after(key, ttl, &self.inner);
+        inner.data.insert(key.to_string(), Entry { value, create_revision: revision, mod_revision: revision, expires });
         Ok(revision)
     }
 
@@ -157,7 +216,13 @@ impl Store for MemStore {
         Ok((items, inner.revision))
     }
 
-    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64> {
+    async fn update_with_ttl(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected_revision: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64> {
         let mut inner = self.lock();
         let prev = match inner.data.get(key) {
             None => return Err(StoreError::NotFound),
@@ -167,9 +232,11 @@ impl Store for MemStore {
             Some(entry) => entry.value.clone(),
         };
         let revision = inner.commit(EventKind::Put, key, value.clone(), Some(prev));
+        let expires = inner.expire_after(key, ttl, &self.inner);
         if let Some(entry) = inner.data.get_mut(key) {
             entry.value = value;
             entry.mod_revision = revision;
+            entry.expires = expires;
         }
         Ok(revision)
     }

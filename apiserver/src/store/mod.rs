@@ -9,6 +9,7 @@
 use bytes::Bytes;
 use futures::Stream;
 use std::pin::Pin;
+use std::time::Duration;
 
 pub mod cache;
 pub mod compactor;
@@ -97,17 +98,43 @@ impl StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How much later than its TTL a key may expire. Keys written within a short
+/// while share one etcd lease, granted for the TTL plus this much, so a busy
+/// apiserver grants a lease a minute instead of one per write; the slack is
+/// kube-apiserver's: 5% of the TTL, at most a minute.
+pub fn ttl_slack(ttl: Duration) -> Duration {
+    (ttl / 20).min(Duration::from_secs(60))
+}
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<StoreEvent>> + Send>>;
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates `key`; fails with AlreadyExists if it exists. Returns the new revision.
-    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64>;
+    async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64> {
+        self.create_with_ttl(key, value, None).await
+    }
+    /// `create`, and with a `ttl` the store deletes the key itself once that
+    /// long has passed since this write (etcd: a lease), as a watch then shows.
+    /// Expiry may come a little later than `ttl`: by up to [`ttl_slack`], and
+    /// etcd counts leases in whole seconds.
+    async fn create_with_ttl(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<i64>;
     async fn get(&self, key: &str) -> Result<Option<KeyValue>>;
     /// Every key under `prefix`, sorted by key, and the store revision they were read at.
     async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64)>;
     /// Replaces `key` only if its mod_revision is `expected_revision`. Returns the new revision.
-    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64>;
+    async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64> {
+        self.update_with_ttl(key, value, expected_revision, None).await
+    }
+    /// `update`, and the key expires `ttl` after this write; without one it no
+    /// longer expires at all. Each write sets its own expiry, as in etcd.
+    async fn update_with_ttl(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        expected_revision: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64>;
     /// Deletes `key` (only if its mod_revision matches, when given). Returns the
     /// deleted value with `mod_revision` set to the deletion's revision.
     async fn delete(&self, key: &str, expected_revision: Option<i64>) -> Result<KeyValue>;
