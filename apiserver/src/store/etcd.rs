@@ -23,6 +23,9 @@ use tokio::time::Instant;
 
 /// Default bound on one unary request, so a hung etcd surfaces as Unavailable.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A physical compaction of a big history (100,000 pods' worth) takes etcd
+/// longer than a request; the compactor runs on a task of its own and can wait.
+const COMPACT_TIMEOUT: Duration = Duration::from_secs(300);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// gRPC's default 4 MiB decode limit is too small for a watch response carrying
 /// a 1.5 MiB value and its 1.5 MiB previous value, or a page of large objects.
@@ -125,12 +128,18 @@ impl EtcdStore {
         op: &str,
         call: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
     ) -> Result<std::result::Result<T, etcd_client::Error>> {
-        tokio::time::timeout(self.request_timeout, call).await.map_err(|_| {
-            tracing::warn!(op, endpoints = %self.endpoints, timeout = ?self.request_timeout, "etcd request timed out");
-            StoreError::Unavailable(format!(
-                "etcd {op} at {}: no answer within {:?}",
-                self.endpoints, self.request_timeout
-            ))
+        self.raw_call_within(self.request_timeout, op, call).await
+    }
+
+    async fn raw_call_within<T>(
+        &self,
+        timeout: Duration,
+        op: &str,
+        call: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
+    ) -> Result<std::result::Result<T, etcd_client::Error>> {
+        tokio::time::timeout(timeout, call).await.map_err(|_| {
+            tracing::warn!(op, endpoints = %self.endpoints, ?timeout, "etcd request timed out");
+            StoreError::Unavailable(format!("etcd {op} at {}: no answer within {timeout:?}", self.endpoints))
         })
     }
 
@@ -440,7 +449,7 @@ impl Store for EtcdStore {
         // Physical: return only once the old revisions are really gone, so a
         // watch from before `revision` reliably fails afterwards.
         let options = CompactionOptions::new().with_physical();
-        match self.raw_call("compact", kv.compact(revision, Some(options))).await? {
+        match self.raw_call_within(COMPACT_TIMEOUT, "compact", kv.compact(revision, Some(options))).await? {
             Ok(_) => Ok(()),
             // Already compacted that far: the same no-op MemStore makes it.
             Err(error) if is_compacted(&error) => Ok(()),
