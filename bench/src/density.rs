@@ -31,6 +31,10 @@ const MUTATING_P99_SLO: Duration = Duration::from_secs(1);
 pub const HOLLOW_NODE_TARGET_BYTES: f64 = 1024.0 * 1024.0 * 1024.0 / 5000.0;
 /// kubemark's memory per hollow node (one pod each).
 pub const KUBEMARK_BYTES_PER_NODE: f64 = 220.0 * 1024.0 * 1024.0;
+/// The apiserver memory target, which it sets at 100,000 pods: below
+/// that, the watch cache's fixed rings weigh more per pod than the pods do.
+const APISERVER_TARGET_BYTES_PER_POD: f64 = 2000.0;
+const APISERVER_TARGET_PODS: u64 = 100_000;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DensityArgs {
@@ -225,19 +229,18 @@ pub async fn run(args: &DensityArgs, exe: &Path) -> anyhow::Result<DensityRun> {
             continue;
         };
         let per_pod = (*after as f64 - *before as f64) / args.pods as f64;
-        report.push(
-            Row::new(
-                SCENARIO,
-                format!("RSS {name} per pod"),
-                format!(
-                    "{} ({} → {})",
-                    format_bytes(per_pod),
-                    format_bytes(*before as f64),
-                    format_bytes(*after as f64)
-                ),
-            )
-            .baseline(format!("{} (pod JSON)", format_bytes(pod_bytes)), format_ratio(ratio(per_pod, pod_bytes))),
-        );
+        let mut row = Row::new(
+            SCENARIO,
+            format!("RSS {name} per pod"),
+            format!("{} ({} → {})", format_bytes(per_pod), format_bytes(*before as f64), format_bytes(*after as f64)),
+        )
+        .baseline(format!("{} (pod JSON)", format_bytes(pod_bytes)), format_ratio(ratio(per_pod, pod_bytes)));
+        if *name == "apiserver" && args.pods >= APISERVER_TARGET_PODS {
+            let met = per_pod < APISERVER_TARGET_BYTES_PER_POD;
+            let target = format!("< {} per pod", format_bytes(APISERVER_TARGET_BYTES_PER_POD));
+            row = row.target(stack::target_cell(&target, met, ratio(per_pod, APISERVER_TARGET_BYTES_PER_POD)), met);
+        }
+        report.push(row);
     }
     if let Some(Some(kubelet)) = rss_before.iter().find(|(n, _)| *n == "kubelet").map(|(_, b)| *b) {
         let per_node = kubelet as f64 / args.nodes as f64;

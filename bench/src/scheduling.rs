@@ -167,6 +167,10 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
                 ),
                 met,
             );
+            let writes_per_pod = writes as f64 / bound.max(1) as f64;
+            for why in why_missed(nodes, rate, puts.rate(), writes_per_pod, cpu.ceiling(stack::cores())) {
+                report.note(why);
+            }
         }
         report.push(e2e);
         report.push(Row::new(SCENARIO, at("time per pod end to end"), format_duration(per(rate))).baseline(
@@ -216,9 +220,47 @@ pub async fn run(args: &SchedulerArgs, exe: &Path) -> anyhow::Result<SchedulerRu
     Ok(SchedulerRun { report, points, bind_latencies })
 }
 
+/// Why a run at the target node count missed a target, from what it measured:
+/// the ratio to raw etcd puts is bounded by the etcd writes each pod needs, and
+/// the rate by the CPU each pod costs all the processes sharing this machine.
+fn why_missed(nodes: usize, rate: f64, puts: f64, writes_per_pod: f64, cpu_ceiling: f64) -> Vec<String> {
+    let mut why = Vec::new();
+    if ratio(rate, puts).is_some_and(|r| r < ETCD_RATIO_TARGET) && writes_per_pod > 0.0 {
+        why.push(format!(
+            "Why {nodes} nodes miss ≥ {ETCD_RATIO_TARGET}x raw etcd puts: each bound pod took {writes_per_pod:.1} etcd \
+             writes (its create, its binding, the scheduler's event for it, and any node lease renewals), so pods/s \
+             cannot pass 1/{writes_per_pod:.1} = {:.2}x of etcd's write rate even if the apiserver and scheduler \
+             cost nothing; and a binding is a conditional transaction, which etcd does more slowly than a put.",
+            1.0 / writes_per_pod
+        ));
+    }
+    if rate < E2E_TARGET {
+        why.push(format!(
+            "Why {nodes} nodes miss {} bound: the CPU that every process spends per bound pod (the CPU row) fills \
+             this machine's {} cores at {}; the run reached {} of that ceiling.",
+            format_rate(E2E_TARGET),
+            stack::cores(),
+            format_rate(cpu_ceiling),
+            format_ratio(ratio(rate, cpu_ceiling)),
+        ));
+    }
+    why
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missed_target_says_why_from_the_measured_figures() {
+        // 3 writes per pod: the etcd ratio cannot pass 0.33x; 800 pods/s is under the CPU ceiling of 900/s.
+        let why = why_missed(5000, 800.0, 10_000.0, 3.0, 900.0);
+        assert_eq!(why.len(), 2, "{why:?}");
+        assert!(why[0].contains("3.0 etcd writes") && why[0].contains("0.33x"), "{}", why[0]);
+        assert!(why[1].contains("900/s") && why[1].contains("0.89x"), "{}", why[1]);
+        // Both targets met: nothing to explain.
+        assert!(why_missed(5000, 1200.0, 2000.0, 1.0, 1500.0).is_empty());
+    }
 
     #[tokio::test]
     async fn the_algorithm_decides_in_process() {
