@@ -221,4 +221,16 @@ mod tests {
         let bad = Config::try_parse_from(["apiserver", "--etcd-compaction-interval", "often"]).expect_err("often");
         assert!(bad.to_string().contains("invalid duration \"often\""), "{bad}");
     }
+
+    #[test]
+    fn events_are_kept_an_hour_unless_told_otherwise() {
+        let defaults = Config::try_parse_from(["apiserver"]).expect("defaults");
+        assert_eq!(defaults.event_ttl, Duration::from_secs(3600));
+        let short = Config::try_parse_from(["apiserver", "--event-ttl", "90m"]).expect("90m");
+        assert_eq!(short.event_ttl, Duration::from_secs(5400));
+        let kept = Config::try_parse_from(["apiserver", "--event-ttl", "0"]).expect("0");
+        assert!(kept.event_ttl.is_zero());
+        let bad = Config::try_parse_from(["apiserver", "--event-ttl", "1d"]).expect_err("1d");
+        assert!(bad.to_string().contains(r#"time: unknown unit "d" in duration "1d""#), "{bad}");
+    }
 }
