@@ -53,14 +53,21 @@ pub struct EtcdStore {
 /// A lease granted for `ttl` plus its slack. A write with the same TTL reuses it
 /// while it still has at least that TTL to live (then its key expires no earlier
 /// than asked, and at most the slack later), so writes need a new lease only
-/// once per slack: once a minute for Events' hour.
+/// once per slack: once a minute for Events' hour. As in kube-apiserver, a
+/// lease takes at most [`LEASE_MAX_KEYS`] keys, so that its revocation does not
+/// delete an unbounded number of keys in one etcd transaction.
 #[derive(Clone, Copy)]
 struct SharedLease {
     id: i64,
     ttl: Duration,
     /// When etcd revokes it at the earliest (counted from before the grant was sent).
     expires: Instant,
+    /// Writes that have used it.
+    attached: u32,
 }
+
+/// The most keys written under one shared lease (kube-apiserver's default).
+const LEASE_MAX_KEYS: u32 = 1000;
 
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -215,8 +222,9 @@ impl EtcdStore {
     async fn lease_for(&self, ttl: Duration) -> Result<i64> {
         let mut shared = self.shared_lease.lock().await;
         let now = Instant::now();
-        if let Some(lease) = *shared {
-            if lease.ttl == ttl && lease.expires >= now + ttl {
+        if let Some(lease) = shared.as_mut() {
+            if lease.ttl == ttl && lease.expires >= now + ttl && lease.attached < LEASE_MAX_KEYS {
+                lease.attached += 1;
                 return Ok(lease.id);
             }
         }
@@ -224,7 +232,7 @@ impl EtcdStore {
         let mut client = self.lease.clone();
         let granted = self.call("lease grant", client.grant(seconds, None)).await?;
         let lifetime = Duration::from_secs(granted.ttl().max(seconds) as u64);
-        *shared = Some(SharedLease { id: granted.id(), ttl, expires: now + lifetime });
+        *shared = Some(SharedLease { id: granted.id(), ttl, expires: now + lifetime, attached: 1 });
         Ok(granted.id())
     }
 
@@ -586,6 +594,30 @@ mod tests {
     async fn run_all_on_one_store() {
         let etcd = TestEtcd::start().await.expect("start etcd");
         crate::store::conformance::run_all(std::sync::Arc::new(etcd.store().await)).await;
+    }
+
+    /// Writes with a TTL share leases, a thousand keys to a lease at most, so
+    /// a busy apiserver grants few leases and no revocation deletes too many keys.
+    #[tokio::test]
+    async fn writes_with_a_ttl_share_a_lease_up_to_a_thousand_keys() {
+        let etcd = TestEtcd::start().await.expect("start etcd");
+        let store = etcd.store().await;
+        let ttl = Some(Duration::from_secs(600));
+        for i in 0..=LEASE_MAX_KEYS {
+            store.create_with_ttl(&format!("/leases/{i}"), b"event".to_vec(), ttl).await.expect("create");
+        }
+        store.create("/leases/none", b"pod".to_vec()).await.expect("create without a TTL");
+        let mut client = Client::connect([etcd.endpoint()], None).await.expect("connect");
+        let mut leases = client.leases().await.expect("leases").leases().iter().map(|l| l.id()).collect::<Vec<_>>();
+        leases.sort();
+        assert_eq!(leases.len(), 2, "{} keys with a TTL should need two leases", LEASE_MAX_KEYS + 1);
+        let mut counts = Vec::new();
+        for lease in leases {
+            let options = etcd_client::LeaseTimeToLiveOptions::new().with_keys();
+            counts.push(client.lease_time_to_live(lease, Some(options)).await.expect("time to live").keys().len());
+        }
+        counts.sort();
+        assert_eq!(counts, [1, LEASE_MAX_KEYS as usize]);
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<StoreEvent>> + Send>>;
 
 /// How much later than its TTL a key may expire. Keys written within a short
 /// while share one etcd lease, granted for the TTL plus this much, so a busy
@@ -106,7 +107,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub fn ttl_slack(ttl: Duration) -> Duration {
     (ttl / 20).min(Duration::from_secs(60))
 }
-pub type WatchStream = Pin<Box<dyn Stream<Item = Result<StoreEvent>> + Send>>;
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
