@@ -189,21 +189,23 @@ impl EtcdStore {
         self.call(op, kv.txn(txn)).await
     }
 
-    /// Runs the transaction `build` makes, its put under the shared lease for
-    /// `ttl` (under none without one). If etcd has revoked that lease already, a
-    /// new one is granted and the transaction runs once more.
+    /// Runs the transaction `build` makes of `value`, its put under the shared
+    /// lease for `ttl` (under none without one). If etcd has revoked that lease
+    /// already, a new one is granted and the transaction runs once more. Only
+    /// writes with a TTL copy the value, for that second try.
     async fn txn_with_ttl(
         &self,
         op: &str,
+        value: Vec<u8>,
         ttl: Option<Duration>,
-        build: impl Fn(Option<PutOptions>) -> Txn,
+        build: impl Fn(Vec<u8>, Option<PutOptions>) -> Txn,
     ) -> Result<TxnResponse> {
-        let Some(ttl) = ttl else { return self.txn(op, build(None)).await };
+        let Some(ttl) = ttl else { return self.txn(op, build(value, None)).await };
         let mut retried = false;
         loop {
             let lease = self.lease_for(ttl).await?;
             let mut kv = self.kv.clone();
-            match self.raw_call(op, kv.txn(build(Some(PutOptions::new().with_lease(lease))))).await? {
+            match self.raw_call(op, kv.txn(build(value.clone(), Some(PutOptions::new().with_lease(lease))))).await? {
                 Ok(response) => return Ok(response),
                 Err(error) if !retried && error.to_string().contains("lease not found") => {
                     tracing::info!(lease, "etcd revoked the shared lease early; granting another");
@@ -312,14 +314,12 @@ impl EtcdStore {
 #[async_trait::async_trait]
 impl Store for EtcdStore {
     async fn create_with_ttl(&self, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<i64> {
-        let txn = |lease| {
-            Txn::new().when([Compare::create_revision(key, CompareOp::Equal, 0)]).and_then([TxnOp::put(
-                key,
-                value.clone(),
-                lease,
-            )])
+        let txn = |value: Vec<u8>, lease| {
+            Txn::new()
+                .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(key, value, lease)])
         };
-        let response = self.txn_with_ttl("create", ttl, txn).await?;
+        let response = self.txn_with_ttl("create", value, ttl, txn).await?;
         if !response.succeeded() {
             return Err(StoreError::AlreadyExists);
         }
@@ -355,16 +355,16 @@ impl Store for EtcdStore {
         // The create_revision compare keeps `expected_revision == 0` from
         // creating a missing key (a missing key's mod_revision is 0 too). A put
         // without a lease detaches the key from any earlier one.
-        let txn = |lease| {
+        let txn = |value: Vec<u8>, lease| {
             Txn::new()
                 .when([
                     Compare::mod_revision(key, CompareOp::Equal, expected_revision),
                     Compare::create_revision(key, CompareOp::Greater, 0),
                 ])
-                .and_then([TxnOp::put(key, value.clone(), lease)])
+                .and_then([TxnOp::put(key, value, lease)])
                 .or_else([TxnOp::get(key, None)])
         };
-        let response = self.txn_with_ttl("update", ttl, txn).await?;
+        let response = self.txn_with_ttl("update", value, ttl, txn).await?;
         if !response.succeeded() {
             return Err(self.conflict_from(&response)?);
         }
