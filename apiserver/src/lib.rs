@@ -10,6 +10,7 @@
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
 
 pub mod alloc;
+pub mod coalesce;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
@@ -18,6 +19,7 @@ pub mod store;
 pub mod strategy;
 pub mod testing;
 
+use futures::TryStreamExt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,7 +177,9 @@ pub async fn serve_with(
     // Replies are small and latency-bound; without TCP_NODELAY each one waits
     // for the client's delayed ACK (~40 ms). `Server::tcp_nodelay` does not
     // apply to a listener passed in, so it is set on the incoming stream.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    // Frames queued together leave in one write (see `coalesce`).
+    let incoming =
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)).map_ok(coalesce::Coalesced::new);
     // On shutdown the server stops accepting and waits for open calls, but
     // watches never finish by themselves: give them a moment, then drop the
     // connections, so clients see the stream end and re-watch elsewhere.
