@@ -22,7 +22,7 @@ mod phases;
 use crate::cluster::{rss_bytes, Target};
 use crate::load::{Budget, Outcome};
 use crate::report::{Report, Row};
-use crate::stack::CpuSnapshot;
+use crate::stack::{self, CpuShare, CpuSnapshot};
 use crate::stats::{format_bytes, format_duration, format_rate, format_ratio, ratio, thousands, throughput, Latencies};
 use crate::watch::Delivery;
 use churn::{Churned, Schedule, Verb};
@@ -222,8 +222,11 @@ async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) -
     let budget = ctx.plan().budget;
     // Raw etcd first, on an etcd that holds nothing of the apiserver's yet.
     progress(format!("etcd puts ({budget}) ..."));
+    let meter = CpuMeter::start(ctx.target());
     let puts = ctx.raw_puts().await;
     progress(format!("etcd puts: {}", puts.describe()));
+    let (line, put_cpu) = meter.finish("etcd put", puts.ok);
+    cpu.push(line);
     progress("etcd gets ...");
     let raw_gets = ctx.raw_gets(puts.attempted).await;
     progress(format!("etcd gets: {}", raw_gets.describe()));
@@ -232,12 +235,13 @@ async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) -
     let meter = CpuMeter::start(ctx.target());
     let creates = ctx.creates().await;
     progress(format!("apiserver creates: {}", creates.describe()));
-    cpu.push(meter.finish("create", creates.ok));
+    let (line, create_cpu) = meter.finish("create", creates.ok);
+    cpu.push(line);
     progress("apiserver gets ...");
     let meter = CpuMeter::start(ctx.target());
     let gets = ctx.gets(creates.attempted).await;
     progress(format!("apiserver gets: {}", gets.describe()));
-    cpu.push(meter.finish("get", gets.ok));
+    cpu.push(meter.finish_line("get", gets.ok));
 
     check(report, "etcd puts", &puts);
     check(report, "etcd gets", &raw_gets);
@@ -245,6 +249,14 @@ async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) -
     check(report, "apiserver gets", &gets);
     throughput_rows(report, "creates/s", &creates, &puts, "etcd put", Some(CREATE_RATIO_TARGET));
     latency_rows(report, "create", &creates.latencies, &puts.latencies, "etcd put", None);
+    if put_cpu.per_process.iter().any(|(name, _)| *name == "etcd") {
+        report.push(stack::cpu_row(SCENARIO, "CPU per etcd put", &put_cpu, puts.rate()));
+        report.push(stack::cpu_row(SCENARIO, "CPU per create", &create_cpu, creates.rate()));
+        let reached = ratio(creates.rate(), puts.rate());
+        if let Some(why) = reached.and_then(|r| why_creates_missed(r, &put_cpu, &create_cpu, stack::cores())) {
+            report.note(why);
+        }
+    }
     throughput_rows(report, "gets/s", &gets, &raw_gets, "etcd get", None);
     latency_rows(report, "get", &gets.latencies, &raw_gets.latencies, "etcd get", None);
     creates.ok
@@ -284,7 +296,7 @@ async fn lists(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>, filled: &[
         let meter = CpuMeter::start(ctx.target());
         let listed = ctx.lists(size).await;
         progress(format!("apiserver lists of {size} pods: {}", listed.describe()));
-        cpu.push(meter.finish(&format!("list of {size}"), listed.ok));
+        cpu.push(meter.finish_line(&format!("list of {size}"), listed.ok));
         check(report, &format!("etcd ranges of {size} keys"), &raw);
         check(report, &format!("apiserver lists of {size} pods"), &listed);
         throughput_rows(report, &metrics[0], &listed, &raw, "etcd range", None);
@@ -299,11 +311,11 @@ async fn watches(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) {
     progress(format!("etcd watch delivery: {what} ..."));
     let meter = CpuMeter::start(ctx.target());
     let raw = ctx.raw_watch().await;
-    let raw_cpu = meter.finish("etcd watch event", raw.as_ref().map_or(0, |d| d.received));
+    let raw_cpu = meter.finish_line("etcd watch event", raw.as_ref().map_or(0, |d| d.received));
     progress(format!("apiserver watch delivery: {what} ..."));
     let meter = CpuMeter::start(ctx.target());
     let api = ctx.watch().await;
-    cpu.push(meter.finish("watch event", api.as_ref().map_or(0, |d| d.received)));
+    cpu.push(meter.finish_line("watch event", api.as_ref().map_or(0, |d| d.received)));
     cpu.push(raw_cpu);
     watch_rows(report, &format!("watch delivery ({} watchers)", plan.watchers), raw, api);
 }
@@ -324,7 +336,7 @@ async fn churn_phase(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) {
     let meter = CpuMeter::start(ctx.target());
     let api = ctx.churn(&schedule).await;
     // The meter also saw the preloading creates; count them as writes too.
-    cpu.push(meter.finish("churn write", api.total().ok + api.preload.ok));
+    cpu.push(meter.finish_line("churn write", api.total().ok + api.preload.ok));
     progress(format!("apiserver churn: {}", describe_churn(&api)));
     churn_rows(report, &schedule, &api, &raw);
 }
@@ -455,8 +467,9 @@ async fn rss(target: &Target) -> Option<u64> {
     rss_bytes(pid)
 }
 
-/// The CPU the apiserver and the bench itself use over one phase: where the
-/// time goes when the apiserver is slower than etcd (etcd's own share is the rest).
+/// The CPU the apiserver, etcd (when the bench started it) and the bench
+/// itself use over one phase: where the time goes when the apiserver is slower
+/// than etcd.
 struct CpuMeter {
     processes: Vec<(&'static str, u32)>,
     before: CpuSnapshot,
@@ -467,21 +480,66 @@ impl CpuMeter {
         let own = std::process::id();
         let mut processes: Vec<_> =
             target.apiserver_pid.filter(|pid| *pid != own).map(|pid| ("apiserver", pid)).into_iter().collect();
+        processes.extend(stack::etcd_pid().map(|pid| ("etcd", pid)));
         processes.push(("bench", own));
         CpuMeter { before: CpuSnapshot::of(&processes), processes }
     }
 
-    /// Logs and returns the CPU per operation, e.g. `create: apiserver 480 µs, bench 210 µs`.
-    fn finish(&self, what: &str, ops: u64) -> String {
+    /// Logs and returns the CPU per operation, e.g. `create: apiserver 480 µs,
+    /// etcd 250 µs, bench 210 µs`, and the same as a share.
+    fn finish(&self, what: &str, ops: u64) -> (String, CpuShare) {
         let share = self.before.per_unit(&CpuSnapshot::of(&self.processes), ops);
-        let per_op = |name: &str| match share.per_process.iter().find(|(n, _)| *n == name) {
-            Some((_, d)) if ops > 0 => format_duration(*d),
-            _ => "n/a".to_string(),
+        let parts: Vec<String> = if ops > 0 {
+            share.per_process.iter().map(|(name, d)| format!("{name} {}", format_duration(*d))).collect()
+        } else {
+            vec!["n/a".to_string()]
         };
-        let line = format!("{what}: apiserver {}, bench {}", per_op("apiserver"), per_op("bench"));
+        let line = format!("{what}: {}", parts.join(", "));
         progress(format!("CPU per {line}"));
-        line
+        (line, share)
     }
+
+    fn finish_line(&self, what: &str, ops: u64) -> String {
+        self.finish(what, ops).0
+    }
+}
+
+/// Why creates missed their ratio to raw etcd puts, from the CPU each cost
+/// every process in this run: where both phases fill the cores, the ratio of
+/// the rates is the inverse ratio of those costs.
+fn why_creates_missed(reached: f64, put: &CpuShare, create: &CpuShare, cores: usize) -> Option<String> {
+    if reached >= CREATE_RATIO_TARGET || put.total.is_zero() || create.total.is_zero() {
+        return None;
+    }
+    let of = |share: &CpuShare, name: &str| {
+        share.per_process.iter().find(|(n, _)| *n == name).map_or(0.0, |(_, d)| d.as_secs_f64())
+    };
+    let (etcd_put, etcd_create) = (of(put, "etcd"), of(create, "etcd"));
+    let without_apiserver = etcd_create + of(create, "bench");
+    let budget = put.total.as_secs_f64() / CREATE_RATIO_TARGET - without_apiserver;
+    let secs = |s: f64| format_duration(Duration::from_secs_f64(s.max(0.0)));
+    let apiserver_part = if budget > 0.0 {
+        format!(
+            "{CREATE_RATIO_TARGET}x needs the apiserver under {} per create; it took {}",
+            secs(budget),
+            secs(of(create, "apiserver"))
+        )
+    } else {
+        format!("{CREATE_RATIO_TARGET}x is out of reach even for an apiserver that cost nothing")
+    };
+    Some(format!(
+        "Why creates miss ≥ {CREATE_RATIO_TARGET}x raw etcd puts: a create cost {} of CPU, a raw put {}. Where both \
+         phases fill this machine's {cores} cores (the CPU rows say how close each came), creates/s reach at most \
+         {} of puts/s; this run reached {}. etcd's part of a create, a conditional transaction, was {} of its part \
+         of a put, and with the load generator's part it leaves room for {} even with an apiserver that cost \
+         nothing: {apiserver_part}.",
+        create.describe(),
+        put.describe(),
+        format_ratio(ratio(put.total.as_secs_f64(), create.total.as_secs_f64())),
+        format_ratio(Some(reached)),
+        format_ratio(ratio(etcd_create, etcd_put)),
+        format_ratio(ratio(put.total.as_secs_f64(), without_apiserver)),
+    ))
 }
 
 fn check(report: &mut Report, phase: &str, outcome: &Outcome) {
@@ -610,6 +668,33 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: ApiArgs,
+    }
+
+    fn share(parts: &[(&'static str, u64)]) -> CpuShare {
+        let per_process: Vec<_> = parts.iter().map(|(n, us)| (*n, Duration::from_micros(*us))).collect();
+        let total = per_process.iter().map(|(_, d)| *d).sum();
+        CpuShare { per_process, total }
+    }
+
+    #[test]
+    fn missed_creates_say_why_from_each_process_cpu() {
+        let put = share(&[("apiserver", 0), ("etcd", 120), ("bench", 80)]);
+        let create = share(&[("apiserver", 200), ("etcd", 170), ("bench", 80)]);
+        let why = why_creates_missed(0.41, &put, &create, 2).expect("0.41x is a miss");
+        // 200 µs per put over 450 µs per create: at most 0.44x when both fill the cores.
+        assert!(why.contains("at most 0.44x"), "{why}");
+        assert!(why.contains("reached 0.41x"), "{why}");
+        // etcd: 170 / 120 µs. Without the apiserver: 200 / 250 µs = 0.80x.
+        assert!(why.contains("1.42x of its part") && why.contains("room for 0.80x"), "{why}");
+        // 0.5x allows 400 µs per create, 250 of them etcd's and the bench's.
+        assert!(why.contains("apiserver under 150 µs per create; it took 200 µs"), "{why}");
+
+        let heavy = share(&[("apiserver", 10), ("etcd", 380), ("bench", 80)]);
+        let why = why_creates_missed(0.3, &put, &heavy, 2).expect("a miss");
+        assert!(why.contains("out of reach even for an apiserver that cost nothing"), "{why}");
+
+        assert_eq!(why_creates_missed(0.5, &put, &create, 2), None, "a met target needs no reason");
+        assert_eq!(why_creates_missed(0.4, &share(&[]), &create, 2), None, "no CPU measured, no reason");
     }
 
     fn plan(args: &[&str]) -> anyhow::Result<Plan> {
