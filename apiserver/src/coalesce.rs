@@ -1,40 +1,46 @@
 //! Write coalescing for the apiserver's gRPC connections.
 //!
-//! The `h2` crate under tonic copies a small HTTP/2 frame into its write
-//! buffer, but sends every DATA frame of 256 bytes or more to the socket with
-//! a `writev` of its own before it takes the next frame. An object is about
-//! 1.4 KB, so one write fanned out to 100 watches on a connection cost 100
-//! system calls, and a reply two (its DATA, then its trailers).
+//! The `h2` crate under tonic holds at most one DATA frame of 256 bytes or
+//! more at a time, and flushes the connection to make room for the next one.
+//! An object is about 1.4 KB, so one write fanned out to 100 watches on a
+//! connection cost 100 flushes, and a reply two (its DATA, then its trailers).
+//! A socket that sent at every flush made as many system calls.
 //!
-//! [`Coalesced`] takes writes into a buffer and holds a flush back for one turn
-//! of the scheduler, so that frames other tasks queue on the connection
-//! meanwhile (the next watchers' events, a reply's trailers) leave in the same
-//! system call. Go's HTTP/2 server, which kube-apiserver and etcd use, batches
-//! the same way: its writer flushes only when it has nothing more to send.
+//! [`Coalesced`] takes writes into a buffer and answers a flush at once,
+//! without sending: it wakes the connection's task instead, and sends what it
+//! holds when the task next reads, which `h2` does first thing on every poll.
+//! By then the task has written every frame it had queued, and other tasks
+//! have had a turn to queue more (the next watchers' events, other replies),
+//! so they all leave in one system call. Go's HTTP/2 server, which
+//! kube-apiserver and etcd use, batches the same way: its writer flushes only
+//! when it has nothing more to send.
+//!
+//! The one flush that does wait is a flush while the socket is full: waking
+//! the task then would only spin it until the peer reads.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Bytes buffered before they go out without waiting for a flush.
+/// Bytes buffered before they go out without waiting for the next read.
 const LIMIT: usize = 64 << 10;
 
-/// A connection whose writes are buffered and sent together at the next
-/// flush, which first lets other tasks run once. Reads pass straight through.
+/// A connection whose writes are buffered and sent together before its next
+/// read (or when the buffer fills, or at shutdown).
 #[derive(Debug)]
 pub struct Coalesced<T> {
     inner: T,
     buf: Vec<u8>,
     /// How much of `buf` the connection has taken.
     sent: usize,
-    /// Whether the pending flush has already let other tasks run.
-    yielded: bool,
+    /// Whether the socket refused the last write: a flush then waits for it.
+    blocked: bool,
 }
 
 impl<T> Coalesced<T> {
     pub fn new(inner: T) -> Self {
-        Coalesced { inner, buf: Vec::new(), sent: 0, yielded: false }
+        Coalesced { inner, buf: Vec::new(), sent: 0, blocked: false }
     }
 }
 
@@ -42,7 +48,9 @@ impl<T: AsyncWrite + Unpin> Coalesced<T> {
     /// Sends everything buffered.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.sent < self.buf.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.buf[self.sent..]))?;
+            let written = Pin::new(&mut self.inner).poll_write(cx, &self.buf[self.sent..]);
+            self.blocked = written.is_pending();
+            let n = ready!(written)?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -54,9 +62,15 @@ impl<T: AsyncWrite + Unpin> Coalesced<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Coalesced<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Coalesced<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        // What earlier flushes held back goes out now. A full socket does not
+        // hold up reading: it wakes the task when it can take more.
+        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
@@ -90,18 +104,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.buf.is_empty() {
-            return Pin::new(&mut this.inner).poll_flush(cx);
-        }
-        if !this.yielded {
-            // The connection's task is polled again after the tasks already
-            // waiting to run, which may queue more frames on it.
-            this.yielded = true;
+        if !this.buf.is_empty() && !this.blocked {
+            // Sent at the task's next read, which this wake-up makes sure of.
             cx.waker().wake_by_ref();
-            return Poll::Pending;
+            return Poll::Ready(Ok(()));
         }
         ready!(this.poll_drain(cx))?;
-        this.yielded = false;
         Pin::new(&mut this.inner).poll_flush(cx)
     }
 
@@ -123,12 +131,13 @@ impl<T: tonic::transport::server::Connected> tonic::transport::server::Connected
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::poll_fn;
-    use std::task::Waker;
-    use tokio::io::AsyncWriteExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A connection that records each write it is given, taking at most
-    /// `max_write` bytes of one.
+    /// `max_write` bytes of one, and has nothing to read yet.
     #[derive(Default)]
     struct Recorder {
         writes: Vec<Vec<u8>>,
@@ -138,6 +147,12 @@ mod tests {
     impl Recorder {
         fn bytes(&self) -> Vec<u8> {
             self.writes.concat()
+        }
+    }
+
+    impl AsyncRead for Recorder {
+        fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, _: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
         }
     }
 
@@ -157,41 +172,57 @@ mod tests {
         }
     }
 
-    fn flush_once(conn: &mut Coalesced<Recorder>) -> Poll<io::Result<()>> {
-        Pin::new(conn).poll_flush(&mut Context::from_waker(Waker::noop()))
+    /// Counts its wake-ups: each is one more poll of the connection's task.
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
-    #[tokio::test]
-    async fn frames_written_before_a_flush_leave_in_one_write() {
-        let mut conn = Coalesced::new(Recorder::default());
-        conn.write_all(b"HEADERS").await.unwrap();
-        let data = [IoSlice::new(b"DATA-header "), IoSlice::new(&[7; 1400])];
-        assert_eq!(conn.write_vectored(&data).await.unwrap(), 1412, "a vectored write is taken whole");
-        conn.write_all(b"TRAILERS").await.unwrap();
-        assert!(conn.inner.writes.is_empty(), "nothing is sent before a flush");
+    fn wakes() -> (Arc<Wakes>, Waker) {
+        let wakes = Arc::new(Wakes::default());
+        (wakes.clone(), Waker::from(wakes))
+    }
 
-        conn.flush().await.unwrap();
-        assert_eq!(conn.inner.writes.len(), 1);
-        let expected = [&b"HEADERS"[..], b"DATA-header ", &[7; 1400], b"TRAILERS"].concat();
-        assert_eq!(conn.inner.bytes(), expected);
+    /// One poll of `conn`'s read, as `h2` starts each poll of its connection.
+    fn poll_read_once<T: AsyncRead + AsyncWrite + Unpin>(conn: &mut Coalesced<T>, cx: &mut Context<'_>) -> Poll<usize> {
+        let mut space = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut space);
+        match Pin::new(conn).poll_read(cx, &mut buf) {
+            Poll::Ready(r) => Poll::Ready(r.map(|()| buf.filled().len()).expect("read")),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// What `h2` does for each DATA frame: write it, then flush to make room.
+    fn write_and_flush(conn: &mut Coalesced<impl AsyncWrite + Unpin>, cx: &mut Context<'_>, frame: &[u8]) {
+        assert!(matches!(Pin::new(&mut *conn).poll_write(cx, frame), Poll::Ready(Ok(n)) if n == frame.len()));
+        assert!(matches!(Pin::new(&mut *conn).poll_flush(cx), Poll::Ready(Ok(()))), "the flush does not wait");
     }
 
     #[test]
-    fn a_flush_lets_other_tasks_run_once_before_it_sends() {
+    fn frames_flushed_one_by_one_leave_together_at_the_next_read() {
         let mut conn = Coalesced::new(Recorder::default());
-        let cx = &mut Context::from_waker(Waker::noop());
-        assert!(Pin::new(&mut conn).poll_write(cx, b"event 1").is_ready());
-        assert!(flush_once(&mut conn).is_pending(), "the first poll of a flush yields");
-        assert!(Pin::new(&mut conn).poll_write(cx, b", event 2").is_ready());
-        assert!(matches!(flush_once(&mut conn), Poll::Ready(Ok(()))));
-        assert_eq!(conn.inner.writes, vec![b"event 1, event 2".to_vec()]);
+        let (wakes, waker) = wakes();
+        let cx = &mut Context::from_waker(&waker);
+        write_and_flush(&mut conn, cx, b"HEADERS ");
+        write_and_flush(&mut conn, cx, &[7; 1400]);
+        write_and_flush(&mut conn, cx, b" TRAILERS");
+        assert!(conn.inner.writes.is_empty(), "nothing is sent while the task keeps writing");
+        assert!(wakes.0.load(Ordering::SeqCst) > 0, "a flush that holds data back wakes the task");
 
-        // The next flush yields again; a flush with nothing buffered does not.
-        assert!(Pin::new(&mut conn).poll_write(cx, b"event 3").is_ready());
-        assert!(flush_once(&mut conn).is_pending());
-        assert!(flush_once(&mut conn).is_ready());
-        assert!(flush_once(&mut conn).is_ready());
-        assert_eq!(conn.inner.writes.len(), 2);
+        assert!(poll_read_once(&mut conn, cx).is_pending());
+        assert_eq!(conn.inner.writes.len(), 1, "one system call for all three");
+        assert_eq!(conn.inner.bytes(), [&b"HEADERS "[..], &[7; 1400], b" TRAILERS"].concat());
+
+        // With nothing held back, a flush neither sends nor wakes the task.
+        let before = wakes.0.load(Ordering::SeqCst);
+        assert!(matches!(Pin::new(&mut conn).poll_flush(cx), Poll::Ready(Ok(()))));
+        assert!(poll_read_once(&mut conn, cx).is_pending());
+        assert_eq!((conn.inner.writes.len(), wakes.0.load(Ordering::SeqCst)), (1, before));
     }
 
     #[tokio::test]
@@ -203,7 +234,7 @@ mod tests {
         conn.write_all(&big).await.unwrap();
         conn.write_all(b"tail").await.unwrap();
         assert_eq!(conn.inner.writes.len(), 2, "the buffer, then the big write straight through");
-        conn.flush().await.unwrap();
+        conn.shutdown().await.unwrap();
         assert_eq!(conn.inner.bytes(), [&small[..], &big[..], b"tail"].concat());
     }
 
@@ -218,30 +249,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_flush_waits_for_a_connection_that_is_not_writable() {
-        // A pipe with a tiny buffer: the flush cannot finish until the peer reads.
-        let (writer, mut reader) = tokio::io::duplex(64);
-        let mut conn = Coalesced::new(writer);
+    async fn a_full_socket_makes_the_flush_wait_instead_of_spinning_the_task() {
+        // A pipe with a tiny buffer: what is held back cannot all go until the peer reads.
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut conn = Coalesced::new(near);
         let data = vec![9u8; 4096];
-        conn.write_all(&data).await.unwrap();
-        let mut flushed = false;
-        poll_fn(|cx| {
-            // The first poll yields; the second sends what the pipe takes.
-            for _ in 0..2 {
-                flushed = Pin::new(&mut conn).poll_flush(cx).is_ready();
-            }
-            Poll::Ready(())
-        })
-        .await;
-        assert!(!flushed);
+        let (wakes, waker) = wakes();
+        let cx = &mut Context::from_waker(&waker);
+        write_and_flush(&mut conn, cx, &data);
+        assert!(poll_read_once(&mut conn, cx).is_pending(), "a full socket does not hold up reading");
+        let woken = wakes.0.load(Ordering::SeqCst);
+        assert!(Pin::new(&mut conn).poll_flush(cx).is_pending(), "the flush waits for the socket");
+        assert_eq!(wakes.0.load(Ordering::SeqCst), woken, "and does not wake the task itself");
+
+        let mut got = vec![0u8; 64];
+        far.read_exact(&mut got).await.unwrap();
+        assert!(wakes.0.load(Ordering::SeqCst) > woken, "the peer's read wakes the task");
         let read = tokio::spawn(async move {
-            let mut got = Vec::new();
-            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut got).await.unwrap();
+            let mut rest = Vec::new();
+            far.read_to_end(&mut rest).await.unwrap();
+            got.extend(rest);
             got
         });
         conn.flush().await.unwrap();
         conn.shutdown().await.unwrap();
         drop(conn);
         assert_eq!(read.await.unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn reads_pass_through_after_the_held_back_writes() {
+        let (near, mut far) = tokio::io::duplex(1 << 16);
+        let mut conn = Coalesced::new(near);
+        conn.write_all(b"request").await.unwrap();
+        conn.flush().await.unwrap();
+        far.write_all(b"reply").await.unwrap();
+        let mut got = [0u8; 5];
+        conn.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"reply");
+        let mut sent = [0u8; 7];
+        far.read_exact(&mut sent).await.unwrap();
+        assert_eq!(&sent, b"request", "the read sent what the flush held back");
     }
 }
