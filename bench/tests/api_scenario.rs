@@ -48,6 +48,7 @@ async fn every_phase_runs_and_reports() {
         watch_connections: 3,
         watch_rate: 200.0,
         watch_writes: 20,
+        watch_warmup: 5,
         churn_rate: 80.0,
         churn_time: Duration::from_secs(1),
     };

@@ -77,6 +77,10 @@ pub struct ApiArgs {
     /// Pods created during the watch measurement [default: 250; 50 with --quick].
     #[arg(long)]
     pub watch_writes: Option<u64>,
+    /// Pods created before the watch measurement starts, delivered to every
+    /// watcher but not measured [default: one second's worth at --watch-rate].
+    #[arg(long)]
+    pub watch_warmup: Option<u64>,
     /// Writes per second of the churn phase (creates, updates, status updates
     /// and deletes of pods and services together), open-loop.
     #[arg(long, default_value_t = 200.0)]
@@ -113,6 +117,7 @@ pub struct Plan {
     pub watch_connections: usize,
     pub watch_rate: f64,
     pub watch_writes: u64,
+    pub watch_warmup: u64,
     pub churn_rate: f64,
     pub churn_time: Duration,
 }
@@ -140,6 +145,7 @@ impl ApiArgs {
             watch_connections: self.watch_connections,
             watch_rate: self.watch_rate,
             watch_writes: self.watch_writes.unwrap_or(if q { 50 } else { 250 }),
+            watch_warmup: self.watch_warmup.unwrap_or(self.watch_rate.ceil() as u64),
             churn_rate: self.churn_rate,
             churn_time: Duration::try_from_secs_f64(self.churn_seconds.unwrap_or(if q { 3.0 } else { 20.0 }))
                 .map_err(|e| anyhow::anyhow!("--churn-seconds must be a positive number of seconds: {e}"))?,
@@ -309,7 +315,10 @@ async fn lists(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>, filled: &[
 /// Watch delivery to raw etcd watchers, then to apiserver watchers.
 async fn watches(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) {
     let plan = ctx.plan();
-    let what = format!("{} watchers, {} writes at {}/s", plan.watchers, plan.watch_writes, plan.watch_rate);
+    let what = format!(
+        "{} watchers, {} writes at {}/s after {} to warm up",
+        plan.watchers, plan.watch_writes, plan.watch_rate, plan.watch_warmup
+    );
     progress(format!("etcd watch delivery: {what} ..."));
     let meter = CpuMeter::start(ctx.target());
     let raw = ctx.raw_watch().await;
@@ -454,9 +463,12 @@ async fn describe_run(ctx: &Ctx, report: &mut Report) {
     );
     report.note(format!(
         "Watch: {} watchers over {} connections; delivery = from just before the write is sent to the watcher \
-         having read the send stamp out of the event's JSON (the rest is skipped, not decoded), as etcd's watchers do",
+         having read the send stamp out of the event's JSON (the rest is skipped, not decoded), as etcd's watchers do; \
+         the first {} writes warm the watches up (their first messages allocate buffers on both ends) and are \
+         delivered but not measured",
         plan.watchers,
-        ctx.watch_connections()
+        ctx.watch_connections(),
+        plan.watch_warmup
     ));
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     report.note(format!("The load generator, etcd and the apiserver share this machine's {cores} cores"));
@@ -716,6 +728,8 @@ mod tests {
         assert_eq!(p.budget, Budget::time(DEFAULT_PHASE));
         assert_eq!(p.list_sizes, vec![1000, 10_000]);
         assert_eq!(p.watchers, 1000);
+        assert_eq!((p.watch_writes, p.watch_warmup), (250, 50), "one second of writes warms the watches up");
+        assert_eq!(plan(&["--watch-rate", "12.5"]).expect("plan").watch_warmup, 13);
         assert_eq!((p.churn_rate, p.churn_time), (200.0, Duration::from_secs(20)));
         // 200 writes/s over pods and services: 25 rounds of 8 a second.
         let s = p.churn_schedule();

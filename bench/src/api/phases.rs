@@ -268,18 +268,19 @@ impl Ctx {
             .await?;
         tokio::time::sleep(WATCH_SETTLE).await;
         let (kv, ns) = (self.kv.clone(), self.namespace("watch"));
-        let delivery = watch::measure(streams, self.plan.watch_writes, self.plan.watch_rate, move |n| {
-            let mut kv = kv[n as usize % kv.len()].clone();
-            let key = format!("{prefix}{}", pod::name(n));
-            let mut obj = pod::pod(&ns, &pod::name(n));
-            async move {
-                pod::stamp(&mut obj, pod::now_nanos());
-                let value = serde_json::to_vec(&obj).map_err(text)?;
-                kv.put(key, value, None).await.map_err(text)?;
-                Ok(())
-            }
-        })
-        .await;
+        let delivery =
+            watch::measure(streams, self.plan.watch_warmup, self.plan.watch_writes, self.plan.watch_rate, move |n| {
+                let mut kv = kv[n as usize % kv.len()].clone();
+                let key = format!("{prefix}{}", pod::name(n));
+                let mut obj = pod::pod(&ns, &pod::name(n));
+                async move {
+                    pod::stamp(&mut obj, pod::now_nanos());
+                    let value = serde_json::to_vec(&obj).map_err(text)?;
+                    kv.put(key, value, None).await.map_err(text)?;
+                    Ok(())
+                }
+            })
+            .await;
         Ok(delivery)
     }
 
@@ -303,17 +304,18 @@ impl Ctx {
             .await?;
         tokio::time::sleep(WATCH_SETTLE).await;
         let api = self.api.clone();
-        let delivery = watch::measure(streams, self.plan.watch_writes, self.plan.watch_rate, move |n| {
-            let client = api[n as usize % api.len()].clone();
-            let mut obj = pod::pod(&ns, &pod::name(n));
-            let ns = ns.clone();
-            async move {
-                pod::stamp(&mut obj, pod::now_nanos());
-                client.create(pods, &ns, &obj).await.map_err(text)?;
-                Ok(())
-            }
-        })
-        .await;
+        let delivery =
+            watch::measure(streams, self.plan.watch_warmup, self.plan.watch_writes, self.plan.watch_rate, move |n| {
+                let client = api[n as usize % api.len()].clone();
+                let mut obj = pod::pod(&ns, &pod::name(n));
+                let ns = ns.clone();
+                async move {
+                    pod::stamp(&mut obj, pod::now_nanos());
+                    client.create(pods, &ns, &obj).await.map_err(text)?;
+                    Ok(())
+                }
+            })
+            .await;
         Ok(delivery)
     }
 }
