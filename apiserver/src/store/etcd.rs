@@ -622,6 +622,28 @@ mod tests {
         (std::sync::Arc::new(store) as std::sync::Arc<dyn Store>, etcd)
     });
 
+    /// etcd going away and coming back (a crash, its container restarted)
+    /// costs the calls made while it is down, not the store: its connection
+    /// is made again, and what was written before is still there.
+    #[tokio::test]
+    async fn the_store_reconnects_after_etcd_restarts() {
+        let mut etcd = TestEtcd::start().await.expect("start etcd");
+        let store = etcd.store().await;
+        let first = store.create("/restart/before", b"kept".to_vec()).await.expect("create");
+        etcd.restart().await.expect("restart etcd");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let second = loop {
+            match store.create("/restart/after", b"new".to_vec()).await {
+                Ok(revision) => break revision,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => panic!("the store did not reach etcd again: {e}"),
+            }
+        };
+        let kept = store.get("/restart/before").await.expect("get").expect("written before the restart");
+        assert_eq!((kept.value.as_slice(), kept.mod_revision), (&b"kept"[..], first));
+        assert!(second > first, "revisions go on from where they were: {first} then {second}");
+    }
+
     /// All cases against one etcd, as other crates' tests may run them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn run_all_on_one_store() {

@@ -28,6 +28,10 @@ pub struct TestEtcd {
     child: Child,
     dir: PathBuf,
     endpoint: String,
+    /// How it was started, to start it again on the same data and ports.
+    binary: PathBuf,
+    args: Vec<OsString>,
+    log_path: PathBuf,
 }
 
 impl TestEtcd {
@@ -55,13 +59,10 @@ impl TestEtcd {
         let (client_port, peer_port) = (free_port()?, free_port()?);
         let endpoint = format!("http://127.0.0.1:{client_port}");
         let peer = format!("http://127.0.0.1:{peer_port}");
-        let log = std::fs::File::create(&log_path).map_err(|e| format!("create {}: {e}", log_path.display()))?;
-        let log_err = log.try_clone().map_err(|e| format!("clone log file handle: {e}"))?;
         let max_request_bytes = MAX_REQUEST_BYTES.to_string();
         let data_dir = dir.join("data");
         let initial_cluster = format!("test={peer}");
-        let mut args: Vec<&std::ffi::OsStr> = Vec::new();
-        for arg in [
+        let mut args: Vec<OsString> = [
             "--name",
             "test",
             "--listen-client-urls",
@@ -82,34 +83,37 @@ impl TestEtcd {
             "zap",
             "--log-level",
             "warn",
-        ] {
-            args.push(arg.as_ref());
-        }
-        args.push("--data-dir".as_ref());
-        args.push(data_dir.as_os_str());
-        args.extend(extra_args.iter().map(|arg| std::ffi::OsStr::new(*arg)));
-        let spawned = Command::new(binary)
-            .args(args)
-            // ETCD_* variables would override the flags above.
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn();
-        let child = match spawned {
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        args.push("--data-dir".into());
+        args.push(data_dir.into_os_string());
+        args.extend(extra_args.iter().map(OsString::from));
+        let child = match spawn(binary, &args, &log_path) {
             Ok(child) => child,
             Err(error) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(format!("cannot run {}: {error}", binary.display()));
+                return Err(error);
             }
         };
         // From here on, dropping `etcd` kills the process and removes the directory.
-        let mut etcd = TestEtcd { child, dir, endpoint };
-        etcd.wait_until_serving(&log_path).await?;
+        let mut etcd = TestEtcd { child, dir, endpoint, binary: binary.to_path_buf(), args, log_path };
+        etcd.wait_until_serving().await?;
         Ok(etcd)
     }
 
-    async fn wait_until_serving(&mut self, log_path: &Path) -> Result<(), String> {
+    /// Kills etcd and starts it again on the same data and ports, as a crash
+    /// and a restart of its container would; returns once it serves again.
+    pub async fn restart(&mut self) -> Result<(), String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.binary, &self.args, &self.log_path)?;
+        self.wait_until_serving().await
+    }
+
+    async fn wait_until_serving(&mut self) -> Result<(), String> {
+        let log_path = self.log_path.as_path();
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -158,6 +162,25 @@ impl Drop for TestEtcd {
             tracing::warn!(dir = %self.dir.display(), error = %error, "cannot remove test etcd directory");
         }
     }
+}
+
+/// Runs etcd with `args`, appending its output to the log at `log_path`.
+fn spawn(binary: &Path, args: &[OsString], log_path: &Path) -> Result<Child, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|e| format!("open {}: {e}", log_path.display()))?;
+    let log_err = log.try_clone().map_err(|e| format!("clone log file handle: {e}"))?;
+    Command::new(binary)
+        .args(args)
+        // ETCD_* variables would override the flags.
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|error| format!("cannot run {}: {error}", binary.display()))
 }
 
 /// The etcd binary: `$ETCD_BIN`, else `etcd` on PATH, else `/usr/bin/etcd`.
