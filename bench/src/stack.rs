@@ -178,6 +178,11 @@ impl CpuSnapshot {
 }
 
 impl CpuShare {
+    /// The CPU per unit of the process called `name`, if it was measured.
+    pub fn of(&self, name: &str) -> Option<Duration> {
+        self.per_process.iter().find(|(n, _)| *n == name).map(|(_, d)| *d)
+    }
+
     /// The most units per second this machine's cores allow at this cost.
     pub fn ceiling(&self, cores: usize) -> f64 {
         if self.total.is_zero() {

@@ -256,7 +256,7 @@ async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) -
     check(report, "apiserver gets", &gets);
     throughput_rows(report, "creates/s", &creates, &puts, "etcd put", Some(CREATE_RATIO_TARGET));
     latency_rows(report, "create", &creates.latencies, &puts.latencies, "etcd put", None);
-    if put_cpu.per_process.iter().any(|(name, _)| *name == "etcd") {
+    if put_cpu.of("etcd").is_some() {
         report.push(stack::cpu_row(SCENARIO, "CPU per etcd put", &put_cpu, puts.rate()));
         report.push(stack::cpu_row(SCENARIO, "CPU per create", &create_cpu, creates.rate()));
         let reached = ratio(creates.rate(), puts.rate());
@@ -527,9 +527,7 @@ fn why_creates_missed(reached: f64, put: &CpuShare, create: &CpuShare, get: &Cpu
     if reached >= CREATE_RATIO_TARGET || put.total.is_zero() || create.total.is_zero() {
         return None;
     }
-    let of = |share: &CpuShare, name: &str| {
-        share.per_process.iter().find(|(n, _)| *n == name).map_or(0.0, |(_, d)| d.as_secs_f64())
-    };
+    let of = |share: &CpuShare, name: &str| share.of(name).map_or(0.0, |d| d.as_secs_f64());
     let (etcd_put, etcd_create) = (of(put, "etcd"), of(create, "etcd"));
     let without_apiserver = etcd_create + of(create, "bench");
     let budget = put.total.as_secs_f64() / CREATE_RATIO_TARGET - without_apiserver;
