@@ -25,12 +25,45 @@ nodes=$({
   [ -z "$kubelets" ] || echo "$kubelets" | xargs docker inspect --format '{{.Config.Hostname}}'
   docker ps --all --filter network=kubelab --filter label=kubelab.node --format '{{.Label "kubelab.node"}}'
 } | sort -u)
-[ -z "$kubelets" ] || echo "$kubelets" | xargs docker rm --force >/dev/null
-for node in $nodes; do
-  docker ps --all --quiet --filter "label=kubelab.node=$node"
-done | xargs --no-run-if-empty docker rm --force >/dev/null
-compose down --remove-orphans "${volumes[@]}"
-if docker network inspect kubelab >/dev/null 2>&1; then
-  docker network rm kubelab >/dev/null
+
+# One container at a time: Docker 20.10 keeps a count of each network's
+# endpoints beside the endpoints, and parallel removals can leave it too high.
+remove() {
+  xargs --no-run-if-empty --max-args=1 docker rm --force >/dev/null
+}
+echo "$kubelets" | remove
+# A node's pod containers: the app containers first, then the sandboxes whose
+# network namespace they share.
+pod_containers() {
+  local node
+  for node in $nodes; do
+    docker ps --all --filter "label=kubelab.node=$node" --format '{{.ID}} {{.Label "io.kubernetes.container.name"}}'
+  done
+}
+pod_containers | awk '$2 != "POD" { print $1 }' | remove
+pod_containers | awk '{ print $1 }' | remove
+
+# The pod network, which the kubelets may have made themselves. Should that
+# count stay above zero, Docker refuses to remove it for "active endpoints"
+# that inspect does not list (moby/moby#42119) until the daemon restarts: after
+# a few seconds' grace the network then stays, empty, for the next up.sh.
+remove_network() {
+  local _
+  for _ in 1 2 3 4 5; do
+    docker network inspect kubelab >/dev/null 2>&1 || return 0
+    docker network rm kubelab >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  if [ "$(docker network inspect kubelab --format '{{len .Containers}}')" != 0 ]; then
+    docker network rm kubelab >/dev/null
+  fi
+  echo "warning: Docker will not remove the empty network kubelab (moby/moby#42119:" \
+    "a stale endpoint count, cleared when the Docker daemon restarts); up.sh uses it again" >&2
+}
+
+# compose stops at a network it cannot remove, before the volume.
+if ! compose down --remove-orphans "${volumes[@]}" && [ ${#volumes[@]} -gt 0 ]; then
+  docker volume rm --force kubelab-etcd-data >/dev/null
 fi
+remove_network
 echo "kubelab is down"

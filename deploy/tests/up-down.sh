@@ -3,7 +3,8 @@
 # everything and brings three Ready nodes up; kubectl then works with no flags,
 # the kubeconfig's other contexts survive, and a kubia pod answers curl from
 # inside; down.sh removes its container, and up.sh again brings the pod back;
-# down.sh -v leaves no container, network or volume of the cluster behind.
+# down.sh -v leaves no container or volume of the cluster behind, nor its network
+# (unless Docker keeps it empty: see down.sh).
 # HOME is a temporary folder, so the user's own kubeconfig is never touched.
 # It refuses to run while a kubelab cluster exists, since it would take it over.
 #
@@ -66,6 +67,13 @@ cluster_pod_containers() {
 absent() {
   ! docker "$@" >/dev/null 2>&1
 }
+# Gone, or kept empty by Docker's stale endpoint count (see down.sh), which
+# nothing but a restart of the Docker daemon clears.
+network_gone() {
+  absent network inspect kubelab && return 0
+  [ "$(docker network inspect kubelab --format '{{len .Containers}}')" = 0 ] || return 1
+  echo "note: Docker kept the empty kubelab network (moby/moby#42119)"
+}
 
 docker rmi --force "${images[@]}" >/dev/null 2>&1 || true
 mkdir -p "$HOME/.kube"
@@ -93,7 +101,7 @@ check "the pod survives down and up, and runs again" kubia_answers
 check "no kubelab container is left" none docker ps --all --quiet --filter name=^kubelab-
 check "no pod container of the cluster is left" none cluster_pod_containers
 check "no container of a kubelab or sample image is left" none sh -c "docker ps --all --format '{{.Image}}' | grep -E '^(kubelab|luksa)/' || true"
-check "the kubelab network is gone" absent network inspect kubelab
+check "the kubelab network is gone, or empty" network_gone
 check "the etcd volume is gone" absent volume inspect kubelab-etcd-data
 
 echo "$passed passed, $failed failed"
