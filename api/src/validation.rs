@@ -36,9 +36,9 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
     let fail = |what: String| {
         ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {}: {what}", info.kind))
     };
-    let (unknown, quantities) = schema::inspect(info, obj);
-    if !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    let found = schema::inspect(info, obj);
+    if !found.unknown.is_empty() {
+        let list: Vec<String> = found.unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
         return Err(fail(format!("strict decoding error: {}", list.join(", "))));
     }
     // Older accepted versions (batch/v1beta1 CronJob) decode as the served version.
@@ -52,10 +52,16 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
         converted = copy;
         &converted
     };
-    // The plain decode is the common, cheap case; only a failure is decoded
-    // again with path tracking, to name the field.
-    let plain: std::result::Result<(), serde_json::Error> =
-        with_kind_type!(info.kind, T => <T as serde::Deserialize>::deserialize(typed).map(drop), _ => Ok(()));
+    // An object the schema walk found well typed needs no decode (k8s-openapi
+    // checks the kind too; `typed` has the served apiVersion). The plain decode
+    // is the next cheapest; only a failure is decoded again with path tracking,
+    // to name the field.
+    let certain = found.typed && kind == info.kind;
+    let plain: std::result::Result<(), serde_json::Error> = if certain {
+        Ok(())
+    } else {
+        with_kind_type!(info.kind, T => <T as serde::Deserialize>::deserialize(typed).map(drop), _ => Ok(()))
+    };
     let decoded: std::result::Result<(), serde_path_to_error::Error<serde_json::Error>> = match plain {
         Ok(()) => Ok(()),
         Err(_) => with_kind_type!(
@@ -69,7 +75,7 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
         let inner = e.into_inner();
         return Err(fail(if path == "." { inner.to_string() } else { format!("{path}: {inner}") }));
     }
-    for (_, q) in quantities {
+    for (_, q) in found.quantities {
         if let Err(msg) = quantity::parse(&q) {
             return Err(fail(msg.to_string()));
         }

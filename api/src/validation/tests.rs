@@ -540,3 +540,121 @@ fn cluster_and_plumbing_kinds_validate_their_metadata() {
         r#"Node "n1" is invalid: metadata.namespace: Forbidden: not allowed on this type"#
     );
 }
+
+/// Whether the object decodes as its kind's k8s-openapi type.
+fn decodes(info: &ResourceInfo, obj: &Value) -> bool {
+    with_kind_type!(info.kind, T => <T as serde::Deserialize>::deserialize(obj).is_ok(), _ => false)
+}
+
+/// The repo's manifests (the book's and the end-to-end suite's), each as sent
+/// and as stored: defaulted, with the server's fields, pods with a status.
+fn stored_and_sent_objects() -> Vec<(&'static ResourceInfo, Value)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = vec![];
+    for dir in ["deploy/manifests", "e2e/manifests"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|f| f.unwrap().path()).collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let mut obj: Value = serde::Deserialize::deserialize(doc).unwrap();
+                let Ok(info) = crate::registry::by_kind(meta_str(&obj, "apiVersion"), meta_str(&obj, "kind")) else {
+                    continue; // apps/v1beta2: not served
+                };
+                // As decode_check sees it: in the served version.
+                obj["apiVersion"] = info.api_version().into();
+                out.push((info, obj.clone()));
+                if let Ok(mut stored) = create(obj) {
+                    stored["metadata"]["creationTimestamp"] = json!("2026-11-26T10:00:00Z");
+                    stored["metadata"]["resourceVersion"] = json!("42");
+                    if info.kind == "Pod" {
+                        stored["status"] = pod_status();
+                    }
+                    out.push((info, stored));
+                }
+            }
+        }
+    }
+    assert!(out.len() > 30, "only {} objects", out.len());
+    out
+}
+
+fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
+    obj.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn pod_status() -> Value {
+    json!({"phase": "Running", "hostIP": "10.244.0.3", "podIP": "10.244.0.9", "podIPs": [{"ip": "10.244.0.9"}],
+           "startTime": "2026-11-26T10:00:01Z", "qosClass": "BestEffort",
+           "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null,
+                           "lastTransitionTime": "2026-11-26T10:00:03Z"}],
+           "containerStatuses": [{"name": "kubia", "image": "luksa/kubia", "imageID": "docker://sha256:1",
+                                  "containerID": "docker://abc", "ready": true, "started": true, "restartCount": 2,
+                                  "state": {"running": {"startedAt": "2026-11-26T10:00:02Z"}},
+                                  "lastState": {"terminated": {"exitCode": 137, "reason": "Error",
+                                      "startedAt": "2026-11-26T09:59:00Z", "finishedAt": "2026-11-26T10:00:00Z"}}}]})
+}
+
+/// Every value in the object, by JSON pointer (the root aside).
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    let children: Vec<(String, &Value)> = match v {
+        Value::Object(m) => m.iter().map(|(k, c)| (k.replace('~', "~0").replace('/', "~1"), c)).collect(),
+        Value::Array(items) => items.iter().enumerate().map(|(i, c)| (i.to_string(), c)).collect(),
+        _ => vec![],
+    };
+    for (key, child) in children {
+        let p = format!("{at}/{key}");
+        out.push(p.clone());
+        pointers(child, p, out);
+    }
+}
+
+/// The schema walk lets the create path skip the typed decode, so it must never
+/// call an object well typed that the decode refuses. Every value of every
+/// object is swapped for values of other types (and removed): whenever the walk
+/// still vouches for the result, the decode must take it.
+#[test]
+fn the_schema_walk_vouches_only_for_objects_that_decode() {
+    let swaps = [
+        json!(null),
+        json!("x"),
+        json!("2026-11-26T10:00:00Z"),
+        json!(7),
+        json!(-1),
+        json!(3_000_000_000u64),
+        json!(1.5),
+        json!(true),
+        json!({}),
+        json!([]),
+        json!(["x"]),
+    ];
+    let (mut vouched, mut tried) = (0, 0);
+    for (info, obj) in stored_and_sent_objects() {
+        assert!(schema::inspect(info, &obj).typed, "a real {} should need no typed decode: {obj:#}", info.kind);
+        assert!(decodes(info, &obj), "{obj:#}");
+        let mut all = vec![];
+        pointers(&obj, String::new(), &mut all);
+        for p in all {
+            let (parent, _) = p.rsplit_once('/').unwrap();
+            let mut variants: Vec<Value> = swaps.iter().map(|s| with(obj.clone(), &p, s.clone())).collect();
+            if obj.pointer(parent).is_some_and(Value::is_object) {
+                let mut removed = obj.clone();
+                let key = p.rsplit_once('/').unwrap().1.replace("~1", "/").replace("~0", "~");
+                removed.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(&key);
+                variants.push(removed);
+            }
+            for v in variants {
+                tried += 1;
+                // As decode_check decides: it decodes in the served version, of the kind.
+                let certain = v["kind"] == info.kind && v["apiVersion"] == info.api_version().as_str();
+                if schema::inspect(info, &v).typed && certain {
+                    vouched += 1;
+                    assert!(decodes(info, &v), "vouched for a {} that does not decode ({p} changed): {v:#}", info.kind);
+                }
+            }
+        }
+    }
+    // Most changes keep the object decodable (a string for a string, a removed
+    // optional field); the walk must not give up on those either.
+    assert!(vouched * 5 > tried, "vouched for {vouched} of {tried} changed objects");
+}
