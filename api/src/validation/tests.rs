@@ -63,8 +63,14 @@ fn cron_job(schedule: &str) -> Value {
                                  "containers": [{"name": "main", "image": "luksa/batch-job"}]}}}}}})
 }
 
-fn with(mut v: Value, pointer: &str, value: Value) -> Value {
+/// The parent of the value at a JSON pointer, and the value's key (unescaped).
+fn split_pointer(pointer: &str) -> (&str, String) {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
+    (parent, key.replace("~1", "/").replace("~0", "~"))
+}
+
+fn with(mut v: Value, pointer: &str, value: Value) -> Value {
+    let (parent, key) = split_pointer(pointer);
     let target = v.pointer_mut(parent).unwrap_or_else(|| panic!("no {parent}"));
     if let Ok(i) = key.parse::<usize>() {
         let list = target.as_array_mut().unwrap();
@@ -80,8 +86,8 @@ fn with(mut v: Value, pointer: &str, value: Value) -> Value {
 }
 
 fn without(mut v: Value, pointer: &str) -> Value {
-    let (parent, key) = pointer.rsplit_once('/').unwrap();
-    v.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(key);
+    let (parent, key) = split_pointer(pointer);
+    v.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(&key);
     v
 }
 
@@ -635,13 +641,9 @@ fn the_schema_walk_vouches_only_for_objects_that_decode() {
         let mut all = vec![];
         pointers(&obj, String::new(), &mut all);
         for p in all {
-            let (parent, _) = p.rsplit_once('/').unwrap();
             let mut variants: Vec<Value> = swaps.iter().map(|s| with(obj.clone(), &p, s.clone())).collect();
-            if obj.pointer(parent).is_some_and(Value::is_object) {
-                let mut removed = obj.clone();
-                let key = p.rsplit_once('/').unwrap().1.replace("~1", "/").replace("~0", "~");
-                removed.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(&key);
-                variants.push(removed);
+            if obj.pointer(split_pointer(&p).0).is_some_and(Value::is_object) {
+                variants.push(without(obj.clone(), &p));
             }
             for v in variants {
                 tried += 1;
