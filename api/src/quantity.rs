@@ -141,7 +141,8 @@ impl Quantity {
         // mantissa × 10^(exp10 − fraction digits + 9) × 1024^pow1024 nano-units.
         let mut value: i128 = 0;
         let mut scale = exp10.saturating_add(9).saturating_sub(frac_part.len() as i32);
-        for (i, c) in format!("{int_part}{frac_part}").trim_start_matches('0').bytes().enumerate() {
+        let digits = int_part.bytes().chain(frac_part.bytes()).skip_while(|&c| c == b'0');
+        for (i, c) in digits.enumerate() {
             if i >= 30 {
                 // Beyond i128's precision: keep the magnitude, drop the digits.
                 scale = scale.saturating_add(1);

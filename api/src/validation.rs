@@ -273,6 +273,11 @@ fn immutable(e: &mut Errs, field: &str, new: Option<&Value>, old: Option<&Value>
     }
 }
 
+/// The entries of a string map, borrowed (serde_json's maps iterate in key order).
+fn string_entries(v: Option<&Value>) -> impl Iterator<Item = (&str, &str)> {
+    v.and_then(Value::as_object).into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
+}
+
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
@@ -327,12 +332,12 @@ fn validate_meta_update(e: &mut Errs, new: &Value, old: &Value) {
 }
 
 pub(crate) fn validate_labels(e: &mut Errs, labels: Option<&Value>, path: &str) {
-    for (k, v) in string_map(labels) {
-        for msg in names::qualified_name(&k) {
-            e.invalid(path, go_str(&k), msg);
+    for (k, v) in string_entries(labels) {
+        for msg in names::qualified_name(k) {
+            e.invalid(path, go_str(k), msg);
         }
-        for msg in names::label_value(&v) {
-            e.invalid(path, go_str(&v), msg);
+        for msg in names::label_value(v) {
+            e.invalid(path, go_str(v), msg);
         }
     }
 }
@@ -341,14 +346,14 @@ pub(crate) fn validate_labels(e: &mut Errs, labels: Option<&Value>, path: &str) 
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
 pub(crate) fn validate_annotations(e: &mut Errs, annotations: Option<&Value>, path: &str) {
-    let map = string_map(annotations);
-    for k in map.keys() {
+    let mut size = 0;
+    for (k, v) in string_entries(annotations) {
         // Annotation keys are qualified names, compared case-insensitively.
         for msg in names::qualified_name(&k.to_lowercase()) {
             e.invalid(path, go_str(k), msg);
         }
+        size += k.len() + v.len();
     }
-    let size: usize = map.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > TOTAL_ANNOTATION_SIZE_LIMIT {
         e.push(FieldError {
             kind: FieldErrorKind::TooLong,

@@ -4,6 +4,7 @@
 use super::{go_str, names, str_at, validate_labels, Errs};
 use crate::quantity;
 use serde_json::Value;
+use std::borrow::Cow;
 
 fn list<'a>(v: &'a Value, key: &str) -> Vec<&'a Value> {
     v.get(key).and_then(Value::as_array).into_iter().flatten().collect()
@@ -95,7 +96,9 @@ pub(super) fn validate_spec(e: &mut Errs, spec: &Value, path: &str) {
             &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
         ),
     }
-    validate_labels(e, spec.get("nodeSelector"), &format!("{path}.nodeSelector"));
+    if let Some(selector) = spec.get("nodeSelector") {
+        validate_labels(e, Some(selector), &format!("{path}.nodeSelector"));
+    }
     let sa = str_at(spec, "serviceAccountName");
     if !sa.is_empty() {
         for msg in names::dns1123_subdomain(sa) {
@@ -125,7 +128,9 @@ pub(super) fn validate_spec(e: &mut Errs, spec: &Value, path: &str) {
             }
         }
     }
-    validate_tolerations(e, spec, &format!("{path}.tolerations"));
+    if spec.get("tolerations").is_some() {
+        validate_tolerations(e, spec, &format!("{path}.tolerations"));
+    }
 }
 
 /// Checks that hold for Pods but not for pod templates.
@@ -220,13 +225,15 @@ fn container_common(e: &mut Errs, c: &Value, p: &str) {
         "" => e.required(format!("{p}.imagePullPolicy"), ""),
         other => e.not_supported(format!("{p}.imagePullPolicy"), go_str(other), &["Always", "IfNotPresent", "Never"]),
     }
-    validate_resources(e, c.get("resources").unwrap_or(&Value::Null), &format!("{p}.resources"));
+    if let Some(resources) = c.get("resources") {
+        validate_resources(e, resources, &format!("{p}.resources"));
+    }
 }
 
-fn quantity_text(v: &Value) -> String {
+fn quantity_text(v: &Value) -> Cow<'_, str> {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
     }
 }
 
@@ -239,14 +246,14 @@ fn validate_resources(e: &mut Errs, r: &Value, path: &str) {
     let limits = r.get("limits").and_then(Value::as_object);
     let check = |e: &mut Errs, map: Option<&serde_json::Map<String, Value>>, which: &str| {
         for (name, q) in map.into_iter().flatten() {
-            let p = format!("{path}.{which}[{name}]");
+            let p = || format!("{path}.{which}[{name}]");
             if !standard_resource(name) {
-                e.invalid(&p, go_str(name), "must be a standard resource for containers");
+                e.invalid(p(), go_str(name), "must be a standard resource for containers");
             }
             let text = quantity_text(q);
             match quantity::parse(&text) {
-                Err(msg) => e.invalid(&p, go_str(&text), msg),
-                Ok(v) if v.is_negative() => e.invalid(&p, go_str(&text), "must be greater than or equal to 0"),
+                Err(msg) => e.invalid(p(), go_str(&text), msg),
+                Ok(v) if v.is_negative() => e.invalid(p(), go_str(&text), "must be greater than or equal to 0"),
                 Ok(_) => {}
             }
         }

@@ -169,6 +169,18 @@ fn bad_objects_fail_with_kubernetes_messages() {
             r#"Pod "kubia-manual" is invalid: spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1"#.into(),
         ),
         (
+            with(kubia_pod(), "/spec/containers/0/resources", json!({"requests": {"cpu": "-0.5", "gpu": "1"}})),
+            r#"Pod "kubia-manual" is invalid: [spec.containers[0].resources.requests[cpu]: Invalid value: "-0.5": must be greater than or equal to 0, spec.containers[0].resources.requests[gpu]: Invalid value: "gpu": must be a standard resource for containers]"#.into(),
+        ),
+        (
+            with(kubia_pod(), "/spec/nodeSelector", json!({"disk": "ssd!"})),
+            "Pod \"kubia-manual\" is invalid: spec.nodeSelector: Invalid value: \"ssd!\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into(),
+        ),
+        (
+            with(kubia_pod(), "/spec/tolerations", json!([{"operator": "Equal", "value": "x"}])),
+            r#"Pod "kubia-manual" is invalid: spec.tolerations[0].operator: Invalid value: "Equal": operator must be Exists when `key` is empty, which means "match all values and all keys""#.into(),
+        ),
+        (
             with(kubia_pod(), "/spec/containers/0/env", json!([{"name": "A=B", "value": "x"}])),
             r#"Pod "kubia-manual" is invalid: spec.containers[0].env[0].name: Invalid value: "A=B": a valid environment variable name must consist only of printable ASCII characters other than '='"#.into(),
         ),
