@@ -68,8 +68,8 @@ pub fn load(paths: &[String], recursive: bool) -> Result<Vec<Manifest>> {
     }
     let mut out = Vec::new();
     for (source, text) in read_sources(paths, recursive)? {
-        let objects = api::codec::parse_manifests(&text, &source)
-            .map_err(|e| Error::msg(format!("error parsing {source}: {}", e.message)))?;
+        // The codec's message already names the file and the place in it.
+        let objects = api::codec::parse_manifests(&text, &source).map_err(|e| Error::msg(e.message))?;
         for object in objects {
             flatten(object, &source, &mut out);
         }
@@ -193,6 +193,18 @@ mod tests {
         assert_eq!(texts(true), ["a", "b", "c"]);
         let err = read_sources(&["nope.yaml".into()], false).unwrap_err();
         assert_eq!(err.to_string(), "error: the path \"nope.yaml\" does not exist");
+    }
+
+    #[test]
+    fn malformed_files_are_named_once_with_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.yaml");
+        std::fs::write(&path, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels: [a\n").unwrap();
+        let source = path.display().to_string();
+        let err = load(std::slice::from_ref(&source), false).unwrap_err().to_string();
+        let prefix = format!("error: error parsing {source}: yaml: line 6, column 1: ");
+        assert!(err.starts_with(&prefix), "{err}");
+        assert_eq!(err.matches("error parsing").count(), 1, "{err}");
     }
 
     #[test]
