@@ -279,9 +279,7 @@ fn string_entries(v: Option<&Value>) -> impl Iterator<Item = (&str, &str)> {
 }
 
 fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
-        .unwrap_or_default()
+    string_entries(v).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// ValidateObjectMeta.

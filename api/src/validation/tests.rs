@@ -576,7 +576,7 @@ fn stored_and_sent_objects() -> Vec<(&'static ResourceInfo, Value)> {
             let text = std::fs::read_to_string(&file).unwrap();
             for doc in serde_yaml::Deserializer::from_str(&text) {
                 let mut obj: Value = serde::Deserialize::deserialize(doc).unwrap();
-                let Ok(info) = crate::registry::by_kind(meta_str(&obj, "apiVersion"), meta_str(&obj, "kind")) else {
+                let Ok(info) = crate::registry::by_kind(crate::meta::api_version(&obj), crate::meta::kind(&obj)) else {
                     continue; // apps/v1beta2: not served
                 };
                 // As decode_check sees it: in the served version.
@@ -595,10 +595,6 @@ fn stored_and_sent_objects() -> Vec<(&'static ResourceInfo, Value)> {
     }
     assert!(out.len() > 30, "only {} objects", out.len());
     out
-}
-
-fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
-    obj.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 fn pod_status() -> Value {
