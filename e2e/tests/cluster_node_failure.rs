@@ -37,9 +37,9 @@ fn pods_of_a_failed_node_are_replaced_elsewhere() {
 
     assert!(Command::new("docker").args(["stop", &victim]).output().unwrap().status.success());
     let _restart = Restart(victim.clone());
+    // The node controller sets Ready to Unknown; kubectl prints that as NotReady.
     let not_ready = eventually(Duration::from_secs(60), || {
-        let row = live.global(&["get", "node", &victim]).stdout;
-        row.contains("NotReady") || row.contains("Unknown")
+        live.global(&["get", "node", &victim]).rows().get(1).is_some_and(|row| row[1] == "NotReady")
     });
     assert!(not_ready, "{}", live.global(&["describe", "node", &victim]).stdout);
     // The node lifecycle controller writes the Unknown conditions and the

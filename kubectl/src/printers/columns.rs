@@ -351,11 +351,13 @@ fn pod_row(pod: &Value, now: Timestamp) -> (Vec<String>, Vec<String>) {
 }
 
 fn node_row(node: &Value, name: String, age: String) -> (Vec<String>, Vec<String>) {
+    // As kubectl: a Ready condition that is not True (False, or Unknown when
+    // the node stopped reporting) is NotReady; only a node without one is Unknown.
     let ready = array_at(node, &["status", "conditions"]).iter().find(|c| str_at(c, &["type"]) == "Ready");
     let mut status = vec![match ready.map(|c| str_at(c, &["status"])) {
         Some("True") => "Ready",
-        Some("False") => "NotReady",
-        _ => "Unknown",
+        Some(_) => "NotReady",
+        None => "Unknown",
     }];
     if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
         status.push("SchedulingDisabled");
@@ -711,6 +713,12 @@ mod tests {
         let bare =
             json!({"metadata": {"name": "m03"}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
         assert_eq!(row(nodes, &bare, false, now())[1..3], ["NotReady", "<none>"]);
+        // A node whose kubelet stopped reporting: the node controller sets Ready to Unknown.
+        let lost =
+            json!({"metadata": {"name": "m02"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}});
+        assert_eq!(row(nodes, &lost, false, now())[1], "NotReady");
+        let unreported = json!({"metadata": {"name": "m04"}, "spec": {"unschedulable": true}});
+        assert_eq!(row(nodes, &unreported, false, now())[1], "Unknown,SchedulingDisabled");
     }
 
     #[test]
