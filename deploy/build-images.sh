@@ -53,10 +53,12 @@ context() {
   [ $# -eq 0 ] || cp -L "$@" "$dir/"
 }
 
-# A root filesystem's skeleton: /etc's few files, /root and a sticky /tmp.
+# A root filesystem's skeleton: /etc's few files, /root, a sticky /tmp and
+# /var (the book's readiness probe checks for /var/ready, which it creates
+# with `kubectl exec <pod> -- touch /var/ready`).
 rootfs() {
-  mkdir -p "$1/root" "$1/tmp"
-  chmod 1777 "$1/tmp"
+  mkdir -p "$1/root" "$1/tmp" "$1/var/tmp"
+  chmod 1777 "$1/tmp" "$1/var/tmp"
   cp -a deploy/images/etc "$1/"
 }
 

@@ -320,6 +320,9 @@ fn endpoints_follow_the_readiness_probe_within_two_seconds() {
     live.kubectl(&["create", "-f", &e2e_manifest("svc-readiness.yaml")]).ok();
     for pod in ["probed-a", "probed-b"] {
         live.wait_phase(pod, "Running", START);
+        // As in the book: not ready until the file is made, by this very command.
+        assert!(!pod_ready(&live, pod), "{pod} is Ready before /var/ready exists");
+        live.kubectl(&["exec", pod, "--", "touch", "/var/ready"]).ok();
         assert!(eventually(SETTLE, || pod_ready(&live, pod)), "{pod} never became Ready");
     }
     let ip_a = live.field("pod/probed-a", "{.status.podIP}");

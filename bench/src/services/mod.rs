@@ -229,7 +229,7 @@ fn backend_pod(namespace: &str, image: &str) -> Value {
                 "name": "kubia",
                 "image": image,
                 "imagePullPolicy": "IfNotPresent",
-                "command": ["/bin/sh", "-c", "mkdir -p /var && touch /var/ready && exec /usr/local/bin/kubia"],
+                "command": ["/bin/sh", "-c", "touch /var/ready && exec /usr/local/bin/kubia"],
                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
                 // One failure makes it unready, one success ready: the flips
                 // are as quick as the probe period allows.
