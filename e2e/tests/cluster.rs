@@ -203,6 +203,11 @@ fn a_failing_liveness_probe_restarts_the_container() {
     assert!(restarted, "{describe}");
     assert!(describe.contains("Liveness:") && describe.contains("http-get http://:8080/"), "{describe}");
     assert!(describe.contains("Unhealthy") && describe.contains("Killing"), "{describe}");
+    // As in the book: SIGTERM was ignored, so SIGKILL ended it when the grace period ran out.
+    let last_state: Vec<&str> =
+        describe.lines().skip_while(|l| !l.contains("Last State:")).take(3).map(str::trim).collect();
+    assert_eq!(last_state.first().copied(), Some("Last State:     Terminated"), "{describe}");
+    assert!(last_state.contains(&"Reason:       Error") && last_state.contains(&"Exit Code:    137"), "{describe}");
     let previous = live.kubectl(&["logs", "liveness-fast", "--previous"]).ok().stdout;
     assert!(previous.contains("Kubia server starting..."), "{previous}");
 }

@@ -14,7 +14,13 @@ fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    samples::signals::exit_on_termination()?;
+    // The healthy server stops at once on SIGTERM, so deleting its pods is
+    // quick. The unhealthy one is the book's Node.js app as PID 1, which
+    // ignores SIGTERM: the kubelet kills it with SIGKILL when the grace period
+    // ends, and `kubectl describe` shows the book's `Exit Code: 137`.
+    if !unhealthy {
+        samples::signals::exit_on_termination()?;
+    }
     let kubia = Arc::new(Kubia::new(hostname(), unhealthy));
     println!("Kubia server starting...");
     // Dual-stack like Node's server; IPv4 alone where the pod has no IPv6.
