@@ -125,7 +125,7 @@ fn a_deployment_rolls_out_a_new_image_and_back() {
     assert_eq!(rows[0], ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
     assert_eq!(&rows[1][..4], ["kubia", "3/3", "3", "3"]);
 
-    let out = live.kubectl(&["set", "image", "deployment/kubia", "kubia=luksa/kubia-unhealthy"]).ok();
+    let out = live.kubectl(&["set", "image", "deployment/kubia", "kubia=luksa/kubia:latest"]).ok();
     assert_eq!(out.stdout.trim(), "deployment.apps/kubia image updated");
     live.kubectl(&["rollout", "status", "deployment/kubia", "--timeout=90s"]).ok();
     let images = || {
@@ -133,7 +133,7 @@ fn a_deployment_rolls_out_a_new_image_and_back() {
     };
     assert!(eventually(SETTLE, || {
         let i = images();
-        i.split(' ').count() == 3 && i.split(' ').all(|x| x == "luksa/kubia-unhealthy")
+        i.split(' ').count() == 3 && i.split(' ').all(|x| x == "luksa/kubia:latest")
     }));
     let history = live.kubectl(&["rollout", "history", "deployment/kubia"]).ok().stdout;
     assert!(history.contains("REVISION") && history.lines().count() >= 3, "{history}");
