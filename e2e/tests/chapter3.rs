@@ -206,6 +206,11 @@ fn deleting_by_name_label_and_all() {
     assert!(out.stderr.contains(r#"Error from server (NotFound): pods "kubia-gpu" not found"#), "{}", out.stderr);
 
     c.kubectl(&["create", "-f", &manifest("kubia-gpu.yaml")]).ok();
+    let out = c.kubectl(&["delete", "po", "kubia-gpu", "--grace-period=0", "--force"]).ok();
+    assert_eq!(out.stdout.trim(), r#"pod "kubia-gpu" force deleted"#);
+    assert!(out.stderr.starts_with("Warning: Immediate deletion does not wait"), "{}", out.stderr);
+
+    c.kubectl(&["create", "-f", &manifest("kubia-gpu.yaml")]).ok();
     c.kubectl(&["delete", "po", "--all"]).ok();
     assert_eq!(c.kubectl(&["get", "po", "-o", "name"]).ok().stdout, "");
 

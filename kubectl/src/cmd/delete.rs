@@ -53,6 +53,16 @@ pub fn grace_period(grace: i64, now: bool, force: bool) -> Result<Option<i64>> {
     })
 }
 
+/// What each deletion line says: kubectl's `force deleted` when the
+/// grace period sent is 0 (`--grace-period=0 --force`, or `--force` alone).
+fn operation(grace: Option<i64>) -> &'static str {
+    if grace == Some(0) {
+        "force deleted"
+    } else {
+        "deleted"
+    }
+}
+
 pub async fn run(ctx: &mut Ctx, a: DeleteArgs) -> Result<()> {
     let (policy, warning) = propagation(a.cascade.as_deref())?;
     let grace = grace_period(a.grace_period, a.now, a.force)?;
@@ -85,7 +95,7 @@ pub async fn run(ctx: &mut Ctx, a: DeleteArgs) -> Result<()> {
                 ctx.println(&if name_only {
                     format!("{kind}/{}", v.name)
                 } else {
-                    format!("{kind} \"{}\" deleted", v.name)
+                    format!("{kind} \"{}\" {}", v.name, operation(grace))
                 });
                 deleted.push((v, api::meta::uid(&last).to_string()));
             }
@@ -213,5 +223,15 @@ mod tests {
         assert_eq!(grace_period(-1, false, true).unwrap(), Some(0));
         assert_eq!(grace_period(30, false, false).unwrap(), Some(30));
         assert!(grace_period(5, true, false).is_err());
+    }
+
+    #[test]
+    fn a_zero_grace_period_is_a_force_deletion() {
+        assert_eq!(operation(grace_period(0, false, true).unwrap()), "force deleted");
+        assert_eq!(operation(grace_period(-1, false, true).unwrap()), "force deleted");
+        // Without --force, 0 becomes 1: an ordinary deletion.
+        assert_eq!(operation(grace_period(0, false, false).unwrap()), "deleted");
+        assert_eq!(operation(grace_period(-1, false, false).unwrap()), "deleted");
+        assert_eq!(operation(grace_period(-1, true, false).unwrap()), "deleted");
     }
 }
