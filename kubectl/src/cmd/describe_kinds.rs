@@ -50,14 +50,6 @@ pub(super) fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     str_at(v, path)
 }
 
-pub(super) fn or_none(v: &str) -> &str {
-    if v.is_empty() {
-        "<none>"
-    } else {
-        v
-    }
-}
-
 pub(super) fn controller_of(obj: &Value) -> Option<String> {
     array_at(obj, &["metadata", "ownerReferences"])
         .iter()
@@ -339,10 +331,14 @@ fn service(w: &mut Writer, svc: &Value, rel: &Related) {
     if !families.is_empty() {
         w.w(0, &format!("IP Families:\t{}\n", families.join(",")));
     }
-    w.w(0, &format!("IP:\t{}\n", or_none(s(svc, &["spec", "clusterIP"]))));
+    // An ExternalName service has no cluster IP: kubectl prints the empty field.
+    w.w(0, &format!("IP:\t{}\n", s(svc, &["spec", "clusterIP"])));
     let ips: Vec<&str> = array_at(svc, &["spec", "clusterIPs"]).iter().filter_map(Value::as_str).collect();
     if !ips.is_empty() {
         w.w(0, &format!("IPs:\t{}\n", ips.join(",")));
+    }
+    if !s(svc, &["spec", "externalName"]).is_empty() {
+        w.w(0, &format!("External Name:\t{}\n", s(svc, &["spec", "externalName"])));
     }
     let ingress: Vec<&str> =
         array_at(svc, &["status", "loadBalancer", "ingress"]).iter().map(|i| s(i, &["ip"])).collect();
@@ -368,16 +364,7 @@ fn service(w: &mut Writer, svc: &Value, rel: &Related) {
         if int_at(p, &["nodePort"]) != 0 {
             w.w(0, &format!("NodePort:\t{name}  {}/{proto}\n", int_at(p, &["nodePort"])));
         }
-        let endpoints: Vec<String> = rel
-            .endpoints
-            .iter()
-            .flat_map(|ep| array_at(ep, &["subsets"]).iter())
-            .flat_map(|sub| {
-                let port = array_at(sub, &["ports"]).first().map(|pt| int_at(pt, &["port"])).unwrap_or(0);
-                array_at(sub, &["addresses"]).iter().map(move |a| format!("{}:{port}", s(a, &["ip"])))
-            })
-            .collect();
-        w.w(0, &format!("Endpoints:\t{}\n", endpoints.join(",")));
+        w.w(0, &format!("Endpoints:\t{}\n", format_endpoints(rel.endpoints.as_ref(), s(p, &["name"]))));
     }
     let affinity = match s(svc, &["spec", "sessionAffinity"]) {
         "" => "None",
@@ -390,6 +377,35 @@ fn service(w: &mut Writer, svc: &Value, rel: &Related) {
             p => p,
         };
         w.w(0, &format!("External Traffic Policy:\t{policy}\n"));
+    }
+}
+
+/// A service port's ready endpoints as kubectl prints them: `ip:port` for
+/// the endpoint ports of the same name (the port number may differ per
+/// subset), at most three and then `+ N more...`, or `<none>` when the
+/// Endpoints has no subsets.
+fn format_endpoints(endpoints: Option<&Value>, port_name: &str) -> String {
+    const SHOWN: usize = 3;
+    let subsets = endpoints.map_or(&[][..], |ep| array_at(ep, &["subsets"]));
+    if subsets.is_empty() {
+        return "<none>".to_string();
+    }
+    let mut all = Vec::new();
+    for subset in subsets {
+        let addresses = array_at(subset, &["addresses"]);
+        let ports = array_at(subset, &["ports"]);
+        if ports.is_empty() {
+            // A headless service may have no ports.
+            all.extend(addresses.iter().map(|a| s(a, &["ip"]).to_string()));
+        }
+        for port in ports.iter().filter(|pt| s(pt, &["name"]) == port_name) {
+            let number = int_at(port, &["port"]);
+            all.extend(addresses.iter().map(|a| format!("{}:{number}", s(a, &["ip"]))));
+        }
+    }
+    match all.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{} + {more} more...", all[..SHOWN].join(",")),
+        _ => all.join(","),
     }
 }
 
@@ -534,6 +550,30 @@ Pod Template:
   Tolerations:     <none>
 "
         );
+    }
+
+    #[test]
+    fn services_list_endpoints_per_port_as_kubectl() {
+        let subset = |ips: &[&str], ports: Value| json!({"addresses": ips.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>(), "ports": ports});
+        let eps = json!({"subsets": [
+            subset(&["10.0.0.1", "10.0.0.2"], json!([{"name": "http", "port": 8080}, {"name": "https", "port": 8443}])),
+            subset(&["10.0.0.3", "10.0.0.4"], json!([{"name": "http", "port": 9090}]))]});
+        assert_eq!(format_endpoints(Some(&eps), "https"), "10.0.0.1:8443,10.0.0.2:8443");
+        assert_eq!(format_endpoints(Some(&eps), "http"), "10.0.0.1:8080,10.0.0.2:8080,10.0.0.3:9090 + 1 more...");
+        let three = json!({"subsets": [subset(&["10.0.0.1", "10.0.0.2", "10.0.0.3"], json!([{"port": 8080}]))]});
+        assert_eq!(format_endpoints(Some(&three), ""), "10.0.0.1:8080,10.0.0.2:8080,10.0.0.3:8080");
+        assert_eq!(format_endpoints(Some(&json!({"metadata": {"name": "x"}})), ""), "<none>");
+        assert_eq!(format_endpoints(None, ""), "<none>");
+
+        let svc = json!({"kind": "Service", "metadata": {"name": "ext", "namespace": "default"},
+            "spec": {"type": "ExternalName", "externalName": "api.example.org", "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}],
+                     "sessionAffinity": "None"}});
+        let text = describe(api::registry::lookup("svc").unwrap(), &svc, &Related::default(), now());
+        assert!(
+            text.contains("Type:              ExternalName\nIP:                \nExternal Name:     api.example.org\n"),
+            "{text}"
+        );
+        assert!(text.contains("Endpoints:         <none>\n"), "{text}");
     }
 
     #[test]
