@@ -252,7 +252,7 @@ fn patch_allocated_values(new: &mut Value, old: &Value) {
         // Ports both already use cannot be handed to another port.
         let used: Vec<i64> =
             old_ports.iter().map(|p| p.1).filter(|np| *np != 0 && new_ports.iter().any(|q| q.1 == *np)).collect();
-        if let Some(ports) = new["spec"]["ports"].as_array_mut() {
+        if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
             for p in ports.iter_mut() {
                 if p["nodePort"].as_i64().unwrap_or(0) != 0 {
                     continue;
@@ -293,7 +293,7 @@ fn drop_type_dependent_fields(new: &mut Value, old: &Value) {
             svc["spec"]["ports"].as_array().into_iter().flatten().map(|p| p["nodePort"].clone()).collect()
         };
         if node_ports(new) == node_ports(old) {
-            if let Some(ports) = new["spec"]["ports"].as_array_mut() {
+            if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
                 for p in ports.iter_mut().filter_map(Value::as_object_mut) {
                     p.remove("nodePort");
                 }

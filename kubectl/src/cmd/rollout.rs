@@ -220,7 +220,8 @@ pub fn set_images(obj: &mut Value, images: &[(String, String)]) -> Vec<String> {
     for (name, image) in images {
         let mut found = false;
         for list in ["initContainers", "containers"] {
-            for c in spec[list].as_array_mut().into_iter().flatten() {
+            // get_mut, not spec[list]: indexing would add `"initContainers": null` to the object.
+            for c in spec.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
                 if name == "*" || c["name"] == name.as_str() {
                     c["image"] = image.clone().into();
                     found = true;

@@ -71,6 +71,9 @@ fn set_image_splits_resources_from_images() {
     assert_eq!(set_images(&mut d, &[("web".into(), "x".into())]), ["web"]);
     set_images(&mut d, &[("*".into(), "all:1".into())]);
     assert_eq!(d["spec"]["template"]["spec"]["containers"][1]["image"], "all:1");
+    // Only the images changed: no initContainers key appeared (it used to, as null).
+    let template_spec = d["spec"]["template"]["spec"].as_object().unwrap();
+    assert_eq!(template_spec.keys().collect::<Vec<_>>(), ["containers"]);
 }
 
 #[test]
