@@ -20,6 +20,8 @@ pub struct Related {
     /// Pods of a controller (matching its selector), or on a node.
     pub pods: Vec<Value>,
     pub endpoints: Option<Value>,
+    /// A Deployment's ReplicaSets: those its selector matches that it controls.
+    pub replica_sets: Vec<Value>,
     /// A node's lease in `kube-node-lease`, or why it could not be read.
     pub lease: Option<std::result::Result<Value, String>>,
 }
@@ -31,7 +33,7 @@ pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp)
         "Pod" => describe_pod::pod(&mut w, obj),
         "Node" => describe_node::node(&mut w, obj, rel, now),
         "ReplicationController" | "ReplicaSet" => replicated(&mut w, info, obj, rel),
-        "Deployment" => deployment(&mut w, obj),
+        "Deployment" => deployment(&mut w, obj, rel),
         "DaemonSet" => daemonset(&mut w, obj, rel),
         "Job" => job(&mut w, obj, now),
         "CronJob" => cronjob(&mut w, obj),
@@ -152,7 +154,7 @@ fn replicated(w: &mut Writer, info: &ResourceInfo, obj: &Value, rel: &Related) {
     conditions_table(w, obj);
 }
 
-fn deployment(w: &mut Writer, d: &Value) {
+fn deployment(w: &mut Writer, d: &Value, rel: &Related) {
     header(w, d, true);
     w.w(0, &format!("CreationTimestamp:\t{}\n", age::rfc1123z(api::meta::creation_timestamp(d))));
     w.labels("", "Labels", &api::meta::labels(d));
@@ -193,6 +195,43 @@ fn deployment(w: &mut Writer, d: &Value) {
     }
     pod_template(w, d.pointer("/spec/template"));
     conditions_table(w, d);
+    let (old, new) = old_and_new_replica_sets(d, &rel.replica_sets);
+    w.w(0, &format!("OldReplicaSets:\t{}\n", replica_set_list(&old)));
+    w.w(0, &format!("NewReplicaSet:\t{}\n", replica_set_list(&new.into_iter().collect::<Vec<_>>())));
+}
+
+/// As kubectl: the new ReplicaSet is the oldest whose pod template is the
+/// Deployment's (its `pod-template-hash` label aside); the old ones shown are
+/// the others that still want pods.
+fn old_and_new_replica_sets<'a>(d: &Value, sets: &'a [Value]) -> (Vec<&'a Value>, Option<&'a Value>) {
+    let template = d.pointer("/spec/template");
+    let same_template = |rs: &Value| {
+        let mut t = rs.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+        if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+            labels.remove("pod-template-hash");
+        }
+        Some(&t) == template
+    };
+    let mut by_age: Vec<&Value> = sets.iter().collect();
+    by_age.sort_by_key(|rs| api::meta::creation_timestamp(rs).to_string());
+    let new = by_age.iter().copied().find(|rs| same_template(rs));
+    let old = by_age
+        .into_iter()
+        .filter(|rs| new.is_none_or(|n| api::meta::uid(n) != api::meta::uid(rs)))
+        .filter(|rs| rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0))
+        .collect();
+    (old, new)
+}
+
+fn replica_set_list(sets: &[&Value]) -> String {
+    if sets.is_empty() {
+        return "<none>".to_string();
+    }
+    let one = |rs: &&Value| {
+        let wanted = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        format!("{} ({}/{wanted} replicas created)", api::meta::name(rs), int_at(rs, &["status", "replicas"]))
+    };
+    sets.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 fn daemonset(w: &mut Writer, ds: &Value, rel: &Related) {
@@ -574,6 +613,36 @@ Pod Template:
             "{text}"
         );
         assert!(text.contains("Endpoints:         <none>\n"), "{text}");
+    }
+
+    #[test]
+    fn deployments_name_their_old_and_new_replica_sets() {
+        let template = |image: &str| json!({"metadata": {"labels": {"app": "kubia"}}, "spec": {"containers": [{"name": "kubia", "image": image}]}});
+        let with_hash = |image: &str, hash: &str| {
+            let mut t = template(image);
+            t["metadata"]["labels"]["pod-template-hash"] = hash.into();
+            t
+        };
+        let rs = |name: &str, created: &str, t: Value, want: i64, have: i64| {
+            json!({
+            "metadata": {"name": name, "uid": name, "creationTimestamp": created},
+            "spec": {"replicas": want, "template": t}, "status": {"replicas": have}})
+        };
+        let d = json!({"spec": {"template": template("luksa/kubia:v2")}});
+        let sets = [
+            rs("kubia-v2", "2021-10-27T09:02:00Z", with_hash("luksa/kubia:v2", "b"), 3, 2),
+            rs("kubia-v1", "2021-10-27T09:00:00Z", with_hash("luksa/kubia:v1", "a"), 1, 1),
+            rs("kubia-v0", "2021-10-26T09:00:00Z", with_hash("luksa/kubia:v0", "z"), 0, 0),
+        ];
+        let (old, new) = old_and_new_replica_sets(&d, &sets);
+        assert_eq!(replica_set_list(&old), "kubia-v1 (1/1 replicas created)");
+        assert_eq!(replica_set_list(&new.into_iter().collect::<Vec<_>>()), "kubia-v2 (2/3 replicas created)");
+        // Paused before its new ReplicaSet exists: no new one yet.
+        let paused = json!({"spec": {"template": template("luksa/kubia:v3")}});
+        let (old, new) = old_and_new_replica_sets(&paused, &sets);
+        assert_eq!(new, None);
+        assert_eq!(replica_set_list(&old), "kubia-v1 (1/1 replicas created), kubia-v2 (2/3 replicas created)");
+        assert_eq!(replica_set_list(&[]), "<none>");
     }
 
     #[test]
