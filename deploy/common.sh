@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the deploy scripts: the cargo profile they build with, where its
-# binaries land, and docker-compose on the kubelab project from the repo's root.
+# binaries land, docker-compose on the kubelab project from the repo's root,
+# and installing Debian packages.
 
 # The target directory of a --profile value: release (the default) or debug.
 bin_dir() {
@@ -27,4 +28,14 @@ profile_arg() {
 
 compose() {
   docker-compose --project-name kubelab --file docker-compose.yml "$@"
+}
+
+# Installs the given Debian packages (none: does nothing), with sudo unless root.
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  echo "installing: $*"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }

@@ -3,6 +3,8 @@
 # protoc (for the gRPC code) and etcd (the store the tests run against).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
+# shellcheck source=deploy/common.sh
+. "$(dirname "$0")/common.sh"
 
 missing=()
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
@@ -10,13 +12,7 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+apt_install "${missing[@]}"
 # Debian's package starts no etcd here (no systemd), and kubelab starts its own; stop a stray one if present.
 protoc --version
 # sed reads all of its input: `head -1` may close the pipe before etcd has

@@ -27,13 +27,9 @@ source=/usr/share/gocode/src/go.etcd.io/etcd
 need=()
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d "$source" ] || need+=(golang-etcd-server-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=deploy/common.sh
+. "$root/deploy/common.sh"
+apt_install "${need[@]}"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -8,7 +8,7 @@ use super::{Ctx, Found};
 use crate::age;
 use crate::cli::DescribeArgs;
 use crate::error::{Error, Result};
-use crate::printers::columns::{array_at, format_labels, selector_string, string_map};
+use crate::printers::columns::{format_labels, selector_string, string_map};
 use crate::printers::tabwriter::TabWriter;
 use crate::resource::{self, Selection};
 use api::ResourceInfo;
@@ -250,18 +250,7 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
         rel.lease = Some(client.get(leases, "kube-node-lease", name).await.map_err(|e| e.message));
     }
     if info.kind == "Deployment" {
-        let replica_sets = api::registry::lookup("replicasets").expect("replicasets are registered");
-        let params =
-            ListParams { label_selector: selector_string(obj.pointer("/spec/selector")), ..Default::default() };
-        let uid = api::meta::uid(obj);
-        rel.replica_sets = super::items(replica_sets, client.list(replica_sets, &ns, &params).await?)
-            .into_iter()
-            .filter(|rs| {
-                array_at(rs, &["metadata", "ownerReferences"])
-                    .iter()
-                    .any(|r| r["controller"] == true && r["uid"] == uid)
-            })
-            .collect();
+        rel.replica_sets = super::rollout::owned_replica_sets(client, obj).await?;
     }
     if info.kind == "Service" {
         let ep = api::registry::lookup("endpoints").expect("endpoints are registered");

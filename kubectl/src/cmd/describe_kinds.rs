@@ -20,7 +20,7 @@ pub struct Related {
     /// Pods of a controller (matching its selector), or on a node.
     pub pods: Vec<Value>,
     pub endpoints: Option<Value>,
-    /// A Deployment's ReplicaSets: those its selector matches that it controls.
+    /// The ReplicaSets a Deployment controls.
     pub replica_sets: Vec<Value>,
     /// A node's lease in `kube-node-lease`, or why it could not be read.
     pub lease: Option<std::result::Result<Value, String>>,
@@ -205,13 +205,8 @@ fn deployment(w: &mut Writer, d: &Value, rel: &Related) {
 /// the others that still want pods.
 fn old_and_new_replica_sets<'a>(d: &Value, sets: &'a [Value]) -> (Vec<&'a Value>, Option<&'a Value>) {
     let template = d.pointer("/spec/template");
-    let same_template = |rs: &Value| {
-        let mut t = rs.pointer("/spec/template").cloned().unwrap_or(Value::Null);
-        if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
-            labels.remove("pod-template-hash");
-        }
-        Some(&t) == template
-    };
+    let same_template =
+        |rs: &Value| rs.pointer("/spec/template").map(super::rollout::without_hash).as_ref() == template;
     let mut by_age: Vec<&Value> = sets.iter().collect();
     by_age.sort_by_key(|rs| api::meta::creation_timestamp(rs).to_string());
     let new = by_age.iter().copied().find(|rs| same_template(rs));

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::printers;
 use crate::resource;
 use api::{meta, ResourceInfo};
-use client::PatchType;
+use client::{Client, PatchType};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
@@ -400,9 +400,8 @@ fn revision_of(rs: &Value) -> i64 {
 }
 
 /// The ReplicaSets a Deployment controls, by revision.
-async fn owned_replica_sets(ctx: &mut Ctx, d: &Value) -> Result<Vec<Value>> {
+pub(super) async fn owned_replica_sets(client: &Client, d: &Value) -> Result<Vec<Value>> {
     let rs_info = info("replicasets");
-    let client = ctx.client().await?;
     let list = client.list(rs_info, meta::namespace(d), &Default::default()).await?;
     let mut owned: Vec<Value> = super::items(rs_info, list)
         .into_iter()
@@ -432,7 +431,7 @@ pub fn history_table(replica_sets: &[Value]) -> String {
 
 async fn history(ctx: &mut Ctx, a: RolloutHistoryArgs) -> Result<()> {
     let (info, d) = target(ctx, &a.args, &["Deployment"]).await?;
-    let all = owned_replica_sets(ctx, &d).await?;
+    let all = owned_replica_sets(&ctx.client().await?, &d).await?;
     let shown = printers::kind_name(info, meta::name(&d));
     if a.revision > 0 {
         let Some(rs) = all.iter().find(|rs| revision_of(rs) == a.revision) else {
@@ -455,7 +454,7 @@ async fn history(ctx: &mut Ctx, a: RolloutHistoryArgs) -> Result<()> {
 }
 
 /// A template without the hash label the Deployment controller adds to ReplicaSets.
-fn without_hash(template: &Value) -> Value {
+pub(super) fn without_hash(template: &Value) -> Value {
     let mut t = template.clone();
     if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
         labels.remove(HASH_LABEL);
@@ -504,7 +503,7 @@ async fn undo(ctx: &mut Ctx, a: RolloutUndoArgs) -> Result<()> {
             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume {shown}' and try again"
         )));
     }
-    let all = owned_replica_sets(ctx, &d).await?;
+    let all = owned_replica_sets(&ctx.client().await?, &d).await?;
     let rs = rollback_target(&all, a.to_revision).map_err(|e| match a.to_revision {
         0 => Error::msg(format!("no rollout history found for deployment \"{}\"", meta::name(&d))),
         _ => e,
