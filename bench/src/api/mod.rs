@@ -190,11 +190,12 @@ pub async fn run(plan: &Plan, target: &Target) -> anyhow::Result<Report> {
     let mut report = Report::new(format!("api: apiserver vs raw etcd, {} concurrent clients", plan.clients));
     let ctx = Ctx::connect(plan, target).await?;
     ctx.create_namespaces().await?;
-    describe_run(&ctx, &mut report).await;
+    let etcd_version = ctx.etcd_version().await;
+    describe_run(&ctx, &mut report, &etcd_version);
     let mut cpu = Vec::new();
 
     let rss_before = rss(target).await;
-    let created = single_objects(&ctx, &mut report, &mut cpu).await;
+    let created = single_objects(&ctx, &mut report, &mut cpu, etcd_version.as_deref().unwrap_or("")).await;
     // Fill the list namespaces before the lists, and read memory in between:
     // every pod of the run is stored then, and no big list response is in flight.
     let (filled, fill_created) = fill_lists(&ctx, &mut report).await;
@@ -224,7 +225,7 @@ pub async fn run(plan: &Plan, target: &Target) -> anyhow::Result<Report> {
 }
 /// Puts and gets on raw etcd, then creates and gets through the apiserver.
 /// Returns how many pods the creates stored.
-async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) -> u64 {
+async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>, etcd_version: &str) -> u64 {
     let budget = ctx.plan().budget;
     // Raw etcd first, on an etcd that holds nothing of the apiserver's yet.
     progress(format!("etcd puts ({budget}) ..."));
@@ -260,10 +261,9 @@ async fn single_objects(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) -
         report.push(stack::cpu_row(SCENARIO, "CPU per etcd put", &put_cpu, puts.rate()));
         report.push(stack::cpu_row(SCENARIO, "CPU per create", &create_cpu, creates.rate()));
         let reached = ratio(creates.rate(), puts.rate());
-        let etcd_version = ctx.etcd_version().await.unwrap_or_default();
         let cores = stack::cores();
         if let Some(why) =
-            reached.and_then(|r| why_creates_missed(r, &put_cpu, &create_cpu, &get_cpu, cores, &etcd_version))
+            reached.and_then(|r| why_creates_missed(r, &put_cpu, &create_cpu, &get_cpu, cores, etcd_version))
         {
             report.note(why);
         }
@@ -444,10 +444,13 @@ fn churn_rows(report: &mut Report, schedule: &Schedule, api: &Churned, raw: &Chu
 }
 
 /// Notes that say under which conditions the numbers were taken.
-async fn describe_run(ctx: &Ctx, report: &mut Report) {
+fn describe_run(ctx: &Ctx, report: &mut Report, etcd_version: &Result<String, String>) {
     let plan = ctx.plan();
     let target = ctx.target();
-    let etcd_version = ctx.etcd_version().await.unwrap_or_else(|e| format!("(version unknown: {e})"));
+    let etcd_version = match etcd_version {
+        Ok(v) => v.clone(),
+        Err(e) => format!("(version unknown: {e})"),
+    };
     let started = if target.throwaway { "started by the bench" } else { "external" };
     report.note(format!("etcd {etcd_version} at {} ({started}); apiserver at {}", target.etcd, target.server));
     report.note(format!(
