@@ -7,6 +7,9 @@
 //! - [`registry`]: which kinds exist, their names, groups and etcd keys.
 //! - [`error`]: the API error (`Status`) every component returns and prints.
 //! - [`meta`]: metadata accessors on JSON objects.
+//! - [`pod`], [`node`], [`workload`]: what every component asks of typed pods,
+//!   nodes, Deployments and ReplicaSets (readiness, controller, QoS class, revision).
+//! - [`time`]: timestamps as Kubernetes writes them.
 //! - [`selector`]: label and field selectors.
 //! - [`quantity`]: resource quantities (`500m`, `1Gi`).
 //! - [`duration`]: Go durations (`300ms`, `1h30m`), parsed and printed as Go does.
@@ -18,11 +21,15 @@ pub mod codec;
 pub mod duration;
 pub mod error;
 pub mod meta;
+pub mod node;
+pub mod pod;
 pub mod quantity;
 pub mod registry;
 pub mod schema;
 pub mod selector;
+pub mod time;
 pub mod validation;
+pub mod workload;
 
 pub use error::{ApiError, FieldError, Reason, Result};
 pub use k8s_openapi;

@@ -76,12 +76,12 @@ pub fn set_resource_version(obj: &mut Value, rv: i64) {
 
 /// The current time as Kubernetes writes it in `metav1.Time` fields: `2021-10-27T07:33:55Z`.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    crate::time::now()
 }
 
 /// Parses a Kubernetes timestamp (`2021-10-27T07:33:55Z`).
 pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
-    s.parse().ok()
+    crate::time::parse(s)
 }
 
 #[cfg(test)]
