@@ -13,39 +13,40 @@
 //! nothing.
 
 use crate::watcher::{key_of, Cache, Event};
-use crate::{Client, ListParams};
+use crate::{Client, ListParams, Object};
 use api::ResourceInfo;
 use serde_json::Value;
+use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// What subscribers are told. Objects are shared, never copied per subscriber.
 #[derive(Debug, Clone)]
-pub enum Change {
-    Added(Arc<Value>),
+pub enum Change<K = Value> {
+    Added(Arc<K>),
     Updated {
-        old: Arc<Value>,
-        new: Arc<Value>,
+        old: Arc<K>,
+        new: Arc<K>,
     },
-    Deleted(Arc<Value>),
+    Deleted(Arc<K>),
     /// Changes were lost for this subscriber: re-read everything from the store.
     Resync,
 }
 
 /// One resource's informer: its store, its subscribers, and whether its first
 /// list has filled the store.
-pub struct SharedInformer {
+pub struct SharedInformer<K = Value> {
     pub info: &'static ResourceInfo,
-    store: Cache,
-    tx: broadcast::Sender<Change>,
+    store: Cache<K>,
+    tx: broadcast::Sender<Change<K>>,
     synced: watch::Sender<bool>,
 }
 
 /// How many changes a subscriber may fall behind before it must resync.
 const BROADCAST_CAPACITY: usize = 16 * 1024;
 
-impl SharedInformer {
+impl<K: Object> SharedInformer<K> {
     /// An informer that nothing feeds yet: tests fill its store and call handlers
     /// directly; the factory starts a reflector for it.
     pub fn new(info: &'static ResourceInfo) -> Self {
@@ -54,11 +55,11 @@ impl SharedInformer {
         Self { info, store: Cache::default(), tx, synced }
     }
 
-    pub fn store(&self) -> &Cache {
+    pub fn store(&self) -> &Cache<K> {
         &self.store
     }
 
-    pub fn subscribe(&self) -> Subscription {
+    pub fn subscribe(&self) -> Subscription<K> {
         Subscription { rx: self.tx.subscribe(), resource: self.info.plural }
     }
 
@@ -75,14 +76,14 @@ impl SharedInformer {
 
     /// Applies one reflector event to the store and tells the subscribers
     /// (public so tests can feed an informer by hand).
-    pub fn apply(&self, event: Event) {
+    pub fn apply(&self, event: Event<K>) {
         let change = match event {
             Event::Applied(new) => match self.store.insert_arc(&new) {
                 Some(old) => Change::Updated { old, new },
                 None => Change::Added(new),
             },
             Event::Deleted(obj) => {
-                let last = self.store.remove(&key_of(&obj)).unwrap_or(obj);
+                let last = self.store.remove(&key_of(obj.as_ref())).unwrap_or(obj);
                 Change::Deleted(last)
             }
             Event::Synced => {
@@ -126,14 +127,14 @@ impl Drop for AbortOnDrop {
 }
 
 /// A consumer's view of one informer's changes.
-pub struct Subscription {
-    rx: broadcast::Receiver<Change>,
+pub struct Subscription<K = Value> {
+    rx: broadcast::Receiver<Change<K>>,
     resource: &'static str,
 }
 
-impl Subscription {
+impl<K: Object> Subscription<K> {
     /// The next change; None once the informer is gone.
-    pub async fn recv(&mut self) -> Option<Change> {
+    pub async fn recv(&mut self) -> Option<Change<K>> {
         match self.rx.recv().await {
             Ok(change) => Some(change),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -146,7 +147,7 @@ impl Subscription {
 
     /// The next change if one is queued: lets a consumer take a burst of
     /// changes at once.
-    pub fn try_recv(&mut self) -> Option<Change> {
+    pub fn try_recv(&mut self) -> Option<Change<K>> {
         match self.rx.try_recv() {
             Ok(change) => Some(change),
             Err(broadcast::error::TryRecvError::Lagged(missed)) => {
@@ -158,13 +159,29 @@ impl Subscription {
     }
 }
 
-/// Hands out one informer per resource and starts them all together.
-/// Dropping the factory stops its informers.
+/// A shared informer of any object type, as the factory keeps it.
+trait AnyInformer: Send + Sync {
+    fn start(self: Arc<Self>, client: Client) -> tokio::task::JoinHandle<()>;
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<K: Object> AnyInformer for SharedInformer<K> {
+    fn start(self: Arc<Self>, client: Client) -> tokio::task::JoinHandle<()> {
+        SharedInformer::start(&self, client)
+    }
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// Hands out one informer per resource and object type, and starts them all
+/// together. Dropping the factory stops its informers.
 pub struct InformerFactory {
     client: Option<Client>,
-    informers: Mutex<BTreeMap<String, Arc<SharedInformer>>>,
-    /// The running informers, by resource.
-    tasks: Mutex<HashMap<String, AbortOnDrop>>,
+    /// By resource and the type its objects decode to.
+    informers: Mutex<BTreeMap<(String, TypeId), Arc<dyn AnyInformer>>>,
+    /// The running informers, by the same key.
+    tasks: Mutex<HashMap<(String, TypeId), AbortOnDrop>>,
 }
 
 impl InformerFactory {
@@ -177,11 +194,22 @@ impl InformerFactory {
         Self { client: None, informers: Default::default(), tasks: Default::default() }
     }
 
-    /// The informer of `info`, created on first request. Controllers ask for
-    /// theirs when they are built, before [`start`](Self::start).
-    pub fn informer(&self, info: &'static ResourceInfo) -> Arc<SharedInformer> {
+    /// The informer of `info` whose objects decode to `K` (a `k8s-openapi`
+    /// type, or `serde_json::Value` for code that handles every kind alike),
+    /// created on first request. Controllers ask for theirs when they are
+    /// built, before [`start`](Self::start).
+    pub fn informer<K: Object>(&self, info: &'static ResourceInfo) -> Arc<SharedInformer<K>> {
         let mut informers = self.informers.lock().expect("factory lock");
-        informers.entry(info.group_resource()).or_insert_with(|| Arc::new(SharedInformer::new(info))).clone()
+        let informer = informers
+            .entry((info.group_resource(), TypeId::of::<K>()))
+            .or_insert_with(|| Arc::new(SharedInformer::<K>::new(info)))
+            .clone();
+        informer.as_any().downcast::<SharedInformer<K>>().expect("the key holds the type")
+    }
+
+    /// The informer of `K`'s own resource (`factory.typed::<Pod>()`).
+    pub fn typed<K: crate::Resource>(&self) -> Arc<SharedInformer<K>> {
+        self.informer(K::info())
     }
 
     /// Starts every informer requested so far that is not running yet.
@@ -191,7 +219,7 @@ impl InformerFactory {
         let mut tasks = self.tasks.lock().expect("factory lock");
         for (resource, informer) in informers.iter() {
             if !tasks.contains_key(resource) {
-                tasks.insert(resource.clone(), AbortOnDrop(informer.start(client.clone())));
+                tasks.insert(resource.clone(), AbortOnDrop(informer.clone().start(client.clone())));
             }
         }
     }
@@ -244,10 +272,28 @@ mod tests {
         assert_eq!(informer.store().len(), BROADCAST_CAPACITY + 1, "the store itself lost nothing");
     }
 
+    #[tokio::test]
+    async fn typed_informers_hold_typed_objects() {
+        use api::k8s_openapi::api::core::v1::Pod;
+        let factory = InformerFactory::detached();
+        let typed = factory.typed::<Pod>();
+        assert!(Arc::ptr_eq(&typed, &factory.informer::<Pod>(pods())), "one typed informer per resource");
+        let mut sub = typed.subscribe();
+        let pod: Pod = serde_json::from_value(pod("p", "3")).unwrap();
+        typed.apply(Event::Applied(pod.into()));
+        match sub.recv().await {
+            Some(Change::Added(p)) => assert_eq!(p.metadata.resource_version.as_deref(), Some("3")),
+            other => panic!("expected an add, got {other:?}"),
+        }
+        assert!(typed.store().get("default/p").is_some());
+        let untyped: Arc<SharedInformer> = factory.informer(pods());
+        assert!(untyped.store().is_empty(), "a JSON informer of the same resource is another informer");
+    }
+
     #[test]
     fn one_informer_per_resource() {
         let factory = InformerFactory::detached();
-        let a = factory.informer(pods());
+        let a: Arc<SharedInformer> = factory.informer(pods());
         let b = factory.informer(api::registry::lookup("po").unwrap());
         assert!(Arc::ptr_eq(&a, &b));
     }

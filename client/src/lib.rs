@@ -1,13 +1,16 @@
 //! The kubelab API client: one gRPC connection to the apiserver and the generic
 //! object calls every component makes (create, get, list, update, patch, delete,
-//! watch). Objects are `serde_json::Value`s in Kubernetes' schema; errors are
-//! [`ApiError`]s carrying the server's reason and message unchanged.
+//! watch), on objects as `serde_json::Value`s in Kubernetes' schema, and typed
+//! through [`Api`] (`Api::<Pod>::namespaced(&client, "default").get("kubia")`).
+//! Errors are [`ApiError`]s carrying the server's reason and message unchanged.
 
 pub mod daemon;
 pub mod events;
 pub mod informer;
+pub mod object;
 pub mod queue;
 pub mod streaming;
+mod typed;
 pub mod watcher;
 
 use api::{ApiError, Reason, ResourceInfo};
@@ -18,7 +21,9 @@ use std::pin::Pin;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
+pub use object::{Object, Resource};
 pub use proto::PatchType;
+pub use typed::{Api, ObjectList};
 
 /// A connection to one apiserver. Cheap to clone: clones share the connection.
 #[derive(Clone)]
@@ -51,13 +56,13 @@ pub struct DeleteParams {
 
 /// One change seen by a watch.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WatchEvent {
+pub struct WatchEvent<K = Value> {
     /// ADDED, MODIFIED, DELETED or BOOKMARK. Errors arrive as `Err(ApiError)`.
     pub kind: String,
-    pub object: Value,
+    pub object: K,
 }
 
-pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, ApiError>> + Send>>;
+pub type WatchStream<K = Value> = Pin<Box<dyn Stream<Item = Result<WatchEvent<K>, ApiError>> + Send>>;
 
 /// A watch whose events keep their objects as the server's JSON.
 pub type RawWatchStream = Pin<Box<dyn Stream<Item = Result<proto::WatchEvent, ApiError>> + Send>>;
@@ -191,15 +196,26 @@ impl Client {
         obj: &Value,
         subresource: &str,
     ) -> Result<Value, ApiError> {
+        decode_object(self.update_raw(info, namespace, api::meta::name(obj), encode(obj), subresource).await?)
+    }
+
+    async fn update_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        json: Vec<u8>,
+        subresource: &str,
+    ) -> Result<proto::Object, ApiError> {
         let req = proto::UpdateRequest {
             r#ref: Self::reference(info, namespace),
-            name: api::meta::name(obj).to_string(),
-            json: encode(obj),
+            name: name.to_string(),
+            json,
             subresource: subresource.to_string(),
             dry_run: false,
         };
         let resp = self.inner.clone().update(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode_object(resp.into_inner())
+        Ok(resp.into_inner())
     }
 
     pub async fn patch(
@@ -222,6 +238,18 @@ impl Client {
         patch: &Value,
         subresource: &str,
     ) -> Result<Value, ApiError> {
+        decode_object(self.patch_raw(info, namespace, name, patch_type, patch, subresource).await?)
+    }
+
+    async fn patch_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        patch_type: PatchType,
+        patch: &Value,
+        subresource: &str,
+    ) -> Result<proto::Object, ApiError> {
         let req = proto::PatchRequest {
             r#ref: Self::reference(info, namespace),
             name: name.to_string(),
@@ -231,7 +259,7 @@ impl Client {
             dry_run: false,
         };
         let resp = self.inner.clone().patch(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode_object(resp.into_inner())
+        Ok(resp.into_inner())
     }
 
     /// Deletes the object. Returns the object as it was last stored (with a
@@ -243,6 +271,16 @@ impl Client {
         name: &str,
         params: &DeleteParams,
     ) -> Result<Value, ApiError> {
+        decode_object(self.delete_raw(info, namespace, name, params).await?)
+    }
+
+    async fn delete_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<proto::Object, ApiError> {
         let req = proto::DeleteRequest {
             r#ref: Self::reference(info, namespace),
             name: name.to_string(),
@@ -253,7 +291,7 @@ impl Client {
             dry_run: false,
         };
         let resp = self.inner.clone().delete(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode_object(resp.into_inner())
+        Ok(resp.into_inner())
     }
 
     /// Watches a collection. With an empty `resource_version` the stream starts
@@ -266,6 +304,17 @@ impl Client {
         params: &ListParams,
         resource_version: &str,
     ) -> Result<WatchStream, ApiError> {
+        self.watch_as(info, namespace, params, resource_version).await
+    }
+
+    /// Like `watch`, decoding each object as `K`.
+    pub async fn watch_as<K: Object>(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        params: &ListParams,
+        resource_version: &str,
+    ) -> Result<WatchStream<K>, ApiError> {
         let stream = self.watch_raw(info, namespace, params, resource_version).await?;
         Ok(Box::pin(stream.map(|item| {
             let ev = item?;
@@ -340,21 +389,21 @@ fn encode(obj: &Value) -> Vec<u8> {
 }
 
 /// Decodes an object, stamping in the resourceVersion its envelope carries.
-fn stamped(json: &[u8], resource_version: i64) -> Result<Value, ApiError> {
-    let mut obj = decode(json)?;
+fn stamped<K: Object>(json: &[u8], resource_version: i64) -> Result<K, ApiError> {
+    let mut obj: K = decode(json)?;
     if resource_version > 0 {
-        api::meta::set_resource_version(&mut obj, resource_version);
+        obj.set_resource_version(resource_version);
     }
     Ok(obj)
 }
 
-fn decode_object(obj: proto::Object) -> Result<Value, ApiError> {
+fn decode_object<K: Object>(obj: proto::Object) -> Result<K, ApiError> {
     stamped(&obj.json, obj.resource_version)
 }
 
 /// Rebuilds the `<Kind>List` object kubectl and controllers expect.
 fn decode_list(list: proto::ObjectList) -> Result<Value, ApiError> {
-    let items = list.items.into_iter().map(decode_object).collect::<Result<Vec<_>, _>>()?;
+    let items = list.items.into_iter().map(decode_object::<Value>).collect::<Result<Vec<_>, _>>()?;
     let mut metadata = serde_json::json!({"resourceVersion": list.resource_version.to_string()});
     if !list.continue_token.is_empty() {
         metadata["continue"] = list.continue_token.into();
@@ -362,7 +411,7 @@ fn decode_list(list: proto::ObjectList) -> Result<Value, ApiError> {
     Ok(serde_json::json!({"apiVersion": list.api_version, "kind": list.kind, "metadata": metadata, "items": items}))
 }
 
-fn decode(bytes: &[u8]) -> Result<Value, ApiError> {
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::internal(format!("the server sent invalid JSON: {e}")))
 }
 

@@ -3,8 +3,8 @@
 //! the server says that version is too old. The reflector keeps a local cache
 //! of the collection that every reader shares, as client-go's informers do.
 
-use crate::{Client, ListParams};
-use api::{meta, ApiError, ResourceInfo};
+use crate::{Client, ListParams, Object};
+use api::{ApiError, ResourceInfo};
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -14,18 +14,35 @@ use tokio::sync::mpsc;
 
 /// What a watcher tells its consumer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Event<K = Value> {
     /// An object was added or changed.
-    Applied(Arc<Value>),
+    Applied(Arc<K>),
     /// An object was deleted (its last state).
-    Deleted(Arc<Value>),
+    Deleted(Arc<K>),
     /// A (re-)list finished: the cache now holds exactly these objects.
     Synced,
 }
 
 /// `namespace/name` (or `name` for cluster-scoped objects): the key of an object in caches and queues.
-pub fn key_of(obj: &Value) -> String {
-    key(meta::namespace(obj), meta::name(obj))
+pub fn key_of(obj: &impl Keyed) -> String {
+    obj.key()
+}
+
+/// An object, or a shared one, that has a cache key.
+pub trait Keyed {
+    fn key(&self) -> String;
+}
+
+impl<K: Object> Keyed for K {
+    fn key(&self) -> String {
+        key(self.namespace(), self.name())
+    }
+}
+
+impl<K: Object> Keyed for Arc<K> {
+    fn key(&self) -> String {
+        self.as_ref().key()
+    }
 }
 
 /// The cache key of `name` in `namespace` ("" for cluster-scoped objects).
@@ -38,14 +55,20 @@ pub fn key(namespace: &str, name: &str) -> String {
 }
 
 /// A shared, read-mostly cache of one collection, filled by a reflector.
-#[derive(Clone, Default)]
-pub struct Cache {
-    inner: Arc<RwLock<HashMap<String, Arc<Value>>>>,
+#[derive(Clone)]
+pub struct Cache<K = Value> {
+    inner: Arc<RwLock<HashMap<String, Arc<K>>>>,
     /// Keep only each object's identity (see [`Cache::names_only`]).
     names_only: bool,
 }
 
-impl Cache {
+impl<K> Default for Cache<K> {
+    fn default() -> Self {
+        Self { inner: Default::default(), names_only: false }
+    }
+}
+
+impl<K: Object> Cache<K> {
     /// A cache that keeps only each object's `metadata.name`, `namespace` and
     /// `uid`: enough for a relist to report what disappeared, for consumers
     /// that keep what they need of each object themselves (the scheduler
@@ -55,37 +78,29 @@ impl Cache {
     }
 
     /// What this cache keeps of `obj`.
-    fn kept(&self, obj: &Arc<Value>) -> Arc<Value> {
+    fn kept(&self, obj: &Arc<K>) -> Arc<K> {
         if !self.names_only {
             return obj.clone();
         }
-        let mut identity = serde_json::Map::new();
-        for field in ["name", "namespace", "uid"] {
-            if let Some(v) = obj["metadata"].get(field) {
-                identity.insert(field.to_string(), v.clone());
-            }
-        }
-        let mut stub = serde_json::Map::new();
-        stub.insert("metadata".to_string(), Value::Object(identity));
-        Arc::new(Value::Object(stub))
+        Arc::new(obj.identity())
     }
 
-    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
+    pub fn get(&self, key: &str) -> Option<Arc<K>> {
         self.inner.read().expect("cache lock").get(key).cloned()
     }
 
     /// The object `name` in `namespace` ("" for cluster-scoped objects).
-    pub fn get_in(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
+    pub fn get_in(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         self.get(&key(namespace, name))
     }
 
-    pub fn list(&self) -> Vec<Arc<Value>> {
+    pub fn list(&self) -> Vec<Arc<K>> {
         self.inner.read().expect("cache lock").values().cloned().collect()
     }
 
     /// The objects of one namespace.
-    pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<Value>> {
-        self.inner.read().expect("cache lock").values().filter(|o| meta::namespace(o) == namespace).cloned().collect()
+    pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        self.inner.read().expect("cache lock").values().filter(|o| o.namespace() == namespace).cloned().collect()
     }
 
     pub fn keys(&self) -> Vec<String> {
@@ -102,23 +117,23 @@ impl Cache {
 
     /// Stores `obj`, returning what it replaces. Public so tests can fill a
     /// cache without an apiserver; in a daemon only informers write.
-    pub fn insert(&self, obj: Value) -> Option<Arc<Value>> {
+    pub fn insert(&self, obj: K) -> Option<Arc<K>> {
         self.insert_arc(&Arc::new(obj))
     }
 
     /// Stores `obj` (shared, not copied), returning what it replaces.
-    pub(crate) fn insert_arc(&self, obj: &Arc<Value>) -> Option<Arc<Value>> {
+    pub(crate) fn insert_arc(&self, obj: &Arc<K>) -> Option<Arc<K>> {
         let kept = self.kept(obj);
-        self.inner.write().expect("cache lock").insert(key_of(obj), kept)
+        self.inner.write().expect("cache lock").insert(key_of(obj.as_ref()), kept)
     }
 
-    pub fn remove(&self, key: &str) -> Option<Arc<Value>> {
+    pub fn remove(&self, key: &str) -> Option<Arc<K>> {
         self.inner.write().expect("cache lock").remove(key)
     }
 
     /// Replaces the whole content; returns the objects that disappeared.
-    fn replace(&self, objs: &[Arc<Value>]) -> Vec<Arc<Value>> {
-        let fresh: HashMap<String, Arc<Value>> = objs.iter().map(|o| (key_of(o), self.kept(o))).collect();
+    fn replace(&self, objs: &[Arc<K>]) -> Vec<Arc<K>> {
+        let fresh: HashMap<String, Arc<K>> = objs.iter().map(|o| (key_of(o.as_ref()), self.kept(o))).collect();
         let mut guard = self.inner.write().expect("cache lock");
         let old = std::mem::replace(&mut *guard, fresh);
         old.into_iter().filter(|(k, _)| !guard.contains_key(k)).map(|(_, v)| v).collect()
@@ -127,17 +142,17 @@ impl Cache {
 
 /// Runs a reflector for one collection: keeps `cache` equal to the server's
 /// state and sends every change to `events`. Returns when `events` is closed.
-pub async fn reflect(
+pub async fn reflect<K: Object>(
     client: Client,
     info: &'static ResourceInfo,
     namespace: String,
     params: ListParams,
-    cache: Cache,
-    events: mpsc::Sender<Event>,
+    cache: Cache<K>,
+    events: mpsc::Sender<Event<K>>,
 ) {
     let mut backoff = Duration::from_millis(100);
     'relist: loop {
-        let list = match client.list(info, &namespace, &params).await {
+        let list = match client.list_as::<K>(info, &namespace, &params).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(resource = info.plural, error = %e, "list failed; retrying");
@@ -146,15 +161,9 @@ pub async fn reflect(
                 continue;
             }
         };
-        let mut rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+        let mut rv = list.resource_version;
         // The cache and the events share each object: one copy per object.
-        let items: Vec<Arc<Value>> = match list {
-            Value::Object(mut list) => match list.remove("items") {
-                Some(Value::Array(items)) => items.into_iter().map(Arc::new).collect(),
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
+        let items: Vec<Arc<K>> = list.items.into_iter().map(Arc::new).collect();
         for gone in cache.replace(&items) {
             if events.send(Event::Deleted(gone)).await.is_err() {
                 return;
@@ -169,7 +178,7 @@ pub async fn reflect(
             return;
         }
         loop {
-            let mut stream = match client.watch(info, &namespace, &params, &rv).await {
+            let mut stream = match client.watch_as::<K>(info, &namespace, &params, &rv).await {
                 Ok(s) => s,
                 Err(e) if e.is_expired() => {
                     tracing::info!(resource = info.plural, error = %e, "watch history expired; re-listing");
@@ -195,7 +204,7 @@ pub async fn reflect(
                         break;
                     }
                 };
-                let new_rv = meta::resource_version(&ev.object).to_string();
+                let new_rv = ev.object.resource_version().to_string();
                 if !new_rv.is_empty() {
                     rv = new_rv;
                 }
@@ -220,13 +229,13 @@ pub async fn reflect(
 }
 
 /// A cache plus a stream of its changes, run on a background task.
-pub struct Informer {
-    pub cache: Cache,
-    pub events: mpsc::Receiver<Event>,
+pub struct Informer<K = Value> {
+    pub cache: Cache<K>,
+    pub events: mpsc::Receiver<Event<K>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Informer {
+impl<K: Object> Informer<K> {
     /// Starts listing and watching `info` in `namespace` ("" = all).
     pub fn start(client: Client, info: &'static ResourceInfo, namespace: &str, params: ListParams) -> Self {
         Self::start_with(client, info, namespace, params, Cache::default())
@@ -243,7 +252,7 @@ impl Informer {
         info: &'static ResourceInfo,
         namespace: &str,
         params: ListParams,
-        cache: Cache,
+        cache: Cache<K>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(1024);
         let task = tokio::spawn(reflect(client, info, namespace.to_string(), params, cache.clone(), tx));
@@ -254,7 +263,7 @@ impl Informer {
     /// cache holds that list, so a consumer that keeps its own state from the
     /// events starts from the state the cache starts from. Events after the
     /// first list stay queued in `events`.
-    pub async fn first_list(&mut self, mut apply: impl FnMut(&Value)) -> Result<(), ApiError> {
+    pub async fn first_list(&mut self, mut apply: impl FnMut(&K)) -> Result<(), ApiError> {
         while let Some(ev) = self.events.recv().await {
             match ev {
                 Event::Applied(obj) => apply(&obj),
@@ -267,7 +276,7 @@ impl Informer {
     }
 }
 
-impl Drop for Informer {
+impl<K> Drop for Informer<K> {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -301,7 +310,7 @@ mod tests {
         assert_eq!(*cache.get("ns/a").unwrap(), json!({"metadata": {"name": "a", "namespace": "ns", "uid": "uid-a"}}));
         let gone = cache.replace(&[pod("b"), pod("c")]);
         assert_eq!(gone.len(), 1);
-        assert_eq!(key_of(&gone[0]), "ns/a");
+        assert_eq!(key_of(gone[0].as_ref()), "ns/a");
         assert_eq!(gone[0]["metadata"]["uid"], "uid-a");
         let mut keys: Vec<String> = cache.list().iter().map(|o| key_of(o)).collect();
         keys.sort();
