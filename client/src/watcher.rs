@@ -312,7 +312,7 @@ mod tests {
         assert_eq!(gone.len(), 1);
         assert_eq!(key_of(gone[0].as_ref()), "ns/a");
         assert_eq!(gone[0]["metadata"]["uid"], "uid-a");
-        let mut keys: Vec<String> = cache.list().iter().map(|o| key_of(o)).collect();
+        let mut keys: Vec<String> = cache.list().iter().map(key_of).collect();
         keys.sort();
         assert_eq!(keys, ["ns/b", "ns/c"]);
         assert!(cache.list().iter().all(|o| o.get("spec").is_none()));

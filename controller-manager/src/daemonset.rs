@@ -353,7 +353,7 @@ impl Controller for DaemonSetController {
             if !create.is_empty() {
                 self.expectations.expect_creations(key, create.len());
             } else if !delete.is_empty() {
-                self.expectations.expect_deletions(key, delete.iter().map(|p| key_of(p)));
+                self.expectations.expect_deletions(key, delete.iter().map(key_of));
             }
             let mut first_error = None;
             for node in &create {

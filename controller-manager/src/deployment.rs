@@ -239,7 +239,7 @@ impl DeploymentController {
         let all = self.deployments.store().list_namespace(ns);
         all.iter()
             .filter(|d| Self::selector(d).is_ok_and(|s| !s.is_empty() && s.matches(&labels)))
-            .map(|d| key_of(d))
+            .map(key_of)
             .collect()
     }
 

@@ -501,7 +501,7 @@ impl EndpointsController {
             .list_namespace(meta::namespace(pod))
             .iter()
             .filter(|s| service_selector(s).is_some_and(|sel| selects(&sel, &labels)))
-            .map(|s| key_of(s))
+            .map(key_of)
             .collect()
     }
 

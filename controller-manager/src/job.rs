@@ -143,7 +143,7 @@ impl JobController {
     }
 
     async fn delete_pods(&self, key: &str, job: &Value, victims: &[Arc<Value>]) -> Result<()> {
-        self.expectations.expect_deletions(key, victims.iter().map(|p| key_of(p)));
+        self.expectations.expect_deletions(key, victims.iter().map(key_of));
         let mut first_error = None;
         for pod in victims {
             if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), job).await {

@@ -131,7 +131,7 @@ impl ReplicaSetController {
                 // An empty selector must match nothing here, not everything.
                 self.flavor.selector(o).is_ok_and(|s| !s.is_empty() && s.matches(&labels))
             })
-            .map(|o| key_of(o))
+            .map(key_of)
             .collect()
     }
 
@@ -308,7 +308,7 @@ impl ReplicaSetController {
             let extra = (claimed.len() - want).min(BURST_REPLICAS);
             tracing::info!(need = want, deleting = extra, "too many replicas");
             let victims = self.pods_to_delete(owner, claimed, extra);
-            self.expectations.expect_deletions(key, victims.iter().map(|p| key_of(p)));
+            self.expectations.expect_deletions(key, victims.iter().map(key_of));
             let deletions = victims.iter().map(|pod| async move {
                 let result = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), owner).await;
                 if result.is_err() {

@@ -118,7 +118,7 @@ impl ServiceLbController {
             .filter(|s| {
                 !has_class(s) && (is_load_balancer(s) || !normalized(&s["status"]["loadBalancer"]).eq(&json!({})))
             })
-            .map(|s| key_of(s))
+            .map(key_of)
             .collect()
     }
 
