@@ -9,13 +9,26 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 
+/// Why a duration did not parse; each message is Go's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("time: invalid duration \"{0}\"")]
+    Invalid(String),
+    #[error("time: missing unit in duration \"{0}\"")]
+    MissingUnit(String),
+    #[error("time: unknown unit \"{unit}\" in duration \"{input}\"")]
+    UnknownUnit { unit: String, input: String },
+    #[error("invalid duration \"{0}\": must not be negative")]
+    Negative(String),
+}
+
 /// Parses a duration as Go's `time.ParseDuration` does: an optional sign, then
 /// one or more decimal numbers each with a unit (`ns`, `us`/`µs`, `ms`, `s`,
 /// `m`, `h`); a bare `0` needs none. Errors are Go's, word for word:
 /// `time: invalid duration "x"`, `time: missing unit in duration "5"`,
 /// `time: unknown unit "d" in duration "1d"`.
-pub fn parse_signed(s: &str) -> Result<SignedDuration, String> {
-    let invalid = || format!("time: invalid duration \"{s}\"");
+pub fn parse_signed(s: &str) -> Result<SignedDuration, DurationError> {
+    let invalid = || DurationError::Invalid(s.to_string());
     let (negative, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -42,14 +55,14 @@ pub fn parse_signed(s: &str) -> Result<SignedDuration, String> {
         let unit_end = after.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_end);
         let nanos_per_unit: u128 = match unit {
-            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
+            "" => return Err(DurationError::MissingUnit(s.to_string())),
             "ns" => 1,
             "us" | "µs" | "μs" => 1_000,
             "ms" => 1_000_000,
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            other => return Err(format!("time: unknown unit \"{other}\" in duration \"{s}\"")),
+            other => return Err(DurationError::UnknownUnit { unit: other.to_string(), input: s.to_string() }),
         };
         let whole: u128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| invalid())? };
         // Digits past nanosecond precision cannot change the result; Go drops them too.
@@ -69,9 +82,9 @@ pub fn parse_signed(s: &str) -> Result<SignedDuration, String> {
 }
 
 /// [`parse_signed`] for what cannot be negative: flags, timeouts, delays.
-pub fn parse(s: &str) -> Result<Duration, String> {
+pub fn parse(s: &str) -> Result<Duration, DurationError> {
     let d = parse_signed(s)?;
-    Duration::try_from(d).map_err(|_| format!("invalid duration \"{s}\": must not be negative"))
+    Duration::try_from(d).map_err(|_| DurationError::Negative(s.to_string()))
 }
 
 /// A duration as Go's `time.Duration.String()` prints it (`10s`, `1m20s`,
@@ -116,7 +129,7 @@ mod tests {
     use super::*;
 
     fn ms(s: &str) -> Result<i64, String> {
-        parse_signed(s).map(|d| d.as_millis() as i64)
+        parse_signed(s).map(|d| d.as_millis() as i64).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -161,7 +174,7 @@ mod tests {
             ("3000000h", "time: invalid duration \"3000000h\""),
         ];
         for (s, want) in cases {
-            assert_eq!(parse_signed(s), Err(want.to_string()), "{s:?}");
+            assert_eq!(parse_signed(s).map_err(|e| e.to_string()), Err(want.to_string()), "{s:?}");
         }
     }
 
@@ -169,8 +182,11 @@ mod tests {
     fn unsigned_durations_refuse_negatives() {
         assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("0"), Ok(Duration::ZERO));
-        assert_eq!(parse("-5s"), Err("invalid duration \"-5s\": must not be negative".to_string()));
-        assert!(parse("often").unwrap_err().contains("invalid duration \"often\""));
+        assert_eq!(
+            parse("-5s").map_err(|e| e.to_string()),
+            Err("invalid duration \"-5s\": must not be negative".to_string())
+        );
+        assert!(parse("often").unwrap_err().to_string().contains("invalid duration \"often\""));
     }
 
     #[test]
