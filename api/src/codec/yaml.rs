@@ -85,22 +85,22 @@ impl Loader {
             }
             Event::DocumentEnd => self.documents.push(self.root.take().unwrap_or(Value::Null)),
             Event::Scalar(text, style, anchor, tag) => {
-                let resolved = || scalar(&text, style, tag.as_deref()).map_err(|m| Error::at(span, m));
+                let at = |message| Error::at(span, message);
+                let resolved = scalar(&text, style, tag.as_deref()).map_err(at)?;
                 if self.expects_key() {
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, scalar_json(resolved.clone(), &text).map_err(at)?);
+                    }
                     let merge = tag.as_deref().map_or(style == ScalarStyle::Plain, |t| short_tag(t) == "!!merge");
                     let key = if merge && text == "<<" {
                         Key::Merge(*span)
                     } else {
-                        Key::Name(scalar_key(resolved()?, &text), *span)
+                        Key::Name(scalar_key(resolved, &text), *span)
                     };
-                    if anchor != 0 {
-                        let value = scalar_json(resolved()?, &text).map_err(|m| Error::at(span, m))?;
-                        self.anchors.insert(anchor, value);
-                    }
                     self.set_key(key);
                     return Ok(());
                 }
-                let value = scalar_json(resolved()?, &text).map_err(|m| Error::at(span, m))?;
+                let value = scalar_json(resolved, &text).map_err(at)?;
                 self.complete(value, anchor, span)?;
             }
             Event::Alias(id) => {
@@ -165,7 +165,7 @@ impl Loader {
                 Some(Key::Merge(at)) => merges.push((value, at)),
                 Some(Key::Name(name, at)) => {
                     if map.contains_key(&name) {
-                        // As go-yaml's strict decoding, which kubectl reads manifests with.
+                        // Refused, as go-yaml's strict decoding does; serde_yaml refused it too.
                         return Err(Error::at(&at, format!("key {name:?} already set in map")));
                     }
                     map.insert(name, value);
