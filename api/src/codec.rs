@@ -126,7 +126,8 @@ fn parse_json_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
 }
 
 fn parse_yaml_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
-    let docs = yaml::documents(text).map_err(|e| ApiError::bad_request(format!("error parsing {source}: yaml: {e}")))?;
+    let docs =
+        yaml::documents(text).map_err(|e| ApiError::bad_request(format!("error parsing {source}: yaml: {e}")))?;
     Ok(docs.into_iter().enumerate().map(|(i, doc)| (i + 1, doc)).collect())
 }
 

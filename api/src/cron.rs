@@ -172,13 +172,9 @@ fn descriptor(spec: &str) -> Result<Kind, Error> {
             month: all(&MONTHS),
             dow: first(&DOW),
         },
-        "@daily" | "@midnight" => Fields {
-            minute: first(&MINUTES),
-            hour: first(&HOURS),
-            dom: all(&DOM),
-            month: all(&MONTHS),
-            dow: all(&DOW),
-        },
+        "@daily" | "@midnight" => {
+            Fields { minute: first(&MINUTES), hour: first(&HOURS), dom: all(&DOM), month: all(&MONTHS), dow: all(&DOW) }
+        }
         "@hourly" => {
             Fields { minute: first(&MINUTES), hour: all(&HOURS), dom: all(&DOM), month: all(&MONTHS), dow: all(&DOW) }
         }
@@ -362,7 +358,8 @@ fn int(expr: &str) -> Result<u64, Error> {
         Ok(number) if number < 0 => Err(Error::Negative { number, expr: expr.to_string() }),
         Ok(n) => Ok(n.unsigned_abs()),
         Err(e) => {
-            let reason = if matches!(e.kind(), PosOverflow | NegOverflow) { "value out of range" } else { "invalid syntax" };
+            let reason =
+                if matches!(e.kind(), PosOverflow | NegOverflow) { "value out of range" } else { "invalid syntax" };
             Err(Error::NotAnInt { expr: expr.to_string(), reason })
         }
     }

@@ -183,9 +183,10 @@ fn merge(into: &mut Map<String, Value>, value: Value, at: &Span) -> Result<(), E
     let wrong = || Error::at(at, "map merge requires map or sequence of maps as the value");
     let sources = match value {
         Value::Object(m) => vec![m],
-        Value::Array(items) => {
-            items.into_iter().map(|v| if let Value::Object(m) = v { Ok(m) } else { Err(wrong()) }).collect::<Result<_, _>>()?
-        }
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| if let Value::Object(m) = v { Ok(m) } else { Err(wrong()) })
+            .collect::<Result<_, _>>()?,
         _ => return Err(wrong()),
     };
     for source in sources {
@@ -310,7 +311,13 @@ fn short_tag(tag: &Tag) -> String {
 /// 1e21 are written without a fraction, so they read back as integers.
 fn float_json(f: f64) -> Result<Value, String> {
     if !f.is_finite() {
-        let go = if f.is_nan() { "NaN" } else if f > 0.0 { "+Inf" } else { "-Inf" };
+        let go = if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "+Inf"
+        } else {
+            "-Inf"
+        };
         return Err(format!("json: unsupported value: {go}"));
     }
     if f.fract() == 0.0 && f.abs() < 1e21 {
@@ -454,10 +461,8 @@ mod tests {
 
     #[test]
     fn the_books_octal_mode_is_a_number_and_quoted_it_stays_a_string() {
-        let vol = one(
-            "volumes:\n- name: config\n  configMap:\n    name: fortune-config\n    defaultMode: 0660\n\
-             - name: quoted\n  configMap:\n    name: x\n    defaultMode: \"0660\"\n",
-        );
+        let vol = one("volumes:\n- name: config\n  configMap:\n    name: fortune-config\n    defaultMode: 0660\n\
+             - name: quoted\n  configMap:\n    name: x\n    defaultMode: \"0660\"\n");
         assert_eq!(vol["volumes"][0]["configMap"]["defaultMode"], json!(432));
         assert!(vol["volumes"][0]["configMap"]["defaultMode"].is_i64());
         assert_eq!(vol["volumes"][1]["configMap"]["defaultMode"], json!("0660"));
@@ -557,13 +562,11 @@ mod tests {
 
     #[test]
     fn anchors_aliases_and_merge_keys() {
-        let doc = one(
-            "base: &base {image: luksa/kubia, ports: [8080]}\n\
+        let doc = one("base: &base {image: luksa/kubia, ports: [8080]}\n\
              extra: &extra {name: x, image: other}\n\
              a: {<<: *base, name: kubia}\n\
              b: {name: own, <<: [*extra, *base]}\n\
-             c: *base\n",
-        );
+             c: *base\n");
         assert_eq!(doc["a"], json!({"image": "luksa/kubia", "ports": [8080], "name": "kubia"}));
         assert_eq!(doc["b"], json!({"name": "own", "image": "other", "ports": [8080]}));
         assert_eq!(doc["c"], doc["base"]);
