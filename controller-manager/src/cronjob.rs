@@ -17,11 +17,11 @@
 //!    deterministic name makes a second create for the same time AlreadyExists;
 //! 5. requeues for the next scheduled time plus 100 ms, so it wakes up in time.
 //!
-//! Schedules are `api::cron`'s, the grammar validation checks them with,
-//! following robfig/cron (what Kubernetes uses): day-of-month and day-of-week
-//! are ORed unless one of them is unrestricted (`*`, `?`, `*/1`). `@every
-//! <duration>` is robfig's constant delay. `spec.timeZone` is looked up in the
-//! system tz database (UTC by default).
+//! Schedules are parsed and stepped by `api::cron`, the grammar validation
+//! checks them with, by robfig/cron's rules (what Kubernetes uses):
+//! day-of-month and day-of-week are ORed unless one of them is unrestricted
+//! (`*`, `?`, `*/1`), and `@every <duration>` is a constant delay.
+//! `spec.timeZone` is looked up in the system tz database (UTC by default).
 
 use crate::clock::{format_time, parse_time, Clock};
 use crate::job::{is_finished, jobs};
