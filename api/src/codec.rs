@@ -476,6 +476,17 @@ mod tests {
     }
 
     #[test]
+    fn the_books_config_volume_mode_is_octal() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: fortune-configmap-volume\nspec:\n  containers:\n  \
+                    - image: nginx:alpine\n    name: web-server\n  volumes:\n  - name: config\n    configMap:\n      \
+                    name: fortune-config\n      defaultMode: 0660\n";
+        let pod = parse_manifests(text, "fortune-pod-configmap-volume-defaultMode.yaml").unwrap().remove(0);
+        assert_eq!(pod["spec"]["volumes"][0]["configMap"]["defaultMode"], 432);
+        let quoted = parse_manifests(&text.replace("0660", "\"0660\""), "q.yaml").unwrap().remove(0);
+        assert_eq!(quoted["spec"]["volumes"][0]["configMap"]["defaultMode"], "0660");
+    }
+
+    #[test]
     fn json_reads_objects_lists_and_streams() {
         let objs = parse_manifests(r#"{"apiVersion":"v1","kind":"Pod"} {"apiVersion":"v1","kind":"Node"}"#, "a.json");
         assert_eq!(objs.unwrap().len(), 2);
