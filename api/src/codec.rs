@@ -1,20 +1,25 @@
 //! Reading manifests (YAML, multi-document, or JSON) and writing objects as kubectl prints them.
 //!
+//! YAML is read as Kubernetes reads it, YAML 1.1 scalars included (`yaml`).
+//!
 //! Writing YAML uses a small emitter of our own rather than serde_yaml's, because
 //! kubectl's output (go-yaml v2 behind sigs.k8s.io/yaml) has rules users notice:
 //! sequences are not indented under their key, strings that YAML 1.1 would read as
 //! another type (`"1110"`, `"True"`, timestamps) are double-quoted, and other
 //! strings that cannot be plain are single-quoted.
 
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, Reason, Result};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io;
 
+pub mod yaml;
+
 /// Parses a file's text into objects. `source` names the file in errors.
 ///
 /// Empty documents are skipped and `List` kinds expand into their items. Every
-/// object must carry `apiVersion` and `kind`, as kubectl's client-side validation requires.
+/// object must carry `apiVersion` and `kind`, as kubectl's client-side validation
+/// requires. This is the one place manifests are expanded and checked.
 pub fn parse_manifests(text: &str, source: &str) -> Result<Vec<Value>> {
     let trimmed = text.trim_start();
     let docs = if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -42,19 +47,25 @@ pub fn parse_manifests(text: &str, source: &str) -> Result<Vec<Value>> {
         }
     }
     for obj in &out {
-        let mut missing = Vec::new();
-        for (field, what) in [("apiVersion", "apiVersion not set"), ("kind", "kind not set")] {
-            if obj.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
-                missing.push(what);
-            }
-        }
-        if !missing.is_empty() {
-            // Kubernetes' aggregate errors print one error bare and several in brackets.
-            let body = if missing.len() == 1 { missing[0].to_string() } else { format!("[{}]", missing.join(", ")) };
-            return Err(ApiError::bad_request(format!("error validating \"{source}\": error validating data: {body}")));
-        }
+        check_type_fields(obj, source)?;
     }
     Ok(out)
+}
+
+/// kubectl's client-side validation: every object says what it is. The error's
+/// reason is `Invalid`, so a client can add its own advice to it.
+fn check_type_fields(obj: &Value, source: &str) -> Result<()> {
+    let missing: Vec<&str> = [("apiVersion", "apiVersion not set"), ("kind", "kind not set")]
+        .into_iter()
+        .filter(|(field, _)| obj.get(field).and_then(Value::as_str).is_none_or(str::is_empty))
+        .map(|(_, what)| what)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    // Kubernetes' aggregate errors print one error bare and several in brackets.
+    let body = if missing.len() == 1 { missing[0].to_string() } else { format!("[{}]", missing.join(", ")) };
+    Err(ApiError::new(Reason::Invalid, format!("error validating \"{source}\": error validating data: {body}")))
 }
 
 /// Flattens `List` kinds (`kind: List`, `PodList`, ...) into their items.
@@ -74,8 +85,7 @@ fn expand(obj: Value, out: &mut Vec<Value>) {
     }
 }
 
-/// Removes serde's ` at line L column C` positions (libyaml messages carry two),
-/// since we print the position first.
+/// Removes serde_json's ` at line L column C` position, since we print it first.
 fn strip_position(msg: &str) -> String {
     let mut out = String::with_capacity(msg.len());
     let mut rest = msg;
@@ -116,64 +126,9 @@ fn parse_json_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
 }
 
 fn parse_yaml_docs(text: &str, source: &str) -> Result<Vec<(usize, Value)>> {
-    let yaml_err = |e: serde_yaml::Error| {
-        let msg = strip_position(&e.to_string());
-        match e.location() {
-            Some(loc) => ApiError::bad_request(format!(
-                "error parsing {source}: yaml: line {}, column {}: {msg}",
-                loc.line(),
-                loc.column()
-            )),
-            None => ApiError::bad_request(format!("error parsing {source}: yaml: {msg}")),
-        }
-    };
-    let mut docs = Vec::new();
-    for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = serde_yaml::Value::deserialize(de).map_err(yaml_err)?;
-        let json = yaml_to_json(value)
-            .map_err(|msg| ApiError::bad_request(format!("error parsing {source}: yaml: document {}: {msg}", i + 1)))?;
-        docs.push((i + 1, json));
-    }
-    Ok(docs)
-}
-
-use serde::Deserialize;
-
-/// YAML to JSON as sigs.k8s.io/yaml does it: mapping keys become strings, numbers
-/// keep their integer-ness, and tags are dropped in favour of the tagged value.
-fn yaml_to_json(v: serde_yaml::Value) -> std::result::Result<Value, String> {
-    use serde_yaml::Value as Y;
-    Ok(match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| format!("invalid number {n}"))?
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect::<std::result::Result<_, _>>()?),
-        Y::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let key = match k {
-                    Y::String(s) => s,
-                    Y::Bool(b) => b.to_string(),
-                    Y::Number(n) => n.to_string(),
-                    Y::Null => "null".to_string(),
-                    other => return Err(format!("unsupported map key: {other:?}")),
-                };
-                out.insert(key, yaml_to_json(v)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => yaml_to_json(t.value)?,
-    })
+    let docs =
+        yaml::documents(text).map_err(|e| ApiError::bad_request(format!("error parsing {source}: yaml: {e}")))?;
+    Ok(docs.into_iter().enumerate().map(|(i, doc)| (i + 1, doc)).collect())
 }
 
 /// YAML as `kubectl get -o yaml` prints it (every line ends in a newline).
@@ -342,7 +297,7 @@ fn resolves_to_non_string(s: &str) -> bool {
     if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
         return false;
     }
-    is_timestamp(s) || is_yaml_int(s) || is_yaml_float(s) || is_base60(s)
+    is_timestamp(s) || is_yaml_int(s) || yaml::is_yaml_float(&s.replace('_', "")) || is_base60(s)
 }
 
 fn is_yaml_int(s: &str) -> bool {
@@ -363,44 +318,6 @@ fn is_yaml_int(s: &str) -> bool {
         (body, 10)
     };
     !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
-}
-
-/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
-fn is_yaml_float(s: &str) -> bool {
-    let plain = s.replace('_', "");
-    let b = plain.strip_prefix(['+', '-']).unwrap_or(&plain).as_bytes();
-    let mut i = 0;
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    if b.first() == Some(&b'.') {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// Sexagesimal numbers (`1:20`), which YAML 1.1 reads as floats.
@@ -548,7 +465,7 @@ mod tests {
 
     #[test]
     fn yaml_reads_multiple_documents_and_lists() {
-        let text = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: {80: x, true: y}\n---\n\n---\n\
+        let text = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: {80: x, true: \"y\"}\n---\n\n---\n\
                     apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n  \
                     spec:\n    ports:\n    - port: 80\n";
         let objs = parse_manifests(text, "x.yaml").unwrap();
@@ -556,6 +473,17 @@ mod tests {
         assert_eq!(objs[0]["metadata"]["labels"], json!({"80": "x", "true": "y"}));
         assert_eq!(objs[1]["kind"], "Service");
         assert!(objs[1]["spec"]["ports"][0]["port"].is_i64(), "ints stay ints");
+    }
+
+    #[test]
+    fn the_books_config_volume_mode_is_octal() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: fortune-configmap-volume\nspec:\n  containers:\n  \
+                    - image: nginx:alpine\n    name: web-server\n  volumes:\n  - name: config\n    configMap:\n      \
+                    name: fortune-config\n      defaultMode: 0660\n";
+        let pod = parse_manifests(text, "fortune-pod-configmap-volume-defaultMode.yaml").unwrap().remove(0);
+        assert_eq!(pod["spec"]["volumes"][0]["configMap"]["defaultMode"], 432);
+        let quoted = parse_manifests(&text.replace("0660", "\"0660\""), "q.yaml").unwrap().remove(0);
+        assert_eq!(quoted["spec"]["volumes"][0]["configMap"]["defaultMode"], "0660");
     }
 
     #[test]

@@ -12,12 +12,14 @@
 //! - [`time`]: timestamps as Kubernetes writes them.
 //! - [`selector`]: label and field selectors.
 //! - [`quantity`]: resource quantities (`500m`, `1Gi`).
+//! - [`cron`]: CronJob schedules, parsed and run as robfig/cron does.
 //! - [`duration`]: Go durations (`300ms`, `1h30m`), parsed and printed as Go does.
 //! - [`validation`]: per-kind defaulting and validation, in Kubernetes' words.
 //! - [`schema`]: unknown-field detection and `kubectl explain`.
 //! - [`codec`]: reading YAML/JSON manifests and writing YAML as kubectl does.
 
 pub mod codec;
+pub mod cron;
 pub mod duration;
 pub mod error;
 pub mod meta;

@@ -17,9 +17,10 @@
 //!    deterministic name makes a second create for the same time AlreadyExists;
 //! 5. requeues for the next scheduled time plus 100 ms, so it wakes up in time.
 //!
-//! Schedules are parsed by the `croner` crate with robfig/cron's rules (what
-//! Kubernetes uses): day-of-month and day-of-week are ORed unless one of them is
-//! unrestricted (`*`, `?`, `*/1`). `@every <duration>` is robfig's constant delay.
+//! Schedules are parsed and stepped by `api::cron`, the grammar validation
+//! checks them with, by robfig/cron's rules (what Kubernetes uses):
+//! day-of-month and day-of-week are ORed unless one of them is unrestricted
+//! (`*`, `?`, `*/1`), and `@every <duration>` is a constant delay.
 //! `spec.timeZone` is looked up in the system tz database (UTC by default).
 
 use crate::clock::{format_time, parse_time, Clock};
@@ -27,15 +28,15 @@ use crate::job::{is_finished, jobs};
 use crate::pods::controller_of;
 use crate::runner::{Action, Controller, Error, Result};
 use crate::Context;
+use api::cron::Schedule;
 use api::{meta, registry, ResourceInfo};
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::{Client, DeleteParams};
-use croner::parser::{CronParser, Seconds, Year};
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,62 +51,6 @@ pub const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
 
 pub fn cronjobs() -> &'static ResourceInfo {
     registry::lookup("cronjobs").expect("cronjobs are registered")
-}
-
-/// A parsed schedule: robfig/cron's standard syntax.
-#[derive(Debug, Clone)]
-pub enum Schedule {
-    Cron(Box<croner::Cron>),
-    /// `@every d`: d after the previous time, in whole seconds (at least one).
-    Every(SignedDuration),
-}
-
-impl Schedule {
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        let spec = spec.trim();
-        if let Some(d) = spec.strip_prefix("@every ") {
-            let d =
-                api::duration::parse_signed(d.trim()).map_err(|e| format!("failed to parse duration {spec}: {e}"))?;
-            // robfig truncates to whole seconds and never goes below one.
-            let secs = d.as_secs().max(1);
-            return Ok(Schedule::Every(SignedDuration::from_secs(secs)));
-        }
-        let spec = if spec.starts_with('@') { spec.to_string() } else { robfig_day_fields(spec)? };
-        let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
-        parser.parse(&spec).map(|c| Schedule::Cron(Box::new(c))).map_err(|e| e.to_string())
-    }
-
-    /// The first scheduled time strictly after `t`, reading the fields in `tz`.
-    pub fn next(&self, t: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
-        match self {
-            Schedule::Every(d) => {
-                let whole = Timestamp::from_second(t.as_second()).ok()?;
-                whole.checked_add(*d).ok()
-            }
-            Schedule::Cron(c) => c.find_next_occurrence(&t.to_zoned(tz.clone()), false).ok().map(|z| z.timestamp()),
-        }
-    }
-}
-
-/// robfig/cron treats a day field as unrestricted when any of its list items is
-/// `*` or `?` with step 1, and only then ANDs the two day fields. croner only
-/// recognises a bare `*`, so such a field is rewritten to `*` (it matches every
-/// day either way, so nothing else changes).
-fn robfig_day_fields(spec: &str) -> Result<String, String> {
-    let mut fields: Vec<String> = spec.split_whitespace().map(str::to_string).collect();
-    if fields.len() != 5 {
-        return Err(format!("expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" ")));
-    }
-    for i in [2, 4] {
-        let star = fields[i].split(',').any(|item| {
-            let (range, step) = item.split_once('/').unwrap_or((item, "1"));
-            (range == "*" || range == "?") && step.parse::<u32>() == Ok(1)
-        });
-        if star {
-            fields[i] = "*".into();
-        }
-    }
-    Ok(fields.join(" "))
 }
 
 /// `spec.timeZone` (UTC when unset).

@@ -1,9 +1,10 @@
 //! Reading `-f` arguments: files, directories (`-R` to descend), `-` for stdin;
-//! each document becomes an object tagged with the file it came from, with its
-//! resource resolved and its namespace settled.
+//! each object is tagged with the file it came from, with its resource resolved
+//! and its namespace settled. Parsing, `List` expansion and the apiVersion/kind
+//! check are the codec's (`api::codec::parse_manifests`); kubectl adds its advice.
 
 use crate::error::{Error, Result};
-use api::ResourceInfo;
+use api::{Reason, ResourceInfo};
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
@@ -68,46 +69,27 @@ pub fn load(paths: &[String], recursive: bool) -> Result<Vec<Manifest>> {
     }
     let mut out = Vec::new();
     for (source, text) in read_sources(paths, recursive)? {
-        // The codec's message already names the file and the place in it.
-        let objects = api::codec::parse_manifests(&text, &source).map_err(|e| Error::msg(e.message))?;
-        for object in objects {
-            flatten(object, &source, &mut out);
-        }
+        out.extend(parse(&source, &text)?);
     }
     Ok(out)
 }
 
-fn flatten(object: Value, source: &str, out: &mut Vec<Manifest>) {
-    let is_list = api::meta::kind(&object).ends_with("List") && object.get("items").is_some_and(Value::is_array);
-    if is_list {
-        if let Some(Value::Array(items)) = object.get("items") {
-            for item in items {
-                flatten(item.clone(), source, out);
-            }
-        }
-    } else if !object.is_null() {
-        out.push(Manifest { source: source.to_string(), object });
-    }
+/// One file's objects. The codec's message already names the file and the
+/// place in it; a validation failure gets kubectl's advice.
+fn parse(source: &str, text: &str) -> Result<Vec<Manifest>> {
+    let objects = api::codec::parse_manifests(text, source).map_err(|e| match e.reason {
+        Reason::Invalid => Error::msg(format!(
+            "{}; if you choose to ignore these errors, turn validation off with --validate=false",
+            e.message
+        )),
+        _ => Error::msg(e.message),
+    })?;
+    Ok(objects.into_iter().map(|object| Manifest { source: source.to_string(), object }).collect())
 }
 
 /// The resource a manifest object is, failing in kubectl's words.
 pub fn resolve(m: &Manifest) -> Result<&'static ResourceInfo> {
-    let api_version = api::meta::api_version(&m.object);
-    let kind = api::meta::kind(&m.object);
-    let missing: Vec<&str> = [("apiVersion not set", api_version), ("kind not set", kind)]
-        .iter()
-        .filter(|(_, v)| v.is_empty())
-        .map(|(msg, _)| *msg)
-        .collect();
-    if !missing.is_empty() {
-        let what = if missing.len() == 1 { missing[0].to_string() } else { format!("[{}]", missing.join(", ")) };
-        return Err(Error::msg(format!(
-            "error validating \"{}\": error validating data: {what}; if you choose to ignore these errors, \
-             turn validation off with --validate=false",
-            m.source
-        )));
-    }
-    api::registry::by_kind(api_version, kind)
+    api::registry::by_kind(api::meta::api_version(&m.object), api::meta::kind(&m.object))
         .map_err(|e| Error::msg(format!("unable to recognize \"{}\": {}", m.source, e.message)))
 }
 
@@ -151,13 +133,13 @@ mod tests {
 
     #[test]
     fn missing_type_fields_fail_validation() {
-        let err = resolve(&m(json!({"metadata": {"name": "x"}}))).unwrap_err();
+        let err = parse("kubia-replicaset.yaml", "metadata:\n  name: x\n").unwrap_err();
         assert_eq!(
             err.to_string(),
             "error: error validating \"kubia-replicaset.yaml\": error validating data: [apiVersion not set, kind not set]; \
              if you choose to ignore these errors, turn validation off with --validate=false"
         );
-        let err = resolve(&m(json!({"apiVersion": "v1"}))).unwrap_err();
+        let err = parse("kubia-replicaset.yaml", "apiVersion: v1\n").unwrap_err();
         assert!(err.to_string().contains("error validating data: kind not set;"));
     }
 
@@ -209,8 +191,9 @@ mod tests {
 
     #[test]
     fn lists_are_flattened() {
-        let mut out = Vec::new();
-        flatten(json!({"kind": "List", "items": [{"kind": "Pod"}, {"kind": "Service"}]}), "f", &mut out);
+        let list = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod"},
+                      {"apiVersion": "v1", "kind": "Service"}]}"#;
+        let out = parse("f", list).unwrap();
         assert_eq!(out.iter().map(|m| api::meta::kind(&m.object)).collect::<Vec<_>>(), ["Pod", "Service"]);
     }
 }
