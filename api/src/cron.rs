@@ -25,7 +25,7 @@ pub enum Error {
     #[error("unrecognized descriptor: {0}")]
     UnknownDescriptor(String),
     #[error("failed to parse duration {spec}: {reason}")]
-    BadDuration { spec: String, reason: String },
+    BadDuration { spec: String, reason: crate::duration::DurationError },
     #[error("expected exactly 5 fields, found {}: [{}]", .0.len(), .0.join(" "))]
     FieldCount(Vec<String>),
     /// `reason` is Go's: `invalid syntax` or `value out of range`.
