@@ -5,7 +5,7 @@
 //! - [`registry`]: Kubernetes object semantics over a store, for every kind.
 //! - [`strategy`]: what the server owns on create and update, per kind.
 //! - [`patch`]: merge, JSON and strategic merge patches.
-//! - [`testing`]: an in-process apiserver for other crates' tests.
+//! - `testing` (feature `testing`): an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
 
@@ -17,6 +17,7 @@ pub mod registry;
 pub mod service;
 pub mod store;
 pub mod strategy;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use futures::TryStreamExt;

@@ -27,7 +27,7 @@ pub struct StreamingService {
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 fn status(err: ApiError) -> Status {
-    client::to_status(&err)
+    proto::status::to_status(&err)
 }
 
 impl StreamingService {

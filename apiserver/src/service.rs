@@ -30,7 +30,7 @@ impl ApiService {
 }
 
 fn status(err: ApiError) -> Status {
-    client::to_status(&err)
+    proto::status::to_status(&err)
 }
 
 fn object(v: &Value) -> Response<Object> {
