@@ -2,8 +2,9 @@
 //!
 //! - [`alloc`]: Service cluster IPs and node ports, and the system services.
 //! - [`store`]: the `Store` trait, its etcd and in-memory implementations, the watch cache.
-//! - [`registry`]: Kubernetes object semantics over a store, for every kind.
-//! - [`strategy`]: what the server owns on create and update, per kind.
+//! - [`registry`]: Kubernetes object semantics over a store: the generic verbs, for every kind.
+//! - [`strategy`]: the `Strategy` trait, everything the registry asks of a kind.
+//! - [`kinds`]: one strategy per kind with rules of its own, and the table of them.
 //! - [`patch`]: merge, JSON and strategic merge patches.
 //! - `testing` (feature `testing`): an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
@@ -11,6 +12,7 @@
 
 pub mod alloc;
 pub mod coalesce;
+pub mod kinds;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
