@@ -5,9 +5,9 @@
 //! propagation policies, which summon the garbage collector with a finalizer.
 
 use super::{check_name, encode, storage_error, Registry, Result, MAX_RETRIES};
+use crate::store::StoreError;
 use crate::strategy::finalizers;
 use api::{meta, ApiError, FieldError, Reason, ResourceInfo};
-use crate::store::StoreError;
 use serde_json::{json, Value};
 
 /// Options of a delete, as Kubernetes' `DeleteOptions`.
@@ -144,4 +144,3 @@ fn check_preconditions(info: &ResourceInfo, obj: &Value, opts: &DeleteOptions) -
     }
     Ok(())
 }
-

@@ -17,9 +17,9 @@ mod bootstrap;
 pub mod delete;
 mod filter;
 pub mod namespaces;
-pub mod watch;
 #[cfg(test)]
 mod tests;
+pub mod watch;
 
 use crate::alloc::{ServiceAllocator, ServiceConfig};
 use crate::kinds::Strategies;
@@ -576,4 +576,3 @@ fn parse_resource_version(rv: &str) -> Result<Option<i64>> {
         .map(Some)
         .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}: it must be a number")))
 }
-

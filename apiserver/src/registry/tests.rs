@@ -37,10 +37,9 @@ async fn create_stamps_server_fields_and_refuses_duplicates() {
 #[tokio::test]
 async fn generate_name_adds_five_characters() {
     let reg = registry().await;
-    let body =
-        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "kubia-"},
+    let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "kubia-"},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
-        .unwrap();
+    .unwrap();
     let pod = reg.create(pods(), "default", &body, false).await.unwrap();
     assert!(meta::name(&pod).starts_with("kubia-") && meta::name(&pod).len() == 11, "{}", meta::name(&pod));
 }
@@ -95,15 +94,13 @@ async fn stale_updates_conflict_and_status_is_separate() {
     let mut labelled = pod.clone();
     labelled["metadata"]["labels"] = json!({"x": "1"});
     labelled["status"]["phase"] = "Running".into();
-    let updated =
-        reg.update(pods(), "default", "a", &serde_json::to_vec(&labelled).unwrap(), "", false).await.unwrap();
+    let updated = reg.update(pods(), "default", "a", &serde_json::to_vec(&labelled).unwrap(), "", false).await.unwrap();
     assert_eq!(updated["status"]["phase"], "Pending", "status changes only through the status subresource");
     let stale = reg.update(pods(), "default", "a", &serde_json::to_vec(&labelled).unwrap(), "", false).await;
     assert!(stale.unwrap_err().is_conflict());
     let mut status = updated.clone();
     status["status"]["phase"] = "Running".into();
-    let s =
-        reg.update(pods(), "default", "a", &serde_json::to_vec(&status).unwrap(), "status", false).await.unwrap();
+    let s = reg.update(pods(), "default", "a", &serde_json::to_vec(&status).unwrap(), "status", false).await.unwrap();
     assert_eq!(s["status"]["phase"], "Running");
     assert_eq!(s["metadata"]["labels"], json!({"x": "1"}));
 }
@@ -196,8 +193,8 @@ async fn lists_page_with_limit_and_continue() {
 async fn namespace_deletion_empties_then_removes_it() {
     let reg = registry().await;
     let ns = lookup("ns").unwrap();
-    let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}))
-        .unwrap();
+    let body =
+        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})).unwrap();
     reg.create(ns, "", &body, false).await.unwrap();
     reg.create(pods(), "team", &pod_json("a", json!({})), false).await.unwrap();
     let marked = reg.delete(ns, "", "team", &DeleteOptions::default()).await.unwrap();
