@@ -17,8 +17,6 @@ mod bootstrap;
 pub mod delete;
 mod filter;
 pub mod namespaces;
-#[cfg(test)]
-mod tests;
 pub mod watch;
 
 use crate::alloc::{ServiceAllocator, ServiceConfig};
@@ -576,3 +574,6 @@ fn parse_resource_version(rv: &str) -> Result<Option<i64>> {
         .map(Some)
         .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}: it must be a number")))
 }
+
+#[cfg(test)]
+mod tests;

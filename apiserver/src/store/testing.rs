@@ -2,8 +2,9 @@
 //! `/usr/bin/etcd`) on free loopback ports with its data in a fresh temporary
 //! directory, and kills it and removes the directory on drop.
 //!
-//! Compiled into the library (not only under cfg(test)) so other crates'
-//! integration tests can start a real etcd the same way. A missing etcd binary
+//! Compiled into the library with the `testing` feature (not only under
+//! cfg(test)) so other crates' tests and the bench can start a real etcd the
+//! same way; release builds of the apiserver leave it out. A missing etcd binary
 //! is an error naming the package to install, never a silently skipped test.
 
 use super::etcd::EtcdStore;
