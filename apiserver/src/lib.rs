@@ -2,21 +2,24 @@
 //!
 //! - [`alloc`]: Service cluster IPs and node ports, and the system services.
 //! - [`store`]: the `Store` trait, its etcd and in-memory implementations, the watch cache.
-//! - [`registry`]: Kubernetes object semantics over a store, for every kind.
-//! - [`strategy`]: what the server owns on create and update, per kind.
+//! - [`registry`]: Kubernetes object semantics over a store: the generic verbs, for every kind.
+//! - [`strategy`]: the `Strategy` trait, everything the registry asks of a kind.
+//! - [`kinds`]: one strategy per kind with rules of its own, and the table of them.
 //! - [`patch`]: merge, JSON and strategic merge patches.
-//! - [`testing`]: an in-process apiserver for other crates' tests.
+//! - `testing` (feature `testing`): an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
 
 pub mod alloc;
 pub mod coalesce;
+pub mod kinds;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
 pub mod service;
 pub mod store;
 pub mod strategy;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use futures::TryStreamExt;

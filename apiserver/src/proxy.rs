@@ -6,6 +6,7 @@
 use crate::registry::Registry;
 use api::{registry, ApiError};
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use proto::node_agent_client::NodeAgentClient;
 use proto::streaming_server::Streaming;
 use proto::{exec_input, ExecInput, ExecOutput, LogChunk, LogsRequest, PortForwardFrame};
@@ -27,7 +28,7 @@ pub struct StreamingService {
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 fn status(err: ApiError) -> Status {
-    client::to_status(&err)
+    proto::status::to_status(&err)
 }
 
 impl StreamingService {
@@ -39,21 +40,27 @@ impl StreamingService {
     async fn agent_for(&self, namespace: &str, pod: &str) -> Result<NodeAgentClient<Channel>, Status> {
         let pods = registry::lookup("pods").expect("pods are registered");
         let nodes = registry::lookup("nodes").expect("nodes are registered");
-        let pod_obj = self.registry.get(pods, namespace, pod).await.map_err(status)?;
-        let node_name = pod_obj["spec"]["nodeName"].as_str().unwrap_or_default();
+        let pod_obj: Pod = typed(self.registry.get(pods, namespace, pod).await)?;
+        let node_name = pod_obj.spec.and_then(|s| s.node_name).unwrap_or_default();
         if node_name.is_empty() {
             return Err(status(ApiError::bad_request(format!("pod {pod} does not have a host assigned"))));
         }
-        let node = self.registry.get(nodes, "", node_name).await.map_err(status)?;
-        let ip = node["status"]["addresses"]
-            .as_array()
-            .into_iter()
+        let node: Node = typed(self.registry.get(nodes, "", &node_name).await)?;
+        let node_status = node.status.unwrap_or_default();
+        let ip = node_status
+            .addresses
+            .iter()
             .flatten()
-            .find(|a| a["type"] == "InternalIP")
-            .and_then(|a| a["address"].as_str())
+            .find(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.clone())
             .ok_or_else(|| status(ApiError::internal(format!("node {node_name} reports no InternalIP address"))))?;
-        let port =
-            node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"].as_i64().unwrap_or(DEFAULT_KUBELET_PORT);
+        let port = node_status
+            .daemon_endpoints
+            .and_then(|d| d.kubelet_endpoint)
+            .map(|e| i64::from(e.port))
+            // 0: the node left the port out.
+            .filter(|p| *p != 0)
+            .unwrap_or(DEFAULT_KUBELET_PORT);
         let addr = format!("http://{ip}:{port}");
         if let Some(agent) = self.agents.lock().expect("agents lock").get(&addr) {
             return Ok(agent.clone());
@@ -74,6 +81,11 @@ impl StreamingService {
         self.agents.lock().expect("agents lock").insert(addr, agent.clone());
         Ok(agent)
     }
+}
+
+/// A stored object read as its k8s-openapi type.
+fn typed<T: serde::de::DeserializeOwned>(obj: Result<serde_json::Value, ApiError>) -> Result<T, Status> {
+    serde_json::from_value(obj.map_err(status)?).map_err(|e| status(ApiError::internal(e)))
 }
 
 /// Reads the first message of a client stream, which names the pod.

@@ -30,7 +30,7 @@ impl ApiService {
 }
 
 fn status(err: ApiError) -> Status {
-    client::to_status(&err)
+    proto::status::to_status(&err)
 }
 
 fn object(v: &Value) -> Response<Object> {
@@ -65,18 +65,12 @@ impl Api for ApiService {
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
         let span = tracing::debug_span!("create", resource = info.plural, namespace = %ns);
-        let out = match (info.plural, req.subresource.as_str()) {
-            (_, "") => {
-                let created = self.registry.create_raw(info, &ns, &req.json, req.dry_run).instrument(span).await;
-                return created.map(|o| Response::new(raw(o))).map_err(status);
-            }
-            ("pods", "binding") => self.registry.bind(&ns, &req.name, &req.json).instrument(span).await,
-            (_, other) => Err(ApiError::new(
-                api::Reason::NotFound,
-                format!("the server could not find the requested resource ({} {other})", info.plural),
-            )),
-        };
-        out.map(|v| object(&v)).map_err(status)
+        if req.subresource.is_empty() {
+            let created = self.registry.create_raw(info, &ns, &req.json, req.dry_run).instrument(span).await;
+            return created.map(|o| Response::new(raw(o))).map_err(status);
+        }
+        let out = self.registry.create_subresource(info, &ns, &req.name, &req.subresource, &req.json);
+        out.instrument(span).await.map(|v| object(&v)).map_err(status)
     }
 
     async fn get(&self, req: Request<GetRequest>) -> Result<Response<Object>, Status> {
@@ -184,11 +178,7 @@ impl Api for ApiService {
                 singular_name: r.singular.into(),
                 short_names: r.short_names.iter().map(|s| s.to_string()).collect(),
                 namespaced: r.namespaced,
-                verbs: if r.kind == "Binding" {
-                    vec!["create".into()]
-                } else {
-                    r.verbs().iter().map(|s| s.to_string()).collect()
-                },
+                verbs: self.registry.strategy(r).verbs().iter().map(|s| s.to_string()).collect(),
             })
             .collect();
         Ok(Response::new(DiscoveryResponse { group_versions: registry::group_versions(), resources }))

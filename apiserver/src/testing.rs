@@ -1,6 +1,7 @@
 //! Test support for other crates: a real apiserver over the memory store
 //! (behind the watch cache, as the daemon serves etcd) on a loopback port, in
-//! the calling test's runtime. It stops when that runtime ends.
+//! the calling test's runtime. It stops when that runtime ends. Compiled with
+//! the `testing` feature only, the one reason the apiserver knows the client.
 
 use crate::store::{cache::CachedWatchStore, mem::MemStore, Store};
 use std::sync::Arc;

@@ -4,7 +4,6 @@
 //! through [`Api`] (`Api::<Pod>::namespaced(&client, "default").get("kubia")`).
 //! Errors are [`ApiError`]s carrying the server's reason and message unchanged.
 
-pub mod daemon;
 pub mod events;
 pub mod informer;
 pub mod object;
@@ -13,7 +12,7 @@ pub mod streaming;
 mod typed;
 pub mod watcher;
 
-use api::{ApiError, Reason, ResourceInfo};
+use api::{ApiError, ResourceInfo};
 use futures::{Stream, StreamExt};
 use proto::api_client::ApiClient;
 use serde_json::Value;
@@ -24,6 +23,9 @@ use tonic::transport::{Channel, Endpoint};
 pub use object::{Object, Resource};
 pub use proto::PatchType;
 pub use typed::{Api, ObjectList};
+// How errors travel over gRPC lives in `proto`, which the apiserver shares.
+use proto::status::refused;
+pub use proto::status::{error_from_status_object, from_status, to_status};
 
 /// A connection to one apiserver. Cheap to clone: clones share the connection.
 #[derive(Clone)]
@@ -288,7 +290,6 @@ impl Client {
             precondition_uid: params.precondition_uid.clone(),
             precondition_resource_version: params.precondition_resource_version.clone(),
             grace_period_seconds: params.grace_period_seconds.unwrap_or(-1),
-            dry_run: false,
         };
         let resp = self.inner.clone().delete(req).await.map_err(|s| from_status(&self.server, s))?;
         Ok(resp.into_inner())
@@ -337,7 +338,6 @@ impl Client {
             label_selector: params.label_selector.clone(),
             field_selector: params.field_selector.clone(),
             resource_version: resource_version.to_string(),
-            allow_bookmarks: false,
         };
         let server = self.server.clone();
         let stream = self.inner.clone().watch(req).await.map_err(|s| from_status(&server, s))?.into_inner();
@@ -413,85 +413,4 @@ fn decode_list(list: proto::ObjectList) -> Result<Value, ApiError> {
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::internal(format!("the server sent invalid JSON: {e}")))
-}
-
-fn refused(server: &str) -> ApiError {
-    let host = server.split("://").nth(1).unwrap_or(server);
-    ApiError::new(
-        Reason::ServiceUnavailable,
-        format!("The connection to the server {host} was refused - did you specify the right host or port?"),
-    )
-}
-
-/// Turns a gRPC status into the `ApiError` the server meant: its details carry
-/// the error's JSON; a status without them (transport failures) is mapped by code.
-pub fn from_status(server: &str, status: tonic::Status) -> ApiError {
-    if let Some(err) = ApiError::from_json(status.details()) {
-        return err;
-    }
-    match status.code() {
-        tonic::Code::Unavailable => refused(server),
-        tonic::Code::NotFound => ApiError::new(Reason::NotFound, status.message()),
-        tonic::Code::DeadlineExceeded => ApiError::new(Reason::Timeout, status.message()),
-        _ => ApiError::internal(status.message()),
-    }
-}
-
-/// Maps an `ApiError` to the gRPC status that carries it (used by the apiserver).
-pub fn to_status(err: &ApiError) -> tonic::Status {
-    let code = match err.reason {
-        Reason::NotFound => tonic::Code::NotFound,
-        Reason::AlreadyExists => tonic::Code::AlreadyExists,
-        Reason::Conflict => tonic::Code::Aborted,
-        Reason::Invalid | Reason::BadRequest => tonic::Code::InvalidArgument,
-        Reason::Expired | Reason::Gone => tonic::Code::OutOfRange,
-        Reason::Forbidden => tonic::Code::PermissionDenied,
-        Reason::MethodNotAllowed => tonic::Code::Unimplemented,
-        Reason::RequestEntityTooLarge => tonic::Code::ResourceExhausted,
-        Reason::ServiceUnavailable => tonic::Code::Unavailable,
-        Reason::Timeout => tonic::Code::DeadlineExceeded,
-        Reason::InternalError => tonic::Code::Internal,
-    };
-    tonic::Status::with_details(code, err.message.clone(), err.to_json().into())
-}
-
-/// Rebuilds an `ApiError` from a Kubernetes `Status` object (a watch ERROR event).
-pub fn error_from_status_object(status: &Value) -> ApiError {
-    let message = status.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_string();
-    let reason = status
-        .get("reason")
-        .cloned()
-        .and_then(|r| serde_json::from_value::<Reason>(r).ok())
-        .unwrap_or(Reason::InternalError);
-    ApiError::new(reason, message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_survive_the_grpc_round_trip() {
-        let err = ApiError::not_found("pods", "kubia");
-        let status = to_status(&err);
-        assert_eq!(status.code(), tonic::Code::NotFound);
-        assert_eq!(from_status("http://x", status), err);
-    }
-
-    #[test]
-    fn transport_failures_read_like_kubectl() {
-        let err = from_status("http://127.0.0.1:6443", tonic::Status::unavailable("tcp connect error"));
-        assert_eq!(
-            err.to_string(),
-            "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
-        );
-    }
-
-    #[test]
-    fn watch_error_events_become_errors() {
-        let status = ApiError::expired(5, 10).to_status();
-        let err = error_from_status_object(&status);
-        assert!(err.is_expired());
-        assert_eq!(err.message, "too old resource version: 5 (10)");
-    }
 }

@@ -3,7 +3,6 @@
 //! process with an error, as kube-controller-manager does, so its supervisor
 //! restarts it as a candidate.
 use clap::Parser;
-use client::daemon;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -1,7 +1,6 @@
 //! The kubelet binary: parse flags, set up logging, run until SIGTERM or Ctrl-C.
 //! Pods keep running after it exits; the next kubelet adopts them.
 use clap::Parser;
-use client::daemon;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

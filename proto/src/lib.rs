@@ -1,7 +1,13 @@
-//! The kubelab gRPC API, generated from `proto/kubelab.proto`.
+//! The kubelab gRPC API, generated from `proto/kubelab.proto`, and [`status`]:
+//! how an `api::ApiError` travels as a gRPC status.
 //!
 //! Every component but the apiserver is a client of [`api_client::ApiClient`];
 //! the apiserver implements [`api_server::Api`].
-#![allow(clippy::all)]
 
-tonic::include_proto!("kubelab.v1");
+pub mod status;
+
+#[allow(clippy::all)]
+mod generated {
+    tonic::include_proto!("kubelab.v1");
+}
+pub use generated::*;

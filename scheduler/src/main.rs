@@ -1,6 +1,5 @@
 //! The scheduler binary: parse flags, set up logging, schedule until SIGTERM or Ctrl-C.
 use clap::Parser;
-use client::daemon;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

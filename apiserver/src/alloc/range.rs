@@ -102,6 +102,23 @@ fn band_size(size: u32, min: u32, max: u32, step: u32) -> u32 {
     }
 }
 
+/// Why a `--service-cluster-ip-range` or `--service-node-port-range` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("invalid CIDR {0:?}: missing /prefix")]
+    MissingPrefix(String),
+    #[error("invalid CIDR {0:?}: kubelab supports IPv4 service ranges only")]
+    NotIpv4(String),
+    #[error("invalid CIDR {0:?}: bad prefix length")]
+    BadPrefixLength(String),
+    #[error(
+        "service IP range {0:?}: the prefix length must be between 12 and 30 (at most 2^20 addresses, at least 2 usable)"
+    )]
+    PrefixOutOfRange(String),
+    #[error("invalid port range {0:?}: expected <first>-<last>, e.g. 30000-32767")]
+    BadPortRange(String),
+}
+
 /// The service IP range (`--service-cluster-ip-range`), IPv4 only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpRange {
@@ -112,15 +129,12 @@ pub struct IpRange {
 impl IpRange {
     /// Parses `10.96.0.0/12`. Like Kubernetes, a range larger than /12 is refused
     /// (the allocation bitmap would be huge), and it must hold usable addresses.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = s.split_once('/').ok_or_else(|| format!("invalid CIDR {s:?}: missing /prefix"))?;
-        let addr: Ipv4Addr =
-            addr.parse().map_err(|_| format!("invalid CIDR {s:?}: kubelab supports IPv4 service ranges only"))?;
-        let prefix: u8 = prefix.parse().map_err(|_| format!("invalid CIDR {s:?}: bad prefix length"))?;
+    pub fn parse(s: &str) -> Result<Self, RangeError> {
+        let (addr, prefix) = s.split_once('/').ok_or_else(|| RangeError::MissingPrefix(s.into()))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| RangeError::NotIpv4(s.into()))?;
+        let prefix: u8 = prefix.parse().map_err(|_| RangeError::BadPrefixLength(s.into()))?;
         if !(12..=30).contains(&prefix) {
-            return Err(format!(
-                "service IP range {s:?}: the prefix length must be between 12 and 30 (at most 2^20 addresses, at least 2 usable)"
-            ));
+            return Err(RangeError::PrefixOutOfRange(s.into()));
         }
         let mask = u32::MAX << (32 - prefix);
         Ok(Self { network: Ipv4Addr::from(u32::from(addr) & mask), prefix })
@@ -168,8 +182,8 @@ pub struct PortRange {
 
 impl PortRange {
     /// Parses `30000-32767` (or `30000+2767`, base plus size, as Kubernetes accepts).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid port range {s:?}: expected <first>-<last>, e.g. 30000-32767");
+    pub fn parse(s: &str) -> Result<Self, RangeError> {
+        let bad = || RangeError::BadPortRange(s.into());
         let num = |p: &str| p.trim().parse::<u16>().map_err(|_| bad());
         let (base, last) = if let Some((a, b)) = s.split_once('-') {
             (num(a)?, num(b)?)

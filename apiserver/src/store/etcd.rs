@@ -83,11 +83,11 @@ impl std::fmt::Debug for EtcdStore {
 ///
 /// The connection is made at the first call, and made again after it is lost,
 /// to the first endpoint that answers.
-async fn coalesced_client(endpoints: &[String]) -> std::result::Result<Client, String> {
+async fn coalesced_client(endpoints: &[String]) -> std::result::Result<Client, ConnectError> {
     let addrs: Arc<[String]> =
         endpoints.iter().map(|e| e.trim_start_matches("http://").trim_end_matches('/').to_string()).collect();
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", addrs[0]))
-        .map_err(|e| format!("{:?} is not an etcd endpoint: {e}", endpoints[0]))?
+        .map_err(|source| ConnectError::BadEndpoint { endpoint: endpoints[0].clone(), source })?
         // etcd refuses keepalive pings on idle connections (too_many_pings), so
         // ping only while a watch or request is open.
         .http2_keep_alive_interval(Duration::from_secs(10))
@@ -111,7 +111,16 @@ async fn coalesced_client(endpoints: &[String]) -> std::result::Result<Client, S
         }
     });
     let channel = endpoint.connect_with_connector_lazy(connect);
-    Client::from_channel(etcd_client::Channel::Tonic(channel), None).await.map_err(|e| e.to_string())
+    Ok(Client::from_channel(etcd_client::Channel::Tonic(channel), None).await?)
+}
+
+/// Why the connection to etcd could not be set up.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("{endpoint:?} is not an etcd endpoint: {source}")]
+    BadEndpoint { endpoint: String, source: tonic::transport::Error },
+    #[error(transparent)]
+    Client(#[from] etcd_client::Error),
 }
 
 impl EtcdStore {

@@ -13,9 +13,11 @@ use std::time::Duration;
 
 pub mod cache;
 pub mod compactor;
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod etcd;
 pub mod mem;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use cache::WatchCache;

@@ -2,8 +2,9 @@
 //! `/usr/bin/etcd`) on free loopback ports with its data in a fresh temporary
 //! directory, and kills it and removes the directory on drop.
 //!
-//! Compiled into the library (not only under cfg(test)) so other crates'
-//! integration tests can start a real etcd the same way. A missing etcd binary
+//! Compiled into the library with the `testing` feature (not only under
+//! cfg(test)) so other crates' tests and the bench can start a real etcd the
+//! same way; release builds of the apiserver leave it out. A missing etcd binary
 //! is an error naming the package to install, never a silently skipped test.
 
 use super::etcd::EtcdStore;
@@ -23,6 +24,33 @@ const START_ATTEMPTS: usize = 3;
 /// plus its key would not fit; kubelab runs etcd with 2 MiB.
 pub const MAX_REQUEST_BYTES: usize = 2 << 20;
 
+/// Why a test etcd could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TestEtcdError {
+    #[error(
+        "etcd binary not found (looked at $ETCD_BIN, PATH and {default}): these tests need a real etcd server; \
+         install Debian's etcd-server package (apt-get install etcd-server) or set ETCD_BIN"
+    )]
+    NotInstalled { default: String },
+    #[error("cannot run {binary}: {error}")]
+    CannotRun { binary: String, error: String },
+    #[error("etcd exited with {status} during startup; its log:\n{log}")]
+    Exited { status: String, log: String },
+    #[error("etcd did not answer at {endpoint} within {timeout:?}; its log:\n{log}")]
+    NoAnswer { endpoint: String, timeout: Duration, log: String },
+    /// Setting up its directory, log or ports failed.
+    #[error("{what}: {error}")]
+    Setup { what: String, error: String },
+}
+
+impl TestEtcdError {
+    fn setup(what: impl Into<String>, error: impl std::fmt::Display) -> Self {
+        Self::Setup { what: what.into(), error: error.to_string() }
+    }
+}
+
+type Result<T, E = TestEtcdError> = std::result::Result<T, E>;
+
 /// A running etcd server for tests.
 pub struct TestEtcd {
     child: Child,
@@ -36,24 +64,24 @@ pub struct TestEtcd {
 
 impl TestEtcd {
     /// Starts etcd and waits until it serves requests.
-    pub async fn start() -> Result<TestEtcd, String> {
+    pub async fn start() -> Result<TestEtcd> {
         Self::start_with_args(&[]).await
     }
 
     /// Like `start`, with extra etcd flags appended (later flags win).
-    pub async fn start_with_args(extra_args: &[&str]) -> Result<TestEtcd, String> {
+    pub async fn start_with_args(extra_args: &[&str]) -> Result<TestEtcd> {
         let binary = etcd_binary()?;
-        let mut last_error = String::new();
-        for _ in 0..START_ATTEMPTS {
-            match Self::try_start(&binary, extra_args).await {
-                Ok(etcd) => return Ok(etcd),
-                Err(error) => last_error = error,
+        let mut attempt = Self::try_start(&binary, extra_args).await;
+        for _ in 1..START_ATTEMPTS {
+            if attempt.is_ok() {
+                break;
             }
+            attempt = Self::try_start(&binary, extra_args).await;
         }
-        Err(last_error)
+        attempt
     }
 
-    async fn try_start(binary: &Path, extra_args: &[&str]) -> Result<TestEtcd, String> {
+    async fn try_start(binary: &Path, extra_args: &[&str]) -> Result<TestEtcd> {
         let dir = fresh_temp_dir()?;
         let log_path = dir.join("etcd.log");
         let (client_port, peer_port) = (free_port()?, free_port()?);
@@ -105,29 +133,29 @@ impl TestEtcd {
 
     /// Kills etcd and starts it again on the same data and ports, as a crash
     /// and a restart of its container would; returns once it serves again.
-    pub async fn restart(&mut self) -> Result<(), String> {
+    pub async fn restart(&mut self) -> Result<()> {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.child = spawn(&self.binary, &self.args, &self.log_path)?;
         self.wait_until_serving().await
     }
 
-    async fn wait_until_serving(&mut self) -> Result<(), String> {
+    async fn wait_until_serving(&mut self) -> Result<()> {
         let log_path = self.log_path.as_path();
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("etcd exited with {status} during startup; its log:\n{}", read_log(log_path)));
+                return Err(TestEtcdError::Exited { status: status.to_string(), log: read_log(log_path) });
             }
             if self.client_port_open() && EtcdStore::connect(std::slice::from_ref(&self.endpoint)).await.is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "etcd did not answer at {} within {STARTUP_TIMEOUT:?}; its log:\n{}",
-                    self.endpoint,
-                    read_log(log_path)
-                ));
+                return Err(TestEtcdError::NoAnswer {
+                    endpoint: self.endpoint.clone(),
+                    timeout: STARTUP_TIMEOUT,
+                    log: read_log(log_path),
+                });
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -165,13 +193,13 @@ impl Drop for TestEtcd {
 }
 
 /// Runs etcd with `args`, appending its output to the log at `log_path`.
-fn spawn(binary: &Path, args: &[OsString], log_path: &Path) -> Result<Child, String> {
+fn spawn(binary: &Path, args: &[OsString], log_path: &Path) -> Result<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path)
-        .map_err(|e| format!("open {}: {e}", log_path.display()))?;
-    let log_err = log.try_clone().map_err(|e| format!("clone log file handle: {e}"))?;
+        .map_err(|e| TestEtcdError::setup(format!("open {}", log_path.display()), e))?;
+    let log_err = log.try_clone().map_err(|e| TestEtcdError::setup("clone log file handle", e))?;
     Command::new(binary)
         .args(args)
         // ETCD_* variables would override the flags.
@@ -180,15 +208,15 @@ fn spawn(binary: &Path, args: &[OsString], log_path: &Path) -> Result<Child, Str
         .stdout(log)
         .stderr(log_err)
         .spawn()
-        .map_err(|error| format!("cannot run {}: {error}", binary.display()))
+        .map_err(|error| TestEtcdError::CannotRun { binary: binary.display().to_string(), error: error.to_string() })
 }
 
 /// The etcd binary: `$ETCD_BIN`, else `etcd` on PATH, else `/usr/bin/etcd`.
-fn etcd_binary() -> Result<PathBuf, String> {
+fn etcd_binary() -> Result<PathBuf> {
     find_etcd(std::env::var_os("ETCD_BIN"), std::env::var_os("PATH"), Path::new("/usr/bin/etcd"))
 }
 
-fn find_etcd(explicit: Option<OsString>, path: Option<OsString>, default: &Path) -> Result<PathBuf, String> {
+fn find_etcd(explicit: Option<OsString>, path: Option<OsString>, default: &Path) -> Result<PathBuf> {
     if let Some(binary) = explicit {
         return Ok(PathBuf::from(binary));
     }
@@ -200,28 +228,25 @@ fn find_etcd(explicit: Option<OsString>, path: Option<OsString>, default: &Path)
     match on_path {
         Some(binary) => Ok(binary),
         None if default.is_file() => Ok(default.to_path_buf()),
-        None => Err(format!(
-            "etcd binary not found (looked at $ETCD_BIN, PATH and {}): these tests need a real etcd server; \
-             install Debian's etcd-server package (apt-get install etcd-server) or set ETCD_BIN",
-            default.display()
-        )),
+        None => Err(TestEtcdError::NotInstalled { default: default.display().to_string() }),
     }
 }
 
 /// A loopback port nobody listens on right now.
-pub fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("bind a free port: {e}"))?;
-    listener.local_addr().map(|addr| addr.port()).map_err(|e| format!("read bound port: {e}"))
+pub fn free_port() -> Result<u16> {
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| TestEtcdError::setup("bind a free port", e))?;
+    listener.local_addr().map(|addr| addr.port()).map_err(|e| TestEtcdError::setup("read bound port", e))
 }
 
 /// A new, empty directory under the system temp dir, unique across processes
 /// and across tests running in parallel.
-fn fresh_temp_dir() -> Result<PathBuf, String> {
+fn fresh_temp_dir() -> Result<PathBuf> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let name = format!("kubelab-etcd-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let dir = std::env::temp_dir().join(name);
-    std::fs::create_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    std::fs::create_dir(&dir).map_err(|e| TestEtcdError::setup(format!("create {}", dir.display()), e))?;
     Ok(dir)
 }
 
@@ -252,7 +277,7 @@ mod tests {
     #[test]
     fn missing_binary_is_an_error_naming_the_package() {
         let error = find_etcd(None, Some(OsString::new()), Path::new("/nonexistent/etcd")).expect_err("must fail");
-        assert!(error.contains("apt-get install etcd-server"), "{error}");
+        assert!(error.to_string().contains("apt-get install etcd-server"), "{error}");
         let explicit = find_etcd(Some("/opt/etcd".into()), None, Path::new("/nonexistent/etcd"));
         assert_eq!(explicit, Ok(PathBuf::from("/opt/etcd")));
     }
@@ -260,6 +285,6 @@ mod tests {
     #[tokio::test]
     async fn unrunnable_binary_is_an_error_naming_it() {
         let error = TestEtcd::try_start(Path::new("/nonexistent/etcd"), &[]).await.err().expect("must fail");
-        assert!(error.contains("/nonexistent/etcd"), "{error}");
+        assert!(error.to_string().contains("/nonexistent/etcd"), "{error}");
     }
 }

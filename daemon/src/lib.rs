@@ -1,6 +1,10 @@
-//! What every daemon's `main` does around its work: log to stderr at the level
-//! `RUST_LOG` names (`info` by default), and stop on SIGTERM (what `docker
-//! stop` and compose send) or Ctrl-C.
+//! The kubelab daemons' shared start-up helpers (apiserver, scheduler,
+//! controller-manager, kubelet): what every daemon's `main` does around its
+//! work. Log to stderr at the level `RUST_LOG` names (`info` by default), and
+//! stop on SIGTERM (what `docker stop` and compose send) or Ctrl-C.
+//!
+//! A crate of its own so that a daemon gets these without depending on
+//! anything else it does not use (the apiserver does not need the client).
 
 /// Logs to stderr, filtered by `RUST_LOG` (for example `scheduler=debug,info`).
 pub fn init_logging() {
