@@ -5,6 +5,7 @@
 
 use crate::quantity::Quantity;
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition, PodSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ResourceQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use std::collections::BTreeMap;
 
@@ -63,32 +64,59 @@ pub fn all_containers(spec: &PodSpec) -> impl Iterator<Item = &Container> {
 /// either; Guaranteed when every container limits both, and the pod's summed
 /// requests equal its summed limits; Burstable otherwise.
 pub fn qos_class(spec: &PodSpec) -> &'static str {
+    fn amounts(m: Option<&BTreeMap<String, ResourceQuantity>>) -> Vec<(&str, Option<Quantity>)> {
+        m.into_iter().flatten().map(|(k, q)| (k.as_str(), Quantity::parse(&q.0).ok())).collect()
+    }
+    let containers = all_containers(spec).map(|c| {
+        let r = c.resources.as_ref();
+        (amounts(r.and_then(|r| r.requests.as_ref())), amounts(r.and_then(|r| r.limits.as_ref())))
+    });
+    qos_of(containers)
+}
+
+/// [`qos_class`] of a pod spec held as JSON: the apiserver completes a new
+/// pod's `status.qosClass` on its create path, which keeps pods as JSON.
+pub fn qos_class_json(spec: &serde_json::Value) -> &'static str {
+    fn amounts(m: Option<&serde_json::Value>) -> Vec<(&str, Option<Quantity>)> {
+        let m = m.and_then(serde_json::Value::as_object);
+        m.into_iter().flatten().map(|(k, q)| (k.as_str(), crate::quantity::from_json(q))).collect()
+    }
+    let containers = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| spec.get(*k).and_then(serde_json::Value::as_array))
+        .flatten()
+        .map(|c| {
+            let r = c.get("resources");
+            (amounts(r.and_then(|r| r.get("requests"))), amounts(r.and_then(|r| r.get("limits"))))
+        });
+    qos_of(containers)
+}
+
+/// Each container's requests and limits, by resource name (`None` where the
+/// amount does not parse), decide the class.
+fn qos_of<'a>(
+    containers: impl Iterator<Item = (Vec<(&'a str, Option<Quantity>)>, Vec<(&'a str, Option<Quantity>)>)>,
+) -> &'static str {
     const COUNTED: [&str; 2] = ["cpu", "memory"];
+    let positive = |list: Vec<(&'a str, Option<Quantity>)>| {
+        list.into_iter()
+            .filter(|(name, _)| COUNTED.contains(name))
+            .filter_map(|(name, q)| q.filter(|q| *q > Quantity::default()).map(|q| (name, q)))
+            .collect::<Vec<_>>()
+    };
     let mut requests: BTreeMap<&str, Quantity> = BTreeMap::new();
     let mut limits: BTreeMap<&str, Quantity> = BTreeMap::new();
     let mut guaranteed = true;
-    for c in all_containers(spec) {
-        let resources = c.resources.as_ref();
-        for (name, q) in resources.and_then(|r| r.requests.as_ref()).into_iter().flatten() {
-            let Some(&name) = COUNTED.iter().find(|n| **n == name) else { continue };
-            match Quantity::parse(&q.0) {
-                Ok(q) if q > Quantity::default() => requests.entry(name).or_default().add(&q),
-                _ => {}
-            }
+    for (container_requests, container_limits) in containers {
+        for (name, q) in positive(container_requests) {
+            requests.entry(name).or_default().add(&q);
         }
-        let mut limited = Vec::new();
-        for (name, q) in resources.and_then(|r| r.limits.as_ref()).into_iter().flatten() {
-            let Some(&name) = COUNTED.iter().find(|n| **n == name) else { continue };
-            match Quantity::parse(&q.0) {
-                Ok(q) if q > Quantity::default() => {
-                    limited.push(name);
-                    limits.entry(name).or_default().add(&q);
-                }
-                _ => {}
-            }
-        }
-        if !COUNTED.iter().all(|n| limited.contains(n)) {
+        let container_limits = positive(container_limits);
+        if !COUNTED.iter().all(|n| container_limits.iter().any(|(name, _)| name == n)) {
             guaranteed = false;
+        }
+        for (name, q) in container_limits {
+            limits.entry(name).or_default().add(&q);
         }
     }
     if requests.is_empty() && limits.is_empty() {
@@ -139,6 +167,31 @@ mod tests {
         assert_eq!(qos_class(&spec(json!([{"name": "a", "resources": {"limits": cpu_only}}]))), "Burstable");
         // One guaranteed container beside a best-effort one makes the pod Burstable.
         assert_eq!(qos_class(&spec(json!([{"name": "a", "resources": {"limits": both}}, {"name": "b"}]))), "Burstable");
+    }
+
+    #[test]
+    fn qos_classes_of_json_specs() {
+        assert_eq!(qos_class_json(&json!({"containers": [{"name": "a"}]})), "BestEffort");
+        let g = json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]});
+        assert_eq!(qos_class_json(&g), "Guaranteed");
+        let b = json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]});
+        assert_eq!(qos_class_json(&b), "Burstable");
+    }
+
+    #[test]
+    fn json_specs_get_the_same_class_as_typed_ones() {
+        let both = json!({"cpu": "100m", "memory": "10Mi"});
+        for containers in [
+            json!([{"name": "a"}]),
+            json!([{"name": "a", "resources": {"limits": both}}]),
+            json!([{"name": "a", "resources": {"limits": {"cpu": 1, "memory": "1Gi"}, "requests": {"cpu": "1000m"}}}]),
+            json!([{"name": "a", "resources": {"requests": {"cpu": "1"}}}]),
+            json!([{"name": "a", "resources": {"requests": {"ephemeral-storage": "1Gi"}}}]),
+            json!([{"name": "a", "resources": {"limits": both}}, {"name": "b"}]),
+        ] {
+            let raw = json!({ "containers": containers });
+            assert_eq!(qos_class_json(&raw), qos_class(&spec(containers.clone())), "{containers}");
+        }
     }
 
     #[test]

@@ -209,38 +209,6 @@ pub fn before_create(strategy: &dyn Strategy, obj: &mut Value) {
     }
 }
 
-// The pod strategy completes a new pod's `status.qosClass` with this.
-/// Kubernetes' QoS class: Guaranteed when every container's requests equal its
-/// limits for cpu and memory, BestEffort when none sets any, else Burstable.
-pub fn qos_class(spec: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|k| spec.get(*k).and_then(Value::as_array))
-        .flatten()
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in containers {
-        let req = &c["resources"]["requests"];
-        let lim = &c["resources"]["limits"];
-        for r in ["cpu", "memory"] {
-            let (rq, lm) = (req.get(r), lim.get(r));
-            if rq.is_some() || lm.is_some() {
-                any = true;
-            }
-            // Requests default to limits when only limits are given.
-            if lm.is_none() || (rq.is_some() && rq != lm) {
-                guaranteed = false;
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
-}
-
 /// Merges a client's update onto the stored object according to what the
 /// request may change, and bumps generation when the spec changed, as
 /// kube-apiserver's `rest.BeforeUpdate` with the kind's update strategy.
@@ -342,14 +310,5 @@ mod tests {
         before_update(&*rc, &mut status, &old, "status");
         assert_eq!(status["spec"]["replicas"], 1, "spec is not writable through status");
         assert_eq!(status["status"]["replicas"], 3);
-    }
-
-    #[test]
-    fn qos_classes() {
-        assert_eq!(qos_class(&json!({"containers": [{"name": "a"}]})), "BestEffort");
-        let g = json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]});
-        assert_eq!(qos_class(&g), "Guaranteed");
-        let b = json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]});
-        assert_eq!(qos_class(&b), "Burstable");
     }
 }

@@ -32,7 +32,7 @@ impl Strategy for PodStrategy {
     }
 
     fn finish_create(&self, obj: &mut Value) {
-        let qos = strategy::qos_class(&obj["spec"]);
+        let qos = api::pod::qos_class_json(&obj["spec"]);
         obj["status"]["qosClass"] = qos.into();
     }
 
