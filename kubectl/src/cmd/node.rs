@@ -2,7 +2,7 @@
 //! patching `spec.unschedulable`, printing `node/NAME cordoned` or
 //! `node/NAME already cordoned` as kubectl's drain helpers do.
 
-use super::run::{parse_dry_run, DryRun};
+use super::shared::{parse_dry_run, DryRun};
 use super::Ctx;
 use crate::cli::CordonArgs;
 use crate::error::{Error, Result};

@@ -1,25 +1,20 @@
-//! The workload commands beyond chapter 4: `create deployment|job|cronjob`,
-//! `set image`, `scale`'s companions `rollout status|history|undo|pause|resume|restart`,
-//! with kubectl's messages. Rollback is client-side, as modern kubectl does it:
-//! the template of the target revision's ReplicaSet is written back into the Deployment.
+//! `kubectl rollout status|history|undo|pause|resume|restart`, with kubectl's
+//! messages. Rollback is client-side, as modern kubectl does it: the template
+//! of the target revision's ReplicaSet is written back into the Deployment.
 
-use super::run::{parse_dry_run, print_created, DryRun};
+use super::describe::workloads::pod_template_text;
+use super::shared::{owned_replica_sets, revision_of, without_hash};
 use super::Ctx;
-use crate::cli::{
-    CreateCronJobArgs, CreateDeploymentArgs, CreateJobArgs, RolloutCommand, RolloutHistoryArgs, RolloutStatusArgs,
-    RolloutTargetArgs, RolloutUndoArgs, SetImageArgs,
-};
+use crate::cli::{RolloutCommand, RolloutHistoryArgs, RolloutStatusArgs, RolloutTargetArgs, RolloutUndoArgs};
 use crate::error::{Error, Result};
 use crate::printers;
 use crate::resource;
+use api::workload::{CHANGE_CAUSE, REVISION};
 use api::{meta, ResourceInfo};
-use client::{Client, PatchType};
+use client::PatchType;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
-const REVISION: &str = "deployment.kubernetes.io/revision";
-const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
-const HASH_LABEL: &str = "pod-template-hash";
 /// Annotations a rollback does not copy from the ReplicaSet to the Deployment.
 const NOT_COPIED: &[&str] = &[
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -29,236 +24,6 @@ const NOT_COPIED: &[&str] = &[
     "deployment.kubernetes.io/max-replicas",
     "deprecated.deployment.rollback.to",
 ];
-
-fn info(name: &str) -> &'static ResourceInfo {
-    api::registry::lookup(name).expect("a registered resource")
-}
-
-/// kubectl's container name for an image: its last path segment without tag or
-/// digest, with characters a name cannot hold replaced by `-`.
-pub fn container_name(image: &str) -> String {
-    let base = image.rsplit('/').next().unwrap_or(image);
-    let base = base.split('@').next().unwrap_or(base);
-    let base = base.split(':').next().unwrap_or(base);
-    base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
-}
-
-/// The Deployment `kubectl create deployment` makes: label and selector `app=NAME`.
-pub fn deployment_object(a: &CreateDeploymentArgs) -> Value {
-    let containers: Vec<Value> = a
-        .image
-        .iter()
-        .map(|image| {
-            let mut c = json!({"name": container_name(image), "image": image, "resources": {}});
-            if !a.command.is_empty() {
-                c["command"] = json!(a.command);
-            }
-            if a.port >= 0 {
-                c["ports"] = json!([{"containerPort": a.port}]);
-            }
-            c
-        })
-        .collect();
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": a.name, "labels": {"app": a.name}},
-        "spec": {
-            "replicas": a.replicas,
-            "selector": {"matchLabels": {"app": a.name}},
-            "strategy": {},
-            "template": {
-                "metadata": {"labels": {"app": a.name}},
-                "spec": {"containers": containers},
-            },
-        },
-        "status": {},
-    })
-}
-
-fn job_template(name: &str, image: &str, command: &[String], restart: &str) -> Value {
-    let mut container = json!({"name": name, "image": image, "resources": {}});
-    if !command.is_empty() {
-        container["command"] = json!(command);
-    }
-    json!({"template": {"metadata": {}, "spec": {"containers": [container], "restartPolicy": restart}}})
-}
-
-/// The Job `kubectl create job NAME --image` makes (restartPolicy Never).
-pub fn job_object(name: &str, image: &str, command: &[String]) -> Value {
-    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-           "spec": job_template(name, image, command, "Never"), "status": {}})
-}
-
-/// A Job from a CronJob's template, as `create job --from=cronjob/NAME`: owned by
-/// the CronJob and marked as started by hand.
-pub fn job_from_cronjob(name: &str, cronjob: &Value) -> Value {
-    let template = &cronjob["spec"]["jobTemplate"];
-    let mut annotations: Map<String, Value> =
-        template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
-    annotations.insert("cronjob.kubernetes.io/instantiate".into(), "manual".into());
-    let mut metadata = json!({
-        "name": name,
-        "annotations": annotations,
-        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": meta::name(cronjob),
-                             "uid": meta::uid(cronjob), "controller": true}],
-    });
-    if let Some(labels) = template["metadata"].get("labels") {
-        metadata["labels"] = labels.clone();
-    }
-    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template["spec"]})
-}
-
-/// The CronJob `kubectl create cronjob` makes.
-pub fn cronjob_object(a: &CreateCronJobArgs) -> Result<Value> {
-    if !matches!(a.restart.as_str(), "OnFailure" | "Never") {
-        return Err(Error::msg(format!("restart policy must be OnFailure or Never, got {:?}", a.restart)));
-    }
-    Ok(json!({
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {"name": a.name},
-        "spec": {
-            "schedule": a.schedule,
-            "jobTemplate": {"metadata": {"name": a.name},
-                            "spec": job_template(&a.name, &a.image, &a.command, &a.restart)},
-        },
-        "status": {},
-    }))
-}
-
-async fn create_object(ctx: &mut Ctx, obj: Value, dry_run: &str, output: Option<&str>) -> Result<()> {
-    let dry_run = parse_dry_run(dry_run)?;
-    if dry_run == DryRun::Server {
-        return Err(Error::msg("--dry-run=server is not supported by kubelab's apiserver"));
-    }
-    let info = api::registry::lookup(meta::kind(&obj)).expect("workload kinds are registered");
-    let shown = if dry_run == DryRun::Client {
-        obj
-    } else {
-        let ns = ctx.ns(info);
-        let client = ctx.client().await?;
-        client.create(info, &ns, &obj).await?
-    };
-    print_created(ctx, &shown, output, dry_run)
-}
-
-pub async fn create_deployment(ctx: &mut Ctx, a: CreateDeploymentArgs) -> Result<()> {
-    if a.image.len() > 1 && !a.command.is_empty() {
-        return Err(Error::msg("cannot specify multiple --image options and command"));
-    }
-    let obj = deployment_object(&a);
-    create_object(ctx, obj, &a.dry_run, a.output.as_deref()).await
-}
-
-pub async fn create_job(ctx: &mut Ctx, a: CreateJobArgs) -> Result<()> {
-    let obj = match (&a.image, &a.from) {
-        (Some(_), Some(_)) => return Err(Error::msg("either --image or --from must be specified")),
-        (None, None) => return Err(Error::msg("either --image or --from must be specified")),
-        (Some(image), None) => job_object(&a.name, image, &a.command),
-        (None, Some(from)) => {
-            if !a.command.is_empty() {
-                return Err(Error::msg("cannot specify --from and command"));
-            }
-            let name = match from.split_once('/') {
-                Some(("cronjob" | "cronjobs" | "cj" | "cronjob.batch", name)) => name,
-                _ => return Err(Error::msg(format!("from must be an existing cronjob: {from}"))),
-            };
-            let cronjobs = info("cronjobs");
-            let ns = ctx.ns(cronjobs);
-            let client = ctx.client().await?;
-            let cronjob = client.get(cronjobs, &ns, name).await?;
-            job_from_cronjob(&a.name, &cronjob)
-        }
-    };
-    create_object(ctx, obj, &a.dry_run, a.output.as_deref()).await
-}
-
-pub async fn create_cronjob(ctx: &mut Ctx, a: CreateCronJobArgs) -> Result<()> {
-    let obj = cronjob_object(&a)?;
-    create_object(ctx, obj, &a.dry_run, a.output.as_deref()).await
-}
-
-/// Splits `set image` arguments into resources and `CONTAINER=IMAGE` pairs.
-/// `set image`'s arguments: the resources, then `(container, image)` pairs.
-type ImageArgs = (Vec<String>, Vec<(String, String)>);
-
-pub fn split_image_args(args: &[String]) -> Result<ImageArgs> {
-    let (mut resources, mut images) = (Vec::new(), Vec::new());
-    for arg in args {
-        match arg.split_once('=') {
-            Some((c, i)) if !c.is_empty() && !i.is_empty() => images.push((c.to_string(), i.to_string())),
-            Some(_) => return Err(Error::msg(format!("invalid image update {arg:?}: expected CONTAINER=IMAGE"))),
-            None if images.is_empty() => resources.push(arg.clone()),
-            None => return Err(Error::msg("all resources must be specified before image changes: ".to_string() + arg)),
-        }
-    }
-    if images.is_empty() {
-        return Err(Error::msg("at least one image update is required"));
-    }
-    Ok((resources, images))
-}
-
-/// Where a kind keeps its pod spec.
-fn pod_spec_path(kind: &str) -> Option<&'static str> {
-    match kind {
-        "Pod" => Some("/spec"),
-        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
-        "Deployment" | "ReplicaSet" | "ReplicationController" | "DaemonSet" | "StatefulSet" | "Job" => {
-            Some("/spec/template/spec")
-        }
-        _ => None,
-    }
-}
-
-/// Sets images in an object's containers (`*` is every container); the names not found are returned.
-pub fn set_images(obj: &mut Value, images: &[(String, String)]) -> Vec<String> {
-    let Some(spec) = pod_spec_path(meta::kind(obj)).and_then(|p| obj.pointer_mut(p)) else {
-        return images.iter().map(|(c, _)| c.clone()).collect();
-    };
-    let mut missing = Vec::new();
-    for (name, image) in images {
-        let mut found = false;
-        for list in ["initContainers", "containers"] {
-            // get_mut, not spec[list]: indexing would add `"initContainers": null` to the object.
-            for c in spec.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
-                if name == "*" || c["name"] == name.as_str() {
-                    c["image"] = image.clone().into();
-                    found = true;
-                }
-            }
-        }
-        if !found {
-            missing.push(name.clone());
-        }
-    }
-    missing
-}
-
-pub async fn set_image(ctx: &mut Ctx, a: SetImageArgs) -> Result<()> {
-    let (resources, images) = split_image_args(&a.args)?;
-    let selections = resource::parse_args(&resources)?;
-    super::check_selection(&selections, a.selector.as_deref(), a.all)?;
-    let query = super::Query { label_selector: a.selector.clone().unwrap_or_default(), ..Default::default() };
-    let found = super::fetch(ctx, &selections, &query, false).await?;
-    let client = ctx.client().await?;
-    for f in found {
-        for mut obj in f.objects {
-            let name = meta::name(&obj).to_string();
-            let missing = set_images(&mut obj, &images);
-            if let Some(c) = missing.first() {
-                ctx.report(&Error::msg(format!("unable to find container named \"{c}\"")));
-                continue;
-            }
-            let ns = meta::namespace(&obj).to_string();
-            match client.update(f.info, &ns, &obj).await {
-                Ok(_) => ctx.println(&format!("{} image updated", printers::kind_name(f.info, &name))),
-                Err(e) => ctx.report_api(&e, None),
-            }
-        }
-    }
-    Ok(())
-}
 
 pub async fn run(ctx: &mut Ctx, cmd: RolloutCommand) -> Result<()> {
     match cmd {
@@ -392,28 +157,6 @@ fn parse_timeout(s: &str) -> Result<Duration> {
     Duration::try_from(d).map_err(|_| Error::msg(format!("invalid --timeout {s:?}")))
 }
 
-fn revision_of(rs: &Value) -> i64 {
-    rs.pointer(&format!("/metadata/annotations/{}", REVISION.replace('/', "~1")))
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The ReplicaSets a Deployment controls, by revision.
-pub(super) async fn owned_replica_sets(client: &Client, d: &Value) -> Result<Vec<Value>> {
-    let rs_info = info("replicasets");
-    let list = client.list(rs_info, meta::namespace(d), &Default::default()).await?;
-    let mut owned: Vec<Value> = super::items(rs_info, list)
-        .into_iter()
-        .filter(|rs| {
-            let refs = rs.pointer("/metadata/ownerReferences").and_then(Value::as_array);
-            refs.into_iter().flatten().any(|r| r["controller"] == true && r["uid"] == meta::uid(d))
-        })
-        .collect();
-    owned.sort_by_key(revision_of);
-    Ok(owned)
-}
-
 /// `REVISION  CHANGE-CAUSE` rows, as kubectl's history viewer prints them.
 pub fn history_table(replica_sets: &[Value]) -> String {
     let mut rows = vec![vec!["REVISION".to_string(), "CHANGE-CAUSE".to_string()]];
@@ -441,7 +184,7 @@ async fn history(ctx: &mut Ctx, a: RolloutHistoryArgs) -> Result<()> {
         if let Some(cause) = meta::annotations(rs).get(CHANGE_CAUSE) {
             template["metadata"]["annotations"][CHANGE_CAUSE] = cause.clone().into();
         }
-        let text = super::describe_kinds::pod_template_text(&template);
+        let text = pod_template_text(&template);
         ctx.print(&format!("{shown} with revision #{}\n{text}\n", a.revision));
         return Ok(());
     }
@@ -451,15 +194,6 @@ async fn history(ctx: &mut Ctx, a: RolloutHistoryArgs) -> Result<()> {
     }
     ctx.print(&format!("{shown} \n{}\n", history_table(&all)));
     Ok(())
-}
-
-/// A template without the hash label the Deployment controller adds to ReplicaSets.
-pub(super) fn without_hash(template: &Value) -> Value {
-    let mut t = template.clone();
-    if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
-        labels.remove(HASH_LABEL);
-    }
-    t
 }
 
 /// Picks the ReplicaSet to roll back to: `to_revision`, or the one before the current.

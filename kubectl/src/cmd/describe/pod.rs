@@ -1,13 +1,12 @@
 //! `kubectl describe pod`: the pod itself, its containers (also used by the
 //! controllers' pod templates), volumes, tolerations, probes and QoS class.
 
-use super::describe::Writer;
-use super::describe_kinds::{controller_of, header, s};
+use super::writer::{controller_of, header, s, Writer};
 use crate::age;
 use crate::printers::columns::{array_at, int_at, string_map};
 use serde_json::Value;
 
-pub(super) fn pod(w: &mut Writer, pod: &Value) {
+pub fn pod(w: &mut Writer, pod: &Value) {
     header(w, pod, true);
     if let Some(p) = pod.pointer("/spec/priority").and_then(Value::as_i64) {
         w.w(0, &format!("Priority:\t{p}\n"));
@@ -101,7 +100,7 @@ pub fn qos_class(pod: &Value) -> String {
     if guaranteed { "Guaranteed" } else { "Burstable" }.into()
 }
 
-pub(super) fn containers(w: &mut Writer, label: &str, specs: &[Value], statuses: Option<&[Value]>, space: &str) {
+pub fn containers(w: &mut Writer, label: &str, specs: &[Value], statuses: Option<&[Value]>, space: &str) {
     w.w(0, &format!("{space}{label}:{}\n", if specs.is_empty() { " <none>" } else { "" }));
     let name_indent = if space.is_empty() { "" } else { " " };
     for c in specs {
@@ -298,7 +297,7 @@ fn env(w: &mut Writer, c: &Value) {
     }
 }
 
-pub(super) fn volumes(w: &mut Writer, vols: &[Value], space: &str) {
+pub fn volumes(w: &mut Writer, vols: &[Value], space: &str) {
     if vols.is_empty() {
         w.w(0, &format!("{space}Volumes:\t<none>\n"));
         return;
@@ -351,7 +350,7 @@ pub(super) fn volumes(w: &mut Writer, vols: &[Value], space: &str) {
     }
 }
 
-pub(super) fn tolerations(w: &mut Writer, indent: &str, title: &str, tols: &[Value]) {
+pub fn tolerations(w: &mut Writer, indent: &str, title: &str, tols: &[Value]) {
     w.w(0, &format!("{indent}{title}:\t"));
     if tols.is_empty() {
         w.w(0, "<none>\n");
@@ -382,7 +381,7 @@ pub(super) fn tolerations(w: &mut Writer, indent: &str, title: &str, tols: &[Val
 
 #[cfg(test)]
 mod tests {
-    use super::super::describe_kinds::{describe, Related};
+    use super::super::{describe, Related};
     use super::*;
     use jiff::Timestamp;
     use serde_json::json;

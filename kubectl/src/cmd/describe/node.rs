@@ -3,8 +3,7 @@
 //! and limits as shares of what the node can allocate, following kubectl's
 //! `describeNode` and `describeNodeResource` line for line.
 
-use super::describe::Writer;
-use super::describe_kinds::{header, s, Related};
+use super::writer::{header, s, Writer};
 use crate::age;
 use crate::printers::columns::array_at;
 use api::quantity::{self, Quantity};
@@ -132,7 +131,13 @@ fn taints(n: &Value) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
+pub fn node(
+    w: &mut Writer,
+    n: &Value,
+    pods: &[Value],
+    lease_or_error: &Option<std::result::Result<Value, String>>,
+    now: Timestamp,
+) {
     header(w, n, false);
     let mut roles: Vec<String> = Vec::new();
     for (k, v) in api::meta::labels(n) {
@@ -152,7 +157,7 @@ pub(super) fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
     w.w(0, &format!("Taints:\t{}\n", if taints.is_empty() { "<none>".to_string() } else { taints.join("\n\t") }));
     let unschedulable = n.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
     w.w(0, &format!("Unschedulable:\t{unschedulable}\n"));
-    lease(w, &rel.lease);
+    lease(w, lease_or_error);
     let conditions = array_at(n, &["status", "conditions"]);
     if !conditions.is_empty() {
         w.w(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n");
@@ -213,7 +218,7 @@ pub(super) fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
     }
     // kubectl measures shares against what the node can allocate, else its capacity.
     let allocatable = if allocatable_list.is_empty() { capacity } else { allocatable_list };
-    node_resources(w, &rel.pods, &allocatable, now);
+    node_resources(w, pods, &allocatable, now);
 }
 
 /// The `Non-terminated Pods` and `Allocated resources` tables.
@@ -272,7 +277,7 @@ fn node_resources(w: &mut Writer, pods: &[Value], allocatable: &ResourceList, no
 
 #[cfg(test)]
 mod tests {
-    use super::super::describe_kinds::describe;
+    use super::super::{describe, Related};
     use super::*;
     use serde_json::json;
 

@@ -1,0 +1,86 @@
+//! `kubectl create deployment NAME --image=...`: label and selector `app=NAME`.
+
+use crate::cli::CreateDeploymentArgs;
+use crate::cmd::shared::create_object;
+use crate::cmd::Ctx;
+use crate::error::{Error, Result};
+use serde_json::{json, Value};
+
+/// kubectl's container name for an image: its last path segment without tag or
+/// digest, with characters a name cannot hold replaced by `-`.
+pub fn container_name(image: &str) -> String {
+    let base = image.rsplit('/').next().unwrap_or(image);
+    let base = base.split('@').next().unwrap_or(base);
+    let base = base.split(':').next().unwrap_or(base);
+    base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+/// The Deployment `kubectl create deployment` makes: label and selector `app=NAME`.
+pub fn deployment_object(a: &CreateDeploymentArgs) -> Value {
+    let containers: Vec<Value> = a
+        .image
+        .iter()
+        .map(|image| {
+            let mut c = json!({"name": container_name(image), "image": image, "resources": {}});
+            if !a.command.is_empty() {
+                c["command"] = json!(a.command);
+            }
+            if a.port >= 0 {
+                c["ports"] = json!([{"containerPort": a.port}]);
+            }
+            c
+        })
+        .collect();
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": a.name, "labels": {"app": a.name}},
+        "spec": {
+            "replicas": a.replicas,
+            "selector": {"matchLabels": {"app": a.name}},
+            "strategy": {},
+            "template": {
+                "metadata": {"labels": {"app": a.name}},
+                "spec": {"containers": containers},
+            },
+        },
+        "status": {},
+    })
+}
+
+pub async fn run(ctx: &mut Ctx, a: CreateDeploymentArgs) -> Result<()> {
+    if a.image.len() > 1 && !a.command.is_empty() {
+        return Err(Error::msg("cannot specify multiple --image options and command"));
+    }
+    let obj = deployment_object(&a);
+    create_object(ctx, obj, &a.dry_run, a.output.as_deref()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command, CreateCommand};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Cli {
+        let mut full = vec!["kubectl"];
+        full.extend_from_slice(args);
+        Cli::try_parse_from(full).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn create_deployment_builds_what_kubectl_builds() {
+        let cli = parse(&["create", "deployment", "kubia", "--image=luksa/kubia:v1", "--replicas=3", "--port=8080"]);
+        let Command::Create(c) = cli.command else { panic!("not create") };
+        let Some(CreateCommand::Deployment(a)) = c.what else { panic!("not create deployment") };
+        let d = deployment_object(&a);
+        assert_eq!(d["metadata"]["labels"], json!({"app": "kubia"}));
+        assert_eq!(d["spec"]["replicas"], 3);
+        assert_eq!(d["spec"]["selector"], json!({"matchLabels": {"app": "kubia"}}));
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!((c["name"].as_str(), c["image"].as_str()), (Some("kubia"), Some("luksa/kubia:v1")));
+        assert_eq!(c["ports"], json!([{"containerPort": 8080}]));
+        assert!(Cli::try_parse_from(["kubectl", "create", "deployment", "kubia"]).is_err(), "--image is required");
+        assert_eq!(container_name("registry:5000/team/my_app@sha256:abc"), "my-app");
+    }
+}
