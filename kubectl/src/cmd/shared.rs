@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::manifest;
 use crate::printers;
 use crate::resource;
-use api::workload::{HASH_LABEL, REVISION};
+use crate::typed::decode_all;
+use api::k8s_openapi::api::apps::v1::ReplicaSet;
 use api::{meta, ResourceInfo};
 use client::Client;
 use serde_json::{Map, Value};
@@ -179,33 +180,14 @@ pub async fn named_objects(
     super::fetch(ctx, &selections, &query, false).await
 }
 
-pub fn revision_of(rs: &Value) -> i64 {
-    rs.pointer(&format!("/metadata/annotations/{}", REVISION.replace('/', "~1")))
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The ReplicaSets a Deployment controls, by revision.
-pub async fn owned_replica_sets(client: &Client, d: &Value) -> Result<Vec<Value>> {
+/// The ReplicaSets a Deployment (of `namespace`, with `uid`) controls, by revision.
+pub async fn owned_replica_sets(client: &Client, namespace: &str, uid: &str) -> Result<Vec<ReplicaSet>> {
     let rs_info = api::registry::lookup("replicasets").expect("replicasets are registered");
-    let list = client.list(rs_info, meta::namespace(d), &Default::default()).await?;
-    let mut owned: Vec<Value> = super::items(rs_info, list)
+    let list = client.list(rs_info, namespace, &Default::default()).await?;
+    let mut owned: Vec<ReplicaSet> = decode_all::<ReplicaSet>(&super::items(rs_info, list))
         .into_iter()
-        .filter(|rs| {
-            let refs = rs.pointer("/metadata/ownerReferences").and_then(Value::as_array);
-            refs.into_iter().flatten().any(|r| r["controller"] == true && r["uid"] == meta::uid(d))
-        })
+        .filter(|rs| api::pod::controller_of(&rs.metadata).is_some_and(|r| r.uid == uid))
         .collect();
-    owned.sort_by_key(revision_of);
+    owned.sort_by_key(|rs| api::workload::revision(&rs.metadata));
     Ok(owned)
-}
-
-/// A template without the hash label the Deployment controller adds to ReplicaSets.
-pub fn without_hash(template: &Value) -> Value {
-    let mut t = template.clone();
-    if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
-        labels.remove(HASH_LABEL);
-    }
-    t
 }

@@ -1,11 +1,15 @@
 //! `kubectl describe` for kinds without a layout of their own: every field,
 //! titled as kubectl's unstructured describer titles them.
 
-use super::writer::{header, Writer};
+use super::writer::Writer;
 use serde_json::Value;
 
+/// Any kind, read as JSON: its metadata through `api::meta`, then every field.
 pub fn generic(w: &mut Writer, obj: &Value) {
-    header(w, obj, !api::meta::namespace(obj).is_empty());
+    w.w(0, &format!("Name:\t{}\n", api::meta::name(obj)));
+    if !api::meta::namespace(obj).is_empty() {
+        w.w(0, &format!("Namespace:\t{}\n", api::meta::namespace(obj)));
+    }
     w.labels("", "Labels", &api::meta::labels(obj));
     w.annotations("", "Annotations", &api::meta::annotations(obj));
     const SKIP: [&str; 5] = [

@@ -17,15 +17,20 @@ use super::shared::{fetch_manifest_objects, owned_replica_sets};
 use super::{Ctx, Found};
 use crate::cli::DescribeArgs;
 use crate::error::{Error, Result};
-use crate::printers::columns::{format_labels, selector_string, string_map};
+use crate::printers::columns::{format_map, label_selector_string};
 use crate::resource::{self, Selection};
+use crate::typed::{decode, decode_all};
+use api::k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
+use api::k8s_openapi::api::batch::v1::Job;
+use api::k8s_openapi::api::coordination::v1::Lease;
+use api::k8s_openapi::api::core::v1::{Event, Pod, ReplicationController};
 use api::ResourceInfo;
 use client::{Client, ListParams};
 use jiff::Timestamp;
 use serde_json::Value;
 use writer::Writer;
 
-/// What a description needs besides the object.
+/// What a description needs besides the object, as the server returned it.
 #[derive(Debug, Default)]
 pub struct Related {
     /// `None`: events were not asked for (`--show-events=false`).
@@ -34,30 +39,51 @@ pub struct Related {
     pub pods: Vec<Value>,
     pub endpoints: Option<Value>,
     /// The ReplicaSets a Deployment controls.
-    pub replica_sets: Vec<Value>,
+    pub replica_sets: Vec<ReplicaSet>,
     /// A node's lease in `kube-node-lease`, or why it could not be read.
     pub lease: Option<std::result::Result<Value, String>>,
 }
 
-/// The description of one object.
+/// The description of one object: the kinds with a layout of their own read
+/// it (and what it relates to) as their typed structs; any other kind, or an
+/// object that does not read as its kind, gets the generic layout.
 pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp) -> String {
     let mut w = Writer::default();
-    match info.kind {
-        "Pod" => pod::pod(&mut w, obj),
-        "Node" => node::node(&mut w, obj, &rel.pods, &rel.lease, now),
-        "ReplicationController" | "ReplicaSet" => workloads::replicated(&mut w, info, obj, &rel.pods),
-        "Deployment" => deployment::deployment(&mut w, obj, &rel.replica_sets),
-        "DaemonSet" => workloads::daemonset(&mut w, obj, &rel.pods),
-        "Job" => workloads::job(&mut w, obj, now),
-        "CronJob" => workloads::cronjob(&mut w, obj),
-        "Service" => service::service(&mut w, obj, rel.endpoints.as_ref()),
+    let pods = || decode_all::<Pod>(&rel.pods);
+    let described = match info.kind {
+        "Pod" => decode(obj).ok().map(|p| pod::pod(&mut w, &p)),
+        "Node" => decode(obj).ok().map(|n| {
+            let lease = rel.lease.as_ref().map(|l| match l {
+                Ok(l) => Ok(decode::<Lease>(l).unwrap_or_default()),
+                Err(e) => Err(e.clone()),
+            });
+            node::node(&mut w, &n, &pods(), lease.as_ref(), now)
+        }),
+        "ReplicationController" => decode(obj).ok().map(|rc| workloads::replication_controller(&mut w, &rc, &pods())),
+        "ReplicaSet" => decode(obj).ok().map(|rs| workloads::replica_set(&mut w, &rs, &pods())),
+        "Deployment" => decode(obj).ok().map(|d| deployment::deployment(&mut w, &d, &rel.replica_sets)),
+        "DaemonSet" => decode(obj).ok().map(|ds| workloads::daemonset(&mut w, &ds, &pods())),
+        "Job" => decode(obj).ok().map(|j| workloads::job(&mut w, &j)),
+        "CronJob" => decode(obj).ok().map(|cj| workloads::cronjob(&mut w, &cj)),
+        "Service" => decode(obj).ok().map(|svc| {
+            let endpoints = rel.endpoints.as_ref().and_then(|ep| decode(ep).ok());
+            service::service(&mut w, &svc, endpoints.as_ref())
+        }),
         "Namespace" => {
-            namespace::namespace(&mut w, obj);
-            return w.finish();
+            if let Ok(ns) = decode(obj) {
+                namespace::namespace(&mut w, &ns);
+                return w.finish();
+            }
+            None
         }
-        _ => generic::generic(&mut w, obj),
+        _ => None,
+    };
+    if described.is_none() {
+        w = Writer::default();
+        generic::generic(&mut w, obj);
     }
-    w.events(rel.events.as_deref(), now);
+    let events = rel.events.as_deref().map(decode_all::<Event>);
+    w.events(events.as_deref(), now);
     w.finish()
 }
 
@@ -69,14 +95,17 @@ pub fn events_for(obj: &Value, events: &[Value]) -> Vec<Value> {
     events
         .iter()
         .filter(|e| {
-            let field = |k: &str| e.pointer(&format!("/involvedObject/{k}")).and_then(Value::as_str).unwrap_or("");
-            if kind == "Node" && field("kind") == "Node" && field("name") == name && field("uid") == name {
+            let Ok(event) = decode::<Event>(e) else { return false };
+            let o = &event.involved_object;
+            let field = |v: &Option<String>| v.clone().unwrap_or_default();
+            let (o_kind, o_name, o_uid) = (field(&o.kind), field(&o.name), field(&o.uid));
+            if kind == "Node" && o_kind == "Node" && o_name == name && o_uid == name {
                 return true;
             }
-            if !uid.is_empty() && !field("uid").is_empty() {
-                return field("uid") == uid;
+            if !uid.is_empty() && !o_uid.is_empty() {
+                return o_uid == uid;
             }
-            field("kind") == kind && field("name") == name && field("namespace") == ns
+            o_kind == kind && o_name == name && field(&o.namespace) == ns
         })
         .cloned()
         .collect()
@@ -161,12 +190,7 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
         rel.events = Some(events_for(obj, &events));
     }
     let pods = api::registry::lookup("pods").expect("pods are registered");
-    let selector = match info.kind {
-        "ReplicationController" => Some(format_labels(&string_map(obj.pointer("/spec/selector")))),
-        "ReplicaSet" | "DaemonSet" | "Job" => Some(selector_string(obj.pointer("/spec/selector"))),
-        _ => None,
-    };
-    if let Some(sel) = selector.filter(|s| s != "<none>") {
+    if let Some(sel) = pod_selector(info, obj).filter(|s| s != "<none>") {
         let params = ListParams { label_selector: sel, ..Default::default() };
         rel.pods = crate::cmd::items(pods, client.list(pods, &ns, &params).await?);
     }
@@ -182,13 +206,32 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
         rel.lease = Some(client.get(leases, "kube-node-lease", name).await.map_err(|e| e.message));
     }
     if info.kind == "Deployment" {
-        rel.replica_sets = owned_replica_sets(client, obj).await?;
+        rel.replica_sets = owned_replica_sets(client, api::meta::namespace(obj), api::meta::uid(obj)).await?;
     }
     if info.kind == "Service" {
         let ep = api::registry::lookup("endpoints").expect("endpoints are registered");
         rel.endpoints = client.get(ep, &ns, api::meta::name(obj)).await.ok();
     }
     Ok(rel)
+}
+
+/// The label selector of a controller's pods, as a list request takes it.
+fn pod_selector(info: &ResourceInfo, obj: &Value) -> Option<String> {
+    match info.kind {
+        "ReplicationController" => decode::<ReplicationController>(obj)
+            .ok()
+            .map(|rc| format_map(rc.spec.as_ref().and_then(|s| s.selector.as_ref()))),
+        "ReplicaSet" => {
+            decode::<ReplicaSet>(obj).ok().map(|rs| label_selector_string(rs.spec.as_ref().map(|s| &s.selector)))
+        }
+        "DaemonSet" => {
+            decode::<DaemonSet>(obj).ok().map(|ds| label_selector_string(ds.spec.as_ref().map(|s| &s.selector)))
+        }
+        "Job" => {
+            decode::<Job>(obj).ok().map(|j| label_selector_string(j.spec.as_ref().and_then(|s| s.selector.as_ref())))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
 //! `kubectl describe namespace`: its status, and (as kubelab has neither) no
 //! resource quota and no LimitRange.
 
-use super::writer::{header, s, Writer};
-use serde_json::Value;
+use super::writer::{header, labels_and_annotations, Writer};
+use api::k8s_openapi::api::core::v1::Namespace;
 
-pub fn namespace(w: &mut Writer, ns: &Value) {
-    header(w, ns, false);
-    w.labels("", "Labels", &api::meta::labels(ns));
-    w.annotations("", "Annotations", &api::meta::annotations(ns));
-    w.w(0, &format!("Status:\t{}\n", s(ns, &["status", "phase"])));
+pub fn namespace(w: &mut Writer, ns: &Namespace) {
+    header(w, &ns.metadata, false);
+    labels_and_annotations(w, &ns.metadata);
+    let phase = ns.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
+    w.w(0, &format!("Status:\t{phase}\n"));
     w.w(0, "\nNo resource quota.\n\nNo LimitRange resource.\n");
 }
 

@@ -1,142 +1,120 @@
 //! `kubectl describe pod`: the pod itself, its containers (also used by the
 //! controllers' pod templates), volumes, tolerations, probes and QoS class.
 
-use super::writer::{controller_of, header, s, Writer};
+use super::writer::{controlled_by, header, labels_and_annotations, or_empty, Writer};
 use crate::age;
-use crate::printers::columns::{array_at, int_at, string_map};
-use serde_json::Value;
+use api::k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStatus, EnvVar, Pod, Probe, Toleration, Volume,
+};
+use api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use jiff::Timestamp;
 
-pub fn pod(w: &mut Writer, pod: &Value) {
-    header(w, pod, true);
-    if let Some(p) = pod.pointer("/spec/priority").and_then(Value::as_i64) {
+pub fn pod(w: &mut Writer, pod: &Pod) {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let status = pod.status.clone().unwrap_or_default();
+    header(w, &pod.metadata, true);
+    if let Some(p) = spec.priority {
         w.w(0, &format!("Priority:\t{p}\n"));
     }
-    if !s(pod, &["spec", "priorityClassName"]).is_empty() {
-        w.w(0, &format!("Priority Class Name:\t{}\n", s(pod, &["spec", "priorityClassName"])));
+    if let Some(class) = spec.priority_class_name.as_deref().filter(|c| !c.is_empty()) {
+        w.w(0, &format!("Priority Class Name:\t{class}\n"));
     }
-    if !s(pod, &["spec", "serviceAccountName"]).is_empty() {
-        w.w(0, &format!("Service Account:\t{}\n", s(pod, &["spec", "serviceAccountName"])));
+    if let Some(account) = spec.service_account_name.as_deref().filter(|a| !a.is_empty()) {
+        w.w(0, &format!("Service Account:\t{account}\n"));
     }
-    match s(pod, &["spec", "nodeName"]) {
+    match api::pod::node_name(pod) {
         "" => w.w(0, "Node:\t<none>\n"),
-        node => w.w(0, &format!("Node:\t{node}/{}\n", s(pod, &["status", "hostIP"]))),
+        node => w.w(0, &format!("Node:\t{node}/{}\n", status.host_ip.as_deref().unwrap_or(""))),
     }
-    if !s(pod, &["status", "startTime"]).is_empty() {
-        w.w(0, &format!("Start Time:\t{}\n", age::rfc1123z(s(pod, &["status", "startTime"]))));
+    if let Some(start) = &status.start_time {
+        w.w(0, &format!("Start Time:\t{}\n", age::rfc1123(Some(start))));
     }
-    w.labels("", "Labels", &api::meta::labels(pod));
-    w.annotations("", "Annotations", &api::meta::annotations(pod));
-    let phase = s(pod, &["status", "phase"]);
-    match api::meta::deletion_timestamp(pod) {
-        Some(ts) if phase != "Failed" && phase != "Succeeded" => {
-            w.w(0, &format!("Status:\tTerminating (lasts {})\n", age::age(ts)));
-            let grace = int_at(pod, &["metadata", "deletionGracePeriodSeconds"]);
+    labels_and_annotations(w, &pod.metadata);
+    let phase = api::pod::phase(pod);
+    match &pod.metadata.deletion_timestamp {
+        Some(ts) if !api::pod::is_finished(pod) => {
+            w.w(0, &format!("Status:\tTerminating (lasts {})\n", age::since(Some(ts), Timestamp::now())));
+            let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
             w.w(0, &format!("Termination Grace Period:\t{grace}s\n"));
         }
         _ => w.w(0, &format!("Status:\t{phase}\n")),
     }
-    for (label, field) in [("Reason", "reason"), ("Message", "message")] {
-        if !s(pod, &["status", field]).is_empty() {
-            w.w(0, &format!("{label}:\t{}\n", s(pod, &["status", field])));
+    for (label, field) in [("Reason", &status.reason), ("Message", &status.message)] {
+        if let Some(text) = field.as_deref().filter(|t| !t.is_empty()) {
+            w.w(0, &format!("{label}:\t{text}\n"));
         }
     }
-    w.w(0, &format!("IP:\t{}\n", s(pod, &["status", "podIP"])));
-    let ips = array_at(pod, &["status", "podIPs"]);
+    w.w(0, &format!("IP:\t{}\n", status.pod_ip.as_deref().unwrap_or("")));
+    let ips = status.pod_ips.as_deref().unwrap_or(&[]);
     if ips.is_empty() {
         w.w(0, "IPs:\t<none>\n");
     } else {
         w.w(0, "IPs:\n");
         for ip in ips {
-            w.w(1, &format!("IP:\t{}\n", s(ip, &["ip"])));
+            w.w(1, &format!("IP:\t{}\n", ip.ip));
         }
     }
-    if let Some(c) = controller_of(pod) {
+    if let Some(c) = controlled_by(&pod.metadata) {
         w.w(0, &format!("Controlled By:\t{c}\n"));
     }
-    if !s(pod, &["status", "nominatedNodeName"]).is_empty() {
-        w.w(0, &format!("NominatedNodeName:\t{}\n", s(pod, &["status", "nominatedNodeName"])));
+    if let Some(nominated) = status.nominated_node_name.as_deref().filter(|n| !n.is_empty()) {
+        w.w(0, &format!("NominatedNodeName:\t{nominated}\n"));
     }
-    let statuses = |field: &str| array_at(pod, &["status", field]).to_vec();
-    let init = array_at(pod, &["spec", "initContainers"]);
+    let init = spec.init_containers.as_deref().unwrap_or(&[]);
     if !init.is_empty() {
-        containers(w, "Init Containers", init, Some(&statuses("initContainerStatuses")), "");
+        let statuses = status.init_container_statuses.as_deref().unwrap_or(&[]);
+        containers(w, "Init Containers", init, Some(statuses), "");
     }
-    containers(w, "Containers", array_at(pod, &["spec", "containers"]), Some(&statuses("containerStatuses")), "");
-    let conditions = array_at(pod, &["status", "conditions"]);
+    let statuses = status.container_statuses.as_deref().unwrap_or(&[]);
+    containers(w, "Containers", &spec.containers, Some(statuses), "");
+    let conditions = status.conditions.as_deref().unwrap_or(&[]);
     if !conditions.is_empty() {
         w.w(0, "Conditions:\n  Type\tStatus\n");
         for c in conditions {
-            w.w(1, &format!("{} \t{} \n", s(c, &["type"]), s(c, &["status"])));
+            w.w(1, &format!("{} \t{} \n", c.type_, c.status));
         }
     }
-    volumes(w, array_at(pod, &["spec", "volumes"]), "");
-    let qos = match s(pod, &["status", "qosClass"]) {
-        "" => qos_class(pod),
-        q => q.to_string(),
+    volumes(w, spec.volumes.as_deref().unwrap_or(&[]), "");
+    let qos = match status.qos_class.as_deref() {
+        None | Some("") => api::pod::qos_class(&spec),
+        Some(q) => q,
     };
     w.w(0, &format!("QoS Class:\t{qos}\n"));
-    w.labels("", "Node-Selectors", &string_map(pod.pointer("/spec/nodeSelector")));
-    tolerations(w, "", "Tolerations", array_at(pod, &["spec", "tolerations"]));
+    w.labels("", "Node-Selectors", or_empty(spec.node_selector.as_ref()));
+    tolerations(w, "", "Tolerations", spec.tolerations.as_deref().unwrap_or(&[]));
 }
 
-/// Kubernetes' QoS class: BestEffort without any requests or limits,
-/// Guaranteed when every container limits CPU and memory at its requests.
-pub fn qos_class(pod: &Value) -> String {
-    let all: Vec<&Value> =
-        array_at(pod, &["spec", "containers"]).iter().chain(array_at(pod, &["spec", "initContainers"])).collect();
-    let empty = |c: &Value, k: &str| {
-        c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_none_or(|m| m.is_empty())
-    };
-    if all.iter().all(|c| empty(c, "requests") && empty(c, "limits")) {
-        return "BestEffort".into();
-    }
-    let guaranteed = all.iter().all(|c| {
-        ["cpu", "memory"].iter().all(|r| {
-            let limit = c.pointer(&format!("/resources/limits/{r}"));
-            let request = c.pointer(&format!("/resources/requests/{r}")).or(limit);
-            limit.is_some() && limit == request
-        })
-    });
-    if guaranteed { "Guaranteed" } else { "Burstable" }.into()
-}
-
-pub fn containers(w: &mut Writer, label: &str, specs: &[Value], statuses: Option<&[Value]>, space: &str) {
+pub fn containers(w: &mut Writer, label: &str, specs: &[Container], statuses: Option<&[ContainerStatus]>, space: &str) {
     w.w(0, &format!("{space}{label}:{}\n", if specs.is_empty() { " <none>" } else { "" }));
     let name_indent = if space.is_empty() { "" } else { " " };
     for c in specs {
-        let name = s(c, &["name"]);
-        let status = statuses.and_then(|st| st.iter().find(|x| s(x, &["name"]) == name));
-        w.w(1, &format!("{name_indent}{name}:\n"));
+        let status = statuses.and_then(|st| st.iter().find(|x| x.name == c.name));
+        w.w(1, &format!("{name_indent}{}:\n", c.name));
         if let Some(st) = status {
-            w.w(2, &format!("Container ID:\t{}\n", s(st, &["containerID"])));
+            w.w(2, &format!("Container ID:\t{}\n", st.container_id.as_deref().unwrap_or("")));
         }
-        w.w(2, &format!("Image:\t{}\n", s(c, &["image"])));
+        w.w(2, &format!("Image:\t{}\n", c.image.as_deref().unwrap_or("")));
         if let Some(st) = status {
-            w.w(2, &format!("Image ID:\t{}\n", s(st, &["imageID"])));
+            w.w(2, &format!("Image ID:\t{}\n", st.image_id));
         }
-        let ports = array_at(c, &["ports"]);
-        let proto = |p: &Value| {
-            if s(p, &["protocol"]).is_empty() {
-                "TCP".to_string()
-            } else {
-                s(p, &["protocol"]).to_string()
-            }
-        };
-        let list =
-            |field: &str| ports.iter().map(|p| format!("{}/{}", int_at(p, &[field]), proto(p))).collect::<Vec<_>>();
-        for (one, many, field) in [("Port", "Ports", "containerPort"), ("Host Port", "Host Ports", "hostPort")] {
-            let items = list(field);
+        let ports = c.ports.as_deref().unwrap_or(&[]);
+        let proto = |p: Option<&str>| p.filter(|p| !p.is_empty()).unwrap_or("TCP").to_string();
+        let container_ports: Vec<String> =
+            ports.iter().map(|p| format!("{}/{}", p.container_port, proto(p.protocol.as_deref()))).collect();
+        let host_ports: Vec<String> =
+            ports.iter().map(|p| format!("{}/{}", p.host_port.unwrap_or(0), proto(p.protocol.as_deref()))).collect();
+        for (one, many, items) in [("Port", "Ports", container_ports), ("Host Port", "Host Ports", host_ports)] {
             if items.len() > 1 {
                 w.w(2, &format!("{many}:\t{}\n", items.join(", ")));
             } else {
                 w.w(2, &format!("{one}:\t{}\n", items.first().map(String::as_str).unwrap_or("<none>")));
             }
         }
-        for (title, field) in [("Command", "command"), ("Args", "args")] {
-            let items = array_at(c, &[field]);
+        for (title, items) in [("Command", &c.command), ("Args", &c.args)] {
+            let items = items.as_deref().unwrap_or(&[]);
             if !items.is_empty() {
                 w.w(2, &format!("{title}:\n"));
-                for item in items.iter().filter_map(Value::as_str) {
+                for item in items {
                     for line in item.split('\n') {
                         w.w(3, &format!("{line}\n"));
                     }
@@ -144,122 +122,116 @@ pub fn containers(w: &mut Writer, label: &str, specs: &[Value], statuses: Option
             }
         }
         if let Some(st) = status {
-            container_state(w, "State", st.get("state"));
-            if st.pointer("/lastState/terminated").is_some() {
-                container_state(w, "Last State", st.get("lastState"));
+            container_state(w, "State", st.state.as_ref());
+            if st.last_state.as_ref().is_some_and(|s| s.terminated.is_some()) {
+                container_state(w, "Last State", st.last_state.as_ref());
             }
-            let ready = if st.get("ready").and_then(Value::as_bool) == Some(true) { "True" } else { "False" };
-            w.w(2, &format!("Ready:\t{ready}\n"));
-            w.w(2, &format!("Restart Count:\t{}\n", int_at(st, &["restartCount"])));
+            w.w(2, &format!("Ready:\t{}\n", if st.ready { "True" } else { "False" }));
+            w.w(2, &format!("Restart Count:\t{}\n", st.restart_count));
         }
-        for kind in ["limits", "requests"] {
-            if let Some(m) =
-                c.pointer(&format!("/resources/{kind}")).and_then(Value::as_object).filter(|m| !m.is_empty())
-            {
-                w.w(2, &format!("{}:\n", if kind == "limits" { "Limits" } else { "Requests" }));
+        let resources = c.resources.clone().unwrap_or_default();
+        for (title, list) in [("Limits", &resources.limits), ("Requests", &resources.requests)] {
+            if let Some(list) = list.as_ref().filter(|m| !m.is_empty()) {
+                w.w(2, &format!("{title}:\n"));
                 // Sorted by name, each in the canonical form kubectl's `Quantity.String()` gives.
-                for (k, v) in m {
-                    w.w(3, &format!("{k}:\t{}\n", api::quantity::canonical(v)));
+                for (k, q) in list {
+                    let shown = api::quantity::parse(&q.0).map(|q| q.to_string()).unwrap_or_else(|_| q.0.clone());
+                    w.w(3, &format!("{k}:\t{shown}\n"));
                 }
             }
         }
-        for (title, field) in
-            [("Liveness", "livenessProbe"), ("Readiness", "readinessProbe"), ("Startup", "startupProbe")]
+        for (title, p) in
+            [("Liveness", &c.liveness_probe), ("Readiness", &c.readiness_probe), ("Startup", &c.startup_probe)]
         {
-            if let Some(p) = c.get(field).filter(|p| p.is_object()) {
+            if let Some(p) = p {
                 w.w(2, &format!("{title}:\t{}\n", probe(p)));
             }
         }
-        env(w, c);
-        let mounts = array_at(c, &["volumeMounts"]);
+        env(w, c.env.as_deref().unwrap_or(&[]));
+        let mut mounts: Vec<_> = c.volume_mounts.iter().flatten().collect();
         w.w(2, &format!("Mounts:{}\n", if mounts.is_empty() { "\t<none>" } else { "" }));
-        let mut mounts: Vec<&Value> = mounts.iter().collect();
-        mounts.sort_by_key(|m| s(m, &["mountPath"]).to_string());
+        mounts.sort_by_key(|m| m.mount_path.clone());
         for m in mounts {
-            let mut flags = vec![if m.get("readOnly").and_then(Value::as_bool) == Some(true) {
-                "ro".to_string()
-            } else {
-                "rw".to_string()
-            }];
-            if !s(m, &["subPath"]).is_empty() {
-                flags.push(format!("path={:?}", s(m, &["subPath"])));
+            let mut flags = vec![if m.read_only == Some(true) { "ro".to_string() } else { "rw".to_string() }];
+            if let Some(sub) = m.sub_path.as_deref().filter(|p| !p.is_empty()) {
+                flags.push(format!("path={sub:?}"));
             }
-            w.w(3, &format!("{} from {} ({})\n", s(m, &["mountPath"]), s(m, &["name"]), flags.join(",")));
+            w.w(3, &format!("{} from {} ({})\n", m.mount_path, m.name, flags.join(",")));
         }
     }
 }
 
-fn container_state(w: &mut Writer, title: &str, state: Option<&Value>) {
+fn container_state(w: &mut Writer, title: &str, state: Option<&ContainerState>) {
     let state = state.cloned().unwrap_or_default();
-    if let Some(r) = state.get("running") {
+    if let Some(r) = &state.running {
         w.w(2, &format!("{title}:\tRunning\n"));
-        w.w(3, &format!("Started:\t{}\n", age::rfc1123z(s(r, &["startedAt"]))));
-    } else if let Some(t) = state.get("terminated") {
+        w.w(3, &format!("Started:\t{}\n", age::rfc1123(r.started_at.as_ref())));
+    } else if let Some(t) = &state.terminated {
         w.w(2, &format!("{title}:\tTerminated\n"));
-        for (label, field) in [("Reason", "reason"), ("Message", "message")] {
-            if !s(t, &[field]).is_empty() {
-                w.w(3, &format!("{label}:\t{}\n", s(t, &[field])));
+        for (label, field) in [("Reason", &t.reason), ("Message", &t.message)] {
+            if let Some(text) = field.as_deref().filter(|t| !t.is_empty()) {
+                w.w(3, &format!("{label}:\t{text}\n"));
             }
         }
-        w.w(3, &format!("Exit Code:\t{}\n", int_at(t, &["exitCode"])));
-        if int_at(t, &["signal"]) > 0 {
-            w.w(3, &format!("Signal:\t{}\n", int_at(t, &["signal"])));
+        w.w(3, &format!("Exit Code:\t{}\n", t.exit_code));
+        if let Some(signal) = t.signal.filter(|s| *s > 0) {
+            w.w(3, &format!("Signal:\t{signal}\n"));
         }
-        w.w(3, &format!("Started:\t{}\n", age::rfc1123z(s(t, &["startedAt"]))));
-        w.w(3, &format!("Finished:\t{}\n", age::rfc1123z(s(t, &["finishedAt"]))));
+        w.w(3, &format!("Started:\t{}\n", age::rfc1123(t.started_at.as_ref())));
+        w.w(3, &format!("Finished:\t{}\n", age::rfc1123(t.finished_at.as_ref())));
     } else {
         w.w(2, &format!("{title}:\tWaiting\n"));
-        if let Some(reason) = state.pointer("/waiting/reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+        if let Some(reason) = state.waiting.and_then(|w| w.reason).filter(|r| !r.is_empty()) {
             w.w(3, &format!("Reason:\t{reason}\n"));
         }
     }
 }
 
+fn port_text(port: &IntOrString) -> String {
+    match port {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => s.clone(),
+    }
+}
+
 /// A probe as describe prints it: `http-get http://:8080/ delay=0s timeout=1s period=10s #success=1 #failure=3`.
-pub fn probe(p: &Value) -> String {
-    let num = |k: &str, default: i64| p.get(k).and_then(Value::as_i64).unwrap_or(default);
+pub fn probe(p: &Probe) -> String {
     let attrs = format!(
         "delay={}s timeout={}s period={}s #success={} #failure={}",
-        num("initialDelaySeconds", 0),
-        num("timeoutSeconds", 1),
-        num("periodSeconds", 10),
-        num("successThreshold", 1),
-        num("failureThreshold", 3)
+        p.initial_delay_seconds.unwrap_or(0),
+        p.timeout_seconds.unwrap_or(1),
+        p.period_seconds.unwrap_or(10),
+        p.success_threshold.unwrap_or(1),
+        p.failure_threshold.unwrap_or(3)
     );
-    let port = |v: Option<&Value>| match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    if let Some(exec) = p.get("exec") {
-        let cmd: Vec<&str> = array_at(exec, &["command"]).iter().filter_map(Value::as_str).collect();
-        return format!("exec [{}] {attrs}", cmd.join(" "));
+    if let Some(exec) = &p.exec {
+        return format!("exec [{}] {attrs}", exec.command.as_deref().unwrap_or(&[]).join(" "));
     }
-    if let Some(h) = p.get("httpGet") {
-        let scheme = match s(h, &["scheme"]) {
-            "" => "http".to_string(),
-            other => other.to_ascii_lowercase(),
+    if let Some(h) = &p.http_get {
+        let scheme = match h.scheme.as_deref() {
+            None | Some("") => "http".to_string(),
+            Some(other) => other.to_ascii_lowercase(),
         };
-        let port = port(h.get("port"));
-        let host = if port.is_empty() { s(h, &["host"]).to_string() } else { format!("{}:{port}", s(h, &["host"])) };
-        return format!("http-get {scheme}://{host}{} {attrs}", s(h, &["path"]));
+        let host = h.host.as_deref().unwrap_or("");
+        let port = port_text(&h.port);
+        let host = if port.is_empty() { host.to_string() } else { format!("{host}:{port}") };
+        return format!("http-get {scheme}://{host}{} {attrs}", h.path.as_deref().unwrap_or(""));
     }
-    if let Some(t) = p.get("tcpSocket") {
-        return format!("tcp-socket {}:{} {attrs}", s(t, &["host"]), port(t.get("port")));
+    if let Some(t) = &p.tcp_socket {
+        return format!("tcp-socket {}:{} {attrs}", t.host.as_deref().unwrap_or(""), port_text(&t.port));
     }
-    if let Some(g) = p.get("grpc") {
-        return format!("grpc <pod>:{} {} {attrs}", int_at(g, &["port"]), s(g, &["service"]));
+    if let Some(g) = &p.grpc {
+        return format!("grpc <pod>:{} {} {attrs}", g.port, g.service.as_deref().unwrap_or(""));
     }
     format!("unknown {attrs}")
 }
 
-fn env(w: &mut Writer, c: &Value) {
-    let vars = array_at(c, &["env"]);
+fn env(w: &mut Writer, vars: &[EnvVar]) {
     w.w(2, &format!("Environment:{}\n", if vars.is_empty() { "\t<none>" } else { "" }));
     for e in vars {
-        let name = s(e, &["name"]);
-        let Some(from) = e.get("valueFrom") else {
-            for (i, line) in s(e, &["value"]).split('\n').enumerate() {
+        let name = &e.name;
+        let Some(from) = &e.value_from else {
+            for (i, line) in e.value.as_deref().unwrap_or("").split('\n').enumerate() {
                 if i == 0 {
                     w.w(3, &format!("{name}:\t{line}\n"));
                 } else {
@@ -268,36 +240,24 @@ fn env(w: &mut Writer, c: &Value) {
             }
             continue;
         };
-        let optional = |r: &Value| r.get("optional").and_then(Value::as_bool).unwrap_or(false);
-        if let Some(f) = from.get("fieldRef") {
-            w.w(3, &format!("{name}:\t ({}:{})\n", s(f, &["apiVersion"]), s(f, &["fieldPath"])));
-        } else if let Some(r) = from.get("resourceFieldRef") {
-            w.w(3, &format!("{name}:\t ({})\n", s(r, &["resource"])));
-        } else if let Some(r) = from.get("secretKeyRef") {
+        if let Some(f) = &from.field_ref {
+            w.w(3, &format!("{name}:\t ({}:{})\n", f.api_version.as_deref().unwrap_or(""), f.field_path));
+        } else if let Some(r) = &from.resource_field_ref {
+            w.w(3, &format!("{name}:\t ({})\n", r.resource));
+        } else if let Some(r) = &from.secret_key_ref {
+            let optional = r.optional.unwrap_or(false);
+            w.w(3, &format!("{name}:\t<set to the key '{}' in secret '{}'>\tOptional: {optional}\n", r.key, r.name));
+        } else if let Some(r) = &from.config_map_key_ref {
+            let optional = r.optional.unwrap_or(false);
             w.w(
                 3,
-                &format!(
-                    "{name}:\t<set to the key '{}' in secret '{}'>\tOptional: {}\n",
-                    s(r, &["key"]),
-                    s(r, &["name"]),
-                    optional(r)
-                ),
-            );
-        } else if let Some(r) = from.get("configMapKeyRef") {
-            w.w(
-                3,
-                &format!(
-                    "{name}:\t<set to the key '{}' of config map '{}'>\tOptional: {}\n",
-                    s(r, &["key"]),
-                    s(r, &["name"]),
-                    optional(r)
-                ),
+                &format!("{name}:\t<set to the key '{}' of config map '{}'>\tOptional: {optional}\n", r.key, r.name),
             );
         }
     }
 }
 
-pub fn volumes(w: &mut Writer, vols: &[Value], space: &str) {
+pub fn volumes(w: &mut Writer, vols: &[Volume], space: &str) {
     if vols.is_empty() {
         w.w(0, &format!("{space}Volumes:\t<none>\n"));
         return;
@@ -305,44 +265,40 @@ pub fn volumes(w: &mut Writer, vols: &[Value], space: &str) {
     w.w(0, &format!("{space}Volumes:\n"));
     let name_indent = if space.is_empty() { "" } else { " " };
     for v in vols {
-        w.w(1, &format!("{name_indent}{}:\n", s(v, &["name"])));
-        let b = |x: &Value, k: &str| x.get(k).and_then(Value::as_bool).unwrap_or(false);
-        if let Some(h) = v.get("hostPath") {
+        w.w(1, &format!("{name_indent}{}:\n", v.name));
+        if let Some(h) = &v.host_path {
             w.w(
                 2,
                 &format!(
                     "Type:\tHostPath (bare host directory volume)\n    Path:\t{}\n    HostPathType:\t{}\n",
-                    s(h, &["path"]),
-                    s(h, &["type"])
+                    h.path,
+                    h.type_.as_deref().unwrap_or("")
                 ),
             );
-        } else if let Some(e) = v.get("emptyDir") {
-            let limit = match e.get("sizeLimit") {
-                Some(Value::String(l)) => l.clone(),
-                _ => "<unset>".into(),
-            };
-            w.w(2, &format!("Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n    Medium:\t{}\n    SizeLimit:\t{limit}\n", s(e, &["medium"])));
-        } else if let Some(sec) = v.get("secret") {
+        } else if let Some(e) = &v.empty_dir {
+            let limit = e.size_limit.as_ref().map_or_else(|| "<unset>".to_string(), |q| q.0.clone());
+            w.w(2, &format!("Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n    Medium:\t{}\n    SizeLimit:\t{limit}\n", e.medium.as_deref().unwrap_or("")));
+        } else if let Some(sec) = &v.secret {
             w.w(
                 2,
                 &format!(
                     "Type:\tSecret (a volume populated by a Secret)\n    SecretName:\t{}\n    Optional:\t{}\n",
-                    s(sec, &["secretName"]),
-                    b(sec, "optional")
+                    sec.secret_name.as_deref().unwrap_or(""),
+                    sec.optional.unwrap_or(false)
                 ),
             );
-        } else if let Some(cm) = v.get("configMap") {
+        } else if let Some(cm) = &v.config_map {
             w.w(
                 2,
                 &format!(
                     "Type:\tConfigMap (a volume populated by a ConfigMap)\n    Name:\t{}\n    Optional:\t{}\n",
-                    s(cm, &["name"]),
-                    b(cm, "optional")
+                    cm.name,
+                    cm.optional.unwrap_or(false)
                 ),
             );
-        } else if let Some(pvc) = v.get("persistentVolumeClaim") {
-            w.w(2, &format!("Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)\n    ClaimName:\t{}\n    ReadOnly:\t{}\n", s(pvc, &["claimName"]), b(pvc, "readOnly")));
-        } else if v.get("projected").is_some() {
+        } else if let Some(pvc) = &v.persistent_volume_claim {
+            w.w(2, &format!("Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)\n    ClaimName:\t{}\n    ReadOnly:\t{}\n", pvc.claim_name, pvc.read_only.unwrap_or(false)));
+        } else if v.projected.is_some() {
             w.w(2, "Type:\tProjected (a volume that contains injected data from multiple sources)\n");
         } else {
             w.w(2, "<unknown>\n");
@@ -350,29 +306,31 @@ pub fn volumes(w: &mut Writer, vols: &[Value], space: &str) {
     }
 }
 
-pub fn tolerations(w: &mut Writer, indent: &str, title: &str, tols: &[Value]) {
+pub fn tolerations(w: &mut Writer, indent: &str, title: &str, tols: &[Toleration]) {
     w.w(0, &format!("{indent}{title}:\t"));
     if tols.is_empty() {
         w.w(0, "<none>\n");
         return;
     }
-    let mut sorted: Vec<&Value> = tols.iter().collect();
-    sorted.sort_by_key(|t| s(t, &["key"]).to_string());
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut sorted: Vec<&Toleration> = tols.iter().collect();
+    sorted.sort_by_key(|t| text(&t.key));
     for (i, t) in sorted.into_iter().enumerate() {
         if i > 0 {
             w.w(0, &format!("{indent}\t"));
         }
-        let mut line = s(t, &["key"]).to_string();
-        if !s(t, &["value"]).is_empty() {
-            line.push_str(&format!("={}", s(t, &["value"])));
+        let (value, effect) = (text(&t.value), text(&t.effect));
+        let mut line = text(&t.key);
+        if !value.is_empty() {
+            line.push_str(&format!("={value}"));
         }
-        if !s(t, &["effect"]).is_empty() {
-            line.push_str(&format!(":{}", s(t, &["effect"])));
+        if !effect.is_empty() {
+            line.push_str(&format!(":{effect}"));
         }
-        if s(t, &["operator"]) == "Exists" && s(t, &["value"]).is_empty() {
+        if t.operator.as_deref() == Some("Exists") && value.is_empty() {
             line.push_str(if line.is_empty() { "op=Exists" } else { " op=Exists" });
         }
-        if let Some(secs) = t.get("tolerationSeconds").and_then(Value::as_i64) {
+        if let Some(secs) = t.toleration_seconds {
             line.push_str(&format!(" for {secs}s"));
         }
         w.w(0, &format!("{line}\n"));
@@ -383,8 +341,7 @@ pub fn tolerations(w: &mut Writer, indent: &str, title: &str, tols: &[Value]) {
 mod tests {
     use super::super::{describe, Related};
     use super::*;
-    use jiff::Timestamp;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn now() -> Timestamp {
         "2021-10-27T10:00:00Z".parse().unwrap()
@@ -514,14 +471,17 @@ Containers:
 
     #[test]
     fn probes_and_qos() {
+        let probe = |v: Value| probe(&crate::typed::decode(&v).unwrap());
         assert_eq!(
-            probe(&json!({"exec": {"command": ["cat", "/tmp/healthy"]}, "initialDelaySeconds": 5})),
+            probe(json!({"exec": {"command": ["cat", "/tmp/healthy"]}, "initialDelaySeconds": 5})),
             "exec [cat /tmp/healthy] delay=5s timeout=1s period=10s #success=1 #failure=3"
         );
         assert_eq!(
-            probe(&json!({"tcpSocket": {"port": 8080}, "periodSeconds": 3})),
+            probe(json!({"tcpSocket": {"port": 8080}, "periodSeconds": 3})),
             "tcp-socket :8080 delay=0s timeout=1s period=3s #success=1 #failure=3"
         );
+        // The QoS class is api::pod's, as every component computes it.
+        let qos_class = |pod: &Value| api::pod::qos_class(&crate::typed::decode(&pod["spec"]).unwrap());
         let burstable = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "100m"}}}]}});
         assert_eq!(qos_class(&burstable), "Burstable");
         let guaranteed = json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});

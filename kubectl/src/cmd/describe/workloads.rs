@@ -3,59 +3,58 @@
 //! Deployments) show.
 
 use super::pod::{containers, tolerations, volumes};
-use super::writer::{controller_of, header, s, Writer};
+use super::writer::{controlled_by, header, labels_and_annotations, or_empty, Writer};
 use crate::age;
-use crate::printers::columns::{array_at, format_labels, int_at, selector_string, string_map};
-use api::ResourceInfo;
-use jiff::Timestamp;
-use serde_json::Value;
+use crate::printers::columns::{format_map, label_selector_string};
+use api::k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
+use api::k8s_openapi::api::batch::v1::{CronJob, Job};
+use api::k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, ReplicationController};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// A pod template as describe shows it, for `rollout history --revision`.
-pub fn pod_template_text(template: &Value) -> String {
+pub fn pod_template_text(template: &PodTemplateSpec) -> String {
     let mut w = Writer::default();
     pod_template(&mut w, Some(template));
     w.finish()
 }
 
-pub fn pod_template(w: &mut Writer, template: Option<&Value>) {
+pub fn pod_template(w: &mut Writer, template: Option<&PodTemplateSpec>) {
     w.w(0, "Pod Template:\n");
     let Some(t) = template else {
         w.w(1, "<unset>");
         return;
     };
-    w.labels("  ", "Labels", &string_map(t.pointer("/metadata/labels")));
-    let annotations = string_map(t.pointer("/metadata/annotations"));
-    if !annotations.is_empty() {
-        w.annotations("  ", "Annotations", &annotations);
+    let meta = t.metadata.clone().unwrap_or_default();
+    let spec = t.spec.clone().unwrap_or_default();
+    w.labels("  ", "Labels", or_empty(meta.labels.as_ref()));
+    if let Some(annotations) = meta.annotations.as_ref().filter(|a| !a.is_empty()) {
+        w.annotations("  ", "Annotations", annotations);
     }
-    if !s(t, &["spec", "serviceAccountName"]).is_empty() {
-        w.w(1, &format!("Service Account:\t{}\n", s(t, &["spec", "serviceAccountName"])));
+    if let Some(account) = spec.service_account_name.as_deref().filter(|a| !a.is_empty()) {
+        w.w(1, &format!("Service Account:\t{account}\n"));
     }
-    let init = array_at(t, &["spec", "initContainers"]);
+    let init = spec.init_containers.as_deref().unwrap_or(&[]);
     if !init.is_empty() {
         containers(w, "Init Containers", init, None, "  ");
     }
-    containers(w, "Containers", array_at(t, &["spec", "containers"]), None, "  ");
-    volumes(w, array_at(t, &["spec", "volumes"]), "  ");
-    if !s(t, &["spec", "priorityClassName"]).is_empty() {
-        w.w(1, &format!("Priority Class Name:\t{}\n", s(t, &["spec", "priorityClassName"])));
+    containers(w, "Containers", &spec.containers, None, "  ");
+    volumes(w, spec.volumes.as_deref().unwrap_or(&[]), "  ");
+    if let Some(class) = spec.priority_class_name.as_deref().filter(|c| !c.is_empty()) {
+        w.w(1, &format!("Priority Class Name:\t{class}\n"));
     }
-    w.labels("  ", "Node-Selectors", &string_map(t.pointer("/spec/nodeSelector")));
-    tolerations(w, "  ", "Tolerations", array_at(t, &["spec", "tolerations"]));
+    w.labels("  ", "Node-Selectors", or_empty(spec.node_selector.as_ref()));
+    tolerations(w, "  ", "Tolerations", spec.tolerations.as_deref().unwrap_or(&[]));
 }
 
 /// Running / Waiting / Succeeded / Failed counts of a controller's pods.
-fn pod_counts(pods: &[Value], owner_uid: &str) -> String {
+fn pod_counts(pods: &[Pod], owner: &ObjectMeta) -> String {
+    let owner_uid = owner.uid.as_deref().unwrap_or("");
     let mut counts = [0; 4];
     for p in pods {
-        let owned = array_at(p, &["metadata", "ownerReferences"])
-            .iter()
-            .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-            .is_none_or(|r| s(r, &["uid"]) == owner_uid);
-        if !owned {
+        if api::pod::controller_of(&p.metadata).is_some_and(|r| r.uid != owner_uid) {
             continue;
         }
-        match s(p, &["status", "phase"]) {
+        match api::pod::phase(p) {
             "Running" => counts[0] += 1,
             "Pending" => counts[1] += 1,
             "Succeeded" => counts[2] += 1,
@@ -66,161 +65,195 @@ fn pod_counts(pods: &[Value], owner_uid: &str) -> String {
     format!("{} Running / {} Waiting / {} Succeeded / {} Failed", counts[0], counts[1], counts[2], counts[3])
 }
 
-pub fn conditions_table(w: &mut Writer, obj: &Value) {
-    let conditions = array_at(obj, &["status", "conditions"]);
+/// One row of a controller's `Conditions:` table.
+pub struct ConditionRow<'a> {
+    pub type_: &'a str,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+pub fn conditions_table(w: &mut Writer, conditions: &[ConditionRow]) {
     if conditions.is_empty() {
         return;
     }
     w.w(0, "Conditions:\n  Type\tStatus\tReason\n");
     w.w(1, "----\t------\t------\n");
     for c in conditions {
-        w.w(1, &format!("{} \t{}\t{}\n", s(c, &["type"]), s(c, &["status"]), s(c, &["reason"])));
+        w.w(1, &format!("{} \t{}\t{}\n", c.type_, c.status, c.reason.unwrap_or("")));
     }
 }
 
-pub fn replicated(w: &mut Writer, info: &ResourceInfo, obj: &Value, pods: &[Value]) {
-    header(w, obj, true);
-    let selector = if info.kind == "ReplicationController" {
-        format_labels(&string_map(obj.pointer("/spec/selector")))
-    } else {
-        selector_string(obj.pointer("/spec/selector"))
+/// The lines a ReplicationController and a ReplicaSet share, in kubectl's order.
+struct Replicated<'a> {
+    meta: &'a ObjectMeta,
+    selector: String,
+    desired: Option<i32>,
+    current: i32,
+    template: Option<&'a PodTemplateSpec>,
+    conditions: Vec<ConditionRow<'a>>,
+}
+
+fn replicated(w: &mut Writer, r: Replicated, pods: &[Pod]) {
+    header(w, r.meta, true);
+    w.w(0, &format!("Selector:\t{}\n", r.selector));
+    labels_and_annotations(w, r.meta);
+    if let Some(c) = controlled_by(r.meta) {
+        w.w(0, &format!("Controlled By:\t{c}\n"));
+    }
+    let desired = r.desired.unwrap_or(1);
+    w.w(0, &format!("Replicas:\t{} current / {desired} desired\n", r.current));
+    w.w(0, &format!("Pods Status:\t{}\n", pod_counts(pods, r.meta)));
+    pod_template(w, r.template);
+    conditions_table(w, &r.conditions);
+}
+
+pub fn replication_controller(w: &mut Writer, rc: &ReplicationController, pods: &[Pod]) {
+    let spec = rc.spec.as_ref();
+    let status = rc.status.as_ref();
+    let conditions = status.and_then(|s| s.conditions.as_ref()).into_iter().flatten();
+    let r = Replicated {
+        meta: &rc.metadata,
+        selector: format_map(spec.and_then(|s| s.selector.as_ref())),
+        desired: spec.and_then(|s| s.replicas),
+        current: status.map_or(0, |s| s.replicas),
+        template: spec.and_then(|s| s.template.as_ref()),
+        conditions: conditions
+            .map(|c| ConditionRow { type_: &c.type_, status: &c.status, reason: c.reason.as_deref() })
+            .collect(),
     };
-    w.w(0, &format!("Selector:\t{selector}\n"));
-    w.labels("", "Labels", &api::meta::labels(obj));
-    w.annotations("", "Annotations", &api::meta::annotations(obj));
-    if let Some(c) = controller_of(obj) {
-        w.w(0, &format!("Controlled By:\t{c}\n"));
-    }
-    let desired = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-    w.w(0, &format!("Replicas:\t{} current / {desired} desired\n", int_at(obj, &["status", "replicas"])));
-    w.w(0, &format!("Pods Status:\t{}\n", pod_counts(pods, api::meta::uid(obj))));
-    pod_template(w, obj.pointer("/spec/template"));
-    conditions_table(w, obj);
+    replicated(w, r, pods);
 }
 
-pub fn daemonset(w: &mut Writer, ds: &Value, pods: &[Value]) {
-    header(w, ds, true);
-    w.w(0, &format!("Selector:\t{}\n", selector_string(ds.pointer("/spec/selector"))));
-    w.w(
-        0,
-        &format!("Node-Selector:\t{}\n", format_labels(&string_map(ds.pointer("/spec/template/spec/nodeSelector")))),
-    );
-    w.labels("", "Labels", &api::meta::labels(ds));
-    w.annotations("", "Annotations", &api::meta::annotations(ds));
-    let st = |k: &str| int_at(ds, &["status", k]);
-    w.w(0, &format!("Desired Number of Nodes Scheduled: {}\n", st("desiredNumberScheduled")));
-    w.w(0, &format!("Current Number of Nodes Scheduled: {}\n", st("currentNumberScheduled")));
-    w.w(0, &format!("Number of Nodes Scheduled with Up-to-date Pods: {}\n", st("updatedNumberScheduled")));
-    w.w(0, &format!("Number of Nodes Scheduled with Available Pods: {}\n", st("numberAvailable")));
-    w.w(0, &format!("Number of Nodes Misscheduled: {}\n", st("numberMisscheduled")));
-    w.w(0, &format!("Pods Status:\t{}\n", pod_counts(pods, api::meta::uid(ds))));
-    pod_template(w, ds.pointer("/spec/template"));
+pub fn replica_set(w: &mut Writer, rs: &ReplicaSet, pods: &[Pod]) {
+    let spec = rs.spec.as_ref();
+    let status = rs.status.as_ref();
+    let conditions = status.and_then(|s| s.conditions.as_ref()).into_iter().flatten();
+    let r = Replicated {
+        meta: &rs.metadata,
+        selector: label_selector_string(spec.map(|s| &s.selector)),
+        desired: spec.and_then(|s| s.replicas),
+        current: status.map_or(0, |s| s.replicas),
+        template: spec.and_then(|s| s.template.as_ref()),
+        conditions: conditions
+            .map(|c| ConditionRow { type_: &c.type_, status: &c.status, reason: c.reason.as_deref() })
+            .collect(),
+    };
+    replicated(w, r, pods);
 }
 
-pub fn job(w: &mut Writer, j: &Value, _now: Timestamp) {
-    header(w, j, true);
-    w.w(0, &format!("Selector:\t{}\n", selector_string(j.pointer("/spec/selector"))));
-    w.labels("", "Labels", &api::meta::labels(j));
-    w.annotations("", "Annotations", &api::meta::annotations(j));
-    if let Some(c) = controller_of(j) {
+pub fn daemonset(w: &mut Writer, ds: &DaemonSet, pods: &[Pod]) {
+    let spec = ds.spec.as_ref();
+    let template = spec.map(|s| &s.template);
+    header(w, &ds.metadata, true);
+    w.w(0, &format!("Selector:\t{}\n", label_selector_string(spec.map(|s| &s.selector))));
+    let node_selector = template.and_then(|t| t.spec.as_ref()).and_then(|s| s.node_selector.as_ref());
+    w.w(0, &format!("Node-Selector:\t{}\n", format_map(node_selector)));
+    labels_and_annotations(w, &ds.metadata);
+    let st = ds.status.clone().unwrap_or_default();
+    w.w(0, &format!("Desired Number of Nodes Scheduled: {}\n", st.desired_number_scheduled));
+    w.w(0, &format!("Current Number of Nodes Scheduled: {}\n", st.current_number_scheduled));
+    let updated = st.updated_number_scheduled.unwrap_or(0);
+    w.w(0, &format!("Number of Nodes Scheduled with Up-to-date Pods: {updated}\n"));
+    w.w(0, &format!("Number of Nodes Scheduled with Available Pods: {}\n", st.number_available.unwrap_or(0)));
+    w.w(0, &format!("Number of Nodes Misscheduled: {}\n", st.number_misscheduled));
+    w.w(0, &format!("Pods Status:\t{}\n", pod_counts(pods, &ds.metadata)));
+    pod_template(w, template);
+}
+
+pub fn job(w: &mut Writer, j: &Job) {
+    let spec = j.spec.clone().unwrap_or_default();
+    let st = j.status.clone().unwrap_or_default();
+    header(w, &j.metadata, true);
+    w.w(0, &format!("Selector:\t{}\n", label_selector_string(spec.selector.as_ref())));
+    labels_and_annotations(w, &j.metadata);
+    if let Some(c) = controlled_by(&j.metadata) {
         w.w(0, &format!("Controlled By:\t{c}\n"));
     }
-    if let Some(p) = j.pointer("/spec/parallelism").and_then(Value::as_i64) {
+    if let Some(p) = spec.parallelism {
         w.w(0, &format!("Parallelism:\t{p}\n"));
     }
-    match j.pointer("/spec/completions").and_then(Value::as_i64) {
+    match spec.completions {
         Some(c) => w.w(0, &format!("Completions:\t{c}\n")),
         None => w.w(0, "Completions:\t<unset>\n"),
     }
-    if !s(j, &["spec", "completionMode"]).is_empty() {
-        w.w(0, &format!("Completion Mode:\t{}\n", s(j, &["spec", "completionMode"])));
+    if let Some(mode) = spec.completion_mode.as_deref().filter(|m| !m.is_empty()) {
+        w.w(0, &format!("Completion Mode:\t{mode}\n"));
     }
-    if let Some(b) = j.pointer("/spec/suspend").and_then(Value::as_bool) {
+    if let Some(b) = spec.suspend {
         w.w(0, &format!("Suspend:\t{b}\n"));
     }
-    if let Some(b) = j.pointer("/spec/backoffLimit").and_then(Value::as_i64) {
+    if let Some(b) = spec.backoff_limit {
         w.w(0, &format!("Backoff Limit:\t{b}\n"));
     }
-    let (start, done) = (s(j, &["status", "startTime"]), s(j, &["status", "completionTime"]));
-    if !start.is_empty() {
-        w.w(0, &format!("Start Time:\t{}\n", age::rfc1123z(start)));
+    let (start, done) = (st.start_time.as_ref(), st.completion_time.as_ref());
+    if start.is_some() {
+        w.w(0, &format!("Start Time:\t{}\n", age::rfc1123(start)));
     }
-    if !done.is_empty() {
-        w.w(0, &format!("Completed At:\t{}\n", age::rfc1123z(done)));
+    if done.is_some() {
+        w.w(0, &format!("Completed At:\t{}\n", age::rfc1123(done)));
     }
-    if let Some(d) = age::between(start, done) {
+    if let Some(d) = age::duration(start, done) {
         w.w(0, &format!("Duration:\t{d}\n"));
     }
-    if let Some(a) = j.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64) {
+    if let Some(a) = spec.active_deadline_seconds {
         w.w(0, &format!("Active Deadline Seconds:\t{a}s\n"));
     }
-    let st = |k: &str| int_at(j, &["status", k]);
-    match j.pointer("/status/ready").and_then(Value::as_i64) {
-        Some(r) => w.w(
-            0,
-            &format!(
-                "Pods Statuses:\t{} Active ({r} Ready) / {} Succeeded / {} Failed\n",
-                st("active"),
-                st("succeeded"),
-                st("failed")
-            ),
-        ),
-        None => w.w(
-            0,
-            &format!(
-                "Pods Statuses:\t{} Active / {} Succeeded / {} Failed\n",
-                st("active"),
-                st("succeeded"),
-                st("failed")
-            ),
-        ),
+    let (active, succeeded, failed) = (st.active.unwrap_or(0), st.succeeded.unwrap_or(0), st.failed.unwrap_or(0));
+    match st.ready {
+        Some(r) => {
+            w.w(0, &format!("Pods Statuses:\t{active} Active ({r} Ready) / {succeeded} Succeeded / {failed} Failed\n"))
+        }
+        None => w.w(0, &format!("Pods Statuses:\t{active} Active / {succeeded} Succeeded / {failed} Failed\n")),
     }
-    pod_template(w, j.pointer("/spec/template"));
+    pod_template(w, Some(&spec.template));
 }
 
-pub fn cronjob(w: &mut Writer, cj: &Value) {
-    header(w, cj, true);
-    w.labels("", "Labels", &api::meta::labels(cj));
-    w.annotations("", "Annotations", &api::meta::annotations(cj));
-    w.w(0, &format!("Schedule:\t{}\n", s(cj, &["spec", "schedule"])));
-    w.w(0, &format!("Concurrency Policy:\t{}\n", s(cj, &["spec", "concurrencyPolicy"])));
-    let suspend = match cj.pointer("/spec/suspend").and_then(Value::as_bool) {
+pub fn cronjob(w: &mut Writer, cj: &CronJob) {
+    let spec = cj.spec.clone().unwrap_or_default();
+    let status = cj.status.clone().unwrap_or_default();
+    header(w, &cj.metadata, true);
+    labels_and_annotations(w, &cj.metadata);
+    w.w(0, &format!("Schedule:\t{}\n", spec.schedule));
+    w.w(0, &format!("Concurrency Policy:\t{}\n", spec.concurrency_policy.as_deref().unwrap_or("")));
+    let suspend = match spec.suspend {
         Some(true) => "True",
         Some(false) => "False",
         None => "<unset>",
     };
     w.w(0, &format!("Suspend:\t{suspend}\n"));
-    let opt = |k: &str, unit: &str| match cj.pointer(&format!("/spec/{k}")).and_then(Value::as_i64) {
+    let opt = |v: Option<i64>, unit: &str| match v {
         Some(v) => format!("{v}{unit}"),
         None => "<unset>".into(),
     };
-    w.w(0, &format!("Successful Job History Limit:\t{}\n", opt("successfulJobsHistoryLimit", "")));
-    w.w(0, &format!("Failed Job History Limit:\t{}\n", opt("failedJobsHistoryLimit", "")));
-    w.w(0, &format!("Starting Deadline Seconds:\t{}\n", opt("startingDeadlineSeconds", "s")));
-    let spec = cj.pointer("/spec/jobTemplate/spec").cloned().unwrap_or_default();
-    match spec.get("selector") {
-        Some(sel) => w.w(0, &format!("Selector:\t{}\n", selector_string(Some(sel)))),
+    let history = |v: Option<i32>| opt(v.map(i64::from), "");
+    w.w(0, &format!("Successful Job History Limit:\t{}\n", history(spec.successful_jobs_history_limit)));
+    w.w(0, &format!("Failed Job History Limit:\t{}\n", history(spec.failed_jobs_history_limit)));
+    w.w(0, &format!("Starting Deadline Seconds:\t{}\n", opt(spec.starting_deadline_seconds, "s")));
+    let job_spec = spec.job_template.spec.clone().unwrap_or_default();
+    match &job_spec.selector {
+        Some(sel) => w.w(0, &format!("Selector:\t{}\n", label_selector_string(Some(sel)))),
         None => w.w(0, "Selector:\t<unset>\n"),
     }
-    for (title, k) in [("Parallelism", "parallelism"), ("Completions", "completions")] {
-        match spec.get(k).and_then(Value::as_i64) {
+    for (title, v) in [("Parallelism", job_spec.parallelism), ("Completions", job_spec.completions)] {
+        match v {
             Some(v) => w.w(0, &format!("{title}:\t{v}\n")),
             None => w.w(0, &format!("{title}:\t<unset>\n")),
         }
     }
-    pod_template(w, spec.get("template"));
-    match s(cj, &["status", "lastScheduleTime"]) {
-        "" => w.w(0, "Last Schedule Time:\t<unset>\n"),
-        t => w.w(0, &format!("Last Schedule Time:\t{}\n", age::rfc1123z(t))),
+    let template = spec.job_template.spec.as_ref().map(|s| &s.template);
+    pod_template(w, template);
+    match &status.last_schedule_time {
+        None => w.w(0, "Last Schedule Time:\t<unset>\n"),
+        t => w.w(0, &format!("Last Schedule Time:\t{}\n", age::rfc1123(t.as_ref()))),
     }
-    let active: Vec<&str> = array_at(cj, &["status", "active"]).iter().map(|r| s(r, &["name"])).collect();
+    let active: Vec<&str> = status.active.iter().flatten().map(|r| r.name.as_deref().unwrap_or("")).collect();
     w.w(0, &format!("Active Jobs:\t{}\n", if active.is_empty() { "<none>".to_string() } else { active.join(", ") }));
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{describe, Related};
-    use super::*;
+    use jiff::Timestamp;
     use serde_json::json;
 
     fn now() -> Timestamp {

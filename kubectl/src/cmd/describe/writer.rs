@@ -2,10 +2,11 @@
 //! annotations, the events table) and the `Name:`/`Controlled By:` lines.
 
 use crate::age;
-use crate::printers::columns::{array_at, str_at};
+use crate::printers::columns::event_source;
 use crate::printers::tabwriter::TabWriter;
+use api::k8s_openapi::api::core::v1::Event;
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use jiff::Timestamp;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Builds describe text the way kubectl's `PrefixWriter` does: two spaces per level, tabs between cells.
@@ -75,7 +76,7 @@ impl Writer {
     }
 
     /// The `Events:` section: a table sorted by time, or `<none>`.
-    pub fn events(&mut self, events: Option<&[Value]>, now: Timestamp) {
+    pub fn events(&mut self, events: Option<&[Event]>, now: Timestamp) {
         let Some(events) = events else {
             return;
         };
@@ -83,59 +84,68 @@ impl Writer {
             self.w(0, "Events:\t<none>\n");
             return;
         }
-        let mut sorted: Vec<&Value> = events.iter().collect();
-        sorted.sort_by_key(|e| event_time(e).to_string());
+        let mut sorted: Vec<&Event> = events.iter().collect();
+        sorted.sort_by_key(|e| event_time(e));
         self.w(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n");
         self.w(1, "----\t------\t----\t----\t-------\n");
         for e in sorted {
-            let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-            let first = if s("eventTime").is_empty() {
-                age::age_at(s("firstTimestamp"), now)
-            } else {
-                age::age_at(s("eventTime"), now)
+            let first = match &e.event_time {
+                Some(t) => age::since(Some(t), now),
+                None => age::since(e.first_timestamp.as_ref(), now),
             };
-            let count = e.get("count").and_then(Value::as_i64).unwrap_or(0);
-            let interval = match e.get("series").filter(|v| v.is_object()) {
+            let count = e.count.unwrap_or(0);
+            let interval = match &e.series {
                 Some(series) => format!(
                     "{} (x{} over {first})",
-                    age::age_at(series.get("lastObservedTime").and_then(Value::as_str).unwrap_or(""), now),
-                    series.get("count").and_then(Value::as_i64).unwrap_or(0)
+                    age::since(series.last_observed_time.as_ref(), now),
+                    series.count.unwrap_or(0)
                 ),
-                None if count > 1 => format!("{} (x{count} over {first})", age::age_at(s("lastTimestamp"), now)),
+                None if count > 1 => format!("{} (x{count} over {first})", age::since(e.last_timestamp.as_ref(), now)),
                 None => first,
             };
-            let component = e.pointer("/source/component").and_then(Value::as_str).unwrap_or("");
-            let source = if component.is_empty() { s("reportingController") } else { component };
-            self.w(1, &format!("{}\t{}\t{interval}\t{source}\t{}\n", s("type"), s("reason"), s("message").trim()));
+            let text = |v: &Option<String>| v.clone().unwrap_or_default();
+            self.w(
+                1,
+                &format!(
+                    "{}\t{}\t{interval}\t{}\t{}\n",
+                    text(&e.type_),
+                    text(&e.reason),
+                    event_source(e, false),
+                    text(&e.message).trim()
+                ),
+            );
         }
     }
 }
 
-fn event_time(e: &Value) -> &str {
-    let last = e.get("lastTimestamp").and_then(Value::as_str).unwrap_or("");
-    if last.is_empty() {
-        e.get("eventTime").and_then(Value::as_str).unwrap_or("")
-    } else {
-        last
-    }
+/// When an event last happened: its lastTimestamp, else its eventTime.
+fn event_time(e: &Event) -> Option<Timestamp> {
+    e.last_timestamp.as_ref().map(|t| t.0).or_else(|| e.event_time.as_ref().map(|t| t.0))
 }
 
-pub fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    str_at(v, path)
+/// A map the object may not have, as an empty one.
+pub fn or_empty(map: Option<&BTreeMap<String, String>>) -> &BTreeMap<String, String> {
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    map.unwrap_or(&EMPTY)
 }
 
-pub fn controller_of(obj: &Value) -> Option<String> {
-    array_at(obj, &["metadata", "ownerReferences"])
-        .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-        .map(|r| format!("{}/{}", s(r, &["kind"]), s(r, &["name"])))
+/// `Kind/name` of the object's controller, for `Controlled By:`.
+pub fn controlled_by(meta: &ObjectMeta) -> Option<String> {
+    api::pod::controller_of(meta).map(|r| format!("{}/{}", r.kind, r.name))
 }
 
-pub fn header(w: &mut Writer, obj: &Value, with_namespace: bool) {
-    w.w(0, &format!("Name:\t{}\n", api::meta::name(obj)));
+/// `Name:` and, for namespaced kinds, `Namespace:`.
+pub fn header(w: &mut Writer, meta: &ObjectMeta, with_namespace: bool) {
+    w.w(0, &format!("Name:\t{}\n", meta.name.as_deref().unwrap_or("")));
     if with_namespace {
-        w.w(0, &format!("Namespace:\t{}\n", api::meta::namespace(obj)));
+        w.w(0, &format!("Namespace:\t{}\n", meta.namespace.as_deref().unwrap_or("")));
     }
+}
+
+/// `Labels:` and `Annotations:` of the object.
+pub fn labels_and_annotations(w: &mut Writer, meta: &ObjectMeta) {
+    w.labels("", "Labels", or_empty(meta.labels.as_ref()));
+    w.annotations("", "Annotations", or_empty(meta.annotations.as_ref()));
 }
 
 #[cfg(test)]
@@ -192,7 +202,7 @@ mod tests {
                    "firstTimestamp": "2021-10-27T09:39:00Z", "lastTimestamp": "2021-10-27T09:39:00Z"}),
         ];
         let mut w = Writer::default();
-        w.events(Some(&events), now());
+        w.events(Some(&crate::typed::decode_all(&events)), now());
         assert_eq!(
             w.finish(),
             "Events:\n\

@@ -4,6 +4,7 @@ use super::*;
 use crate::cli::{Cli, Command};
 use api::workload::HASH_LABEL;
 use clap::Parser;
+use serde_json::json;
 
 fn parse(args: &[&str]) -> Cli {
     let mut full = vec!["kubectl"];
@@ -11,16 +12,22 @@ fn parse(args: &[&str]) -> Cli {
     Cli::try_parse_from(full).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
-fn rs(revision: i64, image: &str, cause: Option<&str>) -> Value {
+/// The revision of a ReplicaSet, as the tests name it.
+fn revision_of(rs: &ReplicaSet) -> i64 {
+    revision(&rs.metadata)
+}
+
+fn rs(revision: i64, image: &str, cause: Option<&str>) -> ReplicaSet {
     let mut annotations = json!({REVISION: revision.to_string()});
     if let Some(c) = cause {
         annotations[CHANGE_CAUSE] = c.into();
     }
-    json!({
+    decode(&json!({
         "metadata": {"name": format!("kubia-{revision}"), "annotations": annotations},
         "spec": {"template": {"metadata": {"labels": {"app": "kubia", HASH_LABEL: format!("h{revision}")}},
                               "spec": {"containers": [{"name": "nodejs", "image": image}]}}},
-    })
+    }))
+    .unwrap()
 }
 
 #[test]
@@ -79,8 +86,8 @@ fn undo_copies_the_target_revisions_template_back() {
     );
     assert!(rollback_target(&all[..1], 0).is_err());
     let d = json!({"kind": "Deployment", "metadata": {"name": "kubia", "annotations": {REVISION: "3", CHANGE_CAUSE: "v3"}},
-                   "spec": {"template": all[2]["spec"]["template"].clone()}});
-    let back = rolled_back(&d, &all[0]);
+                   "spec": {"template": serde_json::to_value(template_of(&all[2])).unwrap()}});
+    let back = rolled_back(&decode(&d).unwrap(), &all[0]);
     assert_eq!(back["spec"]["template"]["spec"]["containers"][0]["image"], "luksa/kubia:v1");
     assert_eq!(back["spec"]["template"]["metadata"]["labels"], json!({"app": "kubia"}), "no hash label");
     assert_eq!(back["metadata"]["annotations"], json!({REVISION: "3"}), "revision 1 had no change-cause");
