@@ -130,18 +130,6 @@ fn age_of(meta: &ObjectMeta, now: Timestamp) -> String {
     age::since(meta.creation_timestamp.as_ref(), now)
 }
 
-pub(crate) fn str_at<'a>(obj: &'a Value, path: &[&str]) -> &'a str {
-    path.iter().try_fold(obj, |v, k| v.get(*k)).and_then(Value::as_str).unwrap_or("")
-}
-
-pub(crate) fn int_at(obj: &Value, path: &[&str]) -> i64 {
-    path.iter().try_fold(obj, |v, k| v.get(*k)).and_then(Value::as_i64).unwrap_or(0)
-}
-
-pub(crate) fn array_at<'a>(obj: &'a Value, path: &[&str]) -> &'a [Value] {
-    path.iter().try_fold(obj, |v, k| v.get(*k)).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
-}
-
 pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
