@@ -7,91 +7,126 @@ use crate::cli::ExposeArgs;
 use crate::error::{Error, Result};
 use crate::printers;
 use crate::resource;
-use serde_json::{json, Map, Value};
+use crate::typed::decode;
+use api::k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use api::k8s_openapi::api::core::v1::{
+    Pod, PodSpec, PodTemplateSpec, ReplicationController, Service, ServicePort, ServiceSpec,
+};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
+use api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The kinds `kubectl expose` accepts (kubectl's `CanBeExposed`).
 const EXPOSABLE: &[&str] = &["Pod", "ReplicationController", "ReplicaSet", "Deployment", "Service"];
 
 /// Go's `%+v` of a `[]LabelSelectorRequirement`, as kubectl quotes one it cannot use.
-fn go_requirements(exprs: &[Value]) -> String {
-    let one = |e: &Value| {
-        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        format!(
-            "{{Key:{} Operator:{} Values:[{}]}}",
-            e["key"].as_str().unwrap_or(""),
-            e["operator"].as_str().unwrap_or(""),
-            values.join(" ")
-        )
+fn go_requirements(exprs: &[LabelSelectorRequirement]) -> String {
+    let one = |e: &LabelSelectorRequirement| {
+        let values = e.values.as_deref().unwrap_or(&[]).join(" ");
+        format!("{{Key:{} Operator:{} Values:[{values}]}}", e.key, e.operator)
     };
     format!("[{}]", exprs.iter().map(one).collect::<Vec<_>>().join(" "))
 }
 
-fn string_map(v: &Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
+type Labels = BTreeMap<String, String>;
+
+/// What `expose` reads of the object it puts a service in front of: its
+/// metadata, kubectl's `MapBasedSelectorForObject` (the selector, or why there
+/// is none) and `PortsForObject` (port numbers with their protocols).
+struct Exposed {
+    meta: ObjectMeta,
+    selector: std::result::Result<Labels, String>,
+    ports: Vec<(i32, String)>,
 }
 
-/// kubectl's `MapBasedSelectorForObject`: the selector a service in front of
-/// `obj` uses, or why there is none.
-fn selector_of(kind: &str, obj: &Value) -> std::result::Result<Map<String, Value>, String> {
-    match kind {
-        "Pod" => {
-            let labels = string_map(&obj["metadata"]["labels"]);
-            if labels.is_empty() {
-                return Err("the pod has no labels and cannot be exposed".into());
-            }
-            Ok(labels)
+/// The ports of a pod spec's containers; a port without a protocol is TCP.
+fn container_ports(spec: Option<&PodSpec>) -> Vec<(i32, String)> {
+    let ports = spec.into_iter().flat_map(|s| &s.containers).flat_map(|c| c.ports.iter().flatten());
+    ports
+        .map(|p| (p.container_port, p.protocol.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "TCP".into())))
+        .collect()
+}
+
+fn template_ports(template: Option<&PodTemplateSpec>) -> Vec<(i32, String)> {
+    container_ports(template.and_then(|t| t.spec.as_ref()))
+}
+
+/// apps/v1 Deployments and ReplicaSets: only matchLabels can become a service selector.
+fn map_based(kind: &str, selector: Option<&LabelSelector>) -> std::result::Result<Labels, String> {
+    let what = kind.to_ascii_lowercase();
+    let labels = selector.and_then(|s| s.match_labels.clone()).unwrap_or_default();
+    if labels.is_empty() {
+        return Err(format!("invalid {what}: no selectors, therefore cannot be exposed"));
+    }
+    match selector.and_then(|s| s.match_expressions.as_deref()) {
+        Some(exprs) if !exprs.is_empty() => {
+            Err(format!("couldn't convert expressions - \"{}\" to map-based selector format", go_requirements(exprs)))
         }
-        "ReplicationController" => Ok(string_map(&obj["spec"]["selector"])),
-        "Service" => {
-            let selector = string_map(&obj["spec"]["selector"]);
-            if selector.is_empty() {
-                return Err("the service has no pod selector set".into());
-            }
-            Ok(selector)
-        }
-        _ => {
-            // apps/v1 Deployments and ReplicaSets: only matchLabels can become a service selector.
-            let what = kind.to_ascii_lowercase();
-            let labels = string_map(&obj["spec"]["selector"]["matchLabels"]);
-            if labels.is_empty() {
-                return Err(format!("invalid {what}: no selectors, therefore cannot be exposed"));
-            }
-            match obj["spec"]["selector"]["matchExpressions"].as_array() {
-                Some(exprs) if !exprs.is_empty() => Err(format!(
-                    "couldn't convert expressions - \"{}\" to map-based selector format",
-                    go_requirements(exprs)
-                )),
-                _ => Ok(labels),
-            }
-        }
+        _ => Ok(labels),
     }
 }
 
+/// `obj` (a `kind`) as `expose` reads it.
+fn exposed(kind: &str, obj: &Value) -> Result<Exposed> {
+    let unreadable = |e: serde_json::Error| Error::msg(format!("unreadable {kind}: {e}"));
+    Ok(match kind {
+        "Pod" => {
+            let pod: Pod = decode(obj).map_err(unreadable)?;
+            let labels = pod.metadata.labels.clone().unwrap_or_default();
+            let selector =
+                if labels.is_empty() { Err("the pod has no labels and cannot be exposed".into()) } else { Ok(labels) };
+            Exposed { ports: container_ports(pod.spec.as_ref()), selector, meta: pod.metadata }
+        }
+        "ReplicationController" => {
+            let rc: ReplicationController = decode(obj).map_err(unreadable)?;
+            let spec = rc.spec.unwrap_or_default();
+            Exposed {
+                selector: Ok(spec.selector.unwrap_or_default()),
+                ports: template_ports(spec.template.as_ref()),
+                meta: rc.metadata,
+            }
+        }
+        "Service" => {
+            let svc: Service = decode(obj).map_err(unreadable)?;
+            let spec = svc.spec.unwrap_or_default();
+            let selector = spec.selector.unwrap_or_default();
+            let ports = spec.ports.iter().flatten();
+            Exposed {
+                selector: if selector.is_empty() {
+                    Err("the service has no pod selector set".into())
+                } else {
+                    Ok(selector)
+                },
+                ports: ports.map(|p| (p.port, p.protocol.clone().unwrap_or_else(|| "TCP".into()))).collect(),
+                meta: svc.metadata,
+            }
+        }
+        "ReplicaSet" => {
+            let rs: ReplicaSet = decode(obj).map_err(unreadable)?;
+            let spec = rs.spec.unwrap_or_default();
+            Exposed {
+                selector: map_based(kind, Some(&spec.selector)),
+                ports: template_ports(spec.template.as_ref()),
+                meta: rs.metadata,
+            }
+        }
+        "Deployment" => {
+            let d: Deployment = decode(obj).map_err(unreadable)?;
+            let spec = d.spec.unwrap_or_default();
+            Exposed {
+                selector: map_based(kind, Some(&spec.selector)),
+                ports: template_ports(Some(&spec.template)),
+                meta: d.metadata,
+            }
+        }
+        other => return Err(Error::msg(format!("cannot expose a {other}"))),
+    })
+}
+
 /// kubectl's `PortsForObject` and `MultiProtocolsForObject`: the distinct port
-/// numbers of the containers (of a pod or a controller's template) or of a
-/// service, and the protocols each is served with.
-fn ports_of(kind: &str, obj: &Value) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
-    let ports: Vec<(i64, String)> = if kind == "Service" {
-        obj["spec"]["ports"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| Some((p["port"].as_i64()?, p["protocol"].as_str().unwrap_or("TCP").to_string())))
-            .collect()
-    } else {
-        let spec = if kind == "Pod" { &obj["spec"] } else { &obj["spec"]["template"]["spec"] };
-        spec["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|c| c["ports"].as_array().into_iter().flatten())
-            .filter_map(|p| {
-                let protocol = p["protocol"].as_str().filter(|p| !p.is_empty()).unwrap_or("TCP");
-                Some((p["containerPort"].as_i64()?, protocol.to_string()))
-            })
-            .collect()
-    };
+/// numbers, and the protocols each is served with.
+fn distinct_ports(ports: &[(i32, String)]) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
     let mut numbers: Vec<String> = Vec::new();
     let mut protocols: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (port, protocol) in ports {
@@ -100,11 +135,26 @@ fn ports_of(kind: &str, obj: &Value) -> (Vec<String>, BTreeMap<String, Vec<Strin
             numbers.push(key.clone());
         }
         let list = protocols.entry(key).or_default();
-        if !list.contains(&protocol) {
-            list.push(protocol);
+        if !list.contains(protocol) {
+            list.push(protocol.clone());
         }
     }
     (numbers, protocols)
+}
+
+/// Go's `strconv.Atoi` error for a port that is not a number.
+fn atoi(text: &str) -> Result<i32> {
+    let why = match text.parse::<i64>() {
+        Ok(n) => match i32::try_from(n) {
+            Ok(n) => return Ok(n),
+            Err(_) => "value out of range",
+        },
+        Err(e) => match e.kind() {
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
+            _ => "invalid syntax",
+        },
+    };
+    Err(Error::msg(format!("strconv.Atoi: parsing {text:?}: {why}")))
 }
 
 /// The service `kubectl expose` creates for `obj` (a `kind`), as kubectl's
@@ -112,9 +162,10 @@ fn ports_of(kind: &str, obj: &Value) -> (Vec<String>, BTreeMap<String, Vec<Strin
 /// its ports (or `--port`), each aimed at `--target-port` or at itself.
 pub fn service_for(kind: &str, obj: &Value, a: &ExposeArgs) -> Result<Value> {
     let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.is_empty());
+    let exposed = exposed(kind, obj)?;
     let selector = match nonempty(&a.selector) {
         Some(s) => parse_labels(&s)?,
-        None => selector_of(kind, obj).map_err(|e| {
+        None => exposed.selector.map_err(|e| {
             Error::msg(format!("couldn't retrieve selectors via --selector flag or introspection: {e}"))
         })?,
     };
@@ -122,7 +173,7 @@ pub fn service_for(kind: &str, obj: &Value, a: &ExposeArgs) -> Result<Value> {
         return Err(Error::msg("selector must be specified"));
     }
     let headless = a.cluster_ip.as_deref() == Some("None");
-    let (found_ports, protocols) = ports_of(kind, obj);
+    let (found_ports, protocols) = distinct_ports(&exposed.ports);
     let port_list: Vec<String> = match nonempty(&a.port) {
         Some(p) => p.split(',').map(str::to_string).collect(),
         None if found_ports.is_empty() && !headless => {
@@ -132,16 +183,10 @@ pub fn service_for(kind: &str, obj: &Value, a: &ExposeArgs) -> Result<Value> {
     };
     let protocol_flag = nonempty(&a.protocol);
     let many = port_list.len() > 1;
-    let mut ports: Vec<Value> = Vec::new();
+    let mut ports: Vec<ServicePort> = Vec::new();
     for (i, text) in port_list.iter().enumerate() {
-        let number: i64 = text.parse().map_err(|e: std::num::ParseIntError| {
-            let why = match e.kind() {
-                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
-                _ => "invalid syntax",
-            };
-            Error::msg(format!("strconv.Atoi: parsing {text:?}: {why}"))
-        })?;
-        let name = if many { format!("port-{}", i + 1) } else { String::new() };
+        let number = atoi(text)?;
+        let name = many.then(|| format!("port-{}", i + 1));
         let protocol = match (&protocol_flag, protocols.get(text)) {
             (Some(p), _) => p.clone(),
             (None, Some(found)) if found.len() == 1 => found[0].clone(),
@@ -149,57 +194,54 @@ pub fn service_for(kind: &str, obj: &Value, a: &ExposeArgs) -> Result<Value> {
                 // One port served over several protocols: a service port per protocol.
                 for p in found {
                     let name = format!("port-{}-{}", i + 1, p.to_ascii_lowercase());
-                    ports.push(json!({"name": name, "port": number, "protocol": p}));
+                    ports.push(ServicePort {
+                        name: Some(name),
+                        port: number,
+                        protocol: Some(p.clone()),
+                        ..Default::default()
+                    });
                 }
                 continue;
             }
             (None, None) => "TCP".to_string(),
         };
-        let mut port = json!({"port": number, "protocol": protocol});
-        if !name.is_empty() {
-            port["name"] = json!(name);
-        }
-        ports.push(port);
+        ports.push(ServicePort { name, port: number, protocol: Some(protocol), ..Default::default() });
     }
     for port in &mut ports {
-        port["targetPort"] = match nonempty(&a.target_port) {
+        port.target_port = Some(match nonempty(&a.target_port) {
             // A number aims at that port, anything else at a named container port.
-            Some(t) => t.parse::<i64>().map(Value::from).unwrap_or(Value::String(t)),
-            None => port["port"].clone(),
-        };
+            Some(t) => t.parse::<i32>().map(IntOrString::Int).unwrap_or(IntOrString::String(t)),
+            None => IntOrString::Int(port.port),
+        });
     }
 
     let labels = match nonempty(&a.labels) {
         Some(l) => parse_labels(&l)?,
-        None => string_map(&obj["metadata"]["labels"]),
+        None => exposed.meta.labels.clone().unwrap_or_default(),
     };
     // Names longer than a DNS label are cut, as kubectl cuts the default name.
-    let default_name: String = api::meta::name(obj).chars().take(63).collect();
-    let name = nonempty(&a.name).unwrap_or(default_name);
-    let mut metadata = json!({"name": name});
-    if !labels.is_empty() {
-        metadata["labels"] = Value::Object(labels);
-    }
-    let mut spec = json!({"selector": selector});
-    if !ports.is_empty() {
-        spec["ports"] = Value::Array(ports);
-    }
-    if let Some(ip) = nonempty(&a.external_ip) {
-        spec["externalIPs"] = json!([ip]);
-    }
-    if let Some(t) = nonempty(&a.service_type) {
-        spec["type"] = json!(t);
-    }
+    let default_name: String = exposed.meta.name.as_deref().unwrap_or("").chars().take(63).collect();
+    let metadata = ObjectMeta {
+        name: Some(nonempty(&a.name).unwrap_or(default_name)),
+        labels: (!labels.is_empty()).then_some(labels),
+        ..Default::default()
+    };
+    let mut spec = ServiceSpec {
+        selector: Some(selector),
+        ports: (!ports.is_empty()).then_some(ports),
+        external_ips: nonempty(&a.external_ip).map(|ip| vec![ip]),
+        type_: nonempty(&a.service_type),
+        cluster_ip: nonempty(&a.cluster_ip),
+        ..Default::default()
+    };
     if let Some(affinity) = nonempty(&a.session_affinity) {
         if affinity != "None" && affinity != "ClientIP" {
             return Err(Error::msg(format!("unknown session affinity: {affinity}")));
         }
-        spec["sessionAffinity"] = json!(affinity);
+        spec.session_affinity = Some(affinity);
     }
-    if let Some(ip) = nonempty(&a.cluster_ip) {
-        spec["clusterIP"] = json!(ip);
-    }
-    Ok(json!({"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}))
+    let service = Service { metadata, spec: Some(spec), status: None };
+    Ok(serde_json::to_value(&service).expect("a Service serializes"))
 }
 
 /// A GroupKind as Go prints it: `Kind.group`, or `Kind` for the core group.
@@ -223,8 +265,7 @@ pub async fn run(ctx: &mut Ctx, a: ExposeArgs) -> Result<()> {
         let ns = ctx.ns(sel.info);
         // A type without names exposes every object of it, as kubectl does.
         let objects = if sel.names.is_empty() {
-            let list = client.list(sel.info, &ns, &Default::default()).await?;
-            list["items"].as_array().cloned().unwrap_or_default()
+            crate::cmd::items(sel.info, client.list(sel.info, &ns, &Default::default()).await?)
         } else {
             let mut objects = Vec::new();
             for name in &sel.names {
@@ -246,6 +287,7 @@ mod tests {
     use super::*;
     use crate::cli::RunArgs;
     use crate::cmd::run::pod_for;
+    use serde_json::json;
 
     fn run_args(name: &str, image: &str) -> RunArgs {
         RunArgs {

@@ -5,7 +5,14 @@ use super::shared::{parse_dry_run, parse_labels, print_created, DryRun};
 use super::Ctx;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result};
-use serde_json::{json, Map, Value};
+use crate::typed::decode;
+use api::k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, Pod, PodSpec, SecurityContext, Service, ServicePort, ServiceSpec,
+};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// A C identifier-ish environment variable name, as Kubernetes' `IsEnvVarName` accepts.
 fn is_env_var_name(name: &str) -> bool {
@@ -123,72 +130,92 @@ fn validate(a: &RunArgs) -> Result<(&str, &str)> {
 /// with the arguments after `--` as the container's `args` (or its `command` with `--command`).
 pub fn pod_for(a: &RunArgs) -> Result<Value> {
     let (name, image) = validate(a)?;
-    let mut metadata = json!({"name": name});
     let labels = match a.labels.as_deref().filter(|l| !l.is_empty()) {
         Some(l) => parse_labels(l)?,
-        None => Map::from_iter([("run".to_string(), Value::String(name.to_string()))]),
+        None => BTreeMap::from([("run".to_string(), name.to_string())]),
     };
-    metadata["labels"] = Value::Object(labels);
-    if !a.annotations.is_empty() {
-        let mut annotations = Map::new();
-        for pair in &a.annotations {
-            let (k, v) = pair
-                .split_once('=')
-                .filter(|(k, _)| !k.is_empty())
-                .ok_or_else(|| Error::msg(format!("invalid annotation format: {pair}")))?;
-            annotations.insert(k.to_string(), Value::String(v.to_string()));
-        }
-        metadata["annotations"] = Value::Object(annotations);
+    let mut annotations = BTreeMap::new();
+    for pair in &a.annotations {
+        let (k, v) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| Error::msg(format!("invalid annotation format: {pair}")))?;
+        annotations.insert(k.to_string(), v.to_string());
     }
     let restart = restart_policy(&a.restart)?;
-    let mut container = json!({"name": name, "image": image});
-    if !a.env.is_empty() {
-        let env: Result<Vec<Value>> = a
-            .env
-            .iter()
-            .map(|e| match e.split_once('=') {
-                Some((k, v)) if is_env_var_name(k) => Ok(json!({"name": k, "value": v})),
-                _ => Err(Error::msg(format!("invalid env: {e}"))),
-            })
-            .collect();
-        container["env"] = Value::Array(env?);
-    }
-    match a.image_pull_policy.as_str() {
-        "" => {}
-        p @ ("Always" | "IfNotPresent" | "Never") => container["imagePullPolicy"] = json!(p),
+    let env = a
+        .env
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) if is_env_var_name(k) => {
+                Ok(EnvVar { name: k.to_string(), value: Some(v.to_string()), ..Default::default() })
+            }
+            _ => Err(Error::msg(format!("invalid env: {e}"))),
+        })
+        .collect::<Result<Vec<EnvVar>>>()?;
+    let image_pull_policy = match a.image_pull_policy.as_str() {
+        "" => None,
+        p @ ("Always" | "IfNotPresent" | "Never") => Some(p.to_string()),
         other => return Err(Error::msg(format!("invalid image pull policy: {other}"))),
-    }
-    if a.privileged {
-        container["securityContext"] = json!({"privileged": true});
-    }
-    if !a.args.is_empty() {
-        container[if a.command { "command" } else { "args" }] = json!(a.args);
-    }
-    if let Some(port) = &a.port {
-        container["ports"] = json!([{"containerPort": port.parse::<i32>().expect("validated")}]);
-    }
-    Ok(json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {"containers": [container], "restartPolicy": restart, "dnsPolicy": "ClusterFirst"},
-    }))
+    };
+    let args = (!a.args.is_empty()).then(|| a.args.clone());
+    let container = Container {
+        name: name.to_string(),
+        image: Some(image.to_string()),
+        env: (!env.is_empty()).then_some(env),
+        image_pull_policy,
+        security_context: a.privileged.then(|| SecurityContext { privileged: Some(true), ..Default::default() }),
+        command: if a.command { args.clone() } else { None },
+        args: if a.command { None } else { args },
+        ports: a
+            .port
+            .as_ref()
+            .map(|port| vec![ContainerPort { container_port: port.parse().expect("validated"), ..Default::default() }]),
+        ..Default::default()
+    };
+    let pod = Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![container],
+            restart_policy: Some(restart.to_string()),
+            dns_policy: Some("ClusterFirst".into()),
+            ..Default::default()
+        }),
+        status: None,
+    };
+    Ok(serde_json::to_value(&pod).expect("a Pod serializes"))
 }
 
 /// The service `run --expose` creates: the pod's port, selecting the pod's labels.
 fn run_service(a: &RunArgs, pod: &Value) -> Value {
+    let pod: Pod = decode(pod).expect("a pod pod_for built");
     let port: i32 = a.port.as_deref().and_then(|p| p.parse().ok()).unwrap_or_default();
-    let mut metadata = json!({"name": pod["metadata"]["name"]});
     // Only labels the user asked for go on the service, as kubectl does.
-    if a.labels.as_deref().is_some_and(|l| !l.is_empty()) {
-        metadata["labels"] = pod["metadata"]["labels"].clone();
-    }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata,
-        "spec": {"ports": [{"port": port, "protocol": "TCP", "targetPort": port}], "selector": pod["metadata"]["labels"]},
-    })
+    let asked = a.labels.as_deref().is_some_and(|l| !l.is_empty());
+    let service = Service {
+        metadata: ObjectMeta {
+            name: pod.metadata.name.clone(),
+            labels: if asked { pod.metadata.labels.clone() } else { None },
+            ..Default::default()
+        },
+        spec: Some(ServiceSpec {
+            ports: Some(vec![ServicePort {
+                port,
+                protocol: Some("TCP".into()),
+                target_port: Some(IntOrString::Int(port)),
+                ..Default::default()
+            }]),
+            selector: pod.metadata.labels,
+            ..Default::default()
+        }),
+        status: None,
+    };
+    serde_json::to_value(&service).expect("a Service serializes")
 }
 
 /// What a client-side dry run prints for `-o yaml|json`: the object as kubectl's

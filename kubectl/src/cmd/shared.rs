@@ -12,7 +12,8 @@ use crate::typed::decode_all;
 use api::k8s_openapi::api::apps::v1::ReplicaSet;
 use api::{meta, ResourceInfo};
 use client::Client;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// `--dry-run`'s strategies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +37,8 @@ pub fn parse_dry_run(v: &str) -> Result<DryRun> {
 
 /// kubectl's `parseLabels` (run's `--labels`, expose's `--selector` and `--labels`):
 /// `a=b,c=d`, each with exactly one `=` and a key.
-pub fn parse_labels(s: &str) -> Result<Map<String, Value>> {
-    let mut map = Map::new();
+pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
     for spec in s.split(',') {
         let parts: Vec<&str> = spec.split('=').collect();
         if parts.len() != 2 {
@@ -46,7 +47,7 @@ pub fn parse_labels(s: &str) -> Result<Map<String, Value>> {
         if parts[0].is_empty() {
             return Err(Error::msg("unexpected empty label key"));
         }
-        map.insert(parts[0].to_string(), Value::String(parts[1].to_string()));
+        map.insert(parts[0].to_string(), parts[1].to_string());
     }
     Ok(map)
 }
