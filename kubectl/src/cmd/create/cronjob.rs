@@ -1,28 +1,33 @@
 //! `kubectl create cronjob NAME --image=... --schedule=...`.
 
-use super::job::job_template;
+use super::job::job_spec;
 use crate::cli::CreateCronJobArgs;
 use crate::cmd::shared::create_object;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
-use serde_json::{json, Value};
+use api::k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobTemplateSpec};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
 
 /// The CronJob `kubectl create cronjob` makes.
 pub fn cronjob_object(a: &CreateCronJobArgs) -> Result<Value> {
     if !matches!(a.restart.as_str(), "OnFailure" | "Never") {
         return Err(Error::msg(format!("restart policy must be OnFailure or Never, got {:?}", a.restart)));
     }
-    Ok(json!({
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {"name": a.name},
-        "spec": {
-            "schedule": a.schedule,
-            "jobTemplate": {"metadata": {"name": a.name},
-                            "spec": job_template(&a.name, &a.image, &a.command, &a.restart)},
-        },
-        "status": {},
-    }))
+    let name = || ObjectMeta { name: Some(a.name.clone()), ..Default::default() };
+    let cronjob = CronJob {
+        metadata: name(),
+        spec: Some(CronJobSpec {
+            schedule: a.schedule.clone(),
+            job_template: JobTemplateSpec {
+                metadata: Some(name()),
+                spec: Some(job_spec(&a.name, &a.image, &a.command, &a.restart)),
+            },
+            ..Default::default()
+        }),
+        status: Some(Default::default()),
+    };
+    Ok(serde_json::to_value(&cronjob).expect("a CronJob serializes"))
 }
 
 pub async fn run(ctx: &mut Ctx, a: CreateCronJobArgs) -> Result<()> {
@@ -55,7 +60,7 @@ mod tests {
         assert_eq!(cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
         let mut cj = cj;
         cj["metadata"]["uid"] = "u1".into();
-        let manual = job_from_cronjob("manual-run", &cj);
+        let manual = job_from_cronjob("manual-run", &crate::typed::decode(&cj).unwrap());
         assert_eq!(manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
         assert_eq!(manual["metadata"]["ownerReferences"][0]["uid"], "u1");
         assert_eq!(manual["spec"], cj["spec"]["jobTemplate"]["spec"]);

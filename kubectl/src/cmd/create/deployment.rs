@@ -4,7 +4,11 @@ use crate::cli::CreateDeploymentArgs;
 use crate::cmd::shared::create_object;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
-use serde_json::{json, Value};
+use api::k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use api::k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodTemplateSpec};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// kubectl's container name for an image: its last path segment without tag or
 /// digest, with characters a name cannot hold replaced by `-`.
@@ -15,37 +19,43 @@ pub fn container_name(image: &str) -> String {
     base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
 }
 
+/// kubectl's flags for counts and ports are int32; larger values cannot be written.
+fn int32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
 /// The Deployment `kubectl create deployment` makes: label and selector `app=NAME`.
+/// The empty `strategy`, `resources` and `status` are there as kubectl's Go
+/// structs print them in a dry run.
 pub fn deployment_object(a: &CreateDeploymentArgs) -> Value {
-    let containers: Vec<Value> = a
+    let containers: Vec<Container> = a
         .image
         .iter()
-        .map(|image| {
-            let mut c = json!({"name": container_name(image), "image": image, "resources": {}});
-            if !a.command.is_empty() {
-                c["command"] = json!(a.command);
-            }
-            if a.port >= 0 {
-                c["ports"] = json!([{"containerPort": a.port}]);
-            }
-            c
+        .map(|image| Container {
+            name: container_name(image),
+            image: Some(image.clone()),
+            resources: Some(Default::default()),
+            command: (!a.command.is_empty()).then(|| a.command.clone()),
+            ports: (a.port >= 0).then(|| vec![ContainerPort { container_port: int32(a.port), ..Default::default() }]),
+            ..Default::default()
         })
         .collect();
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": a.name, "labels": {"app": a.name}},
-        "spec": {
-            "replicas": a.replicas,
-            "selector": {"matchLabels": {"app": a.name}},
-            "strategy": {},
-            "template": {
-                "metadata": {"labels": {"app": a.name}},
-                "spec": {"containers": containers},
+    let labels = BTreeMap::from([("app".to_string(), a.name.clone())]);
+    let d = Deployment {
+        metadata: ObjectMeta { name: Some(a.name.clone()), labels: Some(labels.clone()), ..Default::default() },
+        spec: Some(DeploymentSpec {
+            replicas: Some(int32(a.replicas)),
+            selector: LabelSelector { match_labels: Some(labels.clone()), ..Default::default() },
+            strategy: Some(Default::default()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels), ..Default::default() }),
+                spec: Some(PodSpec { containers, ..Default::default() }),
             },
-        },
-        "status": {},
-    })
+            ..Default::default()
+        }),
+        status: Some(Default::default()),
+    };
+    serde_json::to_value(&d).expect("a Deployment serializes")
 }
 
 pub async fn run(ctx: &mut Ctx, a: CreateDeploymentArgs) -> Result<()> {
@@ -61,6 +71,7 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command, CreateCommand};
     use clap::Parser;
+    use serde_json::json;
 
     fn parse(args: &[&str]) -> Cli {
         let mut full = vec!["kubectl"];

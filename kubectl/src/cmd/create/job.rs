@@ -4,40 +4,73 @@ use crate::cli::CreateJobArgs;
 use crate::cmd::shared::create_object;
 use crate::cmd::Ctx;
 use crate::error::{Error, Result};
-use api::meta;
-use serde_json::{json, Map, Value};
+use crate::typed::decode;
+use api::k8s_openapi::api::batch::v1::{CronJob, Job, JobSpec};
+use api::k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use serde_json::Value;
 
-pub fn job_template(name: &str, image: &str, command: &[String], restart: &str) -> Value {
-    let mut container = json!({"name": name, "image": image, "resources": {}});
-    if !command.is_empty() {
-        container["command"] = json!(command);
+/// The Job spec `create job` and `create cronjob` make: one container named
+/// after the Job, with the empty `metadata` and `resources` kubectl's Go
+/// structs print in a dry run.
+pub fn job_spec(name: &str, image: &str, command: &[String], restart: &str) -> JobSpec {
+    let container = Container {
+        name: name.to_string(),
+        image: Some(image.to_string()),
+        resources: Some(Default::default()),
+        command: (!command.is_empty()).then(|| command.to_vec()),
+        ..Default::default()
+    };
+    JobSpec {
+        template: PodTemplateSpec {
+            metadata: Some(Default::default()),
+            spec: Some(PodSpec {
+                containers: vec![container],
+                restart_policy: Some(restart.to_string()),
+                ..Default::default()
+            }),
+        },
+        ..Default::default()
     }
-    json!({"template": {"metadata": {}, "spec": {"containers": [container], "restartPolicy": restart}}})
 }
 
 /// The Job `kubectl create job NAME --image` makes (restartPolicy Never).
 pub fn job_object(name: &str, image: &str, command: &[String]) -> Value {
-    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-           "spec": job_template(name, image, command, "Never"), "status": {}})
+    let job = Job {
+        metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+        spec: Some(job_spec(name, image, command, "Never")),
+        status: Some(Default::default()),
+    };
+    serde_json::to_value(&job).expect("a Job serializes")
 }
 
 /// A Job from a CronJob's template, as `create job --from=cronjob/NAME`: owned by
 /// the CronJob and marked as started by hand.
-pub fn job_from_cronjob(name: &str, cronjob: &Value) -> Value {
-    let template = &cronjob["spec"]["jobTemplate"];
-    let mut annotations: Map<String, Value> =
-        template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
+pub fn job_from_cronjob(name: &str, cronjob: &CronJob) -> Value {
+    let template = cronjob.spec.as_ref().map(|s| s.job_template.clone()).unwrap_or_default();
+    let template_meta = template.metadata.unwrap_or_default();
+    let mut annotations = template_meta.annotations.unwrap_or_default();
     annotations.insert("cronjob.kubernetes.io/instantiate".into(), "manual".into());
-    let mut metadata = json!({
-        "name": name,
-        "annotations": annotations,
-        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": meta::name(cronjob),
-                             "uid": meta::uid(cronjob), "controller": true}],
-    });
-    if let Some(labels) = template["metadata"].get("labels") {
-        metadata["labels"] = labels.clone();
-    }
-    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template["spec"]})
+    let owner = OwnerReference {
+        api_version: "batch/v1".into(),
+        kind: "CronJob".into(),
+        name: cronjob.metadata.name.clone().unwrap_or_default(),
+        uid: cronjob.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        ..Default::default()
+    };
+    let job = Job {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            annotations: Some(annotations),
+            owner_references: Some(vec![owner]),
+            labels: template_meta.labels,
+            ..Default::default()
+        },
+        spec: template.spec,
+        status: None,
+    };
+    serde_json::to_value(&job).expect("a Job serializes")
 }
 
 pub async fn run(ctx: &mut Ctx, a: CreateJobArgs) -> Result<()> {
@@ -56,7 +89,8 @@ pub async fn run(ctx: &mut Ctx, a: CreateJobArgs) -> Result<()> {
             let cronjobs = api::registry::lookup("cronjobs").expect("cronjobs are registered");
             let ns = ctx.ns(cronjobs);
             let client = ctx.client().await?;
-            let cronjob = client.get(cronjobs, &ns, name).await?;
+            let cronjob = decode(&client.get(cronjobs, &ns, name).await?)
+                .map_err(|e| Error::msg(format!("unreadable CronJob {name}: {e}")))?;
             job_from_cronjob(&a.name, &cronjob)
         }
     };
