@@ -31,12 +31,27 @@ fn go_requirements(exprs: &[LabelSelectorRequirement]) -> String {
 
 type Labels = BTreeMap<String, String>;
 
+/// Why an object gives no selector a service could use, in kubectl's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum NoSelector {
+    #[error("the pod has no labels and cannot be exposed")]
+    UnlabelledPod,
+    #[error("the service has no pod selector set")]
+    ServiceWithoutSelector,
+    /// The kind, lowercase.
+    #[error("invalid {0}: no selectors, therefore cannot be exposed")]
+    NoMatchLabels(String),
+    /// The expressions as Go prints them.
+    #[error("couldn't convert expressions - \"{0}\" to map-based selector format")]
+    Expressions(String),
+}
+
 /// What `expose` reads of the object it puts a service in front of: its
 /// metadata, kubectl's `MapBasedSelectorForObject` (the selector, or why there
 /// is none) and `PortsForObject` (port numbers with their protocols).
 struct Exposed {
     meta: ObjectMeta,
-    selector: std::result::Result<Labels, String>,
+    selector: std::result::Result<Labels, NoSelector>,
     ports: Vec<(i32, String)>,
 }
 
@@ -53,16 +68,13 @@ fn template_ports(template: Option<&PodTemplateSpec>) -> Vec<(i32, String)> {
 }
 
 /// apps/v1 Deployments and ReplicaSets: only matchLabels can become a service selector.
-fn map_based(kind: &str, selector: Option<&LabelSelector>) -> std::result::Result<Labels, String> {
-    let what = kind.to_ascii_lowercase();
+fn map_based(kind: &str, selector: Option<&LabelSelector>) -> std::result::Result<Labels, NoSelector> {
     let labels = selector.and_then(|s| s.match_labels.clone()).unwrap_or_default();
     if labels.is_empty() {
-        return Err(format!("invalid {what}: no selectors, therefore cannot be exposed"));
+        return Err(NoSelector::NoMatchLabels(kind.to_ascii_lowercase()));
     }
     match selector.and_then(|s| s.match_expressions.as_deref()) {
-        Some(exprs) if !exprs.is_empty() => {
-            Err(format!("couldn't convert expressions - \"{}\" to map-based selector format", go_requirements(exprs)))
-        }
+        Some(exprs) if !exprs.is_empty() => Err(NoSelector::Expressions(go_requirements(exprs))),
         _ => Ok(labels),
     }
 }
@@ -74,8 +86,7 @@ fn exposed(kind: &str, obj: &Value) -> Result<Exposed> {
         "Pod" => {
             let pod: Pod = decode(obj).map_err(unreadable)?;
             let labels = pod.metadata.labels.clone().unwrap_or_default();
-            let selector =
-                if labels.is_empty() { Err("the pod has no labels and cannot be exposed".into()) } else { Ok(labels) };
+            let selector = if labels.is_empty() { Err(NoSelector::UnlabelledPod) } else { Ok(labels) };
             Exposed { ports: container_ports(pod.spec.as_ref()), selector, meta: pod.metadata }
         }
         "ReplicationController" => {
@@ -93,11 +104,7 @@ fn exposed(kind: &str, obj: &Value) -> Result<Exposed> {
             let selector = spec.selector.unwrap_or_default();
             let ports = spec.ports.iter().flatten();
             Exposed {
-                selector: if selector.is_empty() {
-                    Err("the service has no pod selector set".into())
-                } else {
-                    Ok(selector)
-                },
+                selector: if selector.is_empty() { Err(NoSelector::ServiceWithoutSelector) } else { Ok(selector) },
                 ports: ports.map(|p| (p.port, p.protocol.clone().unwrap_or_else(|| "TCP".into()))).collect(),
                 meta: svc.metadata,
             }

@@ -73,12 +73,21 @@ pub fn split_port(spec: &str) -> (&str, &str) {
     }
 }
 
-/// Go's `strconv.ParseUint(s, 10, 16)` error text.
-fn parse_u16(s: &str) -> std::result::Result<u16, String> {
+/// Go's `strconv.ParseUint(s, 10, 16)` errors, in its words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PortError {
+    #[error("strconv.ParseUint: parsing {0:?}: invalid syntax")]
+    Syntax(String),
+    #[error("strconv.ParseUint: parsing {0:?}: value out of range")]
+    Range(String),
+}
+
+/// Go's `strconv.ParseUint(s, 10, 16)`.
+fn parse_u16(s: &str) -> std::result::Result<u16, PortError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.ParseUint: parsing {s:?}: invalid syntax"));
+        return Err(PortError::Syntax(s.to_string()));
     }
-    s.parse::<u16>().map_err(|_| format!("strconv.ParseUint: parsing {s:?}: value out of range"))
+    s.parse::<u16>().map_err(|_| PortError::Range(s.to_string()))
 }
 
 /// client-go's `parsePorts`: `5000`, `8888:5000`, `:5000` and `0:5000` (a random local port).
