@@ -96,7 +96,7 @@ pub fn plan(a: &LogsArgs, namespace: &str) -> Result<Plan> {
         // Go rounds the duration to the nearest second, halves away from zero.
         (Some(s), _) if s != 0.0 => s.round() as i64,
         (_, Some(t)) => {
-            let at = api::meta::parse_time(t).ok_or_else(|| {
+            let at = api::time::parse(t).ok_or_else(|| {
                 Error::msg(format!("parsing time \"{t}\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"{t}\""))
             })?;
             // The server takes a relative time; a start in the future still means "from now".

@@ -1,6 +1,7 @@
 //! The table columns `kubectl get` prints per kind, as Kubernetes' server-side
 //! printers define them (pkg/printers/internalversion): headers, the extra
-//! `-o wide` columns, and how each cell is computed from the object.
+//! `-o wide` columns, and how each cell is computed from the object, read as
+//! its kind's `k8s-openapi` struct.
 
 use crate::age;
 use crate::typed::decode;
