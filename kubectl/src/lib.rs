@@ -3,7 +3,7 @@
 //!
 //! - [`cli`]: the command line (clap derive).
 //! - [`config`]: kubeconfig files, merging, server and namespace selection.
-//! - [`cmd`]: one module per command family.
+//! - [`cmd`]: one module per command or command family.
 //! - [`printers`]: tables, YAML/JSON, names, JSONPath, custom columns.
 //! - [`age`]: kubectl's AGE formatting.
 //! - [`manifest`]: `-f` files, directories and stdin.

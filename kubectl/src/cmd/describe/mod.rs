@@ -1,8 +1,9 @@
 //! `kubectl describe`: fetch the objects (a name that is not found is tried as
 //! a prefix, as kubectl does), the related objects a kind's description needs
 //! (events, pods, endpoints, ReplicaSets, a node's lease), and print each
-//! description. One module per kind's layout, [`generic`] for every other kind;
-//! [`writer`] holds what they share.
+//! description. One module per kind's layout, each reading the object as its
+//! kind's `k8s-openapi` struct (decoded in [`describe`]); [`generic`] walks the
+//! JSON of every other kind; [`writer`] holds what they share.
 
 pub mod deployment;
 pub mod generic;
