@@ -310,8 +310,8 @@ async fn pause(ctx: &mut Ctx, a: RolloutTargetArgs, paused: bool) -> Result<()> 
 async fn restart(ctx: &mut Ctx, a: RolloutTargetArgs) -> Result<()> {
     let (info, d) = target(ctx, &a.args, &["Deployment", "DaemonSet", "StatefulSet"]).await?;
     let shown = printers::kind_name(info, meta::name(&d));
-    // Only a Deployment can be paused; a DaemonSet or StatefulSet reads as not paused.
-    if decode::<Deployment>(&d).is_ok_and(|d| is_paused(&d)) {
+    // Only a Deployment can be paused.
+    if info.kind == "Deployment" && decode::<Deployment>(&d).is_ok_and(|d| is_paused(&d)) {
         return Err(Error::msg("can't restart paused deployment (run rollout resume first)"));
     }
     let now = api::time::now();
