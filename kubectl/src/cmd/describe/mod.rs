@@ -24,52 +24,42 @@ use crate::typed::{decode, decode_all};
 use api::k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
 use api::k8s_openapi::api::batch::v1::Job;
 use api::k8s_openapi::api::coordination::v1::Lease;
-use api::k8s_openapi::api::core::v1::{Event, Pod, ReplicationController};
+use api::k8s_openapi::api::core::v1::{Endpoints, Event, Pod, ReplicationController};
 use api::ResourceInfo;
 use client::{Client, ListParams};
 use jiff::Timestamp;
 use serde_json::Value;
 use writer::Writer;
 
-/// What a description needs besides the object, as the server returned it.
+/// What a description needs besides the object.
 #[derive(Debug, Default)]
 pub struct Related {
     /// `None`: events were not asked for (`--show-events=false`).
-    pub events: Option<Vec<Value>>,
+    pub events: Option<Vec<Event>>,
     /// Pods of a controller (matching its selector), or on a node.
-    pub pods: Vec<Value>,
-    pub endpoints: Option<Value>,
+    pub pods: Vec<Pod>,
+    pub endpoints: Option<Endpoints>,
     /// The ReplicaSets a Deployment controls.
     pub replica_sets: Vec<ReplicaSet>,
     /// A node's lease in `kube-node-lease`, or why it could not be read.
-    pub lease: Option<std::result::Result<Value, String>>,
+    pub lease: Option<std::result::Result<Lease, String>>,
 }
 
 /// The description of one object: the kinds with a layout of their own read
-/// it (and what it relates to) as their typed structs; any other kind, or an
-/// object that does not read as its kind, gets the generic layout.
+/// it as their typed struct; any other kind, or an object that does not read
+/// as its kind, gets the generic layout.
 pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp) -> String {
     let mut w = Writer::default();
-    let pods = || decode_all::<Pod>(&rel.pods);
     let described = match info.kind {
         "Pod" => decode(obj).ok().map(|p| pod::pod(&mut w, &p)),
-        "Node" => decode(obj).ok().map(|n| {
-            let lease = rel.lease.as_ref().map(|l| match l {
-                Ok(l) => Ok(decode::<Lease>(l).unwrap_or_default()),
-                Err(e) => Err(e.clone()),
-            });
-            node::node(&mut w, &n, &pods(), lease.as_ref(), now)
-        }),
-        "ReplicationController" => decode(obj).ok().map(|rc| workloads::replication_controller(&mut w, &rc, &pods())),
-        "ReplicaSet" => decode(obj).ok().map(|rs| workloads::replica_set(&mut w, &rs, &pods())),
+        "Node" => decode(obj).ok().map(|n| node::node(&mut w, &n, &rel.pods, rel.lease.as_ref(), now)),
+        "ReplicationController" => decode(obj).ok().map(|rc| workloads::replication_controller(&mut w, &rc, &rel.pods)),
+        "ReplicaSet" => decode(obj).ok().map(|rs| workloads::replica_set(&mut w, &rs, &rel.pods)),
         "Deployment" => decode(obj).ok().map(|d| deployment::deployment(&mut w, &d, &rel.replica_sets)),
-        "DaemonSet" => decode(obj).ok().map(|ds| workloads::daemonset(&mut w, &ds, &pods())),
+        "DaemonSet" => decode(obj).ok().map(|ds| workloads::daemonset(&mut w, &ds, &rel.pods)),
         "Job" => decode(obj).ok().map(|j| workloads::job(&mut w, &j)),
         "CronJob" => decode(obj).ok().map(|cj| workloads::cronjob(&mut w, &cj)),
-        "Service" => decode(obj).ok().map(|svc| {
-            let endpoints = rel.endpoints.as_ref().and_then(|ep| decode(ep).ok());
-            service::service(&mut w, &svc, endpoints.as_ref())
-        }),
+        "Service" => decode(obj).ok().map(|svc| service::service(&mut w, &svc, rel.endpoints.as_ref())),
         "Namespace" => {
             if let Ok(ns) = decode(obj) {
                 namespace::namespace(&mut w, &ns);
@@ -83,8 +73,7 @@ pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp)
         w = Writer::default();
         generic::generic(&mut w, obj);
     }
-    let events = rel.events.as_deref().map(decode_all::<Event>);
-    w.events(events.as_deref(), now);
+    w.events(rel.events.as_deref(), now);
     w.finish()
 }
 
@@ -188,12 +177,12 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
     if show_events {
         let events_info = api::registry::lookup("events").expect("events are registered");
         let events = crate::cmd::items(events_info, client.list(events_info, &ns, &ListParams::default()).await?);
-        rel.events = Some(events_for(obj, &events));
+        rel.events = Some(decode_all(&events_for(obj, &events)));
     }
     let pods = api::registry::lookup("pods").expect("pods are registered");
     if let Some(sel) = pod_selector(info, obj).filter(|s| s != "<none>") {
         let params = ListParams { label_selector: sel, ..Default::default() };
-        rel.pods = crate::cmd::items(pods, client.list(pods, &ns, &params).await?);
+        rel.pods = decode_all(&crate::cmd::items(pods, client.list(pods, &ns, &params).await?));
     }
     if info.kind == "Node" {
         let name = api::meta::name(obj);
@@ -202,16 +191,17 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
             field_selector: format!("spec.nodeName={name},status.phase!=Failed,status.phase!=Succeeded"),
             ..Default::default()
         };
-        rel.pods = crate::cmd::items(pods, client.list(pods, "", &params).await?);
+        rel.pods = decode_all(&crate::cmd::items(pods, client.list(pods, "", &params).await?));
         let leases = api::registry::lookup("leases").expect("leases are registered");
-        rel.lease = Some(client.get(leases, "kube-node-lease", name).await.map_err(|e| e.message));
+        let lease = client.get(leases, "kube-node-lease", name).await.map_err(|e| e.message);
+        rel.lease = Some(lease.and_then(|l| decode(&l).map_err(|e| e.to_string())));
     }
     if info.kind == "Deployment" {
         rel.replica_sets = owned_replica_sets(client, api::meta::namespace(obj), api::meta::uid(obj)).await?;
     }
     if info.kind == "Service" {
         let ep = api::registry::lookup("endpoints").expect("endpoints are registered");
-        rel.endpoints = client.get(ep, &ns, api::meta::name(obj)).await.ok();
+        rel.endpoints = client.get(ep, &ns, api::meta::name(obj)).await.ok().and_then(|ep| decode(&ep).ok());
     }
     Ok(rel)
 }

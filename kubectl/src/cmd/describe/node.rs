@@ -303,17 +303,18 @@ mod tests {
     fn nodes_describe_like_kubectl() {
         let rel = Related {
             events: Some(vec![]),
-            pods: vec![
+            pods: crate::typed::decode_all(&[
                 pod(
                     "kube-system",
                     "coredns-78fcd69978-x2x7k",
                     json!({"requests": {"cpu": "100m", "memory": "70Mi"}, "limits": {"memory": "170Mi"}}),
                 ),
                 pod("default", "kubia", json!({})),
-            ],
-            lease: Some(Ok(
-                json!({"spec": {"holderIdentity": "minikube", "renewTime": "2021-10-27T09:59:58.123456Z"}}),
-            )),
+            ]),
+            lease: Some(Ok(crate::typed::decode(
+                &json!({"spec": {"holderIdentity": "minikube", "renewTime": "2021-10-27T09:59:58.123456Z"}}),
+            )
+            .unwrap())),
             ..Default::default()
         };
         let text = describe(api::registry::lookup("nodes").unwrap(), &minikube(), &rel, now());

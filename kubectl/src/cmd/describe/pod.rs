@@ -430,7 +430,12 @@ Events:          <none>
             "source": {"component": "kubelet", "host": "n1"},
             "firstTimestamp": "2021-10-27T09:50:00Z", "lastTimestamp": "2021-10-27T09:59:53Z"})];
         let pods = api::registry::lookup("pods").unwrap();
-        let text = describe(pods, &pod, &Related { events: Some(events), ..Default::default() }, now());
+        let text = describe(
+            pods,
+            &pod,
+            &Related { events: Some(crate::typed::decode_all(&events)), ..Default::default() },
+            now(),
+        );
         let containers = &text[text.find("Containers:").unwrap()..text.find("Volumes:").unwrap()];
         assert_eq!(
             containers,

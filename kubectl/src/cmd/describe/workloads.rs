@@ -271,7 +271,7 @@ mod tests {
         let pod = |phase: &str, owner: &str| json!({"metadata": {"ownerReferences": [{"controller": true, "uid": owner}]}, "status": {"phase": phase}});
         let rel = Related {
             events: None,
-            pods: vec![pod("Running", "rc1"), pod("Pending", "rc1"), pod("Running", "other")],
+            pods: crate::typed::decode_all(&[pod("Running", "rc1"), pod("Pending", "rc1"), pod("Running", "other")]),
             ..Default::default()
         };
         let text = describe(api::registry::lookup("rc").unwrap(), &rc, &rel, now());
