@@ -131,12 +131,6 @@ fn age_of(meta: &ObjectMeta, now: Timestamp) -> String {
     age::since(meta.creation_timestamp.as_ref(), now)
 }
 
-pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-        .unwrap_or_default()
-}
-
 /// `labels.FormatLabels`: `a=b,c=d`, or `<none>`.
 pub fn format_labels(labels: &BTreeMap<String, String>) -> String {
     if labels.is_empty() {
@@ -148,22 +142,6 @@ pub fn format_labels(labels: &BTreeMap<String, String>) -> String {
 /// [`format_labels`] of an optional map (an RC's or a service's selector, a node selector).
 pub fn format_map(labels: Option<&BTreeMap<String, String>>) -> String {
     labels.map_or_else(|| "<none>".to_string(), format_labels)
-}
-
-/// A selector given as JSON, in either shape: an RC's plain map, or a
-/// `LabelSelector` with matchLabels and matchExpressions.
-pub fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel.filter(|s| s.is_object()) else {
-        return "<none>".into();
-    };
-    let has_structure = sel.get("matchLabels").is_some() || sel.get("matchExpressions").is_some();
-    if !has_structure {
-        return format_labels(&string_map(Some(sel)));
-    }
-    match decode::<LabelSelector>(sel) {
-        Ok(sel) => label_selector_string(Some(&sel)),
-        Err(_) => "<none>".into(),
-    }
 }
 
 /// A `LabelSelector` as kubectl prints it: `app=kubia,env in (dev,prod),!gpu`.
@@ -913,9 +891,10 @@ mod tests {
         let sel = json!({"matchLabels": {"app": "kubia"},
             "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "dev"]},
                                  {"key": "gpu", "operator": "DoesNotExist"}]});
-        assert_eq!(selector_string(Some(&sel)), "app=kubia,env in (dev,prod),!gpu");
-        assert_eq!(selector_string(Some(&json!({"app": "kubia"}))), "app=kubia");
-        assert_eq!(selector_string(None), "<none>");
+        // A LabelSelector, and the plain map a ReplicationController selects with.
+        assert_eq!(label_selector_string(Some(&decode(&sel).unwrap())), "app=kubia,env in (dev,prod),!gpu");
+        assert_eq!(format_map(Some(&[("app".to_string(), "kubia".to_string())].into())), "app=kubia");
+        assert_eq!(label_selector_string(None), "<none>");
     }
 
     #[test]
