@@ -57,3 +57,26 @@ fn quantities_as_strings(v: &mut Value) {
 pub fn decode_all<T: DeserializeOwned>(objects: &[Value]) -> Vec<T> {
     objects.iter().filter_map(|o| decode(o).ok()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use api::k8s_openapi::api::batch::v1::CronJob;
+    use api::k8s_openapi::api::core::v1::Pod;
+    use serde_json::json;
+
+    #[test]
+    fn older_versions_and_numeric_quantities_decode() {
+        let cj: CronJob = decode(&json!({"apiVersion": "batch/v1beta1", "kind": "CronJob",
+            "metadata": {"name": "every-15"}, "spec": {"schedule": "*/15 * * * *", "jobTemplate": {}}}))
+        .unwrap();
+        assert_eq!(cj.spec.unwrap().schedule, "*/15 * * * *");
+        let pod: Pod = decode(&json!({"metadata": {"name": "p"}, "spec": {"containers": [
+            {"name": "c", "resources": {"requests": {"cpu": 1, "memory": "1Gi"}, "limits": {"cpu": 0.5}}}]}}))
+        .unwrap();
+        let resources = pod.spec.unwrap().containers[0].resources.clone().unwrap();
+        assert_eq!(resources.requests.unwrap()["cpu"].0, "1");
+        assert_eq!(resources.limits.unwrap()["cpu"].0, "0.5");
+        assert!(decode::<Pod>(&json!({"metadata": {"name": 3}})).is_err());
+    }
+}
