@@ -79,14 +79,13 @@ pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp)
 
 /// Events about `obj`: matched by uid, or by kind, name and namespace. A node's
 /// events may also carry its name as the uid (the kubelet's), as kubectl allows for.
-pub fn events_for(obj: &Value, events: &[Value]) -> Vec<Value> {
+pub fn events_for(obj: &Value, events: Vec<Event>) -> Vec<Event> {
     let uid = api::meta::uid(obj);
     let (kind, name, ns) = (api::meta::kind(obj), api::meta::name(obj), api::meta::namespace(obj));
     events
-        .iter()
+        .into_iter()
         .filter(|e| {
-            let Ok(event) = decode::<Event>(e) else { return false };
-            let o = &event.involved_object;
+            let o = &e.involved_object;
             let field = |v: &Option<String>| v.clone().unwrap_or_default();
             let (o_kind, o_name, o_uid) = (field(&o.kind), field(&o.name), field(&o.uid));
             if kind == "Node" && o_kind == "Node" && o_name == name && o_uid == name {
@@ -97,7 +96,6 @@ pub fn events_for(obj: &Value, events: &[Value]) -> Vec<Value> {
             }
             o_kind == kind && o_name == name && field(&o.namespace) == ns
         })
-        .cloned()
         .collect()
 }
 
@@ -177,7 +175,7 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
     if show_events {
         let events_info = api::registry::lookup("events").expect("events are registered");
         let events = crate::cmd::items(events_info, client.list(events_info, &ns, &ListParams::default()).await?);
-        rel.events = Some(decode_all(&events_for(obj, &events)));
+        rel.events = Some(events_for(obj, decode_all(&events)));
     }
     let pods = api::registry::lookup("pods").expect("pods are registered");
     if let Some(sel) = pod_selector(info, obj).filter(|s| s != "<none>") {
@@ -240,7 +238,7 @@ mod tests {
             json!({"involvedObject": {"kind": "Pod", "name": "other", "namespace": "default"}, "reason": "d"}),
         ];
         let reasons: Vec<String> =
-            events_for(&pod, &events).iter().map(|e| e["reason"].as_str().unwrap().to_string()).collect();
+            events_for(&pod, decode_all(&events)).into_iter().map(|e| e.reason.unwrap()).collect();
         assert_eq!(reasons, ["a", "c"]);
         let node = json!({"kind": "Node", "metadata": {"name": "n1", "uid": "n-uid"}});
         let events = vec![
@@ -249,7 +247,7 @@ mod tests {
             json!({"involvedObject": {"kind": "Node", "name": "n2", "uid": "n2"}, "reason": "Other"}),
         ];
         let reasons: Vec<String> =
-            events_for(&node, &events).iter().map(|e| e["reason"].as_str().unwrap().to_string()).collect();
+            events_for(&node, decode_all(&events)).into_iter().map(|e| e.reason.unwrap()).collect();
         assert_eq!(reasons, ["RegisteredNode", "NodeReady"]);
     }
 }
