@@ -41,6 +41,8 @@ fn pod_spec_path(kind: &str) -> Option<&'static str> {
 }
 
 /// Sets images in an object's containers (`*` is every container); the names not found are returned.
+/// It edits the JSON in place, as `edit` and `patch` do: the object written
+/// back is the server's, every field of any of the seven kinds kept as it was.
 pub fn set_images(obj: &mut Value, images: &[(String, String)]) -> Vec<String> {
     let Some(spec) = pod_spec_path(meta::kind(obj)).and_then(|p| obj.pointer_mut(p)) else {
         return images.iter().map(|(c, _)| c.clone()).collect();
