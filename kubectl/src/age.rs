@@ -1,6 +1,7 @@
 //! Durations and timestamps as kubectl shows them: the AGE column
 //! (Kubernetes' `HumanDuration`) and describe's RFC 1123 dates.
 
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 use jiff::Timestamp;
 
 /// Kubernetes' `duration.HumanDuration`: about two significant figures,
@@ -50,34 +51,61 @@ fn seconds_between(then: Timestamp, now: Timestamp) -> i64 {
     now.as_second() - then.as_second() - i64::from(now.subsec_nanosecond() < then.subsec_nanosecond())
 }
 
-/// The age of a Kubernetes timestamp string at `now`; `<unknown>` when absent or unparsable,
-/// as kubectl's `translateTimestampSince` prints for a zero time.
-pub fn age_at(timestamp: &str, now: Timestamp) -> String {
-    match api::meta::parse_time(timestamp) {
-        Some(t) if !timestamp.is_empty() => human_duration(seconds_between(t, now)),
-        _ => "<unknown>".into(),
+/// A time field of a typed object: `metav1.Time` or `metav1.MicroTime`.
+pub trait ObjectTime {
+    fn timestamp(&self) -> Timestamp;
+}
+
+impl ObjectTime for Time {
+    fn timestamp(&self) -> Timestamp {
+        self.0
     }
 }
 
-/// The age of a timestamp now.
-pub fn age(timestamp: &str) -> String {
-    age_at(timestamp, Timestamp::now())
+impl ObjectTime for MicroTime {
+    fn timestamp(&self) -> Timestamp {
+        self.0
+    }
 }
 
-/// The duration between two timestamps (a Job's DURATION column); empty when either is missing.
-pub fn between(start: &str, end: &str) -> Option<String> {
-    let (s, e) = (api::meta::parse_time(start)?, api::meta::parse_time(end)?);
-    Some(human_duration(seconds_between(s, e)))
+/// The age at `now` of a time an object holds; `<unknown>` when it is unset,
+/// as kubectl's `translateTimestampSince` prints for a zero time.
+pub fn since<T: ObjectTime>(t: Option<&T>, now: Timestamp) -> String {
+    match t {
+        Some(t) => human_duration(seconds_between(t.timestamp(), now)),
+        None => "<unknown>".into(),
+    }
+}
+
+/// The time from `start` to `end` (a Job's DURATION); None when either is unset.
+pub fn duration<S: ObjectTime, E: ObjectTime>(start: Option<&S>, end: Option<&E>) -> Option<String> {
+    Some(human_duration(seconds_between(start?.timestamp(), end?.timestamp())))
 }
 
 /// Go's `time.RFC1123Z` in UTC, as describe prints `Start Time:`: `Wed, 27 Oct 2021 07:33:55 +0000`.
 /// An unset time prints as Go's zero time, as kubectl shows it.
-pub fn rfc1123z(timestamp: &str) -> String {
-    if timestamp.is_empty() {
-        return "Mon, 01 Jan 0001 00:00:00 +0000".into();
+pub fn rfc1123<T: ObjectTime>(t: Option<&T>) -> String {
+    match t {
+        Some(t) => t.timestamp().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string(),
+        None => "Mon, 01 Jan 0001 00:00:00 +0000".into(),
     }
-    match api::meta::parse_time(timestamp) {
-        Some(t) => t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string(),
+}
+
+/// [`since`] for a timestamp as JSON holds it (`""` or unparsable: `<unknown>`).
+pub fn age_at(timestamp: &str, now: Timestamp) -> String {
+    since(api::time::parse(timestamp).map(Time).as_ref(), now)
+}
+
+/// [`duration`] for timestamps as JSON holds them.
+pub fn between(start: &str, end: &str) -> Option<String> {
+    duration(api::time::parse(start).map(Time).as_ref(), api::time::parse(end).map(Time).as_ref())
+}
+
+/// [`rfc1123`] for a timestamp as JSON holds it; one that does not parse is shown as it is.
+pub fn rfc1123z(timestamp: &str) -> String {
+    match api::time::parse(timestamp) {
+        Some(t) => rfc1123(Some(&Time(t))),
+        None if timestamp.is_empty() => rfc1123::<Time>(None),
         None => timestamp.to_string(),
     }
 }

@@ -3,18 +3,21 @@
 //! invalid: ...` for validation failures, and the bare connection message.
 
 use api::{ApiError, Reason};
-use std::fmt;
 
-/// A failed command.
-#[derive(Debug)]
+/// A failed command, displayed as kubectl prints it.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An error from the apiserver (or the connection to it).
+    #[error("{}", api_error_text(.0, None))]
     Api(ApiError),
     /// A client-side problem, printed as `error: <message>`.
+    #[error("error: {0}")]
     Msg(String),
     /// Already reported on stderr; only the exit code is left to set.
+    #[error("")]
     Reported,
     /// A remote command (`exec`) ended with this non-zero exit code, which kubectl exits with.
+    #[error("command terminated with exit code {0}")]
     Exit(i32),
 }
 
@@ -44,17 +47,6 @@ impl From<ApiError> for Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Msg(e.to_string())
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Api(e) => f.write_str(&api_error_text(e, None)),
-            Error::Msg(m) => write!(f, "error: {m}"),
-            Error::Reported => Ok(()),
-            Error::Exit(code) => write!(f, "command terminated with exit code {code}"),
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! - [`cli`]: the command line (clap derive).
 //! - [`config`]: kubeconfig files, merging, server and namespace selection.
-//! - [`cmd`]: one module per command family.
+//! - [`cmd`]: one module per command or command family.
 //! - [`printers`]: tables, YAML/JSON, names, JSONPath, custom columns.
 //! - [`age`]: kubectl's AGE formatting.
 //! - [`manifest`]: `-f` files, directories and stdin.
@@ -11,6 +11,7 @@
 //! - [`merge`]: the three-way merge behind `apply` and the two-way one behind `edit`.
 //! - [`error`]: errors, printed as kubectl prints them.
 //! - [`terminal`]: raw mode and window size for `exec -it`.
+//! - [`typed`]: the server's JSON as `k8s-openapi` types, for per-kind printers and describers.
 
 pub mod age;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod merge;
 pub mod printers;
 pub mod resource;
 pub mod terminal;
+pub mod typed;
 
 pub use cli::Cli;
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 //! with the three-way merge of last-applied, manifest and live state (see
 //! [`crate::merge`]), printing `created`, `configured` or `unchanged`.
 
-use super::create::{manifest_targets, output_is_name};
+use super::shared::{manifest_targets, output_is_name};
 use super::Ctx;
 use crate::cli::FileArgs;
 use crate::error::{Error, Result};

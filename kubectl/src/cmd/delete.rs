@@ -2,7 +2,7 @@
 //! cascade and grace-period options, then waiting (by watching) until the
 //! objects are gone.
 
-use super::create::{manifest_targets, output_is_name};
+use super::shared::{manifest_targets, output_is_name};
 use super::{Ctx, Query};
 use crate::cli::DeleteArgs;
 use crate::error::{Error, Result};

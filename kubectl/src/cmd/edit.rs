@@ -54,7 +54,7 @@ pub async fn run(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
         Some(other) => return Err(Error::msg(format!("the edit mode \"{other}\" is not supported; use yaml or json"))),
     };
     let found: Vec<Found> = if !a.filename.is_empty() {
-        super::create::fetch_manifest_objects(ctx, &a.filename, false).await?
+        super::shared::fetch_manifest_objects(ctx, &a.filename, false).await?
     } else {
         let selections = resource::parse_args(&a.args)?;
         super::check_selection(&selections, None, false)?;

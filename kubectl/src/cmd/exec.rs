@@ -132,7 +132,7 @@ pub async fn run(ctx: &mut Ctx, a: ExecArgs) -> Result<()> {
     let inv = invocation(&a)?;
     let (info, obj) = pod_target::get_object(ctx, &inv.resource).await?;
     let (pod, _) = pod_target::pod_for_object(ctx, info, obj).await?;
-    let phase = pod.pointer("/status/phase").and_then(|p| p.as_str()).unwrap_or_default();
+    let phase = api::pod::phase(&pod);
     if phase == "Succeeded" || phase == "Failed" {
         return Err(Error::msg(format!("cannot exec into a container in a completed pod; current phase is {phase}")));
     }
@@ -141,7 +141,7 @@ pub async fn run(ctx: &mut Ctx, a: ExecArgs) -> Result<()> {
         Some(c) => {
             return Err(Error::msg(format!(
                 "container {c} is not valid for pod {} out of: {}",
-                api::meta::name(&pod),
+                pod.metadata.name.as_deref().unwrap_or(""),
                 pod_target::all_container_names(&pod)
             )))
         }
@@ -165,8 +165,8 @@ pub async fn run(ctx: &mut Ctx, a: ExecArgs) -> Result<()> {
     let mut tracker = SizeTracker::default();
     let size = if decision.tty { tracker.update(local.size()) } else { None };
     let params = ExecParams {
-        namespace: api::meta::namespace(&pod).to_string(),
-        pod: api::meta::name(&pod).to_string(),
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        pod: pod.metadata.name.clone().unwrap_or_default(),
         container,
         command: inv.command,
         stdin: a.stdin,

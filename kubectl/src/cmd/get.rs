@@ -12,9 +12,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 pub async fn run(ctx: &mut Ctx, a: GetArgs) -> Result<()> {
-    let format = OutputFormat::parse(a.output.as_deref()).map_err(Error::msg)?;
+    let format = OutputFormat::parse(a.output.as_deref()).map_err(|e| Error::msg(e.to_string()))?;
     let found = if !a.filename.is_empty() {
-        super::create::fetch_manifest_objects(ctx, &a.filename, a.recursive).await?
+        super::shared::fetch_manifest_objects(ctx, &a.filename, a.recursive).await?
     } else {
         if a.args.is_empty() {
             ctx.warn(

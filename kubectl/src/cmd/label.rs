@@ -77,7 +77,7 @@ pub async fn run(ctx: &mut Ctx, a: LabelArgs, kind: Kind) -> Result<()> {
     let (resource_args, change_args) = resource::split_changes(&a.args);
     let changes: Changes = resource::parse_changes(&change_args, kind.word())?;
     let found: Vec<Found> = if !a.filename.is_empty() {
-        super::create::fetch_manifest_objects(ctx, &a.filename, false).await?
+        super::shared::fetch_manifest_objects(ctx, &a.filename, false).await?
     } else {
         let selections = resource::parse_args(&resource_args)?;
         super::check_selection(&selections, a.selector.as_deref(), a.all)?;

@@ -5,11 +5,12 @@
 use super::{pod_target, Ctx};
 use crate::cli::LogsArgs;
 use crate::error::{Error, Result};
+use crate::typed::decode_all;
+use api::k8s_openapi::api::core::v1::Pod;
 use api::ApiError;
 use client::streaming::ByteStream;
 use futures::StreamExt;
 use proto::LogsRequest;
-use serde_json::Value;
 use std::io::Write;
 
 /// The usage text kubectl quotes when `logs` gets no pod.
@@ -95,7 +96,7 @@ pub fn plan(a: &LogsArgs, namespace: &str) -> Result<Plan> {
         // Go rounds the duration to the nearest second, halves away from zero.
         (Some(s), _) if s != 0.0 => s.round() as i64,
         (_, Some(t)) => {
-            let at = api::meta::parse_time(t).ok_or_else(|| {
+            let at = api::time::parse(t).ok_or_else(|| {
                 Error::msg(format!("parsing time \"{t}\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"{t}\""))
             })?;
             // The server takes a relative time; a start in the future still means "from now".
@@ -136,10 +137,11 @@ impl Source {
 }
 
 /// The streams to read from `pod`, and kubectl's notices about the container choice.
-pub fn sources(pod: &Value, container: Option<&str>, all_containers: bool) -> Result<(Vec<Source>, Vec<String>)> {
+pub fn sources(pod: &Pod, container: Option<&str>, all_containers: bool) -> Result<(Vec<Source>, Vec<String>)> {
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
     let at = |c: String| Source {
-        namespace: api::meta::namespace(pod).to_string(),
-        pod: api::meta::name(pod).to_string(),
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        pod: pod_name.clone(),
         container: c,
     };
     if all_containers {
@@ -150,7 +152,7 @@ pub fn sources(pod: &Value, container: Option<&str>, all_containers: bool) -> Re
         None => pod_target::default_container(pod)?,
     };
     if !pod_target::has_container(pod, &name) {
-        return Err(Error::msg(format!("container {name} is not valid for pod {}", api::meta::name(pod))));
+        return Err(Error::msg(format!("container {name} is not valid for pod {pod_name}")));
     }
     Ok((vec![at(name)], notices))
 }
@@ -310,13 +312,13 @@ pub async fn run(ctx: &mut Ctx, a: LogsArgs) -> Result<()> {
     let plan = plan(&a, &ctx.target.namespace)?;
     let pods_info = api::registry::lookup("pods").expect("pods are registered");
     let client = ctx.client().await?;
-    let pods: Vec<Value> = match (&plan.resource, &plan.selector) {
+    let pods: Vec<Pod> = match (&plan.resource, &plan.selector) {
         (Some(resource), _) => {
             let (info, obj) = pod_target::get_object(ctx, resource).await?;
             let kind = info.kind;
             let (pod, count) = pod_target::pod_for_object(ctx, info, obj).await?;
             if kind != "Pod" && count > 1 {
-                ctx.warn(&format!("Found {count} pods, using pod/{}", api::meta::name(&pod)));
+                ctx.warn(&format!("Found {count} pods, using pod/{}", pod.metadata.name.as_deref().unwrap_or("")));
             }
             vec![pod]
         }
@@ -328,7 +330,7 @@ pub async fn run(ctx: &mut Ctx, a: LogsArgs) -> Result<()> {
                 ctx.warn(&format!("No resources found in {} namespace.", ctx.target.namespace));
                 return Ok(());
             }
-            pods
+            decode_all(&pods)
         }
     };
     let mut all = Vec::new();
@@ -458,9 +460,10 @@ mod tests {
         );
     }
 
-    fn pod() -> Value {
-        json!({"metadata": {"name": "kubia", "namespace": "default"},
-               "spec": {"initContainers": [{"name": "init"}], "containers": [{"name": "main"}, {"name": "side"}]}})
+    fn pod() -> Pod {
+        crate::typed::decode(&json!({"metadata": {"name": "kubia", "namespace": "default"},
+               "spec": {"initContainers": [{"name": "init"}], "containers": [{"name": "main"}, {"name": "side"}]}}))
+        .unwrap()
     }
 
     #[test]

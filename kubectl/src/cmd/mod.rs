@@ -1,26 +1,30 @@
-//! The commands, one module per family, and what they share: the [`Ctx`]
-//! (server, namespace, connection, output streams) and object fetching.
+//! The commands, one module per command or family, and what they all use: the
+//! [`Ctx`] (server, namespace, connection, output streams) and object fetching.
+//! Helpers several commands share are in [`shared`], so that command modules
+//! never import one another.
 
 pub mod apply;
 pub mod config;
 pub mod create;
 pub mod delete;
 pub mod describe;
-pub mod describe_kinds;
-pub mod describe_node;
-pub mod describe_pod;
 pub mod edit;
 pub mod exec;
+pub mod expose;
 pub mod get;
 pub mod info;
 pub mod label;
 pub mod logs;
-pub mod modify;
 pub mod node;
+pub mod patch;
 pub mod pod_target;
 pub mod portforward;
+pub mod replace;
 pub mod rollout;
 pub mod run;
+pub mod scale;
+pub mod set;
+pub mod shared;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{merge, ConfigFiles, Target};
@@ -144,20 +148,20 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
         Command::PortForward(a) => portforward::run(&mut ctx, a).await,
         Command::Cordon(a) => node::run(&mut ctx, a, node::Mark::Cordon).await,
         Command::Uncordon(a) => node::run(&mut ctx, a, node::Mark::Uncordon).await,
-        Command::Expose(a) => run::expose(&mut ctx, a).await,
+        Command::Expose(a) => expose::run(&mut ctx, a).await,
         Command::Get(a) => get::run(&mut ctx, a).await,
         Command::Describe(a) => describe::run(&mut ctx, a).await,
         Command::Create(a) => create::run(&mut ctx, a).await,
         Command::Apply(a) => apply::run(&mut ctx, a).await,
-        Command::Replace(a) => modify::replace(&mut ctx, a).await,
+        Command::Replace(a) => replace::run(&mut ctx, a).await,
         Command::Delete(a) => delete::run(&mut ctx, a).await,
         Command::Label(a) => label::run(&mut ctx, a, label::Kind::Label).await,
         Command::Annotate(a) => label::run(&mut ctx, a, label::Kind::Annotation).await,
         Command::Edit(a) => edit::run(&mut ctx, a).await,
-        Command::Patch(a) => modify::patch(&mut ctx, a).await,
-        Command::Scale(a) => modify::scale(&mut ctx, a).await,
+        Command::Patch(a) => patch::run(&mut ctx, a).await,
+        Command::Scale(a) => scale::run(&mut ctx, a).await,
         Command::Rollout(a) => rollout::run(&mut ctx, a).await,
-        Command::Set(crate::cli::SetCommand::Image(a)) => rollout::set_image(&mut ctx, a).await,
+        Command::Set(crate::cli::SetCommand::Image(a)) => set::image(&mut ctx, a).await,
         Command::Explain(a) => info::explain(&mut ctx, a),
         Command::ApiVersions => info::api_versions(&mut ctx).await,
         Command::ApiResources(a) => info::api_resources(&mut ctx, a).await,

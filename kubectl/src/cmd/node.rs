@@ -2,10 +2,12 @@
 //! patching `spec.unschedulable`, printing `node/NAME cordoned` or
 //! `node/NAME already cordoned` as kubectl's drain helpers do.
 
-use super::run::{parse_dry_run, DryRun};
+use super::shared::{parse_dry_run, DryRun};
 use super::Ctx;
 use crate::cli::CordonArgs;
 use crate::error::{Error, Result};
+use crate::typed::decode;
+use api::k8s_openapi::api::core::v1::Node;
 use client::{ListParams, PatchType};
 use serde_json::{json, Value};
 
@@ -30,8 +32,8 @@ impl Mark {
 }
 
 /// What to do with one node: nothing (already so), or the patch to send.
-pub fn change_for(node: &Value, mark: Mark) -> Option<Value> {
-    let current = node.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
+pub fn change_for(node: &Node, mark: Mark) -> Option<Value> {
+    let current = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
     if current == mark.unschedulable() {
         return None;
     }
@@ -93,6 +95,7 @@ pub async fn run(ctx: &mut Ctx, a: CordonArgs, mark: Mark) -> Result<()> {
     }
     for node in nodes {
         let name = api::meta::name(&node).to_string();
+        let node: Node = decode(&node).map_err(|e| Error::msg(format!("unreadable node \"{name}\": {e}")))?;
         let Some(patch) = change_for(&node, mark) else {
             ctx.println(&message(&name, mark, false, dry_run));
             continue;
@@ -117,10 +120,16 @@ mod tests {
     fn cordon_patches_only_when_needed() {
         let schedulable = json!({"metadata": {"name": "n1"}, "spec": {}});
         let cordoned = json!({"metadata": {"name": "n1"}, "spec": {"unschedulable": true}});
-        assert_eq!(change_for(&schedulable, Mark::Cordon), Some(json!({"spec": {"unschedulable": true}})));
-        assert_eq!(change_for(&cordoned, Mark::Cordon), None);
-        assert_eq!(change_for(&cordoned, Mark::Uncordon), Some(json!({"spec": {"unschedulable": null}})));
-        assert_eq!(change_for(&schedulable, Mark::Uncordon), None);
+        assert_eq!(
+            change_for(&decode(&schedulable).unwrap(), Mark::Cordon),
+            Some(json!({"spec": {"unschedulable": true}}))
+        );
+        assert_eq!(change_for(&decode(&cordoned).unwrap(), Mark::Cordon), None);
+        assert_eq!(
+            change_for(&decode(&cordoned).unwrap(), Mark::Uncordon),
+            Some(json!({"spec": {"unschedulable": null}}))
+        );
+        assert_eq!(change_for(&decode(&schedulable).unwrap(), Mark::Uncordon), None);
     }
 
     #[test]

@@ -5,9 +5,14 @@
 
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::printers::columns::{array_at, format_labels, int_at, selector_string, str_at, string_map};
+use crate::printers::columns::{format_map, label_selector_string};
+use crate::typed::decode;
+use api::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use api::k8s_openapi::api::batch::v1::Job;
+use api::k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
 use api::ResourceInfo;
 use client::ListParams;
+use jiff::Timestamp;
 use serde_json::Value;
 
 /// The annotation that names a pod's default container for logs and exec.
@@ -38,11 +43,29 @@ pub async fn get_object(ctx: &mut Ctx, arg: &str) -> Result<(&'static ResourceIn
 /// The label selector of a controller or service, as kubectl's `SelectorsForObject` finds it.
 pub fn selector_for(info: &ResourceInfo, obj: &Value) -> Result<String> {
     let name = api::meta::name(obj);
+    let unreadable = |e: serde_json::Error| Error::msg(format!("unreadable {} {name}: {e}", info.kind));
     let selector = match info.kind {
-        "ReplicationController" | "Service" => format_labels(&string_map(obj.pointer("/spec/selector"))),
-        "ReplicaSet" | "Deployment" | "DaemonSet" | "StatefulSet" | "Job" => {
-            selector_string(obj.pointer("/spec/selector"))
+        "ReplicationController" => {
+            let rc: ReplicationController = decode(obj).map_err(unreadable)?;
+            format_map(rc.spec.as_ref().and_then(|s| s.selector.as_ref()))
         }
+        "Service" => {
+            let svc: Service = decode(obj).map_err(unreadable)?;
+            format_map(svc.spec.as_ref().and_then(|s| s.selector.as_ref()))
+        }
+        "ReplicaSet" => {
+            label_selector_string(decode::<ReplicaSet>(obj).map_err(unreadable)?.spec.map(|s| s.selector).as_ref())
+        }
+        "Deployment" => {
+            label_selector_string(decode::<Deployment>(obj).map_err(unreadable)?.spec.map(|s| s.selector).as_ref())
+        }
+        "DaemonSet" => {
+            label_selector_string(decode::<DaemonSet>(obj).map_err(unreadable)?.spec.map(|s| s.selector).as_ref())
+        }
+        "StatefulSet" => {
+            label_selector_string(decode::<StatefulSet>(obj).map_err(unreadable)?.spec.map(|s| s.selector).as_ref())
+        }
+        "Job" => label_selector_string(decode::<Job>(obj).map_err(unreadable)?.spec.and_then(|s| s.selector).as_ref()),
         other => return Err(Error::msg(format!("selector for {other} not implemented"))),
     };
     if selector == "<none>" {
@@ -56,32 +79,30 @@ pub fn selector_for(info: &ResourceInfo, obj: &Value) -> Result<String> {
 
 /// How good a pod is to attach to, larger is better: scheduled, running, ready,
 /// fewer restarts, older — kubectl's reversed `ActivePods` order.
-fn attach_rank(pod: &Value) -> (bool, u8, bool, i64, std::cmp::Reverse<String>) {
-    let phase = match str_at(pod, &["status", "phase"]) {
+fn attach_rank(pod: &Pod) -> (bool, u8, bool, i64, std::cmp::Reverse<Option<Timestamp>>) {
+    let phase = match api::pod::phase(pod) {
         "Running" => 3,
         "Unknown" => 2,
         "Pending" => 1,
         _ => 0,
     };
-    let ready = array_at(pod, &["status", "conditions"])
-        .iter()
-        .any(|c| str_at(c, &["type"]) == "Ready" && str_at(c, &["status"]) == "True");
-    let restarts: i64 =
-        array_at(pod, &["status", "containerStatuses"]).iter().map(|s| int_at(s, &["restartCount"])).sum();
-    let created = api::meta::creation_timestamp(pod).to_string();
-    (!str_at(pod, &["spec", "nodeName"]).is_empty(), phase, ready, -restarts, std::cmp::Reverse(created))
+    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+    let restarts: i64 = statuses.into_iter().flatten().map(|s| i64::from(s.restart_count)).sum();
+    let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    (!api::pod::node_name(pod).is_empty(), phase, api::pod::is_ready(pod), -restarts, std::cmp::Reverse(created))
 }
 
 /// The best of `pods` to attach to or read logs from.
 pub fn pick_pod(pods: Vec<Value>) -> Option<Value> {
-    pods.into_iter().max_by_key(attach_rank)
+    pods.into_iter().max_by_key(|p| attach_rank(&decode(p).unwrap_or_default()))
 }
 
-/// The pods `obj` stands for: itself if it is a pod, otherwise the best pod its
+/// The pod `obj` stands for: itself if it is a pod, otherwise the best pod its
 /// selector matches (and how many matched, for logs' `Found N pods` notice).
-pub async fn pod_for_object(ctx: &mut Ctx, info: &ResourceInfo, obj: Value) -> Result<(Value, usize)> {
+pub async fn pod_for_object(ctx: &mut Ctx, info: &ResourceInfo, obj: Value) -> Result<(Pod, usize)> {
+    let unreadable = |e: serde_json::Error| Error::msg(format!("unreadable pod: {e}"));
     if info.kind == "Pod" {
-        return Ok((obj, 1));
+        return Ok((decode(&obj).map_err(unreadable)?, 1));
     }
     let selector = selector_for(info, &obj)?;
     let pods_info = api::registry::lookup("pods").expect("pods are registered");
@@ -91,58 +112,62 @@ pub async fn pod_for_object(ctx: &mut Ctx, info: &ResourceInfo, obj: Value) -> R
     let pods = super::items(pods_info, list);
     let count = pods.len();
     match pick_pod(pods) {
-        Some(pod) => Ok((pod, count)),
+        Some(pod) => Ok((decode(&pod).map_err(unreadable)?, count)),
         None => {
             Err(Error::msg(format!("no pods found for {}", crate::printers::kind_name(info, api::meta::name(&obj)))))
         }
     }
 }
 
-fn names(pod: &Value, field: &str) -> Vec<String> {
-    array_at(pod, &["spec", field]).iter().map(|c| str_at(c, &["name"]).to_string()).collect()
+/// The names of the pod's containers, init containers and ephemeral containers.
+fn names(pod: &Pod) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let containers = spec.containers.iter().map(|c| c.name.clone()).collect();
+    let init = spec.init_containers.iter().flatten().map(|c| c.name.clone()).collect();
+    let ephemeral = spec.ephemeral_containers.iter().flatten().map(|c| c.name.clone()).collect();
+    (containers, init, ephemeral)
 }
 
 /// Whether the pod has a container (of any kind) called `name`.
-pub fn has_container(pod: &Value, name: &str) -> bool {
-    ["containers", "initContainers", "ephemeralContainers"].iter().any(|f| names(pod, f).iter().any(|n| n == name))
+pub fn has_container(pod: &Pod, name: &str) -> bool {
+    every_container(pod).iter().any(|n| n == name)
 }
 
 /// kubectl's `AllContainerNames`: containers, then ephemeral and init ones, marked.
-pub fn all_container_names(pod: &Value) -> String {
-    let mut all = names(pod, "containers");
-    all.extend(names(pod, "ephemeralContainers").into_iter().map(|n| format!("{n} (ephem)")));
-    all.extend(names(pod, "initContainers").into_iter().map(|n| format!("{n} (init)")));
+pub fn all_container_names(pod: &Pod) -> String {
+    let (mut all, init, ephemeral) = names(pod);
+    all.extend(ephemeral.into_iter().map(|n| format!("{n} (ephem)")));
+    all.extend(init.into_iter().map(|n| format!("{n} (init)")));
     all.join(", ")
 }
 
 /// Every container of the pod in the order `--all-containers` reads them: init, regular, ephemeral.
-pub fn every_container(pod: &Value) -> Vec<String> {
-    let mut all = names(pod, "initContainers");
-    all.extend(names(pod, "containers"));
-    all.extend(names(pod, "ephemeralContainers"));
+pub fn every_container(pod: &Pod) -> Vec<String> {
+    let (containers, mut all, ephemeral) = names(pod);
+    all.extend(containers);
+    all.extend(ephemeral);
     all
 }
 
 /// The container used when none is named: the annotated default if the pod has it,
 /// else the first container. The notices are what kubectl prints on stderr
 /// (`Defaulted container "a" out of: a, b`), in order.
-pub fn default_container(pod: &Value) -> Result<(String, Vec<String>)> {
+pub fn default_container(pod: &Pod) -> Result<(String, Vec<String>)> {
     let mut notices = Vec::new();
-    let annotated = api::meta::annotations(pod).get(DEFAULT_CONTAINER_ANNOTATION).cloned().unwrap_or_default();
+    let pod_name = pod.metadata.name.as_deref().unwrap_or("");
+    let annotations = pod.metadata.annotations.as_ref();
+    let annotated = annotations.and_then(|a| a.get(DEFAULT_CONTAINER_ANNOTATION)).cloned().unwrap_or_default();
     if !annotated.is_empty() {
         if has_container(pod, &annotated) {
             return Ok((annotated, notices));
         }
-        notices.push(format!("Default container name \"{annotated}\" not found in pod {}", api::meta::name(pod)));
+        notices.push(format!("Default container name \"{annotated}\" not found in pod {pod_name}"));
     }
-    let containers = names(pod, "containers");
+    let (containers, init, ephemeral) = names(pod);
     let Some(first) = containers.first() else {
-        return Err(Error::msg(format!("pod {} does not have any containers", api::meta::name(pod))));
+        return Err(Error::msg(format!("pod {pod_name} does not have any containers")));
     };
-    if containers.len() > 1
-        || !array_at(pod, &["spec", "initContainers"]).is_empty()
-        || !array_at(pod, &["spec", "ephemeralContainers"]).is_empty()
-    {
+    if containers.len() > 1 || !init.is_empty() || !ephemeral.is_empty() {
         notices.push(format!("Defaulted container \"{first}\" out of: {}", all_container_names(pod)));
     }
     Ok((first.clone(), notices))
@@ -153,9 +178,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pod(containers: &[&str], init: &[&str]) -> Value {
+    fn pod(containers: &[&str], init: &[&str]) -> Pod {
         let c = |names: &[&str]| names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>();
-        json!({"metadata": {"name": "p"}, "spec": {"containers": c(containers), "initContainers": c(init)}})
+        decode(&json!({"metadata": {"name": "p"}, "spec": {"containers": c(containers), "initContainers": c(init)}}))
+            .unwrap()
     }
 
     #[test]
@@ -174,9 +200,9 @@ mod tests {
     #[test]
     fn the_default_container_annotation_wins() {
         let mut p = pod(&["a", "b"], &[]);
-        p["metadata"]["annotations"] = json!({DEFAULT_CONTAINER_ANNOTATION: "b"});
+        p.metadata.annotations = Some([(DEFAULT_CONTAINER_ANNOTATION.to_string(), "b".to_string())].into());
         assert_eq!(default_container(&p).unwrap(), ("b".to_string(), vec![]));
-        p["metadata"]["annotations"] = json!({DEFAULT_CONTAINER_ANNOTATION: "zz"});
+        p.metadata.annotations = Some([(DEFAULT_CONTAINER_ANNOTATION.to_string(), "zz".to_string())].into());
         let (name, notices) = default_container(&p).unwrap();
         assert_eq!(name, "a");
         assert_eq!(

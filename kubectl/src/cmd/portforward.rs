@@ -7,13 +7,14 @@
 use super::{pod_target, Ctx};
 use crate::cli::PortForwardArgs;
 use crate::error::{Error, Result};
-use crate::printers::columns::{array_at, int_at, str_at};
+use crate::typed::decode;
+use api::k8s_openapi::api::core::v1::{ContainerPort, Pod, Service};
+use api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use api::ApiError;
 use client::streaming::ByteStream;
 use client::Client;
 use futures::future::LocalBoxFuture;
 use futures::{Stream, StreamExt};
-use serde_json::Value;
 use std::future::Future;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -72,12 +73,21 @@ pub fn split_port(spec: &str) -> (&str, &str) {
     }
 }
 
-/// Go's `strconv.ParseUint(s, 10, 16)` error text.
-fn parse_u16(s: &str) -> std::result::Result<u16, String> {
+/// Go's `strconv.ParseUint(s, 10, 16)` errors, in its words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PortError {
+    #[error("strconv.ParseUint: parsing {0:?}: invalid syntax")]
+    Syntax(String),
+    #[error("strconv.ParseUint: parsing {0:?}: value out of range")]
+    Range(String),
+}
+
+/// Go's `strconv.ParseUint(s, 10, 16)`.
+fn parse_u16(s: &str) -> std::result::Result<u16, PortError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.ParseUint: parsing {s:?}: invalid syntax"));
+        return Err(PortError::Syntax(s.to_string()));
     }
-    s.parse::<u16>().map_err(|_| format!("strconv.ParseUint: parsing {s:?}: value out of range"))
+    s.parse::<u16>().map_err(|_| PortError::Range(s.to_string()))
 }
 
 /// client-go's `parsePorts`: `5000`, `8888:5000`, `:5000` and `0:5000` (a random local port).
@@ -108,18 +118,25 @@ fn go_ports(ports: &[ForwardedPort]) -> String {
     format!("[{}]", items.join(" "))
 }
 
+/// The ports of the pod's containers.
+fn container_ports(pod: &Pod) -> Vec<ContainerPort> {
+    pod.spec.iter().flat_map(|s| &s.containers).flat_map(|c| c.ports.iter().flatten()).cloned().collect()
+}
+
 /// A named port of one of the pod's containers.
-fn container_port_by_name(pod: &Value, name: &str) -> Result<i64> {
-    array_at(pod, &["spec", "containers"])
+fn container_port_by_name(pod: &Pod, name: &str) -> Result<i64> {
+    container_ports(pod)
         .iter()
-        .flat_map(|c| array_at(c, &["ports"]))
-        .find(|p| str_at(p, &["name"]) == name)
-        .map(|p| int_at(p, &["containerPort"]))
-        .ok_or_else(|| Error::msg(format!("Pod '{}' does not have a named port '{name}'", api::meta::name(pod))))
+        .find(|p| p.name.as_deref() == Some(name))
+        .map(|p| i64::from(p.container_port))
+        .ok_or_else(|| {
+            let pod_name = pod.metadata.name.as_deref().unwrap_or("");
+            Error::msg(format!("Pod '{pod_name}' does not have a named port '{name}'"))
+        })
 }
 
 /// kubectl's `convertPodNamedPortToNumber`: `8080:http` becomes `8080:<http's port>`.
-pub fn convert_named_ports(specs: &[String], pod: &Value) -> Result<Vec<String>> {
+pub fn convert_named_ports(specs: &[String], pod: &Pod) -> Result<Vec<String>> {
     specs
         .iter()
         .map(|spec| {
@@ -134,26 +151,30 @@ pub fn convert_named_ports(specs: &[String], pod: &Value) -> Result<Vec<String>>
         .collect()
 }
 
+/// The service's port called `name`.
+fn service_port_by_name(svc: &Service, name: &str) -> Result<i64> {
+    let ports = svc.spec.iter().flat_map(|s| s.ports.iter().flatten());
+    ports.clone().find(|p| p.name.as_deref() == Some(name)).map(|p| i64::from(p.port)).ok_or_else(|| {
+        let svc_name = svc.metadata.name.as_deref().unwrap_or("");
+        Error::msg(format!("Service '{svc_name}' does not have a named port '{name}'"))
+    })
+}
+
 /// kubectl's `translateServicePortToTargetPort`: service ports (by number or name)
 /// become the target ports of the chosen pod.
-pub fn translate_service_ports(specs: &[String], svc: &Value, pod: &Value) -> Result<Vec<String>> {
-    let svc_name = api::meta::name(svc);
-    let svc_ports = array_at(svc, &["spec", "ports"]);
+pub fn translate_service_ports(specs: &[String], svc: &Service, pod: &Pod) -> Result<Vec<String>> {
+    let svc_name = svc.metadata.name.as_deref().unwrap_or("");
+    let spec = svc.spec.clone().unwrap_or_default();
+    let svc_ports = spec.ports.unwrap_or_default();
     specs
         .iter()
-        .map(|spec| {
-            let (local, remote) = split_port(spec);
+        .map(|spec_text| {
+            let (local, remote) = split_port(spec_text);
             let mut local = local.to_string();
             let port = match remote.parse::<i64>() {
                 Ok(n) => n,
                 Err(_) => {
-                    let n = svc_ports
-                        .iter()
-                        .find(|p| str_at(p, &["name"]) == remote)
-                        .map(|p| int_at(p, &["port"]))
-                        .ok_or_else(|| {
-                            Error::msg(format!("Service '{svc_name}' does not have a named port '{remote}'"))
-                        })?;
+                    let n = service_port_by_name(svc, remote)?;
                     if local == remote {
                         local = n.to_string();
                     }
@@ -162,14 +183,14 @@ pub fn translate_service_ports(specs: &[String], svc: &Value, pod: &Value) -> Re
             };
             let sp = svc_ports
                 .iter()
-                .find(|p| int_at(p, &["port"]) == port)
+                .find(|p| i64::from(p.port) == port)
                 .ok_or_else(|| Error::msg(format!("Service {svc_name} does not have a service port {port}")))?;
-            let target = if str_at(svc, &["spec", "clusterIP"]) == "None" {
+            let target = if spec.cluster_ip.as_deref() == Some("None") {
                 port
             } else {
-                match sp.get("targetPort") {
-                    Some(Value::String(name)) => container_port_by_name(pod, name)?,
-                    Some(Value::Number(n)) if n.as_i64() != Some(0) => n.as_i64().unwrap_or(port),
+                match &sp.target_port {
+                    Some(IntOrString::String(name)) => container_port_by_name(pod, name)?,
+                    Some(IntOrString::Int(n)) if *n != 0 => i64::from(*n),
                     _ => port,
                 }
             };
@@ -412,38 +433,33 @@ pub async fn run(ctx: &mut Ctx, a: PortForwardArgs) -> Result<()> {
     }
     let (info, obj) = pod_target::get_object(ctx, &a.args[0]).await?;
     let is_service = info.kind == "Service";
-    let svc = obj.clone();
+    let svc: Option<Service> = if is_service { decode(&obj).ok() } else { None };
     let (pod, _) = pod_target::pod_for_object(ctx, info, obj).await?;
     let specs = &a.args[1..];
-    let declared = |ports: Vec<&Value>, field: &str| -> Vec<(i64, String)> {
-        ports.iter().map(|p| (int_at(p, &[field]), str_at(p, &["protocol"]).to_string())).collect()
-    };
-    let converted = if is_service {
-        let svc_ports: Vec<&Value> = array_at(&svc, &["spec", "ports"]).iter().collect();
-        check_udp(specs, &declared(svc_ports, "port"), |name| {
-            array_at(&svc, &["spec", "ports"])
-                .iter()
-                .find(|p| str_at(p, &["name"]) == name)
-                .map(|p| int_at(p, &["port"]))
-                .ok_or_else(|| {
-                    Error::msg(format!("Service '{}' does not have a named port '{name}'", api::meta::name(&svc)))
-                })
-        })?;
-        translate_service_ports(specs, &svc, &pod)?
-    } else {
-        let container_ports: Vec<&Value> =
-            array_at(&pod, &["spec", "containers"]).iter().flat_map(|c| array_at(c, &["ports"])).collect();
-        check_udp(specs, &declared(container_ports, "containerPort"), |name| container_port_by_name(&pod, name))?;
-        convert_named_ports(specs, &pod)?
+    let protocol = |p: &Option<String>| p.clone().unwrap_or_default();
+    let converted = match &svc {
+        Some(svc) => {
+            let ports = svc.spec.iter().flat_map(|s| s.ports.iter().flatten());
+            let declared: Vec<(i64, String)> = ports.map(|p| (i64::from(p.port), protocol(&p.protocol))).collect();
+            check_udp(specs, &declared, |name| service_port_by_name(svc, name))?;
+            translate_service_ports(specs, svc, &pod)?
+        }
+        None => {
+            let declared: Vec<(i64, String)> =
+                container_ports(&pod).iter().map(|p| (i64::from(p.container_port), protocol(&p.protocol))).collect();
+            check_udp(specs, &declared, |name| container_port_by_name(&pod, name))?;
+            convert_named_ports(specs, &pod)?
+        }
     };
     let mut ports = parse_ports(&converted)?;
     let addresses = parse_addresses(&a.address)?;
     let pods_info = api::registry::lookup("pods").expect("pods are registered");
     let client = ctx.client().await?;
-    let namespace = api::meta::namespace(&pod).to_string();
-    let pod_name = api::meta::name(&pod).to_string();
-    let current = client.get(pods_info, &namespace, &pod_name).await?;
-    let phase = str_at(&current, &["status", "phase"]);
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    let current: Pod = decode(&client.get(pods_info, &namespace, &pod_name).await?)
+        .map_err(|e| Error::msg(format!("unreadable pod: {e}")))?;
+    let phase = api::pod::phase(&current);
     if phase != "Running" {
         return Err(Error::msg(format!("unable to forward port because pod is not running. Current status={phase}")));
     }
@@ -490,9 +506,10 @@ mod tests {
         assert_eq!(go_ports(&[fp(8888, 8080), fp(1, 2)]), "[{8888 8080} {1 2}]");
     }
 
-    fn pod() -> Value {
-        json!({"metadata": {"name": "kubia"}, "spec": {"containers": [{"name": "main", "ports": [
-            {"name": "http", "containerPort": 8080}, {"name": "dns", "containerPort": 53, "protocol": "UDP"}]}]}})
+    fn pod() -> Pod {
+        decode(&json!({"metadata": {"name": "kubia"}, "spec": {"containers": [{"name": "main", "ports": [
+            {"name": "http", "containerPort": 8080}, {"name": "dns", "containerPort": 53, "protocol": "UDP"}]}]}}))
+        .unwrap()
     }
 
     #[test]
@@ -515,9 +532,10 @@ mod tests {
 
     #[test]
     fn service_ports_become_target_ports() {
-        let svc = json!({"metadata": {"name": "kubia"}, "spec": {"clusterIP": "10.0.0.1", "ports": [
+        let svc: Service = decode(&json!({"metadata": {"name": "kubia"}, "spec": {"clusterIP": "10.0.0.1", "ports": [
             {"name": "web", "port": 80, "targetPort": 8080}, {"name": "alt", "port": 81, "targetPort": "http"},
-            {"name": "same", "port": 82}]}});
+            {"name": "same", "port": 82}]}}))
+        .unwrap();
         assert_eq!(
             translate_service_ports(&strings(&["80", "9000:81", "web", "82"]), &svc, &pod()).unwrap(),
             ["80:8080", "9000:8080", "80:8080", "82"]

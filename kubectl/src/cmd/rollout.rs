@@ -1,25 +1,24 @@
-//! The workload commands beyond chapter 4: `create deployment|job|cronjob`,
-//! `set image`, `scale`'s companions `rollout status|history|undo|pause|resume|restart`,
-//! with kubectl's messages. Rollback is client-side, as modern kubectl does it:
-//! the template of the target revision's ReplicaSet is written back into the Deployment.
+//! `kubectl rollout status|history|undo|pause|resume|restart`, with kubectl's
+//! messages. Rollback is client-side, as modern kubectl does it: the template
+//! of the target revision's ReplicaSet is written back into the Deployment.
 
-use super::run::{parse_dry_run, print_created, DryRun};
+use super::describe::workloads::pod_template_text;
+use super::shared::owned_replica_sets;
 use super::Ctx;
-use crate::cli::{
-    CreateCronJobArgs, CreateDeploymentArgs, CreateJobArgs, RolloutCommand, RolloutHistoryArgs, RolloutStatusArgs,
-    RolloutTargetArgs, RolloutUndoArgs, SetImageArgs,
-};
+use crate::cli::{RolloutCommand, RolloutHistoryArgs, RolloutStatusArgs, RolloutTargetArgs, RolloutUndoArgs};
 use crate::error::{Error, Result};
 use crate::printers;
 use crate::resource;
+use crate::typed::decode;
+use api::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use api::k8s_openapi::api::core::v1::PodTemplateSpec;
+use api::workload::{revision, without_hash, CHANGE_CAUSE, REVISION};
 use api::{meta, ResourceInfo};
-use client::{Client, PatchType};
-use serde_json::{json, Map, Value};
+use client::PatchType;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
 use std::time::Duration;
 
-const REVISION: &str = "deployment.kubernetes.io/revision";
-const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
-const HASH_LABEL: &str = "pod-template-hash";
 /// Annotations a rollback does not copy from the ReplicaSet to the Deployment.
 const NOT_COPIED: &[&str] = &[
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -29,236 +28,6 @@ const NOT_COPIED: &[&str] = &[
     "deployment.kubernetes.io/max-replicas",
     "deprecated.deployment.rollback.to",
 ];
-
-fn info(name: &str) -> &'static ResourceInfo {
-    api::registry::lookup(name).expect("a registered resource")
-}
-
-/// kubectl's container name for an image: its last path segment without tag or
-/// digest, with characters a name cannot hold replaced by `-`.
-pub fn container_name(image: &str) -> String {
-    let base = image.rsplit('/').next().unwrap_or(image);
-    let base = base.split('@').next().unwrap_or(base);
-    let base = base.split(':').next().unwrap_or(base);
-    base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect()
-}
-
-/// The Deployment `kubectl create deployment` makes: label and selector `app=NAME`.
-pub fn deployment_object(a: &CreateDeploymentArgs) -> Value {
-    let containers: Vec<Value> = a
-        .image
-        .iter()
-        .map(|image| {
-            let mut c = json!({"name": container_name(image), "image": image, "resources": {}});
-            if !a.command.is_empty() {
-                c["command"] = json!(a.command);
-            }
-            if a.port >= 0 {
-                c["ports"] = json!([{"containerPort": a.port}]);
-            }
-            c
-        })
-        .collect();
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": a.name, "labels": {"app": a.name}},
-        "spec": {
-            "replicas": a.replicas,
-            "selector": {"matchLabels": {"app": a.name}},
-            "strategy": {},
-            "template": {
-                "metadata": {"labels": {"app": a.name}},
-                "spec": {"containers": containers},
-            },
-        },
-        "status": {},
-    })
-}
-
-fn job_template(name: &str, image: &str, command: &[String], restart: &str) -> Value {
-    let mut container = json!({"name": name, "image": image, "resources": {}});
-    if !command.is_empty() {
-        container["command"] = json!(command);
-    }
-    json!({"template": {"metadata": {}, "spec": {"containers": [container], "restartPolicy": restart}}})
-}
-
-/// The Job `kubectl create job NAME --image` makes (restartPolicy Never).
-pub fn job_object(name: &str, image: &str, command: &[String]) -> Value {
-    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-           "spec": job_template(name, image, command, "Never"), "status": {}})
-}
-
-/// A Job from a CronJob's template, as `create job --from=cronjob/NAME`: owned by
-/// the CronJob and marked as started by hand.
-pub fn job_from_cronjob(name: &str, cronjob: &Value) -> Value {
-    let template = &cronjob["spec"]["jobTemplate"];
-    let mut annotations: Map<String, Value> =
-        template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
-    annotations.insert("cronjob.kubernetes.io/instantiate".into(), "manual".into());
-    let mut metadata = json!({
-        "name": name,
-        "annotations": annotations,
-        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": meta::name(cronjob),
-                             "uid": meta::uid(cronjob), "controller": true}],
-    });
-    if let Some(labels) = template["metadata"].get("labels") {
-        metadata["labels"] = labels.clone();
-    }
-    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template["spec"]})
-}
-
-/// The CronJob `kubectl create cronjob` makes.
-pub fn cronjob_object(a: &CreateCronJobArgs) -> Result<Value> {
-    if !matches!(a.restart.as_str(), "OnFailure" | "Never") {
-        return Err(Error::msg(format!("restart policy must be OnFailure or Never, got {:?}", a.restart)));
-    }
-    Ok(json!({
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {"name": a.name},
-        "spec": {
-            "schedule": a.schedule,
-            "jobTemplate": {"metadata": {"name": a.name},
-                            "spec": job_template(&a.name, &a.image, &a.command, &a.restart)},
-        },
-        "status": {},
-    }))
-}
-
-async fn create_object(ctx: &mut Ctx, obj: Value, dry_run: &str, output: Option<&str>) -> Result<()> {
-    let dry_run = parse_dry_run(dry_run)?;
-    if dry_run == DryRun::Server {
-        return Err(Error::msg("--dry-run=server is not supported by kubelab's apiserver"));
-    }
-    let info = api::registry::lookup(meta::kind(&obj)).expect("workload kinds are registered");
-    let shown = if dry_run == DryRun::Client {
-        obj
-    } else {
-        let ns = ctx.ns(info);
-        let client = ctx.client().await?;
-        client.create(info, &ns, &obj).await?
-    };
-    print_created(ctx, &shown, output, dry_run)
-}
-
-pub async fn create_deployment(ctx: &mut Ctx, a: CreateDeploymentArgs) -> Result<()> {
-    if a.image.len() > 1 && !a.command.is_empty() {
-        return Err(Error::msg("cannot specify multiple --image options and command"));
-    }
-    let obj = deployment_object(&a);
-    create_object(ctx, obj, &a.dry_run, a.output.as_deref()).await
-}
-
-pub async fn create_job(ctx: &mut Ctx, a: CreateJobArgs) -> Result<()> {
-    let obj = match (&a.image, &a.from) {
-        (Some(_), Some(_)) => return Err(Error::msg("either --image or --from must be specified")),
-        (None, None) => return Err(Error::msg("either --image or --from must be specified")),
-        (Some(image), None) => job_object(&a.name, image, &a.command),
-        (None, Some(from)) => {
-            if !a.command.is_empty() {
-                return Err(Error::msg("cannot specify --from and command"));
-            }
-            let name = match from.split_once('/') {
-                Some(("cronjob" | "cronjobs" | "cj" | "cronjob.batch", name)) => name,
-                _ => return Err(Error::msg(format!("from must be an existing cronjob: {from}"))),
-            };
-            let cronjobs = info("cronjobs");
-            let ns = ctx.ns(cronjobs);
-            let client = ctx.client().await?;
-            let cronjob = client.get(cronjobs, &ns, name).await?;
-            job_from_cronjob(&a.name, &cronjob)
-        }
-    };
-    create_object(ctx, obj, &a.dry_run, a.output.as_deref()).await
-}
-
-pub async fn create_cronjob(ctx: &mut Ctx, a: CreateCronJobArgs) -> Result<()> {
-    let obj = cronjob_object(&a)?;
-    create_object(ctx, obj, &a.dry_run, a.output.as_deref()).await
-}
-
-/// Splits `set image` arguments into resources and `CONTAINER=IMAGE` pairs.
-/// `set image`'s arguments: the resources, then `(container, image)` pairs.
-type ImageArgs = (Vec<String>, Vec<(String, String)>);
-
-pub fn split_image_args(args: &[String]) -> Result<ImageArgs> {
-    let (mut resources, mut images) = (Vec::new(), Vec::new());
-    for arg in args {
-        match arg.split_once('=') {
-            Some((c, i)) if !c.is_empty() && !i.is_empty() => images.push((c.to_string(), i.to_string())),
-            Some(_) => return Err(Error::msg(format!("invalid image update {arg:?}: expected CONTAINER=IMAGE"))),
-            None if images.is_empty() => resources.push(arg.clone()),
-            None => return Err(Error::msg("all resources must be specified before image changes: ".to_string() + arg)),
-        }
-    }
-    if images.is_empty() {
-        return Err(Error::msg("at least one image update is required"));
-    }
-    Ok((resources, images))
-}
-
-/// Where a kind keeps its pod spec.
-fn pod_spec_path(kind: &str) -> Option<&'static str> {
-    match kind {
-        "Pod" => Some("/spec"),
-        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
-        "Deployment" | "ReplicaSet" | "ReplicationController" | "DaemonSet" | "StatefulSet" | "Job" => {
-            Some("/spec/template/spec")
-        }
-        _ => None,
-    }
-}
-
-/// Sets images in an object's containers (`*` is every container); the names not found are returned.
-pub fn set_images(obj: &mut Value, images: &[(String, String)]) -> Vec<String> {
-    let Some(spec) = pod_spec_path(meta::kind(obj)).and_then(|p| obj.pointer_mut(p)) else {
-        return images.iter().map(|(c, _)| c.clone()).collect();
-    };
-    let mut missing = Vec::new();
-    for (name, image) in images {
-        let mut found = false;
-        for list in ["initContainers", "containers"] {
-            // get_mut, not spec[list]: indexing would add `"initContainers": null` to the object.
-            for c in spec.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
-                if name == "*" || c["name"] == name.as_str() {
-                    c["image"] = image.clone().into();
-                    found = true;
-                }
-            }
-        }
-        if !found {
-            missing.push(name.clone());
-        }
-    }
-    missing
-}
-
-pub async fn set_image(ctx: &mut Ctx, a: SetImageArgs) -> Result<()> {
-    let (resources, images) = split_image_args(&a.args)?;
-    let selections = resource::parse_args(&resources)?;
-    super::check_selection(&selections, a.selector.as_deref(), a.all)?;
-    let query = super::Query { label_selector: a.selector.clone().unwrap_or_default(), ..Default::default() };
-    let found = super::fetch(ctx, &selections, &query, false).await?;
-    let client = ctx.client().await?;
-    for f in found {
-        for mut obj in f.objects {
-            let name = meta::name(&obj).to_string();
-            let missing = set_images(&mut obj, &images);
-            if let Some(c) = missing.first() {
-                ctx.report(&Error::msg(format!("unable to find container named \"{c}\"")));
-                continue;
-            }
-            let ns = meta::namespace(&obj).to_string();
-            match client.update(f.info, &ns, &obj).await {
-                Ok(_) => ctx.println(&format!("{} image updated", printers::kind_name(f.info, &name))),
-                Err(e) => ctx.report_api(&e, None),
-            }
-        }
-    }
-    Ok(())
-}
 
 pub async fn run(ctx: &mut Ctx, cmd: RolloutCommand) -> Result<()> {
     match cmd {
@@ -288,74 +57,88 @@ async fn target(ctx: &mut Ctx, args: &[String], kinds: &[&str]) -> Result<(&'sta
     Ok((sel.info, obj))
 }
 
-fn int(v: &Value, path: &str) -> i64 {
-    v.pointer(path).and_then(Value::as_i64).unwrap_or(0)
+/// The one object a rollout command names, read as its typed struct.
+async fn typed_target<T: DeserializeOwned>(
+    ctx: &mut Ctx,
+    args: &[String],
+    kinds: &[&str],
+) -> Result<(&'static ResourceInfo, T)> {
+    let (info, obj) = target(ctx, args, kinds).await?;
+    let typed = decode(&obj).map_err(|e| Error::msg(format!("unreadable {}: {e}", info.kind)))?;
+    Ok((info, typed))
 }
 
 /// kubectl's status viewers: the line to print and whether the rollout is done.
 pub fn rollout_status(obj: &Value) -> Result<(String, bool)> {
-    let name = meta::name(obj);
-    let observed = int(obj, "/status/observedGeneration") >= int(obj, "/metadata/generation");
+    let unreadable = |e: serde_json::Error| Error::msg(format!("unreadable {}: {e}", meta::kind(obj)));
     match meta::kind(obj) {
-        "Deployment" => {
-            if !observed {
-                return Ok(("Waiting for deployment spec update to be observed...".into(), false));
-            }
-            let conditions = obj.pointer("/status/conditions").and_then(Value::as_array);
-            let progressing = conditions.into_iter().flatten().find(|c| c["type"] == "Progressing");
-            if progressing.is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded") {
-                return Err(Error::msg(format!("deployment \"{name}\" exceeded its progress deadline")));
-            }
-            let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-            let updated = int(obj, "/status/updatedReplicas");
-            let (total, available) = (int(obj, "/status/replicas"), int(obj, "/status/availableReplicas"));
-            if updated < replicas {
-                let m = format!(
-                    "Waiting for deployment \"{name}\" rollout to finish: {updated} out of {replicas} new replicas have been updated..."
-                );
-                return Ok((m, false));
-            }
-            if total > updated {
-                let m = format!(
-                    "Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...",
-                    total - updated
-                );
-                return Ok((m, false));
-            }
-            if available < updated {
-                let m = format!(
-                    "Waiting for deployment \"{name}\" rollout to finish: {available} of {updated} updated replicas are available..."
-                );
-                return Ok((m, false));
-            }
-            Ok((format!("deployment \"{name}\" successfully rolled out"), true))
-        }
-        "DaemonSet" => {
-            if obj.pointer("/spec/updateStrategy/type").and_then(Value::as_str) == Some("OnDelete") {
-                return Err(Error::msg("rollout status is only available for RollingUpdate strategy type"));
-            }
-            if !observed {
-                return Ok(("Waiting for daemon set spec update to be observed...".into(), false));
-            }
-            let desired = int(obj, "/status/desiredNumberScheduled");
-            let updated = int(obj, "/status/updatedNumberScheduled");
-            let available = int(obj, "/status/numberAvailable");
-            if updated < desired {
-                let m = format!(
-                    "Waiting for daemon set \"{name}\" rollout to finish: {updated} out of {desired} new pods have been updated..."
-                );
-                return Ok((m, false));
-            }
-            if available < desired {
-                let m = format!(
-                    "Waiting for daemon set \"{name}\" rollout to finish: {available} of {desired} updated pods are available..."
-                );
-                return Ok((m, false));
-            }
-            Ok((format!("daemon set \"{name}\" successfully rolled out"), true))
-        }
+        "Deployment" => deployment_status(&decode(obj).map_err(unreadable)?),
+        "DaemonSet" => daemon_set_status(&decode(obj).map_err(unreadable)?),
         kind => Err(Error::msg(format!("no status viewer has been implemented for {kind}"))),
     }
+}
+
+fn deployment_status(d: &Deployment) -> Result<(String, bool)> {
+    let name = d.metadata.name.as_deref().unwrap_or("");
+    let st = d.status.clone().unwrap_or_default();
+    if st.observed_generation.unwrap_or(0) < d.metadata.generation.unwrap_or(0) {
+        return Ok(("Waiting for deployment spec update to be observed...".into(), false));
+    }
+    let progressing = st.conditions.iter().flatten().find(|c| c.type_ == "Progressing");
+    if progressing.is_some_and(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded")) {
+        return Err(Error::msg(format!("deployment \"{name}\" exceeded its progress deadline")));
+    }
+    let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let updated = st.updated_replicas.unwrap_or(0);
+    let (total, available) = (st.replicas.unwrap_or(0), st.available_replicas.unwrap_or(0));
+    if updated < replicas {
+        let m = format!(
+            "Waiting for deployment \"{name}\" rollout to finish: {updated} out of {replicas} new replicas have been updated..."
+        );
+        return Ok((m, false));
+    }
+    if total > updated {
+        let m = format!(
+            "Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...",
+            total - updated
+        );
+        return Ok((m, false));
+    }
+    if available < updated {
+        let m = format!(
+            "Waiting for deployment \"{name}\" rollout to finish: {available} of {updated} updated replicas are available..."
+        );
+        return Ok((m, false));
+    }
+    Ok((format!("deployment \"{name}\" successfully rolled out"), true))
+}
+
+fn daemon_set_status(ds: &DaemonSet) -> Result<(String, bool)> {
+    let name = ds.metadata.name.as_deref().unwrap_or("");
+    let strategy = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|u| u.type_.as_deref());
+    if strategy == Some("OnDelete") {
+        return Err(Error::msg("rollout status is only available for RollingUpdate strategy type"));
+    }
+    let st = ds.status.clone().unwrap_or_default();
+    if st.observed_generation.unwrap_or(0) < ds.metadata.generation.unwrap_or(0) {
+        return Ok(("Waiting for daemon set spec update to be observed...".into(), false));
+    }
+    let desired = st.desired_number_scheduled;
+    let updated = st.updated_number_scheduled.unwrap_or(0);
+    let available = st.number_available.unwrap_or(0);
+    if updated < desired {
+        let m = format!(
+            "Waiting for daemon set \"{name}\" rollout to finish: {updated} out of {desired} new pods have been updated..."
+        );
+        return Ok((m, false));
+    }
+    if available < desired {
+        let m = format!(
+            "Waiting for daemon set \"{name}\" rollout to finish: {available} of {desired} updated pods are available..."
+        );
+        return Ok((m, false));
+    }
+    Ok((format!("daemon set \"{name}\" successfully rolled out"), true))
 }
 
 async fn status(ctx: &mut Ctx, a: RolloutStatusArgs) -> Result<()> {
@@ -392,35 +175,13 @@ fn parse_timeout(s: &str) -> Result<Duration> {
     Duration::try_from(d).map_err(|_| Error::msg(format!("invalid --timeout {s:?}")))
 }
 
-fn revision_of(rs: &Value) -> i64 {
-    rs.pointer(&format!("/metadata/annotations/{}", REVISION.replace('/', "~1")))
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The ReplicaSets a Deployment controls, by revision.
-pub(super) async fn owned_replica_sets(client: &Client, d: &Value) -> Result<Vec<Value>> {
-    let rs_info = info("replicasets");
-    let list = client.list(rs_info, meta::namespace(d), &Default::default()).await?;
-    let mut owned: Vec<Value> = super::items(rs_info, list)
-        .into_iter()
-        .filter(|rs| {
-            let refs = rs.pointer("/metadata/ownerReferences").and_then(Value::as_array);
-            refs.into_iter().flatten().any(|r| r["controller"] == true && r["uid"] == meta::uid(d))
-        })
-        .collect();
-    owned.sort_by_key(revision_of);
-    Ok(owned)
-}
-
 /// `REVISION  CHANGE-CAUSE` rows, as kubectl's history viewer prints them.
-pub fn history_table(replica_sets: &[Value]) -> String {
+pub fn history_table(replica_sets: &[ReplicaSet]) -> String {
     let mut rows = vec![vec!["REVISION".to_string(), "CHANGE-CAUSE".to_string()]];
     let mut seen = std::collections::BTreeMap::new();
     for rs in replica_sets {
-        let cause = meta::annotations(rs).get(CHANGE_CAUSE).cloned().unwrap_or_else(|| "<none>".into());
-        seen.insert(revision_of(rs), cause);
+        let cause = rs.metadata.annotations.as_ref().and_then(|a| a.get(CHANGE_CAUSE)).cloned();
+        seen.insert(revision(&rs.metadata), cause.unwrap_or_else(|| "<none>".into()));
     }
     for (rev, cause) in seen.into_iter().filter(|(r, _)| *r > 0) {
         rows.push(vec![rev.to_string(), cause]);
@@ -429,19 +190,26 @@ pub fn history_table(replica_sets: &[Value]) -> String {
     rows.iter().map(|r| format!("{:width$}{}\n", r[0], r[1])).collect()
 }
 
+/// A ReplicaSet's pod template (the default one if it has none).
+fn template_of(rs: &ReplicaSet) -> PodTemplateSpec {
+    rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default()
+}
+
 async fn history(ctx: &mut Ctx, a: RolloutHistoryArgs) -> Result<()> {
-    let (info, d) = target(ctx, &a.args, &["Deployment"]).await?;
-    let all = owned_replica_sets(&ctx.client().await?, &d).await?;
-    let shown = printers::kind_name(info, meta::name(&d));
+    let (info, d) = typed_target::<Deployment>(ctx, &a.args, &["Deployment"]).await?;
+    let (ns, uid) = (d.metadata.namespace.as_deref().unwrap_or(""), d.metadata.uid.as_deref().unwrap_or(""));
+    let all = owned_replica_sets(&ctx.client().await?, ns, uid).await?;
+    let shown = printers::kind_name(info, d.metadata.name.as_deref().unwrap_or(""));
     if a.revision > 0 {
-        let Some(rs) = all.iter().find(|rs| revision_of(rs) == a.revision) else {
+        let Some(rs) = all.iter().find(|rs| revision(&rs.metadata) == a.revision) else {
             return Err(Error::msg(format!("unable to find the specified revision {}", a.revision)));
         };
-        let mut template = rs["spec"]["template"].clone();
-        if let Some(cause) = meta::annotations(rs).get(CHANGE_CAUSE) {
-            template["metadata"]["annotations"][CHANGE_CAUSE] = cause.clone().into();
+        let mut template = template_of(rs);
+        if let Some(cause) = rs.metadata.annotations.as_ref().and_then(|a| a.get(CHANGE_CAUSE)) {
+            let meta = template.metadata.get_or_insert_with(Default::default);
+            meta.annotations.get_or_insert_with(Default::default).insert(CHANGE_CAUSE.into(), cause.clone());
         }
-        let text = super::describe_kinds::pod_template_text(&template);
+        let text = pod_template_text(&template);
         ctx.print(&format!("{shown} with revision #{}\n{text}\n", a.revision));
         return Ok(());
     }
@@ -453,86 +221,88 @@ async fn history(ctx: &mut Ctx, a: RolloutHistoryArgs) -> Result<()> {
     Ok(())
 }
 
-/// A template without the hash label the Deployment controller adds to ReplicaSets.
-pub(super) fn without_hash(template: &Value) -> Value {
-    let mut t = template.clone();
-    if let Some(labels) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
-        labels.remove(HASH_LABEL);
-    }
-    t
-}
-
 /// Picks the ReplicaSet to roll back to: `to_revision`, or the one before the current.
-pub fn rollback_target(all: &[Value], to_revision: i64) -> Result<&Value> {
+pub fn rollback_target(all: &[ReplicaSet], to_revision: i64) -> Result<&ReplicaSet> {
     if to_revision > 0 {
         return all
             .iter()
-            .find(|rs| revision_of(rs) == to_revision)
+            .find(|rs| revision(&rs.metadata) == to_revision)
             .ok_or_else(|| Error::msg(format!("unable to find specified revision {to_revision} in history")));
     }
-    let mut revisions: Vec<i64> = all.iter().map(revision_of).filter(|r| *r > 0).collect();
+    let mut revisions: Vec<i64> = all.iter().map(|rs| revision(&rs.metadata)).filter(|r| *r > 0).collect();
     revisions.sort_unstable();
     revisions.dedup();
     match revisions.len() {
         0 | 1 => Err(Error::msg("no rollout history found")),
-        n => Ok(all.iter().find(|rs| revision_of(rs) == revisions[n - 2]).expect("revision taken from the list")),
+        n => {
+            Ok(all.iter().find(|rs| revision(&rs.metadata) == revisions[n - 2]).expect("revision taken from the list"))
+        }
     }
 }
 
-/// The Deployment after rolling back to `rs`: its template (without the hash
-/// label) and the ReplicaSet's annotations (change-cause among them).
-pub fn rolled_back(d: &Value, rs: &Value) -> Value {
+/// The Deployment after rolling back to `rs`, as the object to write back:
+/// its template (without the hash label) and the ReplicaSet's annotations
+/// (change-cause among them).
+pub fn rolled_back(d: &Deployment, rs: &ReplicaSet) -> Value {
     let mut d = d.clone();
-    d["spec"]["template"] = without_hash(&rs["spec"]["template"]);
-    let mut annotations: Map<String, Value> = d["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
+    d.spec.get_or_insert_with(Default::default).template = without_hash(&template_of(rs));
+    let mut annotations = d.metadata.annotations.take().unwrap_or_default();
     annotations.retain(|k, _| NOT_COPIED.contains(&k.as_str()));
-    for (k, v) in rs["metadata"]["annotations"].as_object().into_iter().flatten() {
+    for (k, v) in rs.metadata.annotations.iter().flatten() {
         if !NOT_COPIED.contains(&k.as_str()) {
             annotations.insert(k.clone(), v.clone());
         }
     }
-    d["metadata"]["annotations"] = annotations.into();
-    d
+    d.metadata.annotations = Some(annotations);
+    serde_json::to_value(&d).expect("a Deployment serializes")
+}
+
+fn is_paused(d: &Deployment) -> bool {
+    d.spec.as_ref().and_then(|s| s.paused) == Some(true)
 }
 
 async fn undo(ctx: &mut Ctx, a: RolloutUndoArgs) -> Result<()> {
-    let (info, d) = target(ctx, &a.args, &["Deployment"]).await?;
-    let shown = printers::kind_name(info, meta::name(&d));
-    if d["spec"]["paused"] == true {
+    let (info, d) = typed_target::<Deployment>(ctx, &a.args, &["Deployment"]).await?;
+    let name = d.metadata.name.as_deref().unwrap_or("");
+    let shown = printers::kind_name(info, name);
+    if is_paused(&d) {
         return Err(Error::msg(format!(
             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume {shown}' and try again"
         )));
     }
-    let all = owned_replica_sets(&ctx.client().await?, &d).await?;
+    let (ns, uid) = (d.metadata.namespace.as_deref().unwrap_or(""), d.metadata.uid.as_deref().unwrap_or(""));
+    let all = owned_replica_sets(&ctx.client().await?, ns, uid).await?;
     let rs = rollback_target(&all, a.to_revision).map_err(|e| match a.to_revision {
-        0 => Error::msg(format!("no rollout history found for deployment \"{}\"", meta::name(&d))),
+        0 => Error::msg(format!("no rollout history found for deployment \"{name}\"")),
         _ => e,
     })?;
-    if without_hash(&rs["spec"]["template"]) == d["spec"]["template"] {
+    let current = d.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    if api::workload::equal_ignoring_hash(&template_of(rs), &current) {
         ctx.println(&format!(
             "{shown} skipped rollback (current template already matches revision {})",
-            revision_of(rs)
+            revision(&rs.metadata)
         ));
         return Ok(());
     }
     let updated = rolled_back(&d, rs);
     let client = ctx.client().await?;
-    client.update(info, meta::namespace(&d), &updated).await?;
+    client.update(info, ns, &updated).await?;
     ctx.println(&format!("{shown} rolled back"));
     Ok(())
 }
 
 async fn pause(ctx: &mut Ctx, a: RolloutTargetArgs, paused: bool) -> Result<()> {
-    let (info, d) = target(ctx, &a.args, &["Deployment"]).await?;
-    let shown = printers::kind_name(info, meta::name(&d));
+    let (info, obj) = target(ctx, &a.args, &["Deployment"]).await?;
+    let d: Deployment = decode(&obj).map_err(|e| Error::msg(format!("unreadable Deployment: {e}")))?;
+    let shown = printers::kind_name(info, meta::name(&obj));
     let word = if paused { "paused" } else { "resumed" };
-    if (d["spec"]["paused"] == true) == paused {
+    if is_paused(&d) == paused {
         ctx.println(&format!("{shown} already {word}"));
         return Ok(());
     }
     let patch = json!({"spec": {"paused": if paused { Value::Bool(true) } else { Value::Null }}});
     let client = ctx.client().await?;
-    client.patch(info, meta::namespace(&d), meta::name(&d), PatchType::Merge, &patch).await?;
+    client.patch(info, meta::namespace(&obj), meta::name(&obj), PatchType::Merge, &patch).await?;
     ctx.println(&format!("{shown} {word}"));
     Ok(())
 }
@@ -540,10 +310,11 @@ async fn pause(ctx: &mut Ctx, a: RolloutTargetArgs, paused: bool) -> Result<()> 
 async fn restart(ctx: &mut Ctx, a: RolloutTargetArgs) -> Result<()> {
     let (info, d) = target(ctx, &a.args, &["Deployment", "DaemonSet", "StatefulSet"]).await?;
     let shown = printers::kind_name(info, meta::name(&d));
-    if d["spec"]["paused"] == true {
+    // Only a Deployment can be paused.
+    if info.kind == "Deployment" && decode::<Deployment>(&d).is_ok_and(|d| is_paused(&d)) {
         return Err(Error::msg("can't restart paused deployment (run rollout resume first)"));
     }
-    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = api::time::now();
     let patch =
         json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
     let client = ctx.client().await?;

@@ -1,8 +1,18 @@
 //! The table columns `kubectl get` prints per kind, as Kubernetes' server-side
 //! printers define them (pkg/printers/internalversion): headers, the extra
-//! `-o wide` columns, and how each cell is computed from the object.
+//! `-o wide` columns, and how each cell is computed from the object, read as
+//! its kind's `k8s-openapi` struct.
 
 use crate::age;
+use crate::typed::decode;
+use api::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use api::k8s_openapi::api::batch::v1::{CronJob, Job};
+use api::k8s_openapi::api::coordination::v1::Lease;
+use api::k8s_openapi::api::core::v1::{
+    Container, ContainerStateTerminated, ContainerStatus, Endpoints, Event, Namespace, Node, Pod, PodTemplateSpec,
+    ReplicationController, Service,
+};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use api::ResourceInfo;
 use jiff::Timestamp;
 use serde_json::Value;
@@ -62,79 +72,63 @@ pub fn headers(info: &ResourceInfo, wide: bool) -> Vec<&'static str> {
     h
 }
 
-/// The cells of one object's row, matching `headers(info, wide)`.
+/// The cells of one object's row, matching `headers(info, wide)`. Each kind's
+/// printer reads the object as its typed struct.
 pub fn row(info: &ResourceInfo, obj: &Value, wide: bool, now: Timestamp) -> Vec<String> {
-    let name = api::meta::name(obj).to_string();
-    let age = age::age_at(api::meta::creation_timestamp(obj), now);
-    let (normal, extra) = match info.kind {
-        "Pod" => pod_row(obj, now),
-        "Namespace" => (vec![name, str_at(obj, &["status", "phase"]).to_string(), age], vec![]),
-        "Node" => node_row(obj, name, age),
-        "ReplicationController" | "ReplicaSet" => {
-            let cells = vec![
-                name,
-                int_at(obj, &["spec", "replicas"]).to_string(),
-                int_at(obj, &["status", "replicas"]).to_string(),
-                int_at(obj, &["status", "readyReplicas"]).to_string(),
-                age,
-            ];
-            (cells, template_cells(obj, &["spec", "template"], &selector_string(obj.pointer("/spec/selector"))))
+    let cells = match info.kind {
+        "Pod" => decode(obj).map(|p| pod_row(&p, now)),
+        "Namespace" => decode(obj).map(|ns: Namespace| {
+            let phase = ns.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+            (vec![name_of(&ns.metadata), phase, age_of(&ns.metadata, now)], vec![])
+        }),
+        "Node" => decode(obj).map(|n| node_row(&n, now)),
+        "ReplicationController" => decode(obj).map(|rc| replication_controller_row(&rc, now)),
+        "ReplicaSet" => decode(obj).map(|rs| replica_set_row(&rs, now)),
+        "Deployment" => decode(obj).map(|d| deployment_row(&d, now)),
+        "DaemonSet" => decode(obj).map(|ds| daemon_set_row(&ds, now)),
+        "Job" => decode(obj).map(|j| job_row(&j, now)),
+        "CronJob" => decode(obj).map(|cj| cronjob_row(&cj, now)),
+        "Service" => decode(obj).map(|s| service_row(&s, now)),
+        "Endpoints" => decode(obj).map(|ep: Endpoints| {
+            (vec![name_of(&ep.metadata), format_endpoints(&ep), age_of(&ep.metadata, now)], vec![])
+        }),
+        "Event" => {
+            return match decode(obj) {
+                Ok(ev) => event_row(&ev, wide, now),
+                Err(_) => undecodable(info, obj, wide),
+            }
         }
-        "Deployment" => {
-            let cells = vec![
-                name,
-                format!("{}/{}", int_at(obj, &["status", "readyReplicas"]), int_at(obj, &["spec", "replicas"])),
-                int_at(obj, &["status", "updatedReplicas"]).to_string(),
-                int_at(obj, &["status", "availableReplicas"]).to_string(),
-                age,
-            ];
-            (cells, template_cells(obj, &["spec", "template"], &selector_string(obj.pointer("/spec/selector"))))
-        }
-        "DaemonSet" => {
-            let node_selector = format_labels(&string_map(obj.pointer("/spec/template/spec/nodeSelector")));
-            let cells = vec![
-                name,
-                int_at(obj, &["status", "desiredNumberScheduled"]).to_string(),
-                int_at(obj, &["status", "currentNumberScheduled"]).to_string(),
-                int_at(obj, &["status", "numberReady"]).to_string(),
-                int_at(obj, &["status", "updatedNumberScheduled"]).to_string(),
-                int_at(obj, &["status", "numberAvailable"]).to_string(),
-                node_selector,
-                age,
-            ];
-            (cells, template_cells(obj, &["spec", "template"], &selector_string(obj.pointer("/spec/selector"))))
-        }
-        "Job" => job_row(obj, name, age, now),
-        "CronJob" => cronjob_row(obj, name, age, now),
-        "Service" => service_row(obj, name, age),
-        "Endpoints" => (vec![name, format_endpoints(obj), age], vec![]),
-        "Event" => return event_row(obj, wide, now),
-        "Lease" => (vec![name, str_at(obj, &["spec", "holderIdentity"]).to_string(), age], vec![]),
-        _ => (vec![name, age], vec![]),
+        "Lease" => decode(obj).map(|l: Lease| {
+            let holder = l.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default();
+            (vec![name_of(&l.metadata), holder, age_of(&l.metadata, now)], vec![])
+        }),
+        // Any other kind, typed or not: its metadata is all the table shows.
+        _ => Ok((vec![api::meta::name(obj).to_string(), age::age_at(api::meta::creation_timestamp(obj), now)], vec![])),
     };
-    let mut cells = normal;
+    let Ok((mut cells, extra)) = cells else {
+        return undecodable(info, obj, wide);
+    };
     if wide {
         cells.extend(extra);
     }
     cells
 }
 
-pub(crate) fn str_at<'a>(obj: &'a Value, path: &[&str]) -> &'a str {
-    path.iter().try_fold(obj, |v, k| v.get(*k)).and_then(Value::as_str).unwrap_or("")
+/// The row of an object that does not read as its kind's struct (the
+/// apiserver validates what it stores, so this is not expected): its name and
+/// `<unknown>` in every other column.
+fn undecodable(info: &ResourceInfo, obj: &Value, wide: bool) -> Vec<String> {
+    let mut cells = vec![api::meta::name(obj).to_string()];
+    cells.resize(headers(info, wide).len(), "<unknown>".to_string());
+    cells
 }
 
-pub(crate) fn int_at(obj: &Value, path: &[&str]) -> i64 {
-    path.iter().try_fold(obj, |v, k| v.get(*k)).and_then(Value::as_i64).unwrap_or(0)
+fn name_of(meta: &ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
 }
 
-pub(crate) fn array_at<'a>(obj: &'a Value, path: &[&str]) -> &'a [Value] {
-    path.iter().try_fold(obj, |v, k| v.get(*k)).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
-}
-
-pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-        .unwrap_or_default()
+fn age_of(meta: &ObjectMeta, now: Timestamp) -> String {
+    age::since(meta.creation_timestamp.as_ref(), now)
 }
 
 /// `labels.FormatLabels`: `a=b,c=d`, or `<none>`.
@@ -145,23 +139,23 @@ pub fn format_labels(labels: &BTreeMap<String, String>) -> String {
     labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
-/// A selector as kubectl prints it: an RC's plain map, or a `LabelSelector`'s
-/// matchLabels and matchExpressions (`app=kubia,env in (dev,prod),!gpu`).
-pub fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel.filter(|s| s.is_object()) else {
+/// [`format_labels`] of an optional map (an RC's or a service's selector, a node selector).
+pub fn format_map(labels: Option<&BTreeMap<String, String>>) -> String {
+    labels.map_or_else(|| "<none>".to_string(), format_labels)
+}
+
+/// A `LabelSelector` as kubectl prints it: `app=kubia,env in (dev,prod),!gpu`.
+pub fn label_selector_string(sel: Option<&LabelSelector>) -> String {
+    let Some(sel) = sel else {
         return "<none>".into();
     };
-    let has_structure = sel.get("matchLabels").is_some() || sel.get("matchExpressions").is_some();
-    if !has_structure {
-        return format_labels(&string_map(Some(sel)));
-    }
     let mut reqs: Vec<(String, String)> =
-        string_map(sel.get("matchLabels")).into_iter().map(|(k, v)| (k.clone(), format!("{k}={v}"))).collect();
-    for expr in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let key = str_at(expr, &["key"]).to_string();
-        let mut values: Vec<&str> = array_at(expr, &["values"]).iter().filter_map(Value::as_str).collect();
+        sel.match_labels.iter().flatten().map(|(k, v)| (k.clone(), format!("{k}={v}"))).collect();
+    for expr in sel.match_expressions.iter().flatten() {
+        let key = expr.key.clone();
+        let mut values: Vec<&str> = expr.values.iter().flatten().map(String::as_str).collect();
         values.sort_unstable();
-        let text = match str_at(expr, &["operator"]) {
+        let text = match expr.operator.as_str() {
             "In" => format!("{key} in ({})", values.join(",")),
             "NotIn" => format!("{key} notin ({})", values.join(",")),
             "Exists" => key.clone(),
@@ -178,92 +172,90 @@ pub fn selector_string(sel: Option<&Value>) -> String {
 }
 
 /// CONTAINERS, IMAGES and SELECTOR of a workload's pod template.
-fn template_cells(obj: &Value, template: &[&str], selector: &str) -> Vec<String> {
-    let mut path = template.to_vec();
-    path.extend(["spec", "containers"]);
-    let containers = array_at(obj, &path);
-    let names: Vec<&str> = containers.iter().map(|c| str_at(c, &["name"])).collect();
-    let images: Vec<&str> = containers.iter().map(|c| str_at(c, &["image"])).collect();
-    vec![names.join(","), images.join(","), selector.to_string()]
+fn template_cells(template: Option<&PodTemplateSpec>, selector: String) -> Vec<String> {
+    let containers = template.and_then(|t| t.spec.as_ref()).map_or(&[][..], |s| &s.containers);
+    let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+    let images: Vec<&str> = containers.iter().map(|c| c.image.as_deref().unwrap_or("")).collect();
+    vec![names.join(","), images.join(","), selector]
 }
 
-fn or_none(s: &str) -> String {
-    if s.is_empty() {
-        "<none>".into()
-    } else {
-        s.to_string()
+fn or_none(s: Option<&str>) -> String {
+    match s {
+        None | Some("") => "<none>".into(),
+        Some(s) => s.to_string(),
     }
 }
 
-fn has_condition(obj: &Value, kind: &str) -> bool {
-    array_at(obj, &["status", "conditions"])
-        .iter()
-        .any(|c| str_at(c, &["type"]) == kind && str_at(c, &["status"]) == "True")
+type Row = (Vec<String>, Vec<String>);
+
+/// The reason a container's termination is shown with: its reason, else its
+/// signal, else its exit code (`prefix` is `Init:` for init containers).
+fn terminated_reason(t: &ContainerStateTerminated, prefix: &str) -> String {
+    match (t.reason.as_deref(), t.signal) {
+        (Some(r), _) if !r.is_empty() => format!("{prefix}{r}"),
+        (_, Some(signal)) if signal != 0 => format!("{prefix}Signal:{signal}"),
+        _ => format!("{prefix}ExitCode:{}", t.exit_code),
+    }
+}
+
+fn last_finished(status: &ContainerStatus) -> Option<Timestamp> {
+    status.last_state.as_ref()?.terminated.as_ref()?.finished_at.as_ref().map(|t| t.0)
 }
 
 /// READY, STATUS and RESTARTS follow Kubernetes' `printPod`, init containers included.
-fn pod_row(pod: &Value, now: Timestamp) -> (Vec<String>, Vec<String>) {
-    let containers = array_at(pod, &["spec", "containers"]);
-    let init_specs = array_at(pod, &["spec", "initContainers"]);
-    let restartable = |name: &str| {
-        init_specs.iter().any(|c| str_at(c, &["name"]) == name && str_at(c, &["restartPolicy"]) == "Always")
-    };
-    let total = containers.len() + init_specs.iter().filter(|c| str_at(c, &["restartPolicy"]) == "Always").count();
+fn pod_row(pod: &Pod, now: Timestamp) -> Row {
+    let spec = pod.spec.as_ref();
+    let status = pod.status.as_ref();
+    let containers = spec.map_or(&[][..], |s| &s.containers);
+    let init_specs = spec.and_then(|s| s.init_containers.as_deref()).unwrap_or(&[]);
+    let is_sidecar = |c: &&Container| c.restart_policy.as_deref() == Some("Always");
+    let restartable = |name: &str| init_specs.iter().filter(is_sidecar).any(|c| c.name == name);
+    let total = containers.len() + init_specs.iter().filter(is_sidecar).count();
     let mut ready = 0;
     let mut restarts = 0;
     let mut sidecar_restarts = 0;
-    let mut last_restart = String::new();
-    let mut sidecar_last_restart = String::new();
-    let phase = str_at(pod, &["status", "phase"]);
-    let mut reason = if str_at(pod, &["status", "reason"]).is_empty() {
-        phase.to_string()
-    } else {
-        str_at(pod, &["status", "reason"]).to_string()
+    let mut last_restart: Option<Timestamp> = None;
+    let mut sidecar_last_restart: Option<Timestamp> = None;
+    let phase = api::pod::phase(pod);
+    let mut reason = match status.and_then(|s| s.reason.as_deref()) {
+        None | Some("") => phase.to_string(),
+        Some(r) => r.to_string(),
     };
-    if array_at(pod, &["status", "conditions"])
-        .iter()
-        .any(|c| str_at(c, &["type"]) == "PodScheduled" && str_at(c, &["reason"]) == "SchedulingGated")
-    {
+    if api::pod::condition(pod, "PodScheduled").is_some_and(|c| c.reason.as_deref() == Some("SchedulingGated")) {
         reason = "SchedulingGated".into();
     }
-    let later = |a: &mut String, b: &str| {
-        if b > a.as_str() {
-            *a = b.to_string();
+    let later = |a: &mut Option<Timestamp>, b: Option<Timestamp>| {
+        if b > *a {
+            *a = b;
         }
     };
+    let has_condition = |type_: &str| api::pod::condition(pod, type_).is_some_and(|c| c.status == "True");
 
-    let init_statuses = array_at(pod, &["status", "initContainerStatuses"]);
+    let init_statuses = status.and_then(|s| s.init_container_statuses.as_deref()).unwrap_or(&[]);
     let mut initializing = false;
-    for (i, status) in init_statuses.iter().enumerate() {
-        let count = int_at(status, &["restartCount"]);
+    for (i, st) in init_statuses.iter().enumerate() {
+        let count = i64::from(st.restart_count);
         restarts += count;
-        let finished = str_at(status, &["lastState", "terminated", "finishedAt"]);
+        let finished = last_finished(st);
         later(&mut last_restart, finished);
-        let name = str_at(status, &["name"]);
-        if restartable(name) {
+        if restartable(&st.name) {
             sidecar_restarts += count;
             later(&mut sidecar_last_restart, finished);
         }
-        let terminated = status.pointer("/state/terminated");
-        let waiting_reason = str_at(status, &["state", "waiting", "reason"]);
-        if terminated.is_some_and(|t| int_at(t, &["exitCode"]) == 0) {
+        let state = st.state.as_ref();
+        let terminated = state.and_then(|s| s.terminated.as_ref());
+        let waiting_reason = state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref()).unwrap_or("");
+        if terminated.is_some_and(|t| t.exit_code == 0) {
             continue;
         }
-        if restartable(name) && status.get("started").and_then(Value::as_bool) == Some(true) {
-            if status.get("ready").and_then(Value::as_bool) == Some(true) {
+        if restartable(&st.name) && st.started == Some(true) {
+            if st.ready {
                 ready += 1;
             }
             continue;
         }
         if let Some(t) = terminated {
-            let r = str_at(t, &["reason"]);
-            reason = if !r.is_empty() {
-                format!("Init:{r}")
-            } else if int_at(t, &["signal"]) != 0 {
-                format!("Init:Signal:{}", int_at(t, &["signal"]))
-            } else {
-                format!("Init:ExitCode:{}", int_at(t, &["exitCode"]))
-            };
+            reason = terminated_reason(t, "Init:");
         } else if !waiting_reason.is_empty() && waiting_reason != "PodInitializing" {
             reason = format!("Init:{waiting_reason}");
         } else {
@@ -273,38 +265,30 @@ fn pod_row(pod: &Value, now: Timestamp) -> (Vec<String>, Vec<String>) {
         break;
     }
 
-    if !initializing || has_condition(pod, "Initialized") {
+    if !initializing || has_condition("Initialized") {
         restarts = sidecar_restarts;
         last_restart = sidecar_last_restart;
         let mut has_running = false;
         let mut error_reason = String::new();
-        for status in array_at(pod, &["status", "containerStatuses"]).iter().rev() {
-            restarts += int_at(status, &["restartCount"]);
-            later(&mut last_restart, str_at(status, &["lastState", "terminated", "finishedAt"]));
-            let waiting_reason = str_at(status, &["state", "waiting", "reason"]);
+        for st in status.and_then(|s| s.container_statuses.as_deref()).unwrap_or(&[]).iter().rev() {
+            restarts += i64::from(st.restart_count);
+            later(&mut last_restart, last_finished(st));
+            let state = st.state.as_ref();
+            let waiting_reason = state.and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref()).unwrap_or("");
             if !waiting_reason.is_empty() {
                 reason = waiting_reason.to_string();
-            } else if let Some(t) = status.pointer("/state/terminated") {
-                let r = str_at(t, &["reason"]);
-                reason = if !r.is_empty() {
-                    r.to_string()
-                } else if int_at(t, &["signal"]) != 0 {
-                    format!("Signal:{}", int_at(t, &["signal"]))
-                } else {
-                    format!("ExitCode:{}", int_at(t, &["exitCode"]))
-                };
-                if int_at(t, &["exitCode"]) != 0 {
+            } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+                reason = terminated_reason(t, "");
+                if t.exit_code != 0 {
                     error_reason = reason.clone();
                 }
-            } else if status.get("ready").and_then(Value::as_bool) == Some(true)
-                && status.pointer("/state/running").is_some()
-            {
+            } else if st.ready && state.is_some_and(|s| s.running.is_some()) {
                 has_running = true;
                 ready += 1;
             }
         }
         if reason == "Completed" {
-            if has_running && has_condition(pod, "Ready") {
+            if has_running && api::pod::is_ready(pod) {
                 reason = "Running".into();
             } else if !error_reason.is_empty() {
                 reason = error_reason;
@@ -314,100 +298,161 @@ fn pod_row(pod: &Value, now: Timestamp) -> (Vec<String>, Vec<String>) {
         }
     }
 
-    if api::meta::deletion_timestamp(pod).is_some() {
-        if str_at(pod, &["status", "reason"]) == "NodeLost" {
+    if api::pod::is_terminating(&pod.metadata) {
+        if status.and_then(|s| s.reason.as_deref()) == Some("NodeLost") {
             reason = "Unknown".into();
-        } else if phase != "Succeeded" && phase != "Failed" {
+        } else if !api::pod::is_finished(pod) {
             reason = "Terminating".into();
         }
     }
-    let restarts_cell = if restarts != 0 && !last_restart.is_empty() {
-        format!("{restarts} ({} ago)", age::age_at(&last_restart, now))
-    } else {
-        restarts.to_string()
+    let restarts_cell = match last_restart {
+        Some(t) if restarts != 0 => format!("{restarts} ({} ago)", age::since(Some(&Time(t)), now)),
+        _ => restarts.to_string(),
     };
-    let cells = vec![
-        api::meta::name(pod).to_string(),
-        format!("{ready}/{total}"),
-        reason,
-        restarts_cell,
-        age::age_at(api::meta::creation_timestamp(pod), now),
-    ];
+    let cells =
+        vec![name_of(&pod.metadata), format!("{ready}/{total}"), reason, restarts_cell, age_of(&pod.metadata, now)];
 
-    let gates = array_at(pod, &["spec", "readinessGates"]);
+    let gates = spec.and_then(|s| s.readiness_gates.as_deref()).unwrap_or(&[]);
     let gates_cell = if gates.is_empty() {
         "<none>".to_string()
     } else {
-        let true_count = gates.iter().filter(|g| has_condition(pod, str_at(g, &["conditionType"]))).count();
+        let true_count = gates.iter().filter(|g| has_condition(&g.condition_type)).count();
         format!("{true_count}/{}", gates.len())
     };
     let extra = vec![
-        or_none(str_at(pod, &["status", "podIP"])),
-        or_none(str_at(pod, &["spec", "nodeName"])),
-        or_none(str_at(pod, &["status", "nominatedNodeName"])),
+        or_none(status.and_then(|s| s.pod_ip.as_deref())),
+        or_none(Some(api::pod::node_name(pod))),
+        or_none(status.and_then(|s| s.nominated_node_name.as_deref())),
         gates_cell,
     ];
     (cells, extra)
 }
 
-fn node_row(node: &Value, name: String, age: String) -> (Vec<String>, Vec<String>) {
-    // As kubectl: a Ready condition that is not True (False, or Unknown when
-    // the node stopped reporting) is NotReady; only a node without one is Unknown.
-    let ready = array_at(node, &["status", "conditions"]).iter().find(|c| str_at(c, &["type"]) == "Ready");
-    let mut status = vec![match ready.map(|c| str_at(c, &["status"])) {
-        Some("True") => "Ready",
-        Some(_) => "NotReady",
-        None => "Unknown",
-    }];
-    if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
-        status.push("SchedulingDisabled");
-    }
+/// A node's roles, from its `node-role.kubernetes.io/<role>` and `kubernetes.io/role` labels.
+pub fn node_roles(meta: &ObjectMeta) -> Vec<String> {
     let mut roles: Vec<String> = Vec::new();
-    for (k, v) in api::meta::labels(node) {
+    for (k, v) in meta.labels.iter().flatten() {
         if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
             if !role.is_empty() {
                 roles.push(role.to_string());
             }
         } else if k == "kubernetes.io/role" && !v.is_empty() {
-            roles.push(v);
+            roles.push(v.clone());
         }
     }
     roles.sort();
     roles.dedup();
+    roles
+}
+
+fn node_row(node: &Node, now: Timestamp) -> Row {
+    // As kubectl: a Ready condition that is not True (False, or Unknown when
+    // the node stopped reporting) is NotReady; only a node without one is Unknown.
+    let mut status = vec![match api::node::ready_status(node) {
+        "True" => "Ready",
+        "" => "Unknown",
+        _ => "NotReady",
+    }];
+    if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+        status.push("SchedulingDisabled");
+    }
+    let roles = node_roles(&node.metadata);
     let roles = if roles.is_empty() { "<none>".to_string() } else { roles.join(",") };
+    let node_status = node.status.as_ref();
     let address = |kind: &str| {
-        array_at(node, &["status", "addresses"])
-            .iter()
-            .find(|a| str_at(a, &["type"]) == kind)
-            .map(|a| str_at(a, &["address"]).to_string())
+        node_status
+            .and_then(|s| s.addresses.as_ref())
+            .and_then(|a| a.iter().find(|a| a.type_ == kind))
+            .map(|a| a.address.clone())
             .unwrap_or_else(|| "<none>".into())
     };
-    let info = |field: &str| {
-        let v = str_at(node, &["status", "nodeInfo", field]);
-        if v.is_empty() {
-            "<unknown>".to_string()
-        } else {
-            v.to_string()
-        }
-    };
-    let cells =
-        vec![name, status.join(","), roles, age, str_at(node, &["status", "nodeInfo", "kubeletVersion"]).to_string()];
+    let node_info = node_status.and_then(|s| s.node_info.clone()).unwrap_or_default();
+    let info = |v: &str| if v.is_empty() { "<unknown>".to_string() } else { v.to_string() };
+    let cells = vec![
+        name_of(&node.metadata),
+        status.join(","),
+        roles,
+        age_of(&node.metadata, now),
+        node_info.kubelet_version.clone(),
+    ];
     let extra = vec![
         address("InternalIP"),
         address("ExternalIP"),
-        info("osImage"),
-        info("kernelVersion"),
-        info("containerRuntimeVersion"),
+        info(&node_info.os_image),
+        info(&node_info.kernel_version),
+        info(&node_info.container_runtime_version),
     ];
     (cells, extra)
 }
 
-fn job_row(job: &Value, name: String, age: String, now: Timestamp) -> (Vec<String>, Vec<String>) {
-    let succeeded = int_at(job, &["status", "succeeded"]);
-    let completions = match job.pointer("/spec/completions").and_then(Value::as_i64) {
+fn replication_controller_row(rc: &ReplicationController, now: Timestamp) -> Row {
+    let spec = rc.spec.as_ref();
+    let status = rc.status.as_ref();
+    let cells = vec![
+        name_of(&rc.metadata),
+        spec.and_then(|s| s.replicas).unwrap_or(0).to_string(),
+        status.map_or(0, |s| s.replicas).to_string(),
+        status.and_then(|s| s.ready_replicas).unwrap_or(0).to_string(),
+        age_of(&rc.metadata, now),
+    ];
+    let selector = format_map(spec.and_then(|s| s.selector.as_ref()));
+    (cells, template_cells(spec.and_then(|s| s.template.as_ref()), selector))
+}
+
+fn replica_set_row(rs: &ReplicaSet, now: Timestamp) -> Row {
+    let spec = rs.spec.as_ref();
+    let status = rs.status.as_ref();
+    let cells = vec![
+        name_of(&rs.metadata),
+        spec.and_then(|s| s.replicas).unwrap_or(0).to_string(),
+        status.map_or(0, |s| s.replicas).to_string(),
+        status.and_then(|s| s.ready_replicas).unwrap_or(0).to_string(),
+        age_of(&rs.metadata, now),
+    ];
+    let selector = label_selector_string(spec.map(|s| &s.selector));
+    (cells, template_cells(spec.and_then(|s| s.template.as_ref()), selector))
+}
+
+fn deployment_row(d: &Deployment, now: Timestamp) -> Row {
+    let spec = d.spec.as_ref();
+    let status = d.status.clone().unwrap_or_default();
+    let cells = vec![
+        name_of(&d.metadata),
+        format!("{}/{}", status.ready_replicas.unwrap_or(0), spec.and_then(|s| s.replicas).unwrap_or(0)),
+        status.updated_replicas.unwrap_or(0).to_string(),
+        status.available_replicas.unwrap_or(0).to_string(),
+        age_of(&d.metadata, now),
+    ];
+    let selector = label_selector_string(spec.map(|s| &s.selector));
+    (cells, template_cells(spec.map(|s| &s.template), selector))
+}
+
+fn daemon_set_row(ds: &DaemonSet, now: Timestamp) -> Row {
+    let spec = ds.spec.as_ref();
+    let status = ds.status.clone().unwrap_or_default();
+    let template = spec.map(|s| &s.template);
+    let node_selector = format_map(template.and_then(|t| t.spec.as_ref()).and_then(|s| s.node_selector.as_ref()));
+    let cells = vec![
+        name_of(&ds.metadata),
+        status.desired_number_scheduled.to_string(),
+        status.current_number_scheduled.to_string(),
+        status.number_ready.to_string(),
+        status.updated_number_scheduled.unwrap_or(0).to_string(),
+        status.number_available.unwrap_or(0).to_string(),
+        node_selector,
+        age_of(&ds.metadata, now),
+    ];
+    (cells, template_cells(template, label_selector_string(spec.map(|s| &s.selector))))
+}
+
+fn job_row(job: &Job, now: Timestamp) -> Row {
+    let spec = job.spec.as_ref();
+    let status = job.status.clone().unwrap_or_default();
+    let succeeded = status.succeeded.unwrap_or(0);
+    let completions = match spec.and_then(|s| s.completions) {
         Some(c) => format!("{succeeded}/{c}"),
         None => {
-            let parallelism = int_at(job, &["spec", "parallelism"]);
+            let parallelism = spec.and_then(|s| s.parallelism).unwrap_or(0);
             if parallelism > 1 {
                 format!("{succeeded}/1 of {parallelism}")
             } else {
@@ -415,65 +460,80 @@ fn job_row(job: &Value, name: String, age: String, now: Timestamp) -> (Vec<Strin
             }
         }
     };
-    let start = str_at(job, &["status", "startTime"]);
-    let end = str_at(job, &["status", "completionTime"]);
-    let duration = match (start.is_empty(), end.is_empty()) {
-        (true, _) => String::new(),
-        (false, true) => age::age_at(start, now),
-        (false, false) => age::between(start, end).unwrap_or_default(),
+    let (start, end) = (status.start_time.as_ref(), status.completion_time.as_ref());
+    let duration = match (start, end) {
+        (None, _) => String::new(),
+        (Some(_), None) => age::since(start, now),
+        (Some(_), Some(_)) => age::duration(start, end).unwrap_or_default(),
     };
-    let status = if has_condition(job, "Complete") {
+    let has_condition =
+        |type_: &str| status.conditions.iter().flatten().any(|c| c.type_ == type_ && c.status == "True");
+    let state = if has_condition("Complete") {
         "Complete"
-    } else if has_condition(job, "Failed") {
+    } else if has_condition("Failed") {
         "Failed"
-    } else if api::meta::deletion_timestamp(job).is_some() {
+    } else if api::pod::is_terminating(&job.metadata) {
         "Terminating"
-    } else if has_condition(job, "Suspended") {
+    } else if has_condition("Suspended") {
         "Suspended"
-    } else if has_condition(job, "FailureTarget") {
+    } else if has_condition("FailureTarget") {
         "FailureTarget"
-    } else if has_condition(job, "SuccessCriteriaMet") {
+    } else if has_condition("SuccessCriteriaMet") {
         "SuccessCriteriaMet"
     } else {
         "Running"
     };
-    let cells = vec![name, status.to_string(), completions, duration, age];
-    (cells, template_cells(job, &["spec", "template"], &selector_string(job.pointer("/spec/selector"))))
+    let cells = vec![name_of(&job.metadata), state.to_string(), completions, duration, age_of(&job.metadata, now)];
+    let selector = label_selector_string(spec.and_then(|s| s.selector.as_ref()));
+    (cells, template_cells(spec.map(|s| &s.template), selector))
 }
 
-fn cronjob_row(cj: &Value, name: String, age: String, now: Timestamp) -> (Vec<String>, Vec<String>) {
-    let suspend = match cj.pointer("/spec/suspend").and_then(Value::as_bool) {
+fn cronjob_row(cj: &CronJob, now: Timestamp) -> Row {
+    let spec = cj.spec.as_ref();
+    let status = cj.status.as_ref();
+    let suspend = match spec.and_then(|s| s.suspend) {
         Some(true) => "True",
         Some(false) => "False",
         None => "<unset>",
     };
-    let last = str_at(cj, &["status", "lastScheduleTime"]);
-    let last = if last.is_empty() { "<none>".to_string() } else { age::age_at(last, now) };
+    let last = match status.and_then(|s| s.last_schedule_time.as_ref()) {
+        None => "<none>".to_string(),
+        t => age::since(t, now),
+    };
     let cells = vec![
-        name,
-        str_at(cj, &["spec", "schedule"]).to_string(),
-        or_none(str_at(cj, &["spec", "timeZone"])),
+        name_of(&cj.metadata),
+        spec.map(|s| s.schedule.clone()).unwrap_or_default(),
+        or_none(spec.and_then(|s| s.time_zone.as_deref())),
         suspend.to_string(),
-        array_at(cj, &["status", "active"]).len().to_string(),
+        status.and_then(|s| s.active.as_ref()).map_or(0, Vec::len).to_string(),
         last,
-        age,
+        age_of(&cj.metadata, now),
     ];
-    let selector = selector_string(cj.pointer("/spec/jobTemplate/spec/selector"));
-    (cells, template_cells(cj, &["spec", "jobTemplate", "spec", "template"], &selector))
+    let job_spec = spec.and_then(|s| s.job_template.spec.as_ref());
+    let selector = label_selector_string(job_spec.and_then(|s| s.selector.as_ref()));
+    (cells, template_cells(job_spec.map(|s| &s.template), selector))
 }
 
-fn service_row(svc: &Value, name: String, age: String) -> (Vec<String>, Vec<String>) {
-    let kind = str_at(svc, &["spec", "type"]);
-    let kind = if kind.is_empty() { "ClusterIP" } else { kind };
-    let external_ips: Vec<&str> = array_at(svc, &["spec", "externalIPs"]).iter().filter_map(Value::as_str).collect();
+fn service_row(svc: &Service, now: Timestamp) -> Row {
+    let spec = svc.spec.clone().unwrap_or_default();
+    let kind = match spec.type_.as_deref() {
+        None | Some("") => "ClusterIP",
+        Some(t) => t,
+    };
+    let external_ips: Vec<&str> = spec.external_ips.iter().flatten().map(String::as_str).collect();
     let external = match kind {
-        "ClusterIP" | "NodePort" => or_none(&external_ips.join(",")),
+        "ClusterIP" | "NodePort" => or_none(Some(&external_ips.join(","))),
         "LoadBalancer" => {
             // The ingress addresses as a sorted set, then any externalIPs, never cut
             // short: the apiserver prints tables wide, so kubectl shows them all.
-            let ingress: std::collections::BTreeSet<&str> = array_at(svc, &["status", "loadBalancer", "ingress"])
-                .iter()
-                .map(|i| if str_at(i, &["ip"]).is_empty() { str_at(i, &["hostname"]) } else { str_at(i, &["ip"]) })
+            let ingress = svc.status.as_ref().and_then(|s| s.load_balancer.as_ref()).and_then(|l| l.ingress.as_ref());
+            let ingress: std::collections::BTreeSet<&str> = ingress
+                .into_iter()
+                .flatten()
+                .map(|i| match i.ip.as_deref() {
+                    None | Some("") => i.hostname.as_deref().unwrap_or(""),
+                    Some(ip) => ip,
+                })
                 .filter(|a| !a.is_empty())
                 .collect();
             let mut ips: Vec<&str> = ingress.into_iter().collect();
@@ -484,36 +544,45 @@ fn service_row(svc: &Value, name: String, age: String) -> (Vec<String>, Vec<Stri
                 ips.join(",")
             }
         }
-        "ExternalName" => str_at(svc, &["spec", "externalName"]).to_string(),
+        "ExternalName" => spec.external_name.clone().unwrap_or_default(),
         _ => "<unknown>".to_string(),
     };
-    let ports: Vec<String> = array_at(svc, &["spec", "ports"])
+    let ports: Vec<String> = spec
+        .ports
         .iter()
+        .flatten()
         .map(|p| {
-            let proto = match str_at(p, &["protocol"]) {
-                "" => "TCP",
-                other => other,
+            let proto = match p.protocol.as_deref() {
+                None | Some("") => "TCP",
+                Some(other) => other,
             };
-            match int_at(p, &["nodePort"]) {
-                0 => format!("{}/{proto}", int_at(p, &["port"])),
-                node_port => format!("{}:{node_port}/{proto}", int_at(p, &["port"])),
+            match p.node_port.unwrap_or(0) {
+                0 => format!("{}/{proto}", p.port),
+                node_port => format!("{}:{node_port}/{proto}", p.port),
             }
         })
         .collect();
     let ports = if ports.is_empty() { "<none>".to_string() } else { ports.join(",") };
-    let cells = vec![name, kind.to_string(), or_none(str_at(svc, &["spec", "clusterIP"])), external, ports, age];
-    (cells, vec![format_labels(&string_map(svc.pointer("/spec/selector")))])
+    let cells = vec![
+        name_of(&svc.metadata),
+        kind.to_string(),
+        or_none(spec.cluster_ip.as_deref()),
+        external,
+        ports,
+        age_of(&svc.metadata, now),
+    ];
+    (cells, vec![format_map(spec.selector.as_ref())])
 }
 
 /// `ip:port,ip:port,ip:port + N more...`, as kubectl's `formatEndpoints`.
-fn format_endpoints(ep: &Value) -> String {
+fn format_endpoints(ep: &Endpoints) -> String {
     const MAX: usize = 3;
     let mut shown = Vec::new();
     let mut total = 0;
-    for subset in array_at(ep, &["subsets"]) {
-        let ports = array_at(subset, &["ports"]);
-        for addr in array_at(subset, &["addresses"]) {
-            let ip = str_at(addr, &["ip"]);
+    for subset in ep.subsets.iter().flatten() {
+        let ports = subset.ports.as_deref().unwrap_or(&[]);
+        for addr in subset.addresses.iter().flatten() {
+            let ip = &addr.ip;
             if ports.is_empty() {
                 total += 1;
                 if shown.len() < MAX {
@@ -523,7 +592,7 @@ fn format_endpoints(ep: &Value) -> String {
             for port in ports {
                 total += 1;
                 if shown.len() < MAX {
-                    shown.push(format!("{ip}:{}", int_at(port, &["port"])));
+                    shown.push(format!("{ip}:{}", port.port));
                 }
             }
         }
@@ -538,49 +607,58 @@ fn format_endpoints(ep: &Value) -> String {
     text
 }
 
-fn event_row(ev: &Value, wide: bool, now: Timestamp) -> Vec<String> {
-    let first = match str_at(ev, &["firstTimestamp"]) {
-        "" => age::age_at(str_at(ev, &["eventTime"]), now),
-        t => age::age_at(t, now),
+/// Where an event came from: `component, host` (`-o wide`), or the reporting
+/// component when the event names no source.
+pub fn event_source(ev: &Event, with_host: bool) -> String {
+    let source = ev.source.as_ref();
+    let component = source.and_then(|s| s.component.as_deref()).unwrap_or("");
+    let host = source.and_then(|s| s.host.as_deref()).unwrap_or("");
+    match (component.is_empty(), host.is_empty() || !with_host) {
+        (true, _) => ev.reporting_component.clone().unwrap_or_default(),
+        (false, true) => component.to_string(),
+        (false, false) => format!("{component}, {host}"),
+    }
+}
+
+fn event_row(ev: &Event, wide: bool, now: Timestamp) -> Vec<String> {
+    let first = match &ev.first_timestamp {
+        None => age::since(ev.event_time.as_ref(), now),
+        t => age::since(t.as_ref(), now),
     };
-    let mut last = match str_at(ev, &["lastTimestamp"]) {
-        "" => first.clone(),
-        t => age::age_at(t, now),
+    let mut last = match &ev.last_timestamp {
+        None => first.clone(),
+        t => age::since(t.as_ref(), now),
     };
-    let mut count = int_at(ev, &["count"]);
-    if let Some(series) = ev.get("series").filter(|s| s.is_object()) {
-        last = age::age_at(str_at(series, &["lastObservedTime"]), now);
-        count = int_at(series, &["count"]);
+    let mut count = ev.count.unwrap_or(0);
+    if let Some(series) = &ev.series {
+        last = age::since(series.last_observed_time.as_ref(), now);
+        count = series.count.unwrap_or(0);
     } else if count == 0 {
         count = 1;
     }
-    let kind = str_at(ev, &["involvedObject", "kind"]).to_ascii_lowercase();
-    let object_name = str_at(ev, &["involvedObject", "name"]);
-    let target = if object_name.is_empty() { kind } else { format!("{kind}/{object_name}") };
-    let message = str_at(ev, &["message"]).trim().to_string();
-    let kind_cell = str_at(ev, &["type"]).to_string();
-    let reason = str_at(ev, &["reason"]).to_string();
-    if !wide {
-        return vec![last, kind_cell, reason, target, message];
-    }
-    let component = str_at(ev, &["source", "component"]);
-    let host = str_at(ev, &["source", "host"]);
-    let source = match (component.is_empty(), host.is_empty()) {
-        (true, _) => str_at(ev, &["reportingController"]).to_string(),
-        (false, true) => component.to_string(),
-        (false, false) => format!("{component}, {host}"),
+    let object = &ev.involved_object;
+    let kind = object.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+    let target = match object.name.as_deref() {
+        None | Some("") => kind,
+        Some(name) => format!("{kind}/{name}"),
     };
+    let message = ev.message.as_deref().unwrap_or("").trim().to_string();
+    let type_cell = ev.type_.clone().unwrap_or_default();
+    let reason = ev.reason.clone().unwrap_or_default();
+    if !wide {
+        return vec![last, type_cell, reason, target, message];
+    }
     vec![
         last,
-        kind_cell,
+        type_cell,
         reason,
         target,
-        str_at(ev, &["involvedObject", "fieldPath"]).to_string(),
-        source,
+        object.field_path.clone().unwrap_or_default(),
+        event_source(ev, true),
         message,
         first,
         count.to_string(),
-        api::meta::name(ev).to_string(),
+        name_of(&ev.metadata),
     ]
 }
 
@@ -813,9 +891,10 @@ mod tests {
         let sel = json!({"matchLabels": {"app": "kubia"},
             "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "dev"]},
                                  {"key": "gpu", "operator": "DoesNotExist"}]});
-        assert_eq!(selector_string(Some(&sel)), "app=kubia,env in (dev,prod),!gpu");
-        assert_eq!(selector_string(Some(&json!({"app": "kubia"}))), "app=kubia");
-        assert_eq!(selector_string(None), "<none>");
+        // A LabelSelector, and the plain map a ReplicationController selects with.
+        assert_eq!(label_selector_string(Some(&decode(&sel).unwrap())), "app=kubia,env in (dev,prod),!gpu");
+        assert_eq!(format_map(Some(&[("app".to_string(), "kubia".to_string())].into())), "app=kubia");
+        assert_eq!(label_selector_string(None), "<none>");
     }
 
     #[test]

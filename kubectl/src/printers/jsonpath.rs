@@ -7,6 +7,31 @@
 use serde_json::Value;
 use std::cmp::Ordering;
 
+/// Why a JSONPath template does not parse, in kubectl's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("unclosed action")]
+    UnclosedAction,
+    #[error("not in range, nothing to end")]
+    EndOutsideRange,
+    #[error("unclosed range, expected {{end}}")]
+    UnclosedRange,
+    #[error("unterminated string")]
+    UnterminatedString,
+    #[error("expected a string")]
+    ExpectedString,
+    #[error("unclosed array expect ]")]
+    UnclosedArray,
+    #[error("invalid filter")]
+    InvalidFilter,
+    #[error("unrecognized character in action: {0}")]
+    UnrecognizedCharacter(String),
+    #[error("invalid array index {0}")]
+    InvalidIndex(String),
+    #[error("unrecognized filter operand {0}")]
+    UnrecognizedOperand(String),
+}
+
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
@@ -57,14 +82,14 @@ enum Op {
 
 impl Template {
     /// Parses a template; the error reads as kubectl's (`unclosed action`, ...).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
         let mut actions = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find('{') {
             if open > 0 {
                 actions.push(Piece::Text(rest[..open].to_string()));
             }
-            let close = matching_close(rest, open).ok_or("unclosed action")?;
+            let close = matching_close(rest, open).ok_or(ParseError::UnclosedAction)?;
             actions.push(Piece::Action(rest[open + 1..close].trim().to_string()));
             rest = &rest[close + 1..];
         }
@@ -77,7 +102,7 @@ impl Template {
     }
 
     /// Parses a custom-columns or `--sort-by` expression, which may omit the braces and the leading dot.
-    pub fn parse_field(spec: &str) -> Result<Self, String> {
+    pub fn parse_field(spec: &str) -> Result<Self, ParseError> {
         if spec.starts_with('{') {
             return Self::parse(spec);
         }
@@ -131,7 +156,7 @@ fn matching_close(s: &str, open: usize) -> Option<usize> {
     None
 }
 
-fn build(pieces: &mut impl Iterator<Item = Piece>, in_range: bool) -> Result<Vec<Node>, String> {
+fn build(pieces: &mut impl Iterator<Item = Piece>, in_range: bool) -> Result<Vec<Node>, ParseError> {
     let mut nodes = Vec::new();
     while let Some(piece) = pieces.next() {
         match piece {
@@ -140,7 +165,7 @@ fn build(pieces: &mut impl Iterator<Item = Piece>, in_range: bool) -> Result<Vec
                 if in_range {
                     return Ok(nodes);
                 }
-                return Err("not in range, nothing to end".into());
+                return Err(ParseError::EndOutsideRange);
             }
             Piece::Action(a) => {
                 if let Some(expr) = a.strip_prefix("range ") {
@@ -158,14 +183,14 @@ fn build(pieces: &mut impl Iterator<Item = Piece>, in_range: bool) -> Result<Vec
         }
     }
     if in_range {
-        return Err("unclosed range, expected {end}".into());
+        return Err(ParseError::UnclosedRange);
     }
     Ok(nodes)
 }
 
 /// Parses a quoted string at the start of `s`, returning it and the rest.
-fn parse_string(s: &str) -> Result<(String, &str), String> {
-    let quote = s.chars().next().ok_or("expected a string")?;
+fn parse_string(s: &str) -> Result<(String, &str), ParseError> {
+    let quote = s.chars().next().ok_or(ParseError::ExpectedString)?;
     let mut out = String::new();
     let mut chars = s[1..].char_indices();
     while let Some((i, c)) = chars.next() {
@@ -175,16 +200,16 @@ fn parse_string(s: &str) -> Result<(String, &str), String> {
                 Some((_, 't')) => out.push('\t'),
                 Some((_, 'r')) => out.push('\r'),
                 Some((_, other)) => out.push(other),
-                None => return Err("unterminated string".into()),
+                None => return Err(ParseError::UnterminatedString),
             },
             c if c == quote => return Ok((out, &s[1 + i + 1..])),
             c => out.push(c),
         }
     }
-    Err("unterminated string".into())
+    Err(ParseError::UnterminatedString)
 }
 
-fn parse_path(expr: &str) -> Result<Vec<Segment>, String> {
+fn parse_path(expr: &str) -> Result<Vec<Segment>, ParseError> {
     let mut segs = Vec::new();
     let bytes: Vec<char> = expr.chars().collect();
     let mut i = 0;
@@ -201,7 +226,7 @@ fn parse_path(expr: &str) -> Result<Vec<Segment>, String> {
             '.' if bytes.get(i + 1) == Some(&'.') => {
                 let (name, next) = read_name(&bytes, i + 2);
                 if name.is_empty() {
-                    return Err(format!("unrecognized character in action: {expr}"));
+                    return Err(ParseError::UnrecognizedCharacter(expr.to_string()));
                 }
                 segs.push(Segment::Recursive(name));
                 i = next;
@@ -219,7 +244,7 @@ fn parse_path(expr: &str) -> Result<Vec<Segment>, String> {
                 i = next;
             }
             '[' => {
-                let close = find_bracket_end(&bytes, i).ok_or("unclosed array expect ]")?;
+                let close = find_bracket_end(&bytes, i).ok_or(ParseError::UnclosedArray)?;
                 let inner: String = bytes[i + 1..close].iter().collect();
                 segs.push(parse_bracket(inner.trim())?);
                 i = close + 1;
@@ -229,7 +254,7 @@ fn parse_path(expr: &str) -> Result<Vec<Segment>, String> {
                 // A bare name at the start (`{metadata.name}` in custom columns is massaged, but be lenient).
                 let (name, next) = read_name(&bytes, i);
                 if name.is_empty() {
-                    return Err(format!("unrecognized character in action: {expr}"));
+                    return Err(ParseError::UnrecognizedCharacter(expr.to_string()));
                 }
                 segs.push(Segment::Field(name));
                 i = next;
@@ -280,13 +305,13 @@ fn find_bracket_end(chars: &[char], open: usize) -> Option<usize> {
     None
 }
 
-fn parse_bracket(inner: &str) -> Result<Segment, String> {
+fn parse_bracket(inner: &str) -> Result<Segment, ParseError> {
     if inner == "*" {
         return Ok(Segment::Wildcard);
     }
     if let Some(f) = inner.strip_prefix('?') {
         let f = f.trim();
-        let body = f.strip_prefix('(').and_then(|b| b.strip_suffix(')')).ok_or("invalid filter")?;
+        let body = f.strip_prefix('(').and_then(|b| b.strip_suffix(')')).ok_or(ParseError::InvalidFilter)?;
         return Ok(Segment::Filter(parse_filter(body.trim())?));
     }
     if inner.starts_with('\'') || inner.starts_with('"') {
@@ -299,31 +324,31 @@ fn parse_bracket(inner: &str) -> Result<Segment, String> {
             match after.strip_prefix(',') {
                 Some(more) => rest = more,
                 None if after.is_empty() => break,
-                None => return Err(format!("invalid array index {inner}")),
+                None => return Err(ParseError::InvalidIndex(inner.to_string())),
             }
         }
         return Ok(if names.len() == 1 { Segment::Field(names.remove(0)) } else { Segment::Fields(names) });
     }
     if inner.contains(':') {
         let parts: Vec<&str> = inner.split(':').map(str::trim).collect();
-        let num = |s: &str| -> Result<Option<i64>, String> {
+        let num = |s: &str| -> Result<Option<i64>, ParseError> {
             if s.is_empty() {
                 Ok(None)
             } else {
-                s.parse().map(Some).map_err(|_| format!("invalid array index {inner}"))
+                s.parse().map(Some).map_err(|_| ParseError::InvalidIndex(inner.to_string()))
             }
         };
         let step = match parts.get(2) {
-            Some(s) if !s.is_empty() => s.parse().map_err(|_| format!("invalid array index {inner}"))?,
+            Some(s) if !s.is_empty() => s.parse().map_err(|_| ParseError::InvalidIndex(inner.to_string()))?,
             _ => 1,
         };
         return Ok(Segment::Slice(num(parts[0])?, num(parts.get(1).copied().unwrap_or(""))?, step));
     }
     let indexes: Result<Vec<i64>, _> = inner.split(',').map(|s| s.trim().parse::<i64>()).collect();
-    indexes.map(Segment::Indexes).map_err(|_| format!("invalid array index {inner}"))
+    indexes.map(Segment::Indexes).map_err(|_| ParseError::InvalidIndex(inner.to_string()))
 }
 
-fn parse_filter(body: &str) -> Result<Filter, String> {
+fn parse_filter(body: &str) -> Result<Filter, ParseError> {
     const OPS: [(&str, Op); 6] =
         [("==", Op::Eq), ("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)];
     let mut quote: Option<char> = None;
@@ -347,14 +372,14 @@ fn parse_filter(body: &str) -> Result<Filter, String> {
     Ok(Filter { left: parse_operand(body)?, op: None })
 }
 
-fn parse_operand(s: &str) -> Result<Operand, String> {
+fn parse_operand(s: &str) -> Result<Operand, ParseError> {
     if s.starts_with('@') || s.starts_with('$') || s.starts_with('.') {
         return parse_path(s).map(Operand::Path);
     }
     if s.starts_with('"') || s.starts_with('\'') {
         return Ok(Operand::Literal(Value::String(parse_string(s)?.0)));
     }
-    serde_json::from_str(s).map(Operand::Literal).map_err(|_| format!("unrecognized filter operand {s}"))
+    serde_json::from_str(s).map(Operand::Literal).map_err(|_| ParseError::UnrecognizedOperand(s.to_string()))
 }
 
 fn render_nodes(nodes: &[Node], root: &Value, current: &Value, out: &mut String) {

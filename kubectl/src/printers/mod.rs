@@ -11,6 +11,24 @@ use jsonpath::Template;
 use serde_json::{json, Value};
 use tabwriter::TabWriter;
 
+/// Why `-o`'s value names no output format, in kubectl's words (without the `error: ` prefix).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("error parsing jsonpath {template}, {source}")]
+    JsonPath { template: String, source: jsonpath::ParseError },
+    #[error("template format specified but no template given")]
+    NoTemplate,
+    #[error("custom-columns format specified but no custom columns given")]
+    NoColumns,
+    #[error("unexpected custom-columns spec: {0}, expected <header>:<json-path-expr>")]
+    BadColumn(String),
+    #[error(
+        "unable to match a printer suitable for the output format \"{0}\", allowed formats are: \
+         custom-columns,json,jsonpath,name,wide,yaml"
+    )]
+    Unknown(String),
+}
+
 /// What `-o` asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputFormat {
@@ -24,8 +42,8 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
-    /// Parses `-o`'s value; the error is kubectl's message without the `error: ` prefix.
-    pub fn parse(spec: Option<&str>) -> Result<Self, String> {
+    /// Parses `-o`'s value.
+    pub fn parse(spec: Option<&str>) -> Result<Self, FormatError> {
         let Some(spec) = spec.filter(|s| !s.is_empty()) else {
             return Ok(Self::Table);
         };
@@ -38,16 +56,13 @@ impl OutputFormat {
             ("yaml", None) => Ok(Self::Yaml),
             ("json", None) => Ok(Self::Json),
             ("name", None) => Ok(Self::Name),
-            ("jsonpath", Some(t)) => {
-                Template::parse(t).map(Self::JsonPath).map_err(|e| format!("error parsing jsonpath {t}, {e}"))
-            }
-            ("jsonpath", None) => Err("template format specified but no template given".into()),
+            ("jsonpath", Some(t)) => Template::parse(t)
+                .map(Self::JsonPath)
+                .map_err(|source| FormatError::JsonPath { template: t.to_string(), source }),
+            ("jsonpath", None) => Err(FormatError::NoTemplate),
             ("custom-columns", Some(cols)) => parse_custom_columns(cols).map(Self::CustomColumns),
-            ("custom-columns", None) => Err("custom-columns format specified but no custom columns given".into()),
-            _ => Err(format!(
-                "unable to match a printer suitable for the output format \"{spec}\", allowed formats are: \
-                 custom-columns,json,jsonpath,name,wide,yaml"
-            )),
+            ("custom-columns", None) => Err(FormatError::NoColumns),
+            _ => Err(FormatError::Unknown(spec.to_string())),
         }
     }
 
@@ -56,13 +71,12 @@ impl OutputFormat {
     }
 }
 
-fn parse_custom_columns(spec: &str) -> Result<Vec<(String, Template)>, String> {
+fn parse_custom_columns(spec: &str) -> Result<Vec<(String, Template)>, FormatError> {
     spec.split(',')
         .map(|col| {
-            let (header, path) = col
-                .split_once(':')
-                .ok_or_else(|| format!("unexpected custom-columns spec: {col}, expected <header>:<json-path-expr>"))?;
-            let t = Template::parse_field(path).map_err(|e| format!("error parsing jsonpath {path}, {e}"))?;
+            let (header, path) = col.split_once(':').ok_or_else(|| FormatError::BadColumn(col.to_string()))?;
+            let t = Template::parse_field(path)
+                .map_err(|source| FormatError::JsonPath { template: path.to_string(), source })?;
             Ok((header.to_string(), t))
         })
         .collect()
@@ -227,7 +241,7 @@ mod tests {
             matches!(OutputFormat::parse(Some("custom-columns=NAME:.metadata.name")), Ok(OutputFormat::CustomColumns(c)) if c.len() == 1)
         );
         assert_eq!(
-            OutputFormat::parse(Some("xml")).unwrap_err(),
+            OutputFormat::parse(Some("xml")).unwrap_err().to_string(),
             "unable to match a printer suitable for the output format \"xml\", allowed formats are: custom-columns,json,jsonpath,name,wide,yaml"
         );
         assert!(OutputFormat::parse(Some("custom-columns=NAME")).is_err());

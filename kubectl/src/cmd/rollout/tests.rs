@@ -1,8 +1,10 @@
-//! The workload commands' argument handling and output, without a server.
+//! `kubectl rollout`'s argument handling and output, without a server.
 
 use super::*;
-use crate::cli::{Cli, Command, CreateCommand};
+use crate::cli::{Cli, Command};
+use api::workload::HASH_LABEL;
 use clap::Parser;
+use serde_json::json;
 
 fn parse(args: &[&str]) -> Cli {
     let mut full = vec!["kubectl"];
@@ -10,70 +12,22 @@ fn parse(args: &[&str]) -> Cli {
     Cli::try_parse_from(full).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
-fn rs(revision: i64, image: &str, cause: Option<&str>) -> Value {
+/// The revision of a ReplicaSet, as the tests name it.
+fn revision_of(rs: &ReplicaSet) -> i64 {
+    revision(&rs.metadata)
+}
+
+fn rs(revision: i64, image: &str, cause: Option<&str>) -> ReplicaSet {
     let mut annotations = json!({REVISION: revision.to_string()});
     if let Some(c) = cause {
         annotations[CHANGE_CAUSE] = c.into();
     }
-    json!({
+    decode(&json!({
         "metadata": {"name": format!("kubia-{revision}"), "annotations": annotations},
         "spec": {"template": {"metadata": {"labels": {"app": "kubia", HASH_LABEL: format!("h{revision}")}},
                               "spec": {"containers": [{"name": "nodejs", "image": image}]}}},
-    })
-}
-
-#[test]
-fn create_deployment_builds_what_kubectl_builds() {
-    let cli = parse(&["create", "deployment", "kubia", "--image=luksa/kubia:v1", "--replicas=3", "--port=8080"]);
-    let Command::Create(c) = cli.command else { panic!("not create") };
-    let Some(CreateCommand::Deployment(a)) = c.what else { panic!("not create deployment") };
-    let d = deployment_object(&a);
-    assert_eq!(d["metadata"]["labels"], json!({"app": "kubia"}));
-    assert_eq!(d["spec"]["replicas"], 3);
-    assert_eq!(d["spec"]["selector"], json!({"matchLabels": {"app": "kubia"}}));
-    let c = &d["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!((c["name"].as_str(), c["image"].as_str()), (Some("kubia"), Some("luksa/kubia:v1")));
-    assert_eq!(c["ports"], json!([{"containerPort": 8080}]));
-    assert!(Cli::try_parse_from(["kubectl", "create", "deployment", "kubia"]).is_err(), "--image is required");
-    assert_eq!(container_name("registry:5000/team/my_app@sha256:abc"), "my-app");
-}
-
-#[test]
-fn create_job_and_cronjob() {
-    let job = job_object("batch-job", "luksa/batch-job", &[]);
-    assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
-    let cli = parse(&["create", "cronjob", "every-15", "--image=luksa/batch-job", "--schedule=*/15 * * * *"]);
-    let Command::Create(c) = cli.command else { panic!() };
-    let Some(CreateCommand::Cronjob(a)) = c.what else { panic!() };
-    let cj = cronjob_object(&a).unwrap();
-    assert_eq!(cj["spec"]["schedule"], "*/15 * * * *");
-    assert_eq!(cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
-    let mut cj = cj;
-    cj["metadata"]["uid"] = "u1".into();
-    let manual = job_from_cronjob("manual-run", &cj);
-    assert_eq!(manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
-    assert_eq!(manual["metadata"]["ownerReferences"][0]["uid"], "u1");
-    assert_eq!(manual["spec"], cj["spec"]["jobTemplate"]["spec"]);
-}
-
-#[test]
-fn set_image_splits_resources_from_images() {
-    let args: Vec<String> = ["deployment/kubia", "nodejs=luksa/kubia:v2"].iter().map(|s| s.to_string()).collect();
-    let (resources, images) = split_image_args(&args).unwrap();
-    assert_eq!(resources, ["deployment/kubia"]);
-    assert_eq!(images, [("nodejs".to_string(), "luksa/kubia:v2".to_string())]);
-    assert!(split_image_args(&["deployment/kubia".to_string()]).is_err());
-
-    let mut d = json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
-        {"name": "nodejs", "image": "luksa/kubia:v1"}, {"name": "sidecar", "image": "busybox"}]}}}});
-    assert!(set_images(&mut d, &images).is_empty());
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "luksa/kubia:v2");
-    assert_eq!(set_images(&mut d, &[("web".into(), "x".into())]), ["web"]);
-    set_images(&mut d, &[("*".into(), "all:1".into())]);
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][1]["image"], "all:1");
-    // Only the images changed: no initContainers key appeared (it used to, as null).
-    let template_spec = d["spec"]["template"]["spec"].as_object().unwrap();
-    assert_eq!(template_spec.keys().collect::<Vec<_>>(), ["containers"]);
+    }))
+    .unwrap()
 }
 
 #[test]
@@ -132,8 +86,8 @@ fn undo_copies_the_target_revisions_template_back() {
     );
     assert!(rollback_target(&all[..1], 0).is_err());
     let d = json!({"kind": "Deployment", "metadata": {"name": "kubia", "annotations": {REVISION: "3", CHANGE_CAUSE: "v3"}},
-                   "spec": {"template": all[2]["spec"]["template"].clone()}});
-    let back = rolled_back(&d, &all[0]);
+                   "spec": {"template": serde_json::to_value(template_of(&all[2])).unwrap()}});
+    let back = rolled_back(&decode(&d).unwrap(), &all[0]);
     assert_eq!(back["spec"]["template"]["spec"]["containers"][0]["image"], "luksa/kubia:v1");
     assert_eq!(back["spec"]["template"]["metadata"]["labels"], json!({"app": "kubia"}), "no hash label");
     assert_eq!(back["metadata"]["annotations"], json!({REVISION: "3"}), "revision 1 had no change-cause");

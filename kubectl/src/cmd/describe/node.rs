@@ -3,23 +3,21 @@
 //! and limits as shares of what the node can allocate, following kubectl's
 //! `describeNode` and `describeNodeResource` line for line.
 
-use super::describe::Writer;
-use super::describe_kinds::{header, s, Related};
+use super::writer::{header, labels_and_annotations, Writer};
 use crate::age;
-use crate::printers::columns::array_at;
-use api::quantity::{self, Quantity};
+use crate::printers::columns::node_roles;
+use api::k8s_openapi::api::coordination::v1::Lease;
+use api::k8s_openapi::api::core::v1::{Container, Node, Pod};
+use api::k8s_openapi::apimachinery::pkg::api::resource::Quantity as Amount;
+use api::quantity::Quantity;
 use jiff::Timestamp;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Resource name to amount, as Kubernetes' `ResourceList`.
 pub type ResourceList = BTreeMap<String, Quantity>;
 
-fn resource_list(v: Option<&Value>) -> ResourceList {
-    let Some(map) = v.and_then(Value::as_object) else {
-        return ResourceList::new();
-    };
-    map.iter().filter_map(|(k, v)| quantity::from_json(v).map(|q| (k.clone(), q))).collect()
+fn resource_list(amounts: Option<&BTreeMap<String, Amount>>) -> ResourceList {
+    amounts.into_iter().flatten().filter_map(|(k, q)| Quantity::parse(&q.0).ok().map(|q| (k.clone(), q))).collect()
 }
 
 /// Go's `addResourceList`.
@@ -43,17 +41,21 @@ fn max_list(into: &mut ResourceList, from: &ResourceList) {
 
 /// What a pod requests or is limited to: the sum of its containers, or more if an
 /// init container (plus the sidecars started before it) needs more, plus overhead.
-fn pod_total(pod: &Value, kind: &str) -> ResourceList {
-    let of = |c: &Value| resource_list(c.pointer(&format!("/resources/{kind}")));
+fn pod_total(pod: &Pod, limits: bool) -> ResourceList {
+    let of = |c: &Container| {
+        let r = c.resources.as_ref();
+        resource_list(r.and_then(|r| if limits { r.limits.as_ref() } else { r.requests.as_ref() }))
+    };
+    let spec = pod.spec.clone().unwrap_or_default();
     let mut total = ResourceList::new();
-    for c in array_at(pod, &["spec", "containers"]) {
+    for c in &spec.containers {
         add_list(&mut total, &of(c));
     }
     let mut sidecars = ResourceList::new();
     let mut init_max = ResourceList::new();
-    for c in array_at(pod, &["spec", "initContainers"]) {
+    for c in spec.init_containers.iter().flatten() {
         let own = of(c);
-        let needed = if s(c, &["restartPolicy"]) == "Always" {
+        let needed = if c.restart_policy.as_deref() == Some("Always") {
             // Sidecars keep running next to the app containers, so they add up.
             add_list(&mut total, &own);
             add_list(&mut sidecars, &own);
@@ -66,8 +68,8 @@ fn pod_total(pod: &Value, kind: &str) -> ResourceList {
         max_list(&mut init_max, &needed);
     }
     max_list(&mut total, &init_max);
-    let overhead = resource_list(pod.pointer("/spec/overhead"));
-    if kind == "requests" {
+    let overhead = resource_list(spec.overhead.as_ref());
+    if !limits {
         add_list(&mut total, &overhead);
     } else {
         // Overhead counts toward limits only where a limit is set at all.
@@ -81,8 +83,8 @@ fn pod_total(pod: &Value, kind: &str) -> ResourceList {
 }
 
 /// kubectl's `PodRequestsAndLimits`.
-pub fn pod_requests_and_limits(pod: &Value) -> (ResourceList, ResourceList) {
-    (pod_total(pod, "requests"), pod_total(pod, "limits"))
+pub fn pod_requests_and_limits(pod: &Pod) -> (ResourceList, ResourceList) {
+    (pod_total(pod, false), pod_total(pod, true))
 }
 
 /// `int64(float64(part) / float64(whole) * 100)`, 0 when there is no whole.
@@ -97,22 +99,16 @@ fn get(list: &ResourceList, name: &str) -> Quantity {
     list.get(name).copied().unwrap_or_default()
 }
 
-fn lease(w: &mut Writer, lease: &Option<std::result::Result<Value, String>>) {
+fn lease(w: &mut Writer, lease: Option<&Result<Lease, String>>) {
     match lease {
         None => {}
         Some(Err(e)) => w.w(0, &format!("Lease:\tFailed to get lease: {e}\n")),
         Some(Ok(l)) => {
+            let spec = l.spec.clone().unwrap_or_default();
             w.w(0, "Lease:\n");
-            let holder = match l.pointer("/spec/holderIdentity").and_then(Value::as_str) {
-                Some(h) => h.to_string(),
-                None => "<unset>".into(),
-            };
-            w.w(1, &format!("HolderIdentity:\t{holder}\n"));
-            for (title, field) in [("AcquireTime", "acquireTime"), ("RenewTime", "renewTime")] {
-                let t = match l.pointer(&format!("/spec/{field}")).and_then(Value::as_str) {
-                    Some(t) => age::rfc1123z(t),
-                    None => "<unset>".into(),
-                };
+            w.w(1, &format!("HolderIdentity:\t{}\n", spec.holder_identity.as_deref().unwrap_or("<unset>")));
+            for (title, t) in [("AcquireTime", &spec.acquire_time), ("RenewTime", &spec.renew_time)] {
+                let t = t.as_ref().map_or_else(|| "<unset>".to_string(), |t| age::rfc1123(Some(t)));
                 w.w(1, &format!("{title}:\t{t}\n"));
             }
         }
@@ -120,40 +116,31 @@ fn lease(w: &mut Writer, lease: &Option<std::result::Result<Value, String>>) {
 }
 
 /// Taints sorted by effect then key, as kubectl prints them.
-fn taints(n: &Value) -> Vec<String> {
-    let mut taints: Vec<&Value> = array_at(n, &["spec", "taints"]).iter().collect();
-    taints.sort_by_key(|t| format!("{},{}", s(t, &["effect"]), s(t, &["key"])));
+fn taints(n: &Node) -> Vec<String> {
+    let mut taints: Vec<_> = n.spec.iter().flat_map(|s| s.taints.iter().flatten()).collect();
+    taints.sort_by_key(|t| format!("{},{}", t.effect, t.key));
     taints
         .into_iter()
-        .map(|t| match s(t, &["value"]) {
-            "" => format!("{}:{}", s(t, &["key"]), s(t, &["effect"])),
-            v => format!("{}={v}:{}", s(t, &["key"]), s(t, &["effect"])),
+        .map(|t| match t.value.as_deref().unwrap_or("") {
+            "" => format!("{}:{}", t.key, t.effect),
+            v => format!("{}={v}:{}", t.key, t.effect),
         })
         .collect()
 }
 
-pub(super) fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
-    header(w, n, false);
-    let mut roles: Vec<String> = Vec::new();
-    for (k, v) in api::meta::labels(n) {
-        if let Some(role) = k.strip_prefix("node-role.kubernetes.io/").filter(|r| !r.is_empty()) {
-            roles.push(role.to_string());
-        } else if k == "kubernetes.io/role" && !v.is_empty() {
-            roles.push(v);
-        }
-    }
-    roles.sort();
-    roles.dedup();
+pub fn node(w: &mut Writer, n: &Node, pods: &[Pod], lease_or_error: Option<&Result<Lease, String>>, now: Timestamp) {
+    let spec = n.spec.clone().unwrap_or_default();
+    let status = n.status.clone().unwrap_or_default();
+    header(w, &n.metadata, false);
+    let roles = node_roles(&n.metadata);
     w.w(0, &format!("Roles:\t{}\n", if roles.is_empty() { "<none>".to_string() } else { roles.join(",") }));
-    w.labels("", "Labels", &api::meta::labels(n));
-    w.annotations("", "Annotations", &api::meta::annotations(n));
-    w.w(0, &format!("CreationTimestamp:\t{}\n", age::rfc1123z(api::meta::creation_timestamp(n))));
+    labels_and_annotations(w, &n.metadata);
+    w.w(0, &format!("CreationTimestamp:\t{}\n", age::rfc1123(n.metadata.creation_timestamp.as_ref())));
     let taints = taints(n);
     w.w(0, &format!("Taints:\t{}\n", if taints.is_empty() { "<none>".to_string() } else { taints.join("\n\t") }));
-    let unschedulable = n.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
-    w.w(0, &format!("Unschedulable:\t{unschedulable}\n"));
-    lease(w, &rel.lease);
-    let conditions = array_at(n, &["status", "conditions"]);
+    w.w(0, &format!("Unschedulable:\t{}\n", spec.unschedulable.unwrap_or(false)));
+    lease(w, lease_or_error);
+    let conditions = status.conditions.as_deref().unwrap_or(&[]);
     if !conditions.is_empty() {
         w.w(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n");
         w.w(1, "----\t------\t-----------------\t------------------\t------\t-------\n");
@@ -162,22 +149,22 @@ pub(super) fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
                 1,
                 &format!(
                     "{} \t{} \t{} \t{} \t{} \t{}\n",
-                    s(c, &["type"]),
-                    s(c, &["status"]),
-                    age::rfc1123z(s(c, &["lastHeartbeatTime"])),
-                    age::rfc1123z(s(c, &["lastTransitionTime"])),
-                    s(c, &["reason"]),
-                    s(c, &["message"])
+                    c.type_,
+                    c.status,
+                    age::rfc1123(c.last_heartbeat_time.as_ref()),
+                    age::rfc1123(c.last_transition_time.as_ref()),
+                    c.reason.as_deref().unwrap_or(""),
+                    c.message.as_deref().unwrap_or("")
                 ),
             );
         }
     }
     w.w(0, "Addresses:\n");
-    for a in array_at(n, &["status", "addresses"]) {
-        w.w(1, &format!("{}:\t{}\n", s(a, &["type"]), s(a, &["address"])));
+    for a in status.addresses.iter().flatten() {
+        w.w(1, &format!("{}:\t{}\n", a.type_, a.address));
     }
-    let capacity = resource_list(n.pointer("/status/capacity"));
-    let allocatable_list = resource_list(n.pointer("/status/allocatable"));
+    let capacity = resource_list(status.capacity.as_ref());
+    let allocatable_list = resource_list(status.allocatable.as_ref());
     for (title, list) in [("Capacity", &capacity), ("Allocatable", &allocatable_list)] {
         if !list.is_empty() {
             w.w(0, &format!("{title}:\n"));
@@ -187,37 +174,38 @@ pub(super) fn node(w: &mut Writer, n: &Value, rel: &Related, now: Timestamp) {
         }
     }
     w.w(0, "System Info:\n");
-    for (title, field) in [
-        ("Machine ID", "machineID"),
-        ("System UUID", "systemUUID"),
-        ("Boot ID", "bootID"),
-        ("Kernel Version", "kernelVersion"),
-        ("OS Image", "osImage"),
-        ("Operating System", "operatingSystem"),
-        ("Architecture", "architecture"),
-        ("Container Runtime Version", "containerRuntimeVersion"),
-        ("Kubelet Version", "kubeletVersion"),
-        ("Kube-Proxy Version", "kubeProxyVersion"),
+    let i = status.node_info.clone().unwrap_or_default();
+    for (title, value) in [
+        ("Machine ID", &i.machine_id),
+        ("System UUID", &i.system_uuid),
+        ("Boot ID", &i.boot_id),
+        ("Kernel Version", &i.kernel_version),
+        ("OS Image", &i.os_image),
+        ("Operating System", &i.operating_system),
+        ("Architecture", &i.architecture),
+        ("Container Runtime Version", &i.container_runtime_version),
+        ("Kubelet Version", &i.kubelet_version),
+        ("Kube-Proxy Version", &i.kube_proxy_version),
     ] {
-        w.w(1, &format!("{title}:\t{}\n", s(n, &["status", "nodeInfo", field])));
+        w.w(1, &format!("{title}:\t{value}\n"));
     }
-    if !s(n, &["spec", "podCIDR"]).is_empty() {
-        w.w(0, &format!("PodCIDR:\t{}\n", s(n, &["spec", "podCIDR"])));
+    if let Some(cidr) = spec.pod_cidr.as_deref().filter(|c| !c.is_empty()) {
+        w.w(0, &format!("PodCIDR:\t{cidr}\n"));
     }
-    let cidrs: Vec<&str> = array_at(n, &["spec", "podCIDRs"]).iter().filter_map(Value::as_str).collect();
+    let cidrs = spec.pod_cidrs.as_deref().unwrap_or(&[]);
     if !cidrs.is_empty() {
         w.w(0, &format!("PodCIDRs:\t{}\n", cidrs.join(",")));
     }
-    if !s(n, &["spec", "providerID"]).is_empty() {
-        w.w(0, &format!("ProviderID:\t{}\n", s(n, &["spec", "providerID"])));
+    if let Some(id) = spec.provider_id.as_deref().filter(|c| !c.is_empty()) {
+        w.w(0, &format!("ProviderID:\t{id}\n"));
     }
     // kubectl measures shares against what the node can allocate, else its capacity.
     let allocatable = if allocatable_list.is_empty() { capacity } else { allocatable_list };
-    node_resources(w, &rel.pods, &allocatable, now);
+    node_resources(w, pods, &allocatable, now);
 }
 
 /// The `Non-terminated Pods` and `Allocated resources` tables.
-fn node_resources(w: &mut Writer, pods: &[Value], allocatable: &ResourceList, now: Timestamp) {
+fn node_resources(w: &mut Writer, pods: &[Pod], allocatable: &ResourceList, now: Timestamp) {
     w.w(0, &format!("Non-terminated Pods:\t({} in total)\n", pods.len()));
     w.w(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n");
     w.w(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n");
@@ -233,13 +221,13 @@ fn node_resources(w: &mut Writer, pods: &[Value], allocatable: &ResourceList, no
             1,
             &format!(
                 "{}\t{}\t\t{cpu_req} ({}%)\t{cpu_limit} ({}%)\t{mem_req} ({}%)\t{mem_limit} ({}%)\t{}\n",
-                api::meta::namespace(pod),
-                api::meta::name(pod),
+                pod.metadata.namespace.as_deref().unwrap_or(""),
+                pod.metadata.name.as_deref().unwrap_or(""),
                 percent(cpu_req.milli_value(), alloc_cpu),
                 percent(cpu_limit.milli_value(), alloc_cpu),
                 percent(mem_req.value(), alloc_mem),
                 percent(mem_limit.value(), alloc_mem),
-                age::age_at(api::meta::creation_timestamp(pod), now)
+                age::since(pod.metadata.creation_timestamp.as_ref(), now)
             ),
         );
         add_list(&mut reqs, &req);
@@ -272,9 +260,9 @@ fn node_resources(w: &mut Writer, pods: &[Value], allocatable: &ResourceList, no
 
 #[cfg(test)]
 mod tests {
-    use super::super::describe_kinds::describe;
+    use super::super::{describe, Related};
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn now() -> Timestamp {
         "2021-10-27T10:00:00Z".parse().unwrap()
@@ -315,17 +303,18 @@ mod tests {
     fn nodes_describe_like_kubectl() {
         let rel = Related {
             events: Some(vec![]),
-            pods: vec![
+            pods: crate::typed::decode_all(&[
                 pod(
                     "kube-system",
                     "coredns-78fcd69978-x2x7k",
                     json!({"requests": {"cpu": "100m", "memory": "70Mi"}, "limits": {"memory": "170Mi"}}),
                 ),
                 pod("default", "kubia", json!({})),
-            ],
-            lease: Some(Ok(
-                json!({"spec": {"holderIdentity": "minikube", "renewTime": "2021-10-27T09:59:58.123456Z"}}),
-            )),
+            ]),
+            lease: Some(Ok(crate::typed::decode(
+                &json!({"spec": {"holderIdentity": "minikube", "renewTime": "2021-10-27T09:59:58.123456Z"}}),
+            )
+            .unwrap())),
             ..Default::default()
         };
         let text = describe(api::registry::lookup("nodes").unwrap(), &minikube(), &rel, now());
@@ -418,7 +407,7 @@ Events:               <none>
                 {"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
                 {"name": "b", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}],
             "overhead": {"cpu": "10m", "memory": "1Mi"}}});
-        let (req, limit) = pod_requests_and_limits(&p);
+        let (req, limit) = pod_requests_and_limits(&crate::typed::decode(&p).unwrap());
         // The big init container (2 CPUs) outweighs the app containers plus the sidecar (600m).
         assert_eq!(req["cpu"].to_string(), "2010m");
         assert_eq!(req["memory"].to_string(), "139Mi");
