@@ -31,6 +31,17 @@ impl Error {
     }
 }
 
+/// The one document of `text` (`null` when empty), as Kubernetes reads a
+/// patch or an edited object; a stream of several is an error.
+pub fn document(text: &str) -> Result<Value, Error> {
+    let mut docs = documents(text)?;
+    match docs.len() {
+        0 => Ok(Value::Null),
+        1 => Ok(docs.remove(0)),
+        n => Err(Error { line: 1, column: 1, message: format!("expected one YAML document, found {n}") }),
+    }
+}
+
 /// Every document of a YAML stream, in order; an empty document is `null`.
 pub fn documents(text: &str) -> Result<Vec<Value>, Error> {
     let mut loader = Loader::default();

@@ -79,7 +79,7 @@ pub async fn run(ctx: &mut Ctx, a: EditArgs) -> Result<()> {
                 ctx.println("Edit cancelled, saved file was empty.");
                 continue;
             };
-            let edited: Value = match serde_yaml::from_str(&edited_text) {
+            let edited: Value = match api::codec::yaml::document(&edited_text) {
                 Ok(v) => v,
                 Err(e) => {
                     keep_copy(ctx, file)?;

@@ -31,7 +31,9 @@ pub async fn run(ctx: &mut Ctx, a: PatchArgs) -> Result<()> {
     };
     let body: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
-        Err(_) => serde_yaml::from_str(&text).map_err(|e| Error::msg(format!("unable to parse \"{text}\": {e}")))?,
+        Err(_) => {
+            api::codec::yaml::document(&text).map_err(|e| Error::msg(format!("unable to parse \"{text}\": {e}")))?
+        }
     };
     let name_only = output_is_name(a.output.as_deref())?;
     let found = named_objects(ctx, &a.args, &a.filename, None, false).await?;
