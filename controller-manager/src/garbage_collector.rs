@@ -11,10 +11,16 @@
 //! - **Foreground**: the `foregroundDeletion` finalizer; the collector deletes the
 //!   dependents and removes the finalizer once no dependent that blocks its owner's
 //!   deletion (`blockOwnerDeletion: true`) is left.
+//!
+//! The collector handles every kind alike, so it watches JSON informers and reads
+//! only metadata (as Kubernetes' collector works on metadata-only objects); owner
+//! references, the part it reads field by field, are decoded as `OwnerReference`.
 
 use crate::pods::owner_references;
-use crate::runner::{Action, Controller, Result};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use api::k8s_openapi::serde::Deserialize;
 use api::{meta, registry, ApiError, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
@@ -30,6 +36,12 @@ pub const FOREGROUND: &str = "foregroundDeletion";
 /// Bindings are not stored; Events are many and never owners.
 pub fn watched_resources() -> impl Iterator<Item = &'static ResourceInfo> {
     registry::RESOURCES.iter().filter(|r| !matches!(r.kind, "Binding" | "Event"))
+}
+
+/// The object's owner references, typed (a reference that does not decode,
+/// which the apiserver's validation rules out, counts as none).
+fn owners(obj: &Value) -> Vec<OwnerReference> {
+    owner_references(obj).iter().filter_map(|r| OwnerReference::deserialize(r).ok()).collect()
 }
 
 pub fn finalizers(obj: &Value) -> Vec<&str> {
@@ -71,8 +83,7 @@ impl Graph {
     /// Records `obj`; returns the owner uids it no longer names.
     fn upsert(&mut self, node: Node, obj: &Value) -> Vec<String> {
         let uid = meta::uid(obj).to_string();
-        let owners: Vec<String> =
-            owner_references(obj).iter().filter_map(|r| r["uid"].as_str()).map(str::to_string).collect();
+        let owners: Vec<String> = owners(obj).into_iter().map(|r| r.uid).collect();
         let old = self.owners.insert(uid.clone(), owners.clone()).unwrap_or_default();
         for gone in old.iter().filter(|o| !owners.contains(o)) {
             if let Some(set) = self.dependents.get_mut(gone) {
@@ -157,29 +168,24 @@ impl GarbageCollector {
         let uid = meta::uid(obj);
         // Its dependents may have lost their last owner; its owners may be waiting for it.
         self.enqueue_dependents(uid, queue);
-        let owners: Vec<String> =
-            owner_references(obj).iter().filter_map(|r| r["uid"].as_str()).map(str::to_string).collect();
-        self.enqueue_uids(owners, queue);
+        self.enqueue_uids(owners(obj).into_iter().map(|r| r.uid), queue);
         self.graph.lock().expect("graph lock").remove(uid);
     }
 
     /// The owner a reference names, if it exists: from the cache, else from a live
     /// read (a new owner may not have reached the cache yet). None only when the
     /// apiserver says there is no object with that uid.
-    async fn find_owner(&self, dependent: &Value, reference: &Value) -> Result<Option<Value>, ApiError> {
-        let uid = reference["uid"].as_str().unwrap_or_default();
+    async fn find_owner(&self, dependent: &Value, reference: &OwnerReference) -> Result<Option<Value>, ApiError> {
+        let uid = reference.uid.as_str();
         let cached = self.graph.lock().expect("graph lock").nodes.get(uid).cloned();
         if let Some(owner) = cached.and_then(|n| self.store_get(&n)) {
             if meta::uid(&owner) == uid {
                 return Ok(Some((*owner).clone()));
             }
         }
-        let api_version = reference["apiVersion"].as_str().unwrap_or_default();
-        let kind = reference["kind"].as_str().unwrap_or_default();
-        let resource = registry::by_kind(api_version, kind)?;
+        let resource = registry::by_kind(&reference.api_version, &reference.kind)?;
         let namespace = if resource.namespaced { meta::namespace(dependent) } else { "" };
-        let name = reference["name"].as_str().unwrap_or_default();
-        match self.client.get(resource, namespace, name).await {
+        match self.client.get(resource, namespace, &reference.name).await {
             Ok(owner) if meta::uid(&owner) == uid => Ok(Some(owner)),
             Ok(_) => Ok(None),
             Err(e) if e.is_not_found() => Ok(None),
@@ -195,9 +201,9 @@ impl GarbageCollector {
             return Ok(Action::Done);
         }
         let (mut solid, mut dangling, mut waiting) = (0, Vec::new(), Vec::new());
-        for reference in owner_references(item) {
-            let uid = reference["uid"].as_str().unwrap_or_default().to_string();
-            match self.find_owner(item, reference).await {
+        for reference in owners(item) {
+            let uid = reference.uid.clone();
+            match self.find_owner(item, &reference).await {
                 Ok(None) => dangling.push(uid),
                 Ok(Some(owner))
                     if meta::deletion_timestamp(&owner).is_some() && finalizers(&owner).contains(&FOREGROUND) =>
@@ -207,7 +213,7 @@ impl GarbageCollector {
                 Ok(Some(_)) => solid += 1,
                 // An owner of a kind this server does not serve: never a reason to delete.
                 Err(e) if e.is_not_found() => {
-                    tracing::warn!(owner = %reference, error = %e, "owner of an unknown kind; keeping the dependent");
+                    tracing::warn!(owner = ?reference, error = %e, "owner of an unknown kind; keeping the dependent");
                     solid += 1;
                 }
                 Err(e) => return Err(e.into()),
@@ -268,7 +274,7 @@ impl GarbageCollector {
             .iter()
             .filter(|d| {
                 self.store_get(d).is_some_and(|obj| {
-                    owner_references(&obj).iter().any(|r| r["uid"] == uid && r["blockOwnerDeletion"] == true)
+                    owners(&obj).iter().any(|r| r.uid == uid && r.block_owner_deletion == Some(true))
                 })
             })
             .collect();
@@ -309,22 +315,12 @@ impl Controller for GarbageCollector {
         "garbagecollector"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        self.informers.values().cloned().collect()
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match change {
-            Change::Added(obj) => self.observe(resource, obj, queue),
-            Change::Updated { old, new } => {
-                if meta::uid(old) != meta::uid(new) {
-                    self.forget(old, queue);
-                }
-                self.observe(resource, new, queue);
-            }
-            Change::Deleted(obj) => self.forget(obj, queue),
-            Change::Resync => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        let watch = |informer: &Arc<SharedInformer>| {
+            let (gc, resource) = (self.clone(), informer.info);
+            Watch::new(informer, move |change, queue| gc.changed(resource, change, queue))
+        };
+        self.informers.values().map(watch).collect()
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -355,6 +351,22 @@ impl Controller for GarbageCollector {
             return Ok(Action::Done);
         }
         self.attempt_to_delete(&node, &obj).await
+    }
+}
+
+impl GarbageCollector {
+    fn changed(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
+        match change {
+            Change::Added(obj) => self.observe(resource, obj, queue),
+            Change::Updated { old, new } => {
+                if meta::uid(old) != meta::uid(new) {
+                    self.forget(old, queue);
+                }
+                self.observe(resource, new, queue);
+            }
+            Change::Deleted(obj) => self.forget(obj, queue),
+            Change::Resync => {}
+        }
     }
 }
 
