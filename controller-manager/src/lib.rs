@@ -132,14 +132,21 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("service-lb-controller", |ctx| Arc::new(service_lb::ServiceLbController::new(ctx))),
 ];
 
+/// What is wrong with the controller-manager's flags.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{name:?} is not in the list of known controllers: {known}")]
+    UnknownController { name: String, known: String },
+}
+
 /// The controllers `--controllers` selects, as kube-controller-manager reads it:
 /// an exact name or `-name` decides; otherwise `*` enables.
-pub fn selected_controllers(flags: &[String]) -> Result<Vec<&'static str>, String> {
+pub fn selected_controllers(flags: &[String]) -> Result<Vec<&'static str>, Error> {
     for flag in flags {
         let name = flag.trim().trim_start_matches('-');
         if name != "*" && !CONTROLLERS.iter().any(|(n, _)| *n == name) {
             let known: Vec<&str> = CONTROLLERS.iter().map(|(n, _)| *n).collect();
-            return Err(format!("{name:?} is not in the list of known controllers: {}", known.join(", ")));
+            return Err(Error::UnknownController { name: name.to_string(), known: known.join(", ") });
         }
     }
     let enabled = |name: &str| {
@@ -160,7 +167,7 @@ pub fn selected_controllers(flags: &[String]) -> Result<Vec<&'static str>, Strin
 /// replica loses the leader lease, which is an error (the process should exit
 /// and be restarted as a candidate, as kube-controller-manager does).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let names = selected_controllers(&config.controllers).map_err(anyhow::Error::msg)?;
+    let names = selected_controllers(&config.controllers)?;
     let client = client::Client::connect_lazy(&config.server)?;
     let clock = Clock::system();
     tokio::pin!(shutdown);
@@ -256,7 +263,7 @@ mod tests {
         let some = selected_controllers(&["*".into(), "-replicationcontroller".into()]).unwrap();
         assert!(!some.contains(&"replicationcontroller") && some.contains(&"replicaset"));
         assert_eq!(selected_controllers(&["replicaset".into()]).unwrap(), ["replicaset"]);
-        let err = selected_controllers(&["replicasets".into()]).unwrap_err();
+        let err = selected_controllers(&["replicasets".into()]).unwrap_err().to_string();
         assert!(err.starts_with("\"replicasets\" is not in the list of known controllers"), "{err}");
     }
 }
