@@ -220,7 +220,11 @@ impl NodeLifecycleController {
                 c.last_transition_time = Some(Time(self.clock.now()));
             }
             match Api::<Pod>::namespaced(&self.client, pod.namespace()).update_status(&updated).await {
-                Ok(_) => self.recorder.record(&as_json(&**pod), EventType::Warning, "NodeNotReady", "Node is not ready").await,
+                Ok(_) => {
+                    self.recorder
+                        .record(&as_json(&**pod), EventType::Warning, "NodeNotReady", "Node is not ready")
+                        .await
+                }
                 Err(e) => tracing::warn!(pod = pod.name(), error = %e, "marking pod not ready"),
             }
         }
@@ -290,8 +294,8 @@ impl Controller for NodeLifecycleController {
         // Only a node that is not Ready asks whether every node is down: going
         // through all nodes at each heartbeat of thousands of healthy ones
         // would cost nodes² per lease renewal period.
-        let full_disruption = now != "True"
-            && self.nodes.store().list().iter().all(|n| n.name() == key || ready_status(n) != "True");
+        let full_disruption =
+            now != "True" && self.nodes.store().list().iter().all(|n| n.name() == key || ready_status(n) != "True");
         if full_disruption {
             tracing::warn!("no node is ready: not evicting anything until one is");
         }

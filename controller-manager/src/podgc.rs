@@ -51,11 +51,8 @@ impl PodGcController {
 
     async fn force_delete(&self, pod: &Pod, why: &str) -> Result<Action> {
         tracing::info!(reason = why, "force-deleting pod");
-        let params = DeleteParams {
-            grace_period_seconds: Some(0),
-            precondition_uid: pod.uid().into(),
-            ..Default::default()
-        };
+        let params =
+            DeleteParams { grace_period_seconds: Some(0), precondition_uid: pod.uid().into(), ..Default::default() };
         match Api::<Pod>::namespaced(&self.client, pod.namespace()).delete(pod.name(), &params).await {
             Ok(_) => Ok(Action::Done),
             Err(e) if e.is_not_found() => Ok(Action::Done),
@@ -174,11 +171,14 @@ mod tests {
     fn node(ready: &str, heartbeat: &str) -> Arc<Node> {
         let heartbeat = format!("2026-01-01T{heartbeat}Z");
         let ready = json!({"type": "Ready", "status": ready, "lastHeartbeatTime": heartbeat});
-        Arc::new(serde_json::from_value(json!({"metadata": {"name": "n1"}, "status": {"conditions": [ready]}})).unwrap())
+        Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": "n1"}, "status": {"conditions": [ready]}})).unwrap(),
+        )
     }
 
     fn pod(name: &str, node: &str) -> Pod {
-        let pod = json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [], "nodeName": node}});
+        let pod =
+            json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [], "nodeName": node}});
         serde_json::from_value(pod).unwrap()
     }
 

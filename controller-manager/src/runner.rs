@@ -96,11 +96,37 @@ pub trait Controller: Send + Sync + 'static {
 
 /// One informer a controller watches and what handles its changes. The
 /// handler must not block: it only looks at caches and adds keys.
-pub struct Watch {
-    synced: Box<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>,
+pub struct Watch(Arc<dyn Watched>);
+
+/// An informer of some object type with its handler, as [`run`] drives it.
+trait Watched: Send + Sync {
+    fn wait_synced(&self) -> BoxFuture<'_, ()>;
     /// Subscribes (at once) and hands every change but `Resync` to the handler
     /// until the returned task is aborted; `Resync` resyncs the controller.
-    start: Box<dyn FnOnce(Arc<dyn Controller>, WorkQueue) -> tokio::task::JoinHandle<()> + Send>,
+    fn start(self: Arc<Self>, controller: Arc<dyn Controller>, queue: WorkQueue) -> tokio::task::JoinHandle<()>;
+}
+
+struct Handled<K, F> {
+    informer: Arc<SharedInformer<K>>,
+    handler: F,
+}
+
+impl<K: Object, F: Fn(&Change<K>, &WorkQueue) + Send + Sync + 'static> Watched for Handled<K, F> {
+    fn wait_synced(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.informer.wait_synced())
+    }
+
+    fn start(self: Arc<Self>, controller: Arc<dyn Controller>, queue: WorkQueue) -> tokio::task::JoinHandle<()> {
+        let mut sub = self.informer.subscribe();
+        tokio::spawn(async move {
+            while let Some(change) = sub.recv().await {
+                match change {
+                    Change::Resync => controller.resync(&queue),
+                    change => (self.handler)(&change, &queue),
+                }
+            }
+        })
+    }
 }
 
 impl Watch {
@@ -109,26 +135,7 @@ impl Watch {
         informer: &Arc<SharedInformer<K>>,
         handler: impl Fn(&Change<K>, &WorkQueue) + Send + Sync + 'static,
     ) -> Self {
-        let synced = {
-            let informer = informer.clone();
-            Box::new(move || -> BoxFuture<'static, ()> {
-                let informer = informer.clone();
-                Box::pin(async move { informer.wait_synced().await })
-            })
-        };
-        let informer = informer.clone();
-        let start = Box::new(move |ctrl: Arc<dyn Controller>, queue: WorkQueue| {
-            let mut sub = informer.subscribe();
-            tokio::spawn(async move {
-                while let Some(change) = sub.recv().await {
-                    match change {
-                        Change::Resync => ctrl.resync(&queue),
-                        change => handler(&change, &queue),
-                    }
-                }
-            })
-        });
-        Self { synced, start }
+        Self(Arc::new(Handled { informer: informer.clone(), handler }))
     }
 
     /// Calls `controller.method` with each change of `informer`:
@@ -157,10 +164,8 @@ pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl
     let watches = controller.clone().watches();
     // Subscribe before waiting for the sync so no change after it is missed.
     let mut handlers = Vec::new();
-    let mut synced = Vec::new();
-    for watch in watches {
-        synced.push(watch.synced);
-        handlers.push(AbortOnDrop((watch.start)(controller.clone(), queue.clone())));
+    for Watch(watch) in &watches {
+        handlers.push(AbortOnDrop(watch.clone().start(controller.clone(), queue.clone())));
     }
     if let Some(period) = controller.resync_period() {
         let (ctrl, queue) = (controller.clone(), queue.clone());
@@ -174,8 +179,8 @@ pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl
         })));
     }
     let work = async {
-        for synced in &synced {
-            synced().await;
+        for Watch(watch) in &watches {
+            watch.wait_synced().await;
         }
         tracing::info!(controller = name, workers, "caches synced; starting workers");
         controller.resync(&queue);
@@ -289,7 +294,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn workers_start_after_the_sync_and_retry_failures() {
         let informer = Arc::new(SharedInformer::new(api::registry::lookup("pods").unwrap()));
-        informer.store().insert(serde_json::from_value(json!({"metadata": {"name": "flaky", "namespace": "default"}})).unwrap());
+        informer
+            .store()
+            .insert(serde_json::from_value(json!({"metadata": {"name": "flaky", "namespace": "default"}})).unwrap());
         let recorder = Arc::new(Recorder { informer: informer.clone(), seen: Mutex::default() });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(run(recorder.clone(), 2, async {

@@ -257,6 +257,9 @@ mod tests {
         assert!(tolerates(&typed(json!({"key": "gpu", "value": "true", "effect": "NoExecute"})), &taint));
         assert!(!tolerates(&typed(json!({"key": "gpu", "value": "false"})), &taint));
         assert!(!tolerates(&typed(json!({"key": "gpu", "operator": "Exists", "effect": "NoSchedule"})), &taint));
-        assert!(tolerates(&typed(json!({"operator": "Exists"})), &taint), "an empty key with Exists tolerates everything");
+        assert!(
+            tolerates(&typed(json!({"operator": "Exists"})), &taint),
+            "an empty key with Exists tolerates everything"
+        );
     }
 }

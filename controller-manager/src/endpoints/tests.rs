@@ -156,7 +156,10 @@ fn pods_without_ip_finished_or_terminating_are_left_out() {
         other_ns,
         unlabelled,
     ]);
-    assert_eq!(brief(&compute_subsets(&svc_of(&kubia_service()), &pods)), [(vec!["10.244.1.2"], vec![], vec![":8080".into()])]);
+    assert_eq!(
+        brief(&compute_subsets(&svc_of(&kubia_service()), &pods)),
+        [(vec!["10.244.1.2"], vec![], vec![":8080".into()])]
+    );
     // podIPs alone is enough.
     let mut only_ips = pod("i", "", true);
     only_ips["status"]["podIPs"] = json!([{"ip": "10.244.2.2"}]);

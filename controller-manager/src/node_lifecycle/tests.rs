@@ -161,10 +161,8 @@ async fn a_silent_node_is_marked_unknown_tainted_and_its_pods_evicted_then_resto
     // The kubelet comes back.
     renew_lease(&api, &clock, "node-1").await;
     post_status(&api, &clock, "node-1", "True").await;
-    api.eventually("node-1's taints are removed", || async {
-        taint_keys(&get_node(&api, "node-1").await).is_empty()
-    })
-    .await;
+    api.eventually("node-1's taints are removed", || async { taint_keys(&get_node(&api, "node-1").await).is_empty() })
+        .await;
 }
 
 #[tokio::test]
