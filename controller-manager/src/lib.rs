@@ -2,10 +2,13 @@
 //! actual state at what its objects ask for, as kube-controller-manager.
 //!
 //! Framework:
-//! - [`client::informer`]: one list+watch per resource, shared by every controller
-//!   (the kubelet shares its Services and Endpoints the same way).
-//! - [`runner`]: the [`Controller`](runner::Controller) trait, the work queue
-//!   and the workers that call `reconcile(key)`.
+//! - [`client::informer`]: one list+watch per resource and object type (a
+//!   `k8s-openapi` type, or JSON for the garbage collector, which handles every
+//!   kind alike), shared by every controller (the kubelet shares its Services
+//!   and Endpoints the same way).
+//! - [`runner`]: the [`Controller`](runner::Controller) trait, the informers a
+//!   controller watches with their handlers ([`Watch`](runner::Watch)), the work
+//!   queue and the workers that call `reconcile(key)`.
 //! - [`leader`]: leader election, so only one replica acts.
 //! - [`expectations`], [`pods`]: what the pod-owning controllers share
 //!   (Kubernetes' controller_utils).
