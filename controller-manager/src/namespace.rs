@@ -7,19 +7,19 @@
 //! The apiserver still finalizes namespaces itself too; both do the same thing,
 //! so every step here is idempotent and a namespace already gone is success.
 //!
-//! Namespaces and pods are typed; the content pass lists and deletes every
-//! namespaced kind alike, so it reads them as JSON (only their name and
-//! deletionTimestamp matter there).
+//! The content pass lists and deletes every namespaced kind alike, and needs
+//! only their names and deletionTimestamps, so it reads them as metadata
+//! ([`PartialObjectMetadata`]).
 
 use crate::clock::Clock;
+use crate::garbage_collector::PartialObjectMetadata;
 use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
 use api::k8s_openapi::api::core::v1::{Namespace, Pod};
-use api::{meta, registry, ResourceInfo};
+use api::{registry, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::{Api, Client, DeleteParams, ListParams, Object};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,13 +55,12 @@ impl NamespaceController {
     async fn delete_content(&self, namespace: &str) -> Result<(usize, Duration)> {
         let (mut remaining, mut longest) = (0, Duration::ZERO);
         for resource in namespaced_resources() {
-            let list = self.client.list_as::<Value>(resource, namespace, &ListParams::default()).await?;
+            let list =
+                self.client.list_as::<PartialObjectMetadata>(resource, namespace, &ListParams::default()).await?;
             for item in &list.items {
                 remaining += 1;
-                if let Some(deadline) = meta::deletion_timestamp(item) {
-                    if let Some(t) = api::time::parse(deadline) {
-                        longest = longest.max(self.clock.until(t));
-                    }
+                if let Some(deadline) = &item.metadata.deletion_timestamp {
+                    longest = longest.max(self.clock.until(deadline.0));
                     continue;
                 }
                 // Background, as Kubernetes' namespace deleter: owners and dependents all go anyway.
@@ -79,7 +78,8 @@ impl NamespaceController {
     async fn count_content(&self, namespace: &str) -> Result<usize> {
         let mut remaining = 0;
         for resource in namespaced_resources() {
-            let list = self.client.list_as::<Value>(resource, namespace, &ListParams::default()).await?;
+            let list =
+                self.client.list_as::<PartialObjectMetadata>(resource, namespace, &ListParams::default()).await?;
             remaining += list.items.len();
         }
         Ok(remaining)
