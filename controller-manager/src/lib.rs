@@ -3,9 +3,9 @@
 //!
 //! Framework:
 //! - [`client::informer`]: one list+watch per resource and object type (a
-//!   `k8s-openapi` type, or JSON for the garbage collector, which handles every
-//!   kind alike), shared by every controller (the kubelet shares its Services
-//!   and Endpoints the same way).
+//!   `k8s-openapi` type, or metadata only for the garbage collector, which
+//!   handles every kind alike), shared by every controller (the kubelet shares
+//!   its Services and Endpoints the same way).
 //! - [`runner`]: the [`Controller`](runner::Controller) trait, the informers a
 //!   controller watches with their handlers ([`Watch`](runner::Watch)), the work
 //!   queue and the workers that call `reconcile(key)`.
