@@ -6,9 +6,9 @@
 //!   `k8s-openapi` type, or metadata only for the garbage collector, which
 //!   handles every kind alike), shared by every controller (the kubelet shares
 //!   its Services and Endpoints the same way).
-//! - [`runner`]: the [`Controller`](runner::Controller) trait, the informers a
-//!   controller watches with their handlers ([`Watch`](runner::Watch)), the work
-//!   queue and the workers that call `reconcile(key)`.
+//! - [`runner`]: the [`Controller`] trait, the informers a controller watches
+//!   with their handlers ([`Watch`](runner::Watch)), the work queue and the
+//!   workers that call `reconcile(key)`.
 //! - [`leader`]: leader election, so only one replica acts.
 //! - [`expectations`], [`pods`]: what the pod-owning controllers share
 //!   (Kubernetes' controller_utils).
