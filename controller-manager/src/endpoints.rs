@@ -20,15 +20,18 @@
 //! Pod changes are turned into service keys at once (no batching delay), so a
 //! readiness change reaches the Endpoints within one round trip.
 
-use crate::pods::{self, is_ready};
-use crate::runner::{Action, Controller, Result};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi::api::core::v1::{
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service, ServicePort,
+};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use api::pod::{is_ready, node_name};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::{Client, DeleteParams};
-use serde_json::{json, Map, Value};
+use client::{Api, Client, DeleteParams, Object};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -42,13 +45,11 @@ pub const MAX_CAPACITY: usize = 1000;
 /// Endpoints used as a leader-election lock: never treated as leftovers.
 const LEADER_ANNOTATION: &str = "control-plane.alpha.kubernetes.io/leader";
 
-pub fn services() -> &'static ResourceInfo {
-    registry::lookup("services").expect("services are registered")
-}
-
-pub fn endpoints() -> &'static ResourceInfo {
-    registry::lookup("endpoints").expect("endpoints are registered")
-}
+// Subsets are computed and compared in the model below rather than as the
+// API's EndpointSubset: an address is identified by its IP and pod uid only
+// (what the apiserver adds to a targetRef, such as its resourceVersion, must
+// not count as a change, as in Kubernetes), absent and empty strings are one,
+// and a port without protocol is TCP.
 
 /// The pod an address points at (`targetRef`), without its resourceVersion,
 /// which Kubernetes also ignores when comparing.
@@ -71,6 +72,11 @@ pub struct Address {
     pub target_ref: Option<TargetRef>,
 }
 
+/// `s` as an optional API field: None when empty.
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
 impl Address {
     /// Kubernetes' `LessEndpointAddress`: by IP, then by the target's uid.
     fn order(&self, other: &Self) -> Ordering {
@@ -83,29 +89,30 @@ impl Address {
         (self.ip.clone(), self.target_ref.as_ref().map(|t| t.uid.clone()).unwrap_or_default())
     }
 
-    fn to_json(&self) -> Value {
-        let mut a = json!({"ip": self.ip});
-        if !self.hostname.is_empty() {
-            a["hostname"] = json!(self.hostname);
+    fn to_api(&self) -> EndpointAddress {
+        EndpointAddress {
+            ip: self.ip.clone(),
+            hostname: non_empty(&self.hostname),
+            node_name: non_empty(&self.node_name),
+            target_ref: self.target_ref.as_ref().map(|t| ObjectReference {
+                kind: Some(t.kind.clone()),
+                namespace: Some(t.namespace.clone()),
+                name: Some(t.name.clone()),
+                uid: Some(t.uid.clone()),
+                ..Default::default()
+            }),
         }
-        if !self.node_name.is_empty() {
-            a["nodeName"] = json!(self.node_name);
-        }
-        if let Some(t) = &self.target_ref {
-            a["targetRef"] = json!({"kind": t.kind, "namespace": t.namespace, "name": t.name, "uid": t.uid});
-        }
-        a
     }
 
-    fn from_json(v: &Value) -> Self {
-        let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        let target_ref = v.get("targetRef").filter(|t| t.is_object()).map(|t| TargetRef {
-            kind: s(&t["kind"]),
-            namespace: s(&t["namespace"]),
-            name: s(&t["name"]),
-            uid: s(&t["uid"]),
+    fn from_api(a: &EndpointAddress) -> Self {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        let target_ref = a.target_ref.as_ref().map(|t| TargetRef {
+            kind: s(&t.kind),
+            namespace: s(&t.namespace),
+            name: s(&t.name),
+            uid: s(&t.uid),
         });
-        Self { ip: s(&v["ip"]), hostname: s(&v["hostname"]), node_name: s(&v["nodeName"]), target_ref }
+        Self { ip: a.ip.clone(), hostname: s(&a.hostname), node_name: s(&a.node_name), target_ref }
     }
 }
 
@@ -115,31 +122,28 @@ impl Address {
 pub struct Port {
     /// The service port's name; empty for a single unnamed port.
     pub name: String,
-    pub port: i64,
+    pub port: i32,
     pub protocol: String,
     /// Empty when absent.
     pub app_protocol: String,
 }
 
 impl Port {
-    fn to_json(&self) -> Value {
-        let mut p = json!({"port": self.port, "protocol": self.protocol});
-        if !self.name.is_empty() {
-            p["name"] = json!(self.name);
+    fn to_api(&self) -> EndpointPort {
+        EndpointPort {
+            name: non_empty(&self.name),
+            port: self.port,
+            protocol: Some(self.protocol.clone()),
+            app_protocol: non_empty(&self.app_protocol),
         }
-        if !self.app_protocol.is_empty() {
-            p["appProtocol"] = json!(self.app_protocol);
-        }
-        p
     }
 
-    fn from_json(v: &Value) -> Self {
-        let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    fn from_api(p: &EndpointPort) -> Self {
         Self {
-            name: s(&v["name"]),
-            port: v["port"].as_i64().unwrap_or(0),
-            protocol: v["protocol"].as_str().unwrap_or("TCP").to_string(),
-            app_protocol: s(&v["appProtocol"]),
+            name: p.name.clone().unwrap_or_default(),
+            port: p.port,
+            protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+            app_protocol: p.app_protocol.clone().unwrap_or_default(),
         }
     }
 }
@@ -158,121 +162,112 @@ pub struct Subset {
 }
 
 impl Subset {
-    pub fn to_json(&self) -> Value {
-        let mut s = Map::new();
-        let list = |addrs: &[Address]| Value::Array(addrs.iter().map(Address::to_json).collect());
-        if !self.addresses.is_empty() {
-            s.insert("addresses".into(), list(&self.addresses));
+    /// As the API writes it: empty lists are left out.
+    pub fn to_api(&self) -> EndpointSubset {
+        let list = |addrs: &[Address]| (!addrs.is_empty()).then(|| addrs.iter().map(Address::to_api).collect());
+        EndpointSubset {
+            addresses: list(&self.addresses),
+            not_ready_addresses: list(&self.not_ready_addresses),
+            ports: (!self.ports.is_empty()).then(|| self.ports.iter().map(Port::to_api).collect()),
         }
-        if !self.not_ready_addresses.is_empty() {
-            s.insert("notReadyAddresses".into(), list(&self.not_ready_addresses));
-        }
-        if !self.ports.is_empty() {
-            s.insert("ports".into(), Value::Array(self.ports.iter().map(Port::to_json).collect()));
-        }
-        Value::Object(s)
     }
 
-    fn from_json(v: &Value) -> Self {
-        let addrs = |field: &str| v[field].as_array().into_iter().flatten().map(Address::from_json).collect();
+    fn from_api(s: &EndpointSubset) -> Self {
+        let addrs = |list: &Option<Vec<EndpointAddress>>| list.iter().flatten().map(Address::from_api).collect();
         Self {
-            addresses: addrs("addresses"),
-            not_ready_addresses: addrs("notReadyAddresses"),
-            ports: v["ports"].as_array().into_iter().flatten().map(Port::from_json).collect(),
+            addresses: addrs(&s.addresses),
+            not_ready_addresses: addrs(&s.not_ready_addresses),
+            ports: s.ports.iter().flatten().map(Port::from_api).collect(),
         }
     }
 }
 
 /// The subsets an Endpoints object holds now, as stored.
-pub fn stored_subsets(endpoints: &Value) -> Vec<Subset> {
-    endpoints["subsets"].as_array().into_iter().flatten().map(Subset::from_json).collect()
-}
-
-pub fn subsets_to_json(subsets: &[Subset]) -> Value {
-    Value::Array(subsets.iter().map(Subset::to_json).collect())
+pub fn stored_subsets(endpoints: &Endpoints) -> Vec<Subset> {
+    endpoints.subsets.iter().flatten().map(Subset::from_api).collect()
 }
 
 /// A service's `spec.selector`; None when it has none (or an empty one, which
 /// the API cannot tell apart from none).
-pub fn service_selector(service: &Value) -> Option<BTreeMap<String, String>> {
-    let map = service["spec"]["selector"].as_object()?;
-    if map.is_empty() {
-        return None;
-    }
-    Some(map.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+pub fn service_selector(service: &Service) -> Option<&BTreeMap<String, String>> {
+    service.spec.as_ref()?.selector.as_ref().filter(|map| !map.is_empty())
 }
 
 fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-fn is_headless(service: &Value) -> bool {
-    service["spec"]["clusterIP"] == "None"
+fn labels(meta: &ObjectMeta) -> BTreeMap<String, String> {
+    meta.labels.clone().unwrap_or_default()
+}
+
+fn is_headless(service: &Service) -> bool {
+    service.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None")
 }
 
 /// The pod's IP, from `status.podIP` or the first of `status.podIPs`.
-pub fn pod_ip(pod: &Value) -> &str {
-    match pod["status"]["podIP"].as_str() {
+pub fn pod_ip(pod: &Pod) -> &str {
+    let Some(status) = &pod.status else { return "" };
+    match status.pod_ip.as_deref() {
         Some(ip) if !ip.is_empty() => ip,
-        _ => pod["status"]["podIPs"][0]["ip"].as_str().unwrap_or(""),
+        _ => status.pod_ips.as_ref().and_then(|ips| ips.first()).map_or("", |ip| ip.ip.as_str()),
     }
 }
 
 /// Kubernetes' `ShouldPodBeInEndpoints`: the pod has an IP, has not finished,
 /// and is not being deleted (a deleting pod stays only where the service
 /// publishes unready addresses).
-pub fn should_be_in_endpoints(pod: &Value, include_terminating: bool) -> bool {
-    if matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed")) {
+pub fn should_be_in_endpoints(pod: &Pod, include_terminating: bool) -> bool {
+    if api::pod::is_finished(pod) {
         return false;
     }
     if pod_ip(pod).is_empty() {
         return false;
     }
-    include_terminating || meta::deletion_timestamp(pod).is_none()
+    include_terminating || !api::pod::is_terminating(&pod.metadata)
 }
 
 /// The port a service port reaches on `pod` (Kubernetes' `FindPort`): a numeric
 /// `targetPort` as is (the service port itself when it has none), a named one
 /// looked up among the pod's container ports of the same protocol.
-pub fn find_port(pod: &Value, service_port: &Value) -> Option<i64> {
-    let protocol = service_port["protocol"].as_str().unwrap_or("TCP");
-    match &service_port["targetPort"] {
-        Value::Number(n) => n.as_i64(),
-        Value::String(name) if !name.is_empty() => {
+pub fn find_port(pod: &Pod, service_port: &ServicePort) -> Option<i32> {
+    let protocol = service_port.protocol.as_deref().unwrap_or("TCP");
+    match &service_port.target_port {
+        Some(IntOrString::Int(n)) => Some(*n),
+        Some(IntOrString::String(name)) if !name.is_empty() => {
+            let spec = pod.spec.as_ref()?;
             // Sidecars (init containers that keep running) serve ports too.
-            let sidecars = pod["spec"]["initContainers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|c| c["restartPolicy"] == "Always");
-            let containers = pod["spec"]["containers"].as_array().into_iter().flatten().chain(sidecars);
+            let sidecars =
+                spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() == Some("Always"));
+            let containers = spec.containers.iter().chain(sidecars);
             containers
-                .flat_map(|c| c["ports"].as_array().into_iter().flatten())
-                .find(|p| p["name"] == name.as_str() && p["protocol"].as_str().unwrap_or("TCP") == protocol)
-                .and_then(|p| p["containerPort"].as_i64())
+                .flat_map(|c| c.ports.iter().flatten())
+                .find(|p| p.name.as_deref() == Some(name) && p.protocol.as_deref().unwrap_or("TCP") == protocol)
+                .map(|p| p.container_port)
         }
-        _ => service_port["port"].as_i64(),
+        _ => Some(service_port.port),
     }
 }
 
 /// The address of `pod` in the Endpoints of `service`.
-fn address_for(service: &Value, pod: &Value) -> Address {
+fn address_for(service: &Service, pod: &Pod) -> Address {
     let mut addr = Address {
         ip: pod_ip(pod).to_string(),
         hostname: String::new(),
-        node_name: pods::node_name(pod).to_string(),
+        node_name: node_name(pod).to_string(),
         target_ref: Some(TargetRef {
             kind: "Pod".into(),
-            namespace: meta::namespace(pod).to_string(),
-            name: meta::name(pod).to_string(),
-            uid: meta::uid(pod).to_string(),
+            namespace: pod.namespace().to_string(),
+            name: pod.name().to_string(),
+            uid: pod.uid().to_string(),
         }),
     };
     // A pod that names this service as its subdomain gets its hostname in DNS.
-    let hostname = pod["spec"]["hostname"].as_str().unwrap_or("");
+    let spec = pod.spec.as_ref();
+    let hostname = spec.and_then(|s| s.hostname.as_deref()).unwrap_or("");
     if !hostname.is_empty()
-        && pod["spec"]["subdomain"].as_str() == Some(meta::name(service))
-        && meta::namespace(pod) == meta::namespace(service)
+        && spec.and_then(|s| s.subdomain.as_deref()) == Some(service.name())
+        && pod.namespace() == service.namespace()
     {
         addr.hostname = hostname.to_string();
     }
@@ -281,10 +276,11 @@ fn address_for(service: &Value, pod: &Value) -> Address {
 
 /// The subsets of `service`'s Endpoints given the pods of its namespace (those
 /// its selector does not match are skipped here).
-pub fn compute_subsets(service: &Value, pods: &[Arc<Value>]) -> Vec<Subset> {
+pub fn compute_subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<Subset> {
     let Some(selector) = service_selector(service) else { return vec![] };
-    let publish_not_ready = service["spec"]["publishNotReadyAddresses"] == true;
-    let service_ports: &[Value] = service["spec"]["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let spec = service.spec.as_ref();
+    let publish_not_ready = spec.and_then(|s| s.publish_not_ready_addresses) == Some(true);
+    let service_ports: &[ServicePort] = spec.and_then(|s| s.ports.as_deref()).unwrap_or_default();
 
     // Every distinct address, and per port which addresses serve it and whether
     // they are ready there (not ready wins, as in Kubernetes' RepackSubsets).
@@ -293,7 +289,7 @@ pub fn compute_subsets(service: &Value, pods: &[Arc<Value>]) -> Vec<Subset> {
     // A headless service may have no ports: its pods are listed without any.
     let mut portless: BTreeMap<AddressKey, bool> = BTreeMap::new();
     for pod in pods {
-        if meta::namespace(pod) != meta::namespace(service) || !selects(&selector, &meta::labels(pod)) {
+        if pod.namespace() != service.namespace() || !selects(selector, &labels(&pod.metadata)) {
             continue;
         }
         if !should_be_in_endpoints(pod, publish_not_ready) {
@@ -312,14 +308,14 @@ pub fn compute_subsets(service: &Value, pods: &[Arc<Value>]) -> Vec<Subset> {
         }
         for sp in service_ports {
             let Some(number) = find_port(pod, sp) else {
-                tracing::debug!(pod = meta::name(pod), port = %sp, "pod has no port for the service port");
+                tracing::debug!(pod = pod.name(), port = ?sp, "pod has no port for the service port");
                 continue;
             };
             let port = Port {
-                name: sp["name"].as_str().unwrap_or_default().to_string(),
+                name: sp.name.clone().unwrap_or_default(),
                 port: number,
-                protocol: sp["protocol"].as_str().unwrap_or("TCP").to_string(),
-                app_protocol: sp["appProtocol"].as_str().unwrap_or_default().to_string(),
+                protocol: sp.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                app_protocol: sp.app_protocol.clone().unwrap_or_default(),
             };
             let r = by_port.entry(port).or_default().entry(key.clone()).or_insert(ready);
             *r = *r && ready;
@@ -392,8 +388,8 @@ pub fn truncate(subsets: &mut [Subset]) -> bool {
 
 /// The labels the Endpoints of `service` carry: the service's, plus the
 /// headless marker for `clusterIP: None`.
-pub fn endpoints_labels(service: &Value) -> BTreeMap<String, String> {
-    let mut labels = meta::labels(service);
+pub fn endpoints_labels(service: &Service) -> BTreeMap<String, String> {
+    let mut labels = labels(&service.metadata);
     if is_headless(service) {
         labels.insert(HEADLESS_LABEL.into(), String::new());
     }
@@ -402,114 +398,102 @@ pub fn endpoints_labels(service: &Value) -> BTreeMap<String, String> {
 
 /// The Endpoints `service` should have, built on `current` (to keep its
 /// other metadata) or new.
-pub fn desired_endpoints(service: &Value, pods: &[Arc<Value>], current: Option<&Value>) -> Value {
+pub fn desired_endpoints(service: &Service, pods: &[Arc<Pod>], current: Option<&Endpoints>) -> Endpoints {
     let mut subsets = compute_subsets(service, pods);
     let truncated = truncate(&mut subsets);
     let mut obj = match current {
         Some(c) => c.clone(),
-        None => json!({
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": {"name": meta::name(service), "namespace": meta::namespace(service)},
-        }),
+        None => Endpoints {
+            metadata: ObjectMeta {
+                name: Some(service.name().to_string()),
+                namespace: Some(service.namespace().to_string()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
     };
     let labels = endpoints_labels(service);
-    let metadata = meta::metadata_mut(&mut obj);
-    if labels.is_empty() {
-        metadata.remove("labels");
-    } else {
-        metadata.insert("labels".into(), json!(labels));
-    }
-    let mut annotations = metadata.get("annotations").and_then(Value::as_object).cloned().unwrap_or_default();
+    obj.metadata.labels = (!labels.is_empty()).then_some(labels);
+    let mut annotations = obj.metadata.annotations.take().unwrap_or_default();
     if truncated {
-        annotations.insert(OVER_CAPACITY_ANNOTATION.into(), json!("truncated"));
+        annotations.insert(OVER_CAPACITY_ANNOTATION.into(), "truncated".into());
     } else {
         annotations.remove(OVER_CAPACITY_ANNOTATION);
     }
-    if annotations.is_empty() {
-        metadata.remove("annotations");
-    } else {
-        metadata.insert("annotations".into(), Value::Object(annotations));
-    }
-    let map = obj.as_object_mut().expect("an object");
-    if subsets.is_empty() {
-        map.remove("subsets");
-    } else {
-        map.insert("subsets".into(), subsets_to_json(&subsets));
-    }
+    obj.metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+    obj.subsets = (!subsets.is_empty()).then(|| subsets.iter().map(Subset::to_api).collect());
     obj
+}
+
+fn over_capacity(endpoints: &Endpoints) -> Option<&String> {
+    endpoints.metadata.annotations.as_ref()?.get(OVER_CAPACITY_ANNOTATION)
 }
 
 /// Whether `current` already says what `desired` says (subsets, labels and the
 /// over-capacity annotation), so no write is needed.
-pub fn up_to_date(current: &Value, desired: &Value) -> bool {
+pub fn up_to_date(current: &Endpoints, desired: &Endpoints) -> bool {
     stored_subsets(current) == stored_subsets(desired)
-        && meta::labels(current) == meta::labels(desired)
-        && meta::annotations(current).get(OVER_CAPACITY_ANNOTATION)
-            == meta::annotations(desired).get(OVER_CAPACITY_ANNOTATION)
+        && labels(&current.metadata) == labels(&desired.metadata)
+        && over_capacity(current) == over_capacity(desired)
 }
 
 /// What of a pod the Endpoints depend on; a pod update that changes none of it
 /// is ignored.
-fn endpoint_facts(pod: &Value) -> impl PartialEq + '_ {
+fn endpoint_facts(pod: &Pod) -> impl PartialEq + '_ {
+    let spec = pod.spec.as_ref();
     (
         pod_ip(pod),
         is_ready(pod),
-        meta::deletion_timestamp(pod).is_some(),
-        pods::node_name(pod),
-        pod["status"]["phase"].as_str(),
-        pod["spec"]["hostname"].as_str(),
-        pod["spec"]["subdomain"].as_str(),
+        pod.metadata.deletion_timestamp.is_some(),
+        node_name(pod),
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        spec.and_then(|s| s.hostname.as_deref()),
+        spec.and_then(|s| s.subdomain.as_deref()),
     )
 }
 
 pub struct EndpointsController {
-    services: Arc<SharedInformer>,
-    pods: Arc<SharedInformer>,
-    endpoints: Arc<SharedInformer>,
+    services: Arc<SharedInformer<Service>>,
+    pods: Arc<SharedInformer<Pod>>,
+    endpoints: Arc<SharedInformer<Endpoints>>,
     client: Client,
     /// The Endpoints as this controller last wrote them, by key: while the
     /// cache still shows an older version, this one is what is current (so a
     /// quick second change neither conflicts nor creates twice).
-    written: Mutex<HashMap<String, Arc<Value>>>,
+    written: Mutex<HashMap<String, Arc<Endpoints>>>,
 }
 
 impl EndpointsController {
     pub fn new(ctx: &Context) -> Self {
-        Self::with_informers(
-            ctx.factory.informer(services()),
-            ctx.factory.informer(pods::pods()),
-            ctx.factory.informer(endpoints()),
-            ctx.client.clone(),
-        )
+        Self::with_informers(ctx.factory.typed(), ctx.factory.typed(), ctx.factory.typed(), ctx.client.clone())
     }
 
     pub fn with_informers(
-        services: Arc<SharedInformer>,
-        pods: Arc<SharedInformer>,
-        endpoints: Arc<SharedInformer>,
+        services: Arc<SharedInformer<Service>>,
+        pods: Arc<SharedInformer<Pod>>,
+        endpoints: Arc<SharedInformer<Endpoints>>,
         client: Client,
     ) -> Self {
         Self { services, pods, endpoints, client, written: Mutex::default() }
     }
 
     /// Keys of the services in the pod's namespace whose selector matches it.
-    fn services_of(&self, pod: &Value) -> Vec<String> {
-        let labels = meta::labels(pod);
+    fn services_of(&self, pod: &Pod) -> Vec<String> {
+        let labels = labels(&pod.metadata);
         self.services
             .store()
-            .list_namespace(meta::namespace(pod))
+            .list_namespace(pod.namespace())
             .iter()
-            .filter(|s| service_selector(s).is_some_and(|sel| selects(&sel, &labels)))
+            .filter(|s| service_selector(s).is_some_and(|sel| selects(sel, &labels)))
             .map(key_of)
             .collect()
     }
 
-    fn pod_updated(&self, old: &Value, new: &Value, queue: &WorkQueue) {
-        if meta::resource_version(old) == meta::resource_version(new) {
+    fn pod_updated(&self, old: &Pod, new: &Pod, queue: &WorkQueue) {
+        if old.resource_version() == new.resource_version() {
             return;
         }
-        let labels_changed = meta::labels(old) != meta::labels(new);
+        let labels_changed = labels(&old.metadata) != labels(&new.metadata);
         if !labels_changed && endpoint_facts(old) == endpoint_facts(new) {
             return;
         }
@@ -524,10 +508,10 @@ impl EndpointsController {
 
     /// The Endpoints as they are now: the cached copy, unless this controller
     /// has written a newer one the cache has not seen yet.
-    fn current(&self, key: &str) -> Option<Arc<Value>> {
+    fn current(&self, key: &str) -> Option<Arc<Endpoints>> {
         let cached = self.endpoints.store().get(key);
         let written = self.written.lock().expect("written lock").get(key).cloned();
-        let rv = |o: &Value| meta::resource_version(o).parse::<i64>().unwrap_or(0);
+        let rv = |o: &Endpoints| o.resource_version().parse::<i64>().unwrap_or(0);
         match (cached, written) {
             (Some(c), Some(w)) if rv(&w) > rv(&c) => Some(w),
             (None, Some(w)) => Some(w),
@@ -535,7 +519,7 @@ impl EndpointsController {
         }
     }
 
-    fn remember(&self, key: &str, obj: Value) {
+    fn remember(&self, key: &str, obj: Endpoints) {
         self.written.lock().expect("written lock").insert(key.to_string(), Arc::new(obj));
     }
 
@@ -546,7 +530,7 @@ impl EndpointsController {
     async fn delete_endpoints(&self, key: &str) -> Result<Action> {
         self.forget(key);
         let (ns, name) = key.split_once('/').unwrap_or(("", key));
-        match self.client.delete(endpoints(), ns, name, &DeleteParams::default()).await {
+        match Api::<Endpoints>::namespaced(&self.client, ns).delete(name, &DeleteParams::default()).await {
             Ok(_) => tracing::info!(namespace = ns, name, "deleted the endpoints of a deleted service"),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
@@ -561,33 +545,12 @@ impl Controller for EndpointsController {
         "endpoint"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.services.clone(), self.pods.clone(), self.endpoints.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match (resource.kind, change) {
-            ("Service", Change::Added(s) | Change::Deleted(s)) => queue.add(key_of(s)),
-            ("Service", Change::Updated { new, .. }) => queue.add(key_of(new)),
-            ("Pod", Change::Added(pod) | Change::Deleted(pod)) => {
-                for key in self.services_of(pod) {
-                    queue.add(key);
-                }
-            }
-            ("Pod", Change::Updated { old, new }) => self.pod_updated(old, new, queue),
-            // Someone deleted or edited managed Endpoints: put them back.
-            ("Endpoints", Change::Deleted(ep)) => {
-                self.forget(&key_of(ep));
-                queue.add(key_of(ep));
-            }
-            ("Endpoints", Change::Updated { old, new }) if old["subsets"] != new["subsets"] => {
-                let key = key_of(new);
-                if self.services.store().get(&key).is_some_and(|s| service_selector(&s).is_some()) {
-                    queue.add(key);
-                }
-            }
-            _ => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.services, Self::service_changed),
+            Watch::method(&self, &self.pods, Self::pod_changed),
+            Watch::method(&self, &self.endpoints, Self::endpoints_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -598,7 +561,8 @@ impl Controller for EndpointsController {
         // watching (Kubernetes' checkLeftoverEndpoints).
         for ep in self.endpoints.store().list() {
             let key = key_of(&ep);
-            if self.services.store().get(&key).is_none() && !meta::annotations(&ep).contains_key(LEADER_ANNOTATION) {
+            let leader_lock = ep.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(LEADER_ANNOTATION));
+            if self.services.store().get(&key).is_none() && !leader_lock {
                 queue.add(key);
             }
         }
@@ -608,12 +572,14 @@ impl Controller for EndpointsController {
         let Some(service) = self.services.store().get(key) else {
             return self.delete_endpoints(key).await;
         };
-        if service["spec"]["type"] == "ExternalName" || service_selector(&service).is_none() {
+        let external_name = service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName");
+        if external_name || service_selector(&service).is_none() {
             // Not ours: such Endpoints are written by hand.
             self.forget(key);
             return Ok(Action::Done);
         }
-        let ns = meta::namespace(&service);
+        let ns = service.namespace();
+        let api = Api::<Endpoints>::namespaced(&self.client, ns);
         let pods = self.pods.store().list_namespace(ns);
         let current = self.current(key);
         let desired = desired_endpoints(&service, &pods, current.as_deref());
@@ -624,11 +590,11 @@ impl Controller for EndpointsController {
         let result = match current {
             Some(_) => {
                 tracing::debug!(ready, "updating endpoints");
-                self.client.update(endpoints(), ns, &desired).await
+                api.update(&desired).await
             }
             None => {
                 tracing::debug!(ready, "creating endpoints");
-                match self.client.create(endpoints(), ns, &desired).await {
+                match api.create(&desired).await {
                     // Nothing can be created in a terminating namespace, and nothing need be.
                     Err(e) if e.message.contains("because it is being terminated") => return Ok(Action::Done),
                     other => other,
@@ -646,12 +612,51 @@ impl Controller for EndpointsController {
                     self.forget(key);
                 } else if e.is_conflict() || e.is_already_exists() {
                     // Someone else wrote: the retry starts from a fresh copy.
-                    if let Ok(fresh) = self.client.get(endpoints(), ns, meta::name(&service)).await {
+                    if let Ok(fresh) = api.get(service.name()).await {
                         self.remember(key, fresh);
                     }
                 }
                 Err(e.into())
             }
+        }
+    }
+}
+
+impl EndpointsController {
+    fn service_changed(&self, change: &Change<Service>, queue: &WorkQueue) {
+        match change {
+            Change::Added(s) | Change::Deleted(s) => queue.add(key_of(s)),
+            Change::Updated { new, .. } => queue.add(key_of(new)),
+            Change::Resync => {}
+        }
+    }
+
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+        match change {
+            Change::Added(pod) | Change::Deleted(pod) => {
+                for key in self.services_of(pod) {
+                    queue.add(key);
+                }
+            }
+            Change::Updated { old, new } => self.pod_updated(old, new, queue),
+            Change::Resync => {}
+        }
+    }
+
+    /// Someone deleted or edited managed Endpoints: put them back.
+    fn endpoints_changed(&self, change: &Change<Endpoints>, queue: &WorkQueue) {
+        match change {
+            Change::Deleted(ep) => {
+                self.forget(&key_of(ep));
+                queue.add(key_of(ep));
+            }
+            Change::Updated { old, new } if old.subsets != new.subsets => {
+                let key = key_of(new);
+                if self.services.store().get(&key).is_some_and(|s| service_selector(&s).is_some()) {
+                    queue.add(key);
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -11,14 +11,20 @@
 //! - **Foreground**: the `foregroundDeletion` finalizer; the collector deletes the
 //!   dependents and removes the finalizer once no dependent that blocks its owner's
 //!   deletion (`blockOwnerDeletion: true`) is left.
+//!
+//! The collector handles every kind alike and reads only metadata, so it holds
+//! every object as a [`PartialObjectMetadata`], as Kubernetes' collector watches
+//! metadata-only informers: one type for every kind, and caches that keep no
+//! spec or status (the controllers' typed caches already hold those).
 
-use crate::pods::owner_references;
-use crate::runner::{Action, Controller, Result};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::{meta, registry, ApiError, ResourceInfo};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use api::k8s_openapi::serde::{Deserialize, Serialize};
+use api::{registry, ApiError, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
-use client::{Client, DeleteParams, PatchType};
+use client::{Client, DeleteParams, Object, PatchType};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -32,8 +38,53 @@ pub fn watched_resources() -> impl Iterator<Item = &'static ResourceInfo> {
     registry::RESOURCES.iter().filter(|r| !matches!(r.kind, "Binding" | "Event"))
 }
 
-pub fn finalizers(obj: &Value) -> Vec<&str> {
-    obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+/// Any object, of any kind, as only its metadata (Kubernetes'
+/// `PartialObjectMetadata`): it decodes from a whole object, leaving the rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "api::k8s_openapi::serde")]
+pub struct PartialObjectMetadata {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+}
+
+impl Object for PartialObjectMetadata {
+    fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or("")
+    }
+    fn namespace(&self) -> &str {
+        self.metadata.namespace.as_deref().unwrap_or("")
+    }
+    fn uid(&self) -> &str {
+        self.metadata.uid.as_deref().unwrap_or("")
+    }
+    fn resource_version(&self) -> &str {
+        self.metadata.resource_version.as_deref().unwrap_or("")
+    }
+    fn set_resource_version(&mut self, rv: i64) {
+        self.metadata.resource_version = Some(rv.to_string());
+    }
+    fn identity(&self) -> Self {
+        let m = &self.metadata;
+        let metadata = ObjectMeta {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            uid: m.uid.clone(),
+            ..Default::default()
+        };
+        Self { metadata }
+    }
+}
+
+fn owners(obj: &PartialObjectMetadata) -> &[OwnerReference] {
+    obj.metadata.owner_references.as_deref().unwrap_or_default()
+}
+
+pub fn finalizers(obj: &PartialObjectMetadata) -> Vec<&str> {
+    obj.metadata.finalizers.iter().flatten().map(String::as_str).collect()
+}
+
+fn is_deleted(obj: &PartialObjectMetadata) -> bool {
+    obj.metadata.deletion_timestamp.is_some()
 }
 
 /// Where an object is: enough to find it in its store and to address it.
@@ -45,8 +96,8 @@ struct Node {
 }
 
 impl Node {
-    fn of(resource: &'static ResourceInfo, obj: &Value) -> Self {
-        Self { resource, namespace: meta::namespace(obj).to_string(), name: meta::name(obj).to_string() }
+    fn of(resource: &'static ResourceInfo, obj: &PartialObjectMetadata) -> Self {
+        Self { resource, namespace: obj.namespace().to_string(), name: obj.name().to_string() }
     }
 
     fn key(&self) -> String {
@@ -69,10 +120,9 @@ struct Graph {
 
 impl Graph {
     /// Records `obj`; returns the owner uids it no longer names.
-    fn upsert(&mut self, node: Node, obj: &Value) -> Vec<String> {
-        let uid = meta::uid(obj).to_string();
-        let owners: Vec<String> =
-            owner_references(obj).iter().filter_map(|r| r["uid"].as_str()).map(str::to_string).collect();
+    fn upsert(&mut self, node: Node, obj: &PartialObjectMetadata) -> Vec<String> {
+        let uid = obj.uid().to_string();
+        let owners: Vec<String> = owners(obj).iter().map(|r| r.uid.clone()).collect();
         let old = self.owners.insert(uid.clone(), owners.clone()).unwrap_or_default();
         for gone in old.iter().filter(|o| !owners.contains(o)) {
             if let Some(set) = self.dependents.get_mut(gone) {
@@ -103,7 +153,7 @@ impl Graph {
 
 pub struct GarbageCollector {
     client: Client,
-    informers: HashMap<String, Arc<SharedInformer>>,
+    informers: HashMap<String, Arc<SharedInformer<PartialObjectMetadata>>>,
     graph: Mutex<Graph>,
 }
 
@@ -113,7 +163,7 @@ impl GarbageCollector {
         Self { client: ctx.client.clone(), informers, graph: Mutex::default() }
     }
 
-    fn store_get(&self, node: &Node) -> Option<Arc<Value>> {
+    fn store_get(&self, node: &Node) -> Option<Arc<PartialObjectMetadata>> {
         self.informers.get(&node.resource.group_resource())?.store().get_in(&node.namespace, &node.name)
     }
 
@@ -133,54 +183,55 @@ impl GarbageCollector {
     }
 
     /// Whether the collector has anything to do about `obj` itself.
-    fn interesting(obj: &Value) -> bool {
-        !owner_references(obj).is_empty()
-            || (meta::deletion_timestamp(obj).is_some()
-                && finalizers(obj).iter().any(|f| *f == ORPHAN || *f == FOREGROUND))
+    fn interesting(obj: &PartialObjectMetadata) -> bool {
+        !owners(obj).is_empty() || (is_deleted(obj) && finalizers(obj).iter().any(|f| *f == ORPHAN || *f == FOREGROUND))
     }
 
-    fn observe(&self, resource: &'static ResourceInfo, obj: &Value, queue: &WorkQueue) {
+    fn observe(&self, resource: &'static ResourceInfo, obj: &PartialObjectMetadata, queue: &WorkQueue) {
         let node = Node::of(resource, obj);
         let dropped = self.graph.lock().expect("graph lock").upsert(node.clone(), obj);
         if Self::interesting(obj) {
             queue.add(node.key());
         }
         // An owner being deleted: its dependents have work (orphaning or deletion).
-        if meta::deletion_timestamp(obj).is_some() {
-            self.enqueue_dependents(meta::uid(obj), queue);
+        if is_deleted(obj) {
+            self.enqueue_dependents(obj.uid(), queue);
         }
         // Owners this object left may have been waiting for it (foreground).
         self.enqueue_uids(dropped, queue);
     }
 
-    fn forget(&self, obj: &Value, queue: &WorkQueue) {
-        let uid = meta::uid(obj);
+    fn forget(&self, obj: &PartialObjectMetadata, queue: &WorkQueue) {
+        let uid = obj.uid();
         // Its dependents may have lost their last owner; its owners may be waiting for it.
         self.enqueue_dependents(uid, queue);
-        let owners: Vec<String> =
-            owner_references(obj).iter().filter_map(|r| r["uid"].as_str()).map(str::to_string).collect();
-        self.enqueue_uids(owners, queue);
+        self.enqueue_uids(owners(obj).iter().map(|r| r.uid.clone()), queue);
         self.graph.lock().expect("graph lock").remove(uid);
     }
 
     /// The owner a reference names, if it exists: from the cache, else from a live
     /// read (a new owner may not have reached the cache yet). None only when the
     /// apiserver says there is no object with that uid.
-    async fn find_owner(&self, dependent: &Value, reference: &Value) -> Result<Option<Value>, ApiError> {
-        let uid = reference["uid"].as_str().unwrap_or_default();
+    async fn find_owner(
+        &self,
+        dependent: &PartialObjectMetadata,
+        reference: &OwnerReference,
+    ) -> Result<Option<Arc<PartialObjectMetadata>>, ApiError> {
+        let uid = reference.uid.as_str();
         let cached = self.graph.lock().expect("graph lock").nodes.get(uid).cloned();
         if let Some(owner) = cached.and_then(|n| self.store_get(&n)) {
-            if meta::uid(&owner) == uid {
-                return Ok(Some((*owner).clone()));
+            if owner.uid() == uid {
+                return Ok(Some(owner));
             }
         }
-        let api_version = reference["apiVersion"].as_str().unwrap_or_default();
-        let kind = reference["kind"].as_str().unwrap_or_default();
-        let resource = registry::by_kind(api_version, kind)?;
-        let namespace = if resource.namespaced { meta::namespace(dependent) } else { "" };
-        let name = reference["name"].as_str().unwrap_or_default();
-        match self.client.get(resource, namespace, name).await {
-            Ok(owner) if meta::uid(&owner) == uid => Ok(Some(owner)),
+        let resource = registry::by_kind(&reference.api_version, &reference.kind)?;
+        let namespace = if resource.namespaced { dependent.namespace() } else { "" };
+        let live = self.client.get_raw(resource, namespace, &reference.name).await.and_then(|raw| {
+            serde_json::from_slice::<PartialObjectMetadata>(&raw.json)
+                .map_err(|e| ApiError::internal(format!("the server sent invalid JSON: {e}")))
+        });
+        match live {
+            Ok(owner) if owner.uid() == uid => Ok(Some(Arc::new(owner))),
             Ok(_) => Ok(None),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -189,25 +240,21 @@ impl GarbageCollector {
 
     /// Deletes `item` if none of its owners is left, and drops references to
     /// owners that are gone (or waiting for it) when others remain.
-    async fn attempt_to_delete(&self, node: &Node, item: &Value) -> Result<Action> {
+    async fn attempt_to_delete(&self, node: &Node, item: &PartialObjectMetadata) -> Result<Action> {
         let deleting_dependents = finalizers(item).contains(&FOREGROUND);
-        if meta::deletion_timestamp(item).is_some() && !deleting_dependents {
+        if is_deleted(item) && !deleting_dependents {
             return Ok(Action::Done);
         }
         let (mut solid, mut dangling, mut waiting) = (0, Vec::new(), Vec::new());
-        for reference in owner_references(item) {
-            let uid = reference["uid"].as_str().unwrap_or_default().to_string();
+        for reference in owners(item) {
+            let uid = reference.uid.clone();
             match self.find_owner(item, reference).await {
                 Ok(None) => dangling.push(uid),
-                Ok(Some(owner))
-                    if meta::deletion_timestamp(&owner).is_some() && finalizers(&owner).contains(&FOREGROUND) =>
-                {
-                    waiting.push(uid)
-                }
+                Ok(Some(owner)) if is_deleted(&owner) && finalizers(&owner).contains(&FOREGROUND) => waiting.push(uid),
                 Ok(Some(_)) => solid += 1,
                 // An owner of a kind this server does not serve: never a reason to delete.
                 Err(e) if e.is_not_found() => {
-                    tracing::warn!(owner = %reference, error = %e, "owner of an unknown kind; keeping the dependent");
+                    tracing::warn!(owner = ?reference, error = %e, "owner of an unknown kind; keeping the dependent");
                     solid += 1;
                 }
                 Err(e) => return Err(e.into()),
@@ -223,7 +270,7 @@ impl GarbageCollector {
             let patch = json!({"metadata": {"ownerReferences": gone}});
             return self.patch(node, &patch).await;
         }
-        let has_dependents = !self.graph.lock().expect("graph lock").dependents_of(meta::uid(item)).is_empty();
+        let has_dependents = !self.graph.lock().expect("graph lock").dependents_of(item.uid()).is_empty();
         let policy = if !waiting.is_empty() && has_dependents {
             // Its owner waits for it in the foreground, so it waits for its own dependents too.
             "Foreground"
@@ -237,7 +284,7 @@ impl GarbageCollector {
         tracing::info!(policy, "deleting object whose owners are all gone");
         let params = DeleteParams {
             propagation_policy: policy.into(),
-            precondition_uid: meta::uid(item).into(),
+            precondition_uid: item.uid().into(),
             ..Default::default()
         };
         match self.client.delete(node.resource, &node.namespace, &node.name, &params).await {
@@ -249,26 +296,27 @@ impl GarbageCollector {
 
     /// Orphan deletion: strips the owner's reference from every dependent, then
     /// drops the `orphan` finalizer so the owner's deletion completes.
-    async fn orphan_dependents(&self, node: &Node, owner: &Value) -> Result<Action> {
-        let uid = meta::uid(owner);
+    async fn orphan_dependents(&self, node: &Node, owner: &PartialObjectMetadata) -> Result<Action> {
+        let uid = owner.uid();
         let dependents = self.graph.lock().expect("graph lock").dependents_of(uid);
         for dep in &dependents {
             let Some(obj) = self.store_get(dep) else { continue };
-            self.patch(dep, &crate::pods::drop_owner_patch(&obj, uid)).await?;
+            // The patch's one home, pods::drop_owner_patch, reads an object's JSON.
+            self.patch(dep, &crate::pods::drop_owner_patch(&crate::as_json(&*obj), uid)).await?;
         }
         tracing::info!(dependents = dependents.len(), "orphaned dependents");
         self.remove_finalizer(node, owner, ORPHAN).await
     }
 
     /// Foreground deletion: the owner goes once no blocking dependent is left.
-    async fn delete_dependents_first(&self, node: &Node, owner: &Value) -> Result<Action> {
-        let uid = meta::uid(owner);
+    async fn delete_dependents_first(&self, node: &Node, owner: &PartialObjectMetadata) -> Result<Action> {
+        let uid = owner.uid();
         let dependents = self.graph.lock().expect("graph lock").dependents_of(uid);
         let blocking: Vec<&Node> = dependents
             .iter()
             .filter(|d| {
                 self.store_get(d).is_some_and(|obj| {
-                    owner_references(&obj).iter().any(|r| r["uid"] == uid && r["blockOwnerDeletion"] == true)
+                    owners(&obj).iter().any(|r| r.uid == uid && r.block_owner_deletion == Some(true))
                 })
             })
             .collect();
@@ -280,11 +328,11 @@ impl GarbageCollector {
         Ok(Action::Done)
     }
 
-    async fn remove_finalizer(&self, node: &Node, obj: &Value, finalizer: &str) -> Result<Action> {
+    async fn remove_finalizer(&self, node: &Node, obj: &PartialObjectMetadata, finalizer: &str) -> Result<Action> {
         let rest: Vec<&str> = finalizers(obj).into_iter().filter(|f| *f != finalizer).collect();
         let rest = if rest.is_empty() { Value::Null } else { json!(rest) };
         // Pinned to the version read, so a finalizer added meanwhile is not lost.
-        let patch = json!({"metadata": {"finalizers": rest, "resourceVersion": meta::resource_version(obj)}});
+        let patch = json!({"metadata": {"finalizers": rest, "resourceVersion": obj.resource_version()}});
         match self.client.patch(node.resource, &node.namespace, &node.name, PatchType::Merge, &patch).await {
             Ok(_) => Ok(Action::Done),
             Err(e) if e.is_not_found() => Ok(Action::Done),
@@ -309,22 +357,12 @@ impl Controller for GarbageCollector {
         "garbagecollector"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        self.informers.values().cloned().collect()
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match change {
-            Change::Added(obj) => self.observe(resource, obj, queue),
-            Change::Updated { old, new } => {
-                if meta::uid(old) != meta::uid(new) {
-                    self.forget(old, queue);
-                }
-                self.observe(resource, new, queue);
-            }
-            Change::Deleted(obj) => self.forget(obj, queue),
-            Change::Resync => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        let watch = |informer: &Arc<SharedInformer<PartialObjectMetadata>>| {
+            let (gc, resource) = (self.clone(), informer.info);
+            Watch::new(informer, move |change, queue| gc.changed(resource, change, queue))
+        };
+        self.informers.values().map(watch).collect()
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -342,7 +380,7 @@ impl Controller for GarbageCollector {
         let Some(informer) = self.informers.get(resource) else { return Ok(Action::Done) };
         let node = Node { resource: informer.info, namespace: namespace.into(), name: name.into() };
         let Some(obj) = self.store_get(&node) else { return Ok(Action::Done) };
-        if meta::deletion_timestamp(&obj).is_some() {
+        if is_deleted(&obj) {
             let fins = finalizers(&obj);
             if fins.contains(&ORPHAN) {
                 return self.orphan_dependents(&node, &obj).await;
@@ -351,10 +389,26 @@ impl Controller for GarbageCollector {
                 return self.delete_dependents_first(&node, &obj).await;
             }
         }
-        if owner_references(&obj).is_empty() {
+        if owners(&obj).is_empty() {
             return Ok(Action::Done);
         }
         self.attempt_to_delete(&node, &obj).await
+    }
+}
+
+impl GarbageCollector {
+    fn changed(&self, resource: &'static ResourceInfo, change: &Change<PartialObjectMetadata>, queue: &WorkQueue) {
+        match change {
+            Change::Added(obj) => self.observe(resource, obj, queue),
+            Change::Updated { old, new } => {
+                if old.uid() != new.uid() {
+                    self.forget(old, queue);
+                }
+                self.observe(resource, new, queue);
+            }
+            Change::Deleted(obj) => self.forget(obj, queue),
+            Change::Resync => {}
+        }
     }
 }
 

@@ -11,18 +11,16 @@
 //! every retry period; if it cannot renew for a whole renew deadline it has
 //! lost the lease and must stop (kube-controller-manager exits).
 
-use crate::clock::{add_secs, format_micro_time, Clock};
-use api::{meta, registry, ApiError, ResourceInfo};
+use crate::as_json;
+use crate::clock::{add_secs, Clock};
+use api::k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use api::ApiError;
 use client::events::{EventRecorder, EventType};
-use client::Client;
-use serde_json::{json, Value};
+use client::{Api, Client, Object};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
-
-fn leases() -> &'static ResourceInfo {
-    registry::lookup("leases").expect("leases are registered")
-}
 
 #[derive(Debug, Clone)]
 pub struct ElectionConfig {
@@ -41,32 +39,33 @@ pub struct ElectionConfig {
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Record {
     holder: String,
-    lease_duration_seconds: i64,
-    acquire_time: Value,
-    renew_time: Value,
-    transitions: i64,
+    lease_duration_seconds: i32,
+    acquire_time: Option<MicroTime>,
+    renew_time: Option<MicroTime>,
+    transitions: i32,
 }
 
 impl Record {
-    fn from_lease(lease: &Value) -> Self {
-        let spec = &lease["spec"];
+    fn from_lease(lease: &Lease) -> Self {
+        let Some(spec) = &lease.spec else { return Self::default() };
         Self {
-            holder: spec["holderIdentity"].as_str().unwrap_or_default().to_string(),
-            lease_duration_seconds: spec["leaseDurationSeconds"].as_i64().unwrap_or(0),
-            acquire_time: spec["acquireTime"].clone(),
-            renew_time: spec["renewTime"].clone(),
-            transitions: spec["leaseTransitions"].as_i64().unwrap_or(0),
+            holder: spec.holder_identity.clone().unwrap_or_default(),
+            lease_duration_seconds: spec.lease_duration_seconds.unwrap_or(0),
+            acquire_time: spec.acquire_time.clone(),
+            renew_time: spec.renew_time.clone(),
+            transitions: spec.lease_transitions.unwrap_or(0),
         }
     }
 
-    fn spec(&self) -> Value {
-        json!({
-            "holderIdentity": self.holder,
-            "leaseDurationSeconds": self.lease_duration_seconds,
-            "acquireTime": self.acquire_time,
-            "renewTime": self.renew_time,
-            "leaseTransitions": self.transitions,
-        })
+    fn spec(&self) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: Some(self.holder.clone()),
+            lease_duration_seconds: Some(self.lease_duration_seconds),
+            acquire_time: self.acquire_time.clone(),
+            renew_time: self.renew_time.clone(),
+            lease_transitions: Some(self.transitions),
+            ..Default::default()
+        }
     }
 }
 
@@ -109,7 +108,18 @@ impl LeaderElector {
     /// Whether the lease last seen is still honoured.
     fn lease_valid(&self) -> bool {
         let observed = self.observed.lock().expect("observed lock");
-        observed.as_ref().is_some_and(|o| add_secs(o.at, o.record.lease_duration_seconds) > self.clock.now())
+        observed.as_ref().is_some_and(|o| add_secs(o.at, o.record.lease_duration_seconds.into()) > self.clock.now())
+    }
+
+    /// Now, as a MicroTime holds it (to the microsecond, as stored), so a
+    /// record written and the same record read back compare equal.
+    fn micro_now(&self) -> MicroTime {
+        let now = self.clock.now();
+        MicroTime(jiff::Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now))
+    }
+
+    fn leases(&self) -> Api<Lease> {
+        Api::namespaced(&self.client, &self.config.namespace)
     }
 
     /// One attempt to take or keep the lease; true when this candidate holds it now.
@@ -124,25 +134,27 @@ impl LeaderElector {
     }
 
     async fn attempt(&self) -> Result<bool, ApiError> {
-        let now = format_micro_time(self.clock.now());
+        let now = self.micro_now();
         let mut record = Record {
             holder: self.config.identity.clone(),
-            lease_duration_seconds: self.config.lease_duration.as_secs().max(1) as i64,
-            acquire_time: now.clone().into(),
-            renew_time: now.into(),
+            lease_duration_seconds: self.config.lease_duration.as_secs().clamp(1, i32::MAX as u64) as i32,
+            acquire_time: Some(now.clone()),
+            renew_time: Some(now),
             transitions: 0,
         };
         let (namespace, name) = (&self.config.namespace, &self.config.name);
-        let mut lease = match self.client.get(leases(), namespace, name).await {
+        let mut lease = match self.leases().get(name).await {
             Ok(lease) => lease,
             Err(e) if e.is_not_found() => {
-                let lease = json!({
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {"name": name, "namespace": namespace},
-                    "spec": record.spec(),
-                });
-                let created = self.client.create(leases(), namespace, &lease).await?;
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        namespace: Some(namespace.clone()),
+                        ..Default::default()
+                    },
+                    spec: Some(record.spec()),
+                };
+                let created = self.leases().create(&lease).await?;
                 self.observe(record);
                 self.became_leader(&created).await;
                 return Ok(true);
@@ -161,8 +173,8 @@ impl LeaderElector {
         } else {
             record.transitions = old.transitions + 1;
         }
-        lease["spec"] = record.spec();
-        let updated = self.client.update(leases(), namespace, &lease).await?;
+        lease.spec = Some(record.spec());
+        let updated = self.leases().update(&lease).await?;
         self.observe(record);
         if !was_leader {
             self.became_leader(&updated).await;
@@ -170,10 +182,10 @@ impl LeaderElector {
         Ok(true)
     }
 
-    async fn became_leader(&self, lease: &Value) {
-        tracing::info!(identity = %self.config.identity, lease = meta::name(lease), "became leader");
+    async fn became_leader(&self, lease: &Lease) {
+        tracing::info!(identity = %self.config.identity, lease = lease.name(), "became leader");
         let message = format!("{} became leader", self.config.identity);
-        self.recorder.record(lease, EventType::Normal, "LeaderElection", &message).await;
+        self.recorder.record(&as_json(lease), EventType::Normal, "LeaderElection", &message).await;
     }
 
     /// Waits until this candidate holds the lease.
@@ -219,21 +231,21 @@ impl LeaderElector {
             return;
         }
         let transitions = self.observed.lock().expect("observed lock").as_ref().map_or(0, |o| o.record.transitions);
-        let now = format_micro_time(self.clock.now());
+        let now = self.micro_now();
         let record = Record {
             holder: String::new(),
             lease_duration_seconds: 1,
-            acquire_time: now.clone().into(),
-            renew_time: now.into(),
+            acquire_time: Some(now.clone()),
+            renew_time: Some(now),
             transitions,
         };
-        let result = async {
-            let mut lease = self.client.get(leases(), &self.config.namespace, &self.config.name).await?;
+        let result: Result<(), ApiError> = async {
+            let mut lease = self.leases().get(&self.config.name).await?;
             if Record::from_lease(&lease).holder != self.config.identity {
                 return Ok(());
             }
-            lease["spec"] = record.spec();
-            self.client.update(leases(), &self.config.namespace, &lease).await.map(drop)
+            lease.spec = Some(record.spec());
+            self.leases().update(&lease).await.map(drop)
         }
         .await;
         match result {
@@ -270,6 +282,10 @@ mod tests {
     use crate::testing::TestApi;
     use std::sync::Arc;
 
+    fn leases() -> &'static api::ResourceInfo {
+        <Lease as client::Resource>::info()
+    }
+
     /// Kubernetes' durations for the lease; real waits are kept short, and the
     /// manual clock stands for the time that passes.
     fn config(identity: &str) -> ElectionConfig {
@@ -284,7 +300,7 @@ mod tests {
     }
 
     async fn lease(api: &TestApi) -> Record {
-        Record::from_lease(&api.client.get(leases(), "kube-system", "kube-controller-manager").await.unwrap())
+        Record::from_lease(&Api::namespaced(&api.client, "kube-system").get("kube-controller-manager").await.unwrap())
     }
 
     #[tokio::test]
@@ -296,7 +312,9 @@ mod tests {
         a.acquire().await;
         let first = lease(&api).await;
         assert_eq!((first.holder.as_str(), first.lease_duration_seconds, first.transitions), ("a", 15, 0));
-        assert!(first.renew_time.as_str().is_some_and(|t| t.contains('.')), "renewTime is a MicroTime: {first:?}");
+        let stored = api.client.get(leases(), "kube-system", "kube-controller-manager").await.unwrap();
+        let renew_time = &stored["spec"]["renewTime"];
+        assert!(renew_time.as_str().is_some_and(|t| t.contains('.')), "renewTime is a MicroTime: {stored}");
 
         let waiting = tokio::spawn({
             let b = b.clone();

@@ -2,10 +2,13 @@
 //! actual state at what its objects ask for, as kube-controller-manager.
 //!
 //! Framework:
-//! - [`client::informer`]: one list+watch per resource, shared by every controller
-//!   (the kubelet shares its Services and Endpoints the same way).
-//! - [`runner`]: the [`Controller`](runner::Controller) trait, the work queue
-//!   and the workers that call `reconcile(key)`.
+//! - [`client::informer`]: one list+watch per resource and object type (a
+//!   `k8s-openapi` type, or metadata only for the garbage collector, which
+//!   handles every kind alike), shared by every controller (the kubelet shares
+//!   its Services and Endpoints the same way).
+//! - [`runner`]: the [`Controller`] trait, the informers a controller watches
+//!   with their handlers ([`Watch`](runner::Watch)), the work queue and the
+//!   workers that call `reconcile(key)`.
 //! - [`leader`]: leader election, so only one replica acts.
 //! - [`expectations`], [`pods`]: what the pod-owning controllers share
 //!   (Kubernetes' controller_utils).
@@ -108,6 +111,11 @@ pub struct Context {
     pub config: Config,
 }
 
+/// A typed object as JSON, for what takes any kind alike (the event recorder).
+pub(crate) fn as_json(obj: &impl client::Object) -> serde_json::Value {
+    serde_json::to_value(obj).expect("a typed object always serializes")
+}
+
 type Build = fn(&Context) -> Arc<dyn Controller>;
 
 /// Every controller, by the name `--controllers` knows it by.
@@ -127,14 +135,21 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("service-lb-controller", |ctx| Arc::new(service_lb::ServiceLbController::new(ctx))),
 ];
 
+/// What is wrong with the controller-manager's flags.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{name:?} is not in the list of known controllers: {known}")]
+    UnknownController { name: String, known: String },
+}
+
 /// The controllers `--controllers` selects, as kube-controller-manager reads it:
 /// an exact name or `-name` decides; otherwise `*` enables.
-pub fn selected_controllers(flags: &[String]) -> Result<Vec<&'static str>, String> {
+pub fn selected_controllers(flags: &[String]) -> Result<Vec<&'static str>, Error> {
     for flag in flags {
         let name = flag.trim().trim_start_matches('-');
         if name != "*" && !CONTROLLERS.iter().any(|(n, _)| *n == name) {
             let known: Vec<&str> = CONTROLLERS.iter().map(|(n, _)| *n).collect();
-            return Err(format!("{name:?} is not in the list of known controllers: {}", known.join(", ")));
+            return Err(Error::UnknownController { name: name.to_string(), known: known.join(", ") });
         }
     }
     let enabled = |name: &str| {
@@ -155,7 +170,7 @@ pub fn selected_controllers(flags: &[String]) -> Result<Vec<&'static str>, Strin
 /// replica loses the leader lease, which is an error (the process should exit
 /// and be restarted as a candidate, as kube-controller-manager does).
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let names = selected_controllers(&config.controllers).map_err(anyhow::Error::msg)?;
+    let names = selected_controllers(&config.controllers)?;
     let client = client::Client::connect_lazy(&config.server)?;
     let clock = Clock::system();
     tokio::pin!(shutdown);
@@ -251,7 +266,7 @@ mod tests {
         let some = selected_controllers(&["*".into(), "-replicationcontroller".into()]).unwrap();
         assert!(!some.contains(&"replicationcontroller") && some.contains(&"replicaset"));
         assert_eq!(selected_controllers(&["replicaset".into()]).unwrap(), ["replicaset"]);
-        let err = selected_controllers(&["replicasets".into()]).unwrap_err();
+        let err = selected_controllers(&["replicasets".into()]).unwrap_err().to_string();
         assert!(err.starts_with("\"replicasets\" is not in the list of known controllers"), "{err}");
     }
 }

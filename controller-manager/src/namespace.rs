@@ -6,24 +6,25 @@
 //!
 //! The apiserver still finalizes namespaces itself too; both do the same thing,
 //! so every step here is idempotent and a namespace already gone is success.
+//!
+//! The content pass lists and deletes every namespaced kind alike, and needs
+//! only their names and deletionTimestamps, so it reads them as metadata
+//! ([`PartialObjectMetadata`]).
 
-use crate::clock::{parse_time, Clock};
-use crate::runner::{Action, Controller, Result};
+use crate::clock::Clock;
+use crate::garbage_collector::PartialObjectMetadata;
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi::api::core::v1::{Namespace, Pod};
+use api::{registry, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
-use client::{Client, DeleteParams, ListParams};
-use serde_json::Value;
+use client::{Api, Client, DeleteParams, ListParams, Object};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The finalizer the namespace controller owns.
 pub const FINALIZER: &str = "kubernetes";
-
-fn namespaces() -> &'static ResourceInfo {
-    registry::lookup("namespaces").expect("namespaces are registered")
-}
 
 /// Every kind that lives in a namespace and is stored (a Binding is not).
 fn namespaced_resources() -> impl Iterator<Item = &'static ResourceInfo> {
@@ -32,9 +33,9 @@ fn namespaced_resources() -> impl Iterator<Item = &'static ResourceInfo> {
 
 pub struct NamespaceController {
     client: Client,
-    namespaces: Arc<SharedInformer>,
+    namespaces: Arc<SharedInformer<Namespace>>,
     /// Watched so a namespace waiting for its last pods looks again as soon as they go.
-    pods: Arc<SharedInformer>,
+    pods: Arc<SharedInformer<Pod>>,
     clock: Clock,
 }
 
@@ -42,8 +43,8 @@ impl NamespaceController {
     pub fn new(ctx: &Context) -> Self {
         Self {
             client: ctx.client.clone(),
-            namespaces: ctx.factory.informer(namespaces()),
-            pods: ctx.factory.informer(crate::pods::pods()),
+            namespaces: ctx.factory.typed(),
+            pods: ctx.factory.typed(),
             clock: ctx.clock.clone(),
         }
     }
@@ -54,18 +55,17 @@ impl NamespaceController {
     async fn delete_content(&self, namespace: &str) -> Result<(usize, Duration)> {
         let (mut remaining, mut longest) = (0, Duration::ZERO);
         for resource in namespaced_resources() {
-            let list = self.client.list(resource, namespace, &ListParams::default()).await?;
-            for item in list["items"].as_array().into_iter().flatten() {
+            let list =
+                self.client.list_as::<PartialObjectMetadata>(resource, namespace, &ListParams::default()).await?;
+            for item in &list.items {
                 remaining += 1;
-                if let Some(deadline) = meta::deletion_timestamp(item) {
-                    if let Some(t) = parse_time(&Value::String(deadline.into())) {
-                        longest = longest.max(self.clock.until(t));
-                    }
+                if let Some(deadline) = &item.metadata.deletion_timestamp {
+                    longest = longest.max(self.clock.until(deadline.0));
                     continue;
                 }
                 // Background, as Kubernetes' namespace deleter: owners and dependents all go anyway.
                 let params = DeleteParams { propagation_policy: "Background".into(), ..Default::default() };
-                match self.client.delete(resource, namespace, meta::name(item), &params).await {
+                match self.client.delete(resource, namespace, item.name(), &params).await {
                     Ok(_) => {}
                     Err(e) if e.is_not_found() => {}
                     Err(e) => return Err(e.into()),
@@ -78,24 +78,20 @@ impl NamespaceController {
     async fn count_content(&self, namespace: &str) -> Result<usize> {
         let mut remaining = 0;
         for resource in namespaced_resources() {
-            let list = self.client.list(resource, namespace, &ListParams::default()).await?;
-            remaining += list["items"].as_array().map_or(0, Vec::len);
+            let list =
+                self.client.list_as::<PartialObjectMetadata>(resource, namespace, &ListParams::default()).await?;
+            remaining += list.items.len();
         }
         Ok(remaining)
     }
 
     /// Removes our finalizer; with no finalizer left the apiserver deletes the namespace.
-    async fn finalize(&self, ns: &Value) -> Result<Action> {
+    async fn finalize(&self, ns: &Namespace) -> Result<Action> {
         let mut updated = ns.clone();
-        let rest: Vec<Value> = ns["spec"]["finalizers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| f.as_str() != Some(FINALIZER))
-            .cloned()
-            .collect();
-        updated["spec"]["finalizers"] = rest.into();
-        match self.client.update(namespaces(), "", &updated).await {
+        let spec = updated.spec.get_or_insert_default();
+        let rest = spec.finalizers.iter().flatten().filter(|f| *f != FINALIZER).cloned().collect();
+        spec.finalizers = Some(rest);
+        match Api::<Namespace>::all(&self.client).update(&updated).await {
             Ok(_) => {
                 tracing::info!("namespace emptied and finalized");
                 Ok(Action::Done)
@@ -112,42 +108,28 @@ impl Controller for NamespaceController {
         "namespace"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.namespaces.clone(), self.pods.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        if resource.kind == "Pod" {
-            if let Change::Deleted(pod) = change {
-                let ns = meta::namespace(pod);
-                if self.namespaces.store().get(ns).is_some_and(|n| meta::deletion_timestamp(&n).is_some()) {
-                    queue.add(ns);
-                }
-            }
-            return;
-        }
-        match change {
-            Change::Added(ns) | Change::Updated { new: ns, .. } if meta::deletion_timestamp(ns).is_some() => {
-                queue.add(meta::name(ns))
-            }
-            _ => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.namespaces, Self::namespace_changed),
+            Watch::method(&self, &self.pods, Self::pod_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {
         for ns in self.namespaces.store().list() {
-            if meta::deletion_timestamp(&ns).is_some() {
-                queue.add(meta::name(&ns));
+            if is_deleted(&ns) {
+                queue.add(ns.name());
             }
         }
     }
 
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let Some(ns) = self.namespaces.store().get(key) else { return Ok(Action::Done) };
-        if meta::deletion_timestamp(&ns).is_none() {
+        if !is_deleted(&ns) {
             return Ok(Action::Done);
         }
-        let already_final = ns["spec"]["finalizers"].as_array().is_none_or(|f| !f.iter().any(|f| f == FINALIZER));
+        let finalizers = ns.spec.as_ref().and_then(|s| s.finalizers.as_ref());
+        let already_final = finalizers.is_none_or(|f| !f.iter().any(|f| f == FINALIZER));
         if already_final {
             return Ok(Action::Done);
         }
@@ -161,6 +143,30 @@ impl Controller for NamespaceController {
             return Ok(Action::RequeueAfter(wait));
         }
         self.finalize(&ns).await
+    }
+}
+
+/// The namespace has been deleted (its deletionTimestamp is set).
+fn is_deleted(ns: &Namespace) -> bool {
+    ns.metadata.deletion_timestamp.is_some()
+}
+
+impl NamespaceController {
+    fn namespace_changed(&self, change: &Change<Namespace>, queue: &WorkQueue) {
+        if let Change::Added(ns) | Change::Updated { new: ns, .. } = change {
+            if is_deleted(ns) {
+                queue.add(ns.name())
+            }
+        }
+    }
+
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+        if let Change::Deleted(pod) = change {
+            let ns = pod.namespace();
+            if self.namespaces.store().get(ns).is_some_and(|n| is_deleted(&n)) {
+                queue.add(ns);
+            }
+        }
     }
 }
 
@@ -190,7 +196,8 @@ mod tests {
         let pods = testing::info("pods");
         api.client.create_subresource(pods, "custom-namespace", "kubia-running", "binding", &binding).await.unwrap();
 
-        api.client.delete(namespaces(), "", "custom-namespace", &Default::default()).await.unwrap();
+        let namespaces = <Namespace as client::Resource>::info();
+        api.client.delete(namespaces, "", "custom-namespace", &Default::default()).await.unwrap();
         api.eventually("the RC and the idle pod are gone", || async {
             api.list("replicationcontrollers", "custom-namespace").await.is_empty()
                 && api.get("pods", "custom-namespace", "kubia-manual").await.is_none()

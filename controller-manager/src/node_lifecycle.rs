@@ -18,16 +18,19 @@
 //! (Kubernetes' "full disruption"): no NoExecute taints are kept, so nothing is
 //! evicted.
 
-use crate::clock::{format_time, parse_time, Clock};
-use crate::runner::{Action, Controller, Result};
-use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use crate::clock::Clock;
+use crate::runner::{Action, Controller, Result, Watch};
+use crate::{as_json, Context};
+use api::k8s_openapi::api::coordination::v1::Lease;
+use api::k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use api::node::{condition, ready_status};
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
-use client::{Client, PatchType};
+use client::{Api, Client, Object, PatchType};
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,33 +53,20 @@ const MANAGED_TAINTS: &[&str] = &[
 /// belongs to the network, not the kubelet).
 const KUBELET_CONDITIONS: &[&str] = &["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
 
-fn nodes() -> &'static ResourceInfo {
-    registry::lookup("nodes").expect("nodes are registered")
-}
-
-pub fn condition<'a>(node: &'a Value, kind: &str) -> Option<&'a Value> {
-    node["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
-}
-
-/// The Ready condition's status: "True", "False" or "Unknown" (missing counts as Unknown).
-pub fn ready_status(node: &Value) -> &str {
-    condition(node, "Ready").and_then(|c| c["status"].as_str()).unwrap_or("Unknown")
-}
-
 /// What this controller last heard from a node.
 #[derive(Debug, Clone)]
 struct Health {
     /// When the controller last saw the node report (lease renewal or heartbeat).
     probe: Timestamp,
-    heartbeat: Value,
+    heartbeat: Option<Time>,
     lease_renew: Option<Timestamp>,
 }
 
 pub struct NodeLifecycleController {
     client: Client,
-    nodes: Arc<SharedInformer>,
-    leases: Arc<SharedInformer>,
-    pods: Arc<SharedInformer>,
+    nodes: Arc<SharedInformer<Node>>,
+    leases: Arc<SharedInformer<Lease>>,
+    pods: Arc<SharedInformer<Pod>>,
     clock: Clock,
     recorder: EventRecorder,
     grace: Duration,
@@ -90,9 +80,9 @@ impl NodeLifecycleController {
         let factory = &ctx.factory;
         Self {
             client: ctx.client.clone(),
-            nodes: factory.informer(nodes()),
-            leases: factory.informer(registry::lookup("leases").expect("leases are registered")),
-            pods: factory.informer(crate::pods::pods()),
+            nodes: factory.typed(),
+            leases: factory.typed(),
+            pods: factory.typed(),
             clock: ctx.clock.clone(),
             recorder: EventRecorder::new(ctx.client.clone(), "node-controller", ""),
             grace: ctx.config.node_monitor_grace_period,
@@ -103,13 +93,13 @@ impl NodeLifecycleController {
     }
 
     /// Updates what was heard from `node`; true when it has been silent too long.
-    fn silent(&self, node: &Value) -> bool {
+    fn silent(&self, node: &Node) -> bool {
         let now = self.clock.now();
-        let name = meta::name(node);
+        let name = node.name();
         let ready = condition(node, "Ready");
-        let heartbeat = ready.map(|c| c["lastHeartbeatTime"].clone()).unwrap_or(Value::Null);
+        let heartbeat = ready.and_then(|c| c.last_heartbeat_time.clone());
         let lease = self.leases.store().get_in("kube-node-lease", name);
-        let lease_renew = lease.as_ref().and_then(|l| parse_time(&l["spec"]["renewTime"]));
+        let lease_renew = lease.as_ref().and_then(|l| l.spec.as_ref()?.renew_time.as_ref()).map(|t| t.0);
         let mut map = self.health.lock().expect("health lock");
         let health = map.entry(name.to_string()).or_insert_with(|| Health {
             // First sight (or a restart of this controller): the node gets a full grace period.
@@ -130,51 +120,52 @@ impl NodeLifecycleController {
     }
 
     /// Marks the kubelet's conditions Unknown; returns the node as stored afterwards.
-    async fn mark_unknown(&self, node: &Value) -> Result<Value> {
-        let now = format_time(self.clock.now());
+    async fn mark_unknown(&self, node: &Node) -> Result<Node> {
+        let now = Time(self.clock.now());
         let mut updated = node.clone();
-        let mut conditions: Vec<Value> = node["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        let conditions = updated.status.get_or_insert_default().conditions.get_or_insert_default();
         for kind in KUBELET_CONDITIONS {
-            match conditions.iter_mut().find(|c| c["type"] == *kind) {
-                Some(c) if c["status"] != "Unknown" => {
-                    c["status"] = "Unknown".into();
-                    c["reason"] = "NodeStatusUnknown".into();
-                    c["message"] = "Kubelet stopped posting node status.".into();
-                    c["lastTransitionTime"] = now.clone().into();
+            match conditions.iter_mut().find(|c| c.type_ == *kind) {
+                Some(c) if c.status != "Unknown" => {
+                    c.status = "Unknown".into();
+                    c.reason = Some("NodeStatusUnknown".into());
+                    c.message = Some("Kubelet stopped posting node status.".into());
+                    c.last_transition_time = Some(now.clone());
                 }
                 Some(_) => {}
-                None => conditions.push(json!({
-                    "type": kind,
-                    "status": "Unknown",
-                    "reason": "NodeStatusNeverUpdated",
-                    "message": "Kubelet never posted node status.",
-                    "lastHeartbeatTime": meta::creation_timestamp(node),
-                    "lastTransitionTime": now,
-                })),
+                None => conditions.push(NodeCondition {
+                    type_: kind.to_string(),
+                    status: "Unknown".into(),
+                    reason: Some("NodeStatusNeverUpdated".into()),
+                    message: Some("Kubelet never posted node status.".into()),
+                    last_heartbeat_time: node.metadata.creation_timestamp.clone(),
+                    last_transition_time: Some(now.clone()),
+                }),
             }
         }
-        updated["status"]["conditions"] = conditions.into();
         if updated == *node {
             return Ok(updated);
         }
-        Ok(self.client.update_status(nodes(), "", &updated).await?)
+        Ok(Api::<Node>::all(&self.client).update_status(&updated).await?)
     }
 
     /// The taints the node should carry from its conditions and spec, keeping the
     /// `timeAdded` of those it already has.
-    fn desired_taints(&self, node: &Value, full_disruption: bool) -> Vec<Value> {
-        let existing: Vec<Value> = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
-        let mut taints: Vec<Value> =
-            existing.iter().filter(|t| !MANAGED_TAINTS.contains(&t["key"].as_str().unwrap_or(""))).cloned().collect();
+    fn desired_taints(&self, node: &Node, full_disruption: bool) -> Vec<Taint> {
+        let existing = taints_of(node);
+        let mut taints: Vec<Taint> =
+            existing.iter().filter(|t| !MANAGED_TAINTS.contains(&t.key.as_str())).cloned().collect();
         let mut want = |key: &str, effect: &str| {
-            let kept = existing.iter().find(|t| t["key"] == key && t["effect"] == effect);
+            let kept = existing.iter().find(|t| t.key == key && t.effect == effect);
             taints.push(match kept {
                 Some(t) => t.clone(),
-                // Only NoExecute taints carry timeAdded (tolerationSeconds count from it).
-                None if effect == "NoExecute" => {
-                    json!({"key": key, "effect": effect, "timeAdded": format_time(self.clock.now())})
-                }
-                None => json!({"key": key, "effect": effect}),
+                None => Taint {
+                    key: key.into(),
+                    effect: effect.into(),
+                    // Only NoExecute taints carry timeAdded (tolerationSeconds count from it).
+                    time_added: (effect == "NoExecute").then(|| Time(self.clock.now())),
+                    value: None,
+                },
             });
         };
         let ready = ready_status(node);
@@ -195,47 +186,72 @@ impl NodeLifecycleController {
             ("PIDPressure", "node.kubernetes.io/pid-pressure"),
             ("NetworkUnavailable", "node.kubernetes.io/network-unavailable"),
         ] {
-            if condition(node, kind).is_some_and(|c| c["status"] == "True") {
+            if condition(node, kind).is_some_and(|c| c.status == "True") {
                 want(key, "NoSchedule");
             }
         }
-        if node["spec"]["unschedulable"] == true {
+        if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
             want("node.kubernetes.io/unschedulable", "NoSchedule");
         }
         taints
     }
 
-    async fn sync_taints(&self, node: &Value, full_disruption: bool) -> Result<()> {
+    async fn sync_taints(&self, node: &Node, full_disruption: bool) -> Result<()> {
         let desired = self.desired_taints(node, full_disruption);
-        let current = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
-        if desired == current {
+        if desired == taints_of(node) {
             return Ok(());
         }
-        let taints = if desired.is_empty() { Value::Null } else { desired.into() };
+        // An empty list removes the field (a merge patch's null).
+        let taints = if desired.is_empty() { None } else { Some(desired) };
         // Pinned to the version read, so a taint a user adds meanwhile is not lost.
-        let patch = json!({"metadata": {"resourceVersion": meta::resource_version(node)}, "spec": {"taints": taints}});
-        self.client.patch(nodes(), "", meta::name(node), PatchType::Merge, &patch).await?;
+        let patch = json!({"metadata": {"resourceVersion": node.resource_version()}, "spec": {"taints": taints}});
+        Api::<Node>::all(&self.client).patch(node.name(), PatchType::Merge, &patch).await?;
         Ok(())
     }
 
     /// Kubernetes' MarkPodsNotReady: the node cannot vouch for its pods any more.
     async fn mark_pods_not_ready(&self, node: &str) {
         let pods = self.pods.store().list();
-        for pod in pods.iter().filter(|p| crate::pods::node_name(p) == node && crate::pods::is_ready(p)) {
+        for pod in pods.iter().filter(|p| api::pod::node_name(p) == node && api::pod::is_ready(p)) {
             let mut updated = (**pod).clone();
-            if let Some(conditions) = updated["status"]["conditions"].as_array_mut() {
-                for c in conditions.iter_mut().filter(|c| c["type"] == "Ready") {
-                    c["status"] = "False".into();
-                    c["lastTransitionTime"] = format_time(self.clock.now()).into();
-                }
+            let conditions = updated.status.iter_mut().flat_map(|s| s.conditions.iter_mut().flatten());
+            for c in conditions.filter(|c| c.type_ == "Ready") {
+                c.status = "False".into();
+                c.last_transition_time = Some(Time(self.clock.now()));
             }
-            let ns = meta::namespace(pod);
-            match self.client.update_status(crate::pods::pods(), ns, &updated).await {
-                Ok(_) => self.recorder.record(pod, EventType::Warning, "NodeNotReady", "Node is not ready").await,
-                Err(e) => tracing::warn!(pod = meta::name(pod), error = %e, "marking pod not ready"),
+            match Api::<Pod>::namespaced(&self.client, pod.namespace()).update_status(&updated).await {
+                Ok(_) => {
+                    self.recorder
+                        .record(&as_json(&**pod), EventType::Warning, "NodeNotReady", "Node is not ready")
+                        .await
+                }
+                Err(e) => tracing::warn!(pod = pod.name(), error = %e, "marking pod not ready"),
             }
         }
     }
+
+    fn node_changed(&self, change: &Change<Node>, queue: &WorkQueue) {
+        match change {
+            Change::Added(n) | Change::Updated { new: n, .. } => queue.add(n.name()),
+            Change::Deleted(n) => {
+                self.health.lock().expect("health lock").remove(n.name());
+            }
+            Change::Resync => {}
+        }
+    }
+
+    fn lease_changed(&self, change: &Change<Lease>, queue: &WorkQueue) {
+        if let Change::Added(l) | Change::Updated { new: l, .. } = change {
+            if l.namespace() == "kube-node-lease" {
+                queue.add(l.name())
+            }
+        }
+    }
+}
+
+/// The node's taints (none when `spec.taints` is absent).
+fn taints_of(node: &Node) -> Vec<Taint> {
+    node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default()
 }
 
 #[async_trait::async_trait]
@@ -244,21 +260,14 @@ impl Controller for NodeLifecycleController {
         "nodelifecycle"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.nodes.clone(), self.leases.clone(), self.pods.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match (resource.kind, change) {
-            ("Node", Change::Added(n) | Change::Updated { new: n, .. }) => queue.add(meta::name(n)),
-            ("Node", Change::Deleted(n)) => {
-                self.health.lock().expect("health lock").remove(meta::name(n));
-            }
-            ("Lease", Change::Added(l) | Change::Updated { new: l, .. }) if meta::namespace(l) == "kube-node-lease" => {
-                queue.add(meta::name(l))
-            }
-            _ => {}
-        }
+    /// Pods are only read (when a node stops being ready), but the workers
+    /// wait for their cache too.
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.nodes, Self::node_changed),
+            Watch::method(&self, &self.leases, Self::lease_changed),
+            Watch::new(&self.pods, |_, _| {}),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -279,14 +288,14 @@ impl Controller for NodeLifecycleController {
         if was == "True" && now != "True" {
             tracing::info!(status = now, "node is not ready");
             let message = format!("Node {key} status is now: NodeNotReady");
-            self.recorder.record(&node, EventType::Normal, "NodeNotReady", &message).await;
+            self.recorder.record(&as_json(&*node), EventType::Normal, "NodeNotReady", &message).await;
             self.mark_pods_not_ready(key).await;
         }
         // Only a node that is not Ready asks whether every node is down: going
         // through all nodes at each heartbeat of thousands of healthy ones
         // would cost nodes² per lease renewal period.
-        let full_disruption = now != "True"
-            && self.nodes.store().list().iter().all(|n| meta::name(n) == key || ready_status(n) != "True");
+        let full_disruption =
+            now != "True" && self.nodes.store().list().iter().all(|n| n.name() == key || ready_status(n) != "True");
         if full_disruption {
             tracing::warn!("no node is ready: not evicting anything until one is");
         }

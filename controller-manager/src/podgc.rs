@@ -9,17 +9,17 @@
 //! - A pod bound to a node that does not exist (any more) is force-deleted
 //!   after a 40 s quarantine and a live check, as Kubernetes' gcOrphaned.
 
-use crate::clock::{parse_time, Clock};
-use crate::node_lifecycle::ready_status;
-use crate::runner::{Action, Controller, Result};
+use crate::clock::Clock;
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi::api::core::v1::{Node, Pod};
+use api::node::ready_status;
+use api::pod::node_name;
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::{Client, DeleteParams};
+use client::{Api, Client, DeleteParams, Object};
 use jiff::Timestamp;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,14 +27,10 @@ use std::time::Duration;
 /// How long a node must be missing before its pods count as orphaned.
 const QUARANTINE: Duration = Duration::from_secs(40);
 
-fn nodes() -> &'static ResourceInfo {
-    registry::lookup("nodes").expect("nodes are registered")
-}
-
 pub struct PodGcController {
     client: Client,
-    pods: Arc<SharedInformer>,
-    nodes: Arc<SharedInformer>,
+    pods: Arc<SharedInformer<Pod>>,
+    nodes: Arc<SharedInformer<Node>>,
     clock: Clock,
     period: Duration,
     /// When each missing node was first noticed missing.
@@ -45,22 +41,19 @@ impl PodGcController {
     pub fn new(ctx: &Context) -> Self {
         Self {
             client: ctx.client.clone(),
-            pods: ctx.factory.informer(crate::pods::pods()),
-            nodes: ctx.factory.informer(nodes()),
+            pods: ctx.factory.typed(),
+            nodes: ctx.factory.typed(),
             clock: ctx.clock.clone(),
             period: ctx.config.node_monitor_period,
             missing_since: Mutex::default(),
         }
     }
 
-    async fn force_delete(&self, pod: &Value, why: &str) -> Result<Action> {
+    async fn force_delete(&self, pod: &Pod, why: &str) -> Result<Action> {
         tracing::info!(reason = why, "force-deleting pod");
-        let params = DeleteParams {
-            grace_period_seconds: Some(0),
-            precondition_uid: meta::uid(pod).into(),
-            ..Default::default()
-        };
-        match self.client.delete(crate::pods::pods(), meta::namespace(pod), meta::name(pod), &params).await {
+        let params =
+            DeleteParams { grace_period_seconds: Some(0), precondition_uid: pod.uid().into(), ..Default::default() };
+        match Api::<Pod>::namespaced(&self.client, pod.namespace()).delete(pod.name(), &params).await {
             Ok(_) => Ok(Action::Done),
             Err(e) if e.is_not_found() => Ok(Action::Done),
             Err(e) => Err(e.into()),
@@ -76,7 +69,7 @@ impl PodGcController {
         if waited < QUARANTINE {
             return Ok(Some(QUARANTINE - waited));
         }
-        match self.client.get(nodes(), "", node).await {
+        match Api::<Node>::all(&self.client).get(node).await {
             Ok(_) => Ok(Some(self.period)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e.into()),
@@ -90,34 +83,14 @@ impl Controller for PodGcController {
         "podgc"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.pods.clone(), self.nodes.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match (resource.kind, change) {
-            ("Pod", Change::Added(p) | Change::Updated { new: p, .. }) if !crate::pods::node_name(p).is_empty() => {
-                queue.add(key_of(p))
-            }
-            ("Node", Change::Added(n)) => {
-                self.missing_since.lock().expect("missing lock").remove(meta::name(n));
-            }
-            // A node going away or changing readiness changes what its pods
-            // need; its heartbeats (status updates that keep it Ready) do not,
-            // and looking through every pod at each of them would cost
-            // nodes × pods per heartbeat period.
-            ("Node", Change::Updated { old, new }) if ready_status(old) != ready_status(new) => {
-                self.resync_node(meta::name(new), queue)
-            }
-            ("Node", Change::Deleted(n)) => self.resync_node(meta::name(n), queue),
-            _ => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![Watch::method(&self, &self.pods, Self::pod_changed), Watch::method(&self, &self.nodes, Self::node_changed)]
     }
 
     fn resync(&self, queue: &WorkQueue) {
         for pod in self.pods.store().list() {
-            let node = crate::pods::node_name(&pod);
-            if !node.is_empty() && (meta::deletion_timestamp(&pod).is_some() || self.nodes.store().get(node).is_none())
+            let node = node_name(&pod);
+            if !node.is_empty() && (pod.metadata.deletion_timestamp.is_some() || self.nodes.store().get(node).is_none())
             {
                 queue.add(key_of(&pod));
             }
@@ -130,17 +103,17 @@ impl Controller for PodGcController {
 
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let Some(pod) = self.pods.store().get(key) else { return Ok(Action::Done) };
-        let node_name = crate::pods::node_name(&pod);
-        if node_name.is_empty() {
+        let bound_to = node_name(&pod);
+        if bound_to.is_empty() {
             return Ok(Action::Done);
         }
-        let Some(node) = self.nodes.store().get(node_name) else {
-            return match self.node_gone(node_name).await? {
+        let Some(node) = self.nodes.store().get(bound_to) else {
+            return match self.node_gone(bound_to).await? {
                 None => self.force_delete(&pod, "its node no longer exists").await,
                 Some(wait) => Ok(Action::RequeueAfter(wait)),
             };
         };
-        let Some(deadline) = meta::deletion_timestamp(&pod).and_then(|t| parse_time(&Value::String(t.into()))) else {
+        let Some(deadline) = pod.metadata.deletion_timestamp.as_ref().map(|t| t.0) else {
             return Ok(Action::Done);
         };
         if ready_status(&node) == "True" {
@@ -155,9 +128,34 @@ impl Controller for PodGcController {
 }
 
 impl PodGcController {
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+        if let Change::Added(pod) | Change::Updated { new: pod, .. } = change {
+            if !node_name(pod).is_empty() {
+                queue.add(key_of(pod))
+            }
+        }
+    }
+
+    fn node_changed(&self, change: &Change<Node>, queue: &WorkQueue) {
+        match change {
+            Change::Added(node) => {
+                self.missing_since.lock().expect("missing lock").remove(node.name());
+            }
+            // A node going away or changing readiness changes what its pods
+            // need; its heartbeats (status updates that keep it Ready) do not,
+            // and looking through every pod at each of them would cost
+            // nodes × pods per heartbeat period.
+            Change::Updated { old, new } if ready_status(old) != ready_status(new) => {
+                self.resync_node(new.name(), queue)
+            }
+            Change::Deleted(node) => self.resync_node(node.name(), queue),
+            _ => {}
+        }
+    }
+
     fn resync_node(&self, node: &str, queue: &WorkQueue) {
         for pod in self.pods.store().list() {
-            if crate::pods::node_name(&pod) == node {
+            if node_name(&pod) == node {
                 queue.add(key_of(&pod));
             }
         }
@@ -170,9 +168,18 @@ mod tests {
     use client::informer::InformerFactory;
     use serde_json::json;
 
-    fn node(ready: &str, heartbeat: &str) -> Arc<Value> {
+    fn node(ready: &str, heartbeat: &str) -> Arc<Node> {
+        let heartbeat = format!("2026-01-01T{heartbeat}Z");
         let ready = json!({"type": "Ready", "status": ready, "lastHeartbeatTime": heartbeat});
-        Arc::new(json!({"metadata": {"name": "n1"}, "status": {"conditions": [ready]}}))
+        Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": "n1"}, "status": {"conditions": [ready]}})).unwrap(),
+        )
+    }
+
+    fn pod(name: &str, node: &str) -> Pod {
+        let pod =
+            json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [], "nodeName": node}});
+        serde_json::from_value(pod).unwrap()
     }
 
     #[tokio::test]
@@ -184,20 +191,20 @@ mod tests {
             config: crate::testing::config(),
         };
         let gc = PodGcController::new(&ctx);
-        gc.pods.store().insert(json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"nodeName": "n1"}}));
-        gc.pods.store().insert(json!({"metadata": {"name": "q", "namespace": "default"}, "spec": {"nodeName": "n2"}}));
+        gc.pods.store().insert(pod("p", "n1"));
+        gc.pods.store().insert(pod("q", "n2"));
         let queue = WorkQueue::new(Duration::from_millis(1), Duration::from_secs(1));
 
         let heartbeat = Change::Updated { old: node("True", "10:00:00"), new: node("True", "10:00:10") };
-        gc.handle(nodes(), &heartbeat, &queue);
+        gc.node_changed(&heartbeat, &queue);
         assert!(queue.is_empty(), "a heartbeat requeued pods");
 
         let lost = Change::Updated { old: node("True", "10:00:10"), new: node("Unknown", "10:00:10") };
-        gc.handle(nodes(), &lost, &queue);
+        gc.node_changed(&lost, &queue);
         assert_eq!(queue.len(), 1, "only the pod on n1");
 
         let fresh = WorkQueue::new(Duration::from_millis(1), Duration::from_secs(1));
-        gc.handle(nodes(), &Change::Deleted(node("Unknown", "10:00:10")), &fresh);
+        gc.node_changed(&Change::Deleted(node("Unknown", "10:00:10")), &fresh);
         assert_eq!(fresh.len(), 1);
     }
 }

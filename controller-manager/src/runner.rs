@@ -6,11 +6,15 @@
 //! reconcile may also ask to be called again after a while.
 //!
 //! A controller is one file: a struct holding the stores it reads and the
-//! clients it writes with, implementing [`Controller`].
+//! clients it writes with, implementing [`Controller`]. It names each informer
+//! it watches with the method that handles that informer's changes
+//! ([`Watch`]), as client-go's `informer.AddEventHandler(...)`.
 
 use api::{ApiError, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
+use client::Object;
+use futures::future::BoxFuture;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,11 +57,29 @@ pub trait Controller: Send + Sync + 'static {
     /// The name `--controllers` knows it by: `replicaset`, `garbagecollector`, ...
     fn name(&self) -> &'static str;
 
-    /// The informers whose changes [`handle`](Self::handle) is given.
-    fn informers(&self) -> Vec<Arc<SharedInformer>>;
+    /// The informers the controller watches, each with the handler that turns
+    /// its changes into keys on the queue. The default watches
+    /// [`informers`](Self::informers) with [`handle`](Self::handle).
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        let informers = self.informers();
+        informers
+            .into_iter()
+            .map(|informer| {
+                let (ctrl, resource) = (self.clone(), informer.info);
+                Watch::new(&informer, move |change, queue| ctrl.handle(resource, change, queue))
+            })
+            .collect()
+    }
 
-    /// Turns one change of a watched resource into keys on the queue. Must not block.
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue);
+    /// JSON informers whose changes [`handle`](Self::handle) is given, for
+    /// controllers not yet on typed objects (issue 17 moves them to
+    /// [`watches`](Self::watches)).
+    fn informers(&self) -> Vec<Arc<SharedInformer>> {
+        Vec::new()
+    }
+
+    /// Turns one change of a JSON informer into keys on the queue. Must not block.
+    fn handle(&self, _resource: &'static ResourceInfo, _change: &Change, _queue: &WorkQueue) {}
 
     /// Queues every key the controller is responsible for (after the first sync,
     /// when changes were lost, and every [`resync_period`](Self::resync_period)).
@@ -72,6 +94,62 @@ pub trait Controller: Send + Sync + 'static {
     async fn reconcile(&self, key: &str) -> Result<Action>;
 }
 
+/// One informer a controller watches and what handles its changes. The
+/// handler must not block: it only looks at caches and adds keys.
+pub struct Watch(Arc<dyn Watched>);
+
+/// An informer of some object type with its handler, as [`run`] drives it.
+trait Watched: Send + Sync {
+    fn wait_synced(&self) -> BoxFuture<'_, ()>;
+    /// Subscribes (at once) and hands every change but `Resync` to the handler
+    /// until the returned task is aborted; `Resync` resyncs the controller.
+    fn start(self: Arc<Self>, controller: Arc<dyn Controller>, queue: WorkQueue) -> tokio::task::JoinHandle<()>;
+}
+
+struct Handled<K, F> {
+    informer: Arc<SharedInformer<K>>,
+    handler: F,
+}
+
+impl<K: Object, F: Fn(&Change<K>, &WorkQueue) + Send + Sync + 'static> Watched for Handled<K, F> {
+    fn wait_synced(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.informer.wait_synced())
+    }
+
+    fn start(self: Arc<Self>, controller: Arc<dyn Controller>, queue: WorkQueue) -> tokio::task::JoinHandle<()> {
+        let mut sub = self.informer.subscribe();
+        tokio::spawn(async move {
+            while let Some(change) = sub.recv().await {
+                match change {
+                    Change::Resync => controller.resync(&queue),
+                    change => (self.handler)(&change, &queue),
+                }
+            }
+        })
+    }
+}
+
+impl Watch {
+    /// Calls `handler` with each change of `informer`.
+    pub fn new<K: Object>(
+        informer: &Arc<SharedInformer<K>>,
+        handler: impl Fn(&Change<K>, &WorkQueue) + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(Handled { informer: informer.clone(), handler }))
+    }
+
+    /// Calls `controller.method` with each change of `informer`:
+    /// `Watch::method(&self, &self.pods, Self::pod_changed)`.
+    pub fn method<C: Send + Sync + 'static, K: Object>(
+        controller: &Arc<C>,
+        informer: &Arc<SharedInformer<K>>,
+        method: fn(&C, &Change<K>, &WorkQueue),
+    ) -> Self {
+        let controller = controller.clone();
+        Self::new(informer, move |change, queue| method(&controller, change, queue))
+    }
+}
+
 /// Splits a queue key `[resource:][namespace/]name` into its parts, for spans.
 pub fn split_key(key: &str) -> (&str, &str, &str) {
     let (resource, rest) = key.split_once(':').unwrap_or(("", key));
@@ -83,20 +161,11 @@ pub fn split_key(key: &str) -> (&str, &str, &str) {
 pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl Future<Output = ()>) {
     let queue = WorkQueue::default();
     let name = controller.name();
-    let informers = controller.informers();
+    let watches = controller.clone().watches();
     // Subscribe before waiting for the sync so no change after it is missed.
     let mut handlers = Vec::new();
-    for informer in &informers {
-        let mut sub = informer.subscribe();
-        let (ctrl, queue, info) = (controller.clone(), queue.clone(), informer.info);
-        handlers.push(AbortOnDrop(tokio::spawn(async move {
-            while let Some(change) = sub.recv().await {
-                match change {
-                    Change::Resync => ctrl.resync(&queue),
-                    change => ctrl.handle(info, &change, &queue),
-                }
-            }
-        })));
+    for Watch(watch) in &watches {
+        handlers.push(AbortOnDrop(watch.clone().start(controller.clone(), queue.clone())));
     }
     if let Some(period) = controller.resync_period() {
         let (ctrl, queue) = (controller.clone(), queue.clone());
@@ -110,8 +179,8 @@ pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl
         })));
     }
     let work = async {
-        for informer in &informers {
-            informer.wait_synced().await;
+        for Watch(watch) in &watches {
+            watch.wait_synced().await;
         }
         tracing::info!(controller = name, workers, "caches synced; starting workers");
         controller.resync(&queue);
@@ -165,6 +234,7 @@ impl Drop for AbortOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use api::k8s_openapi::api::core::v1::Pod;
     use serde_json::json;
     use std::sync::Mutex;
 
@@ -186,8 +256,16 @@ mod tests {
 
     /// Counts reconciles per key and fails the first attempt of "flaky".
     struct Recorder {
-        informer: Arc<SharedInformer>,
+        informer: Arc<SharedInformer<Pod>>,
         seen: Mutex<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+            if let Change::Added(pod) = change {
+                queue.add(client::watcher::key_of(pod));
+            }
+        }
     }
 
     #[async_trait::async_trait]
@@ -195,13 +273,8 @@ mod tests {
         fn name(&self) -> &'static str {
             "recorder"
         }
-        fn informers(&self) -> Vec<Arc<SharedInformer>> {
-            vec![self.informer.clone()]
-        }
-        fn handle(&self, _: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-            if let Change::Added(obj) = change {
-                queue.add(client::watcher::key_of(obj));
-            }
+        fn watches(self: Arc<Self>) -> Vec<Watch> {
+            vec![Watch::method(&self, &self.informer, Self::pod_changed)]
         }
         fn resync(&self, queue: &WorkQueue) {
             for key in self.informer.store().keys() {
@@ -221,7 +294,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn workers_start_after_the_sync_and_retry_failures() {
         let informer = Arc::new(SharedInformer::new(api::registry::lookup("pods").unwrap()));
-        informer.store().insert(json!({"metadata": {"name": "flaky", "namespace": "default"}}));
+        informer
+            .store()
+            .insert(serde_json::from_value(json!({"metadata": {"name": "flaky", "namespace": "default"}})).unwrap());
         let recorder = Arc::new(Recorder { informer: informer.clone(), seen: Mutex::default() });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(run(recorder.clone(), 2, async {

@@ -10,58 +10,57 @@
 //! with `spec.loadBalancerClass` belong to another implementation and are left
 //! alone, as are nodes labelled to be excluded from external load balancers.
 
-use crate::runner::{Action, Controller, Result};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, Node, Service};
+use api::node;
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::Client;
-use serde_json::{json, Value};
+use client::{Api, Client, Object};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Nodes with this label never serve as load balancers (as in Kubernetes' service controller).
 pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
 
-pub fn nodes() -> &'static ResourceInfo {
-    registry::lookup("nodes").expect("nodes are registered")
+fn service_type(service: &Service) -> &str {
+    service.spec.as_ref().and_then(|s| s.type_.as_deref()).unwrap_or("")
 }
 
-fn is_load_balancer(service: &Value) -> bool {
-    service["spec"]["type"] == "LoadBalancer"
+fn is_load_balancer(service: &Service) -> bool {
+    service_type(service) == "LoadBalancer"
 }
 
 /// Another implementation's service: not ours to touch.
-fn has_class(service: &Value) -> bool {
-    service["spec"]["loadBalancerClass"].as_str().is_some_and(|c| !c.is_empty())
+fn has_class(service: &Service) -> bool {
+    service.spec.as_ref().and_then(|s| s.load_balancer_class.as_deref()).is_some_and(|c| !c.is_empty())
 }
 
-fn node_ready(node: &Value) -> bool {
-    node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
-}
-
-pub fn internal_ip(node: &Value) -> Option<&str> {
-    node["status"]["addresses"]
-        .as_array()?
+pub fn internal_ip(node: &Node) -> Option<&str> {
+    node.status
+        .as_ref()?
+        .addresses
+        .as_ref()?
         .iter()
-        .find(|a| a["type"] == "InternalIP")
-        .and_then(|a| a["address"].as_str())
+        .find(|a| a.type_ == "InternalIP")
+        .map(|a| a.address.as_str())
         .filter(|ip| !ip.is_empty())
 }
 
+fn excluded(node: &Node) -> bool {
+    node.metadata.labels.as_ref().is_some_and(|l| l.contains_key(EXCLUDE_LABEL))
+}
+
 /// What of a node decides whether (and where) it balances.
-fn node_facts(node: &Value) -> (bool, Option<&str>, bool) {
-    (node_ready(node), internal_ip(node), meta::labels(node).contains_key(EXCLUDE_LABEL))
+fn node_facts(node: &Node) -> (bool, Option<&str>, bool) {
+    (node::is_ready(node), internal_ip(node), excluded(node))
 }
 
 /// The InternalIPs of the nodes that can take traffic, in address order.
-pub fn ingress_ips(nodes: &[Arc<Value>]) -> Vec<String> {
-    let mut ips: Vec<&str> = nodes
-        .iter()
-        .filter(|n| node_ready(n) && !meta::labels(n).contains_key(EXCLUDE_LABEL))
-        .filter_map(|n| internal_ip(n))
-        .collect();
+pub fn ingress_ips(nodes: &[Arc<Node>]) -> Vec<String> {
+    let mut ips: Vec<&str> =
+        nodes.iter().filter(|n| node::is_ready(n) && !excluded(n)).filter_map(|n| internal_ip(n)).collect();
     // Numeric order (10.0.0.9 before 10.0.0.10); anything unparsable last, by text.
     ips.sort_by_key(|ip| (ip.parse::<IpAddr>().map_err(|_| ()), ip.to_string()));
     ips.dedup();
@@ -69,42 +68,39 @@ pub fn ingress_ips(nodes: &[Arc<Value>]) -> Vec<String> {
 }
 
 /// The `status.loadBalancer` `service` should have given the nodes.
-pub fn desired_load_balancer(service: &Value, nodes: &[Arc<Value>]) -> Value {
+pub fn desired_load_balancer(service: &Service, nodes: &[Arc<Node>]) -> LoadBalancerStatus {
     if !is_load_balancer(service) {
-        return json!({});
+        return LoadBalancerStatus::default();
     }
-    let ingress: Vec<Value> = ingress_ips(nodes).into_iter().map(|ip| json!({"ip": ip, "ipMode": "VIP"})).collect();
-    if ingress.is_empty() {
-        json!({})
-    } else {
-        json!({"ingress": ingress})
-    }
+    let ingress: Vec<LoadBalancerIngress> = ingress_ips(nodes)
+        .into_iter()
+        .map(|ip| LoadBalancerIngress { ip: Some(ip), ip_mode: Some("VIP".into()), ..Default::default() })
+        .collect();
+    LoadBalancerStatus { ingress: (!ingress.is_empty()).then_some(ingress) }
 }
 
-/// A stored `status.loadBalancer`, with an absent or empty ingress list as `{}`.
-fn normalized(lb: &Value) -> Value {
-    match lb["ingress"].as_array() {
-        Some(list) if !list.is_empty() => json!({"ingress": list}),
-        _ => json!({}),
-    }
+/// A service's stored `status.loadBalancer`, with an absent or empty ingress list as none.
+fn normalized(service: &Service) -> LoadBalancerStatus {
+    let ingress = service.status.as_ref().and_then(|s| s.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref());
+    LoadBalancerStatus { ingress: ingress.filter(|list| !list.is_empty()).cloned() }
 }
 
 pub struct ServiceLbController {
-    services: Arc<SharedInformer>,
-    nodes: Arc<SharedInformer>,
+    services: Arc<SharedInformer<Service>>,
+    nodes: Arc<SharedInformer<Node>>,
     client: Client,
 }
 
 impl ServiceLbController {
     pub fn new(ctx: &Context) -> Self {
-        Self::with_informers(
-            ctx.factory.informer(crate::endpoints::services()),
-            ctx.factory.informer(nodes()),
-            ctx.client.clone(),
-        )
+        Self::with_informers(ctx.factory.typed(), ctx.factory.typed(), ctx.client.clone())
     }
 
-    pub fn with_informers(services: Arc<SharedInformer>, nodes: Arc<SharedInformer>, client: Client) -> Self {
+    pub fn with_informers(
+        services: Arc<SharedInformer<Service>>,
+        nodes: Arc<SharedInformer<Node>>,
+        client: Client,
+    ) -> Self {
         Self { services, nodes, client }
     }
 
@@ -115,24 +111,22 @@ impl ServiceLbController {
             .store()
             .list()
             .iter()
-            .filter(|s| {
-                !has_class(s) && (is_load_balancer(s) || !normalized(&s["status"]["loadBalancer"]).eq(&json!({})))
-            })
+            .filter(|s| !has_class(s) && (is_load_balancer(s) || normalized(s).ingress.is_some()))
             .map(key_of)
             .collect()
     }
 
-    async fn write_status(&self, service: &Value, lb: Value) -> Result<()> {
-        let (ns, name) = (meta::namespace(service), meta::name(service));
+    async fn write_status(&self, service: &Service, lb: LoadBalancerStatus) -> Result<()> {
+        let api = Api::<Service>::namespaced(&self.client, service.namespace());
         let mut obj = service.clone();
         for attempt in 0..2 {
-            obj["status"]["loadBalancer"] = lb.clone();
-            match self.client.update_status(crate::endpoints::services(), ns, &obj).await {
+            obj.status.get_or_insert_default().load_balancer = Some(lb.clone());
+            match api.update_status(&obj).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_not_found() => return Ok(()),
                 Err(e) if e.is_conflict() && attempt == 0 => {
-                    obj = self.client.get(crate::endpoints::services(), ns, name).await?;
-                    if meta::uid(&obj) != meta::uid(service) || normalized(&obj["status"]["loadBalancer"]) == lb {
+                    obj = api.get(service.name()).await?;
+                    if obj.uid() != service.uid() || normalized(&obj) == lb {
                         return Ok(());
                     }
                 }
@@ -149,29 +143,11 @@ impl Controller for ServiceLbController {
         "service-lb-controller"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.services.clone(), self.nodes.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        if resource.kind == "Service" {
-            match change {
-                Change::Added(s) => queue.add(key_of(s)),
-                Change::Updated { new, .. } => queue.add(key_of(new)),
-                _ => {}
-            }
-            return;
-        }
-        let relevant = match change {
-            Change::Added(n) | Change::Deleted(n) => node_facts(n).0,
-            Change::Updated { old, new } => node_facts(old) != node_facts(new),
-            Change::Resync => false,
-        };
-        if relevant {
-            for key in self.balanced_services() {
-                queue.add(key);
-            }
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.services, Self::service_changed),
+            Watch::method(&self, &self.nodes, Self::node_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -186,12 +162,40 @@ impl Controller for ServiceLbController {
             return Ok(Action::Done);
         }
         let desired = desired_load_balancer(&service, &self.nodes.store().list());
-        if normalized(&service["status"]["loadBalancer"]) == desired {
+        if normalized(&service) == desired {
             return Ok(Action::Done);
         }
-        tracing::info!(ingress = %desired, "updating the load balancer status");
+        tracing::info!(ingress = ?ingress_list(&desired), "updating the load balancer status");
         self.write_status(&service, desired).await?;
         Ok(Action::Done)
+    }
+}
+
+/// The ingress IPs of a load balancer status, for logs.
+fn ingress_list(lb: &LoadBalancerStatus) -> Vec<&str> {
+    lb.ingress.iter().flatten().filter_map(|i| i.ip.as_deref()).collect()
+}
+
+impl ServiceLbController {
+    fn service_changed(&self, change: &Change<Service>, queue: &WorkQueue) {
+        match change {
+            Change::Added(s) => queue.add(key_of(s)),
+            Change::Updated { new, .. } => queue.add(key_of(new)),
+            _ => {}
+        }
+    }
+
+    fn node_changed(&self, change: &Change<Node>, queue: &WorkQueue) {
+        let relevant = match change {
+            Change::Added(n) | Change::Deleted(n) => node_facts(n).0,
+            Change::Updated { old, new } => node_facts(old) != node_facts(new),
+            Change::Resync => false,
+        };
+        if relevant {
+            for key in self.balanced_services() {
+                queue.add(key);
+            }
+        }
     }
 }
 
@@ -199,6 +203,7 @@ impl Controller for ServiceLbController {
 mod tests {
     use super::*;
     use crate::testing::TestApi;
+    use serde_json::{json, Value};
 
     fn node(name: &str, ip: &str, ready: bool) -> Value {
         json!({
@@ -219,8 +224,16 @@ mod tests {
         })
     }
 
-    fn arcs(v: Vec<Value>) -> Vec<Arc<Value>> {
-        v.into_iter().map(Arc::new).collect()
+    fn arcs(v: Vec<Value>) -> Vec<Arc<Node>> {
+        v.into_iter().map(|n| Arc::new(serde_json::from_value(n).unwrap())).collect()
+    }
+
+    fn typed_svc(name: &str, kind: &str) -> Service {
+        serde_json::from_value(svc(name, kind)).unwrap()
+    }
+
+    fn json_of(lb: LoadBalancerStatus) -> Value {
+        serde_json::to_value(lb).unwrap()
     }
 
     #[test]
@@ -235,11 +248,19 @@ mod tests {
         ]);
         assert_eq!(ingress_ips(&nodes), ["10.244.0.9", "10.244.0.10"]);
         assert_eq!(
-            desired_load_balancer(&svc("s", "LoadBalancer"), &nodes),
+            json_of(desired_load_balancer(&typed_svc("s", "LoadBalancer"), &nodes)),
             json!({"ingress": [{"ip": "10.244.0.9", "ipMode": "VIP"}, {"ip": "10.244.0.10", "ipMode": "VIP"}]})
         );
-        assert_eq!(desired_load_balancer(&svc("s", "NodePort"), &nodes), json!({}), "only LoadBalancers get one");
-        assert_eq!(desired_load_balancer(&svc("s", "LoadBalancer"), &[]), json!({}), "pending without nodes");
+        assert_eq!(
+            json_of(desired_load_balancer(&typed_svc("s", "NodePort"), &nodes)),
+            json!({}),
+            "only LoadBalancers get one"
+        );
+        assert_eq!(
+            json_of(desired_load_balancer(&typed_svc("s", "LoadBalancer"), &[])),
+            json!({}),
+            "pending without nodes"
+        );
     }
 
     /// A controller over a real apiserver, its informers fed from it.
@@ -250,13 +271,18 @@ mod tests {
         (ctx, running)
     }
 
+    /// The service's `status.loadBalancer`, normalized; `{}` when it is gone.
     async fn ingress_of(api: &TestApi, name: &str) -> Value {
-        api.get("services", "default", name).await.map(|s| s["status"]["loadBalancer"].clone()).unwrap_or_default()
+        match Api::<Service>::namespaced(&api.client, "default").get(name).await {
+            Ok(service) => json_of(normalized(&service)),
+            Err(e) if e.is_not_found() => json!({}),
+            Err(e) => panic!("get service {name}: {e}"),
+        }
     }
 
     async fn wait_ingress(api: &TestApi, name: &str, want: Value) {
         let what = format!("{name} has load balancer {want}");
-        api.eventually(&what, || async { normalized(&ingress_of(api, name).await) == want }).await;
+        api.eventually(&what, || async { ingress_of(api, name).await == want }).await;
     }
 
     fn ingress(ips: &[&str]) -> Value {
@@ -266,7 +292,7 @@ mod tests {
     #[tokio::test]
     async fn load_balancers_follow_the_nodes_and_are_cleared_when_no_longer_wanted() {
         let api = TestApi::start().await;
-        let nodes = nodes();
+        let nodes = <Node as client::Resource>::info();
         // Nodes are created without status; their kubelet posts it.
         let add_node = |name: &'static str, ip: &'static str, ready: bool| {
             let api = &api;
@@ -304,10 +330,10 @@ mod tests {
         if let Some(p) = s["spec"]["ports"][0].as_object_mut() {
             p.remove("nodePort");
         }
-        api.client.update(crate::endpoints::services(), "default", &s).await.unwrap();
+        api.client.update(<Service as client::Resource>::info(), "default", &s).await.unwrap();
         wait_ingress(&api, "kubia-http", json!({})).await;
 
-        assert_eq!(normalized(&ingress_of(&api, "plain").await), json!({}));
-        assert_eq!(normalized(&ingress_of(&api, "other").await), json!({}), "another class's service is not ours");
+        assert_eq!(ingress_of(&api, "plain").await, json!({}));
+        assert_eq!(ingress_of(&api, "other").await, json!({}), "another class's service is not ours");
     }
 }

@@ -16,17 +16,17 @@
 //! (300 s unless set; the compose cluster sets 10 s). Any other tolerationSeconds a
 //! pod sets, shorter or longer, is honoured as written.
 
-use crate::clock::{add_secs, format_time, parse_time, Clock};
+use crate::clock::{add_secs, Clock};
 use crate::node_lifecycle::{NOT_READY, UNREACHABLE};
-use crate::runner::{Action, Controller, Result};
-use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use crate::runner::{Action, Controller, Result, Watch};
+use crate::{as_json, Context};
+use api::k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
+use api::pod::node_name;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
-use client::{Client, DeleteParams};
+use client::{Api, Client, DeleteParams, Object};
 use jiff::Timestamp;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,20 +35,18 @@ use std::time::Duration;
 const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 
 /// Kubernetes' `Toleration.ToleratesTaint`.
-pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
-    let effect = toleration["effect"].as_str().unwrap_or("");
-    if !effect.is_empty() && toleration["effect"] != taint["effect"] {
+pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    let effect = toleration.effect.as_deref().unwrap_or("");
+    if !effect.is_empty() && effect != taint.effect {
         return false;
     }
-    let key = toleration["key"].as_str().unwrap_or("");
-    if !key.is_empty() && toleration["key"] != taint["key"] {
+    let key = toleration.key.as_deref().unwrap_or("");
+    if !key.is_empty() && key != taint.key {
         return false;
     }
-    match toleration["operator"].as_str().unwrap_or("Equal") {
+    match toleration.operator.as_deref().unwrap_or("Equal") {
         "Exists" => true,
-        "Equal" => {
-            !key.is_empty() && toleration["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or("")
-        }
+        "Equal" => !key.is_empty() && toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
         _ => false,
     }
 }
@@ -56,17 +54,17 @@ pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
 /// When the pod must leave a node with these NoExecute taints; None: it may stay.
 /// `added` gives each taint's start (its timeAdded, or when it was first seen).
 pub fn eviction_time(
-    pod: &Value,
-    taints: &[(Value, Timestamp)],
+    pod: &Pod,
+    taints: &[(Taint, Timestamp)],
     default_timeout: Duration,
     now: Timestamp,
 ) -> Option<Timestamp> {
-    let tolerations: Vec<Value> = pod["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
+    let tolerations = pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or_default();
     let mut earliest: Option<Timestamp> = None;
     for (taint, added) in taints {
         let Some(toleration) = tolerations.iter().find(|t| tolerates(t, taint)) else { return Some(now) };
-        let Some(mut seconds) = toleration["tolerationSeconds"].as_i64() else { continue };
-        let key = taint["key"].as_str().unwrap_or("");
+        let Some(mut seconds) = toleration.toleration_seconds else { continue };
+        let key = taint.key.as_str();
         if seconds == DEFAULT_TOLERATION_SECONDS && (key == UNREACHABLE || key == NOT_READY) {
             seconds = default_timeout.as_secs() as i64;
         }
@@ -78,8 +76,8 @@ pub fn eviction_time(
 
 pub struct TaintEvictionController {
     client: Client,
-    nodes: Arc<SharedInformer>,
-    pods: Arc<SharedInformer>,
+    nodes: Arc<SharedInformer<Node>>,
+    pods: Arc<SharedInformer<Pod>>,
     clock: Clock,
     recorder: EventRecorder,
     default_timeout: Duration,
@@ -92,8 +90,8 @@ impl TaintEvictionController {
     pub fn new(ctx: &Context) -> Self {
         Self {
             client: ctx.client.clone(),
-            nodes: ctx.factory.informer(registry::lookup("nodes").expect("nodes are registered")),
-            pods: ctx.factory.informer(crate::pods::pods()),
+            nodes: ctx.factory.typed(),
+            pods: ctx.factory.typed(),
             clock: ctx.clock.clone(),
             recorder: EventRecorder::new(ctx.client.clone(), "taint-eviction-controller", ""),
             default_timeout: ctx.config.pod_eviction_timeout,
@@ -102,17 +100,17 @@ impl TaintEvictionController {
         }
     }
 
-    fn no_execute_taints(&self, node: &Value) -> Vec<(Value, Timestamp)> {
-        let name = meta::name(node);
-        let taints = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
+    fn no_execute_taints(&self, node: &Node) -> Vec<(Taint, Timestamp)> {
+        let name = node.name();
+        let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
         let mut first_seen = self.first_seen.lock().expect("first-seen lock");
-        first_seen.retain(|(n, key), _| n != name || taints.iter().any(|t| t["key"] == key.as_str()));
+        first_seen.retain(|(n, key), _| n != name || taints.iter().any(|t| t.key == *key));
         taints
             .into_iter()
-            .filter(|t| t["effect"] == "NoExecute")
+            .filter(|t| t.effect == "NoExecute")
             .map(|t| {
-                let added = parse_time(&t["timeAdded"]).unwrap_or_else(|| {
-                    let key = (name.to_string(), t["key"].as_str().unwrap_or("").to_string());
+                let added = t.time_added.as_ref().map(|at| at.0).unwrap_or_else(|| {
+                    let key = (name.to_string(), t.key.clone());
                     *first_seen.entry(key).or_insert_with(|| self.clock.now())
                 });
                 (t, added)
@@ -120,14 +118,14 @@ impl TaintEvictionController {
             .collect()
     }
 
-    async fn evict(&self, pod: &Value) -> Result<()> {
-        let (ns, name) = (meta::namespace(pod), meta::name(pod));
+    async fn evict(&self, pod: &Pod) -> Result<()> {
+        let (ns, name) = (pod.namespace(), pod.name());
         tracing::info!(pod = name, namespace = ns, "evicting pod from a tainted node");
-        let params = DeleteParams { precondition_uid: meta::uid(pod).into(), ..Default::default() };
-        match self.client.delete(crate::pods::pods(), ns, name, &params).await {
+        let params = DeleteParams { precondition_uid: pod.uid().into(), ..Default::default() };
+        match Api::<Pod>::namespaced(&self.client, ns).delete(name, &params).await {
             Ok(_) => {
                 let message = format!("Marking for deletion Pod {ns}/{name}");
-                self.recorder.record(pod, EventType::Normal, "TaintManagerEviction", &message).await;
+                self.recorder.record(&as_json(pod), EventType::Normal, "TaintManagerEviction", &message).await;
                 Ok(())
             }
             Err(e) if e.is_not_found() => Ok(()),
@@ -142,27 +140,15 @@ impl Controller for TaintEvictionController {
         "taint-eviction-controller"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.nodes.clone(), self.pods.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match (resource.kind, change) {
-            ("Node", Change::Added(n) | Change::Updated { new: n, .. }) => queue.add(meta::name(n)),
-            ("Pod", Change::Added(p) | Change::Updated { new: p, .. }) => {
-                let node = crate::pods::node_name(p);
-                if !node.is_empty() && meta::deletion_timestamp(p).is_none() {
-                    queue.add(node);
-                }
-            }
-            _ => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![Watch::method(&self, &self.nodes, Self::node_changed), Watch::method(&self, &self.pods, Self::pod_changed)]
     }
 
     fn resync(&self, queue: &WorkQueue) {
         for node in self.nodes.store().list() {
-            if node["spec"]["taints"].as_array().is_some_and(|t| t.iter().any(|t| t["effect"] == "NoExecute")) {
-                queue.add(meta::name(&node));
+            let taints = node.spec.as_ref().and_then(|s| s.taints.as_ref());
+            if taints.is_some_and(|t| t.iter().any(|t| t.effect == "NoExecute")) {
+                queue.add(node.name());
             }
         }
     }
@@ -182,12 +168,12 @@ impl Controller for TaintEvictionController {
         let now = self.clock.now();
         let mut next = Action::Done;
         let pods = self.pods.store().list();
-        for pod in pods.iter().filter(|p| crate::pods::node_name(p) == key && meta::deletion_timestamp(p).is_none()) {
+        for pod in pods.iter().filter(|p| node_name(p) == key && p.metadata.deletion_timestamp.is_none()) {
             match eviction_time(pod, &taints, self.default_timeout, now) {
                 None => {}
                 Some(at) if at <= now => self.evict(pod).await?,
                 Some(at) => {
-                    tracing::debug!(pod = meta::name(pod), at = %format_time(at), "pod will be evicted");
+                    tracing::debug!(pod = pod.name(), at = %api::time::format(at), "pod will be evicted");
                     next = next.min(Action::RequeueAfter(self.clock.until(at)));
                 }
             }
@@ -196,17 +182,40 @@ impl Controller for TaintEvictionController {
     }
 }
 
+impl TaintEvictionController {
+    fn node_changed(&self, change: &Change<Node>, queue: &WorkQueue) {
+        if let Change::Added(n) | Change::Updated { new: n, .. } = change {
+            queue.add(n.name());
+        }
+    }
+
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+        if let Change::Added(p) | Change::Updated { new: p, .. } = change {
+            let node = node_name(p);
+            if !node.is_empty() && p.metadata.deletion_timestamp.is_none() {
+                queue.add(node);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn taint(key: &str, added: Timestamp) -> (Value, Timestamp) {
-        (json!({"key": key, "effect": "NoExecute", "timeAdded": format_time(added)}), added)
+    fn taint(key: &str, added: Timestamp) -> (Taint, Timestamp) {
+        let taint = json!({"key": key, "effect": "NoExecute", "timeAdded": api::time::format(added)});
+        (serde_json::from_value(taint).unwrap(), added)
     }
 
-    fn pod(tolerations: Value) -> Value {
-        json!({"spec": {"tolerations": tolerations}})
+    fn pod(tolerations: Value) -> Pod {
+        serde_json::from_value(json!({"spec": {"tolerations": tolerations}})).unwrap()
+    }
+
+    /// A toleration or a taint, from its JSON.
+    fn typed<T: api::k8s_openapi::serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
     }
 
     /// What the apiserver's defaulting gives every pod.
@@ -243,11 +252,14 @@ mod tests {
 
     #[test]
     fn tolerations_match_as_in_kubernetes() {
-        let taint = json!({"key": "gpu", "value": "true", "effect": "NoExecute"});
-        assert!(tolerates(&json!({"key": "gpu", "operator": "Equal", "value": "true"}), &taint));
-        assert!(tolerates(&json!({"key": "gpu", "value": "true", "effect": "NoExecute"}), &taint));
-        assert!(!tolerates(&json!({"key": "gpu", "value": "false"}), &taint));
-        assert!(!tolerates(&json!({"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}), &taint));
-        assert!(tolerates(&json!({"operator": "Exists"}), &taint), "an empty key with Exists tolerates everything");
+        let taint: Taint = typed(json!({"key": "gpu", "value": "true", "effect": "NoExecute"}));
+        assert!(tolerates(&typed(json!({"key": "gpu", "operator": "Equal", "value": "true"})), &taint));
+        assert!(tolerates(&typed(json!({"key": "gpu", "value": "true", "effect": "NoExecute"})), &taint));
+        assert!(!tolerates(&typed(json!({"key": "gpu", "value": "false"})), &taint));
+        assert!(!tolerates(&typed(json!({"key": "gpu", "operator": "Exists", "effect": "NoSchedule"})), &taint));
+        assert!(
+            tolerates(&typed(json!({"operator": "Exists"})), &taint),
+            "an empty key with Exists tolerates everything"
+        );
     }
 }

@@ -4,8 +4,34 @@
 //! Endpoints, no writes without change).
 
 use super::*;
+use crate::pods;
 use crate::testing::{self, TestApi};
+use api::{meta, ResourceInfo};
+use client::Resource;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+fn services() -> &'static ResourceInfo {
+    Service::info()
+}
+
+fn endpoints() -> &'static ResourceInfo {
+    Endpoints::info()
+}
+
+/// A typed object from its JSON (fixtures are written as the API shows them).
+fn typed<T: api::k8s_openapi::serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+fn svc_of(service: &Value) -> Service {
+    typed(service.clone())
+}
+
+/// The subsets as the API shows them.
+fn subsets_to_json(subsets: &[Subset]) -> Value {
+    serde_json::to_value(subsets.iter().map(Subset::to_api).collect::<Vec<_>>()).unwrap()
+}
 
 fn service(selector: Value, ports: Value) -> Value {
     json!({
@@ -38,8 +64,8 @@ fn with_ports(mut p: Value, ports: Value) -> Value {
     p
 }
 
-fn arcs(pods: Vec<Value>) -> Vec<Arc<Value>> {
-    pods.into_iter().map(Arc::new).collect()
+fn arcs(pods: Vec<Value>) -> Vec<Arc<Pod>> {
+    pods.into_iter().map(|p| Arc::new(typed(p))).collect()
 }
 
 fn addr(name: &str, ip: &str) -> Address {
@@ -56,7 +82,7 @@ fn addr(name: &str, ip: &str) -> Address {
     }
 }
 
-fn port(name: &str, number: i64) -> Port {
+fn port(name: &str, number: i32) -> Port {
     Port { name: name.into(), port: number, protocol: "TCP".into(), app_protocol: String::new() }
 }
 
@@ -77,7 +103,7 @@ fn brief(subsets: &[Subset]) -> Vec<(Vec<&str>, Vec<&str>, Vec<String>)> {
 #[test]
 fn ready_pods_are_addresses_and_unready_ones_not_ready_addresses() {
     let pods = arcs(vec![pod("b", "10.244.1.3", true), pod("a", "10.244.1.2", true), pod("c", "10.244.1.4", false)]);
-    let subsets = compute_subsets(&kubia_service(), &pods);
+    let subsets = compute_subsets(&svc_of(&kubia_service()), &pods);
     assert_eq!(
         subsets,
         [Subset {
@@ -103,7 +129,7 @@ fn publish_not_ready_addresses_lists_every_pod_as_ready() {
     deleting["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
     let pods = arcs(vec![pod("a", "10.244.1.2", true), pod("c", "10.244.1.4", false), deleting]);
     assert_eq!(
-        brief(&compute_subsets(&svc, &pods)),
+        brief(&compute_subsets(&svc_of(&svc), &pods)),
         [(vec!["10.244.1.2", "10.244.1.4", "10.244.1.5"], vec![], vec![":8080".to_string()])],
         "unready and terminating pods are published too"
     );
@@ -130,11 +156,14 @@ fn pods_without_ip_finished_or_terminating_are_left_out() {
         other_ns,
         unlabelled,
     ]);
-    assert_eq!(brief(&compute_subsets(&kubia_service(), &pods)), [(vec!["10.244.1.2"], vec![], vec![":8080".into()])]);
+    assert_eq!(
+        brief(&compute_subsets(&svc_of(&kubia_service()), &pods)),
+        [(vec!["10.244.1.2"], vec![], vec![":8080".into()])]
+    );
     // podIPs alone is enough.
     let mut only_ips = pod("i", "", true);
     only_ips["status"]["podIPs"] = json!([{"ip": "10.244.2.2"}]);
-    assert_eq!(brief(&compute_subsets(&kubia_service(), &arcs(vec![only_ips])))[0].0, ["10.244.2.2"]);
+    assert_eq!(brief(&compute_subsets(&svc_of(&kubia_service()), &arcs(vec![only_ips])))[0].0, ["10.244.2.2"]);
 }
 
 #[test]
@@ -149,7 +178,7 @@ fn named_target_ports_resolve_per_pod_and_split_subsets() {
         with_ports(pod("d", "10.244.1.5", false), json!([])),
     ]);
     assert_eq!(
-        brief(&compute_subsets(&svc, &pods)),
+        brief(&compute_subsets(&svc_of(&svc), &pods)),
         [
             (vec!["10.244.1.2"], vec![], vec!["web:8080".to_string()]),
             (vec!["10.244.1.3"], vec![], vec!["web:9090".to_string()]),
@@ -160,7 +189,7 @@ fn named_target_ports_resolve_per_pod_and_split_subsets() {
     let numeric =
         service(json!({"app": "kubia"}), json!([{"port": 80, "targetPort": 3000}, {"name": "x", "port": 81}]));
     let only = arcs(vec![with_ports(pod("a", "10.244.1.2", true), json!([]))]);
-    assert_eq!(brief(&compute_subsets(&numeric, &only))[0].2, [":3000", "x:81"]);
+    assert_eq!(brief(&compute_subsets(&svc_of(&numeric), &only))[0].2, [":3000", "x:81"]);
 }
 
 #[test]
@@ -179,7 +208,7 @@ fn multiple_ports_share_one_subset_and_repack_by_port_set() {
         // Serves http only.
         pod("c", "10.244.1.4", true),
     ]);
-    let subsets = compute_subsets(&svc, &pods);
+    let subsets = compute_subsets(&svc_of(&svc), &pods);
     assert_eq!(
         brief(&subsets),
         [
@@ -199,7 +228,7 @@ fn multiple_ports_share_one_subset_and_repack_by_port_set() {
         ),
     ]);
     assert_eq!(
-        brief(&compute_subsets(&svc, &same)),
+        brief(&compute_subsets(&svc_of(&svc), &same)),
         [(vec!["10.244.1.2", "10.244.1.3"], vec![], vec!["http:8080".to_string(), "https:8443".to_string()])]
     );
 }
@@ -213,10 +242,10 @@ fn the_result_does_not_depend_on_the_order_pods_are_listed() {
             with_ports(p, json!([{"name": "http", "containerPort": 8000 + i % 2}]))
         })
         .collect();
-    let first = compute_subsets(&svc, &arcs(pods.clone()));
+    let first = compute_subsets(&svc_of(&svc), &arcs(pods.clone()));
     pods.reverse();
     pods.rotate_left(7);
-    assert_eq!(compute_subsets(&svc, &arcs(pods)), first);
+    assert_eq!(compute_subsets(&svc_of(&svc), &arcs(pods)), first);
     assert_eq!(first.len(), 2);
 }
 
@@ -225,9 +254,9 @@ fn services_without_a_selector_get_nothing() {
     let pods = arcs(vec![pod("a", "10.244.1.2", true)]);
     let mut svc = kubia_service();
     svc["spec"].as_object_mut().unwrap().remove("selector");
-    assert!(compute_subsets(&svc, &pods).is_empty());
+    assert!(compute_subsets(&svc_of(&svc), &pods).is_empty());
     svc["spec"]["selector"] = json!({});
-    assert!(compute_subsets(&svc, &pods).is_empty(), "an empty selector is no selector");
+    assert!(compute_subsets(&svc_of(&svc), &pods).is_empty(), "an empty selector is no selector");
 }
 
 #[test]
@@ -238,16 +267,16 @@ fn headless_services_are_labelled_and_may_have_no_ports() {
     named["spec"]["hostname"] = json!("kubia-0");
     named["spec"]["subdomain"] = json!("kubia");
     let pods = arcs(vec![named, pod("b", "10.244.1.3", false)]);
-    let subsets = compute_subsets(&svc, &pods);
+    let subsets = compute_subsets(&svc_of(&svc), &pods);
     assert_eq!(brief(&subsets), [(vec!["10.244.1.2"], vec!["10.244.1.3"], vec![])]);
     assert_eq!(subsets[0].addresses[0].hostname, "kubia-0", "a pod in the service's subdomain keeps its hostname");
     assert_eq!(
-        endpoints_labels(&svc),
+        endpoints_labels(&svc_of(&svc)),
         BTreeMap::from([("app".into(), "kubia".into()), (HEADLESS_LABEL.into(), "".into())])
     );
-    assert_eq!(endpoints_labels(&kubia_service()), BTreeMap::from([("app".into(), "kubia".into())]));
+    assert_eq!(endpoints_labels(&svc_of(&kubia_service())), BTreeMap::from([("app".into(), "kubia".into())]));
     // A service with a cluster IP and no ports lists nobody.
-    assert!(compute_subsets(&service(json!({"app": "kubia"}), json!([])), &pods).is_empty());
+    assert!(compute_subsets(&svc_of(&service(json!({"app": "kubia"}), json!([]))), &pods).is_empty());
 }
 
 #[test]
@@ -270,18 +299,20 @@ fn too_many_addresses_are_truncated_ready_first() {
 fn unchanged_endpoints_need_no_write() {
     let svc = kubia_service();
     let pods = arcs(vec![pod("a", "10.244.1.2", true)]);
-    let mut stored = desired_endpoints(&svc, &pods, None);
-    stored["metadata"]["resourceVersion"] = json!("12");
+    let mut stored = desired_endpoints(&svc_of(&svc), &pods, None);
+    stored.metadata.resource_version = Some("12".into());
     // What the apiserver adds (a targetRef resourceVersion) does not count as a change.
-    stored["subsets"][0]["addresses"][0]["targetRef"]["resourceVersion"] = json!("5");
-    let again = desired_endpoints(&svc, &pods, Some(&stored));
+    let subsets = stored.subsets.as_mut().unwrap();
+    let target = subsets[0].addresses.as_mut().unwrap()[0].target_ref.as_mut().unwrap();
+    target.resource_version = Some("5".into());
+    let again = desired_endpoints(&svc_of(&svc), &pods, Some(&stored));
     assert!(up_to_date(&stored, &again));
-    assert_eq!(again["metadata"]["resourceVersion"], "12", "an update carries the version it replaces");
+    assert_eq!(again.metadata.resource_version.as_deref(), Some("12"), "an update carries the version it replaces");
     let unready = arcs(vec![pod("a", "10.244.1.2", false)]);
-    assert!(!up_to_date(&stored, &desired_endpoints(&svc, &unready, Some(&stored))));
+    assert!(!up_to_date(&stored, &desired_endpoints(&svc_of(&svc), &unready, Some(&stored))));
     let mut relabelled = svc.clone();
     relabelled["metadata"]["labels"]["tier"] = json!("web");
-    assert!(!up_to_date(&stored, &desired_endpoints(&relabelled, &pods, Some(&stored))));
+    assert!(!up_to_date(&stored, &desired_endpoints(&svc_of(&relabelled), &pods, Some(&stored))));
 }
 
 // ---- The controller against an apiserver ----
@@ -325,7 +356,7 @@ impl Cluster {
     /// The ready and not-ready IPs of the Endpoints named `name` (None: there are none).
     async fn ips(&self, name: &str) -> Option<(Vec<String>, Vec<String>)> {
         let ep = self.endpoints(name).await?;
-        let subsets = stored_subsets(&ep);
+        let subsets = stored_subsets(&typed(ep));
         let collect = |f: fn(&Subset) -> &Vec<Address>| {
             let mut ips: Vec<String> = subsets.iter().flat_map(|s| f(s).iter().map(|a| a.ip.clone())).collect();
             ips.sort();

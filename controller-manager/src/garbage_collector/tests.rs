@@ -4,7 +4,9 @@
 
 use super::*;
 use crate::clock::Clock;
+use crate::pods::owner_references;
 use crate::testing::{self, TestApi};
+use api::meta;
 use client::DeleteParams;
 
 async fn start() -> (TestApi, testing::Running) {
@@ -100,7 +102,7 @@ async fn foreground_deletion_waits_for_blocking_dependents() {
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let waiting = api.get("replicationcontrollers", "default", "kubia").await.expect("the owner waits");
-    assert_eq!(finalizers(&waiting), [FOREGROUND]);
+    assert_eq!(finalizers(&serde_json::from_value(waiting).unwrap()), [FOREGROUND]);
 
     // The kubelet finishes the pod's deletion; then the owner goes.
     let now = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };

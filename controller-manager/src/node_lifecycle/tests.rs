@@ -3,9 +3,10 @@
 //! clock standing for the time that passes.
 
 use super::*;
-use crate::clock::format_micro_time;
 use crate::testing::{self, TestApi};
+use api::time::{format, format_micro};
 use client::DeleteParams;
+use serde_json::Value;
 
 fn config() -> crate::Config {
     let mut config = testing::config();
@@ -21,13 +22,13 @@ async fn register(api: &TestApi, clock: &Clock, name: &str) {
     let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                        "metadata": {"name": name, "namespace": "kube-node-lease"},
                        "spec": {"holderIdentity": name, "leaseDurationSeconds": 40,
-                                "renewTime": format_micro_time(clock.now())}});
+                                "renewTime": format_micro(clock.now())}});
     api.create(lease).await;
 }
 
 async fn post_status(api: &TestApi, clock: &Clock, name: &str, ready: &str) {
     let mut node = api.get("nodes", "", name).await.unwrap();
-    let now = format_time(clock.now());
+    let now = format(clock.now());
     let kinds = [("Ready", ready), ("MemoryPressure", "False"), ("DiskPressure", "False"), ("PIDPressure", "False")];
     let conditions: Vec<Value> = kinds
         .iter()
@@ -37,13 +38,13 @@ async fn post_status(api: &TestApi, clock: &Clock, name: &str, ready: &str) {
         })
         .collect();
     node["status"]["conditions"] = conditions.into();
-    api.client.update_status(nodes(), "", &node).await.unwrap();
+    api.client.update_status(<Node as client::Resource>::info(), "", &node).await.unwrap();
 }
 
 async fn renew_lease(api: &TestApi, clock: &Clock, name: &str) {
     let leases = testing::info("leases");
     let mut lease = api.get("leases", "kube-node-lease", name).await.unwrap();
-    lease["spec"]["renewTime"] = format_micro_time(clock.now()).into();
+    lease["spec"]["renewTime"] = format_micro(clock.now()).into();
     api.client.update(leases, "kube-node-lease", &lease).await.unwrap();
 }
 
@@ -63,18 +64,26 @@ async fn running_pod(api: &TestApi, name: &str, node: &str) -> Value {
     let mut pod = api.get("pods", "default", name).await.unwrap();
     pod["status"]["phase"] = "Running".into();
     pod["status"]["conditions"] =
-        json!([{"type": "Ready", "status": "True", "lastTransitionTime": format_time(Timestamp::now())}]);
+        json!([{"type": "Ready", "status": "True", "lastTransitionTime": format(Timestamp::now())}]);
     api.client.update_status(pods, "default", &pod).await.unwrap()
 }
 
-fn taint_keys(node: &Value) -> Vec<String> {
-    let taints = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
-    let mut keys: Vec<String> = taints
-        .iter()
-        .map(|t| format!("{}:{}", t["key"].as_str().unwrap_or(""), t["effect"].as_str().unwrap_or("")))
-        .collect();
+fn taint_keys(node: &Node) -> Vec<String> {
+    let mut keys: Vec<String> = taints_of(node).iter().map(|t| format!("{}:{}", t.key, t.effect)).collect();
     keys.sort();
     keys
+}
+
+async fn get_node(api: &TestApi, name: &str) -> Node {
+    Api::<Node>::all(&api.client).get(name).await.unwrap()
+}
+
+async fn get_pod(api: &TestApi, name: &str) -> Option<Pod> {
+    match Api::<Pod>::namespaced(&api.client, "default").get(name).await {
+        Ok(pod) => Some(pod),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => panic!("get pod {name}: {e}"),
+    }
 }
 
 #[tokio::test]
@@ -95,48 +104,48 @@ async fn a_silent_node_is_marked_unknown_tainted_and_its_pods_evicted_then_resto
     ];
     let _running: Vec<_> = controllers.into_iter().map(|c| testing::run_controller(&ctx, c)).collect();
     pass(&api, &clock, 0).await;
-    assert!(taint_keys(&api.get("nodes", "", "node-1").await.unwrap()).is_empty(), "healthy nodes carry no taints");
+    assert!(taint_keys(&get_node(&api, "node-1").await).is_empty(), "healthy nodes carry no taints");
 
     // 40 s without a word from node-1 is still within the grace period.
     pass(&api, &clock, 20).await;
     pass(&api, &clock, 20).await;
-    assert_eq!(ready_status(&api.get("nodes", "", "node-1").await.unwrap()), "True");
+    assert_eq!(ready_status(&get_node(&api, "node-1").await), "True");
     pass(&api, &clock, 1).await;
     api.eventually("node-1 is Unknown and tainted", || async {
-        let node = api.get("nodes", "", "node-1").await.unwrap();
+        let node = get_node(&api, "node-1").await;
         ready_status(&node) == "Unknown"
             && taint_keys(&node) == [format!("{UNREACHABLE}:NoExecute"), format!("{UNREACHABLE}:NoSchedule")]
     })
     .await;
-    let node = api.get("nodes", "", "node-1").await.unwrap();
+    let node_1 = get_node(&api, "node-1").await;
     for kind in KUBELET_CONDITIONS {
-        let c = condition(&node, kind).unwrap();
+        let c = condition(&node_1, kind).unwrap();
         assert_eq!(
-            (c["status"].as_str(), c["reason"].as_str(), c["message"].as_str()),
+            (Some(c.status.as_str()), c.reason.as_deref(), c.message.as_deref()),
             (Some("Unknown"), Some("NodeStatusUnknown"), Some("Kubelet stopped posting node status.")),
             "{kind}"
         );
     }
-    let no_execute = node["spec"]["taints"].as_array().unwrap().iter().find(|t| t["effect"] == "NoExecute").unwrap();
-    assert!(parse_time(&no_execute["timeAdded"]).is_some(), "NoExecute taints say when they were added");
-    assert_eq!(ready_status(&api.get("nodes", "", "node-2").await.unwrap()), "True");
-    assert!(taint_keys(&api.get("nodes", "", "node-2").await.unwrap()).is_empty());
+    let no_execute = taints_of(&node_1).into_iter().find(|t| t.effect == "NoExecute").unwrap();
+    assert!(no_execute.time_added.is_some(), "NoExecute taints say when they were added");
+    assert_eq!(ready_status(&get_node(&api, "node-2").await), "True");
+    assert!(taint_keys(&get_node(&api, "node-2").await).is_empty());
     api.eventually("the node event is recorded", || async {
         api.events_about("node-1").await.contains(&"NodeNotReady: Node node-1 status is now: NodeNotReady".to_string())
     })
     .await;
     api.eventually("its pod is marked not ready", || async {
-        !crate::pods::is_ready(&api.get("pods", "default", "kubia-x").await.unwrap())
+        !api::pod::is_ready(&get_pod(&api, "kubia-x").await.unwrap())
     })
     .await;
 
     // The default tolerations last POD_EVICTION_TIMEOUT (10 s here) from the taint.
     pass(&api, &clock, 5).await;
-    let pod = api.get("pods", "default", "kubia-x").await.unwrap();
-    assert!(meta::deletion_timestamp(&pod).is_none(), "not evicted before its toleration runs out");
+    let kubia_x = get_pod(&api, "kubia-x").await.unwrap();
+    assert!(kubia_x.metadata.deletion_timestamp.is_none(), "not evicted before its toleration runs out");
     pass(&api, &clock, 6).await;
     api.eventually("the pod is evicted", || async {
-        api.get("pods", "default", "kubia-x").await.is_none_or(|p| meta::deletion_timestamp(&p).is_some())
+        get_pod(&api, "kubia-x").await.is_none_or(|p| p.metadata.deletion_timestamp.is_some())
     })
     .await;
     api.eventually("the eviction event is recorded", || async {
@@ -152,10 +161,8 @@ async fn a_silent_node_is_marked_unknown_tainted_and_its_pods_evicted_then_resto
     // The kubelet comes back.
     renew_lease(&api, &clock, "node-1").await;
     post_status(&api, &clock, "node-1", "True").await;
-    api.eventually("node-1's taints are removed", || async {
-        taint_keys(&api.get("nodes", "", "node-1").await.unwrap()).is_empty()
-    })
-    .await;
+    api.eventually("node-1's taints are removed", || async { taint_keys(&get_node(&api, "node-1").await).is_empty() })
+        .await;
 }
 
 #[tokio::test]
@@ -173,14 +180,14 @@ async fn when_every_node_is_silent_nothing_is_evicted() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     clock.advance(Duration::from_secs(41));
     api.eventually("the only node is Unknown, with only the NoSchedule taint", || async {
-        let node = api.get("nodes", "", "node-1").await.unwrap();
+        let node = get_node(&api, "node-1").await;
         ready_status(&node) == "Unknown" && taint_keys(&node) == [format!("{UNREACHABLE}:NoSchedule")]
     })
     .await;
     clock.advance(Duration::from_secs(600));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pod = api.get("pods", "default", "kubia-x").await.unwrap();
-    assert!(meta::deletion_timestamp(&pod).is_none(), "a full disruption evicts nothing");
+    let kubia_x = get_pod(&api, "kubia-x").await.unwrap();
+    assert!(kubia_x.metadata.deletion_timestamp.is_none(), "a full disruption evicts nothing");
 }
 
 #[tokio::test]
@@ -220,6 +227,6 @@ async fn pods_stuck_terminating_on_dead_or_missing_nodes_are_force_deleted() {
         api.get("pods", "default", "orphan").await.is_none()
     })
     .await;
-    let fine = api.get("pods", "default", "fine").await.expect("a Ready node's kubelet finishes its own deletions");
-    assert!(meta::deletion_timestamp(&fine).is_some());
+    let fine = get_pod(&api, "fine").await.expect("a Ready node's kubelet finishes its own deletions");
+    assert!(fine.metadata.deletion_timestamp.is_some());
 }
