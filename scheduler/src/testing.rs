@@ -1,11 +1,15 @@
 //! Builders for the pods and nodes that tests and benchmarks schedule:
 //! `node("n1").label("gpu", "true").info()`, `pod("kubia").cpu("500m").info()`.
-//! They produce the JSON the apiserver would serve, so the same objects feed
-//! both the pure plugin tests and the end-to-end tests.
+//! They write the JSON the apiserver would serve (a fixture reads best as
+//! the manifest it stands for), decoded into the typed objects in `build`, so
+//! the same objects feed both the pure plugin tests and the end-to-end tests.
+//! Test scaffolding: compiled for tests, and for benchmarks through the
+//! `testing` feature.
 
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+use crate::framework::{NodeInfo, PodInfo};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// A Ready node with 4 cpus, 8Gi of memory and room for 110 pods.
 pub fn node(name: &str) -> NodeBuilder {
@@ -103,8 +107,12 @@ impl NodeBuilder {
         self.obj.clone()
     }
 
+    pub fn build(&self) -> Node {
+        serde_json::from_value(self.json()).expect("the builder writes a valid node")
+    }
+
     pub fn info(&self) -> NodeInfo {
-        let mut info = NodeInfo::from_node(&self.obj);
+        let mut info = NodeInfo::from_node(&self.build());
         for p in &self.pods {
             info.add_pod(&p.info().usage);
         }
@@ -234,7 +242,16 @@ impl PodBuilder {
         self.obj.clone()
     }
 
+    pub fn build(&self) -> Pod {
+        serde_json::from_value(self.json()).expect("the builder writes a valid pod")
+    }
+
+    /// The pod as informers deliver it.
+    pub fn shared(&self) -> Arc<Pod> {
+        Arc::new(self.build())
+    }
+
     pub fn info(&self) -> PodInfo {
-        PodInfo::from_pod(&self.obj)
+        PodInfo::from_pod(&self.build())
     }
 }
