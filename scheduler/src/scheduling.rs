@@ -71,8 +71,8 @@ fn changed_for_scheduling(old: &Pod, new: &Pod) -> bool {
 }
 
 /// Whether two versions of an object's metadata differ at most in
-/// resourceVersion, generation and managedFields. Every other field is named,
-/// so a field added to ObjectMeta must be sorted here before this compiles.
+/// resourceVersion, generation and managedFields. Every field is named, so a
+/// field added to ObjectMeta stops this compiling until it is placed.
 fn same_but_bookkeeping(old: &ObjectMeta, new: &ObjectMeta) -> bool {
     let ObjectMeta {
         annotations,
