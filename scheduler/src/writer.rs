@@ -107,6 +107,7 @@ impl Writer {
                 ..Default::default()
             },
         };
+        // Subresource calls carry JSON: a Binding is posted to its pod, not served as a kind of its own.
         let binding = serde_json::to_value(&binding).expect("a binding always serializes");
         match self.client.create_subresource(Pod::info(), ns, name, "binding", &binding).await {
             Ok(_) => {
