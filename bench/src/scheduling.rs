@@ -71,11 +71,11 @@ pub fn decision_rate(nodes: usize, pods: usize) -> f64 {
     let mut s = Scheduler::new(Settings { seed: Some(1), ..Default::default() });
     let now = tokio::time::Instant::now();
     for i in 0..nodes {
-        s.node_applied(&node(&format!("node-{i}")).allocatable("64", "256Gi", 250).json(), now);
+        s.node_applied(&node(&format!("node-{i}")).allocatable("64", "256Gi", 250).build(), now);
     }
     for i in 0..pods {
         let p = pod(&format!("p-{i}")).cpu("100m").memory("64Mi").owner(&format!("rs-{}", i % 20));
-        s.pod_applied(&p.json(), now);
+        s.pod_applied(&p.shared(), now);
     }
     let start = Instant::now();
     let mut bound = 0u64;

@@ -13,11 +13,11 @@ fn measure(nodes: usize, pods: usize) -> f64 {
     let mut s = Scheduler::new(Settings { seed: Some(1), ..Default::default() });
     let now = Instant::now();
     for i in 0..nodes {
-        s.node_applied(&node(&format!("node-{i}")).allocatable("32", "128Gi", 110).json(), now);
+        s.node_applied(&node(&format!("node-{i}")).allocatable("32", "128Gi", 110).build(), now);
     }
     for i in 0..pods {
         let p = pod(&format!("p-{i}")).cpu("100m").memory("200Mi").owner(&format!("rs-{}", i % 20));
-        s.pod_applied(&p.json(), now);
+        s.pod_applied(&p.shared(), now);
     }
     let start = WallClock::now();
     let mut bound = 0;

@@ -9,13 +9,10 @@
 //! so every node gets its turn. A pod that fits nowhere is checked against
 //! every node, so its failure message accounts for all of them.
 
-use crate::framework::{FilterPlugin, FilterResult, FitError, ScorePlugin};
-use crate::node_info::NodeInfo;
+use crate::framework::{FilterPlugin, FilterResult, FitError, NodeInfo, PodInfo, ScorePlugin};
 use crate::plugins;
-use crate::pod_info::PodInfo;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::fmt;
 
 /// Below this many nodes every node is checked.
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -23,24 +20,15 @@ const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
 
 /// Why a pod could not be placed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
     /// The cluster has no nodes at all (kube-scheduler's `ErrNoNodesAvailable`).
+    #[error("no nodes available to schedule pods")]
     NoNodesAvailable,
     /// No node passed the filters.
+    #[error(transparent)]
     Unschedulable(FitError),
 }
-
-impl fmt::Display for ScheduleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ScheduleError::NoNodesAvailable => f.write_str("no nodes available to schedule pods"),
-            ScheduleError::Unschedulable(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for ScheduleError {}
 
 /// Where a pod goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,9 +6,9 @@
 //! pod already sees the resources, ports and spread of the last one. The
 //! watch later confirms the assumption; a failed binding forgets it.
 
-use crate::node_info::{NodeInfo, NodeSpec};
-use crate::pod_info::PodUsage;
-use serde_json::Value;
+use crate::framework::{NodeInfo, NodeSpec, PodUsage};
+use client::Object;
+use k8s_openapi::api::core::v1::Node;
 use std::collections::HashMap;
 
 /// What a Node event changed, for deciding whether waiting pods deserve another try.
@@ -51,8 +51,8 @@ impl Cache {
     }
 
     /// Adds or updates a node from its object.
-    pub fn apply_node(&mut self, node: &Value) -> NodeChange {
-        let name = api::meta::name(node);
+    pub fn apply_node(&mut self, node: &Node) -> NodeChange {
+        let name = node.name();
         let spec = NodeSpec::from_node(node);
         if let Some(&i) = self.index.get(name) {
             if self.nodes[i].spec == spec {
@@ -153,6 +153,7 @@ impl Cache {
 mod tests {
     use super::*;
     use crate::testing::{node, pod};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn usage(cpu: &str) -> PodUsage {
         pod("x").cpu(cpu).owner("rs").info().usage
@@ -161,7 +162,7 @@ mod tests {
     #[test]
     fn assumed_pods_count_until_forgotten() {
         let mut cache = Cache::default();
-        cache.apply_node(&node("n1").json());
+        cache.apply_node(&node("n1").build());
         cache.assume("default/a", "n1", usage("1"));
         assert_eq!(cache.node("n1").unwrap().requested.milli_cpu, 1000);
         assert!(cache.is_assumed("default/a"));
@@ -173,7 +174,7 @@ mod tests {
     #[test]
     fn the_watch_confirms_an_assumption_without_counting_twice() {
         let mut cache = Cache::default();
-        cache.apply_node(&node("n1").json());
+        cache.apply_node(&node("n1").build());
         cache.assume("default/a", "n1", usage("1"));
         cache.apply_pod("default/a", "n1", usage("1"));
         let n1 = cache.node("n1").unwrap();
@@ -186,8 +187,8 @@ mod tests {
     #[test]
     fn a_pod_seen_on_another_node_moves() {
         let mut cache = Cache::default();
-        cache.apply_node(&node("n1").json());
-        cache.apply_node(&node("n2").json());
+        cache.apply_node(&node("n1").build());
+        cache.apply_node(&node("n2").build());
         cache.assume("default/a", "n1", usage("1"));
         cache.apply_pod("default/a", "n2", usage("1"));
         assert_eq!(cache.node("n1").unwrap().pod_count, 0);
@@ -199,32 +200,33 @@ mod tests {
         let mut cache = Cache::default();
         cache.apply_pod("default/a", "late", usage("500m"));
         assert!(cache.nodes().is_empty(), "no Node object, no candidate");
-        assert_eq!(cache.apply_node(&node("late").json()), NodeChange::Added);
+        assert_eq!(cache.apply_node(&node("late").build()), NodeChange::Added);
         assert_eq!(cache.node("late").unwrap().requested.milli_cpu, 500);
         cache.remove_node("late");
         assert!(cache.node("late").is_none());
         assert!(cache.remove_pod("default/a"));
-        assert_eq!(cache.apply_node(&node("late").json()), NodeChange::Added);
+        assert_eq!(cache.apply_node(&node("late").build()), NodeChange::Added);
         assert_eq!(cache.node("late").unwrap().pod_count, 0, "the deleted pod is gone with it");
     }
 
     #[test]
     fn node_updates_are_told_apart_from_heartbeats() {
         let mut cache = Cache::default();
-        let mut n = node("n1").json();
+        let mut n = node("n1").build();
         assert_eq!(cache.apply_node(&n), NodeChange::Added);
-        n["status"]["conditions"][0]["lastHeartbeatTime"] = "2024-01-01T00:00:00Z".into();
+        let conditions = n.status.as_mut().and_then(|s| s.conditions.as_mut()).unwrap();
+        conditions[0].last_heartbeat_time = Some(Time("2024-01-01T00:00:00Z".parse().unwrap()));
         assert_eq!(cache.apply_node(&n), NodeChange::Unchanged);
-        n["metadata"]["labels"]["gpu"] = "true".into();
+        n.metadata.labels.as_mut().unwrap().insert("gpu".into(), "true".into());
         assert_eq!(cache.apply_node(&n), NodeChange::Changed);
-        assert_eq!(cache.apply_node(&node("n1").unschedulable().label("gpu", "true").json()), NodeChange::Changed);
+        assert_eq!(cache.apply_node(&node("n1").unschedulable().label("gpu", "true").build()), NodeChange::Changed);
     }
 
     #[test]
     fn removing_a_node_keeps_the_others_addressable() {
         let mut cache = Cache::default();
         for name in ["a", "b", "c"] {
-            cache.apply_node(&node(name).json());
+            cache.apply_node(&node(name).build());
         }
         cache.remove_node("a");
         let names: Vec<&str> = cache.nodes().iter().map(|n| n.name.as_str()).collect();

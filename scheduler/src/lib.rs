@@ -3,31 +3,32 @@
 //! `pods/binding` subresource, as kube-scheduler does.
 //!
 //! - [`resources`]: pod requests, from Kubernetes quantities (`api::quantity`).
-//! - [`pod_info`], [`node_info`]: pods and nodes as the plugins see them.
-//! - [`framework`], [`plugins`]: the plugin traits, the plugins, the failure message.
+//! - [`framework`]: pods and nodes as the plugins see them, the plugin
+//!   traits, the failure message.
+//! - [`plugins`]: the filters and scores, each depending on `framework` only.
 //! - [`algorithm`]: one decision (filter, sample, score, pick).
 //! - [`cache`]: node totals, with assumed pods counted before the watch confirms them.
 //! - [`queue`]: active, backoff and unschedulable pods.
 //! - [`scheduling`]: the state machine tying them together, without I/O.
-//! - [`testing`]: pod and node builders for tests and benchmarks.
+//! - `testing`: pod and node builders for tests and benchmarks (the `testing` feature).
 //!
 //! [`run`] is the daemon: informers in, decisions out.
 
 pub mod algorithm;
 pub mod cache;
 pub mod framework;
-pub mod node_info;
 pub mod plugins;
-pub mod pod_info;
 pub mod queue;
 pub mod resources;
 pub mod scheduling;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod writer;
 
-use api::{registry, ApiError};
+use api::ApiError;
 use client::watcher::{Event, Informer};
-use client::{Client, ListParams};
+use client::{Client, ListParams, Resource};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use scheduling::{Scheduler, Settings};
 use std::future::Future;
 use std::sync::Arc;
@@ -93,16 +94,14 @@ impl Config {
 /// Schedules until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
     let client = Client::connect_lazy(&config.server)?;
-    let nodes_info = registry::lookup("nodes").expect("nodes are registered");
-    let pods_info = registry::lookup("pods").expect("pods are registered");
-    let mut nodes = Informer::start(client.clone(), nodes_info, "", ListParams::default());
+    let mut nodes = Informer::<Node>::start(client.clone(), Node::info(), "", ListParams::default());
     // Finished pods hold no resources, so they are not even watched (as kube-scheduler);
     // a pod that finishes leaves the watch as a deletion.
     let active_pods =
         ListParams { field_selector: "status.phase!=Succeeded,status.phase!=Failed".into(), ..Default::default() };
     // The scheduler keeps what it needs of each pod (a bound pod's requests, a
     // pending pod until it is bound), so the pods' cache keeps only names.
-    let mut pods = Informer::start_names_only(client.clone(), pods_info, "", active_pods);
+    let mut pods = Informer::<Pod>::start_names_only(client.clone(), Pod::info(), "", active_pods);
 
     let mut sched = Scheduler::new(config.settings());
     tokio::pin!(shutdown);
@@ -110,7 +109,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
         synced = async {
             // Nodes first, so that every bound pod finds its node.
             nodes.first_list(|node| sched.node_applied(node, Instant::now())).await.map_err(|_| Error::InformerStopped("nodes"))?;
-            pods.first_list(|pod| sched.pod_applied(pod, Instant::now())).await.map_err(|_| Error::InformerStopped("pods"))
+            // The pods' first list is read from the events, as `first_list` does, to
+            // get each pod shared: a waiting one is then kept without a copy.
+            loop {
+                match pods.events.recv().await.ok_or(Error::InformerStopped("pods"))? {
+                    Event::Applied(pod) => sched.pod_applied(&pod, Instant::now()),
+                    Event::Deleted(_) => {}
+                    Event::Synced => break Ok::<(), Error>(()),
+                }
+            }
         } => synced?,
         _ = &mut shutdown => return Ok(()),
     }

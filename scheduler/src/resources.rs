@@ -4,8 +4,8 @@
 //! containers with `restartPolicy: Always`, keep running and so add up), plus
 //! the pod's overhead.
 
-use api::quantity;
-use serde_json::Value;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use std::collections::BTreeMap;
 
 /// What a container without a cpu request counts as when scoring, so that
@@ -36,13 +36,10 @@ impl Resources {
     /// Reads a `ResourceList` (`{"cpu": "500m", "memory": "1Gi"}`); unknown
     /// names (`pods`, `storage`) and malformed quantities are skipped, as the
     /// apiserver has validated what it stored.
-    pub fn from_list(list: &Value) -> Self {
+    pub fn from_list(list: &BTreeMap<String, Quantity>) -> Self {
         let mut out = Self::default();
-        let Some(map) = list.as_object() else {
-            return out;
-        };
-        for (name, q) in map {
-            let Some(q) = quantity::from_json(q) else {
+        for (name, q) in list {
+            let Ok(q) = api::quantity::parse(&q.0) else {
                 continue;
             };
             match name.as_str() {
@@ -98,36 +95,41 @@ impl Resources {
     }
 }
 
+/// An init container with `restartPolicy: Always` keeps running next to the
+/// app containers.
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
+}
+
 /// A pod's effective request. With `default_missing`, a container that does
 /// not request cpu or memory counts as requesting the defaults above (the
 /// "non-zero" requests used for scoring).
-pub fn pod_requests(spec: &Value, default_missing: bool) -> Resources {
-    let container = |c: &Value| {
-        let requests = &c["resources"]["requests"];
-        let mut r = Resources::from_list(requests);
+pub fn pod_requests(spec: &PodSpec, default_missing: bool) -> Resources {
+    let container = |c: &Container| {
+        let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+        let mut r = requests.map(Resources::from_list).unwrap_or_default();
         if default_missing {
-            if requests.get("cpu").is_none() {
+            if requests.is_none_or(|rs| !rs.contains_key("cpu")) {
                 r.milli_cpu = DEFAULT_MILLI_CPU_REQUEST;
             }
-            if requests.get("memory").is_none() {
+            if requests.is_none_or(|rs| !rs.contains_key("memory")) {
                 r.memory = DEFAULT_MEMORY_REQUEST;
             }
         }
         r
     };
-    let list = |field: &str| spec.get(field).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
 
     let mut total = Resources::default();
-    for c in list("containers") {
+    for c in &spec.containers {
         total.add(&container(c));
     }
     // Init containers run one at a time, each next to the sidecars started
     // before it; sidecars then keep running next to the app containers.
     let mut sidecars = Resources::default();
     let mut init_peak = Resources::default();
-    for c in list("initContainers") {
+    for c in spec.init_containers.iter().flatten() {
         let r = container(c);
-        if c["restartPolicy"] == "Always" {
+        if is_sidecar(c) {
             total.add(&r);
             sidecars.add(&r);
             init_peak.set_max(&sidecars);
@@ -138,7 +140,7 @@ pub fn pod_requests(spec: &Value, default_missing: bool) -> Resources {
         }
     }
     total.set_max(&init_peak);
-    if let Some(overhead) = spec.get("overhead") {
+    if let Some(overhead) = &spec.overhead {
         total.add(&Resources::from_list(overhead));
     }
     total
@@ -147,18 +149,28 @@ pub fn pod_requests(spec: &Value, default_missing: bool) -> Resources {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn containers(cs: &[(&str, &str)]) -> Vec<Value> {
-        cs.iter().map(|(cpu, mem)| json!({"resources": {"requests": {"cpu": cpu, "memory": mem}}})).collect()
+        cs.iter()
+            .map(|(cpu, mem)| json!({"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}))
+            .collect()
+    }
+
+    fn spec(v: Value) -> PodSpec {
+        serde_json::from_value(v).expect("a pod spec")
+    }
+
+    fn list(v: Value) -> BTreeMap<String, Quantity> {
+        serde_json::from_value(v).expect("a resource list")
     }
 
     #[test]
     fn requests_add_up_over_containers_and_are_raised_by_init_containers() {
-        let spec = json!({
+        let spec = spec(json!({
             "containers": containers(&[("100m", "100Mi"), ("200m", "50Mi")]),
             "initContainers": containers(&[("500m", "10Mi"), ("50m", "1Gi")]),
-        });
+        }));
         let r = pod_requests(&spec, false);
         assert_eq!(r.milli_cpu, 500, "the largest init container beats the 300m sum");
         assert_eq!(r.memory, 1 << 30);
@@ -166,23 +178,23 @@ mod tests {
 
     #[test]
     fn sidecars_keep_running_so_they_add_to_everything_after_them() {
-        let spec = json!({
-            "containers": [{"resources": {"requests": {"cpu": "100m"}}}],
+        let spec = spec(json!({
+            "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
             "initContainers": [
-                {"restartPolicy": "Always", "resources": {"requests": {"cpu": "200m"}}},
-                {"resources": {"requests": {"cpu": "250m"}}},
+                {"name": "s", "restartPolicy": "Always", "resources": {"requests": {"cpu": "200m"}}},
+                {"name": "i", "resources": {"requests": {"cpu": "250m"}}},
             ],
-        });
+        }));
         // Running: 100m + 200m sidecar = 300m; during the second init container: 200m + 250m = 450m.
         assert_eq!(pod_requests(&spec, false).milli_cpu, 450);
     }
 
     #[test]
     fn overhead_is_added_and_extended_resources_are_kept() {
-        let spec = json!({
-            "containers": [{"resources": {"requests": {"cpu": "1", "nvidia.com/gpu": "2", "pods": "3"}}}],
+        let spec = spec(json!({
+            "containers": [{"name": "c", "resources": {"requests": {"cpu": "1", "nvidia.com/gpu": "2", "pods": "3"}}}],
             "overhead": {"cpu": "250m", "memory": "120Mi"},
-        });
+        }));
         let r = pod_requests(&spec, false);
         assert_eq!((r.milli_cpu, r.memory), (1250, 120 << 20));
         assert_eq!(r.scalar.get("nvidia.com/gpu"), Some(&2));
@@ -191,7 +203,9 @@ mod tests {
 
     #[test]
     fn best_effort_containers_count_as_defaults_when_scoring() {
-        let spec = json!({"containers": [{}, {"resources": {"requests": {"cpu": "0", "memory": "1Gi"}}}]});
+        let spec = spec(
+            json!({"containers": [{"name": "a"}, {"name": "b", "resources": {"requests": {"cpu": "0", "memory": "1Gi"}}}]}),
+        );
         assert!(pod_requests(&spec, false).milli_cpu == 0);
         let r = pod_requests(&spec, true);
         assert_eq!(r.milli_cpu, DEFAULT_MILLI_CPU_REQUEST, "an explicit 0 stays 0, a missing request defaults");
@@ -200,8 +214,8 @@ mod tests {
 
     #[test]
     fn subtracting_undoes_adding() {
-        let a = Resources::from_list(&json!({"cpu": "1", "memory": "1Gi", "example.com/foo": "3"}));
-        let mut sum = Resources::from_list(&json!({"cpu": "2"}));
+        let a = Resources::from_list(&list(json!({"cpu": "1", "memory": "1Gi", "example.com/foo": "3"})));
+        let mut sum = Resources::from_list(&list(json!({"cpu": "2"})));
         let before = sum.clone();
         sum.add(&a);
         assert_eq!(sum.scalar["example.com/foo"], 3);

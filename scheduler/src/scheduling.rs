@@ -5,10 +5,12 @@
 
 use crate::algorithm::{Algorithm, ScheduleError};
 use crate::cache::{Cache, NodeChange};
-use crate::pod_info::PodInfo;
+use crate::framework::{self, PodInfo, PodUsage};
 use crate::queue::SchedulingQueue;
 use client::watcher::key_of;
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +25,10 @@ pub const REASON_SCHEDULER_ERROR: &str = "SchedulerError";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Bind the pod to the node; the pod is already assumed there.
-    Bind { pod: Arc<Value>, node: String },
+    Bind { pod: Arc<Pod>, node: String },
     /// The pod fits nowhere (`reason` Unschedulable) or scheduling failed
     /// (`reason` SchedulerError): tell the user, in `message`.
-    Failed { pod: Arc<Value>, reason: &'static str, message: String },
+    Failed { pod: Arc<Pod>, reason: &'static str, message: String },
 }
 
 /// Settings of the state machine (the daemon's flags, minus I/O).
@@ -58,30 +60,49 @@ pub struct Scheduler {
     pub queue: SchedulingQueue,
     algorithm: Algorithm,
     /// The latest object of every pod waiting for this scheduler.
-    pending: HashMap<String, Arc<Value>>,
-}
-
-fn is_terminal(pod: &Value) -> bool {
-    matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+    pending: HashMap<String, Arc<Pod>>,
 }
 
 /// Whether an update to a waiting pod could change where it fits: anything
 /// but its status and bookkeeping metadata. (The scheduler's own status
 /// writes must not make a pod retry itself.)
-fn changed_for_scheduling(old: &Value, new: &Value) -> bool {
-    if old["spec"] != new["spec"] {
-        return true;
-    }
-    let strip = |obj: &Value| {
-        let mut m = obj["metadata"].clone();
-        if let Some(m) = m.as_object_mut() {
-            for k in ["resourceVersion", "generation", "managedFields"] {
-                m.remove(k);
-            }
-        }
-        m
-    };
-    strip(old) != strip(new)
+fn changed_for_scheduling(old: &Pod, new: &Pod) -> bool {
+    old.spec != new.spec || !same_but_bookkeeping(&old.metadata, &new.metadata)
+}
+
+/// Whether two versions of an object's metadata differ at most in
+/// resourceVersion, generation and managedFields. Every field is named, so a
+/// field added to ObjectMeta stops this compiling until it is placed.
+fn same_but_bookkeeping(old: &ObjectMeta, new: &ObjectMeta) -> bool {
+    let ObjectMeta {
+        annotations,
+        creation_timestamp,
+        deletion_grace_period_seconds,
+        deletion_timestamp,
+        finalizers,
+        generate_name,
+        generation: _,
+        labels,
+        managed_fields: _,
+        name,
+        namespace,
+        owner_references,
+        resource_version: _,
+        self_link,
+        uid,
+    } = old;
+    *annotations == new.annotations
+        && *creation_timestamp == new.creation_timestamp
+        && *deletion_grace_period_seconds == new.deletion_grace_period_seconds
+        && *deletion_timestamp == new.deletion_timestamp
+        && *finalizers == new.finalizers
+        && *generate_name == new.generate_name
+        && *labels == new.labels
+        && *name == new.name
+        && *namespace == new.namespace
+        && *owner_references == new.owner_references
+        && *self_link == new.self_link
+        && *uid == new.uid
 }
 
 impl Scheduler {
@@ -97,15 +118,20 @@ impl Scheduler {
 
     /// Whether this scheduler should place `pod`: unbound, asking for this
     /// scheduler (an empty name means the default one), not being deleted, not finished.
-    pub fn is_responsible_for(&self, pod: &Value) -> bool {
-        let name = pod["spec"]["schedulerName"].as_str().filter(|s| !s.is_empty()).unwrap_or("default-scheduler");
-        pod["spec"]["nodeName"].as_str().unwrap_or_default().is_empty()
+    pub fn is_responsible_for(&self, pod: &Pod) -> bool {
+        let name = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.scheduler_name.as_deref())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default-scheduler");
+        api::pod::node_name(pod).is_empty()
             && name == self.scheduler_name
-            && api::meta::deletion_timestamp(pod).is_none()
-            && !is_terminal(pod)
+            && !api::pod::is_terminating(&pod.metadata)
+            && !api::pod::is_finished(pod)
     }
 
-    pub fn node_applied(&mut self, node: &Value, now: Instant) {
+    pub fn node_applied(&mut self, node: &Node, now: Instant) {
         match self.cache.apply_node(node) {
             NodeChange::Added | NodeChange::Changed => self.queue.move_all_unschedulable(now),
             NodeChange::Unchanged => {}
@@ -113,20 +139,22 @@ impl Scheduler {
     }
 
     /// A deleted node frees nothing a waiting pod could use, so nobody is retried.
-    pub fn node_deleted(&mut self, node: &Value) {
-        self.cache.remove_node(api::meta::name(node));
+    pub fn node_deleted(&mut self, node: &Node) {
+        self.cache.remove_node(node.name());
     }
 
-    pub fn pod_applied(&mut self, pod: &Value, now: Instant) {
+    /// A pod as the watch delivers it, shared with the informer: a waiting pod
+    /// is kept without copying it.
+    pub fn pod_applied(&mut self, pod: &Arc<Pod>, now: Instant) {
         let key = key_of(pod);
-        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+        let node = api::pod::node_name(pod);
         if !node.is_empty() {
             self.forget_pending(&key);
-            if is_terminal(pod) {
+            if api::pod::is_finished(pod) {
                 // A finished pod no longer holds its resources.
                 self.pod_gone(&key, now);
             } else {
-                self.cache.apply_pod(&key, node, PodInfo::from_pod(pod).usage);
+                self.cache.apply_pod(&key, node, PodUsage::from_pod(pod));
             }
             return;
         }
@@ -138,16 +166,16 @@ impl Scheduler {
             // Already placed; this is an older state the watch is catching up on.
             return;
         }
-        let priority = pod["spec"]["priority"].as_i64().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        let priority = framework::priority(pod);
         let changed = self.pending.get(&key).is_some_and(|old| changed_for_scheduling(old, pod));
-        self.pending.insert(key.clone(), Arc::new(pod.clone()));
+        self.pending.insert(key.clone(), Arc::clone(pod));
         self.queue.add(&key, priority);
         if changed {
             self.queue.pod_updated(&key, now);
         }
     }
 
-    pub fn pod_deleted(&mut self, pod: &Value, now: Instant) {
+    pub fn pod_deleted(&mut self, pod: &Pod, now: Instant) {
         let key = key_of(pod);
         self.forget_pending(&key);
         self.pod_gone(&key, now);
@@ -223,6 +251,8 @@ mod tests {
     use super::*;
     use crate::queue::QueuedState;
     use crate::testing::{node, pod};
+    use k8s_openapi::api::core::v1::PodCondition;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn scheduler() -> Scheduler {
         Scheduler::new(Settings { seed: Some(1), ..Default::default() })
@@ -240,9 +270,9 @@ mod tests {
         let mut s = scheduler();
         let now = Instant::now();
         for n in ["n1", "n2", "n3"] {
-            s.node_applied(&node(n).json(), now);
+            s.node_applied(&node(n).build(), now);
         }
-        s.pod_applied(&pod("gpu-pod").node_selector("gpu", "true").json(), now);
+        s.pod_applied(&pod("gpu-pod").node_selector("gpu", "true").shared(), now);
         match s.schedule_next(now) {
             Some(Decision::Failed { reason, message, .. }) => {
                 assert_eq!(reason, "Unschedulable");
@@ -253,13 +283,14 @@ mod tests {
         assert_eq!(s.schedule_next(now), None, "it waits instead of spinning");
 
         // A heartbeat changes nothing the filters see.
-        let mut beat = node("n2").json();
-        beat["status"]["conditions"][0]["lastHeartbeatTime"] = "2024-01-01T00:00:10Z".into();
+        let mut beat = node("n2").build();
+        let conditions = beat.status.as_mut().and_then(|s| s.conditions.as_mut()).unwrap();
+        conditions[0].last_heartbeat_time = Some(Time("2024-01-01T00:00:10Z".parse().unwrap()));
         s.node_applied(&beat, now);
         assert_eq!(s.queue.state("default/gpu-pod"), Some(QueuedState::Unschedulable));
 
         tokio::time::advance(Duration::from_secs(1)).await;
-        s.node_applied(&node("n2").label("gpu", "true").json(), Instant::now());
+        s.node_applied(&node("n2").label("gpu", "true").build(), Instant::now());
         assert_eq!(bind_target(s.schedule_next(Instant::now())), "n2");
     }
 
@@ -267,9 +298,9 @@ mod tests {
     async fn the_next_pod_sees_the_last_binding_before_the_watch_does() {
         let mut s = scheduler();
         let now = Instant::now();
-        s.node_applied(&node("small").allocatable("1", "1Gi", 110).json(), now);
-        s.pod_applied(&pod("a").cpu("600m").json(), now);
-        s.pod_applied(&pod("b").cpu("600m").json(), now);
+        s.node_applied(&node("small").allocatable("1", "1Gi", 110).build(), now);
+        s.pod_applied(&pod("a").cpu("600m").shared(), now);
+        s.pod_applied(&pod("b").cpu("600m").shared(), now);
         assert_eq!(bind_target(s.schedule_next(now)), "small");
         match s.schedule_next(now) {
             Some(Decision::Failed { message, .. }) => {
@@ -283,8 +314,8 @@ mod tests {
     async fn a_failed_binding_frees_the_node_and_retries() {
         let mut s = scheduler();
         let now = Instant::now();
-        s.node_applied(&node("n1").allocatable("1", "1Gi", 110).json(), now);
-        s.pod_applied(&pod("a").cpu("1").json(), now);
+        s.node_applied(&node("n1").allocatable("1", "1Gi", 110).build(), now);
+        s.pod_applied(&pod("a").cpu("1").shared(), now);
         assert_eq!(bind_target(s.schedule_next(now)), "n1");
         s.binding_finished("default/a", false, now);
         assert_eq!(s.cache.node("n1").unwrap().requested.milli_cpu, 0);
@@ -297,15 +328,15 @@ mod tests {
     async fn stale_events_of_a_bound_pod_do_not_schedule_it_twice() {
         let mut s = scheduler();
         let now = Instant::now();
-        s.node_applied(&node("n1").json(), now);
-        let waiting = pod("a").json();
+        s.node_applied(&node("n1").build(), now);
+        let waiting = pod("a").shared();
         s.pod_applied(&waiting, now);
         bind_target(s.schedule_next(now));
         s.binding_finished("default/a", true, now);
         // The watch still delivers an update from before the binding.
         s.pod_applied(&waiting, now);
         assert_eq!(s.schedule_next(now), None);
-        s.pod_applied(&pod("a").node_name("n1").json(), now);
+        s.pod_applied(&pod("a").node_name("n1").shared(), now);
         assert!(!s.cache.is_assumed("default/a"));
         assert_eq!(s.cache.node("n1").unwrap().pod_count, 1);
     }
@@ -314,18 +345,18 @@ mod tests {
     async fn deleted_and_finished_pods_free_room_for_waiting_ones() {
         let mut s = scheduler();
         let now = Instant::now();
-        s.node_applied(&node("n1").allocatable("1", "1Gi", 110).json(), now);
-        s.pod_applied(&pod("running").cpu("1").node_name("n1").json(), now);
-        s.pod_applied(&pod("job").cpu("1").node_name("n1").json(), now);
-        s.pod_applied(&pod("waiting").cpu("1").json(), now);
+        s.node_applied(&node("n1").allocatable("1", "1Gi", 110).build(), now);
+        s.pod_applied(&pod("running").cpu("1").node_name("n1").shared(), now);
+        s.pod_applied(&pod("job").cpu("1").node_name("n1").shared(), now);
+        s.pod_applied(&pod("waiting").cpu("1").shared(), now);
         assert!(matches!(s.schedule_next(now), Some(Decision::Failed { .. })));
 
         tokio::time::advance(Duration::from_secs(5)).await;
-        s.pod_deleted(&pod("running").node_name("n1").json(), Instant::now());
+        s.pod_deleted(&pod("running").node_name("n1").build(), Instant::now());
         assert!(matches!(s.schedule_next(Instant::now()), Some(Decision::Failed { .. })), "one pod still there");
 
         tokio::time::advance(Duration::from_secs(5)).await;
-        s.pod_applied(&pod("job").cpu("1").node_name("n1").phase("Succeeded").json(), Instant::now());
+        s.pod_applied(&pod("job").cpu("1").node_name("n1").phase("Succeeded").shared(), Instant::now());
         assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
     }
 
@@ -333,19 +364,19 @@ mod tests {
     async fn only_our_pending_pods_are_scheduled() {
         let mut s = scheduler();
         let now = Instant::now();
-        s.node_applied(&node("n1").json(), now);
-        s.pod_applied(&pod("other").scheduler_name("my-scheduler").json(), now);
-        s.pod_applied(&pod("bound").node_name("n1").json(), now);
-        let mut deleting = pod("deleting").json();
-        deleting["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z".into();
-        s.pod_applied(&deleting, now);
-        s.pod_applied(&pod("done").phase("Failed").json(), now);
+        s.node_applied(&node("n1").build(), now);
+        s.pod_applied(&pod("other").scheduler_name("my-scheduler").shared(), now);
+        s.pod_applied(&pod("bound").node_name("n1").shared(), now);
+        let mut deleting = pod("deleting").build();
+        deleting.metadata.deletion_timestamp = Some(Time("2024-01-01T00:00:00Z".parse().unwrap()));
+        s.pod_applied(&Arc::new(deleting), now);
+        s.pod_applied(&pod("done").phase("Failed").shared(), now);
         assert_eq!(s.schedule_next(now), None);
         assert_eq!(s.pending_count(), 0);
 
-        let mut unnamed = pod("unnamed").json();
-        unnamed["spec"].as_object_mut().unwrap().remove("schedulerName");
-        s.pod_applied(&unnamed, now);
+        let mut unnamed = pod("unnamed").build();
+        unnamed.spec.as_mut().unwrap().scheduler_name = None;
+        s.pod_applied(&Arc::new(unnamed), now);
         assert_eq!(bind_target(s.schedule_next(now)), "n1", "no scheduler name means the default one");
     }
 
@@ -353,19 +384,20 @@ mod tests {
     async fn our_own_status_writes_do_not_retry_the_pod_but_its_changes_do() {
         let mut s = scheduler();
         let now = Instant::now();
-        s.node_applied(&node("n1").taint("dedicated", "x", "NoSchedule").json(), now);
+        s.node_applied(&node("n1").taint("dedicated", "x", "NoSchedule").build(), now);
         let p = pod("p");
-        s.pod_applied(&p.json(), now);
+        s.pod_applied(&p.shared(), now);
         assert!(matches!(s.schedule_next(now), Some(Decision::Failed { .. })));
 
         tokio::time::advance(Duration::from_secs(2)).await;
-        let mut with_condition = p.json();
-        with_condition["metadata"]["resourceVersion"] = "99".into();
-        with_condition["status"]["conditions"] = serde_json::json!([{"type": "PodScheduled", "status": "False"}]);
-        s.pod_applied(&with_condition, Instant::now());
+        let mut with_condition = p.build();
+        with_condition.metadata.resource_version = Some("99".into());
+        with_condition.status.as_mut().unwrap().conditions =
+            Some(vec![PodCondition { type_: "PodScheduled".into(), status: "False".into(), ..Default::default() }]);
+        s.pod_applied(&Arc::new(with_condition), Instant::now());
         assert_eq!(s.schedule_next(Instant::now()), None);
 
-        s.pod_applied(&p.toleration("dedicated", "Exists", "", "").json(), Instant::now());
+        s.pod_applied(&p.toleration("dedicated", "Exists", "", "").shared(), Instant::now());
         assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
     }
 
@@ -373,7 +405,7 @@ mod tests {
     async fn with_no_nodes_the_pod_retries_with_backoff() {
         let mut s = scheduler();
         let now = Instant::now();
-        s.pod_applied(&pod("p").json(), now);
+        s.pod_applied(&pod("p").shared(), now);
         match s.schedule_next(now) {
             Some(Decision::Failed { reason, message, .. }) => {
                 assert_eq!((reason, message.as_str()), ("SchedulerError", "no nodes available to schedule pods"));
@@ -381,7 +413,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(s.queue.state("default/p"), Some(QueuedState::Backoff));
-        s.node_applied(&node("n1").json(), now);
+        s.node_applied(&node("n1").build(), now);
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
     }

@@ -4,11 +4,12 @@
 //! apiserver never stalls the next decision.
 
 use crate::scheduling::Decision;
-use api::{meta, registry, ResourceInfo};
 use client::events::{EventRecorder, EventType};
-use client::{Client, PatchType};
+use client::{Api, Client, Object, PatchType, Resource};
+use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod, PodCondition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 /// The result of one binding: the pod's key and whether it was bound.
@@ -18,49 +19,57 @@ pub type BindResult = (String, bool);
 pub struct Writer {
     client: Client,
     recorder: EventRecorder,
-    pods: &'static ResourceInfo,
 }
 
 /// Just enough of the pod for an event's `involvedObject`.
-fn pod_reference(pod: &Value) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": meta::name(pod),
-            "namespace": meta::namespace(pod),
-            "uid": meta::uid(pod),
-            "resourceVersion": meta::resource_version(pod),
+fn pod_reference(pod: &Pod) -> Value {
+    let meta = &pod.metadata;
+    let reference = Pod {
+        metadata: ObjectMeta {
+            name: meta.name.clone(),
+            namespace: meta.namespace.clone(),
+            uid: meta.uid.clone(),
+            resource_version: meta.resource_version.clone(),
+            ..Default::default()
         },
-    })
+        ..Default::default()
+    };
+    serde_json::to_value(&reference).expect("a pod always serializes")
 }
 
 /// The PodScheduled condition to write, or None when the pod already says
 /// exactly this (so repeated failures do not rewrite the pod each time).
 /// `lastTransitionTime` is set only when the status flips, as Kubernetes does.
-pub fn unschedulable_condition(pod: &Value, reason: &str, message: &str) -> Option<Value> {
-    let current = pod["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == "PodScheduled"));
-    let already_false = current.is_some_and(|c| c["status"] == "False");
-    if current.is_some_and(|c| already_false && c["reason"] == reason && c["message"] == message) {
+pub fn unschedulable_condition(pod: &Pod, reason: &str, message: &str) -> Option<PodCondition> {
+    let current = api::pod::condition(pod, "PodScheduled");
+    let already_false = current.is_some_and(|c| c.status == "False");
+    let same = |c: &PodCondition| c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message);
+    if already_false && current.is_some_and(same) {
         return None;
     }
-    let mut condition = json!({
-        "type": "PodScheduled",
-        "status": "False",
-        "reason": reason,
-        "message": message,
-        "lastProbeTime": null,
-    });
-    if !already_false {
-        condition["lastTransitionTime"] = meta::now_rfc3339().into();
-    }
-    Some(condition)
+    Some(PodCondition {
+        type_: "PodScheduled".into(),
+        status: "False".into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_transition_time: (!already_false).then(|| Time(Timestamp::now())),
+        ..Default::default()
+    })
+}
+
+/// The status patch that writes `condition` (merged into the pod's
+/// conditions by type). `lastProbeTime` goes as null, clearing any earlier
+/// probe time, as Go clients send a zero `metav1.Time`.
+pub fn condition_patch(condition: &PodCondition) -> Value {
+    let mut condition = serde_json::to_value(condition).expect("a condition always serializes");
+    condition["lastProbeTime"] = Value::Null;
+    json!({"status": {"conditions": [condition]}})
 }
 
 impl Writer {
     pub fn new(client: Client, scheduler_name: &str) -> Self {
         let recorder = EventRecorder::new(client.clone(), scheduler_name, "");
-        Self { client, recorder, pods: registry::lookup("pods").expect("pods are registered") }
+        Self { client, recorder }
     }
 
     /// Carries out a decision in the background. `permit` bounds the bindings
@@ -82,15 +91,25 @@ impl Writer {
         }
     }
 
-    async fn bind(&self, pod: &Arc<Value>, node: &str) -> bool {
-        let (ns, name) = (meta::namespace(pod), meta::name(pod));
-        let binding = json!({
-            "apiVersion": "v1",
-            "kind": "Binding",
-            "metadata": {"name": name, "namespace": ns, "uid": meta::uid(pod)},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-        });
-        match self.client.create_subresource(self.pods, ns, name, "binding", &binding).await {
+    async fn bind(&self, pod: &Pod, node: &str) -> bool {
+        let (ns, name) = (pod.namespace(), pod.name());
+        let binding = Binding {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(ns.into()),
+                uid: pod.metadata.uid.clone(),
+                ..Default::default()
+            },
+            target: ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Node".into()),
+                name: Some(node.into()),
+                ..Default::default()
+            },
+        };
+        // Subresource calls carry JSON: a Binding is posted to its pod, not served as a kind of its own.
+        let binding = serde_json::to_value(&binding).expect("a binding always serializes");
+        match self.client.create_subresource(Pod::info(), ns, name, "binding", &binding).await {
             Ok(_) => {
                 tracing::info!(namespace = ns, name, node, "bound");
                 let message = format!("Successfully assigned {ns}/{name} to {node}");
@@ -112,16 +131,16 @@ impl Writer {
         }
     }
 
-    async fn report_failure(&self, pod: &Value, reason: &str, message: &str) {
-        let (ns, name) = (meta::namespace(pod), meta::name(pod));
+    async fn report_failure(&self, pod: &Pod, reason: &str, message: &str) {
+        let (ns, name) = (pod.namespace(), pod.name());
         tracing::info!(namespace = ns, name, reason, message, "unable to schedule pod");
         self.recorder.record(&pod_reference(pod), EventType::Warning, "FailedScheduling", message).await;
         let Some(condition) = unschedulable_condition(pod, reason, message) else {
             return;
         };
-        let patch = json!({"status": {"conditions": [condition]}});
+        let patch = condition_patch(&condition);
         if let Err(e) =
-            self.client.patch_subresource(self.pods, ns, name, PatchType::StrategicMerge, &patch, "status").await
+            Api::<Pod>::namespaced(&self.client, ns).patch_status(name, PatchType::StrategicMerge, &patch).await
         {
             tracing::debug!(namespace = ns, name, error = %e, "updating the PodScheduled condition failed");
         }
@@ -135,18 +154,22 @@ mod tests {
     #[test]
     fn the_condition_is_written_only_when_it_changes() {
         let msg = "0/1 nodes are available: 1 Insufficient cpu.";
-        let fresh = json!({"status": {"phase": "Pending"}});
+        let pod = |status: Value| -> Pod { serde_json::from_value(json!({"status": status})).expect("a pod") };
+        let fresh = pod(json!({"phase": "Pending"}));
         let first = unschedulable_condition(&fresh, "Unschedulable", msg).unwrap();
-        assert_eq!(first["status"], "False");
-        assert_eq!(first["reason"], "Unschedulable");
-        assert_eq!(first["message"], msg);
-        assert!(first["lastTransitionTime"].is_string());
+        assert_eq!(first.status, "False");
+        assert_eq!(first.reason.as_deref(), Some("Unschedulable"));
+        assert_eq!(first.message.as_deref(), Some(msg));
+        assert!(first.last_transition_time.is_some());
 
-        let written = json!({"status": {"conditions": [first]}});
+        let written = pod(json!({"conditions": [first]}));
         assert_eq!(unschedulable_condition(&written, "Unschedulable", msg), None);
 
         let other = unschedulable_condition(&written, "Unschedulable", "0/2 nodes are available: 2 Too many pods.")
             .expect("a new message is written");
-        assert!(other.get("lastTransitionTime").is_none(), "still False: the transition time stays");
+        assert!(other.last_transition_time.is_none(), "still False: the transition time stays");
+        let patch = condition_patch(&other);
+        assert_eq!(patch["status"]["conditions"][0].get("lastProbeTime"), Some(&Value::Null));
+        assert!(patch["status"]["conditions"][0].get("lastTransitionTime").is_none());
     }
 }

@@ -4,29 +4,25 @@
 //! FailedScheduling message on its events and its PodScheduled condition, and
 //! labelling a node gets it scheduled.
 
-use client::{Client, ListParams, PatchType};
+use client::{Api, Client, ListParams, PatchType};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use scheduler::testing::{node, pod, NodeBuilder};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-fn pods() -> &'static api::ResourceInfo {
-    api::registry::lookup("pods").unwrap()
-}
-fn nodes() -> &'static api::ResourceInfo {
-    api::registry::lookup("nodes").unwrap()
-}
-fn events() -> &'static api::ResourceInfo {
-    api::registry::lookup("events").unwrap()
+fn pods(client: &Client) -> Api<Pod> {
+    Api::namespaced(client, "default")
 }
 
 /// Registers a node as a kubelet would: the object, then its status.
 async fn register(client: &Client, n: NodeBuilder) {
-    let obj = n.json();
-    let mut created = client.create(nodes(), "", &obj).await.unwrap();
-    created["status"] = obj["status"].clone();
-    client.update_status(nodes(), "", &created).await.unwrap();
+    let nodes = Api::<Node>::all(client);
+    let obj = n.build();
+    let mut created = nodes.create(&obj).await.unwrap();
+    created.status = obj.status;
+    nodes.update_status(&created).await.unwrap();
 }
 
 /// Polls `check` until it returns Some, for up to 20 seconds.
@@ -45,13 +41,17 @@ where
 }
 
 async fn node_of(client: &Client, name: &str) -> Option<String> {
-    let p = client.get(pods(), "default", name).await.ok()?;
-    p["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()).map(str::to_string)
+    let p = pods(client).get(name).await.ok()?;
+    Some(api::pod::node_name(&p).to_string()).filter(|n| !n.is_empty())
 }
 
-async fn events_about(client: &Client, name: &str) -> Vec<Value> {
-    let list = client.list(events(), "default", &ListParams::default()).await.unwrap();
-    list["items"].as_array().unwrap().iter().filter(|e| e["involvedObject"]["name"] == name).cloned().collect()
+async fn events_about(client: &Client, name: &str) -> Vec<Event> {
+    let list = Api::<Event>::namespaced(client, "default").list(&ListParams::default()).await.unwrap();
+    list.items.into_iter().filter(|e| e.involved_object.name.as_deref() == Some(name)).collect()
+}
+
+fn has_reason(e: &Event, reason: &str) -> bool {
+    e.reason.as_deref() == Some(reason)
 }
 
 fn scheduler_config(server: &str) -> scheduler::Config {
@@ -82,10 +82,10 @@ async fn pods_are_bound_where_they_fit_and_waiting_pods_follow_node_changes() {
     // Six replicas of one ReplicaSet spread two to a node.
     for i in 0..6 {
         let p = pod(&format!("kubia-{i}")).cpu("100m").memory("64Mi").owner("rs-kubia");
-        client.create(pods(), "default", &p.json()).await.unwrap();
+        pods(&client).create(&p.build()).await.unwrap();
     }
-    client.create(pods(), "default", &pod("ssd-pod").node_selector("disk", "ssd").json()).await.unwrap();
-    client.create(pods(), "default", &pod("gpu-pod").node_selector("gpu", "true").json()).await.unwrap();
+    pods(&client).create(&pod("ssd-pod").node_selector("disk", "ssd").build()).await.unwrap();
+    pods(&client).create(&pod("gpu-pod").node_selector("gpu", "true").build()).await.unwrap();
 
     let mut per_node = std::collections::BTreeMap::new();
     for i in 0..6 {
@@ -97,46 +97,45 @@ async fn pods_are_bound_where_they_fit_and_waiting_pods_follow_node_changes() {
     assert_eq!(eventually("ssd-pod to be bound", || node_of(&client, "ssd-pod")).await, "node-2");
 
     // The apiserver marked the bound pod scheduled, and the scheduler said so in an event.
-    let bound = client.get(pods(), "default", "ssd-pod").await.unwrap();
-    let conditions = bound["status"]["conditions"].as_array().unwrap();
-    assert!(conditions.iter().any(|c| c["type"] == "PodScheduled" && c["status"] == "True"), "{conditions:?}");
+    let bound = pods(&client).get("ssd-pod").await.unwrap();
+    let condition = api::pod::condition(&bound, "PodScheduled");
+    assert!(condition.is_some_and(|c| c.status == "True"), "{:?}", bound.status);
     let scheduled = eventually("the Scheduled event", || async {
-        events_about(&client, "ssd-pod").await.into_iter().find(|e| e["reason"] == "Scheduled")
+        events_about(&client, "ssd-pod").await.into_iter().find(|e| has_reason(e, "Scheduled"))
     })
     .await;
-    assert_eq!(scheduled["message"], "Successfully assigned default/ssd-pod to node-2");
-    assert_eq!(scheduled["type"], "Normal");
-    assert_eq!(scheduled["source"]["component"], "default-scheduler");
+    assert_eq!(scheduled.message.as_deref(), Some("Successfully assigned default/ssd-pod to node-2"));
+    assert_eq!(scheduled.type_.as_deref(), Some("Normal"));
+    assert_eq!(scheduled.source.and_then(|s| s.component).as_deref(), Some("default-scheduler"));
 
     // The gpu pod fits nowhere: it stays Pending and says why, in Kubernetes' words.
     let expected = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.";
     let condition = eventually("the PodScheduled=False condition", || async {
-        let p = client.get(pods(), "default", "gpu-pod").await.ok()?;
-        let conditions = p["status"]["conditions"].as_array()?.clone();
-        conditions.into_iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+        let p = pods(&client).get("gpu-pod").await.ok()?;
+        api::pod::condition(&p, "PodScheduled").filter(|c| c.status == "False").cloned()
     })
     .await;
-    assert_eq!(condition["reason"], "Unschedulable");
-    assert_eq!(condition["message"], expected);
+    assert_eq!(condition.reason.as_deref(), Some("Unschedulable"));
+    assert_eq!(condition.message.as_deref(), Some(expected));
     let failed = eventually("the FailedScheduling event", || async {
-        events_about(&client, "gpu-pod").await.into_iter().find(|e| e["reason"] == "FailedScheduling")
+        events_about(&client, "gpu-pod").await.into_iter().find(|e| has_reason(e, "FailedScheduling"))
     })
     .await;
-    assert_eq!(failed["message"], expected);
-    assert_eq!(failed["type"], "Warning");
-    let gpu_pod = client.get(pods(), "default", "gpu-pod").await.unwrap();
-    assert_eq!(gpu_pod["status"]["phase"], "Pending");
-    assert!(gpu_pod["spec"]["nodeName"].as_str().unwrap_or_default().is_empty());
+    assert_eq!(failed.message.as_deref(), Some(expected));
+    assert_eq!(failed.type_.as_deref(), Some("Warning"));
+    let gpu_pod = pods(&client).get("gpu-pod").await.unwrap();
+    assert_eq!(api::pod::phase(&gpu_pod), "Pending");
+    assert!(api::pod::node_name(&gpu_pod).is_empty());
 
     // Labelling a node is enough: the waiting pod is retried and lands there.
     let label = json!({"metadata": {"labels": {"gpu": "true"}}});
-    client.patch(nodes(), "", "node-3", PatchType::Merge, &label).await.unwrap();
+    Api::<Node>::all(&client).patch("node-3", PatchType::Merge, &label).await.unwrap();
     assert_eq!(eventually("gpu-pod to be bound", || node_of(&client, "gpu-pod")).await, "node-3");
     let scheduled = eventually("the gpu-pod Scheduled event", || async {
-        events_about(&client, "gpu-pod").await.into_iter().find(|e| e["reason"] == "Scheduled")
+        events_about(&client, "gpu-pod").await.into_iter().find(|e| has_reason(e, "Scheduled"))
     })
     .await;
-    assert_eq!(scheduled["message"], "Successfully assigned default/gpu-pod to node-3");
+    assert_eq!(scheduled.message.as_deref(), Some("Successfully assigned default/gpu-pod to node-3"));
 
     drop(stop_scheduler);
     sched.await.unwrap().unwrap();
@@ -152,18 +151,18 @@ async fn a_pod_waiting_for_room_is_scheduled_when_another_pod_is_deleted() {
         let _ = stopped.await;
     }));
 
-    client.create(pods(), "default", &pod("big").cpu("800m").json()).await.unwrap();
+    pods(&client).create(&pod("big").cpu("800m").build()).await.unwrap();
     assert_eq!(eventually("big to be bound", || node_of(&client, "big")).await, "only");
-    client.create(pods(), "default", &pod("next").cpu("800m").json()).await.unwrap();
+    pods(&client).create(&pod("next").cpu("800m").build()).await.unwrap();
     let failed = eventually("the FailedScheduling event", || async {
-        events_about(&client, "next").await.into_iter().find(|e| e["reason"] == "FailedScheduling")
+        events_about(&client, "next").await.into_iter().find(|e| has_reason(e, "FailedScheduling"))
     })
     .await;
-    assert_eq!(failed["message"], "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_eq!(failed.message.as_deref(), Some("0/1 nodes are available: 1 Insufficient cpu."));
 
     // Deleting the first pod frees the cpu; no grace period, so it is gone at once.
     let now = client::DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
-    client.delete(pods(), "default", "big", &now).await.unwrap();
+    pods(&client).delete("big", &now).await.unwrap();
     assert_eq!(eventually("next to be bound", || node_of(&client, "next")).await, "only");
 
     drop(stop_scheduler);

@@ -13,7 +13,7 @@ fn cluster(nodes: usize, cpu: &str) -> Scheduler {
     let mut s = Scheduler::new(Settings { seed: Some(2024), ..Default::default() });
     let now = Instant::now();
     for i in 0..nodes {
-        s.node_applied(&node(&format!("node-{i:04}")).allocatable(cpu, "8Gi", 110).json(), now);
+        s.node_applied(&node(&format!("node-{i:04}")).allocatable(cpu, "8Gi", 110).build(), now);
     }
     s
 }
@@ -37,7 +37,7 @@ async fn replicas_spread_over_a_thousand_nodes() {
     let mut s = cluster(1_000, "4");
     let now = Instant::now();
     for i in 0..3_000 {
-        s.pod_applied(&pod(&format!("web-{i}")).cpu("100m").memory("128Mi").owner("rs-web").json(), now);
+        s.pod_applied(&pod(&format!("web-{i}")).cpu("100m").memory("128Mi").owner("rs-web").shared(), now);
     }
     let (per_node, failures) = drain(&mut s);
     assert!(failures.is_empty(), "{failures:?}");
@@ -53,7 +53,7 @@ async fn assumed_pods_fill_nodes_exactly_to_capacity() {
     let mut s = cluster(1_000, "1");
     let now = Instant::now();
     for i in 0..4_001 {
-        s.pod_applied(&pod(&format!("batch-{i}")).cpu("250m").json(), now);
+        s.pod_applied(&pod(&format!("batch-{i}")).cpu("250m").shared(), now);
     }
     let (per_node, failures) = drain(&mut s);
     assert_eq!(per_node.values().sum::<usize>(), 4_000);
@@ -73,7 +73,7 @@ async fn scheduling_rate_is_reported() {
         let now = Instant::now();
         for i in 0..2_000 {
             let p = pod(&format!("p-{i}")).cpu("100m").memory("100Mi").owner(&format!("rs-{}", i % 20));
-            s.pod_applied(&p.json(), now);
+            s.pod_applied(&p.shared(), now);
         }
         let start = WallClock::now();
         let (per_node, failures) = drain(&mut s);

@@ -10,9 +10,7 @@
 //! otherwise every such pod would be drawn to the same best-balanced node
 //! (kubernetes/kubernetes#129138).
 
-use crate::framework::{ScorePlugin, MAX_NODE_SCORE};
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+use crate::framework::{NodeInfo, PodInfo, ScorePlugin, MAX_NODE_SCORE};
 
 pub fn balanced_allocation(pod: &PodInfo, node: &NodeInfo) -> i64 {
     let alloc = &node.spec.allocatable;

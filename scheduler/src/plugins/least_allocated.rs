@@ -6,9 +6,7 @@
 //! NodeResourcesFit scoring. Requests here are the "non-zero" ones: a
 //! container that requests nothing counts as 100m cpu and 200Mi memory.
 
-use crate::framework::{ScorePlugin, MAX_NODE_SCORE};
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+use crate::framework::{NodeInfo, PodInfo, ScorePlugin, MAX_NODE_SCORE};
 
 fn least_requested(requested: i64, allocatable: i64) -> i64 {
     if allocatable == 0 || requested > allocatable {

@@ -2,98 +2,12 @@
 //! must both match the node.
 //!
 //! `nodeSelector` is a map every pair of which the node's labels must hold.
-//! Required affinity is a list of `nodeSelectorTerms`, ORed; each term ANDs its
-//! `matchExpressions` (In, NotIn, Exists, DoesNotExist, Gt, Lt over labels)
-//! and `matchFields` (In or NotIn over `metadata.name`). As in Kubernetes, a
-//! term with no requirements matches nothing, and a malformed term (a bad
-//! operator, a Gt value that is not an integer) matches nothing while the
-//! other terms still count.
+//! Required affinity is a [`NodeSelector`](crate::framework::NodeSelector),
+//! parsed once per pod (its terms and how they match are explained there).
 
-use crate::framework::{FilterPlugin, FilterResult, Unfit};
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
-use api::selector::{Operator, Requirement};
-use serde_json::Value;
-use std::collections::BTreeMap;
+use crate::framework::{FilterPlugin, FilterResult, NodeInfo, PodInfo, Unfit};
 
 pub const REASON: &str = "node(s) didn't match Pod's node affinity/selector";
-
-/// A `matchFields` requirement: the node's name is (not) `value`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct NameRequirement {
-    negated: bool,
-    value: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Term {
-    labels: Vec<Requirement>,
-    fields: Vec<NameRequirement>,
-}
-
-impl Term {
-    /// None for a term Kubernetes could not turn into a selector.
-    fn from_json(term: &Value) -> Option<Self> {
-        let list = |field: &str| term[field].as_array().cloned().unwrap_or_default();
-        let mut labels = Vec::new();
-        for e in list("matchExpressions") {
-            let operator = match e["operator"].as_str()? {
-                "In" => Operator::In,
-                "NotIn" => Operator::NotIn,
-                "Exists" => Operator::Exists,
-                "DoesNotExist" => Operator::DoesNotExist,
-                "Gt" => Operator::GreaterThan,
-                "Lt" => Operator::LessThan,
-                _ => return None,
-            };
-            let values = strings(&e["values"]);
-            labels.push(Requirement::new(e["key"].as_str().unwrap_or_default(), operator, values).ok()?);
-        }
-        let mut fields = Vec::new();
-        for e in list("matchFields") {
-            if e["key"] != "metadata.name" {
-                return None;
-            }
-            let negated = match e["operator"].as_str()? {
-                "In" => false,
-                "NotIn" => true,
-                _ => return None,
-            };
-            let [value] = <[String; 1]>::try_from(strings(&e["values"])).ok()?;
-            fields.push(NameRequirement { negated, value });
-        }
-        Some(Self { labels, fields })
-    }
-
-    fn matches(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
-        if self.labels.is_empty() && self.fields.is_empty() {
-            return false;
-        }
-        self.labels.iter().all(|r| r.matches(labels)) && self.fields.iter().all(|f| (f.value == name) != f.negated)
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
-}
-
-/// A parsed `NodeSelector` (the `nodeSelectorTerms` of required node affinity).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeSelector {
-    /// None: a malformed term, which matches no node.
-    terms: Vec<Option<Term>>,
-}
-
-impl NodeSelector {
-    pub fn from_json(selector: &Value) -> Self {
-        let terms = selector["nodeSelectorTerms"].as_array().map(Vec::as_slice).unwrap_or_default();
-        Self { terms: terms.iter().map(Term::from_json).collect() }
-    }
-
-    pub fn matches(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
-        self.terms.iter().flatten().any(|t| t.matches(name, labels))
-    }
-}
 
 pub fn node_affinity(pod: &PodInfo, node: &NodeInfo) -> FilterResult {
     let labels = &node.spec.labels;
@@ -121,7 +35,7 @@ impl FilterPlugin for NodeAffinity {
 mod tests {
     use super::*;
     use crate::testing::{node, pod};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn expr(key: &str, op: &str, values: &[&str]) -> Value {
         json!({"key": key, "operator": op, "values": values})

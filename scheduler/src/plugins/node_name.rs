@@ -3,9 +3,7 @@
 //! filter keeps the plugin set complete for callers that check placed pods,
 //! as kube-scheduler's does.
 
-use crate::framework::{FilterPlugin, FilterResult, Unfit};
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+use crate::framework::{FilterPlugin, FilterResult, NodeInfo, PodInfo, Unfit};
 
 pub const REASON: &str = "node(s) didn't match the requested node name";
 

@@ -9,10 +9,9 @@
 //! and the failure reads as kube-scheduler's
 //! `node(s) had untolerated taint {node.kubernetes.io/not-ready: }`.
 
-use crate::framework::{FilterPlugin, FilterResult, Unfit};
-use crate::node_info::{NodeInfo, Readiness};
-use crate::plugins::taint_toleration::{tolerated, untolerated_reason, Taint, NO_SCHEDULE};
-use crate::pod_info::PodInfo;
+use crate::framework::{FilterPlugin, FilterResult, NodeInfo, PodInfo, Readiness, Unfit};
+use crate::plugins::taint_toleration::{tolerated, untolerated_reason, NO_SCHEDULE};
+use k8s_openapi::api::core::v1::Taint;
 
 pub const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 pub const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
@@ -27,7 +26,7 @@ pub fn node_ready(pod: &PodInfo, node: &NodeInfo) -> FilterResult {
     if node.spec.taints.iter().any(|t| t.key == key) {
         return Ok(());
     }
-    let implied = Taint { key: key.to_string(), value: String::new(), effect: NO_SCHEDULE.to_string() };
+    let implied = Taint { key: key.to_string(), effect: NO_SCHEDULE.to_string(), ..Default::default() };
     if tolerated(&pod.tolerations, &implied) {
         Ok(())
     } else {

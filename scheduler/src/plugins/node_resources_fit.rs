@@ -3,9 +3,7 @@
 //! the node must have room for one more pod. Every shortfall is reported, so a
 //! node short of both cpu and memory counts under both reasons.
 
-use crate::framework::{FilterPlugin, FilterResult, Reason, Unfit};
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+use crate::framework::{FilterPlugin, FilterResult, NodeInfo, PodInfo, Reason, Unfit};
 
 pub const TOO_MANY_PODS: &str = "Too many pods";
 

@@ -2,10 +2,9 @@
 //! `kubectl cordon` sets) takes no new pods, except pods that tolerate the
 //! `node.kubernetes.io/unschedulable:NoSchedule` taint.
 
-use crate::framework::{FilterPlugin, FilterResult, Unfit};
-use crate::node_info::NodeInfo;
-use crate::plugins::taint_toleration::{tolerated, Taint, NO_SCHEDULE};
-use crate::pod_info::PodInfo;
+use crate::framework::{FilterPlugin, FilterResult, NodeInfo, PodInfo, Unfit};
+use crate::plugins::taint_toleration::{tolerated, NO_SCHEDULE};
+use k8s_openapi::api::core::v1::Taint;
 
 pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 pub const REASON: &str = "node(s) were unschedulable";
@@ -14,7 +13,7 @@ pub fn node_unschedulable(pod: &PodInfo, node: &NodeInfo) -> FilterResult {
     if !node.spec.unschedulable {
         return Ok(());
     }
-    let taint = Taint { key: UNSCHEDULABLE_TAINT.into(), value: String::new(), effect: NO_SCHEDULE.into() };
+    let taint = Taint { key: UNSCHEDULABLE_TAINT.into(), effect: NO_SCHEDULE.into(), ..Default::default() };
     if tolerated(&pod.tolerations, &taint) {
         Ok(())
     } else {

@@ -9,9 +9,7 @@
 //! owner reference instead, which the node cache keeps per node so scoring a
 //! node is one map lookup. Pods without a controller are not spread.
 
-use crate::framework::{ScorePlugin, MAX_NODE_SCORE};
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+use crate::framework::{NodeInfo, PodInfo, ScorePlugin, MAX_NODE_SCORE};
 
 /// The raw score: how many pods of the same controller already run on the node.
 pub fn pods_of_same_owner(pod: &PodInfo, node: &NodeInfo) -> i64 {

@@ -6,62 +6,35 @@
 //! matches every effect, an empty key (with `Exists`) every key; `Equal` (or
 //! no operator) needs equal values, `Exists` ignores the value.
 
-use crate::framework::{default_normalize, FilterPlugin, FilterResult, ScorePlugin, Unfit};
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
-use serde_json::Value;
+use crate::framework::{default_normalize, FilterPlugin, FilterResult, NodeInfo, PodInfo, ScorePlugin, Unfit};
+use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 pub const NO_SCHEDULE: &str = "NoSchedule";
 pub const PREFER_NO_SCHEDULE: &str = "PreferNoSchedule";
 pub const NO_EXECUTE: &str = "NoExecute";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Taint {
-    pub key: String,
-    pub value: String,
-    pub effect: String,
-}
-
-impl Taint {
-    pub fn from_json(t: &Value) -> Self {
-        let s = |k: &str| t[k].as_str().unwrap_or_default().to_string();
-        Self { key: s("key"), value: s("value"), effect: s("effect") }
+/// Kubernetes' `Toleration.ToleratesTaint`.
+pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    fn field(f: &Option<String>) -> &str {
+        f.as_deref().unwrap_or_default()
     }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Toleration {
-    pub key: String,
-    /// `Equal` (also when empty) or `Exists`.
-    pub operator: String,
-    pub value: String,
-    /// Empty: every effect.
-    pub effect: String,
-}
-
-impl Toleration {
-    pub fn from_json(t: &Value) -> Self {
-        let s = |k: &str| t[k].as_str().unwrap_or_default().to_string();
-        Self { key: s("key"), operator: s("operator"), value: s("value"), effect: s("effect") }
+    let effect = field(&toleration.effect);
+    if !effect.is_empty() && effect != taint.effect {
+        return false;
     }
-
-    pub fn tolerates(&self, taint: &Taint) -> bool {
-        if !self.effect.is_empty() && self.effect != taint.effect {
-            return false;
-        }
-        if !self.key.is_empty() && self.key != taint.key {
-            return false;
-        }
-        match self.operator.as_str() {
-            "" | "Equal" => self.value == taint.value,
-            "Exists" => true,
-            _ => false,
-        }
+    let key = field(&toleration.key);
+    if !key.is_empty() && key != taint.key {
+        return false;
+    }
+    match field(&toleration.operator) {
+        "" | "Equal" => field(&toleration.value) == field(&taint.value),
+        "Exists" => true,
+        _ => false,
     }
 }
 
 pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| t.tolerates(taint))
+    tolerations.iter().any(|t| tolerates(t, taint))
 }
 
 /// The reason kube-scheduler gives for the first taint a pod does not tolerate.
@@ -79,7 +52,7 @@ pub fn taint_toleration(pod: &PodInfo, node: &NodeInfo) -> FilterResult {
         .find(|t| !tolerated(&pod.tolerations, t));
     match blocking {
         None => Ok(()),
-        Some(t) => Err(Unfit::new(untolerated_reason(&t.key, &t.value))),
+        Some(t) => Err(Unfit::new(untolerated_reason(&t.key, t.value.as_deref().unwrap_or_default()))),
     }
 }
 
@@ -119,12 +92,15 @@ mod tests {
 
     #[test]
     fn tolerations_match_as_kubernetes() {
-        let taint = Taint { key: "dedicated".into(), value: "gpu".into(), effect: NO_SCHEDULE.into() };
+        let taint =
+            Taint { key: "dedicated".into(), value: Some("gpu".into()), effect: NO_SCHEDULE.into(), time_added: None };
+        let set = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let tol = |key: &str, op: &str, value: &str, effect: &str| Toleration {
-            key: key.into(),
-            operator: op.into(),
-            value: value.into(),
-            effect: effect.into(),
+            key: set(key),
+            operator: set(op),
+            value: set(value),
+            effect: set(effect),
+            toleration_seconds: None,
         };
         let cases = [
             ("same key, value, effect", tol("dedicated", "Equal", "gpu", "NoSchedule"), true),
@@ -138,7 +114,7 @@ mod tests {
             ("unknown operator", tol("dedicated", "Gt", "gpu", ""), false),
         ];
         for (name, toleration, expected) in cases {
-            assert_eq!(toleration.tolerates(&taint), expected, "{name}");
+            assert_eq!(tolerates(&toleration, &taint), expected, "{name}");
         }
     }
 

@@ -4,12 +4,10 @@
 //! Totals move by adding and removing a pod's [`PodUsage`], so keeping them up
 //! to date costs nothing per scheduling attempt.
 
-use crate::plugins::node_ports::HostPort;
-use crate::plugins::taint_toleration::Taint;
-use crate::pod_info::PodUsage;
+use super::pod_info::{HostPort, PodUsage};
 use crate::resources::Resources;
-use api::quantity;
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::{Node, Taint};
 use std::collections::{BTreeMap, HashMap};
 
 /// The node's `Ready` condition.
@@ -24,9 +22,11 @@ pub enum Readiness {
 }
 
 /// The parts of a Node object that scheduling decisions depend on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeSpec {
     pub labels: BTreeMap<String, String>,
+    /// Without `timeAdded`, which no filter reads, so that only a change
+    /// of key, value or effect counts as a change of the node.
     pub taints: Vec<Taint>,
     pub unschedulable: bool,
     pub readiness: Readiness,
@@ -35,33 +35,32 @@ pub struct NodeSpec {
 }
 
 impl NodeSpec {
-    pub fn from_node(node: &Value) -> Self {
-        let status = &node["status"];
+    pub fn from_node(node: &Node) -> Self {
+        let status = node.status.as_ref();
         // Kubernetes schedules against allocatable; a node that reports only
         // capacity (hand-written test nodes) is taken at its capacity.
-        let allocatable = match &status["allocatable"] {
-            Value::Object(m) if !m.is_empty() => &status["allocatable"],
-            _ => &status["capacity"],
+        let allocatable = status
+            .and_then(|s| s.allocatable.as_ref())
+            .filter(|m| !m.is_empty())
+            .or_else(|| status.and_then(|s| s.capacity.as_ref()));
+        let readiness = match api::node::ready_status(node) {
+            "True" => Readiness::Ready,
+            "Unknown" => Readiness::Unknown,
+            _ => Readiness::NotReady,
         };
-        let readiness = status["conditions"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-            .map(|c| match c["status"].as_str() {
-                Some("True") => Readiness::Ready,
-                Some("Unknown") => Readiness::Unknown,
-                _ => Readiness::NotReady,
-            })
-            .unwrap_or_default();
+        let spec = node.spec.as_ref();
+        let taints = spec.and_then(|s| s.taints.as_ref()).into_iter().flatten();
         Self {
-            labels: api::meta::labels(node),
-            taints: node["spec"]["taints"]
-                .as_array()
-                .map(|ts| ts.iter().map(Taint::from_json).collect())
-                .unwrap_or_default(),
-            unschedulable: node["spec"]["unschedulable"].as_bool().unwrap_or(false),
+            labels: node.metadata.labels.clone().unwrap_or_default(),
+            taints: taints.map(|t| Taint { time_added: None, ..t.clone() }).collect(),
+            unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
             readiness,
-            allocatable: Resources::from_list(allocatable),
-            allowed_pods: allocatable.get("pods").and_then(quantity::from_json).map(|q| q.value()).unwrap_or(0),
+            allocatable: allocatable.map(Resources::from_list).unwrap_or_default(),
+            allowed_pods: allocatable
+                .and_then(|a| a.get("pods"))
+                .and_then(|q| api::quantity::parse(&q.0).ok())
+                .map(|q| q.value())
+                .unwrap_or(0),
         }
     }
 }
@@ -87,8 +86,8 @@ impl NodeInfo {
         Self { name: name.to_string(), spec, ..Default::default() }
     }
 
-    pub fn from_node(node: &Value) -> Self {
-        Self::new(api::meta::name(node), NodeSpec::from_node(node))
+    pub fn from_node(node: &Node) -> Self {
+        Self::new(node.name(), NodeSpec::from_node(node))
     }
 
     pub fn add_pod(&mut self, pod: &PodUsage) {
@@ -133,9 +132,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn node(v: serde_json::Value) -> Node {
+        serde_json::from_value(v).expect("a node")
+    }
+
     #[test]
     fn reads_the_node_object() {
-        let node = json!({
+        let node = node(json!({
             "metadata": {"name": "n1", "labels": {"zone": "a"}},
             "spec": {"unschedulable": true, "taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]},
             "status": {
@@ -143,7 +146,7 @@ mod tests {
                 "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
                 "conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}],
             },
-        });
+        }));
         let info = NodeInfo::from_node(&node);
         assert_eq!(info.name, "n1");
         assert_eq!(info.spec.allocatable.milli_cpu, 3500, "allocatable, not capacity");
@@ -158,7 +161,8 @@ mod tests {
     fn readiness_follows_the_ready_condition() {
         let with = |status: Option<&str>| {
             let conditions = status.map(|s| json!([{"type": "Ready", "status": s}])).unwrap_or(json!([]));
-            NodeSpec::from_node(&json!({"metadata": {"name": "n"}, "status": {"conditions": conditions}})).readiness
+            NodeSpec::from_node(&node(json!({"metadata": {"name": "n"}, "status": {"conditions": conditions}})))
+                .readiness
         };
         assert_eq!(with(Some("True")), Readiness::Ready);
         assert_eq!(with(Some("False")), Readiness::NotReady);
@@ -168,7 +172,7 @@ mod tests {
 
     #[test]
     fn capacity_stands_in_for_missing_allocatable() {
-        let spec = NodeSpec::from_node(&json!({"status": {"capacity": {"cpu": "2", "pods": "10"}}}));
+        let spec = NodeSpec::from_node(&node(json!({"status": {"capacity": {"cpu": "2", "pods": "10"}}})));
         assert_eq!((spec.allocatable.milli_cpu, spec.allowed_pods), (2000, 10));
     }
 

@@ -1,10 +1,21 @@
-//! The plugin interfaces and the failure message, as kube-scheduler's
-//! scheduling framework: a filter says whether a pod may run on a node (and
-//! why not, in words users read in `kubectl describe`); a score ranks the
-//! nodes that passed from 0 to 100.
+//! The scheduling framework, as kube-scheduler's `framework` package: the
+//! pods and nodes as plugins see them ([`PodInfo`], [`NodeInfo`]), the plugin
+//! interfaces, and the failure message. A filter says whether a pod may run
+//! on a node (and why not, in words users read in `kubectl describe`); a
+//! score ranks the nodes that passed from 0 to 100.
+//!
+//! Plugins depend on this module and never the other way round: what a
+//! plugin needs precomputed on a pod or node (host ports, parsed node
+//! affinity) is defined here.
 
-use crate::node_info::NodeInfo;
-use crate::pod_info::PodInfo;
+mod node_info;
+mod node_selector;
+mod pod_info;
+
+pub use node_info::{NodeInfo, NodeSpec, Readiness};
+pub use node_selector::NodeSelector;
+pub use pod_info::{priority, HostPort, PodInfo, PodUsage, ALL_ADDRESSES};
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
