@@ -11,6 +11,10 @@
 use api::{ApiError, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
+use client::Object;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,11 +57,29 @@ pub trait Controller: Send + Sync + 'static {
     /// The name `--controllers` knows it by: `replicaset`, `garbagecollector`, ...
     fn name(&self) -> &'static str;
 
-    /// The informers whose changes [`handle`](Self::handle) is given.
-    fn informers(&self) -> Vec<Arc<SharedInformer>>;
+    /// The JSON informers whose changes [`handle`](Self::handle) is given.
+    fn informers(&self) -> Vec<Arc<SharedInformer>> {
+        vec![]
+    }
 
-    /// Turns one change of a watched resource into keys on the queue. Must not block.
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue);
+    /// Every informer the controller watches, typed ones included, whose
+    /// changes [`handle_any`](Self::handle_any) is given. By default, the JSON
+    /// [`informers`](Self::informers).
+    fn watches(&self) -> Vec<Arc<dyn Watched>> {
+        self.informers().into_iter().map(|i| i as Arc<dyn Watched>).collect()
+    }
+
+    /// Turns one change of a watched JSON resource into keys on the queue. Must not block.
+    fn handle(&self, _resource: &'static ResourceInfo, _change: &Change, _queue: &WorkQueue) {}
+
+    /// Turns one change of any watched informer into keys on the queue: a
+    /// `Change<K>` of the informer's object type (`Change<Pod>`, ...), which a
+    /// controller of typed objects downcasts. JSON changes go to `handle`.
+    fn handle_any(&self, resource: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
+        if let Some(change) = change.downcast_ref::<Change>() {
+            self.handle(resource, change, queue);
+        }
+    }
 
     /// Queues every key the controller is responsible for (after the first sync,
     /// when changes were lost, and every [`resync_period`](Self::resync_period)).
@@ -72,6 +94,34 @@ pub trait Controller: Send + Sync + 'static {
     async fn reconcile(&self, key: &str) -> Result<Action>;
 }
 
+/// An informer as the runner drives it, whatever type its objects decode to.
+pub trait Watched: Send + Sync {
+    /// Waits until the informer's first list has filled its store.
+    fn wait_synced(&self) -> BoxFuture<'_, ()>;
+    /// Subscribes now, and passes every later change to `controller`
+    /// (`handle_any`, or `resync` when changes were lost).
+    fn feed(&self, controller: Arc<dyn Controller>, queue: WorkQueue) -> BoxFuture<'static, ()>;
+}
+
+impl<K: Object> Watched for SharedInformer<K> {
+    fn wait_synced(&self) -> BoxFuture<'_, ()> {
+        SharedInformer::wait_synced(self).boxed()
+    }
+
+    fn feed(&self, controller: Arc<dyn Controller>, queue: WorkQueue) -> BoxFuture<'static, ()> {
+        let (mut sub, info) = (self.subscribe(), self.info);
+        async move {
+            while let Some(change) = sub.recv().await {
+                match change {
+                    Change::Resync => controller.resync(&queue),
+                    change => controller.handle_any(info, &change, &queue),
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
 /// Splits a queue key `[resource:][namespace/]name` into its parts, for spans.
 pub fn split_key(key: &str) -> (&str, &str, &str) {
     let (resource, rest) = key.split_once(':').unwrap_or(("", key));
@@ -83,20 +133,11 @@ pub fn split_key(key: &str) -> (&str, &str, &str) {
 pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl Future<Output = ()>) {
     let queue = WorkQueue::default();
     let name = controller.name();
-    let informers = controller.informers();
+    let informers = controller.watches();
     // Subscribe before waiting for the sync so no change after it is missed.
     let mut handlers = Vec::new();
     for informer in &informers {
-        let mut sub = informer.subscribe();
-        let (ctrl, queue, info) = (controller.clone(), queue.clone(), informer.info);
-        handlers.push(AbortOnDrop(tokio::spawn(async move {
-            while let Some(change) = sub.recv().await {
-                match change {
-                    Change::Resync => ctrl.resync(&queue),
-                    change => ctrl.handle(info, &change, &queue),
-                }
-            }
-        })));
+        handlers.push(AbortOnDrop(tokio::spawn(informer.feed(controller.clone(), queue.clone()))));
     }
     if let Some(period) = controller.resync_period() {
         let (ctrl, queue) = (controller.clone(), queue.clone());
