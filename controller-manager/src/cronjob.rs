@@ -24,7 +24,7 @@
 
 use crate::clock::{format_time, parse_time, Clock};
 use crate::job::{is_finished, jobs};
-use crate::pods::controller_of;
+use crate::pods::json::controller_of;
 use crate::runner::{Action, Controller, Error, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};

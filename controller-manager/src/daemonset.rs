@@ -22,7 +22,8 @@
 use crate::clock::Clock;
 use crate::deployment::{scaled_value, template_hash};
 use crate::expectations::Expectations;
-use crate::pods::{self, controller_of, is_active, is_available, is_ready, ApiPodControl, PodControl};
+use crate::pods::json::{controller_of, is_active, is_available};
+use crate::pods::{self, is_ready, ApiPodControl, PodControl};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
@@ -358,7 +359,7 @@ impl Controller for DaemonSetController {
             let mut first_error = None;
             for node in &create {
                 tracing::info!(node, "creating daemon pod");
-                if let Err(e) = self.pod_control.create_pod(&template_for_node(&ds, &hash, node), &ds).await {
+                if let Err(e) = self.pod_control.create_pod(&pods::json::template(&template_for_node(&ds, &hash, node)), &pods::json::owner(&ds)).await {
                     self.expectations.creation_observed(key);
                     first_error.get_or_insert(e);
                 }
@@ -366,7 +367,7 @@ impl Controller for DaemonSetController {
             if create.is_empty() {
                 for pod in &delete {
                     tracing::info!(pod = meta::name(pod), "deleting daemon pod");
-                    if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), &ds).await {
+                    if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), &pods::json::owner(&ds)).await {
                         self.expectations.deletion_observed(key, &key_of(pod));
                         if !e.is_not_found() {
                             first_error.get_or_insert(e);

@@ -26,7 +26,8 @@
 //! JSON of the template, and a name taken by a foreign ReplicaSet is an error.
 
 use crate::clock::{format_time, Clock};
-use crate::pods::{self, controller_of, controller_ref};
+use crate::pods::json::controller_of;
+use crate::pods::{self, controller_ref};
 use crate::runner::{Action, Controller, Error, Result};
 use crate::Context;
 use api::selector::LabelSelector;

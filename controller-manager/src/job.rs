@@ -23,7 +23,8 @@
 
 use crate::clock::{format_time, parse_time, Clock};
 use crate::expectations::Expectations;
-use crate::pods::{self, controller_of, is_active, is_ready, ApiPodControl, PodControl};
+use crate::pods::json::{controller_of, is_active};
+use crate::pods::{self, is_ready, ApiPodControl, PodControl};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
 use api::{meta, registry, ResourceInfo};
@@ -146,7 +147,7 @@ impl JobController {
         self.expectations.expect_deletions(key, victims.iter().map(key_of));
         let mut first_error = None;
         for pod in victims {
-            if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), job).await {
+            if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), &pods::json::owner(job)).await {
                 self.expectations.deletion_observed(key, &key_of(pod));
                 if !e.is_not_found() {
                     first_error.get_or_insert(e);
@@ -318,7 +319,7 @@ impl Controller for JobController {
             };
             if active_count > want {
                 let mut victims = active.clone();
-                victims.sort_by(|a, b| pods::deletion_order((a, 0), (b, 0), now));
+                victims.sort_by(|a, b| pods::json::deletion_order((a, 0), (b, 0), now));
                 victims.truncate((active_count - want) as usize);
                 self.delete_pods(key, &job, &victims).await?;
                 active_count = want;
@@ -345,7 +346,7 @@ impl Controller for JobController {
                     self.expectations.expect_creations(key, count);
                     let template = &spec["template"];
                     for _ in 0..count {
-                        match self.pod_control.create_pod(template, &job).await {
+                        match self.pod_control.create_pod(&pods::json::template(template), &pods::json::owner(&job)).await {
                             Ok(_) => active_count += 1,
                             Err(e) => {
                                 self.expectations.creation_observed(key);
