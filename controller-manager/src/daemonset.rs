@@ -26,6 +26,7 @@ use crate::pods::json::{controller_of, is_active, is_available};
 use crate::pods::{self, is_ready, ApiPodControl, PodControl};
 use crate::runner::{Action, Controller, Result};
 use crate::Context;
+use api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use api::{meta, registry, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
@@ -272,7 +273,7 @@ impl Controller for DaemonSetController {
             return Ok(Action::Done);
         };
         let now = self.clock.now();
-        let hash = template_hash(&ds["spec"]["template"]);
+        let hash = template_hash(&pods::json::template(&ds["spec"]["template"]));
         let min_ready = ds["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
         let mut by_node: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
         for pod in self.pods.store().list_namespace(meta::namespace(&ds)) {
@@ -339,7 +340,8 @@ impl Controller for DaemonSetController {
             let desired = status.get("desiredNumberScheduled").copied().unwrap_or(0);
             let max = &ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"];
             let one = json!(1);
-            let max_unavailable = scaled_value(if max.is_null() { &one } else { max }, desired, true).max(1);
+            let max = serde_json::from_value(if max.is_null() { one } else { max.clone() });
+            let max_unavailable = scaled_value(&max.unwrap_or(IntOrString::Int(0)), desired, true).max(1);
             for (pod, available) in old_pods {
                 if !available {
                     delete.push(pod);
@@ -359,7 +361,11 @@ impl Controller for DaemonSetController {
             let mut first_error = None;
             for node in &create {
                 tracing::info!(node, "creating daemon pod");
-                if let Err(e) = self.pod_control.create_pod(&pods::json::template(&template_for_node(&ds, &hash, node)), &pods::json::owner(&ds)).await {
+                if let Err(e) = self
+                    .pod_control
+                    .create_pod(&pods::json::template(&template_for_node(&ds, &hash, node)), &pods::json::owner(&ds))
+                    .await
+                {
                     self.expectations.creation_observed(key);
                     first_error.get_or_insert(e);
                 }
@@ -367,7 +373,11 @@ impl Controller for DaemonSetController {
             if create.is_empty() {
                 for pod in &delete {
                     tracing::info!(pod = meta::name(pod), "deleting daemon pod");
-                    if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), &pods::json::owner(&ds)).await {
+                    if let Err(e) = self
+                        .pod_control
+                        .delete_pod(meta::namespace(pod), meta::name(pod), &pods::json::owner(&ds))
+                        .await
+                    {
                         self.expectations.deletion_observed(key, &key_of(pod));
                         if !e.is_not_found() {
                             first_error.get_or_insert(e);

@@ -147,7 +147,9 @@ impl JobController {
         self.expectations.expect_deletions(key, victims.iter().map(key_of));
         let mut first_error = None;
         for pod in victims {
-            if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), &pods::json::owner(job)).await {
+            if let Err(e) =
+                self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), &pods::json::owner(job)).await
+            {
                 self.expectations.deletion_observed(key, &key_of(pod));
                 if !e.is_not_found() {
                     first_error.get_or_insert(e);
@@ -346,7 +348,11 @@ impl Controller for JobController {
                     self.expectations.expect_creations(key, count);
                     let template = &spec["template"];
                     for _ in 0..count {
-                        match self.pod_control.create_pod(&pods::json::template(template), &pods::json::owner(&job)).await {
+                        match self
+                            .pod_control
+                            .create_pod(&pods::json::template(template), &pods::json::owner(&job))
+                            .await
+                        {
                             Ok(_) => active_count += 1,
                             Err(e) => {
                                 self.expectations.creation_observed(key);

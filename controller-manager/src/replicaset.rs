@@ -275,7 +275,12 @@ impl<O: Flavor> ReplicaSetController<O> {
 
     /// Claims the pods this owner should manage: its own that still match, plus
     /// matching orphans it adopts; owned pods that no longer match are released.
-    async fn claim_pods(&self, owner: &O, selector: &LabelSelector, candidates: Vec<Arc<Pod>>) -> Result<Vec<Arc<Pod>>> {
+    async fn claim_pods(
+        &self,
+        owner: &O,
+        selector: &LabelSelector,
+        candidates: Vec<Arc<Pod>>,
+    ) -> Result<Vec<Arc<Pod>>> {
         let owner_deleting = owner.metadata().deletion_timestamp.is_some();
         let mut claimed = Vec::new();
         let mut adoption_allowed: Option<bool> = None;
@@ -450,7 +455,8 @@ impl<O: Flavor> ReplicaSetController<O> {
         let failing = conditions.iter().any(|c| c.type_ == "ReplicaFailure");
         match error {
             Some(e) if !failing => {
-                let reason = if (claimed.len() as i64) < owner.replicas() as i64 { "FailedCreate" } else { "FailedDelete" };
+                let reason =
+                    if (claimed.len() as i64) < owner.replicas() as i64 { "FailedCreate" } else { "FailedDelete" };
                 conditions.push(ReplicaSetCondition {
                     type_: "ReplicaFailure".into(),
                     status: "True".into(),

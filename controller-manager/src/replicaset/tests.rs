@@ -4,10 +4,10 @@
 
 use super::*;
 use crate::clock::Clock;
-use api::meta;
-use api::time::format as format_time;
 use crate::pods::FakePodControl;
 use crate::testing::{self, TestApi};
+use api::meta;
+use api::time::format as format_time;
 
 /// A controller whose pod writes go to a fake; the owner lives in a real apiserver
 /// (status writes and the fresh read before adoption go there).
