@@ -22,29 +22,26 @@
 //! unrestricted (`*`, `?`, `*/1`). `@every <duration>` is robfig's constant delay.
 //! `spec.timeZone` is looked up in the system tz database (UTC by default).
 
-use crate::clock::{format_time, parse_time, Clock};
-use crate::job::is_finished as job_is_finished;
-
-// TODO: bridges until this controller is typed.
-fn jobs() -> &'static ResourceInfo {
-    <api::k8s_openapi::api::batch::v1::Job as client::Resource>::info()
-}
-fn is_finished(job: &Value) -> bool {
-    serde_json::from_value(job.clone()).is_ok_and(|j| job_is_finished(&j))
-}
-use crate::pods::json::controller_of;
-use crate::runner::{Action, Controller, Error, Result};
+use crate::clock::Clock;
+use crate::job::is_finished;
+use crate::pods::Owner;
+use crate::runner::{Action, Controller, Error, Result, Watched};
 use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi;
+use api::pod::controller_of;
+use api::ResourceInfo;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::{Client, DeleteParams};
+use client::{Api, Client, DeleteParams, Object};
 use croner::parser::{CronParser, Seconds, Year};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{json, Value};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,10 +52,6 @@ pub const MAX_MISSED: i64 = 100;
 /// Added to every requeue so the controller wakes after the scheduled time, not
 /// just before it (Kubernetes' nextScheduleDelta, for clock skew).
 pub const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
-
-pub fn cronjobs() -> &'static ResourceInfo {
-    registry::lookup("cronjobs").expect("cronjobs are registered")
-}
 
 /// A parsed schedule: robfig/cron's standard syntax.
 #[derive(Debug, Clone)]
@@ -117,8 +110,8 @@ fn robfig_day_fields(spec: &str) -> Result<String, String> {
 }
 
 /// `spec.timeZone` (UTC when unset).
-fn time_zone(cj: &Value) -> Result<TimeZone, String> {
-    match cj["spec"]["timeZone"].as_str() {
+fn time_zone(cj: &CronJob) -> Result<TimeZone, String> {
+    match cj.spec.as_ref().and_then(|s| s.time_zone.as_deref()) {
         None => Ok(TimeZone::UTC),
         Some(name) => TimeZone::get(name).map_err(|e| format!("invalid timeZone: {name:?}: {e}")),
     }
@@ -179,48 +172,53 @@ fn rfc3339(t: Timestamp, tz: &TimeZone) -> String {
 
 /// Kubernetes' getJobFromTemplate2: the template's labels, annotations and spec,
 /// the scheduled-time annotation and the CronJob's controller reference.
-pub fn job_from_template(cj: &Value, scheduled: Timestamp, tz: &TimeZone) -> Value {
-    let template = &cj["spec"]["jobTemplate"];
-    let mut annotations = template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
-    annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.into(), rfc3339(scheduled, tz).into());
-    let labels = template["metadata"]["labels"].as_object().cloned().unwrap_or_default();
-    json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": job_name(meta::name(cj), scheduled),
-            "namespace": meta::namespace(cj),
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [crate::pods::controller_ref(cj)],
+pub fn job_from_template(cj: &CronJob, scheduled: Timestamp, tz: &TimeZone) -> Job {
+    let template = cj.spec.as_ref().map(|s| s.job_template.clone()).unwrap_or_default();
+    let from = template.metadata.unwrap_or_default();
+    let mut annotations = from.annotations.unwrap_or_default();
+    annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.into(), rfc3339(scheduled, tz));
+    Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(cj.name(), scheduled)),
+            namespace: Some(cj.namespace().to_string()),
+            labels: Some(from.labels.unwrap_or_default()),
+            annotations: Some(annotations),
+            owner_references: Some(vec![Owner::of(cj).reference]),
+            ..Default::default()
         },
-        "spec": template["spec"].clone(),
-    })
+        spec: template.spec,
+        status: None,
+    }
 }
 
 /// The finished condition of a Job: `Complete` or `Failed`.
-fn finished_as(job: &Value) -> Option<&str> {
-    let conditions = job["status"]["conditions"].as_array()?;
+fn finished_as(job: &Job) -> Option<&str> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
     conditions
         .iter()
-        .find(|c| matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True")
-        .and_then(|c| c["type"].as_str())
+        .find(|c| matches!(c.type_.as_str(), "Complete" | "Failed") && c.status == "True")
+        .map(|c| c.type_.as_str())
 }
 
-fn object_ref(job: &Value) -> Value {
-    json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "namespace": meta::namespace(job),
-        "name": meta::name(job),
-        "uid": meta::uid(job),
-        "resourceVersion": job["metadata"]["resourceVersion"].clone(),
-    })
+fn object_ref(job: &Job) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("batch/v1".into()),
+        kind: Some("Job".into()),
+        namespace: Some(job.namespace().to_string()),
+        name: Some(job.name().to_string()),
+        uid: Some(job.uid().to_string()),
+        resource_version: job.metadata.resource_version.clone(),
+        ..Default::default()
+    }
+}
+
+fn ref_uid(r: &ObjectReference) -> &str {
+    r.uid.as_deref().unwrap_or("")
 }
 
 pub struct CronJobController {
-    cronjobs: Arc<SharedInformer>,
-    jobs: Arc<SharedInformer>,
+    cronjobs: Arc<SharedInformer<CronJob>>,
+    jobs: Arc<SharedInformer<Job>>,
     client: Client,
     clock: Clock,
     recorder: Option<EventRecorder>,
@@ -228,49 +226,56 @@ pub struct CronJobController {
 
 impl CronJobController {
     pub fn new(ctx: &Context) -> Self {
-        let mut c = Self::with(
-            ctx.factory.informer(cronjobs()),
-            ctx.factory.informer(jobs()),
-            ctx.client.clone(),
-            ctx.clock.clone(),
-        );
+        let mut c = Self::with(ctx.factory.typed(), ctx.factory.typed(), ctx.client.clone(), ctx.clock.clone());
         c.recorder = Some(EventRecorder::new(ctx.client.clone(), "cronjob-controller", ""));
         c
     }
 
     /// A controller over the given caches, recording no Events (for tests that
     /// do not look at them).
-    pub fn with(cronjobs: Arc<SharedInformer>, jobs: Arc<SharedInformer>, client: Client, clock: Clock) -> Self {
+    pub fn with(
+        cronjobs: Arc<SharedInformer<CronJob>>,
+        jobs: Arc<SharedInformer<Job>>,
+        client: Client,
+        clock: Clock,
+    ) -> Self {
         Self { cronjobs, jobs, client, clock, recorder: None }
     }
 
-    fn event(&self, cj: &Value, kind: EventType, reason: &'static str, message: String) {
+    fn event(&self, cj: &CronJob, kind: EventType, reason: &'static str, message: String) {
         tracing::info!(reason, message, "cronjob event");
         if let Some(recorder) = self.recorder.clone() {
-            let cj = cj.clone();
+            let cj = serde_json::to_value(cj).expect("a cronjob serializes");
             tokio::spawn(async move { recorder.record(&cj, kind, reason, &message).await });
         }
     }
 
-    fn owner_key(&self, job: &Value) -> Option<String> {
-        let r = controller_of(job)?;
-        if r["kind"] != "CronJob" {
+    fn owner_key(&self, job: &Job) -> Option<String> {
+        let r = controller_of(&job.metadata)?;
+        if r.kind != "CronJob" {
             return None;
         }
-        let cj = self.cronjobs.store().get_in(meta::namespace(job), r["name"].as_str()?)?;
-        (r["uid"] == meta::uid(&cj)).then(|| key_of(&cj))
+        let cj = self.cronjobs.store().get_in(job.namespace(), &r.name)?;
+        (r.uid == cj.uid()).then(|| key_of(&cj))
     }
 
-    fn owned_jobs(&self, cj: &Value) -> Vec<Arc<Value>> {
-        let jobs = self.jobs.store().list_namespace(meta::namespace(cj));
-        jobs.into_iter().filter(|j| controller_of(j).is_some_and(|r| r["uid"] == meta::uid(cj))).collect()
+    fn owned_jobs(&self, cj: &CronJob) -> Vec<Arc<Job>> {
+        let jobs = self.jobs.store().list_namespace(cj.namespace());
+        jobs.into_iter().filter(|j| controller_of(&j.metadata).is_some_and(|r| r.uid == cj.uid())).collect()
     }
 
     /// Deletes a Job with its pods (background propagation) and drops it from
     /// `active`. False when the delete failed (reported as FailedDelete).
-    async fn delete_job(&self, cj: &Value, status: &mut Value, namespace: &str, name: &str, uid: &str) -> bool {
+    async fn delete_job(
+        &self,
+        cj: &CronJob,
+        status: &mut CronJobStatus,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+    ) -> bool {
         let params = DeleteParams { propagation_policy: "Background".into(), ..Default::default() };
-        match self.client.delete(jobs(), namespace, name, &params).await {
+        match Api::<Job>::namespaced(&self.client, namespace).delete(name, &params).await {
             Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {
@@ -284,27 +289,33 @@ impl CronJobController {
     }
 
     /// Deletes the oldest (by start time, then name) of `finished` beyond `limit`.
-    async fn remove_oldest(&self, cj: &Value, status: &mut Value, mut finished: Vec<Arc<Value>>, limit: Option<i64>) {
+    async fn remove_oldest(
+        &self,
+        cj: &CronJob,
+        status: &mut CronJobStatus,
+        mut finished: Vec<Arc<Job>>,
+        limit: Option<i32>,
+    ) {
         let Some(limit) = limit else { return };
-        let excess = finished.len() as i64 - limit.max(0);
+        let excess = finished.len() as i64 - i64::from(limit.max(0));
         if excess <= 0 {
             return;
         }
         // Jobs without a start time sort last, as Kubernetes' byJobStartTime.
-        finished
-            .sort_by_key(|j| (parse_time(&j["status"]["startTime"]).map_or((1, None), |t| (0, Some(t))), key_of(j)));
+        let start = |j: &Job| j.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0);
+        finished.sort_by_key(|j| (start(j).map_or((1, None), |t| (0, Some(t))), key_of(j)));
         for job in finished.iter().take(excess as usize) {
-            self.delete_job(cj, status, meta::namespace(job), meta::name(job), meta::uid(job)).await;
+            self.delete_job(cj, status, job.namespace(), job.name(), job.uid()).await;
         }
     }
 
-    async fn write_status(&self, cj: &Value, status: Value) -> Result<()> {
-        if cj["status"] == status {
+    async fn write_status(&self, cj: &CronJob, status: CronJobStatus) -> Result<()> {
+        if cj.status.as_ref() == Some(&status) {
             return Ok(());
         }
         let mut obj = cj.clone();
-        obj["status"] = status;
-        match self.client.update_status(cronjobs(), meta::namespace(cj), &obj).await {
+        obj.status = Some(status);
+        match Api::<CronJob>::namespaced(&self.client, cj.namespace()).update_status(&obj).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e.into()),
@@ -313,10 +324,10 @@ impl CronJobController {
 
     /// Kubernetes' syncCronJob after the Job bookkeeping: starts the Job due now,
     /// if any. Returns when to look again.
-    async fn schedule(&self, cj: &Value, status: &mut Value) -> Result<Option<Duration>> {
+    async fn schedule(&self, cj: &CronJob, status: &mut CronJobStatus) -> Result<Option<Duration>> {
         let now = self.clock.now();
-        let spec = &cj["spec"];
-        if meta::deletion_timestamp(cj).is_some() || spec["suspend"] == true {
+        let spec = cj.spec.clone().unwrap_or_default();
+        if cj.metadata.deletion_timestamp.is_some() || spec.suspend == Some(true) {
             return Ok(None);
         }
         let tz = match time_zone(cj) {
@@ -326,7 +337,7 @@ impl CronJobController {
                 return Ok(None);
             }
         };
-        let raw = spec["schedule"].as_str().unwrap_or("");
+        let raw = spec.schedule.as_str();
         let schedule = match Schedule::parse(raw) {
             Ok(s) => s,
             Err(e) => {
@@ -339,9 +350,9 @@ impl CronJobController {
                 return Ok(None);
             }
         };
-        let last = parse_time(&status["lastScheduleTime"]);
-        let created = parse_time(&cj["metadata"]["creationTimestamp"]).unwrap_or(now);
-        let deadline = spec["startingDeadlineSeconds"].as_i64();
+        let last = status.last_schedule_time.as_ref().map(|t| t.0);
+        let created = cj.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
+        let deadline = spec.starting_deadline_seconds;
         // When to look again: the scheduled time after the most recent one up to
         // now, counted without the deadline (Kubernetes' nextScheduleTimeDuration).
         let requeue = || {
@@ -376,13 +387,13 @@ impl CronJobController {
             self.event(cj, EventType::Warning, "MissSchedule", format!("Missed scheduled time to start a job: {when}"));
             return Ok(requeue());
         }
-        let name = job_name(meta::name(cj), scheduled);
-        let active_names: Vec<String> =
-            active_refs(status).iter().filter_map(|r| r["name"].as_str().map(str::to_string)).collect();
-        if active_names.contains(&name) || last == Some(scheduled) {
+        let name = job_name(cj.name(), scheduled);
+        let active = status.active.clone().unwrap_or_default();
+        let active_names: Vec<&str> = active.iter().filter_map(|r| r.name.as_deref()).collect();
+        if active_names.contains(&name.as_str()) || last == Some(scheduled) {
             return Ok(requeue());
         }
-        let policy = spec["concurrencyPolicy"].as_str().unwrap_or("Allow");
+        let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
         if policy == "Forbid" && !active_names.is_empty() {
             self.event(
                 cj,
@@ -393,31 +404,28 @@ impl CronJobController {
             return Ok(requeue());
         }
         if policy == "Replace" {
-            for r in active_refs(status) {
-                let (ns, n, uid) = (
-                    r["namespace"].as_str().unwrap_or(""),
-                    r["name"].as_str().unwrap_or(""),
-                    r["uid"].as_str().unwrap_or(""),
-                );
-                if !self.delete_job(cj, status, ns, n, uid).await {
+            for r in &active {
+                let (ns, n) = (r.namespace.as_deref().unwrap_or(""), r.name.as_deref().unwrap_or(""));
+                if !self.delete_job(cj, status, ns, n, ref_uid(r)).await {
                     return Err(Error::Invalid(format!("could not replace job {ns}/{n}")));
                 }
             }
         }
 
         let request = job_from_template(cj, scheduled, &tz);
-        let created_job = match self.client.create(jobs(), meta::namespace(cj), &request).await {
+        let api = Api::<Job>::namespaced(&self.client, cj.namespace());
+        let created_job = match api.create(&request).await {
             Ok(job) => {
                 self.event(cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
                 job
             }
             Err(e) if e.is_already_exists() => {
-                let job = self.client.get(jobs(), meta::namespace(cj), &name).await?;
+                let job = api.get(&name).await?;
                 // Someone else's Job of that name: leave it (and the status) to them.
-                if controller_of(&job).is_none_or(|r| r["uid"] != meta::uid(cj)) {
+                if controller_of(&job.metadata).is_none_or(|r| r.uid != cj.uid()) {
                     return Ok(None);
                 }
-                if active_refs(status).iter().any(|r| r["uid"] == meta::uid(&job)) {
+                if status.active.iter().flatten().any(|r| ref_uid(r) == job.uid()) {
                     return Ok(None);
                 }
                 job
@@ -427,27 +435,17 @@ impl CronJobController {
                 return Err(e.into());
             }
         };
-        let mut active = active_refs(status);
-        active.push(object_ref(&created_job));
-        status["active"] = active.into();
-        status["lastScheduleTime"] = format_time(scheduled).into();
+        status.active.get_or_insert_with(Vec::new).push(object_ref(&created_job));
+        status.last_schedule_time = Some(crate::pods::time(scheduled));
         Ok(requeue())
     }
 }
 
-fn active_refs(status: &Value) -> Vec<Value> {
-    status["active"].as_array().cloned().unwrap_or_default()
-}
-
-fn remove_active(status: &mut Value, uid: &str) {
-    let active: Vec<Value> = active_refs(status).into_iter().filter(|r| r["uid"] != uid).collect();
-    if active.is_empty() {
-        if let Some(m) = status.as_object_mut() {
-            m.remove("active");
-        }
-    } else {
-        status["active"] = active.into();
-    }
+/// Drops the Job `uid` from `active`, and the field with its last entry.
+fn remove_active(status: &mut CronJobStatus, uid: &str) {
+    let active: Vec<ObjectReference> =
+        status.active.take().into_iter().flatten().filter(|r| ref_uid(r) != uid).collect();
+    status.active = (!active.is_empty()).then_some(active);
 }
 
 #[async_trait::async_trait]
@@ -456,22 +454,21 @@ impl Controller for CronJobController {
         "cronjob"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
+    fn watches(&self) -> Vec<Arc<dyn Watched>> {
         vec![self.cronjobs.clone(), self.jobs.clone()]
     }
 
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match change {
-            Change::Added(obj) | Change::Updated { new: obj, .. } | Change::Deleted(obj) => {
-                if resource.kind == "CronJob" {
-                    if !matches!(change, Change::Deleted(_)) {
-                        queue.add(key_of(obj));
-                    }
-                } else if let Some(key) = self.owner_key(obj) {
-                    queue.add(key);
-                }
+    fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
+        if let Some(change) = change.downcast_ref::<Change<CronJob>>() {
+            if let Change::Added(cj) | Change::Updated { new: cj, .. } = change {
+                queue.add(key_of(cj));
             }
-            Change::Resync => {}
+        } else if let Some(Change::Added(job) | Change::Updated { new: job, .. } | Change::Deleted(job)) =
+            change.downcast_ref::<Change<Job>>()
+        {
+            if let Some(key) = self.owner_key(job) {
+                queue.add(key);
+            }
         }
     }
 
@@ -484,10 +481,7 @@ impl Controller for CronJobController {
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let Some(cj) = self.cronjobs.store().get(key) else { return Ok(Action::Done) };
         let owned = self.owned_jobs(&cj);
-        let mut status = match &cj["status"] {
-            Value::Object(_) => cj["status"].clone(),
-            _ => json!({}),
-        };
+        let mut status = cj.status.clone().unwrap_or_default();
 
         // History limits first, as Kubernetes' cleanupFinishedJobs.
         let (mut succeeded, mut failed) = (vec![], vec![]);
@@ -498,41 +492,41 @@ impl Controller for CronJobController {
                 None => {}
             }
         }
-        let spec = &cj["spec"];
-        self.remove_oldest(&cj, &mut status, succeeded, spec["successfulJobsHistoryLimit"].as_i64()).await;
-        self.remove_oldest(&cj, &mut status, failed, spec["failedJobsHistoryLimit"].as_i64()).await;
+        let spec = cj.spec.clone().unwrap_or_default();
+        self.remove_oldest(&cj, &mut status, succeeded, spec.successful_jobs_history_limit).await;
+        self.remove_oldest(&cj, &mut status, failed, spec.failed_jobs_history_limit).await;
 
-        let active = active_refs(&status);
+        let active = status.active.clone().unwrap_or_default();
         for job in &owned {
-            let listed = active.iter().any(|r| r["uid"] == meta::uid(job));
+            let listed = active.iter().any(|r| ref_uid(r) == job.uid());
             if !listed && !is_finished(job) {
                 // Created right before a crash, or by someone else with our reference.
-                let message = format!("Saw a job that the controller did not create or forgot: {}", meta::name(job));
+                let message = format!("Saw a job that the controller did not create or forgot: {}", job.name());
                 self.event(&cj, EventType::Warning, "UnexpectedJob", message);
             } else if listed && is_finished(job) {
                 let condition = finished_as(job).unwrap_or("");
-                remove_active(&mut status, meta::uid(job));
-                let message = format!("Saw completed job: {}, status: {condition}", meta::name(job));
+                remove_active(&mut status, job.uid());
+                let message = format!("Saw completed job: {}, status: {condition}", job.name());
                 self.event(&cj, EventType::Normal, "SawCompletedJob", message);
             }
             if finished_as(job) == Some("Complete") {
-                if let Some(done) = parse_time(&job["status"]["completionTime"]) {
-                    if parse_time(&status["lastSuccessfulTime"]).is_none_or(|t| done > t) {
-                        status["lastSuccessfulTime"] = format_time(done).into();
+                if let Some(done) = job.status.as_ref().and_then(|s| s.completion_time.as_ref()) {
+                    if status.last_successful_time.as_ref().is_none_or(|t| done.0 > t.0) {
+                        status.last_successful_time = Some(crate::pods::time(done.0));
                     }
                 }
             }
         }
-        for r in active_refs(&status) {
-            if owned.iter().any(|j| r["uid"] == meta::uid(j)) {
+        for r in status.active.clone().unwrap_or_default() {
+            if owned.iter().any(|j| ref_uid(&r) == j.uid()) {
                 continue;
             }
             // The cache may lag behind a Job just created; only the server knows it is gone.
-            let (ns, name) = (r["namespace"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""));
-            match self.client.get(jobs(), ns, name).await {
+            let (ns, name) = (r.namespace.as_deref().unwrap_or(""), r.name.as_deref().unwrap_or(""));
+            match Api::<Job>::namespaced(&self.client, ns).get(name).await {
                 Err(e) if e.is_not_found() => {
                     self.event(&cj, EventType::Normal, "MissingJob", format!("Active job went missing: {name}"));
-                    remove_active(&mut status, r["uid"].as_str().unwrap_or(""));
+                    remove_active(&mut status, ref_uid(&r));
                 }
                 Err(e) => return Err(e.into()),
                 Ok(_) => {}
@@ -555,6 +549,15 @@ mod tests {
 
     use super::*;
     use crate::testing::TestApi;
+    use api::meta;
+    use api::time::format as format_time;
+    use client::Resource;
+    use serde_json::{json, Value};
+
+    /// A JSON fixture as the typed object the controller reads.
+    fn typed<K: Object>(obj: &Value) -> K {
+        serde_json::from_value(obj.clone()).expect("a fixture of its kind")
+    }
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -660,8 +663,8 @@ mod tests {
             let name = meta::name(&obj).to_string();
             api.create(obj).await;
             let mut ctrl = CronJobController::with(
-                Arc::new(SharedInformer::new(cronjobs())),
-                Arc::new(SharedInformer::new(jobs())),
+                Arc::new(SharedInformer::new(CronJob::info())),
+                Arc::new(SharedInformer::new(Job::info())),
                 api.client.clone(),
                 clock.clone(),
             );
@@ -685,7 +688,7 @@ mod tests {
         /// ones keep the status a test gave them.
         async fn sync(&self) -> Action {
             let cj = self.api.get("cronjobs", "default", &self.name).await.unwrap();
-            self.ctrl.cronjobs.store().insert(cj);
+            self.ctrl.cronjobs.store().insert(typed(&cj));
             let server = self.api.list("jobs", "default").await;
             for key in self.ctrl.jobs.store().keys() {
                 if !server.iter().any(|j| key_of(j) == key) {
@@ -694,7 +697,7 @@ mod tests {
             }
             for job in server {
                 if self.ctrl.jobs.store().get(&key_of(&job)).is_none() {
-                    self.ctrl.jobs.store().insert(job);
+                    self.ctrl.jobs.store().insert(typed(&job));
                 }
             }
             self.ctrl.reconcile(&format!("default/{}", self.name)).await.unwrap()
@@ -713,13 +716,14 @@ mod tests {
 
         /// Finishes a cached Job as `condition` (Complete or Failed), now by the clock.
         fn finish(&self, name: &str, condition: &str) {
-            let mut job = (*self.ctrl.jobs.store().get(&format!("default/{name}")).unwrap()).clone();
+            let cached = self.ctrl.jobs.store().get(&format!("default/{name}")).unwrap();
+            let mut job = serde_json::to_value(&*cached).unwrap();
             let now = format_time(self.clock.now());
             job["status"] = json!({"startTime": now, "conditions": [{"type": condition, "status": "True"}]});
             if condition == "Complete" {
                 job["status"]["completionTime"] = now.into();
             }
-            self.ctrl.jobs.store().insert(job);
+            self.ctrl.jobs.store().insert(typed(&job));
         }
 
         async fn has_event(&self, line: &str) {

@@ -353,47 +353,6 @@ impl PodControl for FakePodControl {
     }
 }
 
-/// JSON forms of the questions above, for the controllers not yet holding
-/// typed objects. TODO(merge): remove once daemonset, deployment, job and
-/// cronjob are typed.
-pub mod json {
-    use super::*;
-
-    pub fn is_active(pod: &Value) -> bool {
-        !matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
-            && meta::deletion_timestamp(pod).is_none()
-    }
-
-    pub fn controller_of(obj: &Value) -> Option<&Value> {
-        owner_references(obj).iter().find(|r| r["controller"] == true)
-    }
-
-    fn typed(pod: &Value) -> Pod {
-        serde_json::from_value(pod.clone()).unwrap_or_default()
-    }
-
-    pub fn is_available(pod: &Value, min_ready_seconds: i64, now: Timestamp) -> bool {
-        super::is_available(&typed(pod), min_ready_seconds, now)
-    }
-
-    pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) -> Ordering {
-        super::deletion_order((&typed(a.0), a.1), (&typed(b.0), b.1), now)
-    }
-
-    /// The owner a JSON object is.
-    pub fn owner(obj: &Value) -> Owner {
-        Owner {
-            reference: serde_json::from_value(controller_ref(obj)).expect("a reference"),
-            namespace: meta::namespace(obj).to_string(),
-            resource_version: meta::resource_version(obj).to_string(),
-        }
-    }
-
-    pub fn template(template: &Value) -> PodTemplateSpec {
-        serde_json::from_value(template.clone()).unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
