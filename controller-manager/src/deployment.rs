@@ -43,7 +43,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStat
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -271,10 +271,7 @@ impl DeploymentController {
                     && rs.metadata.deletion_timestamp.is_none()
                     && selector.matches(labels(&rs.metadata)) =>
                 {
-                    let patch = json!({"metadata": {
-                        "ownerReferences": [Owner::of(d).reference],
-                        "resourceVersion": rs.resource_version(),
-                    }});
+                    let patch = pods::adopt_patch(&rs.metadata, &Owner::of(d));
                     match self.replica_set_api(rs.namespace()).patch(rs.name(), PatchType::StrategicMerge, &patch).await
                     {
                         Ok(adopted) => owned.push(Arc::new(adopted)),

@@ -1,7 +1,8 @@
 //! What the controllers that own pods share, after Kubernetes' controller_utils:
-//! which pods count (active, ready, available), owner references, which pods
-//! to delete first when scaling down, and [`PodControl`], the one place pods
-//! are created and deleted, with a recording fake for tests.
+//! which pods are available, owner references and the patches that adopt and
+//! release, which pods to delete first when scaling down, and [`PodControl`],
+//! the one place pods are created and deleted, with a recording fake for tests.
+//! (Whether a pod is active or ready is asked of `api::pod`.)
 
 use api::k8s_openapi;
 use api::{meta, registry, ApiError, ResourceInfo};
@@ -57,11 +58,34 @@ pub fn owner_references(obj: &Value) -> &[Value] {
 /// A strategic merge patch that drops the reference to `owner_uid` from `obj`,
 /// or the whole field when it is the only one (as Kubernetes leaves no empty list).
 pub fn drop_owner_patch(obj: &Value, owner_uid: &str) -> Value {
-    if owner_references(obj).iter().all(|r| r["uid"] == owner_uid) {
+    drop_reference(owner_references(obj).iter().map(|r| r["uid"].as_str().unwrap_or("")), owner_uid)
+}
+
+/// [`drop_owner_patch`] for the references of `uids`.
+fn drop_reference<'a>(mut uids: impl Iterator<Item = &'a str>, owner_uid: &str) -> Value {
+    if uids.all(|uid| uid == owner_uid) {
         json!({"metadata": {"ownerReferences": null}})
     } else {
         json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": owner_uid}]}})
     }
+}
+
+/// The patch a controller releases an object it no longer selects with: its
+/// reference goes ([`drop_owner_patch`]); the resourceVersion makes the patch
+/// fail if the object changed since the controller decided.
+pub fn release_patch(meta: &ObjectMeta, owner_uid: &str) -> Value {
+    let mut patch = drop_reference(meta.owner_references.iter().flatten().map(|r| r.uid.as_str()), owner_uid);
+    patch["metadata"]["resourceVersion"] = meta.resource_version.clone().unwrap_or_default().into();
+    patch
+}
+
+/// The patch a controller adopts an orphan with: its controller reference,
+/// guarded by the resourceVersion as [`release_patch`] is (Kubernetes pins the uid).
+pub fn adopt_patch(meta: &ObjectMeta, owner: &Owner) -> Value {
+    json!({"metadata": {
+        "ownerReferences": [owner.reference],
+        "resourceVersion": meta.resource_version.as_deref().unwrap_or_default(),
+    }})
 }
 
 /// The reference a controller puts on what it creates or adopts, for a JSON

@@ -33,7 +33,6 @@ use k8s_openapi::api::core::v1::{
     Pod, PodTemplateSpec, ReplicationController, ReplicationControllerCondition, ReplicationControllerStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use serde_json::{json, Value};
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -337,27 +336,17 @@ impl<O: Flavor> ReplicaSetController<O> {
         Ok(fresh.uid() == owner.uid() && fresh.metadata().deletion_timestamp.is_none())
     }
 
-    /// Adds our controller reference to an orphan. The resourceVersion makes the
-    /// patch fail if the pod changed since we decided (Kubernetes pins the uid).
+    /// Adds our controller reference to an orphan.
     async fn adopt(&self, owner: &O, pod: &Pod) -> Result<(), ApiError> {
         tracing::info!(pod = pod.name(), "adopting orphan pod");
-        let patch = json!({"metadata": {
-            "ownerReferences": [Owner::of(owner).reference],
-            "resourceVersion": pod.resource_version(),
-        }});
+        let patch = pods::adopt_patch(&pod.metadata, &Owner::of(owner));
         self.pod_control.patch_pod(pod.namespace(), pod.name(), &patch).await
     }
 
     /// Removes our reference from a pod whose labels no longer match.
     async fn release(&self, owner: &O, pod: &Pod) -> Result<(), ApiError> {
         tracing::info!(pod = pod.name(), "releasing pod that no longer matches the selector");
-        let others = pod.metadata.owner_references.iter().flatten().any(|r| r.uid != owner.uid());
-        let references = match others {
-            true => json!([{"$patch": "delete", "uid": owner.uid()}]),
-            // The only reference goes, field and all (Kubernetes leaves no empty list).
-            false => Value::Null,
-        };
-        let patch = json!({"metadata": {"ownerReferences": references, "resourceVersion": pod.resource_version()}});
+        let patch = pods::release_patch(&pod.metadata, owner.uid());
         self.pod_control.patch_pod(pod.namespace(), pod.name(), &patch).await
     }
 

@@ -206,6 +206,7 @@ impl Drop for AbortOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use api::k8s_openapi::api::core::v1::Pod;
     use serde_json::json;
     use std::sync::Mutex;
 
@@ -273,6 +274,51 @@ mod tests {
         informer.apply(client::watcher::Event::Synced);
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(*recorder.seen.lock().unwrap(), ["default/flaky", "default/flaky"], "failed once, then retried");
+        let _ = stop.send(());
+        task.await.unwrap();
+    }
+
+    /// Takes its changes from a typed informer, as the workload controllers do.
+    struct TypedRecorder {
+        pods: Arc<SharedInformer<Pod>>,
+        seen: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Controller for TypedRecorder {
+        fn name(&self) -> &'static str {
+            "typed"
+        }
+        fn watches(&self) -> Vec<Arc<dyn Watched>> {
+            vec![self.pods.clone()]
+        }
+        fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
+            if let Some(Change::Added(pod)) = change.downcast_ref::<Change<Pod>>() {
+                queue.add(client::watcher::key_of(pod));
+            }
+        }
+        fn resync(&self, _: &WorkQueue) {}
+        async fn reconcile(&self, key: &str) -> Result<Action> {
+            self.seen.lock().unwrap().push(key.to_string());
+            Ok(Action::Done)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn typed_informers_hand_their_changes_to_handle_any() {
+        use client::Resource;
+        let pods = Arc::new(SharedInformer::<Pod>::new(Pod::info()));
+        let recorder = Arc::new(TypedRecorder { pods: pods.clone(), seen: Mutex::default() });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(recorder.clone(), 1, async {
+            let _ = stopped.await;
+        }));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        pods.apply(client::watcher::Event::Synced);
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "a", "namespace": "default"}})).unwrap();
+        pods.apply(client::watcher::Event::Applied(Arc::new(pod)));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(*recorder.seen.lock().unwrap(), ["default/a"]);
         let _ = stop.send(());
         task.await.unwrap();
     }

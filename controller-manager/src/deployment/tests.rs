@@ -8,6 +8,7 @@ use crate::pods::controller_ref;
 use crate::testing::{self, TestApi};
 use api::meta;
 use client::Resource;
+use serde_json::json;
 
 fn deployments() -> &'static ResourceInfo {
     Deployment::info()

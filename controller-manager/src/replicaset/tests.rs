@@ -8,6 +8,7 @@ use crate::pods::FakePodControl;
 use crate::testing::{self, TestApi};
 use api::meta;
 use api::time::format as format_time;
+use serde_json::{json, Value};
 
 /// A controller whose pod writes go to a fake; the owner lives in a real apiserver
 /// (status writes and the fresh read before adoption go there).
