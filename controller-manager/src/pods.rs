@@ -1,7 +1,8 @@
 //! What the controllers that own pods share, after Kubernetes' controller_utils:
 //! which pods are available, owner references and the patches that adopt and
 //! release, which pods to delete first when scaling down, and [`PodControl`],
-//! the one place pods are created and deleted, with a recording fake for tests.
+//! the one place pods are created and deleted (tests fake it with
+//! `testing::FakePodControl`).
 //! (Whether a pod is active or ready is asked of `api::pod`.)
 
 use api::k8s_openapi;
@@ -15,7 +16,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference,
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 pub fn pods() -> &'static ResourceInfo {
     registry::lookup("pods").expect("pods are registered")
@@ -316,64 +316,6 @@ impl PodControl for ApiPodControl {
 
     async fn patch_pod(&self, namespace: &str, name: &str, patch: &Value) -> Result<(), ApiError> {
         self.client.patch(pods(), namespace, name, PatchType::StrategicMerge, patch).await.map(drop)
-    }
-}
-
-/// A [`PodControl`] that only records what it was asked, as Kubernetes'
-/// `FakePodControl`: nothing reaches a server, so tests decide what the
-/// controller's caches show.
-#[derive(Default)]
-pub struct FakePodControl {
-    /// The pods it was asked to create, as they would be sent (JSON, so tests
-    /// read them as the apiserver would).
-    pub created: Mutex<Vec<Value>>,
-    pub deleted: Mutex<Vec<String>>,
-    pub patched: Mutex<Vec<(String, Value)>>,
-    /// When set, creates after this many succeed fail with a quota error.
-    pub create_limit: Mutex<Option<usize>>,
-    /// Every create asked for, failed or not.
-    pub create_attempts: Mutex<usize>,
-}
-
-impl FakePodControl {
-    pub fn created_count(&self) -> usize {
-        self.created.lock().expect("fake lock").len()
-    }
-    pub fn deleted(&self) -> Vec<String> {
-        self.deleted.lock().expect("fake lock").clone()
-    }
-    pub fn patched(&self) -> Vec<(String, Value)> {
-        self.patched.lock().expect("fake lock").clone()
-    }
-    pub fn clear(&self) {
-        self.created.lock().expect("fake lock").clear();
-        self.deleted.lock().expect("fake lock").clear();
-        self.patched.lock().expect("fake lock").clear();
-    }
-}
-
-#[async_trait]
-impl PodControl for FakePodControl {
-    async fn create_pod(&self, template: &PodTemplateSpec, owner: &Owner) -> Result<Pod, ApiError> {
-        *self.create_attempts.lock().expect("fake lock") += 1;
-        let mut created = self.created.lock().expect("fake lock");
-        if self.create_limit.lock().expect("fake lock").is_some_and(|limit| created.len() >= limit) {
-            return Err(ApiError::forbidden("pods", "", "exceeded quota: pods"));
-        }
-        let mut pod = pod_from_template(template, owner);
-        pod.metadata.name = Some(format!("{}-{}", owner.name(), created.len()));
-        created.push(serde_json::to_value(&pod).expect("a pod serializes"));
-        Ok(pod)
-    }
-
-    async fn delete_pod(&self, namespace: &str, name: &str, _owner: &Owner) -> Result<(), ApiError> {
-        self.deleted.lock().expect("fake lock").push(format!("{namespace}/{name}"));
-        Ok(())
-    }
-
-    async fn patch_pod(&self, namespace: &str, name: &str, patch: &Value) -> Result<(), ApiError> {
-        self.patched.lock().expect("fake lock").push((format!("{namespace}/{name}"), patch.clone()));
-        Ok(())
     }
 }
 

@@ -2,7 +2,8 @@
 //! writes to a recording fake, status to an in-process apiserver.
 
 use super::*;
-use crate::pods::{self, FakePodControl};
+use crate::pods;
+use crate::testing::FakePodControl;
 use crate::testing::TestApi;
 use api::meta;
 use api::time::format as format_time;

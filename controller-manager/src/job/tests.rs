@@ -2,7 +2,7 @@
 //! clock; the Job itself lives in an in-process apiserver (status writes go there).
 
 use super::*;
-use crate::pods::FakePodControl;
+use crate::testing::FakePodControl;
 use crate::testing::TestApi;
 use api::meta;
 use api::time::format as format_time;

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::clock::Clock;
-use crate::pods::FakePodControl;
+use crate::testing::FakePodControl;
 use crate::testing::{self, TestApi};
 use api::meta;
 use api::time::format as format_time;
@@ -304,10 +304,11 @@ async fn the_books_replication_controller_walkthrough() {
     .await;
 
     // A new template affects only new pods.
-    let mut edited = api.get("replicationcontrollers", "default", "kubia").await.unwrap();
-    edited["spec"]["template"]["spec"]["containers"][0]["image"] = "luksa/kubia:v2".into();
-    edited["spec"]["replicas"] = 4.into();
-    api.client.update(rc_info(), "default", &edited).await.unwrap();
+    edit_rc(&api, |rc| {
+        rc["spec"]["template"]["spec"]["containers"][0]["image"] = "luksa/kubia:v2".into();
+        rc["spec"]["replicas"] = 4.into();
+    })
+    .await;
     api.eventually("one new pod, with the new image", || async {
         let now = in_scope(&api).await;
         let images: Vec<&str> = now.iter().filter_map(|p| p["spec"]["containers"][0]["image"].as_str()).collect();
@@ -316,9 +317,7 @@ async fn the_books_replication_controller_walkthrough() {
     .await;
 
     // Scaling down deletes the unscheduled newcomer first, then the rest as ranked.
-    let mut scaled = api.get("replicationcontrollers", "default", "kubia").await.unwrap();
-    scaled["spec"]["replicas"] = 1.into();
-    api.client.update(rc_info(), "default", &scaled).await.unwrap();
+    edit_rc(&api, |rc| rc["spec"]["replicas"] = 1.into()).await;
     api.eventually("one pod left in scope", || async { in_scope(&api).await.len() == 1 }).await;
     let left = in_scope(&api).await;
     assert!(left.iter().all(|p| p["spec"]["containers"][0]["image"] == "luksa/kubia"), "the v2 pod went first");
@@ -327,6 +326,20 @@ async fn the_books_replication_controller_walkthrough() {
         s["replicas"] == 1 && s["observedGeneration"] == 3
     })
     .await;
+}
+
+/// Edits the RC as `kubectl edit` does: read, change, write, and again when
+/// the controller wrote its status in between (a conflict).
+async fn edit_rc(api: &TestApi, change: impl Fn(&mut Value)) {
+    loop {
+        let mut rc = api.get("replicationcontrollers", "default", "kubia").await.unwrap();
+        change(&mut rc);
+        match api.client.update(rc_info(), "default", &rc).await {
+            Ok(_) => return,
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => panic!("updating the RC: {e}"),
+        }
+    }
 }
 
 fn rc_info() -> &'static ResourceInfo {
