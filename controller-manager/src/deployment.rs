@@ -240,7 +240,9 @@ impl DeploymentController {
     }
 
     fn selector(d: &Deployment) -> Result<LabelSelector> {
-        LabelSelector::from_k8s(&spec(d).selector).map_err(|e| Error::Invalid(e.message))
+        // No spec, no selector: it selects nothing, as a nil selector in Kubernetes.
+        let Some(spec) = &d.spec else { return Ok(LabelSelector::nothing()) };
+        LabelSelector::from_k8s(&spec.selector).map_err(|e| Error::Invalid(e.message))
     }
 
     /// The Deployment a ReplicaSet belongs to, or the ones that could adopt an orphan.

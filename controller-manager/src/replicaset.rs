@@ -63,7 +63,8 @@ impl Flavor for ReplicaSet {
     const COMPONENT: &'static str = "replicaset-controller";
 
     fn selector(&self) -> Result<LabelSelector> {
-        let spec = self.spec.clone().unwrap_or_default();
+        // No spec, no selector: it selects nothing, as a nil selector in Kubernetes.
+        let Some(spec) = &self.spec else { return Ok(LabelSelector::nothing()) };
         LabelSelector::from_k8s(&spec.selector).map_err(|e| Error::Invalid(e.message))
     }
     fn replicas(&self) -> i32 {
