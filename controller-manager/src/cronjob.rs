@@ -25,11 +25,10 @@
 use crate::clock::Clock;
 use crate::job::is_finished;
 use crate::pods::Owner;
-use crate::runner::{Action, Controller, Error, Result, Watched};
+use crate::runner::{Action, Controller, Error, Result, Watch};
 use crate::Context;
 use api::k8s_openapi;
 use api::pod::controller_of;
-use api::ResourceInfo;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
@@ -41,7 +40,6 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -441,6 +439,22 @@ impl CronJobController {
     }
 }
 
+impl CronJobController {
+    fn cronjob_changed(&self, change: &Change<CronJob>, queue: &WorkQueue) {
+        if let Change::Added(cj) | Change::Updated { new: cj, .. } = change {
+            queue.add(key_of(cj));
+        }
+    }
+
+    fn job_changed(&self, change: &Change<Job>, queue: &WorkQueue) {
+        if let Change::Added(job) | Change::Updated { new: job, .. } | Change::Deleted(job) = change {
+            if let Some(key) = self.owner_key(job) {
+                queue.add(key);
+            }
+        }
+    }
+}
+
 /// Drops the Job `uid` from `active`, and the field with its last entry.
 fn remove_active(status: &mut CronJobStatus, uid: &str) {
     let active: Vec<ObjectReference> =
@@ -454,22 +468,11 @@ impl Controller for CronJobController {
         "cronjob"
     }
 
-    fn watches(&self) -> Vec<Arc<dyn Watched>> {
-        vec![self.cronjobs.clone(), self.jobs.clone()]
-    }
-
-    fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
-        if let Some(change) = change.downcast_ref::<Change<CronJob>>() {
-            if let Change::Added(cj) | Change::Updated { new: cj, .. } = change {
-                queue.add(key_of(cj));
-            }
-        } else if let Some(Change::Added(job) | Change::Updated { new: job, .. } | Change::Deleted(job)) =
-            change.downcast_ref::<Change<Job>>()
-        {
-            if let Some(key) = self.owner_key(job) {
-                queue.add(key);
-            }
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.cronjobs, Self::cronjob_changed),
+            Watch::method(&self, &self.jobs, Self::job_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {

@@ -23,11 +23,10 @@ use crate::clock::Clock;
 use crate::deployment::{scaled_value, template_hash};
 use crate::expectations::Expectations;
 use crate::pods::{is_available, labels, ApiPodControl, Owner, PodControl};
-use crate::runner::{Action, Controller, Result, Watched};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
 use api::k8s_openapi;
 use api::pod::{controller_of, is_active, is_ready};
-use api::ResourceInfo;
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
@@ -37,7 +36,6 @@ use k8s_openapi::api::core::v1::{
     Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, PodTemplateSpec, Taint, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -223,6 +221,28 @@ impl DaemonSetController {
         (r.uid == ds.uid()).then(|| key_of(&ds))
     }
 
+    fn daemon_set_changed(&self, change: &Change<DaemonSet>, queue: &WorkQueue) {
+        match change {
+            Change::Deleted(ds) => self.expectations.delete(&key_of(ds)),
+            Change::Added(ds) | Change::Updated { new: ds, .. } => queue.add(key_of(ds)),
+            Change::Resync => {}
+        }
+    }
+
+    /// A new node, or new labels or taints, may change where every DaemonSet runs.
+    fn node_changed(&self, change: &Change<Node>, queue: &WorkQueue) {
+        let taints = |n: &Node| n.spec.as_ref().and_then(|s| s.taints.clone());
+        match change {
+            Change::Added(_) | Change::Deleted(_) => self.resync(queue),
+            Change::Updated { old, new }
+                if labels(&old.metadata) != labels(&new.metadata) || taints(old) != taints(new) =>
+            {
+                self.resync(queue)
+            }
+            _ => {}
+        }
+    }
+
     fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
         match change {
             Change::Added(pod) => {
@@ -256,32 +276,12 @@ impl Controller for DaemonSetController {
         "daemonset"
     }
 
-    fn watches(&self) -> Vec<Arc<dyn Watched>> {
-        vec![self.daemon_sets.clone(), self.nodes.clone(), self.pods.clone()]
-    }
-
-    fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
-        if let Some(change) = change.downcast_ref::<Change<DaemonSet>>() {
-            match change {
-                Change::Deleted(ds) => self.expectations.delete(&key_of(ds)),
-                Change::Added(ds) | Change::Updated { new: ds, .. } => queue.add(key_of(ds)),
-                Change::Resync => {}
-            }
-        } else if let Some(change) = change.downcast_ref::<Change<Node>>() {
-            let taints = |n: &Node| n.spec.as_ref().and_then(|s| s.taints.clone());
-            match change {
-                // A new node, or new labels or taints, may change where every DaemonSet runs.
-                Change::Added(_) | Change::Deleted(_) => self.resync(queue),
-                Change::Updated { old, new }
-                    if labels(&old.metadata) != labels(&new.metadata) || taints(old) != taints(new) =>
-                {
-                    self.resync(queue)
-                }
-                _ => {}
-            }
-        } else if let Some(change) = change.downcast_ref::<Change<Pod>>() {
-            self.pod_changed(change, queue);
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.daemon_sets, Self::daemon_set_changed),
+            Watch::method(&self, &self.nodes, Self::node_changed),
+            Watch::method(&self, &self.pods, Self::pod_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {

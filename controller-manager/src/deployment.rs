@@ -27,13 +27,12 @@
 
 use crate::clock::Clock;
 use crate::pods::{self, labels, Owner};
-use crate::runner::{Action, Controller, Error, Result, Watched};
+use crate::runner::{Action, Controller, Error, Result, Watch};
 use crate::Context;
 use api::k8s_openapi;
 use api::pod::controller_of;
 use api::selector::LabelSelector;
 use api::workload::{equal_ignoring_hash, revision, HASH_LABEL, REVISION};
-use api::ResourceInfo;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
@@ -44,7 +43,6 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
-use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -708,6 +706,21 @@ impl DeploymentController {
         Ok(())
     }
 
+    fn deployment_changed(&self, change: &Change<Deployment>, queue: &WorkQueue) {
+        if let Change::Added(d) | Change::Deleted(d) | Change::Updated { new: d, .. } = change {
+            queue.add(key_of(d));
+        }
+    }
+
+    /// A Recreate rollout waits for the old pods to be gone.
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+        let Change::Deleted(pod) = change else { return };
+        let rs = controller_of(&pod.metadata).and_then(|r| self.replica_sets.store().get_in(pod.namespace(), &r.name));
+        if let Some(rs) = rs {
+            self.owners_of(&rs).into_iter().for_each(|k| queue.add(k));
+        }
+    }
+
     fn replica_set_changed(&self, change: &Change<ReplicaSet>, queue: &WorkQueue) {
         match change {
             Change::Added(rs) | Change::Deleted(rs) => self.owners_of(rs).into_iter().for_each(|k| queue.add(k)),
@@ -727,25 +740,12 @@ impl Controller for DeploymentController {
         "deployment"
     }
 
-    fn watches(&self) -> Vec<Arc<dyn Watched>> {
-        vec![self.deployments.clone(), self.replica_sets.clone(), self.pods.clone()]
-    }
-
-    fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
-        if let Some(change) = change.downcast_ref::<Change<Deployment>>() {
-            if let Change::Added(d) | Change::Deleted(d) | Change::Updated { new: d, .. } = change {
-                queue.add(key_of(d));
-            }
-        } else if let Some(change) = change.downcast_ref::<Change<ReplicaSet>>() {
-            self.replica_set_changed(change, queue);
-        } else if let Some(Change::Deleted(pod)) = change.downcast_ref::<Change<Pod>>() {
-            // A Recreate rollout waits for the old pods to be gone.
-            let ns = pod.namespace();
-            let rs = controller_of(&pod.metadata).and_then(|r| self.replica_sets.store().get_in(ns, &r.name));
-            if let Some(rs) = rs {
-                self.owners_of(&rs).into_iter().for_each(|k| queue.add(k));
-            }
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.deployments, Self::deployment_changed),
+            Watch::method(&self, &self.replica_sets, Self::replica_set_changed),
+            Watch::method(&self, &self.pods, Self::pod_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {

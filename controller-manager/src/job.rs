@@ -24,11 +24,10 @@
 use crate::clock::Clock;
 use crate::expectations::Expectations;
 use crate::pods::{self, ApiPodControl, Owner, PodControl};
-use crate::runner::{Action, Controller, Result, Watched};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
 use api::k8s_openapi;
 use api::pod::{controller_of, is_active, is_ready, phase};
-use api::ResourceInfo;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
@@ -37,7 +36,6 @@ use client::{Api, Client, Object};
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -163,6 +161,14 @@ impl JobController {
         }
     }
 
+    fn job_changed(&self, change: &Change<Job>, queue: &WorkQueue) {
+        match change {
+            Change::Added(j) | Change::Updated { new: j, .. } => queue.add(key_of(j)),
+            Change::Deleted(j) => self.expectations.delete(&key_of(j)),
+            Change::Resync => {}
+        }
+    }
+
     fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
         match change {
             Change::Added(pod) => {
@@ -200,22 +206,8 @@ impl Controller for JobController {
         "job"
     }
 
-    fn watches(&self) -> Vec<Arc<dyn Watched>> {
-        vec![self.jobs.clone(), self.pods.clone()]
-    }
-
-    fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
-        if let Some(change) = change.downcast_ref::<Change<Job>>() {
-            match change {
-                Change::Added(j) | Change::Updated { new: j, .. } => queue.add(key_of(j)),
-                Change::Deleted(j) => {
-                    self.expectations.delete(&key_of(j));
-                }
-                Change::Resync => {}
-            }
-        } else if let Some(change) = change.downcast_ref::<Change<Pod>>() {
-            self.pod_changed(change, queue);
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![Watch::method(&self, &self.jobs, Self::job_changed), Watch::method(&self, &self.pods, Self::pod_changed)]
     }
 
     fn resync(&self, queue: &WorkQueue) {

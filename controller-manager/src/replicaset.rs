@@ -18,12 +18,12 @@
 use crate::clock::Clock;
 use crate::expectations::Expectations;
 use crate::pods::{self, is_available, labels, ApiPodControl, Owner, PodControl};
-use crate::runner::{Action, Controller, Error, Result, Watched};
+use crate::runner::{Action, Controller, Error, Result, Watch};
 use crate::Context;
 use api::k8s_openapi;
 use api::pod::{controller_of, is_active, is_ready};
 use api::selector::LabelSelector;
-use api::{ApiError, ResourceInfo};
+use api::ApiError;
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
@@ -33,7 +33,6 @@ use k8s_openapi::api::core::v1::{
     Pod, PodTemplateSpec, ReplicationController, ReplicationControllerCondition, ReplicationControllerStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -553,16 +552,11 @@ impl<O: Flavor> Controller for ReplicaSetController<O> {
         O::NAME
     }
 
-    fn watches(&self) -> Vec<Arc<dyn Watched>> {
-        vec![self.owners.clone(), self.pods.clone()]
-    }
-
-    fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
-        if let Some(change) = change.downcast_ref::<Change<Pod>>() {
-            self.pod_changed(change, queue);
-        } else if let Some(change) = change.downcast_ref::<Change<O>>() {
-            self.owner_changed(change, queue);
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.owners, Self::owner_changed),
+            Watch::method(&self, &self.pods, Self::pod_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {

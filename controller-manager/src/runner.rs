@@ -6,15 +6,15 @@
 //! reconcile may also ask to be called again after a while.
 //!
 //! A controller is one file: a struct holding the stores it reads and the
-//! clients it writes with, implementing [`Controller`].
+//! clients it writes with, implementing [`Controller`]. It names each informer
+//! it watches with the method that handles that informer's changes
+//! ([`Watch`]), as client-go's `informer.AddEventHandler(...)`.
 
 use api::{ApiError, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::Object;
 use futures::future::BoxFuture;
-use futures::FutureExt;
-use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,29 +57,29 @@ pub trait Controller: Send + Sync + 'static {
     /// The name `--controllers` knows it by: `replicaset`, `garbagecollector`, ...
     fn name(&self) -> &'static str;
 
-    /// The JSON informers whose changes [`handle`](Self::handle) is given.
+    /// The informers the controller watches, each with the handler that turns
+    /// its changes into keys on the queue. The default watches
+    /// [`informers`](Self::informers) with [`handle`](Self::handle).
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        let informers = self.informers();
+        informers
+            .into_iter()
+            .map(|informer| {
+                let (ctrl, resource) = (self.clone(), informer.info);
+                Watch::new(&informer, move |change, queue| ctrl.handle(resource, change, queue))
+            })
+            .collect()
+    }
+
+    /// JSON informers whose changes [`handle`](Self::handle) is given, for
+    /// controllers not yet on typed objects (issue 17 moves them to
+    /// [`watches`](Self::watches)).
     fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![]
+        Vec::new()
     }
 
-    /// Every informer the controller watches, typed ones included, whose
-    /// changes [`handle_any`](Self::handle_any) is given. By default, the JSON
-    /// [`informers`](Self::informers).
-    fn watches(&self) -> Vec<Arc<dyn Watched>> {
-        self.informers().into_iter().map(|i| i as Arc<dyn Watched>).collect()
-    }
-
-    /// Turns one change of a watched JSON resource into keys on the queue. Must not block.
+    /// Turns one change of a JSON informer into keys on the queue. Must not block.
     fn handle(&self, _resource: &'static ResourceInfo, _change: &Change, _queue: &WorkQueue) {}
-
-    /// Turns one change of any watched informer into keys on the queue: a
-    /// `Change<K>` of the informer's object type (`Change<Pod>`, ...), which a
-    /// controller of typed objects downcasts. JSON changes go to `handle`.
-    fn handle_any(&self, resource: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
-        if let Some(change) = change.downcast_ref::<Change>() {
-            self.handle(resource, change, queue);
-        }
-    }
 
     /// Queues every key the controller is responsible for (after the first sync,
     /// when changes were lost, and every [`resync_period`](Self::resync_period)).
@@ -94,31 +94,59 @@ pub trait Controller: Send + Sync + 'static {
     async fn reconcile(&self, key: &str) -> Result<Action>;
 }
 
-/// An informer as the runner drives it, whatever type its objects decode to.
-pub trait Watched: Send + Sync {
-    /// Waits until the informer's first list has filled its store.
+/// One informer a controller watches and what handles its changes. The
+/// handler must not block: it only looks at caches and adds keys.
+pub struct Watch(Arc<dyn Watched>);
+
+/// An informer of some object type with its handler, as [`run`] drives it.
+trait Watched: Send + Sync {
     fn wait_synced(&self) -> BoxFuture<'_, ()>;
-    /// Subscribes now, and passes every later change to `controller`
-    /// (`handle_any`, or `resync` when changes were lost).
-    fn feed(&self, controller: Arc<dyn Controller>, queue: WorkQueue) -> BoxFuture<'static, ()>;
+    /// Subscribes (at once) and hands every change but `Resync` to the handler
+    /// until the returned task is aborted; `Resync` resyncs the controller.
+    fn start(self: Arc<Self>, controller: Arc<dyn Controller>, queue: WorkQueue) -> tokio::task::JoinHandle<()>;
 }
 
-impl<K: Object> Watched for SharedInformer<K> {
+struct Handled<K, F> {
+    informer: Arc<SharedInformer<K>>,
+    handler: F,
+}
+
+impl<K: Object, F: Fn(&Change<K>, &WorkQueue) + Send + Sync + 'static> Watched for Handled<K, F> {
     fn wait_synced(&self) -> BoxFuture<'_, ()> {
-        SharedInformer::wait_synced(self).boxed()
+        Box::pin(self.informer.wait_synced())
     }
 
-    fn feed(&self, controller: Arc<dyn Controller>, queue: WorkQueue) -> BoxFuture<'static, ()> {
-        let (mut sub, info) = (self.subscribe(), self.info);
-        async move {
+    fn start(self: Arc<Self>, controller: Arc<dyn Controller>, queue: WorkQueue) -> tokio::task::JoinHandle<()> {
+        let mut sub = self.informer.subscribe();
+        tokio::spawn(async move {
             while let Some(change) = sub.recv().await {
                 match change {
                     Change::Resync => controller.resync(&queue),
-                    change => controller.handle_any(info, &change, &queue),
+                    change => (self.handler)(&change, &queue),
                 }
             }
-        }
-        .boxed()
+        })
+    }
+}
+
+impl Watch {
+    /// Calls `handler` with each change of `informer`.
+    pub fn new<K: Object>(
+        informer: &Arc<SharedInformer<K>>,
+        handler: impl Fn(&Change<K>, &WorkQueue) + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(Handled { informer: informer.clone(), handler }))
+    }
+
+    /// Calls `controller.method` with each change of `informer`:
+    /// `Watch::method(&self, &self.pods, Self::pod_changed)`.
+    pub fn method<C: Send + Sync + 'static, K: Object>(
+        controller: &Arc<C>,
+        informer: &Arc<SharedInformer<K>>,
+        method: fn(&C, &Change<K>, &WorkQueue),
+    ) -> Self {
+        let controller = controller.clone();
+        Self::new(informer, move |change, queue| method(&controller, change, queue))
     }
 }
 
@@ -133,11 +161,11 @@ pub fn split_key(key: &str) -> (&str, &str, &str) {
 pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl Future<Output = ()>) {
     let queue = WorkQueue::default();
     let name = controller.name();
-    let informers = controller.watches();
+    let watches = controller.clone().watches();
     // Subscribe before waiting for the sync so no change after it is missed.
     let mut handlers = Vec::new();
-    for informer in &informers {
-        handlers.push(AbortOnDrop(tokio::spawn(informer.feed(controller.clone(), queue.clone()))));
+    for Watch(watch) in &watches {
+        handlers.push(AbortOnDrop(watch.clone().start(controller.clone(), queue.clone())));
     }
     if let Some(period) = controller.resync_period() {
         let (ctrl, queue) = (controller.clone(), queue.clone());
@@ -151,8 +179,8 @@ pub async fn run(controller: Arc<dyn Controller>, workers: usize, shutdown: impl
         })));
     }
     let work = async {
-        for informer in &informers {
-            informer.wait_synced().await;
+        for Watch(watch) in &watches {
+            watch.wait_synced().await;
         }
         tracing::info!(controller = name, workers, "caches synced; starting workers");
         controller.resync(&queue);
@@ -228,8 +256,16 @@ mod tests {
 
     /// Counts reconciles per key and fails the first attempt of "flaky".
     struct Recorder {
-        informer: Arc<SharedInformer>,
+        informer: Arc<SharedInformer<Pod>>,
         seen: Mutex<Vec<String>>,
+    }
+
+    impl Recorder {
+        fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+            if let Change::Added(pod) = change {
+                queue.add(client::watcher::key_of(pod));
+            }
+        }
     }
 
     #[async_trait::async_trait]
@@ -237,13 +273,8 @@ mod tests {
         fn name(&self) -> &'static str {
             "recorder"
         }
-        fn informers(&self) -> Vec<Arc<SharedInformer>> {
-            vec![self.informer.clone()]
-        }
-        fn handle(&self, _: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-            if let Change::Added(obj) = change {
-                queue.add(client::watcher::key_of(obj));
-            }
+        fn watches(self: Arc<Self>) -> Vec<Watch> {
+            vec![Watch::method(&self, &self.informer, Self::pod_changed)]
         }
         fn resync(&self, queue: &WorkQueue) {
             for key in self.informer.store().keys() {
@@ -263,7 +294,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn workers_start_after_the_sync_and_retry_failures() {
         let informer = Arc::new(SharedInformer::new(api::registry::lookup("pods").unwrap()));
-        informer.store().insert(json!({"metadata": {"name": "flaky", "namespace": "default"}}));
+        informer
+            .store()
+            .insert(serde_json::from_value(json!({"metadata": {"name": "flaky", "namespace": "default"}})).unwrap());
         let recorder = Arc::new(Recorder { informer: informer.clone(), seen: Mutex::default() });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(run(recorder.clone(), 2, async {
@@ -274,51 +307,6 @@ mod tests {
         informer.apply(client::watcher::Event::Synced);
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(*recorder.seen.lock().unwrap(), ["default/flaky", "default/flaky"], "failed once, then retried");
-        let _ = stop.send(());
-        task.await.unwrap();
-    }
-
-    /// Takes its changes from a typed informer, as the workload controllers do.
-    struct TypedRecorder {
-        pods: Arc<SharedInformer<Pod>>,
-        seen: Mutex<Vec<String>>,
-    }
-
-    #[async_trait::async_trait]
-    impl Controller for TypedRecorder {
-        fn name(&self) -> &'static str {
-            "typed"
-        }
-        fn watches(&self) -> Vec<Arc<dyn Watched>> {
-            vec![self.pods.clone()]
-        }
-        fn handle_any(&self, _: &'static ResourceInfo, change: &dyn Any, queue: &WorkQueue) {
-            if let Some(Change::Added(pod)) = change.downcast_ref::<Change<Pod>>() {
-                queue.add(client::watcher::key_of(pod));
-            }
-        }
-        fn resync(&self, _: &WorkQueue) {}
-        async fn reconcile(&self, key: &str) -> Result<Action> {
-            self.seen.lock().unwrap().push(key.to_string());
-            Ok(Action::Done)
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn typed_informers_hand_their_changes_to_handle_any() {
-        use client::Resource;
-        let pods = Arc::new(SharedInformer::<Pod>::new(Pod::info()));
-        let recorder = Arc::new(TypedRecorder { pods: pods.clone(), seen: Mutex::default() });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(recorder.clone(), 1, async {
-            let _ = stopped.await;
-        }));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        pods.apply(client::watcher::Event::Synced);
-        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "a", "namespace": "default"}})).unwrap();
-        pods.apply(client::watcher::Event::Applied(Arc::new(pod)));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(*recorder.seen.lock().unwrap(), ["default/a"]);
         let _ = stop.send(());
         task.await.unwrap();
     }

@@ -7,6 +7,7 @@ use crate::testing::FakePodControl;
 use crate::testing::TestApi;
 use api::meta;
 use api::time::format as format_time;
+use api::ResourceInfo;
 use client::Resource;
 use serde_json::{json, Value};
 
@@ -83,7 +84,7 @@ impl Fixture {
                 "lastTransitionTime": format_time(jiff::Timestamp::now())}]});
             let p: Arc<Pod> = Arc::new(typed(&p));
             self.ctrl.pods.store().insert((*p).clone());
-            self.ctrl.handle_any(pods::pods(), &Change::Added(p), &WorkQueue::default());
+            self.ctrl.pod_changed(&Change::Added(p), &WorkQueue::default());
             nodes.push(node);
         }
         let deleted: Vec<String> = self.fake.deleted.lock().unwrap().drain(..).collect();
@@ -91,7 +92,7 @@ impl Fixture {
         for key in deleted {
             if let Some(p) = self.ctrl.pods.store().remove(&key) {
                 gone.push(api::pod::node_name(&p).to_string());
-                self.ctrl.handle_any(pods::pods(), &Change::Deleted(p), &WorkQueue::default());
+                self.ctrl.pod_changed(&Change::Deleted(p), &WorkQueue::default());
             }
         }
         nodes.sort();

@@ -7,6 +7,7 @@ use super::*;
 use crate::pods::controller_ref;
 use crate::testing::{self, TestApi};
 use api::meta;
+use api::ResourceInfo;
 use client::Resource;
 use serde_json::json;
 

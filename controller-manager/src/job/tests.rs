@@ -82,7 +82,7 @@ impl Fixture {
     fn put(&self, pod: Value) {
         let pod: Arc<Pod> = Arc::new(typed(&pod));
         self.ctrl.pods.store().insert((*pod).clone());
-        self.ctrl.handle_any(pods::pods(), &Change::Added(pod), &WorkQueue::default());
+        self.ctrl.pod_changed(&Change::Added(pod), &WorkQueue::default());
     }
 
     /// A cached pod, as JSON to edit.

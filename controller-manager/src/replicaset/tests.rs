@@ -8,6 +8,7 @@ use crate::testing::FakePodControl;
 use crate::testing::{self, TestApi};
 use api::meta;
 use api::time::format as format_time;
+use api::ResourceInfo;
 use serde_json::{json, Value};
 
 /// A controller whose pod writes go to a fake; the owner lives in a real apiserver
@@ -45,7 +46,7 @@ impl<O: Flavor> Fixture<O> {
     fn add_pod(&self, pod: Value) {
         let pod: Arc<Pod> = Arc::new(typed(&pod));
         self.ctrl.pods.store().insert((*pod).clone());
-        self.ctrl.handle_any(pods::pods(), &Change::Added(pod), &self.queue);
+        self.ctrl.pod_changed(&Change::Added(pod), &self.queue);
     }
 
     async fn sync(&self) -> Result<Action> {
