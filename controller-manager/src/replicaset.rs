@@ -1,7 +1,8 @@
 //! The ReplicaSet and ReplicationController controller: keeps exactly
 //! `spec.replicas` active pods matching the selector, as Kubernetes'
 //! pkg/controller/replicaset (which also serves ReplicationControllers: the
-//! two kinds differ only in how the selector is written).
+//! two kinds differ only in how the selector is written). One generic
+//! controller serves both; [`Flavor`] reads either kind.
 //!
 //! Each reconcile of an owner:
 //! 1. claims pods: adopts matching orphans (adds its controller reference),

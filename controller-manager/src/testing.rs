@@ -85,6 +85,11 @@ impl TestApi {
     }
 }
 
+/// A JSON fixture as the typed object a controller's cache holds.
+pub fn typed<K: client::Object>(obj: &Value) -> K {
+    serde_json::from_value(obj.clone()).expect("a fixture of its kind")
+}
+
 pub fn pod(name: &str, labels: Value) -> Value {
     json!({
         "apiVersion": "v1",

@@ -2,16 +2,11 @@
 //! an in-process apiserver and a manual clock (reconciles are called directly).
 
 use super::*;
-use crate::testing::TestApi;
+use crate::testing::{typed, TestApi};
 use api::meta;
 use api::time::format as format_time;
 use client::Resource;
 use serde_json::{json, Value};
-
-/// A JSON fixture as the typed object the controller reads.
-fn typed<K: Object>(obj: &Value) -> K {
-    serde_json::from_value(obj.clone()).expect("a fixture of its kind")
-}
 
 fn at(s: &str) -> Timestamp {
     s.parse().unwrap()

@@ -3,8 +3,7 @@
 
 use super::*;
 use crate::pods;
-use crate::testing::FakePodControl;
-use crate::testing::TestApi;
+use crate::testing::{typed, FakePodControl, TestApi};
 use api::meta;
 use api::time::format as format_time;
 use api::ResourceInfo;
@@ -13,11 +12,6 @@ use serde_json::{json, Value};
 
 fn daemon_sets() -> &'static ResourceInfo {
     DaemonSet::info()
-}
-
-/// A JSON fixture as the typed object the controller reads.
-fn typed<K: Object>(obj: &Value) -> K {
-    serde_json::from_value(obj.clone()).expect("a fixture of its kind")
 }
 
 struct Fixture {

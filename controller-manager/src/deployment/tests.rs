@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::pods::controller_ref;
-use crate::testing::{self, TestApi};
+use crate::testing::{self, typed, TestApi};
 use api::meta;
 use api::ResourceInfo;
 use client::Resource;
@@ -17,11 +17,6 @@ fn deployments() -> &'static ResourceInfo {
 
 fn replica_sets() -> &'static ResourceInfo {
     ReplicaSet::info()
-}
-
-/// A JSON fixture as the typed object the controller reads.
-fn typed<K: Object>(obj: &Value) -> K {
-    serde_json::from_value(obj.clone()).expect("a fixture of its kind")
 }
 
 /// What the tests read of a ReplicaSet as the server returns it.

@@ -2,17 +2,11 @@
 //! clock; the Job itself lives in an in-process apiserver (status writes go there).
 
 use super::*;
-use crate::testing::FakePodControl;
-use crate::testing::TestApi;
+use crate::testing::{typed, FakePodControl, TestApi};
 use api::meta;
 use api::time::format as format_time;
 use client::Resource;
 use serde_json::{json, Value};
-
-/// A JSON fixture as the typed object the controller reads.
-fn typed<K: Object>(obj: &Value) -> K {
-    serde_json::from_value(obj.clone()).expect("a fixture of its kind")
-}
 
 struct Fixture {
     api: TestApi,

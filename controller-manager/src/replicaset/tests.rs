@@ -4,8 +4,7 @@
 
 use super::*;
 use crate::clock::Clock;
-use crate::testing::FakePodControl;
-use crate::testing::{self, TestApi};
+use crate::testing::{self, typed, FakePodControl, TestApi};
 use api::meta;
 use api::time::format as format_time;
 use api::ResourceInfo;
@@ -19,11 +18,6 @@ struct Fixture<O: Flavor> {
     fake: Arc<FakePodControl>,
     owner: Value,
     queue: WorkQueue,
-}
-
-/// A JSON fixture as the typed object the caches hold.
-fn typed<K: Object>(obj: &Value) -> K {
-    serde_json::from_value(obj.clone()).expect("a fixture of its kind")
 }
 
 impl<O: Flavor> Fixture<O> {
