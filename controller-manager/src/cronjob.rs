@@ -23,21 +23,24 @@
 //! (`*`, `?`, `*/1`), and `@every <duration>` is a constant delay.
 //! `spec.timeZone` is looked up in the system tz database (UTC by default).
 
-use crate::clock::{format_time, parse_time, Clock};
-use crate::job::{is_finished, jobs};
-use crate::pods::controller_of;
-use crate::runner::{Action, Controller, Error, Result};
+use crate::clock::Clock;
+use crate::job::is_finished;
+use crate::pods::Owner;
+use crate::runner::{Action, Controller, Error, Result, Watch};
 use crate::Context;
 use api::cron::Schedule;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi;
+use api::pod::controller_of;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::{Client, DeleteParams};
+use client::{Api, Client, DeleteParams, Object};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,13 +52,9 @@ pub const MAX_MISSED: i64 = 100;
 /// just before it (Kubernetes' nextScheduleDelta, for clock skew).
 pub const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
 
-pub fn cronjobs() -> &'static ResourceInfo {
-    registry::lookup("cronjobs").expect("cronjobs are registered")
-}
-
 /// `spec.timeZone` (UTC when unset).
-fn time_zone(cj: &Value) -> Result<TimeZone, String> {
-    match cj["spec"]["timeZone"].as_str() {
+fn time_zone(cj: &CronJob) -> Result<TimeZone, String> {
+    match cj.spec.as_ref().and_then(|s| s.time_zone.as_deref()) {
         None => Ok(TimeZone::UTC),
         Some(name) => TimeZone::get(name).map_err(|e| format!("invalid timeZone: {name:?}: {e}")),
     }
@@ -116,48 +115,53 @@ fn rfc3339(t: Timestamp, tz: &TimeZone) -> String {
 
 /// Kubernetes' getJobFromTemplate2: the template's labels, annotations and spec,
 /// the scheduled-time annotation and the CronJob's controller reference.
-pub fn job_from_template(cj: &Value, scheduled: Timestamp, tz: &TimeZone) -> Value {
-    let template = &cj["spec"]["jobTemplate"];
-    let mut annotations = template["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
-    annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.into(), rfc3339(scheduled, tz).into());
-    let labels = template["metadata"]["labels"].as_object().cloned().unwrap_or_default();
-    json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": job_name(meta::name(cj), scheduled),
-            "namespace": meta::namespace(cj),
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [crate::pods::controller_ref(cj)],
+pub fn job_from_template(cj: &CronJob, scheduled: Timestamp, tz: &TimeZone) -> Job {
+    let template = cj.spec.as_ref().map(|s| s.job_template.clone()).unwrap_or_default();
+    let from = template.metadata.unwrap_or_default();
+    let mut annotations = from.annotations.unwrap_or_default();
+    annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.into(), rfc3339(scheduled, tz));
+    Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(cj.name(), scheduled)),
+            namespace: Some(cj.namespace().to_string()),
+            labels: Some(from.labels.unwrap_or_default()),
+            annotations: Some(annotations),
+            owner_references: Some(vec![Owner::of(cj).reference]),
+            ..Default::default()
         },
-        "spec": template["spec"].clone(),
-    })
+        spec: template.spec,
+        status: None,
+    }
 }
 
 /// The finished condition of a Job: `Complete` or `Failed`.
-fn finished_as(job: &Value) -> Option<&str> {
-    let conditions = job["status"]["conditions"].as_array()?;
+fn finished_as(job: &Job) -> Option<&str> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
     conditions
         .iter()
-        .find(|c| matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True")
-        .and_then(|c| c["type"].as_str())
+        .find(|c| matches!(c.type_.as_str(), "Complete" | "Failed") && c.status == "True")
+        .map(|c| c.type_.as_str())
 }
 
-fn object_ref(job: &Value) -> Value {
-    json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "namespace": meta::namespace(job),
-        "name": meta::name(job),
-        "uid": meta::uid(job),
-        "resourceVersion": job["metadata"]["resourceVersion"].clone(),
-    })
+fn object_ref(job: &Job) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("batch/v1".into()),
+        kind: Some("Job".into()),
+        namespace: Some(job.namespace().to_string()),
+        name: Some(job.name().to_string()),
+        uid: Some(job.uid().to_string()),
+        resource_version: job.metadata.resource_version.clone(),
+        ..Default::default()
+    }
+}
+
+fn ref_uid(r: &ObjectReference) -> &str {
+    r.uid.as_deref().unwrap_or("")
 }
 
 pub struct CronJobController {
-    cronjobs: Arc<SharedInformer>,
-    jobs: Arc<SharedInformer>,
+    cronjobs: Arc<SharedInformer<CronJob>>,
+    jobs: Arc<SharedInformer<Job>>,
     client: Client,
     clock: Clock,
     recorder: Option<EventRecorder>,
@@ -165,49 +169,56 @@ pub struct CronJobController {
 
 impl CronJobController {
     pub fn new(ctx: &Context) -> Self {
-        let mut c = Self::with(
-            ctx.factory.informer(cronjobs()),
-            ctx.factory.informer(jobs()),
-            ctx.client.clone(),
-            ctx.clock.clone(),
-        );
+        let mut c = Self::with(ctx.factory.typed(), ctx.factory.typed(), ctx.client.clone(), ctx.clock.clone());
         c.recorder = Some(EventRecorder::new(ctx.client.clone(), "cronjob-controller", ""));
         c
     }
 
     /// A controller over the given caches, recording no Events (for tests that
     /// do not look at them).
-    pub fn with(cronjobs: Arc<SharedInformer>, jobs: Arc<SharedInformer>, client: Client, clock: Clock) -> Self {
+    pub fn with(
+        cronjobs: Arc<SharedInformer<CronJob>>,
+        jobs: Arc<SharedInformer<Job>>,
+        client: Client,
+        clock: Clock,
+    ) -> Self {
         Self { cronjobs, jobs, client, clock, recorder: None }
     }
 
-    fn event(&self, cj: &Value, kind: EventType, reason: &'static str, message: String) {
+    fn event(&self, cj: &CronJob, kind: EventType, reason: &'static str, message: String) {
         tracing::info!(reason, message, "cronjob event");
         if let Some(recorder) = self.recorder.clone() {
-            let cj = cj.clone();
+            let cj = serde_json::to_value(cj).expect("a cronjob serializes");
             tokio::spawn(async move { recorder.record(&cj, kind, reason, &message).await });
         }
     }
 
-    fn owner_key(&self, job: &Value) -> Option<String> {
-        let r = controller_of(job)?;
-        if r["kind"] != "CronJob" {
+    fn owner_key(&self, job: &Job) -> Option<String> {
+        let r = controller_of(&job.metadata)?;
+        if r.kind != "CronJob" {
             return None;
         }
-        let cj = self.cronjobs.store().get_in(meta::namespace(job), r["name"].as_str()?)?;
-        (r["uid"] == meta::uid(&cj)).then(|| key_of(&cj))
+        let cj = self.cronjobs.store().get_in(job.namespace(), &r.name)?;
+        (r.uid == cj.uid()).then(|| key_of(&cj))
     }
 
-    fn owned_jobs(&self, cj: &Value) -> Vec<Arc<Value>> {
-        let jobs = self.jobs.store().list_namespace(meta::namespace(cj));
-        jobs.into_iter().filter(|j| controller_of(j).is_some_and(|r| r["uid"] == meta::uid(cj))).collect()
+    fn owned_jobs(&self, cj: &CronJob) -> Vec<Arc<Job>> {
+        let jobs = self.jobs.store().list_namespace(cj.namespace());
+        jobs.into_iter().filter(|j| controller_of(&j.metadata).is_some_and(|r| r.uid == cj.uid())).collect()
     }
 
     /// Deletes a Job with its pods (background propagation) and drops it from
     /// `active`. False when the delete failed (reported as FailedDelete).
-    async fn delete_job(&self, cj: &Value, status: &mut Value, namespace: &str, name: &str, uid: &str) -> bool {
+    async fn delete_job(
+        &self,
+        cj: &CronJob,
+        status: &mut CronJobStatus,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+    ) -> bool {
         let params = DeleteParams { propagation_policy: "Background".into(), ..Default::default() };
-        match self.client.delete(jobs(), namespace, name, &params).await {
+        match Api::<Job>::namespaced(&self.client, namespace).delete(name, &params).await {
             Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => {
@@ -221,27 +232,33 @@ impl CronJobController {
     }
 
     /// Deletes the oldest (by start time, then name) of `finished` beyond `limit`.
-    async fn remove_oldest(&self, cj: &Value, status: &mut Value, mut finished: Vec<Arc<Value>>, limit: Option<i64>) {
+    async fn remove_oldest(
+        &self,
+        cj: &CronJob,
+        status: &mut CronJobStatus,
+        mut finished: Vec<Arc<Job>>,
+        limit: Option<i32>,
+    ) {
         let Some(limit) = limit else { return };
-        let excess = finished.len() as i64 - limit.max(0);
+        let excess = finished.len() as i64 - i64::from(limit.max(0));
         if excess <= 0 {
             return;
         }
         // Jobs without a start time sort last, as Kubernetes' byJobStartTime.
-        finished
-            .sort_by_key(|j| (parse_time(&j["status"]["startTime"]).map_or((1, None), |t| (0, Some(t))), key_of(j)));
+        let start = |j: &Job| j.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0);
+        finished.sort_by_key(|j| (start(j).map_or((1, None), |t| (0, Some(t))), key_of(j)));
         for job in finished.iter().take(excess as usize) {
-            self.delete_job(cj, status, meta::namespace(job), meta::name(job), meta::uid(job)).await;
+            self.delete_job(cj, status, job.namespace(), job.name(), job.uid()).await;
         }
     }
 
-    async fn write_status(&self, cj: &Value, status: Value) -> Result<()> {
-        if cj["status"] == status {
+    async fn write_status(&self, cj: &CronJob, status: CronJobStatus) -> Result<()> {
+        if cj.status.as_ref() == Some(&status) {
             return Ok(());
         }
         let mut obj = cj.clone();
-        obj["status"] = status;
-        match self.client.update_status(cronjobs(), meta::namespace(cj), &obj).await {
+        obj.status = Some(status);
+        match Api::<CronJob>::namespaced(&self.client, cj.namespace()).update_status(&obj).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e.into()),
@@ -250,10 +267,10 @@ impl CronJobController {
 
     /// Kubernetes' syncCronJob after the Job bookkeeping: starts the Job due now,
     /// if any. Returns when to look again.
-    async fn schedule(&self, cj: &Value, status: &mut Value) -> Result<Option<Duration>> {
+    async fn schedule(&self, cj: &CronJob, status: &mut CronJobStatus) -> Result<Option<Duration>> {
         let now = self.clock.now();
-        let spec = &cj["spec"];
-        if meta::deletion_timestamp(cj).is_some() || spec["suspend"] == true {
+        let spec = cj.spec.clone().unwrap_or_default();
+        if cj.metadata.deletion_timestamp.is_some() || spec.suspend == Some(true) {
             return Ok(None);
         }
         let tz = match time_zone(cj) {
@@ -263,7 +280,7 @@ impl CronJobController {
                 return Ok(None);
             }
         };
-        let raw = spec["schedule"].as_str().unwrap_or("");
+        let raw = spec.schedule.as_str();
         let schedule = match Schedule::parse(raw) {
             Ok(s) => s,
             Err(e) => {
@@ -276,9 +293,9 @@ impl CronJobController {
                 return Ok(None);
             }
         };
-        let last = parse_time(&status["lastScheduleTime"]);
-        let created = parse_time(&cj["metadata"]["creationTimestamp"]).unwrap_or(now);
-        let deadline = spec["startingDeadlineSeconds"].as_i64();
+        let last = status.last_schedule_time.as_ref().map(|t| t.0);
+        let created = cj.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
+        let deadline = spec.starting_deadline_seconds;
         // When to look again: the scheduled time after the most recent one up to
         // now, counted without the deadline (Kubernetes' nextScheduleTimeDuration).
         let requeue = || {
@@ -313,13 +330,13 @@ impl CronJobController {
             self.event(cj, EventType::Warning, "MissSchedule", format!("Missed scheduled time to start a job: {when}"));
             return Ok(requeue());
         }
-        let name = job_name(meta::name(cj), scheduled);
-        let active_names: Vec<String> =
-            active_refs(status).iter().filter_map(|r| r["name"].as_str().map(str::to_string)).collect();
-        if active_names.contains(&name) || last == Some(scheduled) {
+        let name = job_name(cj.name(), scheduled);
+        let active = status.active.clone().unwrap_or_default();
+        let active_names: Vec<&str> = active.iter().filter_map(|r| r.name.as_deref()).collect();
+        if active_names.contains(&name.as_str()) || last == Some(scheduled) {
             return Ok(requeue());
         }
-        let policy = spec["concurrencyPolicy"].as_str().unwrap_or("Allow");
+        let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
         if policy == "Forbid" && !active_names.is_empty() {
             self.event(
                 cj,
@@ -330,31 +347,28 @@ impl CronJobController {
             return Ok(requeue());
         }
         if policy == "Replace" {
-            for r in active_refs(status) {
-                let (ns, n, uid) = (
-                    r["namespace"].as_str().unwrap_or(""),
-                    r["name"].as_str().unwrap_or(""),
-                    r["uid"].as_str().unwrap_or(""),
-                );
-                if !self.delete_job(cj, status, ns, n, uid).await {
+            for r in &active {
+                let (ns, n) = (r.namespace.as_deref().unwrap_or(""), r.name.as_deref().unwrap_or(""));
+                if !self.delete_job(cj, status, ns, n, ref_uid(r)).await {
                     return Err(Error::Invalid(format!("could not replace job {ns}/{n}")));
                 }
             }
         }
 
         let request = job_from_template(cj, scheduled, &tz);
-        let created_job = match self.client.create(jobs(), meta::namespace(cj), &request).await {
+        let api = Api::<Job>::namespaced(&self.client, cj.namespace());
+        let created_job = match api.create(&request).await {
             Ok(job) => {
                 self.event(cj, EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
                 job
             }
             Err(e) if e.is_already_exists() => {
-                let job = self.client.get(jobs(), meta::namespace(cj), &name).await?;
+                let job = api.get(&name).await?;
                 // Someone else's Job of that name: leave it (and the status) to them.
-                if controller_of(&job).is_none_or(|r| r["uid"] != meta::uid(cj)) {
+                if controller_of(&job.metadata).is_none_or(|r| r.uid != cj.uid()) {
                     return Ok(None);
                 }
-                if active_refs(status).iter().any(|r| r["uid"] == meta::uid(&job)) {
+                if status.active.iter().flatten().any(|r| ref_uid(r) == job.uid()) {
                     return Ok(None);
                 }
                 job
@@ -364,27 +378,33 @@ impl CronJobController {
                 return Err(e.into());
             }
         };
-        let mut active = active_refs(status);
-        active.push(object_ref(&created_job));
-        status["active"] = active.into();
-        status["lastScheduleTime"] = format_time(scheduled).into();
+        status.active.get_or_insert_with(Vec::new).push(object_ref(&created_job));
+        status.last_schedule_time = Some(crate::pods::time(scheduled));
         Ok(requeue())
     }
 }
 
-fn active_refs(status: &Value) -> Vec<Value> {
-    status["active"].as_array().cloned().unwrap_or_default()
+impl CronJobController {
+    fn cronjob_changed(&self, change: &Change<CronJob>, queue: &WorkQueue) {
+        if let Change::Added(cj) | Change::Updated { new: cj, .. } = change {
+            queue.add(key_of(cj));
+        }
+    }
+
+    fn job_changed(&self, change: &Change<Job>, queue: &WorkQueue) {
+        if let Change::Added(job) | Change::Updated { new: job, .. } | Change::Deleted(job) = change {
+            if let Some(key) = self.owner_key(job) {
+                queue.add(key);
+            }
+        }
+    }
 }
 
-fn remove_active(status: &mut Value, uid: &str) {
-    let active: Vec<Value> = active_refs(status).into_iter().filter(|r| r["uid"] != uid).collect();
-    if active.is_empty() {
-        if let Some(m) = status.as_object_mut() {
-            m.remove("active");
-        }
-    } else {
-        status["active"] = active.into();
-    }
+/// Drops the Job `uid` from `active`, and the field with its last entry.
+fn remove_active(status: &mut CronJobStatus, uid: &str) {
+    let active: Vec<ObjectReference> =
+        status.active.take().into_iter().flatten().filter(|r| ref_uid(r) != uid).collect();
+    status.active = (!active.is_empty()).then_some(active);
 }
 
 #[async_trait::async_trait]
@@ -393,23 +413,11 @@ impl Controller for CronJobController {
         "cronjob"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.cronjobs.clone(), self.jobs.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match change {
-            Change::Added(obj) | Change::Updated { new: obj, .. } | Change::Deleted(obj) => {
-                if resource.kind == "CronJob" {
-                    if !matches!(change, Change::Deleted(_)) {
-                        queue.add(key_of(obj));
-                    }
-                } else if let Some(key) = self.owner_key(obj) {
-                    queue.add(key);
-                }
-            }
-            Change::Resync => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.cronjobs, Self::cronjob_changed),
+            Watch::method(&self, &self.jobs, Self::job_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -421,10 +429,7 @@ impl Controller for CronJobController {
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let Some(cj) = self.cronjobs.store().get(key) else { return Ok(Action::Done) };
         let owned = self.owned_jobs(&cj);
-        let mut status = match &cj["status"] {
-            Value::Object(_) => cj["status"].clone(),
-            _ => json!({}),
-        };
+        let mut status = cj.status.clone().unwrap_or_default();
 
         // History limits first, as Kubernetes' cleanupFinishedJobs.
         let (mut succeeded, mut failed) = (vec![], vec![]);
@@ -435,41 +440,41 @@ impl Controller for CronJobController {
                 None => {}
             }
         }
-        let spec = &cj["spec"];
-        self.remove_oldest(&cj, &mut status, succeeded, spec["successfulJobsHistoryLimit"].as_i64()).await;
-        self.remove_oldest(&cj, &mut status, failed, spec["failedJobsHistoryLimit"].as_i64()).await;
+        let spec = cj.spec.clone().unwrap_or_default();
+        self.remove_oldest(&cj, &mut status, succeeded, spec.successful_jobs_history_limit).await;
+        self.remove_oldest(&cj, &mut status, failed, spec.failed_jobs_history_limit).await;
 
-        let active = active_refs(&status);
+        let active = status.active.clone().unwrap_or_default();
         for job in &owned {
-            let listed = active.iter().any(|r| r["uid"] == meta::uid(job));
+            let listed = active.iter().any(|r| ref_uid(r) == job.uid());
             if !listed && !is_finished(job) {
                 // Created right before a crash, or by someone else with our reference.
-                let message = format!("Saw a job that the controller did not create or forgot: {}", meta::name(job));
+                let message = format!("Saw a job that the controller did not create or forgot: {}", job.name());
                 self.event(&cj, EventType::Warning, "UnexpectedJob", message);
             } else if listed && is_finished(job) {
                 let condition = finished_as(job).unwrap_or("");
-                remove_active(&mut status, meta::uid(job));
-                let message = format!("Saw completed job: {}, status: {condition}", meta::name(job));
+                remove_active(&mut status, job.uid());
+                let message = format!("Saw completed job: {}, status: {condition}", job.name());
                 self.event(&cj, EventType::Normal, "SawCompletedJob", message);
             }
             if finished_as(job) == Some("Complete") {
-                if let Some(done) = parse_time(&job["status"]["completionTime"]) {
-                    if parse_time(&status["lastSuccessfulTime"]).is_none_or(|t| done > t) {
-                        status["lastSuccessfulTime"] = format_time(done).into();
+                if let Some(done) = job.status.as_ref().and_then(|s| s.completion_time.as_ref()) {
+                    if status.last_successful_time.as_ref().is_none_or(|t| done.0 > t.0) {
+                        status.last_successful_time = Some(crate::pods::time(done.0));
                     }
                 }
             }
         }
-        for r in active_refs(&status) {
-            if owned.iter().any(|j| r["uid"] == meta::uid(j)) {
+        for r in status.active.clone().unwrap_or_default() {
+            if owned.iter().any(|j| ref_uid(&r) == j.uid()) {
                 continue;
             }
             // The cache may lag behind a Job just created; only the server knows it is gone.
-            let (ns, name) = (r["namespace"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""));
-            match self.client.get(jobs(), ns, name).await {
+            let (ns, name) = (r.namespace.as_deref().unwrap_or(""), r.name.as_deref().unwrap_or(""));
+            match Api::<Job>::namespaced(&self.client, ns).get(name).await {
                 Err(e) if e.is_not_found() => {
                     self.event(&cj, EventType::Normal, "MissingJob", format!("Active job went missing: {name}"));
-                    remove_active(&mut status, r["uid"].as_str().unwrap_or(""));
+                    remove_active(&mut status, ref_uid(&r));
                 }
                 Err(e) => return Err(e.into()),
                 Ok(_) => {}
@@ -486,318 +491,4 @@ impl Controller for CronJobController {
 }
 
 #[cfg(test)]
-mod tests {
-    //! Cron parsing and missed schedules as pure functions; the controller against
-    //! an in-process apiserver and a manual clock (reconciles are called directly).
-
-    use super::*;
-    use crate::testing::TestApi;
-
-    fn at(s: &str) -> Timestamp {
-        s.parse().unwrap()
-    }
-
-    fn next(spec: &str, from: &str) -> String {
-        let s = Schedule::parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
-        format_time(s.next(at(from), &TimeZone::UTC).unwrap())
-    }
-
-    #[test]
-    fn cron_parsing_and_next_times_follow_robfig_cron() {
-        // 2024-01-01 is a Monday.
-        for (spec, from, want) in [
-            ("0,15,30,45 * * * *", "2024-01-01T10:07:00Z", "2024-01-01T10:15:00Z"),
-            ("0,15,30,45 * * * *", "2024-01-01T10:15:00Z", "2024-01-01T10:30:00Z"),
-            ("10-20/5 * * * *", "2024-01-01T10:12:00Z", "2024-01-01T10:15:00Z"),
-            ("10-20/5 * * * *", "2024-01-01T10:21:00Z", "2024-01-01T11:10:00Z"),
-            ("*/20 * * * *", "2024-01-01T10:41:00Z", "2024-01-01T11:00:00Z"),
-            ("0 9 * jan,JUL mon-fri", "2024-01-05T10:00:00Z", "2024-01-08T09:00:00Z"),
-            ("0 9 * jan,jul mon-fri", "2024-01-31T10:00:00Z", "2024-07-01T09:00:00Z"),
-            ("@hourly", "2024-01-01T10:07:00Z", "2024-01-01T11:00:00Z"),
-            ("@daily", "2024-01-01T10:07:00Z", "2024-01-02T00:00:00Z"),
-            ("@weekly", "2024-01-03T10:07:00Z", "2024-01-07T00:00:00Z"),
-            ("@monthly", "2024-01-03T10:07:00Z", "2024-02-01T00:00:00Z"),
-            ("@yearly", "2024-01-03T10:07:00Z", "2025-01-01T00:00:00Z"),
-            ("@every 90m", "2024-01-01T10:07:30.5Z", "2024-01-01T11:37:30Z"),
-            // Both day fields restricted: either matches (the 13th or a Friday).
-            ("0 0 13 * 5", "2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"),
-            ("0 0 13 * 5", "2024-01-12T00:00:00Z", "2024-01-13T00:00:00Z"),
-            ("0 0 1-7 * sun", "2024-01-07T00:00:00Z", "2024-01-14T00:00:00Z"),
-            // An unrestricted day field (`*/1`, `?`) leaves only the other one.
-            ("0 0 */1 * 5", "2024-01-05T00:00:00Z", "2024-01-12T00:00:00Z"),
-            ("0 0 ? * 5", "2024-01-05T00:00:00Z", "2024-01-12T00:00:00Z"),
-            ("0 0 13 * ?", "2024-01-05T00:00:00Z", "2024-01-13T00:00:00Z"),
-            // A stepped star is a restriction: ORed again.
-            ("0 0 */10 * 5", "2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"),
-        ] {
-            assert_eq!(next(spec, from), want, "{spec} after {from}");
-        }
-        for bad in ["61 * * * *", "* * * *", "@fortnightly", "@every soon"] {
-            assert!(Schedule::parse(bad).is_err(), "{bad}");
-        }
-        let berlin = TimeZone::get("Europe/Berlin").unwrap();
-        let s = Schedule::parse("0 9 * * *").unwrap();
-        assert_eq!(format_time(s.next(at("2024-01-01T00:00:00Z"), &berlin).unwrap()), "2024-01-01T08:00:00Z");
-        assert_eq!(rfc3339(at("2024-01-01T08:00:00Z"), &berlin), "2024-01-01T09:00:00+01:00");
-        assert_eq!(rfc3339(at("2024-01-01T08:00:00Z"), &TimeZone::UTC), "2024-01-01T08:00:00Z");
-    }
-
-    #[test]
-    fn missed_schedules_are_counted_and_only_the_latest_is_kept() {
-        let hourly = Schedule::parse("@hourly").unwrap();
-        let utc = TimeZone::UTC;
-        let none = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-01T10:59:59Z")).unwrap();
-        assert_eq!(none, Missed { count: 0, most_recent: None });
-        let one = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-01T11:00:00Z")).unwrap();
-        assert_eq!(one, Missed { count: 1, most_recent: Some(at("2024-01-01T11:00:00Z")) });
-        let few = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-01T13:30:00Z")).unwrap();
-        assert_eq!(few, Missed { count: 3, most_recent: Some(at("2024-01-01T13:00:00Z")) });
-        let many = missed_times(&hourly, &utc, at("2024-01-01T10:00:00Z"), at("2024-01-08T10:30:00Z")).unwrap();
-        assert_eq!(many, Missed { count: 168, most_recent: Some(at("2024-01-08T10:00:00Z")) });
-        assert!(many.count > MAX_MISSED);
-        // Irregular schedules are walked exactly near the end.
-        let irregular = Schedule::parse("30 6-16/4 * * 1-5").unwrap();
-        let m = missed_times(&irregular, &utc, at("2024-01-01T00:00:00Z"), at("2024-03-01T12:00:00Z")).unwrap();
-        assert_eq!(m.most_recent, Some(at("2024-03-01T10:30:00Z")));
-    }
-
-    struct Fixture {
-        api: TestApi,
-        ctrl: CronJobController,
-        clock: Clock,
-        name: String,
-    }
-
-    /// The book's CronJob (batch/v1beta1), with `spec` merged over its spec.
-    fn book_cronjob(name: &str, spec: Value) -> Value {
-        let mut cj = json!({
-            "apiVersion": "batch/v1beta1",
-            "kind": "CronJob",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {
-                "schedule": "0,15,30,45 * * * *",
-                "startingDeadlineSeconds": 15,
-                "jobTemplate": {"spec": {"template": {
-                    "metadata": {"labels": {"app": "periodic-batch-job"}},
-                    "spec": {"restartPolicy": "OnFailure",
-                             "containers": [{"name": "main", "image": "luksa/batch-job"}]},
-                }}},
-            },
-        });
-        for (k, v) in spec.as_object().unwrap() {
-            cj["spec"][k] = v.clone();
-        }
-        cj
-    }
-
-    impl Fixture {
-        async fn new(obj: Value) -> Self {
-            let api = TestApi::start().await;
-            let clock = Clock::manual();
-            let name = meta::name(&obj).to_string();
-            api.create(obj).await;
-            let mut ctrl = CronJobController::with(
-                Arc::new(SharedInformer::new(cronjobs())),
-                Arc::new(SharedInformer::new(jobs())),
-                api.client.clone(),
-                clock.clone(),
-            );
-            ctrl.recorder = Some(EventRecorder::new(api.client.clone(), "cronjob-controller", ""));
-            Self { api, ctrl, clock, name }
-        }
-
-        fn advance_to(&self, t: Timestamp) {
-            self.clock.advance(self.clock.until(t));
-        }
-
-        /// Moves to one second past the next time `spec` names.
-        fn advance_past(&self, spec: &str) -> Timestamp {
-            let t = Schedule::parse(spec).unwrap().next(self.clock.now(), &TimeZone::UTC).unwrap();
-            self.advance_to(crate::clock::add_secs(t, 1));
-            t
-        }
-
-        /// Reconciles with the cache showing the CronJob as the server has it; Jobs
-        /// new on the server are added to the cache, gone ones removed, and cached
-        /// ones keep the status a test gave them.
-        async fn sync(&self) -> Action {
-            let cj = self.api.get("cronjobs", "default", &self.name).await.unwrap();
-            self.ctrl.cronjobs.store().insert(cj);
-            let server = self.api.list("jobs", "default").await;
-            for key in self.ctrl.jobs.store().keys() {
-                if !server.iter().any(|j| key_of(j) == key) {
-                    self.ctrl.jobs.store().remove(&key);
-                }
-            }
-            for job in server {
-                if self.ctrl.jobs.store().get(&key_of(&job)).is_none() {
-                    self.ctrl.jobs.store().insert(job);
-                }
-            }
-            self.ctrl.reconcile(&format!("default/{}", self.name)).await.unwrap()
-        }
-
-        async fn job_names(&self) -> Vec<String> {
-            let mut names: Vec<String> =
-                self.api.list("jobs", "default").await.iter().map(|j| meta::name(j).to_string()).collect();
-            names.sort();
-            names
-        }
-
-        async fn status(&self) -> Value {
-            self.api.get("cronjobs", "default", &self.name).await.unwrap()["status"].clone()
-        }
-
-        /// Finishes a cached Job as `condition` (Complete or Failed), now by the clock.
-        fn finish(&self, name: &str, condition: &str) {
-            let mut job = (*self.ctrl.jobs.store().get(&format!("default/{name}")).unwrap()).clone();
-            let now = format_time(self.clock.now());
-            job["status"] = json!({"startTime": now, "conditions": [{"type": condition, "status": "True"}]});
-            if condition == "Complete" {
-                job["status"]["completionTime"] = now.into();
-            }
-            self.ctrl.jobs.store().insert(job);
-        }
-
-        async fn has_event(&self, line: &str) {
-            let (api, name) = (&self.api, &self.name);
-            api.eventually(line, || async { api.events_about(name).await.iter().any(|e| e == line) }).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn the_books_schedule_creates_a_job_at_a_quarter_past() {
-        let f = Fixture::new(book_cronjob("batch-job-every-fifteen-minutes", json!({}))).await;
-        assert_eq!(
-            f.sync().await,
-            Action::RequeueAfter(
-                f.clock
-                    .until(Schedule::parse("0,15,30,45 * * * *").unwrap().next(f.clock.now(), &TimeZone::UTC).unwrap())
-                    + NEXT_SCHEDULE_DELTA
-            )
-        );
-        assert!(f.job_names().await.is_empty());
-
-        let quarter = f.advance_past("15 * * * *");
-        let action = f.sync().await;
-        let name = format!("batch-job-every-fifteen-minutes-{}", quarter.as_second() / 60);
-        assert_eq!(f.job_names().await, [name.as_str()]);
-        let job = f.api.get("jobs", "default", &name).await.unwrap();
-        assert_eq!(job["metadata"]["annotations"][SCHEDULED_TIMESTAMP_ANNOTATION], format_time(quarter));
-        let owner = &job["metadata"]["ownerReferences"][0];
-        assert_eq!(
-            (owner["kind"].as_str(), &owner["controller"], &owner["blockOwnerDeletion"]),
-            (Some("CronJob"), &json!(true), &json!(true))
-        );
-        assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
-        let status = f.status().await;
-        assert_eq!(status["lastScheduleTime"], format_time(quarter));
-        assert_eq!(status["active"][0]["name"], name.as_str());
-        // Next: a quarter of an hour after this one (we are one second past it).
-        assert_eq!(action, Action::RequeueAfter(Duration::from_secs(15 * 60 - 1) + NEXT_SCHEDULE_DELTA));
-        f.has_event(&format!("SuccessfulCreate: Created job {name}")).await;
-
-        // A second look at the same time creates nothing.
-        f.sync().await;
-        assert_eq!(f.job_names().await.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn schedules_missed_by_more_than_the_starting_deadline_are_skipped() {
-        let f = Fixture::new(book_cronjob("late", json!({}))).await;
-        let quarter = f.advance_past("0,15,30,45 * * * *");
-        f.advance_to(crate::clock::add_secs(quarter, 20));
-        let action = f.sync().await;
-        assert!(f.job_names().await.is_empty(), "20 s late with a 15 s deadline");
-        assert!(f.status().await["lastScheduleTime"].is_null());
-        assert_eq!(action, Action::RequeueAfter(Duration::from_secs(15 * 60 - 20) + NEXT_SCHEDULE_DELTA));
-        // The next time is started within its deadline.
-        let next = f.advance_past("0,15,30,45 * * * *");
-        f.sync().await;
-        assert_eq!(f.job_names().await, [format!("late-{}", next.as_second() / 60)]);
-    }
-
-    #[tokio::test]
-    async fn over_a_hundred_missed_times_start_only_the_latest() {
-        let spec = json!({"schedule": "* * * * *", "startingDeadlineSeconds": null});
-        let f = Fixture::new(book_cronjob("wedged", spec)).await;
-        f.clock.advance(Duration::from_secs(150 * 60));
-        f.sync().await;
-        let latest = Schedule::parse("* * * * *").unwrap().next(f.clock.now(), &TimeZone::UTC).unwrap();
-        let latest = crate::clock::add_secs(latest, -60);
-        assert_eq!(f.job_names().await, [format!("wedged-{}", latest.as_second() / 60)]);
-        f.has_event("TooManyMissedTimes: too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew").await;
-    }
-
-    #[tokio::test]
-    async fn forbid_skips_while_a_job_runs_and_replace_deletes_it() {
-        let f =
-            Fixture::new(book_cronjob("forbid", json!({"schedule": "* * * * *", "concurrencyPolicy": "Forbid"}))).await;
-        f.advance_past("* * * * *");
-        f.sync().await;
-        f.advance_past("* * * * *");
-        f.sync().await;
-        assert_eq!(f.job_names().await.len(), 1);
-        f.has_event(
-            "JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid",
-        )
-        .await;
-        // Once it completes the next time starts one.
-        let first = f.job_names().await[0].clone();
-        f.finish(&first, "Complete");
-        f.advance_past("* * * * *");
-        f.sync().await;
-        assert_eq!(f.job_names().await.len(), 2);
-        f.has_event(&format!("SawCompletedJob: Saw completed job: {first}, status: Complete")).await;
-
-        let f = Fixture::new(book_cronjob("replace", json!({"schedule": "* * * * *", "concurrencyPolicy": "Replace"})))
-            .await;
-        f.advance_past("* * * * *");
-        f.sync().await;
-        let first = f.job_names().await;
-        let second = f.advance_past("* * * * *");
-        f.sync().await;
-        let name = format!("replace-{}", second.as_second() / 60);
-        f.api.eventually("the old job is gone", || async { f.job_names().await == [name.clone()] }).await;
-        let active = f.status().await["active"].clone();
-        assert_eq!(active.as_array().unwrap().len(), 1);
-        assert_eq!(active[0]["name"], name.as_str());
-        f.has_event(&format!("SuccessfulDelete: Deleted job {}", first[0])).await;
-    }
-
-    #[tokio::test]
-    async fn a_suspended_cronjob_starts_nothing() {
-        let f = Fixture::new(book_cronjob("suspended", json!({"schedule": "* * * * *", "suspend": true}))).await;
-        f.advance_past("* * * * *");
-        assert_eq!(f.sync().await, Action::Done);
-        assert!(f.job_names().await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn finished_jobs_beyond_the_history_limits_are_deleted_oldest_first() {
-        let f =
-            Fixture::new(book_cronjob("history", json!({"schedule": "* * * * *", "startingDeadlineSeconds": null})))
-                .await;
-        for _ in 0..6 {
-            f.advance_past("* * * * *");
-            f.sync().await;
-        }
-        let names = f.job_names().await;
-        assert_eq!(names.len(), 6);
-        assert_eq!(f.status().await["active"].as_array().unwrap().len(), 6);
-        f.sync().await; // the cache sees all six
-        for (i, name) in names.iter().enumerate() {
-            f.clock.advance(Duration::from_millis(1));
-            f.finish(name, if i < 2 { "Failed" } else { "Complete" });
-        }
-        let last_done = format_time(f.clock.now());
-        f.sync().await;
-        // One failed (the newer) and three succeeded (the newest) are kept.
-        let kept: Vec<String> = [1, 3, 4, 5].iter().map(|i| names[*i].clone()).collect();
-        assert_eq!(f.job_names().await, kept);
-        let status = f.status().await;
-        assert!(status["active"].is_null(), "{status}");
-        assert_eq!(status["lastSuccessfulTime"], last_done.as_str());
-        assert!(status["lastScheduleTime"].is_string());
-    }
-}
+mod tests;

@@ -22,31 +22,33 @@
 use crate::clock::Clock;
 use crate::deployment::{scaled_value, template_hash};
 use crate::expectations::Expectations;
-use crate::pods::{self, controller_of, is_active, is_available, is_ready, ApiPodControl, PodControl};
-use crate::runner::{Action, Controller, Result};
+use crate::pods::{is_available, labels, ApiPodControl, Owner, PodControl};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi;
+use api::pod::{controller_of, is_active, is_ready};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::Client;
-use serde_json::{json, Value};
+use client::{Api, Client, Object};
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
+use k8s_openapi::api::core::v1::{
+    Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, PodTemplateSpec, Taint, Toleration,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub const REVISION_HASH: &str = "controller-revision-hash";
 
-pub fn daemon_sets() -> &'static ResourceInfo {
-    registry::lookup("daemonsets").expect("daemonsets are registered")
-}
-
-fn nodes() -> &'static ResourceInfo {
-    registry::lookup("nodes").expect("nodes are registered")
-}
-
 /// The tolerations Kubernetes adds to every daemon pod (AddOrUpdateDaemonPodTolerations).
-pub fn default_tolerations() -> Vec<Value> {
-    let t = |key: &str, effect: &str| json!({"key": key, "operator": "Exists", "effect": effect});
+pub fn default_tolerations() -> Vec<Toleration> {
+    let t = |key: &str, effect: &str| Toleration {
+        key: Some(key.into()),
+        operator: Some("Exists".into()),
+        effect: Some(effect.into()),
+        ..Default::default()
+    };
     vec![
         t("node.kubernetes.io/not-ready", "NoExecute"),
         t("node.kubernetes.io/unreachable", "NoExecute"),
@@ -57,27 +59,26 @@ pub fn default_tolerations() -> Vec<Value> {
     ]
 }
 
-fn tolerates(toleration: &Value, taint: &Value) -> bool {
-    let effect = toleration["effect"].as_str().unwrap_or("");
-    if !effect.is_empty() && taint["effect"] != effect {
+fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    let effect = toleration.effect.as_deref().unwrap_or("");
+    if !effect.is_empty() && taint.effect != effect {
         return false;
     }
-    let key = toleration["key"].as_str().unwrap_or("");
-    if !key.is_empty() && taint["key"] != key {
+    let key = toleration.key.as_deref().unwrap_or("");
+    if !key.is_empty() && taint.key != key {
         return false;
     }
-    match toleration["operator"].as_str().unwrap_or("Equal") {
+    match toleration.operator.as_deref().unwrap_or("Equal") {
         "Exists" => true,
-        _ => !key.is_empty() && toleration["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or(""),
+        _ => !key.is_empty() && toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
     }
 }
 
 /// One nodeSelectorTerm's expression against a node's labels (or fields).
-fn expression_matches(expr: &Value, values: &BTreeMap<String, String>) -> bool {
-    let key = expr["key"].as_str().unwrap_or("");
-    let wanted: Vec<&str> = expr["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    let have = values.get(key).map(String::as_str);
-    match expr["operator"].as_str().unwrap_or("") {
+fn expression_matches(expr: &NodeSelectorRequirement, values: &BTreeMap<String, String>) -> bool {
+    let wanted: Vec<&str> = expr.values.iter().flatten().map(String::as_str).collect();
+    let have = values.get(&expr.key).map(String::as_str);
+    match expr.operator.as_str() {
         "In" => have.is_some_and(|v| wanted.contains(&v)),
         "NotIn" => have.is_none_or(|v| !wanted.contains(&v)),
         "Exists" => have.is_some(),
@@ -98,83 +99,90 @@ fn expression_matches(expr: &Value, values: &BTreeMap<String, String>) -> bool {
     }
 }
 
+/// The required node affinity of a pod spec, if any.
+fn required_terms(spec: &PodSpec) -> Option<&[NodeSelectorTerm]> {
+    let affinity = spec.affinity.as_ref()?.node_affinity.as_ref()?;
+    affinity.required_during_scheduling_ignored_during_execution.as_ref().map(|s| s.node_selector_terms.as_slice())
+}
+
 /// Whether a pod template fits a node: nodeSelector and required node affinity.
-pub fn selects_node(template_spec: &Value, node: &Value) -> bool {
-    let labels = meta::labels(node);
-    let selector = template_spec["nodeSelector"].as_object().into_iter().flatten();
-    if !selector.into_iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str()) {
+pub fn selects_node(template_spec: &PodSpec, node: &Node) -> bool {
+    let labels = labels(&node.metadata);
+    let selector = template_spec.node_selector.iter().flatten();
+    if !selector.into_iter().all(|(k, v)| labels.get(k) == Some(v)) {
         return false;
     }
-    let terms = &template_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-        ["nodeSelectorTerms"];
-    let Some(terms) = terms.as_array() else { return true };
-    let fields = BTreeMap::from([("metadata.name".to_string(), meta::name(node).to_string())]);
+    let Some(terms) = required_terms(template_spec) else { return true };
+    let fields = BTreeMap::from([("metadata.name".to_string(), node.name().to_string())]);
     // Terms are ORed; the expressions of one term are ANDed; an empty term matches nothing.
     terms.iter().any(|term| {
-        let exprs = term["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let field_exprs = term["matchFields"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
+        let field_exprs = term.match_fields.as_deref().unwrap_or(&[]);
         (!exprs.is_empty() || !field_exprs.is_empty())
-            && exprs.iter().all(|e| expression_matches(e, &labels))
+            && exprs.iter().all(|e| expression_matches(e, labels))
             && field_exprs.iter().all(|e| expression_matches(e, &fields))
     })
 }
 
 /// `(should run, may keep running)` a daemon pod on `node` (NodeShouldRunDaemonPod).
-pub fn node_should_run(template_spec: &Value, node: &Value) -> (bool, bool) {
+pub fn node_should_run(template_spec: &PodSpec, node: &Node) -> (bool, bool) {
     if !selects_node(template_spec, node) {
         return (false, false);
     }
-    let mut tolerations: Vec<Value> = template_spec["tolerations"].as_array().cloned().unwrap_or_default();
+    let mut tolerations: Vec<Toleration> = template_spec.tolerations.clone().unwrap_or_default();
     tolerations.extend(default_tolerations());
+    let taints = node.spec.as_ref().and_then(|s| s.taints.as_deref()).unwrap_or(&[]);
     let untolerated = |effect: &str| {
-        node["spec"]["taints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t["effect"] == effect)
-            .any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
+        taints.iter().filter(|t| t.effect == effect).any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
     };
     let no_execute = untolerated("NoExecute");
     (!no_execute && !untolerated("NoSchedule"), !no_execute)
 }
 
 /// The node a daemon pod is for: where it is bound, else its matchFields affinity.
-fn target_node(pod: &Value) -> Option<String> {
-    match pods::node_name(pod) {
+fn target_node(pod: &Pod) -> Option<String> {
+    match api::pod::node_name(pod) {
         "" => {}
         n => return Some(n.to_string()),
     }
-    let terms =
-        &pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
-    terms.as_array()?.iter().flat_map(|t| t["matchFields"].as_array().cloned().unwrap_or_default()).find_map(|f| {
-        (f["key"] == "metadata.name" && f["operator"] == "In")
-            .then(|| f["values"][0].as_str().map(String::from))
-            .flatten()
+    let terms = required_terms(pod.spec.as_ref()?)?;
+    terms.iter().flat_map(|t| t.match_fields.iter().flatten()).find_map(|f| {
+        (f.key == "metadata.name" && f.operator == "In").then(|| f.values.as_ref()?.first().cloned()).flatten()
     })
 }
 
 /// The template a pod for `node` is made from: the revision hash label, the
 /// default tolerations, and an affinity to exactly that node.
-pub fn template_for_node(ds: &Value, hash: &str, node: &str) -> Value {
-    let mut t = ds["spec"]["template"].clone();
-    t["metadata"]["labels"][REVISION_HASH] = hash.into();
-    let mut tolerations: Vec<Value> = t["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
+pub fn template_for_node(ds: &DaemonSet, hash: &str, node: &str) -> PodTemplateSpec {
+    let mut t = ds.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    let meta = t.metadata.get_or_insert_with(Default::default);
+    meta.labels.get_or_insert_with(Default::default).insert(REVISION_HASH.into(), hash.into());
+    let spec = t.spec.get_or_insert_with(Default::default);
+    let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
     for default in default_tolerations() {
-        if !tolerations.iter().any(|x| x["key"] == default["key"] && x["effect"] == default["effect"]) {
+        if !tolerations.iter().any(|x| x.key == default.key && x.effect == default.effect) {
             tolerations.push(default);
         }
     }
-    t["spec"]["tolerations"] = tolerations.into();
-    t["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = json!({
-        "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}],
-    });
+    let affinity = spec.affinity.get_or_insert_with(Default::default);
+    affinity.node_affinity.get_or_insert_with(Default::default).required_during_scheduling_ignored_during_execution =
+        Some(NodeSelector {
+            node_selector_terms: vec![NodeSelectorTerm {
+                match_fields: Some(vec![NodeSelectorRequirement {
+                    key: "metadata.name".into(),
+                    operator: "In".into(),
+                    values: Some(vec![node.into()]),
+                }]),
+                ..Default::default()
+            }],
+        });
     t
 }
 
 pub struct DaemonSetController {
-    daemon_sets: Arc<SharedInformer>,
-    nodes: Arc<SharedInformer>,
-    pods: Arc<SharedInformer>,
+    daemon_sets: Arc<SharedInformer<DaemonSet>>,
+    nodes: Arc<SharedInformer<Node>>,
+    pods: Arc<SharedInformer<Pod>>,
     pod_control: Arc<dyn PodControl>,
     client: Client,
     clock: Clock,
@@ -184,9 +192,9 @@ pub struct DaemonSetController {
 impl DaemonSetController {
     pub fn new(ctx: &Context) -> Self {
         Self::with(
-            ctx.factory.informer(daemon_sets()),
-            ctx.factory.informer(nodes()),
-            ctx.factory.informer(pods::pods()),
+            ctx.factory.typed(),
+            ctx.factory.typed(),
+            ctx.factory.typed(),
             Arc::new(ApiPodControl::new(ctx.client.clone(), "daemonset-controller")),
             ctx.client.clone(),
             ctx.clock.clone(),
@@ -194,9 +202,9 @@ impl DaemonSetController {
     }
 
     pub fn with(
-        daemon_sets: Arc<SharedInformer>,
-        nodes: Arc<SharedInformer>,
-        pods: Arc<SharedInformer>,
+        daemon_sets: Arc<SharedInformer<DaemonSet>>,
+        nodes: Arc<SharedInformer<Node>>,
+        pods: Arc<SharedInformer<Pod>>,
         pod_control: Arc<dyn PodControl>,
         client: Client,
         clock: Clock,
@@ -204,13 +212,61 @@ impl DaemonSetController {
         Self { daemon_sets, nodes, pods, pod_control, client, clock, expectations: Expectations::default() }
     }
 
-    fn owner_key(&self, pod: &Value) -> Option<String> {
-        let r = controller_of(pod)?;
-        if r["kind"] != "DaemonSet" {
+    fn owner_key(&self, pod: &Pod) -> Option<String> {
+        let r = controller_of(&pod.metadata)?;
+        if r.kind != "DaemonSet" {
             return None;
         }
-        let ds = self.daemon_sets.store().get_in(meta::namespace(pod), r["name"].as_str()?)?;
-        (r["uid"] == meta::uid(&ds)).then(|| key_of(&ds))
+        let ds = self.daemon_sets.store().get_in(pod.namespace(), &r.name)?;
+        (r.uid == ds.uid()).then(|| key_of(&ds))
+    }
+
+    fn daemon_set_changed(&self, change: &Change<DaemonSet>, queue: &WorkQueue) {
+        match change {
+            Change::Deleted(ds) => self.expectations.delete(&key_of(ds)),
+            Change::Added(ds) | Change::Updated { new: ds, .. } => queue.add(key_of(ds)),
+            Change::Resync => {}
+        }
+    }
+
+    /// A new node, or new labels or taints, may change where every DaemonSet runs.
+    fn node_changed(&self, change: &Change<Node>, queue: &WorkQueue) {
+        let taints = |n: &Node| n.spec.as_ref().and_then(|s| s.taints.clone());
+        match change {
+            Change::Added(_) | Change::Deleted(_) => self.resync(queue),
+            Change::Updated { old, new }
+                if labels(&old.metadata) != labels(&new.metadata) || taints(old) != taints(new) =>
+            {
+                self.resync(queue)
+            }
+            _ => {}
+        }
+    }
+
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+        match change {
+            Change::Added(pod) => {
+                if let Some(key) = self.owner_key(pod) {
+                    self.expectations.creation_observed(&key);
+                    queue.add(key);
+                }
+            }
+            Change::Updated { new: pod, .. } => {
+                if let Some(key) = self.owner_key(pod) {
+                    if pod.metadata.deletion_timestamp.is_some() {
+                        self.expectations.deletion_observed(&key, &key_of(pod));
+                    }
+                    queue.add(key);
+                }
+            }
+            Change::Deleted(pod) => {
+                if let Some(key) = self.owner_key(pod) {
+                    self.expectations.deletion_observed(&key, &key_of(pod));
+                    queue.add(key);
+                }
+            }
+            Change::Resync => {}
+        }
     }
 }
 
@@ -220,43 +276,12 @@ impl Controller for DaemonSetController {
         "daemonset"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.daemon_sets.clone(), self.nodes.clone(), self.pods.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match (resource.kind, change) {
-            ("DaemonSet", Change::Deleted(ds)) => self.expectations.delete(&key_of(ds)),
-            ("DaemonSet", Change::Added(ds) | Change::Updated { new: ds, .. }) => queue.add(key_of(ds)),
-            // A new node, or new labels or taints, may change where every DaemonSet runs.
-            ("Node", Change::Added(_) | Change::Deleted(_)) => self.resync(queue),
-            ("Node", Change::Updated { old, new })
-                if meta::labels(old) != meta::labels(new) || old["spec"]["taints"] != new["spec"]["taints"] =>
-            {
-                self.resync(queue)
-            }
-            ("Pod", Change::Added(pod)) => {
-                if let Some(key) = self.owner_key(pod) {
-                    self.expectations.creation_observed(&key);
-                    queue.add(key);
-                }
-            }
-            ("Pod", Change::Updated { new: pod, .. }) => {
-                if let Some(key) = self.owner_key(pod) {
-                    if meta::deletion_timestamp(pod).is_some() {
-                        self.expectations.deletion_observed(&key, &key_of(pod));
-                    }
-                    queue.add(key);
-                }
-            }
-            ("Pod", Change::Deleted(pod)) => {
-                if let Some(key) = self.owner_key(pod) {
-                    self.expectations.deletion_observed(&key, &key_of(pod));
-                    queue.add(key);
-                }
-            }
-            _ => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.daemon_sets, Self::daemon_set_changed),
+            Watch::method(&self, &self.nodes, Self::node_changed),
+            Watch::method(&self, &self.pods, Self::pod_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -271,26 +296,27 @@ impl Controller for DaemonSetController {
             return Ok(Action::Done);
         };
         let now = self.clock.now();
-        let hash = template_hash(&ds["spec"]["template"]);
-        let min_ready = ds["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
-        let mut by_node: HashMap<String, Vec<Arc<Value>>> = HashMap::new();
-        for pod in self.pods.store().list_namespace(meta::namespace(&ds)) {
-            if is_active(&pod) && controller_of(&pod).is_some_and(|r| r["uid"] == meta::uid(&ds)) {
+        let ds_spec = ds.spec.clone().unwrap_or_default();
+        let hash = template_hash(&ds_spec.template);
+        let min_ready = i64::from(ds_spec.min_ready_seconds.unwrap_or(0));
+        let mut by_node: HashMap<String, Vec<Arc<Pod>>> = HashMap::new();
+        for pod in self.pods.store().list_namespace(ds.namespace()) {
+            if is_active(&pod) && controller_of(&pod.metadata).is_some_and(|r| r.uid == ds.uid()) {
                 if let Some(node) = target_node(&pod) {
                     by_node.entry(node).or_default().push(pod);
                 }
             }
         }
         let mut nodes = self.nodes.store().list();
-        nodes.sort_by(|a, b| meta::name(a).cmp(meta::name(b)));
-        let spec = &ds["spec"]["template"]["spec"];
+        nodes.sort_by(|a, b| a.name().cmp(b.name()));
+        let spec = ds_spec.template.spec.clone().unwrap_or_default();
         let (mut create, mut delete) = (Vec::new(), Vec::new());
         let mut status = BTreeMap::<&str, i64>::new();
         let mut old_pods = Vec::new();
         let mut unavailable = 0;
         for node in &nodes {
-            let name = meta::name(node);
-            let (should_run, may_continue) = node_should_run(spec, node);
+            let name = node.name();
+            let (should_run, may_continue) = node_should_run(&spec, node);
             let mut here = by_node.remove(name).unwrap_or_default();
             if should_run {
                 *status.entry("desiredNumberScheduled").or_default() += 1;
@@ -312,10 +338,10 @@ impl Controller for DaemonSetController {
                 continue;
             }
             // Keep the oldest pod; any others on the node are duplicates.
-            here.sort_by(|a, b| meta::creation_timestamp(a).cmp(meta::creation_timestamp(b)));
+            here.sort_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0));
             delete.extend(here.drain(1..));
             let pod = &here[0];
-            let updated = meta::labels(pod).get(REVISION_HASH) == Some(&hash);
+            let updated = labels(&pod.metadata).get(REVISION_HASH) == Some(&hash);
             let available = is_available(pod, min_ready, now);
             if is_ready(pod) {
                 *status.entry("numberReady").or_default() += 1;
@@ -334,11 +360,11 @@ impl Controller for DaemonSetController {
         // Pods for nodes that no longer exist.
         delete.extend(by_node.into_values().flatten());
         // Rolling update: old pods that are down anyway go first, then available ones within maxUnavailable.
-        if ds["spec"]["updateStrategy"]["type"] != "OnDelete" {
+        let strategy = ds_spec.update_strategy.unwrap_or_default();
+        if strategy.type_.as_deref() != Some("OnDelete") {
             let desired = status.get("desiredNumberScheduled").copied().unwrap_or(0);
-            let max = &ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"];
-            let one = json!(1);
-            let max_unavailable = scaled_value(if max.is_null() { &one } else { max }, desired, true).max(1);
+            let max = strategy.rolling_update.and_then(|r| r.max_unavailable).unwrap_or(IntOrString::Int(1));
+            let max_unavailable = scaled_value(&max, desired, true).max(1);
             for (pod, available) in old_pods {
                 if !available {
                     delete.push(pod);
@@ -349,24 +375,25 @@ impl Controller for DaemonSetController {
             }
         }
 
-        if self.expectations.satisfied(key) && meta::deletion_timestamp(&ds).is_none() {
+        if self.expectations.satisfied(key) && ds.metadata.deletion_timestamp.is_none() {
             if !create.is_empty() {
                 self.expectations.expect_creations(key, create.len());
             } else if !delete.is_empty() {
                 self.expectations.expect_deletions(key, delete.iter().map(key_of));
             }
+            let owner = Owner::of(&*ds);
             let mut first_error = None;
             for node in &create {
                 tracing::info!(node, "creating daemon pod");
-                if let Err(e) = self.pod_control.create_pod(&template_for_node(&ds, &hash, node), &ds).await {
+                if let Err(e) = self.pod_control.create_pod(&template_for_node(&ds, &hash, node), &owner).await {
                     self.expectations.creation_observed(key);
                     first_error.get_or_insert(e);
                 }
             }
             if create.is_empty() {
                 for pod in &delete {
-                    tracing::info!(pod = meta::name(pod), "deleting daemon pod");
-                    if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), &ds).await {
+                    tracing::info!(pod = pod.name(), "deleting daemon pod");
+                    if let Err(e) = self.pod_control.delete_pod(pod.namespace(), pod.name(), &owner).await {
                         self.expectations.deletion_observed(key, &key_of(pod));
                         if !e.is_not_found() {
                             first_error.get_or_insert(e);
@@ -379,28 +406,25 @@ impl Controller for DaemonSetController {
             }
         }
 
-        let desired = status.get("desiredNumberScheduled").copied().unwrap_or(0);
-        let available = status.get("numberAvailable").copied().unwrap_or(0);
-        let mut new_status = json!({
-            "currentNumberScheduled": status.get("currentNumberScheduled").copied().unwrap_or(0),
-            "numberMisscheduled": status.get("numberMisscheduled").copied().unwrap_or(0),
-            "desiredNumberScheduled": desired,
-            "numberReady": status.get("numberReady").copied().unwrap_or(0),
-            "observedGeneration": ds["metadata"]["generation"].as_i64().unwrap_or(0),
-        });
-        for (field, n) in [
-            ("updatedNumberScheduled", status.get("updatedNumberScheduled").copied().unwrap_or(0)),
-            ("numberAvailable", available),
-            ("numberUnavailable", desired - available),
-        ] {
-            if n > 0 {
-                new_status[field] = n.into();
-            }
-        }
-        if ds["status"] != new_status {
+        let count = |field: &str| status.get(field).copied().unwrap_or(0) as i32;
+        let (desired, available) = (count("desiredNumberScheduled"), count("numberAvailable"));
+        // Zero counts of the optional fields are omitted, as Kubernetes' omitempty does.
+        let positive = |n: i32| (n > 0).then_some(n);
+        let new_status = DaemonSetStatus {
+            current_number_scheduled: count("currentNumberScheduled"),
+            number_misscheduled: count("numberMisscheduled"),
+            desired_number_scheduled: desired,
+            number_ready: count("numberReady"),
+            observed_generation: Some(ds.metadata.generation.unwrap_or(0)),
+            updated_number_scheduled: positive(count("updatedNumberScheduled")),
+            number_available: positive(available),
+            number_unavailable: positive(desired - available),
+            ..Default::default()
+        };
+        if ds.status.as_ref() != Some(&new_status) {
             let mut obj = (*ds).clone();
-            obj["status"] = new_status;
-            match self.client.update_status(daemon_sets(), meta::namespace(&ds), &obj).await {
+            obj.status = Some(new_status);
+            match Api::<DaemonSet>::namespaced(&self.client, ds.namespace()).update_status(&obj).await {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),

@@ -25,24 +25,29 @@
 //! are not counted in `status.collisionCount`: the hash covers the canonical
 //! JSON of the template, and a name taken by a foreign ReplicaSet is an error.
 
-use crate::clock::{format_time, Clock};
-use crate::pods::{self, controller_of, controller_ref};
-use crate::runner::{Action, Controller, Error, Result};
+use crate::clock::Clock;
+use crate::pods::{self, labels, Owner};
+use crate::runner::{Action, Controller, Error, Result, Watch};
 use crate::Context;
+use api::k8s_openapi;
+use api::pod::controller_of;
 use api::selector::LabelSelector;
-use api::{meta, registry, ResourceInfo};
+use api::workload::{equal_ignoring_hash, revision, HASH_LABEL, REVISION};
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::{Client, DeleteParams};
-use serde_json::{json, Value};
+use client::{Api, Client, DeleteParams, Object, PatchType};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const HASH_LABEL: &str = "pod-template-hash";
-pub const REVISION: &str = "deployment.kubernetes.io/revision";
 pub const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
 pub const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 pub const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
@@ -57,35 +62,27 @@ const NOT_COPIED: &[&str] = &[
     "deprecated.deployment.rollback.to",
 ];
 
-pub fn deployments() -> &'static ResourceInfo {
-    registry::lookup("deployments").expect("deployments are registered")
-}
-
-pub fn replica_sets() -> &'static ResourceInfo {
-    registry::lookup("replicasets").expect("replicasets are registered")
-}
-
 /// Resolves an IntOrString against `total`: a percentage rounds up for surge
 /// and down for unavailability, as Kubernetes' GetScaledValueFromIntOrPercent.
-pub fn scaled_value(v: &Value, total: i64, round_up: bool) -> i64 {
+pub fn scaled_value(v: &IntOrString, total: i64, round_up: bool) -> i64 {
     match v {
-        Value::Number(n) => n.as_i64().unwrap_or(0),
-        Value::String(s) => match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
+        IntOrString::Int(n) => i64::from(*n),
+        IntOrString::String(s) => match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
             Some(p) if round_up => (p * total + 99) / 100,
             Some(p) => p * total / 100,
             None => s.parse().unwrap_or(0),
         },
-        _ => 0,
     }
 }
 
 /// `(maxSurge, maxUnavailable)` of a RollingUpdate Deployment; both zero is
 /// read as one unavailable, so a rollout can always move (ResolveFenceposts).
-pub fn surge_and_unavailable(d: &Value) -> (i64, i64) {
+pub fn surge_and_unavailable(d: &Deployment) -> (i64, i64) {
     let replicas = desired(d);
-    let ru = &d["spec"]["strategy"]["rollingUpdate"];
-    let surge = scaled_value(ru.get("maxSurge").unwrap_or(&json!("25%")), replicas, true);
-    let unavailable = scaled_value(ru.get("maxUnavailable").unwrap_or(&json!("25%")), replicas, false);
+    let ru = spec(d).strategy.as_ref().and_then(|s| s.rolling_update.as_ref());
+    let quarter = IntOrString::String("25%".into());
+    let surge = scaled_value(ru.and_then(|r| r.max_surge.as_ref()).unwrap_or(&quarter), replicas, true);
+    let unavailable = scaled_value(ru.and_then(|r| r.max_unavailable.as_ref()).unwrap_or(&quarter), replicas, false);
     if surge == 0 && unavailable == 0 {
         (0, 1)
     } else {
@@ -93,38 +90,63 @@ pub fn surge_and_unavailable(d: &Value) -> (i64, i64) {
     }
 }
 
-fn desired(d: &Value) -> i64 {
-    d["spec"]["replicas"].as_i64().unwrap_or(1)
+/// The Deployment's spec (the apiserver requires one; a missing one reads as the defaults).
+fn spec(d: &Deployment) -> &k8s_openapi::api::apps::v1::DeploymentSpec {
+    static NONE: std::sync::OnceLock<k8s_openapi::api::apps::v1::DeploymentSpec> = std::sync::OnceLock::new();
+    d.spec.as_ref().unwrap_or_else(|| NONE.get_or_init(Default::default))
 }
 
-fn is_recreate(d: &Value) -> bool {
-    d["spec"]["strategy"]["type"] == "Recreate"
+fn desired(d: &Deployment) -> i64 {
+    spec(d).replicas.map_or(1, i64::from)
+}
+
+fn is_recreate(d: &Deployment) -> bool {
+    spec(d).strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate")
+}
+
+fn is_paused(d: &Deployment) -> bool {
+    spec(d).paused == Some(true)
+}
+
+fn min_ready_seconds(d: &Deployment) -> i32 {
+    spec(d).min_ready_seconds.unwrap_or(0)
 }
 
 /// The max unavailable a Deployment tolerates (0 for Recreate), capped at its replicas.
-fn max_unavailable(d: &Value) -> i64 {
+fn max_unavailable(d: &Deployment) -> i64 {
     if is_recreate(d) || desired(d) == 0 {
         return 0;
     }
     surge_and_unavailable(d).1.min(desired(d))
 }
 
-fn spec_replicas(rs: &Value) -> i64 {
-    rs["spec"]["replicas"].as_i64().unwrap_or(0)
+fn spec_replicas(rs: &ReplicaSet) -> i64 {
+    rs.spec.as_ref().and_then(|s| s.replicas).map_or(0, i64::from)
 }
 
-fn status_count(rs: &Value, field: &str) -> i64 {
-    rs["status"][field].as_i64().unwrap_or(0)
+/// A ReplicaSet's status counts: replicas, ready, available.
+fn status_replicas(rs: &ReplicaSet) -> i64 {
+    rs.status.as_ref().map_or(0, |s| i64::from(s.replicas))
 }
 
-pub fn revision(rs: &Value) -> i64 {
-    rs["metadata"]["annotations"][REVISION].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+fn status_ready(rs: &ReplicaSet) -> i64 {
+    rs.status.as_ref().and_then(|s| s.ready_replicas).map_or(0, i64::from)
+}
+
+fn status_available(rs: &ReplicaSet) -> i64 {
+    rs.status.as_ref().and_then(|s| s.available_replicas).map_or(0, i64::from)
+}
+
+fn rs_template(rs: &ReplicaSet) -> PodTemplateSpec {
+    rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default()
 }
 
 /// FNV-1a over the template's canonical JSON (keys sorted at every level),
 /// written with Kubernetes' SafeEncodeString alphabet, which avoids vowels
-/// and look-alike characters so a hash never spells a word.
-pub fn template_hash(template: &Value) -> String {
+/// and look-alike characters so a hash never spells a word. The typed
+/// template's JSON, so the same template always hashes the same, however
+/// it was written.
+pub fn template_hash(template: &PodTemplateSpec) -> String {
     fn canonical(v: &Value, out: &mut String) {
         match v {
             Value::Object(m) => {
@@ -151,7 +173,7 @@ pub fn template_hash(template: &Value) -> String {
         }
     }
     let mut text = String::new();
-    canonical(template, &mut text);
+    canonical(&serde_json::to_value(template).expect("a template serializes"), &mut text);
     let mut hash: u32 = 0x811c_9dc5;
     for b in text.bytes() {
         hash ^= u32::from(b);
@@ -161,28 +183,20 @@ pub fn template_hash(template: &Value) -> String {
     hash.to_string().bytes().map(|b| ALPHABET[usize::from(b) % ALPHABET.len()] as char).collect()
 }
 
-/// A template without the hash label, for comparing a ReplicaSet's template
-/// with the Deployment's (EqualIgnoreHash).
-fn without_hash(template: &Value) -> Value {
-    let mut t = template.clone();
-    if let Some(labels) = t["metadata"]["labels"].as_object_mut() {
-        labels.remove(HASH_LABEL);
-        if labels.is_empty() {
-            t["metadata"].as_object_mut().map(|m| m.remove("labels"));
-        }
-    }
-    t
+/// Oldest first; ties by name, as Kubernetes' ReplicaSetsByCreationTimestamp.
+fn by_creation(a: &Arc<ReplicaSet>, b: &Arc<ReplicaSet>) -> Ordering {
+    let created = |rs: &ReplicaSet| rs.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    created(a).cmp(&created(b)).then_with(|| a.name().cmp(b.name()))
 }
 
-/// Oldest first; ties by name, as Kubernetes' ReplicaSetsByCreationTimestamp.
-fn by_creation(a: &Arc<Value>, b: &Arc<Value>) -> Ordering {
-    meta::creation_timestamp(a).cmp(meta::creation_timestamp(b)).then_with(|| meta::name(a).cmp(meta::name(b)))
+fn count(n: i64) -> Option<i32> {
+    (n != 0).then_some(n as i32)
 }
 
 pub struct DeploymentController {
-    deployments: Arc<SharedInformer>,
-    replica_sets: Arc<SharedInformer>,
-    pods: Arc<SharedInformer>,
+    deployments: Arc<SharedInformer<Deployment>>,
+    replica_sets: Arc<SharedInformer<ReplicaSet>>,
+    pods: Arc<SharedInformer<Pod>>,
     client: Client,
     clock: Clock,
     recorder: Option<EventRecorder>,
@@ -191,9 +205,9 @@ pub struct DeploymentController {
 impl DeploymentController {
     pub fn new(ctx: &Context) -> Self {
         let mut c = Self::with(
-            ctx.factory.informer(deployments()),
-            ctx.factory.informer(replica_sets()),
-            ctx.factory.informer(pods::pods()),
+            ctx.factory.typed(),
+            ctx.factory.typed(),
+            ctx.factory.typed(),
             ctx.client.clone(),
             ctx.clock.clone(),
         );
@@ -203,63 +217,63 @@ impl DeploymentController {
 
     /// A controller over the given caches, recording no Events (for tests).
     pub fn with(
-        deployments: Arc<SharedInformer>,
-        replica_sets: Arc<SharedInformer>,
-        pods: Arc<SharedInformer>,
+        deployments: Arc<SharedInformer<Deployment>>,
+        replica_sets: Arc<SharedInformer<ReplicaSet>>,
+        pods: Arc<SharedInformer<Pod>>,
         client: Client,
         clock: Clock,
     ) -> Self {
         Self { deployments, replica_sets, pods, client, clock, recorder: None }
     }
 
-    fn event(&self, d: &Value, kind: EventType, reason: &'static str, message: String) {
+    fn replica_set_api(&self, namespace: &str) -> Api<ReplicaSet> {
+        Api::namespaced(&self.client, namespace)
+    }
+
+    fn event(&self, d: &Deployment, kind: EventType, reason: &'static str, message: String) {
         if let Some(recorder) = self.recorder.clone() {
-            let d = d.clone();
+            let d = serde_json::to_value(d).expect("a deployment serializes");
             tokio::spawn(async move { recorder.record(&d, kind, reason, &message).await });
         }
     }
 
-    fn selector(d: &Value) -> Result<LabelSelector> {
-        LabelSelector::from_json(Some(&d["spec"]["selector"])).map_err(|e| Error::Invalid(e.message))
+    fn selector(d: &Deployment) -> Result<LabelSelector> {
+        // No spec, no selector: it selects nothing, as a nil selector in Kubernetes.
+        let Some(spec) = &d.spec else { return Ok(LabelSelector::nothing()) };
+        LabelSelector::from_k8s(&spec.selector).map_err(|e| Error::Invalid(e.message))
     }
 
     /// The Deployment a ReplicaSet belongs to, or the ones that could adopt an orphan.
-    fn owners_of(&self, rs: &Value) -> Vec<String> {
-        let ns = meta::namespace(rs);
-        if let Some(r) = controller_of(rs) {
-            if r["kind"] != "Deployment" {
+    fn owners_of(&self, rs: &ReplicaSet) -> Vec<String> {
+        let ns = rs.namespace();
+        if let Some(r) = controller_of(&rs.metadata) {
+            if r.kind != "Deployment" {
                 return vec![];
             }
-            return match self.deployments.store().get_in(ns, r["name"].as_str().unwrap_or_default()) {
-                Some(d) if r["uid"] == meta::uid(&d) => vec![key_of(&d)],
+            return match self.deployments.store().get_in(ns, &r.name) {
+                Some(d) if r.uid == d.uid() => vec![key_of(&d)],
                 _ => vec![],
             };
         }
-        let labels = meta::labels(rs);
+        let labels = labels(&rs.metadata);
         let all = self.deployments.store().list_namespace(ns);
-        all.iter()
-            .filter(|d| Self::selector(d).is_ok_and(|s| !s.is_empty() && s.matches(&labels)))
-            .map(key_of)
-            .collect()
+        all.iter().filter(|d| Self::selector(d).is_ok_and(|s| !s.is_empty() && s.matches(labels))).map(key_of).collect()
     }
 
     /// The ReplicaSets this Deployment controls, adopting matching orphans.
-    async fn claim_replica_sets(&self, d: &Value, selector: &LabelSelector) -> Result<Vec<Arc<Value>>> {
+    async fn claim_replica_sets(&self, d: &Deployment, selector: &LabelSelector) -> Result<Vec<Arc<ReplicaSet>>> {
         let mut owned = Vec::new();
-        for rs in self.replica_sets.store().list_namespace(meta::namespace(d)) {
-            match controller_of(&rs) {
-                Some(r) if r["uid"] == meta::uid(d) => owned.push(rs),
+        for rs in self.replica_sets.store().list_namespace(d.namespace()) {
+            match controller_of(&rs.metadata) {
+                Some(r) if r.uid == d.uid() => owned.push(rs),
                 Some(_) => {}
-                None if meta::deletion_timestamp(d).is_none()
-                    && meta::deletion_timestamp(&rs).is_none()
-                    && selector.matches(&meta::labels(&rs)) =>
+                None if d.metadata.deletion_timestamp.is_none()
+                    && rs.metadata.deletion_timestamp.is_none()
+                    && selector.matches(labels(&rs.metadata)) =>
                 {
-                    let patch = json!({"metadata": {
-                        "ownerReferences": [controller_ref(d)],
-                        "resourceVersion": meta::resource_version(&rs),
-                    }});
-                    let (ns, name) = (meta::namespace(&rs), meta::name(&rs));
-                    match self.client.patch(replica_sets(), ns, name, client::PatchType::StrategicMerge, &patch).await {
+                    let patch = pods::adopt_patch(&rs.metadata, &Owner::of(d));
+                    match self.replica_set_api(rs.namespace()).patch(rs.name(), PatchType::StrategicMerge, &patch).await
+                    {
                         Ok(adopted) => owned.push(Arc::new(adopted)),
                         Err(e) if e.is_not_found() => {}
                         Err(e) => return Err(e.into()),
@@ -273,32 +287,34 @@ impl DeploymentController {
     }
 
     /// Splits the ReplicaSets into the new one (if it exists) and the old ones.
-    fn split(d: &Value, all: &[Arc<Value>]) -> (Option<Arc<Value>>, Vec<Arc<Value>>) {
-        let template = without_hash(&d["spec"]["template"]);
+    fn split(d: &Deployment, all: &[Arc<ReplicaSet>]) -> (Option<Arc<ReplicaSet>>, Vec<Arc<ReplicaSet>>) {
+        let template = &spec(d).template;
         // The oldest match wins, as Kubernetes picks when several look alike.
-        let new = all.iter().find(|rs| without_hash(&rs["spec"]["template"]) == template).cloned();
-        let old = all.iter().filter(|rs| new.as_ref().is_none_or(|n| meta::uid(n) != meta::uid(rs))).cloned().collect();
+        let new = all.iter().find(|rs| equal_ignoring_hash(&rs_template(rs), template)).cloned();
+        let old = all.iter().filter(|rs| new.as_ref().is_none_or(|n| n.uid() != rs.uid())).cloned().collect();
         (new, old)
     }
 
     /// The annotations a ReplicaSet of `d` carries: the Deployment's own
     /// (change-cause among them), its revision and the replica counts.
-    fn rs_annotations(d: &Value, existing: &Value, revision: i64) -> serde_json::Map<String, Value> {
-        let mut annotations = existing.as_object().cloned().unwrap_or_default();
-        if let Some(own) = d["metadata"]["annotations"].as_object() {
-            for (k, v) in own {
-                if !NOT_COPIED.contains(&k.as_str()) {
-                    annotations.insert(k.clone(), v.clone());
-                }
+    fn rs_annotations(
+        d: &Deployment,
+        existing: Option<&BTreeMap<String, String>>,
+        revision: i64,
+    ) -> BTreeMap<String, String> {
+        let mut annotations = existing.cloned().unwrap_or_default();
+        for (k, v) in d.metadata.annotations.iter().flatten() {
+            if !NOT_COPIED.contains(&k.as_str()) {
+                annotations.insert(k.clone(), v.clone());
             }
         }
-        let current: i64 = annotations.get(REVISION).and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let current: i64 = annotations.get(REVISION).and_then(|s| s.parse().ok()).unwrap_or(0);
         if current < revision {
-            annotations.insert(REVISION.into(), revision.to_string().into());
+            annotations.insert(REVISION.into(), revision.to_string());
         }
         let max = desired(d) + if is_recreate(d) { 0 } else { surge_and_unavailable(d).0 };
-        annotations.insert(DESIRED_REPLICAS.into(), desired(d).to_string().into());
-        annotations.insert(MAX_REPLICAS.into(), max.to_string().into());
+        annotations.insert(DESIRED_REPLICAS.into(), desired(d).to_string());
+        annotations.insert(MAX_REPLICAS.into(), max.to_string());
         annotations
     }
 
@@ -306,64 +322,65 @@ impl DeploymentController {
     /// old one's (a rolled-back template becomes the newest revision again).
     async fn new_replica_set(
         &self,
-        d: &Value,
-        new: Option<Arc<Value>>,
-        old: &[Arc<Value>],
+        d: &Deployment,
+        new: Option<Arc<ReplicaSet>>,
+        old: &[Arc<ReplicaSet>],
         create: bool,
-        initial: impl Fn(&[Arc<Value>]) -> i64,
-    ) -> Result<Option<Arc<Value>>> {
-        let next_revision = old.iter().map(|rs| revision(rs)).max().unwrap_or(0) + 1;
-        let ns = meta::namespace(d);
+        initial: impl Fn(&[Arc<ReplicaSet>]) -> i64,
+    ) -> Result<Option<Arc<ReplicaSet>>> {
+        let next_revision = old.iter().map(|rs| revision(&rs.metadata)).max().unwrap_or(0) + 1;
+        let ns = d.namespace();
         if let Some(rs) = new {
-            let annotations = Self::rs_annotations(d, &rs["metadata"]["annotations"], next_revision);
-            let min_ready = &d["spec"]["minReadySeconds"];
-            let same_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0) == min_ready.as_i64().unwrap_or(0);
-            if rs["metadata"]["annotations"].as_object() == Some(&annotations) && same_ready {
+            let annotations = Self::rs_annotations(d, rs.metadata.annotations.as_ref(), next_revision);
+            let min_ready = min_ready_seconds(d);
+            let same_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0) == min_ready;
+            if rs.metadata.annotations.as_ref() == Some(&annotations) && same_ready {
                 return Ok(Some(rs));
             }
             let mut updated = (*rs).clone();
-            updated["metadata"]["annotations"] = annotations.into();
-            updated["spec"]["minReadySeconds"] = min_ready.as_i64().unwrap_or(0).into();
-            return Ok(Some(Arc::new(self.client.update(replica_sets(), ns, &updated).await?)));
+            updated.metadata.annotations = Some(annotations);
+            updated.spec.get_or_insert_with(Default::default).min_ready_seconds = Some(min_ready);
+            return Ok(Some(Arc::new(self.replica_set_api(ns).update(&updated).await?)));
         }
         if !create {
             return Ok(None);
         }
-        let mut template = d["spec"]["template"].clone();
+        let mut template = spec(d).template.clone();
         let hash = template_hash(&template);
-        template["metadata"]["labels"][HASH_LABEL] = hash.clone().into();
-        let mut selector = d["spec"]["selector"].clone();
-        selector["matchLabels"][HASH_LABEL] = hash.clone().into();
-        let mut labels = template["metadata"]["labels"].clone();
-        labels[HASH_LABEL] = hash.clone().into();
-        let name = format!("{}-{hash}", meta::name(d));
+        let template_meta = template.metadata.get_or_insert_with(Default::default);
+        template_meta.labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash.clone());
+        let labels = template_meta.labels.clone();
+        let mut selector = spec(d).selector.clone();
+        selector.match_labels.get_or_insert_with(Default::default).insert(HASH_LABEL.into(), hash.clone());
+        let name = format!("{}-{hash}", d.name());
         let replicas = initial(old);
-        let rs = json!({
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": name,
-                "namespace": ns,
-                "labels": labels,
-                "annotations": Self::rs_annotations(d, &Value::Null, next_revision),
-                "ownerReferences": [controller_ref(d)],
+        let rs = ReplicaSet {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(ns.to_string()),
+                labels,
+                annotations: Some(Self::rs_annotations(d, None, next_revision)),
+                owner_references: Some(vec![Owner::of(d).reference]),
+                ..Default::default()
             },
-            "spec": {
-                "replicas": replicas,
-                "minReadySeconds": d["spec"]["minReadySeconds"].as_i64().unwrap_or(0),
-                "selector": selector,
-                "template": template,
-            },
-        });
-        let created = match self.client.create(replica_sets(), ns, &rs).await {
+            spec: Some(ReplicaSetSpec {
+                replicas: Some(replicas as i32),
+                min_ready_seconds: Some(min_ready_seconds(d)),
+                selector,
+                template: Some(template),
+            }),
+            status: None,
+        };
+        let api = self.replica_set_api(ns);
+        let created = match api.create(&rs).await {
             Ok(created) => created,
             Err(e) if e.is_already_exists() => {
                 // Ours already (a lagging cache) is fine; anyone else's is a collision.
-                let existing = self.client.get(replica_sets(), ns, &name).await?;
-                if controller_of(&existing).and_then(|r| r["uid"].as_str()) != Some(meta::uid(d)) {
+                let existing = api.get(&name).await?;
+                if controller_of(&existing.metadata).map(|r| r.uid.as_str()) != Some(d.uid()) {
                     return Err(Error::Invalid(format!(
                         "replica set {name:?} exists and is not owned by {}",
-                        meta::name(d)
+                        d.name()
                     )));
                 }
                 return Ok(Some(Arc::new(existing)));
@@ -383,19 +400,18 @@ impl DeploymentController {
     }
 
     /// Sets a ReplicaSet's replicas (and the Deployment's replica annotations).
-    async fn scale(&self, d: &Value, rs: &Value, to: i64) -> Result<Arc<Value>> {
+    async fn scale(&self, d: &Deployment, rs: &ReplicaSet, to: i64) -> Result<Arc<ReplicaSet>> {
         let from = spec_replicas(rs);
         let mut updated = rs.clone();
-        updated["spec"]["replicas"] = to.into();
-        let annotations = Self::rs_annotations(d, &rs["metadata"]["annotations"], 0);
-        updated["metadata"]["annotations"] = annotations.into();
+        updated.spec.get_or_insert_with(Default::default).replicas = Some(to as i32);
+        updated.metadata.annotations = Some(Self::rs_annotations(d, rs.metadata.annotations.as_ref(), 0));
         if updated == *rs {
             return Ok(Arc::new(updated));
         }
-        let written = self.client.update(replica_sets(), meta::namespace(rs), &updated).await?;
+        let written = self.replica_set_api(rs.namespace()).update(&updated).await?;
         if from != to {
             let direction = if to > from { "up" } else { "down" };
-            let message = format!("Scaled {direction} replica set {} from {from} to {to}", meta::name(rs));
+            let message = format!("Scaled {direction} replica set {} from {from} to {to}", rs.name());
             tracing::info!("{message}");
             self.event(d, EventType::Normal, "ScalingReplicaSet", message);
         }
@@ -403,11 +419,11 @@ impl DeploymentController {
     }
 
     /// RollingUpdate: one step of moving pods from the old ReplicaSets to the new one.
-    async fn rolling_update(&self, d: &Value, all: &[Arc<Value>]) -> Result<Vec<Arc<Value>>> {
+    async fn rolling_update(&self, d: &Deployment, all: &[Arc<ReplicaSet>]) -> Result<Vec<Arc<ReplicaSet>>> {
         let (new, old) = Self::split(d, all);
         let (surge, unavailable) = surge_and_unavailable(d);
         let replicas = desired(d);
-        let first_size = |old: &[Arc<Value>]| {
+        let first_size = |old: &[Arc<ReplicaSet>]| {
             // NewRSNewReplicas for a ReplicaSet that does not exist yet.
             let current: i64 = old.iter().map(|rs| spec_replicas(rs)).sum();
             (replicas + surge - current).clamp(0, replicas)
@@ -435,14 +451,14 @@ impl DeploymentController {
         if old_count > 0 {
             let all_count = old_count + spec_replicas(&new);
             let min_available = replicas - unavailable;
-            let new_unavailable = spec_replicas(&new) - status_count(&new, "availableReplicas");
+            let new_unavailable = spec_replicas(&new) - status_available(&new);
             let mut budget = all_count - min_available - new_unavailable;
             // First the old pods that are not available anyway (cleanupUnhealthyReplicas).
             for rs in old.iter_mut() {
                 if budget <= 0 {
                     break;
                 }
-                let unhealthy = spec_replicas(rs) - status_count(rs, "availableReplicas");
+                let unhealthy = spec_replicas(rs) - status_available(rs);
                 if unhealthy <= 0 {
                     continue;
                 }
@@ -451,11 +467,8 @@ impl DeploymentController {
                 budget -= down;
             }
             // Then available ones, as far as availability allows.
-            let available: i64 = old
-                .iter()
-                .chain(std::iter::once(&new))
-                .map(|rs| status_count(rs, "availableReplicas").min(spec_replicas(rs)))
-                .sum();
+            let available: i64 =
+                old.iter().chain(std::iter::once(&new)).map(|rs| status_available(rs).min(spec_replicas(rs))).sum();
             let mut allowed = available - min_available;
             for rs in old.iter_mut() {
                 if allowed <= 0 {
@@ -475,7 +488,7 @@ impl DeploymentController {
     }
 
     /// Recreate: old ReplicaSets to zero, wait for their pods to go, then the new one.
-    async fn recreate(&self, d: &Value, all: &[Arc<Value>]) -> Result<Vec<Arc<Value>>> {
+    async fn recreate(&self, d: &Deployment, all: &[Arc<ReplicaSet>]) -> Result<Vec<Arc<ReplicaSet>>> {
         let (new, mut old) = Self::split(d, all);
         let mut scaled = false;
         for rs in old.iter_mut() {
@@ -484,12 +497,11 @@ impl DeploymentController {
                 scaled = true;
             }
         }
-        let old_uids: Vec<&str> = old.iter().map(|rs| meta::uid(rs)).collect();
-        let old_pods_running = self.pods.store().list_namespace(meta::namespace(d)).iter().any(|p| {
-            controller_of(p).and_then(|r| r["uid"].as_str()).is_some_and(|u| old_uids.contains(&u))
-                && !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+        let old_uids: Vec<&str> = old.iter().map(|rs| rs.uid()).collect();
+        let old_pods_running = self.pods.store().list_namespace(d.namespace()).iter().any(|p| {
+            controller_of(&p.metadata).is_some_and(|r| old_uids.contains(&r.uid.as_str())) && !api::pod::is_finished(p)
         });
-        let old_active = old.iter().any(|rs| status_count(rs, "replicas") > 0);
+        let old_active = old.iter().any(|rs| status_replicas(rs) > 0);
         let mut result = old.clone();
         if scaled || old_pods_running || old_active {
             // Never run old and new pods at once: wait for the old ones to be gone.
@@ -509,11 +521,11 @@ impl DeploymentController {
 
     /// A paused Deployment only follows `spec.replicas`: the new ReplicaSet (or
     /// the newest active one) takes the difference.
-    async fn scale_only(&self, d: &Value, all: &[Arc<Value>]) -> Result<Vec<Arc<Value>>> {
+    async fn scale_only(&self, d: &Deployment, all: &[Arc<ReplicaSet>]) -> Result<Vec<Arc<ReplicaSet>>> {
         let (new, old) = Self::split(d, all);
         let new = self.new_replica_set(d, new, &old, false, |_| 0).await?;
-        let mut result: Vec<Arc<Value>> = old.clone();
-        let active: Vec<&Arc<Value>> = old.iter().filter(|rs| spec_replicas(rs) > 0).collect();
+        let mut result: Vec<Arc<ReplicaSet>> = old.clone();
+        let active: Vec<&Arc<ReplicaSet>> = old.iter().filter(|rs| spec_replicas(rs) > 0).collect();
         let target = match &new {
             Some(n) if active.is_empty() || spec_replicas(n) > 0 => Some(n.clone()),
             _ if active.len() == 1 => Some(active[0].clone()),
@@ -521,17 +533,17 @@ impl DeploymentController {
         };
         let others: i64 = all
             .iter()
-            .filter(|rs| target.as_ref().is_none_or(|t| meta::uid(t) != meta::uid(rs)))
+            .filter(|rs| target.as_ref().is_none_or(|t| t.uid() != rs.uid()))
             .map(|rs| spec_replicas(rs))
             .sum();
         if let Some(t) = target {
             let to = (desired(d) - others).max(0);
             let scaled = if spec_replicas(&t) != to { self.scale(d, &t, to).await? } else { t.clone() };
-            result.retain(|rs| meta::uid(rs) != meta::uid(&scaled));
+            result.retain(|rs| rs.uid() != scaled.uid());
             result.push(scaled);
         }
         if let Some(n) = new {
-            if !result.iter().any(|rs| meta::uid(rs) == meta::uid(&n)) {
+            if !result.iter().any(|rs| rs.uid() == n.uid()) {
                 result.push(n);
             }
         }
@@ -539,24 +551,20 @@ impl DeploymentController {
     }
 
     /// Deletes the oldest unused ReplicaSets beyond `revisionHistoryLimit`.
-    async fn cleanup(&self, d: &Value, old: &[Arc<Value>]) -> Result<()> {
-        let limit = d["spec"]["revisionHistoryLimit"].as_i64().unwrap_or(10).max(0) as usize;
-        let mut unused: Vec<&Arc<Value>> = old
+    async fn cleanup(&self, d: &Deployment, old: &[Arc<ReplicaSet>]) -> Result<()> {
+        let limit = spec(d).revision_history_limit.unwrap_or(10).max(0) as usize;
+        let mut unused: Vec<&Arc<ReplicaSet>> = old
             .iter()
-            .filter(|rs| spec_replicas(rs) == 0 && status_count(rs, "replicas") == 0)
-            .filter(|rs| meta::deletion_timestamp(rs).is_none())
+            .filter(|rs| spec_replicas(rs) == 0 && status_replicas(rs) == 0)
+            .filter(|rs| rs.metadata.deletion_timestamp.is_none())
             .collect();
         if unused.len() <= limit {
             return Ok(());
         }
-        unused.sort_by_key(|rs| (revision(rs), meta::creation_timestamp(rs).to_string()));
+        unused.sort_by_key(|rs| (revision(&rs.metadata), rs.metadata.creation_timestamp.as_ref().map(|t| t.0)));
         for rs in &unused[..unused.len() - limit] {
-            tracing::info!(replicaset = meta::name(rs), "deleting old replica set beyond the revision history limit");
-            match self
-                .client
-                .delete(replica_sets(), meta::namespace(rs), meta::name(rs), &DeleteParams::default())
-                .await
-            {
+            tracing::info!(replicaset = rs.name(), "deleting old replica set beyond the revision history limit");
+            match self.replica_set_api(rs.namespace()).delete(rs.name(), &DeleteParams::default()).await {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
@@ -566,41 +574,48 @@ impl DeploymentController {
     }
 
     /// The status Kubernetes computes from the ReplicaSets, with its conditions.
-    fn calculate_status(&self, d: &Value, all: &[Arc<Value>]) -> Value {
+    fn calculate_status(&self, d: &Deployment, all: &[Arc<ReplicaSet>]) -> DeploymentStatus {
         let (new, _) = Self::split(d, all);
-        let sum = |f: &str| all.iter().map(|rs| status_count(rs, f)).sum::<i64>();
+        let sum = |f: fn(&ReplicaSet) -> i64| all.iter().map(|rs| f(rs)).sum::<i64>();
         let total_spec: i64 = all.iter().map(|rs| spec_replicas(rs)).sum();
-        let available = sum("availableReplicas");
-        let updated = new.as_ref().map(|n| status_count(n, "replicas")).unwrap_or(0);
-        let mut status = json!({
-            "observedGeneration": d["metadata"]["generation"].as_i64().unwrap_or(0),
-            "replicas": sum("replicas"),
-            "updatedReplicas": updated,
-            "readyReplicas": sum("readyReplicas"),
-            "availableReplicas": available,
-            "unavailableReplicas": (total_spec - available).max(0),
-        });
+        let (replicas_now, available) = (sum(status_replicas), sum(status_available));
+        let updated = new.as_ref().map(|n| status_replicas(n)).unwrap_or(0);
         // Zero counts are omitted, as Kubernetes' omitempty does.
-        if let Some(m) = status.as_object_mut() {
-            m.retain(|k, v| k == "observedGeneration" || v.as_i64() != Some(0));
-        }
-        let now = format_time(self.clock.now());
-        let old_conditions = d["status"]["conditions"].as_array().cloned().unwrap_or_default();
-        let find = |t: &str| old_conditions.iter().find(|c| c["type"] == t).cloned();
+        let mut status = DeploymentStatus {
+            observed_generation: Some(d.metadata.generation.unwrap_or(0)),
+            replicas: count(replicas_now),
+            updated_replicas: count(updated),
+            ready_replicas: count(sum(status_ready)),
+            available_replicas: count(available),
+            unavailable_replicas: count((total_spec - available).max(0)),
+            ..Default::default()
+        };
+        let now = pods::time(self.clock.now());
+        let old_status = d.status.clone().unwrap_or_default();
+        let old_conditions = old_status.conditions.clone().unwrap_or_default();
+        let find = |t: &str| old_conditions.iter().find(|c| c.type_ == t).cloned();
         let condition = |t: &str, s: &str, reason: &str, message: String| {
             // lastTransitionTime moves only when the status flips; lastUpdateTime on any change.
             let prev = find(t);
             let transition = match &prev {
-                Some(p) if p["status"] == s => p["lastTransitionTime"].clone(),
-                _ => now.clone().into(),
+                Some(p) if p.status == s => p.last_transition_time.clone(),
+                _ => Some(now.clone()),
             };
-            let unchanged = prev.as_ref().is_some_and(|p| p["reason"] == reason && p["message"] == message.as_str());
+            let unchanged = prev
+                .as_ref()
+                .is_some_and(|p| p.reason.as_deref() == Some(reason) && p.message.as_deref() == Some(message.as_str()));
             let update = match &prev {
-                Some(p) if unchanged => p["lastUpdateTime"].clone(),
-                _ => now.clone().into(),
+                Some(p) if unchanged => p.last_update_time.clone(),
+                _ => Some(now.clone()),
             };
-            json!({"type": t, "status": s, "lastUpdateTime": update, "lastTransitionTime": transition,
-                   "reason": reason, "message": message})
+            DeploymentCondition {
+                type_: t.into(),
+                status: s.into(),
+                last_update_time: update,
+                last_transition_time: transition,
+                reason: Some(reason.into()),
+                message: Some(message),
+            }
         };
         let replicas = desired(d);
         let available_condition = if available >= replicas - max_unavailable(d) {
@@ -613,13 +628,13 @@ impl DeploymentController {
                 "Deployment does not have minimum availability.".into(),
             )
         };
-        let new_name = new.as_ref().map(|n| meta::name(n).to_string()).unwrap_or_default();
+        let new_name = new.as_ref().map(|n| n.name().to_string()).unwrap_or_default();
         let complete = updated == replicas
-            && status_count(&json!({"status": status}), "replicas") == replicas
+            && replicas_now == replicas
             && available == replicas
-            && new.as_ref().is_some_and(|n| status_count(n, "availableReplicas") == replicas);
+            && new.as_ref().is_some_and(|n| status_available(n) == replicas);
         let prev_progressing = find("Progressing");
-        let progressing = if d["spec"]["paused"] == true {
+        let progressing = if is_paused(d) {
             condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into())
         } else if complete {
             condition(
@@ -629,18 +644,21 @@ impl DeploymentController {
                 format!("ReplicaSet \"{new_name}\" has successfully progressed."),
             )
         } else {
-            let moved = ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"]
+            let counts =
+                |s: &DeploymentStatus| [s.replicas, s.updated_replicas, s.ready_replicas, s.available_replicas];
+            let moved = counts(&status)
                 .iter()
-                .any(|f| status[f].as_i64().unwrap_or(0) > d["status"][f].as_i64().unwrap_or(0));
-            let deadline = d["spec"]["progressDeadlineSeconds"].as_i64();
-            let since = prev_progressing.as_ref().and_then(|c| crate::clock::parse_time(&c["lastUpdateTime"]));
+                .zip(counts(&old_status))
+                .any(|(now, before)| now.unwrap_or(0) > before.unwrap_or(0));
+            let deadline = spec(d).progress_deadline_seconds;
+            let since = prev_progressing.as_ref().and_then(|c| c.last_update_time.as_ref()).map(|t| t.0);
             let timed_out = match (deadline, since) {
-                (Some(secs), Some(t)) if !moved => crate::clock::add_secs(t, secs) < self.clock.now(),
+                (Some(secs), Some(t)) if !moved => crate::clock::add_secs(t, i64::from(secs)) < self.clock.now(),
                 _ => false,
             };
-            if timed_out
-                || prev_progressing.as_ref().is_some_and(|c| c["reason"] == "ProgressDeadlineExceeded") && !moved
-            {
+            let exceeded =
+                prev_progressing.as_ref().is_some_and(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
+            if timed_out || exceeded && !moved {
                 condition(
                     "Progressing",
                     "False",
@@ -655,35 +673,64 @@ impl DeploymentController {
                     format!("ReplicaSet \"{new_name}\" is progressing."),
                 );
                 if moved {
-                    c["lastUpdateTime"] = now.clone().into();
+                    c.last_update_time = Some(now.clone());
                 }
                 c
             }
         };
-        status["conditions"] = json!([available_condition, progressing]);
+        status.conditions = Some(vec![available_condition, progressing]);
         status
     }
 
     /// Writes the Deployment's revision annotation (that of its new ReplicaSet), then its status.
-    async fn write(&self, d: &Value, all: &[Arc<Value>], status: Value) -> Result<()> {
-        let ns = meta::namespace(d);
+    async fn write(&self, d: &Deployment, all: &[Arc<ReplicaSet>], status: DeploymentStatus) -> Result<()> {
+        let api = Api::<Deployment>::namespaced(&self.client, d.namespace());
         let mut d = d.clone();
         let (new, _) = Self::split(&d, all);
-        if let Some(rev) = new.as_ref().and_then(|n| n["metadata"]["annotations"][REVISION].as_str()) {
-            if d["metadata"]["annotations"][REVISION].as_str() != Some(rev) {
-                d["metadata"]["annotations"][REVISION] = rev.into();
-                d = self.client.update(deployments(), ns, &d).await?;
+        let new_revision = new.as_ref().and_then(|n| n.metadata.annotations.as_ref()?.get(REVISION).cloned());
+        if let Some(rev) = new_revision {
+            let annotations = d.metadata.annotations.get_or_insert_with(Default::default);
+            if annotations.get(REVISION) != Some(&rev) {
+                annotations.insert(REVISION.into(), rev);
+                d = api.update(&d).await?;
             }
         }
-        if d["status"] != status {
-            d["status"] = status;
-            match self.client.update_status(deployments(), ns, &d).await {
+        if d.status.as_ref() != Some(&status) {
+            d.status = Some(status);
+            match api.update_status(&d).await {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(())
+    }
+
+    fn deployment_changed(&self, change: &Change<Deployment>, queue: &WorkQueue) {
+        if let Change::Added(d) | Change::Deleted(d) | Change::Updated { new: d, .. } = change {
+            queue.add(key_of(d));
+        }
+    }
+
+    /// A Recreate rollout waits for the old pods to be gone.
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
+        let Change::Deleted(pod) = change else { return };
+        let rs = controller_of(&pod.metadata).and_then(|r| self.replica_sets.store().get_in(pod.namespace(), &r.name));
+        if let Some(rs) = rs {
+            self.owners_of(&rs).into_iter().for_each(|k| queue.add(k));
+        }
+    }
+
+    fn replica_set_changed(&self, change: &Change<ReplicaSet>, queue: &WorkQueue) {
+        match change {
+            Change::Added(rs) | Change::Deleted(rs) => self.owners_of(rs).into_iter().for_each(|k| queue.add(k)),
+            Change::Updated { old, new } => {
+                for key in self.owners_of(old).into_iter().chain(self.owners_of(new)) {
+                    queue.add(key);
+                }
+            }
+            Change::Resync => {}
+        }
     }
 }
 
@@ -693,33 +740,12 @@ impl Controller for DeploymentController {
         "deployment"
     }
 
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.deployments.clone(), self.replica_sets.clone(), self.pods.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        match (resource.kind, change) {
-            ("Deployment", Change::Added(d) | Change::Deleted(d) | Change::Updated { new: d, .. }) => {
-                queue.add(key_of(d))
-            }
-            ("ReplicaSet", Change::Added(rs) | Change::Deleted(rs)) => {
-                self.owners_of(rs).into_iter().for_each(|k| queue.add(k))
-            }
-            ("ReplicaSet", Change::Updated { old, new }) => {
-                for key in self.owners_of(old).into_iter().chain(self.owners_of(new)) {
-                    queue.add(key);
-                }
-            }
-            // A Recreate rollout waits for the old pods to be gone.
-            ("Pod", Change::Deleted(pod)) => {
-                let ns = meta::namespace(pod);
-                let rs = controller_of(pod).and_then(|r| self.replica_sets.store().get_in(ns, r["name"].as_str()?));
-                if let Some(rs) = rs {
-                    self.owners_of(&rs).into_iter().for_each(|k| queue.add(k));
-                }
-            }
-            _ => {}
-        }
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![
+            Watch::method(&self, &self.deployments, Self::deployment_changed),
+            Watch::method(&self, &self.replica_sets, Self::replica_set_changed),
+            Watch::method(&self, &self.pods, Self::pod_changed),
+        ]
     }
 
     fn resync(&self, queue: &WorkQueue) {
@@ -739,12 +765,12 @@ impl Controller for DeploymentController {
             }
         };
         let all = self.claim_replica_sets(&d, &selector).await?;
-        if meta::deletion_timestamp(&d).is_some() {
+        if d.metadata.deletion_timestamp.is_some() {
             let status = self.calculate_status(&d, &all);
             self.write(&d, &all, status).await?;
             return Ok(Action::Done);
         }
-        let all = if d["spec"]["paused"] == true {
+        let all = if is_paused(&d) {
             self.scale_only(&d, &all).await?
         } else if is_recreate(&d) {
             self.recreate(&d, &all).await?
@@ -752,15 +778,16 @@ impl Controller for DeploymentController {
             self.rolling_update(&d, &all).await?
         };
         let status = self.calculate_status(&d, &all);
-        let complete = status["conditions"][1]["reason"] == "NewReplicaSetAvailable";
+        let progressing = status.conditions.as_ref().and_then(|c| c.get(1));
+        let complete = progressing.and_then(|c| c.reason.as_deref()) == Some("NewReplicaSetAvailable");
         if complete {
             let (_, old) = Self::split(&d, &all);
             self.cleanup(&d, &old).await?;
         }
         self.write(&d, &all, status).await?;
         // Look again when the progress deadline could pass, as Kubernetes requeues.
-        match d["spec"]["progressDeadlineSeconds"].as_i64() {
-            Some(secs) if !complete && d["spec"]["paused"] != true => {
+        match spec(&d).progress_deadline_seconds {
+            Some(secs) if !complete && !is_paused(&d) => {
                 Ok(Action::RequeueAfter(Duration::from_secs(secs.max(1) as u64)))
             }
             _ => Ok(Action::Done),

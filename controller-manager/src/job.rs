@@ -21,19 +21,21 @@
 //! finished pod deleted before it was seen is not counted; `uncountedTerminatedPods`
 //! is not written. Indexed Jobs, podFailurePolicy and successPolicy are not handled.
 
-use crate::clock::{format_time, parse_time, Clock};
+use crate::clock::Clock;
 use crate::expectations::Expectations;
-use crate::pods::{self, controller_of, is_active, is_ready, ApiPodControl, PodControl};
-use crate::runner::{Action, Controller, Result};
+use crate::pods::{self, ApiPodControl, Owner, PodControl};
+use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::{meta, registry, ResourceInfo};
+use api::k8s_openapi;
+use api::pod::{controller_of, is_active, is_ready, phase};
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::Client;
+use client::{Api, Client, Object};
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
+use k8s_openapi::api::core::v1::Pod;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,10 +43,6 @@ use std::time::Duration;
 pub const BACKOFF_BASE: Duration = Duration::from_secs(10);
 /// The longest delay (Kubernetes' MaxJobPodFailureBackOff).
 pub const BACKOFF_MAX: Duration = Duration::from_secs(360);
-
-pub fn jobs() -> &'static ResourceInfo {
-    registry::lookup("jobs").expect("jobs are registered")
-}
 
 /// The delay before a new pod after `failures` consecutive failures.
 pub fn backoff_delay(failures: u32) -> Duration {
@@ -56,40 +54,32 @@ pub fn backoff_delay(failures: u32) -> Duration {
 }
 
 /// Whether a Job has a Complete or Failed condition that is True.
-pub fn is_finished(job: &Value) -> bool {
-    job["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True")
+pub fn is_finished(job: &Job) -> bool {
+    let conditions = job.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions.into_iter().flatten().any(|c| matches!(c.type_.as_str(), "Complete" | "Failed") && c.status == "True")
 }
 
 /// When a pod finished: its last container's finish, else its last condition change.
-fn finish_time(pod: &Value) -> Option<Timestamp> {
-    let statuses = pod["status"]["containerStatuses"].as_array().into_iter().flatten();
-    let finished = statuses.filter_map(|c| parse_time(&c["state"]["terminated"]["finishedAt"])).max();
+fn finish_time(pod: &Pod) -> Option<Timestamp> {
+    let status = pod.status.as_ref()?;
+    let statuses = status.container_statuses.iter().flatten();
+    let finished =
+        statuses.filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref()).map(|t| t.0).max();
     finished.or_else(|| {
-        let conditions = pod["status"]["conditions"].as_array().into_iter().flatten();
-        conditions.filter_map(|c| parse_time(&c["lastTransitionTime"])).max()
+        status.conditions.iter().flatten().filter_map(|c| c.last_transition_time.as_ref()).map(|t| t.0).max()
     })
 }
 
-fn phase(pod: &Value) -> &str {
-    pod["status"]["phase"].as_str().unwrap_or("")
-}
-
 /// The container restarts that count against `backoffLimit` under `OnFailure`.
-fn restarts(pod: &Value) -> i64 {
-    ["containerStatuses", "initContainerStatuses"]
-        .iter()
-        .flat_map(|f| pod["status"][f].as_array().cloned().unwrap_or_default())
-        .filter_map(|c| c["restartCount"].as_i64())
-        .sum()
+fn restarts(pod: &Pod) -> i64 {
+    let Some(status) = pod.status.as_ref() else { return 0 };
+    let all = status.container_statuses.iter().flatten().chain(status.init_container_statuses.iter().flatten());
+    all.map(|c| i64::from(c.restart_count)).sum()
 }
 
 pub struct JobController {
-    jobs: Arc<SharedInformer>,
-    pods: Arc<SharedInformer>,
+    jobs: Arc<SharedInformer<Job>>,
+    pods: Arc<SharedInformer<Pod>>,
     pod_control: Arc<dyn PodControl>,
     client: Client,
     clock: Clock,
@@ -100,8 +90,8 @@ pub struct JobController {
 impl JobController {
     pub fn new(ctx: &Context) -> Self {
         let mut c = Self::with(
-            ctx.factory.informer(jobs()),
-            ctx.factory.informer(pods::pods()),
+            ctx.factory.typed(),
+            ctx.factory.typed(),
             Arc::new(ApiPodControl::new(ctx.client.clone(), "job-controller")),
             ctx.client.clone(),
             ctx.clock.clone(),
@@ -112,8 +102,8 @@ impl JobController {
 
     /// A controller over the given caches and pod control, recording no Job Events (for tests).
     pub fn with(
-        jobs: Arc<SharedInformer>,
-        pods: Arc<SharedInformer>,
+        jobs: Arc<SharedInformer<Job>>,
+        pods: Arc<SharedInformer<Pod>>,
         pod_control: Arc<dyn PodControl>,
         client: Client,
         clock: Clock,
@@ -121,32 +111,34 @@ impl JobController {
         Self { jobs, pods, pod_control, client, clock, expectations: Expectations::default(), recorder: None }
     }
 
-    fn event(&self, job: &Value, kind: EventType, reason: &'static str, message: &str) {
+    fn event(&self, job: &Job, kind: EventType, reason: &'static str, message: &str) {
         if let Some(recorder) = self.recorder.clone() {
-            let (job, message) = (job.clone(), message.to_string());
+            let job = serde_json::to_value(job).expect("a job serializes");
+            let message = message.to_string();
             tokio::spawn(async move { recorder.record(&job, kind, reason, &message).await });
         }
     }
 
-    fn owner_key(&self, pod: &Value) -> Option<String> {
-        let r = controller_of(pod)?;
-        if r["kind"] != "Job" {
+    fn owner_key(&self, pod: &Pod) -> Option<String> {
+        let r = controller_of(&pod.metadata)?;
+        if r.kind != "Job" {
             return None;
         }
-        let job = self.jobs.store().get_in(meta::namespace(pod), r["name"].as_str()?)?;
-        (r["uid"] == meta::uid(&job)).then(|| key_of(&job))
+        let job = self.jobs.store().get_in(pod.namespace(), &r.name)?;
+        (r.uid == job.uid()).then(|| key_of(&job))
     }
 
-    fn owned_pods(&self, job: &Value) -> Vec<Arc<Value>> {
-        let pods = self.pods.store().list_namespace(meta::namespace(job));
-        pods.into_iter().filter(|p| controller_of(p).is_some_and(|r| r["uid"] == meta::uid(job))).collect()
+    fn owned_pods(&self, job: &Job) -> Vec<Arc<Pod>> {
+        let pods = self.pods.store().list_namespace(job.namespace());
+        pods.into_iter().filter(|p| controller_of(&p.metadata).is_some_and(|r| r.uid == job.uid())).collect()
     }
 
-    async fn delete_pods(&self, key: &str, job: &Value, victims: &[Arc<Value>]) -> Result<()> {
+    async fn delete_pods(&self, key: &str, job: &Job, victims: &[Arc<Pod>]) -> Result<()> {
         self.expectations.expect_deletions(key, victims.iter().map(key_of));
+        let owner = Owner::of(job);
         let mut first_error = None;
         for pod in victims {
-            if let Err(e) = self.pod_control.delete_pod(meta::namespace(pod), meta::name(pod), job).await {
+            if let Err(e) = self.pod_control.delete_pod(pod.namespace(), pod.name(), &owner).await {
                 self.expectations.deletion_observed(key, &key_of(pod));
                 if !e.is_not_found() {
                     first_error.get_or_insert(e);
@@ -156,45 +148,32 @@ impl JobController {
         first_error.map_or(Ok(()), |e| Err(e.into()))
     }
 
-    async fn write_status(&self, job: &Value, status: Value) -> Result<()> {
-        if job["status"] == status {
+    async fn write_status(&self, job: &Job, status: JobStatus) -> Result<()> {
+        if job.status.as_ref() == Some(&status) {
             return Ok(());
         }
         let mut obj = job.clone();
-        obj["status"] = status;
-        match self.client.update_status(jobs(), meta::namespace(job), &obj).await {
+        obj.status = Some(status);
+        match Api::<Job>::namespaced(&self.client, job.namespace()).update_status(&obj).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
-}
 
-#[async_trait::async_trait]
-impl Controller for JobController {
-    fn name(&self) -> &'static str {
-        "job"
-    }
-
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        vec![self.jobs.clone(), self.pods.clone()]
-    }
-
-    fn handle(&self, resource: &'static ResourceInfo, change: &Change, queue: &WorkQueue) {
-        if resource.kind == "Job" {
-            match change {
-                Change::Added(j) | Change::Updated { new: j, .. } => queue.add(key_of(j)),
-                Change::Deleted(j) => {
-                    self.expectations.delete(&key_of(j));
-                }
-                Change::Resync => {}
-            }
-            return;
+    fn job_changed(&self, change: &Change<Job>, queue: &WorkQueue) {
+        match change {
+            Change::Added(j) | Change::Updated { new: j, .. } => queue.add(key_of(j)),
+            Change::Deleted(j) => self.expectations.delete(&key_of(j)),
+            Change::Resync => {}
         }
+    }
+
+    fn pod_changed(&self, change: &Change<Pod>, queue: &WorkQueue) {
         match change {
             Change::Added(pod) => {
                 if let Some(key) = self.owner_key(pod) {
-                    if meta::deletion_timestamp(pod).is_some() {
+                    if pod.metadata.deletion_timestamp.is_some() {
                         self.expectations.deletion_observed(&key, &key_of(pod));
                     } else {
                         self.expectations.creation_observed(&key);
@@ -204,7 +183,7 @@ impl Controller for JobController {
             }
             Change::Updated { new, .. } => {
                 if let Some(key) = self.owner_key(new) {
-                    if meta::deletion_timestamp(new).is_some() {
+                    if new.metadata.deletion_timestamp.is_some() {
                         self.expectations.deletion_observed(&key, &key_of(new));
                     }
                     queue.add(key);
@@ -219,6 +198,17 @@ impl Controller for JobController {
             Change::Resync => {}
         }
     }
+}
+
+#[async_trait::async_trait]
+impl Controller for JobController {
+    fn name(&self) -> &'static str {
+        "job"
+    }
+
+    fn watches(self: Arc<Self>) -> Vec<Watch> {
+        vec![Watch::method(&self, &self.jobs, Self::job_changed), Watch::method(&self, &self.pods, Self::pod_changed)]
+    }
 
     fn resync(&self, queue: &WorkQueue) {
         for key in self.jobs.store().keys() {
@@ -231,37 +221,40 @@ impl Controller for JobController {
             self.expectations.delete(key);
             return Ok(Action::Done);
         };
-        if is_finished(&job) || meta::deletion_timestamp(&job).is_some() {
+        if is_finished(&job) || job.metadata.deletion_timestamp.is_some() {
             return Ok(Action::Done);
         }
         let now = self.clock.now();
-        let spec = &job["spec"];
+        let spec = job.spec.clone().unwrap_or_default();
         let pods = self.owned_pods(&job);
-        let active: Vec<Arc<Value>> = pods.iter().filter(|p| is_active(p)).cloned().collect();
-        let succeeded_pods: Vec<&Arc<Value>> = pods.iter().filter(|p| phase(p) == "Succeeded").collect();
-        let failed_pods: Vec<&Arc<Value>> = pods.iter().filter(|p| phase(p) == "Failed").collect();
-        let old = &job["status"];
-        let succeeded = (succeeded_pods.len() as i64).max(old["succeeded"].as_i64().unwrap_or(0));
-        let failed = (failed_pods.len() as i64).max(old["failed"].as_i64().unwrap_or(0));
-        let suspended = spec["suspend"] == true;
+        let active: Vec<Arc<Pod>> = pods.iter().filter(|p| is_active(p)).cloned().collect();
+        let succeeded_pods: Vec<&Arc<Pod>> = pods.iter().filter(|p| phase(p) == "Succeeded").collect();
+        let failed_pods: Vec<&Arc<Pod>> = pods.iter().filter(|p| phase(p) == "Failed").collect();
+        let old = job.status.clone().unwrap_or_default();
+        let succeeded = (succeeded_pods.len() as i64).max(old.succeeded.map_or(0, i64::from));
+        let failed = (failed_pods.len() as i64).max(old.failed.map_or(0, i64::from));
+        let suspended = spec.suspend == Some(true);
 
-        let mut status = json!({});
-        let start = match parse_time(&old["startTime"]) {
-            Some(t) => Some(t),
+        let mut status = JobStatus::default();
+        let start = match old.start_time.as_ref() {
+            Some(t) => Some(t.0),
             None if !suspended => Some(now),
             None => None,
         };
-        if let Some(t) = start {
-            status["startTime"] = format_time(t).into();
-        }
-        let mut conditions: Vec<Value> = old["conditions"].as_array().cloned().unwrap_or_default();
-        let condition = |t: &str, reason: &str, message: &str| {
-            json!({"type": t, "status": "True", "lastProbeTime": format_time(now),
-                   "lastTransitionTime": format_time(now), "reason": reason, "message": message})
+        status.start_time = start.map(pods::time);
+        let mut conditions: Vec<JobCondition> = old.conditions.clone().unwrap_or_default();
+        let condition = |t: &str, reason: &str, message: &str| JobCondition {
+            type_: t.into(),
+            status: "True".into(),
+            last_probe_time: Some(pods::time(now)),
+            last_transition_time: Some(pods::time(now)),
+            reason: Some(reason.into()),
+            message: Some(message.into()),
         };
 
-        let backoff_limit = spec["backoffLimit"].as_i64().unwrap_or(6);
-        let on_failure = spec["template"]["spec"]["restartPolicy"] == "OnFailure";
+        let backoff_limit = i64::from(spec.backoff_limit.unwrap_or(6));
+        let restart_policy = spec.template.spec.as_ref().and_then(|s| s.restart_policy.as_deref());
+        let on_failure = restart_policy == Some("OnFailure");
         let restart_total: i64 = active.iter().map(|p| restarts(p)).sum();
         let past_backoff = if on_failure {
             if backoff_limit == 0 {
@@ -272,12 +265,11 @@ impl Controller for JobController {
         } else {
             failed > backoff_limit
         };
-        let deadline =
-            spec["activeDeadlineSeconds"].as_i64().zip(start).map(|(secs, t)| crate::clock::add_secs(t, secs));
+        let deadline = spec.active_deadline_seconds.zip(start).map(|(secs, t)| crate::clock::add_secs(t, secs));
         let past_deadline = deadline.is_some_and(|d| d <= now);
 
-        let completions = spec["completions"].as_i64();
-        let parallelism = spec["parallelism"].as_i64().unwrap_or(1).max(0);
+        let completions = spec.completions.map(i64::from);
+        let parallelism = i64::from(spec.parallelism.unwrap_or(1).max(0));
         let mut requeue = Action::Done;
         let mut manage_error = None;
         let failure = if past_backoff {
@@ -303,7 +295,7 @@ impl Controller for JobController {
             self.delete_pods(key, &job, &active).await?;
             active_count = 0;
             conditions.push(condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods"));
-            status["completionTime"] = format_time(now).into();
+            status.completion_time = Some(pods::time(now));
             self.event(&job, EventType::Normal, "Completed", "Job completed");
         } else if self.expectations.satisfied(key) {
             let want = if suspended {
@@ -343,9 +335,9 @@ impl Controller for JobController {
                 } else {
                     let count = (want - active_count) as usize;
                     self.expectations.expect_creations(key, count);
-                    let template = &spec["template"];
+                    let owner = Owner::of(&*job);
                     for _ in 0..count {
-                        match self.pod_control.create_pod(template, &job).await {
+                        match self.pod_control.create_pod(&spec.template, &owner).await {
                             Ok(_) => active_count += 1,
                             Err(e) => {
                                 self.expectations.creation_observed(key);
@@ -357,19 +349,17 @@ impl Controller for JobController {
             }
         }
 
-        status["active"] = active_count.into();
-        status["ready"] = active.iter().filter(|p| is_ready(p)).count().into();
-        status["succeeded"] = succeeded.into();
-        status["failed"] = failed.into();
-        if let Some(m) = status.as_object_mut() {
-            // Zero counts are omitted, as the API's omitempty does ("ready" is always shown).
-            m.retain(|k, v| k == "ready" || v.as_i64() != Some(0));
-        }
-        if let Some(t) = old.get("completionTime").filter(|v| !v.is_null()) {
-            status["completionTime"] = t.clone();
+        // Zero counts are omitted, as the API's omitempty does ("ready" is always shown).
+        let count = |n: i64| (n != 0).then_some(n as i32);
+        status.active = count(active_count);
+        status.ready = Some(active.iter().filter(|p| is_ready(p)).count() as i32);
+        status.succeeded = count(succeeded);
+        status.failed = count(failed);
+        if old.completion_time.is_some() {
+            status.completion_time = old.completion_time.clone();
         }
         if !conditions.is_empty() {
-            status["conditions"] = conditions.into();
+            status.conditions = Some(conditions);
         }
         self.write_status(&job, status).await?;
         if let Some(e) = manage_error {

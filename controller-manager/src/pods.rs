@@ -1,56 +1,54 @@
 //! What the controllers that own pods share, after Kubernetes' controller_utils:
-//! which pods count (active, ready, available), owner references, which pods
-//! to delete first when scaling down, and [`PodControl`], the one place pods
-//! are created and deleted, with a recording fake for tests.
+//! which pods are available, owner references and the patches that adopt and
+//! release, which pods to delete first when scaling down, and [`PodControl`],
+//! the one place pods are created and deleted (tests fake it with
+//! `testing::FakePodControl`).
+//! (Whether a pod is active or ready is asked of `api::pod`.)
 
+use api::k8s_openapi;
 use api::{meta, registry, ApiError, ResourceInfo};
 use async_trait::async_trait;
 use client::events::{EventRecorder, EventType};
-use client::{Client, DeleteParams, PatchType};
+use client::{Api, Client, DeleteParams, Object, PatchType};
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 pub fn pods() -> &'static ResourceInfo {
     registry::lookup("pods").expect("pods are registered")
 }
 
-/// Kubernetes' `IsPodActive`: not finished and not being deleted.
-pub fn is_active(pod: &Value) -> bool {
-    !matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed")) && meta::deletion_timestamp(pod).is_none()
+/// An object's labels; none and an empty map alike.
+pub fn labels(meta: &ObjectMeta) -> &BTreeMap<String, String> {
+    const NONE: &BTreeMap<String, String> = &BTreeMap::new();
+    meta.labels.as_ref().unwrap_or(NONE)
 }
 
-fn ready_condition(pod: &Value) -> Option<&Value> {
-    pod["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "Ready")
-}
-
-pub fn is_ready(pod: &Value) -> bool {
-    ready_condition(pod).is_some_and(|c| c["status"] == "True")
-}
-
-/// When a ready pod became ready; None when it is not ready or does not say.
-pub fn ready_since(pod: &Value) -> Option<Timestamp> {
-    ready_condition(pod)
-        .filter(|c| c["status"] == "True")
-        .and_then(|c| crate::clock::parse_time(&c["lastTransitionTime"]))
+/// `t` as a stored `metav1.Time` keeps it: to the second.
+pub fn time(t: Timestamp) -> Time {
+    Time(api::time::parse(&api::time::format(t)).unwrap_or(t))
 }
 
 /// Ready for at least `min_ready_seconds` (Kubernetes' `IsPodAvailable`).
-pub fn is_available(pod: &Value, min_ready_seconds: i64, now: Timestamp) -> bool {
-    if !is_ready(pod) {
+pub fn is_available(pod: &Pod, min_ready_seconds: i64, now: Timestamp) -> bool {
+    if !api::pod::is_ready(pod) {
         return false;
     }
-    min_ready_seconds <= 0 || ready_since(pod).is_some_and(|t| crate::clock::add_secs(t, min_ready_seconds) < now)
+    min_ready_seconds <= 0
+        || api::pod::ready_since(pod).is_some_and(|t| crate::clock::add_secs(t, min_ready_seconds) < now)
 }
 
+// TODO(merge): remove once unused
+pub fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+// TODO(merge): remove once unused
 pub fn node_name(pod: &Value) -> &str {
     pod["spec"]["nodeName"].as_str().unwrap_or("")
-}
-
-/// The owner reference with `controller: true`, if any.
-pub fn controller_of(obj: &Value) -> Option<&Value> {
-    owner_references(obj).iter().find(|r| r["controller"] == true)
 }
 
 pub fn owner_references(obj: &Value) -> &[Value] {
@@ -60,14 +58,38 @@ pub fn owner_references(obj: &Value) -> &[Value] {
 /// A strategic merge patch that drops the reference to `owner_uid` from `obj`,
 /// or the whole field when it is the only one (as Kubernetes leaves no empty list).
 pub fn drop_owner_patch(obj: &Value, owner_uid: &str) -> Value {
-    if owner_references(obj).iter().all(|r| r["uid"] == owner_uid) {
+    drop_reference(owner_references(obj).iter().map(|r| r["uid"].as_str().unwrap_or("")), owner_uid)
+}
+
+/// [`drop_owner_patch`] for the references of `uids`.
+fn drop_reference<'a>(mut uids: impl Iterator<Item = &'a str>, owner_uid: &str) -> Value {
+    if uids.all(|uid| uid == owner_uid) {
         json!({"metadata": {"ownerReferences": null}})
     } else {
         json!({"metadata": {"ownerReferences": [{"$patch": "delete", "uid": owner_uid}]}})
     }
 }
 
-/// The reference a controller puts on what it creates or adopts.
+/// The patch a controller releases an object it no longer selects with: its
+/// reference goes ([`drop_owner_patch`]); the resourceVersion makes the patch
+/// fail if the object changed since the controller decided.
+pub fn release_patch(meta: &ObjectMeta, owner_uid: &str) -> Value {
+    let mut patch = drop_reference(meta.owner_references.iter().flatten().map(|r| r.uid.as_str()), owner_uid);
+    patch["metadata"]["resourceVersion"] = meta.resource_version.clone().unwrap_or_default().into();
+    patch
+}
+
+/// The patch a controller adopts an orphan with: its controller reference,
+/// guarded by the resourceVersion as [`release_patch`] is (Kubernetes pins the uid).
+pub fn adopt_patch(meta: &ObjectMeta, owner: &Owner) -> Value {
+    json!({"metadata": {
+        "ownerReferences": [owner.reference],
+        "resourceVersion": meta.resource_version.as_deref().unwrap_or_default(),
+    }})
+}
+
+/// The reference a controller puts on what it creates or adopts, for a JSON
+/// owner (the garbage collector's tests build owners as JSON).
 pub fn controller_ref(owner: &Value) -> Value {
     json!({
         "apiVersion": meta::api_version(owner),
@@ -79,42 +101,89 @@ pub fn controller_ref(owner: &Value) -> Value {
     })
 }
 
-/// A new pod from a controller's template: `generateName: <owner>-`, the
-/// template's labels, annotations and finalizers, and the owner's reference.
-pub fn pod_from_template(template: &Value, owner: &Value, controller_ref: &Value) -> Value {
-    let mut metadata = json!({
-        "generateName": format!("{}-", meta::name(owner)),
-        "namespace": meta::namespace(owner),
-        "ownerReferences": [controller_ref],
-    });
-    for field in ["labels", "annotations", "finalizers"] {
-        match template["metadata"].get(field) {
-            None | Some(Value::Null) => {}
-            Some(v) => metadata[field] = v.clone(),
+/// The object a controller creates, deletes and adopts pods for: what its
+/// controller reference names, and what the Events about it point to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Owner {
+    /// The controller reference (`controller: true`, `blockOwnerDeletion: true`).
+    pub reference: OwnerReference,
+    pub namespace: String,
+    pub resource_version: String,
+}
+
+impl Owner {
+    /// The owner a typed object is.
+    pub fn of<K: Object + k8s_openapi::Resource>(obj: &K) -> Self {
+        Self {
+            reference: OwnerReference {
+                api_version: K::API_VERSION.to_string(),
+                kind: K::KIND.to_string(),
+                name: obj.name().to_string(),
+                uid: obj.uid().to_string(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            },
+            namespace: obj.namespace().to_string(),
+            resource_version: obj.resource_version().to_string(),
         }
     }
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": template["spec"]})
+
+    pub fn name(&self) -> &str {
+        &self.reference.name
+    }
+
+    pub fn uid(&self) -> &str {
+        &self.reference.uid
+    }
+
+    /// The owner as the Event recorder reads an involved object.
+    fn event_object(&self) -> Value {
+        let r = &self.reference;
+        json!({"apiVersion": r.api_version, "kind": r.kind, "metadata": {
+            "name": r.name, "namespace": self.namespace, "uid": r.uid, "resourceVersion": self.resource_version,
+        }})
+    }
+}
+
+/// A new pod from a controller's template: `generateName: <owner>-`, the
+/// template's labels, annotations and finalizers, and the owner's reference.
+pub fn pod_from_template(template: &PodTemplateSpec, owner: &Owner) -> Pod {
+    let from = template.metadata.clone().unwrap_or_default();
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", owner.name())),
+            namespace: Some(owner.namespace.clone()),
+            owner_references: Some(vec![owner.reference.clone()]),
+            labels: from.labels,
+            annotations: from.annotations,
+            finalizers: from.finalizers,
+            ..Default::default()
+        },
+        spec: template.spec.clone(),
+        ..Default::default()
+    }
 }
 
 /// `PodPending < PodUnknown < PodRunning`; any other phase sorts with Pending, as in Kubernetes.
-fn phase_ordinal(pod: &Value) -> u8 {
-    match pod["status"]["phase"].as_str() {
-        Some("Unknown") => 1,
-        Some("Running") => 2,
+fn phase_ordinal(pod: &Pod) -> u8 {
+    match api::pod::phase(pod) {
+        "Unknown" => 1,
+        "Running" => 2,
         _ => 0,
     }
 }
 
-fn deletion_cost(pod: &Value) -> i32 {
-    pod["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"]
-        .as_str()
+fn deletion_cost(pod: &Pod) -> i32 {
+    let annotations = pod.metadata.annotations.as_ref();
+    annotations
+        .and_then(|a| a.get("controller.kubernetes.io/pod-deletion-cost"))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
 }
 
-fn max_restarts(pod: &Value) -> i64 {
-    let statuses = pod["status"]["containerStatuses"].as_array();
-    statuses.into_iter().flatten().filter_map(|c| c["restartCount"].as_i64()).max().unwrap_or(0)
+fn max_restarts(pod: &Pod) -> i32 {
+    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+    statuses.into_iter().flatten().map(|c| c.restart_count).max().unwrap_or(0)
 }
 
 /// Recent before old, a missing time first; times whose age falls in the same
@@ -149,9 +218,9 @@ fn recent_first(a: Option<Timestamp>, b: Option<Timestamp>, now: Timestamp) -> O
 /// 7. more container restarts first;
 /// 8. newer before older;
 /// 9. by uid, so the order is total.
-pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) -> Ordering {
+pub fn deletion_order(a: (&Pod, usize), b: (&Pod, usize), now: Timestamp) -> Ordering {
     let ((pa, rank_a), (pb, rank_b)) = (a, b);
-    let (na, nb) = (node_name(pa), node_name(pb));
+    let (na, nb) = (api::pod::node_name(pa), api::pod::node_name(pb));
     if na != nb && (na.is_empty() || nb.is_empty()) {
         return if na.is_empty() { Ordering::Less } else { Ordering::Greater };
     }
@@ -159,8 +228,9 @@ pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) ->
     if by_phase != Ordering::Equal {
         return by_phase;
     }
-    if is_ready(pa) != is_ready(pb) {
-        return if is_ready(pa) { Ordering::Greater } else { Ordering::Less };
+    let (ready_a, ready_b) = (api::pod::is_ready(pa), api::pod::is_ready(pb));
+    if ready_a != ready_b {
+        return if ready_a { Ordering::Greater } else { Ordering::Less };
     }
     let by_cost = deletion_cost(pa).cmp(&deletion_cost(pb));
     if by_cost != Ordering::Equal {
@@ -169,8 +239,8 @@ pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) ->
     if rank_a != rank_b {
         return rank_b.cmp(&rank_a);
     }
-    if is_ready(pa) && is_ready(pb) {
-        let by_ready = recent_first(ready_since(pa), ready_since(pb), now);
+    if ready_a && ready_b {
+        let by_ready = recent_first(api::pod::ready_since(pa), api::pod::ready_since(pb), now);
         if by_ready != Ordering::Equal {
             return by_ready;
         }
@@ -179,8 +249,8 @@ pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) ->
     if by_restarts != Ordering::Equal {
         return by_restarts;
     }
-    let created = |p: &Value| meta::parse_time(meta::creation_timestamp(p));
-    recent_first(created(pa), created(pb), now).then_with(|| meta::uid(pa).cmp(meta::uid(pb)))
+    let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    recent_first(created(pa), created(pb), now).then_with(|| pa.uid().cmp(pb.uid()))
 }
 
 /// Creates and deletes pods for a controller, recording the Events `kubectl
@@ -188,8 +258,8 @@ pub fn deletion_order(a: (&Value, usize), b: (&Value, usize), now: Timestamp) ->
 #[async_trait]
 pub trait PodControl: Send + Sync {
     /// Creates a pod from `template` for `owner`; the created pod on success.
-    async fn create_pod(&self, template: &Value, owner: &Value) -> Result<Value, ApiError>;
-    async fn delete_pod(&self, namespace: &str, name: &str, owner: &Value) -> Result<(), ApiError>;
+    async fn create_pod(&self, template: &PodTemplateSpec, owner: &Owner) -> Result<Pod, ApiError>;
+    async fn delete_pod(&self, namespace: &str, name: &str, owner: &Owner) -> Result<(), ApiError>;
     /// Applies a strategic merge patch (adoption and release of pods).
     async fn patch_pod(&self, namespace: &str, name: &str, patch: &Value) -> Result<(), ApiError>;
 }
@@ -208,24 +278,19 @@ impl ApiPodControl {
 
     /// Events are written in the background, as Kubernetes' recorder does: an
     /// Event is never worth slowing the work it reports.
-    fn record(&self, owner: &Value, kind: EventType, reason: &'static str, message: String) {
-        let (recorder, owner) = (self.recorder.clone(), owner.clone());
+    fn record(&self, owner: &Owner, kind: EventType, reason: &'static str, message: String) {
+        let (recorder, owner) = (self.recorder.clone(), owner.event_object());
         tokio::spawn(async move { recorder.record(&owner, kind, reason, &message).await });
     }
 }
 
 #[async_trait]
 impl PodControl for ApiPodControl {
-    async fn create_pod(&self, template: &Value, owner: &Value) -> Result<Value, ApiError> {
-        let pod = pod_from_template(template, owner, &controller_ref(owner));
-        match self.client.create(pods(), meta::namespace(owner), &pod).await {
+    async fn create_pod(&self, template: &PodTemplateSpec, owner: &Owner) -> Result<Pod, ApiError> {
+        let pod = pod_from_template(template, owner);
+        match Api::<Pod>::namespaced(&self.client, &owner.namespace).create(&pod).await {
             Ok(created) => {
-                self.record(
-                    owner,
-                    EventType::Normal,
-                    "SuccessfulCreate",
-                    format!("Created pod: {}", meta::name(&created)),
-                );
+                self.record(owner, EventType::Normal, "SuccessfulCreate", format!("Created pod: {}", created.name()));
                 Ok(created)
             }
             Err(e) => {
@@ -235,8 +300,8 @@ impl PodControl for ApiPodControl {
         }
     }
 
-    async fn delete_pod(&self, namespace: &str, name: &str, owner: &Value) -> Result<(), ApiError> {
-        match self.client.delete(pods(), namespace, name, &DeleteParams::default()).await {
+    async fn delete_pod(&self, namespace: &str, name: &str, owner: &Owner) -> Result<(), ApiError> {
+        match Api::<Pod>::namespaced(&self.client, namespace).delete(name, &DeleteParams::default()).await {
             Ok(_) => {
                 self.record(owner, EventType::Normal, "SuccessfulDelete", format!("Deleted pod: {name}"));
                 Ok(())
@@ -254,63 +319,6 @@ impl PodControl for ApiPodControl {
     }
 }
 
-/// A [`PodControl`] that only records what it was asked, as Kubernetes'
-/// `FakePodControl`: nothing reaches a server, so tests decide what the
-/// controller's caches show.
-#[derive(Default)]
-pub struct FakePodControl {
-    pub created: Mutex<Vec<Value>>,
-    pub deleted: Mutex<Vec<String>>,
-    pub patched: Mutex<Vec<(String, Value)>>,
-    /// When set, creates after this many succeed fail with a quota error.
-    pub create_limit: Mutex<Option<usize>>,
-    /// Every create asked for, failed or not.
-    pub create_attempts: Mutex<usize>,
-}
-
-impl FakePodControl {
-    pub fn created_count(&self) -> usize {
-        self.created.lock().expect("fake lock").len()
-    }
-    pub fn deleted(&self) -> Vec<String> {
-        self.deleted.lock().expect("fake lock").clone()
-    }
-    pub fn patched(&self) -> Vec<(String, Value)> {
-        self.patched.lock().expect("fake lock").clone()
-    }
-    pub fn clear(&self) {
-        self.created.lock().expect("fake lock").clear();
-        self.deleted.lock().expect("fake lock").clear();
-        self.patched.lock().expect("fake lock").clear();
-    }
-}
-
-#[async_trait]
-impl PodControl for FakePodControl {
-    async fn create_pod(&self, template: &Value, owner: &Value) -> Result<Value, ApiError> {
-        *self.create_attempts.lock().expect("fake lock") += 1;
-        let mut created = self.created.lock().expect("fake lock");
-        if self.create_limit.lock().expect("fake lock").is_some_and(|limit| created.len() >= limit) {
-            return Err(ApiError::forbidden("pods", "", "exceeded quota: pods"));
-        }
-        let mut pod = pod_from_template(template, owner, &controller_ref(owner));
-        let name = format!("{}{}", meta::generate_name(&pod), created.len());
-        meta::set_meta(&mut pod, "name", name);
-        created.push(pod.clone());
-        Ok(pod)
-    }
-
-    async fn delete_pod(&self, namespace: &str, name: &str, _owner: &Value) -> Result<(), ApiError> {
-        self.deleted.lock().expect("fake lock").push(format!("{namespace}/{name}"));
-        Ok(())
-    }
-
-    async fn patch_pod(&self, namespace: &str, name: &str, patch: &Value) -> Result<(), ApiError> {
-        self.patched.lock().expect("fake lock").push((format!("{namespace}/{name}"), patch.clone()));
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,34 +327,35 @@ mod tests {
 
     /// A pod described the way the ordering table reads: node, phase, ready since
     /// (seconds before NOW), restarts, created (seconds before NOW).
-    fn pod(name: &str, node: &str, phase: &str, ready_for: Option<i64>, restarts: i64, age: i64) -> Value {
+    fn pod(name: &str, node: &str, phase: &str, ready_for: Option<i64>, restarts: i64, age: i64) -> Pod {
         let now: Timestamp = NOW.parse().unwrap();
-        let ago = |s: i64| crate::clock::format_time(crate::clock::add_secs(now, -s));
+        let ago = |s: i64| api::time::format(crate::clock::add_secs(now, -s));
         let mut conditions = vec![];
         if let Some(r) = ready_for {
             conditions.push(json!({"type": "Ready", "status": "True", "lastTransitionTime": ago(r)}));
         } else {
             conditions.push(json!({"type": "Ready", "status": "False"}));
         }
-        json!({
+        serde_json::from_value(json!({
             "metadata": {"name": name, "uid": format!("uid-{name}"), "creationTimestamp": ago(age)},
             "spec": {"nodeName": node},
             "status": {"phase": phase, "conditions": conditions,
                        "containerStatuses": [{"name": "c", "restartCount": restarts}]},
-        })
+        }))
+        .expect("a pod")
     }
 
-    fn order(pods: &[Value]) -> Vec<String> {
+    fn order(pods: &[Pod]) -> Vec<String> {
         let now: Timestamp = NOW.parse().unwrap();
-        let mut sorted: Vec<&Value> = pods.iter().collect();
+        let mut sorted: Vec<&Pod> = pods.iter().collect();
         sorted.sort_by(|a, b| deletion_order((a, 0), (b, 0), now));
-        sorted.iter().map(|p| meta::name(p).to_string()).collect()
+        sorted.iter().map(|p| p.name().to_string()).collect()
     }
 
     #[test]
     fn pods_are_deleted_in_kubernetes_order() {
         // Each row: the pods, in the order Kubernetes deletes them.
-        let table: Vec<(&str, Vec<Value>)> = vec![
+        let table: Vec<(&str, Vec<Pod>)> = vec![
             (
                 "unscheduled before scheduled",
                 vec![pod("unscheduled", "", "Pending", None, 0, 10), pod("scheduled", "n1", "Pending", None, 0, 10)],
@@ -383,7 +392,7 @@ mod tests {
             ),
         ];
         for (rule, pods) in table {
-            let expected: Vec<String> = pods.iter().map(|p| meta::name(p).to_string()).collect();
+            let expected: Vec<String> = pods.iter().map(|p| p.name().to_string()).collect();
             let mut reversed = pods.clone();
             reversed.reverse();
             assert_eq!(order(&reversed), expected, "{rule}");
@@ -395,14 +404,14 @@ mod tests {
     #[test]
     fn the_order_is_total_for_pods_of_the_same_age() {
         let now: Timestamp = NOW.parse().unwrap();
-        let pods: Vec<Value> = (0..60)
+        let pods: Vec<Pod> = (0..60)
             .map(|i| {
                 let mut p = pod(&format!("p{i}"), "n1", "Running", Some(40 + i % 3), 0, 40 + (i * 7) % 5);
-                p["metadata"]["uid"] = json!(format!("{:04}", (i * 37) % 60));
+                p.metadata.uid = Some(format!("{:04}", (i * 37) % 60));
                 p
             })
             .collect();
-        let cmp = |a: &Value, b: &Value| deletion_order((a, 0), (b, 0), now);
+        let cmp = |a: &Pod, b: &Pod| deletion_order((a, 0), (b, 0), now);
         for a in &pods {
             for b in &pods {
                 assert_eq!(cmp(a, b), cmp(b, a).reverse(), "antisymmetric");
@@ -422,7 +431,8 @@ mod tests {
     fn deletion_cost_and_crowded_nodes_come_before_age() {
         let now: Timestamp = NOW.parse().unwrap();
         let mut cheap = pod("cheap", "n1", "Running", Some(10), 0, 3000);
-        cheap["metadata"]["annotations"] = json!({"controller.kubernetes.io/pod-deletion-cost": "-5"});
+        cheap.metadata.annotations =
+            Some([("controller.kubernetes.io/pod-deletion-cost".to_string(), "-5".to_string())].into());
         let fresh = pod("fresh", "n1", "Running", Some(10), 0, 10);
         assert_eq!(deletion_order((&cheap, 0), (&fresh, 0), now), Ordering::Less);
         let (crowded, alone) =
@@ -434,13 +444,14 @@ mod tests {
     fn activity_readiness_and_availability() {
         let now: Timestamp = NOW.parse().unwrap();
         let ready = pod("a", "n1", "Running", Some(10), 0, 100);
+        use api::pod::{is_active, is_ready};
         assert!(is_active(&ready) && is_ready(&ready));
         assert!(is_available(&ready, 0, now) && is_available(&ready, 5, now) && !is_available(&ready, 30, now));
         let mut done = ready.clone();
-        done["status"]["phase"] = "Succeeded".into();
+        done.status.as_mut().unwrap().phase = Some("Succeeded".into());
         assert!(!is_active(&done));
         let mut deleting = ready.clone();
-        deleting["metadata"]["deletionTimestamp"] = NOW.into();
+        deleting.metadata.deletion_timestamp = Some(Time(NOW.parse().unwrap()));
         assert!(!is_active(&deleting));
     }
 
@@ -448,8 +459,11 @@ mod tests {
     fn pods_from_templates_carry_labels_and_the_controller_reference() {
         let owner = json!({"apiVersion": "v1", "kind": "ReplicationController",
                            "metadata": {"name": "kubia", "namespace": "default", "uid": "u1"}});
+        let owner: k8s_openapi::api::core::v1::ReplicationController = serde_json::from_value(owner).unwrap();
         let template = json!({"metadata": {"labels": {"app": "kubia"}}, "spec": {"containers": [{"name": "c"}]}});
-        let pod = pod_from_template(&template, &owner, &controller_ref(&owner));
+        let typed = pod_from_template(&serde_json::from_value(template).unwrap(), &Owner::of(&owner));
+        assert_eq!(api::pod::controller_of(&typed.metadata).map(|r| r.uid.as_str()), Some("u1"));
+        let pod = serde_json::to_value(&typed).unwrap();
         assert_eq!(meta::generate_name(&pod), "kubia-");
         assert_eq!(meta::namespace(&pod), "default");
         assert_eq!(pod["metadata"]["labels"], json!({"app": "kubia"}));
@@ -458,6 +472,5 @@ mod tests {
             json!([{"apiVersion": "v1", "kind": "ReplicationController", "name": "kubia", "uid": "u1",
                     "controller": true, "blockOwnerDeletion": true}])
         );
-        assert_eq!(controller_of(&pod).map(|r| r["uid"].clone()), Some(json!("u1")));
     }
 }

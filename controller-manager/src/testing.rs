@@ -1,11 +1,15 @@
 //! Test support: an apiserver over the memory store, served in-process on a
-//! loopback port, and builders for the objects the controller tests create.
+//! loopback port, builders for the objects the controller tests create, and
+//! [`FakePodControl`], which records the pod writes a controller asks for.
 
-use api::{meta, registry, ResourceInfo};
+use crate::pods::{pod_from_template, Owner, PodControl};
+use api::k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use api::{meta, registry, ApiError, ResourceInfo};
+use async_trait::async_trait;
 use client::informer::InformerFactory;
 use client::Client;
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub fn info(name: &str) -> &'static ResourceInfo {
@@ -81,6 +85,11 @@ impl TestApi {
     }
 }
 
+/// A JSON fixture as the typed object a controller's cache holds.
+pub fn typed<K: client::Object>(obj: &Value) -> K {
+    serde_json::from_value(obj.clone()).expect("a fixture of its kind")
+}
+
 pub fn pod(name: &str, labels: Value) -> Value {
     json!({
         "apiVersion": "v1",
@@ -144,5 +153,63 @@ pub struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A [`PodControl`] that only records what it was asked, as Kubernetes'
+/// `FakePodControl`: nothing reaches a server, so tests decide what the
+/// controller's caches show.
+#[derive(Default)]
+pub struct FakePodControl {
+    /// The pods it was asked to create, as they would be sent (JSON, so tests
+    /// read them as the apiserver would).
+    pub created: Mutex<Vec<Value>>,
+    pub deleted: Mutex<Vec<String>>,
+    pub patched: Mutex<Vec<(String, Value)>>,
+    /// When set, creates after this many succeed fail with a quota error.
+    pub create_limit: Mutex<Option<usize>>,
+    /// Every create asked for, failed or not.
+    pub create_attempts: Mutex<usize>,
+}
+
+impl FakePodControl {
+    pub fn created_count(&self) -> usize {
+        self.created.lock().expect("fake lock").len()
+    }
+    pub fn deleted(&self) -> Vec<String> {
+        self.deleted.lock().expect("fake lock").clone()
+    }
+    pub fn patched(&self) -> Vec<(String, Value)> {
+        self.patched.lock().expect("fake lock").clone()
+    }
+    pub fn clear(&self) {
+        self.created.lock().expect("fake lock").clear();
+        self.deleted.lock().expect("fake lock").clear();
+        self.patched.lock().expect("fake lock").clear();
+    }
+}
+
+#[async_trait]
+impl PodControl for FakePodControl {
+    async fn create_pod(&self, template: &PodTemplateSpec, owner: &Owner) -> Result<Pod, ApiError> {
+        *self.create_attempts.lock().expect("fake lock") += 1;
+        let mut created = self.created.lock().expect("fake lock");
+        if self.create_limit.lock().expect("fake lock").is_some_and(|limit| created.len() >= limit) {
+            return Err(ApiError::forbidden("pods", "", "exceeded quota: pods"));
+        }
+        let mut pod = pod_from_template(template, owner);
+        pod.metadata.name = Some(format!("{}-{}", owner.name(), created.len()));
+        created.push(serde_json::to_value(&pod).expect("a pod serializes"));
+        Ok(pod)
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str, _owner: &Owner) -> Result<(), ApiError> {
+        self.deleted.lock().expect("fake lock").push(format!("{namespace}/{name}"));
+        Ok(())
+    }
+
+    async fn patch_pod(&self, namespace: &str, name: &str, patch: &Value) -> Result<(), ApiError> {
+        self.patched.lock().expect("fake lock").push((format!("{namespace}/{name}"), patch.clone()));
+        Ok(())
     }
 }

@@ -2,9 +2,17 @@
 //! writes to a recording fake, status to an in-process apiserver.
 
 use super::*;
-use crate::clock::format_time;
-use crate::pods::FakePodControl;
-use crate::testing::TestApi;
+use crate::pods;
+use crate::testing::{typed, FakePodControl, TestApi};
+use api::meta;
+use api::time::format as format_time;
+use api::ResourceInfo;
+use client::Resource;
+use serde_json::{json, Value};
+
+fn daemon_sets() -> &'static ResourceInfo {
+    DaemonSet::info()
+}
 
 struct Fixture {
     api: TestApi,
@@ -37,11 +45,11 @@ impl Fixture {
         let api = TestApi::start().await;
         let ds = api.create(ssd_monitor()).await;
         let dss = Arc::new(SharedInformer::new(daemon_sets()));
-        dss.store().insert(ds);
+        dss.store().insert(typed(&ds));
         let fake = Arc::new(FakePodControl::default());
         let ctrl = DaemonSetController::with(
             dss,
-            Arc::new(SharedInformer::new(nodes())),
+            Arc::new(SharedInformer::new(Node::info())),
             Arc::new(SharedInformer::new(pods::pods())),
             fake.clone(),
             api.client.clone(),
@@ -52,7 +60,7 @@ impl Fixture {
 
     async fn sync(&self) {
         let ds = self.api.get("daemonsets", "default", "ssd-monitor").await.unwrap();
-        self.ctrl.daemon_sets.store().insert(ds);
+        self.ctrl.daemon_sets.store().insert(typed(&ds));
         self.ctrl.reconcile("default/ssd-monitor").await.unwrap();
     }
 
@@ -64,21 +72,21 @@ impl Fixture {
             let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             p["metadata"]["name"] = format!("ssd-monitor-{n}").into();
             p["metadata"]["uid"] = format!("uid-{n}").into();
-            let node = target_node(&p).unwrap();
+            let node = target_node(&typed(&p)).unwrap();
             p["spec"]["nodeName"] = node.clone().into();
             p["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True",
                 "lastTransitionTime": format_time(jiff::Timestamp::now())}]});
-            let p = Arc::new(p);
+            let p: Arc<Pod> = Arc::new(typed(&p));
             self.ctrl.pods.store().insert((*p).clone());
-            self.ctrl.handle(pods::pods(), &Change::Added(p), &WorkQueue::default());
+            self.ctrl.pod_changed(&Change::Added(p), &WorkQueue::default());
             nodes.push(node);
         }
         let deleted: Vec<String> = self.fake.deleted.lock().unwrap().drain(..).collect();
         let mut gone = vec![];
         for key in deleted {
             if let Some(p) = self.ctrl.pods.store().remove(&key) {
-                gone.push(pods::node_name(&p).to_string());
-                self.ctrl.handle(pods::pods(), &Change::Deleted(p), &WorkQueue::default());
+                gone.push(api::pod::node_name(&p).to_string());
+                self.ctrl.pod_changed(&Change::Deleted(p), &WorkQueue::default());
             }
         }
         nodes.sort();
@@ -87,7 +95,7 @@ impl Fixture {
     }
 
     fn set_node(&self, n: Value) {
-        self.ctrl.nodes.store().insert(n);
+        self.ctrl.nodes.store().insert(typed(&n));
     }
 
     async fn status(&self) -> Value {
@@ -97,17 +105,25 @@ impl Fixture {
 
 #[test]
 fn node_fit_follows_selectors_affinity_and_taints() {
-    let spec = json!({"nodeSelector": {"disk": "ssd"}});
+    let spec: PodSpec = serde_json::from_value(json!({"nodeSelector": {"disk": "ssd"}})).unwrap();
+    let node = |name: &str, labels: Value| -> Node { typed(&node(name, labels)) };
     assert_eq!(node_should_run(&spec, &node("a", json!({"disk": "ssd"}))), (true, true));
     assert_eq!(node_should_run(&spec, &node("b", json!({}))), (false, false));
-    let mut tainted = node("c", json!({"disk": "ssd"}));
-    tainted["spec"]["taints"] = json!([{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]);
-    assert_eq!(node_should_run(&spec, &tainted), (false, true), "a NoSchedule taint keeps a running pod");
-    tainted["spec"]["taints"] = json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"},
-                                       {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]);
-    assert_eq!(node_should_run(&spec, &tainted), (true, true), "daemon pods tolerate these by default");
-    let affinity = json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["east"]}]}]}}}});
+    let tainted = |taints: Value| -> Node {
+        let mut n = self::node("c", json!({"disk": "ssd"}));
+        n["spec"]["taints"] = taints;
+        typed(&n)
+    };
+    let tainted_c = tainted(json!([{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]));
+    assert_eq!(node_should_run(&spec, &tainted_c), (false, true), "a NoSchedule taint keeps a running pod");
+    let tainted_c = tainted(json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"},
+                                   {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]));
+    assert_eq!(node_should_run(&spec, &tainted_c), (true, true), "daemon pods tolerate these by default");
+    let affinity: PodSpec = serde_json::from_value(
+        json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["east"]}]}]}}}}),
+    )
+    .unwrap();
     assert!(selects_node(&affinity, &node("d", json!({"zone": "east"}))));
     assert!(!selects_node(&affinity, &node("e", json!({"zone": "west"}))));
 }

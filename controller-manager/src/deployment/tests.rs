@@ -4,7 +4,47 @@
 //! intermediate state of a rollout can be checked against its bounds.
 
 use super::*;
-use crate::testing::{self, TestApi};
+use crate::pods::controller_ref;
+use crate::testing::{self, typed, TestApi};
+use api::meta;
+use api::ResourceInfo;
+use client::Resource;
+use serde_json::json;
+
+fn deployments() -> &'static ResourceInfo {
+    Deployment::info()
+}
+
+fn replica_sets() -> &'static ResourceInfo {
+    ReplicaSet::info()
+}
+
+/// What the tests read of a ReplicaSet as the server returns it.
+fn spec_replicas(rs: &Value) -> i64 {
+    rs["spec"]["replicas"].as_i64().unwrap_or(0)
+}
+
+fn status_count(rs: &Value, field: &str) -> i64 {
+    rs["status"][field].as_i64().unwrap_or(0)
+}
+
+fn revision(rs: &Value) -> i64 {
+    rs["metadata"]["annotations"][REVISION].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn controller_of(obj: &Value) -> Option<&Value> {
+    obj["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["controller"] == true)
+}
+
+/// Replaces what `informer` holds with `objects`.
+fn fill<K: Object>(informer: &SharedInformer<K>, objects: Vec<Value>) {
+    for key in informer.store().keys() {
+        informer.store().remove(&key);
+    }
+    for obj in objects {
+        informer.store().insert(typed(&obj));
+    }
+}
 
 struct Fixture {
     api: TestApi,
@@ -44,18 +84,9 @@ impl Fixture {
 
     /// Fills the caches with what the server holds now, as a caught-up watch would.
     async fn refresh(&self) {
-        for (informer, resource) in [
-            (&self.ctrl.deployments, "deployments"),
-            (&self.ctrl.replica_sets, "replicasets"),
-            (&self.ctrl.pods, "pods"),
-        ] {
-            for key in informer.store().keys() {
-                informer.store().remove(&key);
-            }
-            for obj in self.api.list(resource, "default").await {
-                informer.store().insert(obj);
-            }
-        }
+        fill(&self.ctrl.deployments, self.api.list("deployments", "default").await);
+        fill(&self.ctrl.replica_sets, self.api.list("replicasets", "default").await);
+        fill(&self.ctrl.pods, self.api.list("pods", "default").await);
     }
 
     async fn sync(&self, name: &str) {
@@ -96,22 +127,25 @@ impl Fixture {
 
 #[test]
 fn surge_rounds_up_and_unavailability_down() {
-    assert_eq!(scaled_value(&json!("25%"), 3, true), 1);
-    assert_eq!(scaled_value(&json!("25%"), 3, false), 0);
-    assert_eq!(scaled_value(&json!("25%"), 10, true), 3);
-    assert_eq!(scaled_value(&json!("25%"), 10, false), 2);
-    assert_eq!(scaled_value(&json!(2), 10, false), 2);
+    let v = |v: Value| -> IntOrString { serde_json::from_value(v).unwrap() };
+    assert_eq!(scaled_value(&v(json!("25%")), 3, true), 1);
+    assert_eq!(scaled_value(&v(json!("25%")), 3, false), 0);
+    assert_eq!(scaled_value(&v(json!("25%")), 10, true), 3);
+    assert_eq!(scaled_value(&v(json!("25%")), 10, false), 2);
+    assert_eq!(scaled_value(&v(json!(2)), 10, false), 2);
     let mut d = deployment("kubia", 3, "luksa/kubia:v1");
     d["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}});
-    assert_eq!(surge_and_unavailable(&d), (0, 1), "zero and zero would never move");
+    assert_eq!(surge_and_unavailable(&typed(&d)), (0, 1), "zero and zero would never move");
 }
 
 #[test]
 fn the_template_hash_is_stable_and_spelled_safely() {
-    let t = deployment("kubia", 3, "luksa/kubia:v1")["spec"]["template"].clone();
-    let same: Value = serde_json::from_str(&t.to_string()).unwrap();
+    let t: PodTemplateSpec =
+        serde_json::from_value(deployment("kubia", 3, "luksa/kubia:v1")["spec"]["template"].clone()).unwrap();
+    let same: PodTemplateSpec = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
     assert_eq!(template_hash(&t), template_hash(&same));
-    let other = deployment("kubia", 3, "luksa/kubia:v2")["spec"]["template"].clone();
+    let other: PodTemplateSpec =
+        serde_json::from_value(deployment("kubia", 3, "luksa/kubia:v2")["spec"]["template"].clone()).unwrap();
     assert_ne!(template_hash(&t), template_hash(&other));
     assert!(template_hash(&t).chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
 }

@@ -2,8 +2,11 @@
 //! clock; the Job itself lives in an in-process apiserver (status writes go there).
 
 use super::*;
-use crate::pods::FakePodControl;
-use crate::testing::TestApi;
+use crate::testing::{typed, FakePodControl, TestApi};
+use api::meta;
+use api::time::format as format_time;
+use client::Resource;
+use serde_json::{json, Value};
 
 struct Fixture {
     api: TestApi,
@@ -35,8 +38,8 @@ impl Fixture {
     async fn new(obj: Value) -> Self {
         let api = TestApi::start().await;
         let job = api.create(obj).await;
-        let jobs_informer = Arc::new(SharedInformer::new(jobs()));
-        jobs_informer.store().insert(job.clone());
+        let jobs_informer = Arc::new(SharedInformer::new(Job::info()));
+        jobs_informer.store().insert(typed(&job));
         let fake = Arc::new(FakePodControl::default());
         let clock = Clock::manual();
         // Times are written in whole seconds; start on one so delays come out exact.
@@ -49,7 +52,7 @@ impl Fixture {
     /// Reconciles with the cache showing the Job as the server has it now.
     async fn sync(&self) -> Action {
         let job = self.api.get("jobs", "default", "batch-job").await.unwrap();
-        self.ctrl.jobs.store().insert(job);
+        self.ctrl.jobs.store().insert(typed(&job));
         self.ctrl.reconcile("default/batch-job").await.unwrap()
     }
 
@@ -71,17 +74,22 @@ impl Fixture {
     }
 
     fn put(&self, pod: Value) {
-        let pod = Arc::new(pod);
+        let pod: Arc<Pod> = Arc::new(typed(&pod));
         self.ctrl.pods.store().insert((*pod).clone());
-        self.ctrl.handle(pods::pods(), &Change::Added(pod), &WorkQueue::default());
+        self.ctrl.pod_changed(&Change::Added(pod), &WorkQueue::default());
+    }
+
+    /// A cached pod, as JSON to edit.
+    fn cached_pod(&self, name: &str) -> Value {
+        serde_json::to_value(&*self.ctrl.pods.store().get(&format!("default/{name}")).unwrap()).unwrap()
     }
 
     /// Ends a pod in `phase`, finishing now by the manual clock.
     fn finish(&self, name: &str, phase: &str) {
-        let mut pod = (*self.ctrl.pods.store().get(&format!("default/{name}")).unwrap()).clone();
+        let mut pod = self.cached_pod(name);
         pod["status"] = json!({"phase": phase, "containerStatuses": [{"name": "main", "restartCount": 0,
             "state": {"terminated": {"finishedAt": format_time(self.clock.now())}}}]});
-        self.ctrl.pods.store().insert(pod);
+        self.ctrl.pods.store().insert(typed(&pod));
     }
 
     async fn status(&self) -> Value {
@@ -168,13 +176,13 @@ async fn on_failure_counts_container_restarts_against_the_limit() {
     let f = Fixture::new(job(1, 1, "OnFailure")).await;
     f.sync().await;
     let name = f.observe_created().remove(0);
-    let mut pod = (*f.ctrl.pods.store().get(&format!("default/{name}")).unwrap()).clone();
+    let mut pod = f.cached_pod(&name);
     pod["status"]["containerStatuses"] = json!([{"name": "main", "restartCount": 2}]);
-    f.ctrl.pods.store().insert(pod.clone());
+    f.ctrl.pods.store().insert(typed(&pod));
     f.sync().await;
     assert!(f.status().await.get("conditions").is_none(), "2 restarts are below the limit of 3");
     pod["status"]["containerStatuses"] = json!([{"name": "main", "restartCount": 3}]);
-    f.ctrl.pods.store().insert(pod);
+    f.ctrl.pods.store().insert(typed(&pod));
     f.sync().await;
     assert_eq!(condition(&f.status().await), ("Failed".into(), "BackoffLimitExceeded".into()));
     assert_eq!(f.fake.deleted(), [format!("default/{name}")], "the active pod is terminated");

@@ -3,33 +3,32 @@
 //! the book's chapter 4 walkthrough against a real in-process apiserver.
 
 use super::*;
-use crate::clock::{format_time, Clock};
-use crate::pods::FakePodControl;
-use crate::testing::{self, TestApi};
+use crate::clock::Clock;
+use crate::testing::{self, typed, FakePodControl, TestApi};
+use api::meta;
+use api::time::format as format_time;
+use api::ResourceInfo;
+use serde_json::{json, Value};
 
 /// A controller whose pod writes go to a fake; the owner lives in a real apiserver
 /// (status writes and the fresh read before adoption go there).
-struct Fixture {
+struct Fixture<O: Flavor> {
     api: TestApi,
-    ctrl: ReplicaSetController,
+    ctrl: ReplicaSetController<O>,
     fake: Arc<FakePodControl>,
     owner: Value,
     queue: WorkQueue,
 }
 
-impl Fixture {
+impl<O: Flavor> Fixture<O> {
     async fn new(owner: Value) -> Self {
         let api = TestApi::start().await;
         let owner = api.create(owner).await;
-        let flavor = match meta::kind(&owner) {
-            "ReplicaSet" => Flavor::replica_sets(),
-            _ => Flavor::replication_controllers(),
-        };
-        let owners = Arc::new(SharedInformer::new(flavor.info));
-        owners.store().insert(owner.clone());
+        let owners = Arc::new(SharedInformer::<O>::new(O::info()));
+        owners.store().insert(typed(&owner));
         let pods = Arc::new(SharedInformer::new(pods::pods()));
         let fake = Arc::new(FakePodControl::default());
-        let ctrl = ReplicaSetController::new(flavor, owners, pods, fake.clone(), api.client.clone(), Clock::manual());
+        let ctrl = ReplicaSetController::new(owners, pods, fake.clone(), api.client.clone(), Clock::manual());
         Self { api, ctrl, fake, owner, queue: WorkQueue::default() }
     }
 
@@ -39,9 +38,9 @@ impl Fixture {
 
     /// A pod in the cache, as the watch would deliver it (through the handler).
     fn add_pod(&self, pod: Value) {
-        let pod = Arc::new(pod);
+        let pod: Arc<Pod> = Arc::new(typed(&pod));
         self.ctrl.pods.store().insert((*pod).clone());
-        self.ctrl.handle(pods::pods(), &Change::Added(pod), &self.queue);
+        self.ctrl.pod_changed(&Change::Added(pod), &self.queue);
     }
 
     async fn sync(&self) -> Result<Action> {
@@ -49,7 +48,7 @@ impl Fixture {
     }
 
     async fn status(&self) -> Value {
-        self.api.get(self.ctrl.flavor.info.plural, "default", meta::name(&self.owner)).await.unwrap()["status"].clone()
+        self.api.get(O::info().plural, "default", meta::name(&self.owner)).await.unwrap()["status"].clone()
     }
 }
 
@@ -79,7 +78,7 @@ fn running(mut p: Value, node: &str, ready_since: Option<&str>) -> Value {
 
 #[tokio::test]
 async fn missing_pods_are_created_from_the_template_and_owned() {
-    let f = Fixture::new(testing::rc("kubia", 3)).await;
+    let f = Fixture::<ReplicationController>::new(testing::rc("kubia", 3)).await;
     f.sync().await.unwrap();
     let created = f.fake.created.lock().unwrap().clone();
     assert_eq!(created.len(), 3);
@@ -99,7 +98,7 @@ async fn missing_pods_are_created_from_the_template_and_owned() {
 
 #[tokio::test]
 async fn a_lagging_watch_never_makes_it_create_twice() {
-    let f = Fixture::new(testing::rc("kubia", 3)).await;
+    let f = Fixture::<ReplicationController>::new(testing::rc("kubia", 3)).await;
     f.sync().await.unwrap();
     assert_eq!(f.fake.created_count(), 3);
     // The watch has not delivered the new pods yet: the cache still shows none.
@@ -126,7 +125,7 @@ async fn a_lagging_watch_never_makes_it_create_twice() {
 
 #[tokio::test]
 async fn creation_slows_down_after_a_failure_instead_of_flooding_the_server() {
-    let f = Fixture::new(testing::rc("kubia", 10)).await;
+    let f = Fixture::<ReplicationController>::new(testing::rc("kubia", 10)).await;
     *f.fake.create_limit.lock().unwrap() = Some(2);
     let err = f.sync().await.unwrap_err();
     assert!(err.to_string().contains("exceeded quota"), "{err}");
@@ -154,7 +153,7 @@ async fn creation_slows_down_after_a_failure_instead_of_flooding_the_server() {
 
 #[tokio::test]
 async fn extra_pods_go_least_valuable_first() {
-    let f = Fixture::new(testing::rc("kubia", 2)).await;
+    let f = Fixture::<ReplicationController>::new(testing::rc("kubia", 2)).await;
     let long_ago = format_time(crate::clock::add_secs(jiff::Timestamp::now(), -3600));
     let o = Some(&f.owner);
     f.add_pod(running(pod("ready", json!({"app": "kubia"}), o), "node-1", Some(&long_ago)));
@@ -173,7 +172,7 @@ async fn extra_pods_go_least_valuable_first() {
 
 #[tokio::test]
 async fn orphans_are_adopted_and_pods_that_stop_matching_are_released() {
-    let f = Fixture::new(testing::rc("kubia", 3)).await;
+    let f = Fixture::<ReplicationController>::new(testing::rc("kubia", 3)).await;
     let o = Some(&f.owner);
     let other =
         json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "other", "uid": "uid-other"}});
@@ -198,10 +197,10 @@ async fn orphans_are_adopted_and_pods_that_stop_matching_are_released() {
 
 #[tokio::test]
 async fn an_owner_being_deleted_creates_and_adopts_nothing() {
-    let f = Fixture::new(testing::rc("kubia", 3)).await;
+    let f = Fixture::<ReplicationController>::new(testing::rc("kubia", 3)).await;
     let mut deleting = f.owner.clone();
     deleting["metadata"]["deletionTimestamp"] = format_time(jiff::Timestamp::now()).into();
-    f.ctrl.owners.store().insert(deleting);
+    f.ctrl.owners.store().insert(typed(&deleting));
     f.add_pod(pod("kubia-orphan", json!({"app": "kubia"}), None));
     f.sync().await.unwrap();
     assert_eq!(f.fake.created_count(), 0);
@@ -210,7 +209,7 @@ async fn an_owner_being_deleted_creates_and_adopts_nothing() {
 
 #[tokio::test]
 async fn replica_sets_select_with_match_expressions() {
-    let f = Fixture::new(testing::rs("kubia", 2)).await;
+    let f = Fixture::<ReplicaSet>::new(testing::rs("kubia", 2)).await;
     f.add_pod(pod("kubia-orphan", json!({"app": "kubia"}), None));
     f.add_pod(pod("web", json!({"app": "web"}), None));
     f.sync().await.unwrap();
@@ -227,7 +226,7 @@ async fn pods_named(api: &TestApi, prefix: &str) -> Vec<Value> {
 /// that were bound to a node wait for a kubelet, which these tests do not run).
 async fn in_scope(api: &TestApi) -> Vec<Value> {
     let pods = api.list("pods", "default").await;
-    pods.into_iter().filter(|p| p["metadata"]["labels"]["app"] == "kubia" && pods::is_active(p)).collect()
+    pods.into_iter().filter(|p| p["metadata"]["labels"]["app"] == "kubia" && is_active(&typed(p))).collect()
 }
 
 /// Acts as the kubelet would: the pod runs on a node and is ready.
@@ -300,10 +299,11 @@ async fn the_books_replication_controller_walkthrough() {
     .await;
 
     // A new template affects only new pods.
-    let mut edited = api.get("replicationcontrollers", "default", "kubia").await.unwrap();
-    edited["spec"]["template"]["spec"]["containers"][0]["image"] = "luksa/kubia:v2".into();
-    edited["spec"]["replicas"] = 4.into();
-    api.client.update(rc_info(), "default", &edited).await.unwrap();
+    edit_rc(&api, |rc| {
+        rc["spec"]["template"]["spec"]["containers"][0]["image"] = "luksa/kubia:v2".into();
+        rc["spec"]["replicas"] = 4.into();
+    })
+    .await;
     api.eventually("one new pod, with the new image", || async {
         let now = in_scope(&api).await;
         let images: Vec<&str> = now.iter().filter_map(|p| p["spec"]["containers"][0]["image"].as_str()).collect();
@@ -312,9 +312,7 @@ async fn the_books_replication_controller_walkthrough() {
     .await;
 
     // Scaling down deletes the unscheduled newcomer first, then the rest as ranked.
-    let mut scaled = api.get("replicationcontrollers", "default", "kubia").await.unwrap();
-    scaled["spec"]["replicas"] = 1.into();
-    api.client.update(rc_info(), "default", &scaled).await.unwrap();
+    edit_rc(&api, |rc| rc["spec"]["replicas"] = 1.into()).await;
     api.eventually("one pod left in scope", || async { in_scope(&api).await.len() == 1 }).await;
     let left = in_scope(&api).await;
     assert!(left.iter().all(|p| p["spec"]["containers"][0]["image"] == "luksa/kubia"), "the v2 pod went first");
@@ -325,6 +323,20 @@ async fn the_books_replication_controller_walkthrough() {
     .await;
 }
 
+/// Edits the RC as `kubectl edit` does: read, change, write, and again when
+/// the controller wrote its status in between (a conflict).
+async fn edit_rc(api: &TestApi, change: impl Fn(&mut Value)) {
+    loop {
+        let mut rc = api.get("replicationcontrollers", "default", "kubia").await.unwrap();
+        change(&mut rc);
+        match api.client.update(rc_info(), "default", &rc).await {
+            Ok(_) => return,
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => panic!("updating the RC: {e}"),
+        }
+    }
+}
+
 fn rc_info() -> &'static ResourceInfo {
-    Flavor::replication_controllers().info
+    ReplicationController::info()
 }
