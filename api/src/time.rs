@@ -15,6 +15,12 @@ pub fn format_micro(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// `t` as a stored `metav1.Time` keeps it: to the whole second, so a time a
+/// controller computes compares equal to the same time read back.
+pub fn to_second(t: Timestamp) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
+}
+
 /// The current time as a `metav1.Time`.
 pub fn now() -> String {
     format(Timestamp::now())
@@ -38,5 +44,13 @@ mod tests {
         assert_eq!(parse("2021-10-27T09:33:55+02:00"), Some("2021-10-27T07:33:55Z".parse().unwrap()));
         assert_eq!(parse("yesterday"), None);
         assert_eq!(now().len(), "2021-10-27T07:33:55Z".len());
+        assert_eq!(to_second(t).0, "2021-10-27T07:33:55Z".parse().unwrap());
+    }
+
+    #[test]
+    fn timestamps_have_kubernetes_shape() {
+        let t = now();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(parse(&t).is_some());
     }
 }

@@ -192,7 +192,7 @@ pub fn before_create(strategy: &dyn Strategy, obj: &mut Value) {
         m.remove(server_owned);
     }
     m.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
-    m.insert("creationTimestamp".into(), meta::now_rfc3339().into());
+    m.insert("creationTimestamp".into(), api::time::now().into());
     if strategy.counts_generation() {
         m.insert("generation".into(), 1.into());
     }

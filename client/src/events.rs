@@ -92,7 +92,7 @@ impl EventRecorder {
             ns => ns,
         };
         let agg_key = format!("{}/{}/{reason}/{message}", meta::uid(obj), kind.as_str());
-        let now = meta::now_rfc3339();
+        let now = api::time::now();
         let existing = self.seen.lock().expect("events lock").name_of(&agg_key);
         if let Some(name) = existing {
             if let Ok(mut ev) = self.client.get(events, namespace, &name).await {

@@ -73,8 +73,18 @@ fn identity_meta(meta: &ObjectMeta) -> ObjectMeta {
     }
 }
 
-/// Implements [`Object`] and [`Resource`] for `k8s-openapi` kinds kubelab serves.
-macro_rules! typed_objects {
+/// Any object, of any kind, as only its metadata (Kubernetes'
+/// `PartialObjectMetadata`): it decodes from a whole object and leaves the
+/// rest, for code that handles every kind alike (the garbage collector, a
+/// namespace's deletion) without keeping whole objects.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartialObjectMetadata {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+}
+
+/// Implements [`Object`] for types with a `metadata: ObjectMeta` field.
+macro_rules! metadata_objects {
     ($($ty:ty),* $(,)?) => {$(
         impl Object for $ty {
             fn name(&self) -> &str {
@@ -92,10 +102,21 @@ macro_rules! typed_objects {
             fn set_resource_version(&mut self, rv: i64) {
                 self.metadata.resource_version = Some(rv.to_string());
             }
+            // For PartialObjectMetadata, metadata is all there is.
+            #[allow(clippy::needless_update)]
             fn identity(&self) -> Self {
                 Self { metadata: identity_meta(&self.metadata), ..Default::default() }
             }
         }
+    )*};
+}
+
+metadata_objects!(PartialObjectMetadata);
+
+/// Implements [`Object`] and [`Resource`] for `k8s-openapi` kinds kubelab serves.
+macro_rules! typed_objects {
+    ($($ty:ty),* $(,)?) => {$(
+        metadata_objects!($ty);
 
         impl Resource for $ty {
             fn info() -> &'static ResourceInfo {

@@ -53,21 +53,6 @@ impl Clock {
     }
 }
 
-/// `metav1.Time`: `2021-10-27T07:33:55Z`.
-pub fn format_time(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// `metav1.MicroTime` (Lease acquireTime and renewTime): `2021-10-27T07:33:55.123456Z`.
-pub fn format_micro_time(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// Parses either time format; None for a missing or malformed value.
-pub fn parse_time(v: &serde_json::Value) -> Option<Timestamp> {
-    v.as_str().and_then(|s| s.parse().ok())
-}
-
 /// Adds whole seconds to a timestamp, saturating instead of failing.
 pub fn add_secs(t: Timestamp, secs: i64) -> Timestamp {
     t.checked_add(SignedDuration::from_secs(secs)).unwrap_or(t)
@@ -87,17 +72,5 @@ mod tests {
         assert_eq!(clock.since(start), Duration::from_secs(41), "clones share the time");
         assert_eq!(clock.until(add_secs(start, 50)), Duration::from_secs(9));
         assert_eq!(clock.until(start), Duration::ZERO);
-    }
-
-    #[test]
-    fn formats_round_trip() {
-        let t: Timestamp = "2021-10-27T07:33:55.123456Z".parse().unwrap();
-        assert_eq!(format_micro_time(t), "2021-10-27T07:33:55.123456Z");
-        assert_eq!(format_time(t), "2021-10-27T07:33:55Z");
-        assert_eq!(
-            parse_time(&serde_json::json!("2021-10-27T07:33:55Z")),
-            Some("2021-10-27T07:33:55Z".parse().unwrap())
-        );
-        assert_eq!(parse_time(&serde_json::Value::Null), None);
     }
 }

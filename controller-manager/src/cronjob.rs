@@ -379,7 +379,7 @@ impl CronJobController {
             }
         };
         status.active.get_or_insert_with(Vec::new).push(object_ref(&created_job));
-        status.last_schedule_time = Some(crate::pods::time(scheduled));
+        status.last_schedule_time = Some(api::time::to_second(scheduled));
         Ok(requeue())
     }
 }
@@ -460,7 +460,7 @@ impl Controller for CronJobController {
             if finished_as(job) == Some("Complete") {
                 if let Some(done) = job.status.as_ref().and_then(|s| s.completion_time.as_ref()) {
                     if status.last_successful_time.as_ref().is_none_or(|t| done.0 > t.0) {
-                        status.last_successful_time = Some(crate::pods::time(done.0));
+                        status.last_successful_time = Some(api::time::to_second(done.0));
                     }
                 }
             }

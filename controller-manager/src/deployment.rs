@@ -590,7 +590,7 @@ impl DeploymentController {
             unavailable_replicas: count((total_spec - available).max(0)),
             ..Default::default()
         };
-        let now = pods::time(self.clock.now());
+        let now = api::time::to_second(self.clock.now());
         let old_status = d.status.clone().unwrap_or_default();
         let old_conditions = old_status.conditions.clone().unwrap_or_default();
         let find = |t: &str| old_conditions.iter().find(|c| c.type_ == t).cloned();

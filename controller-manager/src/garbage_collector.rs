@@ -19,12 +19,11 @@
 
 use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
-use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use api::k8s_openapi::serde::{Deserialize, Serialize};
+use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use api::{registry, ApiError, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
-use client::{Client, DeleteParams, Object, PatchType};
+use client::{Client, DeleteParams, Object, PartialObjectMetadata, PatchType};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -36,43 +35,6 @@ pub const FOREGROUND: &str = "foregroundDeletion";
 /// Bindings are not stored; Events are many and never owners.
 pub fn watched_resources() -> impl Iterator<Item = &'static ResourceInfo> {
     registry::RESOURCES.iter().filter(|r| !matches!(r.kind, "Binding" | "Event"))
-}
-
-/// Any object, of any kind, as only its metadata (Kubernetes'
-/// `PartialObjectMetadata`): it decodes from a whole object, leaving the rest.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "api::k8s_openapi::serde")]
-pub struct PartialObjectMetadata {
-    #[serde(default)]
-    pub metadata: ObjectMeta,
-}
-
-impl Object for PartialObjectMetadata {
-    fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or("")
-    }
-    fn namespace(&self) -> &str {
-        self.metadata.namespace.as_deref().unwrap_or("")
-    }
-    fn uid(&self) -> &str {
-        self.metadata.uid.as_deref().unwrap_or("")
-    }
-    fn resource_version(&self) -> &str {
-        self.metadata.resource_version.as_deref().unwrap_or("")
-    }
-    fn set_resource_version(&mut self, rv: i64) {
-        self.metadata.resource_version = Some(rv.to_string());
-    }
-    fn identity(&self) -> Self {
-        let m = &self.metadata;
-        let metadata = ObjectMeta {
-            name: m.name.clone(),
-            namespace: m.namespace.clone(),
-            uid: m.uid.clone(),
-            ..Default::default()
-        };
-        Self { metadata }
-    }
 }
 
 fn owners(obj: &PartialObjectMetadata) -> &[OwnerReference] {
@@ -301,8 +263,7 @@ impl GarbageCollector {
         let dependents = self.graph.lock().expect("graph lock").dependents_of(uid);
         for dep in &dependents {
             let Some(obj) = self.store_get(dep) else { continue };
-            // The patch's one home, pods::drop_owner_patch, reads an object's JSON.
-            self.patch(dep, &crate::pods::drop_owner_patch(&crate::as_json(&*obj), uid)).await?;
+            self.patch(dep, &crate::pods::drop_owner_patch(&obj.metadata, uid)).await?;
         }
         tracing::info!(dependents = dependents.len(), "orphaned dependents");
         self.remove_finalizer(node, owner, ORPHAN).await

@@ -241,13 +241,13 @@ impl Controller for JobController {
             None if !suspended => Some(now),
             None => None,
         };
-        status.start_time = start.map(pods::time);
+        status.start_time = start.map(api::time::to_second);
         let mut conditions: Vec<JobCondition> = old.conditions.clone().unwrap_or_default();
         let condition = |t: &str, reason: &str, message: &str| JobCondition {
             type_: t.into(),
             status: "True".into(),
-            last_probe_time: Some(pods::time(now)),
-            last_transition_time: Some(pods::time(now)),
+            last_probe_time: Some(api::time::to_second(now)),
+            last_transition_time: Some(api::time::to_second(now)),
             reason: Some(reason.into()),
             message: Some(message.into()),
         };
@@ -295,7 +295,7 @@ impl Controller for JobController {
             self.delete_pods(key, &job, &active).await?;
             active_count = 0;
             conditions.push(condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods"));
-            status.completion_time = Some(pods::time(now));
+            status.completion_time = Some(api::time::to_second(now));
             self.event(&job, EventType::Normal, "Completed", "Job completed");
         } else if self.expectations.satisfied(key) {
             let want = if suspended {

@@ -12,14 +12,13 @@
 //! ([`PartialObjectMetadata`]).
 
 use crate::clock::Clock;
-use crate::garbage_collector::PartialObjectMetadata;
 use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
 use api::k8s_openapi::api::core::v1::{Namespace, Pod};
 use api::{registry, ResourceInfo};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
-use client::{Api, Client, DeleteParams, ListParams, Object};
+use client::{Api, Client, DeleteParams, ListParams, Object, PartialObjectMetadata};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -6,13 +6,13 @@
 //! (Whether a pod is active or ready is asked of `api::pod`.)
 
 use api::k8s_openapi;
-use api::{meta, registry, ApiError, ResourceInfo};
+use api::{registry, ApiError, ResourceInfo};
 use async_trait::async_trait;
 use client::events::{EventRecorder, EventType};
 use client::{Api, Client, DeleteParams, Object, PatchType};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -27,11 +27,6 @@ pub fn labels(meta: &ObjectMeta) -> &BTreeMap<String, String> {
     meta.labels.as_ref().unwrap_or(NONE)
 }
 
-/// `t` as a stored `metav1.Time` keeps it: to the second.
-pub fn time(t: Timestamp) -> Time {
-    Time(api::time::parse(&api::time::format(t)).unwrap_or(t))
-}
-
 /// Ready for at least `min_ready_seconds` (Kubernetes' `IsPodAvailable`).
 pub fn is_available(pod: &Pod, min_ready_seconds: i64, now: Timestamp) -> bool {
     if !api::pod::is_ready(pod) {
@@ -41,28 +36,11 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i64, now: Timestamp) -> bool {
         || api::pod::ready_since(pod).is_some_and(|t| crate::clock::add_secs(t, min_ready_seconds) < now)
 }
 
-// TODO(merge): remove once unused
-pub fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
-}
-
-// TODO(merge): remove once unused
-pub fn node_name(pod: &Value) -> &str {
-    pod["spec"]["nodeName"].as_str().unwrap_or("")
-}
-
-pub fn owner_references(obj: &Value) -> &[Value] {
-    obj["metadata"]["ownerReferences"].as_array().map(Vec::as_slice).unwrap_or(&[])
-}
-
-/// A strategic merge patch that drops the reference to `owner_uid` from `obj`,
-/// or the whole field when it is the only one (as Kubernetes leaves no empty list).
-pub fn drop_owner_patch(obj: &Value, owner_uid: &str) -> Value {
-    drop_reference(owner_references(obj).iter().map(|r| r["uid"].as_str().unwrap_or("")), owner_uid)
-}
-
-/// [`drop_owner_patch`] for the references of `uids`.
-fn drop_reference<'a>(mut uids: impl Iterator<Item = &'a str>, owner_uid: &str) -> Value {
+/// A strategic merge patch that drops the reference to `owner_uid` from an
+/// object, or the whole field when it is the only one (as Kubernetes leaves no
+/// empty list).
+pub fn drop_owner_patch(meta: &ObjectMeta, owner_uid: &str) -> Value {
+    let mut uids = meta.owner_references.iter().flatten().map(|r| r.uid.as_str());
     if uids.all(|uid| uid == owner_uid) {
         json!({"metadata": {"ownerReferences": null}})
     } else {
@@ -74,7 +52,7 @@ fn drop_reference<'a>(mut uids: impl Iterator<Item = &'a str>, owner_uid: &str) 
 /// reference goes ([`drop_owner_patch`]); the resourceVersion makes the patch
 /// fail if the object changed since the controller decided.
 pub fn release_patch(meta: &ObjectMeta, owner_uid: &str) -> Value {
-    let mut patch = drop_reference(meta.owner_references.iter().flatten().map(|r| r.uid.as_str()), owner_uid);
+    let mut patch = drop_owner_patch(meta, owner_uid);
     patch["metadata"]["resourceVersion"] = meta.resource_version.clone().unwrap_or_default().into();
     patch
 }
@@ -86,19 +64,6 @@ pub fn adopt_patch(meta: &ObjectMeta, owner: &Owner) -> Value {
         "ownerReferences": [owner.reference],
         "resourceVersion": meta.resource_version.as_deref().unwrap_or_default(),
     }})
-}
-
-/// The reference a controller puts on what it creates or adopts, for a JSON
-/// owner (the garbage collector's tests build owners as JSON).
-pub fn controller_ref(owner: &Value) -> Value {
-    json!({
-        "apiVersion": meta::api_version(owner),
-        "kind": meta::kind(owner),
-        "name": meta::name(owner),
-        "uid": meta::uid(owner),
-        "controller": true,
-        "blockOwnerDeletion": true,
-    })
 }
 
 /// The object a controller creates, deletes and adopts pods for: what its
@@ -451,7 +416,8 @@ mod tests {
         done.status.as_mut().unwrap().phase = Some("Succeeded".into());
         assert!(!is_active(&done));
         let mut deleting = ready.clone();
-        deleting.metadata.deletion_timestamp = Some(Time(NOW.parse().unwrap()));
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(NOW.parse().unwrap()));
         assert!(!is_active(&deleting));
     }
 
@@ -464,8 +430,8 @@ mod tests {
         let typed = pod_from_template(&serde_json::from_value(template).unwrap(), &Owner::of(&owner));
         assert_eq!(api::pod::controller_of(&typed.metadata).map(|r| r.uid.as_str()), Some("u1"));
         let pod = serde_json::to_value(&typed).unwrap();
-        assert_eq!(meta::generate_name(&pod), "kubia-");
-        assert_eq!(meta::namespace(&pod), "default");
+        assert_eq!(api::meta::generate_name(&pod), "kubia-");
+        assert_eq!(api::meta::namespace(&pod), "default");
         assert_eq!(pod["metadata"]["labels"], json!({"app": "kubia"}));
         assert_eq!(
             pod["metadata"]["ownerReferences"],

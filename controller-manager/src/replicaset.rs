@@ -450,7 +450,7 @@ impl<O: Flavor> ReplicaSetController<O> {
                 conditions.push(ReplicaSetCondition {
                     type_: "ReplicaFailure".into(),
                     status: "True".into(),
-                    last_transition_time: Some(pods::time(now)),
+                    last_transition_time: Some(api::time::to_second(now)),
                     reason: Some(reason.into()),
                     message: Some(e.to_string()),
                 });

@@ -10,7 +10,7 @@
 //! it watches with the method that handles that informer's changes
 //! ([`Watch`]), as client-go's `informer.AddEventHandler(...)`.
 
-use api::{ApiError, ResourceInfo};
+use api::ApiError;
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::Object;
@@ -58,28 +58,8 @@ pub trait Controller: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// The informers the controller watches, each with the handler that turns
-    /// its changes into keys on the queue. The default watches
-    /// [`informers`](Self::informers) with [`handle`](Self::handle).
-    fn watches(self: Arc<Self>) -> Vec<Watch> {
-        let informers = self.informers();
-        informers
-            .into_iter()
-            .map(|informer| {
-                let (ctrl, resource) = (self.clone(), informer.info);
-                Watch::new(&informer, move |change, queue| ctrl.handle(resource, change, queue))
-            })
-            .collect()
-    }
-
-    /// JSON informers whose changes [`handle`](Self::handle) is given, for
-    /// controllers not yet on typed objects (issue 17 moves them to
-    /// [`watches`](Self::watches)).
-    fn informers(&self) -> Vec<Arc<SharedInformer>> {
-        Vec::new()
-    }
-
-    /// Turns one change of a JSON informer into keys on the queue. Must not block.
-    fn handle(&self, _resource: &'static ResourceInfo, _change: &Change, _queue: &WorkQueue) {}
+    /// its changes into keys on the queue (client-go's `AddEventHandler`).
+    fn watches(self: Arc<Self>) -> Vec<Watch>;
 
     /// Queues every key the controller is responsible for (after the first sync,
     /// when changes were lost, and every [`resync_period`](Self::resync_period)).

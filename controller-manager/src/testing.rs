@@ -133,6 +133,24 @@ pub fn rs(name: &str, replicas: i64) -> Value {
     })
 }
 
+/// The reference a controller puts on what it creates or adopts, for a JSON
+/// owner (tests build owners as JSON).
+pub fn controller_ref(owner: &Value) -> Value {
+    json!({
+        "apiVersion": meta::api_version(owner),
+        "kind": meta::kind(owner),
+        "name": meta::name(owner),
+        "uid": meta::uid(owner),
+        "controller": true,
+        "blockOwnerDeletion": true,
+    })
+}
+
+/// An object's owner references, as JSON.
+pub fn owner_references(obj: &Value) -> &[Value] {
+    obj["metadata"]["ownerReferences"].as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
 /// Starts the informers of `ctx` and runs `controller` until the returned guard
 /// is dropped. The guard keeps the informers running too.
 pub fn run_controller(ctx: &crate::Context, controller: Arc<dyn crate::runner::Controller>) -> Running {

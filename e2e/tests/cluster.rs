@@ -240,7 +240,7 @@ fn a_restarted_kubelet_adopts_its_running_pods() {
     let node = live.field("pod/steady", "{.spec.nodeName}");
     let started = live.field("pod/steady", "{.status.containerStatuses[0].state.running.startedAt}");
     let id = live.field("pod/steady", "{.status.containerStatuses[0].containerID}");
-    let restarted_at = api::meta::now_rfc3339();
+    let restarted_at = api::time::now();
     assert!(std::process::Command::new("docker").args(["restart", &node]).output().unwrap().status.success());
     // The node's kubelet comes back and reports the same container, never restarted.
     let back = eventually(Duration::from_secs(60), || {

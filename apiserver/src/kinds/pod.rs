@@ -113,7 +113,7 @@ async fn bind(registry: &Registry, namespace: &str, pod_name: &str, body: &[u8])
 
 /// Sets a pod condition (`PodScheduled`, `Ready`, ...) with a fresh transition time.
 fn set_condition(pod: &mut Value, kind: &str, status: &str) {
-    let now = meta::now_rfc3339();
+    let now = api::time::now();
     let cond = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now});
     let conds = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
     let mut conds: Vec<Value> = conds.into_iter().filter(|c| c["type"] != kind).collect();

@@ -4,7 +4,7 @@
 //! intermediate state of a rollout can be checked against its bounds.
 
 use super::*;
-use crate::pods::controller_ref;
+use crate::testing::controller_ref;
 use crate::testing::{self, typed, TestApi};
 use api::meta;
 use api::ResourceInfo;

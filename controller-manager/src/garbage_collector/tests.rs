@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::clock::Clock;
-use crate::pods::owner_references;
+use crate::testing::owner_references;
 use crate::testing::{self, TestApi};
 use api::meta;
 use client::DeleteParams;
@@ -23,7 +23,7 @@ fn owned_pod(name: &str, owners: &[&Value]) -> Value {
         .iter()
         .enumerate()
         .map(|(i, o)| {
-            let mut r = crate::pods::controller_ref(o);
+            let mut r = crate::testing::controller_ref(o);
             r["controller"] = (i == 0).into();
             r
         })

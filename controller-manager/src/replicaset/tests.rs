@@ -59,7 +59,7 @@ fn pod(name: &str, labels: Value, owner: Option<&Value>) -> Value {
     p["metadata"]["resourceVersion"] = "7".into();
     p["metadata"]["creationTimestamp"] = format_time(jiff::Timestamp::now()).into();
     if let Some(o) = owner {
-        p["metadata"]["ownerReferences"] = json!([pods::controller_ref(o)]);
+        p["metadata"]["ownerReferences"] = json!([crate::testing::controller_ref(o)]);
     }
     p["status"] = json!({"phase": "Pending"});
     p
@@ -186,7 +186,7 @@ async fn orphans_are_adopted_and_pods_that_stop_matching_are_released() {
     let patched = f.fake.patched();
     let adopted: Vec<&Value> = patched.iter().filter(|(k, _)| k == "default/kubia-gpu").map(|(_, p)| p).collect();
     assert_eq!(adopted.len(), 1, "{patched:?}");
-    assert_eq!(adopted[0]["metadata"]["ownerReferences"], json!([pods::controller_ref(&f.owner)]));
+    assert_eq!(adopted[0]["metadata"]["ownerReferences"], json!([crate::testing::controller_ref(&f.owner)]));
     let released: Vec<&Value> =
         patched.iter().filter(|(k, _)| k == "default/kubia-relabelled").map(|(_, p)| p).collect();
     assert_eq!(released[0]["metadata"]["ownerReferences"], Value::Null, "its only reference goes, field and all");
@@ -282,7 +282,8 @@ async fn the_books_replication_controller_walkthrough() {
     let relabel = json!({"metadata": {"labels": {"app": "kubia-dev", "env": "dev"}}});
     api.client.patch(pods::pods(), "default", &moved, client::PatchType::Merge, &relabel).await.unwrap();
     api.eventually("the relabelled pod is released and replaced", || async {
-        let released = api.get("pods", "default", &moved).await.is_some_and(|p| pods::owner_references(&p).is_empty());
+        let released =
+            api.get("pods", "default", &moved).await.is_some_and(|p| crate::testing::owner_references(&p).is_empty());
         released && in_scope(&api).await.len() == 3
     })
     .await;
