@@ -9,6 +9,7 @@
 //! - [`server`]: the node agent's gRPC service.
 //! - [`api`]: what the kubelet writes to the API (status, deletions, events).
 //! - [`clock`]: wall time that tests can pause, and Kubernetes' time formats.
+//! - [`informers`]: the shared informers of Services and Endpoints that the DNS server and the proxy read.
 //! - [`hollow`]: many nodes in one process over the fake runtime (`--hollow-nodes`).
 //! - [`proxy`]: the node proxy (`--proxy`): ClusterIPs, NodePorts and LoadBalancer ports.
 //! - [`dns`]: the node-local cluster DNS server (with `--proxy`).
@@ -17,6 +18,7 @@ pub mod api;
 pub mod clock;
 pub mod dns;
 pub mod hollow;
+pub mod informers;
 pub mod node;
 pub mod pods;
 pub mod probe;
@@ -25,10 +27,11 @@ pub mod runtime;
 pub mod server;
 
 use anyhow::Context;
-use client::informer::{InformerFactory, SharedInformer};
+use client::informer::InformerFactory;
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
 use clock::Clock;
+use informers::ServiceInformers;
 use pods::{Kubelet, PodEvent, Settings};
 use runtime::docker::DockerRuntime;
 use runtime::fake::FakeRuntime;
@@ -333,14 +336,6 @@ pub async fn run(
     }
     server.await??;
     Ok(())
-}
-
-/// The kubelet's shared informers of Services and of Endpoints, which the
-/// DNS server and the node proxy read.
-#[derive(Clone)]
-pub struct ServiceInformers {
-    pub services: Arc<SharedInformer>,
-    pub endpoints: Arc<SharedInformer>,
 }
 
 /// Starts the node-local DNS server on the cluster DNS address (put on `lo`

@@ -17,7 +17,7 @@ pub mod records;
 pub use pod::{pod_dns_config, PodDns};
 pub use records::Records;
 
-use crate::ServiceInformers;
+use crate::informers::ServiceInformers;
 use anyhow::Context;
 use client::informer::Change;
 use hickory_server::net::runtime::Time;

@@ -163,8 +163,10 @@ async fn a_service_created_after_start_resolves() {
     let server = DnsServer::bind("127.0.0.1:0".parse().unwrap(), records.clone()).await.unwrap();
     let udp = server.udp_addr();
     let informers = client::informer::InformerFactory::new(api.client.clone());
-    let shared =
-        crate::ServiceInformers { services: informers.informer(services), endpoints: informers.informer(endpoints) };
+    let shared = crate::informers::ServiceInformers {
+        services: informers.informer(services),
+        endpoints: informers.informer(endpoints),
+    };
     let watch = tokio::spawn(keep_records(shared, records));
     informers.start();
     tokio::spawn(server.run(std::future::pending()));

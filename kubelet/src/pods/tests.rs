@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::api::testing::RecordingApi;
-use crate::probe::ProbeOutcome;
 use crate::runtime::fake::{FakeRuntime, Program};
+use crate::runtime::ProbeOutcome;
 use serde_json::json;
 use service_env::ServiceLinks;
 use tokio::time::Instant;

@@ -18,7 +18,7 @@ pub mod netlink;
 pub mod relay;
 pub mod rules;
 
-use crate::ServiceInformers;
+use crate::informers::ServiceInformers;
 use netlink::Loopback;
 use relay::Balancer;
 use rules::{Plan, ServicePort};

@@ -6,12 +6,12 @@
 //! layout of Kubernetes' dockershim. Containers carry the kubelet's labels and
 //! dockershim's names (`k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`).
 
+use super::probing::probe_network;
 use super::{
     ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
-    ExecSession, ImageInfo, LogOptions, ProbeTarget, Result, Runtime, RuntimeError, SandboxConfig, LABEL_NODE,
-    LABEL_POD_UID,
+    ExecSession, ImageInfo, LogOptions, ProbeAction, ProbeOutcome, ProbeTarget, Result, Runtime, RuntimeError,
+    SandboxConfig, LABEL_NODE, LABEL_POD_UID,
 };
-use crate::probe::{probe_network, ProbeAction, ProbeOutcome};
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};

@@ -16,10 +16,10 @@
 
 use super::{
     ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
-    ExecSession, ImageInfo, LogOptions, ProbeTarget, Result, Runtime, RuntimeError, SandboxConfig,
+    ExecSession, ImageInfo, LogOptions, ProbeAction, ProbeOutcome, ProbeTarget, Result, Runtime, RuntimeError,
+    SandboxConfig,
 };
 use crate::clock::Clock;
-use crate::probe::{ProbeAction, ProbeOutcome};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};

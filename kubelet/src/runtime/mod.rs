@@ -10,8 +10,10 @@
 
 pub mod docker;
 pub mod fake;
+pub mod probing;
 
-use crate::probe::{ProbeAction, ProbeOutcome};
+pub use probing::{ProbeAction, ProbeOutcome, ProbeTarget};
+
 use futures::Stream;
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -213,18 +215,6 @@ pub struct ExecSession {
 /// A byte stream both ways (a port-forward connection).
 pub trait Connection: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Connection for T {}
-
-/// Which container a probe is about, and where its pod lives.
-#[derive(Debug, Clone)]
-pub struct ProbeTarget {
-    pub pod_namespace: String,
-    pub pod_name: String,
-    pub container_name: String,
-    pub container_id: String,
-    pub pod_ip: String,
-    /// `liveness`, `readiness` or `startup`.
-    pub kind: &'static str,
-}
 
 #[async_trait::async_trait]
 pub trait Runtime: Send + Sync + 'static {
