@@ -177,8 +177,8 @@ pub async fn run(
     let client = Client::connect_lazy(&config.server)?;
     let cpu = config.cpu.clone().unwrap_or_else(|| DEFAULT_CPU.into());
     let memory = config.memory.clone().unwrap_or_else(|| DEFAULT_MEMORY.into());
-    let cpu_cores = pods::container::parse_quantity(&cpu).map_err(|e| anyhow::anyhow!("--cpu: {e}"))?;
-    let memory_bytes = pods::container::parse_quantity(&memory).map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
+    let cpu_cores = pods::container::quantity(&cpu).map_err(|e| anyhow::anyhow!("--cpu: {e}"))?;
+    let memory_bytes = pods::container::quantity(&memory).map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
     let behaviour = Hollow {
         start_delay: config.hollow_pod_start_delay,
         exit_after: config.hollow_container_exit_after,
@@ -201,8 +201,8 @@ pub async fn run(
             relist_period: config.relist_period,
             resync_period: config.sync_frequency,
             runtime_name: "docker",
-            node_cpu_millis: (cpu_cores * 1000.0) as i64,
-            node_memory_bytes: memory_bytes as i64,
+            node_cpu_millis: cpu_cores.milli_value(),
+            node_memory_bytes: memory_bytes.value(),
         };
         let api = Arc::new(ClientApi::new(client.clone(), &name));
         let kubelet = Kubelet::new(settings, runtime.clone(), api.clone(), Clock::system());

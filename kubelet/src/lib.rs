@@ -8,7 +8,7 @@
 //! - [`node`]: the Node object, its status and its Lease.
 //! - [`server`]: the node agent's gRPC service.
 //! - [`api`]: what the kubelet writes to the API (status, deletions, events).
-//! - [`clock`]: wall time that tests can pause, and Kubernetes' time formats.
+//! - [`clock`]: wall time that tests can pause.
 //! - [`informers`]: the shared informers of Services and Endpoints that the DNS server and the proxy read.
 //! - [`hollow`]: many nodes in one process over the fake runtime (`--hollow-nodes`).
 //! - [`proxy`]: the node proxy (`--proxy`): ClusterIPs, NodePorts and LoadBalancer ports.
@@ -258,8 +258,8 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string());
     let memory = config.memory.clone().or_else(node::host_memory).unwrap_or_else(|| "1Gi".into());
-    let cpu_cores = pods::container::parse_quantity(&cpu).map_err(|e| anyhow::anyhow!("--cpu: {e}"))?;
-    let memory_bytes = pods::container::parse_quantity(&memory).map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
+    let cpu_cores = pods::container::quantity(&cpu).map_err(|e| anyhow::anyhow!("--cpu: {e}"))?;
+    let memory_bytes = pods::container::quantity(&memory).map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
     tracing::info!(node = %node_name, ip = %node_ip, cpu = %cpu, memory = %memory, "starting the kubelet");
 
     let settings = Settings {
@@ -270,8 +270,8 @@ pub async fn run(
         relist_period: config.relist_period,
         resync_period: config.sync_frequency,
         runtime_name: runtime.name(),
-        node_cpu_millis: (cpu_cores * 1000.0) as i64,
-        node_memory_bytes: memory_bytes as i64,
+        node_cpu_millis: cpu_cores.milli_value(),
+        node_memory_bytes: memory_bytes.value(),
     };
     let api = Arc::new(api::ClientApi::new(client.clone(), &node_name));
     // One list+watch of Services (and of Endpoints, with --proxy) for

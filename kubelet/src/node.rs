@@ -8,8 +8,9 @@
 //! heartbeat. That keeps thousands of hollow nodes cheap for the apiserver.
 
 use crate::api::{EventType, PodApi};
-use crate::clock::{format_micro_time, format_time, Clock};
+use crate::clock::Clock;
 use crate::pods::Kubelet;
+use api::time::{format as format_time, format_micro as format_micro_time};
 use api::{registry, ApiError};
 use client::{Client, PatchType};
 use serde_json::{json, Value};

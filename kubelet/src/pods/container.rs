@@ -4,6 +4,7 @@
 //! resource limits, by Kubernetes' rules.
 
 use crate::runtime::{ContainerConfig, ContainerMeta};
+use api::quantity::Quantity;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -48,7 +49,7 @@ pub fn container_config(
     let request =
         |r: &str| resources["requests"][r].as_str().map(String::from).or_else(|| number(&resources["requests"][r]));
     let memory_limit = match limit("memory") {
-        Some(q) => Some(parse_quantity(&q).map(|b| b.ceil() as i64)?),
+        Some(q) => Some(quantity(&q)?.value()),
         None => None,
     };
     let cpu_limit_millis = match limit("cpu") {
@@ -82,7 +83,7 @@ fn number(v: &Value) -> Option<String> {
 }
 
 fn cpu_millis(q: &str) -> Result<i64, String> {
-    parse_quantity(q).map(|cores| (cores * 1000.0).ceil() as i64)
+    Ok(quantity(q)?.milli_value())
 }
 
 /// Kubernetes' milliCPUToShares: 1 CPU = 1024 shares, at least 2 (also for no request).
@@ -173,19 +174,20 @@ fn resource_value(container: &Value, ctx: &EnvContext<'_>, resource: &str, divis
         .as_str()
         .map(String::from)
         .or_else(|| number(&container["resources"][section][kind]));
+    // In thousandths, so that cpu (`500m`) and memory divide alike.
     let amount = match (set, kind) {
-        (Some(q), _) => parse_quantity(&q)?,
-        (None, "cpu") if section == "limits" => ctx.node_cpu_millis as f64 / 1000.0,
-        (None, "memory") if section == "limits" => ctx.node_memory_bytes as f64,
-        (None, "cpu" | "memory") => 0.0,
+        (Some(q), _) => quantity(&q)?.milli_value(),
+        (None, "cpu") if section == "limits" => ctx.node_cpu_millis,
+        (None, "memory") if section == "limits" => ctx.node_memory_bytes.saturating_mul(1000),
+        (None, "cpu" | "memory") => 0,
         _ => return Err(format!("unsupported resource: {resource}")),
     };
-    let divisor = parse_quantity(divisor)?;
-    if divisor <= 0.0 {
+    let divisor_millis = quantity(divisor)?.milli_value();
+    if divisor_millis <= 0 {
         return Err(format!("invalid divisor: {divisor}"));
     }
     // Kubernetes rounds up, and never reports less than 1 for a non-zero amount.
-    Ok(((amount / divisor).ceil() as i64).to_string())
+    Ok((amount.max(0) as u64).div_ceil(divisor_millis as u64).to_string())
 }
 
 /// Expands `$(NAME)` references as Kubernetes does: defined names are
@@ -227,39 +229,9 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
-/// Parses a Kubernetes quantity (`128Mi`, `500m`, `1.5`, `1e3`, `2G`) into its plain value.
-pub fn parse_quantity(q: &str) -> Result<f64, String> {
-    let q = q.trim();
-    let invalid = || {
-        format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {q:?}")
-    };
-    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let base: f64 = num.parse().map_err(|_| invalid())?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exp if exp.starts_with(['e', 'E']) => {
-            let e: i32 = exp[1..].parse().map_err(|_| invalid())?;
-            10f64.powi(e)
-        }
-        _ => return Err(invalid()),
-    };
-    Ok(base * factor)
+/// A quantity from the spec or a flag; the error is Kubernetes' message and the text.
+pub fn quantity(q: &str) -> Result<Quantity, String> {
+    api::quantity::parse(q.trim()).map_err(|e| format!("{e}: {q:?}"))
 }
 
 #[cfg(test)]
@@ -384,11 +356,12 @@ mod tests {
 
     #[test]
     fn quantities_parse() {
+        // In thousandths: what limits and resourceFieldRefs are computed in.
         for (q, want) in
-            [("1", 1.0), ("500m", 0.5), ("1Gi", 1073741824.0), ("2k", 2000.0), ("1e3", 1000.0), ("0.5", 0.5)]
+            [("1", 1000), ("500m", 500), ("1Gi", 1073741824000), ("2k", 2_000_000), ("1e3", 1_000_000), ("0.5", 500)]
         {
-            assert_eq!(parse_quantity(q).unwrap(), want, "{q}");
+            assert_eq!(quantity(q).unwrap().milli_value(), want, "{q}");
         }
-        assert!(parse_quantity("12x").is_err());
+        assert!(quantity("12x").is_err());
     }
 }

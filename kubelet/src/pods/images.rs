@@ -20,20 +20,12 @@ pub struct ImageError {
     pub message: String,
 }
 
-/// The policy Kubernetes defaults to: `Always` for `:latest` or untagged images, else `IfNotPresent`.
+/// The container's `imagePullPolicy`, or the one the apiserver defaults it to
+/// (`api::validation::pull_policy`) when a pod reaches the kubelet without one.
 pub fn pull_policy(container: &Value) -> String {
-    if let Some(p) = container["imagePullPolicy"].as_str().filter(|p| !p.is_empty()) {
-        return p.to_string();
-    }
-    let image = container["image"].as_str().unwrap_or("");
-    if image.contains('@') {
-        return "IfNotPresent".into();
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.split_once(':') {
-        None => "Always".into(),
-        Some((_, "latest")) => "Always".into(),
-        Some(_) => "IfNotPresent".into(),
+    match container["imagePullPolicy"].as_str().filter(|p| !p.is_empty()) {
+        Some(p) => p.to_string(),
+        None => api::validation::pull_policy(container["image"].as_str().unwrap_or("")).to_string(),
     }
 }
 

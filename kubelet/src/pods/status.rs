@@ -3,8 +3,8 @@
 //! (`getPhase`, `GeneratePodReadyCondition`, `convertToAPIContainerStatuses`).
 //! Pure functions, so the rules can be read and tested as tables.
 
-use crate::clock::format_time;
 use crate::runtime::{ContainerInfo, ContainerState};
+use api::time::format as format_time;
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
 
