@@ -21,6 +21,7 @@ use crate::runtime::fake::{FakeRuntime, Hollow};
 use crate::Config;
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
+use k8s_openapi::api::core::v1::Pod;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,16 +95,16 @@ impl HollowNodes {
     /// to; pods of other nodes (a normal kubelet's, another process's) are
     /// ignored. The runtime learns the pod's annotations before its worker
     /// makes containers.
-    pub fn dispatch(&self, event: Event) {
+    pub fn dispatch(&self, event: Event<Pod>) {
         match event {
             Event::Applied(pod) => {
-                if let Some(node) = self.get(pod["spec"]["nodeName"].as_str().unwrap_or("")) {
+                if let Some(node) = self.get(api::pod::node_name(&pod)) {
                     node.runtime.admit(&pod);
                     node.kubelet.handle(PodEvent::Applied(pod));
                 }
             }
             Event::Deleted(pod) => {
-                if let Some(node) = self.get(pod["spec"]["nodeName"].as_str().unwrap_or("")) {
+                if let Some(node) = self.get(api::pod::node_name(&pod)) {
                     node.runtime.forget(&pod);
                     node.kubelet.handle(PodEvent::Deleted(pod));
                 }
@@ -141,7 +142,7 @@ impl HollowNodes {
     /// nodes until `shutdown` resolves.
     pub async fn watch_pods(&self, client: Client, shutdown: impl std::future::Future<Output = ()>) {
         let params = ListParams { field_selector: "spec.nodeName!=".into(), ..Default::default() };
-        let mut informer = Informer::start(client, crate::api::registry_pods(), "", params);
+        let mut informer = Informer::<Pod>::start(client, crate::api::registry_pods(), "", params);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

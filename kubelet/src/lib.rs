@@ -32,6 +32,7 @@ use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
 use clock::Clock;
 use informers::ServiceInformers;
+use k8s_openapi::api::core::v1::Pod;
 use pods::{Kubelet, PodEvent, Settings};
 use runtime::docker::DockerRuntime;
 use runtime::fake::FakeRuntime;
@@ -192,7 +193,7 @@ async fn detect_node_ip(docker: &DockerRuntime) -> anyhow::Result<String> {
 pub async fn watch_pods(client: Client, kubelet: Kubelet, shutdown: impl std::future::Future<Output = ()>) {
     let field_selector = format!("spec.nodeName={}", kubelet.settings().node_name);
     let params = ListParams { field_selector, ..Default::default() };
-    let mut informer = Informer::start(client, api::registry_pods(), "", params);
+    let mut informer = Informer::<Pod>::start(client, api::registry_pods(), "", params);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -13,6 +13,7 @@ use crate::pods::Kubelet;
 use api::time::{format as format_time, format_micro as format_micro_time};
 use api::{registry, ApiError};
 use client::{Client, PatchType};
+use k8s_openapi::api::core::v1::ObjectReference;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -116,8 +117,14 @@ impl Node {
     }
 
     /// A reference to the Node for events (Kubernetes uses the node name as its uid there).
-    fn reference(&self) -> Value {
-        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.config.name, "uid": self.config.name}})
+    fn reference(&self) -> ObjectReference {
+        ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(self.config.name.clone()),
+            uid: Some(self.config.name.clone()),
+            ..Default::default()
+        }
     }
 
     fn event(&self, kind: EventType, reason: &str, message: &str) {

@@ -13,11 +13,13 @@
 //! publishes which container instance runs now, the tasks publish results for
 //! that instance and wake the worker when one changes.
 
-use crate::api::{EventType, PodApi};
+use crate::api::{reference, EventType, PodApi};
 use crate::clock::Clock;
 use crate::runtime::{ProbeAction, ProbeOutcome, ProbeTarget, Runtime};
+use client::Object;
 use jiff::Timestamp;
-use serde_json::Value;
+use k8s_openapi::api::core::v1::{Container, Pod, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,12 +35,12 @@ pub enum ProbeKind {
 impl ProbeKind {
     pub const ALL: [ProbeKind; 3] = [ProbeKind::Liveness, ProbeKind::Readiness, ProbeKind::Startup];
 
-    /// The pod spec field.
-    pub fn field(self) -> &'static str {
+    /// The container's probe of this kind, if it has one.
+    pub fn of(self, container: &Container) -> Option<&Probe> {
         match self {
-            ProbeKind::Liveness => "livenessProbe",
-            ProbeKind::Readiness => "readinessProbe",
-            ProbeKind::Startup => "startupProbe",
+            ProbeKind::Liveness => container.liveness_probe.as_ref(),
+            ProbeKind::Readiness => container.readiness_probe.as_ref(),
+            ProbeKind::Startup => container.startup_probe.as_ref(),
         }
     }
     /// As event messages spell it: `Liveness probe failed: ...`.
@@ -70,49 +72,32 @@ pub struct ProbeSpec {
 }
 
 impl ProbeSpec {
-    /// Reads `container[kind.field()]`; None when the container has no such probe.
-    pub fn from_container(container: &Value, kind: ProbeKind) -> Option<Result<Self, String>> {
-        let probe = container.get(kind.field()).filter(|p| p.is_object())?;
-        Some(Self::parse(probe, container))
+    /// The container's probe of `kind`, with Kubernetes' defaults; None when it has none.
+    pub fn from_container(container: &Container, kind: ProbeKind) -> Option<Result<Self, String>> {
+        Some(Self::parse(kind.of(container)?, container))
     }
 
-    fn parse(probe: &Value, container: &Value) -> Result<Self, String> {
-        let secs = |field: &str, default: u64| {
-            Duration::from_secs(probe[field].as_u64().filter(|v| *v > 0).unwrap_or(default))
-        };
-        let count = |field: &str, default: u32| {
-            probe[field].as_u64().filter(|v| *v > 0).map(|v| v.min(u64::from(u32::MAX)) as u32).unwrap_or(default)
-        };
-        let action = if let Some(http) = probe.get("httpGet").filter(|v| v.is_object()) {
-            let mut path = http["path"].as_str().unwrap_or("/").to_string();
+    fn parse(probe: &Probe, container: &Container) -> Result<Self, String> {
+        // Unset, zero and negative values all take the default, as before defaulting existed.
+        let positive = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0);
+        let secs = |v: Option<i32>, default: u32| Duration::from_secs(u64::from(positive(v).unwrap_or(default)));
+        let action = if let Some(http) = &probe.http_get {
+            let mut path = http.path.clone().unwrap_or_else(|| "/".into());
             if !path.starts_with('/') {
                 path.insert(0, '/');
             }
-            let headers = http["httpHeaders"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|h| (h["name"].as_str().unwrap_or("").to_string(), h["value"].as_str().unwrap_or("").to_string()))
-                .collect();
+            let headers = http.http_headers.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect();
             ProbeAction::Http {
-                scheme: http["scheme"].as_str().unwrap_or("HTTP").to_uppercase(),
-                host: http["host"].as_str().unwrap_or("").to_string(),
-                port: resolve_port(&http["port"], container)?,
+                scheme: http.scheme.as_deref().unwrap_or("HTTP").to_uppercase(),
+                host: http.host.clone().unwrap_or_default(),
+                port: resolve_port(&http.port, container)?,
                 path,
                 headers,
             }
-        } else if let Some(tcp) = probe.get("tcpSocket").filter(|v| v.is_object()) {
-            ProbeAction::Tcp {
-                host: tcp["host"].as_str().unwrap_or("").to_string(),
-                port: resolve_port(&tcp["port"], container)?,
-            }
-        } else if let Some(exec) = probe.get("exec").filter(|v| v.is_object()) {
-            let command = exec["command"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str().map(String::from))
-                .collect::<Vec<_>>();
+        } else if let Some(tcp) = &probe.tcp_socket {
+            ProbeAction::Tcp { host: tcp.host.clone().unwrap_or_default(), port: resolve_port(&tcp.port, container)? }
+        } else if let Some(exec) = &probe.exec {
+            let command = exec.command.clone().unwrap_or_default();
             if command.is_empty() {
                 return Err("exec probe has no command".into());
             }
@@ -122,32 +107,31 @@ impl ProbeSpec {
         };
         Ok(Self {
             action,
-            initial_delay: Duration::from_secs(probe["initialDelaySeconds"].as_u64().unwrap_or(0)),
-            timeout: secs("timeoutSeconds", 1),
-            period: secs("periodSeconds", 10),
-            success_threshold: count("successThreshold", 1),
-            failure_threshold: count("failureThreshold", 3),
+            initial_delay: secs(probe.initial_delay_seconds, 0),
+            timeout: secs(probe.timeout_seconds, 1),
+            period: secs(probe.period_seconds, 10),
+            success_threshold: positive(probe.success_threshold).unwrap_or(1),
+            failure_threshold: positive(probe.failure_threshold).unwrap_or(3),
         })
     }
 }
 
 /// A probe port: a number, or the name of one of the container's ports.
-fn resolve_port(port: &Value, container: &Value) -> Result<u16, String> {
-    if let Some(n) = port.as_u64() {
-        return u16::try_from(n).map_err(|_| format!("invalid port number: {n}"));
-    }
-    let name = port.as_str().unwrap_or("");
+fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String> {
+    let name = match port {
+        IntOrString::Int(n) => return u16::try_from(*n).map_err(|_| format!("invalid port number: {n}")),
+        IntOrString::String(name) => name,
+    };
     if let Ok(n) = name.parse::<u16>() {
         return Ok(n);
     }
-    container["ports"]
-        .as_array()
-        .into_iter()
+    container
+        .ports
+        .iter()
         .flatten()
-        .find(|p| p["name"].as_str() == Some(name))
-        .and_then(|p| p["containerPort"].as_u64())
-        .and_then(|n| u16::try_from(n).ok())
-        .ok_or_else(|| format!("couldn't find port: {name} in {}", container["name"].as_str().unwrap_or("")))
+        .find(|p| p.name.as_deref() == Some(name.as_str()))
+        .and_then(|p| u16::try_from(p.container_port).ok())
+        .ok_or_else(|| format!("couldn't find port: {name} in {}", container.name))
 }
 
 /// A probe's current verdict about one container instance. None: no verdict
@@ -257,7 +241,7 @@ impl ProbeBoard {
 pub struct ProbeTask {
     pub kind: ProbeKind,
     pub spec: ProbeSpec,
-    pub pod: Arc<Value>,
+    pub pod: Arc<Pod>,
     pub container_name: String,
     pub board: ProbeBoard,
     pub runtime: Arc<dyn Runtime>,
@@ -310,8 +294,8 @@ impl ProbeTask {
             return true;
         }
         let target = ProbeTarget {
-            pod_namespace: api::meta::namespace(&self.pod).to_string(),
-            pod_name: api::meta::name(&self.pod).to_string(),
+            pod_namespace: self.pod.namespace().to_string(),
+            pod_name: self.pod.name().to_string(),
             container_name: self.container_name.clone(),
             container_id: view.id.clone(),
             pod_ip,
@@ -326,12 +310,12 @@ impl ProbeTask {
             ProbeOutcome::Success => true,
             ProbeOutcome::Failure(output) => {
                 let message = format!("{} probe failed: {output}", self.kind.title());
-                self.api.event(&self.pod, EventType::Warning, "Unhealthy", &message);
+                self.api.event(&reference(&self.pod), EventType::Warning, "Unhealthy", &message);
                 false
             }
             ProbeOutcome::Error(err) => {
                 let message = format!("{} probe errored: {err}", self.kind.title());
-                self.api.event(&self.pod, EventType::Warning, "Unhealthy", &message);
+                self.api.event(&reference(&self.pod), EventType::Warning, "Unhealthy", &message);
                 return true;
             }
         };
@@ -370,12 +354,13 @@ mod tests {
 
     #[test]
     fn specs_take_kubernetes_defaults_and_named_ports() {
-        let container = json!({
+        let container: Container = serde_json::from_value(json!({
             "name": "kubia",
             "ports": [{"name": "http", "containerPort": 8080}],
             "livenessProbe": {"httpGet": {"path": "healthz", "port": "http"}},
             "readinessProbe": {"exec": {"command": ["ls", "/var/ready"]}, "periodSeconds": 1, "successThreshold": 2},
-        });
+        }))
+        .unwrap();
         let live = ProbeSpec::from_container(&container, ProbeKind::Liveness).unwrap().unwrap();
         assert_eq!(
             live,
@@ -398,7 +383,8 @@ mod tests {
         assert_eq!(ready.period, Duration::from_secs(1));
         assert_eq!(ready.success_threshold, 2);
         assert!(ProbeSpec::from_container(&container, ProbeKind::Startup).is_none());
-        let bad = json!({"name": "x", "livenessProbe": {"tcpSocket": {"port": "nope"}}});
+        let bad: Container =
+            serde_json::from_value(json!({"name": "x", "livenessProbe": {"tcpSocket": {"port": "nope"}}})).unwrap();
         assert_eq!(
             ProbeSpec::from_container(&bad, ProbeKind::Liveness).unwrap().unwrap_err(),
             "couldn't find port: nope in x"

@@ -5,12 +5,13 @@
 
 use crate::runtime::{ContainerConfig, ContainerMeta};
 use api::quantity::Quantity;
-use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use client::Object;
+use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What the environment of a container may refer to besides the pod spec.
 pub struct EnvContext<'a> {
-    pub pod: &'a Value,
+    pub pod: &'a Pod,
     pub pod_ip: &'a str,
     pub host_ip: &'a str,
     /// Node allocatable, for `resourceFieldRef`s to limits the container does not set.
@@ -23,67 +24,61 @@ pub struct EnvContext<'a> {
 /// Builds the runtime config of `container`. Errors are what Kubernetes
 /// reports as `CreateContainerConfigError`.
 pub fn container_config(
-    container: &Value,
+    container: &Container,
     meta: ContainerMeta,
     sandbox_id: &str,
     ctx: &EnvContext<'_>,
 ) -> Result<ContainerConfig, String> {
     let env = environment(container, ctx)?;
     let vars: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let strings = |field: &str| -> Option<Vec<String>> {
-        let list: Vec<String> = container[field]
-            .as_array()?
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|s| expand(s, &|name| vars.get(name).map(|v| v.to_string())))
-            .collect();
+    let strings = |list: &Option<Vec<String>>| -> Option<Vec<String>> {
+        let list: Vec<String> =
+            list.iter().flatten().map(|s| expand(s, &|name| vars.get(name).map(|v| v.to_string()))).collect();
         (!list.is_empty()).then_some(list)
     };
     // Kubernetes: `command` replaces the image's entrypoint and drops its CMD;
     // `args` alone keeps the entrypoint and replaces CMD. Docker's own merge of
     // Entrypoint/Cmd with the image config does exactly this.
-    let entrypoint = strings("command");
-    let cmd = strings("args");
-    let resources = &container["resources"];
-    let limit = |r: &str| resources["limits"][r].as_str().map(String::from).or_else(|| number(&resources["limits"][r]));
-    let request =
-        |r: &str| resources["requests"][r].as_str().map(String::from).or_else(|| number(&resources["requests"][r]));
-    let memory_limit = match limit("memory") {
-        Some(q) => Some(quantity(&q)?.value()),
+    let entrypoint = strings(&container.command);
+    let cmd = strings(&container.args);
+    let memory_limit = match resource(container, "limits", "memory") {
+        Some(q) => Some(quantity(q)?.value()),
         None => None,
     };
-    let cpu_limit_millis = match limit("cpu") {
-        Some(q) => Some(cpu_millis(&q)?),
+    let cpu_limit_millis = match resource(container, "limits", "cpu") {
+        Some(q) => Some(quantity(q)?.milli_value()),
         None => None,
     };
     // A request defaults to the limit when only the limit is set.
-    let cpu_request_millis = match request("cpu") {
-        Some(q) => cpu_millis(&q)?,
+    let cpu_request_millis = match resource(container, "requests", "cpu") {
+        Some(q) => quantity(q)?.milli_value(),
         None => cpu_limit_millis.unwrap_or(0),
     };
     Ok(ContainerConfig {
         meta,
         sandbox_id: sandbox_id.to_string(),
-        image: container["image"].as_str().unwrap_or("").to_string(),
+        image: container.image.clone().unwrap_or_default(),
         entrypoint,
         cmd,
         env,
-        working_dir: container["workingDir"].as_str().filter(|s| !s.is_empty()).map(String::from),
+        working_dir: container.working_dir.clone().filter(|s| !s.is_empty()),
         memory_limit,
         nano_cpus: cpu_limit_millis.map(|m| m * 1_000_000),
         cpu_shares: Some(cpu_shares(cpu_request_millis)),
-        tty: container["tty"].as_bool().unwrap_or(false),
-        stdin: container["stdin"].as_bool().unwrap_or(false),
-        stdin_once: container["stdinOnce"].as_bool().unwrap_or(false),
+        tty: container.tty.unwrap_or(false),
+        stdin: container.stdin.unwrap_or(false),
+        stdin_once: container.stdin_once.unwrap_or(false),
     })
 }
 
-fn number(v: &Value) -> Option<String> {
-    v.as_f64().map(|n| n.to_string())
-}
-
-fn cpu_millis(q: &str) -> Result<i64, String> {
-    Ok(quantity(q)?.milli_value())
+/// The container's `resources.<section>.<name>` (`limits`/`requests`, `cpu`/`memory`).
+fn resource<'a>(container: &'a Container, section: &str, name: &str) -> Option<&'a str> {
+    let resources = container.resources.as_ref()?;
+    let amounts = match section {
+        "limits" => resources.limits.as_ref(),
+        _ => resources.requests.as_ref(),
+    };
+    amounts?.get(name).map(|q| q.0.as_str())
 }
 
 /// Kubernetes' milliCPUToShares: 1 CPU = 1024 shares, at least 2 (also for no request).
@@ -95,15 +90,15 @@ pub fn cpu_shares(millis: i64) -> i64 {
 /// the `env` entries, each able to refer with `$(NAME)` to the ones before it
 /// and to the service variables; then the service variables the entries do not
 /// define (an entry overrides the service variable of the same name).
-fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>, String> {
+fn environment(container: &Container, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>, String> {
     let mut env: Vec<(String, String)> = Vec::new();
     let services: HashMap<&str, &str> = ctx.services.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    for var in container["env"].as_array().into_iter().flatten() {
-        let name = var["name"].as_str().unwrap_or("").to_string();
-        let value = if let Some(from) = var.get("valueFrom").filter(|v| v.is_object()) {
+    for var in container.env.iter().flatten() {
+        let name = var.name.clone();
+        let value = if let Some(from) = &var.value_from {
             value_from(from, container, ctx)?
         } else {
-            let raw = var["value"].as_str().unwrap_or("");
+            let raw = var.value.as_deref().unwrap_or("");
             let defined: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             expand(raw, &|n| defined.get(n).or_else(|| services.get(n)).map(|v| v.to_string()))
         };
@@ -118,17 +113,19 @@ fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, S
     Ok(env)
 }
 
-fn value_from(from: &Value, container: &Value, ctx: &EnvContext<'_>) -> Result<String, String> {
-    if let Some(path) = from["fieldRef"]["fieldPath"].as_str() {
-        return field_value(ctx, path);
+fn value_from(from: &EnvVarSource, container: &Container, ctx: &EnvContext<'_>) -> Result<String, String> {
+    if let Some(field) = &from.field_ref {
+        return field_value(ctx, &field.field_path);
     }
-    if let Some(resource) = from["resourceFieldRef"]["resource"].as_str() {
-        return resource_value(container, ctx, resource, from["resourceFieldRef"]["divisor"].as_str().unwrap_or("1"));
+    if let Some(r) = &from.resource_field_ref {
+        let divisor = r.divisor.as_ref().map_or("1", |d| d.0.as_str());
+        return resource_value(container, ctx, &r.resource, divisor);
     }
-    for unsupported in ["configMapKeyRef", "secretKeyRef"] {
-        if from.get(unsupported).is_some() {
-            return Err(format!("{unsupported} environment variables are not supported by kubelab yet"));
-        }
+    if from.config_map_key_ref.is_some() {
+        return Err("configMapKeyRef environment variables are not supported by kubelab yet".into());
+    }
+    if from.secret_key_ref.is_some() {
+        return Err("secretKeyRef environment variables are not supported by kubelab yet".into());
     }
     Err("env valueFrom has no source".into())
 }
@@ -141,18 +138,21 @@ fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
         Some(rest.to_string())
     };
     let value = match path {
-        "metadata.name" => api::meta::name(pod).to_string(),
-        "metadata.namespace" => api::meta::namespace(pod).to_string(),
-        "metadata.uid" => api::meta::uid(pod).to_string(),
-        "spec.nodeName" => pod["spec"]["nodeName"].as_str().unwrap_or("").to_string(),
-        "spec.serviceAccountName" => pod["spec"]["serviceAccountName"].as_str().unwrap_or("").to_string(),
+        "metadata.name" => pod.name().to_string(),
+        "metadata.namespace" => pod.namespace().to_string(),
+        "metadata.uid" => pod.uid().to_string(),
+        "spec.nodeName" => api::pod::node_name(pod).to_string(),
+        "spec.serviceAccountName" => pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
         "status.podIP" | "status.podIPs" => ctx.pod_ip.to_string(),
         "status.hostIP" | "status.hostIPs" => ctx.host_ip.to_string(),
         _ => {
+            let from = |map: &Option<BTreeMap<String, String>>, key: String| {
+                map.as_ref().and_then(|m| m.get(&key)).cloned().unwrap_or_default()
+            };
             if let Some(key) = map_key("metadata.labels") {
-                api::meta::labels(pod).get(&key).cloned().unwrap_or_default()
+                from(&pod.metadata.labels, key)
             } else if let Some(key) = map_key("metadata.annotations") {
-                api::meta::annotations(pod).get(&key).cloned().unwrap_or_default()
+                from(&pod.metadata.annotations, key)
             } else {
                 return Err(format!("unsupported fieldPath: {path}"));
             }
@@ -163,17 +163,17 @@ fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
 
 /// `resourceFieldRef`: a limit or request divided by `divisor`, rounded up;
 /// a limit the container does not set is the node's allocatable amount.
-fn resource_value(container: &Value, ctx: &EnvContext<'_>, resource: &str, divisor: &str) -> Result<String, String> {
+fn resource_value(
+    container: &Container,
+    ctx: &EnvContext<'_>,
+    resource: &str,
+    divisor: &str,
+) -> Result<String, String> {
     let (section, kind) = resource.split_once('.').ok_or_else(|| format!("unsupported resource: {resource}"))?;
-    let section = match section {
-        "limits" => "limits",
-        "requests" => "requests",
-        _ => return Err(format!("unsupported resource: {resource}")),
-    };
-    let set = container["resources"][section][kind]
-        .as_str()
-        .map(String::from)
-        .or_else(|| number(&container["resources"][section][kind]));
+    if !matches!(section, "limits" | "requests") {
+        return Err(format!("unsupported resource: {resource}"));
+    }
+    let set = self::resource(container, section, kind);
     // In thousandths, so that cpu (`500m`) and memory divide alike.
     let amount = match (set, kind) {
         (Some(q), _) => quantity(&q)?.milli_value(),
@@ -237,9 +237,23 @@ pub fn quantity(q: &str) -> Result<Quantity, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn ctx(pod: &Value) -> EnvContext<'_> {
+    /// A pod from its JSON form, as the API serves it.
+    fn typed_pod(v: Value) -> Pod {
+        serde_json::from_value(v).expect("a pod")
+    }
+
+    /// A container from its JSON form; `main` unless it says otherwise.
+    fn typed(v: &Value) -> Container {
+        let mut v = v.clone();
+        if v.get("name").is_none() {
+            v["name"] = "main".into();
+        }
+        serde_json::from_value(v).expect("a container")
+    }
+
+    fn ctx(pod: &Pod) -> EnvContext<'_> {
         EnvContext {
             pod,
             pod_ip: "172.18.0.5",
@@ -256,7 +270,7 @@ mod tests {
 
     #[test]
     fn command_and_args_follow_kubernetes_rules() {
-        let pod = json!({"metadata": {"name": "p"}});
+        let pod = typed_pod(json!({"metadata": {"name": "p"}}));
         let cases = [
             (json!({}), None, None),
             (json!({"command": ["/bin/sh"]}), Some(vec!["/bin/sh"]), None),
@@ -264,7 +278,7 @@ mod tests {
             (json!({"command": ["sleep"], "args": ["5"]}), Some(vec!["sleep"]), Some(vec!["5"])),
         ];
         for (container, entrypoint, cmd) in cases {
-            let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+            let c = container_config(&typed(&container), meta(), "sb", &ctx(&pod)).unwrap();
             let own = |v: Option<Vec<&str>>| v.map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
             assert_eq!(c.entrypoint, own(entrypoint), "{container}");
             assert_eq!(c.cmd, own(cmd), "{container}");
@@ -273,10 +287,10 @@ mod tests {
 
     #[test]
     fn env_resolves_field_refs_and_references() {
-        let pod = json!({
+        let pod = typed_pod(json!({
             "metadata": {"name": "kubia", "namespace": "default", "uid": "u1", "labels": {"app": "kubia"}},
             "spec": {"nodeName": "node1"},
-        });
+        }));
         let container = json!({
             "env": [
                 {"name": "INTERVAL", "value": "30"},
@@ -291,7 +305,7 @@ mod tests {
             ],
             "args": ["$(INTERVAL)"],
         });
-        let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+        let c = container_config(&typed(&container), meta(), "sb", &ctx(&pod)).unwrap();
         let env: HashMap<_, _> = c.env.iter().cloned().collect();
         assert_eq!(env["POD_NAME"], "kubia");
         assert_eq!(env["POD_NAMESPACE"], "default");
@@ -306,7 +320,7 @@ mod tests {
 
     #[test]
     fn service_variables_follow_the_containers_env_which_overrides_them() {
-        let pod = json!({"metadata": {"name": "client", "namespace": "default"}});
+        let pod = typed_pod(json!({"metadata": {"name": "client", "namespace": "default"}}));
         let services = vec![
             ("KUBIA_SERVICE_HOST".to_string(), "10.111.249.153".to_string()),
             ("KUBIA_SERVICE_PORT".to_string(), "80".to_string()),
@@ -320,7 +334,7 @@ mod tests {
             "args": ["$(KUBIA_PORT)"],
         });
         let ctx = EnvContext { services: &services, ..ctx(&pod) };
-        let c = container_config(&container, meta(), "sb", &ctx).unwrap();
+        let c = container_config(&typed(&container), meta(), "sb", &ctx).unwrap();
         let own = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
@@ -339,19 +353,19 @@ mod tests {
 
     #[test]
     fn resources_become_docker_limits() {
-        let pod = json!({});
+        let pod = typed_pod(json!({}));
         let container =
             json!({"resources": {"limits": {"memory": "128Mi", "cpu": "500m"}, "requests": {"cpu": "250m"}}});
-        let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+        let c = container_config(&typed(&container), meta(), "sb", &ctx(&pod)).unwrap();
         assert_eq!(c.memory_limit, Some(128 << 20));
         assert_eq!(c.nano_cpus, Some(500_000_000));
         assert_eq!(c.cpu_shares, Some(256));
         let only_limit = json!({"resources": {"limits": {"cpu": "1"}}});
-        assert_eq!(container_config(&only_limit, meta(), "sb", &ctx(&pod)).unwrap().cpu_shares, Some(1024));
-        let none = container_config(&json!({}), meta(), "sb", &ctx(&pod)).unwrap();
+        assert_eq!(container_config(&typed(&only_limit), meta(), "sb", &ctx(&pod)).unwrap().cpu_shares, Some(1024));
+        let none = container_config(&typed(&json!({})), meta(), "sb", &ctx(&pod)).unwrap();
         assert_eq!((none.memory_limit, none.nano_cpus, none.cpu_shares), (None, None, Some(2)));
         let bad = json!({"resources": {"limits": {"memory": "lots"}}});
-        assert!(container_config(&bad, meta(), "sb", &ctx(&pod)).is_err());
+        assert!(container_config(&typed(&bad), meta(), "sb", &ctx(&pod)).is_err());
     }
 
     #[test]

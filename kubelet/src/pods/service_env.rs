@@ -13,6 +13,7 @@
 //! it starts containers, as Kubernetes' kubelet waits for its service informer.
 
 use client::informer::SharedInformer;
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -146,8 +147,8 @@ pub fn env_vars(links: &[&ServiceLink]) -> Vec<(String, String)> {
 
 /// Whether a pod asks for its namespace's service links (the apiserver
 /// defaults `spec.enableServiceLinks` to true).
-pub fn enable_service_links(pod: &Value) -> bool {
-    pod["spec"]["enableServiceLinks"].as_bool().unwrap_or(true)
+pub fn enable_service_links(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true)
 }
 
 /// The Services the kubelet knows, from its shared informer of Services, and
@@ -363,8 +364,9 @@ mod tests {
         assert!(names(&env).iter().all(|n| n.starts_with("KUBERNETES_")), "{env:?}");
         assert_eq!(env.len(), 8);
         assert!(s.env("default", true).iter().any(|(k, _)| k == "KUBIA_SERVICE_HOST"));
-        assert!(enable_service_links(&json!({"spec": {}})), "absent means true");
-        assert!(!enable_service_links(&json!({"spec": {"enableServiceLinks": false}})));
+        let pod = |v| -> Pod { serde_json::from_value(v).unwrap() };
+        assert!(enable_service_links(&pod(json!({"spec": {}}))), "absent means true");
+        assert!(!enable_service_links(&pod(json!({"spec": {"enableServiceLinks": false}}))));
     }
 
     #[test]

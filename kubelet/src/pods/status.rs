@@ -6,6 +6,7 @@
 use crate::runtime::{ContainerInfo, ContainerState};
 use api::time::format as format_time;
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Map, Value};
 
 /// What is known about one container of the spec.
@@ -27,7 +28,7 @@ pub struct ContainerView<'a> {
 }
 
 pub struct StatusInput<'a> {
-    pub pod: &'a Value,
+    pub pod: &'a Pod,
     /// The status written last (times and conditions carry over from it); the
     /// pod's own status until the kubelet has written one.
     pub old: &'a Value,
@@ -42,11 +43,13 @@ pub struct StatusInput<'a> {
     pub now: Timestamp,
 }
 
-/// The status to write.
+/// The status to write, as the JSON merge patch the kubelet sends: it keeps
+/// Kubernetes' shape (`lastProbeTime: null`, `startedAt: null`) and sets only
+/// the fields the kubelet owns, so others' fields (`qosClass`) stay.
 pub fn pod_status(input: &StatusInput<'_>) -> Value {
     let old = input.old;
     let statuses: Vec<Value> = input.containers.iter().map(|c| container_status(c, input)).collect();
-    let restart_policy = input.pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+    let restart_policy = input.pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
     let mut phase = phase(restart_policy, &statuses, input.terminal);
     // A pod never leaves a terminal phase.
     if let Some(done @ ("Succeeded" | "Failed")) = old["phase"].as_str() {
@@ -316,6 +319,10 @@ mod tests {
         }
     }
 
+    fn typed(pod: &Value) -> Pod {
+        serde_json::from_value(pod.clone()).expect("a pod")
+    }
+
     fn pod() -> Value {
         json!({
             "metadata": {"name": "kubia", "namespace": "default", "uid": "u1"},
@@ -333,7 +340,7 @@ mod tests {
         let previous = info("c1", ContainerState::Exited, 0, 1);
         let message = "back-off 10s restarting failed container=kubia pod=kubia_default(u1)";
         let input = StatusInput {
-            pod: &pod,
+            pod: &typed(&pod),
             old: &pod["status"],
             containers: vec![ContainerView {
                 name: "kubia",
@@ -400,7 +407,7 @@ mod tests {
         };
         let at = |pod: &Value, t: &str| -> Value {
             pod_status(&StatusInput {
-                pod,
+                pod: &typed(pod),
                 old: &pod["status"],
                 containers: vec![view()],
                 pod_ip: Some("172.18.0.5"),
@@ -425,7 +432,7 @@ mod tests {
         pod["spec"]["restartPolicy"] = "OnFailure".into();
         let done = info("c1", ContainerState::Exited, 0, 0);
         let input = StatusInput {
-            pod: &pod,
+            pod: &typed(&pod),
             old: &pod["status"],
             containers: vec![ContainerView {
                 name: "kubia",

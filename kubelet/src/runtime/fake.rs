@@ -20,7 +20,8 @@ use super::{
     SandboxConfig,
 };
 use crate::clock::Clock;
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::Pod;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -77,10 +78,12 @@ impl Hollow {
     /// The behaviour of one pod: these defaults, with the pod's annotations on top.
     /// The default exit applies only to pods that do not restart their containers:
     /// it is there to let Jobs complete, not to put Deployments in CrashLoopBackOff.
-    pub fn for_pod(&self, pod: &Value) -> Hollow {
-        let annotation = |key: &str| pod["metadata"]["annotations"][key].as_str();
+    pub fn for_pod(&self, pod: &Pod) -> Hollow {
+        let annotations = pod.metadata.annotations.as_ref();
+        let annotation = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
         let duration = |key: &str| annotation(key).and_then(|v| api::duration::parse(v).ok());
-        let restarts = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always") == "Always";
+        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref());
+        let restarts = policy.unwrap_or("Always") == "Always";
         Hollow {
             start_delay: duration(ANNOTATION_START_DELAY).unwrap_or(self.start_delay),
             exit_after: duration(ANNOTATION_EXIT_AFTER).or(self.exit_after.filter(|_| !restarts)),
@@ -195,10 +198,10 @@ impl FakeRuntime {
 
     /// Learns how `pod` should behave from its annotations, before its worker
     /// makes its containers. Only hollow runtimes care.
-    pub fn admit(&self, pod: &Value) {
+    pub fn admit(&self, pod: &Pod) {
         let Some(defaults) = &self.hollow else { return };
         let behaviour = defaults.for_pod(pod);
-        let key = pod_key(api::meta::namespace(pod), api::meta::name(pod));
+        let key = pod_key(pod.namespace(), pod.name());
         let mut s = self.lock();
         // Most pods behave as the default: remember only the others.
         if behaviour == *defaults {
@@ -209,9 +212,9 @@ impl FakeRuntime {
     }
 
     /// Forgets what `admit` learnt about a deleted pod.
-    pub fn forget(&self, pod: &Value) {
+    pub fn forget(&self, pod: &Pod) {
         if self.hollow.is_some() {
-            self.lock().hollow_pods.remove(&pod_key(api::meta::namespace(pod), api::meta::name(pod)));
+            self.lock().hollow_pods.remove(&pod_key(pod.namespace(), pod.name()));
         }
     }
 

@@ -158,7 +158,7 @@ pub struct SandboxConfig {
     /// The pod's hostname (its name, or `spec.hostname`).
     pub hostname: String,
     /// The pod itself, for what the runtime derives from its spec (DNS settings).
-    pub pod: std::sync::Arc<serde_json::Value>,
+    pub pod: Arc<k8s_openapi::api::core::v1::Pod>,
 }
 
 /// An app container, joined to its pod's sandbox.
