@@ -32,7 +32,7 @@ use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
 use clock::Clock;
 use informers::ServiceInformers;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use pods::{Kubelet, PodEvent, Settings};
 use runtime::docker::DockerRuntime;
 use runtime::fake::FakeRuntime;
@@ -279,8 +279,7 @@ pub async fn run(
     // everything here that reads them: the containers' service variables, the
     // DNS server, the proxy.
     let informers = InformerFactory::new(client.clone());
-    let resource = |plural| ::api::registry::lookup(plural).expect("services and endpoints are registered");
-    let services = informers.informer(resource("services"));
+    let services = informers.typed::<Service>();
     let service_links = pods::service_env::ServiceLinks::new(services.clone());
     let kubelet = Kubelet::with_services(settings, runtime, api.clone(), Clock::system(), service_links);
 
@@ -320,7 +319,7 @@ pub async fn run(
         tokio::spawn(async move { k.run_relist(stop).await })
     };
     let proxying = if config.proxy {
-        let shared = ServiceInformers { services, endpoints: informers.informer(resource("endpoints")) };
+        let shared = ServiceInformers { services, endpoints: informers.typed::<Endpoints>() };
         Some(start_services(&config, &shared, &node_ip, &stop_rx).await?)
     } else {
         None
