@@ -153,14 +153,19 @@ pub struct Config {
     pub hollow_register_concurrency: usize,
 }
 
+/// A `--node-labels` entry that is not `key=value`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid label {0:?}: expected key=value")]
+pub struct InvalidLabel(String);
+
 /// Parses `k=v,k2=v2` (empty: no labels).
-pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, InvalidLabel> {
     s.split(',')
         .map(str::trim)
         .filter(|kv| !kv.is_empty())
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(format!("invalid label {kv:?}: expected key=value")),
+            _ => Err(InvalidLabel(kv.to_string())),
         })
         .collect()
 }

@@ -60,6 +60,19 @@ impl ProbeKind {
     }
 }
 
+/// Why a container's probe cannot run (the kubelet logs it and ignores the probe).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("invalid port number: {0}")]
+    InvalidPort(i32),
+    #[error("couldn't find port: {port} in {container}")]
+    PortNotFound { port: String, container: String },
+    #[error("exec probe has no command")]
+    NoCommand,
+    #[error("probe has no handler (httpGet, tcpSocket or exec)")]
+    NoHandler,
+}
+
 /// A container's probe, parsed from the pod spec with Kubernetes' defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeSpec {
@@ -73,11 +86,11 @@ pub struct ProbeSpec {
 
 impl ProbeSpec {
     /// The container's probe of `kind`, with Kubernetes' defaults; None when it has none.
-    pub fn from_container(container: &Container, kind: ProbeKind) -> Option<Result<Self, String>> {
+    pub fn from_container(container: &Container, kind: ProbeKind) -> Option<Result<Self, ProbeError>> {
         Some(Self::parse(kind.of(container)?, container))
     }
 
-    fn parse(probe: &Probe, container: &Container) -> Result<Self, String> {
+    fn parse(probe: &Probe, container: &Container) -> Result<Self, ProbeError> {
         // Unset, zero and negative values all take the default, as before defaulting existed.
         let positive = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0);
         let secs = |v: Option<i32>, default: u32| Duration::from_secs(u64::from(positive(v).unwrap_or(default)));
@@ -99,11 +112,11 @@ impl ProbeSpec {
         } else if let Some(exec) = &probe.exec {
             let command = exec.command.clone().unwrap_or_default();
             if command.is_empty() {
-                return Err("exec probe has no command".into());
+                return Err(ProbeError::NoCommand);
             }
             ProbeAction::Exec { command }
         } else {
-            return Err("probe has no handler (httpGet, tcpSocket or exec)".into());
+            return Err(ProbeError::NoHandler);
         };
         Ok(Self {
             action,
@@ -117,9 +130,9 @@ impl ProbeSpec {
 }
 
 /// A probe port: a number, or the name of one of the container's ports.
-fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String> {
+fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, ProbeError> {
     let name = match port {
-        IntOrString::Int(n) => return u16::try_from(*n).map_err(|_| format!("invalid port number: {n}")),
+        IntOrString::Int(n) => return u16::try_from(*n).map_err(|_| ProbeError::InvalidPort(*n)),
         IntOrString::String(name) => name,
     };
     if let Ok(n) = name.parse::<u16>() {
@@ -131,7 +144,7 @@ fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, String
         .flatten()
         .find(|p| p.name.as_deref() == Some(name.as_str()))
         .and_then(|p| u16::try_from(p.container_port).ok())
-        .ok_or_else(|| format!("couldn't find port: {name} in {}", container.name))
+        .ok_or_else(|| ProbeError::PortNotFound { port: name.clone(), container: container.name.clone() })
 }
 
 /// A probe's current verdict about one container instance. None: no verdict
@@ -386,7 +399,7 @@ mod tests {
         let bad: Container =
             serde_json::from_value(json!({"name": "x", "livenessProbe": {"tcpSocket": {"port": "nope"}}})).unwrap();
         assert_eq!(
-            ProbeSpec::from_container(&bad, ProbeKind::Liveness).unwrap().unwrap_err(),
+            ProbeSpec::from_container(&bad, ProbeKind::Liveness).unwrap().unwrap_err().to_string(),
             "couldn't find port: nope in x"
         );
     }

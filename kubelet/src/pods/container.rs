@@ -9,6 +9,26 @@ use client::Object;
 use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+/// Why a container's config cannot be built: Kubernetes reports it as
+/// `CreateContainerConfigError` with this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{reason}: {text:?}")]
+    Quantity { text: String, reason: &'static str },
+    #[error("unsupported fieldPath: {0}")]
+    FieldPath(String),
+    #[error("unsupported resource: {0}")]
+    Resource(String),
+    #[error("invalid divisor: {0}")]
+    Divisor(String),
+    #[error("{0} environment variables are not supported by kubelab yet")]
+    Unsupported(&'static str),
+    #[error("env valueFrom has no source")]
+    NoSource,
+}
+
+pub type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
 /// What the environment of a container may refer to besides the pod spec.
 pub struct EnvContext<'a> {
     pub pod: &'a Pod,
@@ -28,7 +48,7 @@ pub fn container_config(
     meta: ContainerMeta,
     sandbox_id: &str,
     ctx: &EnvContext<'_>,
-) -> Result<ContainerConfig, String> {
+) -> Result<ContainerConfig> {
     let env = environment(container, ctx)?;
     let vars: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let strings = |list: &Option<Vec<String>>| -> Option<Vec<String>> {
@@ -90,7 +110,7 @@ pub fn cpu_shares(millis: i64) -> i64 {
 /// the `env` entries, each able to refer with `$(NAME)` to the ones before it
 /// and to the service variables; then the service variables the entries do not
 /// define (an entry overrides the service variable of the same name).
-fn environment(container: &Container, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>, String> {
+fn environment(container: &Container, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = Vec::new();
     let services: HashMap<&str, &str> = ctx.services.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     for var in container.env.iter().flatten() {
@@ -113,7 +133,7 @@ fn environment(container: &Container, ctx: &EnvContext<'_>) -> Result<Vec<(Strin
     Ok(env)
 }
 
-fn value_from(from: &EnvVarSource, container: &Container, ctx: &EnvContext<'_>) -> Result<String, String> {
+fn value_from(from: &EnvVarSource, container: &Container, ctx: &EnvContext<'_>) -> Result<String> {
     if let Some(field) = &from.field_ref {
         return field_value(ctx, &field.field_path);
     }
@@ -122,16 +142,16 @@ fn value_from(from: &EnvVarSource, container: &Container, ctx: &EnvContext<'_>) 
         return resource_value(container, ctx, &r.resource, divisor);
     }
     if from.config_map_key_ref.is_some() {
-        return Err("configMapKeyRef environment variables are not supported by kubelab yet".into());
+        return Err(ConfigError::Unsupported("configMapKeyRef"));
     }
     if from.secret_key_ref.is_some() {
-        return Err("secretKeyRef environment variables are not supported by kubelab yet".into());
+        return Err(ConfigError::Unsupported("secretKeyRef"));
     }
-    Err("env valueFrom has no source".into())
+    Err(ConfigError::NoSource)
 }
 
 /// The downward API's `fieldRef` paths.
-fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
+fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String> {
     let pod = ctx.pod;
     let map_key = |prefix: &str| -> Option<String> {
         let rest = path.strip_prefix(prefix)?.strip_prefix("['")?.strip_suffix("']")?;
@@ -154,7 +174,7 @@ fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
             } else if let Some(key) = map_key("metadata.annotations") {
                 from(&pod.metadata.annotations, key)
             } else {
-                return Err(format!("unsupported fieldPath: {path}"));
+                return Err(ConfigError::FieldPath(path.into()));
             }
         }
     };
@@ -163,15 +183,10 @@ fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
 
 /// `resourceFieldRef`: a limit or request divided by `divisor`, rounded up;
 /// a limit the container does not set is the node's allocatable amount.
-fn resource_value(
-    container: &Container,
-    ctx: &EnvContext<'_>,
-    resource: &str,
-    divisor: &str,
-) -> Result<String, String> {
-    let (section, kind) = resource.split_once('.').ok_or_else(|| format!("unsupported resource: {resource}"))?;
+fn resource_value(container: &Container, ctx: &EnvContext<'_>, resource: &str, divisor: &str) -> Result<String> {
+    let (section, kind) = resource.split_once('.').ok_or_else(|| ConfigError::Resource(resource.into()))?;
     if !matches!(section, "limits" | "requests") {
-        return Err(format!("unsupported resource: {resource}"));
+        return Err(ConfigError::Resource(resource.into()));
     }
     let set = self::resource(container, section, kind);
     // In thousandths, so that cpu (`500m`) and memory divide alike.
@@ -180,11 +195,11 @@ fn resource_value(
         (None, "cpu") if section == "limits" => ctx.node_cpu_millis,
         (None, "memory") if section == "limits" => ctx.node_memory_bytes.saturating_mul(1000),
         (None, "cpu" | "memory") => 0,
-        _ => return Err(format!("unsupported resource: {resource}")),
+        _ => return Err(ConfigError::Resource(resource.into())),
     };
     let divisor_millis = quantity(divisor)?.milli_value();
     if divisor_millis <= 0 {
-        return Err(format!("invalid divisor: {divisor}"));
+        return Err(ConfigError::Divisor(divisor.into()));
     }
     // Kubernetes rounds up, and never reports less than 1 for a non-zero amount.
     Ok((amount.max(0) as u64).div_ceil(divisor_millis as u64).to_string())
@@ -230,8 +245,8 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
 }
 
 /// A quantity from the spec or a flag; the error is Kubernetes' message and the text.
-pub fn quantity(q: &str) -> Result<Quantity, String> {
-    api::quantity::parse(q.trim()).map_err(|e| format!("{e}: {q:?}"))
+pub fn quantity(q: &str) -> Result<Quantity> {
+    api::quantity::parse(q.trim()).map_err(|reason| ConfigError::Quantity { text: q.into(), reason })
 }
 
 #[cfg(test)]

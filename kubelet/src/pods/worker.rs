@@ -14,7 +14,7 @@ use super::status::{pod_status, ContainerView, StatusInput};
 use super::Shared;
 use crate::api::{reference, EventType};
 use crate::probe::{ProbeBoard, ProbeKind, ProbeSpec, ProbeTask};
-use crate::runtime::{ContainerInfo, ContainerMeta, ContainerState, SandboxConfig};
+use crate::runtime::{ContainerInfo, ContainerMeta, ContainerState, RuntimeError, SandboxConfig};
 use api::duration::format as go_duration;
 use client::Object;
 use jiff::Timestamp;
@@ -31,6 +31,18 @@ pub struct Desired {
     pub pod: Arc<Pod>,
     /// Deleted from the API, or no longer bound to this node.
     pub removed: bool,
+}
+
+/// Why a pod's sandbox could not be made: the `FailedCreatePodSandBox` event's message.
+#[derive(Debug, thiserror::Error)]
+enum SandboxError {
+    #[error("Failed to create pod sandbox: pulling the pod infra image {image:?} failed: {source}")]
+    Pull { image: String, source: RuntimeError },
+    #[error("Failed to create pod sandbox: {0}")]
+    Create(RuntimeError),
+    /// The sandbox runs, but its IP could not be read.
+    #[error("{0}")]
+    Inspect(RuntimeError),
 }
 
 /// Kubernetes never kills with less than this, even for a 0s grace period.
@@ -282,8 +294,8 @@ impl Worker {
                 }
                 match self.create_sandbox(observed).await {
                     Ok(s) => s,
-                    Err(message) => {
-                        self.event(EventType::Warning, "FailedCreatePodSandBox", &message);
+                    Err(e) => {
+                        self.event(EventType::Warning, "FailedCreatePodSandBox", &e.to_string());
                         *wake = min_wake(*wake, self.shared.settings.backoff.initial);
                         return true;
                     }
@@ -300,14 +312,12 @@ impl Worker {
         acted
     }
 
-    async fn create_sandbox(&mut self, observed: &[ContainerInfo]) -> Result<(String, String), String> {
+    async fn create_sandbox(&mut self, observed: &[ContainerInfo]) -> Result<(String, String), SandboxError> {
         let settings = &self.shared.settings;
         let image = settings.pause_image.clone();
         let runtime = &self.shared.runtime;
         if matches!(runtime.inspect_image(&image).await, Ok(None)) {
-            runtime.pull_image(&image).await.map_err(|e| {
-                format!("Failed to create pod sandbox: pulling the pod infra image {image:?} failed: {e}")
-            })?;
+            runtime.pull_image(&image).await.map_err(|source| SandboxError::Pull { image: image.clone(), source })?;
         }
         let attempt = observed.iter().filter(|c| c.meta.is_sandbox()).map(|c| c.meta.restart_count + 1).max();
         let hostname = self.pod.spec.as_ref().and_then(|s| s.hostname.as_deref()).unwrap_or(self.pod.name());
@@ -317,8 +327,8 @@ impl Worker {
             hostname: hostname.chars().take(63).collect(),
             pod: self.pod.clone(),
         };
-        let id = runtime.run_sandbox(&config).await.map_err(|e| format!("Failed to create pod sandbox: {e}"))?;
-        let fresh = runtime.pod_containers(&settings.node_name, &self.uid).await.map_err(|e| e.to_string())?;
+        let id = runtime.run_sandbox(&config).await.map_err(SandboxError::Create)?;
+        let fresh = runtime.pod_containers(&settings.node_name, &self.uid).await.map_err(SandboxError::Inspect)?;
         let ip = fresh.iter().find(|c| c.id == id).and_then(|c| c.ip.clone()).unwrap_or_default();
         Ok((id, ip))
     }
@@ -481,8 +491,8 @@ impl Worker {
         let meta = self.meta(name, restart_count);
         let config = match container_config(spec, meta, sandbox.id, &env_ctx) {
             Ok(c) => c,
-            Err(message) => {
-                self.fail_start(name, "CreateContainerConfigError", message, wake);
+            Err(e) => {
+                self.fail_start(name, "CreateContainerConfigError", e.to_string(), wake);
                 return;
             }
         };
