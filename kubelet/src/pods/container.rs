@@ -191,7 +191,7 @@ fn resource_value(container: &Container, ctx: &EnvContext<'_>, resource: &str, d
     let set = self::resource(container, section, kind);
     // In thousandths, so that cpu (`500m`) and memory divide alike.
     let amount = match (set, kind) {
-        (Some(q), _) => quantity(&q)?.milli_value(),
+        (Some(q), _) => quantity(q)?.milli_value(),
         (None, "cpu") if section == "limits" => ctx.node_cpu_millis,
         (None, "memory") if section == "limits" => ctx.node_memory_bytes.saturating_mul(1000),
         (None, "cpu" | "memory") => 0,

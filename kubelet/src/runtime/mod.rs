@@ -8,6 +8,9 @@
 //! labels, as with Kubernetes' dockershim, so that a restarted kubelet can
 //! find, adopt or clean up what an earlier run left behind.
 
+/// The suite every runtime passes (tests and the `testing` feature only).
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 pub mod docker;
 pub mod fake;
 pub mod probing;
