@@ -5,8 +5,8 @@
 
 use api::{registry, ApiError};
 use client::events::EventRecorder;
-use client::{Client, DeleteParams, Object, PatchType};
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use client::{Api, Client, DeleteParams, Object, PatchType};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodStatus};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -14,9 +14,8 @@ pub use client::events::EventType;
 
 #[async_trait::async_trait]
 pub trait PodApi: Send + Sync + 'static {
-    /// Writes the pod's status (the `status` subresource). The status is the
-    /// JSON merge patch [`crate::pods::status`] builds.
-    async fn update_status(&self, pod: &Pod, status: &Value) -> Result<(), ApiError>;
+    /// Writes the pod's status (the `status` subresource).
+    async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError>;
     /// Finishes a graceful deletion: deletes the pod object at once, if it is
     /// still the same pod (uid precondition).
     async fn delete_pod(&self, pod: &Pod) -> Result<(), ApiError>;
@@ -71,12 +70,11 @@ impl ClientApi {
 
 #[async_trait::async_trait]
 impl PodApi for ClientApi {
-    async fn update_status(&self, pod: &Pod, status: &Value) -> Result<(), ApiError> {
-        let pods = registry_pods();
+    async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError> {
         // A merge patch: no resourceVersion to race on, and fields others own stay.
         let patch = json!({ "status": status });
-        self.client
-            .patch_subresource(pods, pod.namespace(), pod.name(), PatchType::Merge, &patch, "status")
+        Api::<Pod>::namespaced(&self.client, pod.namespace())
+            .patch_status(pod.name(), PatchType::Merge, &patch)
             .await
             .map(drop)
     }
@@ -154,8 +152,10 @@ pub mod testing {
 
     #[async_trait::async_trait]
     impl PodApi for RecordingApi {
-        async fn update_status(&self, pod: &Pod, status: &Value) -> Result<(), ApiError> {
-            self.statuses.lock().unwrap().push((pod.name().to_string(), status.clone()));
+        async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError> {
+            // Kept as JSON, as the API would see it, for tests to read.
+            let json = serde_json::to_value(status).expect("a status serializes");
+            self.statuses.lock().unwrap().push((pod.name().to_string(), json));
             Ok(())
         }
         async fn delete_pod(&self, pod: &Pod) -> Result<(), ApiError> {

@@ -70,9 +70,8 @@ pub(crate) struct Worker {
     first_sync: bool,
     /// A new spec arrived during the sync and cut it short: sync again at once.
     interrupted: bool,
-    /// The last status written (or found already in the API), as the merge
-    /// patch that wrote it.
-    written: Option<Value>,
+    /// The last status written (or found already in the API).
+    written: Option<PodStatus>,
     /// The last status computed, for the node agent (logs need container IDs).
     published: Arc<Mutex<Option<Arc<PodStatus>>>>,
 }
@@ -234,7 +233,7 @@ impl Worker {
             observed
         };
         let status = self.status(&observed, false);
-        let finished = matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         if finished {
             // A finished pod keeps its app containers (for logs) but not its sandbox.
             for sb in observed.iter().filter(|c| c.meta.is_sandbox() && c.state == ContainerState::Running) {
@@ -243,7 +242,7 @@ impl Worker {
                 }
             }
         }
-        self.board.set_pod(status["podIP"].as_str().unwrap_or(""), finished, false);
+        self.board.set_pod(status.pod_ip.as_deref().unwrap_or(""), finished, false);
         if !self.write_status(status).await {
             wake = min_wake(wake, Duration::from_secs(1));
         }
@@ -591,7 +590,7 @@ impl Worker {
     }
 
     /// Computes the status and tells the probe board what runs now.
-    fn status(&mut self, observed: &[ContainerInfo], terminal: bool) -> Value {
+    fn status(&mut self, observed: &[ContainerInfo], terminal: bool) -> PodStatus {
         let runtime_name = self.shared.settings.runtime_name;
         let specs = self.spec_containers();
         let mut views = Vec::new();
@@ -626,14 +625,8 @@ impl Worker {
         }
         self.first_sync = false;
         let pod_ip = newest_running_sandbox(observed).and_then(|s| s.ip.as_deref());
-        let from_api;
-        let old = match &self.written {
-            Some(written) => written,
-            None => {
-                from_api = api_status(&self.pod);
-                &from_api
-            }
-        };
+        let none = PodStatus::default();
+        let old = self.written.as_ref().or(self.pod.status.as_ref()).unwrap_or(&none);
         let input = StatusInput {
             pod: &self.pod,
             old,
@@ -648,19 +641,12 @@ impl Worker {
     }
 
     /// Writes `status` unless the API already has it. False if writing failed.
-    async fn write_status(&mut self, status: Value) -> bool {
-        let typed = match serde_json::from_value::<PodStatus>(status.clone()) {
-            Ok(typed) => typed,
-            Err(e) => {
-                tracing::error!(pod = %self.full_name(), error = %e, "the computed status is not a PodStatus");
-                return false;
-            }
-        };
+    async fn write_status(&mut self, status: PodStatus) -> bool {
         let unchanged = match &self.written {
             Some(w) => *w == status,
-            None => covers(&api_status(&self.pod), &typed),
+            None => covers(self.pod.status.as_ref(), &status),
         };
-        *self.published.lock().expect("status lock") = Some(Arc::new(typed));
+        *self.published.lock().expect("status lock") = Some(Arc::new(status.clone()));
         if unchanged {
             self.written = Some(status);
             return true;
@@ -714,19 +700,13 @@ fn newest_running_sandbox(observed: &[ContainerInfo]) -> Option<&ContainerInfo> 
     instances(observed, crate::runtime::SANDBOX_NAME).into_iter().find(|c| c.state == ContainerState::Running)
 }
 
-/// The status the API has for the pod, as JSON: what the kubelet's merge
-/// patches are computed from and compared with.
-fn api_status(pod: &Pod) -> Value {
-    serde_json::to_value(&pod.status).unwrap_or_default()
-}
-
-/// Whether every field of `new` already has this value in `old` (both as the
-/// typed status writes them, so that an explicit null and an absent field agree).
-fn covers(old: &Value, new: &PodStatus) -> bool {
-    match serde_json::to_value(new) {
-        Ok(Value::Object(fields)) => fields.iter().all(|(k, v)| old.get(k) == Some(v)),
-        _ => false,
-    }
+/// Whether every field `new` sets already has this value in `old`, the status
+/// the API holds (a merge patch of `new` would change nothing). Compared as
+/// JSON objects: the fields a merge patch sets are the ones `new` serializes.
+fn covers(old: Option<&PodStatus>, new: &PodStatus) -> bool {
+    let (Some(old), Ok(Value::Object(fields))) = (old, serde_json::to_value(new)) else { return false };
+    let old = serde_json::to_value(old).unwrap_or_default();
+    fields.iter().all(|(k, v)| old.get(k) == Some(v))
 }
 
 fn was_ready(pod: &Pod, name: &str, container_id: &str) -> bool {
