@@ -15,10 +15,10 @@
 
 use crate::api::ClientApi;
 use crate::clock::Clock;
+use crate::config::{Config, RuntimeKind};
 use crate::node::{HostInfo, Node, NodeConfig};
 use crate::pods::{self, Kubelet, PodEvent, Settings};
 use crate::runtime::fake::{FakeRuntime, Hollow};
-use crate::Config;
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams};
 use k8s_openapi::api::core::v1::Pod;
@@ -167,7 +167,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let count = config.hollow_nodes;
-    if config.runtime != crate::RuntimeKind::Fake {
+    if config.runtime != RuntimeKind::Fake {
         tracing::warn!(runtime = ?config.runtime, "--hollow-nodes overrides --runtime: hollow nodes only run the fake runtime");
     }
     tracing::warn!(

@@ -7,6 +7,10 @@
 //! it and runs the same over both. What a container belongs to travels in its
 //! labels, as with Kubernetes' dockershim, so that a restarted kubelet can
 //! find, adopt or clean up what an earlier run left behind.
+//!
+//! [`probing`] holds what a probe asks of a runtime and the HTTP/TCP probes
+//! every runtime runs alike; `conformance` (tests only) is the suite that
+//! both runtimes pass, so the fake cannot drift from Docker.
 
 /// The suite every runtime passes (tests and the `testing` feature only).
 #[cfg(any(test, feature = "testing"))]
