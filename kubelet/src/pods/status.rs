@@ -45,8 +45,8 @@ pub struct StatusInput<'a> {
     pub now: Timestamp,
 }
 
-/// The status to write. It is sent as a merge patch, so fields the kubelet
-/// does not own (`qosClass`, set by the apiserver) are carried over from `old`.
+/// The status to write. It is sent as a merge patch ([`crate::api::status_patch`]),
+/// so fields the kubelet does not own (`qosClass`) are carried over from `old`.
 pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let old = input.old;
     let statuses: Vec<ContainerStatus> = input.containers.iter().map(|c| container_status(c, input)).collect();
@@ -264,7 +264,7 @@ mod tests {
 
     /// A computed status as JSON, as the merge patch carries it.
     fn json_of(status: &PodStatus) -> Value {
-        serde_json::to_value(status).expect("a status serializes")
+        crate::api::status_patch(status)
     }
 
     fn state(kind: &str) -> Value {
@@ -323,10 +323,6 @@ mod tests {
         }
     }
 
-    fn typed(pod: &Value) -> Pod {
-        serde_json::from_value(pod.clone()).expect("a pod")
-    }
-
     fn pod() -> Value {
         json!({
             "metadata": {"name": "kubia", "namespace": "default", "uid": "u1"},
@@ -344,7 +340,7 @@ mod tests {
         let previous = info("c1", RuntimeState::Exited, 0, 1);
         let message = "back-off 10s restarting failed container=kubia pod=kubia_default(u1)";
         let input = StatusInput {
-            pod: &typed(&pod),
+            pod: &decode(&pod),
             old: &decode(&pod["status"]),
             containers: vec![ContainerView {
                 name: "kubia",
@@ -363,8 +359,8 @@ mod tests {
         };
         let status = pod_status(&input);
         assert_eq!(
-            status,
-            decode::<PodStatus>(&json!({
+            json_of(&status),
+            json!({
                 "phase": "Running",
                 "conditions": [
                     {"type": "PodReadyToStartContainers", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2024-05-01T10:00:10Z"},
@@ -393,7 +389,7 @@ mod tests {
                         "startedAt": "2024-05-01T10:00:00Z", "finishedAt": "2024-05-01T10:00:05Z",
                     }},
                 }],
-            }))
+            })
         );
     }
 
@@ -411,7 +407,7 @@ mod tests {
         };
         let at = |pod: &Value, t: &str| -> Value {
             json_of(&pod_status(&StatusInput {
-                pod: &typed(pod),
+                pod: &decode(pod),
                 old: &decode(&pod["status"]),
                 containers: vec![view()],
                 pod_ip: Some("172.18.0.5"),
@@ -436,7 +432,7 @@ mod tests {
         pod["spec"]["restartPolicy"] = "OnFailure".into();
         let done = info("c1", RuntimeState::Exited, 0, 0);
         let input = StatusInput {
-            pod: &typed(&pod),
+            pod: &decode(&pod),
             old: &decode(&pod["status"]),
             containers: vec![ContainerView {
                 name: "kubia",
