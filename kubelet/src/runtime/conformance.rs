@@ -193,6 +193,10 @@ pub async fn a_sandbox_runs_with_an_ip(subject: &dyn Subject) {
     assert!(info.meta.is_sandbox());
     assert!(info.ip.as_deref().is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()), "an IP: {:?}", info.ip);
     assert!(info.started_at.is_some());
+    pod.runtime.stop_container(&id, Duration::from_secs(5)).await.expect("stopped");
+    let stopped = pod.info(&id).await;
+    assert_eq!(stopped.state, ContainerState::Exited);
+    assert_eq!(stopped.ip, None, "a stopped sandbox has no address");
     pod.clean_up().await;
 }
 
