@@ -3,7 +3,7 @@
 //! memory (on tokio's paused clock, where real I/O would not mix) and hollow
 //! nodes share one connection.
 
-use api::{registry, ApiError};
+use api::ApiError;
 use client::events::EventRecorder;
 use client::{Api, Client, DeleteParams, Object, PatchType};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodStatus};
@@ -37,11 +37,6 @@ pub fn reference(pod: &Pod) -> ObjectReference {
         resource_version: meta.resource_version.clone(),
         ..Default::default()
     }
-}
-
-/// The pods resource.
-pub fn registry_pods() -> &'static api::ResourceInfo {
-    registry::lookup("pods").expect("pods are registered")
 }
 
 /// The status as the JSON merge patch the kubelet sends. Kubernetes' Go types
@@ -110,13 +105,12 @@ impl PodApi for ClientApi {
     }
 
     async fn delete_pod(&self, pod: &Pod) -> Result<(), ApiError> {
-        let pods = registry_pods();
         let params = DeleteParams {
             grace_period_seconds: Some(0),
             precondition_uid: pod.uid().to_string(),
             ..Default::default()
         };
-        match self.client.delete(pods, pod.namespace(), pod.name(), &params).await {
+        match Api::<Pod>::namespaced(&self.client, pod.namespace()).delete(pod.name(), &params).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),

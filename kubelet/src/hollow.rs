@@ -20,7 +20,7 @@ use crate::node::{HostInfo, Node, NodeConfig};
 use crate::pods::{self, Kubelet, PodEvent, Settings};
 use crate::runtime::fake::{FakeRuntime, Hollow};
 use client::watcher::{Event, Informer};
-use client::{Client, ListParams};
+use client::{Client, ListParams, Resource};
 use k8s_openapi::api::core::v1::Pod;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -142,7 +142,7 @@ impl HollowNodes {
     /// nodes until `shutdown` resolves.
     pub async fn watch_pods(&self, client: Client, shutdown: impl std::future::Future<Output = ()>) {
         let params = ListParams { field_selector: "spec.nodeName!=".into(), ..Default::default() };
-        let mut informer = Informer::<Pod>::start(client, crate::api::registry_pods(), "", params);
+        let mut informer = Informer::<Pod>::start(client, Pod::info(), "", params);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

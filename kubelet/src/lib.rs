@@ -31,7 +31,7 @@ pub mod server;
 use anyhow::Context;
 use client::informer::InformerFactory;
 use client::watcher::{Event, Informer};
-use client::{Client, ListParams};
+use client::{Client, ListParams, Resource};
 use clock::Clock;
 pub use config::{Config, RuntimeKind};
 use informers::ServiceInformers;
@@ -72,7 +72,7 @@ async fn detect_node_ip(docker: &DockerRuntime) -> anyhow::Result<String> {
 pub async fn watch_pods(client: Client, kubelet: Kubelet, shutdown: impl std::future::Future<Output = ()>) {
     let field_selector = format!("spec.nodeName={}", kubelet.settings().node_name);
     let params = ListParams { field_selector, ..Default::default() };
-    let mut informer = Informer::<Pod>::start(client, api::registry_pods(), "", params);
+    let mut informer = Informer::<Pod>::start(client, Pod::info(), "", params);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
