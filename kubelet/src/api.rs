@@ -3,10 +3,11 @@
 //! memory (on tokio's paused clock, where real I/O would not mix) and hollow
 //! nodes share one connection.
 
-use api::{registry, ApiError};
+use api::ApiError;
 use client::events::EventRecorder;
-use client::{Client, DeleteParams, PatchType};
-use serde_json::{json, Value};
+use client::{Api, Client, DeleteParams, Object, PatchType};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodStatus};
+use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
 pub use client::events::EventType;
@@ -14,18 +15,58 @@ pub use client::events::EventType;
 #[async_trait::async_trait]
 pub trait PodApi: Send + Sync + 'static {
     /// Writes the pod's status (the `status` subresource).
-    async fn update_status(&self, pod: &Value, status: &Value) -> Result<(), ApiError>;
+    async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError>;
     /// Finishes a graceful deletion: deletes the pod object at once, if it is
     /// still the same pod (uid precondition).
-    async fn delete_pod(&self, pod: &Value) -> Result<(), ApiError>;
+    async fn delete_pod(&self, pod: &Pod) -> Result<(), ApiError>;
     /// Records an event about `obj`. Never blocks: events are written in the
     /// background, in order, as Kubernetes' event broadcaster does.
-    fn event(&self, obj: &Value, kind: EventType, reason: &str, message: &str);
+    fn event(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str);
 }
 
-/// The pods resource.
-pub fn registry_pods() -> &'static api::ResourceInfo {
-    registry::lookup("pods").expect("pods are registered")
+/// The reference events about `pod` name: the involved object is all an event
+/// needs; spec and status would only bloat the event queue.
+pub fn reference(pod: &Pod) -> ObjectReference {
+    let meta = &pod.metadata;
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+        ..Default::default()
+    }
+}
+
+/// The status as the JSON merge patch the kubelet sends. Kubernetes' Go types
+/// write an unset `lastProbeTime` and a terminated state's unknown
+/// `startedAt`/`finishedAt` as `null` (`metav1.Time` has no omitempty), where
+/// typed structs leave them out; they are put back so that the stored pod, and
+/// `kubectl get -o yaml`, show what Kubernetes shows.
+pub fn status_patch(status: &PodStatus) -> Value {
+    let mut patch = serde_json::to_value(status).unwrap_or_default();
+    let null_unless_set = |obj: Option<&mut Map<String, Value>>, keys: &[&str]| {
+        if let Some(obj) = obj {
+            for key in keys {
+                obj.entry(*key).or_insert(Value::Null);
+            }
+        }
+    };
+    if let Some(conditions) = patch.get_mut("conditions").and_then(Value::as_array_mut) {
+        for c in conditions {
+            null_unless_set(c.as_object_mut(), &["lastProbeTime"]);
+        }
+    }
+    if let Some(statuses) = patch.get_mut("containerStatuses").and_then(Value::as_array_mut) {
+        for s in statuses {
+            for key in ["state", "lastState"] {
+                let terminated = s.get_mut(key).and_then(|st| st.get_mut("terminated")).and_then(Value::as_object_mut);
+                null_unless_set(terminated, &["startedAt", "finishedAt"]);
+            }
+        }
+    }
+    patch
 }
 
 /// Events waiting to be written; beyond this, new ones are dropped (and logged)
@@ -54,60 +95,43 @@ impl ClientApi {
 
 #[async_trait::async_trait]
 impl PodApi for ClientApi {
-    async fn update_status(&self, pod: &Value, status: &Value) -> Result<(), ApiError> {
-        let pods = registry_pods();
+    async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError> {
         // A merge patch: no resourceVersion to race on, and fields others own stay.
-        let patch = json!({ "status": status });
-        self.client
-            .patch_subresource(
-                pods,
-                api::meta::namespace(pod),
-                api::meta::name(pod),
-                PatchType::Merge,
-                &patch,
-                "status",
-            )
+        let patch = json!({ "status": status_patch(status) });
+        Api::<Pod>::namespaced(&self.client, pod.namespace())
+            .patch_status(pod.name(), PatchType::Merge, &patch)
             .await
             .map(drop)
     }
 
-    async fn delete_pod(&self, pod: &Value) -> Result<(), ApiError> {
-        let pods = registry_pods();
+    async fn delete_pod(&self, pod: &Pod) -> Result<(), ApiError> {
         let params = DeleteParams {
             grace_period_seconds: Some(0),
-            precondition_uid: api::meta::uid(pod).to_string(),
+            precondition_uid: pod.uid().to_string(),
             ..Default::default()
         };
-        match self.client.delete(pods, api::meta::namespace(pod), api::meta::name(pod), &params).await {
+        match Api::<Pod>::namespaced(&self.client, pod.namespace()).delete(pod.name(), &params).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    fn event(&self, obj: &Value, kind: EventType, reason: &str, message: &str) {
-        // The involved object is all an event needs; spec and status would only bloat the queue.
+    fn event(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str) {
+        // The event recorder takes the involved object as JSON (it handles any kind).
         let reference = json!({
-            "apiVersion": non_empty(api::meta::api_version(obj), "v1"),
-            "kind": non_empty(api::meta::kind(obj), "Pod"),
+            "apiVersion": obj.api_version.as_deref().unwrap_or("v1"),
+            "kind": obj.kind.as_deref().unwrap_or("Pod"),
             "metadata": {
-                "name": api::meta::name(obj),
-                "namespace": api::meta::namespace(obj),
-                "uid": api::meta::uid(obj),
-                "resourceVersion": api::meta::resource_version(obj),
+                "name": obj.name.as_deref().unwrap_or(""),
+                "namespace": obj.namespace.as_deref().unwrap_or(""),
+                "uid": obj.uid.as_deref().unwrap_or(""),
+                "resourceVersion": obj.resource_version.as_deref().unwrap_or(""),
             },
         });
         if self.events.try_send((reference, kind, reason.to_string(), message.to_string())).is_err() {
             tracing::warn!(reason, message, "event queue full; dropping the event");
         }
-    }
-}
-
-fn non_empty<'a>(s: &'a str, default: &'a str) -> &'a str {
-    if s.is_empty() {
-        default
-    } else {
-        s
     }
 }
 
@@ -152,17 +176,19 @@ pub mod testing {
 
     #[async_trait::async_trait]
     impl PodApi for RecordingApi {
-        async fn update_status(&self, pod: &Value, status: &Value) -> Result<(), ApiError> {
-            self.statuses.lock().unwrap().push((api::meta::name(pod).to_string(), status.clone()));
+        async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError> {
+            // Kept as the JSON the API would get, for tests to read.
+            let json = status_patch(status);
+            self.statuses.lock().unwrap().push((pod.name().to_string(), json));
             Ok(())
         }
-        async fn delete_pod(&self, pod: &Value) -> Result<(), ApiError> {
-            self.deleted.lock().unwrap().push(api::meta::name(pod).to_string());
+        async fn delete_pod(&self, pod: &Pod) -> Result<(), ApiError> {
+            self.deleted.lock().unwrap().push(pod.name().to_string());
             Ok(())
         }
-        fn event(&self, obj: &Value, kind: EventType, reason: &str, message: &str) {
+        fn event(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str) {
             self.events.lock().unwrap().push(RecordedEvent {
-                pod: api::meta::name(obj).to_string(),
+                pod: obj.name.clone().unwrap_or_default(),
                 kind,
                 reason: reason.into(),
                 message: message.into(),

@@ -1,4 +1,4 @@
-//! Wall-clock time for the kubelet, and Kubernetes' time formats.
+//! Wall-clock time for the kubelet (written in objects through `api::time`).
 //!
 //! Status timestamps, CrashLoopBackOff windows and probe delays all compare
 //! wall-clock times (a container's `finishedAt` against "now"). In production
@@ -52,25 +52,16 @@ impl Clock {
     }
 }
 
-/// `metav1.Time`: `2021-10-27T07:33:55Z`.
-pub fn format_time(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// `metav1.MicroTime` (Lease renewTime, Event series): `2021-10-27T07:33:55.123456Z`.
-pub fn format_micro_time(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn times_have_kubernetes_shapes() {
+        // The kubelet writes its clock's times through `api::time`.
         let t: Timestamp = "2021-10-27T07:33:55.123456789Z".parse().unwrap();
-        assert_eq!(format_time(t), "2021-10-27T07:33:55Z");
-        assert_eq!(format_micro_time(t), "2021-10-27T07:33:55.123456Z");
+        assert_eq!(api::time::format(t), "2021-10-27T07:33:55Z");
+        assert_eq!(api::time::format_micro(t), "2021-10-27T07:33:55.123456Z");
     }
 
     #[tokio::test(start_paused = true)]

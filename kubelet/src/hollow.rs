@@ -15,12 +15,13 @@
 
 use crate::api::ClientApi;
 use crate::clock::Clock;
+use crate::config::{Config, RuntimeKind};
 use crate::node::{HostInfo, Node, NodeConfig};
 use crate::pods::{self, Kubelet, PodEvent, Settings};
 use crate::runtime::fake::{FakeRuntime, Hollow};
-use crate::Config;
 use client::watcher::{Event, Informer};
-use client::{Client, ListParams};
+use client::{Client, ListParams, Resource};
+use k8s_openapi::api::core::v1::Pod;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,16 +95,16 @@ impl HollowNodes {
     /// to; pods of other nodes (a normal kubelet's, another process's) are
     /// ignored. The runtime learns the pod's annotations before its worker
     /// makes containers.
-    pub fn dispatch(&self, event: Event) {
+    pub fn dispatch(&self, event: Event<Pod>) {
         match event {
             Event::Applied(pod) => {
-                if let Some(node) = self.get(pod["spec"]["nodeName"].as_str().unwrap_or("")) {
+                if let Some(node) = self.get(api::pod::node_name(&pod)) {
                     node.runtime.admit(&pod);
                     node.kubelet.handle(PodEvent::Applied(pod));
                 }
             }
             Event::Deleted(pod) => {
-                if let Some(node) = self.get(pod["spec"]["nodeName"].as_str().unwrap_or("")) {
+                if let Some(node) = self.get(api::pod::node_name(&pod)) {
                     node.runtime.forget(&pod);
                     node.kubelet.handle(PodEvent::Deleted(pod));
                 }
@@ -141,7 +142,7 @@ impl HollowNodes {
     /// nodes until `shutdown` resolves.
     pub async fn watch_pods(&self, client: Client, shutdown: impl std::future::Future<Output = ()>) {
         let params = ListParams { field_selector: "spec.nodeName!=".into(), ..Default::default() };
-        let mut informer = Informer::start(client, crate::api::registry_pods(), "", params);
+        let mut informer = Informer::<Pod>::start(client, Pod::info(), "", params);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -166,7 +167,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let count = config.hollow_nodes;
-    if config.runtime != crate::RuntimeKind::Fake {
+    if config.runtime != RuntimeKind::Fake {
         tracing::warn!(runtime = ?config.runtime, "--hollow-nodes overrides --runtime: hollow nodes only run the fake runtime");
     }
     tracing::warn!(
@@ -177,8 +178,8 @@ pub async fn run(
     let client = Client::connect_lazy(&config.server)?;
     let cpu = config.cpu.clone().unwrap_or_else(|| DEFAULT_CPU.into());
     let memory = config.memory.clone().unwrap_or_else(|| DEFAULT_MEMORY.into());
-    let cpu_cores = pods::container::parse_quantity(&cpu).map_err(|e| anyhow::anyhow!("--cpu: {e}"))?;
-    let memory_bytes = pods::container::parse_quantity(&memory).map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
+    let cpu_cores = pods::container::quantity(&cpu).map_err(|e| anyhow::anyhow!("--cpu: {e}"))?;
+    let memory_bytes = pods::container::quantity(&memory).map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
     let behaviour = Hollow {
         start_delay: config.hollow_pod_start_delay,
         exit_after: config.hollow_container_exit_after,
@@ -201,8 +202,8 @@ pub async fn run(
             relist_period: config.relist_period,
             resync_period: config.sync_frequency,
             runtime_name: "docker",
-            node_cpu_millis: (cpu_cores * 1000.0) as i64,
-            node_memory_bytes: memory_bytes as i64,
+            node_cpu_millis: cpu_cores.milli_value(),
+            node_memory_bytes: memory_bytes.value(),
         };
         let api = Arc::new(ClientApi::new(client.clone(), &name));
         let kubelet = Kubelet::new(settings, runtime.clone(), api.clone(), Clock::system());

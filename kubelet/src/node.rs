@@ -8,11 +8,19 @@
 //! heartbeat. That keeps thousands of hollow nodes cheap for the apiserver.
 
 use crate::api::{EventType, PodApi};
-use crate::clock::{format_micro_time, format_time, Clock};
+use crate::clock::Clock;
 use crate::pods::Kubelet;
-use api::{registry, ApiError};
-use client::{Client, PatchType};
-use serde_json::{json, Value};
+use api::ApiError;
+use client::{Api, Client, Object, PatchType};
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::{
+    self as k8s, DaemonEndpoint, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus, NodeSystemInfo,
+    ObjectReference,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,8 +123,14 @@ impl Node {
     }
 
     /// A reference to the Node for events (Kubernetes uses the node name as its uid there).
-    fn reference(&self) -> Value {
-        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.config.name, "uid": self.config.name}})
+    fn reference(&self) -> ObjectReference {
+        ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Node".into()),
+            name: Some(self.config.name.clone()),
+            uid: Some(self.config.name.clone()),
+            ..Default::default()
+        }
     }
 
     fn event(&self, kind: EventType, reason: &str, message: &str) {
@@ -143,7 +157,7 @@ impl Node {
     pub async fn register_until(
         &self,
         shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
-    ) -> Option<Value> {
+    ) -> Option<k8s::Node> {
         self.event(EventType::Normal, "Starting", "Starting kubelet.");
         let mut delay = Duration::from_millis(100);
         let node = loop {
@@ -162,11 +176,11 @@ impl Node {
     }
 
     /// Renews the lease and reports status for the registered `node` until `shutdown` resolves.
-    pub async fn heartbeat(self, mut node: Value, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn heartbeat(self, mut node: k8s::Node, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut status_tick = tokio::time::interval(self.config.status_update_frequency);
         let mut lease_tick = tokio::time::interval(self.config.lease_renew_interval);
-        let mut lease: Option<Value> = None;
+        let mut lease: Option<Lease> = None;
         if !self.lease_phase.is_zero() {
             // The first lease at once, so the node is not without one; the rest on this node's phase.
             if let Err(e) = self.renew_lease(&node, &mut lease).await {
@@ -222,34 +236,26 @@ impl Node {
 
     /// Creates the Node, or updates an existing one: the kubelet's labels are
     /// set, labels, annotations and taints others added stay.
-    pub async fn register(&self) -> Result<Value, ApiError> {
-        let nodes = registry::lookup("nodes").expect("nodes are registered");
-        let node = json!({
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": self.config.name,
-                "labels": self.default_labels(),
-                "annotations": {
-                    "node.alpha.kubernetes.io/ttl": "0",
-                    "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-                },
+    pub async fn register(&self) -> Result<k8s::Node, ApiError> {
+        let nodes = Api::<k8s::Node>::all(&self.client);
+        let annotations =
+            [("node.alpha.kubernetes.io/ttl", "0"), ("volumes.kubernetes.io/controller-managed-attach-detach", "true")];
+        let node = k8s::Node {
+            metadata: ObjectMeta {
+                name: Some(self.config.name.clone()),
+                labels: Some(self.default_labels()),
+                annotations: Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                ..Default::default()
             },
-            "spec": {},
-        });
-        let registered = match self.client.create(nodes, "", &node).await {
+            spec: Some(Default::default()),
+            ..Default::default()
+        };
+        let registered = match nodes.create(&node).await {
             Ok(created) => created,
             Err(e) if e.is_already_exists() => {
-                let mut existing = self.client.get(nodes, "", &self.config.name).await?;
-                let meta = api::meta::metadata_mut(&mut existing);
-                let labels = meta.entry("labels").or_insert_with(|| json!({}));
-                if !labels.is_object() {
-                    *labels = json!({});
-                }
-                for (k, v) in self.default_labels() {
-                    labels[k] = v.into();
-                }
-                self.client.update(nodes, "", &existing).await?
+                let mut existing = nodes.get(&self.config.name).await?;
+                existing.metadata.labels.get_or_insert_default().extend(self.default_labels());
+                nodes.update(&existing).await?
             }
             Err(e) => return Err(e),
         };
@@ -304,73 +310,89 @@ impl Node {
     }
 
     /// The status the node reports now, given the stored Node.
-    pub async fn status(&self, node: &Value) -> Value {
-        let now = format_time(self.clock.now());
-        let old = &node["status"]["conditions"];
-        let conditions: Vec<Value> = self
+    pub async fn status(&self, node: &k8s::Node) -> NodeStatus {
+        // Times in objects have whole seconds; comparing with stored ones needs the same.
+        let now = Time(Timestamp::from_second(self.clock.now().as_second()).unwrap_or_default());
+        let old = node.status.as_ref().and_then(|s| s.conditions.as_ref());
+        let conditions = self
             .conditions()
             .iter()
             .map(|c| {
-                let previous = old.as_array().into_iter().flatten().find(|o| o["type"] == c.kind);
-                let since = previous
-                    .filter(|o| o["status"] == c.status)
-                    .and_then(|o| o["lastTransitionTime"].as_str())
-                    .unwrap_or(&now);
-                json!({
-                    "type": c.kind, "status": c.status, "reason": c.reason, "message": c.message,
-                    "lastHeartbeatTime": now, "lastTransitionTime": since,
-                })
+                let previous = old.into_iter().flatten().find(|o| o.type_ == c.kind);
+                let since = previous.filter(|o| o.status == c.status).and_then(|o| o.last_transition_time.clone());
+                NodeCondition {
+                    type_: c.kind.into(),
+                    status: c.status.into(),
+                    reason: Some(c.reason.into()),
+                    message: Some(c.message.into()),
+                    last_heartbeat_time: Some(now.clone()),
+                    last_transition_time: Some(since.unwrap_or_else(|| now.clone())),
+                }
             })
             .collect();
         let runtime_version = match self.kubelet.runtime().version().await {
             Ok(v) => v,
-            Err(_) => node["status"]["nodeInfo"]["containerRuntimeVersion"].as_str().unwrap_or("").to_string(),
+            Err(_) => node
+                .status
+                .as_ref()
+                .and_then(|s| s.node_info.as_ref())
+                .map(|i| i.container_runtime_version.clone())
+                .unwrap_or_default(),
         };
-        let resources =
-            json!({"cpu": self.config.cpu, "memory": self.config.memory, "pods": self.config.max_pods.to_string()});
+        let resources: BTreeMap<String, Quantity> = [
+            ("cpu", self.config.cpu.clone()),
+            ("memory", self.config.memory.clone()),
+            ("pods", self.config.max_pods.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Quantity(v)))
+        .collect();
         let host = &self.config.host;
-        json!({
-            "capacity": resources,
-            "allocatable": resources,
-            "conditions": conditions,
-            "addresses": [
-                {"type": "InternalIP", "address": self.config.ip},
-                {"type": "Hostname", "address": self.config.hostname},
-            ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.config.port}},
-            "nodeInfo": {
-                "machineID": host.machine_id,
-                "systemUUID": host.machine_id,
-                "bootID": host.boot_id,
-                "kernelVersion": host.kernel_version,
-                "osImage": host.os_image,
-                "containerRuntimeVersion": runtime_version,
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": "",
-                "operatingSystem": "linux",
-                "architecture": host.architecture,
-            },
-        })
+        let address = |type_: &str, address: &str| NodeAddress { type_: type_.into(), address: address.into() };
+        NodeStatus {
+            capacity: Some(resources.clone()),
+            allocatable: Some(resources),
+            conditions: Some(conditions),
+            addresses: Some(vec![address("InternalIP", &self.config.ip), address("Hostname", &self.config.hostname)]),
+            daemon_endpoints: Some(NodeDaemonEndpoints {
+                kubelet_endpoint: Some(DaemonEndpoint { port: i32::from(self.config.port) }),
+            }),
+            node_info: Some(NodeSystemInfo {
+                machine_id: host.machine_id.clone(),
+                system_uuid: host.machine_id.clone(),
+                boot_id: host.boot_id.clone(),
+                kernel_version: host.kernel_version.clone(),
+                os_image: host.os_image.clone(),
+                container_runtime_version: runtime_version,
+                kubelet_version: KUBELET_VERSION.into(),
+                kube_proxy_version: String::new(),
+                operating_system: "linux".into(),
+                architecture: host.architecture.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
     }
 
     /// Writes the status if it changed (heartbeats aside) or if `due`; returns the
     /// updated Node when it wrote. Condition changes are announced as events.
-    pub async fn sync_status(&self, node: &Value, due: bool) -> Result<Option<Value>, ApiError> {
+    pub async fn sync_status(&self, node: &k8s::Node, due: bool) -> Result<Option<k8s::Node>, ApiError> {
         let status = self.status(node).await;
-        let nodes = registry::lookup("nodes").expect("nodes are registered");
+        let nodes = Api::<k8s::Node>::all(&self.client);
         // Compare with what the server holds now, not with what this kubelet
         // last wrote: the node lifecycle controller may have marked the node
         // Unknown meanwhile, and only a write from here makes it Ready again.
-        let node = &self.client.get(nodes, "", &self.config.name).await?;
-        if !due && without_heartbeats(&status) == without_heartbeats(&node["status"]) {
+        let node = nodes.get(&self.config.name).await?;
+        let stored = node.status.clone().unwrap_or_default();
+        if !due && without_heartbeats(&status) == without_heartbeats(&stored) {
             return Ok(None);
         }
+        // A merge patch: fields others own in the status (images, volumes) stay.
         let patch = json!({ "status": status });
-        let updated =
-            self.client.patch_subresource(nodes, "", &self.config.name, PatchType::Merge, &patch, "status").await?;
+        let updated = nodes.patch_status(&self.config.name, PatchType::Merge, &patch).await?;
         for c in self.conditions() {
-            let before = node["status"]["conditions"].as_array().into_iter().flatten().find(|o| o["type"] == c.kind);
-            if before.is_none_or(|b| b["status"] != c.status) {
+            let before = stored.conditions.iter().flatten().find(|o| o.type_ == c.kind);
+            if before.is_none_or(|b| b.status != c.status) {
                 let message = format!("Node {} status is now: {}", self.config.name, c.event);
                 self.event(EventType::Normal, c.event, &message);
             }
@@ -381,17 +403,25 @@ impl Node {
     /// Creates or renews `kube-node-lease/<node>`. `cached` keeps the last
     /// lease written, so a renewal is one update, as in Kubernetes; a conflict
     /// (someone else wrote it) costs one read more.
-    pub async fn renew_lease(&self, node: &Value, cached: &mut Option<Value>) -> Result<(), ApiError> {
-        let leases = registry::lookup("leases").expect("leases are registered");
-        let renew = format_micro_time(self.clock.now());
-        let renewed = |mut lease: Value| {
-            lease["spec"]["holderIdentity"] = self.config.name.clone().into();
-            lease["spec"]["leaseDurationSeconds"] = self.config.lease_duration_seconds.into();
-            lease["spec"]["renewTime"] = renew.clone().into();
+    pub async fn renew_lease(&self, node: &k8s::Node, cached: &mut Option<Lease>) -> Result<(), ApiError> {
+        let leases = Api::<Lease>::namespaced(&self.client, LEASE_NAMESPACE);
+        let renew = MicroTime(self.clock.now());
+        let spec = || LeaseSpec {
+            holder_identity: Some(self.config.name.clone()),
+            lease_duration_seconds: Some(self.config.lease_duration_seconds as i32),
+            renew_time: Some(renew.clone()),
+            ..Default::default()
+        };
+        let renewed = |mut lease: Lease| {
+            let s = lease.spec.get_or_insert_default();
+            let fresh = spec();
+            s.holder_identity = fresh.holder_identity;
+            s.lease_duration_seconds = fresh.lease_duration_seconds;
+            s.renew_time = fresh.renew_time;
             lease
         };
         if let Some(lease) = cached.take() {
-            match self.client.update(leases, LEASE_NAMESPACE, &renewed(lease)).await {
+            match leases.update(&renewed(lease)).await {
                 Ok(written) => {
                     *cached = Some(written);
                     return Ok(());
@@ -400,28 +430,26 @@ impl Node {
                 Err(e) => return Err(e),
             }
         }
-        let written = match self.client.get(leases, LEASE_NAMESPACE, &self.config.name).await {
-            Ok(lease) => self.client.update(leases, LEASE_NAMESPACE, &renewed(lease)).await,
+        let written = match leases.get(&self.config.name).await {
+            Ok(lease) => leases.update(&renewed(lease)).await,
             Err(e) if e.is_not_found() => {
-                let lease = json!({
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {
-                        "name": self.config.name,
-                        "namespace": LEASE_NAMESPACE,
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: Some(self.config.name.clone()),
+                        namespace: Some(LEASE_NAMESPACE.into()),
                         // The lease goes when its Node does.
-                        "ownerReferences": [{
-                            "apiVersion": "v1", "kind": "Node",
-                            "name": self.config.name, "uid": api::meta::uid(node),
-                        }],
+                        owner_references: Some(vec![OwnerReference {
+                            api_version: "v1".into(),
+                            kind: "Node".into(),
+                            name: self.config.name.clone(),
+                            uid: node.uid().to_string(),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
                     },
-                    "spec": {
-                        "holderIdentity": self.config.name,
-                        "leaseDurationSeconds": self.config.lease_duration_seconds,
-                        "renewTime": renew,
-                    },
-                });
-                self.client.create(leases, LEASE_NAMESPACE, &lease).await
+                    spec: Some(spec()),
+                };
+                leases.create(&lease).await
             }
             Err(e) => Err(e),
         }?;
@@ -431,14 +459,10 @@ impl Node {
 }
 
 /// The status without `lastHeartbeatTime`s, for deciding whether to write.
-fn without_heartbeats(status: &Value) -> Value {
+fn without_heartbeats(status: &NodeStatus) -> NodeStatus {
     let mut s = status.clone();
-    if let Some(conditions) = s["conditions"].as_array_mut() {
-        for c in conditions {
-            if let Some(o) = c.as_object_mut() {
-                o.remove("lastHeartbeatTime");
-            }
-        }
+    for c in s.conditions.iter_mut().flatten() {
+        c.last_heartbeat_time = None;
     }
     s
 }

@@ -13,15 +13,16 @@
 //! publishes which container instance runs now, the tasks publish results for
 //! that instance and wake the worker when one changes.
 
-use crate::api::{EventType, PodApi};
+use crate::api::{reference, EventType, PodApi};
 use crate::clock::Clock;
-use crate::runtime::{ProbeTarget, Runtime};
+use crate::runtime::{ProbeAction, ProbeOutcome, ProbeTarget, Runtime};
+use client::Object;
 use jiff::Timestamp;
-use serde_json::Value;
+use k8s_openapi::api::core::v1::{Container, Pod, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,12 +35,12 @@ pub enum ProbeKind {
 impl ProbeKind {
     pub const ALL: [ProbeKind; 3] = [ProbeKind::Liveness, ProbeKind::Readiness, ProbeKind::Startup];
 
-    /// The pod spec field.
-    pub fn field(self) -> &'static str {
+    /// The container's probe of this kind, if it has one.
+    pub fn of(self, container: &Container) -> Option<&Probe> {
         match self {
-            ProbeKind::Liveness => "livenessProbe",
-            ProbeKind::Readiness => "readinessProbe",
-            ProbeKind::Startup => "startupProbe",
+            ProbeKind::Liveness => container.liveness_probe.as_ref(),
+            ProbeKind::Readiness => container.readiness_probe.as_ref(),
+            ProbeKind::Startup => container.startup_probe.as_ref(),
         }
     }
     /// As event messages spell it: `Liveness probe failed: ...`.
@@ -59,34 +60,17 @@ impl ProbeKind {
     }
 }
 
-/// What a probe does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProbeAction {
-    /// `host` empty = the pod IP.
-    Http {
-        scheme: String,
-        host: String,
-        port: u16,
-        path: String,
-        headers: Vec<(String, String)>,
-    },
-    Tcp {
-        host: String,
-        port: u16,
-    },
-    Exec {
-        command: Vec<String>,
-    },
-}
-
-/// The result of one probe run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProbeOutcome {
-    Success,
-    /// The probe ran and failed; the text is what the `Unhealthy` event says.
-    Failure(String),
-    /// The probe could not be run; Kubernetes throws such results away.
-    Error(String),
+/// Why a container's probe cannot run (the kubelet logs it and ignores the probe).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("invalid port number: {0}")]
+    InvalidPort(i32),
+    #[error("couldn't find port: {port} in {container}")]
+    PortNotFound { port: String, container: String },
+    #[error("exec probe has no command")]
+    NoCommand,
+    #[error("probe has no handler (httpGet, tcpSocket or exec)")]
+    NoHandler,
 }
 
 /// A container's probe, parsed from the pod spec with Kubernetes' defaults.
@@ -101,84 +85,66 @@ pub struct ProbeSpec {
 }
 
 impl ProbeSpec {
-    /// Reads `container[kind.field()]`; None when the container has no such probe.
-    pub fn from_container(container: &Value, kind: ProbeKind) -> Option<Result<Self, String>> {
-        let probe = container.get(kind.field()).filter(|p| p.is_object())?;
-        Some(Self::parse(probe, container))
+    /// The container's probe of `kind`, with Kubernetes' defaults; None when it has none.
+    pub fn from_container(container: &Container, kind: ProbeKind) -> Option<Result<Self, ProbeError>> {
+        Some(Self::parse(kind.of(container)?, container))
     }
 
-    fn parse(probe: &Value, container: &Value) -> Result<Self, String> {
-        let secs = |field: &str, default: u64| {
-            Duration::from_secs(probe[field].as_u64().filter(|v| *v > 0).unwrap_or(default))
-        };
-        let count = |field: &str, default: u32| {
-            probe[field].as_u64().filter(|v| *v > 0).map(|v| v.min(u64::from(u32::MAX)) as u32).unwrap_or(default)
-        };
-        let action = if let Some(http) = probe.get("httpGet").filter(|v| v.is_object()) {
-            let mut path = http["path"].as_str().unwrap_or("/").to_string();
+    fn parse(probe: &Probe, container: &Container) -> Result<Self, ProbeError> {
+        // Unset, zero and negative values all take the default, as before defaulting existed.
+        let positive = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0);
+        let secs = |v: Option<i32>, default: u32| Duration::from_secs(u64::from(positive(v).unwrap_or(default)));
+        let action = if let Some(http) = &probe.http_get {
+            let mut path = http.path.clone().unwrap_or_else(|| "/".into());
             if !path.starts_with('/') {
                 path.insert(0, '/');
             }
-            let headers = http["httpHeaders"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|h| (h["name"].as_str().unwrap_or("").to_string(), h["value"].as_str().unwrap_or("").to_string()))
-                .collect();
+            let headers = http.http_headers.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect();
             ProbeAction::Http {
-                scheme: http["scheme"].as_str().unwrap_or("HTTP").to_uppercase(),
-                host: http["host"].as_str().unwrap_or("").to_string(),
-                port: resolve_port(&http["port"], container)?,
+                scheme: http.scheme.as_deref().unwrap_or("HTTP").to_uppercase(),
+                host: http.host.clone().unwrap_or_default(),
+                port: resolve_port(&http.port, container)?,
                 path,
                 headers,
             }
-        } else if let Some(tcp) = probe.get("tcpSocket").filter(|v| v.is_object()) {
-            ProbeAction::Tcp {
-                host: tcp["host"].as_str().unwrap_or("").to_string(),
-                port: resolve_port(&tcp["port"], container)?,
-            }
-        } else if let Some(exec) = probe.get("exec").filter(|v| v.is_object()) {
-            let command = exec["command"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str().map(String::from))
-                .collect::<Vec<_>>();
+        } else if let Some(tcp) = &probe.tcp_socket {
+            ProbeAction::Tcp { host: tcp.host.clone().unwrap_or_default(), port: resolve_port(&tcp.port, container)? }
+        } else if let Some(exec) = &probe.exec {
+            let command = exec.command.clone().unwrap_or_default();
             if command.is_empty() {
-                return Err("exec probe has no command".into());
+                return Err(ProbeError::NoCommand);
             }
             ProbeAction::Exec { command }
         } else {
-            return Err("probe has no handler (httpGet, tcpSocket or exec)".into());
+            return Err(ProbeError::NoHandler);
         };
         Ok(Self {
             action,
-            initial_delay: Duration::from_secs(probe["initialDelaySeconds"].as_u64().unwrap_or(0)),
-            timeout: secs("timeoutSeconds", 1),
-            period: secs("periodSeconds", 10),
-            success_threshold: count("successThreshold", 1),
-            failure_threshold: count("failureThreshold", 3),
+            initial_delay: secs(probe.initial_delay_seconds, 0),
+            timeout: secs(probe.timeout_seconds, 1),
+            period: secs(probe.period_seconds, 10),
+            success_threshold: positive(probe.success_threshold).unwrap_or(1),
+            failure_threshold: positive(probe.failure_threshold).unwrap_or(3),
         })
     }
 }
 
 /// A probe port: a number, or the name of one of the container's ports.
-fn resolve_port(port: &Value, container: &Value) -> Result<u16, String> {
-    if let Some(n) = port.as_u64() {
-        return u16::try_from(n).map_err(|_| format!("invalid port number: {n}"));
-    }
-    let name = port.as_str().unwrap_or("");
+fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, ProbeError> {
+    let name = match port {
+        IntOrString::Int(n) => return u16::try_from(*n).map_err(|_| ProbeError::InvalidPort(*n)),
+        IntOrString::String(name) => name,
+    };
     if let Ok(n) = name.parse::<u16>() {
         return Ok(n);
     }
-    container["ports"]
-        .as_array()
-        .into_iter()
+    container
+        .ports
+        .iter()
         .flatten()
-        .find(|p| p["name"].as_str() == Some(name))
-        .and_then(|p| p["containerPort"].as_u64())
-        .and_then(|n| u16::try_from(n).ok())
-        .ok_or_else(|| format!("couldn't find port: {name} in {}", container["name"].as_str().unwrap_or("")))
+        .find(|p| p.name.as_deref() == Some(name.as_str()))
+        .and_then(|p| u16::try_from(p.container_port).ok())
+        .ok_or_else(|| ProbeError::PortNotFound { port: name.clone(), container: container.name.clone() })
 }
 
 /// A probe's current verdict about one container instance. None: no verdict
@@ -288,7 +254,7 @@ impl ProbeBoard {
 pub struct ProbeTask {
     pub kind: ProbeKind,
     pub spec: ProbeSpec,
-    pub pod: Arc<Value>,
+    pub pod: Arc<Pod>,
     pub container_name: String,
     pub board: ProbeBoard,
     pub runtime: Arc<dyn Runtime>,
@@ -341,8 +307,8 @@ impl ProbeTask {
             return true;
         }
         let target = ProbeTarget {
-            pod_namespace: api::meta::namespace(&self.pod).to_string(),
-            pod_name: api::meta::name(&self.pod).to_string(),
+            pod_namespace: self.pod.namespace().to_string(),
+            pod_name: self.pod.name().to_string(),
             container_name: self.container_name.clone(),
             container_id: view.id.clone(),
             pod_ip,
@@ -357,12 +323,12 @@ impl ProbeTask {
             ProbeOutcome::Success => true,
             ProbeOutcome::Failure(output) => {
                 let message = format!("{} probe failed: {output}", self.kind.title());
-                self.api.event(&self.pod, EventType::Warning, "Unhealthy", &message);
+                self.api.event(&reference(&self.pod), EventType::Warning, "Unhealthy", &message);
                 false
             }
             ProbeOutcome::Error(err) => {
                 let message = format!("{} probe errored: {err}", self.kind.title());
-                self.api.event(&self.pod, EventType::Warning, "Unhealthy", &message);
+                self.api.event(&reference(&self.pod), EventType::Warning, "Unhealthy", &message);
                 return true;
             }
         };
@@ -394,87 +360,6 @@ struct RunState {
     on_hold: bool,
 }
 
-/// Runs an HTTP or TCP probe from the kubelet's network (which reaches every pod IP).
-pub async fn probe_network(pod_ip: &str, action: &ProbeAction, timeout: Duration) -> ProbeOutcome {
-    match action {
-        ProbeAction::Http { scheme, host, port, path, headers } => {
-            if scheme != "HTTP" {
-                return ProbeOutcome::Error(format!("{scheme} probes are not supported by kubelab"));
-            }
-            let host = if host.is_empty() { pod_ip } else { host.as_str() };
-            http_get(host, *port, path, headers, timeout).await
-        }
-        ProbeAction::Tcp { host, port } => {
-            let host = if host.is_empty() { pod_ip } else { host.as_str() };
-            let addr = format!("{host}:{port}");
-            match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&addr)).await {
-                Ok(Ok(_)) => ProbeOutcome::Success,
-                Ok(Err(e)) => ProbeOutcome::Failure(dial_error(&addr, &e)),
-                Err(_) => ProbeOutcome::Failure(format!("dial tcp {addr}: i/o timeout")),
-            }
-        }
-        ProbeAction::Exec { .. } => ProbeOutcome::Error("exec probes run through the container runtime".into()),
-    }
-}
-
-/// An HTTP/1.1 GET whose status decides: 200-399 is success, as Kubernetes' prober.
-async fn http_get(host: &str, port: u16, path: &str, headers: &[(String, String)], timeout: Duration) -> ProbeOutcome {
-    let addr = format!("{host}:{port}");
-    let url = format!("http://{addr}{path}");
-    let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| format!("Get \"{url}\": {}", dial_error(&addr, &e)))?;
-        let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
-        let mut req = format!("GET {path} HTTP/1.1\r\n");
-        if !has_host {
-            req.push_str(&format!("Host: {addr}\r\n"));
-        }
-        req.push_str("User-Agent: kube-probe/1.34\r\nAccept: */*\r\nConnection: close\r\n");
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        stream.write_all(req.as_bytes()).await.map_err(|e| format!("Get \"{url}\": {e}"))?;
-        // Only the status line matters; read until its end.
-        let mut head = Vec::with_capacity(256);
-        let mut buf = [0u8; 256];
-        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-            let n = stream.read(&mut buf).await.map_err(|e| format!("Get \"{url}\": {e}"))?;
-            if n == 0 {
-                return Err(format!("Get \"{url}\": EOF"));
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        let line = String::from_utf8_lossy(&head);
-        line.split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse::<u16>().ok())
-            .ok_or_else(|| format!("Get \"{url}\": malformed HTTP response"))
-    };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(code)) if (200..400).contains(&code) => ProbeOutcome::Success,
-        Ok(Ok(code)) => ProbeOutcome::Failure(format!("HTTP probe failed with statuscode: {code}")),
-        Ok(Err(e)) => ProbeOutcome::Failure(e),
-        Err(_) => ProbeOutcome::Failure(format!(
-            "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-        )),
-    }
-}
-
-/// A connect error as Go's dialer words it, which is what Kubernetes' events show.
-fn dial_error(addr: &str, err: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    let what = match err.kind() {
-        ConnectionRefused => "connect: connection refused".to_string(),
-        TimedOut => "i/o timeout".to_string(),
-        HostUnreachable => "connect: no route to host".to_string(),
-        NetworkUnreachable => "connect: network is unreachable".to_string(),
-        _ => err.to_string(),
-    };
-    format!("dial tcp {addr}: {what}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,12 +367,13 @@ mod tests {
 
     #[test]
     fn specs_take_kubernetes_defaults_and_named_ports() {
-        let container = json!({
+        let container: Container = serde_json::from_value(json!({
             "name": "kubia",
             "ports": [{"name": "http", "containerPort": 8080}],
             "livenessProbe": {"httpGet": {"path": "healthz", "port": "http"}},
             "readinessProbe": {"exec": {"command": ["ls", "/var/ready"]}, "periodSeconds": 1, "successThreshold": 2},
-        });
+        }))
+        .unwrap();
         let live = ProbeSpec::from_container(&container, ProbeKind::Liveness).unwrap().unwrap();
         assert_eq!(
             live,
@@ -510,53 +396,11 @@ mod tests {
         assert_eq!(ready.period, Duration::from_secs(1));
         assert_eq!(ready.success_threshold, 2);
         assert!(ProbeSpec::from_container(&container, ProbeKind::Startup).is_none());
-        let bad = json!({"name": "x", "livenessProbe": {"tcpSocket": {"port": "nope"}}});
+        let bad: Container =
+            serde_json::from_value(json!({"name": "x", "livenessProbe": {"tcpSocket": {"port": "nope"}}})).unwrap();
         assert_eq!(
-            ProbeSpec::from_container(&bad, ProbeKind::Liveness).unwrap().unwrap_err(),
+            ProbeSpec::from_container(&bad, ProbeKind::Liveness).unwrap().unwrap_err().to_string(),
             "couldn't find port: nope in x"
-        );
-    }
-
-    /// Serves one HTTP response per connection with the given status.
-    async fn serve_status(code: u16) -> u16 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                let mut buf = [0u8; 1024];
-                let _ = s.read(&mut buf).await;
-                let _ = s.write_all(format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n").as_bytes()).await;
-            }
-        });
-        port
-    }
-
-    #[tokio::test]
-    async fn http_probes_judge_by_status_code() {
-        let ok = serve_status(200).await;
-        let http = |port| ProbeAction::Http {
-            scheme: "HTTP".into(),
-            host: "".into(),
-            port,
-            path: "/".into(),
-            headers: vec![],
-        };
-        assert_eq!(probe_network("127.0.0.1", &http(ok), Duration::from_secs(2)).await, ProbeOutcome::Success);
-        let bad = serve_status(500).await;
-        assert_eq!(
-            probe_network("127.0.0.1", &http(bad), Duration::from_secs(2)).await,
-            ProbeOutcome::Failure("HTTP probe failed with statuscode: 500".into())
-        );
-    }
-
-    #[tokio::test]
-    async fn refused_connections_read_like_go() {
-        // Bind then drop, so the port is very likely closed.
-        let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
-        let tcp = ProbeAction::Tcp { host: "".into(), port };
-        assert_eq!(
-            probe_network("127.0.0.1", &tcp, Duration::from_secs(2)).await,
-            ProbeOutcome::Failure(format!("dial tcp 127.0.0.1:{port}: connect: connection refused"))
         );
     }
 }

@@ -10,10 +10,11 @@
 use crate::pods::Kubelet;
 use crate::runtime::{ExecChunk, LogOptions};
 use api::ApiError;
+use client::Object;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 use proto::node_agent_server::{NodeAgent, NodeAgentServer};
 use proto::{exec_input, exec_output, ExecInput, ExecOutput, LogChunk, LogsRequest, PortForwardFrame};
-use serde_json::Value;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,10 +38,9 @@ fn status(err: ApiError) -> Status {
 }
 
 /// Picks the container a call is about: the named one, or the only one.
-pub fn container_name(pod: &Value, requested: &str) -> Result<String, ApiError> {
-    let name = api::meta::name(pod);
-    let names: Vec<&str> =
-        pod["spec"]["containers"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+pub fn container_name(pod: &Pod, requested: &str) -> Result<String, ApiError> {
+    let name = pod.name();
+    let names: Vec<&str> = pod.spec.iter().flat_map(|s| &s.containers).map(|c| c.name.as_str()).collect();
     if requested.is_empty() {
         return match names.as_slice() {
             [only] => Ok(only.to_string()),
@@ -57,33 +57,43 @@ pub fn container_name(pod: &Value, requested: &str) -> Result<String, ApiError> 
     }
 }
 
+/// The runtime id in a status's `docker://<id>`.
+fn runtime_id(container_id: &Option<String>) -> Option<String> {
+    container_id.as_deref().and_then(|s| s.split_once("://")).map(|(_, id)| id.to_string())
+}
+
 /// The runtime id of the instance whose logs to show, from the container's status.
-pub fn log_container_id(pod_name: &str, container: &Value, name: &str, previous: bool) -> Result<String, ApiError> {
-    let id = |v: &Value| v["containerID"].as_str().and_then(|s| s.split_once("://")).map(|(_, id)| id.to_string());
-    let state = &container["state"];
-    let last = &container["lastState"]["terminated"];
+pub fn log_container_id(
+    pod_name: &str,
+    container: &ContainerStatus,
+    name: &str,
+    previous: bool,
+) -> Result<String, ApiError> {
+    let state = container.state.clone().unwrap_or_default();
+    let last = container.last_state.as_ref().and_then(|s| s.terminated.as_ref());
+    let last_id = || last.and_then(|t| runtime_id(&t.container_id));
     let refuse = |why: String| Err(ApiError::bad_request(why));
     if previous {
-        return match id(last) {
+        return match last_id() {
             Some(i) => Ok(i),
             None => refuse(format!("previous terminated container {name:?} in pod {pod_name:?} not found")),
         };
     }
-    if state.get("running").is_some() {
-        if let Some(i) = id(container) {
+    if state.running.is_some() {
+        if let Some(i) = runtime_id(&container.container_id) {
             return Ok(i);
         }
     }
-    if let Some(t) = state.get("terminated") {
-        return match id(t).or_else(|| id(last)) {
+    if let Some(t) = &state.terminated {
+        return match runtime_id(&t.container_id).or_else(last_id) {
             Some(i) => Ok(i),
             None => refuse(format!("container {name:?} in pod {pod_name:?} is terminated")),
         };
     }
-    if let Some(i) = id(last) {
+    if let Some(i) = last_id() {
         return Ok(i);
     }
-    match state["waiting"]["reason"].as_str() {
+    match state.waiting.as_ref().and_then(|w| w.reason.as_deref()) {
         Some("ErrImagePull") => {
             refuse(format!("container {name:?} in pod {pod_name:?} is waiting to start: image can't be pulled"))
         }
@@ -97,21 +107,16 @@ pub fn log_container_id(pod_name: &str, container: &Value, name: &str, previous:
 
 impl NodeAgentService {
     /// The pod and its status (the worker's latest, else the API's).
-    fn find(&self, namespace: &str, name: &str) -> Result<(Arc<Value>, Value), Status> {
+    fn find(&self, namespace: &str, name: &str) -> Result<(Arc<Pod>, PodStatus), Status> {
         let (pod, latest) =
             self.kubelet.pod(namespace, name).ok_or_else(|| status(ApiError::not_found("pods", name)))?;
-        let status = latest.map(|s| (*s).clone()).unwrap_or_else(|| pod["status"].clone());
+        let status = latest.map(|s| (*s).clone()).or_else(|| pod.status.clone()).unwrap_or_default();
         Ok((pod, status))
     }
 
-    fn container_status(status: &Value, name: &str) -> Value {
-        status["containerStatuses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| c["name"] == name)
-            .cloned()
-            .unwrap_or_default()
+    fn container_status(status: &PodStatus, name: &str) -> ContainerStatus {
+        let statuses = status.container_statuses.iter().flatten();
+        statuses.into_iter().find(|c| c.name == name).cloned().unwrap_or_default()
     }
 
     /// The id of the running instance of a container, for exec.
@@ -119,9 +124,9 @@ impl NodeAgentService {
         let (pod_obj, pod_status) = self.find(namespace, pod)?;
         let name = container_name(&pod_obj, container).map_err(status)?;
         let cs = Self::container_status(&pod_status, &name);
-        let running = cs["state"].get("running").is_some();
-        match cs["containerID"].as_str().and_then(|s| s.split_once("://")) {
-            Some((_, id)) if running => Ok(id.to_string()),
+        let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
+        match runtime_id(&cs.container_id) {
+            Some(id) if running => Ok(id),
             _ => Err(status(ApiError::bad_request(format!("container not found ({name:?})")))),
         }
     }
@@ -237,7 +242,7 @@ impl NodeAgent for NodeAgentService {
             return Err(Status::invalid_argument("the first port-forward frame must carry `start`"));
         };
         let (_, pod_status) = self.find(&start.namespace, &start.pod)?;
-        let ip = pod_status["podIP"].as_str().filter(|ip| !ip.is_empty()).ok_or_else(|| {
+        let ip = pod_status.pod_ip.as_deref().filter(|ip| !ip.is_empty()).ok_or_else(|| {
             status(ApiError::bad_request(format!("pod {} does not have an IP address yet", start.pod)))
         })?;
         let port = u16::try_from(start.port).map_err(|_| Status::invalid_argument("invalid port"))?;
@@ -292,42 +297,53 @@ fn clamp(v: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn typed(v: Value) -> Pod {
+        serde_json::from_value(v).expect("a pod")
+    }
+
+    /// A container status from the fields a test cares about.
+    fn container(v: Value) -> ContainerStatus {
+        let mut full = json!({"name": "c", "image": "", "imageID": "", "ready": false, "restartCount": 0});
+        full.as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
+        serde_json::from_value(full).expect("a container status")
+    }
 
     #[test]
     fn several_containers_need_a_name() {
-        let pod = json!({"metadata": {"name": "kubia"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
+        let pod = typed(json!({"metadata": {"name": "kubia"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}]}}));
         assert_eq!(
             container_name(&pod, "").unwrap_err().message,
             "a container name must be specified for pod kubia, choose one of: [a b]"
         );
         assert_eq!(container_name(&pod, "b").unwrap(), "b");
         assert_eq!(container_name(&pod, "c").unwrap_err().message, "container c is not valid for pod kubia");
-        let one = json!({"metadata": {"name": "kubia"}, "spec": {"containers": [{"name": "only"}]}});
+        let one = typed(json!({"metadata": {"name": "kubia"}, "spec": {"containers": [{"name": "only"}]}}));
         assert_eq!(container_name(&one, "").unwrap(), "only");
     }
 
     #[test]
     fn logs_follow_the_container_status() {
-        let crashed = json!({
+        let crashed = container(json!({
             "containerID": "docker://new",
             "state": {"waiting": {"reason": "CrashLoopBackOff"}},
             "lastState": {"terminated": {"exitCode": 1, "containerID": "docker://old"}},
-        });
+        }));
         assert_eq!(log_container_id("p", &crashed, "c", false).unwrap(), "old");
         assert_eq!(log_container_id("p", &crashed, "c", true).unwrap(), "old");
-        let running = json!({"containerID": "docker://now", "state": {"running": {}}, "lastState": {}});
+        let running = container(json!({"containerID": "docker://now", "state": {"running": {}}, "lastState": {}}));
         assert_eq!(log_container_id("p", &running, "c", false).unwrap(), "now");
         assert_eq!(
             log_container_id("p", &running, "c", true).unwrap_err().message,
             "previous terminated container \"c\" in pod \"p\" not found"
         );
-        let pulling = json!({"state": {"waiting": {"reason": "ImagePullBackOff"}}, "lastState": {}});
+        let pulling = container(json!({"state": {"waiting": {"reason": "ImagePullBackOff"}}, "lastState": {}}));
         assert_eq!(
             log_container_id("p", &pulling, "c", false).unwrap_err().message,
             "container \"c\" in pod \"p\" is waiting to start: trying and failing to pull image"
         );
-        let creating = json!({"state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}});
+        let creating = container(json!({"state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}));
         assert_eq!(
             log_container_id("p", &creating, "c", false).unwrap_err().message,
             "container \"c\" in pod \"p\" is waiting to start: ContainerCreating"

@@ -217,7 +217,7 @@ async fn registering_again_keeps_what_others_added() {
     let fake = Arc::new(FakeRuntime::new());
     let (k, api) = kubelet(fake.clone(), &client, "node2");
     let node = Node::new(client.clone(), node_config("node2"), k, api, fake.clock());
-    let registered = node.register().await.unwrap();
+    let registered = serde_json::to_value(node.register().await.unwrap()).unwrap();
     let labels = &registered["metadata"]["labels"];
     assert_eq!(labels["gpu"], "true", "a label someone added stays");
     assert_eq!(labels["kubernetes.io/hostname"], "node2", "the kubelet's own labels are set");

@@ -1,7 +1,8 @@
 //! The kubelet on the local Docker engine, with a real (in-process) apiserver:
 //! pods of pause + busybox containers, shared localhost, pod-to-pod traffic by
 //! IP, probes, restarts and `logs --previous`, exec, port-forward, resource
-//! limits, graceful deletion, and a restarted kubelet that adopts what runs.
+//! limits, graceful deletion, and a restarted kubelet that adopts what runs;
+//! and the Docker runtime against the runtime conformance suite the fake passes.
 //!
 //! The images are built here from Debian's busybox-static (`/bin/busybox`,
 //! which deploy/install-deps.sh installs) when absent, since no registry is
@@ -14,8 +15,9 @@ use futures::StreamExt;
 use kubelet::api::ClientApi;
 use kubelet::clock::Clock;
 use kubelet::pods::{backoff, Kubelet, Settings};
+use kubelet::runtime::conformance::{self, Script, Subject};
 use kubelet::runtime::docker::DockerRuntime;
-use kubelet::runtime::Runtime;
+use kubelet::runtime::{ContainerConfig, Runtime};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -85,13 +87,65 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        let label = format!("label=kubelab.node={}", self.node);
-        let ids = docker(&["ps", "-aq", "--filter", &label]);
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            docker(&["rm", "-f", "-v", id]);
+        // The conformance suite also makes containers of a twin node.
+        for node in [self.node.clone(), conformance::other_node(&self.node)] {
+            let label = format!("label=kubelab.node={node}");
+            let ids = docker(&["ps", "-aq", "--filter", &label]);
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                docker(&["rm", "-f", "-v", id]);
+            }
         }
         docker(&["network", "rm", &self.network]);
     }
+}
+
+/// The Docker runtime for the conformance suite: scripts become busybox shell.
+struct DockerSubject {
+    runtime: Arc<DockerRuntime>,
+    node: String,
+}
+
+impl Subject for DockerSubject {
+    fn runtime(&self) -> Arc<dyn Runtime> {
+        self.runtime.clone()
+    }
+    fn node(&self) -> String {
+        self.node.clone()
+    }
+    fn pause_image(&self) -> String {
+        PAUSE.into()
+    }
+    fn image(&self) -> String {
+        BUSYBOX.into()
+    }
+    fn missing_image(&self) -> String {
+        "kubelab-test/no-such-image:never".into()
+    }
+    fn program(&self, config: &mut ContainerConfig, script: &Script) {
+        // PID 1 ignores SIGTERM unless it traps it; `sleep & wait` lets the trap run at once.
+        let mut sh = String::new();
+        if script.exits_on_sigterm {
+            sh.push_str("trap 'exit 143' TERM; ");
+        }
+        for line in &script.output {
+            sh.push_str(&format!("echo '{line}'; "));
+        }
+        match script.exit {
+            Some((after, code)) => sh.push_str(&format!("sleep {} & wait $!; exit {code}", after.as_secs())),
+            None => sh.push_str("while :; do sleep 1 & wait $!; done"),
+        }
+        config.entrypoint = Some(vec!["sh".into(), "-c".into(), sh]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_runtime_passes_the_runtime_conformance_suite() {
+    let sandbox = Sandbox::new("conformance");
+    let runtime = DockerRuntime::connect("unix:///var/run/docker.sock", &sandbox.network).await.unwrap();
+    let subject = DockerSubject { runtime: Arc::new(runtime), node: sandbox.node.clone() };
+    conformance::run_all(&subject).await;
+    let left = docker(&["ps", "-aq", "--filter", &format!("label=kubelab.node={}", sandbox.node)]);
+    assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty(), "every case removes what it made");
 }
 
 fn res(name: &str) -> &'static api::ResourceInfo {

@@ -17,10 +17,10 @@ pub mod records;
 pub use pod::{pod_dns_config, PodDns};
 pub use records::Records;
 
-use crate::ServiceInformers;
-use anyhow::Context;
+use crate::informers::ServiceInformers;
 use client::informer::Change;
 use hickory_server::net::runtime::Time;
+use hickory_server::net::NetError;
 use hickory_server::proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, NS, SOA, SRV};
 use hickory_server::proto::rr::{Name, RData, Record};
@@ -34,6 +34,19 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
+
+/// Why the DNS server cannot serve.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("binding DNS {protocol} on {addr}: {source}")]
+    Bind { protocol: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("the DNS server stopped: {0}")]
+    Stopped(NetError),
+    #[error("stopping the DNS server: {0}")]
+    Shutdown(NetError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The records every query is answered from, shared with the watch that fills them.
 pub type SharedRecords = Arc<RwLock<Records>>;
@@ -51,7 +64,7 @@ pub async fn serve(
     addr: SocketAddr,
     domain: String,
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let records: SharedRecords = Arc::new(RwLock::new(Records::new(&domain)));
     let server = DnsServer::bind(addr, records.clone()).await?;
     tracing::info!(%addr, %domain, "cluster DNS listening");
@@ -108,13 +121,14 @@ impl DnsServer {
     /// Binds UDP and TCP on `addr`. With port 0 both get the same free port
     /// when they can (else TCP another one): see [`Self::udp_addr`] and
     /// [`Self::tcp_addr`].
-    pub async fn bind(addr: SocketAddr, records: SharedRecords) -> anyhow::Result<Self> {
-        let udp = UdpSocket::bind(addr).await.with_context(|| format!("binding DNS UDP on {addr}"))?;
-        let same_port = SocketAddr::new(addr.ip(), udp.local_addr()?.port());
+    pub async fn bind(addr: SocketAddr, records: SharedRecords) -> Result<Self> {
+        let bind_error = |protocol| move |source| Error::Bind { protocol, addr, source };
+        let udp = UdpSocket::bind(addr).await.map_err(bind_error("UDP"))?;
+        let same_port = SocketAddr::new(addr.ip(), udp.local_addr().map_err(bind_error("UDP"))?.port());
         let tcp = match TcpListener::bind(same_port).await {
             Ok(l) => l,
-            Err(_) if addr.port() == 0 => TcpListener::bind(addr).await?,
-            Err(e) => return Err(e).with_context(|| format!("binding DNS TCP on {addr}")),
+            Err(_) if addr.port() == 0 => TcpListener::bind(addr).await.map_err(bind_error("TCP"))?,
+            Err(e) => return Err(bind_error("TCP")(e)),
         };
         Ok(Self { udp, tcp, records })
     }
@@ -128,13 +142,13 @@ impl DnsServer {
     }
 
     /// Answers queries until `shutdown` completes.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let mut server = Server::new(Handler { records: self.records });
         server.register_socket(self.udp);
         server.register_listener(self.tcp, TCP_TIMEOUT, TCP_RESPONSE_BUFFER);
         tokio::select! {
-            done = server.block_until_done() => done.context("the DNS server stopped")?,
-            _ = shutdown => server.shutdown_gracefully().await.context("stopping the DNS server")?,
+            done = server.block_until_done() => done.map_err(Error::Stopped)?,
+            _ = shutdown => server.shutdown_gracefully().await.map_err(Error::Shutdown)?,
         }
         Ok(())
     }

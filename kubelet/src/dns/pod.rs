@@ -3,7 +3,8 @@
 //! `dnsConfig` (pkg/kubelet/network/dns): the base from the policy, then
 //! `dnsConfig` appended, then Kubernetes' limits applied.
 
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::{Pod, PodDNSConfigOption};
 
 /// At most this many `nameserver` lines (glibc reads no more).
 pub const MAX_NAMESERVERS: usize = 3;
@@ -39,9 +40,10 @@ enum Base {
     None,
 }
 
-fn base_of(pod: &Value) -> Base {
-    let host_network = pod["spec"]["hostNetwork"].as_bool().unwrap_or(false);
-    match pod["spec"]["dnsPolicy"].as_str().unwrap_or("ClusterFirst") {
+fn base_of(pod: &Pod) -> Base {
+    let spec = pod.spec.as_ref();
+    let host_network = spec.and_then(|s| s.host_network).unwrap_or(false);
+    match spec.and_then(|s| s.dns_policy.as_deref()).unwrap_or("ClusterFirst") {
         "None" => Base::None,
         "ClusterFirstWithHostNet" => Base::Cluster,
         // A hostNetwork pod shares the node's resolver unless it asks for the
@@ -54,10 +56,6 @@ fn base_of(pod: &Value) -> Base {
     }
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
-}
-
 fn push_unique(list: &mut Vec<String>, more: Vec<String>) {
     for s in more {
         if !list.contains(&s) {
@@ -68,11 +66,10 @@ fn push_unique(list: &mut Vec<String>, more: Vec<String>) {
 
 /// `dnsConfig.options` over the base's: a name given again takes its new
 /// value in place; new names come last.
-fn merge_options(options: &mut Vec<String>, extra: &Value) {
-    let Some(extra) = extra.as_array() else { return };
+fn merge_options(options: &mut Vec<String>, extra: &[PodDNSConfigOption]) {
     for opt in extra {
-        let Some(name) = opt["name"].as_str() else { continue };
-        let rendered = match opt["value"].as_str() {
+        let Some(name) = opt.name.as_deref() else { continue };
+        let rendered = match opt.value.as_deref() {
             Some(v) if !v.is_empty() => format!("{name}:{v}"),
             _ => name.to_string(),
         };
@@ -123,7 +120,7 @@ fn fit_searches(dns: &mut PodDns) {
 ///
 /// `cluster_dns` are the cluster DNS server addresses (kubelet's
 /// `--cluster-dns`, here `10.96.0.10`); `domain` the cluster domain.
-pub fn pod_dns_config(pod: &Value, cluster_dns: &[String], domain: &str) -> Option<PodDns> {
+pub fn pod_dns_config(pod: &Pod, cluster_dns: &[String], domain: &str) -> Option<PodDns> {
     let domain = domain.trim_end_matches('.');
     let mut base = base_of(pod);
     // Without a cluster DNS address ClusterFirst cannot be honoured; the
@@ -137,24 +134,24 @@ pub fn pod_dns_config(pod: &Value, cluster_dns: &[String], domain: &str) -> Opti
         );
         base = Base::Host;
     }
-    let config = &pod["spec"]["dnsConfig"];
-    if base == Base::Host && !config.is_object() {
+    let config = pod.spec.as_ref().and_then(|s| s.dns_config.as_ref());
+    if base == Base::Host && config.is_none() {
         return None;
     }
     let mut dns = PodDns { warnings, ..Default::default() };
     if base == Base::Cluster {
         dns.nameservers = cluster_dns.to_vec();
         if !domain.is_empty() {
-            let ns = api::meta::namespace(pod);
+            let ns = pod.namespace();
             let ns = if ns.is_empty() { "default" } else { ns };
             dns.searches = vec![format!("{ns}.svc.{domain}"), format!("svc.{domain}"), domain.to_string()];
         }
         dns.options = vec![DEFAULT_OPTIONS.to_string()];
     }
-    if config.is_object() {
-        push_unique(&mut dns.nameservers, strings(&config["nameservers"]));
-        push_unique(&mut dns.searches, strings(&config["searches"]));
-        merge_options(&mut dns.options, &config["options"]);
+    if let Some(config) = config {
+        push_unique(&mut dns.nameservers, config.nameservers.clone().unwrap_or_default());
+        push_unique(&mut dns.searches, config.searches.clone().unwrap_or_default());
+        merge_options(&mut dns.options, config.options.as_deref().unwrap_or_default());
     }
     fit_nameservers(&mut dns);
     fit_searches(&mut dns);
@@ -164,10 +161,10 @@ pub fn pod_dns_config(pod: &Value, cluster_dns: &[String], domain: &str) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn pod(spec: Value) -> Value {
-        json!({"metadata": {"namespace": "shop", "name": "p"}, "spec": spec})
+    fn pod(spec: Value) -> Pod {
+        serde_json::from_value(json!({"metadata": {"namespace": "shop", "name": "p"}, "spec": spec})).unwrap()
     }
 
     fn cluster() -> Vec<String> {
@@ -264,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_domain_may_end_with_a_dot_and_a_namespaceless_pod_is_default() {
-        let p = json!({"metadata": {"name": "p"}, "spec": {}});
+        let p: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": {}})).unwrap();
         let got = pod_dns_config(&p, &cluster(), "cluster.local.").unwrap();
         assert_eq!(got.searches, ["default.svc.cluster.local", "svc.cluster.local", "cluster.local"]);
     }

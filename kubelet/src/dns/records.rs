@@ -18,8 +18,9 @@
 //! exists with other types); names outside it are REFUSED, since this server
 //! has no upstream to forward to (see [`Rcode::Refused`]).
 
+use client::Object;
 use hickory_server::proto::rr::RecordType;
-use serde_json::Value;
+use k8s_openapi::api::core::v1::{self as k8s, EndpointAddress, Endpoints};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -132,46 +133,36 @@ fn normalize(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-fn key(obj: &Value) -> (String, String) {
-    (api::meta::namespace(obj).to_ascii_lowercase(), api::meta::name(obj).to_ascii_lowercase())
+fn key(obj: &impl Object) -> (String, String) {
+    (obj.namespace().to_ascii_lowercase(), obj.name().to_ascii_lowercase())
 }
 
-fn parse_ports(ports: &Value) -> Vec<Port> {
-    ports
-        .as_array()
-        .map(|ports| {
-            ports
-                .iter()
-                .filter_map(|p| {
-                    Some(Port {
-                        name: p["name"].as_str().unwrap_or("").to_ascii_lowercase(),
-                        protocol: p["protocol"].as_str().unwrap_or("TCP").to_ascii_lowercase(),
-                        port: u16::try_from(p["port"].as_u64()?).ok()?,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// A service's or an endpoints subset's port: (name, protocol, port); ports
+/// that are no u16 are skipped.
+fn parse_port(name: &Option<String>, protocol: &Option<String>, port: i32) -> Option<Port> {
+    Some(Port {
+        name: name.as_deref().unwrap_or("").to_ascii_lowercase(),
+        protocol: protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase(),
+        port: u16::try_from(port).ok()?,
+    })
 }
 
-fn parse_service(svc: &Value) -> Service {
-    let spec = &svc["spec"];
-    let kind = if spec["type"] == "ExternalName" {
-        Kind::ExternalName(normalize(spec["externalName"].as_str().unwrap_or("")))
-    } else if spec["clusterIP"] == "None" {
+fn parse_service(svc: &k8s::Service) -> Service {
+    let Some(spec) = &svc.spec else { return Service { kind: Kind::ClusterIp(vec![]), ports: vec![] } };
+    let kind = if spec.type_.as_deref() == Some("ExternalName") {
+        Kind::ExternalName(normalize(spec.external_name.as_deref().unwrap_or("")))
+    } else if spec.cluster_ip.as_deref() == Some("None") {
         Kind::Headless
     } else {
         // clusterIPs holds every family's address; older objects only clusterIP.
-        let mut ips: Vec<IpAddr> = spec["clusterIPs"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|ip| ip.as_str()?.parse().ok()).collect())
-            .unwrap_or_default();
+        let mut ips: Vec<IpAddr> = spec.cluster_ips.iter().flatten().filter_map(|ip| ip.parse().ok()).collect();
         if ips.is_empty() {
-            ips.extend(spec["clusterIP"].as_str().and_then(|ip| ip.parse::<IpAddr>().ok()));
+            ips.extend(spec.cluster_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()));
         }
         Kind::ClusterIp(ips)
     };
-    Service { kind, ports: parse_ports(&spec["ports"]) }
+    let ports = spec.ports.iter().flatten().filter_map(|p| parse_port(&p.name, &p.protocol, p.port)).collect();
+    Service { kind, ports }
 }
 
 /// `10.244.1.5` -> `10-244-1-5`; IPv6 colons become dashes too.
@@ -179,27 +170,21 @@ fn dashed(ip: &IpAddr) -> String {
     ip.to_string().replace(['.', ':'], "-")
 }
 
-fn parse_endpoints(ep: &Value) -> Vec<Subset> {
-    let Some(subsets) = ep["subsets"].as_array() else { return vec![] };
-    subsets
+fn parse_endpoints(ep: &Endpoints) -> Vec<Subset> {
+    let address = |addr: &EndpointAddress| {
+        let ip: IpAddr = addr.ip.parse().ok()?;
+        let label = match addr.hostname.as_deref() {
+            Some(h) if !h.is_empty() => h.to_ascii_lowercase(),
+            _ => dashed(&ip),
+        };
+        Some(Address { ip, label })
+    };
+    ep.subsets
         .iter()
+        .flatten()
         .map(|s| Subset {
-            addresses: s["addresses"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|addr| {
-                            let ip: IpAddr = addr["ip"].as_str()?.parse().ok()?;
-                            let label = match addr["hostname"].as_str() {
-                                Some(h) if !h.is_empty() => h.to_ascii_lowercase(),
-                                _ => dashed(&ip),
-                            };
-                            Some(Address { ip, label })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            ports: parse_ports(&s["ports"]),
+            addresses: s.addresses.iter().flatten().filter_map(address).collect(),
+            ports: s.ports.iter().flatten().filter_map(|p| parse_port(&p.name, &p.protocol, p.port)).collect(),
         })
         .collect()
 }
@@ -248,22 +233,22 @@ impl Records {
         self.serial = self.serial.wrapping_add(1);
     }
 
-    pub fn apply_service(&mut self, svc: &Value) {
+    pub fn apply_service(&mut self, svc: &k8s::Service) {
         self.services.insert(key(svc), parse_service(svc));
         self.serial = self.serial.wrapping_add(1);
     }
 
-    pub fn delete_service(&mut self, svc: &Value) {
+    pub fn delete_service(&mut self, svc: &k8s::Service) {
         self.services.remove(&key(svc));
         self.serial = self.serial.wrapping_add(1);
     }
 
-    pub fn apply_endpoints(&mut self, ep: &Value) {
+    pub fn apply_endpoints(&mut self, ep: &Endpoints) {
         self.endpoints.insert(key(ep), parse_endpoints(ep));
         self.serial = self.serial.wrapping_add(1);
     }
 
-    pub fn delete_endpoints(&mut self, ep: &Value) {
+    pub fn delete_endpoints(&mut self, ep: &Endpoints) {
         self.endpoints.remove(&key(ep));
         self.serial = self.serial.wrapping_add(1);
     }
@@ -442,14 +427,17 @@ impl Records {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn svc(ns: &str, name: &str, spec: Value) -> Value {
-        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": ns, "name": name}, "spec": spec})
+    fn svc(ns: &str, name: &str, spec: Value) -> k8s::Service {
+        let v =
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": ns, "name": name}, "spec": spec});
+        serde_json::from_value(v).expect("a service")
     }
 
-    fn eps(ns: &str, name: &str, subsets: Value) -> Value {
-        json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"namespace": ns, "name": name}, "subsets": subsets})
+    fn eps(ns: &str, name: &str, subsets: Value) -> Endpoints {
+        let v = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"namespace": ns, "name": name}, "subsets": subsets});
+        serde_json::from_value(v).expect("endpoints")
     }
 
     /// A small cluster: a ClusterIP service, a headless one with two ready

@@ -71,17 +71,17 @@ async fn bind(records: Records) -> DnsServer {
 #[tokio::test]
 async fn answers_over_udp_and_tcp() {
     let mut r = Records::new("cluster.local");
-    r.apply_service(&svc(
+    r.apply_service(&typed(svc(
         "default",
         "kubia",
         json!({"clusterIP": "10.96.0.20", "ports": [{"name": "http", "port": 80}]}),
-    ));
-    r.apply_service(&svc("default", "db", json!({"clusterIP": "None"})));
-    r.apply_endpoints(&eps(
+    )));
+    r.apply_service(&typed(svc("default", "db", json!({"clusterIP": "None"}))));
+    r.apply_endpoints(&typed(eps(
         "default",
         "db",
         json!([{"addresses": [{"ip": "10.244.0.5"}, {"ip": "10.244.0.6"}], "notReadyAddresses": [{"ip": "10.244.0.9"}]}]),
-    ));
+    )));
     let server = bind(r).await;
     let (udp, tcp) = (server.udp_addr(), server.tcp_addr());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -139,9 +139,9 @@ async fn answers_over_udp_and_tcp() {
 #[tokio::test]
 async fn a_large_headless_answer_is_truncated_over_udp_and_whole_over_tcp() {
     let mut r = Records::new("cluster.local");
-    r.apply_service(&svc("default", "big", json!({"clusterIP": "None"})));
+    r.apply_service(&typed(svc("default", "big", json!({"clusterIP": "None"}))));
     let addresses: Vec<Value> = (1..=60).map(|i| json!({"ip": format!("10.244.1.{i}")})).collect();
-    r.apply_endpoints(&eps("default", "big", json!([{"addresses": addresses}])));
+    r.apply_endpoints(&typed(eps("default", "big", json!([{"addresses": addresses}]))));
     let server = bind(r).await;
     let (udp, tcp) = (server.udp_addr(), server.tcp_addr());
     tokio::spawn(server.run(std::future::pending()));
@@ -163,8 +163,10 @@ async fn a_service_created_after_start_resolves() {
     let server = DnsServer::bind("127.0.0.1:0".parse().unwrap(), records.clone()).await.unwrap();
     let udp = server.udp_addr();
     let informers = client::informer::InformerFactory::new(api.client.clone());
-    let shared =
-        crate::ServiceInformers { services: informers.informer(services), endpoints: informers.informer(endpoints) };
+    let shared = crate::informers::ServiceInformers {
+        services: informers.informer(services),
+        endpoints: informers.informer(endpoints),
+    };
     let watch = tokio::spawn(keep_records(shared, records));
     informers.start();
     tokio::spawn(server.run(std::future::pending()));
@@ -226,4 +228,9 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("not true within 5 s");
+}
+
+/// An object from its JSON form, as the API serves it.
+fn typed<K: client::Object>(v: Value) -> K {
+    serde_json::from_value(v).expect("a well-formed object")
 }

@@ -76,9 +76,9 @@ fn relist(nodes: &Arc<HollowNodes>) -> tokio::task::JoinHandle<()> {
 fn annotations_override_the_node_behaviour() {
     let defaults = Hollow { exit_after: Some(Duration::from_secs(3)), ..Hollow::default() };
     let job = pod("job", "n", "OnFailure", json!({}), json!({}));
-    assert_eq!(defaults.for_pod(&job).exit_after, Some(Duration::from_secs(3)));
+    assert_eq!(defaults.for_pod(&typed(job.clone())).exit_after, Some(Duration::from_secs(3)));
     let web = pod("web", "n", "Always", json!({}), json!({}));
-    assert_eq!(defaults.for_pod(&web).exit_after, None, "the default exit would crash-loop Deployments");
+    assert_eq!(defaults.for_pod(&typed(web.clone())).exit_after, None, "the default exit would crash-loop Deployments");
     let told = pod(
         "told",
         "n",
@@ -86,10 +86,12 @@ fn annotations_override_the_node_behaviour() {
         json!({ANNOTATION_EXIT_AFTER: "5s", ANNOTATION_EXIT_CODE: "2", ANNOTATION_PROBE: "fail"}),
         json!({}),
     );
-    let b = defaults.for_pod(&told);
+    let b = defaults.for_pod(&typed(told.clone()));
     assert_eq!((b.exit_after, b.exit_code, b.probe_fail), (Some(Duration::from_secs(5)), 2, true));
     let failing = Hollow { probe_fail: true, ..Hollow::default() };
-    assert!(!failing.for_pod(&pod("ok", "n", "Always", json!({ANNOTATION_PROBE: "succeed"}), json!({}))).probe_fail);
+    assert!(
+        !failing.for_pod(&typed(pod("ok", "n", "Always", json!({ANNOTATION_PROBE: "succeed"}), json!({})))).probe_fail
+    );
 }
 
 #[test]
@@ -110,7 +112,7 @@ async fn the_shared_watch_reaches_only_the_named_node() {
     let (nodes, _apis) = hollow_nodes(3, Hollow::default());
     let names = ["hollow-node-1", "hollow-node-3", "hollow-node-01", "hollow-node-", "other-node-1", ""];
     for (i, node) in names.iter().enumerate() {
-        nodes.dispatch(Event::Applied(pod(&format!("p{i}"), node, "Always", json!({}), json!({})).into()));
+        nodes.dispatch(Event::Applied(typed(pod(&format!("p{i}"), node, "Always", json!({}), json!({})))));
     }
     let counts: Vec<usize> = nodes.nodes().iter().map(|n| n.kubelet.pod_count()).collect();
     assert_eq!(counts, [0, 1, 0], "only hollow-node-1 exists among those names");
@@ -118,9 +120,9 @@ async fn the_shared_watch_reaches_only_the_named_node() {
 
     // The runtime remembers a pod's own behaviour until the pod is deleted.
     let told = pod("told", "hollow-node-2", "Always", json!({ANNOTATION_PROBE: "fail"}), json!({}));
-    nodes.dispatch(Event::Applied(told.clone().into()));
+    nodes.dispatch(Event::Applied(typed(told.clone())));
     assert_eq!(nodes.nodes()[2].runtime.hollow_pod_count(), 1);
-    nodes.dispatch(Event::Deleted(told.into()));
+    nodes.dispatch(Event::Deleted(typed(told)));
     assert_eq!(nodes.nodes()[2].runtime.hollow_pod_count(), 0);
 }
 
@@ -131,8 +133,8 @@ async fn pods_turn_running_after_the_start_delay_with_the_nodes_ips() {
     let _relist = relist(&nodes);
     nodes.dispatch(Event::Synced);
     let start = Instant::now();
-    nodes.dispatch(Event::Applied(pod("a", "hollow-node-0", "Always", json!({}), json!({})).into()));
-    nodes.dispatch(Event::Applied(pod("b", "hollow-node-1", "Always", json!({}), json!({})).into()));
+    nodes.dispatch(Event::Applied(typed(pod("a", "hollow-node-0", "Always", json!({}), json!({})))));
+    nodes.dispatch(Event::Applied(typed(pod("b", "hollow-node-1", "Always", json!({}), json!({})))));
     tokio::time::sleep(Duration::from_millis(4900)).await;
     assert_ne!(phase(&apis[0], "a"), "Running", "still starting");
     wait_for("Running", Duration::from_secs(2), || phase(&apis[0], "a") == "Running").await;
@@ -152,10 +154,10 @@ async fn job_pods_complete_after_the_exit_delay_and_others_keep_running() {
     let _relist = relist(&nodes);
     nodes.dispatch(Event::Synced);
     let node = "hollow-node-0";
-    nodes.dispatch(Event::Applied(pod("job", node, "OnFailure", json!({}), json!({})).into()));
-    nodes.dispatch(Event::Applied(pod("web", node, "Always", json!({}), json!({})).into()));
+    nodes.dispatch(Event::Applied(typed(pod("job", node, "OnFailure", json!({}), json!({})))));
+    nodes.dispatch(Event::Applied(typed(pod("web", node, "Always", json!({}), json!({})))));
     let failing = json!({ANNOTATION_EXIT_AFTER: "2s", ANNOTATION_EXIT_CODE: "1"});
-    nodes.dispatch(Event::Applied(pod("broken", node, "Never", failing, json!({})).into()));
+    nodes.dispatch(Event::Applied(typed(pod("broken", node, "Never", failing, json!({})))));
     let api = &apis[0];
     wait_for("Succeeded", Duration::from_secs(10), || phase(api, "job") == "Succeeded").await;
     let terminated = &api.status("job").unwrap()["containerStatuses"][0]["state"]["terminated"];
@@ -174,9 +176,14 @@ async fn probes_fail_when_the_pod_says_so() {
     nodes.dispatch(Event::Synced);
     let probe = json!({"readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}});
     let node = "hollow-node-0";
-    nodes
-        .dispatch(Event::Applied(pod("sick", node, "Always", json!({ANNOTATION_PROBE: "fail"}), probe.clone()).into()));
-    nodes.dispatch(Event::Applied(pod("well", node, "Always", json!({}), probe).into()));
+    nodes.dispatch(Event::Applied(typed(pod(
+        "sick",
+        node,
+        "Always",
+        json!({ANNOTATION_PROBE: "fail"}),
+        probe.clone(),
+    ))));
+    nodes.dispatch(Event::Applied(typed(pod("well", node, "Always", json!({}), probe))));
     let api = &apis[0];
     let ready = |pod: &str| api.status(pod).map(|s| s["containerStatuses"][0]["ready"].clone());
     wait_for("well ready", Duration::from_secs(10), || ready("well") == Some(json!(true))).await;
@@ -184,4 +191,9 @@ async fn probes_fail_when_the_pod_says_so() {
     assert_eq!(phase(api, "sick"), "Running");
     assert_eq!(ready("sick"), Some(json!(false)));
     assert!(api.count_events("Unhealthy") > 0, "{:?}", api.event_log());
+}
+
+/// A pod from its JSON form, as the API serves it.
+fn typed(pod: Value) -> Arc<k8s_openapi::api::core::v1::Pod> {
+    Arc::new(serde_json::from_value(pod).expect("a pod"))
 }

@@ -4,12 +4,34 @@
 //! resource limits, by Kubernetes' rules.
 
 use crate::runtime::{ContainerConfig, ContainerMeta};
-use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use api::quantity::Quantity;
+use client::Object;
+use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Why a container's config cannot be built: Kubernetes reports it as
+/// `CreateContainerConfigError` with this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{reason}: {text:?}")]
+    Quantity { text: String, reason: &'static str },
+    #[error("unsupported fieldPath: {0}")]
+    FieldPath(String),
+    #[error("unsupported resource: {0}")]
+    Resource(String),
+    #[error("invalid divisor: {0}")]
+    Divisor(String),
+    #[error("{0} environment variables are not supported by kubelab yet")]
+    Unsupported(&'static str),
+    #[error("env valueFrom has no source")]
+    NoSource,
+}
+
+pub type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
 /// What the environment of a container may refer to besides the pod spec.
 pub struct EnvContext<'a> {
-    pub pod: &'a Value,
+    pub pod: &'a Pod,
     pub pod_ip: &'a str,
     pub host_ip: &'a str,
     /// Node allocatable, for `resourceFieldRef`s to limits the container does not set.
@@ -22,67 +44,61 @@ pub struct EnvContext<'a> {
 /// Builds the runtime config of `container`. Errors are what Kubernetes
 /// reports as `CreateContainerConfigError`.
 pub fn container_config(
-    container: &Value,
+    container: &Container,
     meta: ContainerMeta,
     sandbox_id: &str,
     ctx: &EnvContext<'_>,
-) -> Result<ContainerConfig, String> {
+) -> Result<ContainerConfig> {
     let env = environment(container, ctx)?;
     let vars: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let strings = |field: &str| -> Option<Vec<String>> {
-        let list: Vec<String> = container[field]
-            .as_array()?
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|s| expand(s, &|name| vars.get(name).map(|v| v.to_string())))
-            .collect();
+    let strings = |list: &Option<Vec<String>>| -> Option<Vec<String>> {
+        let list: Vec<String> =
+            list.iter().flatten().map(|s| expand(s, &|name| vars.get(name).map(|v| v.to_string()))).collect();
         (!list.is_empty()).then_some(list)
     };
     // Kubernetes: `command` replaces the image's entrypoint and drops its CMD;
     // `args` alone keeps the entrypoint and replaces CMD. Docker's own merge of
     // Entrypoint/Cmd with the image config does exactly this.
-    let entrypoint = strings("command");
-    let cmd = strings("args");
-    let resources = &container["resources"];
-    let limit = |r: &str| resources["limits"][r].as_str().map(String::from).or_else(|| number(&resources["limits"][r]));
-    let request =
-        |r: &str| resources["requests"][r].as_str().map(String::from).or_else(|| number(&resources["requests"][r]));
-    let memory_limit = match limit("memory") {
-        Some(q) => Some(parse_quantity(&q).map(|b| b.ceil() as i64)?),
+    let entrypoint = strings(&container.command);
+    let cmd = strings(&container.args);
+    let memory_limit = match resource(container, "limits", "memory") {
+        Some(q) => Some(quantity(q)?.value()),
         None => None,
     };
-    let cpu_limit_millis = match limit("cpu") {
-        Some(q) => Some(cpu_millis(&q)?),
+    let cpu_limit_millis = match resource(container, "limits", "cpu") {
+        Some(q) => Some(quantity(q)?.milli_value()),
         None => None,
     };
     // A request defaults to the limit when only the limit is set.
-    let cpu_request_millis = match request("cpu") {
-        Some(q) => cpu_millis(&q)?,
+    let cpu_request_millis = match resource(container, "requests", "cpu") {
+        Some(q) => quantity(q)?.milli_value(),
         None => cpu_limit_millis.unwrap_or(0),
     };
     Ok(ContainerConfig {
         meta,
         sandbox_id: sandbox_id.to_string(),
-        image: container["image"].as_str().unwrap_or("").to_string(),
+        image: container.image.clone().unwrap_or_default(),
         entrypoint,
         cmd,
         env,
-        working_dir: container["workingDir"].as_str().filter(|s| !s.is_empty()).map(String::from),
+        working_dir: container.working_dir.clone().filter(|s| !s.is_empty()),
         memory_limit,
         nano_cpus: cpu_limit_millis.map(|m| m * 1_000_000),
         cpu_shares: Some(cpu_shares(cpu_request_millis)),
-        tty: container["tty"].as_bool().unwrap_or(false),
-        stdin: container["stdin"].as_bool().unwrap_or(false),
-        stdin_once: container["stdinOnce"].as_bool().unwrap_or(false),
+        tty: container.tty.unwrap_or(false),
+        stdin: container.stdin.unwrap_or(false),
+        stdin_once: container.stdin_once.unwrap_or(false),
     })
 }
 
-fn number(v: &Value) -> Option<String> {
-    v.as_f64().map(|n| n.to_string())
-}
-
-fn cpu_millis(q: &str) -> Result<i64, String> {
-    parse_quantity(q).map(|cores| (cores * 1000.0).ceil() as i64)
+/// The container's `resources.<section>.<name>` (`limits`/`requests`, `cpu`/`memory`).
+fn resource<'a>(container: &'a Container, section: &str, name: &str) -> Option<&'a str> {
+    let resources = container.resources.as_ref()?;
+    let amounts = match section {
+        "limits" => resources.limits.as_ref(),
+        _ => resources.requests.as_ref(),
+    };
+    amounts?.get(name).map(|q| q.0.as_str())
 }
 
 /// Kubernetes' milliCPUToShares: 1 CPU = 1024 shares, at least 2 (also for no request).
@@ -94,15 +110,15 @@ pub fn cpu_shares(millis: i64) -> i64 {
 /// the `env` entries, each able to refer with `$(NAME)` to the ones before it
 /// and to the service variables; then the service variables the entries do not
 /// define (an entry overrides the service variable of the same name).
-fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>, String> {
+fn environment(container: &Container, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = Vec::new();
     let services: HashMap<&str, &str> = ctx.services.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    for var in container["env"].as_array().into_iter().flatten() {
-        let name = var["name"].as_str().unwrap_or("").to_string();
-        let value = if let Some(from) = var.get("valueFrom").filter(|v| v.is_object()) {
+    for var in container.env.iter().flatten() {
+        let name = var.name.clone();
+        let value = if let Some(from) = &var.value_from {
             value_from(from, container, ctx)?
         } else {
-            let raw = var["value"].as_str().unwrap_or("");
+            let raw = var.value.as_deref().unwrap_or("");
             let defined: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             expand(raw, &|n| defined.get(n).or_else(|| services.get(n)).map(|v| v.to_string()))
         };
@@ -117,43 +133,48 @@ fn environment(container: &Value, ctx: &EnvContext<'_>) -> Result<Vec<(String, S
     Ok(env)
 }
 
-fn value_from(from: &Value, container: &Value, ctx: &EnvContext<'_>) -> Result<String, String> {
-    if let Some(path) = from["fieldRef"]["fieldPath"].as_str() {
-        return field_value(ctx, path);
+fn value_from(from: &EnvVarSource, container: &Container, ctx: &EnvContext<'_>) -> Result<String> {
+    if let Some(field) = &from.field_ref {
+        return field_value(ctx, &field.field_path);
     }
-    if let Some(resource) = from["resourceFieldRef"]["resource"].as_str() {
-        return resource_value(container, ctx, resource, from["resourceFieldRef"]["divisor"].as_str().unwrap_or("1"));
+    if let Some(r) = &from.resource_field_ref {
+        let divisor = r.divisor.as_ref().map_or("1", |d| d.0.as_str());
+        return resource_value(container, ctx, &r.resource, divisor);
     }
-    for unsupported in ["configMapKeyRef", "secretKeyRef"] {
-        if from.get(unsupported).is_some() {
-            return Err(format!("{unsupported} environment variables are not supported by kubelab yet"));
-        }
+    if from.config_map_key_ref.is_some() {
+        return Err(ConfigError::Unsupported("configMapKeyRef"));
     }
-    Err("env valueFrom has no source".into())
+    if from.secret_key_ref.is_some() {
+        return Err(ConfigError::Unsupported("secretKeyRef"));
+    }
+    Err(ConfigError::NoSource)
 }
 
 /// The downward API's `fieldRef` paths.
-fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
+fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String> {
     let pod = ctx.pod;
     let map_key = |prefix: &str| -> Option<String> {
         let rest = path.strip_prefix(prefix)?.strip_prefix("['")?.strip_suffix("']")?;
         Some(rest.to_string())
     };
     let value = match path {
-        "metadata.name" => api::meta::name(pod).to_string(),
-        "metadata.namespace" => api::meta::namespace(pod).to_string(),
-        "metadata.uid" => api::meta::uid(pod).to_string(),
-        "spec.nodeName" => pod["spec"]["nodeName"].as_str().unwrap_or("").to_string(),
-        "spec.serviceAccountName" => pod["spec"]["serviceAccountName"].as_str().unwrap_or("").to_string(),
+        "metadata.name" => pod.name().to_string(),
+        "metadata.namespace" => pod.namespace().to_string(),
+        "metadata.uid" => pod.uid().to_string(),
+        "spec.nodeName" => api::pod::node_name(pod).to_string(),
+        "spec.serviceAccountName" => pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
         "status.podIP" | "status.podIPs" => ctx.pod_ip.to_string(),
         "status.hostIP" | "status.hostIPs" => ctx.host_ip.to_string(),
         _ => {
+            let from = |map: &Option<BTreeMap<String, String>>, key: String| {
+                map.as_ref().and_then(|m| m.get(&key)).cloned().unwrap_or_default()
+            };
             if let Some(key) = map_key("metadata.labels") {
-                api::meta::labels(pod).get(&key).cloned().unwrap_or_default()
+                from(&pod.metadata.labels, key)
             } else if let Some(key) = map_key("metadata.annotations") {
-                api::meta::annotations(pod).get(&key).cloned().unwrap_or_default()
+                from(&pod.metadata.annotations, key)
             } else {
-                return Err(format!("unsupported fieldPath: {path}"));
+                return Err(ConfigError::FieldPath(path.into()));
             }
         }
     };
@@ -162,30 +183,26 @@ fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String, String> {
 
 /// `resourceFieldRef`: a limit or request divided by `divisor`, rounded up;
 /// a limit the container does not set is the node's allocatable amount.
-fn resource_value(container: &Value, ctx: &EnvContext<'_>, resource: &str, divisor: &str) -> Result<String, String> {
-    let (section, kind) = resource.split_once('.').ok_or_else(|| format!("unsupported resource: {resource}"))?;
-    let section = match section {
-        "limits" => "limits",
-        "requests" => "requests",
-        _ => return Err(format!("unsupported resource: {resource}")),
-    };
-    let set = container["resources"][section][kind]
-        .as_str()
-        .map(String::from)
-        .or_else(|| number(&container["resources"][section][kind]));
+fn resource_value(container: &Container, ctx: &EnvContext<'_>, resource: &str, divisor: &str) -> Result<String> {
+    let (section, kind) = resource.split_once('.').ok_or_else(|| ConfigError::Resource(resource.into()))?;
+    if !matches!(section, "limits" | "requests") {
+        return Err(ConfigError::Resource(resource.into()));
+    }
+    let set = self::resource(container, section, kind);
+    // In thousandths, so that cpu (`500m`) and memory divide alike.
     let amount = match (set, kind) {
-        (Some(q), _) => parse_quantity(&q)?,
-        (None, "cpu") if section == "limits" => ctx.node_cpu_millis as f64 / 1000.0,
-        (None, "memory") if section == "limits" => ctx.node_memory_bytes as f64,
-        (None, "cpu" | "memory") => 0.0,
-        _ => return Err(format!("unsupported resource: {resource}")),
+        (Some(q), _) => quantity(q)?.milli_value(),
+        (None, "cpu") if section == "limits" => ctx.node_cpu_millis,
+        (None, "memory") if section == "limits" => ctx.node_memory_bytes.saturating_mul(1000),
+        (None, "cpu" | "memory") => 0,
+        _ => return Err(ConfigError::Resource(resource.into())),
     };
-    let divisor = parse_quantity(divisor)?;
-    if divisor <= 0.0 {
-        return Err(format!("invalid divisor: {divisor}"));
+    let divisor_millis = quantity(divisor)?.milli_value();
+    if divisor_millis <= 0 {
+        return Err(ConfigError::Divisor(divisor.into()));
     }
     // Kubernetes rounds up, and never reports less than 1 for a non-zero amount.
-    Ok(((amount / divisor).ceil() as i64).to_string())
+    Ok((amount.max(0) as u64).div_ceil(divisor_millis as u64).to_string())
 }
 
 /// Expands `$(NAME)` references as Kubernetes does: defined names are
@@ -227,47 +244,31 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
-/// Parses a Kubernetes quantity (`128Mi`, `500m`, `1.5`, `1e3`, `2G`) into its plain value.
-pub fn parse_quantity(q: &str) -> Result<f64, String> {
-    let q = q.trim();
-    let invalid = || {
-        format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {q:?}")
-    };
-    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let base: f64 = num.parse().map_err(|_| invalid())?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        exp if exp.starts_with(['e', 'E']) => {
-            let e: i32 = exp[1..].parse().map_err(|_| invalid())?;
-            10f64.powi(e)
-        }
-        _ => return Err(invalid()),
-    };
-    Ok(base * factor)
+/// A quantity from the spec or a flag; the error is Kubernetes' message and the text.
+pub fn quantity(q: &str) -> Result<Quantity> {
+    api::quantity::parse(q.trim()).map_err(|reason| ConfigError::Quantity { text: q.into(), reason })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn ctx(pod: &Value) -> EnvContext<'_> {
+    /// A pod from its JSON form, as the API serves it.
+    fn typed_pod(v: Value) -> Pod {
+        serde_json::from_value(v).expect("a pod")
+    }
+
+    /// A container from its JSON form; `main` unless it says otherwise.
+    fn typed(v: &Value) -> Container {
+        let mut v = v.clone();
+        if v.get("name").is_none() {
+            v["name"] = "main".into();
+        }
+        serde_json::from_value(v).expect("a container")
+    }
+
+    fn ctx(pod: &Pod) -> EnvContext<'_> {
         EnvContext {
             pod,
             pod_ip: "172.18.0.5",
@@ -284,7 +285,7 @@ mod tests {
 
     #[test]
     fn command_and_args_follow_kubernetes_rules() {
-        let pod = json!({"metadata": {"name": "p"}});
+        let pod = typed_pod(json!({"metadata": {"name": "p"}}));
         let cases = [
             (json!({}), None, None),
             (json!({"command": ["/bin/sh"]}), Some(vec!["/bin/sh"]), None),
@@ -292,7 +293,7 @@ mod tests {
             (json!({"command": ["sleep"], "args": ["5"]}), Some(vec!["sleep"]), Some(vec!["5"])),
         ];
         for (container, entrypoint, cmd) in cases {
-            let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+            let c = container_config(&typed(&container), meta(), "sb", &ctx(&pod)).unwrap();
             let own = |v: Option<Vec<&str>>| v.map(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
             assert_eq!(c.entrypoint, own(entrypoint), "{container}");
             assert_eq!(c.cmd, own(cmd), "{container}");
@@ -301,10 +302,10 @@ mod tests {
 
     #[test]
     fn env_resolves_field_refs_and_references() {
-        let pod = json!({
+        let pod = typed_pod(json!({
             "metadata": {"name": "kubia", "namespace": "default", "uid": "u1", "labels": {"app": "kubia"}},
             "spec": {"nodeName": "node1"},
-        });
+        }));
         let container = json!({
             "env": [
                 {"name": "INTERVAL", "value": "30"},
@@ -319,7 +320,7 @@ mod tests {
             ],
             "args": ["$(INTERVAL)"],
         });
-        let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+        let c = container_config(&typed(&container), meta(), "sb", &ctx(&pod)).unwrap();
         let env: HashMap<_, _> = c.env.iter().cloned().collect();
         assert_eq!(env["POD_NAME"], "kubia");
         assert_eq!(env["POD_NAMESPACE"], "default");
@@ -334,7 +335,7 @@ mod tests {
 
     #[test]
     fn service_variables_follow_the_containers_env_which_overrides_them() {
-        let pod = json!({"metadata": {"name": "client", "namespace": "default"}});
+        let pod = typed_pod(json!({"metadata": {"name": "client", "namespace": "default"}}));
         let services = vec![
             ("KUBIA_SERVICE_HOST".to_string(), "10.111.249.153".to_string()),
             ("KUBIA_SERVICE_PORT".to_string(), "80".to_string()),
@@ -348,7 +349,7 @@ mod tests {
             "args": ["$(KUBIA_PORT)"],
         });
         let ctx = EnvContext { services: &services, ..ctx(&pod) };
-        let c = container_config(&container, meta(), "sb", &ctx).unwrap();
+        let c = container_config(&typed(&container), meta(), "sb", &ctx).unwrap();
         let own = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
@@ -367,28 +368,29 @@ mod tests {
 
     #[test]
     fn resources_become_docker_limits() {
-        let pod = json!({});
+        let pod = typed_pod(json!({}));
         let container =
             json!({"resources": {"limits": {"memory": "128Mi", "cpu": "500m"}, "requests": {"cpu": "250m"}}});
-        let c = container_config(&container, meta(), "sb", &ctx(&pod)).unwrap();
+        let c = container_config(&typed(&container), meta(), "sb", &ctx(&pod)).unwrap();
         assert_eq!(c.memory_limit, Some(128 << 20));
         assert_eq!(c.nano_cpus, Some(500_000_000));
         assert_eq!(c.cpu_shares, Some(256));
         let only_limit = json!({"resources": {"limits": {"cpu": "1"}}});
-        assert_eq!(container_config(&only_limit, meta(), "sb", &ctx(&pod)).unwrap().cpu_shares, Some(1024));
-        let none = container_config(&json!({}), meta(), "sb", &ctx(&pod)).unwrap();
+        assert_eq!(container_config(&typed(&only_limit), meta(), "sb", &ctx(&pod)).unwrap().cpu_shares, Some(1024));
+        let none = container_config(&typed(&json!({})), meta(), "sb", &ctx(&pod)).unwrap();
         assert_eq!((none.memory_limit, none.nano_cpus, none.cpu_shares), (None, None, Some(2)));
         let bad = json!({"resources": {"limits": {"memory": "lots"}}});
-        assert!(container_config(&bad, meta(), "sb", &ctx(&pod)).is_err());
+        assert!(container_config(&typed(&bad), meta(), "sb", &ctx(&pod)).is_err());
     }
 
     #[test]
     fn quantities_parse() {
+        // In thousandths: what limits and resourceFieldRefs are computed in.
         for (q, want) in
-            [("1", 1.0), ("500m", 0.5), ("1Gi", 1073741824.0), ("2k", 2000.0), ("1e3", 1000.0), ("0.5", 0.5)]
+            [("1", 1000), ("500m", 500), ("1Gi", 1073741824000), ("2k", 2_000_000), ("1e3", 1_000_000), ("0.5", 500)]
         {
-            assert_eq!(parse_quantity(q).unwrap(), want, "{q}");
+            assert_eq!(quantity(q).unwrap().milli_value(), want, "{q}");
         }
-        assert!(parse_quantity("12x").is_err());
+        assert!(quantity("12x").is_err());
     }
 }

@@ -7,11 +7,11 @@
 //! `ErrImagePull` and then `ImagePullBackOff`, as in Kubernetes.
 
 use super::backoff::{Backoff, Policy};
-use crate::api::{EventType, PodApi};
+use crate::api::{reference, EventType, PodApi};
 use crate::clock::Clock;
 use crate::runtime::Runtime;
 use api::duration::format as go_duration;
-use serde_json::Value;
+use k8s_openapi::api::core::v1::{Container, Pod};
 
 /// Why a container cannot start for its image: waiting reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,27 +20,19 @@ pub struct ImageError {
     pub message: String,
 }
 
-/// The policy Kubernetes defaults to: `Always` for `:latest` or untagged images, else `IfNotPresent`.
-pub fn pull_policy(container: &Value) -> String {
-    if let Some(p) = container["imagePullPolicy"].as_str().filter(|p| !p.is_empty()) {
-        return p.to_string();
-    }
-    let image = container["image"].as_str().unwrap_or("");
-    if image.contains('@') {
-        return "IfNotPresent".into();
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.split_once(':') {
-        None => "Always".into(),
-        Some((_, "latest")) => "Always".into(),
-        Some(_) => "IfNotPresent".into(),
+/// The container's `imagePullPolicy`, or the one the apiserver defaults it to
+/// (`api::validation::pull_policy`) when a pod reaches the kubelet without one.
+pub fn pull_policy(container: &Container) -> &str {
+    match container.image_pull_policy.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => p,
+        None => api::validation::pull_policy(container.image.as_deref().unwrap_or("")),
     }
 }
 
 pub struct ImageCtx<'a> {
     pub runtime: &'a dyn Runtime,
     pub api: &'a dyn PodApi,
-    pub pod: &'a Value,
+    pub pod: &'a Pod,
     pub clock: Clock,
     pub policy: Policy,
 }
@@ -61,7 +53,8 @@ pub async fn ensure_image(
             })
         }
     };
-    let event = |kind, reason: &str, message: &str| ctx.api.event(ctx.pod, kind, reason, message);
+    let involved = reference(ctx.pod);
+    let event = |kind, reason: &str, message: &str| ctx.api.event(&involved, kind, reason, message);
     let must_pull = match pull_policy {
         "Never" => false,
         "IfNotPresent" => present.is_none(),
@@ -129,12 +122,13 @@ mod tests {
 
     #[test]
     fn default_pull_policies() {
-        let policy = |image: &str| pull_policy(&json!({ "image": image }));
+        let container = |v: serde_json::Value| -> Container { serde_json::from_value(v).unwrap() };
+        let policy = |image: &str| pull_policy(&container(json!({ "name": "c", "image": image }))).to_string();
         assert_eq!(policy("luksa/kubia"), "Always");
         assert_eq!(policy("luksa/kubia:latest"), "Always");
         assert_eq!(policy("luksa/kubia:v1"), "IfNotPresent");
         assert_eq!(policy("localhost:5000/kubia"), "Always");
         assert_eq!(policy("busybox@sha256:abc"), "IfNotPresent");
-        assert_eq!(pull_policy(&json!({"image": "a:v1", "imagePullPolicy": "Never"})), "Never");
+        assert_eq!(pull_policy(&container(json!({"name": "c", "image": "a:v1", "imagePullPolicy": "Never"}))), "Never");
     }
 }

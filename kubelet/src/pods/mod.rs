@@ -21,7 +21,8 @@ mod tests;
 use crate::api::PodApi;
 use crate::clock::Clock;
 use crate::runtime::{ContainerState, ContainerSummary, Runtime};
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use service_env::ServiceLinks;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,8 +52,8 @@ pub struct Settings {
 /// A change in the set of pods bound to the node.
 #[derive(Debug, Clone)]
 pub enum PodEvent {
-    Applied(Arc<Value>),
-    Deleted(Arc<Value>),
+    Applied(Arc<Pod>),
+    Deleted(Arc<Pod>),
     /// The source has listed every pod once: containers of pods not seen by
     /// now belong to no pod of this node.
     Synced,
@@ -61,7 +62,7 @@ pub enum PodEvent {
 struct WorkerEntry {
     desired: watch::Sender<Desired>,
     wake: Arc<Notify>,
-    status: Arc<Mutex<Option<Arc<Value>>>>,
+    status: Arc<Mutex<Option<Arc<PodStatus>>>>,
 }
 
 pub(crate) struct Shared {
@@ -172,12 +173,12 @@ impl Kubelet {
                 return;
             }
             PodEvent::Applied(pod) => {
-                let bound = pod["spec"]["nodeName"].as_str() == Some(self.shared.settings.node_name.as_str());
+                let bound = api::pod::node_name(&pod) == self.shared.settings.node_name;
                 (pod, !bound)
             }
             PodEvent::Deleted(pod) => (pod, true),
         };
-        let uid = api::meta::uid(&pod).to_string();
+        let uid = pod.uid().to_string();
         let desired = Desired { pod, removed };
         let mut workers = self.shared.workers();
         if self.stopped() {
@@ -201,11 +202,11 @@ impl Kubelet {
 
     /// The pod named `namespace/name` on this node, with the status its worker
     /// last computed (fresher than the API's).
-    pub fn pod(&self, namespace: &str, name: &str) -> Option<(Arc<Value>, Option<Arc<Value>>)> {
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<(Arc<Pod>, Option<Arc<PodStatus>>)> {
         let workers = self.shared.workers();
         workers.values().find_map(|w| {
             let d = w.desired.borrow();
-            let matches = api::meta::namespace(&d.pod) == namespace && api::meta::name(&d.pod) == name;
+            let matches = d.pod.namespace() == namespace && d.pod.name() == name;
             (matches && !d.removed).then(|| (d.pod.clone(), w.status.lock().expect("status lock").clone()))
         })
     }

@@ -13,7 +13,8 @@
 //! it starts containers, as Kubernetes' kubelet waits for its service informer.
 
 use client::informer::SharedInformer;
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,27 +51,27 @@ pub struct ServiceLink {
 impl ServiceLink {
     /// The link of `service`, or None if it has no variables: no ClusterIP
     /// (headless `None`, ExternalName, not allocated yet) or no ports.
-    pub fn from_service(service: &Value) -> Option<Self> {
-        let spec = &service["spec"];
-        let cluster_ip = spec["clusterIP"].as_str().unwrap_or("");
+    pub fn from_service(service: &Service) -> Option<Self> {
+        let spec = service.spec.as_ref()?;
+        let cluster_ip = spec.cluster_ip.as_deref().unwrap_or("");
         if cluster_ip.is_empty() || cluster_ip == "None" {
             return None;
         }
-        let ports: Vec<LinkPort> = spec["ports"]
-            .as_array()
-            .into_iter()
+        let ports: Vec<LinkPort> = spec
+            .ports
+            .iter()
             .flatten()
             .map(|p| LinkPort {
-                name: p["name"].as_str().unwrap_or("").to_string(),
-                port: p["port"].as_i64().unwrap_or(0),
-                protocol: p["protocol"].as_str().filter(|s| !s.is_empty()).unwrap_or("TCP").to_string(),
+                name: p.name.clone().unwrap_or_default(),
+                port: i64::from(p.port),
+                protocol: p.protocol.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "TCP".into()),
             })
             .collect();
         // Validation refuses a ClusterIP service without ports; the variables need a first one.
         if ports.is_empty() {
             return None;
         }
-        Some(Self { name: api::meta::name(service).to_string(), cluster_ip: cluster_ip.to_string(), ports })
+        Some(Self { name: service.name().to_string(), cluster_ip: cluster_ip.to_string(), ports })
     }
 
     /// Appends this service's variables in Kubernetes' order.
@@ -146,8 +147,8 @@ pub fn env_vars(links: &[&ServiceLink]) -> Vec<(String, String)> {
 
 /// Whether a pod asks for its namespace's service links (the apiserver
 /// defaults `spec.enableServiceLinks` to true).
-pub fn enable_service_links(pod: &Value) -> bool {
-    pod["spec"]["enableServiceLinks"].as_bool().unwrap_or(true)
+pub fn enable_service_links(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true)
 }
 
 /// The Services the kubelet knows, from its shared informer of Services, and
@@ -155,7 +156,7 @@ pub fn enable_service_links(pod: &Value) -> bool {
 /// kubelet; like Kubernetes' kubelet, each container start reads the variables
 /// from the informer's store as it is then.
 pub struct ServiceLinks {
-    services: Arc<SharedInformer>,
+    services: Arc<SharedInformer<Service>>,
 }
 
 impl std::fmt::Debug for ServiceLinks {
@@ -166,7 +167,7 @@ impl std::fmt::Debug for ServiceLinks {
 
 impl ServiceLinks {
     /// The links of the Services `services` holds (an informer of `services`).
-    pub fn new(services: Arc<SharedInformer>) -> Arc<Self> {
+    pub fn new(services: Arc<SharedInformer<Service>>) -> Arc<Self> {
         Arc::new(Self { services })
     }
 
@@ -183,7 +184,7 @@ impl ServiceLinks {
     pub fn env(&self, namespace: &str, enable_service_links: bool) -> Vec<(String, String)> {
         let services = self.services.store().list();
         let links: Vec<(&str, ServiceLink)> =
-            services.iter().filter_map(|s| Some((api::meta::namespace(s), ServiceLink::from_service(s)?))).collect();
+            services.iter().filter_map(|s| Some((s.namespace(), ServiceLink::from_service(s)?))).collect();
         env_vars(&visible(links.iter().map(|(ns, link)| (*ns, link)), namespace, enable_service_links))
     }
 }
@@ -193,6 +194,7 @@ impl ServiceLinks {
 pub mod fed {
     use super::*;
     use client::watcher::Event;
+    use serde_json::Value;
 
     pub fn links() -> Arc<ServiceLinks> {
         let info = api::registry::lookup("services").expect("services are registered");
@@ -200,13 +202,13 @@ pub mod fed {
     }
 
     impl ServiceLinks {
-        /// Records a created or changed Service.
+        /// Records a created or changed Service, given in its JSON form.
         pub fn apply(&self, service: &Value) {
-            self.services.apply(Event::Applied(Arc::new(service.clone())));
+            self.services.apply(Event::Applied(Arc::new(typed(service))));
         }
 
         pub fn delete(&self, service: &Value) {
-            self.services.apply(Event::Deleted(Arc::new(service.clone())));
+            self.services.apply(Event::Deleted(Arc::new(typed(service))));
         }
 
         /// The first list has been applied.
@@ -214,12 +216,16 @@ pub mod fed {
             self.services.apply(Event::Synced);
         }
     }
+
+    fn typed(service: &Value) -> Service {
+        serde_json::from_value(service.clone()).expect("a service")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn svc(ns: &str, name: &str, ip: &str, ports: Value) -> Value {
         json!({"metadata": {"namespace": ns, "name": name}, "spec": {"clusterIP": ip, "ports": ports}})
@@ -363,8 +369,9 @@ mod tests {
         assert!(names(&env).iter().all(|n| n.starts_with("KUBERNETES_")), "{env:?}");
         assert_eq!(env.len(), 8);
         assert!(s.env("default", true).iter().any(|(k, _)| k == "KUBIA_SERVICE_HOST"));
-        assert!(enable_service_links(&json!({"spec": {}})), "absent means true");
-        assert!(!enable_service_links(&json!({"spec": {"enableServiceLinks": false}})));
+        let pod = |v| -> Pod { serde_json::from_value(v).unwrap() };
+        assert!(enable_service_links(&pod(json!({"spec": {}}))), "absent means true");
+        assert!(!enable_service_links(&pod(json!({"spec": {"enableServiceLinks": false}}))));
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! (`getPhase`, `GeneratePodReadyCondition`, `convertToAPIContainerStatuses`).
 //! Pure functions, so the rules can be read and tested as tables.
 
-use crate::clock::format_time;
-use crate::runtime::{ContainerInfo, ContainerState};
+use crate::runtime::{ContainerInfo, ContainerState as RuntimeState};
 use jiff::Timestamp;
-use serde_json::{json, Map, Value};
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, HostIP,
+    Pod, PodCondition, PodIP, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// What is known about one container of the spec.
 #[derive(Debug, Clone, Default)]
@@ -27,10 +30,10 @@ pub struct ContainerView<'a> {
 }
 
 pub struct StatusInput<'a> {
-    pub pod: &'a Value,
+    pub pod: &'a Pod,
     /// The status written last (times and conditions carry over from it); the
     /// pod's own status until the kubelet has written one.
-    pub old: &'a Value,
+    pub old: &'a PodStatus,
     pub containers: Vec<ContainerView<'a>>,
     /// The running sandbox's IP, if there is one.
     pub pod_ip: Option<&'a str>,
@@ -42,25 +45,22 @@ pub struct StatusInput<'a> {
     pub now: Timestamp,
 }
 
-/// The status to write.
-pub fn pod_status(input: &StatusInput<'_>) -> Value {
+/// The status to write. It is sent as a merge patch ([`crate::api::status_patch`]),
+/// so fields the kubelet does not own (`qosClass`) are carried over from `old`.
+pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let old = input.old;
-    let statuses: Vec<Value> = input.containers.iter().map(|c| container_status(c, input)).collect();
-    let restart_policy = input.pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+    let statuses: Vec<ContainerStatus> = input.containers.iter().map(|c| container_status(c, input)).collect();
+    let restart_policy = input.pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
     let mut phase = phase(restart_policy, &statuses, input.terminal);
     // A pod never leaves a terminal phase.
-    if let Some(done @ ("Succeeded" | "Failed")) = old["phase"].as_str() {
+    if let Some(done @ ("Succeeded" | "Failed")) = old.phase.as_deref() {
         phase = if done == "Succeeded" { "Succeeded" } else { "Failed" };
     }
-    let unready: Vec<&str> = input
-        .containers
-        .iter()
-        .zip(&statuses)
-        .filter(|(_, s)| s["ready"] != json!(true))
-        .map(|(c, _)| c.name)
-        .collect();
-    let now = format_time(input.now);
-    let ready_condition = |kind: &str| -> Value {
+    let unready: Vec<&str> =
+        input.containers.iter().zip(&statuses).filter(|(_, s)| !s.ready).map(|(c, _)| c.name).collect();
+    // Times in objects have whole seconds; carried-over ones compare equal only so.
+    let now = Time(Timestamp::from_second(input.now.as_second()).unwrap_or(input.now));
+    let ready_condition = |kind: &str| -> PodCondition {
         match phase {
             "Succeeded" => condition(old, kind, "False", "PodCompleted", "", &now),
             "Failed" => condition(old, kind, "False", "PodFailed", "", &now),
@@ -86,110 +86,107 @@ pub fn pod_status(input: &StatusInput<'_>) -> Value {
         Some(scheduled) => conditions.push(scheduled.clone()),
         None => conditions.push(condition(old, "PodScheduled", "True", "", "", &now)),
     }
-    let mut status = Map::new();
-    status.insert("phase".into(), phase.into());
-    status.insert("conditions".into(), conditions.into());
-    status.insert("hostIP".into(), input.host_ip.into());
-    status.insert("hostIPs".into(), json!([{"ip": input.host_ip}]));
-    let pod_ip = input.pod_ip.or_else(|| old["podIP"].as_str());
-    if let Some(ip) = pod_ip {
-        status.insert("podIP".into(), ip.into());
-        status.insert("podIPs".into(), json!([{ "ip": ip }]));
+    let pod_ip = input.pod_ip.map(String::from).or_else(|| old.pod_ip.clone());
+    PodStatus {
+        phase: Some(phase.into()),
+        conditions: Some(conditions),
+        host_ip: Some(input.host_ip.into()),
+        host_ips: Some(vec![HostIP { ip: input.host_ip.into() }]),
+        pod_ips: pod_ip.clone().map(|ip| vec![PodIP { ip }]),
+        pod_ip,
+        start_time: Some(old.start_time.clone().unwrap_or(now)),
+        container_statuses: Some(statuses),
+        qos_class: old.qos_class.clone(),
+        ..Default::default()
     }
-    status.insert("startTime".into(), old.get("startTime").cloned().unwrap_or_else(|| now.clone().into()));
-    status.insert("containerStatuses".into(), statuses.into());
-    if let Some(q) = old.get("qosClass") {
-        status.insert("qosClass".into(), q.clone());
-    }
-    Value::Object(status)
 }
 
-fn find_condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
-    status["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
+fn find_condition<'a>(status: &'a PodStatus, kind: &str) -> Option<&'a PodCondition> {
+    status.conditions.as_ref()?.iter().find(|c| c.type_ == kind)
 }
 
 /// A condition whose `lastTransitionTime` moves only when its status does.
-fn condition(old: &Value, kind: &str, status: &str, reason: &str, message: &str, now: &str) -> Value {
-    let since = find_condition(old, kind)
-        .filter(|c| c["status"] == status)
-        .and_then(|c| c["lastTransitionTime"].as_str())
-        .unwrap_or(now);
-    let mut c = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
-    if !reason.is_empty() {
-        c["reason"] = reason.into();
+fn condition(old: &PodStatus, kind: &str, status: &str, reason: &str, message: &str, now: &Time) -> PodCondition {
+    let since = find_condition(old, kind).filter(|c| c.status == status).and_then(|c| c.last_transition_time.clone());
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    PodCondition {
+        type_: kind.into(),
+        status: status.into(),
+        reason: non_empty(reason),
+        message: non_empty(message),
+        last_transition_time: Some(since.unwrap_or_else(|| now.clone())),
+        ..Default::default()
     }
-    if !message.is_empty() {
-        c["message"] = message.into();
-    }
-    c
 }
 
-fn container_status(c: &ContainerView<'_>, input: &StatusInput<'_>) -> Value {
+fn container_status(c: &ContainerView<'_>, input: &StatusInput<'_>) -> ContainerStatus {
     let id = |info: &ContainerInfo| format!("{}://{}", input.runtime, info.id);
-    let mut status = json!({
-        "name": c.name,
-        "image": c.image,
-        "imageID": "",
-        "ready": false,
-        "started": false,
-        "restartCount": 0,
-        "state": {},
-        "lastState": {},
-    });
+    let mut status = ContainerStatus {
+        name: c.name.into(),
+        image: c.image.into(),
+        started: Some(false),
+        state: Some(Default::default()),
+        last_state: Some(Default::default()),
+        ..Default::default()
+    };
     let Some(current) = c.current else {
-        status["state"] = match c.waiting {
+        status.state = Some(match c.waiting {
             Some((reason, message)) => waiting(reason, message),
             // A pod that ends before this container ever ran: Kubernetes reports it as lost.
-            None if input.terminal => json!({"terminated": {
-                "exitCode": 137,
-                "reason": "ContainerStatusUnknown",
-                "message": "The container could not be located when the pod was terminated",
-            }}),
+            None if input.terminal => ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 137,
+                    reason: Some("ContainerStatusUnknown".into()),
+                    message: Some("The container could not be located when the pod was terminated".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
             None => waiting("ContainerCreating", ""),
-        };
+        });
         return status;
     };
-    status["restartCount"] = current.meta.restart_count.into();
-    status["imageID"] = current.image_id.clone().into();
-    status["containerID"] = id(current).into();
-    let previous_terminated = || c.previous.map(|p| terminated(p, &id(p))).unwrap_or_else(|| json!({}));
+    status.restart_count = i32::try_from(current.meta.restart_count).unwrap_or(i32::MAX);
+    status.image_id = current.image_id.clone();
+    status.container_id = Some(id(current));
+    let previous_terminated = || c.previous.map(|p| terminated(p, &id(p))).unwrap_or_default();
     match current.state {
-        ContainerState::Running => {
-            let started_at = current.started_at.map(format_time).unwrap_or_default();
-            status["state"] = json!({"running": {"startedAt": started_at}});
-            status["lastState"] = previous_terminated();
-            status["ready"] = (c.ready && c.started && !input.terminal).into();
-            status["started"] = c.started.into();
+        RuntimeState::Running => {
+            let running = ContainerStateRunning { started_at: current.started_at.map(Time) };
+            status.state = Some(ContainerState { running: Some(running), ..Default::default() });
+            status.last_state = Some(previous_terminated());
+            status.ready = c.ready && c.started && !input.terminal;
+            status.started = Some(c.started);
         }
-        ContainerState::Exited => match c.waiting {
+        RuntimeState::Exited => match c.waiting {
             // Waiting to run again: the instance that exited becomes the last state.
             Some((reason, message)) => {
-                status["state"] = waiting(reason, message);
-                status["lastState"] = terminated(current, &id(current));
+                status.state = Some(waiting(reason, message));
+                status.last_state = Some(terminated(current, &id(current)));
             }
             None => {
-                status["state"] = terminated(current, &id(current));
-                status["lastState"] = previous_terminated();
+                status.state = Some(terminated(current, &id(current)));
+                status.last_state = Some(previous_terminated());
             }
         },
-        ContainerState::Created | ContainerState::Unknown => {
+        RuntimeState::Created | RuntimeState::Unknown => {
             let (reason, message) = c.waiting.unwrap_or(("ContainerCreating", ""));
-            status["state"] = waiting(reason, message);
-            status["lastState"] = previous_terminated();
+            status.state = Some(waiting(reason, message));
+            status.last_state = Some(previous_terminated());
         }
     }
     status
 }
 
-fn waiting(reason: &str, message: &str) -> Value {
-    let mut w = json!({"reason": reason});
-    if !message.is_empty() {
-        w["message"] = message.into();
-    }
-    json!({ "waiting": w })
+fn waiting(reason: &str, message: &str) -> ContainerState {
+    let waiting = ContainerStateWaiting {
+        reason: Some(reason.into()),
+        message: (!message.is_empty()).then(|| message.to_string()),
+    };
+    ContainerState { waiting: Some(waiting), ..Default::default() }
 }
 
-fn terminated(info: &ContainerInfo, container_id: &str) -> Value {
+fn terminated(info: &ContainerInfo, container_id: &str) -> ContainerState {
     let reason = if info.oom_killed {
         "OOMKilled"
     } else if info.started_at.is_none() && !info.error.is_empty() {
@@ -199,34 +196,33 @@ fn terminated(info: &ContainerInfo, container_id: &str) -> Value {
     } else {
         "Error"
     };
-    let mut t = json!({
-        "exitCode": info.exit_code,
-        "reason": reason,
-        "startedAt": info.started_at.map(format_time),
-        "finishedAt": info.finished_at.map(format_time),
-        "containerID": container_id,
-    });
-    if !info.error.is_empty() {
-        t["message"] = info.error.clone().into();
-    }
-    json!({ "terminated": t })
+    let terminated = ContainerStateTerminated {
+        exit_code: i32::try_from(info.exit_code).unwrap_or(i32::MAX),
+        reason: Some(reason.into()),
+        started_at: info.started_at.map(Time),
+        finished_at: info.finished_at.map(Time),
+        container_id: Some(container_id.into()),
+        message: (!info.error.is_empty()).then(|| info.error.clone()),
+        ..Default::default()
+    };
+    ContainerState { terminated: Some(terminated), ..Default::default() }
 }
 
 /// The pod phase from its container statuses, as the kubelet's `getPhase`.
-pub fn phase(restart_policy: &str, statuses: &[Value], terminal: bool) -> &'static str {
+pub fn phase(restart_policy: &str, statuses: &[ContainerStatus], terminal: bool) -> &'static str {
     let (mut running, mut waiting, mut stopped, mut succeeded, mut unknown) = (0, 0, 0, 0, 0);
     for s in statuses {
-        let state = &s["state"];
-        if state.get("running").is_some() {
+        let state = s.state.clone().unwrap_or_default();
+        if state.running.is_some() {
             running += 1;
-        } else if let Some(t) = state.get("terminated") {
+        } else if let Some(t) = &state.terminated {
             stopped += 1;
-            if t["exitCode"] == 0 {
+            if t.exit_code == 0 {
                 succeeded += 1;
             }
-        } else if state.get("waiting").is_some() {
+        } else if state.waiting.is_some() {
             // A container waiting to restart has run: it counts as stopped.
-            if s["lastState"].get("terminated").is_some() {
+            if s.last_state.as_ref().is_some_and(|l| l.terminated.is_some()) {
                 stopped += 1;
             } else {
                 waiting += 1;
@@ -259,6 +255,17 @@ pub fn phase(restart_policy: &str, statuses: &[Value], terminal: bool) -> &'stat
 mod tests {
     use super::*;
     use crate::runtime::ContainerMeta;
+    use serde_json::{json, Value};
+
+    /// An object from its JSON form.
+    fn decode<K: k8s_openapi::serde::de::DeserializeOwned>(v: &Value) -> K {
+        serde_json::from_value(v.clone()).expect("a well-formed object")
+    }
+
+    /// A computed status as JSON, as the merge patch carries it.
+    fn json_of(status: &PodStatus) -> Value {
+        crate::api::status_patch(status)
+    }
 
     fn state(kind: &str) -> Value {
         match kind {
@@ -293,12 +300,12 @@ mod tests {
             ("Never", &[], false, "Pending"),
         ];
         for (policy, states, terminal, want) in table {
-            let statuses: Vec<Value> = states.iter().map(|s| state(s)).collect();
+            let statuses: Vec<ContainerStatus> = states.iter().map(|s| decode(&state(s))).collect();
             assert_eq!(phase(policy, &statuses, *terminal), *want, "{policy} {states:?} terminal={terminal}");
         }
     }
 
-    fn info(id: &str, state: ContainerState, restarts: u32, exit: i64) -> ContainerInfo {
+    fn info(id: &str, state: RuntimeState, restarts: u32, exit: i64) -> ContainerInfo {
         let t: Timestamp = "2024-05-01T10:00:00Z".parse().unwrap();
         ContainerInfo {
             id: id.into(),
@@ -308,7 +315,7 @@ mod tests {
             image_id: "docker://sha256:abc".into(),
             created_at: t,
             started_at: Some(t),
-            finished_at: (state == ContainerState::Exited).then_some(t + jiff::SignedDuration::from_secs(5)),
+            finished_at: (state == RuntimeState::Exited).then_some(t + jiff::SignedDuration::from_secs(5)),
             exit_code: exit,
             oom_killed: false,
             error: String::new(),
@@ -329,12 +336,12 @@ mod tests {
     #[test]
     fn a_crash_looping_container_has_kubernetes_status_shape() {
         let pod = pod();
-        let current = info("c2", ContainerState::Exited, 1, 1);
-        let previous = info("c1", ContainerState::Exited, 0, 1);
+        let current = info("c2", RuntimeState::Exited, 1, 1);
+        let previous = info("c1", RuntimeState::Exited, 0, 1);
         let message = "back-off 10s restarting failed container=kubia pod=kubia_default(u1)";
         let input = StatusInput {
-            pod: &pod,
-            old: &pod["status"],
+            pod: &decode(&pod),
+            old: &decode(&pod["status"]),
             containers: vec![ContainerView {
                 name: "kubia",
                 image: "luksa/kubia",
@@ -352,7 +359,7 @@ mod tests {
         };
         let status = pod_status(&input);
         assert_eq!(
-            status,
+            json_of(&status),
             json!({
                 "phase": "Running",
                 "conditions": [
@@ -389,7 +396,7 @@ mod tests {
     #[test]
     fn ready_conditions_keep_their_transition_time() {
         let mut pod = pod();
-        let running = info("c1", ContainerState::Running, 0, 0);
+        let running = info("c1", RuntimeState::Running, 0, 0);
         let view = || ContainerView {
             name: "kubia",
             image: "luksa/kubia",
@@ -399,16 +406,16 @@ mod tests {
             ..Default::default()
         };
         let at = |pod: &Value, t: &str| -> Value {
-            pod_status(&StatusInput {
-                pod,
-                old: &pod["status"],
+            json_of(&pod_status(&StatusInput {
+                pod: &decode(pod),
+                old: &decode(&pod["status"]),
                 containers: vec![view()],
                 pod_ip: Some("172.18.0.5"),
                 host_ip: "172.18.0.2",
                 terminal: false,
                 runtime: "docker",
                 now: t.parse().unwrap(),
-            })
+            }))
         };
         let first = at(&pod, "2024-05-01T10:00:10Z");
         assert_eq!(first["phase"], "Running");
@@ -423,10 +430,10 @@ mod tests {
     fn completed_pods_are_not_ready_with_reason_pod_completed() {
         let mut pod = pod();
         pod["spec"]["restartPolicy"] = "OnFailure".into();
-        let done = info("c1", ContainerState::Exited, 0, 0);
+        let done = info("c1", RuntimeState::Exited, 0, 0);
         let input = StatusInput {
-            pod: &pod,
-            old: &pod["status"],
+            pod: &decode(&pod),
+            old: &decode(&pod["status"]),
             containers: vec![ContainerView {
                 name: "kubia",
                 image: "luksa/kubia",
@@ -439,7 +446,7 @@ mod tests {
             runtime: "docker",
             now: "2024-05-01T10:00:10Z".parse().unwrap(),
         };
-        let status = pod_status(&input);
+        let status = json_of(&pod_status(&input));
         assert_eq!(status["phase"], "Succeeded");
         assert_eq!(status["conditions"][2]["reason"], "PodCompleted");
         assert_eq!(status["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");

@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::api::testing::RecordingApi;
-use crate::probe::ProbeOutcome;
 use crate::runtime::fake::{FakeRuntime, Program};
-use serde_json::json;
+use crate::runtime::ProbeOutcome;
+use serde_json::{json, Value};
 use service_env::ServiceLinks;
 use tokio::time::Instant;
 
@@ -112,7 +112,7 @@ fn secs(d: Duration) -> f64 {
 #[tokio::test(start_paused = true)]
 async fn runs_a_pod_and_reports_it_running() {
     let h = Harness::new();
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     wait_for("Running", Duration::from_secs(5), || h.api.status("kubia").is_some_and(|s| s["phase"] == "Running"))
         .await;
     let status = h.status("kubia");
@@ -145,7 +145,7 @@ async fn a_failing_pull_of_a_local_image_uses_it_and_says_so() {
     let h = Harness::new();
     // `luksa/kubia` without a tag is pulled Always; no registry answers here.
     let p = pod("kubia", "Always", json!([{"name": "kubia", "image": "luksa/kubia"}]));
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("Running", Duration::from_secs(5), || h.api.status("kubia").is_some_and(|s| s["phase"] == "Running"))
         .await;
     let log = h.api.event_log();
@@ -161,7 +161,7 @@ async fn a_failing_pull_of_a_local_image_uses_it_and_says_so() {
 async fn an_absent_image_shows_err_image_pull_then_image_pull_backoff() {
     let h = Harness::new();
     h.fake.add_image("kubelab/pause:latest");
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     wait_for("ErrImagePull", Duration::from_secs(3), || {
         h.api.status("kubia").is_some_and(|s| s["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImagePull")
     })
@@ -185,7 +185,7 @@ async fn an_absent_image_shows_err_image_pull_then_image_pull_backoff() {
 async fn always_restarts_with_crash_loop_backoff_doubling_to_the_cap() {
     let h = Harness::new();
     h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1)]);
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     wait_for("9 starts", Duration::from_secs(1200), || h.start_times("kubia").len() >= 9).await;
     let starts = h.start_times("kubia");
     // Each run lasts 1s; the wait after each exit is the backoff.
@@ -200,7 +200,7 @@ async fn always_restarts_with_crash_loop_backoff_doubling_to_the_cap() {
 async fn a_crash_looping_container_shows_kubernetes_status_and_events() {
     let h = Harness::new();
     h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1)]);
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     wait_for("2 starts", Duration::from_secs(10), || h.start_times("kubia").len() >= 2).await;
     wait_for("CrashLoopBackOff", Duration::from_secs(5), || {
         h.container_status("kubia")["state"]["waiting"]["reason"] == "CrashLoopBackOff"
@@ -234,7 +234,7 @@ async fn on_failure_restarts_failures_and_completes_on_success() {
         "kubia",
         vec![Program::exits(Duration::from_secs(1), 3), Program::exits(Duration::from_secs(1), 0)],
     );
-    h.kubelet.handle(PodEvent::Applied(kubia("job", "OnFailure").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("job", "OnFailure"))));
     wait_for("Succeeded", Duration::from_secs(30), || h.api.status("job").is_some_and(|s| s["phase"] == "Succeeded"))
         .await;
     assert_eq!(h.start_times("job").len(), 2, "restarted after exit 3, not after exit 0");
@@ -256,7 +256,7 @@ async fn on_failure_restarts_failures_and_completes_on_success() {
 async fn never_leaves_a_failed_container_failed() {
     let h = Harness::new();
     h.fake.script("once", "kubia", vec![Program::exits(Duration::from_secs(2), 1)]);
-    h.kubelet.handle(PodEvent::Applied(kubia("once", "Never").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("once", "Never"))));
     wait_for("Failed", Duration::from_secs(10), || h.api.status("once").is_some_and(|s| s["phase"] == "Failed")).await;
     let cs = h.container_status("once");
     assert_eq!(cs["state"]["terminated"]["exitCode"], 1);
@@ -285,7 +285,7 @@ async fn liveness_failures_restart_the_container_after_the_threshold() {
         ProbeOutcome::Failure("HTTP probe failed with statuscode: 500".into()),
     );
     let t0 = Instant::now();
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("a restart", Duration::from_secs(60), || h.start_times("live").len() >= 2).await;
     // Probes tick every 10s from the worker's start; three failures in a row (at 10, 20, 30s) kill it.
     let killed = secs(h.start_times("live")[1] - t0);
@@ -313,7 +313,7 @@ async fn initial_delay_holds_probes_back() {
         "delayed",
         json!({"livenessProbe": {"tcpSocket": {"port": 8080}, "initialDelaySeconds": 15, "periodSeconds": 5}}),
     );
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("a probe", Duration::from_secs(60), || !h.fake.probe_times("delayed", "kubia", "liveness").is_empty())
         .await;
     let started = h.start_times("delayed")[0];
@@ -336,7 +336,7 @@ async fn readiness_flips_the_ready_condition_with_thresholds() {
                                    "successThreshold": 2, "failureThreshold": 3}}),
     );
     h.fake.set_probe("web", "kubia", "readiness", ProbeOutcome::Failure("ls: /var/ready: No such file".into()));
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("Running", Duration::from_secs(5), || h.api.status("web").is_some_and(|s| s["phase"] == "Running")).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(ready_condition(&h, "web"), "False");
@@ -369,13 +369,13 @@ async fn deletion_stops_containers_gracefully_then_removes_the_pod() {
         pod("two", "Always", json!([{"name": "polite", "image": "a:v1"}, {"name": "stubborn", "image": "b:v1"}]));
     h.fake.script("two", "polite", vec![Program { term_delay: Some(Duration::from_secs(1)), ..Program::forever() }]);
     h.fake.script("two", "stubborn", vec![Program::ignoring_sigterm()]);
-    h.kubelet.handle(PodEvent::Applied(p.clone().into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
     wait_for("Running", Duration::from_secs(5), || h.api.status("two").is_some_and(|s| s["phase"] == "Running")).await;
 
     let t0 = Instant::now();
     p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
     p["metadata"]["deletionGracePeriodSeconds"] = 5.into();
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("deleted", Duration::from_secs(20), || !h.api.deleted.lock().unwrap().is_empty()).await;
     let done = secs(Instant::now() - t0);
     assert!((5.0..5.5).contains(&done), "the stubborn container was killed at the end of the grace period ({done}s)");
@@ -406,7 +406,7 @@ async fn a_restarted_kubelet_adopts_running_containers_and_restarts_none() {
     let h = Harness::new();
     h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1), Program::forever()]);
     let p = probed("kubia", json!({"readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 10}}));
-    h.kubelet.handle(PodEvent::Applied(p.clone().into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
     h.kubelet.handle(PodEvent::Synced);
     wait_for("ready after a restart", Duration::from_secs(30), || {
         h.api.status("kubia").is_some_and(|s| {
@@ -422,7 +422,7 @@ async fn a_restarted_kubelet_adopts_running_containers_and_restarts_none() {
     let h = Harness::on(fake);
     let mut seen = p.clone();
     seen["status"] = last_status.clone();
-    h.kubelet.handle(PodEvent::Applied(seen.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(seen)));
     h.kubelet.handle(PodEvent::Synced);
     tokio::time::sleep(Duration::from_secs(120)).await;
     let after: Vec<_> = h.fake.ops().into_iter().skip(before).collect();
@@ -434,13 +434,13 @@ async fn a_restarted_kubelet_adopts_running_containers_and_restarts_none() {
 #[tokio::test(start_paused = true)]
 async fn containers_of_pods_gone_while_the_kubelet_was_down_are_removed() {
     let h = Harness::new();
-    h.kubelet.handle(PodEvent::Applied(kubia("kept", "Always").into()));
-    h.kubelet.handle(PodEvent::Applied(kubia("gone", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kept", "Always"))));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("gone", "Always"))));
     wait_for("both running", Duration::from_secs(5), || h.fake.containers().len() == 4).await;
     let fake = h.stop();
 
     let h = Harness::on(fake);
-    h.kubelet.handle(PodEvent::Applied(kubia("kept", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kept", "Always"))));
     // Before the source has listed everything, nothing is removed.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(h.fake.containers().len(), 4);
@@ -454,14 +454,14 @@ async fn containers_of_pods_gone_while_the_kubelet_was_down_are_removed() {
 async fn a_pod_deleted_while_the_kubelet_was_down_is_finished_off() {
     let h = Harness::new();
     let mut p = kubia("late", "Always");
-    h.kubelet.handle(PodEvent::Applied(p.clone().into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
     wait_for("running", Duration::from_secs(5), || h.fake.containers().len() == 2).await;
     let fake = h.stop();
 
     let h = Harness::on(fake);
     p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
     p["metadata"]["deletionGracePeriodSeconds"] = 30.into();
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("deleted", Duration::from_secs(10), || h.api.deleted.lock().unwrap().as_slice() == ["late"]).await;
     assert!(h.fake.containers().is_empty());
 }
@@ -469,7 +469,7 @@ async fn a_pod_deleted_while_the_kubelet_was_down_is_finished_off() {
 #[tokio::test(start_paused = true)]
 async fn a_dead_sandbox_is_recreated_with_the_containers() {
     let h = Harness::new();
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     wait_for("Running", Duration::from_secs(5), || h.api.status("kubia").is_some_and(|s| s["phase"] == "Running"))
         .await;
     let first_ip = h.status("kubia")["podIP"].clone();
@@ -488,7 +488,7 @@ async fn a_dead_sandbox_is_recreated_with_the_containers() {
 #[tokio::test(start_paused = true)]
 async fn status_is_written_only_when_it_changes() {
     let h = Harness::new();
-    h.kubelet.handle(PodEvent::Applied(kubia("quiet", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("quiet", "Always"))));
     wait_for("Running", Duration::from_secs(5), || h.api.status("quiet").is_some_and(|s| s["phase"] == "Running"))
         .await;
     let writes = h.api.status_writes("quiet");
@@ -500,10 +500,10 @@ async fn status_is_written_only_when_it_changes() {
 async fn a_pod_moved_off_the_node_is_stopped() {
     let h = Harness::new();
     let mut p = kubia("moved", "Always");
-    h.kubelet.handle(PodEvent::Applied(p.clone().into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
     wait_for("running", Duration::from_secs(5), || h.fake.containers().len() == 2).await;
     p["spec"]["nodeName"] = "node2".into();
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("removed", Duration::from_secs(40), || h.fake.containers().is_empty()).await;
     assert!(h.api.deleted.lock().unwrap().is_empty(), "another node's pod is not deleted from the API");
 }
@@ -511,7 +511,7 @@ async fn a_pod_moved_off_the_node_is_stopped() {
 #[tokio::test(start_paused = true)]
 async fn a_kubelet_shutting_down_leaves_its_pods_running() {
     let h = Harness::new();
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     h.kubelet.handle(PodEvent::Synced);
     wait_for("running", Duration::from_secs(5), || h.fake.containers().len() == 2).await;
     h.kubelet.shutdown();
@@ -536,14 +536,14 @@ async fn a_deletion_does_not_wait_for_a_liveness_kill_in_progress() {
         "liveness",
         ProbeOutcome::Failure("dial tcp: connect: connection refused".into()),
     );
-    h.kubelet.handle(PodEvent::Applied(p.clone().into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
     wait_for("the liveness kill", Duration::from_secs(10), || h.api.count_events("Killing") == 1).await;
     // The kill waits out the pod's 30s grace period; the deletion asks for 3s.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let t0 = Instant::now();
     p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
     p["metadata"]["deletionGracePeriodSeconds"] = 3.into();
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("deleted", Duration::from_secs(40), || !h.api.deleted.lock().unwrap().is_empty()).await;
     let took = secs(Instant::now() - t0);
     assert!(took < 3.5, "deleted {took}s after the request");
@@ -583,7 +583,7 @@ async fn containers_get_service_variables_and_their_own_env_wins() {
                 "env": [{"name": "KUBIA_SERVICE_PORT", "value": "8080"}]}]),
     );
     h.fake.script("kubia", "kubia", vec![Program::exits(Duration::from_secs(1), 1), Program::forever()]);
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("a start", Duration::from_secs(5), || !h.start_times("kubia").is_empty()).await;
     let env = h.fake.env("kubia", "kubia").expect("created");
     let vars = env_map(&env);
@@ -610,7 +610,7 @@ async fn enable_service_links_false_gives_only_the_kubernetes_service() {
     let h = Harness::with_services(listed_services());
     let mut p = kubia("kubia", "Always");
     p["spec"]["enableServiceLinks"] = false.into();
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("a start", Duration::from_secs(5), || !h.start_times("kubia").is_empty()).await;
     let env = h.fake.env("kubia", "kubia").unwrap();
     assert!(!env.is_empty() && env.iter().all(|(k, _)| k.starts_with("KUBERNETES_")), "{env:?}");
@@ -620,7 +620,7 @@ async fn enable_service_links_false_gives_only_the_kubernetes_service() {
 async fn no_container_starts_before_the_services_are_listed() {
     let links = service_env::fed::links();
     let h = Harness::with_services(links.clone());
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(h.fake.ops_of("create", "kubia").is_empty(), "created before the services were listed");
     links.apply(&service("default", "kubernetes", "10.96.0.1", json!([{"name": "https", "port": 443}])));
@@ -635,7 +635,7 @@ async fn no_container_starts_before_the_services_are_listed() {
 async fn services_never_listed_give_create_container_config_error_then_a_retry() {
     let links = service_env::fed::links();
     let h = Harness::with_services(links.clone());
-    h.kubelet.handle(PodEvent::Applied(kubia("kubia", "Always").into()));
+    h.kubelet.handle(PodEvent::Applied(typed(kubia("kubia", "Always"))));
     wait_for("CreateContainerConfigError", Duration::from_secs(10), || {
         h.api
             .status("kubia")
@@ -654,13 +654,18 @@ async fn services_never_listed_give_create_container_config_error_then_a_retry()
 async fn a_deletion_cuts_the_wait_for_services_short() {
     let h = Harness::with_services(service_env::fed::links());
     let mut p = kubia("kubia", "Always");
-    h.kubelet.handle(PodEvent::Applied(p.clone().into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let t0 = Instant::now();
     p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
     p["metadata"]["deletionGracePeriodSeconds"] = 30.into();
-    h.kubelet.handle(PodEvent::Applied(p.into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
     wait_for("deleted", Duration::from_secs(10), || !h.api.deleted.lock().unwrap().is_empty()).await;
     assert!(secs(Instant::now() - t0) < 3.0, "the deletion waited for the services");
     assert!(h.fake.ops_of("create", "kubia").is_empty());
+}
+
+/// A pod from its JSON form, as the API serves it.
+fn typed(pod: Value) -> Arc<k8s_openapi::api::core::v1::Pod> {
+    Arc::new(serde_json::from_value(pod).expect("a pod"))
 }

@@ -12,11 +12,13 @@ use super::images::{ensure_image, pull_policy, ImageCtx};
 use super::service_env::{enable_service_links, NOT_SYNCED, SYNC_WAIT};
 use super::status::{pod_status, ContainerView, StatusInput};
 use super::Shared;
-use crate::api::EventType;
+use crate::api::{reference, EventType};
 use crate::probe::{ProbeBoard, ProbeKind, ProbeSpec, ProbeTask};
-use crate::runtime::{ContainerInfo, ContainerMeta, ContainerState, SandboxConfig};
+use crate::runtime::{ContainerInfo, ContainerMeta, ContainerState, RuntimeError, SandboxConfig};
 use api::duration::format as go_duration;
+use client::Object;
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,9 +28,21 @@ use tokio::sync::{watch, Notify};
 /// What the pod source says about a pod.
 #[derive(Debug, Clone)]
 pub struct Desired {
-    pub pod: Arc<Value>,
+    pub pod: Arc<Pod>,
     /// Deleted from the API, or no longer bound to this node.
     pub removed: bool,
+}
+
+/// Why a pod's sandbox could not be made: the `FailedCreatePodSandBox` event's message.
+#[derive(Debug, thiserror::Error)]
+enum SandboxError {
+    #[error("Failed to create pod sandbox: pulling the pod infra image {image:?} failed: {source}")]
+    Pull { image: String, source: RuntimeError },
+    #[error("Failed to create pod sandbox: {0}")]
+    Create(RuntimeError),
+    /// The sandbox runs, but its IP could not be read.
+    #[error("{0}")]
+    Inspect(RuntimeError),
 }
 
 /// Kubernetes never kills with less than this, even for a 0s grace period.
@@ -48,7 +62,7 @@ pub(crate) struct Worker {
     uid: String,
     desired: watch::Receiver<Desired>,
     wake: Arc<Notify>,
-    pod: Arc<Value>,
+    pod: Arc<Pod>,
     removed: bool,
     tracks: HashMap<String, Track>,
     board: ProbeBoard,
@@ -57,9 +71,9 @@ pub(crate) struct Worker {
     /// A new spec arrived during the sync and cut it short: sync again at once.
     interrupted: bool,
     /// The last status written (or found already in the API).
-    written: Option<Value>,
+    written: Option<PodStatus>,
     /// The last status computed, for the node agent (logs need container IDs).
-    published: Arc<Mutex<Option<Arc<Value>>>>,
+    published: Arc<Mutex<Option<Arc<PodStatus>>>>,
 }
 
 /// The running sandbox app containers join.
@@ -82,11 +96,11 @@ impl Worker {
         shared: Arc<Shared>,
         desired: watch::Receiver<Desired>,
         wake: Arc<Notify>,
-        published: Arc<Mutex<Option<Arc<Value>>>>,
+        published: Arc<Mutex<Option<Arc<PodStatus>>>>,
     ) -> Self {
         let first = desired.borrow().clone();
         Self {
-            uid: api::meta::uid(&first.pod).to_string(),
+            uid: first.pod.uid().to_string(),
             board: ProbeBoard::new(wake.clone()),
             shared,
             desired,
@@ -129,8 +143,9 @@ impl Worker {
     }
 
     fn start_probes(&mut self) {
-        for container in self.pod["spec"]["containers"].as_array().into_iter().flatten() {
-            let name = container["name"].as_str().unwrap_or("").to_string();
+        let pod = self.pod.clone();
+        for container in pod.spec.iter().flat_map(|s| &s.containers) {
+            let name = container.name.clone();
             for kind in ProbeKind::ALL {
                 let spec = match ProbeSpec::from_container(container, kind) {
                     None => continue,
@@ -157,27 +172,29 @@ impl Worker {
 
     /// `kubia_default(uid)`, as Kubernetes names pods in messages.
     fn full_name(&self) -> String {
-        format!("{}_{}({})", api::meta::name(&self.pod), api::meta::namespace(&self.pod), self.uid)
+        format!("{}_{}({})", self.pod.name(), self.pod.namespace(), self.uid)
     }
 
     fn event(&self, kind: EventType, reason: &str, message: &str) {
-        self.shared.api.event(&self.pod, kind, reason, message);
+        self.shared.api.event(&reference(&self.pod), kind, reason, message);
     }
 
-    fn spec_containers(&self) -> Vec<Value> {
-        self.pod["spec"]["containers"].as_array().cloned().unwrap_or_default()
+    fn spec_containers(&self) -> Vec<Container> {
+        self.pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default()
     }
 
     fn restart_policy(&self) -> String {
-        self.pod["spec"]["restartPolicy"].as_str().unwrap_or("Always").to_string()
+        self.pod.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_else(|| "Always".into())
+    }
+
+    /// `spec.terminationGracePeriodSeconds` (Kubernetes' default: 30).
+    fn termination_grace(&self) -> i64 {
+        self.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30)
     }
 
     /// The grace period for stopping containers now.
     fn grace_period(&self) -> Duration {
-        let secs = self.pod["metadata"]["deletionGracePeriodSeconds"]
-            .as_i64()
-            .or_else(|| self.pod["spec"]["terminationGracePeriodSeconds"].as_i64())
-            .unwrap_or(30);
+        let secs = self.pod.metadata.deletion_grace_period_seconds.unwrap_or_else(|| self.termination_grace());
         Duration::from_secs(secs.max(0) as u64).max(MIN_GRACE)
     }
 
@@ -195,10 +212,10 @@ impl Worker {
         let Some(observed) = self.observe().await else {
             return Next::Continue(Some(Duration::from_secs(1)));
         };
-        if self.removed || api::meta::deletion_timestamp(&self.pod).is_some() {
+        if self.removed || api::pod::is_terminating(&self.pod.metadata) {
             return self.terminate(observed).await;
         }
-        let already_done = matches!(self.pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let already_done = api::pod::is_finished(&self.pod);
         let mut wake: Option<Duration> = None;
         let mut acted = false;
         if !already_done && !self.would_finish(&observed) {
@@ -216,7 +233,7 @@ impl Worker {
             observed
         };
         let status = self.status(&observed, false);
-        let finished = matches!(status["phase"].as_str(), Some("Succeeded" | "Failed"));
+        let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         if finished {
             // A finished pod keeps its app containers (for logs) but not its sandbox.
             for sb in observed.iter().filter(|c| c.meta.is_sandbox() && c.state == ContainerState::Running) {
@@ -225,7 +242,7 @@ impl Worker {
                 }
             }
         }
-        self.board.set_pod(status["podIP"].as_str().unwrap_or(""), finished, false);
+        self.board.set_pod(status.pod_ip.as_deref().unwrap_or(""), finished, false);
         if !self.write_status(status).await {
             wake = min_wake(wake, Duration::from_secs(1));
         }
@@ -239,12 +256,9 @@ impl Worker {
         if policy == "Always" {
             return false;
         }
-        self.spec_containers().iter().all(|c| {
-            let name = c["name"].as_str().unwrap_or("");
-            match instances(observed, name).first() {
-                Some(i) if i.state == ContainerState::Exited => policy == "Never" || i.exit_code == 0,
-                _ => false,
-            }
+        self.spec_containers().iter().all(|c| match instances(observed, &c.name).first() {
+            Some(i) if i.state == ContainerState::Exited => policy == "Never" || i.exit_code == 0,
+            _ => false,
         })
     }
 
@@ -279,8 +293,8 @@ impl Worker {
                 }
                 match self.create_sandbox(observed).await {
                     Ok(s) => s,
-                    Err(message) => {
-                        self.event(EventType::Warning, "FailedCreatePodSandBox", &message);
+                    Err(e) => {
+                        self.event(EventType::Warning, "FailedCreatePodSandBox", &e.to_string());
                         *wake = min_wake(*wake, self.shared.settings.backoff.initial);
                         return true;
                     }
@@ -297,25 +311,23 @@ impl Worker {
         acted
     }
 
-    async fn create_sandbox(&mut self, observed: &[ContainerInfo]) -> Result<(String, String), String> {
+    async fn create_sandbox(&mut self, observed: &[ContainerInfo]) -> Result<(String, String), SandboxError> {
         let settings = &self.shared.settings;
         let image = settings.pause_image.clone();
         let runtime = &self.shared.runtime;
         if matches!(runtime.inspect_image(&image).await, Ok(None)) {
-            runtime.pull_image(&image).await.map_err(|e| {
-                format!("Failed to create pod sandbox: pulling the pod infra image {image:?} failed: {e}")
-            })?;
+            runtime.pull_image(&image).await.map_err(|source| SandboxError::Pull { image: image.clone(), source })?;
         }
         let attempt = observed.iter().filter(|c| c.meta.is_sandbox()).map(|c| c.meta.restart_count + 1).max();
-        let hostname = self.pod["spec"]["hostname"].as_str().unwrap_or(api::meta::name(&self.pod));
+        let hostname = self.pod.spec.as_ref().and_then(|s| s.hostname.as_deref()).unwrap_or(self.pod.name());
         let config = SandboxConfig {
             meta: self.meta(crate::runtime::SANDBOX_NAME, attempt.unwrap_or(0)),
             image,
             hostname: hostname.chars().take(63).collect(),
             pod: self.pod.clone(),
         };
-        let id = runtime.run_sandbox(&config).await.map_err(|e| format!("Failed to create pod sandbox: {e}"))?;
-        let fresh = runtime.pod_containers(&settings.node_name, &self.uid).await.map_err(|e| e.to_string())?;
+        let id = runtime.run_sandbox(&config).await.map_err(SandboxError::Create)?;
+        let fresh = runtime.pod_containers(&settings.node_name, &self.uid).await.map_err(SandboxError::Inspect)?;
         let ip = fresh.iter().find(|c| c.id == id).and_then(|c| c.ip.clone()).unwrap_or_default();
         Ok((id, ip))
     }
@@ -323,32 +335,32 @@ impl Worker {
     fn meta(&self, container: &str, restart_count: u32) -> ContainerMeta {
         ContainerMeta {
             pod_uid: self.uid.clone(),
-            pod_name: api::meta::name(&self.pod).to_string(),
-            pod_namespace: api::meta::namespace(&self.pod).to_string(),
+            pod_name: self.pod.name().to_string(),
+            pod_namespace: self.pod.namespace().to_string(),
             container_name: container.to_string(),
             restart_count,
             node: self.shared.settings.node_name.clone(),
-            grace_period: Some(self.pod["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30)),
+            grace_period: Some(self.termination_grace()),
         }
     }
 
     /// Brings one container in line with the spec; true if it acted.
     async fn sync_container(
         &mut self,
-        spec: &Value,
+        spec: &Container,
         observed: &[ContainerInfo],
         sandbox: SandboxRef<'_>,
         policy: &str,
         wake: &mut Option<Duration>,
     ) -> bool {
-        let name = spec["name"].as_str().unwrap_or("").to_string();
+        let name = spec.name.clone();
         let all = instances(observed, &name);
         let current = all.first().copied();
         // The exit that CrashLoopBackOff counts from: the newest exited instance.
         let mut last_exit = all.iter().find(|c| c.state == ContainerState::Exited).and_then(|c| c.finished_at);
         match current {
             Some(c) if c.state == ContainerState::Running => {
-                let image = spec["image"].as_str().unwrap_or("");
+                let image = spec.image.as_deref().unwrap_or("");
                 let reason = if c.image != image {
                     format!("Container {name} definition changed")
                 } else if self.board.result(&name, &c.id, ProbeKind::Liveness) == Some(false) {
@@ -419,7 +431,7 @@ impl Worker {
     /// from `last_exit`) or its image holds it back.
     async fn start_container(
         &mut self,
-        spec: &Value,
+        spec: &Container,
         name: &str,
         restart_count: u32,
         last_exit: Option<Timestamp>,
@@ -443,10 +455,10 @@ impl Worker {
             }
             track.crash.next(exit, now, policy);
         }
-        let image = spec["image"].as_str().unwrap_or("").to_string();
+        let image = spec.image.clone().unwrap_or_default();
         let mut image_backoff = self.track(name).image;
         let ctx = ImageCtx { runtime: &*shared.runtime, api: &*shared.api, pod: &self.pod, clock, policy };
-        let pulled = ensure_image(&ctx, &image, &pull_policy(spec), &mut image_backoff).await;
+        let pulled = ensure_image(&ctx, &image, pull_policy(spec), &mut image_backoff).await;
         self.track(name).image = image_backoff;
         if let Err(e) = pulled {
             // Right after a failed pull, sync again soon so the status moves on to
@@ -478,8 +490,8 @@ impl Worker {
         let meta = self.meta(name, restart_count);
         let config = match container_config(spec, meta, sandbox.id, &env_ctx) {
             Ok(c) => c,
-            Err(message) => {
-                self.fail_start(name, "CreateContainerConfigError", message, wake);
+            Err(e) => {
+                self.fail_start(name, "CreateContainerConfigError", e.to_string(), wake);
                 return;
             }
         };
@@ -520,7 +532,7 @@ impl Worker {
                 }
             }
         }
-        Ok(services.env(api::meta::namespace(&self.pod), enable_service_links(&self.pod)))
+        Ok(services.env(self.pod.namespace(), enable_service_links(&self.pod)))
     }
 
     fn fail_start(&mut self, name: &str, reason: &str, message: String, wake: &mut Option<Duration>) {
@@ -578,15 +590,15 @@ impl Worker {
     }
 
     /// Computes the status and tells the probe board what runs now.
-    fn status(&mut self, observed: &[ContainerInfo], terminal: bool) -> Value {
+    fn status(&mut self, observed: &[ContainerInfo], terminal: bool) -> PodStatus {
         let runtime_name = self.shared.settings.runtime_name;
         let specs = self.spec_containers();
         let mut views = Vec::new();
         for spec in &specs {
-            let name = spec["name"].as_str().unwrap_or("");
+            let name = spec.name.as_str();
             let all = instances(observed, name);
             let (current, previous) = (all.first().copied(), all.get(1).copied());
-            let has = |kind| spec.get(ProbeKind::field(kind)).is_some_and(Value::is_object);
+            let has = |kind: ProbeKind| kind.of(spec).is_some();
             if let Some(c) = current {
                 let running = c.state == ContainerState::Running;
                 // On adoption, a container the API already showed ready stays ready until probed.
@@ -603,7 +615,7 @@ impl Worker {
             let waiting = self.tracks.get(name).and_then(|t| t.waiting.as_ref());
             views.push(ContainerView {
                 name,
-                image: spec["image"].as_str().unwrap_or(""),
+                image: spec.image.as_deref().unwrap_or(""),
                 current,
                 previous,
                 waiting: waiting.map(|(r, m)| (r.as_str(), m.as_str())),
@@ -613,9 +625,11 @@ impl Worker {
         }
         self.first_sync = false;
         let pod_ip = newest_running_sandbox(observed).and_then(|s| s.ip.as_deref());
+        let none = PodStatus::default();
+        let old = self.written.as_ref().or(self.pod.status.as_ref()).unwrap_or(&none);
         let input = StatusInput {
             pod: &self.pod,
-            old: self.written.as_ref().unwrap_or(&self.pod["status"]),
+            old,
             containers: views,
             pod_ip,
             host_ip: &self.shared.settings.node_ip,
@@ -627,12 +641,12 @@ impl Worker {
     }
 
     /// Writes `status` unless the API already has it. False if writing failed.
-    async fn write_status(&mut self, status: Value) -> bool {
-        *self.published.lock().expect("status lock") = Some(Arc::new(status.clone()));
+    async fn write_status(&mut self, status: PodStatus) -> bool {
         let unchanged = match &self.written {
             Some(w) => *w == status,
-            None => covers(&self.pod["status"], &status),
+            None => covers(self.pod.status.as_ref(), &status),
         };
+        *self.published.lock().expect("status lock") = Some(Arc::new(status.clone()));
         if unchanged {
             self.written = Some(status);
             return true;
@@ -686,18 +700,16 @@ fn newest_running_sandbox(observed: &[ContainerInfo]) -> Option<&ContainerInfo> 
     instances(observed, crate::runtime::SANDBOX_NAME).into_iter().find(|c| c.state == ContainerState::Running)
 }
 
-/// Whether every field of `new` already has this value in `old`.
-fn covers(old: &Value, new: &Value) -> bool {
-    match new.as_object() {
-        Some(fields) => fields.iter().all(|(k, v)| old.get(k) == Some(v)),
-        None => false,
-    }
+/// Whether every field `new` sets already has this value in `old`, the status
+/// the API holds (a merge patch of `new` would change nothing). Compared as
+/// JSON objects: the fields a merge patch sets are the ones `new` serializes.
+fn covers(old: Option<&PodStatus>, new: &PodStatus) -> bool {
+    let (Some(old), Ok(Value::Object(fields))) = (old, serde_json::to_value(new)) else { return false };
+    let old = serde_json::to_value(old).unwrap_or_default();
+    fields.iter().all(|(k, v)| old.get(k) == Some(v))
 }
 
-fn was_ready(pod: &Value, name: &str, container_id: &str) -> bool {
-    pod["status"]["containerStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| s["name"] == name && s["containerID"] == container_id && s["ready"] == true)
+fn was_ready(pod: &Pod, name: &str, container_id: &str) -> bool {
+    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+    statuses.into_iter().flatten().any(|s| s.name == name && s.container_id.as_deref() == Some(container_id) && s.ready)
 }

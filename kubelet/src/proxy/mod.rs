@@ -18,7 +18,7 @@ pub mod netlink;
 pub mod relay;
 pub mod rules;
 
-use crate::ServiceInformers;
+use crate::informers::ServiceInformers;
 use netlink::Loopback;
 use relay::Balancer;
 use rules::{Plan, ServicePort};
@@ -138,7 +138,7 @@ pub struct ProxyConfig {
 /// any service is known. Addresses an earlier kubelet left stay until the
 /// first full reconcile in [`run`] removes those no service wants, so a
 /// restart does not cut the ClusterIPs pods are using.
-pub async fn prepare_loopback(config: &ProxyConfig) -> anyhow::Result<Loopback> {
+pub async fn prepare_loopback(config: &ProxyConfig) -> netlink::Result<Loopback> {
     let lo = Loopback::open(config.service_cidr).await?;
     lo.add(&BTreeSet::from([config.cluster_dns])).await?;
     Ok(lo)

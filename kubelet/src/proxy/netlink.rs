@@ -26,12 +26,33 @@ impl Cidr {
     }
 }
 
+/// What goes wrong with service addresses on `lo`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0:?}: expected a CIDR such as 10.96.0.0/12")]
+    NotCidr(String),
+    #[error("{text:?}: {source}")]
+    BadAddress { text: String, source: std::net::AddrParseError },
+    #[error("{0:?}: bad prefix length")]
+    BadPrefix(String),
+    #[error("cannot open a netlink socket: {0}")]
+    Socket(#[from] std::io::Error),
+    #[error("no lo interface")]
+    NoLoopback,
+    #[error("cannot add {ip}/32 to lo (the kubelet needs CAP_NET_ADMIN): {source}")]
+    Add { ip: IpAddr, source: rtnetlink::Error },
+    #[error("{0}")]
+    Netlink(#[from] rtnetlink::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 impl std::str::FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, len) = s.split_once('/').ok_or_else(|| format!("{s:?}: expected a CIDR such as 10.96.0.0/12"))?;
-        let addr = addr.parse().map_err(|e| format!("{s:?}: {e}"))?;
-        let len = len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| format!("{s:?}: bad prefix length"))?;
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (addr, len) = s.split_once('/').ok_or_else(|| Error::NotCidr(s.into()))?;
+        let addr = addr.parse().map_err(|source| Error::BadAddress { text: s.into(), source })?;
+        let len = len.parse().ok().filter(|l| *l <= 32).ok_or_else(|| Error::BadPrefix(s.into()))?;
         Ok(Self { addr, len })
     }
 }
@@ -51,16 +72,16 @@ pub struct Loopback {
 
 impl Loopback {
     /// Opens a netlink socket and finds `lo`.
-    pub async fn open(cidr: Cidr) -> anyhow::Result<Self> {
+    pub async fn open(cidr: Cidr) -> Result<Self> {
         let (connection, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(connection);
         let link = handle.link().get().match_name("lo".to_string()).execute().try_next().await?;
-        let index = link.ok_or_else(|| anyhow::anyhow!("no lo interface"))?.header.index;
+        let index = link.ok_or(Error::NoLoopback)?.header.index;
         Ok(Self { handle, index, cidr })
     }
 
     /// The /32s of the service CIDR on `lo` now, with their netlink messages.
-    async fn current(&self) -> anyhow::Result<Vec<(IpAddr, AddressMessage)>> {
+    async fn current(&self) -> Result<Vec<(IpAddr, AddressMessage)>> {
         let mut out = Vec::new();
         let mut stream = self.handle.address().get().set_link_index_filter(self.index).execute();
         while let Some(msg) = stream.try_next().await? {
@@ -76,7 +97,7 @@ impl Loopback {
     }
 
     /// Adds the addresses of `want` that `lo` lacks.
-    pub async fn add(&self, want: &BTreeSet<IpAddr>) -> anyhow::Result<()> {
+    pub async fn add(&self, want: &BTreeSet<IpAddr>) -> Result<()> {
         let have: BTreeSet<IpAddr> = self.current().await?.into_iter().map(|(ip, _)| ip).collect();
         for ip in want.difference(&have) {
             self.handle
@@ -84,14 +105,14 @@ impl Loopback {
                 .add(self.index, *ip, 32)
                 .execute()
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot add {ip}/32 to lo (the kubelet needs CAP_NET_ADMIN): {e}"))?;
+                .map_err(|source| Error::Add { ip: *ip, source })?;
             tracing::debug!(%ip, "service address added to lo");
         }
         Ok(())
     }
 
     /// Removes the service CIDR's addresses that are not in `want`.
-    pub async fn remove_others(&self, want: &BTreeSet<IpAddr>) -> anyhow::Result<()> {
+    pub async fn remove_others(&self, want: &BTreeSet<IpAddr>) -> Result<()> {
         for (ip, msg) in self.current().await? {
             if !want.contains(&ip) {
                 self.handle.address().del(msg).execute().await?;

@@ -12,7 +12,8 @@
 //! Headless and ExternalName services have nothing to proxy; kube-system/kube-dns
 //! is answered by the node-local DNS server on its ClusterIP itself.
 
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceSpec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -48,28 +49,24 @@ pub struct Plan {
 }
 
 /// The key of an object in an informer cache: `namespace/name`.
-fn key(obj: &Value) -> String {
-    format!(
-        "{}/{}",
-        obj["metadata"]["namespace"].as_str().unwrap_or(""),
-        obj["metadata"]["name"].as_str().unwrap_or("")
-    )
+fn key(obj: &impl Object) -> String {
+    format!("{}/{}", obj.namespace(), obj.name())
 }
 
 /// The ready `ip:port` addresses of an Endpoints object for the port named
 /// `name` with `protocol` (`notReadyAddresses` never receive traffic).
-pub fn ready_backends(endpoints: &Value, name: &str, protocol: &str) -> Vec<SocketAddr> {
+pub fn ready_backends(endpoints: &Endpoints, name: &str, protocol: &str) -> Vec<SocketAddr> {
     let mut out = Vec::new();
-    for subset in endpoints["subsets"].as_array().into_iter().flatten() {
+    for subset in endpoints.subsets.iter().flatten() {
         let port =
-            subset["ports"].as_array().into_iter().flatten().find(|p| {
-                p["name"].as_str().unwrap_or("") == name && p["protocol"].as_str().unwrap_or("TCP") == protocol
+            subset.ports.iter().flatten().find(|p| {
+                p.name.as_deref().unwrap_or("") == name && p.protocol.as_deref().unwrap_or("TCP") == protocol
             });
-        let Some(port) = port.and_then(|p| p["port"].as_u64()).and_then(|p| u16::try_from(p).ok()) else {
+        let Some(port) = port.and_then(|p| u16::try_from(p.port).ok()) else {
             continue;
         };
-        for address in subset["addresses"].as_array().into_iter().flatten() {
-            if let Some(ip) = address["ip"].as_str().and_then(|ip| ip.parse::<IpAddr>().ok()) {
+        for address in subset.addresses.iter().flatten() {
+            if let Ok(ip) = address.ip.parse::<IpAddr>() {
                 let addr = SocketAddr::new(ip, port);
                 if !out.contains(&addr) {
                     out.push(addr);
@@ -81,52 +78,53 @@ pub fn ready_backends(endpoints: &Value, name: &str, protocol: &str) -> Vec<Sock
 }
 
 /// The session affinity timeout of a `ClientIP` service, None otherwise.
-fn affinity(spec: &Value) -> Option<Duration> {
-    if spec["sessionAffinity"].as_str() != Some("ClientIP") {
+fn affinity(spec: &ServiceSpec) -> Option<Duration> {
+    if spec.session_affinity.as_deref() != Some("ClientIP") {
         return None;
     }
-    let secs = spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"].as_u64();
+    let config = spec.session_affinity_config.as_ref().and_then(|c| c.client_ip.as_ref());
+    let secs = config.and_then(|c| c.timeout_seconds).and_then(|s| u64::try_from(s).ok());
     Some(secs.map(Duration::from_secs).unwrap_or(DEFAULT_AFFINITY_TIMEOUT))
 }
 
-fn port_u16(v: &Value) -> Option<u16> {
-    v.as_u64().and_then(|p| u16::try_from(p).ok()).filter(|p| *p != 0)
+fn port_u16(port: i32) -> Option<u16> {
+    u16::try_from(port).ok().filter(|p| *p != 0)
 }
 
 /// Computes what this node proxies. `endpoints` is looked up by `namespace/name`.
 pub fn plan<'a>(
-    services: impl IntoIterator<Item = &'a Value>,
-    endpoints: impl Fn(&str) -> Option<std::sync::Arc<Value>>,
+    services: impl IntoIterator<Item = &'a Service>,
+    endpoints: impl Fn(&str) -> Option<std::sync::Arc<Endpoints>>,
     node_ip: IpAddr,
 ) -> Plan {
     let mut plan = Plan::default();
     for service in services {
         let svc = key(service);
-        let spec = &service["spec"];
-        let kind = spec["type"].as_str().unwrap_or("ClusterIP");
+        let Some(spec) = &service.spec else { continue };
+        let kind = spec.type_.as_deref().unwrap_or("ClusterIP");
         if kind == "ExternalName" || svc == "kube-system/kube-dns" {
             continue;
         }
-        let cluster_ip = spec["clusterIP"].as_str().and_then(|ip| ip.parse::<IpAddr>().ok());
+        let cluster_ip = spec.cluster_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok());
         // Headless ("None") services are DNS-only; one without an IP yet is not ready to proxy.
         let Some(cluster_ip) = cluster_ip else { continue };
         plan.cluster_ips.insert(cluster_ip);
         let eps = endpoints(&svc);
         let node_ports = matches!(kind, "NodePort" | "LoadBalancer");
-        for port in spec["ports"].as_array().into_iter().flatten() {
-            let name = port["name"].as_str().unwrap_or("");
-            let protocol = port["protocol"].as_str().unwrap_or("TCP");
+        for port in spec.ports.iter().flatten() {
+            let name = port.name.as_deref().unwrap_or("");
+            let protocol = port.protocol.as_deref().unwrap_or("TCP");
             let id = format!("{svc}:{name}");
             if protocol != "TCP" {
                 plan.unsupported.insert(format!("{id}/{protocol}"));
                 continue;
             }
-            let Some(service_port) = port_u16(&port["port"]) else { continue };
+            let Some(service_port) = port_u16(port.port) else { continue };
             let backends = eps.as_deref().map(|e| ready_backends(e, name, protocol)).unwrap_or_default();
             if !backends.is_empty() {
                 plan.listeners.insert(SocketAddr::new(cluster_ip, service_port), id.clone());
                 if node_ports {
-                    if let Some(node_port) = port_u16(&port["nodePort"]) {
+                    if let Some(node_port) = port.node_port.and_then(port_u16) {
                         plan.listeners.insert(SocketAddr::new([0, 0, 0, 0].into(), node_port), id.clone());
                     }
                 }
@@ -143,7 +141,7 @@ pub fn plan<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use std::collections::HashMap;
     use std::sync::Arc;
 
@@ -153,9 +151,16 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn decode<K: Object>(v: &Value) -> K {
+        serde_json::from_value(v.clone()).expect("a service or endpoints")
+    }
+
+    /// The plan for Services and Endpoints given in their JSON form.
     fn run(services: &[Value], endpoints: &[Value]) -> Plan {
-        let by_key: HashMap<String, Arc<Value>> = endpoints.iter().map(|e| (key(e), Arc::new(e.clone()))).collect();
-        plan(services, |k| by_key.get(k).cloned(), NODE)
+        let services: Vec<Service> = services.iter().map(decode).collect();
+        let endpoints: Vec<Endpoints> = endpoints.iter().map(decode).collect();
+        let by_key: HashMap<String, Arc<Endpoints>> = endpoints.into_iter().map(|e| (key(&e), Arc::new(e))).collect();
+        plan(&services, |k| by_key.get(k).cloned(), NODE)
     }
 
     fn kubia_endpoints() -> Value {

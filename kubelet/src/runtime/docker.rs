@@ -6,12 +6,12 @@
 //! layout of Kubernetes' dockershim. Containers carry the kubelet's labels and
 //! dockershim's names (`k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`).
 
+use super::probing::probe_network;
 use super::{
     ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
-    ExecSession, ImageInfo, LogOptions, ProbeTarget, Result, Runtime, RuntimeError, SandboxConfig, LABEL_NODE,
-    LABEL_POD_UID,
+    ExecSession, ImageInfo, LogOptions, ProbeAction, ProbeOutcome, ProbeTarget, Result, Runtime, RuntimeError,
+    SandboxConfig, LABEL_NODE, LABEL_POD_UID,
 };
-use crate::probe::{probe_network, ProbeAction, ProbeOutcome};
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
@@ -22,8 +22,10 @@ use bollard::query_parameters::{
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, ResizeExecOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
+use client::Object;
 use futures::StreamExt;
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,11 +61,11 @@ pub struct ServiceNetwork {
 /// The pause container's settings for `services`: CAP_NET_ADMIN and the env
 /// it adds its route from, and the pod's resolver settings (app containers
 /// share its namespace, so its resolv.conf is theirs too).
-fn sandbox_services(services: &ServiceNetwork, pod: &serde_json::Value, host: &mut HostConfig) -> Vec<String> {
+fn sandbox_services(services: &ServiceNetwork, pod: &Pod, host: &mut HostConfig) -> Vec<String> {
     host.cap_add = Some(vec!["NET_ADMIN".into()]);
     if let Some(dns) = crate::dns::pod_dns_config(pod, &services.cluster_dns, &services.domain) {
         for warning in &dns.warnings {
-            tracing::warn!(pod = %api::meta::name(pod), "{warning}");
+            tracing::warn!(pod = %pod.name(), "{warning}");
         }
         let some = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
         host.dns = some(dns.nameservers);
@@ -521,7 +523,8 @@ mod tests {
             cluster_dns: vec!["10.96.0.10".into()],
             domain: "cluster.local".into(),
         };
-        let pod = serde_json::json!({"metadata": {"namespace": "team", "name": "kubia"}, "spec": {}});
+        let typed = |v| -> Pod { serde_json::from_value(v).unwrap() };
+        let pod = typed(serde_json::json!({"metadata": {"namespace": "team", "name": "kubia"}, "spec": {}}));
         let mut host = HostConfig::default();
         let env = sandbox_services(&services, &pod, &mut host);
         assert_eq!(env, ["KUBELAB_SERVICE_CIDR=10.96.0.0/12", "KUBELAB_SERVICE_GATEWAY=10.244.0.3"]);
@@ -534,8 +537,9 @@ mod tests {
         assert_eq!(host.dns_options, Some(vec!["ndots:5".to_string()]));
 
         // dnsPolicy Default: the node's resolver, still the route.
-        let pod =
-            serde_json::json!({"metadata": {"namespace": "team", "name": "kubia"}, "spec": {"dnsPolicy": "Default"}});
+        let pod = typed(
+            serde_json::json!({"metadata": {"namespace": "team", "name": "kubia"}, "spec": {"dnsPolicy": "Default"}}),
+        );
         let mut host = HostConfig::default();
         assert_eq!(sandbox_services(&services, &pod, &mut host).len(), 2);
         assert_eq!((host.dns, host.dns_search), (None, None));

@@ -16,11 +16,12 @@
 
 use super::{
     ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
-    ExecSession, ImageInfo, LogOptions, ProbeTarget, Result, Runtime, RuntimeError, SandboxConfig,
+    ExecSession, ImageInfo, LogOptions, ProbeAction, ProbeOutcome, ProbeTarget, Result, Runtime, RuntimeError,
+    SandboxConfig,
 };
 use crate::clock::Clock;
-use crate::probe::{ProbeAction, ProbeOutcome};
-use serde_json::Value;
+use client::Object;
+use k8s_openapi::api::core::v1::Pod;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -77,10 +78,12 @@ impl Hollow {
     /// The behaviour of one pod: these defaults, with the pod's annotations on top.
     /// The default exit applies only to pods that do not restart their containers:
     /// it is there to let Jobs complete, not to put Deployments in CrashLoopBackOff.
-    pub fn for_pod(&self, pod: &Value) -> Hollow {
-        let annotation = |key: &str| pod["metadata"]["annotations"][key].as_str();
+    pub fn for_pod(&self, pod: &Pod) -> Hollow {
+        let annotations = pod.metadata.annotations.as_ref();
+        let annotation = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
         let duration = |key: &str| annotation(key).and_then(|v| api::duration::parse(v).ok());
-        let restarts = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always") == "Always";
+        let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref());
+        let restarts = policy.unwrap_or("Always") == "Always";
         Hollow {
             start_delay: duration(ANNOTATION_START_DELAY).unwrap_or(self.start_delay),
             exit_after: duration(ANNOTATION_EXIT_AFTER).or(self.exit_after.filter(|_| !restarts)),
@@ -156,6 +159,8 @@ struct State {
     probe_log: Vec<(String, Instant)>,
     ops: Vec<Op>,
     unreachable: bool,
+    /// The exit code of each exec (test runtimes only).
+    exec_codes: HashMap<String, i64>,
     /// Per `namespace/name`, pods whose behaviour differs from the node's default.
     hollow_pods: HashMap<String, Hollow>,
 }
@@ -195,10 +200,10 @@ impl FakeRuntime {
 
     /// Learns how `pod` should behave from its annotations, before its worker
     /// makes its containers. Only hollow runtimes care.
-    pub fn admit(&self, pod: &Value) {
+    pub fn admit(&self, pod: &Pod) {
         let Some(defaults) = &self.hollow else { return };
         let behaviour = defaults.for_pod(pod);
-        let key = pod_key(api::meta::namespace(pod), api::meta::name(pod));
+        let key = pod_key(pod.namespace(), pod.name());
         let mut s = self.lock();
         // Most pods behave as the default: remember only the others.
         if behaviour == *defaults {
@@ -209,9 +214,9 @@ impl FakeRuntime {
     }
 
     /// Forgets what `admit` learnt about a deleted pod.
-    pub fn forget(&self, pod: &Value) {
+    pub fn forget(&self, pod: &Pod) {
         if self.hollow.is_some() {
-            self.lock().hollow_pods.remove(&pod_key(api::meta::namespace(pod), api::meta::name(pod)));
+            self.lock().hollow_pods.remove(&pod_key(pod.namespace(), pod.name()));
         }
     }
 
@@ -513,21 +518,35 @@ impl Runtime for FakeRuntime {
     }
 
     async fn exec(&self, id: &str, command: &[String], _tty: bool, _stdin: bool) -> Result<ExecSession> {
-        let s = self.check()?;
+        let mut s = self.check()?;
         if !s.containers.get(id).is_some_and(|c| c.state(Instant::now()) == ContainerState::Running) {
             return Err(RuntimeError::Failed(format!("container {id} is not running")));
         }
-        // The fake "runs" every command as echo.
-        let out = ExecChunk::Stdout(format!("{}\n", command.join(" ")).into_bytes());
-        Ok(ExecSession { id: format!("exec-{id}"), output: Box::pin(futures::stream::iter([Ok(out)])), stdin: None })
+        // `echo`, `true` and `false` do what they do anywhere; any other
+        // command "runs" by printing its command line, and succeeds.
+        let (output, code) = match command.split_first() {
+            Some((program, args)) if program == "echo" => (format!("{}\n", args.join(" ")), 0),
+            Some((program, _)) if program == "true" => (String::new(), 0),
+            Some((program, _)) if program == "false" => (String::new(), 1),
+            _ => (format!("{}\n", command.join(" ")), 0),
+        };
+        s.next_id += 1;
+        let exec_id = format!("exec-{:012x}", s.next_id);
+        // Hollow nodes keep no record: their execs all succeed.
+        if self.hollow.is_none() {
+            s.exec_codes.insert(exec_id.clone(), code);
+        }
+        let chunks: Vec<Result<ExecChunk>> =
+            if output.is_empty() { vec![] } else { vec![Ok(ExecChunk::Stdout(output.into_bytes()))] };
+        Ok(ExecSession { id: exec_id, output: Box::pin(futures::stream::iter(chunks)), stdin: None })
     }
 
     async fn resize_exec(&self, _exec_id: &str, _cols: u16, _rows: u16) -> Result<()> {
         Ok(())
     }
 
-    async fn exec_exit_code(&self, _exec_id: &str) -> Result<i64> {
-        Ok(0)
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        Ok(self.lock().exec_codes.get(exec_id).copied().unwrap_or(0))
     }
 
     async fn probe(&self, target: &ProbeTarget, _action: &ProbeAction, _timeout: Duration) -> ProbeOutcome {
@@ -546,5 +565,51 @@ impl Runtime for FakeRuntime {
 
     async fn connect(&self, pod_ip: &str, port: u16) -> Result<Box<dyn Connection>> {
         Err(RuntimeError::Failed(format!("the fake runtime has no network: cannot reach {pod_ip}:{port}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::conformance::{self, Script, Subject};
+
+    /// The fake with the test images registered (so others are absent).
+    struct Fake(Arc<FakeRuntime>);
+
+    impl Subject for Fake {
+        fn runtime(&self) -> Arc<dyn Runtime> {
+            self.0.clone()
+        }
+        fn node(&self) -> String {
+            "fake-node".into()
+        }
+        fn pause_image(&self) -> String {
+            "kubelab/pause:latest".into()
+        }
+        fn image(&self) -> String {
+            "busybox:1.36".into()
+        }
+        fn missing_image(&self) -> String {
+            "kubelab-test/no-such-image:never".into()
+        }
+        fn program(&self, config: &mut ContainerConfig, script: &Script) {
+            let program = Program {
+                exit_after: script.exit.map(|(after, _)| after),
+                exit_code: script.exit.map(|(_, code)| code).unwrap_or(0),
+                term_delay: script.exits_on_sigterm.then_some(Duration::ZERO),
+                output: script.output.iter().map(|l| format!("{l}\n")).collect(),
+            };
+            self.0.script(&config.meta.pod_name, &config.meta.container_name, vec![program]);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fake_passes_the_runtime_conformance_suite() {
+        let fake = Arc::new(FakeRuntime::new());
+        let subject = Fake(fake.clone());
+        fake.add_image(&subject.pause_image());
+        fake.add_image(&subject.image());
+        conformance::run_all(&subject).await;
+        assert!(fake.containers().is_empty(), "every case removes what it made: {:?}", fake.containers());
     }
 }

@@ -7,11 +7,20 @@
 //! it and runs the same over both. What a container belongs to travels in its
 //! labels, as with Kubernetes' dockershim, so that a restarted kubelet can
 //! find, adopt or clean up what an earlier run left behind.
+//!
+//! [`probing`] holds what a probe asks of a runtime and the HTTP/TCP probes
+//! every runtime runs alike; `conformance` (tests only) is the suite that
+//! both runtimes pass, so the fake cannot drift from Docker.
 
+/// The suite every runtime passes (tests and the `testing` feature only).
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 pub mod docker;
 pub mod fake;
+pub mod probing;
 
-use crate::probe::{ProbeAction, ProbeOutcome};
+pub use probing::{ProbeAction, ProbeOutcome, ProbeTarget};
+
 use futures::Stream;
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -156,7 +165,7 @@ pub struct SandboxConfig {
     /// The pod's hostname (its name, or `spec.hostname`).
     pub hostname: String,
     /// The pod itself, for what the runtime derives from its spec (DNS settings).
-    pub pod: std::sync::Arc<serde_json::Value>,
+    pub pod: Arc<k8s_openapi::api::core::v1::Pod>,
 }
 
 /// An app container, joined to its pod's sandbox.
@@ -213,18 +222,6 @@ pub struct ExecSession {
 /// A byte stream both ways (a port-forward connection).
 pub trait Connection: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Connection for T {}
-
-/// Which container a probe is about, and where its pod lives.
-#[derive(Debug, Clone)]
-pub struct ProbeTarget {
-    pub pod_namespace: String,
-    pub pod_name: String,
-    pub container_name: String,
-    pub container_id: String,
-    pub pod_ip: String,
-    /// `liveness`, `readiness` or `startup`.
-    pub kind: &'static str,
-}
 
 #[async_trait::async_trait]
 pub trait Runtime: Send + Sync + 'static {
