@@ -55,7 +55,7 @@ impl Registry {
                         return Ok(obj);
                     }
                     let deadline = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
-                    meta::set_meta(&mut obj, "deletionTimestamp", deadline.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                    meta::set_meta(&mut obj, "deletionTimestamp", api::time::format(deadline));
                     meta::set_meta(&mut obj, "deletionGracePeriodSeconds", grace);
                     strategy.prepare_for_delete(&mut obj);
                     self.store.update(&kv.key, encode(&obj)?, kv.mod_revision).await.map(|rev| {
