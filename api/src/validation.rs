@@ -654,7 +654,7 @@ fn validate_cron_job(e: &mut Errs, meta: &Value, spec: &Value, old_spec: Option<
         e.required("spec.schedule", "");
     } else {
         if let Err(msg) = cron::check(schedule) {
-            e.invalid("spec.schedule", go_str(schedule), msg);
+            e.invalid("spec.schedule", go_str(schedule), msg.to_string());
         }
         let allow_tz = old_spec.is_some_and(|o| str_at(o, "schedule").contains("TZ"));
         let has_tz_field = spec.get("timeZone").is_some_and(|v| !v.is_null());

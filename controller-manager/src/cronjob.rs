@@ -52,11 +52,20 @@ pub const MAX_MISSED: i64 = 100;
 /// just before it (Kubernetes' nextScheduleDelta, for clock skew).
 pub const NEXT_SCHEDULE_DELTA: Duration = Duration::from_millis(100);
 
+/// Why a CronJob's next run cannot be worked out (its Event says so).
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("invalid timeZone: {name:?}: {source}")]
+    TimeZone { name: String, source: jiff::Error },
+    #[error("time difference between two schedules is less than 1 second")]
+    TooFrequent,
+}
+
 /// `spec.timeZone` (UTC when unset).
-fn time_zone(cj: &CronJob) -> Result<TimeZone, String> {
+fn time_zone(cj: &CronJob) -> Result<TimeZone, ScheduleError> {
     match cj.spec.as_ref().and_then(|s| s.time_zone.as_deref()) {
         None => Ok(TimeZone::UTC),
-        Some(name) => TimeZone::get(name).map_err(|e| format!("invalid timeZone: {name:?}: {e}")),
+        Some(name) => TimeZone::get(name).map_err(|source| ScheduleError::TimeZone { name: name.to_string(), source }),
     }
 }
 
@@ -73,7 +82,12 @@ pub struct Missed {
 /// before `now - deadline`) up to `now`. Many missed times are not walked one by
 /// one: their count is estimated from the interval between the first two and the
 /// walk starts just before the estimated last one.
-pub fn missed_times(schedule: &Schedule, tz: &TimeZone, earliest: Timestamp, now: Timestamp) -> Result<Missed, String> {
+pub fn missed_times(
+    schedule: &Schedule,
+    tz: &TimeZone,
+    earliest: Timestamp,
+    now: Timestamp,
+) -> Result<Missed, ScheduleError> {
     let none = Missed { count: 0, most_recent: None };
     let Some(t1) = schedule.next(earliest, tz) else { return Ok(none) };
     if now < t1 {
@@ -85,7 +99,7 @@ pub fn missed_times(schedule: &Schedule, tz: &TimeZone, earliest: Timestamp, now
     }
     let between = t2.duration_since(t1).as_secs();
     if between < 1 {
-        return Err("time difference between two schedules is less than 1 second".into());
+        return Err(ScheduleError::TooFrequent);
     }
     let count = now.duration_since(t1).as_secs() / between + 1;
     let start = crate::clock::add_secs(t1, (count - 2) * between);
@@ -276,7 +290,7 @@ impl CronJobController {
         let tz = match time_zone(cj) {
             Ok(tz) => tz,
             Err(message) => {
-                self.event(cj, EventType::Warning, "UnknownTimeZone", message);
+                self.event(cj, EventType::Warning, "UnknownTimeZone", message.to_string());
                 return Ok(None);
             }
         };

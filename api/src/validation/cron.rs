@@ -2,9 +2,9 @@
 //! grammar the CronJob controller runs, as Kubernetes' validation calls
 //! robfig/cron's parser.
 
-/// Checks a schedule; the error is what Kubernetes puts after `Invalid value: "..."`.
-pub fn check(spec: &str) -> Result<(), String> {
-    crate::cron::Schedule::parse(spec).map(drop).map_err(|e| e.to_string())
+/// Checks a schedule; the error's text is what Kubernetes puts after `Invalid value: "..."`.
+pub fn check(spec: &str) -> Result<(), crate::cron::Error> {
+    crate::cron::Schedule::parse(spec).map(drop)
 }
 
 #[cfg(test)]
@@ -39,7 +39,7 @@ mod tests {
             ("@fortnightly", "unrecognized descriptor: @fortnightly"),
             ("", "empty spec string"),
         ] {
-            assert_eq!(check(bad), Err(msg.to_string()), "{bad}");
+            assert_eq!(check(bad).map_err(|e| e.to_string()), Err(msg.to_string()), "{bad}");
         }
     }
 }
