@@ -5,62 +5,74 @@
 //! tenth address; answered by each node's DNS server, so it has no selector).
 
 use super::ServiceConfig;
-use serde_json::{json, Value};
+use k8s_openapi::api::core::v1::{
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Service, ServicePort, ServiceSpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+fn metadata(namespace: &str, name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(namespace.into()),
+        labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        ..Default::default()
+    }
+}
+
+fn port(name: &str, port: i32, protocol: &str, target: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        port,
+        protocol: Some(protocol.into()),
+        target_port: Some(IntOrString::Int(target)),
+        ..Default::default()
+    }
+}
 
 /// `default/kubernetes`: 443/TCP named `https`, to the apiserver's port.
-pub fn kubernetes_service(config: &ServiceConfig) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": "kubernetes",
-            "namespace": "default",
-            "labels": {"component": "apiserver", "provider": "kubernetes"},
-        },
-        "spec": {
-            "type": "ClusterIP",
-            "clusterIP": config.cluster_ip_range.nth(1).to_string(),
-            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": config.port}],
-            "sessionAffinity": "None",
-        },
-    })
+pub fn kubernetes_service(config: &ServiceConfig) -> Service {
+    Service {
+        metadata: metadata("default", "kubernetes", &[("component", "apiserver"), ("provider", "kubernetes")]),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            cluster_ip: Some(config.cluster_ip_range.nth(1).to_string()),
+            ports: Some(vec![port("https", 443, "TCP", config.port.into())]),
+            session_affinity: Some("None".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The `kubernetes` Endpoints: the apiserver's advertise address and port.
-pub fn kubernetes_endpoints(config: &ServiceConfig) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {
-            "name": "kubernetes",
-            "namespace": "default",
-            // As Kubernetes: no EndpointSlice mirroring for this one.
-            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
-        },
-        "subsets": [{
-            "addresses": [{"ip": config.advertise_address.to_string()}],
-            "ports": [{"name": "https", "port": config.port, "protocol": "TCP"}],
-        }],
-    })
+pub fn kubernetes_endpoints(config: &ServiceConfig) -> Endpoints {
+    Endpoints {
+        // As Kubernetes: no EndpointSlice mirroring for this one.
+        metadata: metadata("default", "kubernetes", &[("endpointslice.kubernetes.io/skip-mirror", "true")]),
+        subsets: Some(vec![EndpointSubset {
+            addresses: Some(vec![EndpointAddress { ip: config.advertise_address.to_string(), ..Default::default() }]),
+            ports: Some(vec![EndpointPort {
+                name: Some("https".into()),
+                port: config.port.into(),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }]),
+    }
 }
 
 /// `kube-system/kube-dns`: 53 over UDP (`dns`) and TCP (`dns-tcp`).
-pub fn kube_dns_service(config: &ServiceConfig) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {
-            "name": "kube-dns",
-            "namespace": "kube-system",
-            "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "KubeDNS"},
-        },
-        "spec": {
-            "type": "ClusterIP",
-            "clusterIP": config.cluster_ip_range.nth(10).to_string(),
-            "ports": [
-                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-            ],
-        },
-    })
+pub fn kube_dns_service(config: &ServiceConfig) -> Service {
+    Service {
+        metadata: metadata("kube-system", "kube-dns", &[("k8s-app", "kube-dns"), ("kubernetes.io/name", "KubeDNS")]),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            cluster_ip: Some(config.cluster_ip_range.nth(10).to_string()),
+            ports: Some(vec![port("dns", 53, "UDP", 53), port("dns-tcp", 53, "TCP", 53)]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }

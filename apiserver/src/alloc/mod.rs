@@ -21,13 +21,14 @@ pub mod range;
 
 use crate::store::{Store, StoreError};
 use api::validation::go_string_slice;
-use api::{meta, ApiError, FieldError, Reason};
+use api::{ApiError, FieldError, Reason};
+use k8s_openapi::api::core::v1::{Service, ServiceSpec};
 use range::{IpRange, Pool, PortRange};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 /// Where service IP allocations are kept, one key per address.
@@ -76,11 +77,12 @@ pub struct Owner {
 }
 
 impl Owner {
-    fn of(svc: &Value) -> Self {
+    fn of(svc: &Service) -> Self {
+        let meta = &svc.metadata;
         Self {
-            namespace: meta::namespace(svc).to_string(),
-            name: meta::name(svc).to_string(),
-            uid: meta::uid(svc).to_string(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: name(svc).to_string(),
+            uid: meta.uid.clone().unwrap_or_default(),
             allocated_at: jiff::Timestamp::now().as_second(),
         }
     }
@@ -112,25 +114,18 @@ pub struct Held {
 }
 
 impl Held {
-    pub fn of(svc: &Value) -> Self {
-        let spec = &svc["spec"];
+    pub fn of(svc: &Service) -> Self {
+        let spec = spec(svc);
         let mut held = Held::default();
-        if spec["type"] != "ExternalName" {
-            let listed = spec["clusterIPs"].as_array().cloned().unwrap_or_default();
-            let single = spec["clusterIP"].as_str().map(|s| Value::String(s.into()));
-            for ip in listed.iter().chain(single.iter()) {
-                if let Some(ip) = ip.as_str().and_then(|s| s.parse::<Ipv4Addr>().ok()) {
-                    held.ips.insert(ip);
-                }
-            }
+        if needs_cluster_ip(spec) {
+            let ips = spec.cluster_ips.iter().flatten().chain(&spec.cluster_ip);
+            held.ips.extend(ips.filter_map(|ip| ip.parse::<Ipv4Addr>().ok()));
         }
-        for p in spec["ports"].as_array().into_iter().flatten() {
-            if let Some(np) = p["nodePort"].as_i64().and_then(|n| u16::try_from(n).ok()).filter(|n| *n != 0) {
-                held.ports.insert(np);
+        let node_ports = spec.ports.iter().flatten().map(|p| p.node_port);
+        for port in node_ports.chain([spec.health_check_node_port]) {
+            if let Some(port) = port.and_then(|n| u16::try_from(n).ok()).filter(|n| *n != 0) {
+                held.ports.insert(port);
             }
-        }
-        if let Some(hc) = spec["healthCheckNodePort"].as_i64().and_then(|n| u16::try_from(n).ok()).filter(|n| *n != 0) {
-            held.ports.insert(hc);
         }
         held
     }
@@ -264,18 +259,18 @@ impl ServiceAllocator {
     /// ExternalName), node ports for NodePort and LoadBalancer ports, a health
     /// check node port for LoadBalancers with `externalTrafficPolicy: Local`.
     /// Fills the fields in; on error nothing stays taken.
-    pub async fn allocate_create(&self, svc: &mut Value, dry_run: bool) -> Result<Allocation, ApiError> {
-        if svc["spec"]["type"] == "ExternalName" {
+    pub async fn allocate_create(&self, svc: &mut Service, dry_run: bool) -> Result<Allocation, ApiError> {
+        if !needs_cluster_ip(spec(svc)) {
             return Ok(Allocation::default());
         }
         init_ip_families(svc, None)?;
         let mut op = Op::new(self, svc, dry_run);
         let filled = async {
             self.alloc_cluster_ips(&mut op, svc).await?;
-            if needs_node_ports(svc) {
+            if needs_node_ports(spec(svc)) {
                 self.init_node_ports(&mut op, svc).await?;
             }
-            if needs_health_check(svc) {
+            if needs_health_check(spec(svc)) {
                 self.alloc_health_check(&mut op, svc).await?;
             }
             Ok(())
@@ -288,25 +283,30 @@ impl ServiceAllocator {
     /// have (a type change to NodePort allocates node ports; from
     /// ExternalName, cluster IPs) and notes what the old one held that the new
     /// one gives up, to free on commit.
-    pub async fn allocate_update(&self, new: &mut Value, old: &Value, dry_run: bool) -> Result<Allocation, ApiError> {
-        if new["spec"]["type"] != "ExternalName" {
+    pub async fn allocate_update(
+        &self,
+        new: &mut Service,
+        old: &Service,
+        dry_run: bool,
+    ) -> Result<Allocation, ApiError> {
+        if needs_cluster_ip(spec(new)) {
             init_ip_families(new, Some(old))?;
         }
         let mut op = Op::new(self, new, dry_run);
         let filled = async {
-            if old["spec"]["type"] == "ExternalName" && new["spec"]["type"] != "ExternalName" {
+            if !needs_cluster_ip(spec(old)) && needs_cluster_ip(spec(new)) {
                 self.alloc_cluster_ips(&mut op, new).await?;
             }
-            if needs_node_ports(new) {
+            if needs_node_ports(spec(new)) {
                 self.update_node_ports(&mut op, new, old).await?;
             }
-            match (needs_health_check(old), needs_health_check(new)) {
+            match (needs_health_check(spec(old)), needs_health_check(spec(new))) {
                 (false, true) => self.alloc_health_check(&mut op, new).await?,
-                (true, true) if new["spec"]["healthCheckNodePort"] != old["spec"]["healthCheckNodePort"] => {
-                    let v = new["spec"]["healthCheckNodePort"].as_i64().unwrap_or(0);
+                (true, true) if spec(new).health_check_node_port != spec(old).health_check_node_port => {
+                    let v = spec(new).health_check_node_port.unwrap_or(0);
                     return Err(ApiError::invalid(
                         "Service",
-                        meta::name(new),
+                        name(new),
                         vec![FieldError::invalid(
                             "spec.healthCheckNodePort",
                             v.to_string(),
@@ -328,15 +328,15 @@ impl ServiceAllocator {
     }
 
     /// Frees everything a removed service held.
-    pub async fn release(&self, svc: &Value) {
-        let uid = meta::uid(svc);
+    pub async fn release(&self, svc: &Service) {
+        let uid = svc.metadata.uid.as_deref().unwrap_or("");
         for key in Held::of(svc).keys() {
             self.release_key(&key, uid).await;
         }
     }
 
-    async fn alloc_cluster_ips(&self, op: &mut Op<'_>, svc: &mut Value) -> Result<(), ApiError> {
-        let requested = svc["spec"]["clusterIPs"][0].as_str().unwrap_or("").to_string();
+    async fn alloc_cluster_ips(&self, op: &mut Op<'_>, svc: &mut Service) -> Result<(), ApiError> {
+        let requested = spec(svc).cluster_ips.iter().flatten().next().cloned().unwrap_or_default();
         if requested == "None" {
             return Ok(());
         }
@@ -352,10 +352,10 @@ impl ServiceAllocator {
             let fail = |why: String| {
                 ApiError::invalid(
                     "Service",
-                    meta::name(svc),
+                    name(svc),
                     vec![FieldError::invalid(
                         "spec.clusterIPs",
-                        go_string_slice(&svc["spec"]["clusterIPs"]),
+                        go_string_slice(&json!(spec(svc).cluster_ips)),
                         format!("failed to allocate IP {requested}: {why}"),
                     )],
                 )
@@ -378,22 +378,23 @@ impl ServiceAllocator {
                 Err(e) => return Err(op.other_error(e)),
             }
         };
-        svc["spec"]["clusterIP"] = ip.to_string().into();
-        svc["spec"]["clusterIPs"] = serde_json::json!([ip.to_string()]);
+        let spec = svc.spec.get_or_insert_default();
+        spec.cluster_ip = Some(ip.to_string());
+        spec.cluster_ips = Some(vec![ip.to_string()]);
         Ok(())
     }
 
     /// Claims a requested node port or picks one, with Kubernetes' errors.
-    async fn node_port(&self, op: &mut Op<'_>, svc: &Value, index: usize, requested: i64) -> Result<i64, ApiError> {
+    async fn node_port(&self, op: &mut Op<'_>, svc: &Service, index: usize, requested: i32) -> Result<i32, ApiError> {
         let range = self.config.node_port_range;
         if requested == 0 {
             return match op.claim_next(Res::Port).await {
-                Ok(i) => Ok(i64::from(range.port(i))),
+                Ok(i) => Ok(i32::from(range.port(i))),
                 Err(AllocError::Full) => Err(ApiError::internal("failed to allocate a nodePort: range is full")),
                 Err(e) => Err(op.other_error(e)),
             };
         }
-        let result = match range.offset(requested) {
+        let result = match range.offset(requested.into()) {
             None => Err(AllocError::NotInRange),
             Some(i) => op.claim(Res::Port, i).await,
         };
@@ -407,17 +408,17 @@ impl ServiceAllocator {
         };
         Err(ApiError::invalid(
             "Service",
-            meta::name(svc),
+            name(svc),
             vec![FieldError::invalid(format!("spec.ports[{index}].nodePort"), requested.to_string(), why)],
         ))
     }
 
     /// Kubernetes' `initNodePorts`: ports with the same number share one node
     /// port (53/UDP and 53/TCP), requested ones are honoured.
-    async fn init_node_ports(&self, op: &mut Op<'_>, svc: &mut Value) -> Result<(), ApiError> {
-        let allocate = should_allocate_node_ports(svc);
-        let ports: Vec<(i64, i64)> = port_numbers(svc);
-        let mut by_port: HashMap<i64, i64> = HashMap::new();
+    async fn init_node_ports(&self, op: &mut Op<'_>, svc: &mut Service) -> Result<(), ApiError> {
+        let allocate = should_allocate_node_ports(spec(svc));
+        let ports = port_numbers(svc);
+        let mut by_port: HashMap<i32, i32> = HashMap::new();
         for (i, &(port, node_port)) in ports.iter().enumerate() {
             if node_port == 0 && !allocate {
                 continue;
@@ -432,16 +433,16 @@ impl ServiceAllocator {
                 Some(shared) if node_port == 0 || node_port == shared => shared,
                 Some(_) => self.node_port(op, svc, i, node_port).await?,
             };
-            svc["spec"]["ports"][i]["nodePort"] = chosen.into();
+            set_node_port(svc, i, chosen);
         }
         Ok(())
     }
 
     /// Kubernetes' `updateNodePorts`: keeps node ports the old object held,
     /// claims new requested ones and picks the missing ones.
-    async fn update_node_ports(&self, op: &mut Op<'_>, new: &mut Value, old: &Value) -> Result<(), ApiError> {
-        let allocate = should_allocate_node_ports(new);
-        let old_ports: BTreeSet<i64> = port_numbers(old).into_iter().map(|(_, np)| np).filter(|n| *n != 0).collect();
+    async fn update_node_ports(&self, op: &mut Op<'_>, new: &mut Service, old: &Service) -> Result<(), ApiError> {
+        let allocate = should_allocate_node_ports(spec(new));
+        let old_ports: BTreeSet<i32> = port_numbers(old).into_iter().map(|(_, np)| np).filter(|n| *n != 0).collect();
         let mut claimed = BTreeSet::new();
         for (i, (_, node_port)) in port_numbers(new).into_iter().enumerate() {
             if node_port == 0 && !allocate {
@@ -453,17 +454,17 @@ impl ServiceAllocator {
                 }
             } else {
                 let np = self.node_port(op, new, i, 0).await?;
-                new["spec"]["ports"][i]["nodePort"] = np.into();
+                set_node_port(new, i, np);
             }
         }
         Ok(())
     }
 
-    async fn alloc_health_check(&self, op: &mut Op<'_>, svc: &mut Value) -> Result<(), ApiError> {
+    async fn alloc_health_check(&self, op: &mut Op<'_>, svc: &mut Service) -> Result<(), ApiError> {
         let range = self.config.node_port_range;
-        let requested = svc["spec"]["healthCheckNodePort"].as_i64().unwrap_or(0);
+        let requested = spec(svc).health_check_node_port.unwrap_or(0);
         if requested != 0 {
-            let result = match range.offset(requested) {
+            let result = match range.offset(requested.into()) {
                 None => Err(AllocError::NotInRange),
                 Some(i) => op.claim(Res::Port, i).await,
             };
@@ -481,7 +482,7 @@ impl ServiceAllocator {
         }
         match op.claim_next(Res::Port).await {
             Ok(i) => {
-                svc["spec"]["healthCheckNodePort"] = range.port(i).into();
+                svc.spec.get_or_insert_default().health_check_node_port = Some(range.port(i).into());
                 Ok(())
             }
             Err(AllocError::Full) => {
@@ -500,7 +501,14 @@ impl ServiceAllocator {
         let mut holders: HashMap<(String, String), (String, Vec<String>)> = HashMap::new();
         let mut wanted: Vec<(String, Owner)> = Vec::new();
         for kv in &services {
-            let Ok(svc) = serde_json::from_slice::<Value>(&kv.value) else { continue };
+            let svc = match serde_json::from_slice::<Service>(&kv.value) {
+                Ok(svc) => svc,
+                // Only validated services are stored; this one's keys look free.
+                Err(e) => {
+                    tracing::warn!(key = %kv.key, error = %e, "a stored service does not decode");
+                    continue;
+                }
+            };
             let mut owner = Owner::of(&svc);
             owner.allocated_at = jiff::Timestamp::now().as_second();
             let keys = Held::of(&svc).keys();
@@ -574,7 +582,7 @@ struct Op<'a> {
 }
 
 impl<'a> Op<'a> {
-    fn new(alloc: &'a ServiceAllocator, svc: &Value, dry_run: bool) -> Self {
+    fn new(alloc: &'a ServiceAllocator, svc: &Service, dry_run: bool) -> Self {
         Self { alloc, owner: Owner::of(svc), dry_run, taken: Vec::new() }
     }
 
@@ -676,54 +684,73 @@ impl<'a> Op<'a> {
     }
 }
 
-/// (port, nodePort) of each service port.
-fn port_numbers(svc: &Value) -> Vec<(i64, i64)> {
-    svc["spec"]["ports"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| (p["port"].as_i64().unwrap_or(0), p["nodePort"].as_i64().unwrap_or(0)))
-        .collect()
+/// A service's spec; one without a spec reads as an empty one.
+pub(crate) fn spec(svc: &Service) -> &ServiceSpec {
+    static EMPTY: LazyLock<ServiceSpec> = LazyLock::new(ServiceSpec::default);
+    svc.spec.as_ref().unwrap_or(&EMPTY)
 }
 
-fn needs_node_ports(svc: &Value) -> bool {
-    matches!(svc["spec"]["type"].as_str(), Some("NodePort" | "LoadBalancer"))
+fn name(svc: &Service) -> &str {
+    svc.metadata.name.as_deref().unwrap_or("")
+}
+
+/// A service's type; unset is the default, `ClusterIP`.
+pub(crate) fn service_type(spec: &ServiceSpec) -> &str {
+    spec.type_.as_deref().filter(|t| !t.is_empty()).unwrap_or("ClusterIP")
+}
+
+/// Every type but ExternalName has cluster IPs (headless ones: `None`).
+pub(crate) fn needs_cluster_ip(spec: &ServiceSpec) -> bool {
+    service_type(spec) != "ExternalName"
+}
+
+pub(crate) fn needs_node_ports(spec: &ServiceSpec) -> bool {
+    matches!(service_type(spec), "NodePort" | "LoadBalancer")
 }
 
 /// LoadBalancers may opt out of node ports (`allocateLoadBalancerNodePorts: false`).
-fn should_allocate_node_ports(svc: &Value) -> bool {
-    match svc["spec"]["type"].as_str() {
-        Some("NodePort") => true,
-        Some("LoadBalancer") => svc["spec"]["allocateLoadBalancerNodePorts"].as_bool() != Some(false),
+fn should_allocate_node_ports(spec: &ServiceSpec) -> bool {
+    match service_type(spec) {
+        "NodePort" => true,
+        "LoadBalancer" => spec.allocate_load_balancer_node_ports != Some(false),
         _ => false,
     }
 }
 
-fn needs_health_check(svc: &Value) -> bool {
-    svc["spec"]["type"] == "LoadBalancer" && svc["spec"]["externalTrafficPolicy"] == "Local"
+pub(crate) fn needs_health_check(spec: &ServiceSpec) -> bool {
+    service_type(spec) == "LoadBalancer" && spec.external_traffic_policy.as_deref() == Some("Local")
+}
+
+/// (port, nodePort) of each service port; an unset node port is 0.
+fn port_numbers(svc: &Service) -> Vec<(i32, i32)> {
+    spec(svc).ports.iter().flatten().map(|p| (p.port, p.node_port.unwrap_or(0))).collect()
+}
+
+fn set_node_port(svc: &mut Service, index: usize, node_port: i32) {
+    if let Some(port) = svc.spec.as_mut().and_then(|s| s.ports.as_mut()).and_then(|p| p.get_mut(index)) {
+        port.node_port = Some(node_port);
+    }
 }
 
 /// Kubernetes' `initIPFamilyFields` for a single-stack IPv4 cluster: defaults
 /// `ipFamilyPolicy` and `ipFamilies`, refusing what the cluster cannot give.
-fn init_ip_families(svc: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
-    let name = meta::name(svc).to_string();
-    let spec = &mut svc["spec"];
-    let headless = spec["clusterIPs"][0] == "None" || spec["clusterIP"] == "None";
-    let selectorless = spec["selector"].as_object().is_none_or(|s| s.is_empty());
-    if spec["ipFamilyPolicy"].as_str().is_none_or(str::is_empty) {
-        let inherited = old.and_then(|o| o["spec"]["ipFamilyPolicy"].as_str()).filter(|p| !p.is_empty());
-        spec["ipFamilyPolicy"] = match inherited {
-            Some(p) => p.into(),
+fn init_ip_families(svc: &mut Service, old: Option<&Service>) -> Result<(), ApiError> {
+    let name = name(svc).to_string();
+    let spec = svc.spec.get_or_insert_default();
+    let ips = spec.cluster_ips.clone().unwrap_or_default();
+    let headless = ips.first().is_some_and(|ip| ip == "None") || spec.cluster_ip.as_deref() == Some("None");
+    let selectorless = spec.selector.as_ref().is_none_or(|s| s.is_empty());
+    if spec.ip_family_policy.as_deref().is_none_or(str::is_empty) {
+        let inherited = old.and_then(|o| o.spec.as_ref()?.ip_family_policy.clone()).filter(|p| !p.is_empty());
+        spec.ip_family_policy = Some(match inherited {
+            Some(p) => p,
             // Kubernetes makes headless services without selector dual-stack.
             None if headless && selectorless => "RequireDualStack".into(),
             None => "SingleStack".into(),
-        };
+        });
     }
-    let policy = spec["ipFamilyPolicy"].as_str().unwrap_or("").to_string();
-    let ips: Vec<String> =
-        spec["clusterIPs"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
-    let mut families: Vec<String> =
-        spec["ipFamilies"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    let policy = spec.ip_family_policy.clone().unwrap_or_default();
+    let mut families = spec.ip_families.clone().unwrap_or_default();
     let mut errs = Vec::new();
     if policy == "SingleStack" {
         if ips.len() == 2 {
@@ -752,7 +779,7 @@ fn init_ip_families(svc: &mut Value, old: Option<&Value>) -> Result<(), ApiError
             } else {
                 errs.push(FieldError::invalid(
                     format!("spec.clusterIPs[{i}]"),
-                    go_string_slice(&spec["clusterIPs"]),
+                    go_string_slice(&json!(spec.cluster_ips)),
                     format!("{family} is not configured on this cluster"),
                 ));
             }
@@ -769,7 +796,7 @@ fn init_ip_families(svc: &mut Value, old: Option<&Value>) -> Result<(), ApiError
             let other = if families[0] == "IPv4" { "IPv6" } else { "IPv4" };
             families.push(other.into());
         }
-        spec["ipFamilies"] = families.into();
+        spec.ip_families = Some(families);
         return Ok(());
     }
     if policy == "RequireDualStack" {
@@ -794,7 +821,7 @@ fn init_ip_families(svc: &mut Value, old: Option<&Value>) -> Result<(), ApiError
     if families.is_empty() {
         families.push("IPv4".into());
     }
-    spec["ipFamilies"] = families.into();
+    spec.ip_families = Some(families);
     Ok(())
 }
 

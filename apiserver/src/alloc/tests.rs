@@ -8,10 +8,11 @@ use super::*;
 use crate::registry::{DeleteOptions, Registry};
 use crate::store::mem::MemStore;
 use crate::store::testing::TestEtcd;
+use api::meta;
 use api::registry::lookup;
 use api::ResourceInfo;
 use proto::PatchType;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn services() -> &'static ResourceInfo {
     lookup("services").unwrap()

@@ -11,6 +11,8 @@
 use crate::registry::DeleteOptions;
 use crate::strategy::Strategy;
 use api::{ApiError, ResourceInfo};
+use k8s_openapi::api::core::v1::Namespace;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Namespaces that exist from the first start (see `Registry::bootstrap`).
@@ -44,12 +46,19 @@ impl Strategy for NamespaceStrategy {
     }
 
     fn prepare_for_delete(&self, obj: &mut Value) {
-        obj["status"]["phase"] = "Terminating".into();
+        // Stored namespaces decode: the registry validated them against this type.
+        let Ok(ns) = Namespace::deserialize(&*obj) else { return };
+        let mut status = ns.status.unwrap_or_default();
+        status.phase = Some("Terminating".into());
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("status".into(), serde_json::to_value(status).expect("a namespace status encodes"));
+        }
     }
 
     /// A namespace also waits for its own finalizers (`spec.finalizers`,
     /// which the namespace controller removes once the namespace is empty).
     fn deletion_finished(&self, obj: &Value) -> bool {
-        obj["spec"]["finalizers"].as_array().is_none_or(|f| f.is_empty())
+        let finalizers = Namespace::deserialize(obj).ok().and_then(|ns| ns.spec?.finalizers);
+        finalizers.is_none_or(|f| f.is_empty())
     }
 }

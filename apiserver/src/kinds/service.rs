@@ -13,10 +13,13 @@
 //!   affinity, port protocols and target ports, ...) and validation are in
 //!   `api::validation`.
 
+use crate::alloc::{self, needs_cluster_ip, needs_health_check, needs_node_ports, service_type};
 use crate::alloc::{Allocation, ServiceAllocator};
 use crate::strategy::{Outcome, Reservation, Strategy};
 use api::{ApiError, ResourceInfo};
-use serde_json::{json, Value};
+use k8s_openapi::api::core::v1::{Service, ServiceSpec};
+use serde::Deserialize;
+use serde_json::Value;
 use std::sync::Arc;
 
 pub struct ServiceStrategy {
@@ -29,6 +32,10 @@ impl ServiceStrategy {
     }
 }
 
+// Each hook decodes the Service, works on its typed spec and stores the spec
+// back only if it changed (`store_spec`). The registry decoded the object
+// strictly before any hook runs, so the decode here does not fail; the
+// prepare hooks, which cannot answer an error, leave such an object alone.
 #[async_trait::async_trait]
 impl Strategy for ServiceStrategy {
     fn info(&self) -> &'static ResourceInfo {
@@ -36,18 +43,27 @@ impl Strategy for ServiceStrategy {
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
-        normalize_cluster_ips(obj, None);
+        let Ok(mut svc) = decode(obj) else { return };
+        let sent = svc.spec.clone();
+        normalize_cluster_ips(&mut svc, None);
+        store_spec(obj, &sent, svc.spec);
     }
 
     async fn begin_create(&self, obj: &mut Value, dry_run: bool) -> Result<Option<Box<dyn Reservation>>, ApiError> {
-        let allocation = self.allocator.allocate_create(obj, dry_run).await?;
+        let mut svc = decode(obj)?;
+        let sent = svc.spec.clone();
+        let allocation = self.allocator.allocate_create(&mut svc, dry_run).await?;
+        store_spec(obj, &sent, svc.spec);
         Ok(Some(Box::new(Reserved { allocation, allocator: self.allocator.clone() })))
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        patch_allocated_values(new, old);
-        normalize_cluster_ips(new, Some(old));
-        drop_type_dependent_fields(new, old);
+        let (Ok(mut svc), Ok(old)) = (decode(new), decode(old)) else { return };
+        let sent = svc.spec.clone();
+        patch_allocated_values(&mut svc, &old);
+        normalize_cluster_ips(&mut svc, Some(&old));
+        drop_type_dependent_fields(&mut svc, &old);
+        store_spec(new, &sent, svc.spec);
     }
 
     async fn begin_update(
@@ -56,17 +72,24 @@ impl Strategy for ServiceStrategy {
         old: &Value,
         dry_run: bool,
     ) -> Result<Option<Box<dyn Reservation>>, ApiError> {
+        let (mut svc, old) = (decode(new)?, decode(old)?);
         // Only a spec change can need or free an IP or port.
-        if new.get("spec") == old.get("spec") {
+        if svc.spec == old.spec {
             return Ok(None);
         }
-        let allocation = self.allocator.allocate_update(new, old, dry_run).await?;
+        let sent = svc.spec.clone();
+        let allocation = self.allocator.allocate_update(&mut svc, &old, dry_run).await?;
+        store_spec(new, &sent, svc.spec);
         Ok(Some(Box::new(Reserved { allocation, allocator: self.allocator.clone() })))
     }
 
     /// The service is gone (not only marked): its IPs and ports are free.
     async fn after_delete(&self, obj: &Value) {
-        self.allocator.release(obj).await;
+        match decode(obj) {
+            Ok(svc) => self.allocator.release(&svc).await,
+            // Left for the allocator's repair pass.
+            Err(e) => tracing::warn!(error = %e, "cannot release the IPs and ports of a deleted service"),
+        }
     }
 }
 
@@ -88,61 +111,53 @@ impl Reservation for Reserved {
     }
 }
 
-/// A service's type, defaulted as the defaulting step will.
-fn service_type(svc: &Value) -> &str {
-    svc["spec"]["type"].as_str().filter(|t| !t.is_empty()).unwrap_or("ClusterIP")
+fn decode(obj: &Value) -> Result<Service, ApiError> {
+    Service::deserialize(obj).map_err(|e| ApiError::internal(format!("decoding a service: {e}")))
 }
 
-fn needs_cluster_ip(svc: &Value) -> bool {
-    service_type(svc) != "ExternalName"
-}
-
-fn needs_node_port(svc: &Value) -> bool {
-    matches!(service_type(svc), "NodePort" | "LoadBalancer")
-}
-
-fn needs_health_check_port(svc: &Value) -> bool {
-    service_type(svc) == "LoadBalancer" && svc["spec"]["externalTrafficPolicy"] == "Local"
-}
-
-fn non_empty(v: &Value) -> bool {
-    !(v.is_null() || v.as_str() == Some("") || v.as_array().is_some_and(|a| a.is_empty()) || v.as_i64() == Some(0))
-}
-
-fn remove_spec_field(svc: &mut Value, field: &str) {
-    if let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) {
-        spec.remove(field);
+/// Puts the spec a hook worked on back into the object the registry stores,
+/// if the hook changed it: re-encoded from the typed spec, as Kubernetes
+/// re-encodes what it stores. The rest of the object stays as it came.
+fn store_spec(obj: &mut Value, sent: &Option<ServiceSpec>, spec: Option<ServiceSpec>) {
+    if *sent == spec {
+        return;
     }
+    if let (Some(map), Some(spec)) = (obj.as_object_mut(), spec) {
+        map.insert("spec".into(), serde_json::to_value(spec).expect("a service spec encodes"));
+    }
+}
+
+/// A string field that holds a value: set and not empty.
+fn is_set(field: &Option<String>) -> bool {
+    field.as_deref().is_some_and(|s| !s.is_empty())
 }
 
 /// Kubernetes' `NormalizeClusterIPs`: keeps `clusterIP` and `clusterIPs` in
 /// step for clients that only know the singular field (old clients, `kubectl
 /// edit` of one of them).
-pub fn normalize_cluster_ips(svc: &mut Value, old: Option<&Value>) {
-    if !svc.get("spec").is_some_and(Value::is_object) {
-        return;
-    }
-    let ip = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
-    let ips_set = non_empty(&svc["spec"]["clusterIPs"]);
+fn normalize_cluster_ips(svc: &mut Service, old: Option<&Service>) {
+    let Some(spec) = svc.spec.as_mut() else { return };
+    let ip = spec.cluster_ip.clone().unwrap_or_default();
+    let ips_set = spec.cluster_ips.as_ref().is_some_and(|ips| !ips.is_empty());
     let Some(old) = old else {
         if !ip.is_empty() && !ips_set {
-            svc["spec"]["clusterIPs"] = json!([ip]);
+            spec.cluster_ips = Some(vec![ip]);
         }
         return;
     };
-    let old_ip = old["spec"]["clusterIP"].as_str().unwrap_or("");
-    let old_ips = &old["spec"]["clusterIPs"];
+    let old = alloc::spec(old);
+    let old_ip = old.cluster_ip.as_deref().unwrap_or("");
     // A client that sent clusterIP but not clusterIPs meant to keep them.
-    if non_empty(old_ips) && !ips_set && old_ip == ip {
-        svc["spec"]["clusterIPs"] = old_ips.clone();
+    if old.cluster_ips.as_ref().is_some_and(|ips| !ips.is_empty()) && !ips_set && old_ip == ip {
+        spec.cluster_ips = old.cluster_ips.clone();
     }
     if old_ip != ip {
-        let same_list = svc["spec"]["clusterIPs"] == *old_ips;
+        let same_list = spec.cluster_ips == old.cluster_ips;
         if !old_ip.is_empty() && ip.is_empty() && same_list {
-            remove_spec_field(svc, "clusterIPs");
+            spec.cluster_ips = None;
         }
         if !ip.is_empty() && same_list {
-            svc["spec"]["clusterIPs"] = json!([ip]);
+            spec.cluster_ips = Some(vec![ip]);
         }
     }
 }
@@ -150,99 +165,84 @@ pub fn normalize_cluster_ips(svc: &mut Value, old: Option<&Value>) {
 /// Kubernetes' `patchAllocatedValues`: a client that replaces a service
 /// without the allocated values it never set (a `kubectl apply`/`replace` of
 /// the original manifest) keeps them instead of asking for new ones.
-fn patch_allocated_values(new: &mut Value, old: &Value) {
-    if !new.get("spec").is_some_and(Value::is_object) {
-        return;
-    }
-    if needs_cluster_ip(old) && needs_cluster_ip(new) {
-        if !non_empty(&new["spec"]["clusterIP"]) && non_empty(&old["spec"]["clusterIP"]) {
-            new["spec"]["clusterIP"] = old["spec"]["clusterIP"].clone();
+fn patch_allocated_values(new: &mut Service, old: &Service) {
+    let Some(spec) = new.spec.as_mut() else { return };
+    let old = alloc::spec(old);
+    if needs_cluster_ip(old) && needs_cluster_ip(spec) {
+        if !is_set(&spec.cluster_ip) && is_set(&old.cluster_ip) {
+            spec.cluster_ip = old.cluster_ip.clone();
         }
-        if !non_empty(&new["spec"]["clusterIPs"]) && non_empty(&old["spec"]["clusterIPs"]) {
-            new["spec"]["clusterIPs"] = old["spec"]["clusterIPs"].clone();
+        let listed = |ips: &Option<Vec<String>>| ips.as_ref().is_some_and(|ips| !ips.is_empty());
+        if !listed(&spec.cluster_ips) && listed(&old.cluster_ips) {
+            spec.cluster_ips = old.cluster_ips.clone();
         }
     }
-    if needs_node_port(old) && needs_node_port(new) {
-        let node_ports = |svc: &Value| -> Vec<(String, i64)> {
-            svc["spec"]["ports"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| (p["name"].as_str().unwrap_or("").to_string(), p["nodePort"].as_i64().unwrap_or(0)))
-                .collect()
+    if needs_node_ports(old) && needs_node_ports(spec) {
+        let node_ports = |spec: &ServiceSpec| -> Vec<(String, i32)> {
+            let ports = spec.ports.iter().flatten();
+            ports.map(|p| (p.name.clone().unwrap_or_default(), p.node_port.unwrap_or(0))).collect()
         };
-        let (old_ports, new_ports) = (node_ports(old), node_ports(new));
+        let (old_ports, new_ports) = (node_ports(old), node_ports(spec));
         // Ports both already use cannot be handed to another port.
-        let used: Vec<i64> =
+        let used: Vec<i32> =
             old_ports.iter().map(|p| p.1).filter(|np| *np != 0 && new_ports.iter().any(|q| q.1 == *np)).collect();
-        if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-            for p in ports.iter_mut() {
-                if p["nodePort"].as_i64().unwrap_or(0) != 0 {
-                    continue;
-                }
-                let name = p["name"].as_str().unwrap_or("");
-                if let Some((_, np)) = old_ports.iter().find(|(n, np)| n == name && *np != 0 && !used.contains(np)) {
-                    p["nodePort"] = (*np).into();
-                }
+        for p in spec.ports.iter_mut().flatten().filter(|p| p.node_port.unwrap_or(0) == 0) {
+            let name = p.name.as_deref().unwrap_or("");
+            if let Some((_, np)) = old_ports.iter().find(|(n, np)| n == name && *np != 0 && !used.contains(np)) {
+                p.node_port = Some(*np);
             }
         }
     }
-    if needs_health_check_port(old) && needs_health_check_port(new) && !non_empty(&new["spec"]["healthCheckNodePort"]) {
-        new["spec"]["healthCheckNodePort"] = old["spec"]["healthCheckNodePort"].clone();
+    if needs_health_check(old) && needs_health_check(spec) && spec.health_check_node_port.unwrap_or(0) == 0 {
+        spec.health_check_node_port = old.health_check_node_port;
     }
 }
 
 /// Kubernetes' `dropTypeDependentFields`: a type change clears what the old
 /// type had allocated or defaulted, when the client left it untouched (so
 /// `kubectl patch svc x -p '{"spec":{"type":"ClusterIP"}}'` works on a NodePort).
-fn drop_type_dependent_fields(new: &mut Value, old: &Value) {
-    if !new.get("spec").is_some_and(Value::is_object) {
-        return;
-    }
-    let same = |new: &Value, field: &str| new["spec"][field] == old["spec"][field];
-    if needs_cluster_ip(old) && !needs_cluster_ip(new) {
-        if same(new, "clusterIP") && same(new, "clusterIPs") {
-            remove_spec_field(new, "clusterIP");
-            remove_spec_field(new, "clusterIPs");
+fn drop_type_dependent_fields(new: &mut Service, old: &Service) {
+    let Some(spec) = new.spec.as_mut() else { return };
+    let old = alloc::spec(old);
+    /// Clears a field the client sent back as the old object had it.
+    fn drop_if_kept<T: PartialEq>(field: &mut Option<T>, old: &Option<T>) {
+        if field == old {
+            *field = None;
         }
-        for field in ["ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"] {
-            if same(new, field) {
-                remove_spec_field(new, field);
+    }
+    if needs_cluster_ip(old) && !needs_cluster_ip(spec) {
+        if spec.cluster_ip == old.cluster_ip && spec.cluster_ips == old.cluster_ips {
+            spec.cluster_ip = None;
+            spec.cluster_ips = None;
+        }
+        drop_if_kept(&mut spec.ip_families, &old.ip_families);
+        drop_if_kept(&mut spec.ip_family_policy, &old.ip_family_policy);
+        drop_if_kept(&mut spec.internal_traffic_policy, &old.internal_traffic_policy);
+    }
+    if needs_node_ports(old) && !needs_node_ports(spec) {
+        let node_ports =
+            |spec: &ServiceSpec| -> Vec<Option<i32>> { spec.ports.iter().flatten().map(|p| p.node_port).collect() };
+        if node_ports(spec) == node_ports(old) {
+            for p in spec.ports.iter_mut().flatten() {
+                p.node_port = None;
             }
         }
+        drop_if_kept(&mut spec.external_traffic_policy, &old.external_traffic_policy);
     }
-    if needs_node_port(old) && !needs_node_port(new) {
-        let node_ports = |svc: &Value| -> Vec<Value> {
-            svc["spec"]["ports"].as_array().into_iter().flatten().map(|p| p["nodePort"].clone()).collect()
-        };
-        if node_ports(new) == node_ports(old) {
-            if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-                    p.remove("nodePort");
-                }
-            }
-        }
-        if same(new, "externalTrafficPolicy") {
-            remove_spec_field(new, "externalTrafficPolicy");
-        }
+    if needs_health_check(old) && !needs_health_check(spec) {
+        drop_if_kept(&mut spec.health_check_node_port, &old.health_check_node_port);
     }
-    if needs_health_check_port(old) && !needs_health_check_port(new) && same(new, "healthCheckNodePort") {
-        remove_spec_field(new, "healthCheckNodePort");
-    }
-    if service_type(old) == "LoadBalancer" && service_type(new) != "LoadBalancer" {
-        for field in ["allocateLoadBalancerNodePorts", "loadBalancerClass"] {
-            if same(new, field) {
-                remove_spec_field(new, field);
-            }
-        }
+    if service_type(old) == "LoadBalancer" && service_type(spec) != "LoadBalancer" {
+        drop_if_kept(&mut spec.allocate_load_balancer_node_ports, &old.allocate_load_balancer_node_ports);
+        drop_if_kept(&mut spec.load_balancer_class, &old.load_balancer_class);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::kinds::testing::strategy;
     use crate::strategy::{before_create, before_update};
+    use serde_json::json;
 
     #[test]
     fn service_updates_keep_allocated_values_and_drop_what_a_type_change_ends() {

@@ -5,8 +5,12 @@
 use super::{storage_error, Registry, Result};
 use crate::alloc;
 use crate::kinds::namespace::SYSTEM_NAMESPACES;
-use api::{meta, registry};
-use serde_json::json;
+use api::{registry, ApiError};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use proto::PatchType;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
 
 impl Registry {
     /// Creates the namespaces and services every cluster has, after repairing
@@ -14,8 +18,11 @@ impl Registry {
     pub async fn bootstrap(&self) -> Result<()> {
         let ns = registry::lookup("namespaces").expect("namespaces are registered");
         for name in SYSTEM_NAMESPACES {
-            let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-            match self.create(ns, "", &serde_json::to_vec(&body).expect("json"), false).await {
+            let body = Namespace {
+                metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+                ..Default::default()
+            };
+            match self.create(ns, "", &encode(&body), false).await {
                 Ok(_) => tracing::info!(namespace = name, "created system namespace"),
                 Err(e) if e.is_already_exists() => {}
                 Err(e) => return Err(e),
@@ -37,36 +44,49 @@ impl Registry {
         let kubernetes = alloc::bootstrap::kubernetes_service(&config);
         let kube_dns = alloc::bootstrap::kube_dns_service(&config);
         for svc in [&kubernetes, &kube_dns] {
-            let (ns, name) = (meta::namespace(svc), meta::name(svc));
-            match self.create(services, ns, &serde_json::to_vec(svc).expect("json"), false).await {
-                Ok(created) => tracing::info!(service = %format!("{ns}/{name}"),
-                    cluster_ip = created["spec"]["clusterIP"].as_str().unwrap_or(""), "created system service"),
+            let ns = svc.metadata.namespace.as_deref().unwrap_or("");
+            let service = format!("{ns}/{}", svc.metadata.name.as_deref().unwrap_or(""));
+            match self.create(services, ns, &encode(svc), false).await {
+                Ok(created) => {
+                    let created: Service = typed(created)?;
+                    let cluster_ip = created.spec.and_then(|s| s.cluster_ip).unwrap_or_default();
+                    tracing::info!(service, cluster_ip, "created system service");
+                }
                 Err(e) if e.is_already_exists() => {}
                 // Someone holds its address; the cluster works on, without it.
-                Err(e) if e.is_invalid() => tracing::error!(service = %format!("{ns}/{name}"), error = %e,
-                    "cannot create system service"),
+                Err(e) if e.is_invalid() => tracing::error!(service, error = %e, "cannot create system service"),
                 Err(e) => return Err(e),
             }
         }
-        let mut current = self.get(services, "default", "kubernetes").await?;
-        if current["spec"]["ports"] != kubernetes["spec"]["ports"] {
-            current["spec"]["ports"] = kubernetes["spec"]["ports"].clone();
-            let body = serde_json::to_vec(&current).expect("json");
-            self.update(services, "default", "kubernetes", &body, "", false).await?;
+        let current: Service = typed(self.get(services, "default", "kubernetes").await?)?;
+        let ports = |svc: &Service| svc.spec.as_ref().and_then(|s| s.ports.clone());
+        if ports(&current) != ports(&kubernetes) {
+            let patch = json!({"spec": {"ports": ports(&kubernetes)}});
+            self.patch(services, "default", "kubernetes", PatchType::Merge, &encode(&patch), "", false).await?;
         }
         let wanted = alloc::bootstrap::kubernetes_endpoints(&config);
-        match self.create(endpoints, "default", &serde_json::to_vec(&wanted).expect("json"), false).await {
+        match self.create(endpoints, "default", &encode(&wanted), false).await {
             Err(e) if e.is_already_exists() => {
-                let mut current = self.get(endpoints, "default", "kubernetes").await?;
-                if current["subsets"] != wanted["subsets"] {
+                let current: Endpoints = typed(self.get(endpoints, "default", "kubernetes").await?)?;
+                if current.subsets != wanted.subsets {
                     tracing::info!(address = %config.advertise_address, "the apiserver's address changed; updating the kubernetes endpoints");
-                    current["subsets"] = wanted["subsets"].clone();
-                    let body = serde_json::to_vec(&current).expect("json");
-                    self.update(endpoints, "default", "kubernetes", &body, "", false).await?;
+                    let patch = json!({"subsets": wanted.subsets});
+                    self.patch(endpoints, "default", "kubernetes", PatchType::Merge, &encode(&patch), "", false)
+                        .await?;
                 }
             }
             other => drop(other?),
         }
         Ok(())
     }
+}
+
+fn encode(obj: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(obj).expect("an object encodes")
+}
+
+/// A stored object as its k8s-openapi type; the server validated it against
+/// the same schema, so this fails only on a bug.
+fn typed<K: DeserializeOwned>(obj: Value) -> Result<K> {
+    serde_json::from_value(obj).map_err(|e| ApiError::internal(format!("decoding a system object: {e}")))
 }
