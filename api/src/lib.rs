@@ -1,8 +1,9 @@
 //! The kubelab object model, shared by every component. No I/O lives here.
 //!
-//! Objects are Kubernetes' own schema (the `k8s-openapi` types); generic code
-//! handles them as `serde_json::Value` and uses the typed structs where a kind's
-//! rules need them (defaulting, validation).
+//! Objects are Kubernetes' own schema (the `k8s-openapi` types). Components
+//! read them typed, with the shared questions answered here ([`pod`], [`node`],
+//! [`workload`]); defaulting and validation work on the JSON the user wrote, so
+//! an error can name the field as written and a create decodes nothing twice.
 //!
 //! - [`registry`]: which kinds exist, their names, groups and etcd keys.
 //! - [`error`]: the API error (`Status`) every component returns and prints.

@@ -4,9 +4,10 @@
 //! and `pkg/apis/core/helper/qos`.
 
 use crate::quantity::Quantity;
-use k8s_openapi::api::core::v1::{Container, Pod, PodCondition, PodSpec};
+use k8s_openapi::api::core::v1::{Container, Pod, PodCondition, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ResourceQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The pod's condition of `type_` (`Ready`, `PodScheduled`, ...).
@@ -57,6 +58,37 @@ pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
 /// The pod's containers and init containers, init containers first.
 pub fn all_containers(spec: &PodSpec) -> impl Iterator<Item = &Container> {
     spec.init_containers.iter().flatten().chain(spec.containers.iter())
+}
+
+/// A pod status as JSON, as Kubernetes' Go clients send it (the kubelet's
+/// status patch, a controller's condition). Kubernetes' Go types
+/// write an unset `lastProbeTime` and a terminated state's unknown
+/// `startedAt`/`finishedAt` as `null` (`metav1.Time` has no omitempty), where
+/// typed structs leave them out; they are put back so that the stored pod, and
+/// `kubectl get -o yaml`, show what Kubernetes shows.
+pub fn status_json(status: &PodStatus) -> Value {
+    let mut patch = serde_json::to_value(status).unwrap_or_default();
+    let null_unless_set = |obj: Option<&mut serde_json::Map<String, Value>>, keys: &[&str]| {
+        if let Some(obj) = obj {
+            for key in keys {
+                obj.entry(*key).or_insert(Value::Null);
+            }
+        }
+    };
+    if let Some(conditions) = patch.get_mut("conditions").and_then(Value::as_array_mut) {
+        for c in conditions {
+            null_unless_set(c.as_object_mut(), &["lastProbeTime"]);
+        }
+    }
+    if let Some(statuses) = patch.get_mut("containerStatuses").and_then(Value::as_array_mut) {
+        for s in statuses {
+            for key in ["state", "lastState"] {
+                let terminated = s.get_mut(key).and_then(|st| st.get_mut("terminated")).and_then(Value::as_object_mut);
+                null_unless_set(terminated, &["startedAt", "finishedAt"]);
+            }
+        }
+    }
+    patch
 }
 
 /// Kubernetes' QoS class (`GetPodQOS`). Only cpu and memory count; a zero

@@ -195,7 +195,8 @@ impl InformerFactory {
     }
 
     /// The informer of `info` whose objects decode to `K` (a `k8s-openapi`
-    /// type, or `serde_json::Value` for code that handles every kind alike),
+    /// type, `PartialObjectMetadata` for code that handles every kind alike, or
+    /// `serde_json::Value`),
     /// created on first request. Controllers ask for theirs when they are
     /// built, before [`start`](Self::start).
     pub fn informer<K: Object>(&self, info: &'static ResourceInfo) -> Arc<SharedInformer<K>> {

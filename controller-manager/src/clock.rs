@@ -1,4 +1,4 @@
-//! Wall-clock time for the controllers, and Kubernetes' time formats.
+//! Wall-clock time for the controllers (Kubernetes' time formats are `api::time`).
 //!
 //! Leases, node heartbeats, taint times and grace periods are wall-clock
 //! timestamps. In production "now" is the system clock. Tests use a manual

@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::runner::{Action, Controller, Result, Watch};
 use crate::{as_json, Context};
 use api::k8s_openapi::api::coordination::v1::Lease;
-use api::k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
+use api::k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, PodCondition, PodStatus, Taint};
 use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use api::node::{condition, ready_status};
 use client::events::{EventRecorder, EventType};
@@ -213,13 +213,18 @@ impl NodeLifecycleController {
     async fn mark_pods_not_ready(&self, node: &str) {
         let pods = self.pods.store().list();
         for pod in pods.iter().filter(|p| api::pod::node_name(p) == node && api::pod::is_ready(p)) {
-            let mut updated = (**pod).clone();
-            let conditions = updated.status.iter_mut().flat_map(|s| s.conditions.iter_mut().flatten());
-            for c in conditions.filter(|c| c.type_ == "Ready") {
-                c.status = "False".into();
-                c.last_transition_time = Some(Time(self.clock.now()));
-            }
-            match Api::<Pod>::namespaced(&self.client, pod.namespace()).update_status(&updated).await {
+            let Some(ready) = api::pod::condition(pod, "Ready") else { continue };
+            let not_ready = PodCondition {
+                status: "False".into(),
+                last_transition_time: Some(api::time::to_second(self.clock.now())),
+                ..ready.clone()
+            };
+            // Only the condition changes: a status patch merged by type leaves
+            // the rest of the status as the kubelet wrote it.
+            let status = PodStatus { conditions: Some(vec![not_ready]), ..Default::default() };
+            let patch = json!({ "status": api::pod::status_json(&status) });
+            let pods = Api::<Pod>::namespaced(&self.client, pod.namespace());
+            match pods.patch_status(pod.name(), PatchType::StrategicMerge, &patch).await {
                 Ok(_) => {
                     self.recorder
                         .record(&as_json(&**pod), EventType::Warning, "NodeNotReady", "Node is not ready")

@@ -7,7 +7,7 @@ use api::ApiError;
 use client::events::EventRecorder;
 use client::{Api, Client, DeleteParams, Object, PatchType};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodStatus};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 pub use client::events::EventType;
@@ -39,36 +39,6 @@ pub fn reference(pod: &Pod) -> ObjectReference {
     }
 }
 
-/// The status as the JSON merge patch the kubelet sends. Kubernetes' Go types
-/// write an unset `lastProbeTime` and a terminated state's unknown
-/// `startedAt`/`finishedAt` as `null` (`metav1.Time` has no omitempty), where
-/// typed structs leave them out; they are put back so that the stored pod, and
-/// `kubectl get -o yaml`, show what Kubernetes shows.
-pub fn status_patch(status: &PodStatus) -> Value {
-    let mut patch = serde_json::to_value(status).unwrap_or_default();
-    let null_unless_set = |obj: Option<&mut Map<String, Value>>, keys: &[&str]| {
-        if let Some(obj) = obj {
-            for key in keys {
-                obj.entry(*key).or_insert(Value::Null);
-            }
-        }
-    };
-    if let Some(conditions) = patch.get_mut("conditions").and_then(Value::as_array_mut) {
-        for c in conditions {
-            null_unless_set(c.as_object_mut(), &["lastProbeTime"]);
-        }
-    }
-    if let Some(statuses) = patch.get_mut("containerStatuses").and_then(Value::as_array_mut) {
-        for s in statuses {
-            for key in ["state", "lastState"] {
-                let terminated = s.get_mut(key).and_then(|st| st.get_mut("terminated")).and_then(Value::as_object_mut);
-                null_unless_set(terminated, &["startedAt", "finishedAt"]);
-            }
-        }
-    }
-    patch
-}
-
 /// Events waiting to be written; beyond this, new ones are dropped (and logged)
 /// rather than slowing the pod workers down.
 const EVENT_QUEUE: usize = 1000;
@@ -97,7 +67,7 @@ impl ClientApi {
 impl PodApi for ClientApi {
     async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError> {
         // A merge patch: no resourceVersion to race on, and fields others own stay.
-        let patch = json!({ "status": status_patch(status) });
+        let patch = json!({ "status": api::pod::status_json(status) });
         Api::<Pod>::namespaced(&self.client, pod.namespace())
             .patch_status(pod.name(), PatchType::Merge, &patch)
             .await
@@ -178,7 +148,7 @@ pub mod testing {
     impl PodApi for RecordingApi {
         async fn update_status(&self, pod: &Pod, status: &PodStatus) -> Result<(), ApiError> {
             // Kept as the JSON the API would get, for tests to read.
-            let json = status_patch(status);
+            let json = api::pod::status_json(status);
             self.statuses.lock().unwrap().push((pod.name().to_string(), json));
             Ok(())
         }

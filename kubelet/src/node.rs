@@ -12,14 +12,13 @@ use crate::clock::Clock;
 use crate::pods::Kubelet;
 use api::ApiError;
 use client::{Api, Client, Object, PatchType};
-use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
     self as k8s, DaemonEndpoint, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus, NodeSystemInfo,
     ObjectReference,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -312,7 +311,7 @@ impl Node {
     /// The status the node reports now, given the stored Node.
     pub async fn status(&self, node: &k8s::Node) -> NodeStatus {
         // Times in objects have whole seconds; comparing with stored ones needs the same.
-        let now = Time(Timestamp::from_second(self.clock.now().as_second()).unwrap_or_default());
+        let now = api::time::to_second(self.clock.now());
         let old = node.status.as_ref().and_then(|s| s.conditions.as_ref());
         let conditions = self
             .conditions()

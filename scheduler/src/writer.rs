@@ -6,8 +6,8 @@
 use crate::scheduling::Decision;
 use client::events::{EventRecorder, EventType};
 use client::{Api, Client, Object, PatchType, Resource};
-use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod, PodCondition};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod, PodCondition, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -52,7 +52,7 @@ pub fn unschedulable_condition(pod: &Pod, reason: &str, message: &str) -> Option
         status: "False".into(),
         reason: Some(reason.into()),
         message: Some(message.into()),
-        last_transition_time: (!already_false).then(|| Time(Timestamp::now())),
+        last_transition_time: (!already_false).then(|| api::time::to_second(Timestamp::now())),
         ..Default::default()
     })
 }
@@ -61,9 +61,8 @@ pub fn unschedulable_condition(pod: &Pod, reason: &str, message: &str) -> Option
 /// conditions by type). `lastProbeTime` goes as null, clearing any earlier
 /// probe time, as Go clients send a zero `metav1.Time`.
 pub fn condition_patch(condition: &PodCondition) -> Value {
-    let mut condition = serde_json::to_value(condition).expect("a condition always serializes");
-    condition["lastProbeTime"] = Value::Null;
-    json!({"status": {"conditions": [condition]}})
+    let status = PodStatus { conditions: Some(vec![condition.clone()]), ..Default::default() };
+    json!({ "status": api::pod::status_json(&status) })
 }
 
 impl Writer {

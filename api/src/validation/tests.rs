@@ -574,8 +574,8 @@ fn stored_and_sent_objects() -> Vec<(&'static ResourceInfo, Value)> {
         files.sort();
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
-            for doc in serde_yaml::Deserializer::from_str(&text) {
-                let mut obj: Value = serde::Deserialize::deserialize(doc).unwrap();
+            // Each document as kubectl reads it (YAML 1.1), lists not yet flattened.
+            for mut obj in crate::codec::yaml::documents(&text).unwrap() {
                 let Ok(info) = crate::registry::by_kind(crate::meta::api_version(&obj), crate::meta::kind(&obj)) else {
                     continue; // apps/v1beta2: not served
                 };

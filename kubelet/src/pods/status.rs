@@ -45,7 +45,7 @@ pub struct StatusInput<'a> {
     pub now: Timestamp,
 }
 
-/// The status to write. It is sent as a merge patch ([`crate::api::status_patch`]),
+/// The status to write. It is sent as a merge patch ([`api::pod::status_json`]),
 /// so fields the kubelet does not own (`qosClass`) are carried over from `old`.
 pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let old = input.old;
@@ -59,7 +59,7 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let unready: Vec<&str> =
         input.containers.iter().zip(&statuses).filter(|(_, s)| !s.ready).map(|(c, _)| c.name).collect();
     // Times in objects have whole seconds; carried-over ones compare equal only so.
-    let now = Time(Timestamp::from_second(input.now.as_second()).unwrap_or(input.now));
+    let now = api::time::to_second(input.now);
     let ready_condition = |kind: &str| -> PodCondition {
         match phase {
             "Succeeded" => condition(old, kind, "False", "PodCompleted", "", &now),
@@ -264,7 +264,7 @@ mod tests {
 
     /// A computed status as JSON, as the merge patch carries it.
     fn json_of(status: &PodStatus) -> Value {
-        crate::api::status_patch(status)
+        api::pod::status_json(status)
     }
 
     fn state(kind: &str) -> Value {
