@@ -3,10 +3,11 @@
 //! about the same object bumps `count` and `lastTimestamp` of the existing Event
 //! instead of writing a new one, so `describe` shows `(x3 over 3m35s)`.
 
-use crate::Client;
-use api::{meta, registry, ApiError};
+use crate::{Api, Client, Object};
+use api::k8s_openapi::api::core::v1::{Event, ObjectReference};
+use api::{registry, ApiError};
 use lru::LruCache;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 /// How many aggregation keys a recorder remembers, as Kubernetes' event
@@ -66,6 +67,21 @@ impl Remembered {
     }
 }
 
+/// The reference an Event names its object by (Kubernetes' `ref.GetReference`):
+/// its kind, name, namespace, uid and the resourceVersion the event is about.
+pub fn reference_to<K: Object + api::k8s_openapi::Resource>(obj: &K) -> ObjectReference {
+    let set = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    ObjectReference {
+        api_version: Some(K::API_VERSION.to_string()),
+        kind: Some(K::KIND.to_string()),
+        name: set(obj.name()),
+        namespace: set(obj.namespace()),
+        uid: set(obj.uid()),
+        resource_version: set(obj.resource_version()),
+        ..Default::default()
+    }
+}
+
 impl EventRecorder {
     /// `host` is the node name for node components, "" otherwise.
     pub fn new(client: Client, component: &str, host: &str) -> Self {
@@ -79,34 +95,42 @@ impl EventRecorder {
 
     /// Records an event about `obj`; failures are logged, never returned, as an
     /// event is never worth failing the work it describes.
-    pub async fn record(&self, obj: &Value, kind: EventType, reason: &str, message: &str) {
+    pub async fn record(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str) {
         if let Err(e) = self.try_record(obj, kind, reason, message).await {
             tracing::debug!(reason, error = %e, "recording an event failed");
         }
     }
 
-    async fn try_record(&self, obj: &Value, kind: EventType, reason: &str, message: &str) -> Result<(), ApiError> {
+    async fn try_record(
+        &self,
+        obj: &ObjectReference,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), ApiError> {
         let events = registry::lookup("events").expect("events are registered");
-        let namespace = match meta::namespace(obj) {
-            "" => "default",
-            ns => ns,
+        let field = |f: &Option<String>| f.clone().unwrap_or_default();
+        let namespace = match obj.namespace.as_deref() {
+            None | Some("") => "default",
+            Some(ns) => ns,
         };
-        let agg_key = format!("{}/{}/{reason}/{message}", meta::uid(obj), kind.as_str());
+        let agg_key = format!("{}/{}/{reason}/{message}", field(&obj.uid), kind.as_str());
         let now = api::time::now();
         let existing = self.seen.lock().expect("events lock").name_of(&agg_key);
         if let Some(name) = existing {
-            if let Ok(mut ev) = self.client.get(events, namespace, &name).await {
-                let count = ev["count"].as_i64().unwrap_or(1) + 1;
-                ev["count"] = count.into();
-                ev["lastTimestamp"] = now.clone().into();
-                if self.client.update(events, namespace, &ev).await.is_ok() {
+            let api = Api::<Event>::namespaced(&self.client, namespace);
+            if let Ok(mut ev) = api.get(&name).await {
+                ev.count = Some(ev.count.unwrap_or(1) + 1);
+                ev.last_timestamp =
+                    api::time::parse(&now).map(api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
+                if api.update(&ev).await.is_ok() {
                     return Ok(());
                 }
             }
         }
         // Kubernetes names events `<object name>.<unique hex suffix>`.
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let name = format!("{}.{:x}", meta::name(obj), nanos);
+        let name = format!("{}.{:x}", field(&obj.name), nanos);
         let mut source = json!({"component": self.component});
         if !self.host.is_empty() {
             source["host"] = self.host.clone().into();
@@ -116,12 +140,12 @@ impl EventRecorder {
             "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
             "involvedObject": {
-                "apiVersion": meta::api_version(obj),
-                "kind": meta::kind(obj),
-                "name": meta::name(obj),
-                "namespace": meta::namespace(obj),
-                "uid": meta::uid(obj),
-                "resourceVersion": meta::resource_version(obj),
+                "apiVersion": field(&obj.api_version),
+                "kind": field(&obj.kind),
+                "name": field(&obj.name),
+                "namespace": field(&obj.namespace),
+                "uid": field(&obj.uid),
+                "resourceVersion": field(&obj.resource_version),
             },
             "reason": reason,
             "message": message,

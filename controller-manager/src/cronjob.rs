@@ -202,7 +202,7 @@ impl CronJobController {
     fn event(&self, cj: &CronJob, kind: EventType, reason: &'static str, message: String) {
         tracing::info!(reason, message, "cronjob event");
         if let Some(recorder) = self.recorder.clone() {
-            let cj = serde_json::to_value(cj).expect("a cronjob serializes");
+            let cj = client::events::reference_to(cj);
             tokio::spawn(async move { recorder.record(&cj, kind, reason, &message).await });
         }
     }

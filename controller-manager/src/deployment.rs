@@ -232,7 +232,7 @@ impl DeploymentController {
 
     fn event(&self, d: &Deployment, kind: EventType, reason: &'static str, message: String) {
         if let Some(recorder) = self.recorder.clone() {
-            let d = serde_json::to_value(d).expect("a deployment serializes");
+            let d = client::events::reference_to(d);
             tokio::spawn(async move { recorder.record(&d, kind, reason, &message).await });
         }
     }

@@ -113,7 +113,7 @@ impl JobController {
 
     fn event(&self, job: &Job, kind: EventType, reason: &'static str, message: &str) {
         if let Some(recorder) = self.recorder.clone() {
-            let job = serde_json::to_value(job).expect("a job serializes");
+            let job = client::events::reference_to(job);
             let message = message.to_string();
             tokio::spawn(async move { recorder.record(&job, kind, reason, &message).await });
         }

@@ -11,11 +11,11 @@
 //! every retry period; if it cannot renew for a whole renew deadline it has
 //! lost the lease and must stop (kube-controller-manager exits).
 
-use crate::as_json;
 use crate::clock::{add_secs, Clock};
 use api::k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use api::ApiError;
+use client::events::reference_to;
 use client::events::{EventRecorder, EventType};
 use client::{Api, Client, Object};
 use std::sync::Mutex;
@@ -185,7 +185,7 @@ impl LeaderElector {
     async fn became_leader(&self, lease: &Lease) {
         tracing::info!(identity = %self.config.identity, lease = lease.name(), "became leader");
         let message = format!("{} became leader", self.config.identity);
-        self.recorder.record(&as_json(lease), EventType::Normal, "LeaderElection", &message).await;
+        self.recorder.record(&reference_to(lease), EventType::Normal, "LeaderElection", &message).await;
     }
 
     /// Waits until this candidate holds the lease.

@@ -111,11 +111,6 @@ pub struct Context {
     pub config: Config,
 }
 
-/// A typed object as JSON, for what takes any kind alike (the event recorder).
-pub(crate) fn as_json(obj: &impl client::Object) -> serde_json::Value {
-    serde_json::to_value(obj).expect("a typed object always serializes")
-}
-
 type Build = fn(&Context) -> Arc<dyn Controller>;
 
 /// Every controller, by the name `--controllers` knows it by.

@@ -20,11 +20,12 @@
 
 use crate::clock::Clock;
 use crate::runner::{Action, Controller, Result, Watch};
-use crate::{as_json, Context};
+use crate::Context;
 use api::k8s_openapi::api::coordination::v1::Lease;
 use api::k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, PodCondition, PodStatus, Taint};
 use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use api::node::{condition, ready_status};
+use client::events::reference_to;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
@@ -227,7 +228,7 @@ impl NodeLifecycleController {
             match pods.patch_status(pod.name(), PatchType::StrategicMerge, &patch).await {
                 Ok(_) => {
                     self.recorder
-                        .record(&as_json(&**pod), EventType::Warning, "NodeNotReady", "Node is not ready")
+                        .record(&reference_to(&**pod), EventType::Warning, "NodeNotReady", "Node is not ready")
                         .await
                 }
                 Err(e) => tracing::warn!(pod = pod.name(), error = %e, "marking pod not ready"),
@@ -293,7 +294,7 @@ impl Controller for NodeLifecycleController {
         if was == "True" && now != "True" {
             tracing::info!(status = now, "node is not ready");
             let message = format!("Node {key} status is now: NodeNotReady");
-            self.recorder.record(&as_json(&*node), EventType::Normal, "NodeNotReady", &message).await;
+            self.recorder.record(&reference_to(&*node), EventType::Normal, "NodeNotReady", &message).await;
             self.mark_pods_not_ready(key).await;
         }
         // Only a node that is not Ready asks whether every node is down: going

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use client::events::{EventRecorder, EventType};
 use client::{Api, Client, DeleteParams, Object, PatchType};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
@@ -102,11 +102,17 @@ impl Owner {
     }
 
     /// The owner as the Event recorder reads an involved object.
-    fn event_object(&self) -> Value {
+    fn event_object(&self) -> ObjectReference {
         let r = &self.reference;
-        json!({"apiVersion": r.api_version, "kind": r.kind, "metadata": {
-            "name": r.name, "namespace": self.namespace, "uid": r.uid, "resourceVersion": self.resource_version,
-        }})
+        ObjectReference {
+            api_version: Some(r.api_version.clone()),
+            kind: Some(r.kind.clone()),
+            name: Some(r.name.clone()),
+            namespace: Some(self.namespace.clone()),
+            uid: Some(r.uid.clone()),
+            resource_version: Some(self.resource_version.clone()),
+            ..Default::default()
+        }
     }
 }
 

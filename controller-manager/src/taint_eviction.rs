@@ -19,9 +19,10 @@
 use crate::clock::{add_secs, Clock};
 use crate::node_lifecycle::{NOT_READY, UNREACHABLE};
 use crate::runner::{Action, Controller, Result, Watch};
-use crate::{as_json, Context};
+use crate::Context;
 use api::k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use api::pod::node_name;
+use client::events::reference_to;
 use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
@@ -125,7 +126,7 @@ impl TaintEvictionController {
         match Api::<Pod>::namespaced(&self.client, ns).delete(name, &params).await {
             Ok(_) => {
                 let message = format!("Marking for deletion Pod {ns}/{name}");
-                self.recorder.record(&as_json(pod), EventType::Normal, "TaintManagerEviction", &message).await;
+                self.recorder.record(&reference_to(pod), EventType::Normal, "TaintManagerEviction", &message).await;
                 Ok(())
             }
             Err(e) if e.is_not_found() => Ok(()),

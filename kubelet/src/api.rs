@@ -7,7 +7,7 @@ use api::ApiError;
 use client::events::EventRecorder;
 use client::{Api, Client, DeleteParams, Object, PatchType};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodStatus};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 pub use client::events::EventType;
@@ -24,21 +24,6 @@ pub trait PodApi: Send + Sync + 'static {
     fn event(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str);
 }
 
-/// The reference events about `pod` name: the involved object is all an event
-/// needs; spec and status would only bloat the event queue.
-pub fn reference(pod: &Pod) -> ObjectReference {
-    let meta = &pod.metadata;
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Pod".into()),
-        name: meta.name.clone(),
-        namespace: meta.namespace.clone(),
-        uid: meta.uid.clone(),
-        resource_version: meta.resource_version.clone(),
-        ..Default::default()
-    }
-}
-
 /// Events waiting to be written; beyond this, new ones are dropped (and logged)
 /// rather than slowing the pod workers down.
 const EVENT_QUEUE: usize = 1000;
@@ -46,14 +31,14 @@ const EVENT_QUEUE: usize = 1000;
 /// The real API: a client connection and an event writer task.
 pub struct ClientApi {
     client: Client,
-    events: mpsc::Sender<(Value, EventType, String, String)>,
+    events: mpsc::Sender<(ObjectReference, EventType, String, String)>,
 }
 
 impl ClientApi {
     /// `node` names the event source (`kubelet, <node>`); one writer task per node.
     pub fn new(client: Client, node: &str) -> Self {
         let recorder = EventRecorder::new(client.clone(), "kubelet", node);
-        let (tx, mut rx) = mpsc::channel::<(Value, EventType, String, String)>(EVENT_QUEUE);
+        let (tx, mut rx) = mpsc::channel::<(ObjectReference, EventType, String, String)>(EVENT_QUEUE);
         tokio::spawn(async move {
             while let Some((obj, kind, reason, message)) = rx.recv().await {
                 recorder.record(&obj, kind, &reason, &message).await;
@@ -88,17 +73,7 @@ impl PodApi for ClientApi {
     }
 
     fn event(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str) {
-        // The event recorder takes the involved object as JSON (it handles any kind).
-        let reference = json!({
-            "apiVersion": obj.api_version.as_deref().unwrap_or("v1"),
-            "kind": obj.kind.as_deref().unwrap_or("Pod"),
-            "metadata": {
-                "name": obj.name.as_deref().unwrap_or(""),
-                "namespace": obj.namespace.as_deref().unwrap_or(""),
-                "uid": obj.uid.as_deref().unwrap_or(""),
-                "resourceVersion": obj.resource_version.as_deref().unwrap_or(""),
-            },
-        });
+        let reference = obj.clone();
         if self.events.try_send((reference, kind, reason.to_string(), message.to_string())).is_err() {
             tracing::warn!(reason, message, "event queue full; dropping the event");
         }
@@ -110,6 +85,7 @@ pub mod testing {
     //! A [`PodApi`] that remembers every write, for pod worker tests.
 
     use super::*;
+    use serde_json::Value;
     use std::sync::Mutex;
 
     #[derive(Debug, Clone, PartialEq)]

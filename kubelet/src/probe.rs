@@ -13,9 +13,10 @@
 //! publishes which container instance runs now, the tasks publish results for
 //! that instance and wake the worker when one changes.
 
-use crate::api::{reference, EventType, PodApi};
+use crate::api::{EventType, PodApi};
 use crate::clock::Clock;
 use crate::runtime::{ProbeAction, ProbeOutcome, ProbeTarget, Runtime};
+use client::events::reference_to as reference;
 use client::Object;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod, Probe};
@@ -323,12 +324,12 @@ impl ProbeTask {
             ProbeOutcome::Success => true,
             ProbeOutcome::Failure(output) => {
                 let message = format!("{} probe failed: {output}", self.kind.title());
-                self.api.event(&reference(&self.pod), EventType::Warning, "Unhealthy", &message);
+                self.api.event(&reference(&*self.pod), EventType::Warning, "Unhealthy", &message);
                 false
             }
             ProbeOutcome::Error(err) => {
                 let message = format!("{} probe errored: {err}", self.kind.title());
-                self.api.event(&reference(&self.pod), EventType::Warning, "Unhealthy", &message);
+                self.api.event(&reference(&*self.pod), EventType::Warning, "Unhealthy", &message);
                 return true;
             }
         };

@@ -21,22 +21,6 @@ pub struct Writer {
     recorder: EventRecorder,
 }
 
-/// Just enough of the pod for an event's `involvedObject`.
-fn pod_reference(pod: &Pod) -> Value {
-    let meta = &pod.metadata;
-    let reference = Pod {
-        metadata: ObjectMeta {
-            name: meta.name.clone(),
-            namespace: meta.namespace.clone(),
-            uid: meta.uid.clone(),
-            resource_version: meta.resource_version.clone(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    serde_json::to_value(&reference).expect("a pod always serializes")
-}
-
 /// The PodScheduled condition to write, or None when the pod already says
 /// exactly this (so repeated failures do not rewrite the pod each time).
 /// `lastTransitionTime` is set only when the status flips, as Kubernetes does.
@@ -112,7 +96,9 @@ impl Writer {
             Ok(_) => {
                 tracing::info!(namespace = ns, name, node, "bound");
                 let message = format!("Successfully assigned {ns}/{name} to {node}");
-                self.recorder.record(&pod_reference(pod), EventType::Normal, "Scheduled", &message).await;
+                self.recorder
+                    .record(&client::events::reference_to(pod), EventType::Normal, "Scheduled", &message)
+                    .await;
                 true
             }
             Err(e) if e.is_not_found() => {
@@ -124,7 +110,9 @@ impl Writer {
                 // The pod may have been bound or changed meanwhile, so only the
                 // event tells of the failure; the retry will set the condition.
                 let message = format!("running Bind plugin \"DefaultBinder\": {e}");
-                self.recorder.record(&pod_reference(pod), EventType::Warning, "FailedScheduling", &message).await;
+                self.recorder
+                    .record(&client::events::reference_to(pod), EventType::Warning, "FailedScheduling", &message)
+                    .await;
                 false
             }
         }
@@ -133,7 +121,7 @@ impl Writer {
     async fn report_failure(&self, pod: &Pod, reason: &str, message: &str) {
         let (ns, name) = (pod.namespace(), pod.name());
         tracing::info!(namespace = ns, name, reason, message, "unable to schedule pod");
-        self.recorder.record(&pod_reference(pod), EventType::Warning, "FailedScheduling", message).await;
+        self.recorder.record(&client::events::reference_to(pod), EventType::Warning, "FailedScheduling", message).await;
         let Some(condition) = unschedulable_condition(pod, reason, message) else {
             return;
         };

@@ -7,10 +7,11 @@
 //! `ErrImagePull` and then `ImagePullBackOff`, as in Kubernetes.
 
 use super::backoff::{Backoff, Policy};
-use crate::api::{reference, EventType, PodApi};
+use crate::api::{EventType, PodApi};
 use crate::clock::Clock;
 use crate::runtime::Runtime;
 use api::duration::format as go_duration;
+use client::events::reference_to as reference;
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 /// Why a container cannot start for its image: waiting reason and message.

@@ -12,10 +12,11 @@ use super::images::{ensure_image, pull_policy, ImageCtx};
 use super::service_env::{enable_service_links, NOT_SYNCED, SYNC_WAIT};
 use super::status::{pod_status, ContainerView, StatusInput};
 use super::Shared;
-use crate::api::{reference, EventType};
+use crate::api::EventType;
 use crate::probe::{ProbeBoard, ProbeKind, ProbeSpec, ProbeTask};
 use crate::runtime::{ContainerInfo, ContainerMeta, ContainerState, RuntimeError, SandboxConfig};
 use api::duration::format as go_duration;
+use client::events::reference_to as reference;
 use client::Object;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
@@ -176,7 +177,7 @@ impl Worker {
     }
 
     fn event(&self, kind: EventType, reason: &str, message: &str) {
-        self.shared.api.event(&reference(&self.pod), kind, reason, message);
+        self.shared.api.event(&reference(&*self.pod), kind, reason, message);
     }
 
     fn spec_containers(&self) -> Vec<Container> {
