@@ -44,6 +44,11 @@ pub fn string_map(obj: &Value, field: &str) -> BTreeMap<String, String> {
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default()
 }
+/// `metadata.finalizers`; empty when absent.
+pub fn finalizers(obj: &Value) -> Vec<&str> {
+    let list = obj.get("metadata").and_then(|m| m.get("finalizers")).and_then(Value::as_array);
+    list.map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
 pub fn labels(obj: &Value) -> BTreeMap<String, String> {
     string_map(obj, "labels")
 }

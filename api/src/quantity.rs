@@ -75,13 +75,10 @@ pub fn from_json(v: &Value) -> Option<Quantity> {
     }
 }
 
-/// A quantity from JSON printed canonically; text that does not parse is shown as it is.
-pub fn canonical(v: &Value) -> String {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Quantity::parse(&text).map(|q| q.to_string()).unwrap_or(text)
+/// A quantity as written, printed canonically as kubectl's `Quantity.String()`
+/// does; text that does not parse is shown as it is.
+pub fn canonical(text: &str) -> String {
+    Quantity::parse(text).map(|q| q.to_string()).unwrap_or_else(|_| text.to_string())
 }
 
 impl Quantity {
@@ -350,8 +347,8 @@ mod tests {
         ] {
             assert_eq!(q(input).to_string(), want, "{input}");
         }
-        assert_eq!(canonical(&json!("lots")), "lots");
-        assert_eq!(canonical(&json!(4)), "4");
+        assert_eq!(canonical("lots"), "lots");
+        assert_eq!(canonical(&json!(4).to_string()), "4");
     }
 
     #[test]

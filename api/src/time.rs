@@ -21,6 +21,17 @@ pub fn to_second(t: Timestamp) -> k8s_openapi::apimachinery::pkg::apis::meta::v1
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
 }
 
+/// `t` as Go's `time.RFC3339` prints it in `tz`: `Z` in UTC, else the numeric
+/// offset (a CronJob's scheduled-time annotation, in its time zone).
+pub fn format_in(t: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    let z = t.to_zoned(tz.clone());
+    if z.offset().seconds() == 0 {
+        z.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+}
+
 /// The current time as a `metav1.Time`.
 pub fn now() -> String {
     format(Timestamp::now())

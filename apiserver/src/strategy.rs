@@ -107,7 +107,7 @@ pub trait Strategy: Send + Sync {
     /// grace period in seconds) or removes it now (None). By default an
     /// object with finalizers is marked and waits for them.
     fn delete_grace(&self, obj: &Value, _opts: &DeleteOptions) -> Option<i64> {
-        (!finalizers(obj).is_empty()).then_some(0)
+        (!meta::finalizers(obj).is_empty()).then_some(0)
     }
 
     /// What the kind changes on an object it marks for deletion.
@@ -161,11 +161,6 @@ pub async fn finish(reservation: Option<Box<dyn Reservation>>, outcome: Outcome)
     if let Some(r) = reservation {
         r.finish(outcome).await;
     }
-}
-
-/// The object's `metadata.finalizers`.
-pub fn finalizers(obj: &Value) -> Vec<&str> {
-    obj["metadata"]["finalizers"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
 
 /// The characters Kubernetes uses for generated name suffixes (no vowels, no

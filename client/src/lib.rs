@@ -169,6 +169,15 @@ impl Client {
     /// Lists a collection; the answer is a `<Kind>List` with `items` and
     /// `metadata.resourceVersion`. An empty namespace lists all namespaces.
     pub async fn list(&self, info: &ResourceInfo, namespace: &str, params: &ListParams) -> Result<Value, ApiError> {
+        decode_list(self.list_raw(info, namespace, params).await?)
+    }
+
+    async fn list_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        params: &ListParams,
+    ) -> Result<proto::ObjectList, ApiError> {
         let req = proto::ListRequest {
             r#ref: Self::reference(info, namespace),
             label_selector: params.label_selector.clone(),
@@ -177,7 +186,7 @@ impl Client {
             continue_token: params.continue_token.clone(),
         };
         let resp = self.inner.clone().list(req).await.map_err(|s| from_status(&self.server, s))?;
-        decode_list(resp.into_inner())
+        Ok(resp.into_inner())
     }
 
     /// Replaces the object; `metadata.resourceVersion` in `obj` guards against

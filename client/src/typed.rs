@@ -3,7 +3,7 @@
 //! write `pod.spec` instead of `obj["spec"]`. Lists decode each item straight
 //! into `K`, without an intermediate JSON tree.
 
-use crate::{decode_object, from_status, Client, DeleteParams, ListParams, Object, PatchType, Resource, WatchStream};
+use crate::{decode_object, Client, DeleteParams, ListParams, Object, PatchType, Resource, WatchStream};
 use api::{ApiError, ResourceInfo};
 use serde_json::Value;
 use std::marker::PhantomData;
@@ -26,14 +26,7 @@ impl Client {
         namespace: &str,
         params: &ListParams,
     ) -> Result<ObjectList<K>, ApiError> {
-        let req = proto::ListRequest {
-            r#ref: Self::reference(info, namespace),
-            label_selector: params.label_selector.clone(),
-            field_selector: params.field_selector.clone(),
-            limit: params.limit,
-            continue_token: params.continue_token.clone(),
-        };
-        let list = self.inner.clone().list(req).await.map_err(|s| from_status(&self.server, s))?.into_inner();
+        let list = self.list_raw(info, namespace, params).await?;
         Ok(ObjectList {
             items: list.items.into_iter().map(decode_object).collect::<Result<_, _>>()?,
             resource_version: list.resource_version.to_string(),

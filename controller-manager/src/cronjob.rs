@@ -117,23 +117,13 @@ pub fn job_name(cronjob: &str, scheduled: Timestamp) -> String {
     format!("{cronjob}-{}", scheduled.as_second().div_euclid(60))
 }
 
-/// Go's `time.RFC3339` in `tz`: `Z` for UTC, else the numeric offset.
-fn rfc3339(t: Timestamp, tz: &TimeZone) -> String {
-    let z = t.to_zoned(tz.clone());
-    if z.offset().seconds() == 0 {
-        z.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    }
-}
-
 /// Kubernetes' getJobFromTemplate2: the template's labels, annotations and spec,
 /// the scheduled-time annotation and the CronJob's controller reference.
 pub fn job_from_template(cj: &CronJob, scheduled: Timestamp, tz: &TimeZone) -> Job {
     let template = cj.spec.as_ref().map(|s| s.job_template.clone()).unwrap_or_default();
     let from = template.metadata.unwrap_or_default();
     let mut annotations = from.annotations.unwrap_or_default();
-    annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.into(), rfc3339(scheduled, tz));
+    annotations.insert(SCHEDULED_TIMESTAMP_ANNOTATION.into(), api::time::format_in(scheduled, tz));
     Job {
         metadata: ObjectMeta {
             name: Some(job_name(cj.name(), scheduled)),

@@ -15,7 +15,7 @@
 //! registry, see `crate::registry`.
 
 use crate::registry::{DeleteOptions, Registry};
-use crate::strategy::{self, Strategy};
+use crate::strategy::Strategy;
 use api::{meta, ApiError, FieldError, Reason, ResourceInfo};
 use serde_json::{json, Value};
 
@@ -73,7 +73,7 @@ fn grace_period(pod: &Value, opts: &DeleteOptions) -> Option<i64> {
         .grace_period_seconds
         .filter(|g| *g >= 0)
         .unwrap_or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64().unwrap_or(30));
-    if !strategy::finalizers(pod).is_empty() {
+    if !meta::finalizers(pod).is_empty() {
         return Some(grace.max(0));
     }
     (scheduled && !finished && grace > 0).then_some(grace)

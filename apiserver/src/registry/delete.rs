@@ -6,7 +6,6 @@
 
 use super::{check_name, encode, storage_error, Registry, Result, MAX_RETRIES};
 use crate::store::StoreError;
-use crate::strategy::finalizers;
 use api::{meta, ApiError, FieldError, Reason, ResourceInfo};
 use serde_json::{json, Value};
 
@@ -40,7 +39,7 @@ impl Registry {
             // Orphan and Foreground deletion are carried out by the garbage
             // collector, which a finalizer summons; the object waits for it.
             if let Some(f) = gc_finalizer {
-                if !finalizers(&obj).contains(&f) && meta::deletion_timestamp(&obj).is_none() {
+                if !meta::finalizers(&obj).contains(&f) && meta::deletion_timestamp(&obj).is_none() {
                     let mut list: Vec<Value> = obj["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
                     list.push(f.into());
                     meta::set_meta(&mut obj, "finalizers", list);

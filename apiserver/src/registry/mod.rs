@@ -491,7 +491,7 @@ impl Registry {
         let name = meta::name(obj).to_string();
         let strategy = self.strategy(info);
         let finished = meta::deletion_timestamp(obj).is_some()
-            && strategy::finalizers(obj).is_empty()
+            && meta::finalizers(obj).is_empty()
             && strategy.deletion_finished(obj);
         let written = if finished {
             self.store.delete(&kv.key, Some(kv.mod_revision)).await.map(|d| (d.mod_revision, Written::Deleted))

@@ -135,8 +135,7 @@ pub fn containers(w: &mut Writer, label: &str, specs: &[Container], statuses: Op
                 w.w(2, &format!("{title}:\n"));
                 // Sorted by name, each in the canonical form kubectl's `Quantity.String()` gives.
                 for (k, q) in list {
-                    let shown = api::quantity::parse(&q.0).map(|q| q.to_string()).unwrap_or_else(|_| q.0.clone());
-                    w.w(3, &format!("{k}:\t{shown}\n"));
+                    w.w(3, &format!("{k}:\t{}\n", api::quantity::canonical(&q.0)));
                 }
             }
         }
