@@ -179,6 +179,21 @@ pub fn template_for_node(ds: &DaemonSet, hash: &str, node: &str) -> PodTemplateS
     t
 }
 
+/// What one reconcile counts for the DaemonSet's status.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Nodes that should run a daemon pod.
+    desired: i32,
+    /// Of those, nodes that run one.
+    current: i32,
+    /// Nodes that run one but should not.
+    misscheduled: i32,
+    ready: i32,
+    available: i32,
+    /// Pods of the current template.
+    updated: i32,
+}
+
 pub struct DaemonSetController {
     daemon_sets: Arc<SharedInformer<DaemonSet>>,
     nodes: Arc<SharedInformer<Node>>,
@@ -311,7 +326,7 @@ impl Controller for DaemonSetController {
         nodes.sort_by(|a, b| a.name().cmp(b.name()));
         let spec = ds_spec.template.spec.clone().unwrap_or_default();
         let (mut create, mut delete) = (Vec::new(), Vec::new());
-        let mut status = BTreeMap::<&str, i64>::new();
+        let mut counts = Counts::default();
         let mut old_pods = Vec::new();
         let mut unavailable = 0;
         for node in &nodes {
@@ -319,11 +334,14 @@ impl Controller for DaemonSetController {
             let (should_run, may_continue) = node_should_run(&spec, node);
             let mut here = by_node.remove(name).unwrap_or_default();
             if should_run {
-                *status.entry("desiredNumberScheduled").or_default() += 1;
+                counts.desired += 1;
             }
             if !here.is_empty() {
-                let key = if should_run { "currentNumberScheduled" } else { "numberMisscheduled" };
-                *status.entry(key).or_default() += 1;
+                if should_run {
+                    counts.current += 1;
+                } else {
+                    counts.misscheduled += 1;
+                }
             }
             if !should_run {
                 // A pod may stay on a node it no longer fits only while just NoSchedule taints exclude it.
@@ -344,15 +362,15 @@ impl Controller for DaemonSetController {
             let updated = labels(&pod.metadata).get(REVISION_HASH) == Some(&hash);
             let available = is_available(pod, min_ready, now);
             if is_ready(pod) {
-                *status.entry("numberReady").or_default() += 1;
+                counts.ready += 1;
             }
             if available {
-                *status.entry("numberAvailable").or_default() += 1;
+                counts.available += 1;
             } else {
                 unavailable += 1;
             }
             if updated {
-                *status.entry("updatedNumberScheduled").or_default() += 1;
+                counts.updated += 1;
             } else {
                 old_pods.push((pod.clone(), available));
             }
@@ -362,7 +380,7 @@ impl Controller for DaemonSetController {
         // Rolling update: old pods that are down anyway go first, then available ones within maxUnavailable.
         let strategy = ds_spec.update_strategy.unwrap_or_default();
         if strategy.type_.as_deref() != Some("OnDelete") {
-            let desired = status.get("desiredNumberScheduled").copied().unwrap_or(0);
+            let desired = i64::from(counts.desired);
             let max = strategy.rolling_update.and_then(|r| r.max_unavailable).unwrap_or(IntOrString::Int(1));
             let max_unavailable = scaled_value(&max, desired, true).max(1);
             for (pod, available) in old_pods {
@@ -406,17 +424,16 @@ impl Controller for DaemonSetController {
             }
         }
 
-        let count = |field: &str| status.get(field).copied().unwrap_or(0) as i32;
-        let (desired, available) = (count("desiredNumberScheduled"), count("numberAvailable"));
+        let (desired, available) = (counts.desired, counts.available);
         // Zero counts of the optional fields are omitted, as Kubernetes' omitempty does.
         let positive = |n: i32| (n > 0).then_some(n);
         let new_status = DaemonSetStatus {
-            current_number_scheduled: count("currentNumberScheduled"),
-            number_misscheduled: count("numberMisscheduled"),
+            current_number_scheduled: counts.current,
+            number_misscheduled: counts.misscheduled,
             desired_number_scheduled: desired,
-            number_ready: count("numberReady"),
+            number_ready: counts.ready,
             observed_generation: Some(ds.metadata.generation.unwrap_or(0)),
-            updated_number_scheduled: positive(count("updatedNumberScheduled")),
+            updated_number_scheduled: positive(counts.updated),
             number_available: positive(available),
             number_unavailable: positive(desired - available),
             ..Default::default()
