@@ -5,6 +5,11 @@
 //! collects every problem before failing, with Kubernetes' field paths and wording
 //! (values rendered the way Go's `%q`/`%#v` render them, since that is what users
 //! compare against).
+//!
+//! They read the object as JSON, the fields as the user wrote them, before
+//! any typed decode: an error names the field and the value that was sent
+//! (a typed struct would have dropped or converted it), and the apiserver's
+//! create path decodes nothing twice.
 
 pub mod cron;
 mod defaults;
