@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
-pub use object::{Object, PartialObjectMetadata, Resource};
+pub use object::{HasMetadata, Object, PartialObjectMetadata, Resource};
 pub use proto::PatchType;
 pub use typed::{Api, ObjectList};
 // How errors travel over gRPC lives in `proto`, which the apiserver shares.

@@ -27,6 +27,12 @@ pub trait Object: DeserializeOwned + Serialize + Clone + Debug + Send + Sync + '
     fn identity(&self) -> Self;
 }
 
+/// An object with Kubernetes' `metadata`: every typed kind, and
+/// [`PartialObjectMetadata`].
+pub trait HasMetadata: Object {
+    fn metadata(&self) -> &ObjectMeta;
+}
+
 /// A typed object whose resource is known from its type: `Pod` is `pods`.
 pub trait Resource: Object {
     fn info() -> &'static ResourceInfo;
@@ -106,6 +112,12 @@ macro_rules! metadata_objects {
             #[allow(clippy::needless_update)]
             fn identity(&self) -> Self {
                 Self { metadata: identity_meta(&self.metadata), ..Default::default() }
+            }
+        }
+
+        impl HasMetadata for $ty {
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
             }
         }
     )*};

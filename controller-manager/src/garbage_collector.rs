@@ -12,18 +12,20 @@
 //!   dependents and removes the finalizer once no dependent that blocks its owner's
 //!   deletion (`blockOwnerDeletion: true`) is left.
 //!
-//! The collector handles every kind alike and reads only metadata, so it holds
-//! every object as a [`PartialObjectMetadata`], as Kubernetes' collector watches
-//! metadata-only informers: one type for every kind, and caches that keep no
-//! spec or status (the controllers' typed caches already hold those).
+//! The collector handles every kind alike and reads only metadata, so it sees
+//! every object as a [`PartialObjectMetadata`]. Kubernetes' collector watches
+//! metadata-only informers of its own; here it reads the metadata out of the
+//! typed informers the other controllers share (a [`Source`] per resource), so
+//! each resource is watched and cached once per process, not twice.
 
 use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
+use api::k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, coordination::v1 as coordination, core::v1 as core};
 use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use api::{registry, ApiError, ResourceInfo};
-use client::informer::{Change, SharedInformer};
+use client::informer::{Change, InformerFactory, SharedInformer};
 use client::queue::WorkQueue;
-use client::{Client, DeleteParams, Object, PartialObjectMetadata, PatchType};
+use client::{Client, DeleteParams, HasMetadata, Object, PartialObjectMetadata, PatchType};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -113,20 +115,77 @@ impl Graph {
     }
 }
 
+/// One resource's objects as the collector reads them: their metadata.
+trait Source: Send + Sync {
+    fn info(&self) -> &'static ResourceInfo;
+    fn get(&self, namespace: &str, name: &str) -> Option<Arc<PartialObjectMetadata>>;
+    fn list(&self) -> Vec<Arc<PartialObjectMetadata>>;
+    fn watch(&self, gc: Arc<GarbageCollector>) -> Watch;
+}
+
+/// The metadata part of an object.
+fn partial<K: HasMetadata>(obj: &K) -> Arc<PartialObjectMetadata> {
+    Arc::new(PartialObjectMetadata { metadata: obj.metadata().clone() })
+}
+
+impl<K: HasMetadata> Source for Arc<SharedInformer<K>> {
+    fn info(&self) -> &'static ResourceInfo {
+        self.info
+    }
+    fn get(&self, namespace: &str, name: &str) -> Option<Arc<PartialObjectMetadata>> {
+        self.store().get_in(namespace, name).map(|obj| partial(&*obj))
+    }
+    fn list(&self) -> Vec<Arc<PartialObjectMetadata>> {
+        self.store().list().iter().map(|obj| partial(&**obj)).collect()
+    }
+    fn watch(&self, gc: Arc<GarbageCollector>) -> Watch {
+        let resource = self.info;
+        Watch::new(self, move |change: &Change<K>, queue| {
+            let change = match change {
+                Change::Added(obj) => Change::Added(partial(&**obj)),
+                Change::Updated { old, new } => Change::Updated { old: partial(&**old), new: partial(&**new) },
+                Change::Deleted(obj) => Change::Deleted(partial(&**obj)),
+                Change::Resync => Change::Resync,
+            };
+            gc.changed(resource, &change, queue)
+        })
+    }
+}
+
+/// The informer the collector reads `info` from: the typed one the controllers
+/// share, or a metadata-only one for a kind without a typed struct.
+fn source(factory: &InformerFactory, info: &'static ResourceInfo) -> Arc<dyn Source> {
+    match (info.group, info.kind) {
+        ("", "Pod") => Arc::new(factory.typed::<core::Pod>()),
+        ("", "Node") => Arc::new(factory.typed::<core::Node>()),
+        ("", "Namespace") => Arc::new(factory.typed::<core::Namespace>()),
+        ("", "Service") => Arc::new(factory.typed::<core::Service>()),
+        ("", "Endpoints") => Arc::new(factory.typed::<core::Endpoints>()),
+        ("", "ReplicationController") => Arc::new(factory.typed::<core::ReplicationController>()),
+        ("apps", "ReplicaSet") => Arc::new(factory.typed::<apps::ReplicaSet>()),
+        ("apps", "Deployment") => Arc::new(factory.typed::<apps::Deployment>()),
+        ("apps", "DaemonSet") => Arc::new(factory.typed::<apps::DaemonSet>()),
+        ("batch", "Job") => Arc::new(factory.typed::<batch::Job>()),
+        ("batch", "CronJob") => Arc::new(factory.typed::<batch::CronJob>()),
+        ("coordination.k8s.io", "Lease") => Arc::new(factory.typed::<coordination::Lease>()),
+        _ => Arc::new(factory.informer::<PartialObjectMetadata>(info)),
+    }
+}
+
 pub struct GarbageCollector {
     client: Client,
-    informers: HashMap<String, Arc<SharedInformer<PartialObjectMetadata>>>,
+    informers: HashMap<String, Arc<dyn Source>>,
     graph: Mutex<Graph>,
 }
 
 impl GarbageCollector {
     pub fn new(ctx: &Context) -> Self {
-        let informers = watched_resources().map(|r| (r.group_resource(), ctx.factory.informer(r))).collect();
+        let informers = watched_resources().map(|r| (r.group_resource(), source(&ctx.factory, r))).collect();
         Self { client: ctx.client.clone(), informers, graph: Mutex::default() }
     }
 
     fn store_get(&self, node: &Node) -> Option<Arc<PartialObjectMetadata>> {
-        self.informers.get(&node.resource.group_resource())?.store().get_in(&node.namespace, &node.name)
+        self.informers.get(&node.resource.group_resource())?.get(&node.namespace, &node.name)
     }
 
     fn enqueue_uids(&self, uids: impl IntoIterator<Item = String>, queue: &WorkQueue) {
@@ -319,18 +378,14 @@ impl Controller for GarbageCollector {
     }
 
     fn watches(self: Arc<Self>) -> Vec<Watch> {
-        let watch = |informer: &Arc<SharedInformer<PartialObjectMetadata>>| {
-            let (gc, resource) = (self.clone(), informer.info);
-            Watch::new(informer, move |change, queue| gc.changed(resource, change, queue))
-        };
-        self.informers.values().map(watch).collect()
+        self.informers.values().map(|source| source.watch(self.clone())).collect()
     }
 
     fn resync(&self, queue: &WorkQueue) {
-        for informer in self.informers.values() {
-            for obj in informer.store().list() {
+        for source in self.informers.values() {
+            for obj in source.list() {
                 if Self::interesting(&obj) {
-                    queue.add(Node::of(informer.info, &obj).key());
+                    queue.add(Node::of(source.info(), &obj).key());
                 }
             }
         }
@@ -338,8 +393,8 @@ impl Controller for GarbageCollector {
 
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let (resource, namespace, name) = crate::runner::split_key(key);
-        let Some(informer) = self.informers.get(resource) else { return Ok(Action::Done) };
-        let node = Node { resource: informer.info, namespace: namespace.into(), name: name.into() };
+        let Some(source) = self.informers.get(resource) else { return Ok(Action::Done) };
+        let node = Node { resource: source.info(), namespace: namespace.into(), name: name.into() };
         let Some(obj) = self.store_get(&node) else { return Ok(Action::Done) };
         if is_deleted(&obj) {
             let fins = finalizers(&obj);
