@@ -23,8 +23,12 @@ pub trait Object: DeserializeOwned + Serialize + Clone + Debug + Send + Sync + '
     fn resource_version(&self) -> &str;
     /// Sets `metadata.resourceVersion` (the server sends it beside the object).
     fn set_resource_version(&mut self, rv: i64);
-    /// A copy that keeps only the name, namespace and uid (names-only caches).
-    fn identity(&self) -> Self;
+    /// An object that has only a name, namespace ("" for none) and uid.
+    fn from_identity(namespace: &str, name: &str, uid: &str) -> Self;
+    /// A copy that keeps only the name, namespace and uid.
+    fn identity(&self) -> Self {
+        Self::from_identity(self.namespace(), self.name(), self.uid())
+    }
 }
 
 /// An object with Kubernetes' `metadata`: every typed kind, and
@@ -54,11 +58,11 @@ impl Object for Value {
     fn set_resource_version(&mut self, rv: i64) {
         api::meta::set_resource_version(self, rv);
     }
-    fn identity(&self) -> Self {
+    fn from_identity(namespace: &str, name: &str, uid: &str) -> Self {
         let mut identity = serde_json::Map::new();
-        for field in ["name", "namespace", "uid"] {
-            if let Some(v) = self.get("metadata").and_then(|m| m.get(field)) {
-                identity.insert(field.to_string(), v.clone());
+        for (field, value) in [("name", name), ("namespace", namespace), ("uid", uid)] {
+            if !value.is_empty() {
+                identity.insert(field.to_string(), value.into());
             }
         }
         serde_json::json!({ "metadata": identity })
@@ -69,14 +73,10 @@ fn meta_str(field: &Option<String>) -> &str {
     field.as_deref().unwrap_or("")
 }
 
-/// The identity part of `meta`, for [`Object::identity`].
-fn identity_meta(meta: &ObjectMeta) -> ObjectMeta {
-    ObjectMeta {
-        name: meta.name.clone(),
-        namespace: meta.namespace.clone(),
-        uid: meta.uid.clone(),
-        ..Default::default()
-    }
+/// Metadata with only a name, namespace and uid (each left out when empty).
+fn identity_meta(namespace: &str, name: &str, uid: &str) -> ObjectMeta {
+    let set = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    ObjectMeta { name: set(name), namespace: set(namespace), uid: set(uid), ..Default::default() }
 }
 
 /// Any object, of any kind, as only its metadata (Kubernetes'
@@ -110,8 +110,8 @@ macro_rules! metadata_objects {
             }
             // For PartialObjectMetadata, metadata is all there is.
             #[allow(clippy::needless_update)]
-            fn identity(&self) -> Self {
-                Self { metadata: identity_meta(&self.metadata), ..Default::default() }
+            fn from_identity(namespace: &str, name: &str, uid: &str) -> Self {
+                Self { metadata: identity_meta(namespace, name, uid), ..Default::default() }
             }
         }
 

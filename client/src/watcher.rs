@@ -57,9 +57,26 @@ pub fn key(namespace: &str, name: &str) -> String {
 /// A shared, read-mostly cache of one collection, filled by a reflector.
 #[derive(Clone)]
 pub struct Cache<K = Value> {
-    inner: Arc<RwLock<HashMap<String, Arc<K>>>>,
+    inner: Arc<RwLock<HashMap<String, Kept<K>>>>,
     /// Keep only each object's identity (see [`Cache::names_only`]).
     names_only: bool,
+}
+
+/// What a cache keeps of one object: all of it, or (names-only) its uid, the
+/// key giving its namespace and name. A typed identity stub would cost the
+/// whole struct (a `Pod` is over 2 KB with every field empty), for every object.
+enum Kept<K> {
+    Object(Arc<K>),
+    Uid(String),
+}
+
+impl<K> Clone for Kept<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Kept::Object(obj) => Kept::Object(obj.clone()),
+            Kept::Uid(uid) => Kept::Uid(uid.clone()),
+        }
+    }
 }
 
 impl<K> Default for Cache<K> {
@@ -68,25 +85,44 @@ impl<K> Default for Cache<K> {
     }
 }
 
+/// The namespace and name a cache key stands for.
+fn split(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or(("", key))
+}
+
+impl<K: Object> Kept<K> {
+    fn object(&self, key: &str) -> Arc<K> {
+        match self {
+            Kept::Object(obj) => obj.clone(),
+            Kept::Uid(uid) => {
+                let (namespace, name) = split(key);
+                Arc::new(K::from_identity(namespace, name, uid))
+            }
+        }
+    }
+}
+
 impl<K: Object> Cache<K> {
     /// A cache that keeps only each object's `metadata.name`, `namespace` and
     /// `uid`: enough for a relist to report what disappeared, for consumers
     /// that keep what they need of each object themselves (the scheduler
-    /// keeps a bound pod's resource requests, not the pod).
+    /// keeps a bound pod's resource requests, not the pod). Reads answer with
+    /// objects that carry only those three fields.
     pub fn names_only() -> Self {
         Self { names_only: true, ..Self::default() }
     }
 
     /// What this cache keeps of `obj`.
-    fn kept(&self, obj: &Arc<K>) -> Arc<K> {
-        if !self.names_only {
-            return obj.clone();
+    fn kept(&self, obj: &Arc<K>) -> Kept<K> {
+        if self.names_only {
+            Kept::Uid(obj.uid().to_string())
+        } else {
+            Kept::Object(obj.clone())
         }
-        Arc::new(obj.identity())
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<K>> {
-        self.inner.read().expect("cache lock").get(key).cloned()
+        self.inner.read().expect("cache lock").get(key).map(|kept| kept.object(key))
     }
 
     /// The object `name` in `namespace` ("" for cluster-scoped objects).
@@ -95,12 +131,13 @@ impl<K: Object> Cache<K> {
     }
 
     pub fn list(&self) -> Vec<Arc<K>> {
-        self.inner.read().expect("cache lock").values().cloned().collect()
+        self.inner.read().expect("cache lock").iter().map(|(key, kept)| kept.object(key)).collect()
     }
 
     /// The objects of one namespace.
     pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
-        self.inner.read().expect("cache lock").values().filter(|o| o.namespace() == namespace).cloned().collect()
+        let inner = self.inner.read().expect("cache lock");
+        inner.iter().filter(|(key, _)| split(key).0 == namespace).map(|(key, kept)| kept.object(key)).collect()
     }
 
     pub fn keys(&self) -> Vec<String> {
@@ -123,20 +160,31 @@ impl<K: Object> Cache<K> {
 
     /// Stores `obj` (shared, not copied), returning what it replaces.
     pub(crate) fn insert_arc(&self, obj: &Arc<K>) -> Option<Arc<K>> {
-        let kept = self.kept(obj);
-        self.inner.write().expect("cache lock").insert(key_of(obj.as_ref()), kept)
+        let key = key_of(obj.as_ref());
+        let old = self.inner.write().expect("cache lock").insert(key.clone(), self.kept(obj));
+        old.map(|kept| kept.object(&key))
+    }
+
+    /// Stores `obj` without reading back what it replaces.
+    fn put(&self, obj: &Arc<K>) {
+        self.inner.write().expect("cache lock").insert(key_of(obj.as_ref()), self.kept(obj));
+    }
+
+    /// Removes `key` without reading back what it held.
+    fn forget(&self, key: &str) {
+        self.inner.write().expect("cache lock").remove(key);
     }
 
     pub fn remove(&self, key: &str) -> Option<Arc<K>> {
-        self.inner.write().expect("cache lock").remove(key)
+        self.inner.write().expect("cache lock").remove(key).map(|kept| kept.object(key))
     }
 
     /// Replaces the whole content; returns the objects that disappeared.
     fn replace(&self, objs: &[Arc<K>]) -> Vec<Arc<K>> {
-        let fresh: HashMap<String, Arc<K>> = objs.iter().map(|o| (key_of(o.as_ref()), self.kept(o))).collect();
+        let fresh: HashMap<String, Kept<K>> = objs.iter().map(|o| (key_of(o.as_ref()), self.kept(o))).collect();
         let mut guard = self.inner.write().expect("cache lock");
         let old = std::mem::replace(&mut *guard, fresh);
-        old.into_iter().filter(|(k, _)| !guard.contains_key(k)).map(|(_, v)| v).collect()
+        old.into_iter().filter(|(k, _)| !guard.contains_key(k)).map(|(k, kept)| kept.object(&k)).collect()
     }
 }
 
@@ -211,11 +259,11 @@ pub async fn reflect<K: Object>(
                 let out = match ev.kind.as_str() {
                     "ADDED" | "MODIFIED" => {
                         let obj = Arc::new(ev.object);
-                        cache.insert_arc(&obj);
+                        cache.put(&obj);
                         Event::Applied(obj)
                     }
                     "DELETED" => {
-                        cache.remove(&key_of(&ev.object));
+                        cache.forget(&key_of(&ev.object));
                         Event::Deleted(Arc::new(ev.object))
                     }
                     _ => continue,
@@ -316,6 +364,25 @@ mod tests {
         keys.sort();
         assert_eq!(keys, ["ns/b", "ns/c"]);
         assert!(cache.list().iter().all(|o| o.get("spec").is_none()));
+    }
+
+    #[test]
+    fn a_typed_names_only_cache_answers_with_identities() {
+        use api::k8s_openapi::api::core::v1::Pod;
+        let cache: Cache<Pod> = Cache::names_only();
+        let typed = |name: &str| Arc::new(serde_json::from_value::<Pod>((*pod(name)).clone()).unwrap());
+        cache.insert_arc(&typed("a"));
+        let a = cache.get("ns/a").unwrap();
+        assert_eq!((a.metadata.name.as_deref(), a.metadata.uid.as_deref()), (Some("a"), Some("uid-a")));
+        assert!(a.spec.is_none() && a.metadata.labels.is_none(), "only the identity is kept");
+        let gone = cache.replace(&[typed("b")]);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(
+            (gone[0].metadata.namespace.as_deref(), gone[0].metadata.uid.as_deref()),
+            (Some("ns"), Some("uid-a"))
+        );
+        assert_eq!(cache.list_namespace("ns").len(), 1);
+        assert!(cache.list_namespace("other").is_empty());
     }
 
     /// An informer fed by hand instead of by a reflector.
