@@ -697,13 +697,17 @@ pub enum ConfigCommand {
     DeleteContext { name: String },
 }
 
+/// Parses `kubectl <args>` as the shell would hand them over (for tests).
+#[cfg(test)]
+pub(crate) fn parse_args(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("kubectl").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::parse_args as parse;
     use super::*;
-
-    fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("kubectl").chain(args.iter().copied())).unwrap()
-    }
 
     #[test]
     fn get_flags_parse_like_kubectl() {

@@ -294,17 +294,8 @@ mod tests {
     use super::*;
     use crate::cli::RunArgs;
     use crate::cmd::run::pod_for;
+    use crate::cmd::run::tests::run_args;
     use serde_json::json;
-
-    fn run_args(name: &str, image: &str) -> RunArgs {
-        RunArgs {
-            name: Some(name.into()),
-            image: Some(image.into()),
-            restart: "Always".into(),
-            dry_run: "none".into(),
-            ..Default::default()
-        }
-    }
 
     /// Parses a `kubectl expose ...` command line into its arguments.
     fn expose_args(line: &[&str]) -> ExposeArgs {

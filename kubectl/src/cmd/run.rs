@@ -269,10 +269,10 @@ pub async fn run(ctx: &mut Ctx, a: RunArgs) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn run_args(name: &str, image: &str) -> RunArgs {
+    pub(crate) fn run_args(name: &str, image: &str) -> RunArgs {
         RunArgs {
             name: Some(name.into()),
             image: Some(image.into()),

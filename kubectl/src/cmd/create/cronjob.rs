@@ -39,14 +39,7 @@ pub async fn run(ctx: &mut Ctx, a: CreateCronJobArgs) -> Result<()> {
 mod tests {
     use super::super::job::{job_from_cronjob, job_object};
     use super::*;
-    use crate::cli::{Cli, Command, CreateCommand};
-    use clap::Parser;
-
-    fn parse(args: &[&str]) -> Cli {
-        let mut full = vec!["kubectl"];
-        full.extend_from_slice(args);
-        Cli::try_parse_from(full).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-    }
+    use crate::cli::{parse_args as parse, Command, CreateCommand};
 
     #[test]
     fn create_job_and_cronjob() {

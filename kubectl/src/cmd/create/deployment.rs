@@ -69,15 +69,9 @@ pub async fn run(ctx: &mut Ctx, a: CreateDeploymentArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command, CreateCommand};
+    use crate::cli::{parse_args as parse, Cli, Command, CreateCommand};
     use clap::Parser;
     use serde_json::json;
-
-    fn parse(args: &[&str]) -> Cli {
-        let mut full = vec!["kubectl"];
-        full.extend_from_slice(args);
-        Cli::try_parse_from(full).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-    }
 
     #[test]
     fn create_deployment_builds_what_kubectl_builds() {

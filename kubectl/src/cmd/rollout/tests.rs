@@ -1,16 +1,9 @@
 //! `kubectl rollout`'s argument handling and output, without a server.
 
 use super::*;
-use crate::cli::{Cli, Command};
+use crate::cli::{parse_args as parse, Command};
 use api::workload::HASH_LABEL;
-use clap::Parser;
 use serde_json::json;
-
-fn parse(args: &[&str]) -> Cli {
-    let mut full = vec!["kubectl"];
-    full.extend_from_slice(args);
-    Cli::try_parse_from(full).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 /// The revision of a ReplicaSet, as the tests name it.
 fn revision_of(rs: &ReplicaSet) -> i64 {
