@@ -8,7 +8,7 @@
 //!   descriptions, priority 1 for the `-o wide` ones).
 //! - [`cells`]: one object's row, a cell per column.
 //! - [`table`]: the whole `Table` of a list or one object.
-//! - [`age`]: the AGE column's short durations; [`decode`]: JSON to the typed struct.
+//! - [`age`]: the AGE column's short durations; [`decode`](mod@decode): JSON to the typed struct.
 
 pub mod age;
 pub mod decode;
