@@ -103,7 +103,7 @@ impl OpenApi {
             }
             let schemas: Map<String, Value> = schemas::reachable(&defs, used)
                 .into_iter()
-                .filter_map(|name| Some((name.clone(), v3_schema(defs.get(&name)?))))
+                .filter_map(|name| Some((name.clone(), v3_definition(&name, defs.get(&name)?))))
                 .collect();
             let doc = json!({"openapi": "3.0.0", "info": info, "paths": doc_paths, "components": {"schemas": schemas}});
             let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
@@ -153,6 +153,24 @@ fn v3_refs_as_v2(v: &Value) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(v3_refs_as_v2).collect()),
         other => other.clone(),
     }
+}
+
+/// A v2 definition as v3 writes it (see [`v3_schema`]); IntOrString and
+/// Quantity, a string in v2, say in v3 which JSON types they take (as
+/// kube-openapi writes their `OpenAPIV3OneOfTypes`), and `kubectl explain`
+/// then names them by their type's name.
+fn v3_definition(name: &str, def: &Value) -> Value {
+    let mut def = v3_schema(def);
+    let one_of = match name {
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => json!([{"type": "integer"}, {"type": "string"}]),
+        "io.k8s.apimachinery.pkg.api.resource.Quantity" => json!([{"type": "string"}, {"type": "number"}]),
+        _ => return def,
+    };
+    if let Value::Object(m) = &mut def {
+        m.remove("type");
+        m.insert("oneOf".into(), one_of);
+    }
+    def
 }
 
 /// A v2 schema as v3 writes it: references point at `#/components/schemas/`,
@@ -362,7 +380,8 @@ mod tests {
         assert_eq!(docs.v3("/apis/apps/v1/"), docs.v3("apis/apps/v1"));
         // ETags differ between documents and match for the same content.
         assert_ne!(docs.etag(&docs.v2_json()), docs.etag(&docs.v2_protobuf()));
-        assert_eq!(docs.etag(&docs.v2_json()), docs.etag(&docs.v2_json.to_vec()));
+        let copy = docs.v2_json().to_vec();
+        assert_eq!(docs.etag(&docs.v2_json()), docs.etag(&copy));
     }
 
     #[test]
@@ -393,6 +412,9 @@ mod tests {
             "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
         );
         assert!(metadata["description"].as_str().is_some_and(|d| d.starts_with("Standard object")));
+        let int_or_string = &schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"];
+        assert_eq!(int_or_string["oneOf"], json!([{"type": "integer"}, {"type": "string"}]));
+        assert!(int_or_string.get("type").is_none());
         let body = serde_json::to_string(&doc).expect("JSON");
         assert!(!body.contains("#/definitions/"), "v2 reference left in v3");
         // Binding is create-only, as in Kubernetes.

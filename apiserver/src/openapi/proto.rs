@@ -97,8 +97,8 @@ pub struct Parameter {
 pub mod parameter {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
-        #[prost(message, tag = "1")]
-        BodyParameter(super::BodyParameter),
+        #[prost(message, boxed, tag = "1")]
+        BodyParameter(Box<super::BodyParameter>),
         #[prost(message, tag = "2")]
         NonBodyParameter(super::NonBodyParameter),
     }
@@ -230,8 +230,8 @@ pub struct Schema {
     pub required: Vec<String>,
     #[prost(message, repeated, tag = "20")]
     pub r#enum: Vec<Any>,
-    #[prost(message, optional, boxed, tag = "21")]
-    pub additional_properties: Option<Box<AdditionalPropertiesItem>>,
+    #[prost(message, optional, tag = "21")]
+    pub additional_properties: Option<AdditionalPropertiesItem>,
     #[prost(message, optional, tag = "22")]
     pub r#type: Option<TypeItem>,
     #[prost(message, optional, tag = "23")]
@@ -255,8 +255,8 @@ pub struct AdditionalPropertiesItem {
 pub mod additional_properties_item {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Oneof {
-        #[prost(message, tag = "1")]
-        Schema(super::Schema),
+        #[prost(message, boxed, tag = "1")]
+        Schema(Box<super::Schema>),
         #[prost(bool, tag = "2")]
         Boolean(bool),
     }
@@ -329,7 +329,7 @@ pub fn schema(v: &Value) -> Schema {
     let Value::Object(m) = v else { return Schema::default() };
     let additional_properties = match m.get("additionalProperties") {
         Some(Value::Bool(b)) => Some(additional_properties_item::Oneof::Boolean(*b)),
-        Some(s @ Value::Object(_)) => Some(additional_properties_item::Oneof::Schema(schema(s))),
+        Some(s @ Value::Object(_)) => Some(additional_properties_item::Oneof::Schema(Box::new(schema(s)))),
         _ => None,
     };
     let items = match m.get("items") {
@@ -345,7 +345,7 @@ pub fn schema(v: &Value) -> Schema {
         description: text(m, "description"),
         required: strings(m.get("required")),
         r#enum: m.get("enum").and_then(Value::as_array).map(|a| a.iter().map(any).collect()).unwrap_or_default(),
-        additional_properties: additional_properties.map(|o| Box::new(AdditionalPropertiesItem { oneof: Some(o) })),
+        additional_properties: additional_properties.map(|o| AdditionalPropertiesItem { oneof: Some(o) }),
         r#type: (!types.is_empty()).then_some(TypeItem { value: types }),
         items,
         all_of: m.get("allOf").and_then(Value::as_array).map(|a| a.iter().map(schema).collect()).unwrap_or_default(),
@@ -360,13 +360,13 @@ fn parameter(v: &Value) -> ParametersItem {
     let required = m.get("required").and_then(Value::as_bool).unwrap_or_default();
     let unique_items = m.get("uniqueItems").and_then(Value::as_bool).unwrap_or_default();
     let oneof = match text(&m, "in").as_str() {
-        "body" => parameter::Oneof::BodyParameter(BodyParameter {
+        "body" => parameter::Oneof::BodyParameter(Box::new(BodyParameter {
             description: text(&m, "description"),
             name: text(&m, "name"),
             r#in: "body".into(),
             required,
             schema: m.get("schema").map(schema),
-        }),
+        })),
         "path" => parameter::Oneof::NonBodyParameter(NonBodyParameter {
             oneof: Some(non_body_parameter::Oneof::PathParameterSubSchema(PathParameterSubSchema {
                 required,
