@@ -458,6 +458,50 @@ mod tests {
     }
 
     #[test]
+    fn the_served_subresources_have_their_operations() {
+        let doc = v2();
+        let paths = &doc["paths"];
+        let scale = &paths["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"];
+        for method in ["get", "put", "patch"] {
+            assert_eq!(
+                scale[method]["x-kubernetes-group-version-kind"],
+                json!({"group": "autoscaling", "kind": "Scale", "version": "v1"})
+            );
+        }
+        assert_eq!(scale["get"]["responses"]["200"]["schema"]["$ref"], "#/definitions/io.k8s.api.autoscaling.v1.Scale");
+        let scale_def = &doc["definitions"]["io.k8s.api.autoscaling.v1.Scale"];
+        assert_eq!(scale_def["x-kubernetes-group-version-kind"][0]["group"], "autoscaling");
+        assert!(paths["/api/v1/namespaces/{namespace}/replicationcontrollers/{name}/scale"].is_object());
+        assert!(paths.get("/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}/scale").is_none());
+
+        let pod = "/api/v1/namespaces/{namespace}/pods/{name}";
+        let log = &paths[format!("{pod}/log")]["get"];
+        assert_eq!(log["operationId"], "readCoreV1NamespacedPodLog");
+        assert_eq!(log["responses"]["200"]["schema"], json!({"type": "string"}));
+        let exec = &paths[format!("{pod}/exec")];
+        assert_eq!(exec["post"]["x-kubernetes-action"], "connect");
+        assert_eq!(exec["get"]["x-kubernetes-group-version-kind"]["kind"], "PodExecOptions");
+        assert_eq!(exec["post"]["operationId"], "connectPostCoreV1NamespacedPodExec");
+        let exec_params: Vec<&str> =
+            exec["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+        assert!(exec_params.contains(&"command") && exec_params.contains(&"tty"), "{exec_params:?}");
+        assert_eq!(
+            paths[format!("{pod}/portforward")]["get"]["operationId"],
+            "connectGetCoreV1NamespacedPodPortForward"
+        );
+        assert_eq!(paths[format!("{pod}/binding")]["post"]["x-kubernetes-group-version-kind"]["kind"], "Binding");
+        assert_eq!(paths["/api/v1/namespaces/{name}/finalize"]["put"]["x-kubernetes-action"], "put");
+        // The protobuf carries them too.
+        let decoded = decoded();
+        let paths = &decoded.paths.as_ref().expect("paths").path;
+        let log = paths.iter().find(|p| p.name == format!("{pod}/log")).and_then(|p| p.value.as_ref());
+        assert_eq!(
+            log.and_then(|l| l.get.as_ref()).map(|g| g.operation_id.as_str()),
+            Some("readCoreV1NamespacedPodLog")
+        );
+    }
+
+    #[test]
     fn every_served_kind_has_a_schema() {
         let (_, kinds) = schemas::definitions();
         for r in RESOURCES {

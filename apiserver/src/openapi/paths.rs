@@ -99,11 +99,12 @@ struct Operation {
     description: String,
     params: Vec<Param>,
     body: Body,
-    /// The definition the success answer is.
+    /// The definition the success answer is; empty for text (logs, streams).
     answer: String,
     /// Success codes besides 200.
     also: &'static [(&'static str, &'static str)],
-    kind: String,
+    /// The group, version and kind the operation is about.
+    gvk: (&'static str, &'static str, &'static str),
 }
 
 /// One path with its operations.
@@ -150,7 +151,7 @@ pub(super) fn resource_paths(r: &ResourceInfo, k: &KindDef) -> Vec<Path> {
         body,
         answer: answer.to_string(),
         also: &[],
-        kind: kind.to_string(),
+        gvk: (r.group, r.version, kind),
     };
     let writes = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
     let patch = [writes.clone(), vec![FORCE]].concat();
@@ -278,6 +279,7 @@ pub(super) fn resource_paths(r: &ResourceInfo, k: &KindDef) -> Vec<Path> {
             ],
         });
     }
+    out.extend(subresources(r, &item, &item_params, &id_gv, ns, &patch));
     let watch_params = with(LIST.to_vec(), &[PRETTY]);
     if r.namespaced {
         out.push(Path {
@@ -336,6 +338,173 @@ pub(super) fn resource_paths(r: &ResourceInfo, k: &KindDef) -> Vec<Path> {
     out
 }
 
+/// The subresources besides `status` that kubelab serves for `r` (as its
+/// discovery lists them): `scale`, a pod's `binding`, `log`, `exec`, `attach`
+/// and `portforward`, a namespace's `finalize`.
+fn subresources(
+    r: &ResourceInfo,
+    item: &str,
+    item_params: &[Param],
+    id_gv: &str,
+    ns: &str,
+    patch: &[Param],
+) -> Vec<Path> {
+    let kind = r.kind;
+    let params = [item_params, &[PRETTY]].concat();
+    let op = |method, action, id: String, description: String, params: Vec<Param>, body, answer: &str, gvk| Operation {
+        method,
+        action,
+        id,
+        description,
+        params,
+        body,
+        answer: answer.to_string(),
+        also: &[],
+        gvk,
+    };
+    let writes = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
+    let mut out = vec![];
+    match (r.group, r.plural) {
+        ("", "replicationcontrollers") | ("apps", "deployments") | ("apps", "replicasets") => {
+            let scale = "io.k8s.api.autoscaling.v1.Scale";
+            let gvk = ("autoscaling", "v1", "Scale");
+            out.push(Path {
+                path: format!("{item}/scale"),
+                params,
+                ops: vec![
+                    op(
+                        "get",
+                        "get",
+                        format!("read{id_gv}{ns}{kind}Scale"),
+                        format!("Reads the scale of the named {kind}."),
+                        vec![],
+                        Body::None,
+                        scale,
+                        gvk,
+                    ),
+                    op(
+                        "put",
+                        "put",
+                        format!("replace{id_gv}{ns}{kind}Scale"),
+                        format!("Replaces the scale of the named {kind}."),
+                        writes,
+                        Body::Object,
+                        scale,
+                        gvk,
+                    ),
+                    op(
+                        "patch",
+                        "patch",
+                        format!("patch{id_gv}{ns}{kind}Scale"),
+                        format!("Partially updates the scale of the named {kind}."),
+                        patch.to_vec(),
+                        Body::Patch,
+                        scale,
+                        gvk,
+                    ),
+                ],
+            });
+        }
+        ("", "namespaces") => out.push(Path {
+            path: format!("{item}/finalize"),
+            params,
+            ops: vec![op(
+                "put",
+                "put",
+                format!("replace{id_gv}NamespaceFinalize"),
+                "Replaces the finalizers of the named Namespace's spec.".into(),
+                writes,
+                Body::Object,
+                &format!("{}{kind}", super::schemas::CORE),
+                ("", "v1", "Namespace"),
+            )],
+        }),
+        ("", "pods") => {
+            out.push(Path {
+                path: format!("{item}/binding"),
+                params: params.clone(),
+                ops: vec![op(
+                    "post",
+                    "post",
+                    format!("create{id_gv}{ns}PodBinding"),
+                    "Binds the named Pod to a node.".into(),
+                    writes,
+                    Body::Object,
+                    &format!("{}Binding", super::schemas::CORE),
+                    ("", "v1", "Binding"),
+                )],
+            });
+            out.push(Path {
+                path: format!("{item}/log"),
+                params: [item_params, POD_LOG].concat(),
+                ops: vec![op(
+                    "get",
+                    "get",
+                    format!("read{id_gv}{ns}PodLog"),
+                    "Reads the log of a container of the named Pod.".into(),
+                    vec![],
+                    Body::None,
+                    "",
+                    ("", "v1", "Pod"),
+                )],
+            });
+            for (sub, options, extra) in [
+                ("attach", "PodAttachOptions", STREAMS),
+                ("exec", "PodExecOptions", STREAMS),
+                ("portforward", "PodPortForwardOptions", PORTS),
+            ] {
+                let mut options_params = extra.to_vec();
+                if sub == "exec" {
+                    options_params.insert(0, query("command", Type::String, "The command to run, one argument each."));
+                }
+                let name = capitalize(sub).replace("forward", "Forward");
+                let connect = |method: &'static str| {
+                    let verb = capitalize(method);
+                    op(
+                        method,
+                        "connect",
+                        format!("connect{verb}{id_gv}{ns}Pod{name}"),
+                        format!("Connects to the {sub} stream of the named Pod."),
+                        vec![],
+                        Body::None,
+                        "",
+                        ("", "v1", options),
+                    )
+                };
+                out.push(Path {
+                    path: format!("{item}/{sub}"),
+                    params: [item_params, &options_params].concat(),
+                    ops: vec![connect("get"), connect("post")],
+                });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+const STREAMS: &[Param] = &[
+    query("container", Type::String, "The container; may be left out for a pod with one container."),
+    query("stderr", Type::Boolean, "Stream the container's standard error."),
+    query("stdin", Type::Boolean, "Stream to the container's standard input."),
+    query("stdout", Type::Boolean, "Stream the container's standard output."),
+    query("tty", Type::Boolean, "Give the container a terminal."),
+];
+const PORTS: &[Param] = &[query("ports", Type::Integer, "The pod ports to forward.")];
+const POD_LOG: &[Param] = &[
+    query("container", Type::String, "The container; may be left out for a pod with one container."),
+    query("follow", Type::Boolean, "Keep streaming the log as the container writes it."),
+    query("insecureSkipTLSVerifyBackend", Type::Boolean, "Do not verify the kubelet's serving certificate."),
+    query("limitBytes", Type::Integer, "Stop after this many bytes."),
+    PRETTY,
+    query("previous", Type::Boolean, "The log of the container's previous instance."),
+    query("sinceSeconds", Type::Integer, "Only lines written in the last this many seconds."),
+    query("sinceTime", Type::String, "Only lines written after this RFC 3339 time."),
+    query("stream", Type::String, "Which stream: All, Stdout or Stderr."),
+    query("tailLines", Type::Integer, "Only this many lines from the end."),
+    query("timestamps", Type::Boolean, "Begin each line with its RFC 3339 timestamp."),
+];
+
 fn path_param(name: &'static str, description: &'static str) -> Param {
     Param { name, in_path: true, ty: Type::String, description }
 }
@@ -365,7 +534,7 @@ impl Path {
                 );
             }
             let mut responses = Map::new();
-            let answer = json!({"$ref": format!("{DEFINITIONS}{}", op.answer)});
+            let answer = answer_schema(op, DEFINITIONS);
             responses.insert("200".into(), json!({"description": "OK", "schema": answer}));
             for (code, text) in op.also {
                 responses.insert(code.to_string(), json!({"description": text, "schema": answer}));
@@ -402,8 +571,9 @@ impl Path {
                     types.iter().map(|t| (t.to_string(), json!({"schema": schema}))).collect();
                 o.insert("requestBody".into(), json!({"content": content, "required": op.body != Body::DeleteOptions}));
             }
+            let answer = answer_schema(op, super::COMPONENTS);
             let content: Map<String, Value> =
-                produces(op).iter().map(|t| (t.to_string(), json!({"schema": schema_ref(&op.answer)}))).collect();
+                produces(op).iter().map(|t| (t.to_string(), json!({"schema": answer}))).collect();
             let mut responses = Map::new();
             responses.insert("200".into(), json!({"description": "OK", "content": content}));
             for (code, text) in op.also {
@@ -426,12 +596,24 @@ fn common(op: &Operation, group: &str, version: &str) -> Map<String, Value> {
     o.insert("operationId".into(), json!(op.id));
     o.insert("tags".into(), json!([tag]));
     o.insert("x-kubernetes-action".into(), json!(op.action));
-    o.insert("x-kubernetes-group-version-kind".into(), json!({"group": group, "kind": op.kind, "version": version}));
+    let (group, version, kind) = op.gvk;
+    o.insert("x-kubernetes-group-version-kind".into(), json!({"group": group, "kind": kind, "version": version}));
     o
+}
+
+/// The schema of an operation's success answer, references starting with `refs`.
+fn answer_schema(op: &Operation, refs: &str) -> Value {
+    if op.answer.is_empty() {
+        json!({"type": "string"})
+    } else {
+        json!({"$ref": format!("{refs}{}", op.answer)})
+    }
 }
 
 fn produces(op: &Operation) -> &'static [&'static str] {
     match op.action {
+        "connect" => &["*/*"],
+        _ if op.answer.is_empty() => &["text/plain", "application/json", "application/yaml"],
         "list" | "watch" | "watchlist" => &["application/json", "application/yaml", "application/json;stream=watch"],
         _ => &["application/json", "application/yaml"],
     }

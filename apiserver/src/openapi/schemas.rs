@@ -6,6 +6,7 @@
 //! merge patches merge by key marked with `x-kubernetes-patch-merge-key`.
 
 use api::registry::RESOURCES;
+use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
@@ -16,6 +17,8 @@ use serde_json::{json, Map, Value};
 pub(super) const DEFINITIONS: &str = "#/definitions/";
 /// The prefix of apimachinery's meta/v1 definitions.
 pub(super) const META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.";
+/// The prefix of the core group's definitions.
+pub(super) const CORE: &str = "io.k8s.api.core.v1.";
 
 /// One served kind: its group, version and kind, and its definition's name.
 #[derive(Debug, Clone)]
@@ -121,7 +124,14 @@ pub(super) fn definitions() -> (Map<String, Value>, Vec<KindDef>) {
     generator.subschema_for::<meta::Status>();
     generator.subschema_for::<meta::WatchEvent<core::Pod>>();
     generator.subschema_for::<meta::Patch>();
+    let scale = generator.subschema_for::<Scale>();
     let mut defs = generator.take_definitions(false);
+    if let Some(Value::Object(def)) = scale.get("$ref").and_then(Value::as_str).and_then(|r| {
+        let name = r.strip_prefix(DEFINITIONS)?;
+        defs.get_mut(name)
+    }) {
+        set_gvk(def, Scale::GROUP, Scale::VERSION, Scale::KIND);
+    }
 
     for k in &kinds {
         if let Some(Value::Object(def)) = defs.get_mut(&k.name) {
