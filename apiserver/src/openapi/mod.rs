@@ -99,7 +99,7 @@ impl OpenApi {
         for (gv, doc_paths) in v3_docs {
             let mut used = vec![];
             for p in doc_paths.values() {
-                used_v3_refs(p, &mut used);
+                schemas::refs(p, COMPONENTS, &mut used);
             }
             let schemas: Map<String, Value> = schemas::reachable(&defs, used)
                 .into_iter()
@@ -131,28 +131,6 @@ fn hash(doc: &[u8]) -> String {
         h.finish()
     };
     format!("{:016X}{:016X}", half(0), half(1))
-}
-
-/// The definition names a v3 value references.
-fn used_v3_refs(v: &Value, out: &mut Vec<String>) {
-    let mut v2_refs = vec![];
-    schemas::refs(&v3_refs_as_v2(v), &mut v2_refs);
-    out.extend(v2_refs);
-}
-
-fn v3_refs_as_v2(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| match (k.as_str(), v) {
-                    ("$ref", Value::String(r)) => (k.clone(), json!(r.replace(COMPONENTS, schemas::DEFINITIONS))),
-                    _ => (k.clone(), v3_refs_as_v2(v)),
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(v3_refs_as_v2).collect()),
-        other => other.clone(),
-    }
 }
 
 /// A v2 definition as v3 writes it (see [`v3_schema`]); IntOrString and
@@ -275,8 +253,8 @@ mod tests {
         let names: Vec<&str> =
             doc.definitions.as_ref().unwrap().additional_properties.iter().map(|d| d.name.as_str()).collect();
         let mut refs = vec![];
-        schemas::refs(&v2()["definitions"], &mut refs);
-        schemas::refs(&v2()["paths"], &mut refs);
+        schemas::refs(&v2()["definitions"], schemas::DEFINITIONS, &mut refs);
+        schemas::refs(&v2()["paths"], schemas::DEFINITIONS, &mut refs);
         for r in refs {
             assert!(names.contains(&r.as_str()), "dangling reference to {r}");
         }
@@ -415,6 +393,15 @@ mod tests {
         let int_or_string = &schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"];
         assert_eq!(int_or_string["oneOf"], json!([{"type": "integer"}, {"type": "string"}]));
         assert!(int_or_string.get("type").is_none());
+        // Every document's references resolve within it.
+        for gv in OpenApi::get().v3.keys() {
+            let doc = v3_doc(gv);
+            let mut refs = vec![];
+            schemas::refs(&doc, COMPONENTS, &mut refs);
+            for r in refs {
+                assert!(doc["components"]["schemas"].get(&r).is_some(), "{gv}: dangling reference to {r}");
+            }
+        }
         let body = serde_json::to_string(&doc).expect("JSON");
         assert!(!body.contains("#/definitions/"), "v2 reference left in v3");
         // Binding is create-only, as in Kubernetes.

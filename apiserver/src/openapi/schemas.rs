@@ -244,7 +244,7 @@ pub(super) fn reachable(defs: &Map<String, Value>, roots: impl IntoIterator<Item
             continue;
         }
         if let Some(def) = defs.get(&name) {
-            refs(def, &mut todo);
+            refs(def, DEFINITIONS, &mut todo);
         }
         seen.push(name);
     }
@@ -252,22 +252,22 @@ pub(super) fn reachable(defs: &Map<String, Value>, roots: impl IntoIterator<Item
     seen
 }
 
-/// Collects the definition names `v` references.
-pub(super) fn refs(v: &Value, out: &mut Vec<String>) {
+/// Collects the definition names `v` references, references starting with `prefix`.
+pub(super) fn refs(v: &Value, prefix: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
                 match (k.as_str(), v) {
                     ("$ref", Value::String(r)) => {
-                        if let Some(name) = r.strip_prefix(DEFINITIONS) {
+                        if let Some(name) = r.strip_prefix(prefix) {
                             out.push(name.to_string());
                         }
                     }
-                    _ => refs(v, out),
+                    _ => refs(v, prefix, out),
                 }
             }
         }
-        Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+        Value::Array(a) => a.iter().for_each(|v| refs(v, prefix, out)),
         _ => {}
     }
 }
