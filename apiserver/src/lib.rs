@@ -6,6 +6,7 @@
 //! - [`strategy`]: the `Strategy` trait, everything the registry asks of a kind.
 //! - [`kinds`]: one strategy per kind with rules of its own, and the table of them.
 //! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`openapi`]: the OpenAPI v2 and v3 documents kubectl reads for `explain` and validation.
 //! - `testing` (feature `testing`): an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`http`]: Kubernetes' REST API over the same registry, on the same address.
@@ -15,6 +16,7 @@ pub mod alloc;
 pub mod coalesce;
 pub mod http;
 pub mod kinds;
+pub mod openapi;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
