@@ -166,7 +166,7 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
         (Method::GET, true, "") if r.watch || q.flag("watch")? => {
             watch::serve(front, info, ns, &q, format, include).await
         }
-        (Method::GET, false, "") if r.watch => {
+        (Method::GET, false, "") if r.watch || q.flag("watch")? => {
             let mut by_name = q;
             by_name
                 .set("fieldSelector", &join_selector(by_name.get("fieldSelector"), &format!("metadata.name={name}")));
@@ -208,8 +208,10 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
                 return respond::object(StatusCode::OK, info, &raw, format, include);
             }
             let obj = registry.delete(info, ns, name, &opts).await?;
-            if meta::deletion_timestamp(&obj).is_some() {
-                // Still there: marked for graceful deletion or held by finalizers.
+            // An object still there (marked for graceful deletion, or held by
+            // finalizers) is returned; so is a deleted pod, as kube-apiserver's
+            // pod storage returns the deleted object. Others answer a Status.
+            if meta::deletion_timestamp(&obj).is_some() || info.plural == "pods" {
                 return Ok(respond::value(StatusCode::OK, info, &obj, format, include));
             }
             Ok(respond::success(
