@@ -6,6 +6,7 @@
 //! - [`strategy`]: the `Strategy` trait, everything the registry asks of a kind.
 //! - [`kinds`]: one strategy per kind with rules of its own, and the table of them.
 //! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`openapi`]: the OpenAPI v2 and v3 documents kubectl reads for `explain` and validation.
 //! - `testing` (feature `testing`): an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`http`]: Kubernetes' REST API over the same registry, on the same address.
@@ -15,6 +16,7 @@ pub mod alloc;
 pub mod coalesce;
 pub mod http;
 pub mod kinds;
+pub mod openapi;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
@@ -167,6 +169,10 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let advertise_address = services.advertise_address;
+    // The OpenAPI documents take a moment to build: do it now, not in the first kubectl's request.
+    tokio::task::spawn_blocking(|| {
+        openapi::OpenApi::get();
+    });
     let registry = Arc::new(registry::Registry::with_services(store, services).with_event_ttl(event_ttl));
     registry.bootstrap().await?;
     let namespaces = tokio::spawn(registry.clone().watch_namespaces());
