@@ -499,9 +499,71 @@ async fn media_types_methods_and_sizes_are_checked() {
     // 413: over the 3 MiB kube-apiserver reads (limitedReadBody).
     let mut big = pod("big");
     big["metadata"]["annotations"] = json!({"filler": "x".repeat(4 << 20)});
-    let s = api.post(PODS, &big).await.failure(&mut diffs, 413, "RequestEntityTooLarge");
-    soft_eq!(diffs, s["message"], "Request entity too large: limit is 3145728");
+    match send_oversized(&server.apiserver.addr, PODS, big.to_string().into_bytes()).await {
+        Ok(r) => {
+            let s = r.failure(&mut diffs, 413, "RequestEntityTooLarge");
+            soft_eq!(diffs, s["message"], "Request entity too large: limit is 3145728");
+        }
+        Err(e) => diffs.note(format!("no 413 for a 4 MiB body: {e}")),
+    }
     soft_eq!(diffs, api.pod_names().await, ["web"]);
+}
+
+/// POSTs a body larger than the server reads over a plain TCP connection,
+/// reading the answer while still writing, as Go's client does: a server
+/// that answers early must let the answer arrive (Go's lingers before it
+/// closes) rather than reset the connection under it.
+async fn send_oversized(addr: &str, path: &str, body: Vec<u8>) -> Result<Reply, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let (mut rd, mut wr) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {JSON}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let writer = tokio::spawn(async move {
+        // The server may stop reading at its limit: a failed write is expected.
+        let _ = wr.write_all(head.as_bytes()).await;
+        let _ = wr.write_all(&body).await;
+        wr
+    });
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let read = async {
+        loop {
+            let n = rd.read(&mut buf).await.map_err(|e| format!("{e} after {} bytes of answer", raw.len()))?;
+            if n == 0 {
+                return Ok::<(), String>(());
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                if length.is_some_and(|len| raw.len() >= end + 4 + len) {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read).await.map_err(|_| "no answer within 20s".to_string())??;
+    writer.abort();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("the connection closed before an answer")?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let code: u16 =
+        head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or(format!("no status in {head:?}"))?;
+    let mut headers = HeaderMap::new();
+    for line in head.lines().skip(1) {
+        if let Some((k, v)) = line.split_once(':') {
+            if let (Ok(k), Ok(v)) = (k.trim().parse::<hyper::header::HeaderName>(), v.trim().parse()) {
+                headers.insert(k, v);
+            }
+        }
+    }
+    let status = StatusCode::from_u16(code).map_err(|e| e.to_string())?;
+    Ok(Reply { status, headers, body: raw[end + 4..].to_vec() })
 }
 
 // ---- the verbs ----
@@ -787,12 +849,10 @@ async fn bookmarks_and_initial_events() {
     // Without allowWatchBookmarks, none.
     let mut w = api.watch(&format!("{PODS}?watch=1&resourceVersion={now}&timeoutSeconds=4")).await;
     soft_eq!(diffs, w.kind_and_name().await, ("ADDED".into(), "d".into()));
-    loop {
-        match w.next(Duration::from_secs(10)).await {
-            Next::Event(ev) => panic!("no bookmarks unless asked for: {ev}"),
-            Next::End => break,
-            Next::Quiet => panic!("the stream did not end after timeoutSeconds=4"),
-        }
+    match w.next(Duration::from_secs(10)).await {
+        Next::Event(ev) => diffs.note(format!("no bookmarks unless asked for: {ev}")),
+        Next::End => {}
+        Next::Quiet => diffs.note("the stream did not end after timeoutSeconds=4".into()),
     }
 }
 
