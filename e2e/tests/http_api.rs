@@ -611,6 +611,32 @@ async fn create_get_update_delete() {
     );
     api.get(&format!("{DEPLOYMENTS}/web")).await.failure(&mut diffs, 404, "NotFound");
 
+    // Without apiVersion and kind, the URL says what the body is.
+    let mut bare = pod("bare");
+    bare.as_object_mut().unwrap().retain(|k, _| k != "apiVersion" && k != "kind");
+    let r = api.post(PODS, &bare).await;
+    soft_eq!(diffs, r.status.as_u16(), 201, "{}", r.text());
+    let b = r.json();
+    soft_eq!(diffs, (b["kind"].as_str(), b["apiVersion"].as_str()), (Some("Pod"), Some("v1")), "{b}");
+
+    // An unknown field: stored without it, with a warning (fieldValidation
+    // defaults to Warn); refused under Strict, which kubectl 1.33 sends.
+    let mut extra = pod("extra");
+    extra["spec"]["frob"] = json!(1);
+    let r = api.post(PODS, &extra).await;
+    soft_eq!(diffs, r.status.as_u16(), 201, "{}", r.text());
+    soft!(diffs, r.header("warning").contains(r#"unknown field \"spec.frob\""#), "Warning: {:?}", r.header("warning"));
+    let mut strict = pod("strict");
+    strict["spec"]["frob"] = json!(1);
+    let s = api.post(&format!("{PODS}?fieldValidation=Strict"), &strict).await.failure(&mut diffs, 400, "BadRequest");
+    // transformDecodeError wraps the strict error.
+    soft_eq!(
+        diffs,
+        s["message"],
+        r#"Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.frob""#
+    );
+    api.get(&format!("{PODS}/strict")).await.failure(&mut diffs, 404, "NotFound");
+
     // A YAML body is read like JSON.
     let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: from-yaml\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
     let r = api.send(Method::POST, PODS, &[("content-type", "application/yaml")], yaml.as_bytes().to_vec()).await;
