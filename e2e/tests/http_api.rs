@@ -649,6 +649,53 @@ async fn create_get_update_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_preconditions_and_collections() {
+    let server = Server::start();
+    let api = Api::new(&server);
+    let mut diffs = Diffs::default();
+    let web = api.create(PODS, &labelled_pod("web", "web")).await;
+    for name in ["db-0", "db-1"] {
+        api.create(PODS, &labelled_pod(name, "db")).await;
+    }
+
+    // Preconditions in DeleteOptions: a stale uid is a Conflict, and nothing goes.
+    let opts = json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "not-the-uid"}});
+    let r = api
+        .send(Method::DELETE, &format!("{PODS}/web"), &[("content-type", JSON)], opts.to_string().into_bytes())
+        .await;
+    let s = r.failure(&mut diffs, 409, "Conflict");
+    let msg = s["message"].as_str().unwrap_or("");
+    soft!(
+        diffs,
+        msg.starts_with(
+            r#"Operation cannot be fulfilled on pods "web": Precondition failed: UID in precondition: not-the-uid"#
+        ),
+        "{s}"
+    );
+    let uid = web["metadata"]["uid"].as_str().unwrap();
+    let opts = json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": uid}});
+    let r = api
+        .send(Method::DELETE, &format!("{PODS}/web"), &[("content-type", JSON)], opts.to_string().into_bytes())
+        .await;
+    soft_eq!(diffs, r.status.as_u16(), 200, "{}", r.text());
+
+    // deletecollection: the objects that went, as a list.
+    let r = api.send(Method::DELETE, &format!("{PODS}?labelSelector=app%3Ddb"), &[], Vec::new()).await;
+    let gone = r.expect(200);
+    soft_eq!(diffs, gone["kind"], "PodList", "{gone}");
+    let mut went = names(&gone);
+    went.sort();
+    soft_eq!(diffs, went, ["db-0", "db-1"]);
+    soft_eq!(diffs, api.pod_names().await, Vec::<String>::new());
+
+    // The deprecated /watch/ prefix is a watch.
+    let now = rv(&api.get(PODS).await.expect(200));
+    let mut w = api.watch(&format!("/api/v1/watch/namespaces/default/pods?resourceVersion={now}")).await;
+    api.create(PODS, &pod("again")).await;
+    soft_eq!(diffs, w.kind_and_name().await, ("ADDED".to_string(), "again".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_select_page_and_read_at_a_version() {
     let server = Server::start();
     let api = Api::new(&server);
