@@ -1027,6 +1027,71 @@ async fn merge_json_and_strategic_merge_patches() {
     api.patch(&path, MERGE, &json!({"spec": {"replicas": -3}})).await.failure(&mut diffs, 422, "Invalid");
 }
 
+/// Server-side apply (`kubectl apply --server-side`): a YAML body, a field
+/// manager, conflicts between managers, `force`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply() {
+    let server = Server::start();
+    let api = Api::new(&server);
+    let mut diffs = Diffs::default();
+    let path = format!("{DEPLOYMENTS}/web");
+    let manifest = |replicas: u32| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  \
+             selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    \
+             spec: {{containers: [{{name: a, image: nginx}}]}}\n"
+        )
+        .into_bytes()
+    };
+    let apply = |query: &str, body: Vec<u8>| {
+        let path = format!("{path}?{query}");
+        let api = &api;
+        async move { api.send(Method::PATCH, &path, &[("content-type", "application/apply-patch+yaml")], body).await }
+    };
+
+    // ValidatePatchOptions: apply needs a field manager.
+    let s = apply("", manifest(2)).await.failure(&mut diffs, 422, "Invalid");
+    soft_eq!(diffs, s["details"]["kind"], "PatchOptions", "{s}");
+    soft_eq!(diffs, causes(&s), [("FieldValueRequired".to_string(), "fieldManager".to_string())]);
+
+    // Applying what does not exist creates it: 201.
+    let r = apply("fieldManager=kubectl", manifest(2)).await;
+    soft_eq!(diffs, r.status.as_u16(), 201, "{}", r.text());
+    let created = api.get(&path).await;
+    if created.status != StatusCode::OK {
+        diffs.note(format!("apply did not create the deployment: {}", created.text()));
+        return;
+    }
+    let created = created.json();
+    let managers: Vec<(String, String)> = created["metadata"]["managedFields"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|e| (e["manager"].as_str().unwrap_or("").into(), e["operation"].as_str().unwrap_or("").into()))
+                .collect()
+        })
+        .unwrap_or_default();
+    soft_eq!(diffs, managers, [("kubectl".to_string(), "Apply".to_string())], "{}", created["metadata"]);
+
+    // Another manager setting a field kubectl owns, to another value: a conflict naming both.
+    let r = apply("fieldManager=other", manifest(5)).await;
+    let s = r.failure(&mut diffs, 409, "Conflict");
+    soft_eq!(diffs, s["message"], r#"Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas"#);
+    soft_eq!(
+        diffs,
+        s["details"]["causes"],
+        json!([{"reason": "FieldManagerConflict", "message": r#"conflict with "kubectl""#, "field": ".spec.replicas"}])
+    );
+    soft_eq!(diffs, api.get(&path).await.expect(200)["spec"]["replicas"], 2);
+
+    // force=true takes the field over.
+    let r = apply("fieldManager=other&force=true", manifest(5)).await;
+    soft_eq!(diffs, r.status.as_u16(), 200, "{}", r.text());
+    soft_eq!(diffs, api.get(&path).await.expect(200)["spec"]["replicas"], 5);
+    // force belongs to apply alone.
+    api.patch(&format!("{path}?force=true"), MERGE, &json!({})).await.failure(&mut diffs, 422, "Invalid");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scale_subresource_of_a_deployment() {
     let server = Server::start();
