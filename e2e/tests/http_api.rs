@@ -7,6 +7,11 @@
 //! codes, reasons, messages and the shapes of Status objects, lists, watch
 //! streams, discovery and Tables. A test that fails here names a place where
 //! a client written for Kubernetes would see something else.
+//!
+//! Each test checks everything it can and lists every difference at its end
+//! ([`Diffs`]), so one run tells the server's owners all there is to fix;
+//! only what later steps depend on (an object created, an event arrived)
+//! stops a test at once. Each test has its own etcd and apiserver.
 
 use bytes::Bytes;
 use e2e::Server;
@@ -146,6 +151,7 @@ impl Api {
         Self { client: Client::builder(TokioExecutor::new()).build_http(), base: server.url() }
     }
 
+    /// Sends a request; the answer with its body still to read (a watch's never ends).
     async fn start(
         &self,
         method: Method,
@@ -164,6 +170,7 @@ impl Api {
             .unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
+    /// Sends a request and reads the whole answer.
     async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Reply {
         let resp = self.start(method, path, headers, body).await;
         let (parts, body) = resp.into_parts();
@@ -218,6 +225,7 @@ impl Api {
             .collect()
     }
 
+    /// Starts a watch (the path carries `watch=1` or the `/watch/` prefix).
     async fn watch(&self, path: &str) -> Watch {
         self.watch_as(path, JSON).await
     }
