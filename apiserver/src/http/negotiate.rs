@@ -159,16 +159,25 @@ impl Query {
         }
     }
 
-    /// `dryRun`: absent, or `All` (the only stage Kubernetes has).
-    pub fn dry_run(&self) -> Result<bool, ApiError> {
+    /// `dryRun`: absent, or `All` (the only stage Kubernetes has). Anything
+    /// else is Invalid on the verb's options (`CreateOptions`, ...), as
+    /// kube-apiserver validates them.
+    pub fn dry_run(&self, options: &str) -> Result<bool, ApiError> {
         match self.0.get("dryRun").map(String::as_str) {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => {
-                Err(ApiError::bad_request(format!("Invalid dry run value: {other:?}: supported values: \"All\"")))
-            }
+            Some(other) => Err(invalid_dry_run(options, other)),
         }
     }
+}
+
+/// The error for a dry-run stage Kubernetes does not have.
+pub fn invalid_dry_run(options: &str, value: &str) -> ApiError {
+    ApiError::invalid(
+        &format!("{options}.meta.k8s.io"),
+        "",
+        vec![api::FieldError::not_supported("dryRun", format!("{value:?}"), &["All"])],
+    )
 }
 
 #[cfg(test)]
@@ -224,8 +233,10 @@ mod tests {
         assert!(q.flag("watch").unwrap());
         assert_eq!(q.get("labelSelector"), "app=kubia,env in (a)");
         assert_eq!(q.int("limit").unwrap(), Some(5));
-        assert!(q.dry_run().unwrap());
-        assert!(Query::parse(Some("dryRun=Some")).dry_run().is_err());
+        assert!(q.dry_run("CreateOptions").unwrap());
+        let err = Query::parse(Some("dryRun=Some")).dry_run("CreateOptions").unwrap_err();
+        assert_eq!(err.code(), 422);
+        assert!(err.message.starts_with("CreateOptions.meta.k8s.io \"\" is invalid: dryRun"), "{}", err.message);
         assert!(Query::parse(Some("limit=x")).int("limit").is_err());
         assert!(Query::parse(Some("watch=maybe")).flag("watch").is_err());
     }
