@@ -9,6 +9,7 @@
 //! - `testing` (feature `testing`): an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
+//! - [`streams`]: exec, attach and port-forward over HTTP (SPDY and WebSocket), for real clients.
 
 pub mod alloc;
 pub mod coalesce;
@@ -19,6 +20,7 @@ pub mod registry;
 pub mod service;
 pub mod store;
 pub mod strategy;
+pub mod streams;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
