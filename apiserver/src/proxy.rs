@@ -1,4 +1,4 @@
-//! Logs, exec and port-forward: the apiserver finds the node a pod runs on and
+//! Logs, exec, attach and port-forward: the apiserver finds the node a pod runs on and
 //! relays the call to that node's kubelet (its NodeAgent service), as the
 //! Kubernetes apiserver proxies these requests to the kubelet's API. kubectl
 //! only ever talks to the apiserver.
@@ -105,6 +105,18 @@ impl StreamingService {
         Ok(agent.exec(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
     }
 
+    /// Attaches to the main process of a container on the pod's kubelet;
+    /// `start` names the container (no command), `input` as for exec.
+    pub async fn attach_session(
+        &self,
+        start: ExecStart,
+        input: impl Stream<Item = ExecInput> + Send + 'static,
+    ) -> Result<Incoming<ExecOutput>, Status> {
+        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
+        let head = ExecInput { input: Some(exec_input::Input::Start(start)) };
+        Ok(agent.attach(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
+    }
+
     /// Opens one port-forward connection on the pod's kubelet; `input` is the
     /// data after `start` (a frame with `close` half-closes). Shared by the
     /// gRPC `PortForward` and the HTTP port-forward endpoints (`streams`).
@@ -145,6 +157,7 @@ impl Streaming for StreamingService {
     type LogsStream = BoxStream<LogChunk>;
     type ExecStream = BoxStream<ExecOutput>;
     type PortForwardStream = BoxStream<PortForwardFrame>;
+    type AttachStream = BoxStream<ExecOutput>;
 
     async fn logs(&self, req: Request<LogsRequest>) -> Result<Response<Self::LogsStream>, Status> {
         let req = req.into_inner();
@@ -161,6 +174,17 @@ impl Streaming for StreamingService {
         };
         let start = start.clone();
         let stream = self.exec_session(start, rest(incoming)).await?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn attach(&self, req: Request<Incoming<ExecInput>>) -> Result<Response<Self::AttachStream>, Status> {
+        let mut incoming = req.into_inner();
+        let head = first(&mut incoming).await?;
+        let Some(exec_input::Input::Start(start)) = &head.input else {
+            return Err(status(ApiError::bad_request("the first attach message must be `start`")));
+        };
+        let start = start.clone();
+        let stream = self.attach_session(start, rest(incoming)).await?;
         Ok(Response::new(Box::pin(stream)))
     }
 

@@ -29,6 +29,8 @@ pub struct Call {
     output: tonic::Streaming<ExecOutput>,
     /// The command, for the exit status's message.
     command: Vec<String>,
+    /// An attach ends well when the process does, with no exit code to report.
+    attach: bool,
 }
 
 /// Starts the command (or attaches) on the pod's kubelet, before the upgrade,
@@ -40,12 +42,6 @@ pub async fn start(
     options: &ExecOptions,
     kind: StreamKind,
 ) -> Result<Call, ApiError> {
-    if kind == StreamKind::Attach {
-        return Err(ApiError::new(
-            api::Reason::MethodNotAllowed,
-            "attach is not supported by this server yet; use exec".to_string(),
-        ));
-    }
     let (input, rx) = mpsc::channel(64);
     let rest = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
     let start = ExecStart {
@@ -58,8 +54,12 @@ pub async fn start(
         cols: 0,
         rows: 0,
     };
-    let output = streaming.exec_session(start, rest).await.map_err(|s| proto::status::from_status("kubelet", s))?;
-    Ok(Call { input, output, command: options.command.clone() })
+    let output = match kind {
+        StreamKind::Attach => streaming.attach_session(start, rest).await,
+        _ => streaming.exec_session(start, rest).await,
+    };
+    let output = output.map_err(|s| proto::status::from_status("kubelet", s))?;
+    Ok(Call { input, output, command: options.command.clone(), attach: kind == StreamKind::Attach })
 }
 
 /// How the command ended.
@@ -116,7 +116,8 @@ enum Next {
     Done(Outcome),
 }
 
-/// The next piece of output, or how the command ended.
+/// The next piece of output, or how the command ended. `exit` starts as
+/// `Some(0)` for an attach, which has no exit code.
 async fn next(output: &mut tonic::Streaming<ExecOutput>, exit: &mut Option<i32>) -> Next {
     loop {
         match output.message().await {
@@ -182,7 +183,7 @@ pub async fn over_spdy<T: AsyncRead + AsyncWrite + Send + 'static>(
     options: ExecOptions,
     call: Call,
 ) {
-    let Call { input, mut output, command } = call;
+    let Call { input, mut output, command, attach } = call;
     let mut session = Session::server(io);
     let sender = session.sender();
     let (ids_tx, mut ids_rx) = mpsc::channel::<(String, u32)>(8);
@@ -232,7 +233,7 @@ pub async fn over_spdy<T: AsyncRead + AsyncWrite + Send + 'static>(
     }
     let stdout = ids.get("stdout").copied();
     let stderr = ids.get("stderr").copied();
-    let mut exit = None;
+    let mut exit = attach.then_some(0);
     let outcome = loop {
         match next(&mut output, &mut exit).await {
             Next::Stdout(b) => {
@@ -269,7 +270,7 @@ pub async fn over_spdy<T: AsyncRead + AsyncWrite + Send + 'static>(
 /// Serves an upgraded WebSocket: stdin, resizes and (v5) the close of stdin
 /// in; output, then the outcome on channel 3, out.
 pub async fn over_websocket(ws: Ws, protocol: ChannelProtocol, options: ExecOptions, call: Call) {
-    let Call { input, mut output, command } = call;
+    let Call { input, mut output, command, attach } = call;
     let (mut sink, mut incoming) = ws.split();
     let wants_stdin = options.stdin;
     let mut reader = tokio::spawn(async move {
@@ -313,7 +314,7 @@ pub async fn over_websocket(ws: Ws, protocol: ChannelProtocol, options: ExecOpti
         3
     };
     let mut open = sink.send(protocol.message(first, &[])).await.is_ok();
-    let mut exit = None;
+    let mut exit = attach.then_some(0);
     let outcome = loop {
         match next(&mut output, &mut exit).await {
             Next::Stdout(b) if open && options.stdout => open = sink.send(protocol.message(1, &b)).await.is_ok(),

@@ -37,6 +37,7 @@ impl NodeAgent for FakeKubelet {
     type LogsStream = Out<LogChunk>;
     type ExecStream = Out<ExecOutput>;
     type PortForwardStream = Out<PortForwardFrame>;
+    type AttachStream = Out<ExecOutput>;
 
     async fn logs(&self, _: Request<LogsRequest>) -> Result<tonic::Response<Self::LogsStream>, Status> {
         Err(Status::unimplemented("no logs here"))
@@ -89,6 +90,30 @@ impl NodeAgent for FakeKubelet {
         Ok(tonic::Response::new(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|m| (m, rx))
         }))))
+    }
+
+    /// Attaching says hello on stdout, echoes stdin until it closes, and ends without an exit code.
+    async fn attach(
+        &self,
+        req: Request<tonic::Streaming<ExecInput>>,
+    ) -> Result<tonic::Response<Self::AttachStream>, Status> {
+        let mut input = req.into_inner();
+        let Some(ExecInput { input: Some(exec_input::Input::Start(start)) }) = input.message().await? else {
+            return Err(Status::invalid_argument("start first"));
+        };
+        assert!(start.command.is_empty(), "an attach runs no command");
+        let hello = futures::stream::once(async move {
+            out(exec_output::Output::Stdout(format!("attached to {}\n", start.container).into_bytes()))
+        });
+        let echo = futures::stream::unfold(input, |mut input| async move {
+            match input.message().await {
+                Ok(Some(ExecInput { input: Some(exec_input::Input::Stdin(data)) })) => {
+                    Some((out(exec_output::Output::Stdout(data)), input))
+                }
+                _ => None,
+            }
+        });
+        Ok(tonic::Response::new(Box::pin(hello.chain(echo))))
     }
 
     async fn port_forward(
@@ -521,4 +546,29 @@ async fn websocket_port_forward_opens_each_channel_with_its_port() {
         got,
         [Message::binary(vec![0, 7, 0]), Message::binary(vec![1, 7, 0]), Message::binary(b"\x00X".to_vec())]
     );
+}
+
+#[tokio::test]
+async fn attach_over_spdy_and_websocket_ends_in_success() {
+    let addr = server().await;
+    let mut all = SPDY_UPGRADE.to_vec();
+    all.push(("X-Stream-Protocol-Version", "v4.channel.k8s.io"));
+    let path = "/api/v1/namespaces/default/pods/p/attach?container=main&stdin=true&stdout=true";
+    let (code, head, tcp) = request(addr, "POST", path, &all).await;
+    assert_eq!(code, 101, "{head}");
+    let mut session = Session::client(tcp);
+    let mut error = session.open(headers(&[("streamType", "error")])).await.unwrap();
+    let stdin = session.open(headers(&[("streamType", "stdin")])).await.unwrap();
+    let mut stdout = session.open(headers(&[("streamType", "stdout")])).await.unwrap();
+    stdin.sender.data(stdin.id, b"typed", true).await;
+    assert_eq!(read_all(&mut stdout).await, b"attached to main\ntyped");
+    let status: Value = serde_json::from_slice(&read_all(&mut error).await).unwrap();
+    assert_eq!(status["status"], "Success");
+
+    let (mut ws, _) = websocket(addr, path, "v5.channel.k8s.io").await;
+    ws.send(Message::binary(vec![255, 0])).await.unwrap();
+    let got = messages(&mut ws).await;
+    assert_eq!(got[1], Message::binary(b"\x01attached to main\n".to_vec()));
+    let status: Value = serde_json::from_slice(&got[2].clone().into_data()[1..]).unwrap();
+    assert_eq!(status["status"], "Success");
 }
