@@ -7,21 +7,17 @@
 
 use super::spdy::{self, Session};
 use super::ws::{ChannelProtocol, ResizeParser, CLOSE_CHANNEL};
-use super::{ExecOptions, StreamKind, Ws, STREAM_CREATION_TIMEOUT};
+use super::{ExecOptions, StreamKind, Ws, CLOSE_GRACE, STREAM_CREATION_TIMEOUT};
 use crate::proxy::StreamingService;
 use api::ApiError;
 use futures::{SinkExt, StreamExt};
 use proto::{exec_input, exec_output, ExecInput, ExecOutput, ExecStart, TerminalSize};
 use std::collections::HashMap;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-
-/// How long a finished session waits for the client to close its side.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// A started exec or attach on the kubelet: where input goes, where output comes from.
 pub struct Call {
@@ -235,18 +231,17 @@ pub async fn over_spdy<T: AsyncRead + AsyncWrite + Send + 'static>(
     let stderr = ids.get("stderr").copied();
     let mut exit = attach.then_some(0);
     let outcome = loop {
-        match next(&mut output, &mut exit).await {
-            Next::Stdout(b) => {
-                if let Some(id) = stdout {
-                    sender.data(id, &b, false).await;
-                }
-            }
-            Next::Stderr(b) => {
-                if let Some(id) = stderr.or(stdout) {
-                    sender.data(id, &b, false).await;
-                }
-            }
+        let (id, data) = match next(&mut output, &mut exit).await {
+            Next::Stdout(b) => (stdout, b),
+            Next::Stderr(b) => (stderr.or(stdout), b),
             Next::Done(outcome) => break outcome,
+        };
+        if let Some(id) = id {
+            if !sender.data(id, &data, false).await {
+                // The client is gone; dropping the call ends it on the kubelet.
+                acceptor.abort();
+                return;
+            }
         }
     };
     for id in [stdout, stderr].into_iter().flatten() {
@@ -316,17 +311,22 @@ pub async fn over_websocket(ws: Ws, protocol: ChannelProtocol, options: ExecOpti
     let mut open = sink.send(protocol.message(first, &[])).await.is_ok();
     let mut exit = attach.then_some(0);
     let outcome = loop {
+        if !open {
+            // The client is gone; dropping the call ends it on the kubelet.
+            break None;
+        }
         match next(&mut output, &mut exit).await {
-            Next::Stdout(b) if open && options.stdout => open = sink.send(protocol.message(1, &b)).await.is_ok(),
-            Next::Stderr(b) if open && options.stderr => {
+            Next::Stdout(b) if options.stdout => open = sink.send(protocol.message(1, &b)).await.is_ok(),
+            Next::Stderr(b) if options.stderr => {
                 let channel = if options.tty { 1 } else { 2 };
                 open = sink.send(protocol.message(channel, &b)).await.is_ok();
             }
-            Next::Done(outcome) => break outcome,
+            Next::Done(outcome) => break Some(outcome),
             _ => {}
         }
     };
-    if open {
+    drop(output);
+    if let Some(outcome) = outcome {
         let report = if protocol.status_json {
             Some(status_json(&outcome, &command))
         } else {

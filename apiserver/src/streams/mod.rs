@@ -43,6 +43,9 @@ const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 /// How long a SPDY client has to open the streams its request announced (the kubelet's default).
 const STREAM_CREATION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a finished session waits for the client to close its side.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// A WebSocket connection after the upgrade.
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 

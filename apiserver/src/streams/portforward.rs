@@ -8,7 +8,7 @@
 
 use super::spdy::{self, Session};
 use super::ws::{ChannelProtocol, CLOSE_CHANNEL};
-use super::Ws;
+use super::{Ws, CLOSE_GRACE};
 use crate::proxy::StreamingService;
 use bytes::Bytes;
 use futures::{SinkExt, Stream, StreamExt};
@@ -251,9 +251,18 @@ pub async fn over_websocket(ws: Ws, protocol: ChannelProtocol, ports: Vec<u16>, 
             }
         }
     });
-    for task in tasks {
-        let _ = task.await;
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    let all = futures::future::join_all(tasks);
+    tokio::pin!(all);
+    let mut reader = reader;
+    tokio::select! {
+        _ = &mut all => reader.abort(),
+        _ = &mut reader => {
+            // The client is done: its connections get a moment to finish, then are dropped.
+            if tokio::time::timeout(CLOSE_GRACE, &mut all).await.is_err() {
+                aborts.iter().for_each(|a| a.abort());
+            }
+        }
     }
     let _ = writer.await;
-    reader.abort();
 }

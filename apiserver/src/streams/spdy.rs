@@ -698,6 +698,7 @@ async fn read_frames<R: AsyncRead>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn round_trip(frames: &[Frame]) -> Vec<Frame> {
         let mut writer = FrameWriter::default();
@@ -803,6 +804,50 @@ mod tests {
         assert_eq!(reader.decode(&mut buf), Ok(Some(syn(1, "error"))));
         assert_eq!(reader.decode(&mut buf), Ok(Some(syn(3, "data"))));
         assert_eq!(reader.decode(&mut buf), Ok(None));
+    }
+
+    /// Reads frames off a raw connection until `n` have come.
+    async fn frames_from(io: &mut tokio::io::DuplexStream, reader: &mut FrameReader, n: usize) -> Vec<Frame> {
+        let mut buf = BytesMut::new();
+        let mut frames = Vec::new();
+        while frames.len() < n {
+            while let Some(f) = reader.decode(&mut buf).unwrap() {
+                frames.push(f);
+            }
+            if frames.len() < n {
+                assert!(io.read_buf(&mut buf).await.unwrap() > 0, "the connection ended after {frames:?}");
+            }
+        }
+        frames
+    }
+
+    #[tokio::test]
+    async fn a_server_session_replies_to_streams_echoes_pings_and_says_goodbye() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let mut session = Session::server(server);
+        let (mut writer, mut reader) = (FrameWriter::default(), FrameReader::default());
+        let mut out = Vec::new();
+        let headers = h(&[("streamtype", "stdin")]);
+        writer.encode(&Frame::SynStream { stream_id: 1, associated_to: 0, priority: 0, flags: 0, headers }, &mut out);
+        writer.encode(&Frame::Ping { id: 1 }, &mut out);
+        writer.encode(&Frame::Data { stream_id: 1, flags: FLAG_FIN, data: Bytes::from_static(b"in") }, &mut out);
+        client.write_all(&out).await.unwrap();
+        let mut stream = session.accept().await.unwrap();
+        assert_eq!((stream.id, stream.header("streamType")), (1, Some("stdin")));
+        assert_eq!(&stream.data.recv().await.unwrap()[..], b"in");
+        assert_eq!(stream.data.recv().await, None, "FIN ends the stream's data");
+        let got = frames_from(&mut client, &mut reader, 2).await;
+        assert_eq!(got, [Frame::SynReply { stream_id: 1, flags: 0, headers: vec![] }, Frame::Ping { id: 1 }]);
+        stream.sender.data(1, &vec![7u8; 40_000], true).await;
+        stream.sender.go_away().await;
+        let got = frames_from(&mut client, &mut reader, 3).await;
+        assert!(matches!(&got[0], Frame::Data { stream_id: 1, flags: 0, data } if data.len() == DATA_CHUNK));
+        assert!(
+            matches!(&got[1], Frame::Data { stream_id: 1, flags: FLAG_FIN, data } if data.len() == 40_000 - DATA_CHUNK)
+        );
+        assert_eq!(got[2], Frame::GoAway { last_good_stream_id: 0, status: 0 });
+        let mut rest = Vec::new();
+        assert_eq!(client.read_to_end(&mut rest).await.unwrap(), 0, "the server closed its side");
     }
 
     #[test]
