@@ -143,8 +143,8 @@ impl NodeAgent for FakeKubelet {
 }
 
 /// An apiserver's streaming endpoints in front of the fake kubelet, with pod
-/// `default/p` (container `main`) running on its node, and pod `default/idle`
-/// pending there. Returns the HTTP address.
+/// `default/p` (container `main`) running on its node, pod `default/idle`
+/// pending there, and pod `default/unbound` on no node. Returns the HTTP address.
 async fn server() -> SocketAddr {
     let kubelet = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let kubelet_port = kubelet.local_addr().unwrap().port();
@@ -162,9 +162,9 @@ async fn server() -> SocketAddr {
                    "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}}}});
     registry.create(nodes, "", &serde_json::to_vec(&node).unwrap(), false).await.unwrap();
     registry.update(nodes, "", "n1", &serde_json::to_vec(&node).unwrap(), "status", false).await.unwrap();
-    for (name, phase) in [("p", "Running"), ("idle", "Pending")] {
+    for (name, node, phase) in [("p", "n1", "Running"), ("idle", "n1", "Pending"), ("unbound", "", "Pending")] {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"nodeName": "n1", "containers": [{"name": "main", "image": "busybox"}]},
+            "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
             "status": {"phase": phase}});
         registry.create(pods, "default", &serde_json::to_vec(&pod).unwrap(), false).await.unwrap();
         registry.update(pods, "default", name, &serde_json::to_vec(&pod).unwrap(), "status", false).await.unwrap();
@@ -424,6 +424,12 @@ async fn requests_that_cannot_be_served_get_a_status() {
             "unable to negotiate protocol",
         ),
         (
+            "/api/v1/namespaces/default/pods/unbound/exec?command=ls&stdout=true".into(),
+            ws_headers.to_vec(),
+            400,
+            "pod unbound does not have a host assigned",
+        ),
+        (
             "/api/v1/namespaces/default/pods/idle/portforward?ports=7".into(),
             ws_headers.to_vec(),
             400,
@@ -571,4 +577,27 @@ async fn attach_over_spdy_and_websocket_ends_in_success() {
     assert_eq!(got[1], Message::binary(b"\x01attached to main\n".to_vec()));
     let status: Value = serde_json::from_slice(&got[2].clone().into_data()[1..]).unwrap();
     assert_eq!(status["status"], "Success");
+}
+
+#[tokio::test]
+async fn spdy_port_forward_carries_a_megabyte_both_ways() {
+    let addr = server().await;
+    let mut all = SPDY_UPGRADE.to_vec();
+    all.push(("X-Stream-Protocol-Version", "portforward.k8s.io"));
+    let (code, head, tcp) = request(addr, "POST", "/api/v1/namespaces/default/pods/p/portforward", &all).await;
+    assert_eq!(code, 101, "{head}");
+    let mut session = Session::client(tcp);
+    let (_error, mut data) = spdy_connection(&mut session, "7", "0").await;
+    let sender = data.sender.clone();
+    let id = data.id;
+    let writing = tokio::spawn(async move {
+        for _ in 0..64 {
+            assert!(sender.data(id, &[b'a'; 16 * 1024], false).await);
+        }
+        sender.close(id).await;
+    });
+    let echoed = read_all(&mut data).await;
+    writing.await.unwrap();
+    assert_eq!(echoed.len(), 1 << 20);
+    assert!(echoed.iter().all(|b| *b == b'A'));
 }
