@@ -17,6 +17,7 @@ use super::path::{self, Path, ResourcePath};
 use super::respond::{self, IncludeObject};
 use super::{discovery, watch, Front, FrontState};
 use crate::registry::DeleteOptions;
+use crate::streams::StreamKind;
 use api::{meta, ApiError, Reason, ResourceInfo};
 use axum::body::Body;
 use axum::extract::Request;
@@ -261,6 +262,14 @@ async fn verb(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Respo
                 registry.delete(info, ns, name, &opts).await?;
             }
             Ok(respond::success(StatusCode::CREATED, Value::Null))
+        }
+        (Method::GET | Method::POST, false, sub @ ("exec" | "attach" | "portforward")) if info.plural == "pods" => {
+            let kind = match sub {
+                "exec" => StreamKind::Exec,
+                "attach" => StreamKind::Attach,
+                _ => StreamKind::PortForward,
+            };
+            Ok(crate::streams::serve(front.streaming.clone(), req, ns.to_string(), name.to_string(), kind).await)
         }
         (Method::GET, false, "log") => super::logs::serve(front, ns, name, &q).await,
         (_, false, "proxy") if matches!(info.plural, "pods" | "services") => {
