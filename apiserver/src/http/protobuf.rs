@@ -716,6 +716,38 @@ mod tests {
         assert_eq!(json["status"]["startTime"], "2023-11-14T22:13:21Z");
     }
 
+    /// Bodies kubectl 1.32 sent to a listener (`kubectl create namespace x`, `create
+    /// configmap cm --from-literal=a=b`, `create deployment web --image=nginx
+    /// --port=80 --replicas=0`, `create secret generic s --from-literal=p=q`): the
+    /// JSON is what `kubectl create ... --dry-run=client -o json` prints.
+    #[test]
+    fn bodies_real_kubectl_sent_read_as_its_json() {
+        let fixture = |bytes: &[u8]| decode(bytes);
+        assert_eq!(
+            fixture(include_bytes!("testdata/kubectl-1.32-create-namespace.pb")),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}, "spec": {}, "status": {}})
+        );
+        assert_eq!(
+            fixture(include_bytes!("testdata/kubectl-1.32-create-configmap.pb")),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "default"},
+                   "data": {"a": "b"}})
+        );
+        assert_eq!(
+            fixture(include_bytes!("testdata/kubectl-1.32-create-deployment.pb")),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+                   "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}}, "strategy": {},
+                            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                                {"name": "nginx", "image": "nginx", "ports": [{"containerPort": 80}], "resources": {}}]}}},
+                   "status": {}})
+        );
+        assert_eq!(
+            fixture(include_bytes!("testdata/kubectl-1.32-create-secret.pb")),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+                   "data": {"p": "cQ=="}})
+        );
+    }
+
     #[test]
     fn special_messages_read_as_kubernetes_writes_them() {
         let micro = Msg::new().int(1, 1_700_000_000).int(2, 123_456_000).0;
