@@ -748,6 +748,45 @@ mod tests {
         );
     }
 
+    /// More kubectl 1.32 bodies: `create service clusterip svc --tcp=80:8080
+    /// --tcp=81:http`, `create role r --verb=get,list --resource=pods,deployments.apps
+    /// --resource-name=x`, `create token sa --duration=10m --audience=a`, `create
+    /// cronjob cj --image=busybox --schedule="*/1 * * * *" -- echo hi`.
+    #[test]
+    fn more_kubectl_bodies_read_as_its_json() {
+        assert_eq!(
+            decode(include_bytes!("testdata/kubectl-1.32-create-svc-clusterip.pb")),
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "svc", "namespace": "default", "labels": {"app": "svc"}},
+                   "spec": {"ports": [{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080},
+                                      {"name": "81-http", "port": 81, "protocol": "TCP", "targetPort": "http"}],
+                            "selector": {"app": "svc"}, "type": "ClusterIP"},
+                   "status": {"loadBalancer": {}}})
+        );
+        assert_eq!(
+            decode(include_bytes!("testdata/kubectl-1.32-create-role.pb")),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                   "metadata": {"name": "r", "namespace": "default"},
+                   // The core group is an empty string in a list: kept.
+                   "rules": [{"apiGroups": [""], "resourceNames": ["x"], "resources": ["pods"], "verbs": ["get", "list"]},
+                             {"apiGroups": ["apps"], "resourceNames": ["x"], "resources": ["deployments"],
+                              "verbs": ["get", "list"]}]})
+        );
+        assert_eq!(
+            decode(include_bytes!("testdata/kubectl-1.32-create-token.pb")),
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {},
+                   "spec": {"audiences": ["a"], "expirationSeconds": 600}, "status": {"token": ""}})
+        );
+        assert_eq!(
+            decode(include_bytes!("testdata/kubectl-1.32-create-cronjob.pb")),
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj", "namespace": "default"},
+                   "spec": {"schedule": "*/1 * * * *", "jobTemplate": {"metadata": {"name": "cj"}, "spec": {
+                       "template": {"metadata": {}, "spec": {"restartPolicy": "OnFailure", "containers": [
+                           {"name": "cj", "image": "busybox", "command": ["echo", "hi"], "resources": {}}]}}}}},
+                   "status": {}})
+        );
+    }
+
     #[test]
     fn special_messages_read_as_kubernetes_writes_them() {
         let micro = Msg::new().int(1, 1_700_000_000).int(2, 123_456_000).0;
