@@ -8,15 +8,17 @@ Where the facts come from:
     project that names it, or `cargo download`);
   * JSON names: the serde field names of `k8s-openapi` (the OpenAPI v2 property
     names), matched per type, case-insensitively and without underscores, since
-    k8s-pb's snake_case loses `volumeID`, `podIP`, `externalIPs`;
-  * optionally (--go-api/--go-apimachinery, checkouts of k8s.io/api and
-    k8s.io/apimachinery): which fields are non-pointer `omitempty` Go fields.
-    Go always writes those to protobuf, zero or not, and leaves zero ones out of
-    JSON; the reader does the same for fields marked `?`.
+    k8s-pb's snake_case loses `volumeID`, `podIP`, `externalIPs`; for fields
+    k8s-openapi's version lacks, the Go struct tag's name;
+  * the Go types (--go-api/--go-apimachinery: checkouts of k8s.io/api and
+    k8s.io/apimachinery, e.g. `git clone --depth 1 https://github.com/kubernetes/api`):
+    which fields are non-pointer `omitempty` (Go always writes those to protobuf,
+    zero or not, and leaves zero ones out of JSON; the reader does the same for
+    fields marked `?`), and which are embedded structs whose fields JSON inlines.
 
 Usage (from the repository root):
-  deploy/tools/gen-protobuf-fields.py [--k8s-pb DIR] [--k8s-openapi DIR]
-      [--go-api DIR --go-apimachinery DIR] [-o apiserver/src/http/protobuf_fields.txt]
+  deploy/tools/gen-protobuf-fields.py --go-api DIR --go-apimachinery DIR
+      [--k8s-pb DIR] [--k8s-openapi DIR] [-o apiserver/src/http/protobuf_fields.txt]
 
 Output format, one fact a line (see the header it writes).
 """
@@ -25,6 +27,7 @@ import argparse
 import glob
 import os
 import re
+import subprocess
 import sys
 
 # Not API groups an apiserver serves objects of, or alpha versions.
@@ -149,7 +152,8 @@ GO_FIELD = re.compile(r"^\s*(\w+)(?:\s+(\S+))?\s+`([^`]*)`")
 
 
 def parse_go(root, prefix):
-    """Returns {(module path, normalized struct, tag): omit_zero} for Go structs."""
+    """Returns {(module path, normalized struct, tag): (omitempty, pointer, inline,
+    json name)} for the Go structs' protobuf fields."""
     info = {}
     for path in glob.glob(os.path.join(root, "**", "*.go"), recursive=True):
         if path.endswith("_test.go") or "generated" in os.path.basename(path):
@@ -176,16 +180,32 @@ def parse_go(root, prefix):
                 # An embedded struct without a JSON name of its own: its fields are
                 # the parent's in JSON.
                 inline = m.group(2) is None and jm.group(1).split(",")[0] == ""
-                info[(module, struct, int(pm.group(1)))] = ("omitempty" in opts, ty.startswith("*"), inline)
+                info[(module, struct, int(pm.group(1)))] = (
+                    "omitempty" in opts,
+                    ty.startswith("*"),
+                    inline,
+                    jm.group(1).split(",")[0],
+                )
     return info
+
+
+def git_version(path):
+    """The checkout's commit and date, or `(version unknown)` outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", path, "log", "-1", "--format=%h (%cs)"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "(version unknown)"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k8s-pb", default=None)
     ap.add_argument("--k8s-openapi", default=None)
-    ap.add_argument("--go-api", default=None)
-    ap.add_argument("--go-apimachinery", default=None)
+    ap.add_argument("--go-api", required=True, help="a checkout of k8s.io/api")
+    ap.add_argument("--go-apimachinery", required=True, help="a checkout of k8s.io/apimachinery")
     ap.add_argument("-o", "--output", default="apiserver/src/http/protobuf_fields.txt")
     args = ap.parse_args()
     pb = args.k8s_pb or os.path.join(registry_dir("k8s-pb-0.9.0") or "", "src")
@@ -195,10 +215,10 @@ def main():
 
     messages, groups = parse_k8s_pb(pb)
     openapi = parse_openapi(oa)
-    go = {}
-    if args.go_api and args.go_apimachinery:
-        go.update(parse_go(args.go_api, "api"))
-        go.update(parse_go(args.go_apimachinery, "apimachinery"))
+    go = parse_go(args.go_api, "api")
+    go.update(parse_go(args.go_apimachinery, "apimachinery"))
+    # Versions neither source has a type for (betas k8s-openapi and Go dropped,
+    # apiextensions, kube-aggregator): the name the field has in other types.
     global_names = {}
     for fields in (v for k, v in openapi.items() if len(k) == 2):
         for k, v in fields.items():
@@ -211,6 +231,7 @@ def main():
         return short_name(f"{module}.{openapi.get((module, norm(short), 'name'), short)}")
 
     unresolved = []
+    mismatched = []
     omit_zero = 0
     out = []
     for name in sorted(messages):
@@ -219,27 +240,25 @@ def main():
         out.append(f"@{k8s_name(name)}")
         for tag, rust_name, code, nested in messages[name]:
             key = norm(rust_name)
-            json = own.get(key) or global_names.get(key)
-            if json is None:
-                # Types k8s-openapi does not carry (alpha versions): camelCase.
+            g = go.get((module, norm(short), tag))
+            go_json = g[3] if g and g[3] not in ("", "-") else None
+            json = own.get(key) or go_json or global_names.get(key)
+            if json is None and not (g and g[2]):
+                # Neither source knows the field: camelCase, and say so.
                 head, *rest = rust_name.split("_")
                 json = head + "".join(p.title() for p in rest)
+                unresolved.append(f"{name}.{rust_name} -> {json}")
+            elif go_json and json != go_json:
+                mismatched.append(f"{name}.{rust_name}: openapi {json}, Go {go_json}")
             flags = ""
-            g = go.get((module, norm(short), tag))
             if g and code in ("s", "b", "i", "l", "d"):
-                omitempty, pointer, _ = g
+                omitempty, pointer, _, _ = g
                 if omitempty and not pointer:
                     flags = "?"
                     omit_zero += 1
             if g and g[2] and code == "m":
                 flags = "~"
                 json = "-"
-            elif g is None and own and code == "m" and key == norm(nested.rpartition(".")[2]) and key not in own:
-                # An embedded Go struct k8s.io/api's source was not given for.
-                flags = "~"
-                json = "-"
-            if json != "-" and own and key not in own:
-                unresolved.append(f"{name}.{rust_name} -> {json}")
             line = f"{tag} {json} {code}{flags}"
             if nested:
                 nmod, _, nshort = nested.rpartition(".")
@@ -249,7 +268,11 @@ def main():
 
     header = [
         "# Generated by deploy/tools/gen-protobuf-fields.py from k8s-pb 0.9 (field numbers),",
-        "# k8s-openapi 0.29 v1_34 (JSON names) and k8s.io/api + apimachinery Go types (`?`).",
+        "# k8s-openapi 0.29 v1_34 (JSON names) and the Go types of k8s.io/api "
+        + git_version(args.go_api)
+        + " and k8s.io/apimachinery "
+        + git_version(args.go_apimachinery)
+        + ".",
         "# Regenerate: deploy/tools/gen-protobuf-fields.py --go-api <k8s.io/api checkout>",
         "#   --go-apimachinery <k8s.io/apimachinery checkout>. Do not edit by hand.",
         "# `= group module`: the messages of an API group live under module.<version>.",
@@ -264,11 +287,14 @@ def main():
         f.write("\n".join(header + group_lines + out) + "\n")
     print(
         f"{len(messages)} messages, {sum(len(v) for v in messages.values())} fields, "
-        f"{omit_zero} omit-zero, {len(unresolved)} JSON names guessed -> {args.output}",
+        f"{omit_zero} omit-zero, {len(unresolved)} JSON names guessed, "
+        f"{len(mismatched)} where k8s-openapi and Go disagree -> {args.output}",
         file=sys.stderr,
     )
     for u in unresolved:
         print(f"  guessed: {u}", file=sys.stderr)
+    for m in mismatched:
+        print(f"  disagree: {m}", file=sys.stderr)
 
 
 if __name__ == "__main__":
