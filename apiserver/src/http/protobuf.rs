@@ -11,6 +11,7 @@
 //! `IntOrString`, `RawExtension`, ...), written here as Kubernetes writes them.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::OnceLock;
 
 use api::ApiError;
@@ -44,14 +45,14 @@ fn decode_body(body: &[u8], depth: usize) -> Result<Value, String> {
                 let mut meta = Reader::new(reader.bytes()?);
                 while let Some((tag, wire)) = meta.key()? {
                     match (tag, wire) {
-                        (1, LEN) => api_version = meta.string("TypeMeta.apiVersion")?,
-                        (2, LEN) => kind = meta.string("TypeMeta.kind")?,
+                        (1, LEN) => api_version = meta.string(&"TypeMeta.apiVersion")?,
+                        (2, LEN) => kind = meta.string(&"TypeMeta.kind")?,
                         _ => meta.skip(tag, wire)?,
                     }
                 }
             }
             (2, LEN) => raw = reader.bytes()?,
-            (3, LEN) => encoding = reader.string("Unknown.contentEncoding")?,
+            (3, LEN) => encoding = reader.string(&"Unknown.contentEncoding")?,
             (1..=3, _) => return Err(format!("Unknown field {tag} has wire type {wire}, want {LEN}")),
             _ => reader.skip(tag, wire)?,
         }
@@ -135,7 +136,7 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn string(&mut self, what: &str) -> Result<String, String> {
+    fn string(&mut self, what: &dyn fmt::Display) -> Result<String, String> {
         let bytes = self.bytes()?;
         String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} is not UTF-8"))
     }
@@ -293,10 +294,10 @@ fn decode_message(table: &Table, name: &str, buf: &[u8], depth: usize) -> Result
             reader.skip(tag, wire)?;
             continue;
         };
-        let what = || format!("{name}.{}", field.json);
+        let what = Site(name, field.json);
         if field.map {
-            expect_wire(wire, LEN, &what())?;
-            let (key, value) = decode_entry(table, field, reader.bytes()?, depth, &what())?;
+            expect_wire(wire, LEN, &what)?;
+            let (key, value) = decode_entry(table, field, reader.bytes()?, depth, &what)?;
             let entry = object.entry(field.json).or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(map) = entry {
                 map.insert(key, value);
@@ -309,10 +310,10 @@ fn decode_message(table: &Table, name: &str, buf: &[u8], depth: usize) -> Result
                 // Packed: one length-delimited run of values.
                 let mut packed = Reader::new(reader.bytes()?);
                 while !packed.buf.is_empty() {
-                    values.push(decode_scalar(&mut packed, field.ty, &what())?);
+                    values.push(decode_scalar(&mut packed, field.ty, &what)?);
                 }
             } else {
-                values.push(decode_value(table, field, &mut reader, wire, depth, &what())?);
+                values.push(decode_value(table, field, &mut reader, wire, depth, &what)?);
             }
             let entry = object.entry(field.json).or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(array) = entry {
@@ -320,7 +321,7 @@ fn decode_message(table: &Table, name: &str, buf: &[u8], depth: usize) -> Result
             }
             continue;
         }
-        let value = decode_value(table, field, &mut reader, wire, depth, &what())?;
+        let value = decode_value(table, field, &mut reader, wire, depth, &what)?;
         if field.inline {
             if let Value::Object(inner) = value {
                 object.extend(inner);
@@ -342,7 +343,17 @@ fn decode_message(table: &Table, name: &str, buf: &[u8], depth: usize) -> Result
     Ok(Value::Object(object))
 }
 
-fn expect_wire(wire: u8, want: u8, what: &str) -> Result<(), String> {
+/// Where in a message a value is, for errors: `message.field`, formatted only
+/// when an error names it.
+struct Site<'a>(&'a str, &'a str);
+
+impl fmt::Display for Site<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+fn expect_wire(wire: u8, want: u8, what: &dyn fmt::Display) -> Result<(), String> {
     if wire == want {
         Ok(())
     } else {
@@ -366,7 +377,7 @@ fn decode_value(
     reader: &mut Reader<'_>,
     wire: u8,
     depth: usize,
-    what: &str,
+    what: &dyn fmt::Display,
 ) -> Result<Value, String> {
     match field.ty {
         Ty::Message => {
@@ -389,7 +400,7 @@ fn decode_value(
 }
 
 /// A scalar of type `ty`, its wire type already checked.
-fn decode_scalar(reader: &mut Reader<'_>, ty: Ty, what: &str) -> Result<Value, String> {
+fn decode_scalar(reader: &mut Reader<'_>, ty: Ty, what: &dyn fmt::Display) -> Result<Value, String> {
     Ok(match ty {
         Ty::String => Value::String(reader.string(what)?),
         Ty::Bytes => base64(reader.bytes()?),
@@ -408,7 +419,13 @@ fn decode_scalar(reader: &mut Reader<'_>, ty: Ty, what: &str) -> Result<Value, S
 }
 
 /// A map entry {1 key, 2 value} of `field`.
-fn decode_entry(table: &Table, field: &Field, buf: &[u8], depth: usize, what: &str) -> Result<(String, Value), String> {
+fn decode_entry(
+    table: &Table,
+    field: &Field,
+    buf: &[u8],
+    depth: usize,
+    what: &dyn fmt::Display,
+) -> Result<(String, Value), String> {
     let mut key = String::new();
     let mut value = None;
     let mut reader = Reader::new(buf);
@@ -481,8 +498,8 @@ fn decode_special(name: &str, buf: &[u8], depth: usize) -> Result<Option<Value>,
             let mut reader = Reader::new(buf);
             while let Some((tag, wire)) = reader.key()? {
                 if tag == 1 {
-                    expect_wire(wire, LEN, name)?;
-                    items.push(Value::String(reader.string(name)?));
+                    expect_wire(wire, LEN, &name)?;
+                    items.push(Value::String(reader.string(&name)?));
                 } else {
                     reader.skip(tag, wire)?;
                 }
