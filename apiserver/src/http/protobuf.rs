@@ -283,7 +283,7 @@ fn decode_message(table: &Table, name: &str, buf: &[u8], depth: usize) -> Result
     if depth > MAX_DEPTH {
         return Err(format!("messages nest deeper than {MAX_DEPTH}"));
     }
-    if let Some(special) = decode_special(name, buf, depth)? {
+    if let Some(special) = decode_special(table, name, buf, depth)? {
         return Ok(special);
     }
     let fields = table.messages.get(name).ok_or_else(|| format!("message {name} is not known"))?;
@@ -457,7 +457,7 @@ fn base64(bytes: &[u8]) -> Value {
 }
 
 /// The messages whose JSON is not their fields: None for the others.
-fn decode_special(name: &str, buf: &[u8], depth: usize) -> Result<Option<Value>, String> {
+fn decode_special(table: &Table, name: &str, buf: &[u8], depth: usize) -> Result<Option<Value>, String> {
     let value = match name {
         "meta.v1.Time" | "meta.v1.MicroTime" => {
             let (seconds, nanos) = (varint_field(buf, 1, name)?, varint_field(buf, 2, name)?);
@@ -506,9 +506,52 @@ fn decode_special(name: &str, buf: &[u8], depth: usize) -> Result<Option<Value>,
             }
             Value::Array(items)
         }
+        // A CRD schema's unions: a schema, or the bool, list of schemas or
+        // list of names (`additionalProperties`, `items`, `dependencies`).
+        _ if name.starts_with("apiextensions.") && name.contains(".JSONSchemaPropsOr") => {
+            decode_schema_union(table, name, buf, depth)?
+        }
         _ => return Ok(None),
     };
     Ok(Some(value))
+}
+
+/// A `JSONSchemaPropsOrBool` {1 allows, 2 schema}, `JSONSchemaPropsOrArray` {1
+/// schema, 2 schemas} or `JSONSchemaPropsOrStringArray` {1 schema, 2 names} as
+/// the apiextensions types marshal them to JSON.
+fn decode_schema_union(table: &Table, name: &str, buf: &[u8], depth: usize) -> Result<Value, String> {
+    let package = name.rsplit_once('.').map_or("", |(package, _)| package);
+    let schema_name = format!("{package}.JSONSchemaProps");
+    let or_bool = name.ends_with("OrBool");
+    let (mut schema, mut allows, mut list) = (None, false, Vec::new());
+    let mut reader = Reader::new(buf);
+    while let Some((tag, wire)) = reader.key()? {
+        match (tag, or_bool) {
+            (1, true) => {
+                expect_wire(wire, VARINT, &name)?;
+                allows = reader.varint()? != 0;
+            }
+            (1, false) | (2, true) => {
+                expect_wire(wire, LEN, &name)?;
+                schema = Some(decode_message(table, &schema_name, reader.bytes()?, depth + 1)?);
+            }
+            (2, false) => {
+                expect_wire(wire, LEN, &name)?;
+                list.push(if name.ends_with("OrStringArray") {
+                    Value::String(reader.string(&name)?)
+                } else {
+                    decode_message(table, &schema_name, reader.bytes()?, depth + 1)?
+                });
+            }
+            _ => reader.skip(tag, wire)?,
+        }
+    }
+    Ok(match schema {
+        _ if !list.is_empty() => Value::Array(list),
+        Some(schema) => schema,
+        None if or_bool => Value::Bool(allows),
+        None => Value::Null,
+    })
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, String> {
@@ -807,13 +850,34 @@ mod tests {
     #[test]
     fn special_messages_read_as_kubernetes_writes_them() {
         let micro = Msg::new().int(1, 1_700_000_000).int(2, 123_456_000).0;
-        assert_eq!(decode_special("meta.v1.MicroTime", &micro, 0).unwrap(), Some(json!("2023-11-14T22:13:20.123456Z")));
+        assert_eq!(
+            decode_special(table(), "meta.v1.MicroTime", &micro, 0).unwrap(),
+            Some(json!("2023-11-14T22:13:20.123456Z"))
+        );
         let duration = Msg::new().int(1, 90_000_000_000).0;
-        assert_eq!(decode_special("meta.v1.Duration", &duration, 0).unwrap(), Some(json!("1m30s")));
+        assert_eq!(decode_special(table(), "meta.v1.Duration", &duration, 0).unwrap(), Some(json!("1m30s")));
         let raw = Msg::new().bytes(1, br#"{"a":[1]}"#).0;
-        assert_eq!(decode_special("runtime.RawExtension", &raw, 0).unwrap(), Some(json!({"a": [1]})));
+        assert_eq!(decode_special(table(), "runtime.RawExtension", &raw, 0).unwrap(), Some(json!({"a": [1]})));
+        let or_bool = Msg::new().bool(1, true).0;
+        assert_eq!(
+            decode_special(table(), "apiextensions.v1.JSONSchemaPropsOrBool", &or_bool, 0).unwrap(),
+            Some(json!(true))
+        );
+        let or_schema = Msg::new().msg(2, Msg::new().str(5, "string")).0;
+        assert_eq!(
+            decode_special(table(), "apiextensions.v1.JSONSchemaPropsOrBool", &or_schema, 0).unwrap(),
+            Some(json!({"type": "string"}))
+        );
+        let names = Msg::new().str(2, "a").str(2, "b").0;
+        assert_eq!(
+            decode_special(table(), "apiextensions.v1.JSONSchemaPropsOrStringArray", &names, 0).unwrap(),
+            Some(json!(["a", "b"]))
+        );
         let extra = Msg::new().str(1, "x").str(1, "y").0;
-        assert_eq!(decode_special("authentication.v1.ExtraValue", &extra, 0).unwrap(), Some(json!(["x", "y"])));
+        assert_eq!(
+            decode_special(table(), "authentication.v1.ExtraValue", &extra, 0).unwrap(),
+            Some(json!(["x", "y"]))
+        );
     }
 
     #[test]
