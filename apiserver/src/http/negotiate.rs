@@ -91,6 +91,9 @@ pub fn accept(header: Option<&str>, discovery: bool) -> Result<Format, ApiError>
 pub enum BodyType {
     Json,
     Yaml,
+    /// Kubernetes' protobuf encoding (`k8s\0` + Unknown), which current
+    /// kubectls' typed clients send; read into JSON by `protobuf::to_json`.
+    Protobuf,
     MergePatch,
     JsonPatch,
     StrategicMergePatch,
@@ -104,6 +107,7 @@ pub fn content_type(header: Option<&str>) -> Result<BodyType, ApiError> {
     Ok(match essence.as_str() {
         "" | "application/json" => BodyType::Json,
         "application/yaml" => BodyType::Yaml,
+        "application/vnd.kubernetes.protobuf" => BodyType::Protobuf,
         "application/merge-patch+json" => BodyType::MergePatch,
         "application/json-patch+json" => BodyType::JsonPatch,
         "application/strategic-merge-patch+json" => BodyType::StrategicMergePatch,
@@ -222,9 +226,10 @@ mod tests {
             content_type(Some("application/strategic-merge-patch+json")).unwrap(),
             BodyType::StrategicMergePatch
         );
-        let err = content_type(Some("application/vnd.kubernetes.protobuf")).unwrap_err();
+        assert_eq!(content_type(Some("application/vnd.kubernetes.protobuf")).unwrap(), BodyType::Protobuf);
+        let err = content_type(Some("application/cbor")).unwrap_err();
         assert_eq!(err.code(), 415);
-        assert!(err.message.contains("application/vnd.kubernetes.protobuf"), "{}", err.message);
+        assert!(err.message.contains("application/cbor"), "{}", err.message);
     }
 
     #[test]

@@ -123,6 +123,7 @@ async fn read_body(req: Request, allowed: &[BodyType]) -> Result<(BodyType, Vec<
             }
             Ok((kind, serde_json::to_vec(&docs.remove(0)).expect("a JSON value always serializes")))
         }
+        BodyType::Protobuf => Ok((kind, super::protobuf::to_json(&body)?)),
         _ => Ok((kind, body.to_vec())),
     }
 }
@@ -133,6 +134,7 @@ fn media_types(allowed: &[BodyType]) -> String {
         .map(|t| match t {
             BodyType::Json => "application/json",
             BodyType::Yaml => "application/yaml",
+            BodyType::Protobuf => "application/vnd.kubernetes.protobuf",
             BodyType::MergePatch => "application/merge-patch+json",
             BodyType::JsonPatch => "application/json-patch+json",
             BodyType::StrategicMergePatch => "application/strategic-merge-patch+json",
@@ -142,7 +144,7 @@ fn media_types(allowed: &[BodyType]) -> String {
         .join(", ")
 }
 
-const OBJECT_BODIES: &[BodyType] = &[BodyType::Json, BodyType::Yaml];
+const OBJECT_BODIES: &[BodyType] = &[BodyType::Json, BodyType::Yaml, BodyType::Protobuf];
 const PATCH_BODIES: &[BodyType] = &[BodyType::JsonPatch, BodyType::MergePatch, BodyType::StrategicMergePatch];
 
 async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Response, ApiError> {
