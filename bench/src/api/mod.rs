@@ -405,9 +405,11 @@ async fn http_lists(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>, size:
     table_rows(report, &table_metric, &table.latencies, &json.latencies);
     report.note(format!(
         "HTTP list of {size} pods: {} as JSON, {} as a Table (kubectl's Accept: {TABLE_ACCEPT}; rows carry \
-         PartialObjectMetadata, the server's default)",
+         PartialObjectMetadata, the server's default). The {} clients list at once, so a request's time is \
+         mostly its wait behind the others; the CPU note gives each list's own cost",
         format_bytes(bytes[0] as f64),
-        format_bytes(bytes[1] as f64)
+        format_bytes(bytes[1] as f64),
+        ctx.plan().clients
     ));
 }
 
