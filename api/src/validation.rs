@@ -26,6 +26,83 @@ use std::collections::BTreeMap;
 
 pub use defaults::pull_policy;
 
+/// What a write does with fields the kind's schema does not know, as the
+/// `fieldValidation` query parameter says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Fail, naming them (`strict decoding error: unknown field "spec.foo"`).
+    #[default]
+    Strict,
+    /// Drop them and warn (`unknown field "spec.foo"`).
+    Warn,
+    /// Drop them silently.
+    Ignore,
+}
+
+impl std::str::FromStr for FieldValidation {
+    type Err = ApiError;
+
+    /// The query parameter's values, as kube-apiserver accepts them (an empty one is Strict).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "Strict" | "" => Ok(FieldValidation::Strict),
+            "Warn" => Ok(FieldValidation::Warn),
+            "Ignore" => Ok(FieldValidation::Ignore),
+            other => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Decoding under `mode`: as [`decode_check`], except that under Warn and
+/// Ignore unknown fields are removed from `obj` instead of failing. Returns
+/// the warnings (Warn only).
+pub fn decode_check_with(info: &ResourceInfo, obj: &mut Value, mode: FieldValidation) -> Result<Vec<String>> {
+    if mode == FieldValidation::Strict {
+        return decode_check(info, obj).map(|()| Vec::new());
+    }
+    let unknown = schema::inspect(info, obj).unknown;
+    for path in unknown.iter().rev() {
+        remove_field(obj, path);
+    }
+    decode_check(info, obj)?;
+    Ok(match mode {
+        FieldValidation::Warn => unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// Removes the field at a path as [`schema::inspect`] writes them (`spec.containers[0].foo`).
+fn remove_field(obj: &mut Value, path: &str) {
+    let mut steps: Vec<std::result::Result<&str, usize>> = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        steps.push(Ok(name));
+        while let Some((index, after)) = rest.split_once(']') {
+            if let Ok(i) = index.parse() {
+                steps.push(Err(i));
+            }
+            rest = after.strip_prefix('[').unwrap_or(after);
+        }
+    }
+    let Some((last, parents)) = steps.split_last() else { return };
+    let mut v = obj;
+    for step in parents {
+        let next = match step {
+            Ok(name) => v.get_mut(*name),
+            Err(i) => v.get_mut(*i),
+        };
+        match next {
+            Some(x) => v = x,
+            None => return,
+        }
+    }
+    if let (Ok(name), Value::Object(m)) = (last, v) {
+        m.remove(*name);
+    }
+}
+
 /// Strict decoding: unknown fields and wrong types are rejected, naming the field.
 pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
     let compact = || serde_json::to_string(obj).unwrap_or_default();

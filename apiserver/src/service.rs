@@ -1,7 +1,7 @@
 //! The gRPC face of the registry: resolves each request's resource, calls the
 //! registry, and carries errors as statuses whose details hold the `ApiError`.
 
-use crate::registry::{DeleteOptions, RawObject, Registry};
+use crate::registry::{DeleteOptions, RawObject, Registry, WriteOptions};
 use api::{registry, ApiError, ResourceInfo};
 use futures::Stream;
 use proto::api_server::Api;
@@ -57,16 +57,32 @@ fn resolve(r: &Option<ResourceRef>) -> Result<(&'static ResourceInfo, String), S
     Ok((info, ns))
 }
 
+/// The field manager of a write: the one the request names, else the
+/// client's User-Agent up to its first `/`, as kube-apiserver defaults it.
+fn field_manager<T>(req: &Request<T>, named: &str) -> String {
+    if !named.is_empty() {
+        return named.to_string();
+    }
+    let agent = req.metadata().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    agent.split('/').next().unwrap_or("").trim().to_string()
+}
+
+/// The options of a gRPC write: field validation is always Strict there.
+fn write_options<T>(req: &Request<T>, dry_run: bool, named_manager: &str, force: bool) -> WriteOptions {
+    WriteOptions { dry_run, field_manager: field_manager(req, named_manager), force, ..Default::default() }
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Api for ApiService {
     async fn create(&self, req: Request<CreateRequest>) -> Result<Response<Object>, Status> {
+        let opts = write_options(&req, req.get_ref().dry_run, &req.get_ref().field_manager, false);
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
         let span = tracing::debug_span!("create", resource = info.plural, namespace = %ns);
         if req.subresource.is_empty() {
-            let created = self.registry.create_raw(info, &ns, &req.json, req.dry_run).instrument(span).await;
+            let created = self.registry.create_raw(info, &ns, &req.json, &opts).instrument(span).await;
             return created.map(|o| Response::new(raw(o))).map_err(status);
         }
         let out = self.registry.create_subresource(info, &ns, &req.name, &req.subresource, &req.json);
@@ -97,22 +113,25 @@ impl Api for ApiService {
     }
 
     async fn update(&self, req: Request<UpdateRequest>) -> Result<Response<Object>, Status> {
+        let opts = write_options(&req, req.get_ref().dry_run, &req.get_ref().field_manager, false);
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
         self.registry
-            .update(info, &ns, &req.name, &req.json, &req.subresource, req.dry_run)
+            .update(info, &ns, &req.name, &req.json, &req.subresource, &opts)
             .await
             .map(|v| object(&v))
             .map_err(status)
     }
 
     async fn patch(&self, req: Request<PatchRequest>) -> Result<Response<Object>, Status> {
+        let r = req.get_ref();
+        let opts = write_options(&req, r.dry_run, &r.field_manager, r.force);
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
         let patch_type = PatchType::try_from(req.patch_type)
             .map_err(|_| status(ApiError::bad_request(format!("unknown patch type {}", req.patch_type))))?;
         self.registry
-            .patch(info, &ns, &req.name, patch_type, &req.patch, &req.subresource, req.dry_run)
+            .patch(info, &ns, &req.name, patch_type, &req.patch, &req.subresource, &opts)
             .await
             .map(|v| object(&v))
             .map_err(status)
