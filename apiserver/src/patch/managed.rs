@@ -566,7 +566,8 @@ pub fn apply(
         dropped.subtract(&applied);
         let mut paths = Vec::new();
         dropped.members(&mut Vec::new(), &mut paths);
-        for path in paths.iter().rev() {
+        // Parents first: a list element goes whole, before its key fields are gone.
+        for path in &paths {
             let kept = entries.iter().any(|e| !e.is(manager, "Apply", scope) && e.fields.at(path).is_some());
             if !kept {
                 remove_path(&mut merged, path);
@@ -752,4 +753,69 @@ fn conflict_error(conflicts: &[(String, Vec<String>)]) -> ApiError {
         format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
     };
     ApiError { reason: Reason::Conflict, message, kind: String::new(), name: String::new(), causes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_v1_names_keyed_elements_set_values_and_atomic_lists() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "uid": "u", "finalizers": ["x"], "labels": {"a": "1"}},
+            "spec": {"containers": [{"name": "c", "args": ["1", "2"], "ports": [{"containerPort": 80}]}],
+                     "tolerations": [{"key": "k"}]},
+            "status": {"phase": "Pending"}});
+        let set = object_fields(&pod, "Pod", Scope::Main);
+        assert_eq!(
+            set.to_json(),
+            json!({"f:metadata": {"f:finalizers": {"v:\"x\"": {}}, "f:labels": {"f:a": {}}},
+                   "f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:args": {}, "f:name": {},
+                       "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}},
+                              "f:tolerations": {}}})
+        );
+        assert_eq!(Set::from_json(&set.to_json()), set, "FieldsV1 reads back as written");
+        assert_eq!(object_fields(&pod, "Pod", Scope::Status).to_json(), json!({"f:status": {"f:phase": {}}}));
+    }
+
+    #[test]
+    fn an_update_owns_only_what_it_changed() {
+        let old = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "1"}},
+                         "spec": {"containers": [{"name": "c", "image": "v1"}, {"name": "d", "image": "v1"}]}});
+        let mut new = old.clone();
+        new["spec"]["containers"][1]["image"] = json!("v2");
+        new["metadata"]["labels"]["b"] = json!("2");
+        let changed = changed_fields(&old, &new, "Pod", Scope::Main);
+        assert_eq!(
+            changed.to_json(),
+            json!({"f:metadata": {"f:labels": {"f:b": {}}},
+                   "f:spec": {"f:containers": {"k:{\"name\":\"d\"}": {"f:image": {}}}}})
+        );
+    }
+
+    #[test]
+    fn several_conflicts_are_listed_by_manager() {
+        let live = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "1", "b": "1"},
+            "managedFields": [
+                {"manager": "m1", "operation": "Update", "apiVersion": "v1", "time": "2020-01-01T00:00:00Z",
+                 "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}}}}},
+                {"manager": "m2", "operation": "Apply", "apiVersion": "v1", "time": "2020-01-01T00:00:00Z",
+                 "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {"f:finalizers": {"v:\"f\"": {}}}}}]}});
+        let config =
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "2", "b": "2"}}});
+        let err = apply(Some(&live), &config, "Pod", "me", false, Scope::Main).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Apply failed with 2 conflicts: conflicts with \"m1\" using v1:\n- .metadata.labels.a\n- .metadata.labels.b"
+        );
+        assert_eq!(
+            display_path(&["f:metadata".into(), "f:finalizers".into(), "v:\"f\"".into()]),
+            ".metadata.finalizers[=\"f\"]"
+        );
+        assert_eq!(
+            display_path(&["f:spec".into(), "f:containers".into(), "k:{\"name\":\"c\"}".into(), "f:image".into()]),
+            ".spec.containers[name=\"c\"].image"
+        );
+    }
 }

@@ -52,7 +52,7 @@ enum Outcome {
     Delete,
 }
 
-fn directive<'a>(p: &'a Map<String, Value>) -> Result<Option<&'a str>> {
+fn directive(p: &Map<String, Value>) -> Result<Option<&str>> {
     match p.get(PATCH) {
         None => Ok(None),
         Some(Value::String(s)) if matches!(s.as_str(), "replace" | "delete" | "merge") => Ok(Some(s)),

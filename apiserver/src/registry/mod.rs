@@ -352,7 +352,12 @@ impl Registry {
             ));
         }
         let strategy = self.strategy(info);
+        // An apply's own managedFields survive the strategy's clearing of what clients send.
+        let applied = if track { None } else { meta::remove_meta(&mut obj, "managedFields") };
         strategy::before_create(strategy, &mut obj);
+        if let Some(fields) = applied {
+            meta::set_meta(&mut obj, "managedFields", fields);
+        }
         // A generated name may collide; Kubernetes retries such creates a few times.
         for _ in 0..if generate { 8 } else { 1 } {
             if generate {
@@ -566,7 +571,11 @@ impl Registry {
                 ));
             }
             decode_check(info, &mut obj, opts)?;
+            let applied = if is_apply { meta::remove_meta(&mut obj, "managedFields") } else { None };
             strategy::before_update(self.strategy(info), &mut obj, &old, subresource);
+            if let Some(fields) = applied {
+                meta::set_meta(&mut obj, "managedFields", fields);
+            }
             let track = (!is_apply).then_some(scope);
             match self.finish_update(info, obj, &old, &kv, opts, track).await {
                 // An apply's conflict with another manager is final; a write race is retried.
@@ -707,3 +716,5 @@ fn parse_resource_version(rv: &str) -> Result<Option<i64>> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
