@@ -13,6 +13,7 @@
 
 pub mod cron;
 mod defaults;
+mod json;
 pub mod names;
 mod pod;
 
@@ -25,6 +26,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 pub use defaults::pull_policy;
+pub use json::parse as parse_json;
 
 /// What a write does with fields the kind's schema does not know, as the
 /// `fieldValidation` query parameter says.
@@ -56,11 +58,17 @@ impl std::str::FromStr for FieldValidation {
 }
 
 /// Decoding under `mode`: as [`decode_check`], except that under Warn and
-/// Ignore unknown fields are removed from `obj` instead of failing. Returns
-/// the warnings (Warn only).
-pub fn decode_check_with(info: &ResourceInfo, obj: &mut Value, mode: FieldValidation) -> Result<Vec<String>> {
+/// Ignore unknown fields are removed from `obj` instead of failing, and
+/// `duplicates` (fields the body set twice, from [`parse_json`]) are
+/// reported the same way. Returns the warnings (Warn only).
+pub fn decode_check_with(
+    info: &ResourceInfo,
+    obj: &mut Value,
+    mode: FieldValidation,
+    duplicates: &[String],
+) -> Result<Vec<String>> {
     if mode == FieldValidation::Strict {
-        return decode_check(info, obj).map(|()| Vec::new());
+        return check(info, obj, duplicates).map(|()| Vec::new());
     }
     let unknown = schema::inspect(info, obj).unknown;
     for path in unknown.iter().rev() {
@@ -68,9 +76,15 @@ pub fn decode_check_with(info: &ResourceInfo, obj: &mut Value, mode: FieldValida
     }
     decode_check(info, obj)?;
     Ok(match mode {
-        FieldValidation::Warn => unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect(),
+        FieldValidation::Warn => strict_problems(&unknown, duplicates),
         _ => Vec::new(),
     })
+}
+
+/// Kubernetes' words for each strict decoding problem.
+fn strict_problems(unknown: &[String], duplicates: &[String]) -> Vec<String> {
+    let dups = duplicates.iter().map(|p| format!("duplicate field \"{p}\""));
+    dups.chain(unknown.iter().map(|p| format!("unknown field \"{p}\""))).collect()
 }
 
 /// Removes the field at a path as [`schema::inspect`] writes them (`spec.containers[0].foo`).
@@ -105,6 +119,10 @@ fn remove_field(obj: &mut Value, path: &str) {
 
 /// Strict decoding: unknown fields and wrong types are rejected, naming the field.
 pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
+    check(info, obj, &[])
+}
+
+fn check(info: &ResourceInfo, obj: &Value, duplicates: &[String]) -> Result<()> {
     let compact = || serde_json::to_string(obj).unwrap_or_default();
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -119,8 +137,8 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
         ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {}: {what}", info.kind))
     };
     let found = schema::inspect(info, obj);
-    if !found.unknown.is_empty() {
-        let list: Vec<String> = found.unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    if !found.unknown.is_empty() || !duplicates.is_empty() {
+        let list = strict_problems(&found.unknown, duplicates);
         return Err(fail(format!("strict decoding error: {}", list.join(", "))));
     }
     // Older accepted versions (batch/v1beta1 CronJob) decode as the served version.

@@ -128,17 +128,18 @@ fn encode(obj: &Value) -> Result<Vec<u8>> {
 }
 
 /// Parses a request body into an object of `info`'s kind, converting accepted
-/// older versions (`batch/v1beta1` CronJob) to the stored one.
-fn decode_body(info: &ResourceInfo, body: &[u8]) -> Result<Value> {
+/// older versions (`batch/v1beta1` CronJob) to the stored one; with the
+/// fields the body sets twice.
+fn decode_body(info: &ResourceInfo, body: &[u8]) -> Result<(Value, Vec<String>)> {
     if body.len() > MAX_OBJECT_BYTES {
         return Err(ApiError::new(
             Reason::RequestEntityTooLarge,
             format!("Request entity too large: the object is {} bytes, the limit is {MAX_OBJECT_BYTES}", body.len()),
         ));
     }
-    let obj: Value = serde_json::from_slice(body)
+    let (obj, duplicates) = validation::parse_json(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
-    check_kind(info, obj)
+    Ok((check_kind(info, obj)?, duplicates))
 }
 
 /// Checks that an object is of `info`'s kind, filling in apiVersion and kind
@@ -230,8 +231,8 @@ impl Warnings {
 
 /// The checks of strict decoding as `opts` asks for them: unknown fields
 /// fail (Strict), or are dropped with a warning (Warn) or silently (Ignore).
-fn decode_check(info: &ResourceInfo, obj: &mut Value, opts: &WriteOptions) -> Result<()> {
-    let warnings = validation::decode_check_with(info, obj, opts.field_validation)?;
+fn decode_check(info: &ResourceInfo, obj: &mut Value, duplicates: &[String], opts: &WriteOptions) -> Result<()> {
+    let warnings = validation::decode_check_with(info, obj, opts.field_validation, duplicates)?;
     opts.warnings.extend(warnings);
     Ok(())
 }
@@ -326,8 +327,8 @@ impl Registry {
         // update rather than k8s-openapi types: pods and events are the hot
         // path (`bench api` measures creates), and a typed decode and
         // re-encode costs more there than the few fields read here are worth.
-        let obj = decode_body(info, body)?;
-        self.create_object(info, namespace, obj, opts, true).await
+        let (obj, duplicates) = decode_body(info, body)?;
+        self.create_object(info, namespace, obj, &duplicates, opts, true).await
     }
 
     /// Creates a decoded object; `track` records the writer's `Update` entry
@@ -337,12 +338,13 @@ impl Registry {
         info: &ResourceInfo,
         namespace: &str,
         mut obj: Value,
+        duplicates: &[String],
         opts: &WriteOptions,
         track: bool,
     ) -> Result<RawObject> {
         let dry_run = opts.dry_run;
         set_namespace(info, &mut obj, namespace)?;
-        decode_check(info, &mut obj, opts)?;
+        decode_check(info, &mut obj, duplicates, opts)?;
         let generate = meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty();
         if meta::name(&obj).is_empty() && !generate {
             return Err(ApiError::invalid(
@@ -459,7 +461,7 @@ impl Registry {
     ) -> Result<Value> {
         check_name(info, name)?;
         check_subresource(info, subresource)?;
-        let mut new = decode_body(info, body)?;
+        let (mut new, duplicates) = decode_body(info, body)?;
         set_namespace(info, &mut new, namespace)?;
         if meta::name(&new) != name {
             return Err(ApiError::bad_request(format!(
@@ -467,7 +469,7 @@ impl Registry {
                 meta::name(&new)
             )));
         }
-        decode_check(info, &mut new, opts)?;
+        decode_check(info, &mut new, &duplicates, opts)?;
         let precondition = parse_resource_version(meta::resource_version(&new))?;
         for _ in 0..MAX_RETRIES {
             let (old, kv) = self.read(info, namespace, name).await?;
@@ -540,7 +542,7 @@ impl Registry {
                     if meta::name(&obj) != name {
                         return Err(ApiError::bad_request("a patch may not change the object's name or namespace"));
                     }
-                    match self.create_object(info, namespace, obj, opts, false).await {
+                    match self.create_object(info, namespace, obj, &[], opts, false).await {
                         Err(e) if e.is_already_exists() => continue,
                         other => return other?.decode(),
                     }
@@ -570,7 +572,7 @@ impl Registry {
                     ),
                 ));
             }
-            decode_check(info, &mut obj, opts)?;
+            decode_check(info, &mut obj, &[], opts)?;
             let applied = if is_apply { meta::remove_meta(&mut obj, "managedFields") } else { None };
             strategy::before_update(self.strategy(info), &mut obj, &old, subresource);
             if let Some(fields) = applied {

@@ -147,6 +147,7 @@ async fn apply_conflicts_with_another_managers_value_unless_forced() {
     assert_eq!(stored["spec"]["replicas"], 1, "a conflict writes nothing");
 
     let applied = apply(&reg, deployments(), "web", &deployment(3), &forced("kubectl")).await.unwrap();
+    assert!(fields_of(&applied, "kubectl").get("f:metadata").is_none(), "a name is not a field anyone owns");
     assert_eq!(applied["spec"]["replicas"], 3);
     assert!(fields_of(&applied, "kubectl")["f:spec"]["f:replicas"].is_object());
     let other = fields_of(&applied, "kubectl-client-side-apply");
@@ -246,6 +247,27 @@ async fn field_validation_fails_warns_or_ignores_unknown_fields() {
     reg.patch(pods(), "default", "w", PatchType::Merge, &patch, "", &warn).await.unwrap();
     assert_eq!(warn.warnings.take(), [r#"unknown field "spec.nope""#]);
     assert_eq!("Bogus".parse::<FieldValidation>().unwrap_err().reason, Reason::BadRequest);
+}
+
+#[tokio::test]
+async fn fields_set_twice_are_strict_decoding_errors_or_warnings() {
+    let reg = registry().await;
+    let body = |name: &str| {
+        format!(
+            r#"{{"apiVersion": "v1", "kind": "Pod", "metadata": {{"name": "{name}", "labels": {{"a": "1", "a": "2"}}}},
+                "spec": {{"containers": [{{"name": "c", "image": "busybox"}}]}}}}"#
+        )
+        .into_bytes()
+    };
+    let err = reg.create(pods(), "default", &body("s"), &WriteOptions::default()).await.unwrap_err();
+    assert_eq!(
+        err.message,
+        r#"Pod in version "v1" cannot be handled as a Pod: strict decoding error: duplicate field "metadata.labels.a""#
+    );
+    let warn = WriteOptions { field_validation: FieldValidation::Warn, ..Default::default() };
+    let created = reg.create(pods(), "default", &body("w"), &warn).await.unwrap();
+    assert_eq!(created["metadata"]["labels"]["a"], "2", "the last value wins");
+    assert_eq!(warn.warnings.take(), [r#"duplicate field "metadata.labels.a""#]);
 }
 
 #[tokio::test]
