@@ -213,3 +213,42 @@ impl Api for ApiService {
         Ok(Response::new(VersionResponse { json: serde_json::to_vec(&v).expect("json") }))
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use crate::testing::InMemoryApiServer;
+    use api::registry::lookup;
+    use serde_json::json;
+
+    /// Over gRPC a write's manager is the client program's name (its
+    /// User-Agent up to the first `/`); an apply names its own, and its
+    /// conflicts arrive with their causes.
+    #[tokio::test]
+    async fn writes_over_grpc_record_their_manager_and_apply_conflicts_arrive_whole() {
+        let server = InMemoryApiServer::start().await;
+        let pods = lookup("pods").unwrap();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "labels": {"app": "x"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let created = server.client.create(pods, "default", &pod).await.unwrap();
+        let program = std::env::current_exe().unwrap().file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(created["metadata"]["managedFields"][0]["manager"], program.as_str());
+
+        let config = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "labels": {"app": "y"}}});
+        let err = server.client.apply(pods, "default", "a", &config, "kubectl", false).await.unwrap_err();
+        assert_eq!(err.code(), 409);
+        assert_eq!(
+            err.message,
+            format!("Apply failed with 1 conflict: conflict with {program:?} using v1: .metadata.labels.app")
+        );
+        assert_eq!(err.to_status()["details"]["causes"][0]["reason"], "FieldManagerConflict");
+        let applied = server.client.apply(pods, "default", "a", &config, "kubectl", true).await.unwrap();
+        assert_eq!(applied["metadata"]["labels"]["app"], "y");
+        let managers: Vec<_> = applied["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["manager"].as_str().unwrap().to_string(), e["operation"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(managers, [(program, "Update".to_string()), ("kubectl".to_string(), "Apply".to_string())]);
+    }
+}

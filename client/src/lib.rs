@@ -254,6 +254,33 @@ impl Client {
         decode_object(self.patch_raw(info, namespace, name, patch_type, patch, subresource).await?)
     }
 
+    /// Server-side apply: `config` holds the fields `field_manager` wants set,
+    /// and owns; the object is created when it does not exist. Another
+    /// manager's field set to another value is a Conflict naming it, unless
+    /// `force` takes the field over.
+    pub async fn apply(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        config: &Value,
+        field_manager: &str,
+        force: bool,
+    ) -> Result<Value, ApiError> {
+        let req = proto::PatchRequest {
+            r#ref: Self::reference(info, namespace),
+            name: name.to_string(),
+            patch_type: PatchType::Apply as i32,
+            patch: encode(config),
+            subresource: String::new(),
+            dry_run: false,
+            field_manager: field_manager.to_string(),
+            force,
+        };
+        let resp = self.inner.clone().patch(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode_object(resp.into_inner())
+    }
+
     async fn patch_raw(
         &self,
         info: &ResourceInfo,
