@@ -168,6 +168,7 @@ fn merge_list(t: &mut Vec<Value>, p: &[Value], list: List, ty: Ty) -> Result<()>
             let mut out = Vec::with_capacity(p.len());
             for item in p {
                 out.push(match item {
+                    Value::Object(m) if is(m, "delete") => continue,
                     Value::Object(m) => Value::Object(without_directives(m, ty)?),
                     other => other.clone(),
                 });
