@@ -19,6 +19,10 @@ pub enum Reason {
     Gone,
     Forbidden,
     MethodNotAllowed,
+    /// None of the media types the client accepts can be served (HTTP 406).
+    NotAcceptable,
+    /// The request body's media type is not one the server reads (HTTP 415).
+    UnsupportedMediaType,
     RequestEntityTooLarge,
     InternalError,
     ServiceUnavailable,
@@ -36,6 +40,8 @@ impl Reason {
             Reason::Expired | Reason::Gone => 410,
             Reason::Forbidden => 403,
             Reason::MethodNotAllowed => 405,
+            Reason::NotAcceptable => 406,
+            Reason::UnsupportedMediaType => 415,
             Reason::RequestEntityTooLarge => 413,
             Reason::InternalError => 500,
             Reason::ServiceUnavailable => 503,
@@ -125,6 +131,17 @@ impl FieldError {
     }
 }
 
+impl FieldError {
+    /// What is wrong, without the field: a Status cause carries the field apart.
+    pub fn message(&self) -> String {
+        let full = self.to_string();
+        match full.strip_prefix(&format!("{}: ", self.field)) {
+            Some(rest) => rest.to_string(),
+            None => full,
+        }
+    }
+}
+
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let head = match self.kind {
@@ -211,6 +228,19 @@ impl ApiError {
             causes,
         }
     }
+    /// An Invalid error about an object of `kind` (as `invalid` made it)
+    /// named with its group, as Kubernetes names grouped kinds:
+    /// `Deployment.apps "web" is invalid: ...`. Other errors are unchanged.
+    pub fn in_group(mut self, kind: &str, group: &str) -> Self {
+        if self.reason == Reason::Invalid && self.kind == kind && !group.is_empty() {
+            let qualified = format!("{kind}.{group}");
+            if let Some(rest) = self.message.strip_prefix(&format!("{kind} \"")) {
+                self.message = format!("{qualified} \"{rest}");
+            }
+            self.kind = qualified;
+        }
+        self
+    }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(Reason::BadRequest, message)
     }
@@ -263,9 +293,19 @@ impl ApiError {
             let causes: Vec<_> = self
                 .causes
                 .iter()
-                .map(|c| serde_json::json!({"reason": c.kind.cause_type(), "message": c.to_string(), "field": c.field}))
+                .map(|c| serde_json::json!({"reason": c.kind.cause_type(), "message": c.message(), "field": c.field}))
                 .collect();
-            status["details"] = serde_json::json!({"name": self.name, "kind": self.kind, "causes": causes});
+            // `deployments.apps` and `Deployment.apps` are a kind (or
+            // resource) and its group, which Status details carry apart.
+            let (kind, group) = self.kind.split_once('.').unwrap_or((&self.kind, ""));
+            let mut details = serde_json::json!({"name": self.name, "kind": kind});
+            if !group.is_empty() {
+                details["group"] = group.into();
+            }
+            if !causes.is_empty() {
+                details["causes"] = causes.into();
+            }
+            status["details"] = details;
         }
         status
     }
