@@ -293,6 +293,9 @@ pub struct GetArgs {
     /// When printing, show all labels as the last column
     #[arg(long)]
     pub show_labels: bool,
+    /// If true, keep the managedFields when printing objects in JSON or YAML format
+    #[arg(long)]
+    pub show_managed_fields: bool,
     /// Labels to present as columns
     #[arg(short = 'L', long = "label-columns", value_delimiter = ',')]
     pub label_columns: Vec<String>,

@@ -98,7 +98,13 @@ fn print_found(
             return Ok(());
         }
     }
-    let document = || if single && total == 1 { all[0].clone() } else { printers::as_list(all.clone()) };
+    let document = || {
+        let mut doc = if single && total == 1 { all[0].clone() } else { printers::as_list(all.clone()) };
+        if !a.show_managed_fields {
+            hide_managed_fields(&mut doc);
+        }
+        doc
+    };
     match format {
         OutputFormat::Table | OutputFormat::Wide => {
             let now = Timestamp::now();
@@ -207,6 +213,17 @@ fn print_watched(
             *header_done = true;
             ctx.print(&text);
         }
+    }
+}
+
+/// Drops `metadata.managedFields` from an object or from each item of a
+/// list, as kubectl prints YAML and JSON unless `--show-managed-fields`.
+fn hide_managed_fields(doc: &mut Value) {
+    if let Some(items) = doc.get_mut("items").and_then(Value::as_array_mut) {
+        items.iter_mut().for_each(hide_managed_fields);
+    }
+    if let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
     }
 }
 
