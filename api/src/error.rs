@@ -19,6 +19,10 @@ pub enum Reason {
     Gone,
     Forbidden,
     MethodNotAllowed,
+    /// None of the media types the client accepts can be served (HTTP 406).
+    NotAcceptable,
+    /// The request body's media type is not one the server reads (HTTP 415).
+    UnsupportedMediaType,
     RequestEntityTooLarge,
     InternalError,
     ServiceUnavailable,
@@ -36,6 +40,8 @@ impl Reason {
             Reason::Expired | Reason::Gone => 410,
             Reason::Forbidden => 403,
             Reason::MethodNotAllowed => 405,
+            Reason::NotAcceptable => 406,
+            Reason::UnsupportedMediaType => 415,
             Reason::RequestEntityTooLarge => 413,
             Reason::InternalError => 500,
             Reason::ServiceUnavailable => 503,
@@ -260,7 +266,11 @@ impl ApiError {
                 .iter()
                 .map(|c| serde_json::json!({"reason": c.kind.cause_type(), "message": c.to_string(), "field": c.field}))
                 .collect();
-            status["details"] = serde_json::json!({"name": self.name, "kind": self.kind, "causes": causes});
+            let mut details = serde_json::json!({"name": self.name, "kind": self.kind});
+            if !causes.is_empty() {
+                details["causes"] = causes.into();
+            }
+            status["details"] = details;
         }
         status
     }

@@ -18,6 +18,7 @@
 //! - [`validation`]: per-kind defaulting and validation, in Kubernetes' words.
 //! - [`schema`]: unknown-field detection and `kubectl explain`.
 //! - [`codec`]: reading YAML/JSON manifests and writing YAML as kubectl does.
+//! - [`printers`]: the columns `kubectl get` shows per kind, and the server-side `Table`.
 
 pub mod codec;
 pub mod cron;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod meta;
 pub mod node;
 pub mod pod;
+pub mod printers;
 pub mod quantity;
 pub mod registry;
 pub mod schema;

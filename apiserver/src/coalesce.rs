@@ -36,11 +36,20 @@ pub struct Coalesced<T> {
     sent: usize,
     /// Whether the socket refused the last write: a flush then waits for it.
     blocked: bool,
+    /// Whether flushes are held back. HTTP/1 connections send at once: a
+    /// streaming response (a watch, an upgraded exec) would otherwise wait for
+    /// a read that HTTP/1 does not do while it writes.
+    hold: bool,
 }
 
 impl<T> Coalesced<T> {
     pub fn new(inner: T) -> Self {
-        Coalesced { inner, buf: Vec::new(), sent: 0, blocked: false }
+        Coalesced { inner, buf: Vec::new(), sent: 0, blocked: false, hold: true }
+    }
+
+    /// A connection that buffers writes but sends them at every flush.
+    pub fn flushing(inner: T) -> Self {
+        Coalesced { hold: false, ..Self::new(inner) }
     }
 }
 
@@ -104,7 +113,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Coalesced<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.buf.is_empty() && !this.blocked {
+        if this.hold && !this.buf.is_empty() && !this.blocked {
             // Sent at the task's next read, which this wake-up makes sure of.
             cx.waker().wake_by_ref();
             return Poll::Ready(Ok(()));

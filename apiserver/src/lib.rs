@@ -6,13 +6,17 @@
 //! - [`strategy`]: the `Strategy` trait, everything the registry asks of a kind.
 //! - [`kinds`]: one strategy per kind with rules of its own, and the table of them.
 //! - [`patch`]: merge, JSON and strategic merge patches.
+//! - [`openapi`]: the OpenAPI v2 and v3 documents kubectl reads for `explain` and validation.
 //! - `testing` (feature `testing`): an in-process apiserver for other crates' tests.
 //! - [`service`]: the gRPC service that exposes the registry.
+//! - [`http`]: Kubernetes' REST API over the same registry, on the same address.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
 
 pub mod alloc;
 pub mod coalesce;
+pub mod http;
 pub mod kinds;
+pub mod openapi;
 pub mod patch;
 pub mod proxy;
 pub mod registry;
@@ -22,7 +26,6 @@ pub mod strategy;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-use futures::TryStreamExt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,6 +168,7 @@ pub async fn serve_with(
     event_ttl: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let advertise_address = services.advertise_address;
     let registry = Arc::new(registry::Registry::with_services(store, services).with_event_ttl(event_ttl));
     registry.bootstrap().await?;
     let namespaces = tokio::spawn(registry.clone().watch_namespaces());
@@ -172,41 +176,20 @@ pub async fn serve_with(
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<proto::api_server::ApiServer<service::ApiService>>().await;
-    let streaming = proto::streaming_server::StreamingServer::new(proxy::StreamingService::new(registry.clone()));
-    let api = proto::api_server::ApiServer::new(service::ApiService::new(registry))
+    let streaming = Arc::new(proxy::StreamingService::new(registry.clone()));
+    let api = proto::api_server::ApiServer::new(service::ApiService::new(registry.clone()))
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(256 << 20);
-    tracing::info!(addr = %listener.local_addr()?, "apiserver serving");
-    // Replies are small and latency-bound; without TCP_NODELAY each one waits
-    // for the client's delayed ACK (~40 ms). `Server::tcp_nodelay` does not
-    // apply to a listener passed in, so it is set on the incoming stream.
-    // Frames queued together leave in one write (see `coalesce`).
-    let incoming =
-        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)).map_ok(coalesce::Coalesced::new);
-    // On shutdown the server stops accepting and waits for open calls, but
-    // watches never finish by themselves: give them a moment, then drop the
-    // connections, so clients see the stream end and re-watch elsewhere.
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel();
-    let signal = async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    };
-    let server = tonic::transport::Server::builder()
-        .add_service(health)
+    let grpc = tonic::service::Routes::new(health)
         .add_service(api)
-        .add_service(streaming)
-        .serve_with_incoming_shutdown(incoming, signal);
-    let drain_deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    let result = tokio::select! {
-        r = server => r.map_err(Into::into),
-        _ = drain_deadline => Ok(()),
-    };
+        .add_service(proto::streaming_server::StreamingServer::from_arc(streaming.clone()))
+        .prepare()
+        .into_axum_router();
+    let local = listener.local_addr()?;
+    let server_address = format!("{advertise_address}:{}", local.port());
+    let rest = http::router(Arc::new(http::Front { registry, streaming, server_address }));
+    tracing::info!(addr = %local, "apiserver serving gRPC and HTTP");
+    let result = http::serve(listener, grpc, rest, shutdown, SHUTDOWN_GRACE).await;
     namespaces.abort();
     repairs.abort();
     result

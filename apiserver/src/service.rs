@@ -19,6 +19,22 @@ use tracing::Instrument;
 /// The version kubelab reports: the Kubernetes API version it follows.
 pub const GIT_VERSION: &str = "v1.34.0-kubelab";
 
+/// The server's `version.Info`, as `/version` and the gRPC `Version` call answer it.
+pub fn version_info() -> Value {
+    let arch = if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH };
+    json!({
+        "major": "1",
+        "minor": "34",
+        "gitVersion": GIT_VERSION,
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{arch}", std::env::consts::OS),
+    })
+}
+
 pub struct ApiService {
     registry: Arc<Registry>,
 }
@@ -185,12 +201,6 @@ impl Api for ApiService {
     }
 
     async fn version(&self, _req: Request<VersionRequest>) -> Result<Response<VersionResponse>, Status> {
-        let v = json!({
-            "major": "1",
-            "minor": "34",
-            "gitVersion": GIT_VERSION,
-            "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
-        });
-        Ok(Response::new(VersionResponse { json: serde_json::to_vec(&v).expect("json") }))
+        Ok(Response::new(VersionResponse { json: serde_json::to_vec(&version_info()).expect("json") }))
     }
 }

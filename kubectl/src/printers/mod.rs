@@ -127,7 +127,7 @@ impl TablePrinter {
         if self.opts.namespace_column && info.namespaced {
             h.push("NAMESPACE".into());
         }
-        h.extend(columns::headers(info, self.opts.wide).into_iter().map(String::from));
+        h.extend(columns::headers(info, self.opts.wide));
         for label in &self.opts.label_columns {
             h.push(label.rsplit('/').next().unwrap_or(label).to_uppercase());
         }

@@ -1,0 +1,253 @@
+//! Response bodies: objects and lists in the format the client negotiated
+//! (JSON, YAML, a server-side Table, or metadata only), and errors as
+//! Kubernetes `Status` objects with the HTTP code that goes with their reason.
+
+use super::negotiate::Format;
+use crate::registry::RawObject;
+use api::{ApiError, ResourceInfo};
+use axum::body::Body;
+use axum::response::Response;
+use http::{header, HeaderValue, StatusCode};
+use serde_json::{json, value::RawValue, Map, Value};
+use std::collections::BTreeMap;
+
+const JSON: &str = "application/json";
+
+/// A response with a body and its content type.
+pub fn bytes(code: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static(JSON)));
+    r
+}
+
+/// A JSON document.
+pub fn json(code: StatusCode, value: &Value) -> Response {
+    bytes(code, JSON, serde_json::to_vec(value).expect("a JSON value always serializes"))
+}
+
+/// An error, as kube-apiserver answers one: a `Status` object with its code.
+pub fn error(err: &ApiError) -> Response {
+    let code = StatusCode::from_u16(err.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if code.is_server_error() {
+        tracing::warn!(error = %err.message, "request failed");
+    }
+    json(code, &err.to_status())
+}
+
+/// A successful `Status` (what a delete of an object that went at once, or a
+/// binding, answers).
+pub fn success(code: StatusCode, details: Value) -> Response {
+    json(code, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}))
+}
+
+/// Stored bytes with `metadata.resourceVersion` put in, without decoding the
+/// object into values: only its top level and its metadata are parsed.
+pub fn stamp(stored: &[u8], resource_version: i64) -> Result<Vec<u8>, ApiError> {
+    if resource_version <= 0 {
+        return Ok(stored.to_vec());
+    }
+    let corrupt = |e: serde_json::Error| ApiError::internal(format!("stored object is not JSON: {e}"));
+    let top: BTreeMap<String, &RawValue> = serde_json::from_slice(stored).map_err(corrupt)?;
+    let mut metadata: Map<String, Value> = match top.get("metadata") {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(corrupt)?,
+        None => Map::new(),
+    };
+    metadata.insert("resourceVersion".into(), resource_version.to_string().into());
+    let metadata = serde_json::to_string(&metadata).expect("a JSON map always serializes");
+    let mut out = Vec::with_capacity(stored.len() + 32);
+    out.push(b'{');
+    let mut first = true;
+    let mut emit = |out: &mut Vec<u8>, key: &str, value: &str| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key).expect("a string always serializes");
+        out.push(b':');
+        out.extend_from_slice(value.as_bytes());
+    };
+    let mut wrote_metadata = false;
+    for (key, value) in &top {
+        if key.as_str() > "metadata" && !wrote_metadata {
+            emit(&mut out, "metadata", &metadata);
+            wrote_metadata = true;
+        }
+        if key == "metadata" {
+            emit(&mut out, key, &metadata);
+            wrote_metadata = true;
+        } else {
+            emit(&mut out, key, value.get());
+        }
+    }
+    if !wrote_metadata {
+        emit(&mut out, "metadata", &metadata);
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// The metadata-only form of an object.
+pub fn partial_metadata(obj: &Value, beta: bool) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": if beta { "meta.k8s.io/v1beta1" } else { "meta.k8s.io/v1" },
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+/// How a Table's rows carry their objects (`includeObject`).
+// TODO(merge): api::printers::IncludeObject replaces this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeObject {
+    None,
+    Metadata,
+    Object,
+}
+
+impl IncludeObject {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "None" => Some(Self::None),
+            "" | "Metadata" => Some(Self::Metadata),
+            "Object" => Some(Self::Object),
+            _ => None,
+        }
+    }
+}
+
+/// One object, in the negotiated format.
+pub fn object(
+    code: StatusCode,
+    info: &ResourceInfo,
+    raw: &RawObject,
+    format: Format,
+    include: IncludeObject,
+) -> Result<Response, ApiError> {
+    match format {
+        Format::Json | Format::Discovery { .. } => Ok(bytes(code, JSON, stamp(&raw.json, raw.resource_version)?)),
+        _ => Ok(value(code, info, &raw.decode()?, format, include)),
+    }
+}
+
+/// A decoded object, in the negotiated format.
+pub fn value(code: StatusCode, info: &ResourceInfo, obj: &Value, format: Format, include: IncludeObject) -> Response {
+    match format {
+        Format::Json | Format::Discovery { .. } => json(code, obj),
+        Format::Yaml => bytes(code, "application/yaml", api::codec::to_yaml(obj)),
+        Format::Metadata { beta } => json(code, &partial_metadata(obj, beta)),
+        Format::Table { beta } => {
+            let rv = api::meta::resource_version(obj).to_string();
+            json(code, &table(info, std::slice::from_ref(obj), include, &rv, "", beta))
+        }
+    }
+}
+
+/// A Table of objects, as kube-apiserver prints them.
+pub fn table(
+    info: &ResourceInfo,
+    objects: &[Value],
+    include: IncludeObject,
+    resource_version: &str,
+    continue_token: &str,
+    beta: bool,
+) -> Value {
+    // TODO(merge): api::printers::table.
+    let _ = info;
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let object = match include {
+                IncludeObject::None => Value::Null,
+                IncludeObject::Metadata => partial_metadata(o, beta),
+                IncludeObject::Object => o.clone(),
+            };
+            json!({"cells": [api::meta::name(o), api::meta::creation_timestamp(o)], "object": object})
+        })
+        .collect();
+    let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": [{"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0},
+            {"name": "Created At", "type": "date", "format": "", "description": "", "priority": 0}], "rows": rows});
+    if !continue_token.is_empty() {
+        t["metadata"]["continue"] = continue_token.into();
+    }
+    if beta {
+        t["apiVersion"] = "meta.k8s.io/v1beta1".into();
+    }
+    t
+}
+
+/// A list of stored objects, in the negotiated format.
+pub fn list(
+    info: &ResourceInfo,
+    items: &[RawObject],
+    resource_version: i64,
+    continue_token: &str,
+    format: Format,
+    include: IncludeObject,
+) -> Result<Response, ApiError> {
+    let rv = resource_version.to_string();
+    let mut metadata = json!({"resourceVersion": rv});
+    if !continue_token.is_empty() {
+        metadata["continue"] = continue_token.into();
+    }
+    if let Format::Json = format {
+        // The items go out as stored (stamped), never decoded into values.
+        let head = json!({"kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": metadata});
+        let mut out = serde_json::to_vec(&head).expect("a JSON value always serializes");
+        out.pop();
+        out.extend_from_slice(b",\"items\":[");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&stamp(&item.json, item.resource_version)?);
+        }
+        out.extend_from_slice(b"]}");
+        return Ok(bytes(StatusCode::OK, JSON, out));
+    }
+    let objects = items.iter().map(RawObject::decode).collect::<Result<Vec<_>, _>>()?;
+    Ok(match format {
+        Format::Table { beta } => json(StatusCode::OK, &table(info, &objects, include, &rv, continue_token, beta)),
+        Format::Metadata { beta } => {
+            let items: Vec<Value> = objects.iter().map(|o| partial_metadata(o, beta)).collect();
+            let api_version = if beta { "meta.k8s.io/v1beta1" } else { "meta.k8s.io/v1" };
+            json(
+                StatusCode::OK,
+                &json!({"kind": "PartialObjectMetadataList", "apiVersion": api_version, "metadata": metadata, "items": items}),
+            )
+        }
+        _ => {
+            let list = json!({"kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": metadata, "items": objects});
+            value(StatusCode::OK, info, &list, format, include)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamping_puts_the_resource_version_into_metadata_and_keeps_the_rest() {
+        let stored =
+            br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","uid":"u"},"spec":{"x":[1,{"y":"z"}]}}"#;
+        let out: Value = serde_json::from_slice(&stamp(stored, 42).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","uid":"u","resourceVersion":"42"},"spec":{"x":[1,{"y":"z"}]}})
+        );
+        let bare: Value = serde_json::from_slice(&stamp(br#"{"kind":"X","spec":{}}"#, 7).unwrap()).unwrap();
+        assert_eq!(bare["metadata"]["resourceVersion"], "7");
+        // A dry run's object was never stored: nothing to stamp.
+        assert_eq!(stamp(stored, 0).unwrap(), stored.to_vec());
+        assert!(stamp(b"not json", 3).is_err());
+    }
+
+    #[test]
+    fn errors_carry_their_code_and_a_status_body() {
+        let r = error(&ApiError::not_found("pods", "x"));
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}
