@@ -170,7 +170,7 @@ fn discovery(k: Kubectl) {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("Client Version:") && out.stdout.contains("Server Version:"), "{}", out.stdout);
     // A current kubectl warns, as against any server more than one minor version older.
-    assert!(out.stderr.lines().all(|l| l.starts_with("WARNING: version difference")), "{}", out.stderr);
+    assert!(out.stderr.lines().all(|l| l.starts_with("Warning: version difference")), "{}", out.stderr);
 }
 
 fn cluster_info_and_nodes(k: Kubectl) {
