@@ -169,6 +169,10 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let advertise_address = services.advertise_address;
+    // The OpenAPI documents take a moment to build: do it now, not in the first kubectl's request.
+    tokio::task::spawn_blocking(|| {
+        openapi::OpenApi::get();
+    });
     let registry = Arc::new(registry::Registry::with_services(store, services).with_event_ttl(event_ttl));
     registry.bootstrap().await?;
     let namespaces = tokio::spawn(registry.clone().watch_namespaces());

@@ -4,10 +4,12 @@
 
 use super::respond;
 use super::Front;
+use crate::openapi::OpenApi;
 use api::{ApiError, Reason};
 use axum::extract::Request;
 use axum::response::Response;
-use http::{Method, StatusCode};
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +29,71 @@ pub async fn serve(front: &Arc<Front>, path: &str, req: Request) -> Result<Respo
     match path {
         "/version" => Ok(respond::json(StatusCode::OK, &crate::service::version_info())),
         "/" => Ok(respond::json(StatusCode::OK, &json!({"paths": root_paths()}))),
+        "/openapi/v2" | "/swagger.json" => Ok(openapi_v2(&req)),
+        "/openapi/v3" => Ok(cached(&req, OpenApi::get().v3_index(), JSON, false)),
         _ => {
+            if let Some(gv) = path.strip_prefix("/openapi/v3/") {
+                let doc = OpenApi::get().v3(gv).ok_or_else(not_found)?;
+                return Ok(openapi_v3(&req, gv, doc));
+            }
             if let Some((endpoint, check)) = health_path(path) {
                 return Ok(health(front, endpoint, check, query.has("verbose")).await);
             }
-            Err(ApiError::new(Reason::NotFound, "the server could not find the requested resource"))
+            Err(not_found())
         }
     }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(Reason::NotFound, "the server could not find the requested resource")
+}
+
+const JSON: &str = "application/json";
+
+/// `/openapi/v2`: protobuf when the client asks for it (kubectl always does), else JSON.
+fn openapi_v2(req: &Request) -> Response {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("protobuf") {
+        // The media type asked for has an `@`, which Go's MIME parser refuses
+        // in a response; kube-openapi answers it as an octet stream too.
+        cached(req, OpenApi::get().v2_protobuf(), "application/octet-stream", false)
+    } else {
+        cached(req, OpenApi::get().v2_json(), JSON, false)
+    }
+}
+
+/// `/openapi/v3/<group version>`: with the index's `?hash=`, cacheable for
+/// good; with another hash, a redirect to the current one, as kube-apiserver does.
+fn openapi_v3(req: &Request, gv: &str, doc: Bytes) -> Response {
+    let etag = OpenApi::get().etag(&doc);
+    let hash = etag.trim_matches('"');
+    let asked = super::negotiate::Query::parse(req.uri().query());
+    match asked.get("hash") {
+        "" => cached(req, doc, JSON, false),
+        h if h == hash => cached(req, doc, JSON, true),
+        _ => {
+            let mut r = respond::bytes(StatusCode::MOVED_PERMANENTLY, JSON, Bytes::new());
+            let location = format!("/openapi/v3/{gv}?hash={hash}");
+            r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).expect("an ASCII path"));
+            r
+        }
+    }
+}
+
+/// A document with its ETag; 304 when the client holds the same one.
+fn cached(req: &Request, doc: Bytes, content_type: &str, immutable: bool) -> Response {
+    let etag = OpenApi::get().etag(&doc);
+    let held = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let mut r = if held == Some(etag.as_str()) {
+        respond::bytes(StatusCode::NOT_MODIFIED, content_type, Bytes::new())
+    } else {
+        respond::bytes(StatusCode::OK, content_type, doc)
+    };
+    let h = r.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("a hex ETag"));
+    let cache = if immutable { "public, immutable" } else { "no-cache, private" };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
 }
 
 fn root_paths() -> Vec<String> {

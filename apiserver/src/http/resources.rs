@@ -147,7 +147,9 @@ const PATCH_BODIES: &[BodyType] = &[BodyType::JsonPatch, BodyType::MergePatch, B
 async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Response, ApiError> {
     let q = Query::parse(req.uri().query());
     let format = negotiate::accept(header_str(&req, header::ACCEPT), false)?;
-    let include = IncludeObject::parse(q.get("includeObject")).ok_or_else(|| {
+    let asked = q.get("includeObject");
+    let include = if asked.is_empty() { Some(IncludeObject::default()) } else { IncludeObject::parse(asked) };
+    let include = include.ok_or_else(|| {
         ApiError::bad_request(format!(
             "invalid includeObject {:?}: supported values: \"None\", \"Metadata\", \"Object\"",
             q.get("includeObject")

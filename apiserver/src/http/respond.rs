@@ -97,24 +97,7 @@ pub fn partial_metadata(obj: &Value, beta: bool) -> Value {
 }
 
 /// How a Table's rows carry their objects (`includeObject`).
-// TODO(merge): api::printers::IncludeObject replaces this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IncludeObject {
-    None,
-    Metadata,
-    Object,
-}
-
-impl IncludeObject {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "None" => Some(Self::None),
-            "" | "Metadata" => Some(Self::Metadata),
-            "Object" => Some(Self::Object),
-            _ => None,
-        }
-    }
-}
+pub use api::printers::IncludeObject;
 
 /// One object, in the negotiated format.
 pub fn object(
@@ -152,25 +135,7 @@ pub fn table(
     continue_token: &str,
     beta: bool,
 ) -> Value {
-    // TODO(merge): api::printers::table.
-    let _ = info;
-    let rows: Vec<Value> = objects
-        .iter()
-        .map(|o| {
-            let object = match include {
-                IncludeObject::None => Value::Null,
-                IncludeObject::Metadata => partial_metadata(o, beta),
-                IncludeObject::Object => o.clone(),
-            };
-            json!({"cells": [api::meta::name(o), api::meta::creation_timestamp(o)], "object": object})
-        })
-        .collect();
-    let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
-        "columnDefinitions": [{"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0},
-            {"name": "Created At", "type": "date", "format": "", "description": "", "priority": 0}], "rows": rows});
-    if !continue_token.is_empty() {
-        t["metadata"]["continue"] = continue_token.into();
-    }
+    let mut t = api::printers::table(info, objects, include, jiff::Timestamp::now(), resource_version, continue_token);
     if beta {
         t["apiVersion"] = "meta.k8s.io/v1beta1".into();
     }
