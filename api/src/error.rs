@@ -127,8 +127,11 @@ impl FieldError {
     }
 }
 
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl FieldError {
+    /// The error without its field path, as Kubernetes' `field.Error.ErrorBody()`
+    /// says it: what a Status cause carries as its message, beside its field
+    /// (kubectl prints the two joined by ": ").
+    pub fn body(&self) -> String {
         let head = match self.kind {
             FieldErrorKind::Required => "Required value",
             FieldErrorKind::Invalid => "Invalid value",
@@ -136,16 +139,25 @@ impl fmt::Display for FieldError {
             FieldErrorKind::Duplicate => "Duplicate value",
             FieldErrorKind::Forbidden => "Forbidden",
             FieldErrorKind::TooLong => "Too long",
-            FieldErrorKind::Unknown => return write!(f, "unknown field \"{}\"", self.field),
+            FieldErrorKind::Unknown => return format!("unknown field \"{}\"", self.field),
         };
-        write!(f, "{}: {head}", self.field)?;
+        let mut body = head.to_string();
         if let Some(v) = &self.value {
-            write!(f, ": {v}")?;
+            body = format!("{body}: {v}");
         }
         if !self.detail.is_empty() {
-            write!(f, ": {}", self.detail)?;
+            body = format!("{body}: {}", self.detail);
         }
-        Ok(())
+        body
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            FieldErrorKind::Unknown => f.write_str(&self.body()),
+            _ => write!(f, "{}: {}", self.field, self.body()),
+        }
     }
 }
 
@@ -264,7 +276,7 @@ impl ApiError {
             let causes: Vec<_> = self
                 .causes
                 .iter()
-                .map(|c| serde_json::json!({"reason": c.kind.cause_type(), "message": c.to_string(), "field": c.field}))
+                .map(|c| serde_json::json!({"reason": c.kind.cause_type(), "message": c.body(), "field": c.field}))
                 .collect();
             let mut details = serde_json::json!({"name": self.name, "kind": self.kind});
             if !causes.is_empty() {
@@ -303,6 +315,13 @@ mod tests {
         assert_eq!(
             e.to_string(),
             r#"ReplicationController "kubia-rc" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{"app":"kubia"}: `selector` does not match template `labels`"#
+        );
+        // A Status cause names the field apart from the message, which kubectl joins with ": ".
+        let cause = &e.to_status()["details"]["causes"][0];
+        assert_eq!(cause["field"], "spec.template.metadata.labels");
+        assert_eq!(
+            cause["message"],
+            r#"Invalid value: map[string]string{"app":"kubia"}: `selector` does not match template `labels`"#
         );
         let two = ApiError::invalid(
             "Pod",

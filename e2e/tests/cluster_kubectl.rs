@@ -264,35 +264,35 @@ fn chapter3_labels_and_annotations(k: Kubectl) {
     let out = live.kubectl(&["create", "-f", &book_path("Chapter03/kubia-manual.yaml")]).clean();
     assert_eq!(out.stdout.trim(), "pod/kubia-manual created");
     let out = live.kubectl(&["create", "-f", &book_path("Chapter03/kubia-manual-with-labels.yaml")]).clean();
-    assert_eq!(out.stdout.trim(), "pod/kubia-manual-with-labels created");
+    assert_eq!(out.stdout.trim(), "pod/kubia-manual-v2 created");
 
     let out = live.kubectl(&["get", "po", "--show-labels"]).clean();
     assert_eq!(out.rows()[0], ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "LABELS"], "{}", out.stdout);
     assert_eq!(row(&out, "kubia").last().unwrap(), "run=kubia");
     assert_eq!(row(&out, "kubia-manual").last().unwrap(), "<none>");
-    assert_eq!(row(&out, "kubia-manual-with-labels").last().unwrap(), "creation_method=manual,env=prod");
+    assert_eq!(row(&out, "kubia-manual-v2").last().unwrap(), "creation_method=manual,env=prod");
     let out = live.kubectl(&["get", "po", "-L", "creation_method,env"]).clean();
     assert_eq!(&out.rows()[0][5..], ["CREATION_METHOD", "ENV"], "{}", out.stdout);
-    assert_eq!(&row(&out, "kubia-manual-with-labels")[5..], ["manual", "prod"]);
+    assert_eq!(&row(&out, "kubia-manual-v2")[5..], ["manual", "prod"]);
     let out = live.kubectl(&["get", "pods", "-l", "creation_method=manual"]).clean();
-    assert_eq!(out.names(), ["kubia-manual-with-labels"]);
+    assert_eq!(out.names(), ["kubia-manual-v2"]);
 
     let out = live.kubectl(&["label", "po", "kubia-manual", "creation_method=manual"]).clean();
     assert_eq!(out.stdout.trim(), "pod/kubia-manual labeled");
-    let out = live.kubectl(&["label", "po", "kubia-manual-with-labels", "env=debug"]).fails();
+    let out = live.kubectl(&["label", "po", "kubia-manual-v2", "env=debug"]).fails();
     assert!(out.stderr.contains("'env' already has a value (prod), and --overwrite is false"), "{}", out.stderr);
-    live.kubectl(&["label", "po", "kubia-manual-with-labels", "env=debug", "--overwrite"]).clean();
+    live.kubectl(&["label", "po", "kubia-manual-v2", "env=debug", "--overwrite"]).clean();
     let out = live.kubectl(&["get", "pods", "-l", "creation_method=manual", "--sort-by=.metadata.name"]).clean();
-    assert_eq!(out.names(), ["kubia-manual", "kubia-manual-with-labels"]);
+    assert_eq!(out.names(), ["kubia-manual", "kubia-manual-v2"]);
     let out = live.kubectl(&["get", "pods", "--sort-by=.metadata.name"]).clean();
-    assert_eq!(out.names(), ["kubia", "kubia-manual", "kubia-manual-with-labels"]);
+    assert_eq!(out.names(), ["kubia", "kubia-manual", "kubia-manual-v2"]);
     let out = live.kubectl(&["get", "po", "-l", "env=debug", "-L", "creation_method,env"]).clean();
     assert_eq!(out.rows().len(), 2, "{}", out.stdout);
-    assert_eq!(&row(&out, "kubia-manual-with-labels")[5..], ["manual", "debug"]);
+    assert_eq!(&row(&out, "kubia-manual-v2")[5..], ["manual", "debug"]);
     let out = live.kubectl(&["get", "po", "-l", "!env", "--show-labels"]).clean();
     assert_eq!(out.names(), ["kubia", "kubia-manual"]);
     let out = live.kubectl(&["get", "po", "-l", "env in (prod,debug)", "-o", "name"]).clean();
-    assert_eq!(out.stdout, "pod/kubia-manual-with-labels\n");
+    assert_eq!(out.stdout, "pod/kubia-manual-v2\n");
 
     let out = live.kubectl(&["annotate", "pod", "kubia-manual", "mycompany.com/someannotation=foo bar"]).clean();
     assert_eq!(out.stdout.trim(), "pod/kubia-manual annotated");
@@ -306,7 +306,7 @@ fn chapter3_labels_and_annotations(k: Kubectl) {
 
     let out = live.kubectl(&["delete", "po", "-l", "creation_method=manual"]).clean();
     assert!(out.stdout.contains(r#"pod "kubia-manual" deleted"#), "{}", out.stdout);
-    assert!(out.stdout.contains(r#"pod "kubia-manual-with-labels" deleted"#), "{}", out.stdout);
+    assert!(out.stdout.contains(r#"pod "kubia-manual-v2" deleted"#), "{}", out.stdout);
     let out = live.kubectl(&["delete", "po", "--all"]).clean();
     assert!(out.stdout.contains(r#"pod "kubia" deleted"#), "{}", out.stdout);
     let out = live.kubectl(&["get", "pods"]).ok();
@@ -500,8 +500,9 @@ fn chapter4_replica_set_daemon_set_and_job(k: Kubectl) {
     assert_eq!(out.stdout.trim(), "job.batch/batch-job created");
     wait_pods(&live, "app=batch-job", 1);
     let out = live.kubectl(&["get", "jobs"]).clean();
-    assert_eq!(&out.rows()[0][..3], ["NAME", "COMPLETIONS", "DURATION"], "{}", out.stdout);
-    assert_eq!(&row(&out, "batch-job")[..2], ["batch-job", "0/1"]);
+    // The server's columns: a 1.34 apiserver's, STATUS included, whichever kubectl asks.
+    assert_eq!(out.rows()[0], ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], "{}", out.stdout);
+    assert_eq!(&row(&out, "batch-job")[..3], ["batch-job", "Running", "0/1"]);
     let logs = live.kubectl(&["logs", "job/batch-job"]).clean().stdout;
     assert!(logs.contains("Batch job starting"), "{logs}");
     let out = live.kubectl(&["get", "po", "--show-labels", "-l", "app=batch-job"]).clean();
@@ -579,8 +580,15 @@ fn deployment_walkthrough(k: Kubectl) {
     live.kubectl(&["patch", "deploy", "kubia", "--type=json", "-p", json]).clean();
     assert_eq!(live.field("deploy/kubia", "{.spec.replicas}"), "3");
     assert_eq!(live.field("deploy/kubia", "{.metadata.labels.tier}"), "web");
+    // replace with the object as read, less its resourceVersion: the controller
+    // writes the status meanwhile, and the reader means to overwrite whatever is there.
     let current = live.kubectl(&["get", "deploy", "kubia", "-o", "yaml"]).clean().stdout;
-    let out = live.kubectl_stdin(&["replace", "-f", "-"], &current.replace("minReadySeconds: 1", "minReadySeconds: 2"));
+    let edited: String = current
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("resourceVersion:"))
+        .map(|l| format!("{}\n", l.replace("minReadySeconds: 1", "minReadySeconds: 2")))
+        .collect();
+    let out = live.kubectl_stdin(&["replace", "-f", "-"], &edited);
     assert_eq!(out.clean().stdout.trim(), "deployment.apps/kubia replaced");
     assert_eq!(live.field("deploy/kubia", "{.spec.minReadySeconds}"), "2");
     let out = live.kubectl(&["scale", "deployment", "kubia", "--replicas=2"]).clean();
