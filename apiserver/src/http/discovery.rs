@@ -21,6 +21,7 @@ pub struct Subresource {
 
 const GET_PATCH_UPDATE: &[&str] = &["get", "patch", "update"];
 const CREATE_GET: &[&str] = &["create", "get"];
+const PROXY: &[&str] = &["create", "delete", "get", "patch", "update"];
 
 /// The subresources a resource serves, as kube-apiserver lists them.
 pub fn subresources(info: &ResourceInfo) -> Vec<Subresource> {
@@ -32,8 +33,10 @@ pub fn subresources(info: &ResourceInfo) -> Vec<Subresource> {
         ("", "pods") => {
             subs.push(Subresource { name: "attach", kind: Some(("", "v1", "PodAttachOptions")), verbs: CREATE_GET });
             subs.push(Subresource { name: "binding", kind: Some(("", "v1", "Binding")), verbs: &["create"] });
+            subs.push(Subresource { name: "eviction", kind: Some(("policy", "v1", "Eviction")), verbs: &["create"] });
             subs.push(Subresource { name: "exec", kind: Some(("", "v1", "PodExecOptions")), verbs: CREATE_GET });
             subs.push(Subresource { name: "log", kind: None, verbs: &["get"] });
+            subs.push(Subresource { name: "proxy", kind: Some(("", "v1", "PodProxyOptions")), verbs: PROXY });
             subs.push(Subresource {
                 name: "portforward",
                 kind: Some(("", "v1", "PodPortForwardOptions")),
@@ -41,6 +44,9 @@ pub fn subresources(info: &ResourceInfo) -> Vec<Subresource> {
             });
         }
         ("", "namespaces") => subs.push(Subresource { name: "finalize", kind: None, verbs: &["update"] }),
+        ("", "services") => {
+            subs.push(Subresource { name: "proxy", kind: Some(("", "v1", "ServiceProxyOptions")), verbs: PROXY })
+        }
         ("", "replicationcontrollers") | ("apps", "deployments") | ("apps", "replicasets") => subs.push(Subresource {
             name: "scale",
             kind: Some(("autoscaling", "v1", "Scale")),

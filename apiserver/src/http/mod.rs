@@ -15,6 +15,7 @@
 
 pub mod discovery;
 pub mod endpoints;
+pub mod forward;
 pub mod logs;
 pub mod negotiate;
 pub mod path;

@@ -187,6 +187,13 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
             let updated = registry.update(info, ns, name, &body, sub, q.dry_run()?).await?;
             Ok(respond::value(StatusCode::OK, info, &updated, format, include))
         }
+        // A namespace's `finalize` writes its spec.finalizers, which kubelab's
+        // namespace update already lets through.
+        (Method::PUT, false, "finalize") if info.plural == "namespaces" => {
+            let (_, body) = read_body(req, OBJECT_BODIES).await?;
+            let updated = registry.update(info, ns, name, &body, "", q.dry_run()?).await?;
+            Ok(respond::value(StatusCode::OK, info, &updated, format, include))
+        }
         (Method::PATCH, false, sub @ ("" | "status")) => {
             let (kind, body) = read_body(req, PATCH_BODIES).await?;
             let patched = registry.patch(info, ns, name, patch_type(kind), &body, sub, q.dry_run()?).await?;
@@ -228,7 +235,29 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
             registry.create_subresource(info, ns, name, sub, &body).await?;
             Ok(respond::success(StatusCode::CREATED, Value::Null))
         }
+        // An eviction is a delete that budgets may refuse; kubelab has no
+        // PodDisruptionBudgets yet, so every eviction is allowed.
+        (Method::POST, false, "eviction") if info.plural == "pods" => {
+            let (_, body) = read_body(req, OBJECT_BODIES).await?;
+            let eviction: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("the Eviction is not valid JSON: {e}")))?;
+            if !meta::name(&eviction).is_empty() && meta::name(&eviction) != name {
+                return Err(ApiError::bad_request(format!(
+                    "name in URL does not match name in Eviction object: {name} != {}",
+                    meta::name(&eviction)
+                )));
+            }
+            let options = eviction.get("deleteOptions").map(|o| o.to_string()).unwrap_or_default();
+            let (opts, dry_run) = delete_options(&q, options.as_bytes())?;
+            if !dry_run {
+                registry.delete(info, ns, name, &opts).await?;
+            }
+            Ok(respond::success(StatusCode::CREATED, Value::Null))
+        }
         (Method::GET, false, "log") => super::logs::serve(front, ns, name, &q).await,
+        (_, false, "proxy") if matches!(info.plural, "pods" | "services") => {
+            super::forward::serve(front, info, ns, name, &r.rest, req).await
+        }
         (_, _, sub) => Err(ApiError::new(
             Reason::NotFound,
             if sub.is_empty() {

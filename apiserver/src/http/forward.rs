@@ -1,0 +1,184 @@
+//! The `proxy` subresource of pods and services: the apiserver forwards an
+//! HTTP request to a pod (`pods/kubia:8080/proxy/path`) or to one of a
+//! service's endpoints (`services/http:kubia:web/proxy/path`) and streams the
+//! answer back, as kube-apiserver's proxy handlers do. It is how `kubectl
+//! proxy` users reach an app from outside the cluster network.
+
+use super::Front;
+use api::{meta, ApiError, Reason, ResourceInfo};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use http::{header, HeaderName, Uri};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use rand::seq::IndexedRandom;
+use serde_json::Value;
+use std::sync::{Arc, OnceLock};
+
+/// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+fn client() -> &'static Client<HttpConnector, Body> {
+    static CLIENT: OnceLock<Client<HttpConnector, Body>> = OnceLock::new();
+    CLIENT.get_or_init(|| Client::builder(hyper_util::rt::TokioExecutor::new()).build_http())
+}
+
+/// `[scheme:]name[:port]`, as the proxy path names its target.
+fn split_target(id: &str) -> (&str, &str, &str) {
+    let parts: Vec<&str> = id.split(':').collect();
+    match parts.as_slice() {
+        [name] => ("", name, ""),
+        [name, port] => ("", name, port),
+        [scheme, name, port, ..] => (scheme, name, port),
+        [] => ("", "", ""),
+    }
+}
+
+/// Forwards `req` to the pod or service `id` names, at `/rest`.
+pub async fn serve(
+    front: &Arc<Front>,
+    info: &'static ResourceInfo,
+    ns: &str,
+    id: &str,
+    rest: &str,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (scheme, name, port) = split_target(id);
+    if !matches!(scheme, "" | "http") {
+        return Err(ApiError::bad_request(format!(
+            "the proxy reaches {} over plain http only, not {scheme:?}",
+            info.plural
+        )));
+    }
+    let obj = front.registry.get(info, ns, name).await?;
+    let address = match info.plural {
+        "pods" => pod_address(&obj, port)?,
+        "services" => {
+            let endpoints = api::registry::lookup("endpoints").expect("endpoints are registered");
+            let eps = front.registry.get(endpoints, ns, name).await.unwrap_or(Value::Null);
+            service_address(&obj, &eps, port)?
+        }
+        other => return Err(ApiError::new(Reason::NotFound, format!("{other} have no proxy subresource"))),
+    };
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    let uri: Uri = format!("http://{address}/{rest}{query}")
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("invalid proxy path {rest:?}: {e}")))?;
+    let (mut parts, body) = req.into_parts();
+    parts.uri = uri;
+    for h in HOP_BY_HOP {
+        parts.headers.remove(*h);
+    }
+    parts.headers.remove(header::HOST);
+    let answer = client().request(Request::from_parts(parts, body)).await.map_err(|e| {
+        ApiError::new(Reason::ServiceUnavailable, format!("error trying to reach {} {name:?}: {e}", info.singular))
+    })?;
+    let (mut parts, body) = answer.into_parts();
+    for h in HOP_BY_HOP {
+        parts.headers.remove(HeaderName::from_static(h));
+    }
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// A pod's `ip:port`: the port named (a number, or a container port's name),
+/// else the first port of its containers, as kube-apiserver picks it.
+fn pod_address(pod: &Value, port: &str) -> Result<String, ApiError> {
+    let ip = pod["status"]["podIP"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
+        ApiError::new(Reason::ServiceUnavailable, format!("pod {} has no IP address yet", meta::name(pod)))
+    })?;
+    let ports = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["ports"].as_array().into_iter().flatten());
+    let number = match port {
+        "" => ports.clone().next().and_then(|p| p["containerPort"].as_i64()).unwrap_or(80),
+        p => match p.parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => ports
+                .clone()
+                .find(|cp| cp["name"] == p)
+                .and_then(|cp| cp["containerPort"].as_i64())
+                .ok_or_else(|| ApiError::bad_request(format!("pod {} has no port named {p:?}", meta::name(pod))))?,
+        },
+    };
+    Ok(format!("{ip}:{number}"))
+}
+
+/// One of a service's ready endpoints, on the port named (by its name or
+/// the service port's number), chosen at random as kube-apiserver does.
+fn service_address(svc: &Value, endpoints: &Value, port: &str) -> Result<String, ApiError> {
+    let name = meta::name(svc);
+    let svc_ports = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    let wanted = if port.is_empty() {
+        match svc_ports.as_slice() {
+            [only] => only.clone(),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "service {name} has several ports: name one in the proxy path"
+                )))
+            }
+        }
+    } else {
+        svc_ports
+            .iter()
+            .find(|p| p["name"] == port || p["port"].as_i64().is_some_and(|n| n.to_string() == port))
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request(format!("no service port {port:?} found for service {name:?}")))?
+    };
+    let port_name = wanted["name"].as_str().unwrap_or("");
+    let mut candidates = Vec::new();
+    for subset in endpoints["subsets"].as_array().into_iter().flatten() {
+        let Some(target) = subset["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"].as_str().unwrap_or("") == port_name)
+            .and_then(|p| p["port"].as_i64())
+        else {
+            continue;
+        };
+        for addr in subset["addresses"].as_array().into_iter().flatten() {
+            if let Some(ip) = addr["ip"].as_str() {
+                candidates.push(format!("{ip}:{target}"));
+            }
+        }
+    }
+    candidates.choose(&mut rand::rng()).cloned().ok_or_else(|| {
+        ApiError::new(Reason::ServiceUnavailable, format!("no endpoints available for service {name:?}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn targets_name_scheme_and_port() {
+        assert_eq!(split_target("kubia"), ("", "kubia", ""));
+        assert_eq!(split_target("kubia:8080"), ("", "kubia", "8080"));
+        assert_eq!(split_target("https:kubia:web"), ("https", "kubia", "web"));
+    }
+
+    #[test]
+    fn a_pods_port_by_number_name_or_its_first() {
+        let pod = json!({"metadata": {"name": "kubia"}, "status": {"podIP": "10.1.0.5"},
+            "spec": {"containers": [{"ports": [{"name": "http", "containerPort": 8080}]}]}});
+        assert_eq!(pod_address(&pod, "").unwrap(), "10.1.0.5:8080");
+        assert_eq!(pod_address(&pod, "http").unwrap(), "10.1.0.5:8080");
+        assert_eq!(pod_address(&pod, "9000").unwrap(), "10.1.0.5:9000");
+        assert!(pod_address(&pod, "metrics").is_err());
+        assert_eq!(pod_address(&json!({"metadata": {"name": "p"}}), "").unwrap_err().code(), 503);
+    }
+
+    #[test]
+    fn a_service_goes_to_an_endpoint_on_the_target_port() {
+        let svc = json!({"metadata": {"name": "kubia"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}});
+        let eps = json!({"subsets": [{"addresses": [{"ip": "10.1.0.5"}], "ports": [{"port": 8080}]}]});
+        assert_eq!(service_address(&svc, &eps, "").unwrap(), "10.1.0.5:8080");
+        assert_eq!(service_address(&svc, &eps, "80").unwrap(), "10.1.0.5:8080");
+        assert_eq!(service_address(&svc, &json!({}), "").unwrap_err().code(), 503);
+    }
+}
