@@ -430,7 +430,8 @@ fn chapter4_replication_controller(k: Kubectl) {
     assert_eq!(out.stdout.trim(), "replicationcontroller/kubia scaled");
     assert!(eventually(START, || live.field("rc/kubia", "{.status.replicas}") == "5"));
     live.kubectl(&["scale", "rc", "kubia", "--replicas=3"]).clean();
-    assert!(eventually(START, || live.field("rc/kubia", "{.status.replicas}") == "3"));
+    let pods = || live.kubectl(&["get", "pods", "-l", "app=kubia", "-o", "name"]).stdout.lines().count();
+    assert!(eventually(START, || pods() == 3), "the two extra pods go");
 
     // `get all` shows the controller and its pods under their kinds.
     let out = live.kubectl(&["get", "all"]).clean();
@@ -633,4 +634,17 @@ fn proxy(k: Kubectl) {
     let error: serde_json::Value = serde_json::from_str(&body).expect("a Status as JSON");
     assert_eq!((error["kind"].as_str(), error["reason"].as_str()), (Some("Status"), Some("NotFound")));
     assert_eq!(error["message"], r#"pods "no-such-pod" not found"#);
+
+    // Through the proxy to the app itself: the pod's and a service's proxy subresources.
+    wait_ready(&live, &["pod/kubia"]);
+    live.kubectl(&["expose", "pod", "kubia", "--port=80", "--target-port=8080"]).clean();
+    let ns = &live.namespace;
+    for path in [
+        format!("/api/v1/namespaces/{ns}/pods/kubia:8080/proxy/"),
+        format!("/api/v1/namespaces/{ns}/services/kubia:80/proxy/"),
+    ] {
+        let (status, body) = http10_get(addr, &path).unwrap();
+        assert!(status.ends_with("200 OK"), "{path}: {status}\n{body}");
+        assert_eq!(body, "You've hit kubia\n", "{path}");
+    }
 }
