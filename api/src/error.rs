@@ -128,10 +128,18 @@ impl FieldError {
 }
 
 impl FieldError {
-    /// The error without its field path, as Kubernetes' `field.Error.ErrorBody()`
-    /// says it: what a Status cause carries as its message, beside its field
-    /// (kubectl prints the two joined by ": ").
-    pub fn body(&self) -> String {
+    /// What is wrong, without the field: a Status cause carries the field apart.
+    pub fn message(&self) -> String {
+        let full = self.to_string();
+        match full.strip_prefix(&format!("{}: ", self.field)) {
+            Some(rest) => rest.to_string(),
+            None => full,
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let head = match self.kind {
             FieldErrorKind::Required => "Required value",
             FieldErrorKind::Invalid => "Invalid value",
@@ -139,25 +147,16 @@ impl FieldError {
             FieldErrorKind::Duplicate => "Duplicate value",
             FieldErrorKind::Forbidden => "Forbidden",
             FieldErrorKind::TooLong => "Too long",
-            FieldErrorKind::Unknown => return format!("unknown field \"{}\"", self.field),
+            FieldErrorKind::Unknown => return write!(f, "unknown field \"{}\"", self.field),
         };
-        let mut body = head.to_string();
+        write!(f, "{}: {head}", self.field)?;
         if let Some(v) = &self.value {
-            body = format!("{body}: {v}");
+            write!(f, ": {v}")?;
         }
         if !self.detail.is_empty() {
-            body = format!("{body}: {}", self.detail);
+            write!(f, ": {}", self.detail)?;
         }
-        body
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            FieldErrorKind::Unknown => f.write_str(&self.body()),
-            _ => write!(f, "{}: {}", self.field, self.body()),
-        }
+        Ok(())
     }
 }
 
@@ -224,6 +223,19 @@ impl ApiError {
             causes,
         }
     }
+    /// An Invalid error about an object of `kind` (as `invalid` made it)
+    /// named with its group, as Kubernetes names grouped kinds:
+    /// `Deployment.apps "web" is invalid: ...`. Other errors are unchanged.
+    pub fn in_group(mut self, kind: &str, group: &str) -> Self {
+        if self.reason == Reason::Invalid && self.kind == kind && !group.is_empty() {
+            let qualified = format!("{kind}.{group}");
+            if let Some(rest) = self.message.strip_prefix(&format!("{kind} \"")) {
+                self.message = format!("{qualified} \"{rest}");
+            }
+            self.kind = qualified;
+        }
+        self
+    }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(Reason::BadRequest, message)
     }
@@ -276,9 +288,15 @@ impl ApiError {
             let causes: Vec<_> = self
                 .causes
                 .iter()
-                .map(|c| serde_json::json!({"reason": c.kind.cause_type(), "message": c.body(), "field": c.field}))
+                .map(|c| serde_json::json!({"reason": c.kind.cause_type(), "message": c.message(), "field": c.field}))
                 .collect();
-            let mut details = serde_json::json!({"name": self.name, "kind": self.kind});
+            // `deployments.apps` and `Deployment.apps` are a kind (or
+            // resource) and its group, which Status details carry apart.
+            let (kind, group) = self.kind.split_once('.').unwrap_or((&self.kind, ""));
+            let mut details = serde_json::json!({"name": self.name, "kind": kind});
+            if !group.is_empty() {
+                details["group"] = group.into();
+            }
             if !causes.is_empty() {
                 details["causes"] = causes.into();
             }
@@ -315,13 +333,6 @@ mod tests {
         assert_eq!(
             e.to_string(),
             r#"ReplicationController "kubia-rc" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{"app":"kubia"}: `selector` does not match template `labels`"#
-        );
-        // A Status cause names the field apart from the message, which kubectl joins with ": ".
-        let cause = &e.to_status()["details"]["causes"][0];
-        assert_eq!(cause["field"], "spec.template.metadata.labels");
-        assert_eq!(
-            cause["message"],
-            r#"Invalid value: map[string]string{"app":"kubia"}: `selector` does not match template `labels`"#
         );
         let two = ApiError::invalid(
             "Pod",

@@ -11,6 +11,7 @@
 //! - [`service`]: the gRPC service that exposes the registry.
 //! - [`http`]: Kubernetes' REST API over the same registry, on the same address.
 //! - [`proxy`]: logs, exec and port-forward, relayed to the pod's kubelet.
+//! - [`streams`]: exec, attach and port-forward over HTTP (SPDY and WebSocket), for real clients.
 
 pub mod alloc;
 pub mod coalesce;
@@ -23,6 +24,7 @@ pub mod registry;
 pub mod service;
 pub mod store;
 pub mod strategy;
+pub mod streams;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

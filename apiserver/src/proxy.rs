@@ -1,4 +1,4 @@
-//! Logs, exec and port-forward: the apiserver finds the node a pod runs on and
+//! Logs, exec, attach and port-forward: the apiserver finds the node a pod runs on and
 //! relays the call to that node's kubelet (its NodeAgent service), as the
 //! Kubernetes apiserver proxies these requests to the kubelet's API. kubectl
 //! only ever talks to the apiserver.
@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use proto::node_agent_client::NodeAgentClient;
 use proto::streaming_server::Streaming;
-use proto::{exec_input, ExecInput, ExecOutput, LogChunk, LogsRequest, PortForwardFrame};
+use proto::{exec_input, ExecInput, ExecOutput, ExecStart, LogChunk, LogsRequest, PortForwardFrame, PortForwardStart};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -83,6 +83,54 @@ impl StreamingService {
     }
 }
 
+impl StreamingService {
+    /// The pod `namespace/name` as stored, for the HTTP streaming endpoints'
+    /// checks before they upgrade the connection (404 when it is gone).
+    pub async fn pod(&self, namespace: &str, name: &str) -> Result<Pod, ApiError> {
+        let pods = registry::lookup("pods").expect("pods are registered");
+        let obj = self.registry.get(pods, namespace, name).await?;
+        serde_json::from_value(obj).map_err(ApiError::internal)
+    }
+
+    /// Starts an exec on the pod's kubelet: `start` first, then `input`
+    /// (stdin, resizes, end of stdin). The gRPC `Exec` and the HTTP exec
+    /// endpoints (`streams`) both come here.
+    pub async fn exec_session(
+        &self,
+        start: ExecStart,
+        input: impl Stream<Item = ExecInput> + Send + 'static,
+    ) -> Result<Incoming<ExecOutput>, Status> {
+        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
+        let head = ExecInput { input: Some(exec_input::Input::Start(start)) };
+        Ok(agent.exec(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
+    }
+
+    /// Attaches to the main process of a container on the pod's kubelet;
+    /// `start` names the container (no command), `input` as for exec.
+    pub async fn attach_session(
+        &self,
+        start: ExecStart,
+        input: impl Stream<Item = ExecInput> + Send + 'static,
+    ) -> Result<Incoming<ExecOutput>, Status> {
+        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
+        let head = ExecInput { input: Some(exec_input::Input::Start(start)) };
+        Ok(agent.attach(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
+    }
+
+    /// Opens one port-forward connection on the pod's kubelet; `input` is the
+    /// data after `start` (a frame with `close` half-closes). Shared by the
+    /// gRPC `PortForward` and the HTTP port-forward endpoints (`streams`).
+    pub async fn port_forward_session(
+        &self,
+        start: PortForwardStart,
+        input: impl Stream<Item = PortForwardFrame> + Send + 'static,
+    ) -> Result<Incoming<PortForwardFrame>, Status> {
+        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
+        let head = PortForwardFrame { start: Some(start), data: Vec::new(), close: false };
+        Ok(agent.port_forward(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
+    }
+}
+
 /// A stored object read as its k8s-openapi type.
 fn typed<T: serde::de::DeserializeOwned>(obj: Result<serde_json::Value, ApiError>) -> Result<T, Status> {
     serde_json::from_value(obj.map_err(status)?).map_err(|e| status(ApiError::internal(e)))
@@ -93,10 +141,15 @@ async fn first<T>(incoming: &mut Incoming<T>) -> Result<T, Status> {
     incoming.message().await?.ok_or_else(|| status(ApiError::bad_request("the stream ended before naming a pod")))
 }
 
-/// The rest of a client stream, after `head`, as a stream to forward.
-fn forward<T: Send + 'static>(head: T, rest: Incoming<T>) -> impl Stream<Item = T> + Send + 'static {
+/// The rest of a client stream as a stream to forward.
+fn rest<T: Send + 'static>(incoming: Incoming<T>) -> impl Stream<Item = T> + Send + 'static {
     // A client error ends the forwarded stream, which the kubelet sees as the end of input.
-    futures::stream::once(async move { head }).chain(rest.scan((), |_, m| futures::future::ready(m.ok())))
+    incoming.scan((), |_, m| futures::future::ready(m.ok()))
+}
+
+/// `head` and then the rest of a client stream, as a stream to forward.
+fn forward<T: Send + 'static>(head: T, incoming: Incoming<T>) -> impl Stream<Item = T> + Send + 'static {
+    futures::stream::once(async move { head }).chain(rest(incoming))
 }
 
 #[tonic::async_trait]
@@ -104,6 +157,7 @@ impl Streaming for StreamingService {
     type LogsStream = BoxStream<LogChunk>;
     type ExecStream = BoxStream<ExecOutput>;
     type PortForwardStream = BoxStream<PortForwardFrame>;
+    type AttachStream = BoxStream<ExecOutput>;
 
     async fn logs(&self, req: Request<LogsRequest>) -> Result<Response<Self::LogsStream>, Status> {
         let req = req.into_inner();
@@ -118,8 +172,19 @@ impl Streaming for StreamingService {
         let Some(exec_input::Input::Start(start)) = &head.input else {
             return Err(status(ApiError::bad_request("the first exec message must be `start`")));
         };
-        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
-        let stream = agent.exec(forward(head, incoming)).await?.into_inner();
+        let start = start.clone();
+        let stream = self.exec_session(start, rest(incoming)).await?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn attach(&self, req: Request<Incoming<ExecInput>>) -> Result<Response<Self::AttachStream>, Status> {
+        let mut incoming = req.into_inner();
+        let head = first(&mut incoming).await?;
+        let Some(exec_input::Input::Start(start)) = &head.input else {
+            return Err(status(ApiError::bad_request("the first attach message must be `start`")));
+        };
+        let start = start.clone();
+        let stream = self.attach_session(start, rest(incoming)).await?;
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -132,8 +197,10 @@ impl Streaming for StreamingService {
         let Some(start) = &head.start else {
             return Err(status(ApiError::bad_request("the first port-forward frame must name the pod and port")));
         };
-        let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
-        let stream = agent.port_forward(forward(head, incoming)).await?.into_inner();
+        let start = start.clone();
+        // Data may already ride on the first frame.
+        let stream =
+            self.port_forward_session(start, forward(PortForwardFrame { start: None, ..head }, incoming)).await?;
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -466,3 +466,25 @@ impl Cluster {
         eventually(timeout, check)
     }
 }
+
+/// etcd and the apiserver binary alone, with no controllers: what an HTTP
+/// conformance test talks to, where nothing but the requests it sends
+/// changes the objects it reads.
+pub struct Server {
+    pub etcd: TestEtcd,
+    pub apiserver: ApiServer,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let etcd = start_etcd();
+        let port = free_port().expect("a free port");
+        let apiserver = ApiServer::start(etcd.endpoint(), port);
+        Self { etcd, apiserver }
+    }
+
+    /// The base URL of Kubernetes' HTTP API, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.apiserver.addr)
+    }
+}

@@ -1,5 +1,5 @@
-//! The node agent: the kubelet's gRPC service for `kubectl logs`, `exec` and
-//! `port-forward`, which the apiserver proxies to the node running the pod.
+//! The node agent: the kubelet's gRPC service for `kubectl logs`, `exec`,
+//! `attach` and `port-forward`, which the apiserver proxies to the node running the pod.
 //!
 //! Which container instance a call reaches follows the pod status, as the
 //! kubelet's `validateContainerLogStatus` does, so `--previous` reads the
@@ -8,13 +8,13 @@
 //! to the pod IP: one gRPC stream per TCP connection, copied both ways.
 
 use crate::pods::Kubelet;
-use crate::runtime::{ExecChunk, LogOptions};
+use crate::runtime::{ExecChunk, LogOptions, Runtime};
 use api::ApiError;
 use client::Object;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 use proto::node_agent_server::{NodeAgent, NodeAgentServer};
-use proto::{exec_input, exec_output, ExecInput, ExecOutput, LogChunk, LogsRequest, PortForwardFrame};
+use proto::{exec_input, exec_output, ExecInput, ExecOutput, ExecStart, LogChunk, LogsRequest, PortForwardFrame};
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -130,6 +130,100 @@ impl NodeAgentService {
             _ => Err(status(ApiError::bad_request(format!("container not found ({name:?})")))),
         }
     }
+
+    /// Runs an exec (or, with `attach`, attaches to the container's main
+    /// process) and relays it both ways.
+    async fn session(
+        &self,
+        start: ExecStart,
+        mut input: Streaming<ExecInput>,
+        attach: bool,
+    ) -> Result<Response<Stream<ExecOutput>>, Status> {
+        let id = self.running_container(&start.namespace, &start.pod, &start.container)?;
+        let runtime = self.kubelet.runtime();
+        let session = if attach {
+            runtime.attach(&id, start.tty, start.stdin).await
+        } else {
+            runtime.exec(&id, &start.command, start.tty, start.stdin).await
+        };
+        let session = session.map_err(|e| status(ApiError::internal(e)))?;
+        let exec_id = session.id.clone();
+        if start.tty && start.cols > 0 && start.rows > 0 {
+            let _ = resize(&runtime, attach, &exec_id, start.cols, start.rows).await;
+        }
+        // Client -> container: stdin bytes, window resizes, end of input.
+        let mut stdin = session.stdin;
+        let resize_runtime = runtime.clone();
+        let resize_id = exec_id.clone();
+        let input_task = tokio::spawn(async move {
+            while let Ok(Some(msg)) = input.message().await {
+                match msg.input {
+                    Some(exec_input::Input::Stdin(data)) => {
+                        if let Some(w) = stdin.as_mut() {
+                            if w.write_all(&data).await.is_err() || w.flush().await.is_err() {
+                                stdin = None;
+                            }
+                        }
+                    }
+                    Some(exec_input::Input::Resize(size)) => {
+                        let _ = resize(&resize_runtime, attach, &resize_id, size.cols, size.rows).await;
+                    }
+                    Some(exec_input::Input::CloseStdin(_)) => {
+                        if let Some(mut w) = stdin.take() {
+                            let _ = w.shutdown().await;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        // Container -> client: output as it comes, then the exit code (of an exec).
+        let (tx, rx) = mpsc::channel(64);
+        let mut output = session.output;
+        tokio::spawn(async move {
+            while let Some(chunk) = output.next().await {
+                let out = match chunk {
+                    Ok(ExecChunk::Stdout(b)) => exec_output::Output::Stdout(b),
+                    Ok(ExecChunk::Stderr(b)) => exec_output::Output::Stderr(b),
+                    Err(e) => {
+                        let _ = tx.send(Err(status(ApiError::internal(e)))).await;
+                        input_task.abort();
+                        return;
+                    }
+                };
+                if tx.send(Ok(ExecOutput { output: Some(out) })).await.is_err() {
+                    input_task.abort();
+                    return;
+                }
+            }
+            input_task.abort();
+            // An attach ends with the process; there is no exit code to report.
+            if attach {
+                return;
+            }
+            let code = match runtime.exec_exit_code(&exec_id).await {
+                Ok(c) => Ok(ExecOutput { output: Some(exec_output::Output::ExitCode(c as i32)) }),
+                Err(e) => Err(status(ApiError::internal(e))),
+            };
+            let _ = tx.send(code).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Resizes an exec's terminal, or an attached container's.
+async fn resize(
+    runtime: &Arc<dyn Runtime>,
+    attach: bool,
+    id: &str,
+    cols: u32,
+    rows: u32,
+) -> crate::runtime::Result<()> {
+    if attach {
+        runtime.resize_attach(id, clamp(cols), clamp(rows)).await
+    } else {
+        runtime.resize_exec(id, clamp(cols), clamp(rows)).await
+    }
 }
 
 #[tonic::async_trait]
@@ -137,6 +231,7 @@ impl NodeAgent for NodeAgentService {
     type LogsStream = Stream<LogChunk>;
     type ExecStream = Stream<ExecOutput>;
     type PortForwardStream = Stream<PortForwardFrame>;
+    type AttachStream = Stream<ExecOutput>;
 
     async fn logs(&self, request: Request<LogsRequest>) -> Result<Response<Self::LogsStream>, Status> {
         let req = request.into_inner();
@@ -167,69 +262,16 @@ impl NodeAgent for NodeAgentService {
         if start.command.is_empty() {
             return Err(status(ApiError::bad_request("you must specify at least one command for the container")));
         }
-        let id = self.running_container(&start.namespace, &start.pod, &start.container)?;
-        let runtime = self.kubelet.runtime();
-        let session = runtime
-            .exec(&id, &start.command, start.tty, start.stdin)
-            .await
-            .map_err(|e| status(ApiError::internal(e)))?;
-        let exec_id = session.id.clone();
-        if start.tty && start.cols > 0 && start.rows > 0 {
-            let _ = runtime.resize_exec(&exec_id, clamp(start.cols), clamp(start.rows)).await;
-        }
-        // Client -> container: stdin bytes, window resizes, end of input.
-        let mut stdin = session.stdin;
-        let resize_runtime = runtime.clone();
-        let resize_id = exec_id.clone();
-        let input_task = tokio::spawn(async move {
-            while let Ok(Some(msg)) = input.message().await {
-                match msg.input {
-                    Some(exec_input::Input::Stdin(data)) => {
-                        if let Some(w) = stdin.as_mut() {
-                            if w.write_all(&data).await.is_err() || w.flush().await.is_err() {
-                                stdin = None;
-                            }
-                        }
-                    }
-                    Some(exec_input::Input::Resize(size)) => {
-                        let _ = resize_runtime.resize_exec(&resize_id, clamp(size.cols), clamp(size.rows)).await;
-                    }
-                    Some(exec_input::Input::CloseStdin(_)) => {
-                        if let Some(mut w) = stdin.take() {
-                            let _ = w.shutdown().await;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        });
-        // Container -> client: output as it comes, then the exit code.
-        let (tx, rx) = mpsc::channel(64);
-        let mut output = session.output;
-        tokio::spawn(async move {
-            while let Some(chunk) = output.next().await {
-                let out = match chunk {
-                    Ok(ExecChunk::Stdout(b)) => exec_output::Output::Stdout(b),
-                    Ok(ExecChunk::Stderr(b)) => exec_output::Output::Stderr(b),
-                    Err(e) => {
-                        let _ = tx.send(Err(status(ApiError::internal(e)))).await;
-                        input_task.abort();
-                        return;
-                    }
-                };
-                if tx.send(Ok(ExecOutput { output: Some(out) })).await.is_err() {
-                    input_task.abort();
-                    return;
-                }
-            }
-            input_task.abort();
-            let code = match runtime.exec_exit_code(&exec_id).await {
-                Ok(c) => Ok(ExecOutput { output: Some(exec_output::Output::ExitCode(c as i32)) }),
-                Err(e) => Err(status(ApiError::internal(e))),
-            };
-            let _ = tx.send(code).await;
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        self.session(start, input, false).await
+    }
+
+    async fn attach(&self, request: Request<Streaming<ExecInput>>) -> Result<Response<Self::AttachStream>, Status> {
+        let mut input = request.into_inner();
+        let start = match input.message().await? {
+            Some(ExecInput { input: Some(exec_input::Input::Start(start)) }) => start,
+            _ => return Err(Status::invalid_argument("the first attach message must be `start`")),
+        };
+        self.session(start, input, true).await
     }
 
     async fn port_forward(

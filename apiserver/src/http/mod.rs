@@ -19,6 +19,7 @@ pub mod forward;
 pub mod logs;
 pub mod negotiate;
 pub mod path;
+pub mod protobuf;
 pub mod resources;
 pub mod respond;
 pub mod scale;

@@ -91,6 +91,9 @@ pub fn accept(header: Option<&str>, discovery: bool) -> Result<Format, ApiError>
 pub enum BodyType {
     Json,
     Yaml,
+    /// Kubernetes' protobuf encoding (`k8s\0` + Unknown), which current
+    /// kubectls' typed clients send; read into JSON by `protobuf::to_json`.
+    Protobuf,
     MergePatch,
     JsonPatch,
     StrategicMergePatch,
@@ -104,6 +107,7 @@ pub fn content_type(header: Option<&str>) -> Result<BodyType, ApiError> {
     Ok(match essence.as_str() {
         "" | "application/json" => BodyType::Json,
         "application/yaml" => BodyType::Yaml,
+        "application/vnd.kubernetes.protobuf" => BodyType::Protobuf,
         "application/merge-patch+json" => BodyType::MergePatch,
         "application/json-patch+json" => BodyType::JsonPatch,
         "application/strategic-merge-patch+json" => BodyType::StrategicMergePatch,
@@ -159,16 +163,25 @@ impl Query {
         }
     }
 
-    /// `dryRun`: absent, or `All` (the only stage Kubernetes has).
-    pub fn dry_run(&self) -> Result<bool, ApiError> {
+    /// `dryRun`: absent, or `All` (the only stage Kubernetes has). Anything
+    /// else is Invalid on the verb's options (`CreateOptions`, ...), as
+    /// kube-apiserver validates them.
+    pub fn dry_run(&self, options: &str) -> Result<bool, ApiError> {
         match self.0.get("dryRun").map(String::as_str) {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => {
-                Err(ApiError::bad_request(format!("Invalid dry run value: {other:?}: supported values: \"All\"")))
-            }
+            Some(other) => Err(invalid_dry_run(options, other)),
         }
     }
+}
+
+/// The error for a dry-run stage Kubernetes does not have.
+pub fn invalid_dry_run(options: &str, value: &str) -> ApiError {
+    ApiError::invalid(
+        &format!("{options}.meta.k8s.io"),
+        "",
+        vec![api::FieldError::not_supported("dryRun", format!("{value:?}"), &["All"])],
+    )
 }
 
 #[cfg(test)]
@@ -213,9 +226,10 @@ mod tests {
             content_type(Some("application/strategic-merge-patch+json")).unwrap(),
             BodyType::StrategicMergePatch
         );
-        let err = content_type(Some("application/vnd.kubernetes.protobuf")).unwrap_err();
+        assert_eq!(content_type(Some("application/vnd.kubernetes.protobuf")).unwrap(), BodyType::Protobuf);
+        let err = content_type(Some("application/cbor")).unwrap_err();
         assert_eq!(err.code(), 415);
-        assert!(err.message.contains("application/vnd.kubernetes.protobuf"), "{}", err.message);
+        assert!(err.message.contains("application/cbor"), "{}", err.message);
     }
 
     #[test]
@@ -224,8 +238,10 @@ mod tests {
         assert!(q.flag("watch").unwrap());
         assert_eq!(q.get("labelSelector"), "app=kubia,env in (a)");
         assert_eq!(q.int("limit").unwrap(), Some(5));
-        assert!(q.dry_run().unwrap());
-        assert!(Query::parse(Some("dryRun=Some")).dry_run().is_err());
+        assert!(q.dry_run("CreateOptions").unwrap());
+        let err = Query::parse(Some("dryRun=Some")).dry_run("CreateOptions").unwrap_err();
+        assert_eq!(err.code(), 422);
+        assert!(err.message.starts_with("CreateOptions.meta.k8s.io \"\" is invalid: dryRun"), "{}", err.message);
         assert!(Query::parse(Some("limit=x")).int("limit").is_err());
         assert!(Query::parse(Some("watch=maybe")).flag("watch").is_err());
     }

@@ -17,6 +17,7 @@ use super::path::{self, Path, ResourcePath};
 use super::respond::{self, IncludeObject};
 use super::{discovery, watch, Front, FrontState};
 use crate::registry::DeleteOptions;
+use crate::streams::StreamKind;
 use api::{meta, ApiError, Reason, ResourceInfo};
 use axum::body::Body;
 use axum::extract::Request;
@@ -122,6 +123,7 @@ async fn read_body(req: Request, allowed: &[BodyType]) -> Result<(BodyType, Vec<
             }
             Ok((kind, serde_json::to_vec(&docs.remove(0)).expect("a JSON value always serializes")))
         }
+        BodyType::Protobuf => Ok((kind, super::protobuf::to_json(&body)?)),
         _ => Ok((kind, body.to_vec())),
     }
 }
@@ -132,6 +134,7 @@ fn media_types(allowed: &[BodyType]) -> String {
         .map(|t| match t {
             BodyType::Json => "application/json",
             BodyType::Yaml => "application/yaml",
+            BodyType::Protobuf => "application/vnd.kubernetes.protobuf",
             BodyType::MergePatch => "application/merge-patch+json",
             BodyType::JsonPatch => "application/json-patch+json",
             BodyType::StrategicMergePatch => "application/strategic-merge-patch+json",
@@ -141,20 +144,28 @@ fn media_types(allowed: &[BodyType]) -> String {
         .join(", ")
 }
 
-const OBJECT_BODIES: &[BodyType] = &[BodyType::Json, BodyType::Yaml];
+const OBJECT_BODIES: &[BodyType] = &[BodyType::Json, BodyType::Yaml, BodyType::Protobuf];
 const PATCH_BODIES: &[BodyType] = &[BodyType::JsonPatch, BodyType::MergePatch, BodyType::StrategicMergePatch];
 
 async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Response, ApiError> {
+    let info = r.info;
+    verb(front, r, req).await.map_err(|e| e.in_group(info.kind, info.group))
+}
+
+async fn verb(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Response, ApiError> {
     let q = Query::parse(req.uri().query());
     let format = negotiate::accept(header_str(&req, header::ACCEPT), false)?;
+    // Only Tables read includeObject; other answers ignore it, as kube-apiserver's.
     let asked = q.get("includeObject");
-    let include = if asked.is_empty() { Some(IncludeObject::default()) } else { IncludeObject::parse(asked) };
-    let include = include.ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "invalid includeObject {:?}: supported values: \"None\", \"Metadata\", \"Object\"",
-            q.get("includeObject")
-        ))
-    })?;
+    let include = match (asked, format) {
+        ("", _) => IncludeObject::default(),
+        (_, Format::Table { .. }) => IncludeObject::parse(asked).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Unable to convert to Table as requested: includeObject: Unsupported value: {asked:?}: supported values: \"None\", \"Metadata\", \"Object\""
+            ))
+        })?,
+        _ => IncludeObject::default(),
+    };
     let registry = &front.registry;
     let (info, ns, name) = (r.info, r.namespace.as_str(), r.name.as_str());
     let method = req.method().clone();
@@ -166,7 +177,7 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
         (Method::GET, true, "") if r.watch || q.flag("watch")? => {
             watch::serve(front, info, ns, &q, format, include).await
         }
-        (Method::GET, false, "") if r.watch => {
+        (Method::GET, false, "") if r.watch || q.flag("watch")? => {
             let mut by_name = q;
             by_name
                 .set("fieldSelector", &join_selector(by_name.get("fieldSelector"), &format!("metadata.name={name}")));
@@ -179,24 +190,25 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
         }
         (Method::POST, true, "") => {
             let (_, body) = read_body(req, OBJECT_BODIES).await?;
-            let created = registry.create_raw(info, ns, &body, q.dry_run()?).await?;
+            let created = registry.create_raw(info, ns, &body, q.dry_run("CreateOptions")?).await?;
             respond::object(StatusCode::CREATED, info, &created, format, include)
         }
         (Method::PUT, false, sub @ ("" | "status")) => {
             let (_, body) = read_body(req, OBJECT_BODIES).await?;
-            let updated = registry.update(info, ns, name, &body, sub, q.dry_run()?).await?;
+            let updated = registry.update(info, ns, name, &body, sub, q.dry_run("UpdateOptions")?).await?;
             Ok(respond::value(StatusCode::OK, info, &updated, format, include))
         }
         // A namespace's `finalize` writes its spec.finalizers, which kubelab's
         // namespace update already lets through.
         (Method::PUT, false, "finalize") if info.plural == "namespaces" => {
             let (_, body) = read_body(req, OBJECT_BODIES).await?;
-            let updated = registry.update(info, ns, name, &body, "", q.dry_run()?).await?;
+            let updated = registry.update(info, ns, name, &body, "", q.dry_run("UpdateOptions")?).await?;
             Ok(respond::value(StatusCode::OK, info, &updated, format, include))
         }
         (Method::PATCH, false, sub @ ("" | "status")) => {
             let (kind, body) = read_body(req, PATCH_BODIES).await?;
-            let patched = registry.patch(info, ns, name, patch_type(kind), &body, sub, q.dry_run()?).await?;
+            let patched =
+                registry.patch(info, ns, name, patch_type(kind), &body, sub, q.dry_run("PatchOptions")?).await?;
             Ok(respond::value(StatusCode::OK, info, &patched, format, include))
         }
         (Method::DELETE, false, "") => {
@@ -208,14 +220,13 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
                 return respond::object(StatusCode::OK, info, &raw, format, include);
             }
             let obj = registry.delete(info, ns, name, &opts).await?;
-            if meta::deletion_timestamp(&obj).is_some() {
-                // Still there: marked for graceful deletion or held by finalizers.
+            // An object still there (marked for graceful deletion, or held by
+            // finalizers) is returned; so is a deleted pod, as kube-apiserver's
+            // pod storage returns the deleted object. Others answer a Status.
+            if meta::deletion_timestamp(&obj).is_some() || info.plural == "pods" {
                 return Ok(respond::value(StatusCode::OK, info, &obj, format, include));
             }
-            Ok(respond::success(
-                StatusCode::OK,
-                json!({"name": name, "group": info.group, "kind": info.plural, "uid": meta::uid(&obj)}),
-            ))
+            Ok(respond::success(StatusCode::OK, deleted_details(info, name, meta::uid(&obj))))
         }
         (Method::DELETE, true, "") => {
             let body = read_optional_body(req).await?;
@@ -254,6 +265,14 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
             }
             Ok(respond::success(StatusCode::CREATED, Value::Null))
         }
+        (Method::GET | Method::POST, false, sub @ ("exec" | "attach" | "portforward")) if info.plural == "pods" => {
+            let kind = match sub {
+                "exec" => StreamKind::Exec,
+                "attach" => StreamKind::Attach,
+                _ => StreamKind::PortForward,
+            };
+            Ok(crate::streams::serve(front.streaming.clone(), req, ns.to_string(), name.to_string(), kind).await)
+        }
         (Method::GET, false, "log") => super::logs::serve(front, ns, name, &q).await,
         (_, false, "proxy") if matches!(info.plural, "pods" | "services") => {
             super::forward::serve(front, info, ns, name, &r.rest, req).await
@@ -270,6 +289,15 @@ async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<R
             },
         )),
     }
+}
+
+/// A delete's Status details: the object's name, group (when it has one), resource and uid.
+fn deleted_details(info: &ResourceInfo, name: &str, uid: &str) -> Value {
+    let mut d = json!({"name": name, "kind": info.plural, "uid": uid});
+    if !info.group.is_empty() {
+        d["group"] = info.group.into();
+    }
+    d
 }
 
 /// Whether a strategy's verb covers this request (the object's own methods;
@@ -325,7 +353,7 @@ fn delete_options(q: &Query, body: &[u8]) -> Result<(DeleteOptions, bool), ApiEr
         "" => None,
         _ => Some(q.flag("orphanDependents")?),
     };
-    let mut dry_run = q.dry_run()?;
+    let mut dry_run = q.dry_run("DeleteOptions")?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         let b: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("the DeleteOptions in the request body are not valid JSON: {e}"))
@@ -393,7 +421,7 @@ async fn list(
         }
         if !matches!(matching, "NotOlderThan" | "Exact") {
             return Err(ApiError::invalid(
-                "ListOptions",
+                "ListOptions.meta.k8s.io",
                 "",
                 vec![api::FieldError::not_supported(
                     "resourceVersionMatch",
@@ -413,31 +441,71 @@ async fn list(
         return Err(invalid_list("resourceVersion", "specifying resource version is not allowed when using continue"));
     }
     let limit = q.int("limit")?.unwrap_or(0).max(0);
-    let page = front
-        .registry
-        .list_raw(info, ns, q.get("labelSelector"), q.get("fieldSelector"), limit, continue_token)
-        .await?;
-    // The list is read at etcd's latest revision: newer than any version asked
-    // for, unless the client asks for one the store has not reached, or for
-    // exactly an older one, which only a read at that revision could serve.
-    if let Ok(wanted) = rv.parse::<i64>() {
-        if wanted > page.resource_version {
-            return Err(ApiError::new(
-                Reason::Timeout,
-                format!("Too large resource version: {wanted}, current: {}", page.resource_version),
-            ));
+    let wanted = match rv {
+        "" => 0,
+        rv => rv
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}: it must be a number")))?,
+    };
+    // A continued page is read at the first page's revision, and an Exact
+    // list at the one asked for (from etcd's history); anything else at the
+    // latest, which is never older than a NotOlderThan version.
+    let (start, at) = continue_key(continue_token)?;
+    let at = if matching == "Exact" { wanted } else { at };
+    let (labels, fields) = (q.get("labelSelector"), q.get("fieldSelector"));
+    let page = match front.registry.list_raw_at(info, ns, labels, fields, limit, &start, at).await {
+        Err(e) if e.is_expired() && !continue_token.is_empty() => return Err(ApiError::new(
+            Reason::Expired,
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+        )),
+        Err(e) if e.is_expired() => {
+            return Err(ApiError::new(Reason::Expired, "The resourceVersion for the provided list is too old."))
         }
-        if matching == "Exact" && wanted != page.resource_version {
-            return Err(ApiError::expired(wanted, page.resource_version));
-        }
-    } else if !rv.is_empty() {
-        return Err(ApiError::bad_request(format!("invalid resource version {rv:?}: it must be a number")));
+        other => other?,
+    };
+    if wanted > page.resource_version {
+        return Err(too_large(wanted, page.resource_version));
     }
-    respond::list(info, &page.items, page.resource_version, &page.continue_token, format, include)
+    let next = continue_token_for(&page.continue_token, page.resource_version);
+    respond::list(info, &page.items, page.resource_version, &next, page.remaining, format, include)
+}
+
+/// A watch or list that asks for a version the store has not reached.
+pub fn too_large(wanted: i64, current: i64) -> ApiError {
+    ApiError::new(Reason::Timeout, format!("Timeout: Too large resource version: {wanted}, current: {current}"))
+}
+
+/// The `continue` token a client gets: opaque, as Kubernetes' (base64 of
+/// `{"v":"meta.k8s.io/v1","rv":<list's version>,"start":<next key>}`).
+fn continue_token_for(key: &str, resource_version: i64) -> String {
+    use base64::Engine;
+    if key.is_empty() {
+        return String::new();
+    }
+    let token = json!({"v": "meta.k8s.io/v1", "rv": resource_version, "start": key});
+    base64::engine::general_purpose::URL_SAFE.encode(token.to_string())
+}
+
+/// The key a `continue` token resumes after and the revision its list was
+/// read at, or a 400 naming what is wrong with it.
+fn continue_key(token: &str) -> Result<(String, i64), ApiError> {
+    use base64::Engine;
+    if token.is_empty() {
+        return Ok((String::new(), 0));
+    }
+    let invalid = |why: &str| ApiError::bad_request(format!("continue key is not valid: {why}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE.decode(token).map_err(|e| invalid(&e.to_string()))?;
+    let parsed: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(&e.to_string()))?;
+    if parsed["v"] != "meta.k8s.io/v1" {
+        return Err(invalid("incorrect encoded start resourceVersion (version meta.k8s.io/v1 required)"));
+    }
+    let rv = parsed["rv"].as_i64().filter(|rv| *rv > 0).ok_or_else(|| invalid("it names no resource version"))?;
+    let start = parsed["start"].as_str().ok_or_else(|| invalid("it names no start key"))?;
+    Ok((start.to_string(), rv))
 }
 
 fn invalid_list(field: &str, detail: &str) -> ApiError {
-    ApiError::invalid("ListOptions", "", vec![api::FieldError::forbidden(field, detail)])
+    ApiError::invalid("ListOptions.meta.k8s.io", "", vec![api::FieldError::forbidden(field, detail)])
 }
 
 /// Empty bodies for methods answered without one.

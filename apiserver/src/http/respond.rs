@@ -148,6 +148,7 @@ pub fn list(
     items: &[RawObject],
     resource_version: i64,
     continue_token: &str,
+    remaining: Option<i64>,
     format: Format,
     include: IncludeObject,
 ) -> Result<Response, ApiError> {
@@ -155,6 +156,9 @@ pub fn list(
     let mut metadata = json!({"resourceVersion": rv});
     if !continue_token.is_empty() {
         metadata["continue"] = continue_token.into();
+    }
+    if let Some(n) = remaining {
+        metadata["remainingItemCount"] = n.into();
     }
     if let Format::Json = format {
         // The items go out as stored (stamped), never decoded into values.

@@ -65,7 +65,7 @@ pub async fn serve(
     q: &Query,
 ) -> Result<Response, ApiError> {
     let registry = &front.registry;
-    let dry_run = q.dry_run()?;
+    let dry_run = q.dry_run(if req.method() == Method::PUT { "UpdateOptions" } else { "PatchOptions" })?;
     let method = req.method().clone();
     if method == Method::GET {
         let obj = registry.get(info, ns, name).await?;

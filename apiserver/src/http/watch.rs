@@ -29,8 +29,11 @@ use std::time::Duration;
 /// How often a watch that allows bookmarks gets one.
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How long before its timeout a watch gets its last bookmark.
+const BOOKMARK_BEFORE_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn forbidden(field: &str, detail: &str) -> ApiError {
-    ApiError::invalid("ListOptions", "", vec![api::FieldError::forbidden(field, detail)])
+    ApiError::invalid("ListOptions.meta.k8s.io", "", vec![api::FieldError::forbidden(field, detail)])
 }
 
 /// Starts a watch and answers with its stream.
@@ -78,10 +81,7 @@ pub async fn serve(
             let list = registry.list_raw(info, namespace, labels, fields, 0, "").await?;
             let wanted: i64 = rv.parse().unwrap_or(0);
             if wanted > list.resource_version {
-                return Err(ApiError::new(
-                    api::Reason::Timeout,
-                    format!("Too large resource version: {wanted}, current: {}", list.resource_version),
-                ));
+                return Err(super::resources::too_large(wanted, list.resource_version));
             }
             (list.items, list.resource_version.to_string(), true)
         }
@@ -186,7 +186,14 @@ fn stream(
         done: bool,
     }
     let ticks = bookmarks.then(|| {
-        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_INTERVAL, BOOKMARK_INTERVAL);
+        // As kube-apiserver does, a watch that will time out gets a bookmark
+        // shortly before, so its client resumes from the latest version.
+        let now = tokio::time::Instant::now();
+        let mut first = now + BOOKMARK_INTERVAL;
+        if let Some(before_end) = timeout.and_then(|t| t.checked_sub(BOOKMARK_BEFORE_TIMEOUT)) {
+            first = first.min(now + before_end);
+        }
+        let mut t = tokio::time::interval_at(first, BOOKMARK_INTERVAL);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });

@@ -67,6 +67,9 @@ pub struct RawList {
     pub resource_version: i64,
     /// Non-empty when `limit` cut the list short.
     pub continue_token: String,
+    /// How many objects the rest of the list holds, when `limit` cut it
+    /// short and no selector makes that unknown without reading them all.
+    pub remaining: Option<i64>,
 }
 
 pub struct Registry {
@@ -150,8 +153,10 @@ fn decode_body(info: &ResourceInfo, body: &[u8]) -> Result<Value> {
         let target = registry::by_kind(&api_version, &kind)?;
         if target != info {
             return Err(ApiError::bad_request(format!(
-                "the object's kind {kind} in version {api_version} does not belong to the {} resource",
-                info.group_resource()
+                "{kind} in version {api_version:?} cannot be handled as a {}: the {} resource holds {} objects",
+                info.kind,
+                info.group_resource(),
+                info.kind
             )));
         }
         obj["apiVersion"] = info.api_version().into();
@@ -351,22 +356,45 @@ impl Registry {
         limit: i64,
         continue_token: &str,
     ) -> Result<RawList> {
+        self.list_raw_at(info, namespace, label_selector, field_selector, limit, continue_token, 0).await
+    }
+
+    /// `list_raw` as the collection was at `revision` (0: the latest), as a
+    /// list with `resourceVersionMatch=Exact` or a continued page reads it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn list_raw_at(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        label_selector: &str,
+        field_selector: &str,
+        limit: i64,
+        continue_token: &str,
+        revision: i64,
+    ) -> Result<RawList> {
         let filter = Filter::new(info, label_selector, field_selector)?;
-        let (kvs, revision) = self.store.list(&info.namespace_prefix(namespace)).await.map_err(storage_error)?;
+        let prefix = info.namespace_prefix(namespace);
+        let listed =
+            if revision > 0 { self.store.list_at(&prefix, revision).await } else { self.store.list(&prefix).await };
+        let (kvs, revision) = listed.map_err(storage_error)?;
         let mut items = Vec::new();
-        let (mut last, mut next) = (String::new(), String::new());
-        for kv in kvs.into_iter().filter(|kv| continue_token.is_empty() || kv.key.as_str() > continue_token) {
+        let (mut last, mut next, mut remaining) = (String::new(), String::new(), None);
+        let rest: Vec<KeyValue> =
+            kvs.into_iter().filter(|kv| continue_token.is_empty() || kv.key.as_str() > continue_token).collect();
+        let total = rest.len();
+        for (i, kv) in rest.into_iter().enumerate() {
             if !filter.matches_raw(&kv.value)? {
                 continue;
             }
             if limit > 0 && items.len() as i64 == limit {
                 next = last;
+                remaining = (label_selector.is_empty() && field_selector.is_empty()).then_some((total - i) as i64);
                 break;
             }
             last = kv.key;
             items.push(RawObject { json: kv.value, resource_version: kv.mod_revision });
         }
-        Ok(RawList { items, resource_version: revision, continue_token: next })
+        Ok(RawList { items, resource_version: revision, continue_token: next, remaining })
     }
 
     pub async fn update(

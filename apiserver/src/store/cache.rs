@@ -328,6 +328,10 @@ impl Store for CachedWatchStore {
         self.inner.list(prefix).await
     }
 
+    async fn list_at(&self, prefix: &str, revision: i64) -> Result<(Vec<super::KeyValue>, i64)> {
+        self.inner.list_at(prefix, revision).await
+    }
+
     async fn update_with_ttl(
         &self,
         key: &str,

@@ -311,14 +311,14 @@ impl EtcdStore {
         self.raw_call("list", kv.get(from, Some(options))).await
     }
 
-    /// Reads the whole prefix at one revision, or None when that revision was
-    /// compacted before the last page was read.
-    async fn list_once(&self, prefix: &str) -> Result<Option<(Vec<KeyValue>, i64)>> {
+    /// Reads the whole prefix at one revision (`at`, or the latest when 0),
+    /// or None when that revision was compacted before the last page was read.
+    async fn list_once(&self, prefix: &str, at: i64) -> Result<Option<(Vec<KeyValue>, i64)>> {
         let end = prefix_end(prefix.as_bytes());
         // etcd rejects an empty key; "\0" is the smallest key there is.
         let mut from = if prefix.is_empty() { vec![0] } else { prefix.as_bytes().to_vec() };
         let mut items = Vec::new();
-        let mut revision = 0;
+        let mut revision = at;
         let mut limit = LIST_PAGE_MAX;
         let mut bytes_seen = 0usize;
         loop {
@@ -376,7 +376,7 @@ impl Store for EtcdStore {
 
     async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64)> {
         for attempt in 1..=LIST_ATTEMPTS {
-            if let Some(listed) = self.list_once(prefix).await? {
+            if let Some(listed) = self.list_once(prefix, 0).await? {
                 return Ok(listed);
             }
             tracing::info!(prefix, attempt, "list revision compacted while paging; listing again");
@@ -385,6 +385,11 @@ impl Store for EtcdStore {
             "etcd list of {prefix} at {}: compaction overtook the list {LIST_ATTEMPTS} times",
             self.endpoints
         )))
+    }
+
+    async fn list_at(&self, prefix: &str, revision: i64) -> Result<(Vec<KeyValue>, i64)> {
+        let compacted = || StoreError::Compacted { requested: revision, compacted: revision + 1 };
+        self.list_once(prefix, revision).await?.ok_or_else(compacted)
     }
 
     async fn update_with_ttl(

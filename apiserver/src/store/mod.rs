@@ -124,6 +124,17 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>>;
     /// Every key under `prefix`, sorted by key, and the store revision they were read at.
     async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64)>;
+    /// `list` as it was at an earlier `revision` (etcd reads its history);
+    /// Compacted when the store no longer has it. A store without history
+    /// serves only its current revision.
+    async fn list_at(&self, prefix: &str, revision: i64) -> Result<(Vec<KeyValue>, i64)> {
+        let (items, current) = self.list(prefix).await?;
+        if current == revision {
+            Ok((items, current))
+        } else {
+            Err(StoreError::Compacted { requested: revision, compacted: current })
+        }
+    }
     /// Replaces `key` only if its mod_revision is `expected_revision`. Returns the new revision.
     async fn update(&self, key: &str, value: Vec<u8>, expected_revision: i64) -> Result<i64> {
         self.update_with_ttl(key, value, expected_revision, None).await

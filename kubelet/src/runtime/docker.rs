@@ -18,8 +18,9 @@ use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig};
 use bollard::models::{ContainerInspectResponse, NetworkCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, ResizeExecOptionsBuilder, StopContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
+    ResizeExecOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use client::Object;
@@ -457,6 +458,31 @@ impl Runtime for DockerRuntime {
             }
             StartExecResults::Detached => Err(RuntimeError::Failed("exec started detached".into())),
         }
+    }
+
+    async fn attach(&self, id: &str, _tty: bool, stdin: bool) -> Result<ExecSession> {
+        let options = AttachContainerOptionsBuilder::new()
+            .stream(true)
+            .logs(false)
+            .stdin(stdin)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = self.docker.attach_container(id, Some(options)).await.map_err(error)?;
+        let output = attached.output.map(|item| match item {
+            Ok(LogOutput::StdErr { message }) => Ok(ExecChunk::Stderr(message.to_vec())),
+            Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                Ok(ExecChunk::Stdout(message.to_vec()))
+            }
+            Ok(LogOutput::StdIn { .. }) => Ok(ExecChunk::Stdout(Vec::new())),
+            Err(e) => Err(error(e)),
+        });
+        Ok(ExecSession { id: id.to_string(), output: Box::pin(output), stdin: stdin.then_some(attached.input) })
+    }
+
+    async fn resize_attach(&self, id: &str, cols: u16, rows: u16) -> Result<()> {
+        let options = ResizeContainerTTYOptionsBuilder::new().w(i32::from(cols)).h(i32::from(rows)).build();
+        self.docker.resize_container_tty(id, options).await.map_err(error)
     }
 
     async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<()> {

@@ -248,6 +248,19 @@ pub trait Runtime: Send + Sync + 'static {
     async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<()>;
     /// The exit code of a finished exec.
     async fn exec_exit_code(&self, exec_id: &str) -> Result<i64>;
+    /// Attaches to a running container's main process (`kubectl attach`):
+    /// its output from now on, and its stdin when asked for. The session's
+    /// id is the container's. Runtimes without it refuse.
+    async fn attach(&self, id: &str, _tty: bool, _stdin: bool) -> Result<ExecSession> {
+        Err(RuntimeError::Failed(format!(
+            "attaching to container {id} is not supported by the {} runtime",
+            self.name()
+        )))
+    }
+    /// Resizes the terminal of an attached container.
+    async fn resize_attach(&self, _id: &str, _cols: u16, _rows: u16) -> Result<()> {
+        Ok(())
+    }
     /// Runs one probe of a container, within `timeout`.
     async fn probe(&self, target: &ProbeTarget, action: &ProbeAction, timeout: Duration) -> ProbeOutcome;
     /// Opens a TCP connection to a port of a pod (port-forward).
