@@ -71,21 +71,18 @@ def check_list(api, namespace):
     assert deployments.items == [], deployments
 
 
-def service(name):
-    """A Service without a selector: no controller writes to it, so a watch sees only the test's changes."""
-    return client.V1Service(
-        metadata=client.V1ObjectMeta(name=name),
-        spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=80)]),
-    )
+def lease(name):
+    """A Lease in the test's namespace: no controller writes to it, so a watch sees only the test's changes."""
+    return client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=client.V1LeaseSpec(holder_identity=name))
 
 
-def events_until(core, namespace, resource_version, wanted):
-    """The watch events (type, service name, resourceVersion) from
+def events_until(leases, namespace, resource_version, wanted):
+    """The watch events (type, lease name, resourceVersion) from
     `resource_version` on, until `wanted` of them came."""
     seen = []
     w = watch.Watch()
     for event in w.stream(
-        core.list_namespaced_service,
+        leases.list_namespaced_lease,
         namespace,
         resource_version=resource_version,
         timeout_seconds=20,
@@ -100,20 +97,20 @@ def events_until(core, namespace, resource_version, wanted):
 
 
 def check_watch(api, namespace):
-    core = client.CoreV1Api(api)
-    core.create_namespaced_service(namespace, service("a"))
-    start = core.list_namespaced_service(namespace).metadata.resource_version
+    leases = client.CoordinationV1Api(api)
+    leases.create_namespaced_lease(namespace, lease("a"))
+    start = leases.list_namespaced_lease(namespace).metadata.resource_version
 
     # What happens after the list is what a watch from its resourceVersion sees, in order.
-    core.create_namespaced_service(namespace, service("b"))
-    core.patch_namespaced_service("a", namespace, {"metadata": {"labels": {"seen": "yes"}}})
-    core.delete_namespaced_service("b", namespace)
-    events = events_until(core, namespace, start, 3)
+    leases.create_namespaced_lease(namespace, lease("b"))
+    leases.patch_namespaced_lease("a", namespace, {"metadata": {"labels": {"seen": "yes"}}})
+    leases.delete_namespaced_lease("b", namespace)
+    events = events_until(leases, namespace, start, 3)
     assert [(kind, name) for kind, name, _ in events] == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")], events
 
     # Resuming from the last event seen gives only what came after it.
-    core.create_namespaced_service(namespace, service("c"))
-    resumed = events_until(core, namespace, events[-1][2], 1)
+    leases.create_namespaced_lease(namespace, lease("c"))
+    resumed = events_until(leases, namespace, events[-1][2], 1)
     assert [(kind, name) for kind, name, _ in resumed] == [("ADDED", "c")], resumed
 
 
