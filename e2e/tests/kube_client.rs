@@ -202,10 +202,18 @@ async fn a_reflector_follows_the_server() {
     for name in ["one", "two"] {
         services.create(&PostParams::default(), &service(name)).await.expect("create");
     }
+    // One cache filled by list-then-watch, one by a streaming list (a watch with
+    // sendInitialEvents, as current clients do).
     let (reader, writer) = reflector::store();
     let stream = reflector(writer, watcher(services.clone(), watcher::Config::default())).applied_objects();
     let running = tokio::spawn(stream.for_each(|_| async {}));
-    tokio::time::timeout(TIMEOUT, reader.wait_until_ready()).await.expect("the cache fills in time").unwrap();
+    let (streamed, writer) = reflector::store();
+    let config = watcher::Config::default().streaming_lists();
+    let stream = reflector(writer, watcher(services.clone(), config)).applied_objects();
+    let streaming = tokio::spawn(stream.for_each(|_| async {}));
+    for store in [&reader, &streamed] {
+        tokio::time::timeout(TIMEOUT, store.wait_until_ready()).await.expect("the cache fills in time").unwrap();
+    }
 
     let cached = |reader: &reflector::Store<Service>| -> BTreeSet<(String, String)> {
         reader
@@ -217,7 +225,8 @@ async fn a_reflector_follows_the_server() {
             })
             .collect()
     };
-    assert_eq!(cached(&reader), BTreeSet::from([("one".into(), "".into()), ("two".into(), "".into())]));
+    let initial = BTreeSet::from([("one".into(), "".into()), ("two".into(), "".into())]);
+    assert_eq!((cached(&reader), cached(&streamed)), (initial.clone(), initial));
 
     // Changes on the server, several at once, then the cache must agree.
     services.create(&PostParams::default(), &service("three")).await.expect("create");
@@ -228,13 +237,14 @@ async fn a_reflector_follows_the_server() {
     services.delete("two", &DeleteParams::default()).await.expect("delete");
     let want = BTreeSet::from([("one".into(), "5".into()), ("three".into(), "".into())]);
     let synced = tokio::time::timeout(TIMEOUT, async {
-        while cached(&reader) != want {
+        while cached(&reader) != want || cached(&streamed) != want {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
     .await;
-    assert!(synced.is_ok(), "the cache holds {:?}, the server {want:?}", cached(&reader));
+    assert!(synced.is_ok(), "the caches hold {:?} and {:?}, the server {want:?}", cached(&reader), cached(&streamed));
     running.abort();
+    streaming.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
