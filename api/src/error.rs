@@ -81,6 +81,9 @@ pub enum FieldErrorKind {
     TooLong,
     /// A field that the schema does not know (strict field validation).
     Unknown,
+    /// A field another manager owns (a server-side apply conflict); the
+    /// detail names the manager.
+    ManagerConflict,
 }
 
 impl FieldErrorKind {
@@ -94,6 +97,7 @@ impl FieldErrorKind {
             FieldErrorKind::Forbidden => "FieldValueForbidden",
             FieldErrorKind::TooLong => "FieldValueTooLong",
             FieldErrorKind::Unknown => "FieldValueInvalid",
+            FieldErrorKind::ManagerConflict => "FieldManagerConflict",
         }
     }
 }
@@ -148,6 +152,7 @@ impl fmt::Display for FieldError {
             FieldErrorKind::Forbidden => "Forbidden",
             FieldErrorKind::TooLong => "Too long",
             FieldErrorKind::Unknown => return write!(f, "unknown field \"{}\"", self.field),
+            FieldErrorKind::ManagerConflict => return f.write_str(&self.detail),
         };
         write!(f, "{}: {head}", self.field)?;
         if let Some(v) = &self.value {

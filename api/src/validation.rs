@@ -13,6 +13,7 @@
 
 pub mod cron;
 mod defaults;
+mod json;
 pub mod names;
 mod pod;
 
@@ -25,9 +26,103 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 pub use defaults::pull_policy;
+pub use json::parse as parse_json;
+
+/// What a write does with fields the kind's schema does not know, as the
+/// `fieldValidation` query parameter says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Fail, naming them (`strict decoding error: unknown field "spec.foo"`).
+    #[default]
+    Strict,
+    /// Drop them and warn (`unknown field "spec.foo"`).
+    Warn,
+    /// Drop them silently.
+    Ignore,
+}
+
+impl std::str::FromStr for FieldValidation {
+    type Err = ApiError;
+
+    /// The query parameter's values, as kube-apiserver accepts them (an empty one is Strict).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "Strict" | "" => Ok(FieldValidation::Strict),
+            "Warn" => Ok(FieldValidation::Warn),
+            "Ignore" => Ok(FieldValidation::Ignore),
+            other => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Decoding under `mode`: as [`decode_check`], except that under Warn and
+/// Ignore unknown fields are removed from `obj` instead of failing, and
+/// `duplicates` (fields the body set twice, from [`parse_json`]) are
+/// reported the same way. Returns the warnings (Warn only).
+pub fn decode_check_with(
+    info: &ResourceInfo,
+    obj: &mut Value,
+    mode: FieldValidation,
+    duplicates: &[String],
+) -> Result<Vec<String>> {
+    if mode == FieldValidation::Strict {
+        return check(info, obj, duplicates).map(|()| Vec::new());
+    }
+    let unknown = schema::inspect(info, obj).unknown;
+    for path in unknown.iter().rev() {
+        remove_field(obj, path);
+    }
+    decode_check(info, obj)?;
+    Ok(match mode {
+        FieldValidation::Warn => strict_problems(&unknown, duplicates),
+        _ => Vec::new(),
+    })
+}
+
+/// Kubernetes' words for each strict decoding problem.
+fn strict_problems(unknown: &[String], duplicates: &[String]) -> Vec<String> {
+    let dups = duplicates.iter().map(|p| format!("duplicate field \"{p}\""));
+    dups.chain(unknown.iter().map(|p| format!("unknown field \"{p}\""))).collect()
+}
+
+/// Removes the field at a path as [`schema::inspect`] writes them (`spec.containers[0].foo`).
+fn remove_field(obj: &mut Value, path: &str) {
+    let mut steps: Vec<std::result::Result<&str, usize>> = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        steps.push(Ok(name));
+        while let Some((index, after)) = rest.split_once(']') {
+            if let Ok(i) = index.parse() {
+                steps.push(Err(i));
+            }
+            rest = after.strip_prefix('[').unwrap_or(after);
+        }
+    }
+    let Some((last, parents)) = steps.split_last() else { return };
+    let mut v = obj;
+    for step in parents {
+        let next = match step {
+            Ok(name) => v.get_mut(*name),
+            Err(i) => v.get_mut(*i),
+        };
+        match next {
+            Some(x) => v = x,
+            None => return,
+        }
+    }
+    if let (Ok(name), Value::Object(m)) = (last, v) {
+        m.remove(*name);
+    }
+}
 
 /// Strict decoding: unknown fields and wrong types are rejected, naming the field.
 pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
+    check(info, obj, &[])
+}
+
+fn check(info: &ResourceInfo, obj: &Value, duplicates: &[String]) -> Result<()> {
     let compact = || serde_json::to_string(obj).unwrap_or_default();
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
@@ -42,8 +137,8 @@ pub fn decode_check(info: &ResourceInfo, obj: &Value) -> Result<()> {
         ApiError::bad_request(format!("{kind} in version \"{version}\" cannot be handled as a {}: {what}", info.kind))
     };
     let found = schema::inspect(info, obj);
-    if !found.unknown.is_empty() {
-        let list: Vec<String> = found.unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    if !found.unknown.is_empty() || !duplicates.is_empty() {
+        let list = strict_problems(&found.unknown, duplicates);
         return Err(fail(format!("strict decoding error: {}", list.join(", "))));
     }
     // Older accepted versions (batch/v1beta1 CronJob) decode as the served version.

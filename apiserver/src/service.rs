@@ -1,7 +1,7 @@
 //! The gRPC face of the registry: resolves each request's resource, calls the
 //! registry, and carries errors as statuses whose details hold the `ApiError`.
 
-use crate::registry::{DeleteOptions, RawObject, Registry};
+use crate::registry::{DeleteOptions, RawObject, Registry, WriteOptions};
 use api::{registry, ApiError, ResourceInfo};
 use futures::Stream;
 use proto::api_server::Api;
@@ -73,16 +73,32 @@ fn resolve(r: &Option<ResourceRef>) -> Result<(&'static ResourceInfo, String), S
     Ok((info, ns))
 }
 
+/// The field manager of a write: the one the request names, else the
+/// client's User-Agent up to its first `/`, as kube-apiserver defaults it.
+fn field_manager<T>(req: &Request<T>, named: &str) -> String {
+    if !named.is_empty() {
+        return named.to_string();
+    }
+    let agent = req.metadata().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    agent.split('/').next().unwrap_or("").trim().to_string()
+}
+
+/// The options of a gRPC write: field validation is always Strict there.
+fn write_options<T>(req: &Request<T>, dry_run: bool, named_manager: &str, force: bool) -> WriteOptions {
+    WriteOptions { dry_run, field_manager: field_manager(req, named_manager), force, ..Default::default() }
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Api for ApiService {
     async fn create(&self, req: Request<CreateRequest>) -> Result<Response<Object>, Status> {
+        let opts = write_options(&req, req.get_ref().dry_run, &req.get_ref().field_manager, false);
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
         let span = tracing::debug_span!("create", resource = info.plural, namespace = %ns);
         if req.subresource.is_empty() {
-            let created = self.registry.create_raw(info, &ns, &req.json, req.dry_run).instrument(span).await;
+            let created = self.registry.create_raw(info, &ns, &req.json, &opts).instrument(span).await;
             return created.map(|o| Response::new(raw(o))).map_err(status);
         }
         let out = self.registry.create_subresource(info, &ns, &req.name, &req.subresource, &req.json);
@@ -113,22 +129,25 @@ impl Api for ApiService {
     }
 
     async fn update(&self, req: Request<UpdateRequest>) -> Result<Response<Object>, Status> {
+        let opts = write_options(&req, req.get_ref().dry_run, &req.get_ref().field_manager, false);
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
         self.registry
-            .update(info, &ns, &req.name, &req.json, &req.subresource, req.dry_run)
+            .update(info, &ns, &req.name, &req.json, &req.subresource, &opts)
             .await
             .map(|v| object(&v))
             .map_err(status)
     }
 
     async fn patch(&self, req: Request<PatchRequest>) -> Result<Response<Object>, Status> {
+        let r = req.get_ref();
+        let opts = write_options(&req, r.dry_run, &r.field_manager, r.force);
         let req = req.into_inner();
         let (info, ns) = resolve(&req.r#ref)?;
         let patch_type = PatchType::try_from(req.patch_type)
             .map_err(|_| status(ApiError::bad_request(format!("unknown patch type {}", req.patch_type))))?;
         self.registry
-            .patch(info, &ns, &req.name, patch_type, &req.patch, &req.subresource, req.dry_run)
+            .patch(info, &ns, &req.name, patch_type, &req.patch, &req.subresource, &opts)
             .await
             .map(|v| object(&v))
             .map_err(status)
@@ -202,5 +221,44 @@ impl Api for ApiService {
 
     async fn version(&self, _req: Request<VersionRequest>) -> Result<Response<VersionResponse>, Status> {
         Ok(Response::new(VersionResponse { json: serde_json::to_vec(&version_info()).expect("json") }))
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use crate::testing::InMemoryApiServer;
+    use api::registry::lookup;
+    use serde_json::json;
+
+    /// Over gRPC a write's manager is the client program's name (its
+    /// User-Agent up to the first `/`); an apply names its own, and its
+    /// conflicts arrive with their causes.
+    #[tokio::test]
+    async fn writes_over_grpc_record_their_manager_and_apply_conflicts_arrive_whole() {
+        let server = InMemoryApiServer::start().await;
+        let pods = lookup("pods").unwrap();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "labels": {"app": "x"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let created = server.client.create(pods, "default", &pod).await.unwrap();
+        let program = std::env::current_exe().unwrap().file_stem().unwrap().to_string_lossy().into_owned();
+        assert_eq!(created["metadata"]["managedFields"][0]["manager"], program.as_str());
+
+        let config = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "labels": {"app": "y"}}});
+        let err = server.client.apply(pods, "default", "a", &config, "kubectl", false).await.unwrap_err();
+        assert_eq!(err.code(), 409);
+        assert_eq!(
+            err.message,
+            format!("Apply failed with 1 conflict: conflict with {program:?} using v1: .metadata.labels.app")
+        );
+        assert_eq!(err.to_status()["details"]["causes"][0]["reason"], "FieldManagerConflict");
+        let applied = server.client.apply(pods, "default", "a", &config, "kubectl", true).await.unwrap();
+        assert_eq!(applied["metadata"]["labels"]["app"], "y");
+        let managers: Vec<_> = applied["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["manager"].as_str().unwrap().to_string(), e["operation"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(managers, [(program, "Update".to_string()), ("kubectl".to_string(), "Apply".to_string())]);
     }
 }

@@ -46,6 +46,7 @@ async fn every_phase_runs_and_reports() {
         list_repeats: 4,
         watchers: 30,
         watch_connections: 3,
+        http2_watches: false,
         watch_rate: 200.0,
         watch_writes: 20,
         watch_warmup: 5,
@@ -78,6 +79,19 @@ async fn every_phase_runs_and_reports() {
         "list 150 pods p99",
         "watch delivery (30 watchers) p50",
         "watch delivery (30 watchers) p99",
+        "gRPC creates/s vs create txn",
+        "HTTP creates/s vs create txn",
+        "etcd create txn p50",
+        "HTTP creates/s",
+        "HTTP create p50",
+        "HTTP create p99",
+        "HTTP gets/s",
+        "HTTP get p99",
+        "HTTP list 150 pods as JSON p50",
+        "HTTP list 150 pods as Table p50",
+        "HTTP list 150 pods as Table p99",
+        "HTTP watch delivery (30 watchers) p50",
+        "HTTP watch delivery (30 watchers) p99",
         "churn create pods",
         "churn update services",
         "churn update status pods",
@@ -97,6 +111,16 @@ async fn every_phase_runs_and_reports() {
     let creates = report.row("creates/s").expect("row");
     assert_eq!(creates.target, "≥ 0.5x");
     assert!(creates.met.is_some());
+    for (metric, target) in [
+        ("HTTP creates/s", "≥ 0.9x"),
+        ("gRPC creates/s vs create txn", "≥ 0.75x"),
+        ("HTTP list 150 pods as Table p50", "< as JSON"),
+        ("HTTP watch delivery (30 watchers) p99", "< 20.0 ms"),
+    ] {
+        let row = report.row(metric).expect("row");
+        assert_eq!(row.target, target, "{metric}");
+        assert!(row.met.is_some(), "{metric} is judged");
+    }
 
     let _ = stop.send(());
     server.await.expect("server task").expect("server stops cleanly");

@@ -150,6 +150,7 @@ impl Client {
             name: name.to_string(),
             subresource: subresource.to_string(),
             dry_run: false,
+            field_manager: String::new(),
         };
         let resp = self.inner.clone().create(req).await.map_err(|s| from_status(&self.server, s))?;
         Ok(resp.into_inner())
@@ -224,6 +225,7 @@ impl Client {
             json,
             subresource: subresource.to_string(),
             dry_run: false,
+            field_manager: String::new(),
         };
         let resp = self.inner.clone().update(req).await.map_err(|s| from_status(&self.server, s))?;
         Ok(resp.into_inner())
@@ -252,6 +254,33 @@ impl Client {
         decode_object(self.patch_raw(info, namespace, name, patch_type, patch, subresource).await?)
     }
 
+    /// Server-side apply: `config` holds the fields `field_manager` wants set,
+    /// and owns; the object is created when it does not exist. Another
+    /// manager's field set to another value is a Conflict naming it, unless
+    /// `force` takes the field over.
+    pub async fn apply(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+        config: &Value,
+        field_manager: &str,
+        force: bool,
+    ) -> Result<Value, ApiError> {
+        let req = proto::PatchRequest {
+            r#ref: Self::reference(info, namespace),
+            name: name.to_string(),
+            patch_type: PatchType::Apply as i32,
+            patch: encode(config),
+            subresource: String::new(),
+            dry_run: false,
+            field_manager: field_manager.to_string(),
+            force,
+        };
+        let resp = self.inner.clone().patch(req).await.map_err(|s| from_status(&self.server, s))?;
+        decode_object(resp.into_inner())
+    }
+
     async fn patch_raw(
         &self,
         info: &ResourceInfo,
@@ -268,6 +297,8 @@ impl Client {
             patch: encode(patch),
             subresource: subresource.to_string(),
             dry_run: false,
+            field_manager: String::new(),
+            force: false,
         };
         let resp = self.inner.clone().patch(req).await.map_err(|s| from_status(&self.server, s))?;
         Ok(resp.into_inner())
@@ -387,10 +418,23 @@ fn endpoint(server: &str) -> Result<(Endpoint, String), ApiError> {
     let url = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
     let endpoint = Endpoint::from_shared(url.clone())
         .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
+        .user_agent(user_agent())
+        .map_err(|e| ApiError::internal(format!("invalid user agent: {e}")))?
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW);
     Ok((endpoint, url))
+}
+
+/// `<program>/<version>`, as client-go's default User-Agent starts: the
+/// apiserver names a write's field manager after the program.
+fn user_agent() -> String {
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|s| !s.is_empty() && s.is_ascii())
+        .unwrap_or_else(|| "kubelab".into());
+    format!("{program}/v{}", env!("CARGO_PKG_VERSION"))
 }
 
 fn encode(obj: &Value) -> Vec<u8> {

@@ -5,7 +5,7 @@
 
 use super::range::{IpRange, PortRange};
 use super::*;
-use crate::registry::{DeleteOptions, Registry};
+use crate::registry::{DeleteOptions, Registry, WriteOptions};
 use crate::store::mem::MemStore;
 use crate::store::testing::TestEtcd;
 use api::meta;
@@ -48,7 +48,7 @@ fn web(extra: Value) -> Value {
 }
 
 async fn create(reg: &Registry, name: &str, spec: Value) -> Result<Value, ApiError> {
-    reg.create(services(), "default", &body(name, spec), false).await
+    reg.create(services(), "default", &body(name, spec), &WriteOptions::default()).await
 }
 
 async fn keys(store: &Arc<dyn Store>, prefix: &str) -> Vec<String> {
@@ -167,11 +167,24 @@ async fn failed_and_dry_run_creates_keep_nothing(store: Arc<dyn Store>) {
     // A name already taken: the allocation for the losing create goes back.
     let dup = create(&reg, "np", web(json!({"type": "NodePort"}))).await.unwrap_err();
     assert!(dup.is_already_exists(), "{dup}");
-    let dry = reg.create(services(), "default", &body("dry", web(json!({"type": "NodePort"}))), true).await.unwrap();
+    let dry = reg
+        .create(
+            services(),
+            "default",
+            &body("dry", web(json!({"type": "NodePort"}))),
+            &WriteOptions { dry_run: true, ..Default::default() },
+        )
+        .await
+        .unwrap();
     assert!(dry["spec"]["clusterIP"].as_str().is_some_and(|ip| ip.starts_with("10.")), "dry run shows an IP");
     assert!(dry["spec"]["ports"][0]["nodePort"].as_i64().is_some());
     let dry_taken = reg
-        .create(services(), "default", &body("dry", web(json!({"clusterIP": "10.96.0.10"}))), true)
+        .create(
+            services(),
+            "default",
+            &body("dry", web(json!({"clusterIP": "10.96.0.10"}))),
+            &WriteOptions { dry_run: true, ..Default::default() },
+        )
         .await
         .unwrap_err();
     assert!(dry_taken.message.contains("provided IP is already allocated"), "{dry_taken}");
@@ -310,11 +323,11 @@ async fn delete_releases_for_reuse_and_restarts_keep_allocations(store: Arc<dyn 
     .unwrap();
     // A service with a finalizer keeps its IP until it is really gone.
     let patch = serde_json::to_vec(&json!({"metadata": {"finalizers": ["example.com/hold"]}})).unwrap();
-    reg.patch(services(), "default", "b", PatchType::Merge, &patch, "", false).await.unwrap();
+    reg.patch(services(), "default", "b", PatchType::Merge, &patch, "", &WriteOptions::default()).await.unwrap();
     reg.delete(services(), "default", "b", &DeleteOptions::default()).await.unwrap();
     assert!(keys(&store, IP_PREFIX).await.contains(&"10.96.9.9".to_string()), "still held while finalizing");
     let done = serde_json::to_vec(&json!({"metadata": {"finalizers": null}})).unwrap();
-    reg.patch(services(), "default", "b", PatchType::Merge, &done, "", false).await.unwrap();
+    reg.patch(services(), "default", "b", PatchType::Merge, &done, "", &WriteOptions::default()).await.unwrap();
     assert!(!keys(&store, IP_PREFIX).await.contains(&"10.96.9.9".to_string()));
     assert!(keys(&store, PORT_PREFIX).await.is_empty());
 }
@@ -325,7 +338,9 @@ async fn updates_keep_ips_and_move_node_ports_with_the_type(store: Arc<dyn Store
     let addr = ip(&svc).to_string();
     let mut changed = svc.clone();
     changed["spec"]["clusterIP"] = "10.96.44.44".into();
-    let err = reg.update(services(), "default", "a", &serde_json::to_vec(&changed).unwrap(), "", false).await;
+    let err = reg
+        .update(services(), "default", "a", &serde_json::to_vec(&changed).unwrap(), "", &WriteOptions::default())
+        .await;
     assert_eq!(
         err.unwrap_err().to_string(),
         r#"Service "a" is invalid: spec.clusterIPs[0]: Invalid value: []string{"10.96.44.44"}: may not change once set"#
@@ -334,36 +349,45 @@ async fn updates_keep_ips_and_move_node_ports_with_the_type(store: Arc<dyn Store
     let replaced = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "a"}, "spec": web(json!({"ports": [{"port": 81}]}))}))
     .unwrap();
-    let kept = reg.update(services(), "default", "a", &replaced, "", false).await.unwrap();
+    let kept = reg.update(services(), "default", "a", &replaced, "", &WriteOptions::default()).await.unwrap();
     assert_eq!(kept["spec"]["clusterIP"], addr);
 
     let to_np = serde_json::to_vec(&json!({"spec": {"type": "NodePort"}})).unwrap();
-    let np = reg.patch(services(), "default", "a", PatchType::Merge, &to_np, "", false).await.unwrap();
+    let np =
+        reg.patch(services(), "default", "a", PatchType::Merge, &to_np, "", &WriteOptions::default()).await.unwrap();
     let port = np["spec"]["ports"][0]["nodePort"].as_i64().expect("a node port");
     assert_eq!(keys(&store, PORT_PREFIX).await, [port.to_string()]);
     // Another nodePort: the new one is taken, the old one freed.
     let mut moved = np.clone();
     moved["spec"]["ports"][0]["nodePort"] = 30999.into();
-    reg.update(services(), "default", "a", &serde_json::to_vec(&moved).unwrap(), "", false).await.unwrap();
+    reg.update(services(), "default", "a", &serde_json::to_vec(&moved).unwrap(), "", &WriteOptions::default())
+        .await
+        .unwrap();
     assert_eq!(keys(&store, PORT_PREFIX).await, ["30999"]);
     let to_cip = serde_json::to_vec(&json!({"spec": {"type": "ClusterIP"}})).unwrap();
-    let back = reg.patch(services(), "default", "a", PatchType::Merge, &to_cip, "", false).await.unwrap();
+    let back =
+        reg.patch(services(), "default", "a", PatchType::Merge, &to_cip, "", &WriteOptions::default()).await.unwrap();
     assert!(back["spec"]["ports"][0].get("nodePort").is_none() && back["spec"].get("externalTrafficPolicy").is_none());
     assert!(keys(&store, PORT_PREFIX).await.is_empty());
     assert_eq!(back["spec"]["clusterIP"], addr);
 
     let to_ext = serde_json::to_vec(&json!({"spec": {"type": "ExternalName", "externalName": "example.com"}})).unwrap();
-    let ext = reg.patch(services(), "default", "a", PatchType::Merge, &to_ext, "", false).await.unwrap();
+    let ext =
+        reg.patch(services(), "default", "a", PatchType::Merge, &to_ext, "", &WriteOptions::default()).await.unwrap();
     assert!(ext["spec"].get("clusterIP").is_none(), "{}", ext["spec"]);
     assert!(!keys(&store, IP_PREFIX).await.contains(&addr));
     let from_ext = serde_json::to_vec(&json!({"spec": {"type": "ClusterIP", "externalName": null}})).unwrap();
-    let again = reg.patch(services(), "default", "a", PatchType::Merge, &from_ext, "", false).await.unwrap();
+    let again =
+        reg.patch(services(), "default", "a", PatchType::Merge, &from_ext, "", &WriteOptions::default()).await.unwrap();
     assert!(keys(&store, IP_PREFIX).await.contains(&ip(&again).to_string()));
     // A taken nodePort on update is refused and changes nothing.
     create(&reg, "b", web(json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 30700}]}))).await.unwrap();
     let steal =
         serde_json::to_vec(&json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30700}]}})).unwrap();
-    let err = reg.patch(services(), "default", "a", PatchType::Merge, &steal, "", false).await.unwrap_err();
+    let err = reg
+        .patch(services(), "default", "a", PatchType::Merge, &steal, "", &WriteOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         r#"Service "a" is invalid: spec.ports[0].nodePort: Invalid value: 30700: provided port is already allocated"#

@@ -16,7 +16,7 @@ use super::negotiate::{self, BodyType, Format, Query};
 use super::path::{self, Path, ResourcePath};
 use super::respond::{self, IncludeObject};
 use super::{discovery, watch, Front, FrontState};
-use crate::registry::DeleteOptions;
+use crate::registry::{DeleteOptions, FieldValidation, WriteOptions};
 use crate::streams::StreamKind;
 use api::{meta, ApiError, Reason, ResourceInfo};
 use axum::body::Body;
@@ -145,7 +145,8 @@ fn media_types(allowed: &[BodyType]) -> String {
 }
 
 const OBJECT_BODIES: &[BodyType] = &[BodyType::Json, BodyType::Yaml, BodyType::Protobuf];
-const PATCH_BODIES: &[BodyType] = &[BodyType::JsonPatch, BodyType::MergePatch, BodyType::StrategicMergePatch];
+const PATCH_BODIES: &[BodyType] =
+    &[BodyType::JsonPatch, BodyType::MergePatch, BodyType::StrategicMergePatch, BodyType::ApplyPatch];
 
 async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Response, ApiError> {
     let info = r.info;
@@ -189,27 +190,35 @@ async fn verb(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Respo
             respond::object(StatusCode::OK, info, &raw, format, include)
         }
         (Method::POST, true, "") => {
+            let opts = write_options(&q, &req, "CreateOptions")?;
             let (_, body) = read_body(req, OBJECT_BODIES).await?;
-            let created = registry.create_raw(info, ns, &body, q.dry_run("CreateOptions")?).await?;
-            respond::object(StatusCode::CREATED, info, &created, format, include)
+            let created = registry.create_raw(info, ns, &body, &opts).await?;
+            respond::object(StatusCode::CREATED, info, &created, format, include).map(|r| warn(r, &opts))
         }
         (Method::PUT, false, sub @ ("" | "status")) => {
+            let opts = write_options(&q, &req, "UpdateOptions")?;
             let (_, body) = read_body(req, OBJECT_BODIES).await?;
-            let updated = registry.update(info, ns, name, &body, sub, q.dry_run("UpdateOptions")?).await?;
-            Ok(respond::value(StatusCode::OK, info, &updated, format, include))
+            let updated = registry.update(info, ns, name, &body, sub, &opts).await?;
+            Ok(warn(respond::value(StatusCode::OK, info, &updated, format, include), &opts))
         }
         // A namespace's `finalize` writes its spec.finalizers, which kubelab's
         // namespace update already lets through.
         (Method::PUT, false, "finalize") if info.plural == "namespaces" => {
+            let opts = write_options(&q, &req, "UpdateOptions")?;
             let (_, body) = read_body(req, OBJECT_BODIES).await?;
-            let updated = registry.update(info, ns, name, &body, "", q.dry_run("UpdateOptions")?).await?;
-            Ok(respond::value(StatusCode::OK, info, &updated, format, include))
+            let updated = registry.update(info, ns, name, &body, "", &opts).await?;
+            Ok(warn(respond::value(StatusCode::OK, info, &updated, format, include), &opts))
         }
         (Method::PATCH, false, sub @ ("" | "status")) => {
+            let opts = write_options(&q, &req, "PatchOptions")?;
             let (kind, body) = read_body(req, PATCH_BODIES).await?;
-            let patched =
-                registry.patch(info, ns, name, patch_type(kind), &body, sub, q.dry_run("PatchOptions")?).await?;
-            Ok(respond::value(StatusCode::OK, info, &patched, format, include))
+            // An apply that creates answers 201, as kube-apiserver's.
+            let creates = kind == BodyType::ApplyPatch
+                && sub.is_empty()
+                && registry.get_raw(info, ns, name).await.is_err_and(|e| e.is_not_found());
+            let patched = registry.patch(info, ns, name, patch_type(kind), &body, sub, &opts).await?;
+            let code = if creates { StatusCode::CREATED } else { StatusCode::OK };
+            Ok(warn(respond::value(code, info, &patched, format, include), &opts))
         }
         (Method::DELETE, false, "") => {
             let body = read_optional_body(req).await?;
@@ -318,10 +327,43 @@ fn verb_allowed(verb: &str, method: &Method, collection: bool, subresource: &str
     )
 }
 
+/// A write's options from its query (`dryRun`, `fieldManager`, `force`,
+/// `fieldValidation`); the field manager defaults to the User-Agent up to its
+/// first `/` and field validation to Warn, as kube-apiserver's.
+fn write_options(q: &Query, req: &Request, options: &str) -> Result<WriteOptions, ApiError> {
+    let field_manager = match q.get("fieldManager") {
+        "" => header_str(req, header::USER_AGENT).unwrap_or("").split('/').next().unwrap_or("").trim().to_string(),
+        named => named.to_string(),
+    };
+    let field_validation = match q.get("fieldValidation") {
+        "" => FieldValidation::Warn,
+        other => other.parse()?,
+    };
+    Ok(WriteOptions {
+        dry_run: q.dry_run(options)?,
+        field_manager,
+        force: q.flag("force")?,
+        field_validation,
+        ..Default::default()
+    })
+}
+
+/// Adds the write's warnings as `Warning: 299 - "<text>"` headers.
+fn warn(mut response: Response, opts: &WriteOptions) -> Response {
+    for text in opts.warnings.take() {
+        let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
 fn patch_type(kind: BodyType) -> PatchType {
     match kind {
         BodyType::JsonPatch => PatchType::Json,
         BodyType::StrategicMergePatch => PatchType::StrategicMerge,
+        BodyType::ApplyPatch => PatchType::Apply,
         _ => PatchType::Merge,
     }
 }

@@ -8,8 +8,7 @@ use api::{ApiError, ResourceInfo};
 use axum::body::Body;
 use axum::response::Response;
 use http::{header, HeaderValue, StatusCode};
-use serde_json::{json, value::RawValue, Map, Value};
-use std::collections::BTreeMap;
+use serde_json::{json, Value};
 
 const JSON: &str = "application/json";
 
@@ -43,48 +42,87 @@ pub fn success(code: StatusCode, details: Value) -> Response {
 }
 
 /// Stored bytes with `metadata.resourceVersion` put in, without decoding the
-/// object into values: only its top level and its metadata are parsed.
+/// object: a scan finds where the top-level `metadata` object opens, and the
+/// version goes in as its first field. Every JSON answer (get, list, watch)
+/// takes this path, so it copies the bytes once and parses nothing.
 pub fn stamp(stored: &[u8], resource_version: i64) -> Result<Vec<u8>, ApiError> {
-    if resource_version <= 0 {
-        return Ok(stored.to_vec());
-    }
-    let corrupt = |e: serde_json::Error| ApiError::internal(format!("stored object is not JSON: {e}"));
-    let top: BTreeMap<String, &RawValue> = serde_json::from_slice(stored).map_err(corrupt)?;
-    let mut metadata: Map<String, Value> = match top.get("metadata") {
-        Some(raw) => serde_json::from_str(raw.get()).map_err(corrupt)?,
-        None => Map::new(),
-    };
-    metadata.insert("resourceVersion".into(), resource_version.to_string().into());
-    let metadata = serde_json::to_string(&metadata).expect("a JSON map always serializes");
-    let mut out = Vec::with_capacity(stored.len() + 32);
-    out.push(b'{');
-    let mut first = true;
-    let mut emit = |out: &mut Vec<u8>, key: &str, value: &str| {
-        if !std::mem::take(&mut first) {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut *out, key).expect("a string always serializes");
-        out.push(b':');
-        out.extend_from_slice(value.as_bytes());
-    };
-    let mut wrote_metadata = false;
-    for (key, value) in &top {
-        if key.as_str() > "metadata" && !wrote_metadata {
-            emit(&mut out, "metadata", &metadata);
-            wrote_metadata = true;
-        }
-        if key == "metadata" {
-            emit(&mut out, key, &metadata);
-            wrote_metadata = true;
-        } else {
-            emit(&mut out, key, value.get());
-        }
-    }
-    if !wrote_metadata {
-        emit(&mut out, "metadata", &metadata);
-    }
-    out.push(b'}');
+    let mut out = Vec::with_capacity(stored.len() + 40);
+    stamp_into(&mut out, stored, resource_version)?;
     Ok(out)
+}
+
+/// [`stamp`], appending to `out`.
+pub fn stamp_into(out: &mut Vec<u8>, stored: &[u8], resource_version: i64) -> Result<(), ApiError> {
+    if resource_version <= 0 {
+        out.extend_from_slice(stored);
+        return Ok(());
+    }
+    let field = format!("\"resourceVersion\":\"{resource_version}\"");
+    match metadata_opening(stored) {
+        Some((at, empty)) => {
+            out.extend_from_slice(&stored[..at]);
+            out.extend_from_slice(field.as_bytes());
+            if !empty {
+                out.push(b',');
+            }
+            out.extend_from_slice(&stored[at..]);
+        }
+        None => {
+            // No metadata: the object gets one holding only the version.
+            let open = stored
+                .iter()
+                .position(|b| *b == b'{')
+                .ok_or_else(|| ApiError::internal("stored object is not a JSON object"))?;
+            let empty = stored[open + 1..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+            out.extend_from_slice(&stored[..=open]);
+            out.extend_from_slice(b"\"metadata\":{");
+            out.extend_from_slice(field.as_bytes());
+            out.push(b'}');
+            if !empty {
+                out.push(b',');
+            }
+            out.extend_from_slice(&stored[open + 1..]);
+        }
+    }
+    Ok(())
+}
+
+/// Where the top-level `"metadata": {` of a JSON object opens (the index just
+/// after its brace) and whether that object is empty; None without one.
+fn metadata_opening(json: &[u8]) -> Option<(usize, bool)> {
+    let skip_ws = |mut i: usize| {
+        while i < json.len() && json[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    i += if json[i] == b'\\' { 2 } else { 1 };
+                }
+                if depth == 1 && json.get(start..i) == Some(b"metadata".as_slice()) {
+                    let colon = skip_ws(i + 1);
+                    if json.get(colon) == Some(&b':') {
+                        let brace = skip_ws(colon + 1);
+                        if json.get(brace) == Some(&b'{') {
+                            let next = skip_ws(brace + 1);
+                            return Some((brace + 1, json.get(next) == Some(&b'}')));
+                        }
+                    }
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The metadata-only form of an object.
@@ -163,14 +201,16 @@ pub fn list(
     if let Format::Json = format {
         // The items go out as stored (stamped), never decoded into values.
         let head = json!({"kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": metadata});
-        let mut out = serde_json::to_vec(&head).expect("a JSON value always serializes");
+        let size: usize = items.iter().map(|i| i.json.len() + 40).sum();
+        let mut out = Vec::with_capacity(size + 200);
+        serde_json::to_writer(&mut out, &head).expect("a JSON value always serializes");
         out.pop();
         out.extend_from_slice(b",\"items\":[");
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&stamp(&item.json, item.resource_version)?);
+            stamp_into(&mut out, &item.json, item.resource_version)?;
         }
         out.extend_from_slice(b"]}");
         return Ok(bytes(StatusCode::OK, JSON, out));
@@ -208,9 +248,24 @@ mod tests {
         );
         let bare: Value = serde_json::from_slice(&stamp(br#"{"kind":"X","spec":{}}"#, 7).unwrap()).unwrap();
         assert_eq!(bare["metadata"]["resourceVersion"], "7");
+        let empty: Value = serde_json::from_slice(&stamp(br#"{"metadata":{},"kind":"X"}"#, 8).unwrap()).unwrap();
+        assert_eq!(empty, json!({"metadata": {"resourceVersion": "8"}, "kind": "X"}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&stamp(b"{}", 9).unwrap()).unwrap(),
+            json!({"metadata": {"resourceVersion": "9"}})
+        );
+        // A "metadata" that is a string value, or a key deeper down, is not the object's metadata.
+        let tricky = br#"{"a":{"metadata":{"x":1}},"b":"\"metadata\":{","kind":"metadata","metadata":{"name":"n"}}"#;
+        let out: Value = serde_json::from_slice(&stamp(tricky, 5).unwrap()).unwrap();
+        assert_eq!(out["metadata"], json!({"name": "n", "resourceVersion": "5"}));
+        assert_eq!(out["a"]["metadata"], json!({"x": 1}));
         // A dry run's object was never stored: nothing to stamp.
         assert_eq!(stamp(stored, 0).unwrap(), stored.to_vec());
         assert!(stamp(b"not json", 3).is_err());
+        // Any bytes at all: an answer or an error, never a panic.
+        for junk in [&b"{\"metadata\""[..], b"{\"metadata\":", b"\"", b"{\"\\", b"]]]}"] {
+            let _ = stamp(junk, 1);
+        }
     }
 
     #[test]

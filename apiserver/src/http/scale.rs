@@ -66,6 +66,16 @@ pub async fn serve(
 ) -> Result<Response, ApiError> {
     let registry = &front.registry;
     let dry_run = q.dry_run(if req.method() == Method::PUT { "UpdateOptions" } else { "PatchOptions" })?;
+    // The write is the client's: its manager as the User-Agent names it.
+    let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let opts = crate::registry::WriteOptions {
+        dry_run,
+        field_manager: match q.get("fieldManager") {
+            "" => agent.split('/').next().unwrap_or("").trim().to_string(),
+            named => named.to_string(),
+        },
+        ..Default::default()
+    };
     let method = req.method().clone();
     if method == Method::GET {
         let obj = registry.get(info, ns, name).await?;
@@ -99,7 +109,7 @@ pub async fn serve(
                 }
             };
             let current = scale_of(info, &registry.get(info, ns, name).await?)?;
-            let patched = crate::patch::apply(&current, patch_type, &body)?;
+            let patched = crate::patch::apply(&current, patch_type, &body, "Scale")?;
             // The patch applies to the version just read: a change in between is retried.
             let precondition = match meta::resource_version(&patched) {
                 "" => meta::resource_version(&current).to_string(),
@@ -112,7 +122,7 @@ pub async fn serve(
             change["metadata"] = json!({"resourceVersion": precondition});
         }
         let bytes = serde_json::to_vec(&change).expect("a JSON value always serializes");
-        match registry.patch(info, ns, name, PatchType::Merge, &bytes, "", dry_run).await {
+        match registry.patch(info, ns, name, PatchType::Merge, &bytes, "", &opts).await {
             Ok(updated) => return Ok(respond::json(StatusCode::OK, &scale_of(info, &updated)?)),
             Err(e) if e.is_conflict() && method == Method::PATCH => continue,
             Err(e) => return Err(e),

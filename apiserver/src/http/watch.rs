@@ -144,12 +144,29 @@ impl Encoder {
                 Ok(Self::value(kind, &respond::table(self.info, &[obj], self.include, &rv, "", beta)))
             }
             Format::Metadata { beta } => Ok(Self::value(kind, &respond::partial_metadata(&raw.decode()?, beta))),
-            _ => Ok(Self::line(kind, &respond::stamp(&raw.json, raw.resource_version)?)),
+            _ => Self::stamped_line(kind, &raw.json, raw.resource_version),
         }
     }
 
+    /// A JSON event line built in one buffer: the object's stored bytes,
+    /// stamped, between the event's framing.
+    fn stamped_line(kind: &str, json: &[u8], rv: i64) -> Result<Bytes, ApiError> {
+        let mut out = Vec::with_capacity(json.len() + 80);
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
+        respond::stamp_into(&mut out, json, rv)?;
+        out.extend_from_slice(b"}\n");
+        Ok(out.into())
+    }
+
     fn event(&self, ev: &WatchEvent) -> Result<Bytes, ApiError> {
-        self.object_event(ev.kind, &RawObject { json: ev.json.to_vec(), resource_version: ev.resource_version })
+        match self.format {
+            Format::Table { .. } | Format::Metadata { .. } => {
+                self.object_event(ev.kind, &RawObject { json: ev.json.to_vec(), resource_version: ev.resource_version })
+            }
+            _ => Self::stamped_line(ev.kind, &ev.json, ev.resource_version),
+        }
     }
 
     /// A BOOKMARK: an object of the watched kind with only a resourceVersion

@@ -22,7 +22,7 @@ impl Registry {
                 metadata: ObjectMeta { name: Some(name.to_string()), ..Default::default() },
                 ..Default::default()
             };
-            match self.create(ns, "", &encode(&body), false).await {
+            match self.create(ns, "", &encode(&body), &system()).await {
                 Ok(_) => tracing::info!(namespace = name, "created system namespace"),
                 Err(e) if e.is_already_exists() => {}
                 Err(e) => return Err(e),
@@ -46,7 +46,7 @@ impl Registry {
         for svc in [&kubernetes, &kube_dns] {
             let ns = svc.metadata.namespace.as_deref().unwrap_or("");
             let service = format!("{ns}/{}", svc.metadata.name.as_deref().unwrap_or(""));
-            match self.create(services, ns, &encode(svc), false).await {
+            match self.create(services, ns, &encode(svc), &system()).await {
                 Ok(created) => {
                     let created: Service = typed(created)?;
                     let cluster_ip = created.spec.and_then(|s| s.cluster_ip).unwrap_or_default();
@@ -62,16 +62,16 @@ impl Registry {
         let ports = |svc: &Service| svc.spec.as_ref().and_then(|s| s.ports.clone());
         if ports(&current) != ports(&kubernetes) {
             let patch = json!({"spec": {"ports": ports(&kubernetes)}});
-            self.patch(services, "default", "kubernetes", PatchType::Merge, &encode(&patch), "", false).await?;
+            self.patch(services, "default", "kubernetes", PatchType::Merge, &encode(&patch), "", &system()).await?;
         }
         let wanted = alloc::bootstrap::kubernetes_endpoints(&config);
-        match self.create(endpoints, "default", &encode(&wanted), false).await {
+        match self.create(endpoints, "default", &encode(&wanted), &system()).await {
             Err(e) if e.is_already_exists() => {
                 let current: Endpoints = typed(self.get(endpoints, "default", "kubernetes").await?)?;
                 if current.subsets != wanted.subsets {
                     tracing::info!(address = %config.advertise_address, "the apiserver's address changed; updating the kubernetes endpoints");
                     let patch = json!({"subsets": wanted.subsets});
-                    self.patch(endpoints, "default", "kubernetes", PatchType::Merge, &encode(&patch), "", false)
+                    self.patch(endpoints, "default", "kubernetes", PatchType::Merge, &encode(&patch), "", &system())
                         .await?;
                 }
             }
@@ -89,4 +89,9 @@ fn encode(obj: &impl serde::Serialize) -> Vec<u8> {
 /// the same schema, so this fails only on a bug.
 fn typed<K: DeserializeOwned>(obj: Value) -> Result<K> {
     serde_json::from_value(obj).map_err(|e| ApiError::internal(format!("decoding a system object: {e}")))
+}
+
+/// The server's own writes, owned by `kube-apiserver` as in Kubernetes.
+fn system() -> super::WriteOptions {
+    super::WriteOptions { field_manager: "kube-apiserver".into(), ..Default::default() }
 }

@@ -21,7 +21,7 @@ pub mod watch;
 
 use crate::alloc::{ServiceAllocator, ServiceConfig};
 use crate::kinds::Strategies;
-use crate::patch;
+use crate::patch::{self, managed};
 use crate::store::{KeyValue, Store, StoreError};
 use crate::strategy::{self, Outcome, Strategy};
 use api::{meta, registry, validation, ApiError, FieldError, Reason, ResourceInfo};
@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use api::validation::FieldValidation;
 pub use delete::DeleteOptions;
 pub use watch::{WatchEvent, WatchEvents};
 
@@ -130,16 +131,23 @@ fn encode(obj: &Value) -> Result<Vec<u8>> {
 }
 
 /// Parses a request body into an object of `info`'s kind, converting accepted
-/// older versions (`batch/v1beta1` CronJob) to the stored one.
-fn decode_body(info: &ResourceInfo, body: &[u8]) -> Result<Value> {
+/// older versions (`batch/v1beta1` CronJob) to the stored one; with the
+/// fields the body sets twice.
+fn decode_body(info: &ResourceInfo, body: &[u8]) -> Result<(Value, Vec<String>)> {
     if body.len() > MAX_OBJECT_BYTES {
         return Err(ApiError::new(
             Reason::RequestEntityTooLarge,
             format!("Request entity too large: the object is {} bytes, the limit is {MAX_OBJECT_BYTES}", body.len()),
         ));
     }
-    let mut obj: Value = serde_json::from_slice(body)
+    let (obj, duplicates) = validation::parse_json(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    Ok((check_kind(info, obj)?, duplicates))
+}
+
+/// Checks that an object is of `info`'s kind, filling in apiVersion and kind
+/// when the body left them out.
+fn check_kind(info: &ResourceInfo, mut obj: Value) -> Result<Value> {
     if !obj.is_object() {
         return Err(ApiError::bad_request("the request body must be a JSON object"));
     }
@@ -187,6 +195,50 @@ fn check_name(info: &ResourceInfo, name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(ApiError::bad_request(format!("a resource name is required to address {}", info.group_resource())));
     }
+    Ok(())
+}
+
+/// The options every write takes (kube-apiserver's `CreateOptions`,
+/// `UpdateOptions` and `PatchOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Check and answer as if written, store nothing.
+    pub dry_run: bool,
+    /// Who writes, for `metadata.managedFields` (the request's `fieldManager`,
+    /// else the User-Agent up to its first `/`). Required for apply; empty
+    /// otherwise records no ownership.
+    pub field_manager: String,
+    /// Apply only: take fields other managers own instead of failing.
+    pub force: bool,
+    /// What to do with fields the kind's schema does not know.
+    pub field_validation: FieldValidation,
+    /// Where the write leaves its warnings (unknown fields under `Warn`),
+    /// for the HTTP face to send as `Warning` headers: clones share it.
+    pub warnings: Warnings,
+}
+
+/// Warnings a request collected on its way through the registry.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Warnings {
+    fn extend(&self, more: Vec<String>) {
+        if !more.is_empty() {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend(more);
+        }
+    }
+
+    /// The warnings so far, leaving none.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// The checks of strict decoding as `opts` asks for them: unknown fields
+/// fail (Strict), or are dropped with a warning (Warn) or silently (Ignore).
+fn decode_check(info: &ResourceInfo, obj: &mut Value, duplicates: &[String], opts: &WriteOptions) -> Result<()> {
+    let warnings = validation::decode_check_with(info, obj, opts.field_validation, duplicates)?;
+    opts.warnings.extend(warnings);
     Ok(())
 }
 
@@ -256,8 +308,14 @@ impl Registry {
         Ok(RawObject { json: kv.value, resource_version: kv.mod_revision })
     }
 
-    pub async fn create(&self, info: &ResourceInfo, namespace: &str, body: &[u8], dry_run: bool) -> Result<Value> {
-        self.create_raw(info, namespace, body, dry_run).await?.decode()
+    pub async fn create(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        body: &[u8],
+        opts: &WriteOptions,
+    ) -> Result<Value> {
+        self.create_raw(info, namespace, body, opts).await?.decode()
     }
 
     /// Creates an object and answers with the bytes it stored (a dry run's
@@ -268,15 +326,30 @@ impl Registry {
         info: &ResourceInfo,
         namespace: &str,
         body: &[u8],
-        dry_run: bool,
+        opts: &WriteOptions,
     ) -> Result<RawObject> {
         // Objects stay raw JSON (`serde_json::Value`) through create and
         // update rather than k8s-openapi types: pods and events are the hot
         // path (`bench api` measures creates), and a typed decode and
         // re-encode costs more there than the few fields read here are worth.
-        let mut obj = decode_body(info, body)?;
+        let (obj, duplicates) = decode_body(info, body)?;
+        self.create_object(info, namespace, obj, &duplicates, opts, true).await
+    }
+
+    /// Creates a decoded object; `track` records the writer's `Update` entry
+    /// in managedFields (an apply that creates has recorded its own).
+    async fn create_object(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        mut obj: Value,
+        duplicates: &[String],
+        opts: &WriteOptions,
+        track: bool,
+    ) -> Result<RawObject> {
+        let dry_run = opts.dry_run;
         set_namespace(info, &mut obj, namespace)?;
-        validation::decode_check(info, &obj)?;
+        decode_check(info, &mut obj, duplicates, opts)?;
         let generate = meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty();
         if meta::name(&obj).is_empty() && !generate {
             return Err(ApiError::invalid(
@@ -286,7 +359,12 @@ impl Registry {
             ));
         }
         let strategy = self.strategy(info);
+        // An apply's own managedFields survive the strategy's clearing of what clients send.
+        let applied = if track { None } else { meta::remove_meta(&mut obj, "managedFields") };
         strategy::before_create(strategy, &mut obj);
+        if let Some(fields) = applied {
+            meta::set_meta(&mut obj, "managedFields", fields);
+        }
         // A generated name may collide; Kubernetes retries such creates a few times.
         for _ in 0..if generate { 8 } else { 1 } {
             if generate {
@@ -297,6 +375,9 @@ impl Registry {
             // Only a generated name may need another try with the original.
             let mut candidate = if generate { obj.clone() } else { std::mem::take(&mut obj) };
             strategy.default(&mut candidate)?;
+            if track && !opts.field_manager.is_empty() {
+                managed::record_create(&mut candidate, info.kind, &opts.field_manager, managed::Scope::Main);
+            }
             strategy.validate(&candidate, None)?;
             strategy.finish_create(&mut candidate);
             self.check_namespace(info, namespace, &name).await?;
@@ -404,11 +485,11 @@ impl Registry {
         name: &str,
         body: &[u8],
         subresource: &str,
-        dry_run: bool,
+        opts: &WriteOptions,
     ) -> Result<Value> {
         check_name(info, name)?;
         check_subresource(info, subresource)?;
-        let mut new = decode_body(info, body)?;
+        let (mut new, duplicates) = decode_body(info, body)?;
         set_namespace(info, &mut new, namespace)?;
         if meta::name(&new) != name {
             return Err(ApiError::bad_request(format!(
@@ -416,7 +497,7 @@ impl Registry {
                 meta::name(&new)
             )));
         }
-        validation::decode_check(info, &new)?;
+        decode_check(info, &mut new, &duplicates, opts)?;
         let precondition = parse_resource_version(meta::resource_version(&new))?;
         for _ in 0..MAX_RETRIES {
             let (old, kv) = self.read(info, namespace, name).await?;
@@ -425,7 +506,7 @@ impl Registry {
             }
             let mut obj = new.clone();
             strategy::before_update(self.strategy(info), &mut obj, &old, subresource);
-            match self.finish_update(info, obj, &old, &kv, dry_run).await {
+            match self.finish_update(info, obj, &old, &kv, opts, Some(managed::Scope::of(subresource))).await {
                 Err(e) if e.is_conflict() && precondition.is_none() => continue,
                 other => return other,
             }
@@ -434,7 +515,8 @@ impl Registry {
     }
 
     /// Patches an object (or its status), retrying when a concurrent writer wins,
-    /// unless the patch itself names the resourceVersion it expects.
+    /// unless the patch itself names the resourceVersion it expects. An
+    /// apply (`PatchType::Apply`) creates the object when it does not exist.
     #[allow(clippy::too_many_arguments)]
     pub async fn patch(
         &self,
@@ -444,15 +526,62 @@ impl Registry {
         patch_type: PatchType,
         body: &[u8],
         subresource: &str,
-        dry_run: bool,
+        opts: &WriteOptions,
     ) -> Result<Value> {
         check_name(info, name)?;
         check_subresource(info, subresource)?;
-        let patch: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
+        let is_apply = patch_type == PatchType::Apply;
+        if opts.force && !is_apply {
+            return Err(ApiError::invalid(
+                "PatchOptions.meta.k8s.io",
+                "",
+                vec![FieldError::forbidden("force", "may not be specified for non-apply patch")],
+            ));
+        }
+        if is_apply && opts.field_manager.is_empty() {
+            return Err(ApiError::invalid(
+                "PatchOptions.meta.k8s.io",
+                "",
+                vec![FieldError::required("fieldManager", "is required for apply patch")],
+            ));
+        }
+        let patch: Value = if is_apply {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::bad_request("the apply configuration is not UTF-8 text"))?;
+            let doc = api::codec::yaml::document(text)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+            let mut config = check_kind(info, doc)?;
+            if meta::name(&config).is_empty() {
+                meta::set_meta(&mut config, "name", name);
+            }
+            if info.namespaced && meta::namespace(&config).is_empty() {
+                meta::set_meta(&mut config, "namespace", namespace);
+            }
+            config
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
+        };
+        let scope = managed::Scope::of(subresource);
         for _ in 0..MAX_RETRIES {
-            let (old, kv) = self.read(info, namespace, name).await?;
-            let mut obj = patch::apply(&old, patch_type, &patch)?;
+            let (old, kv) = match self.read(info, namespace, name).await {
+                Err(e) if e.is_not_found() && is_apply && subresource.is_empty() => {
+                    let obj = managed::apply(None, &patch, info.kind, &opts.field_manager, opts.force, scope)?;
+                    if meta::name(&obj) != name {
+                        return Err(ApiError::bad_request("a patch may not change the object's name or namespace"));
+                    }
+                    match self.create_object(info, namespace, obj, &[], opts, false).await {
+                        Err(e) if e.is_already_exists() => continue,
+                        other => return other?.decode(),
+                    }
+                }
+                other => other?,
+            };
+            let mut obj = if is_apply {
+                managed::apply(Some(&old), &patch, info.kind, &opts.field_manager, opts.force, scope)?
+            } else {
+                patch::apply(&old, patch_type, &patch, info.kind)?
+            };
             if meta::name(&obj) != name || (info.namespaced && meta::namespace(&obj) != namespace) {
                 return Err(ApiError::bad_request("a patch may not change the object's name or namespace"));
             }
@@ -471,29 +600,41 @@ impl Registry {
                     ),
                 ));
             }
-            validation::decode_check(info, &obj)?;
+            decode_check(info, &mut obj, &[], opts)?;
+            let applied = if is_apply { meta::remove_meta(&mut obj, "managedFields") } else { None };
             strategy::before_update(self.strategy(info), &mut obj, &old, subresource);
-            match self.finish_update(info, obj, &old, &kv, dry_run).await {
-                Err(e) if e.is_conflict() => continue,
+            if let Some(fields) = applied {
+                meta::set_meta(&mut obj, "managedFields", fields);
+            }
+            let track = (!is_apply).then_some(scope);
+            match self.finish_update(info, obj, &old, &kv, opts, track).await {
+                // An apply's conflict with another manager is final; a write race is retried.
+                Err(e) if e.is_conflict() && e.causes.is_empty() => continue,
                 other => return other,
             }
         }
         Err(ApiError::conflict(&info.group_resource(), name))
     }
 
-    /// Defaults, validates and writes an updated object. A write that changes
-    /// nothing is skipped (the resourceVersion stays); an object being deleted
-    /// whose last finalizer was just removed is deleted.
+    /// Defaults, validates and writes an updated object, recording the
+    /// writer's changes in managedFields when `track` says in which scope. A
+    /// write that changes nothing is skipped (the resourceVersion stays); an
+    /// object being deleted whose last finalizer was just removed is deleted.
     async fn finish_update(
         &self,
         info: &ResourceInfo,
         mut obj: Value,
         old: &Value,
         kv: &KeyValue,
-        dry_run: bool,
+        opts: &WriteOptions,
+        track: Option<managed::Scope>,
     ) -> Result<Value> {
+        let dry_run = opts.dry_run;
         let strategy = self.strategy(info);
         strategy.default(&mut obj)?;
+        if let Some(scope) = track.filter(|_| !opts.field_manager.is_empty()) {
+            managed::record_update(&mut obj, old, info.kind, &opts.field_manager, scope);
+        }
         strategy.validate(&obj, Some(old))?;
         let reservation = strategy.begin_update(&mut obj, old, dry_run).await?;
         meta::set_resource_version(&mut obj, kv.mod_revision);
@@ -605,3 +746,5 @@ fn parse_resource_version(rv: &str) -> Result<Option<i64>> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;

@@ -160,14 +160,17 @@ async fn server() -> SocketAddr {
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
         "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
                    "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}}}});
-    registry.create(nodes, "", &serde_json::to_vec(&node).unwrap(), false).await.unwrap();
-    registry.update(nodes, "", "n1", &serde_json::to_vec(&node).unwrap(), "status", false).await.unwrap();
+    registry.create(nodes, "", &serde_json::to_vec(&node).unwrap(), &Default::default()).await.unwrap();
+    registry.update(nodes, "", "n1", &serde_json::to_vec(&node).unwrap(), "status", &Default::default()).await.unwrap();
     for (name, node, phase) in [("p", "n1", "Running"), ("idle", "n1", "Pending"), ("unbound", "", "Pending")] {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
             "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}]},
             "status": {"phase": phase}});
-        registry.create(pods, "default", &serde_json::to_vec(&pod).unwrap(), false).await.unwrap();
-        registry.update(pods, "default", name, &serde_json::to_vec(&pod).unwrap(), "status", false).await.unwrap();
+        registry.create(pods, "default", &serde_json::to_vec(&pod).unwrap(), &Default::default()).await.unwrap();
+        registry
+            .update(pods, "default", name, &serde_json::to_vec(&pod).unwrap(), "status", &Default::default())
+            .await
+            .unwrap();
     }
     let streaming = Arc::new(StreamingService::new(registry));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -5,6 +5,7 @@
 //! runs against a shared cluster never collide.
 
 use super::churn::{self, Churned, Schedule, Verb};
+use super::http::{self, Http};
 use super::Plan;
 use crate::cluster::Target;
 use crate::load::{drive, Budget, Outcome};
@@ -39,6 +40,9 @@ pub(super) struct Ctx {
     target: Target,
     run_id: String,
     api: Vec<Client>,
+    /// One client of the HTTP front per load client, each keeping its own
+    /// HTTP/1.1 connection (they send one request at a time).
+    http: Vec<Http>,
     kv: Vec<KvClient>,
     etcd: etcd_client::Client,
     pods: &'static ResourceInfo,
@@ -55,6 +59,13 @@ impl Ctx {
             .map_err(|e| anyhow::anyhow!("connect to the apiserver at {}: {e}", target.server))?;
         let etcd = futures::future::try_join_all((0..plan.clients).map(|_| connect_etcd(&target.etcd))).await?;
         let kv = etcd.iter().map(|c| c.kv_client().max_decoding_message_size(MAX_DECODED)).collect();
+        let http: Vec<Http> = (0..plan.clients).map(|_| Http::new(&target.server, false)).collect();
+        // Open each HTTP connection now, as the gRPC ones are, so no phase pays for it.
+        futures::future::try_join_all(
+            http.iter().map(|h| h.call(hyper::Method::GET, "/version", http::ACCEPT_JSON, None)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("the apiserver's HTTP front at {}: {e}", target.server))?;
         let run_id: String = {
             const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
             let mut rng = rand::rng();
@@ -65,6 +76,7 @@ impl Ctx {
             target: target.clone(),
             run_id,
             api,
+            http,
             kv,
             etcd: etcd[0].clone(),
             pods: api::registry::lookup("pods").expect("pods are registered"),
@@ -85,7 +97,13 @@ impl Ctx {
     }
 
     fn namespaces(&self) -> Vec<String> {
-        let mut all = vec![self.namespace("creates"), self.namespace("watch"), self.namespace("churn")];
+        let mut all = vec![
+            self.namespace("creates"),
+            self.namespace("http-creates"),
+            self.namespace("watch"),
+            self.namespace("http-watch"),
+            self.namespace("churn"),
+        ];
         all.extend(self.plan.list_sizes.iter().map(|n| self.namespace(&format!("list-{n}"))));
         all
     }
@@ -167,6 +185,27 @@ impl Ctx {
         .await
     }
 
+    /// What etcd does for a create at least: a transaction that puts a
+    /// pod-sized value only if its key has never been written (create
+    /// revision 0), as the apiserver's store does, under distinct keys.
+    pub(super) async fn raw_create_txns(&self) -> Outcome {
+        let (prefix, ns) = (self.raw_prefix("create-txns"), self.namespace("creates"));
+        drive(&self.kv, self.plan.budget, move |mut kv, n| {
+            let key = format!("{prefix}{}", pod::name(n));
+            let value = serde_json::to_vec(&pod::pod(&ns, &pod::name(n)));
+            async move {
+                let txn = Txn::new()
+                    .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
+                    .and_then([TxnOp::put(key.as_str(), value.map_err(text)?, None)]);
+                if !kv.txn(txn).await.map_err(text)?.succeeded() {
+                    return Err(format!("etcd txn create {key}: the key exists"));
+                }
+                Ok(())
+            }
+        })
+        .await
+    }
+
     pub(super) async fn creates(&self) -> Outcome {
         self.create_pods(self.namespace("creates"), self.plan.budget).await
     }
@@ -199,6 +238,65 @@ impl Ctx {
             async move {
                 let got = client.get_raw(pods, &ns, &name).await.map_err(text)?;
                 expect_object(&got.json)
+            }
+        })
+        .await
+    }
+
+    /// Creates through the HTTP front: a POST of the same pod JSON as the
+    /// gRPC creates, into a namespace of their own.
+    pub(super) async fn http_creates(&self) -> Outcome {
+        let ns = self.namespace("http-creates");
+        let path = format!("/api/v1/namespaces/{ns}/pods");
+        drive(&self.http, self.plan.budget, move |client, n| {
+            let json = serde_json::to_vec(&pod::pod(&ns, &pod::name(n)));
+            let path = path.clone();
+            async move { client.create(&path, json.map_err(text)?).await }
+        })
+        .await
+    }
+
+    /// Gets of random pods among the first `created` HTTP creates.
+    pub(super) async fn http_gets(&self, created: u64) -> Outcome {
+        let ns = self.namespace("http-creates");
+        drive(&self.http, self.plan.budget, move |client, _| {
+            let path =
+                format!("/api/v1/namespaces/{ns}/pods/{}", pod::name(rand::rng().random_range(0..created.max(1))));
+            async move { client.get(&path).await }
+        })
+        .await
+    }
+
+    fn list_path(&self, size: u64) -> String {
+        format!("/api/v1/namespaces/{}/pods", self.namespace(&format!("list-{size}")))
+    }
+
+    /// One list of `size` pods through the HTTP front with `accept`, checked
+    /// in full (status, kind, item count), outside the timed phase. Returns
+    /// the answer's size in bytes.
+    pub(super) async fn http_list_once(&self, size: u64, accept: &str) -> Result<usize, String> {
+        let path = self.list_path(size);
+        let answer = self.http[0].call(hyper::Method::GET, &path, accept, None).await?;
+        answer.expect(hyper::StatusCode::OK, "GET", &path)?;
+        let list = http::list_summary(&answer.body)?;
+        let want = if accept.contains("as=Table") { "Table" } else { "PodList" };
+        if list.kind != want {
+            return Err(format!("asked for {accept}, got a {} ({})", list.kind, answer.content_type));
+        }
+        expect_items(list.items, size)?;
+        Ok(answer.body.len())
+    }
+
+    /// Lists of `size` pods through the HTTP front with `accept` (JSON or a
+    /// Table), read to the end and checked for their status; the shape was
+    /// checked once by [`Ctx::http_list_once`].
+    pub(super) async fn http_lists(&self, size: u64, accept: &'static str) -> Outcome {
+        let path = self.list_path(size);
+        drive(&self.http, self.list_budget(), move |client, _| {
+            let path = path.clone();
+            async move {
+                let answer = client.call(hyper::Method::GET, &path, accept, None).await?;
+                answer.expect(hyper::StatusCode::OK, "GET", &path)
             }
         })
         .await
@@ -321,6 +419,58 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// Delivery of stamped HTTP creates to HTTP watchers
+    /// (`?watch=1&resourceVersion=N`, N from a list, as a reflector starts),
+    /// over HTTP/1.1 with a connection per watch as client-go does against
+    /// an `http://` server, or over h2c sharing a few connections.
+    pub(super) async fn http_watch(&self) -> anyhow::Result<Delivery> {
+        let ns = self.namespace("http-watch");
+        let path = format!("/api/v1/namespaces/{ns}/pods");
+        let list =
+            self.http[0].call(hyper::Method::GET, &path, http::ACCEPT_JSON, None).await.map_err(anyhow::Error::msg)?;
+        list.expect(hyper::StatusCode::OK, "GET", &path).map_err(anyhow::Error::msg)?;
+        let rv = http::list_summary(&list.body).map_err(anyhow::Error::msg)?.resource_version;
+        let watch_path = format!("{path}?watch=1&resourceVersion={rv}");
+        // Over HTTP/1.1 one pooled client opens a connection per watch in flight.
+        let conns: Vec<Http> = if self.plan.http2_watches {
+            (0..self.watch_connections()).map(|_| Http::new(&self.target.server, true)).collect()
+        } else {
+            vec![Http::new(&self.target.server, false)]
+        };
+        let streams: Vec<StampStream> = futures::stream::iter(0..self.plan.watchers)
+            .map(|w| {
+                let (client, watch_path) = (conns[w % conns.len()].clone(), watch_path.clone());
+                async move { client.watch(&watch_path).await }
+            })
+            .buffer_unordered(WATCH_OPEN_CONCURRENCY)
+            .try_collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("open the HTTP watches: {e}"))?;
+        tokio::time::sleep(WATCH_SETTLE).await;
+        let writers = self.http.clone();
+        let delivery =
+            watch::measure(streams, self.plan.watch_warmup, self.plan.watch_writes, self.plan.watch_rate, move |n| {
+                let client = writers[n as usize % writers.len()].clone();
+                let mut obj = pod::pod(&ns, &pod::name(n));
+                let path = path.clone();
+                async move {
+                    pod::stamp(&mut obj, pod::now_nanos());
+                    client.create(&path, serde_json::to_vec(&obj).map_err(text)?).await
+                }
+            })
+            .await;
+        Ok(delivery)
+    }
+
+    /// The connections the HTTP watchers use.
+    pub(super) fn http_watch_connections(&self) -> usize {
+        if self.plan.http2_watches {
+            self.watch_connections()
+        } else {
+            self.plan.watchers
+        }
+    }
+
     /// The churn schedule through the apiserver: creates, label updates with
     /// the resourceVersion of the previous answer, status updates through the
     /// subresource, and deletes, of every churn resource.
