@@ -3,7 +3,9 @@
 # the store conformance suite against memory and a real etcd; the end-to-end
 # tests that drive the apiserver, controller-manager and kubectl binaries; the
 # cluster's up/down life cycle; and the cluster suite, which runs the book's
-# commands on the docker-compose cluster (real kubelets, pods on Docker).
+# commands on the docker-compose cluster (real kubelets, pods on Docker), with
+# kubelab's kubectl and with the real clients deploy/tools.sh installs (kubectl
+# 1.20 and a current one, the Python client, kube-rs).
 #
 # The cluster steps use the debug build the tests already made, and a
 # throwaway kubeconfig, so the user's own is never touched. They need a
@@ -26,4 +28,5 @@ trap './deploy/down.sh -v >/dev/null 2>&1 || true; rm -f "$kubeconfig"' EXIT
 # node-failure test sees eviction within seconds.
 NODE_MONITOR_GRACE_PERIOD=20s POD_EVICTION_TIMEOUT=10s KUBECONFIG=$kubeconfig ./deploy/up.sh --profile debug
 # One suite at a time: the node-failure suite stops a node.
-cargo test --locked -p e2e --features cluster --test cluster --test cluster_controllers --test cluster_node_failure --test cluster_restart --test cluster_services
+cargo test --locked -p e2e --features cluster --test cluster --test cluster_controllers --test cluster_node_failure \
+  --test cluster_restart --test cluster_services --test cluster_kubectl --test python_client --test kube_client

@@ -3,6 +3,8 @@
 //! user would. The binaries come from the workspace's `target/` (build them
 //! first: `cargo build --workspace --bins`, which `deploy/test.sh` does).
 
+pub mod tools;
+
 use apiserver::store::testing::{free_port, TestEtcd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -33,6 +35,24 @@ pub fn manifest(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/manifests").join(name);
     assert!(path.exists(), "no manifest {}", path.display());
     path.to_string_lossy().into_owned()
+}
+
+/// A manifest published with the book, by chapter (`Chapter03/kubia-manual.yaml`),
+/// read where the book's readers keep it: `$KUBELAB_BOOK`, else `shared/book`
+/// beside the repository.
+pub fn book(path: &str) -> PathBuf {
+    let dir = std::env::var_os("KUBELAB_BOOK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/book"));
+    let file = dir.join(path);
+    assert!(file.exists(), "the book's {} is missing (set KUBELAB_BOOK to its directory)", file.display());
+    file
+}
+
+/// A book manifest's text (to change before use, as a reader on a current cluster does).
+pub fn book_text(path: &str) -> String {
+    let file = book(path);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
 }
 
 /// Starts a throwaway etcd. Done on a thread of its own so that async tests,
@@ -69,6 +89,19 @@ impl Run {
         assert_eq!(self.code, 0, "kubectl failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
+    /// Panics unless the command succeeded and printed nothing on stderr: no
+    /// warning (a real kubectl warns there when discovery or a response is off).
+    #[track_caller]
+    pub fn clean(self) -> Self {
+        assert!(
+            self.code == 0 && self.stderr.is_empty(),
+            "kubectl failed or warned (exit code {})\nstdout:\n{}\nstderr:\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
     /// Panics unless the command failed with exit code 1.
     #[track_caller]
     pub fn fails(self) -> Self {
@@ -101,7 +134,15 @@ fn with_stdin(mut cmd: Command, input: &str) -> Run {
 /// A kubectl command pointed at `server`, with `home` as HOME so no
 /// kubeconfig of the machine's leaks in.
 fn kubectl_command(server: &str, home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(binary("kubectl"));
+    kubectl_program_command(&binary("kubectl"), server, home, args)
+}
+
+/// [`kubectl_command`] for another kubectl program (a real one, see [`tools`]).
+/// Real kubectls take a server without a scheme for https, so plain HTTP is
+/// spelled out.
+fn kubectl_program_command(program: &Path, server: &str, home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
+    let server = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
     cmd.arg("--server").arg(server).args(args);
     cmd.env("HOME", home).env_remove("KUBECONFIG");
     cmd
@@ -125,23 +166,66 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 pub struct Live {
     server: String,
     home: tempfile::TempDir,
+    /// The kubectl the test drives: the workspace's when None.
+    program: Option<PathBuf>,
     pub namespace: String,
 }
 
 impl Live {
     pub fn new(prefix: &str) -> Self {
+        Self::start(prefix, None)
+    }
+
+    /// Like [`Live::new`], with `kubectl` (a real one, see [`tools`]) running
+    /// every command; the namespace itself is made and removed by the
+    /// workspace's kubectl, so a failing client leaves nothing behind.
+    pub fn with_kubectl(prefix: &str, kubectl: PathBuf) -> Self {
+        Self::start(prefix, Some(kubectl))
+    }
+
+    fn start(prefix: &str, program: Option<PathBuf>) -> Self {
         let server = std::env::var("KUBELAB_SERVER").unwrap_or_else(|_| "127.0.0.1:6443".into());
         let suffix: u32 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let live =
-            Self { server, home: tempfile::tempdir().expect("tempdir"), namespace: format!("{prefix}-{suffix:x}") };
-        live.global(&["create", "namespace", &live.namespace]).ok();
+        let live = Self {
+            server,
+            home: tempfile::tempdir().expect("tempdir"),
+            program,
+            namespace: format!("{prefix}-{suffix:x}"),
+        };
+        live.admin(&["create", "namespace", &live.namespace]).ok();
         live
+    }
+
+    /// The apiserver's address as a URL (`http://127.0.0.1:6443`), for clients other than kubectl.
+    pub fn server_url(&self) -> String {
+        if self.server.contains("://") {
+            self.server.clone()
+        } else {
+            format!("http://{}", self.server)
+        }
+    }
+
+    /// The HOME every kubectl of this test runs with (discovery caches land there).
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn global_command(&self, args: &[&str]) -> Command {
+        match &self.program {
+            Some(program) => kubectl_program_command(program, &self.server, self.home.path(), args),
+            None => kubectl_command(&self.server, self.home.path(), args),
+        }
+    }
+
+    /// The workspace's kubectl, whichever kubectl the test drives: set-up and clean-up.
+    pub fn admin(&self, args: &[&str]) -> Run {
+        Run::from(kubectl_command(&self.server, self.home.path(), args).output().expect("run kubectl"))
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut all = vec!["-n", self.namespace.as_str()];
         all.extend_from_slice(args);
-        kubectl_command(&self.server, self.home.path(), &all)
+        self.global_command(&all)
     }
 
     /// kubectl in this test's namespace.
@@ -164,7 +248,7 @@ impl Live {
 
     /// kubectl without a namespace (nodes, other namespaces).
     pub fn global(&self, args: &[&str]) -> Run {
-        Run::from(kubectl_command(&self.server, self.home.path(), args).output().expect("run kubectl"))
+        Run::from(self.global_command(args).output().expect("run kubectl"))
     }
 
     /// A jsonpath query on one object of this namespace ("" when it fails).
@@ -247,7 +331,7 @@ pub fn http_get(addr: &str, timeout: Duration) -> std::io::Result<String> {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        let _ = self.global(&["delete", "namespace", &self.namespace, "--wait=false"]);
+        let _ = self.admin(&["delete", "namespace", &self.namespace, "--wait=false"]);
     }
 }
 
