@@ -230,9 +230,10 @@ async fn verb(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Respo
             }
             let obj = registry.delete(info, ns, name, &opts).await?;
             // An object still there (marked for graceful deletion, or held by
-            // finalizers) is returned; so is a deleted pod, as kube-apiserver's
-            // pod storage returns the deleted object. Others answer a Status.
-            if meta::deletion_timestamp(&obj).is_some() || info.plural == "pods" {
+            // finalizers) is returned; so is a deleted pod or service, whose
+            // storage in kube-apiserver returns the deleted object (the Python
+            // client decodes those answers as the kind). Others answer a Status.
+            if meta::deletion_timestamp(&obj).is_some() || matches!(info.plural, "pods" | "services") {
                 return Ok(respond::value(StatusCode::OK, info, &obj, format, include));
             }
             Ok(respond::success(StatusCode::OK, deleted_details(info, name, meta::uid(&obj))))
