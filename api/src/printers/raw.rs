@@ -9,8 +9,12 @@
 use super::{definitions, kinds, row, Cell, IncludeObject};
 use crate::registry::ResourceInfo;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Container, Pod, PodReadinessGate, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+    Pod, PodCondition, PodIP, PodReadinessGate, PodSpec, PodStatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -22,7 +26,7 @@ struct PodView<'a> {
     #[serde(borrow)]
     metadata: &'a RawValue,
     spec: Option<SpecView>,
-    status: Option<PodStatus>,
+    status: Option<StatusView>,
 }
 
 /// The pod's spec as far as the printer reads it.
@@ -42,6 +46,99 @@ struct SpecView {
 struct ContainerView {
     name: String,
     restart_policy: Option<String>,
+}
+
+/// The pod's status as far as the printer reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusView {
+    phase: Option<String>,
+    reason: Option<String>,
+    conditions: Option<Vec<ConditionView>>,
+    init_container_statuses: Option<Vec<ContainerStatusView>>,
+    container_statuses: Option<Vec<ContainerStatusView>>,
+    #[serde(rename = "podIP")]
+    pod_ip: Option<String>,
+    #[serde(rename = "podIPs")]
+    pod_ips: Option<Vec<PodIP>>,
+    nominated_node_name: Option<String>,
+}
+
+/// A pod condition's type and status.
+#[derive(Deserialize)]
+struct ConditionView {
+    #[serde(rename = "type")]
+    type_: String,
+    status: String,
+}
+
+/// A container's status as far as the printer reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerStatusView {
+    name: String,
+    ready: bool,
+    restart_count: i32,
+    started: Option<bool>,
+    state: Option<StateView>,
+    last_state: Option<StateView>,
+    // Not shown, but a status without them does not read as one (nor shows).
+    #[allow(dead_code)]
+    image: IgnoredAny,
+    #[allow(dead_code)]
+    #[serde(rename = "imageID")]
+    image_id: IgnoredAny,
+}
+
+/// A container state: whether it runs (when it started is not shown), and why it waits or ended.
+#[derive(Deserialize)]
+struct StateView {
+    running: Option<IgnoredAny>,
+    terminated: Option<ContainerStateTerminated>,
+    waiting: Option<ContainerStateWaiting>,
+}
+
+impl From<StatusView> for PodStatus {
+    fn from(s: StatusView) -> Self {
+        let statuses = |list: Option<Vec<ContainerStatusView>>| list.map(|l| l.into_iter().map(Into::into).collect());
+        PodStatus {
+            phase: s.phase,
+            reason: s.reason,
+            conditions: s.conditions.map(|c| {
+                c.into_iter().map(|c| PodCondition { type_: c.type_, status: c.status, ..Default::default() }).collect()
+            }),
+            init_container_statuses: statuses(s.init_container_statuses),
+            container_statuses: statuses(s.container_statuses),
+            pod_ip: s.pod_ip,
+            pod_ips: s.pod_ips,
+            nominated_node_name: s.nominated_node_name,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<ContainerStatusView> for ContainerStatus {
+    fn from(c: ContainerStatusView) -> Self {
+        ContainerStatus {
+            name: c.name,
+            ready: c.ready,
+            restart_count: c.restart_count,
+            started: c.started,
+            state: c.state.map(Into::into),
+            last_state: c.last_state.map(Into::into),
+            ..Default::default()
+        }
+    }
+}
+
+impl From<StateView> for ContainerState {
+    fn from(s: StateView) -> Self {
+        ContainerState {
+            running: s.running.map(|_| ContainerStateRunning::default()),
+            terminated: s.terminated,
+            waiting: s.waiting,
+        }
+    }
 }
 
 /// The metadata fields a pod's row shows or depends on.
@@ -122,7 +219,8 @@ fn pod_row(out: &mut Vec<u8>, json: &[u8], rv: i64, include: IncludeObject, now:
     if meta.resource_version.is_some() && rv > 0 {
         return false;
     }
-    let phase = view.status.as_ref().and_then(|s| s.phase.clone());
+    let status = view.status.map(PodStatus::from);
+    let phase = status.as_ref().and_then(|s| s.phase.clone());
     let pod = Pod {
         metadata: ObjectMeta {
             name: meta.name,
@@ -137,7 +235,7 @@ fn pod_row(out: &mut Vec<u8>, json: &[u8], rv: i64, include: IncludeObject, now:
             node_name: s.node_name,
             ..Default::default()
         }),
-        status: view.status,
+        status,
     };
     let cells = kinds::pod(&pod, now);
 

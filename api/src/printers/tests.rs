@@ -495,6 +495,13 @@ fn stored_pods() -> Vec<Value> {
         json!({"metadata": {"name": "odd"}, "spec": {"containers": "not-a-list"}}),
         json!({"metadata": {"name": "stamped", "resourceVersion": "5"}, "spec": {"containers": [{"name": "c"}]}}),
         json!({"metadata": {"name": "named-later", "creationTimestamp": 7}, "spec": {"containers": []}}),
+        json!({"metadata": {"name": "no-image"}, "spec": {"containers": [{"name": "c"}]},
+               "status": {"containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "imageID": ""}]}}),
+        json!({"metadata": {"name": "crashing", "creationTimestamp": CREATED}, "spec": {"containers": [{"name": "c"}]},
+               "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+                          "containerStatuses": [{"name": "c", "ready": false, "restartCount": 5, "image": "x",
+                              "imageID": "", "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+                              "lastState": {"terminated": {"exitCode": 2, "signal": 9, "finishedAt": CREATED}}}]}}),
     ]
 }
 
