@@ -35,7 +35,7 @@ fn stored_pod(i: usize) -> Vec<u8> {
                  "priority": 0, "enableServiceLinks": true, "preemptionPolicy": "PreemptLowerPriority"},
         "status": {"phase": "Pending", "qosClass": "Burstable"}
     });
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         pod["spec"]["nodeName"] = json!("node-1");
         pod["status"] = json!({"phase": "Running", "qosClass": "Burstable", "podIP": "10.1.0.7",
             "podIPs": [{"ip": "10.1.0.7"}], "startTime": "2026-01-01T00:00:01Z",
