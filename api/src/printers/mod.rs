@@ -8,6 +8,7 @@
 //!   descriptions, priority 1 for the `-o wide` ones).
 //! - [`cells`]: one object's row, a cell per column.
 //! - [`table`]: the whole `Table` of a list or one object.
+//! - [`table_raw`]: the same Table of a list, serialised, built from the stored bytes (fast for pods).
 //! - [`age`]: the AGE column's short durations; [`decode`](mod@decode): JSON to the typed struct.
 
 pub mod age;
