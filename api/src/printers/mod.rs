@@ -8,13 +8,16 @@
 //!   descriptions, priority 1 for the `-o wide` ones).
 //! - [`cells`]: one object's row, a cell per column.
 //! - [`table`]: the whole `Table` of a list or one object.
+//! - [`table_raw`]: the same Table of a list, serialised, built from the stored bytes (fast for pods).
 //! - [`age`]: the AGE column's short durations; [`decode`](mod@decode): JSON to the typed struct.
 
 pub mod age;
 pub mod decode;
 mod kinds;
+mod raw;
 
 pub use kinds::{event_source, format_labels, format_map, label_selector_string, node_roles};
+pub use raw::table_raw;
 
 use crate::registry::{ResourceInfo, RESOURCES};
 use decode::decode;
@@ -425,30 +428,7 @@ pub fn table(
     resource_version: &str,
     continue_token: &str,
 ) -> Value {
-    let rows: Vec<Value> = objects
-        .iter()
-        .map(|obj| {
-            let mut row = Map::new();
-            row.insert("cells".into(), cells(info, obj, now).iter().map(Cell::to_json).collect());
-            if let Some(conditions) = conditions(info, obj) {
-                row.insert("conditions".into(), conditions);
-            }
-            match include {
-                IncludeObject::None => {}
-                IncludeObject::Metadata => {
-                    let metadata = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
-                    row.insert(
-                        "object".into(),
-                        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata}),
-                    );
-                }
-                IncludeObject::Object => {
-                    row.insert("object".into(), with_type_meta(info, obj));
-                }
-            }
-            Value::Object(row)
-        })
-        .collect();
+    let rows: Vec<Value> = objects.iter().map(|obj| row(info, obj, include, now)).collect();
     let mut metadata = Map::new();
     if !resource_version.is_empty() {
         metadata.insert("resourceVersion".into(), resource_version.into());
@@ -463,6 +443,29 @@ pub fn table(
         "columnDefinitions": definitions(info),
         "rows": rows,
     })
+}
+
+/// One row of a Table: `obj`'s cells, its conditions, and its `object` per `include`.
+fn row(info: &ResourceInfo, obj: &Value, include: IncludeObject, now: Timestamp) -> Value {
+    let mut row = Map::new();
+    row.insert("cells".into(), cells(info, obj, now).iter().map(Cell::to_json).collect());
+    if let Some(conditions) = conditions(info, obj) {
+        row.insert("conditions".into(), conditions);
+    }
+    match include {
+        IncludeObject::None => {}
+        IncludeObject::Metadata => {
+            let metadata = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
+            row.insert(
+                "object".into(),
+                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata}),
+            );
+        }
+        IncludeObject::Object => {
+            row.insert("object".into(), with_type_meta(info, obj));
+        }
+    }
+    Value::Object(row)
 }
 
 /// The object with its `apiVersion` and `kind`, which stored list items may leave out.

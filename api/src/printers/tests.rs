@@ -464,3 +464,87 @@ fn objects_that_do_not_decode_show_their_name() {
     let ev = json!({"metadata": {"name": "odd-event"}, "count": "many"});
     assert_eq!(row("events", ev)[9], "odd-event");
 }
+
+/// Pods in the states the printer tells apart, as stored (no resourceVersion).
+fn stored_pods() -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "web-1", "namespace": "default", "uid": "u1", "creationTimestamp": CREATED,
+                            "labels": {"app": "web", "tier": "front\"end"}, "annotations": {"note": "ünïcode \\ text"}},
+               "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "nginx",
+                        "resources": {"requests": {"cpu": 1, "memory": "1Gi"}}, "env": [{"name": "A", "value": "b"}]}],
+                        "readinessGates": [{"conditionType": "example.com/ready"}]},
+               "status": {"phase": "Running", "podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}],
+                          "conditions": [{"type": "Ready", "status": "True"}, {"type": "example.com/ready", "status": "True"}],
+                          "containerStatuses": [{"name": "web", "ready": true, "restartCount": 3, "image": "nginx",
+                              "imageID": "", "state": {"running": {"startedAt": CREATED}},
+                              "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2021-10-27T09:59:50Z"}}}]}}),
+        json!({"metadata": {"name": "done", "creationTimestamp": CREATED},
+               "spec": {"containers": [{"name": "c"}]},
+               "status": {"phase": "Succeeded", "containerStatuses": [{"name": "c", "ready": false, "restartCount": 0,
+                   "image": "busybox", "imageID": "", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}}),
+        json!({"metadata": {"name": "broken"}, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Failed"}}),
+        json!({"metadata": {"name": "init", "deletionTimestamp": CREATED},
+               "spec": {"initContainers": [{"name": "side", "restartPolicy": "Always"}, {"name": "setup"}],
+                        "containers": [{"name": "c"}]},
+               "status": {"phase": "Pending", "initContainerStatuses": [{"name": "side", "ready": true, "started": true,
+                   "restartCount": 1, "image": "x", "imageID": ""}, {"name": "setup", "ready": false, "restartCount": 0,
+                   "image": "x", "imageID": "", "state": {"waiting": {"reason": "PodInitializing"}}}]}}),
+        json!({"metadata": {}, "spec": {}}),
+        json!({"metadata": {"name": "bare"}}),
+        json!({"metadata": {"name": "odd"}, "spec": {"containers": "not-a-list"}}),
+        json!({"metadata": {"name": "stamped", "resourceVersion": "5"}, "spec": {"containers": [{"name": "c"}]}}),
+        json!({"metadata": {"name": "named-later", "creationTimestamp": 7}, "spec": {"containers": []}}),
+        json!({"metadata": {"name": "no-image"}, "spec": {"containers": [{"name": "c"}]},
+               "status": {"containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "imageID": ""}]}}),
+        json!({"metadata": {"name": "crashing", "creationTimestamp": CREATED}, "spec": {"containers": [{"name": "c"}]},
+               "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+                          "containerStatuses": [{"name": "c", "ready": false, "restartCount": 5, "image": "x",
+                              "imageID": "", "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+                              "lastState": {"terminated": {"exitCode": 2, "signal": 9, "finishedAt": CREATED}}}]}}),
+    ]
+}
+
+/// `table_raw` of stored bytes against `table` of the same objects decoded and stamped.
+fn same_tables(resource: &str, stored: &[Value], include: IncludeObject) {
+    let info = lookup(resource).unwrap();
+    let bytes: Vec<Vec<u8>> = stored.iter().map(|o| serde_json::to_vec(o).unwrap()).collect();
+    let objects: Vec<(&[u8], i64)> = bytes.iter().enumerate().map(|(i, b)| (&b[..], i as i64 * 7)).collect();
+    let decoded: Vec<Value> = stored
+        .iter()
+        .zip(&objects)
+        .map(|(o, &(_, rv))| {
+            let mut o = o.clone();
+            if rv > 0 {
+                crate::meta::set_resource_version(&mut o, rv);
+            }
+            o
+        })
+        .collect();
+    let raw = table_raw(info, &objects, include, now(), "99", "next").unwrap();
+    let raw: Value = serde_json::from_slice(&raw).expect("table_raw writes JSON");
+    let want = table(info, &decoded, include, now(), "99", "next");
+    assert_eq!(raw, want, "{resource} with {include:?}");
+}
+
+#[test]
+fn tables_from_stored_bytes_match_tables_of_decoded_objects() {
+    for include in [IncludeObject::None, IncludeObject::Metadata, IncludeObject::Object] {
+        same_tables("pods", &stored_pods(), include);
+    }
+    let ns = json!({"metadata": {"name": "default", "creationTimestamp": CREATED}, "status": {"phase": "Active"}});
+    same_tables("namespaces", &[ns.clone(), ns], IncludeObject::Metadata);
+    let binding = json!({"metadata": {"name": "b"}, "target": {"name": "n1"}});
+    same_tables("bindings", &[binding], IncludeObject::Metadata);
+    same_tables("pods", &[], IncludeObject::Metadata);
+    let empty = table_raw(lookup("pods").unwrap(), &[], IncludeObject::None, now(), "", "").unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&empty).unwrap()["metadata"], json!({}));
+    let only_continue = table_raw(lookup("pods").unwrap(), &[], IncludeObject::None, now(), "", "c").unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&only_continue).unwrap()["metadata"], json!({"continue": "c"}));
+}
+
+#[test]
+fn stored_bytes_that_are_not_json_are_an_error() {
+    let objects: [(&[u8], i64); 1] = [(b"{not json", 3)];
+    assert!(table_raw(lookup("pods").unwrap(), &objects, IncludeObject::Metadata, now(), "3", "").is_err());
+}

@@ -215,6 +215,14 @@ pub fn list(
         out.extend_from_slice(b"]}");
         return Ok(bytes(StatusCode::OK, JSON, out));
     }
+    if let Format::Table { beta: false } = format {
+        // Rows are read from the stored bytes: no object is decoded whole.
+        let objects: Vec<(&[u8], i64)> = items.iter().map(|i| (&i.json[..], i.resource_version)).collect();
+        let now = jiff::Timestamp::now();
+        let out = api::printers::table_raw(info, &objects, include, now, &rv, continue_token)
+            .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
+        return Ok(bytes(StatusCode::OK, JSON, out));
+    }
     let objects = items.iter().map(RawObject::decode).collect::<Result<Vec<_>, _>>()?;
     Ok(match format {
         Format::Table { beta } => json(StatusCode::OK, &table(info, &objects, include, &rv, continue_token, beta)),
