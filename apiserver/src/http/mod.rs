@@ -29,7 +29,6 @@ use crate::proxy::StreamingService;
 use crate::registry::Registry;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
@@ -133,10 +132,3 @@ async fn is_http2(stream: &tokio::net::TcpStream) -> bool {
 
 /// A handler's view of its state, for the router's fallback.
 pub type FrontState = State<Arc<Front>>;
-
-/// An empty response with a status code.
-pub fn empty(code: http::StatusCode) -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = code;
-    r
-}

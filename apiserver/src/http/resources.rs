@@ -19,7 +19,6 @@ use super::{discovery, watch, Front, FrontState};
 use crate::registry::{DeleteOptions, FieldValidation, WriteOptions};
 use crate::streams::StreamKind;
 use api::{meta, ApiError, Reason, ResourceInfo};
-use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use http::{header, Method, StatusCode};
@@ -549,9 +548,4 @@ fn continue_key(token: &str) -> Result<(String, i64), ApiError> {
 
 fn invalid_list(field: &str, detail: &str) -> ApiError {
     ApiError::invalid("ListOptions.meta.k8s.io", "", vec![api::FieldError::forbidden(field, detail)])
-}
-
-/// Empty bodies for methods answered without one.
-pub fn no_content() -> Response {
-    Response::new(Body::empty())
 }
