@@ -62,7 +62,7 @@ pub async fn serve(
         other => return Err(ApiError::new(Reason::NotFound, format!("{other} have no proxy subresource"))),
     };
     let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-    let uri: Uri = format!("http://{address}/{rest}{query}")
+    let uri: Uri = format!("http://{address}/{}{query}", escape_path(rest))
         .parse()
         .map_err(|e| ApiError::bad_request(format!("invalid proxy path {rest:?}: {e}")))?;
     let (mut parts, body) = req.into_parts();
@@ -79,6 +79,20 @@ pub async fn serve(
         parts.headers.remove(HeaderName::from_static(h));
     }
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// A decoded path, escaped again for a URI: every byte but the unreserved
+/// and the path's own punctuation as `%XX`.
+fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/:@!$&'()*+,;=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A pod's `ip:port`: the port named (a number, or a container port's name),
@@ -160,6 +174,12 @@ mod tests {
         assert_eq!(split_target("kubia"), ("", "kubia", ""));
         assert_eq!(split_target("kubia:8080"), ("", "kubia", "8080"));
         assert_eq!(split_target("https:kubia:web"), ("https", "kubia", "web"));
+    }
+
+    #[test]
+    fn paths_are_escaped_again_for_the_target() {
+        assert_eq!(escape_path("a b/c%d/ü"), "a%20b/c%25d/%C3%BC");
+        assert_eq!(escape_path("healthz"), "healthz");
     }
 
     #[test]

@@ -54,7 +54,12 @@ fn not_found() -> ApiError {
 /// Parses a request path (without its query).
 pub fn parse(path: &str) -> Result<Path, ApiError> {
     let trimmed = path.trim_end_matches('/');
-    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    let decoded: Vec<String> = trimmed.split('/').skip(1).map(percent_decode).collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    // An empty segment inside the path (`/api/v1/namespaces//pods`) names nothing.
+    if segments.first().is_some_and(|s| *s == "api" || *s == "apis") && segments.iter().any(|s| s.is_empty()) {
+        return Err(not_found());
+    }
     match segments.as_slice() {
         ["api"] => Ok(Path::CoreVersions),
         ["apis"] => Ok(Path::Groups),
@@ -65,6 +70,27 @@ pub fn parse(path: &str) -> Result<Path, ApiError> {
         ["apis", group, version, rest @ ..] => resource(group, version, rest).map(Path::Resource),
         _ => Ok(Path::Other(if trimmed.is_empty() { "/".to_string() } else { trimmed.to_string() })),
     }
+}
+
+/// A path segment with its `%XX` escapes decoded (a bad escape stays as written).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The resource part of a path: what follows `/api/v1/` or `/apis/<g>/<v>/`.
@@ -181,6 +207,14 @@ mod tests {
     }
 
     #[test]
+    fn escapes_in_segments_are_decoded() {
+        let proxy = res("/api/v1/namespaces/default/pods/kubia%3A8080/proxy/a%20b");
+        assert_eq!((proxy.name.as_str(), proxy.rest.as_str()), ("kubia:8080", "a b"));
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
     fn the_watch_prefix() {
         let w = res("/api/v1/watch/namespaces/default/pods/kubia");
         assert!(w.watch);
@@ -196,6 +230,9 @@ mod tests {
             "/apis/apps/v1/pods",
             "/api/v1/namespaces/default/nodes",
             "/api/v1/namespaces/default/pods/a/b/c",
+            "/api/v1/namespaces//pods",
+            "/apis//v1",
+            "/apis//v1/deployments",
         ] {
             let err = parse(bad).expect_err(bad);
             assert_eq!(err.code(), 404, "{bad}");
