@@ -9,8 +9,10 @@
 //! | DELETE collection | deletecollection |
 //! | GET / PUT / PATCH / DELETE object | get / update / patch / delete |
 //! | GET / PUT / PATCH `status`, `scale` | the subresource |
-//! | POST `binding` | create on the subresource |
+//! | POST `binding`, `eviction` | create on the subresource |
+//! | PUT a namespace's `finalize` | update |
 //! | GET `log`; `exec`, `attach`, `portforward` | streams, relayed to the kubelet |
+//! | any method on a pod's or service's `proxy` | forwarded to the pod or an endpoint |
 
 use super::negotiate::{self, BodyType, Format, Query};
 use super::path::{self, Path, ResourcePath};
