@@ -101,8 +101,7 @@ impl StreamingService {
         input: impl Stream<Item = ExecInput> + Send + 'static,
     ) -> Result<Incoming<ExecOutput>, Status> {
         let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
-        let head = ExecInput { input: Some(exec_input::Input::Start(start)) };
-        Ok(agent.exec(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
+        Ok(agent.exec(after(exec_head(start), input)).await?.into_inner())
     }
 
     /// Attaches to the main process of a container on the pod's kubelet;
@@ -113,8 +112,7 @@ impl StreamingService {
         input: impl Stream<Item = ExecInput> + Send + 'static,
     ) -> Result<Incoming<ExecOutput>, Status> {
         let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
-        let head = ExecInput { input: Some(exec_input::Input::Start(start)) };
-        Ok(agent.attach(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
+        Ok(agent.attach(after(exec_head(start), input)).await?.into_inner())
     }
 
     /// Opens one port-forward connection on the pod's kubelet; `input` is the
@@ -127,7 +125,7 @@ impl StreamingService {
     ) -> Result<Incoming<PortForwardFrame>, Status> {
         let mut agent = self.agent_for(&start.namespace, &start.pod).await?;
         let head = PortForwardFrame { start: Some(start), data: Vec::new(), close: false };
-        Ok(agent.port_forward(futures::stream::once(async move { head }).chain(input)).await?.into_inner())
+        Ok(agent.port_forward(after(head, input)).await?.into_inner())
     }
 }
 
@@ -147,9 +145,21 @@ fn rest<T: Send + 'static>(incoming: Incoming<T>) -> impl Stream<Item = T> + Sen
     incoming.scan((), |_, m| futures::future::ready(m.ok()))
 }
 
-/// `head` and then the rest of a client stream, as a stream to forward.
-fn forward<T: Send + 'static>(head: T, incoming: Incoming<T>) -> impl Stream<Item = T> + Send + 'static {
-    futures::stream::once(async move { head }).chain(rest(incoming))
+/// `head`, then `input`: a call's first message before the rest.
+fn after<T: Send + 'static>(head: T, input: impl Stream<Item = T> + Send + 'static) -> impl Stream<Item = T> + Send {
+    futures::stream::once(async move { head }).chain(input)
+}
+
+fn exec_head(start: ExecStart) -> ExecInput {
+    ExecInput { input: Some(exec_input::Input::Start(start)) }
+}
+
+/// The `start` an exec or attach call's first message must be.
+async fn first_start(incoming: &mut Incoming<ExecInput>, call: &str) -> Result<ExecStart, Status> {
+    match first(incoming).await?.input {
+        Some(exec_input::Input::Start(start)) => Ok(start),
+        _ => Err(status(ApiError::bad_request(format!("the first {call} message must be `start`")))),
+    }
 }
 
 #[tonic::async_trait]
@@ -168,22 +178,14 @@ impl Streaming for StreamingService {
 
     async fn exec(&self, req: Request<Incoming<ExecInput>>) -> Result<Response<Self::ExecStream>, Status> {
         let mut incoming = req.into_inner();
-        let head = first(&mut incoming).await?;
-        let Some(exec_input::Input::Start(start)) = &head.input else {
-            return Err(status(ApiError::bad_request("the first exec message must be `start`")));
-        };
-        let start = start.clone();
+        let start = first_start(&mut incoming, "exec").await?;
         let stream = self.exec_session(start, rest(incoming)).await?;
         Ok(Response::new(Box::pin(stream)))
     }
 
     async fn attach(&self, req: Request<Incoming<ExecInput>>) -> Result<Response<Self::AttachStream>, Status> {
         let mut incoming = req.into_inner();
-        let head = first(&mut incoming).await?;
-        let Some(exec_input::Input::Start(start)) = &head.input else {
-            return Err(status(ApiError::bad_request("the first attach message must be `start`")));
-        };
-        let start = start.clone();
+        let start = first_start(&mut incoming, "attach").await?;
         let stream = self.attach_session(start, rest(incoming)).await?;
         Ok(Response::new(Box::pin(stream)))
     }
@@ -194,13 +196,12 @@ impl Streaming for StreamingService {
     ) -> Result<Response<Self::PortForwardStream>, Status> {
         let mut incoming = req.into_inner();
         let head = first(&mut incoming).await?;
-        let Some(start) = &head.start else {
+        let Some(start) = head.start.clone() else {
             return Err(status(ApiError::bad_request("the first port-forward frame must name the pod and port")));
         };
-        let start = start.clone();
         // Data may already ride on the first frame.
-        let stream =
-            self.port_forward_session(start, forward(PortForwardFrame { start: None, ..head }, incoming)).await?;
+        let first_data = PortForwardFrame { start: None, ..head };
+        let stream = self.port_forward_session(start, after(first_data, rest(incoming))).await?;
         Ok(Response::new(Box::pin(stream)))
     }
 }

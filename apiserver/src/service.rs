@@ -73,14 +73,10 @@ fn resolve(r: &Option<ResourceRef>) -> Result<(&'static ResourceInfo, String), S
     Ok((info, ns))
 }
 
-/// The field manager of a write: the one the request names, else the
-/// client's User-Agent up to its first `/`, as kube-apiserver defaults it.
+/// The field manager of a gRPC write (see `registry::field_manager`).
 fn field_manager<T>(req: &Request<T>, named: &str) -> String {
-    if !named.is_empty() {
-        return named.to_string();
-    }
     let agent = req.metadata().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
-    agent.split('/').next().unwrap_or("").trim().to_string()
+    crate::registry::field_manager(named, agent)
 }
 
 /// The options of a gRPC write: field validation is always Strict there.

@@ -91,7 +91,7 @@ fn not_found_path() -> ApiError {
 
 /// Reads a request body (JSON, or YAML turned into JSON), refusing one that
 /// is too large or of a type the verb does not take.
-async fn read_body(req: Request, allowed: &[BodyType]) -> Result<(BodyType, Vec<u8>), ApiError> {
+pub(super) async fn read_body(req: Request, allowed: &[BodyType]) -> Result<(BodyType, Vec<u8>), ApiError> {
     let kind = negotiate::content_type(header_str(&req, header::CONTENT_TYPE))?;
     if !allowed.contains(&kind) {
         let ct = header_str(&req, header::CONTENT_TYPE).unwrap_or("").to_string();
@@ -145,8 +145,9 @@ fn media_types(allowed: &[BodyType]) -> String {
         .join(", ")
 }
 
-const OBJECT_BODIES: &[BodyType] = &[BodyType::Json, BodyType::Yaml, BodyType::Protobuf];
-const PATCH_BODIES: &[BodyType] =
+pub(super) const OBJECT_BODIES: &[BodyType] = &[BodyType::Json, BodyType::Yaml, BodyType::Protobuf];
+/// The patch types, server-side apply last (subresources without apply take the first three).
+pub(super) const PATCH_BODIES: &[BodyType] =
     &[BodyType::JsonPatch, BodyType::MergePatch, BodyType::StrategicMergePatch, BodyType::ApplyPatch];
 
 async fn resource(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Response, ApiError> {
@@ -332,11 +333,9 @@ fn verb_allowed(verb: &str, method: &Method, collection: bool, subresource: &str
 /// A write's options from its query (`dryRun`, `fieldManager`, `force`,
 /// `fieldValidation`); the field manager defaults to the User-Agent up to its
 /// first `/` and field validation to Warn, as kube-apiserver's.
-fn write_options(q: &Query, req: &Request, options: &str) -> Result<WriteOptions, ApiError> {
-    let field_manager = match q.get("fieldManager") {
-        "" => header_str(req, header::USER_AGENT).unwrap_or("").split('/').next().unwrap_or("").trim().to_string(),
-        named => named.to_string(),
-    };
+pub(super) fn write_options(q: &Query, req: &Request, options: &str) -> Result<WriteOptions, ApiError> {
+    let field_manager =
+        crate::registry::field_manager(q.get("fieldManager"), header_str(req, header::USER_AGENT).unwrap_or(""));
     let field_validation = match q.get("fieldValidation") {
         "" => FieldValidation::Warn,
         other => other.parse()?,
@@ -361,7 +360,7 @@ fn warn(mut response: Response, opts: &WriteOptions) -> Response {
     response
 }
 
-fn patch_type(kind: BodyType) -> PatchType {
+pub(super) fn patch_type(kind: BodyType) -> PatchType {
     match kind {
         BodyType::JsonPatch => PatchType::Json,
         BodyType::StrategicMergePatch => PatchType::StrategicMerge,
@@ -548,6 +547,6 @@ fn continue_key(token: &str) -> Result<(String, i64), ApiError> {
     Ok((start.to_string(), rv))
 }
 
-fn invalid_list(field: &str, detail: &str) -> ApiError {
+pub(super) fn invalid_list(field: &str, detail: &str) -> ApiError {
     ApiError::invalid("ListOptions.meta.k8s.io", "", vec![api::FieldError::forbidden(field, detail)])
 }

@@ -3,14 +3,14 @@
 //! `spec.replicas`, `status.replicas` and selector, and writes only
 //! `spec.replicas`. `kubectl scale` patches it; HPAs read and write it.
 
-use super::negotiate::{self, BodyType, Query};
-use super::respond;
+use super::negotiate::Query;
 use super::Front;
+use super::{resources, respond};
 use api::selector::LabelSelector;
 use api::{meta, ApiError, FieldError, ResourceInfo};
 use axum::extract::Request;
 use axum::response::Response;
-use http::{header, Method, StatusCode};
+use http::{Method, StatusCode};
 use proto::PatchType;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -65,49 +65,24 @@ pub async fn serve(
     q: &Query,
 ) -> Result<Response, ApiError> {
     let registry = &front.registry;
-    let dry_run = q.dry_run(if req.method() == Method::PUT { "UpdateOptions" } else { "PatchOptions" })?;
-    // The write is the client's: its manager as the User-Agent names it.
-    let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let opts = crate::registry::WriteOptions {
-        dry_run,
-        field_manager: match q.get("fieldManager") {
-            "" => agent.split('/').next().unwrap_or("").trim().to_string(),
-            named => named.to_string(),
-        },
-        ..Default::default()
-    };
     let method = req.method().clone();
     if method == Method::GET {
         let obj = registry.get(info, ns, name).await?;
         return Ok(respond::json(StatusCode::OK, &scale_of(info, &obj)?));
     }
-    let kind = negotiate::content_type(req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
-    let body = axum::body::to_bytes(req.into_body(), super::resources::MAX_BODY_BYTES)
-        .await
-        .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+    // The write is the client's: its options and field manager as any write's.
+    let opts = resources::write_options(q, &req, if method == Method::PUT { "UpdateOptions" } else { "PatchOptions" })?;
+    // A Scale is replaced as an object (JSON, YAML or protobuf) and patched
+    // with a merge, JSON or strategic merge patch, never applied.
+    let allowed = if method == Method::PUT { resources::OBJECT_BODIES } else { &resources::PATCH_BODIES[..3] };
+    let (kind, body) = resources::read_body(req, allowed).await?;
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
     for _ in 0..RETRIES {
         let (replicas, precondition) = if method == Method::PUT {
-            if !matches!(kind, BodyType::Json) {
-                return Err(ApiError::new(
-                    api::Reason::UnsupportedMediaType,
-                    "a Scale is replaced with application/json",
-                ));
-            }
             (replicas_of(&body)?, meta::resource_version(&body).to_string())
         } else {
-            let patch_type = match kind {
-                BodyType::MergePatch => PatchType::Merge,
-                BodyType::JsonPatch => PatchType::Json,
-                BodyType::StrategicMergePatch => PatchType::StrategicMerge,
-                _ => {
-                    return Err(ApiError::new(
-                        api::Reason::UnsupportedMediaType,
-                        "the scale subresource is patched with a merge, JSON or strategic merge patch",
-                    ))
-                }
-            };
+            let patch_type = resources::patch_type(kind);
             let current = scale_of(info, &registry.get(info, ns, name).await?)?;
             let patched = crate::patch::apply(&current, patch_type, &body, "Scale")?;
             // The patch applies to the version just read: a change in between is retried.

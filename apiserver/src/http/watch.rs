@@ -13,6 +13,7 @@
 //! - In Table form (`kubectl get -w`), each event's object is a one-row Table.
 
 use super::negotiate::{Format, Query};
+use super::resources::invalid_list;
 use super::respond::{self, IncludeObject};
 use super::Front;
 use crate::registry::{RawObject, WatchEvent, WatchEvents};
@@ -32,10 +33,6 @@ pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
 /// How long before its timeout a watch gets its last bookmark.
 const BOOKMARK_BEFORE_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn forbidden(field: &str, detail: &str) -> ApiError {
-    ApiError::invalid("ListOptions.meta.k8s.io", "", vec![api::FieldError::forbidden(field, detail)])
-}
-
 /// Starts a watch and answers with its stream.
 pub async fn serve(
     front: &Arc<Front>,
@@ -51,19 +48,19 @@ pub async fn serve(
     let matching = q.get("resourceVersionMatch");
     match send_initial {
         Some(_) if matching != "NotOlderThan" => {
-            return Err(forbidden(
+            return Err(invalid_list(
                 "resourceVersionMatch",
                 "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
             ))
         }
         Some(true) if !bookmarks => {
-            return Err(forbidden(
+            return Err(invalid_list(
                 "allowWatchBookmarks",
                 "sendInitialEvents requires setting allowWatchBookmarks to true",
             ))
         }
         None if !matching.is_empty() => {
-            return Err(forbidden(
+            return Err(invalid_list(
                 "resourceVersionMatch",
                 "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
             ))

@@ -217,6 +217,15 @@ pub struct WriteOptions {
     pub warnings: Warnings,
 }
 
+/// The field manager of a write: the one the request names, else the
+/// client's User-Agent up to its first `/`, as kube-apiserver defaults it.
+pub fn field_manager(named: &str, user_agent: &str) -> String {
+    if !named.is_empty() {
+        return named.to_string();
+    }
+    user_agent.split('/').next().unwrap_or("").trim().to_string()
+}
+
 /// Warnings a request collected on its way through the registry.
 #[derive(Debug, Clone, Default)]
 pub struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
