@@ -412,6 +412,8 @@ fn chapter4_replication_controller(k: Kubectl) {
     );
 
     wait_pods(&live, "app=kubia", 3);
+    // The controller's status follows its pods' readiness a moment later.
+    assert!(eventually(START, || live.field("rc/kubia", "{.status.readyReplicas}") == "3"));
     let out = live.kubectl(&["get", "rc"]).clean();
     assert_eq!(out.rows()[0], ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], "{}", out.stdout);
     assert_eq!(&row(&out, "kubia")[..4], ["kubia", "3", "3", "3"]);
@@ -471,6 +473,7 @@ fn chapter4_replica_set_daemon_set_and_job(k: Kubectl) {
     assert_eq!(out.stdout.trim(), "replicaset.apps/kubia-expr created");
     wait_pods(&live, "app=kubia", 3);
     wait_pods(&live, "app in (kubia-expr)", 1);
+    assert!(eventually(START, || live.field("rs/kubia", "{.status.readyReplicas}") == "3"));
     let out = live.kubectl(&["get", "rs"]).clean();
     assert_eq!(out.rows()[0], ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], "{}", out.stdout);
     assert_eq!(&row(&out, "kubia")[..4], ["kubia", "3", "3", "3"]);
