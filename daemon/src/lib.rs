@@ -3,8 +3,14 @@
 //! work. Log to stderr at the level `RUST_LOG` names (`info` by default), and
 //! stop on SIGTERM (what `docker stop` and compose send) or Ctrl-C.
 //!
+//! With the `serve` feature, [`serve`]: one port that answers gRPC and
+//! HTTP, which the apiserver and the kubelet both listen on.
+//!
 //! A crate of its own so that a daemon gets these without depending on
 //! anything else it does not use (the apiserver does not need the client).
+
+#[cfg(feature = "serve")]
+pub mod serve;
 
 /// Logs to stderr, filtered by `RUST_LOG` (for example `scheduler=debug,info`).
 pub fn init_logging() {
