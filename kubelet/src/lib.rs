@@ -1,12 +1,14 @@
 //! The kubelab kubelet: the node agent. It registers its Node and renews its
 //! Lease, runs the pods bound to it on Docker, and serves logs, exec and
-//! port-forward to the apiserver.
+//! port-forward to the apiserver (gRPC) and Kubernetes' kubelet paths (HTTP),
+//! on one port.
 //!
 //! - [`pods`]: a worker per pod bound to the node, the relist loop, status and backoff rules.
 //! - [`runtime`]: the container runtime trait, Docker and the fake.
 //! - [`probe`]: liveness, readiness and startup probes.
 //! - [`node`]: the Node object, its status and its Lease.
 //! - [`server`]: the node agent's gRPC service.
+//! - [`http_api`]: the kubelet's HTTP API (`/healthz`, `/pods`, `/runningpods/`, `/containerLogs`), on the same port.
 //! - [`api`]: what the kubelet writes to the API (status, deletions, events).
 //! - [`config`]: the kubelet's flags.
 //! - [`clock`]: wall time that tests can pause.
@@ -20,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod dns;
 pub mod hollow;
+pub mod http_api;
 pub mod informers;
 pub mod node;
 pub mod pods;
@@ -86,6 +89,10 @@ pub async fn watch_pods(client: Client, kubelet: Kubelet, shutdown: impl std::fu
         }
     }
 }
+
+/// How long open requests (followed logs, exec sessions) get to finish once
+/// the kubelet stops.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Resolves when `rx` says so.
 async fn until_shutdown(mut rx: watch::Receiver<bool>) {
@@ -166,15 +173,17 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.address, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.address, config.port))?;
-    let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            .add_service(server::service(kubelet.clone()))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                until_shutdown(stop_rx.clone()),
-            ),
-    );
+    // gRPC for the apiserver's logs, exec, attach and port-forward; HTTP for
+    // what it forwards from `nodes/<name>/proxy`; one port, as the apiserver.
+    let grpc = tonic::service::Routes::new(server::service(kubelet.clone())).prepare().into_axum_router();
+    let server = tokio::spawn(daemon::serve::serve(
+        listener,
+        grpc,
+        http_api::router(kubelet.clone()),
+        |stream, _| stream,
+        until_shutdown(stop_rx.clone()),
+        SHUTDOWN_GRACE,
+    ));
     let node_config = node::NodeConfig {
         name: node_name.clone(),
         labels: config.node_labels.clone(),

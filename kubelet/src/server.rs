@@ -114,7 +114,7 @@ impl NodeAgentService {
         Ok((pod, status))
     }
 
-    fn container_status(status: &PodStatus, name: &str) -> ContainerStatus {
+    pub(crate) fn container_status(status: &PodStatus, name: &str) -> ContainerStatus {
         let statuses = status.container_statuses.iter().flatten();
         statuses.into_iter().find(|c| c.name == name).cloned().unwrap_or_default()
     }

@@ -203,12 +203,20 @@ impl Kubelet {
     /// The pod named `namespace/name` on this node, with the status its worker
     /// last computed (fresher than the API's).
     pub fn pod(&self, namespace: &str, name: &str) -> Option<(Arc<Pod>, Option<Arc<PodStatus>>)> {
+        self.pods().into_iter().find(|(pod, _)| pod.namespace() == namespace && pod.name() == name)
+    }
+
+    /// Every pod on this node that is not being removed, each with the status
+    /// its worker last computed.
+    pub fn pods(&self) -> Vec<(Arc<Pod>, Option<Arc<PodStatus>>)> {
         let workers = self.shared.workers();
-        workers.values().find_map(|w| {
-            let d = w.desired.borrow();
-            let matches = d.pod.namespace() == namespace && d.pod.name() == name;
-            (matches && !d.removed).then(|| (d.pod.clone(), w.status.lock().expect("status lock").clone()))
-        })
+        workers
+            .values()
+            .filter_map(|w| {
+                let d = w.desired.borrow();
+                (!d.removed).then(|| (d.pod.clone(), w.status.lock().expect("status lock").clone()))
+            })
+            .collect()
     }
 
     /// Relists every `relist_period` until `shutdown` resolves.
