@@ -44,6 +44,9 @@ pub fn subresources(info: &ResourceInfo) -> Vec<Subresource> {
             });
         }
         ("", "namespaces") => subs.push(Subresource { name: "finalize", kind: None, verbs: &["update"] }),
+        ("", "nodes") => {
+            subs.push(Subresource { name: "proxy", kind: Some(("", "v1", "NodeProxyOptions")), verbs: PROXY })
+        }
         ("", "services") => {
             subs.push(Subresource { name: "proxy", kind: Some(("", "v1", "ServiceProxyOptions")), verbs: PROXY })
         }
@@ -249,6 +252,18 @@ mod tests {
             let entry = all.iter().find(|r| r["name"] == sub).unwrap_or_else(|| panic!("{sub}"));
             assert!(entry.get("group").is_none(), "{sub} is in the pods' own group version");
         }
+    }
+
+    #[test]
+    fn nodes_serve_their_kubelets_through_proxy() {
+        let core = resource_list("", "v1", verbs);
+        let all = core["resources"].as_array().unwrap();
+        let proxy = all.iter().find(|r| r["name"] == "nodes/proxy").expect("nodes/proxy");
+        assert_eq!(
+            *proxy,
+            json!({"name": "nodes/proxy", "singularName": "", "namespaced": false, "kind": "NodeProxyOptions",
+                "verbs": ["create", "delete", "get", "patch", "update"]})
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! | POST `binding`, `eviction` | create on the subresource |
 //! | PUT a namespace's `finalize` | update |
 //! | GET `log`; `exec`, `attach`, `portforward` | streams, relayed to the kubelet |
-//! | any method on a pod's or service's `proxy` | forwarded to the pod or an endpoint |
+//! | any method on a pod's, service's or node's `proxy` | forwarded to the pod, an endpoint or the kubelet |
 
 use super::negotiate::{self, BodyType, Format, Query};
 use super::path::{self, Path, ResourcePath};
@@ -286,7 +286,7 @@ async fn verb(front: &Arc<Front>, r: ResourcePath, req: Request) -> Result<Respo
             Ok(crate::streams::serve(front.streaming.clone(), req, ns.to_string(), name.to_string(), kind).await)
         }
         (Method::GET, false, "log") => super::logs::serve(front, ns, name, &q).await,
-        (_, false, "proxy") if matches!(info.plural, "pods" | "services") => {
+        (_, false, "proxy") if matches!(info.plural, "pods" | "services" | "nodes") => {
             super::forward::serve(front, info, ns, name, &r.rest, req).await
         }
         (_, _, sub) => Err(ApiError::new(
