@@ -1321,6 +1321,80 @@ async fn version_and_health() {
     soft_eq!(diffs, api.get("/healthz/nonexistent").await.status, StatusCode::NOT_FOUND);
 }
 
+// ---- nodes/proxy ----
+
+/// A stand-in kubelet: answers one HTTP request with `ok` and hands back the
+/// request's head (this suite runs no kubelets).
+async fn one_answer(listener: tokio::net::TcpListener) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut conn, _) = listener.accept().await.expect("the apiserver connects");
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut buf).await.expect("a request");
+        assert!(n > 0, "the request ended early: {}", String::from_utf8_lossy(&head));
+        head.extend_from_slice(&buf[..n]);
+    }
+    conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+        .await
+        .expect("an answer");
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_proxy_reaches_the_kubelet_or_says_why_not() {
+    let server = Server::start();
+    let api = Api::new(&server);
+    let mut diffs = Diffs::default();
+
+    // A node that does not exist: the registry's NotFound, before any dial.
+    let s = api.get("/api/v1/nodes/ghost/proxy/healthz").await.failure(&mut diffs, 404, "NotFound");
+    soft_eq!(diffs, s["message"], r#"nodes "ghost" not found"#);
+    soft_eq!(diffs, s["details"], json!({"name": "ghost", "kind": "nodes"}));
+
+    // A node whose kubelet listens: the request goes to its InternalIP and
+    // the port in daemonEndpoints, path and query as asked.
+    let kubelet = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let port = kubelet.local_addr().expect("an address").port();
+    let node = |name: &str, port: u16| {
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "status": {
+            "addresses": [{"type": "Hostname", "address": name}, {"type": "InternalIP", "address": "127.0.0.1"}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}})
+    };
+    for (name, port) in [("worker", port), ("quiet", 0)] {
+        let created = api.create("/api/v1/nodes", &node(name, port)).await;
+        let mut with_status = node(name, port);
+        with_status["metadata"] = created["metadata"].clone();
+        api.put(&format!("/api/v1/nodes/{name}/status"), &with_status).await.expect(200);
+    }
+    let head = tokio::spawn(one_answer(kubelet));
+    let r = api.get("/api/v1/nodes/worker/proxy/healthz?verbose=1").await;
+    soft_eq!(diffs, (r.status, r.text().as_str()), (StatusCode::OK, "ok"));
+    let head = head.await.expect("the stand-in kubelet");
+    soft_eq!(diffs, head.lines().next(), Some("GET /healthz?verbose=1 HTTP/1.1"), "{head}");
+
+    // A kubelet that does not answer: 503, in kube-apiserver's proxy words.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        l.local_addr().expect("an address").port()
+    };
+    let path = format!("/api/v1/nodes/quiet:{closed}/proxy/pods");
+    let s = api.get(&path).await.failure(&mut diffs, 503, "ServiceUnavailable");
+    soft_eq!(
+        diffs,
+        s["message"],
+        format!("error trying to reach service: dial tcp 127.0.0.1:{closed}: connect: connection refused")
+    );
+    // The proxy subresource of nodes is in discovery, with kube-apiserver's verbs.
+    let core = api.get("/api/v1").await.expect(200);
+    let proxy = core["resources"].as_array().into_iter().flatten().find(|r| r["name"] == "nodes/proxy").cloned();
+    soft_eq!(
+        diffs,
+        proxy.map(|p| (p["kind"].clone(), p["verbs"].clone())),
+        Some((json!("NodeProxyOptions"), json!(["create", "delete", "get", "patch", "update"])))
+    );
+}
+
 // ---- Tables ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
