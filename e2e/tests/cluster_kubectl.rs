@@ -66,6 +66,7 @@ scenarios!(
     deployment_walkthrough,
     deployment_rollout_and_undo,
     proxy,
+    nodes_proxy,
 );
 
 fn book_path(path: &str) -> String {
@@ -657,4 +658,50 @@ fn proxy(k: Kubectl) {
         assert!(status.ends_with("200 OK"), "{path}: {status}\n{body}");
         assert_eq!(body, "You've hit kubia\n", "{path}");
     }
+}
+
+/// A kubelet's own API through the apiserver's `nodes/<node>/proxy`, as
+/// `kubectl get --raw` and `kubectl proxy` users read it.
+fn nodes_proxy(k: Kubectl) {
+    let live = k.live("nodeproxy");
+    let ns = live.namespace.clone();
+    live.kubectl(&["run", "kubia", "--image=luksa/kubia"]).clean();
+    wait_ready(&live, &["pod/kubia"]);
+    let node = live.field("pod/kubia", "{.spec.nodeName}");
+    assert!(node.starts_with("kubelab-worker"), "the pod runs on a worker: {node:?}");
+    let raw = |path: &str| live.global(&["get", "--raw", &format!("/api/v1/nodes/{node}/proxy/{path}")]).clean().stdout;
+    let is_ours =
+        |p: &&serde_json::Value| p["metadata"]["namespace"] == ns.as_str() && p["metadata"]["name"] == "kubia";
+
+    assert_eq!(raw("healthz").trim(), "ok");
+    let list: serde_json::Value = serde_json::from_str(&raw("pods")).expect("the kubelet's pods as JSON");
+    assert_eq!((list["kind"].as_str(), list["apiVersion"].as_str()), (Some("PodList"), Some("v1")));
+    let items = list["items"].as_array().expect("items");
+    let pod = items.iter().find(is_ours).unwrap_or_else(|| panic!("no {ns}/kubia in {list}"));
+    assert_eq!(pod["spec"]["nodeName"], node.as_str());
+    assert_eq!(pod["status"]["phase"], "Running");
+    let running: serde_json::Value = serde_json::from_str(&raw("runningpods/")).expect("running pods as JSON");
+    assert_eq!(running["kind"], "PodList");
+    let items = running["items"].as_array().expect("items");
+    let pod = items.iter().find(is_ours).unwrap_or_else(|| panic!("no running {ns}/kubia in {running}"));
+    assert_eq!(pod["spec"]["containers"][0]["name"], "kubia");
+    let logs = raw(&format!("containerLogs/{ns}/kubia/kubia"));
+    assert!(logs.starts_with("Kubia server starting..."), "{logs}");
+    assert_eq!(raw(&format!("containerLogs/{ns}/kubia/kubia?tailLines=1")).lines().count(), 1);
+
+    // A node that does not exist: the apiserver's NotFound.
+    let out = live.global(&["get", "--raw", "/api/v1/nodes/no-such-node/proxy/healthz"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains(r#"nodes "no-such-node" not found"#), "{}", out.stderr);
+
+    // The same through `kubectl proxy`.
+    let (_proxy, first) = background(&live, &["proxy", "--port=0"]);
+    let addr = first.strip_prefix("Starting to serve on ").unwrap_or_else(|| panic!("proxy printed {first:?}"));
+    let (status, body) = http10_get(addr, &format!("/api/v1/nodes/{node}/proxy/healthz")).unwrap();
+    assert!(status.ends_with("200 OK"), "{status}\n{body}");
+    assert_eq!(body, "ok");
+    let (status, body) = http10_get(addr, &format!("/api/v1/nodes/{node}/proxy/pods")).unwrap();
+    assert!(status.ends_with("200 OK"), "{status}\n{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("the kubelet's pods as JSON");
+    assert!(list["items"].as_array().expect("items").iter().any(|p| is_ours(&p)), "{list}");
 }
