@@ -308,7 +308,7 @@ async fn container_logs(
 mod tests {
     use super::*;
     use crate::api::testing::RecordingApi;
-    use crate::pods::{backoff, PodEvent, Settings};
+    use crate::pods::{PodEvent, Settings};
     use crate::runtime::fake::{FakeRuntime, Program};
     use std::sync::Arc;
     use std::time::Duration;
@@ -317,17 +317,7 @@ mod tests {
 
     /// A kubelet over the fake runtime, relisting as the real one does.
     fn kubelet(fake: &Arc<FakeRuntime>) -> Kubelet {
-        let settings = Settings {
-            node_name: NODE.into(),
-            node_ip: "172.18.0.2".into(),
-            pause_image: "kubelab/pause:latest".into(),
-            backoff: backoff::Policy::default(),
-            relist_period: Duration::from_secs(1),
-            resync_period: Duration::from_secs(60),
-            runtime_name: "docker",
-            node_cpu_millis: 2000,
-            node_memory_bytes: 4 << 30,
-        };
+        let settings = Settings::for_tests(NODE);
         let kubelet = Kubelet::new(settings, fake.clone(), Arc::new(RecordingApi::default()), fake.clock());
         let k = kubelet.clone();
         tokio::spawn(async move { k.run_relist(std::future::pending()).await });

@@ -49,6 +49,25 @@ pub struct Settings {
     pub node_memory_bytes: i64,
 }
 
+#[cfg(test)]
+impl Settings {
+    /// The settings unit tests run a kubelet with: node `node` at 172.18.0.2,
+    /// relisting every second.
+    pub(crate) fn for_tests(node: &str) -> Self {
+        Settings {
+            node_name: node.into(),
+            node_ip: "172.18.0.2".into(),
+            pause_image: "kubelab/pause:latest".into(),
+            backoff: backoff::Policy::default(),
+            relist_period: Duration::from_secs(1),
+            resync_period: Duration::from_secs(60),
+            runtime_name: "docker",
+            node_cpu_millis: 2000,
+            node_memory_bytes: 4 << 30,
+        }
+    }
+}
+
 /// A change in the set of pods bound to the node.
 #[derive(Debug, Clone)]
 pub enum PodEvent {

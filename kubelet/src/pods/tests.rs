@@ -35,17 +35,7 @@ impl Harness {
     }
 
     fn build(fake: Arc<FakeRuntime>, services: Option<Arc<ServiceLinks>>) -> Self {
-        let settings = Settings {
-            node_name: NODE.into(),
-            node_ip: "172.18.0.2".into(),
-            pause_image: "kubelab/pause:latest".into(),
-            backoff: backoff::Policy::default(),
-            relist_period: Duration::from_secs(1),
-            resync_period: Duration::from_secs(60),
-            runtime_name: "docker",
-            node_cpu_millis: 2000,
-            node_memory_bytes: 4 << 30,
-        };
+        let settings = Settings::for_tests(NODE);
         let api = Arc::new(RecordingApi::default());
         let kubelet = match services {
             Some(services) => Kubelet::with_services(settings, fake.clone(), api.clone(), fake.clock(), services),
