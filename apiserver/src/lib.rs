@@ -193,7 +193,12 @@ pub async fn serve_with(
         .into_axum_router();
     let local = listener.local_addr()?;
     let server_address = format!("{advertise_address}:{}", local.port());
-    let rest = http::router(Arc::new(http::Front { registry, streaming, server_address }));
+    let rest = http::router(Arc::new(http::Front {
+        registry,
+        streaming,
+        server_address,
+        rows: http::rows::RowCache::new(http::rows::BUDGET),
+    }));
     tracing::info!(addr = %local, "apiserver serving gRPC and HTTP");
     let result = http::serve(listener, grpc, rest, shutdown, SHUTDOWN_GRACE).await;
     namespaces.abort();

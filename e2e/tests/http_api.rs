@@ -1458,6 +1458,33 @@ async fn tables_for_kubectl_get() {
     soft_eq!(diffs, ev["type"], "ADDED", "{ev}");
     soft_eq!(diffs, ev["object"]["kind"], "Table", "{ev}");
     soft_eq!(diffs, ev["object"]["rows"][0]["cells"][0], "late", "{ev}");
+
+    // The next Table shows what changed since the last one: a new label, a deleted pod.
+    let patched = api
+        .patch(
+            &format!("{PODS}/db"),
+            "application/merge-patch+json",
+            &json!({"metadata": {"labels": {"tier": "data"}}}),
+        )
+        .await;
+    let patched = patched.expect(200);
+    let again = api.get_as(PODS, TABLE).await.expect(200);
+    soft_eq!(diffs, again["rows"][0]["object"]["metadata"]["labels"]["tier"], "data", "{again}");
+    soft_eq!(diffs, again["rows"][0]["object"]["metadata"]["resourceVersion"], patched["metadata"]["resourceVersion"]);
+    // Pages of a Table: one row, then the next after the continue token; a selector still selects.
+    let first = api.get_as(&format!("{PODS}?limit=1"), TABLE).await.expect(200);
+    soft_eq!(diffs, first["rows"].as_array().map(Vec::len), Some(1), "{first}");
+    let token = first["metadata"]["continue"].as_str().unwrap_or_default().to_string();
+    soft!(diffs, !token.is_empty(), "a first page of one names where to go on: {first}");
+    let next = api.get_as(&format!("{PODS}?limit=1&continue={token}"), TABLE).await.expect(200);
+    soft_eq!(diffs, next["rows"][0]["cells"][0], "late", "{next}");
+    soft_eq!(diffs, next["metadata"]["resourceVersion"], first["metadata"]["resourceVersion"], "one snapshot");
+    let selected = api.get_as(&format!("{PODS}?labelSelector=tier%3Ddata"), TABLE).await.expect(200);
+    soft_eq!(diffs, selected["rows"].as_array().map(Vec::len), Some(1), "{selected}");
+    api.delete(&format!("{PODS}/db")).await.expect(200);
+    let after = api.get_as(PODS, TABLE).await.expect(200);
+    let names: Vec<&Value> = after["rows"].as_array().unwrap().iter().map(|r| &r["cells"][0]).collect();
+    soft_eq!(diffs, names, [&json!("late"), &json!("web")], "{after}");
 }
 
 // ---- malformed requests ----

@@ -12,15 +12,15 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ContainerStatus, Endpoints, Event, Namespace, Node, Pod, PodTemplateSpec,
     ReplicationController, Service,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
 
 fn name_of(meta: &ObjectMeta) -> Cell {
     Cell::Text(meta.name.clone().unwrap_or_default())
 }
 
-fn age_of(meta: &ObjectMeta, now: Timestamp) -> Cell {
-    Cell::Text(age::since(meta.creation_timestamp.as_ref(), now))
+fn age_of(meta: &ObjectMeta) -> Cell {
+    Cell::age(meta.creation_timestamp.as_ref())
 }
 
 /// `labels.FormatLabels`: `a=b,c=d`, or `<none>`.
@@ -93,7 +93,7 @@ fn last_finished(status: &ContainerStatus) -> Option<Timestamp> {
 }
 
 /// READY, STATUS and RESTARTS follow Kubernetes' `printPod`, init containers included.
-pub(super) fn pod(pod: &Pod, now: Timestamp) -> Vec<Cell> {
+pub(super) fn pod(pod: &Pod) -> Vec<Cell> {
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();
     let containers = spec.map_or(&[][..], |s| &s.containers);
@@ -196,8 +196,10 @@ pub(super) fn pod(pod: &Pod, now: Timestamp) -> Vec<Cell> {
         }
     }
     let restarts_cell = match last_restart {
-        Some(t) if restarts != 0 => format!("{restarts} ({} ago)", age::since(Some(&Time(t)), now)),
-        _ => restarts.to_string(),
+        Some(t) if restarts != 0 => {
+            Cell::Ago { before: format!("{restarts} ("), since: Some(t), after: " ago)".into() }
+        }
+        _ => Cell::Text(restarts.to_string()),
     };
 
     let gates = spec.and_then(|s| s.readiness_gates.as_deref()).unwrap_or(&[]);
@@ -213,8 +215,8 @@ pub(super) fn pod(pod: &Pod, now: Timestamp) -> Vec<Cell> {
         name_of(&pod.metadata),
         Cell::Text(format!("{ready}/{total}")),
         Cell::Text(reason),
-        Cell::Text(restarts_cell),
-        age_of(&pod.metadata, now),
+        restarts_cell,
+        age_of(&pod.metadata),
         Cell::Text(or_none(ip.or(status.and_then(|s| s.pod_ip.as_deref())))),
         Cell::Text(or_none(Some(crate::pod::node_name(pod)))),
         Cell::Text(or_none(status.and_then(|s| s.nominated_node_name.as_deref()))),
@@ -239,7 +241,7 @@ pub fn node_roles(meta: &ObjectMeta) -> Vec<String> {
     roles
 }
 
-pub(super) fn node(node: &Node, now: Timestamp) -> Vec<Cell> {
+pub(super) fn node(node: &Node) -> Vec<Cell> {
     // A Ready condition that is not True (False, or Unknown when the node
     // stopped reporting) is NotReady; only a node without one is Unknown.
     let mut status = vec![match crate::node::ready_status(node) {
@@ -266,7 +268,7 @@ pub(super) fn node(node: &Node, now: Timestamp) -> Vec<Cell> {
         name_of(&node.metadata),
         Cell::Text(status.join(",")),
         Cell::Text(roles),
-        age_of(&node.metadata, now),
+        age_of(&node.metadata),
         Cell::Text(node_info.kubelet_version.clone()),
         Cell::Text(address("InternalIP")),
         Cell::Text(address("ExternalIP")),
@@ -276,12 +278,12 @@ pub(super) fn node(node: &Node, now: Timestamp) -> Vec<Cell> {
     ]
 }
 
-pub(super) fn namespace(ns: &Namespace, now: Timestamp) -> Vec<Cell> {
+pub(super) fn namespace(ns: &Namespace) -> Vec<Cell> {
     let phase = ns.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-    vec![name_of(&ns.metadata), Cell::Text(phase), age_of(&ns.metadata, now)]
+    vec![name_of(&ns.metadata), Cell::Text(phase), age_of(&ns.metadata)]
 }
 
-pub(super) fn replication_controller(rc: &ReplicationController, now: Timestamp) -> Vec<Cell> {
+pub(super) fn replication_controller(rc: &ReplicationController) -> Vec<Cell> {
     let spec = rc.spec.as_ref();
     let status = rc.status.as_ref();
     let selector = format_map(spec.and_then(|s| s.selector.as_ref()));
@@ -290,13 +292,13 @@ pub(super) fn replication_controller(rc: &ReplicationController, now: Timestamp)
         Cell::int(spec.and_then(|s| s.replicas).unwrap_or(0)),
         Cell::int(status.map_or(0, |s| s.replicas)),
         Cell::int(status.and_then(|s| s.ready_replicas).unwrap_or(0)),
-        age_of(&rc.metadata, now),
+        age_of(&rc.metadata),
     ];
     cells.extend(template_cells(spec.and_then(|s| s.template.as_ref()), selector));
     cells
 }
 
-pub(super) fn replica_set(rs: &ReplicaSet, now: Timestamp) -> Vec<Cell> {
+pub(super) fn replica_set(rs: &ReplicaSet) -> Vec<Cell> {
     let spec = rs.spec.as_ref();
     let status = rs.status.as_ref();
     let selector = label_selector_string(spec.map(|s| &s.selector));
@@ -305,13 +307,13 @@ pub(super) fn replica_set(rs: &ReplicaSet, now: Timestamp) -> Vec<Cell> {
         Cell::int(spec.and_then(|s| s.replicas).unwrap_or(0)),
         Cell::int(status.map_or(0, |s| s.replicas)),
         Cell::int(status.and_then(|s| s.ready_replicas).unwrap_or(0)),
-        age_of(&rs.metadata, now),
+        age_of(&rs.metadata),
     ];
     cells.extend(template_cells(spec.and_then(|s| s.template.as_ref()), selector));
     cells
 }
 
-pub(super) fn deployment(d: &Deployment, now: Timestamp) -> Vec<Cell> {
+pub(super) fn deployment(d: &Deployment) -> Vec<Cell> {
     let spec = d.spec.as_ref();
     let status = d.status.clone().unwrap_or_default();
     let selector = label_selector_string(spec.map(|s| &s.selector));
@@ -321,13 +323,13 @@ pub(super) fn deployment(d: &Deployment, now: Timestamp) -> Vec<Cell> {
         // Numbers, though the columns say string: the server's printer sends them so.
         Cell::int(status.updated_replicas.unwrap_or(0)),
         Cell::int(status.available_replicas.unwrap_or(0)),
-        age_of(&d.metadata, now),
+        age_of(&d.metadata),
     ];
     cells.extend(template_cells(spec.map(|s| &s.template), selector));
     cells
 }
 
-pub(super) fn daemon_set(ds: &DaemonSet, now: Timestamp) -> Vec<Cell> {
+pub(super) fn daemon_set(ds: &DaemonSet) -> Vec<Cell> {
     let spec = ds.spec.as_ref();
     let status = ds.status.clone().unwrap_or_default();
     let template = spec.map(|s| &s.template);
@@ -340,13 +342,13 @@ pub(super) fn daemon_set(ds: &DaemonSet, now: Timestamp) -> Vec<Cell> {
         Cell::int(status.updated_number_scheduled.unwrap_or(0)),
         Cell::int(status.number_available.unwrap_or(0)),
         Cell::Text(node_selector),
-        age_of(&ds.metadata, now),
+        age_of(&ds.metadata),
     ];
     cells.extend(template_cells(template, label_selector_string(spec.map(|s| &s.selector))));
     cells
 }
 
-pub(super) fn job(job: &Job, now: Timestamp) -> Vec<Cell> {
+pub(super) fn job(job: &Job) -> Vec<Cell> {
     let spec = job.spec.as_ref();
     let status = job.status.clone().unwrap_or_default();
     let succeeded = status.succeeded.unwrap_or(0);
@@ -363,9 +365,9 @@ pub(super) fn job(job: &Job, now: Timestamp) -> Vec<Cell> {
     };
     let (start, end) = (status.start_time.as_ref(), status.completion_time.as_ref());
     let duration = match (start, end) {
-        (None, _) => String::new(),
-        (Some(_), None) => age::since(start, now),
-        (Some(_), Some(_)) => age::duration(start, end).unwrap_or_default(),
+        (None, _) => Cell::Text(String::new()),
+        (Some(_), None) => Cell::age(start),
+        (Some(_), Some(_)) => Cell::Text(age::duration(start, end).unwrap_or_default()),
     };
     let has_condition =
         |type_: &str| status.conditions.iter().flatten().any(|c| c.type_ == type_ && c.status == "True");
@@ -385,18 +387,13 @@ pub(super) fn job(job: &Job, now: Timestamp) -> Vec<Cell> {
         "Running"
     };
     let selector = label_selector_string(spec.and_then(|s| s.selector.as_ref()));
-    let mut cells = vec![
-        name_of(&job.metadata),
-        Cell::from(state),
-        Cell::Text(completions),
-        Cell::Text(duration),
-        age_of(&job.metadata, now),
-    ];
+    let mut cells =
+        vec![name_of(&job.metadata), Cell::from(state), Cell::Text(completions), duration, age_of(&job.metadata)];
     cells.extend(template_cells(spec.map(|s| &s.template), selector));
     cells
 }
 
-pub(super) fn cron_job(cj: &CronJob, now: Timestamp) -> Vec<Cell> {
+pub(super) fn cron_job(cj: &CronJob) -> Vec<Cell> {
     let spec = cj.spec.as_ref();
     let status = cj.status.as_ref();
     let suspend = match spec.and_then(|s| s.suspend) {
@@ -405,8 +402,8 @@ pub(super) fn cron_job(cj: &CronJob, now: Timestamp) -> Vec<Cell> {
         None => "<unset>",
     };
     let last = match status.and_then(|s| s.last_schedule_time.as_ref()) {
-        None => "<none>".to_string(),
-        t => age::since(t, now),
+        None => Cell::from("<none>"),
+        t => Cell::age(t),
     };
     let active = status.and_then(|s| s.active.as_ref()).map_or(0, Vec::len);
     let job_spec = spec.and_then(|s| s.job_template.spec.as_ref());
@@ -417,14 +414,14 @@ pub(super) fn cron_job(cj: &CronJob, now: Timestamp) -> Vec<Cell> {
         Cell::Text(or_none(spec.and_then(|s| s.time_zone.as_deref()))),
         Cell::from(suspend),
         Cell::Int(i64::try_from(active).unwrap_or(i64::MAX)),
-        Cell::Text(last),
-        age_of(&cj.metadata, now),
+        last,
+        age_of(&cj.metadata),
     ];
     cells.extend(template_cells(job_spec.map(|s| &s.template), selector));
     cells
 }
 
-pub(super) fn service(svc: &Service, now: Timestamp) -> Vec<Cell> {
+pub(super) fn service(svc: &Service) -> Vec<Cell> {
     let spec = svc.spec.clone().unwrap_or_default();
     let kind = match spec.type_.as_deref() {
         None | Some("") => "ClusterIP",
@@ -481,7 +478,7 @@ pub(super) fn service(svc: &Service, now: Timestamp) -> Vec<Cell> {
         Cell::Text(or_none(cluster_ip.map(String::as_str))),
         Cell::Text(external),
         Cell::Text(ports),
-        age_of(&svc.metadata, now),
+        age_of(&svc.metadata),
         Cell::Text(format_map(spec.selector.as_ref())),
     ]
 }
@@ -519,8 +516,8 @@ fn format_endpoints(ep: &Endpoints) -> String {
     text
 }
 
-pub(super) fn endpoints(ep: &Endpoints, now: Timestamp) -> Vec<Cell> {
-    vec![name_of(&ep.metadata), Cell::Text(format_endpoints(ep)), age_of(&ep.metadata, now)]
+pub(super) fn endpoints(ep: &Endpoints) -> Vec<Cell> {
+    vec![name_of(&ep.metadata), Cell::Text(format_endpoints(ep)), age_of(&ep.metadata)]
 }
 
 /// Where an event came from, as Kubernetes' `formatEventSource`: the source's
@@ -540,18 +537,18 @@ pub fn event_source(ev: &Event, with_host: bool) -> String {
     }
 }
 
-pub(super) fn event(ev: &Event, now: Timestamp) -> Vec<Cell> {
+pub(super) fn event(ev: &Event) -> Vec<Cell> {
     let first = match &ev.first_timestamp {
-        None => age::since(ev.event_time.as_ref(), now),
-        t => age::since(t.as_ref(), now),
+        None => Cell::age(ev.event_time.as_ref()),
+        t => Cell::age(t.as_ref()),
     };
     let mut last = match &ev.last_timestamp {
         None => first.clone(),
-        t => age::since(t.as_ref(), now),
+        t => Cell::age(t.as_ref()),
     };
     let mut count = ev.count.unwrap_or(0);
     if let Some(series) = &ev.series {
-        last = age::since(series.last_observed_time.as_ref(), now);
+        last = Cell::age(series.last_observed_time.as_ref());
         count = series.count.unwrap_or(0);
     } else if count == 0 {
         count = 1;
@@ -563,21 +560,21 @@ pub(super) fn event(ev: &Event, now: Timestamp) -> Vec<Cell> {
         Some(name) => format!("{kind}/{name}"),
     };
     vec![
-        Cell::Text(last),
+        last,
         Cell::Text(ev.type_.clone().unwrap_or_default()),
         Cell::Text(ev.reason.clone().unwrap_or_default()),
         Cell::Text(target),
         Cell::Text(object.field_path.clone().unwrap_or_default()),
         Cell::Text(event_source(ev, true)),
         Cell::Text(ev.message.as_deref().unwrap_or("").trim().to_string()),
-        Cell::Text(first),
+        first,
         // A number, though the column says string: the server's printer sends it so.
         Cell::int(count),
         name_of(&ev.metadata),
     ]
 }
 
-pub(super) fn lease(l: &Lease, now: Timestamp) -> Vec<Cell> {
+pub(super) fn lease(l: &Lease) -> Vec<Cell> {
     let holder = l.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default();
-    vec![name_of(&l.metadata), Cell::Text(holder), age_of(&l.metadata, now)]
+    vec![name_of(&l.metadata), Cell::Text(holder), age_of(&l.metadata)]
 }

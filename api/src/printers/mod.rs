@@ -8,7 +8,8 @@
 //!   descriptions, priority 1 for the `-o wide` ones).
 //! - [`cells`]: one object's row, a cell per column.
 //! - [`table`]: the whole `Table` of a list or one object.
-//! - [`table_raw`]: the same Table of a list, serialised, built from the stored bytes (fast for pods).
+//! - [`table_raw`]: the same Table of a list, serialised, built from the stored bytes (fast for pods);
+//!   [`PreparedRow`]: one row computed once and shown at any moment, and [`write_table`] of such rows.
 //! - [`age`]: the AGE column's short durations; [`decode`](mod@decode): JSON to the typed struct.
 
 pub mod age;
@@ -17,7 +18,7 @@ mod kinds;
 mod raw;
 
 pub use kinds::{event_source, format_labels, format_map, label_selector_string, node_roles};
-pub use raw::table_raw;
+pub use raw::{table_raw, write_table, PreparedRow};
 
 use crate::registry::{ResourceInfo, RESOURCES};
 use decode::decode;
@@ -293,6 +294,15 @@ pub fn columns(info: &ResourceInfo) -> Option<&'static [Column]> {
 pub enum Cell {
     Text(String),
     Int(i64),
+    /// Text around the age of a time (`5m`; `2 (5m ago)` with the text
+    /// before and after it), which reads differently at every moment: kept as
+    /// the time, so a row can be computed once and shown at any moment
+    /// ([`Cell::at`]). `since` None shows `<unknown>`. [`cells`] never returns one.
+    Ago {
+        before: String,
+        since: Option<Timestamp>,
+        after: String,
+    },
 }
 
 impl Cell {
@@ -300,10 +310,28 @@ impl Cell {
         Cell::Int(i64::from(n))
     }
 
-    fn to_json(&self) -> Value {
+    /// The age of an object's time, as the AGE column shows it.
+    fn age<T: age::ObjectTime>(t: Option<&T>) -> Self {
+        Cell::Ago { before: String::new(), since: t.map(T::timestamp), after: String::new() }
+    }
+
+    /// The cell as it reads at `now`: an age put into words, anything else as it is.
+    pub fn at(self, now: Timestamp) -> Cell {
         match self {
-            Cell::Text(s) => Value::String(s.clone()),
-            Cell::Int(n) => Value::from(*n),
+            Cell::Ago { before, since, after } => {
+                let age = age::since(since.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time).as_ref(), now);
+                Cell::Text(format!("{before}{age}{after}"))
+            }
+            cell => cell,
+        }
+    }
+
+    /// The cell as a Table's JSON holds it, read at `now`.
+    fn to_json(&self, now: Timestamp) -> Value {
+        match self.clone().at(now) {
+            Cell::Int(n) => Value::from(n),
+            Cell::Text(s) => Value::String(s),
+            Cell::Ago { .. } => unreachable!("at() puts every age into words"),
         }
     }
 }
@@ -314,11 +342,13 @@ impl From<&str> for Cell {
     }
 }
 
+/// A cell's text; an age reads against the clock now.
 impl fmt::Display for Cell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cell::Text(s) => f.write_str(s),
             Cell::Int(n) => write!(f, "{n}"),
+            Cell::Ago { .. } => write!(f, "{}", self.clone().at(Timestamp::now())),
         }
     }
 }
@@ -329,20 +359,25 @@ impl fmt::Display for Cell {
 /// An object that does not read as its kind's struct (the apiserver validates
 /// what it stores, so not expected) shows its name and `<unknown>` elsewhere.
 pub fn cells(info: &ResourceInfo, obj: &Value, now: Timestamp) -> Vec<Cell> {
+    timeless_cells(info, obj).into_iter().map(|cell| cell.at(now)).collect()
+}
+
+/// [`cells`] with the ages kept as [`Cell::Ago`]: the same at any moment.
+fn timeless_cells(info: &ResourceInfo, obj: &Value) -> Vec<Cell> {
     let cells = match info.kind {
-        "Pod" => decode(obj).map(|p| kinds::pod(&p, now)),
-        "ReplicationController" => decode(obj).map(|rc| kinds::replication_controller(&rc, now)),
-        "ReplicaSet" => decode(obj).map(|rs| kinds::replica_set(&rs, now)),
-        "DaemonSet" => decode(obj).map(|ds| kinds::daemon_set(&ds, now)),
-        "Deployment" => decode(obj).map(|d| kinds::deployment(&d, now)),
-        "Job" => decode(obj).map(|j| kinds::job(&j, now)),
-        "CronJob" => decode(obj).map(|cj| kinds::cron_job(&cj, now)),
-        "Service" => decode(obj).map(|s| kinds::service(&s, now)),
-        "Endpoints" => decode(obj).map(|ep| kinds::endpoints(&ep, now)),
-        "Node" => decode(obj).map(|n| kinds::node(&n, now)),
-        "Event" => decode(obj).map(|ev| kinds::event(&ev, now)),
-        "Namespace" => decode(obj).map(|ns| kinds::namespace(&ns, now)),
-        "Lease" => decode(obj).map(|l| kinds::lease(&l, now)),
+        "Pod" => decode(obj).map(|p| kinds::pod(&p)),
+        "ReplicationController" => decode(obj).map(|rc| kinds::replication_controller(&rc)),
+        "ReplicaSet" => decode(obj).map(|rs| kinds::replica_set(&rs)),
+        "DaemonSet" => decode(obj).map(|ds| kinds::daemon_set(&ds)),
+        "Deployment" => decode(obj).map(|d| kinds::deployment(&d)),
+        "Job" => decode(obj).map(|j| kinds::job(&j)),
+        "CronJob" => decode(obj).map(|cj| kinds::cron_job(&cj)),
+        "Service" => decode(obj).map(|s| kinds::service(&s)),
+        "Endpoints" => decode(obj).map(|ep| kinds::endpoints(&ep)),
+        "Node" => decode(obj).map(|n| kinds::node(&n)),
+        "Event" => decode(obj).map(|ev| kinds::event(&ev)),
+        "Namespace" => decode(obj).map(|ns| kinds::namespace(&ns)),
+        "Lease" => decode(obj).map(|l| kinds::lease(&l)),
         _ => return default_cells(obj),
     };
     cells.unwrap_or_else(|_| {
@@ -448,7 +483,7 @@ pub fn table(
 /// One row of a Table: `obj`'s cells, its conditions, and its `object` per `include`.
 fn row(info: &ResourceInfo, obj: &Value, include: IncludeObject, now: Timestamp) -> Value {
     let mut row = Map::new();
-    row.insert("cells".into(), cells(info, obj, now).iter().map(Cell::to_json).collect());
+    row.insert("cells".into(), cells(info, obj, now).iter().map(|cell| cell.to_json(now)).collect());
     if let Some(conditions) = conditions(info, obj) {
         row.insert("conditions".into(), conditions);
     }

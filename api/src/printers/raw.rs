@@ -169,112 +169,222 @@ pub fn table_raw(
     resource_version: &str,
     continue_token: &str,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    // A pod's row is about a tenth of its stored size, with its metadata a third.
-    let stored: usize = objects.iter().map(|(json, _)| json.len()).sum();
-    let mut out = Vec::with_capacity(1024 + stored / 2);
-    out.extend_from_slice(br#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"#);
-    if !resource_version.is_empty() {
-        out.extend_from_slice(br#""resourceVersion":"#);
-        serde_json::to_writer(&mut out, resource_version)?;
-    }
-    if !continue_token.is_empty() {
-        if !resource_version.is_empty() {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#""continue":"#);
-        serde_json::to_writer(&mut out, continue_token)?;
-    }
-    out.extend_from_slice(br#"},"columnDefinitions":"#);
-    serde_json::to_writer(&mut out, &definitions(info))?;
-    out.extend_from_slice(br#","rows":["#);
-    for (i, &(json, rv)) in objects.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let fast = info.kind == "Pod" && include != IncludeObject::Object && pod_row(&mut out, json, rv, include, now);
-        if !fast {
+    if include == IncludeObject::Object {
+        // Each row carries its whole object: nothing to gain from a narrow read.
+        let mut out = head(info, objects.len(), resource_version, continue_token);
+        for (i, &(json, rv)) in objects.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
             let mut obj: Value = serde_json::from_slice(json)?;
             if rv > 0 {
                 crate::meta::set_resource_version(&mut obj, rv);
             }
             serde_json::to_writer(&mut out, &row(info, &obj, include, now))?;
         }
+        out.extend_from_slice(b"]}");
+        return Ok(out);
     }
-    out.extend_from_slice(b"]}");
-    Ok(out)
+    let rows = objects
+        .iter()
+        .map(|&(json, rv)| Ok((PreparedRow::new(info, json)?, rv)))
+        .collect::<Result<Vec<_>, serde_json::Error>>()?;
+    Ok(write_table(info, rows.iter().map(|(row, rv)| (row, *rv)), include, now, resource_version, continue_token))
 }
 
-/// Writes the row of the pod stored as `json` and says so; writes nothing and
-/// says false when the pod does not read as the narrow view (then the general
-/// path decides what its row is).
-fn pod_row(out: &mut Vec<u8>, json: &[u8], rv: i64, include: IncludeObject, now: Timestamp) -> bool {
-    let Ok(view) = serde_json::from_slice::<PodView>(json) else {
-        return false;
-    };
-    let metadata = view.metadata.get().trim();
-    let Ok(meta) = serde_json::from_str::<MetaView>(metadata) else {
-        return false;
-    };
-    // Stored objects carry no resourceVersion; one that does gets the general path's replacement.
-    if meta.resource_version.is_some() && rv > 0 {
-        return false;
-    }
-    let status = view.status.map(PodStatus::from);
-    let phase = status.as_ref().and_then(|s| s.phase.clone());
-    let pod = Pod {
-        metadata: ObjectMeta {
-            name: meta.name,
-            creation_timestamp: meta.creation_timestamp,
-            deletion_timestamp: meta.deletion_timestamp,
-            ..Default::default()
-        },
-        spec: view.spec.map(|s| PodSpec {
-            containers: s.containers.into_iter().map(Container::from).collect(),
-            init_containers: s.init_containers.map(|c| c.into_iter().map(Container::from).collect()),
-            readiness_gates: s.readiness_gates,
-            node_name: s.node_name,
-            ..Default::default()
-        }),
-        status,
-    };
-    let cells = kinds::pod(&pod, now);
-
-    out.extend_from_slice(br#"{"cells":["#);
-    for (i, cell) in cells.iter().enumerate() {
+/// A Table of rows prepared before (a cache of them), each with the
+/// resourceVersion to stamp (0 for none), shown at `now`: the same JSON as
+/// [`table_raw`] of their objects. `include` is None or Metadata (a row
+/// keeps no whole object).
+pub fn write_table<'a>(
+    info: &ResourceInfo,
+    rows: impl ExactSizeIterator<Item = (&'a PreparedRow, i64)>,
+    include: IncludeObject,
+    now: Timestamp,
+    resource_version: &str,
+    continue_token: &str,
+) -> Vec<u8> {
+    let mut out = head(info, rows.len(), resource_version, continue_token);
+    for (i, (row, rv)) in rows.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        match cell {
-            Cell::Text(s) => serde_json::to_writer(&mut *out, s).expect("a string always serializes"),
-            Cell::Int(n) => write!(out, "{n}").expect("writing to a Vec cannot fail"),
+        row.write(&mut out, rv, include, now);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// The Table up to its first row.
+fn head(info: &ResourceInfo, rows: usize, resource_version: &str, continue_token: &str) -> Vec<u8> {
+    // A pod's row with its metadata is about 700 bytes.
+    let mut out = Vec::with_capacity(2048 + rows * 768);
+    out.extend_from_slice(br#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"#);
+    let text = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(out, s).expect("a string always serializes");
+    if !resource_version.is_empty() {
+        out.extend_from_slice(br#""resourceVersion":"#);
+        text(&mut out, resource_version);
+    }
+    if !continue_token.is_empty() {
+        if !resource_version.is_empty() {
+            out.push(b',');
         }
+        out.extend_from_slice(br#""continue":"#);
+        text(&mut out, continue_token);
     }
-    out.push(b']');
-    match phase.as_deref() {
-        Some("Succeeded") => out.extend_from_slice(
-            br#","conditions":[{"type":"Completed","status":"True","reason":"Succeeded","message":"The pod has completed successfully."}]"#,
-        ),
-        Some("Failed") => out.extend_from_slice(
-            br#","conditions":[{"type":"Completed","status":"True","reason":"Failed","message":"The pod failed."}]"#,
-        ),
-        _ => {}
-    }
-    if include == IncludeObject::Metadata {
-        out.extend_from_slice(
-            br#","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
-        );
-        match metadata.strip_prefix('{').filter(|_| rv > 0) {
-            Some(rest) => {
-                write!(out, r#"{{"resourceVersion":"{rv}""#).expect("writing to a Vec cannot fail");
-                if !rest.trim_start().starts_with('}') {
-                    out.push(b',');
-                }
-                out.extend_from_slice(rest.as_bytes());
+    out.extend_from_slice(br#"},"columnDefinitions":"#);
+    serde_json::to_writer(&mut out, &definitions(info)).expect("a JSON value always serializes");
+    out.extend_from_slice(br#","rows":["#);
+    out
+}
+
+/// One object's Table row, computed once and shown at any moment: its cells
+/// with ages kept as times ([`Cell::Ago`]), its conditions, and its metadata
+/// as stored (without a resourceVersion, which is stamped when shown). What
+/// it holds depends only on the stored bytes, so a cache keyed by the
+/// object's resourceVersion can keep it.
+#[derive(Debug, Clone)]
+pub struct PreparedRow {
+    cells: Vec<Cell>,
+    /// The row's `conditions`, as JSON (a finished pod's `Completed`).
+    conditions: Option<&'static str>,
+    /// The metadata object's text, without resourceVersion.
+    metadata: Box<str>,
+    /// A resourceVersion the stored metadata held, shown when none is stamped.
+    stored_version: Option<Box<str>>,
+}
+
+const SUCCEEDED: &str =
+    r#"[{"type":"Completed","status":"True","reason":"Succeeded","message":"The pod has completed successfully."}]"#;
+const FAILED: &str = r#"[{"type":"Completed","status":"True","reason":"Failed","message":"The pod failed."}]"#;
+
+impl PreparedRow {
+    /// The row of `stored` (an object of `info`'s kind, JSON as stored). A
+    /// pod is read through a narrow view (only what its row shows); another
+    /// kind, or a pod that does not read as the view, is decoded whole.
+    pub fn new(info: &ResourceInfo, stored: &[u8]) -> Result<Self, serde_json::Error> {
+        if info.kind == "Pod" {
+            if let Some(row) = Self::pod(stored) {
+                return Ok(row);
             }
-            None => out.extend_from_slice(metadata.as_bytes()),
+        }
+        let obj: Value = serde_json::from_slice(stored)?;
+        let conditions = match super::conditions(info, &obj).as_ref().and_then(|c| c.pointer("/0/reason")) {
+            Some(reason) if reason == "Succeeded" => Some(SUCCEEDED),
+            Some(reason) if reason == "Failed" => Some(FAILED),
+            _ => None,
+        };
+        let mut metadata = match obj.get("metadata") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Default::default(),
+        };
+        let stored_version = match metadata.remove("resourceVersion") {
+            Some(Value::String(rv)) => Some(rv.into_boxed_str()),
+            _ => None,
+        };
+        Ok(PreparedRow {
+            cells: super::timeless_cells(info, &obj),
+            conditions,
+            metadata: serde_json::to_string(&metadata)?.into_boxed_str(),
+            stored_version,
+        })
+    }
+
+    /// A pod's row read through the narrow view, or None when the pod does
+    /// not read as one.
+    fn pod(json: &[u8]) -> Option<Self> {
+        let view = serde_json::from_slice::<PodView>(json).ok()?;
+        let metadata = view.metadata.get().trim();
+        let meta = serde_json::from_str::<MetaView>(metadata).ok()?;
+        // Stored objects carry no resourceVersion; one that does is decoded whole.
+        if meta.resource_version.is_some() {
+            return None;
+        }
+        let status = view.status.map(PodStatus::from);
+        let conditions = match status.as_ref().and_then(|s| s.phase.as_deref()) {
+            Some("Succeeded") => Some(SUCCEEDED),
+            Some("Failed") => Some(FAILED),
+            _ => None,
+        };
+        let pod = Pod {
+            metadata: ObjectMeta {
+                name: meta.name,
+                creation_timestamp: meta.creation_timestamp,
+                deletion_timestamp: meta.deletion_timestamp,
+                ..Default::default()
+            },
+            spec: view.spec.map(|s| PodSpec {
+                containers: s.containers.into_iter().map(Container::from).collect(),
+                init_containers: s.init_containers.map(|c| c.into_iter().map(Container::from).collect()),
+                readiness_gates: s.readiness_gates,
+                node_name: s.node_name,
+                ..Default::default()
+            }),
+            status,
+        };
+        Some(PreparedRow { cells: kinds::pod(&pod), conditions, metadata: metadata.into(), stored_version: None })
+    }
+
+    /// About how many bytes the row holds.
+    pub fn size(&self) -> usize {
+        let cells: usize = self
+            .cells
+            .iter()
+            .map(|c| match c {
+                Cell::Text(s) => s.len(),
+                Cell::Int(_) => 0,
+                Cell::Ago { before, after, .. } => before.len() + after.len() + 16,
+            })
+            .sum();
+        std::mem::size_of::<Self>()
+            + self.cells.len() * std::mem::size_of::<Cell>()
+            + cells
+            + self.metadata.len()
+            + self.stored_version.as_ref().map_or(0, |v| v.len())
+    }
+
+    /// Writes the row as it reads at `now`, with its metadata (when
+    /// `include` is Metadata) stamped with `rv` (when above 0).
+    pub fn write(&self, out: &mut Vec<u8>, rv: i64, include: IncludeObject, now: Timestamp) {
+        out.extend_from_slice(br#"{"cells":["#);
+        for (i, cell) in self.cells.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let text = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(out, s).expect("a string always serializes");
+            match cell {
+                Cell::Text(s) => text(out, s),
+                Cell::Int(n) => write!(out, "{n}").expect("writing to a Vec cannot fail"),
+                Cell::Ago { .. } => match cell.clone().at(now) {
+                    Cell::Text(s) => text(out, &s),
+                    other => unreachable!("at() puts every age into words, not {other:?}"),
+                },
+            }
+        }
+        out.push(b']');
+        if let Some(conditions) = self.conditions {
+            out.extend_from_slice(br#","conditions":"#);
+            out.extend_from_slice(conditions.as_bytes());
+        }
+        if include == IncludeObject::Metadata {
+            out.extend_from_slice(
+                br#","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+            );
+            let stamped =
+                if rv > 0 { Some(rv.to_string()) } else { self.stored_version.as_deref().map(str::to_string) };
+            match (self.metadata.strip_prefix('{'), stamped) {
+                (Some(rest), Some(version)) => {
+                    out.extend_from_slice(br#"{"resourceVersion":"#);
+                    serde_json::to_writer(&mut *out, &version).expect("a string always serializes");
+                    if !rest.trim_start().starts_with('}') {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(rest.as_bytes());
+                }
+                _ => out.extend_from_slice(self.metadata.as_bytes()),
+            }
+            out.push(b'}');
         }
         out.push(b'}');
     }
-    out.push(b'}');
-    true
 }

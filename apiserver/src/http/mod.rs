@@ -22,6 +22,7 @@ pub mod path;
 pub mod protobuf;
 pub mod resources;
 pub mod respond;
+pub mod rows;
 pub mod scale;
 pub mod watch;
 
@@ -38,6 +39,8 @@ pub struct Front {
     pub streaming: Arc<StreamingService>,
     /// `host:port` clients reach the server at, for `/api`'s serverAddressByClientCIDRs.
     pub server_address: String,
+    /// The Table rows made so far, by object and resourceVersion.
+    pub rows: rows::RowCache,
 }
 
 /// The REST front as a router: every path goes to [`resources::handle`].

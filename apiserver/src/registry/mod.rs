@@ -22,7 +22,7 @@ pub mod watch;
 use crate::alloc::{ServiceAllocator, ServiceConfig};
 use crate::kinds::Strategies;
 use crate::patch::{self, managed};
-use crate::store::{KeyValue, Store, StoreError};
+use crate::store::{KeyRevision, KeyValue, Store, StoreError};
 use crate::strategy::{self, Outcome, Strategy};
 use api::{meta, registry, validation, ApiError, FieldError, Reason, ResourceInfo};
 use filter::Filter;
@@ -59,6 +59,17 @@ impl RawObject {
     pub fn decode(&self) -> Result<Value> {
         from_kv(&self.json, self.resource_version)
     }
+}
+
+/// A page of a collection's keys, each with its object's resourceVersion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPage {
+    pub keys: Vec<KeyRevision>,
+    pub resource_version: i64,
+    /// Non-empty when `limit` cut the list short.
+    pub continue_token: String,
+    /// How many objects the rest of the list holds, when `limit` cut it short.
+    pub remaining: Option<i64>,
 }
 
 /// A page of a collection, as stored.
@@ -485,6 +496,53 @@ impl Registry {
             items.push(RawObject { json: kv.value, resource_version: kv.mod_revision });
         }
         Ok(RawList { items, resource_version: revision, continue_token: next, remaining })
+    }
+
+    /// The keys (and resourceVersions) of the page [`Registry::list_raw_at`]
+    /// without selectors would give, read without the objects: for a caller
+    /// that keeps what it made of each object by resourceVersion, and reads
+    /// only the objects that changed ([`Registry::objects_at`]).
+    pub async fn list_keys_at(
+        &self,
+        info: &ResourceInfo,
+        namespace: &str,
+        limit: i64,
+        continue_token: &str,
+        revision: i64,
+    ) -> Result<KeyPage> {
+        let prefix = info.namespace_prefix(namespace);
+        let (mut keys, revision) = self.store.list_keys(&prefix, revision).await.map_err(storage_error)?;
+        if !continue_token.is_empty() {
+            keys.retain(|k| k.key.as_str() > continue_token);
+        }
+        let (mut next, mut remaining) = (String::new(), None);
+        if let Ok(limit) = usize::try_from(limit) {
+            if limit > 0 && keys.len() > limit {
+                remaining = Some((keys.len() - limit) as i64);
+                keys.truncate(limit);
+                next = keys.last().map(|k| k.key.clone()).unwrap_or_default();
+            }
+        }
+        Ok(KeyPage { keys, resource_version: revision, continue_token: next, remaining })
+    }
+
+    /// The stored objects of `keys` as they were at `revision` (read together,
+    /// a few at a time), each with its resourceVersion; Expired when the
+    /// store no longer has that revision, an internal error when one was
+    /// absent then (the keys come from a list at that revision).
+    pub async fn objects_at(&self, keys: &[KeyRevision], revision: i64) -> Result<Vec<RawObject>> {
+        let mut objects = Vec::with_capacity(keys.len());
+        for some in keys.chunks(16) {
+            objects.extend(futures::future::try_join_all(some.iter().map(|k| self.object_at(&k.key, revision))).await?);
+        }
+        Ok(objects)
+    }
+
+    async fn object_at(&self, key: &str, revision: i64) -> Result<RawObject> {
+        match self.store.get_at(key, revision).await.map_err(storage_error)? {
+            Some(kv) => Ok(RawObject { json: kv.value, resource_version: kv.mod_revision }),
+            None => Err(ApiError::internal(format!("{key} was not stored at revision {revision}"))),
+        }
     }
 
     pub async fn update(

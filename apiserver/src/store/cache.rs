@@ -332,6 +332,14 @@ impl Store for CachedWatchStore {
         self.inner.list_at(prefix, revision).await
     }
 
+    async fn list_keys(&self, prefix: &str, revision: i64) -> Result<(Vec<super::KeyRevision>, i64)> {
+        self.inner.list_keys(prefix, revision).await
+    }
+
+    async fn get_at(&self, key: &str, revision: i64) -> Result<Option<super::KeyValue>> {
+        self.inner.get_at(key, revision).await
+    }
+
     async fn update_with_ttl(
         &self,
         key: &str,

@@ -6,7 +6,7 @@
 //! own key prefix, so `run_all` can run every case against one shared store.
 //! `store_conformance_tests!` turns each case into its own `#[tokio::test]`.
 
-use super::{EventKind, KeyValue, Store, StoreError, StoreEvent, WatchStream};
+use super::{EventKind, KeyRevision, KeyValue, Store, StoreError, StoreEvent, WatchStream};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@cases $factory;
             create_and_get,
             list_is_sorted_and_excludes_sibling_prefixes,
+            keys_list_and_reads_at_a_revision_agree_with_the_list,
             update_checks_revision,
             delete_checks_revision_and_returns_last_value,
             revisions_strictly_increase,
@@ -54,6 +55,7 @@ macro_rules! store_conformance_tests {
 pub async fn run_all(store: Arc<dyn Store>) {
     create_and_get(store.clone()).await;
     list_is_sorted_and_excludes_sibling_prefixes(store.clone()).await;
+    keys_list_and_reads_at_a_revision_agree_with_the_list(store.clone()).await;
     update_checks_revision(store.clone()).await;
     delete_checks_revision_and_returns_last_value(store.clone()).await;
     revisions_strictly_increase(store.clone()).await;
@@ -96,6 +98,27 @@ pub async fn list_is_sorted_and_excludes_sibling_prefixes(store: Arc<dyn Store>)
     let (none, revision) = store.list(&format!("{base}/registry/nothing/")).await.expect("empty list");
     assert!(none.is_empty());
     assert_eq!(revision, written, "an empty list still reports the revision");
+}
+
+/// `list_keys` gives `list`'s keys and revisions without the values, and
+/// `get_at` the value each key had at the list's revision.
+pub async fn keys_list_and_reads_at_a_revision_agree_with_the_list(store: Arc<dyn Store>) {
+    let prefix = "/conformance/keys/";
+    for name in ["c", "a", "b"] {
+        store.create(&format!("{prefix}{name}"), name.as_bytes().to_vec()).await.expect("create");
+    }
+    store.create("/conformance/keysx", b"sibling".to_vec()).await.expect("create");
+    let (items, revision) = store.list(prefix).await.expect("list");
+    let (keys, keys_revision) = store.list_keys(prefix, 0).await.expect("keys");
+    assert_eq!(keys_revision, revision);
+    let want: Vec<KeyRevision> = items.iter().cloned().map(KeyRevision::from).collect();
+    assert_eq!(keys, want, "the same keys and revisions, sorted");
+    for kv in &items {
+        let read = store.get_at(&kv.key, revision).await.expect("get_at").expect("present at the list's revision");
+        assert_eq!(read, *kv);
+    }
+    assert_eq!(store.get_at(&format!("{prefix}none"), revision).await.expect("get_at"), None);
+    assert_eq!(store.list_keys(prefix, revision).await.expect("keys at"), (want, revision));
 }
 
 pub async fn update_checks_revision(store: Arc<dyn Store>) {

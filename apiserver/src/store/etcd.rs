@@ -9,7 +9,7 @@
 //! written under a lease that etcd revokes by itself; writes share one lease
 //! for a while, as kube-apiserver's lease manager does.
 
-use super::{ttl_slack, EventKind, KeyValue, Result, Store, StoreError, StoreEvent, WatchStream};
+use super::{ttl_slack, EventKind, KeyRevision, KeyValue, Result, Store, StoreError, StoreEvent, WatchStream};
 use bytes::Bytes;
 use etcd_client::{
     Client, CompactionOptions, Compare, CompareOp, DeleteOptions, GetOptions, KvClient, LeaseClient, PutOptions, Txn,
@@ -33,6 +33,8 @@ const MAX_DECODED_MESSAGE: usize = 512 << 20;
 /// Keys per list page: the first page uses `LIST_PAGE_MAX`; later pages aim at
 /// `LIST_PAGE_BYTES` from the sizes seen so far, so pages of big objects stay small.
 const LIST_PAGE_MAX: i64 = 500;
+/// Keys per page of a keys-only list, whose entries are a few dozen bytes.
+const KEYS_PAGE_MAX: i64 = 10_000;
 const LIST_PAGE_BYTES: usize = 8 << 20;
 /// A list restarts when its revision is compacted mid-way; give up after this many tries.
 const LIST_ATTEMPTS: usize = 5;
@@ -305,24 +307,30 @@ impl EtcdStore {
         end: &[u8],
         revision: i64,
         limit: i64,
+        keys_only: bool,
     ) -> Result<std::result::Result<etcd_client::GetResponse, etcd_client::Error>> {
         let mut kv = self.kv.clone();
-        let options = GetOptions::new().with_range(end.to_vec()).with_limit(limit).with_revision(revision);
+        let mut options = GetOptions::new().with_range(end.to_vec()).with_limit(limit).with_revision(revision);
+        if keys_only {
+            options = options.with_keys_only();
+        }
         self.raw_call("list", kv.get(from, Some(options))).await
     }
 
     /// Reads the whole prefix at one revision (`at`, or the latest when 0),
-    /// or None when that revision was compacted before the last page was read.
-    async fn list_once(&self, prefix: &str, at: i64) -> Result<Option<(Vec<KeyValue>, i64)>> {
+    /// values left empty when `keys_only`, or None when that revision was
+    /// compacted before the last page was read.
+    async fn list_once(&self, prefix: &str, at: i64, keys_only: bool) -> Result<Option<(Vec<KeyValue>, i64)>> {
         let end = prefix_end(prefix.as_bytes());
         // etcd rejects an empty key; "\0" is the smallest key there is.
         let mut from = if prefix.is_empty() { vec![0] } else { prefix.as_bytes().to_vec() };
         let mut items = Vec::new();
         let mut revision = at;
-        let mut limit = LIST_PAGE_MAX;
+        let most = if keys_only { KEYS_PAGE_MAX } else { LIST_PAGE_MAX };
+        let mut limit = most;
         let mut bytes_seen = 0usize;
         loop {
-            let mut page = match self.list_page(from, &end, revision, limit).await? {
+            let mut page = match self.list_page(from, &end, revision, limit, keys_only).await? {
                 Ok(page) => page,
                 Err(error) if revision != 0 && is_compacted(&error) => return Ok(None),
                 Err(error) => return Err(self.map_error("list", error)),
@@ -347,9 +355,24 @@ impl EtcdStore {
                 break;
             }
             let average = (bytes_seen / items.len()).max(1);
-            limit = i64::try_from(LIST_PAGE_BYTES / average).unwrap_or(LIST_PAGE_MAX).clamp(1, LIST_PAGE_MAX);
+            limit = i64::try_from(LIST_PAGE_BYTES / average).unwrap_or(most).clamp(1, most);
         }
         Ok(Some((items, revision)))
+    }
+
+    /// The whole prefix at the latest revision, read again when compaction
+    /// overtakes a list of many pages.
+    async fn list_latest(&self, prefix: &str, keys_only: bool) -> Result<(Vec<KeyValue>, i64)> {
+        for attempt in 1..=LIST_ATTEMPTS {
+            if let Some(listed) = self.list_once(prefix, 0, keys_only).await? {
+                return Ok(listed);
+            }
+            tracing::info!(prefix, attempt, "list revision compacted while paging; listing again");
+        }
+        Err(StoreError::Unavailable(format!(
+            "etcd list of {prefix} at {}: compaction overtook the list {LIST_ATTEMPTS} times",
+            self.endpoints
+        )))
     }
 }
 
@@ -375,21 +398,35 @@ impl Store for EtcdStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64)> {
-        for attempt in 1..=LIST_ATTEMPTS {
-            if let Some(listed) = self.list_once(prefix, 0).await? {
-                return Ok(listed);
-            }
-            tracing::info!(prefix, attempt, "list revision compacted while paging; listing again");
-        }
-        Err(StoreError::Unavailable(format!(
-            "etcd list of {prefix} at {}: compaction overtook the list {LIST_ATTEMPTS} times",
-            self.endpoints
-        )))
+        self.list_latest(prefix, false).await
     }
 
     async fn list_at(&self, prefix: &str, revision: i64) -> Result<(Vec<KeyValue>, i64)> {
         let compacted = || StoreError::Compacted { requested: revision, compacted: revision + 1 };
-        self.list_once(prefix, revision).await?.ok_or_else(compacted)
+        self.list_once(prefix, revision, false).await?.ok_or_else(compacted)
+    }
+
+    async fn list_keys(&self, prefix: &str, revision: i64) -> Result<(Vec<KeyRevision>, i64)> {
+        let listed = if revision > 0 {
+            let compacted = || StoreError::Compacted { requested: revision, compacted: revision + 1 };
+            self.list_once(prefix, revision, true).await?.ok_or_else(compacted)?
+        } else {
+            self.list_latest(prefix, true).await?
+        };
+        let (items, at) = listed;
+        Ok((items.into_iter().map(KeyRevision::from).collect(), at))
+    }
+
+    async fn get_at(&self, key: &str, revision: i64) -> Result<Option<KeyValue>> {
+        let mut kv = self.kv.clone();
+        let options = GetOptions::new().with_revision(revision);
+        match self.raw_call("get", kv.get(key, Some(options))).await? {
+            Ok(mut response) => response.take_kvs().into_iter().next().map(convert_kv).transpose(),
+            Err(error) if is_compacted(&error) => {
+                Err(StoreError::Compacted { requested: revision, compacted: revision + 1 })
+            }
+            Err(error) => Err(self.map_error("get", error)),
+        }
     }
 
     async fn update_with_ttl(

@@ -34,6 +34,19 @@ pub struct KeyValue {
     pub create_revision: i64,
 }
 
+/// A key and the revision of its last write: what a keys-only list gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRevision {
+    pub key: String,
+    pub mod_revision: i64,
+}
+
+impl From<KeyValue> for KeyRevision {
+    fn from(kv: KeyValue) -> Self {
+        KeyRevision { key: kv.key, mod_revision: kv.mod_revision }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     Put,
@@ -133,6 +146,25 @@ pub trait Store: Send + Sync + 'static {
             Ok((items, current))
         } else {
             Err(StoreError::Compacted { requested: revision, compacted: current })
+        }
+    }
+    /// The keys `list` (`revision` 0) or `list_at` gives, each with its
+    /// mod_revision, without the values (etcd's keys-only range): a caller
+    /// holding what it made of each value by key and revision reads only the
+    /// values that changed, with [`Store::get_at`].
+    async fn list_keys(&self, prefix: &str, revision: i64) -> Result<(Vec<KeyRevision>, i64)> {
+        let (items, at) = if revision > 0 { self.list_at(prefix, revision).await? } else { self.list(prefix).await? };
+        Ok((items.into_iter().map(KeyRevision::from).collect(), at))
+    }
+    /// `key` as it was at `revision` (None: absent then); Compacted when the
+    /// store no longer has that revision. A store without history knows
+    /// only the keys unchanged since.
+    async fn get_at(&self, key: &str, revision: i64) -> Result<Option<KeyValue>> {
+        let current = self.get(key).await?;
+        match current {
+            Some(kv) if kv.mod_revision <= revision => Ok(Some(kv)),
+            None if self.current_revision().await? == revision => Ok(None),
+            _ => Err(StoreError::Compacted { requested: revision, compacted: self.current_revision().await? }),
         }
     }
     /// Replaces `key` only if its mod_revision is `expected_revision`. Returns the new revision.
