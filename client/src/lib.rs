@@ -9,6 +9,7 @@ pub mod informer;
 pub mod object;
 pub mod queue;
 pub mod streaming;
+mod transport;
 mod typed;
 pub mod watcher;
 
@@ -30,7 +31,7 @@ pub use proto::status::{error_from_status_object, from_status, to_status};
 /// A connection to one apiserver. Cheap to clone: clones share the connection.
 #[derive(Clone)]
 pub struct Client {
-    inner: ApiClient<Channel>,
+    inner: ApiClient<transport::Transport>,
     channel: Channel,
     server: String,
 }
@@ -77,7 +78,11 @@ impl Client {
     /// Fails as kubectl does when nothing listens there.
     pub async fn connect(server: &str) -> Result<Self, ApiError> {
         let (endpoint, url) = endpoint(server)?;
-        let channel = endpoint.connect_timeout(Duration::from_secs(5)).connect().await.map_err(|_| refused(&url))?;
+        let channel = endpoint
+            .connect_timeout(Duration::from_secs(5))
+            .connect_with_connector(transport::Connector)
+            .await
+            .map_err(|_| refused(&url))?;
         Ok(Self::from_channel(channel, url))
     }
 
@@ -85,13 +90,14 @@ impl Client {
     /// start before the apiserver).
     pub fn connect_lazy(server: &str) -> Result<Self, ApiError> {
         let (endpoint, url) = endpoint(server)?;
-        Ok(Self::from_channel(endpoint.connect_lazy(), url))
+        Ok(Self::from_channel(endpoint.connect_with_connector_lazy(transport::Connector), url))
     }
 
     /// A client over an existing channel (tests use in-memory transports).
     pub fn from_channel(channel: Channel, server: String) -> Self {
-        let inner =
-            ApiClient::new(channel.clone()).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20);
+        let inner = ApiClient::new(transport::Transport(channel.clone()))
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20);
         Self { inner, channel, server }
     }
 
@@ -420,7 +426,6 @@ fn endpoint(server: &str) -> Result<(Endpoint, String), ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid server address {server:?}: {e}")))?
         .user_agent(user_agent())
         .map_err(|e| ApiError::internal(format!("invalid user agent: {e}")))?
-        .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW);
     Ok((endpoint, url))
