@@ -54,8 +54,14 @@ impl Http {
     }
 
     async fn send(&self, method: Method, path: &str, accept: &str, body: Option<Vec<u8>>) -> Result<Response, String> {
-        let mut req =
-            Request::builder().method(method.clone()).uri(format!("{}{path}", self.base)).header("accept", accept);
+        // A User-Agent, as kubectl and client-go always send: the apiserver
+        // names a write's field manager after it and records managedFields,
+        // as it does for the gRPC client's writes.
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{path}", self.base))
+            .header("accept", accept)
+            .header("user-agent", concat!("bench/", env!("CARGO_PKG_VERSION")));
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
