@@ -101,12 +101,14 @@ macro_rules! res {
 /// (core group first, then the named groups alphabetically).
 pub static RESOURCES: &[ResourceInfo] = &[
     res!("", "v1", "Binding", "bindings", "binding", [], true, false, &[]),
+    res!("", "v1", "ConfigMap", "configmaps", "configmap", ["cm"], true, false, &[]),
     res!("", "v1", "Endpoints", "endpoints", "endpoints", ["ep"], true, false, &[]),
     res!("", "v1", "Event", "events", "event", ["ev"], true, false, &[]),
     res!("", "v1", "Namespace", "namespaces", "namespace", ["ns"], false, true, &[]),
     res!("", "v1", "Node", "nodes", "node", ["no"], false, true, &[]),
     res!("", "v1", "Pod", "pods", "pod", ["po"], true, true, ALL),
     res!("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", ["rc"], true, true, ALL),
+    res!("", "v1", "Secret", "secrets", "secret", [], true, false, &[]),
     res!("", "v1", "Service", "services", "service", ["svc"], true, true, ALL),
     res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", ["ds"], true, true, ALL),
     res!("apps", "v1", "Deployment", "deployments", "deployment", ["deploy"], true, true, ALL),

@@ -34,6 +34,10 @@ macro_rules! with_kind_type {
                 type $t = core::Binding;
                 $body
             }
+            "ConfigMap" => {
+                type $t = core::ConfigMap;
+                $body
+            }
             "Endpoints" => {
                 type $t = core::Endpoints;
                 $body
@@ -56,6 +60,10 @@ macro_rules! with_kind_type {
             }
             "ReplicationController" => {
                 type $t = core::ReplicationController;
+                $body
+            }
+            "Secret" => {
+                type $t = core::Secret;
                 $body
             }
             "Service" => {

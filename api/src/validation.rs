@@ -11,6 +11,7 @@
 //! (a typed struct would have dropped or converted it), and the apiserver's
 //! create path decodes nothing twice.
 
+mod config;
 pub mod cron;
 mod defaults;
 mod json;
@@ -25,6 +26,7 @@ use crate::selector::LabelSelector;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+pub use config::{config_key, merge_string_data, MAX_SIZE as MAX_CONFIG_SIZE};
 pub use defaults::pull_policy;
 pub use json::parse as parse_json;
 
@@ -235,6 +237,8 @@ pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Result
             }
         }
         "CronJob" => validate_cron_job(&mut e, meta, spec, old_spec),
+        "ConfigMap" => config::validate_config_map(&mut e, obj, old),
+        "Secret" => config::validate_secret(&mut e, obj, old),
         "Service" => {
             validate_service(&mut e, spec);
             if let Some(old_spec) = old_spec {

@@ -141,12 +141,14 @@ macro_rules! typed_objects {
 }
 
 typed_objects!(
+    k8s_openapi::api::core::v1::ConfigMap,
     k8s_openapi::api::core::v1::Endpoints,
     k8s_openapi::api::core::v1::Event,
     k8s_openapi::api::core::v1::Namespace,
     k8s_openapi::api::core::v1::Node,
     k8s_openapi::api::core::v1::Pod,
     k8s_openapi::api::core::v1::ReplicationController,
+    k8s_openapi::api::core::v1::Secret,
     k8s_openapi::api::core::v1::Service,
     k8s_openapi::api::apps::v1::DaemonSet,
     k8s_openapi::api::apps::v1::Deployment,
@@ -181,5 +183,7 @@ mod tests {
         assert_eq!(Pod::info().plural, "pods");
         assert_eq!(k8s_openapi::api::apps::v1::Deployment::info().group_resource(), "deployments.apps");
         assert_eq!(k8s_openapi::api::coordination::v1::Lease::info().plural, "leases");
+        assert_eq!(k8s_openapi::api::core::v1::ConfigMap::info().short_names, ["cm"]);
+        assert_eq!(k8s_openapi::api::core::v1::Secret::info().plural, "secrets");
     }
 }

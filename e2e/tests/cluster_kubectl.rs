@@ -67,7 +67,14 @@ scenarios!(
     deployment_rollout_and_undo,
     proxy,
     nodes_proxy,
+    chapter7_configmaps_and_secrets,
 );
+
+/// The base64 of bytes, as a Secret's `data` holds them in JSON.
+fn base64(bytes: &[u8]) -> String {
+    let v = serde_json::to_value(api::k8s_openapi::ByteString(bytes.to_vec())).expect("bytes encode");
+    v.as_str().expect("bytes encode as a string").to_string()
+}
 
 fn book_path(path: &str) -> String {
     book(path).to_string_lossy().into_owned()
@@ -704,4 +711,132 @@ fn nodes_proxy(k: Kubectl) {
     assert!(status.ends_with("200 OK"), "{status}\n{body}");
     let list: serde_json::Value = serde_json::from_str(&body).expect("the kubelet's pods as JSON");
     assert!(list["items"].as_array().expect("items").iter().any(|p| is_ours(&p)), "{list}");
+}
+
+/// Chapter 7's ConfigMaps and Secrets made with kubectl's own generators
+/// (which build the objects client-side; current kubectls send them as
+/// protobuf) and from the book's manifest, then listed, read and described.
+fn chapter7_configmaps_and_secrets(k: Kubectl) {
+    let live = k.live("ch7");
+    let out = live.kubectl(&["create", "configmap", "fortune-config", "--from-literal=sleep-interval=25"]).clean();
+    assert_eq!(out.stdout.trim(), "configmap/fortune-config created");
+    let conf = book_path("Chapter07/configmap-files/my-nginx-config.conf");
+    let interval = book_path("Chapter07/configmap-files/sleep-interval");
+    let out = live
+        .kubectl(&[
+            "create",
+            "configmap",
+            "my-config",
+            &format!("--from-file={conf}"),
+            &format!("--from-file=bar={interval}"),
+            "--from-literal=one=two",
+        ])
+        .clean();
+    assert_eq!(out.stdout.trim(), "configmap/my-config created");
+    let out = live
+        .kubectl(&[
+            "create",
+            "configmap",
+            "from-dir",
+            &format!("--from-file={}", book_path("Chapter07/configmap-files")),
+        ])
+        .clean();
+    assert_eq!(out.stdout.trim(), "configmap/from-dir created");
+
+    let out = live.kubectl(&["get", "cm"]).clean();
+    assert_eq!(out.rows()[0], ["NAME", "DATA", "AGE"], "{}", out.stdout);
+    assert_eq!(row(&out, "fortune-config")[1], "1");
+    assert_eq!(row(&out, "my-config")[1], "3");
+    assert_eq!(row(&out, "from-dir")[1], "2");
+    let out = live.kubectl(&["get", "configmap", "fortune-config", "-o", "yaml"]).clean();
+    for part in ["apiVersion: v1", "kind: ConfigMap", "  sleep-interval: \"25\"", "  name: fortune-config"] {
+        assert!(out.stdout.contains(part), "-o yaml lacks {part:?}:\n{}", out.stdout);
+    }
+    let out = live.kubectl(&["get", "cm", "from-dir", "-o", "jsonpath={.data.sleep-interval}"]).clean();
+    assert_eq!(out.stdout, "25\n");
+    let out = live.kubectl(&["describe", "cm", "my-config"]).clean();
+    for part in
+        ["Name:", "my-config", "Data\n====\n", "bar:\n----\n25\n", "one:\n----\ntwo\n", "my-nginx-config.conf:\n----\n"]
+    {
+        assert!(out.stdout.contains(part), "describe lacks {part:?}:\n{}", out.stdout);
+    }
+    let out = live.kubectl(&["patch", "cm", "fortune-config", "-p", r#"{"data":{"sleep-interval":"10"}}"#]).clean();
+    assert!(out.stdout.contains("configmap/fortune-config patched"), "{}", out.stdout);
+    let out = live.kubectl(&["get", "cm", "fortune-config", "-o", "jsonpath={.data.sleep-interval}"]).clean();
+    assert_eq!(out.stdout, "10");
+    let out = live.kubectl(&["delete", "configmap", "fortune-config"]).clean();
+    assert!(out.stdout.contains(r#"configmap "fortune-config" deleted"#), "{}", out.stdout);
+    let out = live.kubectl(&["create", "-f", &book_path("Chapter07/fortune-config.yaml")]).clean();
+    assert_eq!(out.stdout.trim(), "configmap/fortune-config created");
+    let out = live.kubectl(&["create", "configmap", "bad", "--from-literal=a=1"]).clean();
+    assert_eq!(out.stdout.trim(), "configmap/bad created");
+    let out = live.kubectl(&["patch", "cm", "bad", "-p", r#"{"data":{"no spaces":"x"}}"#]).fails();
+    assert!(out.stderr.contains("data[no spaces]: Invalid value: \"no spaces\": a valid config key"), "{}", out.stderr);
+
+    // Secrets: generic from the book's files, TLS from its key pair, and a registry login.
+    let https = |f: &str| book_path(&format!("Chapter07/fortune-https/{f}"));
+    let out = live
+        .kubectl(&[
+            "create",
+            "secret",
+            "generic",
+            "fortune-https",
+            &format!("--from-file={}", https("https.key")),
+            &format!("--from-file={}", https("https.cert")),
+            &format!("--from-file={}", https("foo")),
+        ])
+        .clean();
+    assert_eq!(out.stdout.trim(), "secret/fortune-https created");
+    let out = live
+        .kubectl(&[
+            "create",
+            "secret",
+            "tls",
+            "fortune-tls",
+            &format!("--cert={}", https("https.cert")),
+            &format!("--key={}", https("https.key")),
+        ])
+        .clean();
+    assert_eq!(out.stdout.trim(), "secret/fortune-tls created");
+    let out = live
+        .kubectl(&[
+            "create",
+            "secret",
+            "docker-registry",
+            "mydockerhubsecret",
+            "--docker-username=myusername",
+            "--docker-password=mypassword",
+            "--docker-email=my.email@provider.com",
+        ])
+        .clean();
+    assert_eq!(out.stdout.trim(), "secret/mydockerhubsecret created");
+
+    let out = live.kubectl(&["get", "secrets"]).clean();
+    assert_eq!(out.rows()[0], ["NAME", "TYPE", "DATA", "AGE"], "{}", out.stdout);
+    assert_eq!(row(&out, "fortune-https")[1..3], ["Opaque", "3"]);
+    assert_eq!(row(&out, "fortune-tls")[1..3], ["kubernetes.io/tls", "2"]);
+    assert_eq!(row(&out, "mydockerhubsecret")[1..3], ["kubernetes.io/dockerconfigjson", "1"]);
+    let out = live.kubectl(&["get", "secret", "fortune-https", "-o", "jsonpath={.data.foo}"]).clean();
+    assert_eq!(out.stdout, base64(b"bar\n"));
+    let cert = std::fs::read(https("https.cert")).expect("the book's certificate");
+    let out = live.kubectl(&["get", "secret", "fortune-tls", "-o", "jsonpath={.data.tls\\.crt}"]).clean();
+    assert_eq!(out.stdout, base64(&cert));
+    let out = live.kubectl(&["get", "secret", "fortune-https", "-o", "yaml"]).clean();
+    assert!(out.stdout.contains(&format!("  foo: {}", base64(b"bar\n"))), "{}", out.stdout);
+    assert!(out.stdout.contains("type: Opaque"), "{}", out.stdout);
+
+    let out = live.kubectl(&["describe", "secret", "fortune-https"]).clean();
+    for part in ["Name:", "fortune-https", "Type:  Opaque", "Data\n====\n", "foo:", "4 bytes", "https.key:"] {
+        assert!(out.stdout.contains(part), "describe lacks {part:?}:\n{}", out.stdout);
+    }
+    assert!(!out.stdout.contains("bar"), "describe shows sizes, never values:\n{}", out.stdout);
+
+    // A TLS secret without its key is refused with kube-apiserver's message.
+    let manifest =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: half\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: x\n";
+    let out = live.kubectl_stdin(&["create", "-f", "-"], manifest).fails();
+    assert!(out.stderr.contains(r#"Secret "half" is invalid: data[tls.key]: Required value"#), "{}", out.stderr);
+
+    let out = live.kubectl(&["delete", "secret", "fortune-https", "fortune-tls", "mydockerhubsecret"]).clean();
+    assert!(out.stdout.contains(r#"secret "fortune-tls" deleted"#), "{}", out.stdout);
 }

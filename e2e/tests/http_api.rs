@@ -453,6 +453,70 @@ async fn invalid_objects_are_422_with_a_cause_per_field() {
     soft_eq!(diffs, api.pod_names().await, Vec::<String>::new(), "nothing invalid is stored");
 }
 
+/// Secrets and ConfigMaps (kube-apiserver's `pkg/registry/core/secret`,
+/// `configmap` and `ValidateSecret`/`ValidateConfigMap`): `stringData` is
+/// merged into the base64 `data` and never stored, `immutable` freezes the
+/// contents, and data keys must be config keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_merge_string_data_and_refuse_changes_once_immutable() {
+    const SECRETS: &str = "/api/v1/namespaces/default/secrets";
+    const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
+    let server = Server::start();
+    let api = Api::new(&server);
+    let mut diffs = Diffs::default();
+
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "immutable": true,
+                        "data": {"user": "YWRtaW4="}, "stringData": {"pass": "s3cret", "user": "root"}});
+    let created = api.create(SECRETS, &secret).await;
+    soft_eq!(diffs, created["data"], json!({"pass": "czNjcmV0", "user": "cm9vdA=="}), "stringData wins, as base64");
+    soft_eq!(diffs, created["type"], "Opaque");
+    soft!(diffs, created.get("stringData").is_none(), "stringData is not returned: {created}");
+    let got = api.get(&format!("{SECRETS}/creds")).await.expect(200);
+    soft_eq!(diffs, got["data"], created["data"]);
+    soft!(diffs, got.get("stringData").is_none(), "stringData is not stored: {got}");
+
+    let change = json!({"stringData": {"pass": "other"}});
+    let s = api.patch(&format!("{SECRETS}/creds"), MERGE, &change).await.failure(&mut diffs, 422, "Invalid");
+    soft_eq!(
+        diffs,
+        s["message"],
+        "Secret \"creds\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+    );
+    soft_eq!(diffs, causes(&s), [("FieldValueForbidden".to_string(), "data".to_string())]);
+    let labels = json!({"metadata": {"labels": {"team": "a"}}});
+    api.patch(&format!("{SECRETS}/creds"), MERGE, &labels).await.expect(200);
+
+    let tls = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "web"}, "type": "kubernetes.io/tls",
+                     "stringData": {"tls.crt": "CERT"}});
+    let s = api.post(SECRETS, &tls).await.failure(&mut diffs, 422, "Invalid");
+    soft_eq!(diffs, s["message"], "Secret \"web\" is invalid: data[tls.key]: Required value");
+
+    let bad_key = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
+                         "data": {"sleep interval": "25"}});
+    let s = api.post(CONFIGMAPS, &bad_key).await.failure(&mut diffs, 422, "Invalid");
+    soft!(
+        diffs,
+        s["message"].as_str().unwrap_or("").starts_with(
+            "ConfigMap \"cfg\" is invalid: data[sleep interval]: Invalid value: \"sleep interval\": a valid config key \
+             must consist of alphanumeric characters, '-', '_' or '.'"
+        ),
+        "{s}"
+    );
+    soft_eq!(diffs, causes(&s), [("FieldValueInvalid".to_string(), "data[sleep interval]".to_string())]);
+
+    let big = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "big"},
+                     "stringData": {"a": "x".repeat(1024 * 1024 + 1)}});
+    let s = api.post(SECRETS, &big).await.failure(&mut diffs, 422, "Invalid");
+    soft_eq!(diffs, s["message"], "Secret \"big\" is invalid: data: Too long: may not be more than 1048576 bytes");
+
+    let table = api.get_as(SECRETS, TABLE).await.expect(200);
+    let columns: Vec<&str> =
+        table["columnDefinitions"].as_array().map_or(vec![], |c| c.iter().filter_map(|c| c["name"].as_str()).collect());
+    soft_eq!(diffs, columns, ["Name", "Type", "Data", "Age"]);
+    let cells = table["rows"][0]["cells"].as_array().map(|c| c.iter().take(3).cloned().collect::<Vec<_>>());
+    soft_eq!(diffs, cells, Some(vec![json!("creds"), json!("Opaque"), json!(2)]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_types_methods_and_sizes_are_checked() {
     let server = Server::start();

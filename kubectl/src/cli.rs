@@ -373,6 +373,105 @@ pub enum CreateCommand {
     /// Create a cron job with the specified name
     #[command(alias = "cj")]
     Cronjob(CreateCronJobArgs),
+    /// Create a config map from a local file, directory or literal value
+    #[command(alias = "cm")]
+    Configmap(CreateConfigMapArgs),
+    /// Create a secret using a specified subcommand
+    Secret {
+        #[command(subcommand)]
+        what: CreateSecretCommand,
+    },
+}
+
+/// Where a ConfigMap's or generic Secret's entries come from.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DataSourceArgs {
+    /// A file, or a directory whose files are each an entry, as [KEY=]PATH (the key defaults to the file name)
+    #[arg(long, value_delimiter = ',')]
+    pub from_file: Vec<String>,
+    /// A key and literal value to insert (i.e. mykey=somevalue)
+    #[arg(long)]
+    pub from_literal: Vec<String>,
+    /// A file of KEY=VALUE lines to read the entries from
+    #[arg(long, value_delimiter = ',')]
+    pub from_env_file: Vec<String>,
+}
+
+/// The flags every `create configmap|secret` takes besides its sources.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateOutputArgs {
+    /// none, client or server (bare --dry-run means client)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "client", default_value = "none")]
+    pub dry_run: String,
+    /// Output format: yaml, json or name
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateConfigMapArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub sources: DataSourceArgs,
+    #[command(flatten)]
+    pub out: CreateOutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateSecretCommand {
+    /// Create a secret from a local file, directory, or literal value
+    Generic(CreateSecretGenericArgs),
+    /// Create a TLS secret from a certificate and key file
+    Tls(CreateSecretTlsArgs),
+    /// Create a secret for use with a Docker registry
+    DockerRegistry(CreateSecretDockerArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateSecretGenericArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub sources: DataSourceArgs,
+    /// The type of secret to create
+    #[arg(long = "type")]
+    pub type_: Option<String>,
+    #[command(flatten)]
+    pub out: CreateOutputArgs,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateSecretTlsArgs {
+    pub name: String,
+    /// Path to the PEM encoded public key certificate
+    #[arg(long)]
+    pub cert: Option<String>,
+    /// Path to the private key associated with the certificate
+    #[arg(long)]
+    pub key: Option<String>,
+    #[command(flatten)]
+    pub out: CreateOutputArgs,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateSecretDockerArgs {
+    pub name: String,
+    /// Server location for the Docker registry
+    #[arg(long, default_value = "https://index.docker.io/v1/")]
+    pub docker_server: String,
+    /// Username for Docker registry authentication
+    #[arg(long)]
+    pub docker_username: Option<String>,
+    /// Password for Docker registry authentication
+    #[arg(long)]
+    pub docker_password: Option<String>,
+    /// Email for the Docker registry
+    #[arg(long)]
+    pub docker_email: Option<String>,
+    /// A docker config file (such as ~/.docker/config.json) as [KEY=]PATH
+    #[arg(long, value_delimiter = ',')]
+    pub from_file: Vec<String>,
+    #[command(flatten)]
+    pub out: CreateOutputArgs,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -9,8 +9,8 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerStateTerminated, ContainerStatus, Endpoints, Event, Namespace, Node, Pod, PodTemplateSpec,
-    ReplicationController, Service,
+    ConfigMap, Container, ContainerStateTerminated, ContainerStatus, Endpoints, Event, Namespace, Node, Pod,
+    PodTemplateSpec, ReplicationController, Secret, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
@@ -577,4 +577,20 @@ pub(super) fn event(ev: &Event) -> Vec<Cell> {
 pub(super) fn lease(l: &Lease) -> Vec<Cell> {
     let holder = l.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default();
     vec![name_of(&l.metadata), Cell::Text(holder), age_of(&l.metadata)]
+}
+
+/// The DATA column counts the entries of both maps.
+pub(super) fn config_map(cm: &ConfigMap) -> Vec<Cell> {
+    let count = cm.data.as_ref().map_or(0, BTreeMap::len) + cm.binary_data.as_ref().map_or(0, BTreeMap::len);
+    vec![name_of(&cm.metadata), Cell::Int(count as i64), age_of(&cm.metadata)]
+}
+
+pub(super) fn secret(s: &Secret) -> Vec<Cell> {
+    let count = s.data.as_ref().map_or(0, BTreeMap::len);
+    vec![
+        name_of(&s.metadata),
+        Cell::Text(s.type_.clone().unwrap_or_default()),
+        Cell::Int(count as i64),
+        age_of(&s.metadata),
+    ]
 }

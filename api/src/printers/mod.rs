@@ -28,8 +28,8 @@ use k8s_openapi::api::apps::v1::{ReplicaSetSpec, ReplicaSetStatus};
 use k8s_openapi::api::batch::v1::{CronJobSpec, CronJobStatus, JobSpec, JobStatus};
 use k8s_openapi::api::coordination::v1::LeaseSpec;
 use k8s_openapi::api::core::v1::{
-    Endpoints, Event, NodeStatus, NodeSystemInfo, ObjectReference, PodSpec, PodStatus, ReplicationControllerSpec,
-    ReplicationControllerStatus, ServiceSpec,
+    ConfigMap, Endpoints, Event, NodeStatus, NodeSystemInfo, ObjectReference, PodSpec, PodStatus,
+    ReplicationControllerSpec, ReplicationControllerStatus, Secret, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Map, Value};
@@ -259,6 +259,11 @@ static EVENT: &[Column] = &[
 
 static NAMESPACE: &[Column] = &[NAME, text("Status", Doc::Text("The status of the namespace")), AGE];
 
+// A count, though the column says string: kube-apiserver's printer defines it so.
+static CONFIG_MAP: &[Column] = &[NAME, text("Data", doc!(ConfigMap, "data")), AGE];
+
+static SECRET: &[Column] = &[NAME, text("Type", doc!(Secret, "type")), text("Data", doc!(Secret, "data")), AGE];
+
 static LEASE: &[Column] = &[NAME, text("Holder", doc!(LeaseSpec, "holderIdentity")), AGE];
 
 /// What kube-apiserver's default table convertor shows of a kind without a
@@ -285,6 +290,8 @@ pub fn columns(info: &ResourceInfo) -> Option<&'static [Column]> {
         "Event" => EVENT,
         "Namespace" => NAMESPACE,
         "Lease" => LEASE,
+        "ConfigMap" => CONFIG_MAP,
+        "Secret" => SECRET,
         _ => return None,
     })
 }
@@ -378,6 +385,8 @@ fn timeless_cells(info: &ResourceInfo, obj: &Value) -> Vec<Cell> {
         "Event" => decode(obj).map(|ev| kinds::event(&ev)),
         "Namespace" => decode(obj).map(|ns| kinds::namespace(&ns)),
         "Lease" => decode(obj).map(|l| kinds::lease(&l)),
+        "ConfigMap" => decode(obj).map(|cm| kinds::config_map(&cm)),
+        "Secret" => decode(obj).map(|s| kinds::secret(&s)),
         _ => return default_cells(obj),
     };
     cells.unwrap_or_else(|_| {

@@ -389,6 +389,27 @@ fn lease_columns_and_row() {
 }
 
 #[test]
+fn config_map_columns_and_row_count_both_maps() {
+    assert_eq!(defs("cm"), expect(&[("Name", "string", 0), ("Data", "string", 0), ("Age", "string", 0)]));
+    let cm = json!({"metadata": {"name": "fortune-config", "namespace": "default", "creationTimestamp": CREATED},
+                    "data": {"sleep-interval": "25", "my-nginx-config.conf": "server {}"}, "binaryData": {"b": "AA=="}});
+    assert_eq!(row("configmaps", cm), json!(["fortune-config", 3, "35s"]));
+    let empty = json!({"metadata": {"name": "e", "creationTimestamp": CREATED}});
+    assert_eq!(row("cm", empty), json!(["e", 0, "35s"]));
+}
+
+#[test]
+fn secret_columns_and_row() {
+    assert_eq!(
+        defs("secrets"),
+        expect(&[("Name", "string", 0), ("Type", "string", 0), ("Data", "string", 0), ("Age", "string", 0)])
+    );
+    let tls = json!({"metadata": {"name": "fortune-https", "creationTimestamp": CREATED}, "type": "kubernetes.io/tls",
+                     "data": {"tls.crt": "Yw==", "tls.key": "aw=="}});
+    assert_eq!(row("secret", tls), json!(["fortune-https", "kubernetes.io/tls", 2, "35s"]));
+}
+
+#[test]
 fn binding_gets_the_default_name_and_created_at() {
     assert_eq!(defs("bindings"), expect(&[("Name", "string", 0), ("Created At", "date", 0)]));
     let binding = json!({"metadata": {"name": "kubia", "creationTimestamp": CREATED}, "target": {"name": "m02"}});

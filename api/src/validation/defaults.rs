@@ -67,6 +67,8 @@ pub fn apply(kind: &str, obj: &mut Value) -> Result<()> {
         "CronJob" => cron_job(root),
         "Service" => service(root),
         "Namespace" => namespace(root),
+        // SetDefaults_Secret.
+        "Secret" => default_str(root, "type", "Opaque"),
         "Endpoints" => {
             for subset in items_mut(root, "subsets") {
                 for port in items_mut(subset, "ports") {

@@ -12,6 +12,7 @@ pub mod generic;
 pub mod namespace;
 pub mod node;
 pub mod pod;
+pub mod secret;
 pub mod service;
 
 use crate::alloc::ServiceAllocator;
@@ -36,12 +37,13 @@ impl Strategies {
             .iter()
             .map(|info| ((info.group, info.plural), Arc::new(generic::GenericStrategy::new(info)) as Arc<dyn Strategy>))
             .collect();
-        let own: [Arc<dyn Strategy>; 6] = [
+        let own: [Arc<dyn Strategy>; 7] = [
             Arc::new(binding::BindingStrategy),
             Arc::new(event::EventStrategy::new(event_ttl)),
             Arc::new(namespace::NamespaceStrategy),
             Arc::new(node::NodeStrategy),
             Arc::new(pod::PodStrategy),
+            Arc::new(secret::SecretStrategy),
             Arc::new(service::ServiceStrategy::new(services)),
         ];
         for strategy in own {

@@ -48,12 +48,14 @@ fn add<T: Resource + JsonSchema>(generator: &mut SchemaGenerator) -> KindDef {
 /// checks that none is missing).
 const KINDS: &[AddKind] = &[
     add::<core::Binding>,
+    add::<core::ConfigMap>,
     add::<core::Endpoints>,
     add::<core::Event>,
     add::<core::Namespace>,
     add::<core::Node>,
     add::<core::Pod>,
     add::<core::ReplicationController>,
+    add::<core::Secret>,
     add::<core::Service>,
     add::<apps::DaemonSet>,
     add::<apps::Deployment>,

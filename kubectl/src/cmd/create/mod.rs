@@ -1,6 +1,7 @@
-//! `kubectl create -f` and its subcommands: `create namespace|deployment|job|cronjob`,
+//! `kubectl create -f` and its subcommands: `create namespace|deployment|job|cronjob|configmap|secret`,
 //! one module each.
 
+pub mod config;
 pub mod cronjob;
 pub mod deployment;
 pub mod job;
@@ -18,6 +19,8 @@ pub async fn run(ctx: &mut Ctx, a: CreateArgs) -> Result<()> {
         Some(CreateCommand::Deployment(d)) => return deployment::run(ctx, d).await,
         Some(CreateCommand::Job(j)) => return job::run(ctx, j).await,
         Some(CreateCommand::Cronjob(c)) => return cronjob::run(ctx, c).await,
+        Some(CreateCommand::Configmap(c)) => return config::run_config_map(ctx, c).await,
+        Some(CreateCommand::Secret { what }) => return config::run_secret(ctx, what).await,
         None => {}
     }
     if a.files.filename.is_empty() {

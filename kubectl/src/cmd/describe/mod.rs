@@ -5,6 +5,7 @@
 //! kind's `k8s-openapi` struct (decoded in [`describe`]); [`generic`] walks the
 //! JSON of every other kind; [`writer`] holds what they share.
 
+pub mod config;
 pub mod deployment;
 pub mod generic;
 pub mod namespace;
@@ -60,6 +61,15 @@ pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp)
         "Job" => decode(obj).ok().map(|j| workloads::job(&mut w, &j)),
         "CronJob" => decode(obj).ok().map(|cj| workloads::cronjob(&mut w, &cj)),
         "Service" => decode(obj).ok().map(|svc| service::service(&mut w, &svc, rel.endpoints.as_ref())),
+        "ConfigMap" => decode(obj).ok().map(|cm| config::config_map(&mut w, &cm)),
+        // kubectl shows a Secret's events never.
+        "Secret" => {
+            if let Ok(s) = decode(obj) {
+                config::secret(&mut w, &s);
+                return w.finish();
+            }
+            None
+        }
         "Namespace" => {
             if let Ok(ns) = decode(obj) {
                 namespace::namespace(&mut w, &ns);
