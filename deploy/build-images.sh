@@ -9,6 +9,11 @@
 #   kubelab/pause     the pod sandbox
 #   busybox           Debian's static busybox, a link per applet
 #   luksa/kubia, luksa/kubia-unhealthy, luksa/batch-job, luksa/ssd-monitor   the book's samples
+#   luksa/fortune     Debian's fortune-mod on busybox, writing a fortune every 10 s
+#   nginx:alpine, nginx   Debian's nginx on busybox, configured as the Docker Hub image
+#
+# The Debian packages the last two unpack are downloaded once (apt-get download)
+# into target/images/debs and reused from there.
 #
 # The binaries stay dynamically linked: a static (crt-static) build needs its own
 # --target and so a second full build of every dependency, which two cores pay
@@ -125,3 +130,66 @@ context batch-job
 build luksa/batch-job:latest batch-job
 context ssd-monitor
 build luksa/ssd-monitor:latest ssd-monitor
+
+# The .deb files of the given packages, downloaded into $debs once.
+debs=$out/debs
+deb_files() {
+  mkdir -p "$debs"
+  local pkg files
+  for pkg in "$@"; do
+    files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
+    if [ -z "$files" ]; then
+      (cd "$debs" && apt-get download -q "$pkg" >/dev/null 2>&1) || {
+        echo "cannot download the Debian package $pkg (needed for the fortune and nginx images)" >&2
+        exit 1
+      }
+      files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
+    fi
+    echo "$files"
+  done
+}
+
+# Unpacks the given packages into ROOTFS and adds the libraries its ELF files
+# (under the given directories) link, from the package or from this machine.
+unpack() {
+  local rootfs=$1 dirs=$2 deb lib
+  shift 2
+  for deb in $(deb_files "$@"); do
+    dpkg-deb -x "$deb" "$rootfs"
+  done
+  rm -rf "$rootfs/usr/share/doc" "$rootfs/usr/share/man" "$rootfs/usr/share/lintian" "$rootfs/usr/share/menu"
+  for lib in $(for f in $(cd "$rootfs" && find $dirs -type f); do
+    LD_LIBRARY_PATH="$rootfs/usr/lib/x86_64-linux-gnu" ldd "$rootfs/$f" 2>/dev/null || true
+  done | awk '$1 ~ /^\// { print $1 } $2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u); do
+    case "$lib" in "$rootfs"/*) continue ;; esac
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+}
+
+context fortune
+mkdir -p "$out/context/fortune/rootfs/bin"
+mv "$out/context/fortune/fortuneloop.sh" "$out/context/fortune/rootfs/bin/"
+unpack "$out/context/fortune/rootfs" usr/games fortune-mod fortunes-min librecode0
+rm -f "$out/context/fortune/rootfs/usr/bin/strfile" "$out/context/fortune/rootfs/usr/bin/unstr"
+build luksa/fortune:latest fortune
+
+context nginx
+root=$out/context/nginx/rootfs
+unpack "$root" usr/sbin nginx nginx-common
+# Only what the Docker Hub image has: its nginx.conf, conf.d/default.conf, mime.types.
+rm -rf "$root/etc/nginx/sites-available" "$root/etc/nginx/sites-enabled" "$root/etc/nginx/modules-"* \
+  "$root/etc/init.d" "$root/etc/logrotate.d" "$root/etc/ufw" "$root/etc/default" "$root/lib/systemd" \
+  "$root/usr/share/nginx" "$root/var/www" "$root/usr/lib/nginx"
+mkdir -p "$root/etc/nginx/conf.d" "$root/usr/share/nginx/html" "$root/var/log/nginx" "$root/var/lib/nginx" "$root/var/run"
+mv "$out/context/nginx/nginx.conf" "$root/etc/nginx/nginx.conf"
+mv "$out/context/nginx/default.conf" "$root/etc/nginx/conf.d/default.conf"
+printf '<!DOCTYPE html>\n<html><body><h1>Welcome to nginx!</h1></body></html>\n' >"$root/usr/share/nginx/html/index.html"
+ln -sf /dev/stdout "$root/var/log/nginx/access.log"
+ln -sf /dev/stderr "$root/var/log/nginx/error.log"
+cp -a deploy/images/etc "$root/"
+echo 'nginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin' >>"$root/etc/passwd"
+echo 'nginx:x:101:' >>"$root/etc/group"
+build nginx:alpine nginx
+docker tag nginx:alpine nginx:latest
+echo "built nginx:latest"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Removes the cluster ./deploy/up.sh started: the kubelets first (added nodes
 # too), so none replaces the pod containers removed next, then every pod
-# container they started, the control plane and the pod network. etcd's volume,
-# and so the cluster's objects, stays for the next up unless -v is given.
+# container they started (and their memory volumes), the control plane and the
+# pod network. etcd's volume, and so the cluster's objects, and the nodes'
+# filesystems (hostPath data, /var/lib/kubelab/nodes) stay for the next up
+# unless -v is given.
 # The images stay; `docker rmi` removes them.
 #
 #   ./deploy/down.sh [-v]
@@ -42,6 +44,10 @@ pod_containers() {
 }
 pod_containers | awk '$2 != "POD" { print $1 }' | remove
 pod_containers | awk '{ print $1 }' | remove
+# The pods' medium: Memory emptyDirs, free once their containers are gone.
+for node in $nodes; do
+  docker volume ls --quiet --filter "label=kubelab.node=$node" | xargs --no-run-if-empty docker volume rm >/dev/null
+done
 
 # The pod network, which the kubelets may have made themselves. Should that
 # count stay above zero, Docker refuses to remove it for "active endpoints"
@@ -66,4 +72,9 @@ if ! compose down --remove-orphans "${volumes[@]}" && [ ${#volumes[@]} -gt 0 ]; 
   docker volume rm --force kubelab-etcd-data >/dev/null
 fi
 remove_network
+# The nodes' filesystems live on the host, where Docker (root) made them: a
+# throwaway container removes them, so this needs no root.
+if [ ${#volumes[@]} -gt 0 ]; then
+  docker run --rm --volume /var/lib/kubelab:/kubelab busybox:latest rm -rf /kubelab/nodes >/dev/null 2>&1 || true
+fi
 echo "kubelab is down"

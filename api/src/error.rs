@@ -77,6 +77,8 @@ pub enum FieldErrorKind {
     Invalid,
     NotSupported,
     Duplicate,
+    /// A reference to something that does not exist (a volumeMount's volume).
+    NotFound,
     Forbidden,
     TooLong,
     /// A field that the schema does not know (strict field validation).
@@ -94,6 +96,7 @@ impl FieldErrorKind {
             FieldErrorKind::Invalid => "FieldValueInvalid",
             FieldErrorKind::NotSupported => "FieldValueNotSupported",
             FieldErrorKind::Duplicate => "FieldValueDuplicate",
+            FieldErrorKind::NotFound => "FieldValueNotFound",
             FieldErrorKind::Forbidden => "FieldValueForbidden",
             FieldErrorKind::TooLong => "FieldValueTooLong",
             FieldErrorKind::Unknown => "FieldValueInvalid",
@@ -123,6 +126,9 @@ impl FieldError {
     pub fn duplicate(field: impl Into<String>, value: impl Into<String>) -> Self {
         Self { kind: FieldErrorKind::Duplicate, field: field.into(), value: Some(value.into()), detail: String::new() }
     }
+    pub fn not_found(field: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { kind: FieldErrorKind::NotFound, field: field.into(), value: Some(value.into()), detail: String::new() }
+    }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self { kind: FieldErrorKind::Forbidden, field: field.into(), value: None, detail: detail.into() }
     }
@@ -149,6 +155,7 @@ impl fmt::Display for FieldError {
             FieldErrorKind::Invalid => "Invalid value",
             FieldErrorKind::NotSupported => "Unsupported value",
             FieldErrorKind::Duplicate => "Duplicate value",
+            FieldErrorKind::NotFound => "Not found",
             FieldErrorKind::Forbidden => "Forbidden",
             FieldErrorKind::TooLong => "Too long",
             FieldErrorKind::Unknown => return write!(f, "unknown field \"{}\"", self.field),

@@ -295,6 +295,9 @@ impl Errs {
     fn duplicate(&mut self, field: impl Into<String>, value: impl Into<String>) {
         self.push(FieldError::duplicate(field, value));
     }
+    fn not_found(&mut self, field: impl Into<String>, value: impl Into<String>) {
+        self.push(FieldError::not_found(field, value));
+    }
     fn nonnegative(&mut self, field: &str, v: Option<&Value>) {
         if let Some(n) = v.and_then(Value::as_i64) {
             if n < 0 {

@@ -42,6 +42,12 @@ pub struct Config {
     /// The image of every pod's sandbox (pause) container.
     #[arg(long, env = "POD_INFRA_CONTAINER_IMAGE", default_value = "kubelab/pause:latest")]
     pub pod_infra_container_image: String,
+    /// The node's filesystem as pods see it: hostPath `/data` is `<root>/data`,
+    /// emptyDirs are under `<root>/var/lib/kubelet/pods`. The container engine
+    /// must see it at the same path (compose binds the host's directory there).
+    /// Default: `/var/lib/kubelab/nodes/<node name>`.
+    #[arg(long, env = "NODE_ROOT")]
+    pub node_root: Option<std::path::PathBuf>,
     /// The Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`).
     #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
     pub docker_host: String,

@@ -204,6 +204,8 @@ pub async fn run(
             runtime_name: "docker",
             node_cpu_millis: cpu_cores.milli_value(),
             node_memory_bytes: memory_bytes.value(),
+            // Hollow pods' volumes are set up on the machine's disk, out of the way.
+            root_dir: std::env::temp_dir().join("kubelab-hollow").join(&name),
         };
         let api = Arc::new(ClientApi::new(client.clone(), &name));
         let kubelet = Kubelet::new(settings, runtime.clone(), api.clone(), Clock::system());

@@ -45,6 +45,9 @@ pub(super) fn validate_spec(e: &mut Errs, spec: &Value, path: &str) {
             }
         }
         volume_names.push(name);
+        if let Some(hp) = v.get("hostPath").filter(|h| !h.is_null()) {
+            host_path(e, hp, &format!("{path}.volumes[{i}].hostPath"));
+        }
     }
 
     let containers = list(spec, "containers");
@@ -54,7 +57,7 @@ pub(super) fn validate_spec(e: &mut Errs, spec: &Value, path: &str) {
     let mut names_seen: Vec<&str> = Vec::new();
     for (i, c) in containers.iter().enumerate() {
         let p = format!("{path}.containers[{i}]");
-        container_common(e, c, &p);
+        container_common(e, c, &p, &volume_names);
         let name = str_at(c, "name");
         if names_seen.contains(&name) {
             e.duplicate(format!("{p}.name"), go_str(name));
@@ -73,7 +76,7 @@ pub(super) fn validate_spec(e: &mut Errs, spec: &Value, path: &str) {
     }
     for (i, c) in list(spec, "initContainers").into_iter().enumerate() {
         let p = format!("{path}.initContainers[{i}]");
-        container_common(e, c, &p);
+        container_common(e, c, &p, &volume_names);
         let name = str_at(c, "name");
         if names_seen.contains(&name) {
             e.duplicate(format!("{p}.name"), go_str(name));
@@ -150,7 +153,7 @@ pub(super) fn validate_pod_only(e: &mut Errs, spec: &Value, path: &str) {
 }
 
 /// validateContainerCommon: what every container must satisfy.
-fn container_common(e: &mut Errs, c: &Value, p: &str) {
+fn container_common(e: &mut Errs, c: &Value, p: &str, volumes: &[&str]) {
     let name = str_at(c, "name");
     if name.is_empty() {
         e.required(format!("{p}.name"), "");
@@ -215,11 +218,7 @@ fn container_common(e: &mut Errs, c: &Value, p: &str) {
             }
         }
     }
-    for (i, m) in list(c, "volumeMounts").into_iter().enumerate() {
-        if str_at(m, "mountPath").is_empty() {
-            e.required(format!("{p}.volumeMounts[{i}].mountPath"), "");
-        }
-    }
+    volume_mounts(e, c, p, volumes);
     match str_at(c, "imagePullPolicy") {
         "Always" | "IfNotPresent" | "Never" => {}
         "" => e.required(format!("{p}.imagePullPolicy"), ""),
@@ -227,6 +226,66 @@ fn container_common(e: &mut Errs, c: &Value, p: &str) {
     }
     if let Some(resources) = c.get("resources") {
         validate_resources(e, resources, &format!("{p}.resources"));
+    }
+}
+
+/// validateVolumeMounts: each mount names one of the pod's volumes, at a
+/// path no other mount of the container uses, with a subPath inside the volume.
+fn volume_mounts(e: &mut Errs, c: &Value, p: &str, volumes: &[&str]) {
+    let mut paths: Vec<&str> = Vec::new();
+    for (i, m) in list(c, "volumeMounts").into_iter().enumerate() {
+        let mp = format!("{p}.volumeMounts[{i}]");
+        let name = str_at(m, "name");
+        if name.is_empty() {
+            e.required(format!("{mp}.name"), "");
+        }
+        if !volumes.contains(&name) {
+            e.not_found(format!("{mp}.name"), go_str(name));
+        }
+        let path = str_at(m, "mountPath");
+        if path.is_empty() {
+            e.required(format!("{mp}.mountPath"), "");
+        } else if paths.contains(&path) {
+            e.invalid(format!("{mp}.mountPath"), go_str(path), "must be unique");
+        }
+        paths.push(path);
+        let sub = str_at(m, "subPath");
+        if !sub.is_empty() {
+            // Kubernetes names the list, not the item, for subPath errors.
+            local_descending_path(e, sub, &format!("{p}.volumeMounts.subPath"));
+        }
+    }
+}
+
+/// validateLocalDescendingPath: a relative path that cannot climb out.
+fn local_descending_path(e: &mut Errs, path: &str, field: &str) {
+    if path.starts_with('/') {
+        e.invalid(field, go_str(path), "must be a relative path");
+    }
+    no_backsteps(e, path, field);
+}
+
+fn no_backsteps(e: &mut Errs, path: &str, field: &str) {
+    if path.split('/').any(|part| part == "..") {
+        e.invalid(field, go_str(path), "must not contain '..'");
+    }
+}
+
+/// The hostPath types Kubernetes knows, as its NotSupported error lists them.
+const HOST_PATH_TYPES: &[&str] =
+    &["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
+
+/// validateHostPathVolumeSource.
+fn host_path(e: &mut Errs, hp: &Value, p: &str) {
+    let path = str_at(hp, "path");
+    if path.is_empty() {
+        e.required(format!("{p}.path"), "");
+    } else {
+        no_backsteps(e, path, &format!("{p}.path"));
+    }
+    let kind = str_at(hp, "type");
+    if !HOST_PATH_TYPES.contains(&kind) {
+        e.not_supported(format!("{p}.type"), go_str(kind), HOST_PATH_TYPES);
     }
 }
 

@@ -141,6 +141,23 @@ fn bad_objects_fail_with_kubernetes_messages() {
             r#"Pod "kubia-manual" is invalid: [spec.containers[1].image: Required value, spec.containers[1].name: Duplicate value: "kubia"]"#.into(),
         ),
         (
+            with(kubia_pod(), "/spec/containers/0/volumeMounts", json!([{"name": "html", "mountPath": "/var/htdocs"}])),
+            r#"Pod "kubia-manual" is invalid: spec.containers[0].volumeMounts[0].name: Not found: "html""#.into(),
+        ),
+        (
+            with(
+                with(kubia_pod(), "/spec/volumes", json!([{"name": "html", "emptyDir": {}}])),
+                "/spec/containers/0/volumeMounts",
+                json!([{"name": "html", "mountPath": "/a", "subPath": "../etc"},
+                       {"name": "html", "mountPath": "/a", "subPath": "/abs"}]),
+            ),
+            r#"Pod "kubia-manual" is invalid: [spec.containers[0].volumeMounts.subPath: Invalid value: "../etc": must not contain '..', spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/a": must be unique, spec.containers[0].volumeMounts.subPath: Invalid value: "/abs": must be a relative path]"#.into(),
+        ),
+        (
+            with(kubia_pod(), "/spec/volumes", json!([{"name": "data", "hostPath": {"path": "/data", "type": "Folder"}}])),
+            r#"Pod "kubia-manual" is invalid: spec.volumes[0].hostPath.type: Unsupported value: "Folder": supported values: "", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket""#.into(),
+        ),
+        (
             with(kubia_pod(), "/spec/restartPolicy", json!("Sometimes")),
             r#"Pod "kubia-manual" is invalid: spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never""#.into(),
         ),

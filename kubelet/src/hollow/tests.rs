@@ -27,6 +27,7 @@ fn hollow_nodes(count: usize, behaviour: Hollow) -> (HollowNodes, Vec<Arc<Record
             runtime_name: "docker",
             node_cpu_millis: 8000,
             node_memory_bytes: 32 << 30,
+            root_dir: std::env::temp_dir().join("kubelab-hollow-tests").join(node_name(PREFIX, i)),
         };
         let api = Arc::new(RecordingApi::default());
         let clock = runtime.clock();

@@ -88,6 +88,8 @@ pub fn container_config(
         tty: container.tty.unwrap_or(false),
         stdin: container.stdin.unwrap_or(false),
         stdin_once: container.stdin_once.unwrap_or(false),
+        // Set by the worker from the pod's volumes.
+        mounts: Vec::new(),
     })
 }
 

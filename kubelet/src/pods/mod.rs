@@ -13,6 +13,7 @@ pub mod container;
 pub mod images;
 pub mod service_env;
 pub mod status;
+pub mod volumes;
 pub mod worker;
 
 #[cfg(test)]
@@ -47,6 +48,9 @@ pub struct Settings {
     pub runtime_name: &'static str,
     pub node_cpu_millis: i64,
     pub node_memory_bytes: i64,
+    /// The node's filesystem as pods see it (hostPath, emptyDir): a directory
+    /// the kubelet and the container engine see at this same path.
+    pub root_dir: std::path::PathBuf,
 }
 
 #[cfg(test)]
@@ -64,6 +68,7 @@ impl Settings {
             runtime_name: "docker",
             node_cpu_millis: 2000,
             node_memory_bytes: 4 << 30,
+            root_dir: std::env::temp_dir().join(format!("kubelab-unit-{}-{node}", std::process::id())),
         }
     }
 }
@@ -353,5 +358,8 @@ async fn remove_orphan(shared: &Shared, containers: &[ContainerSummary]) {
                 tracing::warn!(container = %c.id, error = %e, "removing an orphaned container failed");
             }
         }
+    }
+    if let Err(e) = volumes::tear_down(&first.meta.pod_uid, &shared.settings, &*shared.runtime).await {
+        tracing::warn!(uid = %first.meta.pod_uid, error = %e, "removing an orphaned pod's volumes failed");
     }
 }

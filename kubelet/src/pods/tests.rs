@@ -659,3 +659,136 @@ async fn a_deletion_cuts_the_wait_for_services_short() {
 fn typed(pod: Value) -> Arc<k8s_openapi::api::core::v1::Pod> {
     Arc::new(serde_json::from_value(pod).expect("a pod"))
 }
+
+fn with_volumes(mut p: Value, volumes: Value) -> Value {
+    p["spec"]["volumes"] = volumes;
+    p
+}
+
+fn path_source(m: &crate::runtime::Mount) -> &str {
+    match &m.source {
+        crate::runtime::MountSource::Path(p) => p,
+        other => panic!("a path mount, not {other:?}"),
+    }
+}
+
+/// The book's fortune pod: one emptyDir, written by one container, served read-only by the other.
+#[tokio::test(start_paused = true)]
+async fn an_empty_dir_is_shared_by_the_containers_outlives_restarts_and_goes_with_the_pod() {
+    let h = Harness::new();
+    let containers = json!([
+        {"name": "html-generator", "image": "luksa/fortune", "volumeMounts": [{"name": "html", "mountPath": "/var/htdocs"}]},
+        {"name": "web-server", "image": "nginx:alpine",
+         "volumeMounts": [{"name": "html", "mountPath": "/usr/share/nginx/html", "readOnly": true}]},
+    ]);
+    let mut p = with_volumes(pod("fortune", "Always", containers), json!([{"name": "html", "emptyDir": {}}]));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("fortune").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let dir = Settings::for_tests(NODE)
+        .root_dir
+        .join("var/lib/kubelet/pods/uid-fortune/volumes/kubernetes.io~empty-dir/html");
+    assert!(dir.is_dir(), "the emptyDir is made in the kubelet's pods dir: {}", dir.display());
+    let writer = h.fake.mounts("fortune", "html-generator").unwrap();
+    let reader = h.fake.mounts("fortune", "web-server").unwrap();
+    assert_eq!(writer.len(), 1);
+    assert_eq!(
+        (path_source(&writer[0]), writer[0].target.as_str(), writer[0].read_only),
+        (dir.to_str().unwrap(), "/var/htdocs", false)
+    );
+    assert_eq!(
+        (path_source(&reader[0]), reader[0].target.as_str(), reader[0].read_only),
+        (dir.to_str().unwrap(), "/usr/share/nginx/html", true)
+    );
+    std::fs::write(dir.join("index.html"), "a fortune").unwrap();
+
+    let first = h.fake.container_id("fortune", "html-generator").unwrap();
+    h.fake.kill(&first);
+    wait_for("a restart", Duration::from_secs(30), || {
+        h.fake.container_id("fortune", "html-generator").is_some_and(|id| id != first)
+    })
+    .await;
+    assert_eq!(
+        h.fake.mounts("fortune", "html-generator").unwrap(),
+        writer,
+        "the new instance mounts the same directory"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("index.html")).unwrap(), "a fortune", "the data outlives the restart");
+
+    p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
+    p["metadata"]["deletionGracePeriodSeconds"] = 1.into();
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    wait_for("deleted", Duration::from_secs(20), || !h.api.deleted.lock().unwrap().is_empty()).await;
+    assert!(!dir.exists(), "the emptyDir is removed with the pod");
+    assert!(!dir.parent().unwrap().exists());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_memory_empty_dir_is_one_tmpfs_volume_held_by_the_sandbox() {
+    let h = Harness::new();
+    let containers = json!([
+        {"name": "a", "image": "busybox", "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]},
+        {"name": "b", "image": "busybox", "volumeMounts": [{"name": "cache", "mountPath": "/data"}]},
+    ]);
+    let volumes = json!([{"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}]);
+    let mut p = with_volumes(pod("mem", "Always", containers), volumes);
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("mem").is_some_and(|s| s["phase"] == "Running")).await;
+    let made = h.fake.memory_volumes();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(
+        (made[0].name.as_str(), made[0].size_bytes),
+        ("k8s_uid-mem_cache", Some(64 << 20)),
+        "sizeLimit is the tmpfs size"
+    );
+    let named = |m: &crate::runtime::Mount| m.source == crate::runtime::MountSource::Volume("k8s_uid-mem_cache".into());
+    let sandbox = h.fake.mounts("mem", "POD").unwrap();
+    assert!(sandbox.iter().any(named), "the sandbox keeps it mounted: {sandbox:?}");
+    for (c, target) in [("a", "/cache"), ("b", "/data")] {
+        let mounts = h.fake.mounts("mem", c).unwrap();
+        assert!(mounts.len() == 1 && named(&mounts[0]) && mounts[0].target == target, "{c}: {mounts:?}");
+    }
+    p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
+    p["metadata"]["deletionGracePeriodSeconds"] = 1.into();
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    wait_for("deleted", Duration::from_secs(20), || !h.api.deleted.lock().unwrap().is_empty()).await;
+    assert!(h.fake.memory_volumes().is_empty(), "the volume goes with the pod");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_path_failing_its_type_check_holds_the_pod_with_failed_mount_until_it_passes() {
+    let h = Harness::new();
+    let root = Settings::for_tests(NODE).root_dir;
+    let containers = json!([{"name": "db", "image": "mongo",
+        "volumeMounts": [{"name": "data", "mountPath": "/data/db"}, {"name": "conf", "mountPath": "/etc/db.conf", "readOnly": true},
+                         {"name": "made", "mountPath": "/made", "subPath": "sub/dir"}]}]);
+    let volumes = json!([
+        {"name": "data", "hostPath": {"path": "/srv/hp-test/data", "type": "Directory"}},
+        {"name": "conf", "hostPath": {"path": "/srv/hp-test/db.conf", "type": "FileOrCreate"}},
+        {"name": "made", "hostPath": {"path": "/srv/hp-test/made", "type": "DirectoryOrCreate"}},
+    ]);
+    let p = with_volumes(pod("hp", "Always", containers), volumes);
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    let message = "FailedMount: MountVolume.SetUp failed for volume \"data\" : hostPath type check failed: /srv/hp-test/data is not a directory";
+    wait_for("FailedMount", Duration::from_secs(5), || h.api.event_log().contains(&message.to_string())).await;
+    assert!(h.fake.ops_of("sandbox", "hp").is_empty(), "no sandbox before the volumes are ready");
+
+    std::fs::create_dir_all(root.join("srv/hp-test/data")).unwrap();
+    wait_for("Running", Duration::from_secs(30), || h.api.status("hp").is_some_and(|s| s["phase"] == "Running")).await;
+    let mounts = h.fake.mounts("hp", "db").unwrap();
+    let sources: Vec<(&str, &str, bool)> =
+        mounts.iter().map(|m| (path_source(m), m.target.as_str(), m.read_only)).collect();
+    let at = |p: &str| root.join(p).display().to_string();
+    assert_eq!(
+        sources,
+        [
+            (at("srv/hp-test/data").as_str(), "/data/db", false),
+            (at("srv/hp-test/db.conf").as_str(), "/etc/db.conf", true),
+            (at("srv/hp-test/made/sub/dir").as_str(), "/made", false),
+        ]
+    );
+    assert!(root.join("srv/hp-test/db.conf").is_file(), "FileOrCreate makes an empty file");
+    assert!(root.join("srv/hp-test/made/sub/dir").is_dir(), "DirectoryOrCreate and the subPath are made");
+    h.stop();
+    std::fs::remove_dir_all(root.join("srv/hp-test")).unwrap();
+}

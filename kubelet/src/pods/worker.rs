@@ -11,6 +11,7 @@ use super::container::{container_config, EnvContext};
 use super::images::{ensure_image, pull_policy, ImageCtx};
 use super::service_env::{enable_service_links, NOT_SYNCED, SYNC_WAIT};
 use super::status::{pod_status, ContainerView, StatusInput};
+use super::volumes::{self, PodVolumes};
 use super::Shared;
 use crate::api::EventType;
 use crate::probe::{ProbeBoard, ProbeKind, ProbeSpec, ProbeTask};
@@ -75,6 +76,8 @@ pub(crate) struct Worker {
     written: Option<PodStatus>,
     /// The last status computed, for the node agent (logs need container IDs).
     published: Arc<Mutex<Option<Arc<PodStatus>>>>,
+    /// The pod's volumes, once set up.
+    volumes: Option<PodVolumes>,
 }
 
 /// The running sandbox app containers join.
@@ -114,6 +117,7 @@ impl Worker {
             interrupted: false,
             written: None,
             published,
+            volumes: None,
         }
     }
 
@@ -268,6 +272,19 @@ impl Worker {
         let policy = self.restart_policy();
         let apps_ran = observed.iter().any(|c| !c.meta.is_sandbox());
         let mut acted = false;
+        // As Kubernetes' volume manager: no sandbox before every volume is ready.
+        if self.volumes.is_none() {
+            let shared = self.shared.clone();
+            match volumes::set_up(&self.pod, &self.uid, &shared.settings, &*shared.runtime).await {
+                Ok(v) => self.volumes = Some(v),
+                Err(e) => {
+                    tracing::info!(pod = %self.full_name(), error = %e, "a volume cannot be set up");
+                    self.event(EventType::Warning, "FailedMount", &e.to_string());
+                    *wake = min_wake(*wake, shared.settings.backoff.initial);
+                    return false;
+                }
+            }
+        }
         let sandbox = newest_running_sandbox(observed).map(|s| (s.id.clone(), s.ip.clone().unwrap_or_default()));
         let (sandbox_id, pod_ip) = match sandbox {
             Some(s) => s,
@@ -326,6 +343,7 @@ impl Worker {
             image,
             hostname: hostname.chars().take(63).collect(),
             pod: self.pod.clone(),
+            mounts: self.volumes.as_ref().map(PodVolumes::sandbox_mounts).unwrap_or_default(),
         };
         let id = runtime.run_sandbox(&config).await.map_err(SandboxError::Create)?;
         let fresh = runtime.pod_containers(&settings.node_name, &self.uid).await.map_err(SandboxError::Inspect)?;
@@ -489,13 +507,20 @@ impl Worker {
             services: &services,
         };
         let meta = self.meta(name, restart_count);
-        let config = match container_config(spec, meta, sandbox.id, &env_ctx) {
+        let mut config = match container_config(spec, meta, sandbox.id, &env_ctx) {
             Ok(c) => c,
             Err(e) => {
                 self.fail_start(name, "CreateContainerConfigError", e.to_string(), wake);
                 return;
             }
         };
+        match self.volumes.as_ref().map(|v| v.mounts(spec)).unwrap_or(Ok(Vec::new())) {
+            Ok(mounts) => config.mounts = mounts,
+            Err(e) => {
+                self.fail_start(name, "CreateContainerConfigError", e.to_string(), wake);
+                return;
+            }
+        }
         let id = match shared.runtime.create_container(&config).await {
             Ok(id) => id,
             Err(e) => {
@@ -580,6 +605,9 @@ impl Worker {
                     tracing::warn!(pod = %self.full_name(), error = %e, "removing a container failed");
                 }
             }
+        }
+        if let Err(e) = volumes::tear_down(&self.uid, &self.shared.settings, &*self.shared.runtime).await {
+            tracing::warn!(pod = %self.full_name(), error = %e, "removing the pod's volumes failed");
         }
         if !self.removed {
             if let Err(e) = self.shared.api.delete_pod(&self.pod).await {

@@ -13,7 +13,7 @@
 //! `tests/docker.rs`. Compiled for tests and with the `testing` feature only.
 
 use super::{ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ExecChunk, LogOptions, Runtime};
-use super::{SandboxConfig, SANDBOX_NAME};
+use super::{MemoryVolume, Mount, MountSource, SandboxConfig, SANDBOX_NAME};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -75,6 +75,7 @@ pub async fn run_all(subject: &dyn Subject) {
     exec_runs_in_running_containers_only(subject).await;
     removed_containers_are_gone_and_unknown_ids_are_not_found(subject).await;
     listings_are_per_node_and_per_pod(subject).await;
+    memory_volumes_are_shared_and_removed_with_their_pod(subject).await;
 }
 
 /// One case's pod: its uid, name and namespace.
@@ -102,6 +103,10 @@ impl<'a> TestPod<'a> {
     }
 
     async fn sandbox(&self) -> String {
+        self.sandbox_with(Vec::new()).await
+    }
+
+    async fn sandbox_with(&self, mounts: Vec<Mount>) -> String {
         let pod = Pod {
             metadata: ObjectMeta {
                 name: Some(self.uid.clone()),
@@ -116,6 +121,7 @@ impl<'a> TestPod<'a> {
             image: self.subject.pause_image(),
             hostname: self.uid.clone(),
             pod: Arc::new(pod),
+            mounts,
         };
         self.runtime.run_sandbox(&config).await.expect("the sandbox runs")
     }
@@ -321,6 +327,44 @@ pub async fn removed_containers_are_gone_and_unknown_ids_are_not_found(subject: 
     assert!(gone(runtime.start_container(&id).await), "starting a removed container: not found");
     assert!(gone(runtime.stop_container(&id, Duration::from_secs(1)).await), "stopping it: not found");
     pod.clean_up().await;
+}
+
+pub async fn memory_volumes_are_shared_and_removed_with_their_pod(subject: &dyn Subject) {
+    let pod = TestPod::new(subject, "memory-volume");
+    let other = TestPod::new(subject, "memory-volume-other");
+    let runtime = &pod.runtime;
+    let volume = |p: &TestPod<'_>| MemoryVolume {
+        name: format!("k8s_{}_cache", p.uid),
+        pod_uid: p.uid.clone(),
+        node: subject.node(),
+        size_bytes: Some(1 << 20),
+    };
+    for p in [&pod, &other] {
+        runtime.create_memory_volume(&volume(p)).await.expect("a memory volume is made");
+    }
+    runtime.create_memory_volume(&volume(&pod)).await.expect("making it again is fine");
+    let mount = |target: &str| Mount {
+        source: MountSource::Volume(volume(&pod).name),
+        target: target.into(),
+        read_only: false,
+    };
+    let sandbox = pod.sandbox_with(vec![mount("/volumes/cache")]).await;
+    let mut ids = Vec::new();
+    for name in ["writer", "reader"] {
+        let mut config = pod.config(&sandbox, name, &Script::forever());
+        config.mounts = vec![mount("/cache")];
+        let id = runtime.create_container(&config).await.expect("a container mounting the volume is created");
+        runtime.start_container(&id).await.expect("and started");
+        ids.push(id);
+    }
+    for id in &ids {
+        pod.wait_for(id, ContainerState::Running).await;
+    }
+    pod.clean_up().await;
+    runtime.remove_pod_volumes(&subject.node(), &pod.uid).await.expect("the pod's volumes are removed");
+    runtime.remove_pod_volumes(&subject.node(), &pod.uid).await.expect("removing them again is fine");
+    // Each pod's volumes go with that pod only.
+    runtime.remove_pod_volumes(&subject.node(), &other.uid).await.expect("the other pod's volumes are removed");
 }
 
 pub async fn listings_are_per_node_and_per_pod(subject: &dyn Subject) {

@@ -9,18 +9,18 @@
 use super::probing::probe_network;
 use super::{
     ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
-    ExecSession, ImageInfo, LogOptions, ProbeAction, ProbeOutcome, ProbeTarget, Result, Runtime, RuntimeError,
-    SandboxConfig, LABEL_NODE, LABEL_POD_UID,
+    ExecSession, ImageInfo, LogOptions, MemoryVolume, Mount, MountSource, ProbeAction, ProbeOutcome, ProbeTarget,
+    Result, Runtime, RuntimeError, SandboxConfig, LABEL_NODE, LABEL_POD_UID,
 };
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig};
-use bollard::models::{ContainerInspectResponse, NetworkCreateRequest};
+use bollard::models::{ContainerInspectResponse, MountType, NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
-    ResizeExecOptionsBuilder, StopContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    ResizeContainerTTYOptionsBuilder, ResizeExecOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use client::Object;
@@ -57,6 +57,31 @@ pub struct ServiceNetwork {
     pub cluster_dns: Vec<String>,
     /// `--cluster-domain`.
     pub domain: String,
+}
+
+/// Docker's mounts for a container's: bind mounts of host paths, and the
+/// pod's memory volumes by name.
+fn docker_mounts(mounts: &[Mount]) -> Option<Vec<bollard::models::Mount>> {
+    if mounts.is_empty() {
+        return None;
+    }
+    let docker = mounts
+        .iter()
+        .map(|m| {
+            let (typ, source) = match &m.source {
+                MountSource::Path(p) => (MountType::BIND, p),
+                MountSource::Volume(v) => (MountType::VOLUME, v),
+            };
+            bollard::models::Mount {
+                target: Some(m.target.clone()),
+                source: Some(source.clone()),
+                typ: Some(typ),
+                read_only: Some(m.read_only),
+                ..Default::default()
+            }
+        })
+        .collect();
+    Some(docker)
 }
 
 /// The pause container's settings for `services`: CAP_NET_ADMIN and the env
@@ -309,6 +334,7 @@ impl Runtime for DockerRuntime {
             network_mode: Some(self.network.clone()),
             // App containers join its IPC namespace, as in a Kubernetes pod.
             ipc_mode: Some("shareable".into()),
+            mounts: docker_mounts(&config.mounts),
             ..Default::default()
         };
         let env = self.services.as_ref().map(|s| sandbox_services(s, &config.pod, &mut host));
@@ -344,6 +370,7 @@ impl Runtime for DockerRuntime {
                 memory: config.memory_limit,
                 nano_cpus: config.nano_cpus,
                 cpu_shares: config.cpu_shares,
+                mounts: docker_mounts(&config.mounts),
                 ..Default::default()
             }),
             ..Default::default()
@@ -371,6 +398,43 @@ impl Runtime for DockerRuntime {
     async fn remove_container(&self, id: &str) -> Result<()> {
         let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
         self.docker.remove_container(id, Some(options)).await.map_err(error)
+    }
+
+    async fn create_memory_volume(&self, volume: &MemoryVolume) -> Result<()> {
+        // The local driver mounts a tmpfs on the volume's first use and shares
+        // that one mount with every container using the volume (a container's
+        // own tmpfs mount could not be shared with another container).
+        let mut options = HashMap::from([("type".to_string(), "tmpfs".to_string()), ("device".into(), "tmpfs".into())]);
+        if let Some(size) = volume.size_bytes {
+            options.insert("o".into(), format!("size={size}"));
+        }
+        let labels = HashMap::from([
+            (LABEL_POD_UID.to_string(), volume.pod_uid.clone()),
+            (LABEL_NODE.to_string(), volume.node.clone()),
+        ]);
+        let request = VolumeCreateRequest {
+            name: Some(volume.name.clone()),
+            driver: Some("local".into()),
+            driver_opts: Some(options),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        // Docker answers with the existing volume when the name is taken.
+        self.docker.create_volume(request).await.map(|_| ()).map_err(error)
+    }
+
+    async fn remove_pod_volumes(&self, node: &str, pod_uid: &str) -> Result<()> {
+        let filters =
+            HashMap::from([("label", vec![format!("{LABEL_NODE}={node}"), format!("{LABEL_POD_UID}={pod_uid}")])]);
+        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
+        let list = self.docker.list_volumes(Some(options)).await.map_err(error)?;
+        for v in list.volumes.unwrap_or_default() {
+            match self.docker.remove_volume(&v.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+                Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(e) => return Err(error(e)),
+            }
+        }
+        Ok(())
     }
 
     async fn list_containers(&self, node: &str) -> Result<Vec<ContainerSummary>> {

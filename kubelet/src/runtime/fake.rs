@@ -16,8 +16,8 @@
 
 use super::{
     ByteStream, Connection, ContainerConfig, ContainerInfo, ContainerMeta, ContainerState, ContainerSummary, ExecChunk,
-    ExecSession, ImageInfo, LogOptions, ProbeAction, ProbeOutcome, ProbeTarget, Result, Runtime, RuntimeError,
-    SandboxConfig,
+    ExecSession, ImageInfo, LogOptions, MemoryVolume, Mount, ProbeAction, ProbeOutcome, ProbeTarget, Result, Runtime,
+    RuntimeError, SandboxConfig,
 };
 use crate::clock::Clock;
 use client::Object;
@@ -120,6 +120,8 @@ struct FakeContainer {
     ip: Option<String>,
     /// The environment it was created with (kept for tests only, not on hollow nodes).
     env: Vec<(String, String)>,
+    /// Its mounts (kept for tests only, as `env`).
+    mounts: Vec<Mount>,
 }
 
 impl FakeContainer {
@@ -161,6 +163,8 @@ struct State {
     unreachable: bool,
     /// The exit code of each exec (test runtimes only).
     exec_codes: HashMap<String, i64>,
+    /// The memory volumes made, by name.
+    volumes: HashMap<String, MemoryVolume>,
     /// Per `namespace/name`, pods whose behaviour differs from the node's default.
     hollow_pods: HashMap<String, Hollow>,
 }
@@ -308,6 +312,19 @@ impl FakeRuntime {
         self.lock().containers.get(&id).map(|c| c.env.clone())
     }
 
+    /// The mounts the newest instance of `container` in `pod` was created with.
+    pub fn mounts(&self, pod: &str, container: &str) -> Option<Vec<Mount>> {
+        let id = self.container_id(pod, container)?;
+        self.lock().containers.get(&id).map(|c| c.mounts.clone())
+    }
+
+    /// The memory volumes that exist now, sorted by name.
+    pub fn memory_volumes(&self) -> Vec<MemoryVolume> {
+        let mut volumes: Vec<MemoryVolume> = self.lock().volumes.values().cloned().collect();
+        volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        volumes
+    }
+
     fn check(&self) -> Result<std::sync::MutexGuard<'_, State>> {
         let s = self.lock();
         if s.unreachable {
@@ -342,6 +359,7 @@ impl FakeRuntime {
             stop: None,
             ip: None,
             env: Vec::new(),
+            mounts: Vec::new(),
         };
         s.containers.insert(id.clone(), container);
         id
@@ -427,6 +445,9 @@ impl Runtime for FakeRuntime {
         let c = s.containers.get_mut(&id).expect("just added");
         c.started = Some(Instant::now());
         c.ip = Some(ip);
+        if self.hollow.is_none() {
+            c.mounts = config.mounts.clone();
+        }
         self.log(&mut s, "sandbox", &config.meta, None);
         Ok(id)
     }
@@ -444,7 +465,9 @@ impl Runtime for FakeRuntime {
         };
         let id = self.add(&mut s, &config.meta, &config.image, program);
         if self.hollow.is_none() {
-            s.containers.get_mut(&id).expect("just added").env = config.env.clone();
+            let c = s.containers.get_mut(&id).expect("just added");
+            c.env = config.env.clone();
+            c.mounts = config.mounts.clone();
         }
         self.log(&mut s, "create", &config.meta, None);
         Ok(id)
@@ -483,6 +506,18 @@ impl Runtime for FakeRuntime {
         let mut s = self.check()?;
         let c = s.containers.remove(id).ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
         self.log(&mut s, "remove", &c.meta, None);
+        Ok(())
+    }
+
+    async fn create_memory_volume(&self, volume: &MemoryVolume) -> Result<()> {
+        let mut s = self.check()?;
+        s.volumes.entry(volume.name.clone()).or_insert_with(|| volume.clone());
+        Ok(())
+    }
+
+    async fn remove_pod_volumes(&self, node: &str, pod_uid: &str) -> Result<()> {
+        let mut s = self.check()?;
+        s.volumes.retain(|_, v| !(v.node == node && v.pod_uid == pod_uid));
         Ok(())
     }
 

@@ -157,6 +157,35 @@ pub struct ContainerInfo {
     pub ip: Option<String>,
 }
 
+/// Where a mount's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// A directory or file on the machine whose engine runs the containers
+    /// (for Docker: the host, not the kubelet's container).
+    Path(String),
+    /// A volume the runtime made with [`Runtime::create_memory_volume`].
+    Volume(String),
+}
+
+/// One mount of a container: a pod volume (or a part of it) at `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub source: MountSource,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// A memory-backed (tmpfs) volume of one pod, made by the runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryVolume {
+    /// The runtime's name for it, unique on the machine.
+    pub name: String,
+    pub pod_uid: String,
+    pub node: String,
+    /// The tmpfs size (an emptyDir's `sizeLimit`); None: the runtime's default.
+    pub size_bytes: Option<i64>,
+}
+
 /// A pod's sandbox: the pause container that owns its network namespace.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -166,6 +195,9 @@ pub struct SandboxConfig {
     pub hostname: String,
     /// The pod itself, for what the runtime derives from its spec (DNS settings).
     pub pod: Arc<k8s_openapi::api::core::v1::Pod>,
+    /// The pod's memory volumes, mounted in the sandbox too so that they stay
+    /// mounted (and keep their data) while every app container is restarting.
+    pub mounts: Vec<Mount>,
 }
 
 /// An app container, joined to its pod's sandbox.
@@ -186,6 +218,7 @@ pub struct ContainerConfig {
     pub tty: bool,
     pub stdin: bool,
     pub stdin_once: bool,
+    pub mounts: Vec<Mount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +294,11 @@ pub trait Runtime: Send + Sync + 'static {
     async fn resize_attach(&self, _id: &str, _cols: u16, _rows: u16) -> Result<()> {
         Ok(())
     }
+    /// Makes a pod's memory-backed volume, shared by every container that
+    /// mounts it; making one that exists is fine.
+    async fn create_memory_volume(&self, volume: &MemoryVolume) -> Result<()>;
+    /// Removes every volume made for a pod (once its containers are removed).
+    async fn remove_pod_volumes(&self, node: &str, pod_uid: &str) -> Result<()>;
     /// Runs one probe of a container, within `timeout`.
     async fn probe(&self, target: &ProbeTarget, action: &ProbeAction, timeout: Duration) -> ProbeOutcome;
     /// Opens a TCP connection to a port of a pod (port-forward).

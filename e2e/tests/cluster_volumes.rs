@@ -1,0 +1,242 @@
+//! Volumes on the compose cluster (`./deploy/up.sh`), as chapter 6 of the book
+//! uses them: the book's fortune pod (an emptyDir written by one container and
+//! served by nginx in the other), emptyDirs on disk and in memory outliving
+//! container restarts, hostPath data outliving its pod on the same node, a
+//! hostPath type check failing with Kubernetes' FailedMount event, and the
+//! 422 for a volumeMount of no volume. Each test works in a namespace of its
+//! own. Run by deploy/test.sh with
+//! `cargo test -p e2e --features cluster --test cluster_volumes`.
+
+use e2e::{eventually, Live};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Pods running (images are on the engine, nothing is pulled).
+const START: Duration = Duration::from_secs(60);
+/// A container restarted by its kubelet.
+const RESTART: Duration = Duration::from_secs(40);
+
+/// One HTTP GET over a plain TCP connection; the response body.
+fn http_get(addr: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string())
+}
+
+/// `kubectl exec <pod> -c <container> -- sh -c <script>`: its stdout, or the failure.
+fn sh(live: &Live, pod: &str, container: &str, script: &str) -> Result<String, String> {
+    let out = live.kubectl(&["exec", pod, "-c", container, "--", "sh", "-c", script]);
+    if out.code == 0 {
+        Ok(out.stdout)
+    } else {
+        Err(format!("exit {}: {}{}", out.code, out.stdout, out.stderr))
+    }
+}
+
+fn restart_count(live: &Live, pod: &str, container: &str) -> String {
+    live.field(
+        &format!("pod/{pod}"),
+        &format!("{{.status.containerStatuses[?(@.name==\"{container}\")].restartCount}}"),
+    )
+}
+
+/// Kills a container's main process and waits for the kubelet to restart it.
+#[track_caller]
+fn restart(live: &Live, pod: &str, container: &str) {
+    let before = restart_count(live, pod, container);
+    let _ = sh(live, pod, container, "kill 1");
+    let restarted = eventually(RESTART, || {
+        let now = restart_count(live, pod, container);
+        now != before && !now.is_empty() && live.field(&format!("pod/{pod}"), "{.status.phase}") == "Running"
+    });
+    assert!(restarted, "{container} of {pod} was not restarted:\n{}", live.kubectl(&["describe", "pod", pod]).stdout);
+    // Running again, so exec reaches the new instance.
+    assert!(eventually(RESTART, || sh(live, pod, container, "true").is_ok()), "{container} never came back");
+}
+
+#[test]
+fn the_books_fortune_pod_serves_fortunes_from_a_shared_empty_dir() {
+    let live = Live::new("fortune");
+    let manifest = e2e::book("Chapter06/fortune-pod.yaml");
+    let out = live.kubectl(&["create", "-f", manifest.to_str().unwrap()]).ok();
+    assert_eq!(out.stdout.trim(), "pod/fortune created");
+    live.wait_phase("fortune", "Running", START);
+
+    let port = apiserver::store::testing::free_port().unwrap();
+    let mut pf = live
+        .command(&["port-forward", "fortune", &format!("{port}:80")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let mut page = String::new();
+    let served = eventually(Duration::from_secs(20), || {
+        page = http_get(&addr).unwrap_or_default();
+        !page.trim().is_empty() && !page.contains("Welcome to nginx")
+    });
+    let _ = pf.kill();
+    let _ = pf.wait();
+    assert!(served, "nginx never served a fortune through port-forward: {page:?}");
+    let written = sh(&live, "fortune", "html-generator", "cat /var/htdocs/index.html").unwrap();
+    assert!(!written.trim().is_empty(), "the generator wrote a fortune");
+
+    // What one container writes, the other reads; the web server's mount is read-only.
+    sh(&live, "fortune", "html-generator", "echo shared-by-two > /var/htdocs/probe.txt").unwrap();
+    assert_eq!(sh(&live, "fortune", "web-server", "cat /usr/share/nginx/html/probe.txt").unwrap(), "shared-by-two\n");
+    let refused = sh(&live, "fortune", "web-server", "touch /usr/share/nginx/html/mine").unwrap_err();
+    assert!(refused.contains("Read-only file system"), "{refused}");
+
+    // A restarted container finds the volume as it was.
+    restart(&live, "fortune", "web-server");
+    assert_eq!(sh(&live, "fortune", "web-server", "cat /usr/share/nginx/html/probe.txt").unwrap(), "shared-by-two\n");
+}
+
+const MEMORY_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: memory
+spec:
+  containers:
+  - name: writer
+    image: busybox
+    command: [sh, -c, 'trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done']
+    volumeMounts:
+    - name: cache
+      mountPath: /cache
+  - name: reader
+    image: busybox
+    command: [sh, -c, 'trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done']
+    volumeMounts:
+    - name: cache
+      mountPath: /data
+  volumes:
+  - name: cache
+    emptyDir:
+      medium: Memory
+      sizeLimit: 16Mi
+";
+
+#[test]
+fn a_memory_empty_dir_is_one_tmpfs_shared_by_the_containers() {
+    let live = Live::new("memory");
+    live.create(MEMORY_POD);
+    live.wait_phase("memory", "Running", START);
+    let mounts = sh(&live, "memory", "reader", "grep ' /data ' /proc/mounts").unwrap();
+    assert!(mounts.starts_with("tmpfs /data tmpfs"), "{mounts}");
+    assert!(mounts.contains("size=16384k"), "sizeLimit is the tmpfs size: {mounts}");
+    sh(&live, "memory", "writer", "echo in-memory > /cache/f").unwrap();
+    assert_eq!(sh(&live, "memory", "reader", "cat /data/f").unwrap(), "in-memory\n");
+    // Both containers restart; the sandbox keeps the tmpfs (and the file) meanwhile.
+    restart(&live, "memory", "writer");
+    restart(&live, "memory", "reader");
+    assert_eq!(sh(&live, "memory", "reader", "cat /data/f").unwrap(), "in-memory\n");
+}
+
+/// A pod on `node` with the node's `path` (DirectoryOrCreate) at /data.
+fn host_path_pod(name: &str, node: &str, path: &str, kind: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done']
+    volumeMounts:
+    - name: data
+      mountPath: /data
+    - name: data
+      mountPath: /logs
+      subPath: logs
+  volumes:
+  - name: data
+    hostPath:
+      path: {path}
+      type: {kind}
+"
+    )
+}
+
+fn a_node(live: &Live) -> String {
+    let names = live.global(&["get", "nodes", "-o", "name"]).ok().stdout;
+    let mut nodes: Vec<&str> = names.lines().map(|l| l.trim_start_matches("node/")).collect();
+    nodes.sort();
+    nodes.last().expect("a node").to_string()
+}
+
+#[test]
+fn host_path_data_outlives_the_pod_on_its_node() {
+    let live = Live::new("hostpath");
+    let node = a_node(&live);
+    let path = format!("/tmp/kubelab-e2e/{}", live.namespace);
+    let pod = host_path_pod("keeper", &node, &path, "DirectoryOrCreate");
+    live.create(&pod);
+    live.wait_phase("keeper", "Running", START);
+    sh(&live, "keeper", "main", "echo kept > /data/f; echo logged > /logs/l").unwrap();
+    assert_eq!(
+        sh(&live, "keeper", "main", "cat /data/logs/l").unwrap(),
+        "logged\n",
+        "subPath is a directory in the volume"
+    );
+
+    live.kubectl(&["delete", "pod", "keeper"]).ok();
+    live.create(&pod);
+    live.wait_phase("keeper", "Running", START);
+    assert_eq!(sh(&live, "keeper", "main", "cat /data/f").unwrap(), "kept\n", "the node's directory kept the data");
+    assert_eq!(sh(&live, "keeper", "main", "cat /logs/l").unwrap(), "logged\n");
+    sh(&live, "keeper", "main", "rm -rf /data/f /data/logs").unwrap();
+}
+
+#[test]
+fn a_host_path_directory_that_is_missing_fails_to_mount() {
+    let live = Live::new("hostpath-missing");
+    let node = a_node(&live);
+    let path = format!("/no/such/dir-{}", live.namespace);
+    live.create(&host_path_pod("missing", &node, &path, "Directory"));
+    let message =
+        format!("MountVolume.SetUp failed for volume \"data\" : hostPath type check failed: {path} is not a directory");
+    let mut describe = String::new();
+    let seen = eventually(START, || {
+        describe = live.kubectl(&["describe", "pod", "missing"]).stdout;
+        describe.contains(&message)
+    });
+    assert!(seen, "no FailedMount event:\n{describe}");
+    assert!(describe.contains("FailedMount"), "{describe}");
+    assert_eq!(live.field("pod/missing", "{.status.phase}"), "Pending");
+    let waiting = live.field("pod/missing", "{.status.containerStatuses[0].state.waiting.reason}");
+    assert!(waiting.is_empty() || waiting == "ContainerCreating", "{waiting}");
+}
+
+#[test]
+fn a_volume_mount_of_no_volume_is_rejected() {
+    let live = Live::new("badmount");
+    let pod = "apiVersion: v1
+kind: Pod
+metadata:
+  name: bad
+spec:
+  containers:
+  - name: main
+    image: busybox
+    volumeMounts:
+    - name: nope
+      mountPath: /data
+";
+    let out = live.kubectl_stdin(&["create", "-f", "-"], pod);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(r#"Pod "bad" is invalid: spec.containers[0].volumeMounts[0].name: Not found: "nope""#),
+        "{}",
+        out.stderr
+    );
+}
