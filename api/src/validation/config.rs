@@ -38,18 +38,22 @@ pub fn config_key(key: &str) -> Vec<String> {
 
 /// Moves a Secret's `stringData` into `data` (base64-encoded, replacing
 /// entries of the same key), as the v1 conversion does on every write, so
-/// `stringData` is never stored. Values that are not strings are left for
-/// the strict decode to refuse.
+/// `stringData` is never stored. Values that are not strings, and a
+/// `stringData` or `data` that is not a map, are left as written for the
+/// strict decode to refuse.
 pub fn merge_string_data(secret: &mut Value) {
     let Some(root) = secret.as_object_mut() else { return };
+    let maps = matches!(root.get("stringData"), Some(Value::Object(_)))
+        && matches!(root.get("data"), None | Some(Value::Null | Value::Object(_)));
+    if !maps {
+        return;
+    }
     let Some(Value::Object(strings)) = root.remove("stringData") else { return };
-    let data = match root.entry("data").or_insert_with(|| Value::Object(Map::new())) {
-        Value::Object(data) => data,
-        other => {
-            *other = Value::Object(Map::new());
-            other.as_object_mut().expect("just made an object")
-        }
-    };
+    let data = root.entry("data").or_insert(Value::Null);
+    if data.is_null() {
+        *data = Value::Object(Map::new());
+    }
+    let Value::Object(data) = data else { return };
     for (key, value) in strings {
         let encoded = match value {
             Value::String(s) => serde_json::to_value(ByteString(s.into_bytes())).expect("bytes encode"),
@@ -226,6 +230,17 @@ mod tests {
         assert_eq!(s["type"], "Opaque", "the type defaults to Opaque");
         let only = secret(json!({"stringData": {"k": ""}}));
         assert_eq!(only["data"], json!({"k": ""}));
+        let null_data = secret(json!({"data": null, "stringData": {"k": "v"}}));
+        assert_eq!(null_data["data"], json!({"k": "dg=="}));
+    }
+
+    #[test]
+    fn string_data_or_data_that_are_not_maps_are_left_for_the_decode_to_refuse() {
+        for written in [json!({"data": "abc", "stringData": {"k": "v"}}), json!({"stringData": "k=v"})] {
+            let mut s = written.clone();
+            merge_string_data(&mut s);
+            assert_eq!(s, written, "nothing dropped or replaced");
+        }
     }
 
     #[test]
