@@ -9,7 +9,7 @@
 #   kubelab/pause     the pod sandbox
 #   busybox           Debian's static busybox, a link per applet
 #   luksa/kubia, luksa/kubia-unhealthy, luksa/batch-job, luksa/ssd-monitor   the book's samples
-#   luksa/fortune     Debian's fortune-mod on busybox, writing a fortune every 10 s
+#   luksa/fortune     Debian's fortune-mod on busybox, writing a fortune every 10 s (also tagged :args and :env)
 #   nginx:alpine, nginx   Debian's nginx on busybox, configured as the Docker Hub image
 #
 # The Debian packages the last two unpack are downloaded once (apt-get download)
@@ -173,6 +173,12 @@ mv "$out/context/fortune/fortuneloop.sh" "$out/context/fortune/rootfs/bin/"
 unpack "$out/context/fortune/rootfs" usr/games fortune-mod fortunes-min librecode0
 rm -f "$out/context/fortune/rootfs/usr/bin/strfile" "$out/context/fortune/rootfs/usr/bin/unstr"
 build luksa/fortune:latest fortune
+# The book's :args and :env variants (chapter 7) are the same loop: it takes
+# its interval from the first argument or from $INTERVAL.
+for variant in args env; do
+  docker tag luksa/fortune:latest "luksa/fortune:$variant"
+  echo "built luksa/fortune:$variant"
+done
 
 context nginx
 root=$out/context/nginx/rootfs

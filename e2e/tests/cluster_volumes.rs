@@ -3,7 +3,8 @@
 //! served by nginx in the other), emptyDirs on disk and in memory outliving
 //! container restarts, hostPath data outliving its pod on the same node, a
 //! hostPath type check failing with Kubernetes' FailedMount event, and the
-//! 422 for a volumeMount of no volume. Each test works in a namespace of its
+//! 422 for a volumeMount of no volume; and chapter 7's fortune variants that
+//! take their interval from args and env. Each test works in a namespace of its
 //! own. Run by deploy/test.sh with
 //! `cargo test -p e2e --features cluster --test cluster_volumes`.
 
@@ -239,4 +240,24 @@ spec:
         "{}",
         out.stderr
     );
+}
+
+/// Chapter 7: the book's `luksa/fortune:args` and `:env` pods take their
+/// interval from the container's arguments and from an environment variable.
+#[test]
+fn the_books_fortune_variants_take_their_interval_from_args_and_env() {
+    let live = Live::new("fortune-variants");
+    for (manifest, pod, says) in [
+        ("Chapter07/fortune-pod-args.yaml", "fortune2s", "every 2 seconds"),
+        ("Chapter07/fortune-pod-env.yaml", "fortune-env", "every 30 seconds"),
+    ] {
+        let path = e2e::book(manifest);
+        let out = live.kubectl(&["create", "-f", path.to_str().unwrap()]).ok();
+        assert_eq!(out.stdout.trim(), format!("pod/{pod} created"));
+        live.wait_phase(pod, "Running", START);
+        let logged = eventually(Duration::from_secs(20), || {
+            live.kubectl(&["logs", pod, "-c", "html-generator"]).stdout.contains(says)
+        });
+        assert!(logged, "{pod} does not say {says:?}: {}", live.kubectl(&["logs", pod, "-c", "html-generator"]).stdout);
+    }
 }
