@@ -514,7 +514,7 @@ async fn list(
             return Err(too_large(wanted, page.resource_version));
         }
         let next = continue_token_for(&page.continue_key, page.resource_version);
-        let rows = page.rows.iter().map(|(cached, rv)| (&cached.row, *rv));
+        let rows = page.rows.iter().map(|cached| (&cached.row, cached.mod_revision));
         let now = jiff::Timestamp::now();
         let rv = page.resource_version.to_string();
         let table = api::printers::write_table(info, rows, include, now, &rv, &next);

@@ -47,10 +47,10 @@ pub struct RowCache {
     budget: usize,
 }
 
-/// A page of a Table: its rows (each with the resourceVersion to stamp) and
+/// A page of a Table: its rows (each stamped with its `mod_revision`) and
 /// where the list goes on.
 pub struct RowPage {
-    pub rows: Vec<(Arc<Cached>, i64)>,
+    pub rows: Vec<Arc<Cached>>,
     pub resource_version: i64,
     pub continue_key: String,
 }
@@ -170,7 +170,7 @@ impl RowCache {
         limit: i64,
         start: &str,
         page: &KeyPage,
-    ) -> Result<Vec<(Arc<Cached>, i64)>, ApiError> {
+    ) -> Result<Vec<Arc<Cached>>, ApiError> {
         let now = seconds_now();
         let mut rows = self.lookup(&page.keys, now);
         let missing: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].is_none()).collect();
@@ -198,7 +198,7 @@ impl RowCache {
             self.keep(&made);
         }
         self.sweep(now);
-        Ok(rows.into_iter().flatten().map(|c| (c.clone(), c.mod_revision)).collect())
+        Ok(rows.into_iter().flatten().collect())
     }
 }
 
@@ -235,7 +235,7 @@ mod tests {
         let page = cache.page(registry, info, "ns", limit, "", 0).await.unwrap();
         let stored = registry.list_raw(info, "ns", "", "", limit, "").await.unwrap();
         let now = jiff::Timestamp::now();
-        let rows = page.rows.iter().map(|(c, rv)| (&c.row, *rv));
+        let rows = page.rows.iter().map(|c| (&c.row, c.mod_revision));
         let made = write_table(info, rows, IncludeObject::Metadata, now, "1", "");
         let objects: Vec<(&[u8], i64)> = stored.items.iter().map(|o| (&o.json[..], o.resource_version)).collect();
         let want = table_raw(info, &objects, IncludeObject::Metadata, now, "1", "").unwrap();
@@ -252,15 +252,18 @@ mod tests {
         let first = same_as_stored(&cache, &registry, 0).await;
         assert_eq!(cache.usage().0, 3);
         let again = same_as_stored(&cache, &registry, 0).await;
-        for ((one, _), (two, _)) in first.rows.iter().zip(&again.rows) {
+        for (one, two) in first.rows.iter().zip(&again.rows) {
             assert!(Arc::ptr_eq(one, two), "an unchanged object's row is the kept one");
         }
         // b finishes: its row is made again, with the Completed condition; a and c are kept.
         store_pods(&store, &[("b", "Succeeded")]).await;
         let changed = same_as_stored(&cache, &registry, 0).await;
-        assert!(Arc::ptr_eq(&first.rows[0].0, &changed.rows[0].0));
-        assert!(!Arc::ptr_eq(&first.rows[1].0, &changed.rows[1].0));
-        assert!(changed.rows[1].1 > first.rows[1].1, "the new row carries the new resourceVersion");
+        assert!(Arc::ptr_eq(&first.rows[0], &changed.rows[0]));
+        assert!(!Arc::ptr_eq(&first.rows[1], &changed.rows[1]));
+        assert!(
+            changed.rows[1].mod_revision > first.rows[1].mod_revision,
+            "the new row carries the new resourceVersion"
+        );
         assert_eq!(cache.usage().0, 3, "the new row replaced the old one");
         // A page of two goes on after b.
         let page = same_as_stored(&cache, &registry, 2).await;
