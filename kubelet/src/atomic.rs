@@ -161,8 +161,9 @@ fn walk(root: &Path, dir: &Path, f: &mut dyn FnMut(&str, &Path) -> io::Result<bo
 }
 
 /// The version directory `version` holding `payload`, as a tar archive
-/// (ustar: directories 0755, files with their modes, owned by root).
-pub fn version_tar(payload: &Payload, version: &str) -> Vec<u8> {
+/// (ustar: directories 0755, files with their modes, owned by root, modified
+/// at `mtime`, in seconds since the epoch).
+pub fn version_tar(payload: &Payload, version: &str, mtime: u64) -> Vec<u8> {
     let mut out = Vec::new();
     let mut dirs = BTreeSet::new();
     dirs.insert(version.to_string());
@@ -174,16 +175,16 @@ pub fn version_tar(payload: &Payload, version: &str) -> Vec<u8> {
         }
     }
     for d in &dirs {
-        tar_entry(&mut out, &format!("{d}/"), b'5', 0o755, &[]);
+        tar_entry(&mut out, &format!("{d}/"), b'5', 0o755, mtime, &[]);
     }
     for (path, file) in payload {
-        tar_entry(&mut out, &format!("{version}/{path}"), b'0', file.mode, &file.data);
+        tar_entry(&mut out, &format!("{version}/{path}"), b'0', file.mode, mtime, &file.data);
     }
     out.extend_from_slice(&[0u8; 1024]);
     out
 }
 
-fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, mode: u32, data: &[u8]) {
+fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, mode: u32, mtime: u64, data: &[u8]) {
     let mut header = [0u8; 512];
     let name = name.as_bytes();
     // Names longer than 100 bytes go into the ustar prefix field (split at a '/').
@@ -202,7 +203,7 @@ fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, mode: u32, data: &[u8]) {
     octal(&mut header[108..116], 0);
     octal(&mut header[116..124], 0);
     octal(&mut header[124..136], data.len() as u64);
-    octal(&mut header[136..148], 0);
+    octal(&mut header[136..148], mtime);
     header[156] = kind;
     header[257..263].copy_from_slice(b"ustar\0");
     header[263..265].copy_from_slice(b"00");
@@ -324,7 +325,7 @@ mod tests {
     #[test]
     fn the_tar_holds_the_version_directory() {
         let p = payload(&[("https.key", "KEY", 0o400), ("d/foo", "bar", 0o644)]);
-        let tar = version_tar(&p, "..v1");
+        let tar = version_tar(&p, "..v1", 1_800_000_000);
         assert_eq!(tar.len() % 512, 0);
         // Each header names its entry and carries a valid checksum.
         let mut names = Vec::new();
@@ -334,6 +335,8 @@ mod tests {
             let name = String::from_utf8_lossy(&h[..100]).trim_end_matches('\0').to_string();
             let size = u64::from_str_radix(String::from_utf8_lossy(&h[124..135]).trim(), 8).unwrap() as usize;
             let mode = u32::from_str_radix(String::from_utf8_lossy(&h[100..107]).trim(), 8).unwrap();
+            let mtime = u64::from_str_radix(String::from_utf8_lossy(&h[136..147]).trim(), 8).unwrap();
+            assert_eq!(mtime, 1_800_000_000);
             let stored = u32::from_str_radix(String::from_utf8_lossy(&h[148..154]).trim(), 8).unwrap();
             let mut blank = h.to_vec();
             blank[148..156].copy_from_slice(b"        ");

@@ -454,7 +454,8 @@ impl Runtime for DockerRuntime {
         // through the engine's archive upload into the sandbox, which mounts the
         // volume, and the swap runs in the sandbox with its busybox (a rename,
         // as the atomic writer does). See pods::volumes.
-        let tar = crate::atomic::version_tar(payload, version);
+        let now = jiff::Timestamp::now().as_second().max(0) as u64;
+        let tar = crate::atomic::version_tar(payload, version, now);
         let options = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path(dir).build();
         self.docker
             .upload_to_container(sandbox_id, Some(options), bollard::body_full(tar.into()))
