@@ -4,8 +4,12 @@
 //! container restarts, hostPath data outliving its pod on the same node, a
 //! hostPath type check failing with Kubernetes' FailedMount event, and the
 //! 422 for a volumeMount of no volume; and chapter 7's fortune variants that
-//! take their interval from args and env. Each test works in a namespace of its
-//! own. Run by deploy/test.sh with
+//! take their interval from args and env, and from a ConfigMap (env, args and
+//! a configMap volume whose files follow an edit while the env does not), the
+//! fortune-https pod's secret volume on tmpfs, a missing ConfigMap holding a
+//! container in CreateContainerConfigError until it is created, and chapter
+//! 8's downward API in env and in a volume whose labels file follows
+//! `kubectl label`. Each test works in a namespace of its own. Run by deploy/test.sh with
 //! `cargo test -p e2e --features cluster --test cluster_volumes`.
 
 use e2e::{eventually, Live};
@@ -260,4 +264,196 @@ fn the_books_fortune_variants_take_their_interval_from_args_and_env() {
         });
         assert!(logged, "{pod} does not say {says:?}: {}", live.kubectl(&["logs", pod, "-c", "html-generator"]).stdout);
     }
+}
+
+/// A ConfigMap or Secret edit reaches mounted files within the kubelet's sync
+/// period (60 s) plus the time to notice.
+const UPDATE: Duration = Duration::from_secs(90);
+
+/// The book's file or directory as a kubectl argument.
+fn book_arg(path: &str) -> String {
+    e2e::book(path).to_str().unwrap().to_string()
+}
+
+/// `kubectl create -f` of one of the book's manifests, checking kubectl's answer.
+#[track_caller]
+fn create_book(live: &Live, manifest: &str, pod: &str) {
+    let out = live.kubectl(&["create", "-f", &book_arg(manifest)]).ok();
+    assert_eq!(out.stdout.trim(), format!("pod/{pod} created"));
+}
+
+/// `kubectl create configmap fortune-config --from-file=configmap-files`, as chapter 7 does.
+fn create_fortune_config(live: &Live) {
+    let from = format!("--from-file={}", book_arg("Chapter07/configmap-files"));
+    let out = live.kubectl(&["create", "configmap", "fortune-config", &from]).ok();
+    assert_eq!(out.stdout.trim(), "configmap/fortune-config created");
+}
+
+fn logs_say(live: &Live, pod: &str, says: &str) -> bool {
+    eventually(Duration::from_secs(20), || live.kubectl(&["logs", pod, "-c", "html-generator"]).stdout.contains(says))
+}
+
+/// Chapter 7: the ConfigMap's `sleep-interval` reaches the fortune pods as an
+/// env var, as an argument through `$(INTERVAL)`, and as files that nginx
+/// reads its gzip config from; a replaced ConfigMap changes the mounted file
+/// within the sync period, but not the running container's env.
+#[test]
+fn the_books_config_map_pods_take_env_args_and_files_and_an_edit_reaches_only_the_files() {
+    let live = Live::new("configmap");
+    create_fortune_config(&live);
+    for (manifest, pod) in [
+        ("Chapter07/fortune-pod-env-configmap.yaml", "fortune-env-from-configmap"),
+        ("Chapter07/fortune-pod-args-configmap.yaml", "fortune-args-from-configmap"),
+        ("Chapter07/fortune-pod-configmap-volume.yaml", "fortune-configmap-volume"),
+    ] {
+        create_book(&live, manifest, pod);
+        live.wait_phase(pod, "Running", START);
+        let says = "Configured to generate new fortune every 25";
+        assert!(logs_say(&live, pod, says), "{pod}: {}", live.kubectl(&["logs", pod, "-c", "html-generator"]).stdout);
+    }
+    let pod = "fortune-configmap-volume";
+    let whole = sh(&live, pod, "web-server", "ls /tmp/whole-fortune-config-volume").unwrap();
+    assert_eq!(whole, "my-nginx-config.conf\nsleep-interval\n");
+    let conf = sh(&live, pod, "web-server", "cat /etc/nginx/conf.d/my-nginx-config.conf").unwrap();
+    assert!(conf.contains("gzip on;"), "{conf}");
+    let layout =
+        sh(&live, pod, "web-server", "readlink /etc/nginx/conf.d/sleep-interval; readlink /etc/nginx/conf.d/..data")
+            .unwrap();
+    assert!(layout.starts_with("..data/sleep-interval\n..20"), "the atomic writer's links: {layout}");
+    let refused = sh(&live, pod, "web-server", "touch /etc/nginx/conf.d/mine").unwrap_err();
+    assert!(refused.contains("Read-only file system"), "{refused}");
+    // nginx took its config from the volume: it compresses what it serves.
+    let mut headers = String::new();
+    let gzipped = eventually(Duration::from_secs(30), || {
+        let get = "wget -S --header 'Accept-Encoding: gzip' -O /dev/null http://localhost/ 2>&1";
+        headers = sh(&live, pod, "web-server", get).unwrap_or_default();
+        headers.contains("Content-Encoding: gzip")
+    });
+    assert!(gzipped, "nginx does not gzip with the mounted config: {headers}");
+
+    // `kubectl replace` of the edited ConfigMap (what `kubectl edit` sends).
+    let mut cm = live.json(&["configmap", "fortune-config"]);
+    cm["data"]["sleep-interval"] = "7\n".into();
+    let out = live.kubectl_stdin(&["replace", "-f", "-"], &cm.to_string()).ok();
+    assert_eq!(out.stdout.trim(), "configmap/fortune-config replaced");
+    let mut seen = String::new();
+    let updated = eventually(UPDATE, || {
+        seen = sh(&live, pod, "web-server", "cat /tmp/whole-fortune-config-volume/sleep-interval").unwrap_or_default();
+        seen == "7\n"
+    });
+    assert!(updated, "the mounted file did not follow the edit: {seen:?}");
+    let conf_now = sh(&live, pod, "web-server", "cat /etc/nginx/conf.d/my-nginx-config.conf").unwrap();
+    assert_eq!(conf_now, conf, "the other file is unchanged");
+    let env = sh(&live, pod, "html-generator", "echo \"$INTERVAL\"").unwrap();
+    assert_eq!(env.trim(), "25", "a running container keeps the env it was created with");
+}
+
+/// Chapter 7's fortune-https pod: the secret volume is a tmpfs holding the
+/// secret's decoded bytes, beside a configMap volume with `items`.
+#[test]
+fn a_secret_volume_is_tmpfs_and_holds_the_decoded_bytes() {
+    let live = Live::new("secret");
+    create_fortune_config(&live);
+    let files: Vec<String> = ["https.key", "https.cert", "foo"]
+        .iter()
+        .map(|f| format!("--from-file={}", book_arg(&format!("Chapter07/fortune-https/{f}"))))
+        .collect();
+    let mut args = vec!["create", "secret", "generic", "fortune-https"];
+    args.extend(files.iter().map(String::as_str));
+    assert_eq!(live.kubectl(&args).ok().stdout.trim(), "secret/fortune-https created");
+    create_book(&live, "Chapter07/fortune-pod-https.yaml", "fortune-https");
+    live.wait_phase("fortune-https", "Running", START);
+
+    let mounts = sh(&live, "fortune-https", "web-server", "mount | grep certs").unwrap();
+    assert!(mounts.starts_with("tmpfs on /etc/nginx/certs type tmpfs (ro"), "{mounts}");
+    for f in ["https.key", "https.cert", "foo"] {
+        let want = std::fs::read_to_string(e2e::book(&format!("Chapter07/fortune-https/{f}"))).unwrap();
+        let got = sh(&live, "fortune-https", "web-server", &format!("cat /etc/nginx/certs/{f}")).unwrap();
+        assert_eq!(got, want, "{f}");
+    }
+    let ls = sh(&live, "fortune-https", "web-server", "ls /etc/nginx/conf.d").unwrap();
+    assert_eq!(ls, "https.conf\n", "items pick the key and name the file");
+    let perms = sh(&live, "fortune-https", "web-server", "stat -L -c %a /etc/nginx/certs/foo").unwrap();
+    assert_eq!(perms.trim(), "644", "defaultMode");
+
+    // A Secret edit reaches the tmpfs too.
+    let out =
+        live.kubectl(&["patch", "secret", "fortune-https", "--type", "merge", "-p", r#"{"data":{"foo":"bmV3Cg=="}}"#]);
+    assert_eq!(out.ok().stdout.trim(), "secret/fortune-https patched");
+    let updated = eventually(UPDATE, || {
+        sh(&live, "fortune-https", "web-server", "cat /etc/nginx/certs/foo").unwrap_or_default() == "new\n"
+    });
+    assert!(updated, "the secret's file did not follow the edit");
+}
+
+/// A pod whose env names a ConfigMap that does not exist waits in
+/// CreateContainerConfigError with Kubernetes' message and a Failed event,
+/// and starts once `kubectl create configmap` makes it.
+#[test]
+fn a_missing_config_map_holds_the_container_until_it_is_created() {
+    let live = Live::new("missing-cm");
+    let pod = "fortune-env-from-configmap";
+    create_book(&live, "Chapter07/fortune-pod-env-configmap.yaml", pod);
+    let reason = "{.status.containerStatuses[?(@.name==\"html-generator\")].state.waiting.reason}";
+    let waiting = eventually(START, || live.field(&format!("pod/{pod}"), reason) == "CreateContainerConfigError");
+    assert!(waiting, "{}", live.kubectl(&["describe", "pod", pod]).stdout);
+    let message = live.field(
+        &format!("pod/{pod}"),
+        "{.status.containerStatuses[?(@.name==\"html-generator\")].state.waiting.message}",
+    );
+    assert_eq!(message, "configmap \"fortune-config\" not found");
+    let events =
+        live.kubectl(&["get", "events", "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"]);
+    assert!(events.stdout.contains("Failed: Error: configmap \"fortune-config\" not found"), "{}", events.stdout);
+
+    let out = live.kubectl(&["create", "configmap", "fortune-config", "--from-literal=sleep-interval=3"]).ok();
+    assert_eq!(out.stdout.trim(), "configmap/fortune-config created");
+    live.wait_phase(pod, "Running", START);
+    let ready =
+        eventually(START, || live.field(&format!("pod/{pod}"), "{.status.containerStatuses[*].ready}") == "true true");
+    assert!(ready, "{}", live.kubectl(&["describe", "pod", pod]).stdout);
+    assert!(logs_say(&live, pod, "every 3 seconds"));
+}
+
+/// Chapter 8: the downward API in env (downward-api-env.yaml) and in a volume
+/// (downward-api-volume.yaml), whose labels file follows `kubectl label`.
+#[test]
+fn the_books_downward_api_pods_in_env_and_in_a_volume() {
+    let live = Live::new("downward-env");
+    create_book(&live, "Chapter08/downward-api-env.yaml", "downward");
+    live.wait_phase("downward", "Running", START);
+    let env = sh(&live, "downward", "main", "env").unwrap();
+    let node = live.field("pod/downward", "{.spec.nodeName}");
+    let ip = live.field("pod/downward", "{.status.podIP}");
+    for want in [
+        "POD_NAME=downward".to_string(),
+        format!("POD_NAMESPACE={}", live.namespace),
+        format!("POD_IP={ip}"),
+        format!("NODE_NAME={node}"),
+        "CONTAINER_CPU_REQUEST_MILLICORES=15".into(),
+        "CONTAINER_MEMORY_LIMIT_KIBIBYTES=4096".into(),
+    ] {
+        assert!(env.lines().any(|l| l == want), "no {want} in:\n{env}");
+    }
+
+    let live = Live::new("downward-volume");
+    create_book(&live, "Chapter08/downward-api-volume.yaml", "downward");
+    live.wait_phase("downward", "Running", START);
+    let read = |f: &str| sh(&live, "downward", "main", &format!("cat /etc/downward/{f}")).unwrap();
+    assert_eq!(read("podName"), "downward");
+    assert_eq!(read("podNamespace"), live.namespace);
+    assert_eq!(read("labels"), "foo=\"bar\"");
+    let annotations = read("annotations");
+    assert!(annotations.contains("key1=\"value1\"\nkey2=\"multi\\nline\\nvalue\\n\""), "{annotations}");
+    assert_eq!(read("containerCpuRequestMilliCores"), "15");
+    assert_eq!(read("containerMemoryLimitBytes"), "4194304");
+
+    let out = live.kubectl(&["label", "po", "downward", "tier=web"]).ok();
+    assert_eq!(out.stdout.trim(), "pod/downward labeled");
+    let mut labels = String::new();
+    let updated = eventually(UPDATE, || {
+        labels = sh(&live, "downward", "main", "cat /etc/downward/labels").unwrap_or_default();
+        labels == "foo=\"bar\"\ntier=\"web\""
+    });
+    assert!(updated, "the labels file did not follow the label: {labels:?}");
 }

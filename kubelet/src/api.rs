@@ -6,7 +6,7 @@
 use api::ApiError;
 use client::events::EventRecorder;
 use client::{Api, Client, DeleteParams, Object, PatchType};
-use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Pod, PodStatus, Secret};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -22,6 +22,19 @@ pub trait PodApi: Send + Sync + 'static {
     /// Records an event about `obj`. Never blocks: events are written in the
     /// background, in order, as Kubernetes' event broadcaster does.
     fn event(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str);
+    /// The ConfigMap `namespace/name` (env and volumes); None: it does not exist.
+    async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, ApiError>;
+    /// The Secret `namespace/name`; None: it does not exist.
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ApiError>;
+}
+
+/// A get whose NotFound is None.
+fn found<T>(result: Result<T, ApiError>) -> Result<Option<T>, ApiError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Events waiting to be written; beyond this, new ones are dropped (and logged)
@@ -78,6 +91,14 @@ impl PodApi for ClientApi {
             tracing::warn!(reason, message, "event queue full; dropping the event");
         }
     }
+
+    async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, ApiError> {
+        found(Api::<ConfigMap>::namespaced(&self.client, namespace).get(name).await)
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ApiError> {
+        found(Api::<Secret>::namespaced(&self.client, namespace).get(name).await)
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +122,9 @@ pub mod testing {
         pub statuses: Mutex<Vec<(String, Value)>>,
         pub events: Mutex<Vec<RecordedEvent>>,
         pub deleted: Mutex<Vec<String>>,
+        /// ConfigMaps and Secrets by `namespace/name`, as tests put them.
+        pub config_maps: Mutex<std::collections::HashMap<String, ConfigMap>>,
+        pub secrets: Mutex<std::collections::HashMap<String, Secret>>,
     }
 
     impl RecordingApi {
@@ -117,6 +141,16 @@ pub mod testing {
         }
         pub fn count_events(&self, reason: &str) -> usize {
             self.events.lock().unwrap().iter().filter(|e| e.reason == reason).count()
+        }
+        /// Creates or replaces a ConfigMap from its JSON form.
+        pub fn put_config_map(&self, v: Value) {
+            let cm: ConfigMap = serde_json::from_value(v).expect("a configmap");
+            self.config_maps.lock().unwrap().insert(format!("{}/{}", cm.namespace(), cm.name()), cm);
+        }
+        /// Creates or replaces a Secret from its JSON form.
+        pub fn put_secret(&self, v: Value) {
+            let s: Secret = serde_json::from_value(v).expect("a secret");
+            self.secrets.lock().unwrap().insert(format!("{}/{}", s.namespace(), s.name()), s);
         }
     }
 
@@ -139,6 +173,12 @@ pub mod testing {
                 reason: reason.into(),
                 message: message.into(),
             });
+        }
+        async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, ApiError> {
+            Ok(self.config_maps.lock().unwrap().get(&format!("{namespace}/{name}")).cloned())
+        }
+        async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ApiError> {
+            Ok(self.secrets.lock().unwrap().get(&format!("{namespace}/{name}")).cloned())
         }
     }
 }

@@ -18,6 +18,7 @@
 //! - [`dns`]: the node-local cluster DNS server (with `--proxy`).
 
 pub mod api;
+pub mod atomic;
 pub mod clock;
 pub mod config;
 pub mod dns;

@@ -472,3 +472,71 @@ async fn crashes_restart_and_a_restarted_kubelet_adopts_running_pods() {
     );
     running.shutdown();
 }
+
+/// A secret's files in a memory volume: unpacked into the tmpfs through the
+/// sandbox that mounts it, `..data` renamed to each new version, links of
+/// gone keys and old versions removed, as the atomic writer does on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_volume_files_are_swapped_in_through_the_sandbox() {
+    use kubelet::atomic::{File, Payload};
+    use kubelet::runtime::{ContainerMeta, MemoryVolume, Mount, MountSource, SandboxConfig, SANDBOX_NAME};
+    let sandbox = Sandbox::new("memory-files");
+    let runtime = DockerRuntime::connect("unix:///var/run/docker.sock", &sandbox.network).await.unwrap();
+    let uid = format!("{}-files", sandbox.node);
+    let volume = MemoryVolume {
+        name: format!("k8s_{uid}_certs"),
+        pod_uid: uid.clone(),
+        node: sandbox.node.clone(),
+        size_bytes: None,
+    };
+    runtime.create_memory_volume(&volume).await.unwrap();
+    let meta = ContainerMeta {
+        pod_uid: uid.clone(),
+        pod_name: "files".into(),
+        pod_namespace: "default".into(),
+        container_name: SANDBOX_NAME.into(),
+        restart_count: 0,
+        node: sandbox.node.clone(),
+        grace_period: Some(1),
+    };
+    let config = SandboxConfig {
+        meta,
+        image: PAUSE.into(),
+        hostname: "files".into(),
+        pod: Arc::new(serde_json::from_value(json!({"metadata": {"name": "files", "namespace": "default"}})).unwrap()),
+        mounts: vec![Mount {
+            source: MountSource::Volume(volume.name.clone()),
+            target: "/kubelab/volumes/certs".into(),
+            read_only: false,
+        }],
+    };
+    let id = runtime.run_sandbox(&config).await.unwrap();
+    let payload = |files: &[(&str, &str, u32)]| -> Payload {
+        files.iter().map(|(p, d, m)| (p.to_string(), File { data: d.as_bytes().to_vec(), mode: *m })).collect()
+    };
+    let sh = |script: &str| {
+        let out = docker(&["exec", &id, "/bin/busybox", "sh", "-c", &format!("cd /kubelab/volumes/certs && {script}")]);
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dir = "/kubelab/volumes/certs";
+    let first = payload(&[("https.key", "KEY", 0o400), ("foo", "bar\n", 0o644), ("d/x", "x", 0o644)]);
+    runtime.write_memory_volume(&id, dir, &first, "..2026_01_01_00_00_00.000000001").await.unwrap();
+    assert_eq!(sh("cat https.key foo d/x"), "KEYbar\nx");
+    assert_eq!(sh("/bin/busybox readlink ..data"), "..2026_01_01_00_00_00.000000001\n");
+    assert_eq!(sh("/bin/busybox readlink foo"), "..data/foo\n");
+    assert_eq!(sh("/bin/busybox stat -L -c %a https.key foo"), "400\n644\n");
+    assert!(sh("/bin/busybox grep ' /kubelab/volumes/certs ' /proc/mounts").starts_with("tmpfs "));
+
+    let second = payload(&[("https.key", "NEW", 0o400), ("cert", "C", 0o644)]);
+    runtime.write_memory_volume(&id, dir, &second, "..2026_01_01_00_00_01.000000001").await.unwrap();
+    assert_eq!(sh("cat https.key cert"), "NEWC");
+    assert_eq!(
+        sh("/bin/busybox ls -A | /bin/busybox sort"),
+        "..2026_01_01_00_00_01.000000001\n..data\ncert\nhttps.key\n"
+    );
+
+    assert!(runtime.write_memory_volume("no-such-sandbox", dir, &second, "..v").await.is_err());
+    runtime.remove_container(&id).await.unwrap();
+    runtime.remove_pod_volumes(&sandbox.node, &uid).await.unwrap();
+}

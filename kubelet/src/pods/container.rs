@@ -6,8 +6,8 @@
 use crate::runtime::{ContainerConfig, ContainerMeta};
 use api::quantity::Quantity;
 use client::Object;
-use k8s_openapi::api::core::v1::{Container, EnvVarSource, Pod};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVarSource, Pod, Secret};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Why a container's config cannot be built: Kubernetes reports it as
 /// `CreateContainerConfigError` with this message.
@@ -21,10 +21,19 @@ pub enum ConfigError {
     Resource(String),
     #[error("invalid divisor: {0}")]
     Divisor(String),
-    #[error("{0} environment variables are not supported by kubelab yet")]
-    Unsupported(&'static str),
     #[error("env valueFrom has no source")]
     NoSource,
+    #[error("configmap {0:?} not found")]
+    ConfigMapNotFound(String),
+    #[error("couldn't find key {key} in ConfigMap {namespace}/{name}")]
+    ConfigMapKey { key: String, namespace: String, name: String },
+    #[error("secret {0:?} not found")]
+    SecretNotFound(String),
+    #[error("couldn't find key {key} in Secret {namespace}/{name}")]
+    SecretKey { key: String, namespace: String, name: String },
+    /// Reading a referenced object failed for another reason than its absence.
+    #[error("{0}")]
+    Read(String),
 }
 
 pub type Result<T, E = ConfigError> = std::result::Result<T, E>;
@@ -39,6 +48,114 @@ pub struct EnvContext<'a> {
     pub node_memory_bytes: i64,
     /// The service variables the pod sees (`KUBIA_SERVICE_HOST`...), in order.
     pub services: &'a [(String, String)],
+    /// The ConfigMaps and Secrets the container refers to, as read just before.
+    pub sources: &'a EnvSources,
+}
+
+/// The ConfigMaps and Secrets of the pod's namespace that a container's
+/// environment refers to, read when the container is created (a later edit
+/// does not reach a running container, as in Kubernetes). None: not found.
+#[derive(Debug, Default, Clone)]
+pub struct EnvSources {
+    pub config_maps: BTreeMap<String, Option<ConfigMap>>,
+    pub secrets: BTreeMap<String, Option<Secret>>,
+}
+
+/// No ConfigMaps or Secrets (a container that refers to none).
+pub static NO_SOURCES: EnvSources = EnvSources { config_maps: BTreeMap::new(), secrets: BTreeMap::new() };
+
+impl EnvSources {
+    /// The names of the ConfigMaps and Secrets `container`'s env and envFrom refer to.
+    pub fn references(container: &Container) -> (BTreeSet<String>, BTreeSet<String>) {
+        let (mut cms, mut secrets) = (BTreeSet::new(), BTreeSet::new());
+        for from in container.env_from.iter().flatten() {
+            cms.extend(from.config_map_ref.as_ref().map(|r| r.name.clone()));
+            secrets.extend(from.secret_ref.as_ref().map(|r| r.name.clone()));
+        }
+        for from in container.env.iter().flatten().filter_map(|e| e.value_from.as_ref()) {
+            cms.extend(from.config_map_key_ref.as_ref().map(|r| r.name.clone()));
+            secrets.extend(from.secret_key_ref.as_ref().map(|r| r.name.clone()));
+        }
+        (cms, secrets)
+    }
+
+    fn config_map(&self, name: &str) -> Option<&ConfigMap> {
+        self.config_maps.get(name).and_then(Option::as_ref)
+    }
+
+    fn secret(&self, name: &str) -> Option<&Secret> {
+        self.secrets.get(name).and_then(Option::as_ref)
+    }
+}
+
+/// Kubernetes' IsEnvVarName: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+pub fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let ok = |c: char| c == '-' || c == '.' || c == '_' || c.is_ascii_alphabetic();
+    chars.next().is_some_and(ok) && chars.all(|c| ok(c) || c.is_ascii_digit())
+}
+
+/// One envFrom source's variables (its keys with the prefix) and the names
+/// skipped as invalid.
+struct FromVars {
+    vars: Vec<(String, String)>,
+    invalid: Vec<String>,
+}
+
+/// One envFrom source's variables; None: the object is missing (and optional).
+fn env_from_vars(from: &k8s_openapi::api::core::v1::EnvFromSource, ctx: &EnvContext<'_>) -> Result<Option<FromVars>> {
+    let prefix = from.prefix.as_deref().unwrap_or("");
+    let pairs: Vec<(String, String)> = if let Some(r) = &from.config_map_ref {
+        match ctx.sources.config_map(&r.name) {
+            Some(cm) => cm.data.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            None if r.optional == Some(true) => return Ok(None),
+            None => return Err(ConfigError::ConfigMapNotFound(r.name.clone())),
+        }
+    } else if let Some(r) = &from.secret_ref {
+        match ctx.sources.secret(&r.name) {
+            Some(s) => {
+                s.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned())).collect()
+            }
+            None if r.optional == Some(true) => return Ok(None),
+            None => return Err(ConfigError::SecretNotFound(r.name.clone())),
+        }
+    } else {
+        return Ok(None);
+    };
+    let (mut vars, mut invalid) = (Vec::new(), Vec::new());
+    for (k, v) in pairs {
+        let name = format!("{prefix}{k}");
+        if is_env_var_name(&name) {
+            vars.push((name, v));
+        } else {
+            invalid.push(name);
+        }
+    }
+    invalid.sort();
+    Ok(Some(FromVars { vars, invalid }))
+}
+
+/// The `InvalidEnvironmentVariableNames` warnings of a container's envFrom,
+/// with Kubernetes' message (keys that are not valid names are skipped).
+pub fn invalid_env_from_names(container: &Container, ctx: &EnvContext<'_>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for from in container.env_from.iter().flatten() {
+        let Ok(Some(FromVars { invalid, .. })) = env_from_vars(from, ctx) else { continue };
+        if invalid.is_empty() {
+            continue;
+        }
+        let (kind, name) = match (&from.config_map_ref, &from.secret_ref) {
+            (Some(r), _) => ("configMap", r.name.as_str()),
+            (None, Some(r)) => ("secret", r.name.as_str()),
+            (None, None) => continue,
+        };
+        warnings.push(format!(
+            "Keys [{}] from the EnvFrom {kind} {}/{name} were skipped since they are considered invalid environment variable names.",
+            invalid.join(", "),
+            ctx.pod.namespace()
+        ));
+    }
+    warnings
 }
 
 /// Builds the runtime config of `container`. Errors are what Kubernetes
@@ -115,10 +232,23 @@ pub fn cpu_shares(millis: i64) -> i64 {
 fn environment(container: &Container, ctx: &EnvContext<'_>) -> Result<Vec<(String, String)>> {
     let mut env: Vec<(String, String)> = Vec::new();
     let services: HashMap<&str, &str> = ctx.services.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // envFrom first (a later source wins a name), then env, which overrides them.
+    for from in container.env_from.iter().flatten() {
+        for (name, value) in env_from_vars(from, ctx)?.map(|f| f.vars).unwrap_or_default() {
+            match env.iter_mut().find(|(k, _)| *k == name) {
+                Some(slot) => slot.1 = value,
+                None => env.push((name, value)),
+            }
+        }
+    }
     for var in container.env.iter().flatten() {
         let name = var.name.clone();
         let value = if let Some(from) = &var.value_from {
-            value_from(from, container, ctx)?
+            match value_from(from, container, ctx)? {
+                Some(v) => v,
+                // An optional reference to a missing object or key: no variable.
+                None => continue,
+            }
         } else {
             let raw = var.value.as_deref().unwrap_or("");
             let defined: HashMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -135,26 +265,43 @@ fn environment(container: &Container, ctx: &EnvContext<'_>) -> Result<Vec<(Strin
     Ok(env)
 }
 
-fn value_from(from: &EnvVarSource, container: &Container, ctx: &EnvContext<'_>) -> Result<String> {
+/// An env entry's `valueFrom`; None: an optional reference that finds nothing.
+fn value_from(from: &EnvVarSource, container: &Container, ctx: &EnvContext<'_>) -> Result<Option<String>> {
     if let Some(field) = &from.field_ref {
-        return field_value(ctx, &field.field_path);
+        return field_value(ctx.pod, ctx.pod_ip, ctx.host_ip, &field.field_path).map(Some);
     }
     if let Some(r) = &from.resource_field_ref {
         let divisor = r.divisor.as_ref().map_or("1", |d| d.0.as_str());
-        return resource_value(container, ctx, &r.resource, divisor);
+        return resource_value(container, ctx.node_cpu_millis, ctx.node_memory_bytes, &r.resource, divisor).map(Some);
     }
-    if from.config_map_key_ref.is_some() {
-        return Err(ConfigError::Unsupported("configMapKeyRef"));
+    let namespace = ctx.pod.namespace().to_string();
+    if let Some(r) = &from.config_map_key_ref {
+        let optional = r.optional == Some(true);
+        let Some(cm) = ctx.sources.config_map(&r.name) else {
+            return if optional { Ok(None) } else { Err(ConfigError::ConfigMapNotFound(r.name.clone())) };
+        };
+        return match cm.data.as_ref().and_then(|d| d.get(&r.key)) {
+            Some(v) => Ok(Some(v.clone())),
+            None if optional => Ok(None),
+            None => Err(ConfigError::ConfigMapKey { key: r.key.clone(), namespace, name: r.name.clone() }),
+        };
     }
-    if from.secret_key_ref.is_some() {
-        return Err(ConfigError::Unsupported("secretKeyRef"));
+    if let Some(r) = &from.secret_key_ref {
+        let optional = r.optional == Some(true);
+        let Some(secret) = ctx.sources.secret(&r.name) else {
+            return if optional { Ok(None) } else { Err(ConfigError::SecretNotFound(r.name.clone())) };
+        };
+        return match secret.data.as_ref().and_then(|d| d.get(&r.key)) {
+            Some(v) => Ok(Some(String::from_utf8_lossy(&v.0).into_owned())),
+            None if optional => Ok(None),
+            None => Err(ConfigError::SecretKey { key: r.key.clone(), namespace, name: r.name.clone() }),
+        };
     }
     Err(ConfigError::NoSource)
 }
 
-/// The downward API's `fieldRef` paths.
-fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String> {
-    let pod = ctx.pod;
+/// The downward API's `fieldRef` paths (env and downwardAPI volumes).
+pub fn field_value(pod: &Pod, pod_ip: &str, host_ip: &str, path: &str) -> Result<String> {
     let map_key = |prefix: &str| -> Option<String> {
         let rest = path.strip_prefix(prefix)?.strip_prefix("['")?.strip_suffix("']")?;
         Some(rest.to_string())
@@ -165,8 +312,8 @@ fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String> {
         "metadata.uid" => pod.uid().to_string(),
         "spec.nodeName" => api::pod::node_name(pod).to_string(),
         "spec.serviceAccountName" => pod.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
-        "status.podIP" | "status.podIPs" => ctx.pod_ip.to_string(),
-        "status.hostIP" | "status.hostIPs" => ctx.host_ip.to_string(),
+        "status.podIP" | "status.podIPs" => pod_ip.to_string(),
+        "status.hostIP" | "status.hostIPs" => host_ip.to_string(),
         _ => {
             let from = |map: &Option<BTreeMap<String, String>>, key: String| {
                 map.as_ref().and_then(|m| m.get(&key)).cloned().unwrap_or_default()
@@ -185,7 +332,13 @@ fn field_value(ctx: &EnvContext<'_>, path: &str) -> Result<String> {
 
 /// `resourceFieldRef`: a limit or request divided by `divisor`, rounded up;
 /// a limit the container does not set is the node's allocatable amount.
-fn resource_value(container: &Container, ctx: &EnvContext<'_>, resource: &str, divisor: &str) -> Result<String> {
+pub fn resource_value(
+    container: &Container,
+    node_cpu_millis: i64,
+    node_memory_bytes: i64,
+    resource: &str,
+    divisor: &str,
+) -> Result<String> {
     let (section, kind) = resource.split_once('.').ok_or_else(|| ConfigError::Resource(resource.into()))?;
     if !matches!(section, "limits" | "requests") {
         return Err(ConfigError::Resource(resource.into()));
@@ -194,8 +347,8 @@ fn resource_value(container: &Container, ctx: &EnvContext<'_>, resource: &str, d
     // In thousandths, so that cpu (`500m`) and memory divide alike.
     let amount = match (set, kind) {
         (Some(q), _) => quantity(q)?.milli_value(),
-        (None, "cpu") if section == "limits" => ctx.node_cpu_millis,
-        (None, "memory") if section == "limits" => ctx.node_memory_bytes.saturating_mul(1000),
+        (None, "cpu") if section == "limits" => node_cpu_millis,
+        (None, "memory") if section == "limits" => node_memory_bytes.saturating_mul(1000),
         (None, "cpu" | "memory") => 0,
         _ => return Err(ConfigError::Resource(resource.into())),
     };
@@ -278,6 +431,7 @@ mod tests {
             node_cpu_millis: 2000,
             node_memory_bytes: 1 << 30,
             services: &[],
+            sources: &NO_SOURCES,
         }
     }
 
@@ -333,6 +487,118 @@ mod tests {
         assert_eq!(env["MSG"], "every 30s on node1, $(UNKNOWN), $(INTERVAL)");
         assert_eq!(env["MEM"], "1024", "no memory limit: the node's allocatable memory");
         assert_eq!(c.cmd, Some(vec!["30".to_string()]));
+    }
+
+    fn sources() -> EnvSources {
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "fortune-config", "namespace": "default"},
+            "data": {"sleep-interval": "25", "INTERVAL": "7", "1bad": "x", "ok.name": "y"},
+        }))
+        .unwrap();
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "creds", "namespace": "default"},
+            // base64 of "s3cret" and "admin"
+            "data": {"password": "czNjcmV0", "user": "YWRtaW4="},
+        }))
+        .unwrap();
+        let mut s = EnvSources::default();
+        s.config_maps.insert("fortune-config".into(), Some(cm));
+        s.config_maps.insert("missing".into(), None);
+        s.secrets.insert("creds".into(), Some(secret));
+        s.secrets.insert("gone".into(), None);
+        s
+    }
+
+    #[test]
+    fn env_reads_config_maps_and_secrets() {
+        let pod = typed_pod(json!({"metadata": {"name": "fortune", "namespace": "default"}}));
+        let sources = sources();
+        let ctx = EnvContext { sources: &sources, ..ctx(&pod) };
+        let container = json!({
+            "envFrom": [
+                {"configMapRef": {"name": "fortune-config"}, "prefix": "CFG_"},
+                {"secretRef": {"name": "creds"}},
+                {"configMapRef": {"name": "missing", "optional": true}},
+            ],
+            "env": [
+                {"name": "INTERVAL", "valueFrom": {"configMapKeyRef": {"name": "fortune-config", "key": "sleep-interval"}}},
+                {"name": "user", "value": "overridden"},
+                {"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
+                {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "fortune-config", "key": "nope", "optional": true}}},
+                {"name": "OPT2", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k", "optional": true}}},
+                {"name": "MSG", "value": "$(CFG_INTERVAL)/$(INTERVAL)"},
+            ],
+            "args": ["$(INTERVAL)"],
+        });
+        let c = typed(&container);
+        let config = container_config(&c, meta(), "sb", &ctx).unwrap();
+        let env: HashMap<_, _> = config.env.iter().cloned().collect();
+        assert_eq!(env["INTERVAL"], "25");
+        assert_eq!(env["CFG_INTERVAL"], "7");
+        assert_eq!(env["CFG_sleep-interval"], "25");
+        assert_eq!(env["CFG_ok.name"], "y");
+        assert_eq!(env["password"], "s3cret", "secret values are decoded");
+        assert_eq!(env["user"], "overridden", "env overrides envFrom");
+        assert_eq!(env["PASS"], "s3cret");
+        assert_eq!(env["MSG"], "7/25");
+        assert!(!env.contains_key("OPT") && !env.contains_key("OPT2"), "optional and missing: no variable");
+        assert_eq!(env["CFG_1bad"], "x");
+        assert_eq!(config.cmd, Some(vec!["25".to_string()]));
+        // "CFG_1bad" is a valid name (the prefix fixes it); without a prefix it is skipped.
+        let plain = typed(&json!({"envFrom": [{"configMapRef": {"name": "fortune-config"}}]}));
+        let env: HashMap<_, _> = container_config(&plain, meta(), "sb", &ctx).unwrap().env.into_iter().collect();
+        assert!(!env.contains_key("1bad") && env["sleep-interval"] == "25");
+        assert_eq!(
+            invalid_env_from_names(&plain, &ctx),
+            ["Keys [1bad] from the EnvFrom configMap default/fortune-config were skipped since they are considered invalid environment variable names."]
+        );
+        assert!(invalid_env_from_names(&c, &ctx).is_empty());
+    }
+
+    #[test]
+    fn missing_objects_and_keys_are_kubernetes_errors() {
+        let pod = typed_pod(json!({"metadata": {"name": "fortune", "namespace": "ns1"}}));
+        let sources = sources();
+        let ctx = EnvContext { sources: &sources, ..ctx(&pod) };
+        let cases = [
+            (
+                json!({"env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "k"}}}]}),
+                r#"configmap "missing" not found"#,
+            ),
+            (
+                json!({"env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "fortune-config", "key": "k"}}}]}),
+                "couldn't find key k in ConfigMap ns1/fortune-config",
+            ),
+            (
+                json!({"env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]}),
+                r#"secret "gone" not found"#,
+            ),
+            (
+                json!({"env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "k"}}}]}),
+                "couldn't find key k in Secret ns1/creds",
+            ),
+            (json!({"envFrom": [{"configMapRef": {"name": "missing"}}]}), r#"configmap "missing" not found"#),
+            (json!({"envFrom": [{"secretRef": {"name": "gone"}}]}), r#"secret "gone" not found"#),
+        ];
+        for (container, want) in cases {
+            let err = container_config(&typed(&container), meta(), "sb", &ctx).unwrap_err();
+            assert_eq!(err.to_string(), want, "{container}");
+        }
+        let refs = EnvSources::references(&typed(&json!({
+            "envFrom": [{"configMapRef": {"name": "a"}}, {"secretRef": {"name": "s"}}],
+            "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "b", "key": "k"}}}],
+        })));
+        assert_eq!(refs, (["a".to_string(), "b".to_string()].into(), ["s".to_string()].into()));
+    }
+
+    #[test]
+    fn env_var_names_follow_kubernetes() {
+        for good in ["A", "_x", "a.b", "-x", "CFG_1bad", "sleep-interval"] {
+            assert!(is_env_var_name(good), "{good}");
+        }
+        for bad in ["", "1bad", "a b", "a=b", "ü"] {
+            assert!(!is_env_var_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -792,3 +792,174 @@ async fn a_host_path_failing_its_type_check_holds_the_pod_with_failed_mount_unti
     h.stop();
     std::fs::remove_dir_all(root.join("srv/hp-test")).unwrap();
 }
+
+fn fortune_config(interval: &str) -> Value {
+    json!({"metadata": {"name": "fortune-config", "namespace": "default"},
+           "data": {"sleep-interval": interval, "my-nginx-config.conf": "server { gzip on; }"}})
+}
+
+/// Chapter 7's env pod: a missing ConfigMap holds the container in
+/// CreateContainerConfigError; it starts once the ConfigMap exists, and a
+/// later edit does not change the running container's environment.
+#[tokio::test(start_paused = true)]
+async fn env_from_a_missing_config_map_waits_for_it_and_is_read_once() {
+    let h = Harness::new();
+    let containers = json!([{"name": "html-generator", "image": "luksa/fortune:env", "env": [
+        {"name": "INTERVAL", "valueFrom": {"configMapKeyRef": {"name": "fortune-config", "key": "sleep-interval"}}}]}]);
+    h.kubelet.handle(PodEvent::Applied(typed(pod("fortune-env", "Always", containers))));
+    wait_for("CreateContainerConfigError", Duration::from_secs(10), || {
+        h.api
+            .status("fortune-env")
+            .is_some_and(|s| s["containerStatuses"][0]["state"]["waiting"]["reason"] == "CreateContainerConfigError")
+    })
+    .await;
+    let waiting = &h.container_status("fortune-env")["state"]["waiting"];
+    assert_eq!(waiting["message"], "configmap \"fortune-config\" not found");
+    assert!(h.api.event_log().contains(&"Failed: Error: configmap \"fortune-config\" not found".to_string()));
+    assert!(h.fake.ops_of("create", "fortune-env").is_empty());
+
+    // The key is missing: Kubernetes' other message.
+    h.api.put_config_map(json!({"metadata": {"name": "fortune-config", "namespace": "default"}, "data": {"x": "1"}}));
+    wait_for("the key message", Duration::from_secs(30), || {
+        h.api
+            .event_log()
+            .contains(&"Failed: Error: couldn't find key sleep-interval in ConfigMap default/fortune-config".into())
+    })
+    .await;
+
+    h.api.put_config_map(fortune_config("25"));
+    wait_for("Running", Duration::from_secs(30), || h.status("fortune-env")["phase"] == "Running").await;
+    assert_eq!(env_map(&h.fake.env("fortune-env", "html-generator").unwrap())["INTERVAL"], "25");
+    h.api.put_config_map(fortune_config("5"));
+    tokio::time::sleep(Duration::from_secs(130)).await;
+    assert_eq!(
+        env_map(&h.fake.env("fortune-env", "html-generator").unwrap())["INTERVAL"],
+        "25",
+        "a running container keeps the environment it was created with"
+    );
+    assert_eq!(h.start_times("fortune-env").len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn env_from_with_invalid_names_skips_them_with_an_event() {
+    let h = Harness::new();
+    h.api.put_config_map(json!({"metadata": {"name": "cfg", "namespace": "default"},
+                                "data": {"GOOD": "1", "1bad": "2", "also bad": "3"}}));
+    h.api.put_secret(json!({"metadata": {"name": "creds", "namespace": "default"}, "data": {"PASS": "czNjcmV0"}}));
+    let containers = json!([{"name": "main", "image": "busybox",
+        "envFrom": [{"configMapRef": {"name": "cfg"}}, {"secretRef": {"name": "creds"}, "prefix": "S_"}]}]);
+    h.kubelet.handle(PodEvent::Applied(typed(pod("envfrom", "Always", containers))));
+    wait_for("Running", Duration::from_secs(10), || h.api.status("envfrom").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let env = h.fake.env("envfrom", "main").unwrap();
+    let vars = env_map(&env);
+    assert_eq!((vars["GOOD"], vars["S_PASS"]), ("1", "s3cret"));
+    assert!(!vars.contains_key("1bad") && !vars.contains_key("also bad"));
+    let event = "InvalidEnvironmentVariableNames: Keys [1bad, also bad] from the EnvFrom configMap default/cfg were skipped since they are considered invalid environment variable names.";
+    assert!(h.api.event_log().contains(&event.to_string()), "{:?}", h.api.event_log());
+}
+
+/// The content volumes of one pod: configMap (items, modes) and downwardAPI
+/// on disk, secret and projected in memory volumes written through the
+/// sandbox; all mounted read-only and following edits on resync.
+#[tokio::test(start_paused = true)]
+async fn config_map_secret_downward_and_projected_volumes_follow_their_sources() {
+    let h = Harness::new();
+    h.api.put_config_map(fortune_config("25"));
+    h.api.put_secret(json!({"metadata": {"name": "fortune-https", "namespace": "default"},
+                            "data": {"https.key": "S0VZ", "foo": "YmFyCg=="}}));
+    let containers = json!([{"name": "web-server", "image": "nginx:alpine", "volumeMounts": [
+        {"name": "config", "mountPath": "/etc/nginx/conf.d"},
+        {"name": "certs", "mountPath": "/etc/nginx/certs/", "readOnly": true},
+        {"name": "downward", "mountPath": "/etc/downward"},
+        {"name": "all", "mountPath": "/all"},
+    ]}]);
+    let volumes = json!([
+        {"name": "config", "configMap": {"name": "fortune-config", "defaultMode": 0o600,
+            "items": [{"key": "my-nginx-config.conf", "path": "https.conf"},
+                      {"key": "sleep-interval", "path": "conf/interval", "mode": 0o640}]}},
+        {"name": "certs", "secret": {"secretName": "fortune-https"}},
+        {"name": "downward", "downwardAPI": {"items": [
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            {"path": "podName", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+        {"name": "all", "projected": {"sources": [
+            {"configMap": {"name": "fortune-config", "items": [{"key": "sleep-interval", "path": "interval"}]}},
+            {"secret": {"name": "fortune-https", "items": [{"key": "foo", "path": "secret/foo"}]}},
+            {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+            {"serviceAccountToken": {"path": "token"}},
+        ]}},
+    ]);
+    let mut p = with_volumes(pod("vols", "Always", containers), volumes);
+    p["metadata"]["labels"] = json!({"app": "fortune"});
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
+    wait_for("Running", Duration::from_secs(10), || h.api.status("vols").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+
+    let pods = Settings::for_tests(NODE).root_dir.join("var/lib/kubelet/pods/uid-vols/volumes");
+    let config = pods.join("kubernetes.io~configmap/config");
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    assert_eq!(read(&config.join("https.conf")), "server { gzip on; }");
+    assert_eq!(read(&config.join("conf/interval")), "25");
+    assert!(std::fs::read_link(config.join("https.conf")).unwrap().starts_with("..data"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&config.join("https.conf")), mode(&config.join("conf/interval"))), (0o600, 0o640));
+    let downward = pods.join("kubernetes.io~downward-api/downward");
+    assert_eq!(read(&downward.join("labels")), "app=\"fortune\"");
+    assert_eq!(read(&downward.join("podName")), "vols");
+
+    let (_, certs) = h.fake.memory_volume_files("vols", "/kubelab/volumes/certs").expect("the secret is written");
+    let file = |p: &crate::atomic::Payload, k: &str| (String::from_utf8(p[k].data.clone()).unwrap(), p[k].mode);
+    assert_eq!(file(&certs, "https.key"), ("KEY".to_string(), 0o644));
+    assert_eq!(file(&certs, "foo"), ("bar\n".to_string(), 0o644));
+    let (_, all) = h.fake.memory_volume_files("vols", "/kubelab/volumes/all").expect("the projected volume is written");
+    assert_eq!(all.keys().map(String::as_str).collect::<Vec<_>>(), ["interval", "ns", "secret/foo"]);
+    assert_eq!(file(&all, "ns").0, "default");
+    let names: Vec<String> = h.fake.memory_volumes().into_iter().map(|v| v.name).collect();
+    assert_eq!(names, ["k8s_uid-vols_all", "k8s_uid-vols_certs"], "secret and projected volumes are tmpfs");
+
+    let mounts = h.fake.mounts("vols", "web-server").unwrap();
+    assert!(mounts.iter().all(|m| m.read_only), "content volumes are read-only: {mounts:?}");
+    assert_eq!(path_source(&mounts[0]), config.to_str().unwrap());
+    assert_eq!(mounts[1].source, crate::runtime::MountSource::Volume("k8s_uid-vols_certs".into()));
+
+    // Edits: a label reaches the downwardAPI file with the pod update; the
+    // ConfigMap and Secret ones on the next resync (at most a minute).
+    let first_certs = h.fake.memory_volume_files("vols", "/kubelab/volumes/certs").unwrap().0;
+    p["metadata"]["labels"] = json!({"app": "fortune", "foo": "bar"});
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    wait_for("the labels file", Duration::from_secs(5), || {
+        read(&downward.join("labels")) == "app=\"fortune\"\nfoo=\"bar\""
+    })
+    .await;
+    h.api.put_config_map(fortune_config("5"));
+    h.api.put_secret(json!({"metadata": {"name": "fortune-https", "namespace": "default"},
+                            "data": {"https.key": "TkVX", "foo": "YmFyCg=="}}));
+    wait_for("the configmap file", Duration::from_secs(61), || read(&config.join("conf/interval")) == "5").await;
+    wait_for("the secret files", Duration::from_secs(61), || {
+        let (version, files) = h.fake.memory_volume_files("vols", "/kubelab/volumes/certs").unwrap();
+        version != first_certs && file(&files, "https.key").0 == "NEW"
+    })
+    .await;
+    assert_eq!(h.start_times("vols").len(), 1, "no container restarts for an update");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_config_map_volume_fails_to_mount_until_it_exists() {
+    let h = Harness::new();
+    let containers =
+        json!([{"name": "web", "image": "nginx", "volumeMounts": [{"name": "config", "mountPath": "/etc/x"}]}]);
+    let volumes = json!([
+        {"name": "config", "configMap": {"name": "absent"}},
+        {"name": "maybe", "secret": {"secretName": "absent-too", "optional": true}},
+    ]);
+    h.kubelet.handle(PodEvent::Applied(typed(with_volumes(pod("nocm", "Always", containers), volumes))));
+    let message = "FailedMount: MountVolume.SetUp failed for volume \"config\" : configmap \"absent\" not found";
+    wait_for("FailedMount", Duration::from_secs(5), || h.api.event_log().contains(&message.to_string())).await;
+    assert!(h.fake.ops_of("sandbox", "nocm").is_empty(), "no sandbox before the volumes are ready");
+    h.api.put_config_map(json!({"metadata": {"name": "absent", "namespace": "default"}, "data": {"k": "v"}}));
+    wait_for("Running", Duration::from_secs(30), || h.api.status("nocm").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let (_, maybe) = h.fake.memory_volume_files("nocm", "/kubelab/volumes/maybe").unwrap();
+    assert!(maybe.is_empty(), "an optional missing secret is an empty volume");
+}

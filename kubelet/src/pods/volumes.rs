@@ -19,12 +19,46 @@
 //! restart. Its `sizeLimit` becomes the tmpfs size; a disk emptyDir's is only
 //! recorded (not enforced).
 //!
+//! `configMap`, `secret`, `downwardAPI` and `projected` volumes hold files the
+//! kubelet makes from API objects and from the pod ([`payload`]), written by
+//! [`crate::atomic`] (timestamped version directories behind a `..data` link
+//! swapped with a rename) and mounted read-only, as Kubernetes mounts them.
+//! Every sync of the pod recomputes them ([`PodVolumes::refresh`]): the pod
+//! worker syncs on every pod update (labels and annotations reach downwardAPI
+//! files at once) and at least every resync period (60 s), which bounds how
+//! long a ConfigMap or Secret edit takes to reach the files. A mount with a
+//! `subPath` binds the file the link resolved to when the container was made,
+//! so it is not updated (as in Kubernetes). `serviceAccountToken` sources of a
+//! projected volume belong to the service account work (issue 21): they are
+//! skipped, not refused.
+//!
+//! Where they live, as in Kubernetes: configMap and downwardAPI volumes on
+//! disk, under the pod's dir (`kubernetes.io~configmap/<name>`,
+//! `kubernetes.io~downward-api/<name>`), written by the kubelet directly;
+//! secret and projected volumes in memory, never on disk: a tmpfs volume of
+//! the runtime like a `medium: Memory` emptyDir, which the sandbox mounts at
+//! `/kubelab/volumes/<name>`. The kubelet cannot reach that tmpfs itself (the
+//! engine mounts it in the host's mount namespace, outside the kubelet's
+//! container, whose compose bind has no mount propagation and which may not
+//! mount a tmpfs of its own), so [`Runtime::write_memory_volume`] goes through
+//! the sandbox: the new version directory is unpacked into it by the engine's
+//! archive upload, then the sandbox image's busybox runs the swap (the same
+//! rename of `..data` and link updates). The files are written once the
+//! sandbox runs and before any app container starts.
+//!
 //! Other volume types are not set up yet: their mounts are left out.
 
+use super::container::{field_value, resource_value};
 use super::Settings;
+use crate::api::PodApi;
+use crate::atomic::{self, File, Payload};
 use crate::runtime::{MemoryVolume, Mount, MountSource, Runtime, RuntimeError};
-use k8s_openapi::api::core::v1::{Container, HostPathVolumeSource, Pod, Volume};
-use std::collections::HashMap;
+use client::Object;
+use k8s_openapi::api::core::v1::{
+    ConfigMapProjection, Container, DownwardAPIVolumeFile, HostPathVolumeSource, KeyToPath, Pod, SecretProjection,
+    Volume,
+};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
@@ -50,6 +84,26 @@ pub struct MountError(String);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodVolumes {
     sources: HashMap<String, Source>,
+    /// The configMap, secret, downwardAPI and projected volumes: their files.
+    content: BTreeMap<String, Content>,
+}
+
+/// The files of one content volume, as last computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Content {
+    payload: Payload,
+    /// Where they are written: a directory of the node, or (None) a memory volume.
+    dir: Option<PathBuf>,
+    /// Whether a memory volume holds `payload` (disk ones are written at once).
+    written: bool,
+}
+
+/// Kubernetes' default mode of the files of configMap, secret, downwardAPI and projected volumes.
+pub const DEFAULT_MODE: i32 = 0o644;
+
+/// Where the sandbox mounts a memory volume.
+pub fn sandbox_path(volume: &str) -> String {
+    format!("/kubelab/volumes/{volume}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,15 +135,250 @@ pub async fn set_up(
     uid: &str,
     settings: &Settings,
     runtime: &dyn Runtime,
+    api: &dyn PodApi,
 ) -> Result<PodVolumes, SetUpError> {
     let mut volumes = PodVolumes::default();
+    let now = jiff::Timestamp::now();
     for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
         let failed = |message: String| SetUpError { volume: v.name.clone(), message };
+        if let Some(payload) = payload(v, pod, settings, api).await {
+            let payload = payload.map_err(failed)?;
+            let dir = content_dir(v, uid, settings);
+            let source = match &dir {
+                Some(dir) => {
+                    write_dir(dir, &payload, now).map_err(failed)?;
+                    Source::Path(dir.clone())
+                }
+                None => {
+                    let name = memory_volume_name(uid, &v.name);
+                    let volume = MemoryVolume {
+                        name: name.clone(),
+                        pod_uid: uid.into(),
+                        node: settings.node_name.clone(),
+                        size_bytes: None,
+                    };
+                    runtime.create_memory_volume(&volume).await.map_err(|e| failed(e.to_string()))?;
+                    Source::Memory(name)
+                }
+            };
+            volumes.sources.insert(v.name.clone(), source);
+            volumes.content.insert(v.name.clone(), Content { payload, dir, written: false });
+            continue;
+        }
         if let Some(source) = set_up_one(v, uid, settings, runtime).await.map_err(failed)? {
             volumes.sources.insert(v.name.clone(), source);
         }
     }
     Ok(volumes)
+}
+
+/// A content volume's directory on disk; None for the ones kept in memory (secret, projected).
+fn content_dir(v: &Volume, uid: &str, settings: &Settings) -> Option<PathBuf> {
+    let plugin = if v.config_map.is_some() {
+        "kubernetes.io~configmap"
+    } else if v.downward_api.is_some() {
+        "kubernetes.io~downward-api"
+    } else {
+        return None;
+    };
+    Some(pod_dir(settings, uid).join("volumes").join(plugin).join(&v.name))
+}
+
+fn write_dir(dir: &Path, payload: &Payload, now: jiff::Timestamp) -> Result<(), String> {
+    atomic::write(dir, payload, &atomic::version_name(now))
+        .map(drop)
+        .map_err(|e| format!("writing {}: {e}", dir.display()))
+}
+
+/// The files of a configMap, secret, downwardAPI or projected volume as they
+/// are now; None for other volume types. Errors are Kubernetes' messages.
+pub async fn payload(v: &Volume, pod: &Pod, settings: &Settings, api: &dyn PodApi) -> Option<Result<Payload, String>> {
+    let ns = pod.namespace();
+    let mut out = Payload::new();
+    let result = if let Some(cm) = &v.config_map {
+        let mode = cm.default_mode.unwrap_or(DEFAULT_MODE);
+        let optional = cm.optional == Some(true);
+        config_map_files(api, ns, &cm.name, cm.items.as_deref(), mode, optional, &mut out).await
+    } else if let Some(secret) = &v.secret {
+        let mode = secret.default_mode.unwrap_or(DEFAULT_MODE);
+        let name = secret.secret_name.as_deref().unwrap_or("");
+        let optional = secret.optional == Some(true);
+        secret_files(api, ns, name, secret.items.as_deref(), mode, optional, &mut out).await
+    } else if let Some(d) = &v.downward_api {
+        let mode = d.default_mode.unwrap_or(DEFAULT_MODE);
+        downward_files(pod, settings, d.items.as_deref().unwrap_or_default(), mode, &mut out)
+    } else if let Some(p) = &v.projected {
+        let mode = p.default_mode.unwrap_or(DEFAULT_MODE);
+        projected_files(api, pod, settings, p.sources.as_deref().unwrap_or_default(), mode, &mut out).await
+    } else {
+        return None;
+    };
+    Some(result.map(|()| out))
+}
+
+async fn projected_files(
+    api: &dyn PodApi,
+    pod: &Pod,
+    settings: &Settings,
+    sources: &[k8s_openapi::api::core::v1::VolumeProjection],
+    mode: i32,
+    out: &mut Payload,
+) -> Result<(), String> {
+    let ns = pod.namespace();
+    for source in sources {
+        if let Some(ConfigMapProjection { name, items, optional }) = &source.config_map {
+            config_map_files(api, ns, name, items.as_deref(), mode, *optional == Some(true), out).await?;
+        }
+        if let Some(SecretProjection { name, items, optional }) = &source.secret {
+            secret_files(api, ns, name, items.as_deref(), mode, *optional == Some(true), out).await?;
+        }
+        if let Some(d) = &source.downward_api {
+            downward_files(pod, settings, d.items.as_deref().unwrap_or_default(), mode, out)?;
+        }
+        // serviceAccountToken (and clusterTrustBundle) sources: skipped, see the module doc.
+    }
+    Ok(())
+}
+
+/// A file's mode as the API gives it (an int32 of permission bits).
+fn file_mode(mode: i32) -> u32 {
+    (mode as u32) & 0o7777
+}
+
+/// Adds the files of `keys` (the object's data) as `items` select them, or
+/// one per key without items. `missing` is the message for an item's key the
+/// object lacks (ignored when `optional`).
+fn key_files(
+    keys: &BTreeMap<String, Vec<u8>>,
+    items: Option<&[KeyToPath]>,
+    mode: i32,
+    optional: bool,
+    missing: &dyn Fn(&str) -> String,
+    out: &mut Payload,
+) -> Result<(), String> {
+    let mut add = |path: &str, data: &[u8], mode: i32| -> Result<(), String> {
+        atomic::valid_path(path)?;
+        out.insert(path.to_string(), File { data: data.to_vec(), mode: file_mode(mode) });
+        Ok(())
+    };
+    match items {
+        None | Some([]) => {
+            for (key, data) in keys {
+                add(key, data, mode)?;
+            }
+        }
+        Some(items) => {
+            for item in items {
+                match keys.get(&item.key) {
+                    Some(data) => add(&item.path, data, item.mode.unwrap_or(mode))?,
+                    None if optional => {}
+                    None => return Err(missing(&item.key)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn config_map_files(
+    api: &dyn PodApi,
+    ns: &str,
+    name: &str,
+    items: Option<&[KeyToPath]>,
+    mode: i32,
+    optional: bool,
+    out: &mut Payload,
+) -> Result<(), String> {
+    let cm = api.config_map(ns, name).await.map_err(|e| format!("failed to get configmap {name:?}: {e}"))?;
+    let Some(cm) = cm else {
+        return if optional { Ok(()) } else { Err(format!("configmap {name:?} not found")) };
+    };
+    let mut keys: BTreeMap<String, Vec<u8>> = cm.data.into_iter().flatten().map(|(k, v)| (k, v.into_bytes())).collect();
+    keys.extend(cm.binary_data.into_iter().flatten().map(|(k, v)| (k, v.0)));
+    let missing = |key: &str| format!("configmap references non-existent config key: {key}");
+    key_files(&keys, items, mode, optional, &missing, out)
+}
+
+async fn secret_files(
+    api: &dyn PodApi,
+    ns: &str,
+    name: &str,
+    items: Option<&[KeyToPath]>,
+    mode: i32,
+    optional: bool,
+    out: &mut Payload,
+) -> Result<(), String> {
+    let secret = api.secret(ns, name).await.map_err(|e| format!("failed to get secret {name:?}: {e}"))?;
+    let Some(secret) = secret else {
+        return if optional { Ok(()) } else { Err(format!("secret {name:?} not found")) };
+    };
+    let keys: BTreeMap<String, Vec<u8>> = secret.data.into_iter().flatten().map(|(k, v)| (k, v.0)).collect();
+    let missing = |key: &str| format!("references non-existent secret key: {key}");
+    key_files(&keys, items, mode, optional, &missing, out)
+}
+
+/// The downward API's files: pod fields and container resources.
+fn downward_files(
+    pod: &Pod,
+    settings: &Settings,
+    items: &[DownwardAPIVolumeFile],
+    mode: i32,
+    out: &mut Payload,
+) -> Result<(), String> {
+    for item in items {
+        atomic::valid_path(&item.path)?;
+        let data = if let Some(field) = &item.field_ref {
+            match field.field_path.as_str() {
+                "metadata.labels" => format_map(pod.metadata.labels.as_ref()),
+                "metadata.annotations" => format_map(pod.metadata.annotations.as_ref()),
+                path => field_value(pod, "", "", path).map_err(|e| e.to_string())?,
+            }
+        } else if let Some(r) = &item.resource_field_ref {
+            let wanted = r.container_name.as_deref().unwrap_or("");
+            let containers =
+                pod.spec.iter().flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()));
+            let Some(container) = containers.into_iter().find(|c| c.name == wanted) else {
+                return Err(format!("container {wanted:?} not found in pod for resourceFieldRef of {:?}", item.path));
+            };
+            let divisor = r.divisor.as_ref().map_or("1", |d| d.0.as_str());
+            resource_value(container, settings.node_cpu_millis, settings.node_memory_bytes, &r.resource, divisor)
+                .map_err(|e| e.to_string())?
+        } else {
+            continue;
+        };
+        out.insert(item.path.clone(), File { data: data.into_bytes(), mode: file_mode(item.mode.unwrap_or(mode)) });
+    }
+    Ok(())
+}
+
+/// Labels or annotations as Kubernetes writes them to a file: `key="value"`
+/// lines sorted by key, values quoted as Go's %q, no newline after the last.
+pub fn format_map(map: Option<&BTreeMap<String, String>>) -> String {
+    let lines: Vec<String> = map.into_iter().flatten().map(|(k, v)| format!("{k}={}", go_quote(v))).collect();
+    lines.join("\n")
+}
+
+/// A string as Go's `%q` prints it.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 async fn set_up_one(
@@ -175,6 +464,53 @@ fn check_host_path(hp: &HostPathVolumeSource, path: &Path) -> Result<(), String>
 }
 
 impl PodVolumes {
+    /// Recomputes the files of the content volumes and writes those on disk
+    /// that changed; memory ones are written by [`Self::write_pending`]. An
+    /// object that went missing keeps the files as they were (as Kubernetes),
+    /// and is reported.
+    pub async fn refresh(&mut self, pod: &Pod, settings: &Settings, api: &dyn PodApi) -> Vec<SetUpError> {
+        let mut errors = Vec::new();
+        let now = jiff::Timestamp::now();
+        for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
+            let Some(content) = self.content.get_mut(&v.name) else { continue };
+            let failed = |message: String| SetUpError { volume: v.name.clone(), message };
+            let payload = match payload(v, pod, settings, api).await {
+                Some(Ok(p)) => p,
+                Some(Err(e)) => {
+                    errors.push(failed(e));
+                    continue;
+                }
+                None => continue,
+            };
+            if payload == content.payload {
+                continue;
+            }
+            if let Some(dir) = &content.dir {
+                if let Err(e) = write_dir(dir, &payload, now) {
+                    errors.push(failed(e));
+                    continue;
+                }
+            } else {
+                content.written = false;
+            }
+            content.payload = payload;
+        }
+        errors
+    }
+
+    /// Writes the memory volumes whose files changed through the running sandbox.
+    pub async fn write_pending(&mut self, sandbox_id: &str, runtime: &dyn Runtime) -> Result<(), SetUpError> {
+        for (name, content) in self.content.iter_mut().filter(|(_, c)| c.dir.is_none() && !c.written) {
+            let version = atomic::version_name(jiff::Timestamp::now());
+            runtime
+                .write_memory_volume(sandbox_id, &sandbox_path(name), &content.payload, &version)
+                .await
+                .map_err(|e| SetUpError { volume: name.clone(), message: e.to_string() })?;
+            content.written = true;
+        }
+        Ok(())
+    }
+
     /// The container's mounts: each volumeMount of a volume that is set up,
     /// with its subPath (created in the volume when missing, as Kubernetes
     /// does) and readOnly.
@@ -201,7 +537,9 @@ impl PodVolumes {
                 Source::Memory(name) if sub.is_empty() => MountSource::Volume(name.clone()),
                 Source::Memory(_) => return Err(memory_sub_path(sub, &m.name)),
             };
-            mounts.push(Mount { source, target: m.mount_path.clone(), read_only: m.read_only.unwrap_or(false) });
+            // Content volumes are always read-only, as Kubernetes mounts them.
+            let read_only = m.read_only.unwrap_or(false) || self.content.contains_key(&m.name);
+            mounts.push(Mount { source, target: m.mount_path.clone(), read_only });
         }
         Ok(mounts)
     }
@@ -221,7 +559,7 @@ impl PodVolumes {
             .into_iter()
             .map(|(volume, name)| Mount {
                 source: MountSource::Volume(name.clone()),
-                target: format!("/kubelab/volumes/{volume}"),
+                target: sandbox_path(volume),
                 read_only: false,
             })
             .collect()
@@ -243,5 +581,123 @@ pub async fn tear_down(uid: &str, settings: &Settings, runtime: &dyn Runtime) ->
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!("removing {}: {e}", dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::testing::RecordingApi;
+    use serde_json::json;
+
+    fn volume(v: serde_json::Value) -> Volume {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn text(p: &Payload, k: &str) -> String {
+        String::from_utf8(p[k].data.clone()).unwrap()
+    }
+
+    /// The book's downward-api-volume.yaml pod.
+    fn downward_pod() -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "downward", "namespace": "default", "uid": "u-1",
+                         "labels": {"foo": "bar", "app": "x"},
+                         "annotations": {"key1": "value1", "key2": "multi\nline\nvalue\n"}},
+            "spec": {"containers": [{"name": "main", "image": "busybox", "resources": {
+                "requests": {"cpu": "15m", "memory": "100Ki"}, "limits": {"cpu": "100m", "memory": "4Mi"}}}]},
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_books_downward_api_volume() {
+        let v = volume(json!({"name": "downward", "downwardAPI": {"items": [
+            {"path": "podName", "fieldRef": {"fieldPath": "metadata.name"}},
+            {"path": "podNamespace", "fieldRef": {"fieldPath": "metadata.namespace"}},
+            {"path": "uid", "fieldRef": {"fieldPath": "metadata.uid"}, "mode": 0o400},
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
+            {"path": "foo", "fieldRef": {"fieldPath": "metadata.labels['foo']"}},
+            {"path": "containerCpuRequestMilliCores",
+             "resourceFieldRef": {"containerName": "main", "resource": "requests.cpu", "divisor": "1m"}},
+            {"path": "containerMemoryLimitBytes",
+             "resourceFieldRef": {"containerName": "main", "resource": "limits.memory", "divisor": 1}},
+        ]}}));
+        let api = RecordingApi::default();
+        let settings = Settings::for_tests("node1");
+        let p = payload(&v, &downward_pod(), &settings, &api).await.unwrap().unwrap();
+        assert_eq!(text(&p, "podName"), "downward");
+        assert_eq!(text(&p, "podNamespace"), "default");
+        assert_eq!((text(&p, "uid"), p["uid"].mode, p["podName"].mode), ("u-1".into(), 0o400, 0o644));
+        assert_eq!(text(&p, "labels"), "app=\"x\"\nfoo=\"bar\"", "sorted key=\"value\" lines, no final newline");
+        assert_eq!(text(&p, "annotations"), "key1=\"value1\"\nkey2=\"multi\\nline\\nvalue\\n\"");
+        assert_eq!(text(&p, "foo"), "bar");
+        assert_eq!(text(&p, "containerCpuRequestMilliCores"), "15");
+        assert_eq!(text(&p, "containerMemoryLimitBytes"), "4194304");
+
+        let bad = volume(json!({"name": "d", "downwardAPI": {"items": [
+            {"path": "x", "resourceFieldRef": {"containerName": "nope", "resource": "limits.cpu"}}]}}));
+        assert!(payload(&bad, &downward_pod(), &settings, &api).await.unwrap().is_err());
+    }
+
+    #[test]
+    fn go_quoting_matches_percent_q() {
+        assert_eq!(go_quote("plain"), "\"plain\"");
+        assert_eq!(go_quote("a\"b\\c\td\u{1}é"), "\"a\\\"b\\\\c\\td\\x01é\"");
+        assert_eq!(format_map(None), "");
+    }
+
+    #[tokio::test]
+    async fn config_map_and_secret_items_modes_and_optional() {
+        let api = RecordingApi::default();
+        api.put_config_map(json!({"metadata": {"name": "cm", "namespace": "default"},
+            "data": {"a": "1", "b": "2"}, "binaryData": {"bin": "AAE="}}));
+        api.put_secret(json!({"metadata": {"name": "s", "namespace": "default"}, "data": {"k": "dg=="}}));
+        let settings = Settings::for_tests("node1");
+        let pod = downward_pod();
+        let get = |v: serde_json::Value| {
+            let v = volume(v);
+            let (api, settings, pod) = (&api, &settings, &pod);
+            async move { payload(&v, pod, settings, api).await.unwrap() }
+        };
+        let all = get(json!({"name": "c", "configMap": {"name": "cm"}})).await.unwrap();
+        assert_eq!(all.keys().collect::<Vec<_>>(), ["a", "b", "bin"]);
+        assert_eq!((all["bin"].data.clone(), all["a"].mode), (vec![0, 1], 0o644));
+        let items = get(json!({"name": "c", "configMap": {"name": "cm", "defaultMode": 0o400,
+            "items": [{"key": "a", "path": "dir/a.conf"}, {"key": "b", "path": "b", "mode": 0o755}]}}))
+        .await
+        .unwrap();
+        assert_eq!((items["dir/a.conf"].mode, items["b"].mode), (0o400, 0o755));
+        assert_eq!(items.len(), 2);
+        let cases = [
+            (json!({"name": "c", "configMap": {"name": "nope"}}), "configmap \"nope\" not found"),
+            (
+                json!({"name": "c", "configMap": {"name": "cm", "items": [{"key": "zz", "path": "z"}]}}),
+                "configmap references non-existent config key: zz",
+            ),
+            (json!({"name": "c", "secret": {"secretName": "nope"}}), "secret \"nope\" not found"),
+            (
+                json!({"name": "c", "secret": {"secretName": "s", "items": [{"key": "zz", "path": "z"}]}}),
+                "references non-existent secret key: zz",
+            ),
+            (
+                json!({"name": "c", "configMap": {"name": "cm", "items": [{"key": "a", "path": "../a"}]}}),
+                "invalid path \"../a\": must not start with '..'",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(get(v.clone()).await.unwrap_err(), want, "{v}");
+        }
+        let optional = get(json!({"name": "c", "configMap": {"name": "cm", "optional": true,
+            "items": [{"key": "zz", "path": "z"}, {"key": "a", "path": "a"}]}}))
+        .await
+        .unwrap();
+        assert_eq!(optional.keys().collect::<Vec<_>>(), ["a"]);
+        let secret = get(json!({"name": "c", "secret": {"secretName": "s"}})).await.unwrap();
+        assert_eq!(secret["k"].data, b"v");
+        let empty = get(json!({"name": "c", "secret": {"secretName": "nope", "optional": true}})).await.unwrap();
+        assert!(empty.is_empty());
+        assert!(payload(&volume(json!({"name": "e", "emptyDir": {}})), &pod, &settings, &api).await.is_none());
     }
 }

@@ -7,7 +7,7 @@
 //! a kubelet that restarts and finds containers running simply leaves them.
 
 use super::backoff::Backoff;
-use super::container::{container_config, EnvContext};
+use super::container::{container_config, invalid_env_from_names, EnvContext, EnvSources};
 use super::images::{ensure_image, pull_policy, ImageCtx};
 use super::service_env::{enable_service_links, NOT_SYNCED, SYNC_WAIT};
 use super::status::{pod_status, ContainerView, StatusInput};
@@ -273,9 +273,15 @@ impl Worker {
         let apps_ran = observed.iter().any(|c| !c.meta.is_sandbox());
         let mut acted = false;
         // As Kubernetes' volume manager: no sandbox before every volume is ready.
-        if self.volumes.is_none() {
-            let shared = self.shared.clone();
-            match volumes::set_up(&self.pod, &self.uid, &shared.settings, &*shared.runtime).await {
+        let shared = self.shared.clone();
+        if let Some(v) = self.volumes.as_mut() {
+            // configMap, secret and downwardAPI files follow their sources on every sync.
+            for e in v.refresh(&self.pod, &shared.settings, &*shared.api).await {
+                tracing::info!(pod = %self.full_name(), error = %e, "a volume cannot be updated");
+                self.event(EventType::Warning, "FailedMount", &e.to_string());
+            }
+        } else {
+            match volumes::set_up(&self.pod, &self.uid, &shared.settings, &*shared.runtime, &*shared.api).await {
                 Ok(v) => self.volumes = Some(v),
                 Err(e) => {
                     tracing::info!(pod = %self.full_name(), error = %e, "a volume cannot be set up");
@@ -319,6 +325,15 @@ impl Worker {
                 }
             }
         };
+        // Memory volumes' files go in through the sandbox, before any container starts.
+        if let Some(v) = self.volumes.as_mut() {
+            if let Err(e) = v.write_pending(&sandbox_id, &*shared.runtime).await {
+                tracing::info!(pod = %self.full_name(), error = %e, "a volume cannot be written");
+                self.event(EventType::Warning, "FailedMount", &e.to_string());
+                *wake = min_wake(*wake, shared.settings.backoff.initial);
+                return true;
+            }
+        }
         for spec in self.spec_containers() {
             let sandbox = SandboxRef { id: &sandbox_id, ip: &pod_ip };
             acted |= self.sync_container(&spec, observed, sandbox, &policy, wake).await;
@@ -498,6 +513,13 @@ impl Worker {
             }
             Err(None) => return,
         };
+        let sources = match self.env_sources(spec).await {
+            Ok(s) => s,
+            Err(message) => {
+                self.fail_start(name, "CreateContainerConfigError", message, wake);
+                return;
+            }
+        };
         let env_ctx = EnvContext {
             pod: &self.pod,
             pod_ip: sandbox.ip,
@@ -505,15 +527,21 @@ impl Worker {
             node_cpu_millis: shared.settings.node_cpu_millis,
             node_memory_bytes: shared.settings.node_memory_bytes,
             services: &services,
+            sources: &sources,
         };
         let meta = self.meta(name, restart_count);
-        let mut config = match container_config(spec, meta, sandbox.id, &env_ctx) {
+        let built = container_config(spec, meta, sandbox.id, &env_ctx);
+        let skipped = invalid_env_from_names(spec, &env_ctx);
+        let mut config = match built {
             Ok(c) => c,
             Err(e) => {
                 self.fail_start(name, "CreateContainerConfigError", e.to_string(), wake);
                 return;
             }
         };
+        for message in skipped {
+            self.event(EventType::Warning, "InvalidEnvironmentVariableNames", &message);
+        }
         match self.volumes.as_ref().map(|v| v.mounts(spec)).unwrap_or(Ok(Vec::new())) {
             Ok(mounts) => config.mounts = mounts,
             Err(e) => {
@@ -559,6 +587,23 @@ impl Worker {
             }
         }
         Ok(services.env(self.pod.namespace(), enable_service_links(&self.pod)))
+    }
+
+    /// The ConfigMaps and Secrets `spec`'s environment refers to, read now
+    /// (None for the missing ones); an error is the API failing otherwise.
+    async fn env_sources(&self, spec: &Container) -> Result<EnvSources, String> {
+        let (config_maps, secrets) = EnvSources::references(spec);
+        let mut sources = EnvSources::default();
+        let (api, ns) = (&self.shared.api, self.pod.namespace());
+        for name in config_maps {
+            let cm = api.config_map(ns, &name).await.map_err(|e| format!("failed to get configmap {name:?}: {e}"))?;
+            sources.config_maps.insert(name, cm);
+        }
+        for name in secrets {
+            let secret = api.secret(ns, &name).await.map_err(|e| format!("failed to get secret {name:?}: {e}"))?;
+            sources.secrets.insert(name, secret);
+        }
+        Ok(sources)
     }
 
     fn fail_start(&mut self, name: &str, reason: &str, message: String, wake: &mut Option<Duration>) {

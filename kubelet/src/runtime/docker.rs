@@ -294,6 +294,9 @@ impl DockerRuntime {
     }
 }
 
+/// The smallest memory limit Docker accepts.
+const MIN_MEMORY_LIMIT: i64 = 6 << 20;
+
 #[async_trait::async_trait]
 impl Runtime for DockerRuntime {
     fn name(&self) -> &'static str {
@@ -367,7 +370,9 @@ impl Runtime for DockerRuntime {
                 // Same network namespace (localhost, IP, hostname) and IPC as the pause container.
                 network_mode: Some(joined.clone()),
                 ipc_mode: Some(joined),
-                memory: config.memory_limit,
+                // Docker refuses limits under 6 MiB; the book's downward API pod
+                // asks for 4Mi (its resourceFieldRefs still report 4Mi).
+                memory: config.memory_limit.map(|m| m.max(MIN_MEMORY_LIMIT)),
                 nano_cpus: config.nano_cpus,
                 cpu_shares: config.cpu_shares,
                 mounts: docker_mounts(&config.mounts),
@@ -435,6 +440,35 @@ impl Runtime for DockerRuntime {
             }
         }
         Ok(())
+    }
+
+    async fn write_memory_volume(
+        &self,
+        sandbox_id: &str,
+        dir: &str,
+        payload: &crate::atomic::Payload,
+        version: &str,
+    ) -> Result<()> {
+        // The kubelet cannot reach the tmpfs (the engine mounts it in the host's
+        // namespace, outside the kubelet's container): the new version goes in
+        // through the engine's archive upload into the sandbox, which mounts the
+        // volume, and the swap runs in the sandbox with its busybox (a rename,
+        // as the atomic writer does). See pods::volumes.
+        let now = jiff::Timestamp::now().as_second().max(0) as u64;
+        let tar = crate::atomic::version_tar(payload, version, now);
+        let options = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path(dir).build();
+        self.docker
+            .upload_to_container(sandbox_id, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(error)?;
+        let script = crate::atomic::swap_script(dir, version, &crate::atomic::top_level(payload));
+        let command = ["/bin/busybox".to_string(), "sh".into(), "-c".into(), script];
+        match self.run_exec(sandbox_id, &command).await? {
+            (0, _) => Ok(()),
+            (code, output) => {
+                Err(RuntimeError::Failed(format!("updating the files in {dir} failed ({code}): {output}")))
+            }
+        }
     }
 
     async fn list_containers(&self, node: &str) -> Result<Vec<ContainerSummary>> {

@@ -165,6 +165,8 @@ struct State {
     exec_codes: HashMap<String, i64>,
     /// The memory volumes made, by name.
     volumes: HashMap<String, MemoryVolume>,
+    /// Per `<sandbox id>:<dir>`, the last version written into a memory volume.
+    volume_files: HashMap<String, (String, crate::atomic::Payload)>,
     /// Per `namespace/name`, pods whose behaviour differs from the node's default.
     hollow_pods: HashMap<String, Hollow>,
 }
@@ -316,6 +318,16 @@ impl FakeRuntime {
     pub fn mounts(&self, pod: &str, container: &str) -> Option<Vec<Mount>> {
         let id = self.container_id(pod, container)?;
         self.lock().containers.get(&id).map(|c| c.mounts.clone())
+    }
+
+    /// The files last written into the memory volume at `dir` of a sandbox of
+    /// `pod` (any instance), with the version directory's name.
+    pub fn memory_volume_files(&self, pod: &str, dir: &str) -> Option<(String, crate::atomic::Payload)> {
+        let s = self.lock();
+        let sandboxes = s.containers.values().filter(|c| c.meta.pod_name == pod && c.meta.is_sandbox());
+        let mut found: Vec<_> = sandboxes.filter_map(|c| s.volume_files.get(&format!("{}:{dir}", c.id))).collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.pop().cloned()
     }
 
     /// The memory volumes that exist now, sorted by name.
@@ -518,6 +530,21 @@ impl Runtime for FakeRuntime {
     async fn remove_pod_volumes(&self, node: &str, pod_uid: &str) -> Result<()> {
         let mut s = self.check()?;
         s.volumes.retain(|_, v| !(v.node == node && v.pod_uid == pod_uid));
+        Ok(())
+    }
+
+    async fn write_memory_volume(
+        &self,
+        sandbox_id: &str,
+        dir: &str,
+        payload: &crate::atomic::Payload,
+        version: &str,
+    ) -> Result<()> {
+        let mut s = self.check()?;
+        if !s.containers.contains_key(sandbox_id) {
+            return Err(RuntimeError::NotFound(format!("no such container: {sandbox_id}")));
+        }
+        s.volume_files.insert(format!("{sandbox_id}:{dir}"), (version.to_string(), payload.clone()));
         Ok(())
     }
 

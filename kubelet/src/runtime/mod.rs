@@ -299,6 +299,16 @@ pub trait Runtime: Send + Sync + 'static {
     async fn create_memory_volume(&self, volume: &MemoryVolume) -> Result<()>;
     /// Removes every volume made for a pod (once its containers are removed).
     async fn remove_pod_volumes(&self, node: &str, pod_uid: &str) -> Result<()>;
+    /// Writes `payload` atomically (as [`crate::atomic`] lays it out, in the
+    /// version directory `version`) into the memory volume that the running
+    /// sandbox `sandbox_id` mounts at `dir`.
+    async fn write_memory_volume(
+        &self,
+        sandbox_id: &str,
+        dir: &str,
+        payload: &crate::atomic::Payload,
+        version: &str,
+    ) -> Result<()>;
     /// Runs one probe of a container, within `timeout`.
     async fn probe(&self, target: &ProbeTarget, action: &ProbeAction, timeout: Duration) -> ProbeOutcome;
     /// Opens a TCP connection to a port of a pod (port-forward).
