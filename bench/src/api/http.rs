@@ -134,55 +134,51 @@ impl Answer {
     }
 }
 
-/// One line of a watch stream, read only as far as the send stamp: serde skips
-/// the rest of the object.
-#[derive(Deserialize)]
-struct EventLine {
-    #[serde(rename = "type")]
-    kind: String,
-    object: EventObject,
-}
-
-#[derive(Deserialize)]
-struct EventObject {
-    #[serde(default)]
-    metadata: Metadata,
-    /// A Status's message, for an ERROR event.
-    #[serde(default)]
-    message: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct Metadata {
-    #[serde(default)]
-    annotations: Annotations,
-}
-
-#[derive(Deserialize, Default)]
-struct Annotations {
-    #[serde(rename = "bench.kubelab.io/sent-unix-nanos")]
-    sent: Option<String>,
-}
-
 /// The send stamps of the ADDED events in the complete lines of `buf`, which
-/// keeps what follows the last newline (a line may span chunks).
+/// keeps what follows the last newline (a line may span chunks). A line is
+/// read as far as its type and stamp (`crate::pod::sent_nanos_in`), as the
+/// other phases' watchers read theirs; only an ERROR event is decoded, for
+/// its message.
 fn take_lines(buf: &mut BytesMut) -> Result<Vec<u64>, String> {
     let mut stamps = Vec::new();
-    while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+    while let Some(end) = memchr::memchr(b'\n', buf) {
         let line = buf.split_to(end + 1);
-        let line = line.strip_suffix(b"\n").unwrap_or(&line);
-        if line.iter().all(u8::is_ascii_whitespace) {
+        let line = line[..end].trim_ascii();
+        if line.is_empty() {
             continue;
         }
-        let event: EventLine = serde_json::from_slice(line)
-            .map_err(|e| format!("a watch line that is not an event ({e}): {}", String::from_utf8_lossy(line)))?;
-        match event.kind.as_str() {
-            "ADDED" => stamps.extend(event.object.metadata.annotations.sent.and_then(|s| s.parse::<u64>().ok())),
-            "ERROR" => return Err(format!("ERROR event: {}", event.object.message.unwrap_or_default())),
-            _ => {}
+        match event_type(line) {
+            Some(b"ADDED") => stamps.extend(crate::pod::sent_nanos_in(line)),
+            Some(b"ERROR") => return Err(format!("ERROR event: {}", error_message(line))),
+            Some(_) => {}
+            None => return Err(format!("a watch line that is not an event: {}", String::from_utf8_lossy(line))),
         }
     }
     Ok(stamps)
+}
+
+/// The `type` of an event line, which the apiserver writes first, as
+/// kube-apiserver does.
+fn event_type(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.strip_prefix(b"{\"type\":\"")?;
+    Some(&rest[..memchr::memchr(b'"', rest)?])
+}
+
+/// The message of an ERROR event's Status.
+fn error_message(line: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Event {
+        object: Status,
+    }
+    #[derive(Deserialize)]
+    struct Status {
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Event>(line) {
+        Ok(event) => event.object.message,
+        Err(e) => format!("(not a Status: {e}) {}", String::from_utf8_lossy(line)),
+    }
 }
 
 /// A watch body as stamps: one item per chunk received.
