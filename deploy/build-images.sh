@@ -11,8 +11,9 @@
 #   luksa/kubia, luksa/kubia-unhealthy, luksa/batch-job, luksa/ssd-monitor   the book's samples
 #   luksa/fortune     Debian's fortune-mod on busybox, writing a fortune every 10 s (also tagged :args and :env)
 #   nginx:alpine, nginx   Debian's nginx on busybox, configured as the Docker Hub image
+#   tutum/dnsutils    Debian's dig, nslookup and host on busybox (the book's SRV lookup)
 #
-# The Debian packages the last two unpack are downloaded once (apt-get download)
+# The Debian packages the last three unpack are downloaded once (apt-get download)
 # into target/images/debs and reused from there.
 #
 # The binaries stay dynamically linked: a static (crt-static) build needs its own
@@ -140,7 +141,7 @@ deb_files() {
     files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
     if [ -z "$files" ]; then
       (cd "$debs" && apt-get download -q "$pkg" >/dev/null 2>&1) || {
-        echo "cannot download the Debian package $pkg (needed for the fortune and nginx images)" >&2
+        echo "cannot download the Debian package $pkg (needed for the fortune, nginx and dnsutils images)" >&2
         exit 1
       }
       files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
@@ -199,3 +200,13 @@ echo 'nginx:x:101:' >>"$root/etc/group"
 build nginx:alpine nginx
 docker tag nginx:alpine nginx:latest
 echo "built nginx:latest"
+
+# dig and its libraries: bind9's own and what they link, all from Debian's
+# packages, so nothing depends on what this machine happens to have installed.
+context dnsutils
+unpack "$out/context/dnsutils/rootfs" usr/bin bind9-dnsutils bind9-host bind9-libs libedit2 libbsd0 libmd0 libtinfo6 \
+  libfstrm0 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2 libidn2-0 \
+  libunistring2 libjemalloc2 libjson-c5 liblmdb0 libmaxminddb0 libnghttp2-14 libprotobuf-c1 libssl3 libuv1 \
+  libxml2 libicu72 liblzma5 zlib1g
+rm -rf "$out/context/dnsutils/rootfs/usr/share/locale"
+build tutum/dnsutils:latest dnsutils
