@@ -86,11 +86,6 @@ pub struct ApiArgs {
     /// Connections the watchers share; each HTTP/2 connection carries many watches.
     #[arg(long, default_value_t = 10)]
     pub watch_connections: usize,
-    /// HTTP watches multiplexed over --watch-connections h2c connections,
-    /// instead of one HTTP/1.1 connection per watch as client-go opens
-    /// against an http:// server.
-    #[arg(long)]
-    pub http2_watches: bool,
     /// Pods created per second while the watchers measure delivery.
     #[arg(long, default_value_t = 50.0)]
     pub watch_rate: f64,
@@ -135,8 +130,6 @@ pub struct Plan {
     pub list_repeats: u64,
     pub watchers: usize,
     pub watch_connections: usize,
-    /// HTTP watches over shared h2c connections rather than one HTTP/1.1 connection each.
-    pub http2_watches: bool,
     pub watch_rate: f64,
     pub watch_writes: u64,
     pub watch_warmup: u64,
@@ -165,7 +158,6 @@ impl ApiArgs {
             list_repeats: self.list_repeats.unwrap_or(if q { 20 } else { 100 }),
             watchers: self.watchers.unwrap_or(if q { 200 } else { 1000 }),
             watch_connections: self.watch_connections,
-            http2_watches: self.http2_watches,
             watch_rate: self.watch_rate,
             watch_writes: self.watch_writes.unwrap_or(if q { 50 } else { 250 }),
             watch_warmup: self.watch_warmup.unwrap_or(self.watch_rate.ceil() as u64),
@@ -446,7 +438,8 @@ fn table_rows(report: &mut Report, metric: &str, table: &Latencies, json: &Laten
     }
 }
 
-/// Watch delivery to raw etcd watchers, then to apiserver watchers.
+/// Watch delivery to raw etcd watchers, then to apiserver watchers over
+/// gRPC, HTTP/2 (h2c) and HTTP/1.1.
 async fn watches(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) {
     let plan = ctx.plan();
     let what = format!(
@@ -462,16 +455,24 @@ async fn watches(ctx: &Ctx, report: &mut Report, cpu: &mut Vec<String>) {
     let api = ctx.watch().await;
     cpu.push(meter.finish_line("watch event", api.as_ref().map_or(0, |d| d.received)));
     cpu.push(raw_cpu);
-    progress(format!("HTTP watch delivery: {what}, {} connections ...", ctx.http_watch_connections()));
-    let meter = CpuMeter::start(ctx.target());
-    let http = ctx.http_watch().await;
-    cpu.push(meter.finish_line("HTTP watch event", http.as_ref().map_or(0, |d| d.received)));
+    let mut http = Vec::new();
+    for (http2, phase) in [(true, "HTTP/2 watch delivery"), (false, "HTTP/1.1 watch delivery")] {
+        let connections = ctx.http_watch_connections(http2);
+        progress(format!("{phase}: {what}, {connections} connections ..."));
+        let meter = CpuMeter::start(ctx.target());
+        let d = ctx.http_watch(http2).await;
+        let event = if http2 { "HTTP/2 watch event" } else { "HTTP/1.1 watch event" };
+        cpu.push(meter.finish_line(event, d.as_ref().map_or(0, |d| d.received)));
+        http.push((phase, connections, d));
+    }
     let raw = delivered(report, "etcd watch delivery", raw);
     let api = delivered(report, "apiserver watch delivery", api);
-    let http = delivered(report, "HTTP watch delivery", http);
     watch_rows(report, &format!("watch delivery ({} watchers)", plan.watchers), api.as_ref(), raw, "etcd watch");
-    let label = format!("HTTP watch delivery ({} watchers)", plan.watchers);
-    watch_rows(report, &label, http.as_ref(), api, "gRPC watch");
+    for (phase, connections, d) in http {
+        let d = delivered(report, phase, d);
+        let label = format!("{phase} ({} watchers, {connections} connections)", plan.watchers);
+        watch_rows(report, &label, d.as_ref(), api.clone(), "gRPC watch");
+    }
 }
 
 /// The churn schedule on raw etcd, then through the apiserver.
@@ -626,13 +627,13 @@ fn describe_run(ctx: &Ctx, report: &mut Report, etcd_version: &Result<String, St
     ));
     report.note(format!(
         "HTTP watch: {} watchers on ?watch=1&resourceVersion=<a list's> (chunked JSON lines, read up to the send \
-         stamp) over {}; the writes are HTTP creates",
+         stamp), the writes HTTP creates; twice: over {} h2c connections, as kubectl and client-go carry their \
+         watches over HTTP/2 to an https:// server (and kube-rs to any), then over one HTTP/1.1 connection \
+         each, as client-go opens them to an http:// server. Over HTTP/1.1 every event is one write and one \
+         read system call per watcher, each a TCP segment through the kernel's loopback, which this machine's \
+         cores share with everything else: the CPU rows split where that goes",
         plan.watchers,
-        if plan.http2_watches {
-            format!("{} h2c connections", ctx.http_watch_connections())
-        } else {
-            "one HTTP/1.1 connection each, as client-go opens them".to_string()
-        }
+        ctx.http_watch_connections(true),
     ));
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     report.note(format!("The load generator, etcd and the apiserver share this machine's {cores} cores"));
@@ -917,8 +918,6 @@ mod tests {
         assert_eq!(p.budget, Budget::time(DEFAULT_PHASE));
         assert_eq!(p.list_sizes, vec![1000, 10_000]);
         assert_eq!(p.watchers, 1000);
-        assert!(!p.http2_watches, "HTTP watches go one per HTTP/1.1 connection, as client-go's over http://");
-        assert!(plan(&["--http2-watches"]).expect("plan").http2_watches);
         assert_eq!((p.watch_writes, p.watch_warmup), (250, 50), "one second of writes warms the watches up");
         assert_eq!(plan(&["--watch-rate", "12.5"]).expect("plan").watch_warmup, 13);
         assert_eq!((p.churn_rate, p.churn_time), (200.0, Duration::from_secs(20)));

@@ -102,6 +102,7 @@ impl Ctx {
             self.namespace("http-creates"),
             self.namespace("watch"),
             self.namespace("http-watch"),
+            self.namespace("h2-watch"),
             self.namespace("churn"),
         ];
         all.extend(self.plan.list_sizes.iter().map(|n| self.namespace(&format!("list-{n}"))));
@@ -423,8 +424,8 @@ impl Ctx {
     /// (`?watch=1&resourceVersion=N`, N from a list, as a reflector starts),
     /// over HTTP/1.1 with a connection per watch as client-go does against
     /// an `http://` server, or over h2c sharing a few connections.
-    pub(super) async fn http_watch(&self) -> anyhow::Result<Delivery> {
-        let ns = self.namespace("http-watch");
+    pub(super) async fn http_watch(&self, http2: bool) -> anyhow::Result<Delivery> {
+        let ns = self.namespace(if http2 { "h2-watch" } else { "http-watch" });
         let path = format!("/api/v1/namespaces/{ns}/pods");
         let list =
             self.http[0].call(hyper::Method::GET, &path, http::ACCEPT_JSON, None).await.map_err(anyhow::Error::msg)?;
@@ -432,7 +433,7 @@ impl Ctx {
         let rv = http::list_summary(&list.body).map_err(anyhow::Error::msg)?.resource_version;
         let watch_path = format!("{path}?watch=1&resourceVersion={rv}");
         // Over HTTP/1.1 one pooled client opens a connection per watch in flight.
-        let conns: Vec<Http> = if self.plan.http2_watches {
+        let conns: Vec<Http> = if http2 {
             (0..self.watch_connections()).map(|_| Http::new(&self.target.server, true)).collect()
         } else {
             vec![Http::new(&self.target.server, false)]
@@ -462,9 +463,9 @@ impl Ctx {
         Ok(delivery)
     }
 
-    /// The connections the HTTP watchers use.
-    pub(super) fn http_watch_connections(&self) -> usize {
-        if self.plan.http2_watches {
+    /// The connections the HTTP watchers use: shared h2c ones, or one HTTP/1.1 connection each.
+    pub(super) fn http_watch_connections(&self, http2: bool) -> usize {
+        if http2 {
             self.watch_connections()
         } else {
             self.plan.watchers
