@@ -4,7 +4,8 @@
 # or from an image built just before, out of a small context under target/images/.
 #
 #   kubelab/base      the loader, glibc and the libraries `ldd` lists for the binaries
-#   kubelab/kubelab   the component daemons; docker-compose picks one per service
+#   kubelab/kubelab   the component daemons; docker-compose picks one per service; Debian's git
+#                     for gitRepo volumes, with mirrors of the book's repositories
 #   kubelab/etcd      Debian's etcd
 #   kubelab/pause     the pod sandbox
 #   busybox           Debian's static busybox, a link per applet
@@ -13,7 +14,7 @@
 #   nginx:alpine, nginx   Debian's nginx on busybox, configured as the Docker Hub image
 #   tutum/dnsutils    Debian's dig, nslookup and host on busybox (the book's SRV lookup)
 #
-# The Debian packages the last three unpack are downloaded once (apt-get download)
+# The Debian packages these images and kubelab/kubelab unpack are downloaded once (apt-get download)
 # into target/images/debs and reused from there.
 #
 # The binaries stay dynamically linked: a static (crt-static) build needs its own
@@ -112,13 +113,6 @@ for applet in $(busybox --list); do
 done
 build busybox:latest busybox
 
-context kubelab
-mkdir -p "$out/context/kubelab/bin"
-for c in "${components[@]}"; do
-  cp -L "$stripped/$c" "$out/context/kubelab/bin/"
-done
-build kubelab/kubelab:latest kubelab
-
 context etcd "$etcd"
 build kubelab/etcd:latest etcd
 context pause "$stripped/pause"
@@ -141,7 +135,7 @@ deb_files() {
     files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
     if [ -z "$files" ]; then
       (cd "$debs" && apt-get download -q "$pkg" >/dev/null 2>&1) || {
-        echo "cannot download the Debian package $pkg (needed for the fortune, nginx and dnsutils images)" >&2
+        echo "cannot download the Debian package $pkg (needed for the kubelab, fortune, nginx and dnsutils images)" >&2
         exit 1
       }
       files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
@@ -167,6 +161,35 @@ unpack() {
     cp -L "$lib" "$rootfs$lib"
   done
 }
+
+# The daemons, and git for the kubelet's gitRepo volumes: only what a clone
+# from a local mirror runs (git's https helpers and perl scripts are left out).
+context kubelab
+root=$out/context/kubelab/rootfs
+unpack "$root" "usr/bin usr/lib/git-core" git libpcre2-8-0 zlib1g libexpat1
+rm -rf "$root/usr/share/git-core/contrib" "$root/usr/share/perl5" "$root/usr/share/bash-completion" \
+  "$root/usr/lib/git-core/git-remote-http"* "$root/usr/lib/git-core/git-remote-ftp"* "$root/usr/share/gitweb"
+mkdir -p "$root/etc"
+mv "$out/context/kubelab/git/gitconfig" "$root/etc/gitconfig"
+# The book's repositories, each a bare repository made from deploy/images/kubelab/git/<name>
+# (a fixed author and date, so an unchanged page makes the same commit and hits the build cache).
+for site in "$out"/context/kubelab/git/*/; do
+  name=$(basename "$site")
+  (
+    export GIT_AUTHOR_NAME=kubelab GIT_AUTHOR_EMAIL=kubelab@localhost GIT_AUTHOR_DATE='2026-01-01T00:00:00Z'
+    export GIT_COMMITTER_NAME=kubelab GIT_COMMITTER_EMAIL=kubelab@localhost GIT_COMMITTER_DATE='2026-01-01T00:00:00Z'
+    git -C "$site" init -q -b master
+    git -C "$site" add -A
+    git -C "$site" commit -q -m "$name, as the book uses it"
+    git clone -q --bare "$site" "$root/var/lib/kubelab/git/github.com/luksa/$name.git"
+  )
+done
+rm -rf "$out/context/kubelab/git"
+mkdir -p "$out/context/kubelab/bin"
+for c in "${components[@]}"; do
+  cp -L "$stripped/$c" "$out/context/kubelab/bin/"
+done
+build kubelab/kubelab:latest kubelab
 
 context fortune
 mkdir -p "$out/context/fortune/rootfs/bin"

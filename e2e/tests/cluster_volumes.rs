@@ -457,3 +457,37 @@ fn the_books_downward_api_pods_in_env_and_in_a_volume() {
     });
     assert!(updated, "the labels file did not follow the label: {labels:?}");
 }
+
+/// Chapter 6: the book's gitRepo pod serves the website cloned from the
+/// repository (the kubelab image's mirror of it: the cluster has no
+/// network), and a repository that cannot be cloned fails to mount with
+/// git's own words and leaves the pod creating.
+#[test]
+fn the_books_git_repo_pod_serves_the_cloned_website() {
+    let live = Live::new("gitrepo");
+    create_book(&live, "Chapter06/gitrepo-volume-pod.yaml", "gitrepo-volume-pod");
+    live.wait_phase("gitrepo-volume-pod", "Running", START);
+    let served = eventually(START, || {
+        sh(&live, "gitrepo-volume-pod", "web-server", "wget -qO- http://localhost/")
+            .is_ok_and(|p| p.contains("Hello there."))
+    });
+    assert!(served, "{:?}", sh(&live, "gitrepo-volume-pod", "web-server", "ls -la /usr/share/nginx/html"));
+    // directory "." at revision master: the working tree is the volume itself.
+    let head = sh(&live, "gitrepo-volume-pod", "web-server", "cat /usr/share/nginx/html/.git/HEAD").expect("a clone");
+    assert_eq!(head.trim(), "ref: refs/heads/master");
+
+    let pod = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "no-repo"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"],
+                                 "volumeMounts": [{"name": "src", "mountPath": "/src"}]}],
+                 "volumes": [{"name": "src", "gitRepo": {"repository": "https://github.com/luksa/no-such-repo.git"}}]}}"#;
+    live.create(pod);
+    let message = "MountVolume.SetUp failed for volume \"src\" : failed to exec \
+                   'git clone -- https://github.com/luksa/no-such-repo.git': Cloning into 'no-such-repo'...";
+    let mut describe = String::new();
+    let failed = eventually(START, || {
+        describe = live.kubectl(&["describe", "pod", "no-repo"]).stdout;
+        describe.contains(message)
+    });
+    assert!(failed, "no FailedMount event:\n{describe}");
+    assert_eq!(live.field("pod/no-repo", "{.status.phase}"), "Pending");
+}

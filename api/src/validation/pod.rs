@@ -48,6 +48,9 @@ pub(super) fn validate_spec(e: &mut Errs, spec: &Value, path: &str) {
         if let Some(hp) = v.get("hostPath").filter(|h| !h.is_null()) {
             host_path(e, hp, &format!("{path}.volumes[{i}].hostPath"));
         }
+        if let Some(git) = v.get("gitRepo").filter(|g| !g.is_null()) {
+            git_repo(e, git, &format!("{path}.volumes[{i}].gitRepo"));
+        }
     }
 
     let containers = list(spec, "containers");
@@ -287,6 +290,14 @@ fn host_path(e: &mut Errs, hp: &Value, p: &str) {
     if !HOST_PATH_TYPES.contains(&kind) {
         e.not_supported(format!("{p}.type"), go_str(kind), HOST_PATH_TYPES);
     }
+}
+
+/// validateGitRepoVolumeSource: a repository, and a directory inside the volume.
+fn git_repo(e: &mut Errs, git: &Value, p: &str) {
+    if str_at(git, "repository").is_empty() {
+        e.required(format!("{p}.repository"), "");
+    }
+    local_descending_path(e, str_at(git, "directory"), &format!("{p}.directory"));
 }
 
 fn quantity_text(v: &Value) -> Cow<'_, str> {

@@ -158,6 +158,16 @@ fn bad_objects_fail_with_kubernetes_messages() {
             r#"Pod "kubia-manual" is invalid: spec.volumes[0].hostPath.type: Unsupported value: "Folder": supported values: "", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket""#.into(),
         ),
         (
+            with(
+                kubia_pod(),
+                "/spec/volumes",
+                json!([{"name": "a", "gitRepo": {"repository": ""}},
+                       {"name": "b", "gitRepo": {"repository": "https://h/r.git", "directory": "../up"}},
+                       {"name": "c", "gitRepo": {"repository": "https://h/r.git", "directory": "/abs"}}]),
+            ),
+            r#"Pod "kubia-manual" is invalid: [spec.volumes[0].gitRepo.repository: Required value, spec.volumes[1].gitRepo.directory: Invalid value: "../up": must not contain '..', spec.volumes[2].gitRepo.directory: Invalid value: "/abs": must be a relative path]"#.into(),
+        ),
+        (
             with(kubia_pod(), "/spec/restartPolicy", json!("Sometimes")),
             r#"Pod "kubia-manual" is invalid: spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never""#.into(),
         ),

@@ -10,6 +10,7 @@
 
 pub mod backoff;
 pub mod container;
+pub mod git_repo;
 pub mod images;
 pub mod service_env;
 pub mod status;

@@ -46,6 +46,9 @@
 //! rename of `..data` and link updates). The files are written once the
 //! sandbox runs and before any app container starts.
 //!
+//! A `gitRepo` volume is a directory under the pod's dir with the repository
+//! cloned into it once ([`super::git_repo`]).
+//!
 //! Other volume types are not set up yet: their mounts are left out.
 
 use super::container::{field_value, resource_value};
@@ -412,6 +415,11 @@ async fn set_up_one(
         let path = node_path(settings, &hp.path);
         check_host_path(hp, &path)?;
         return Ok(Some(Source::Path(path)));
+    }
+    if let Some(git) = &v.git_repo {
+        let dir = pod_dir(settings, uid).join("volumes/kubernetes.io~git-repo").join(&v.name);
+        super::git_repo::set_up(git, &dir).await?;
+        return Ok(Some(Source::Path(dir)));
     }
     Ok(None)
 }
