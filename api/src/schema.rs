@@ -82,6 +82,14 @@ macro_rules! with_kind_type {
                 type $t = apps::ReplicaSet;
                 $body
             }
+            "StatefulSet" => {
+                type $t = apps::StatefulSet;
+                $body
+            }
+            "ControllerRevision" => {
+                type $t = apps::ControllerRevision;
+                $body
+            }
             "CronJob" => {
                 type $t = batch::CronJob;
                 $body

@@ -153,6 +153,8 @@ typed_objects!(
     k8s_openapi::api::apps::v1::DaemonSet,
     k8s_openapi::api::apps::v1::Deployment,
     k8s_openapi::api::apps::v1::ReplicaSet,
+    k8s_openapi::api::apps::v1::StatefulSet,
+    k8s_openapi::api::apps::v1::ControllerRevision,
     k8s_openapi::api::batch::v1::CronJob,
     k8s_openapi::api::batch::v1::Job,
     k8s_openapi::api::coordination::v1::Lease,

@@ -5,7 +5,7 @@
 use super::age;
 use super::Cell;
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
@@ -327,6 +327,28 @@ pub(super) fn deployment(d: &Deployment) -> Vec<Cell> {
     ];
     cells.extend(template_cells(spec.map(|s| &s.template), selector));
     cells
+}
+
+pub(super) fn stateful_set(s: &StatefulSet) -> Vec<Cell> {
+    let spec = s.spec.as_ref();
+    let ready = s.status.as_ref().and_then(|st| st.ready_replicas).unwrap_or(0);
+    let desired = spec.and_then(|sp| sp.replicas).unwrap_or(0);
+    let [containers, images, _] = template_cells(spec.map(|sp| &sp.template), String::new());
+    vec![name_of(&s.metadata), Cell::Text(format!("{ready}/{desired}")), age_of(&s.metadata), containers, images]
+}
+
+/// CONTROLLER is `<kind>.<group>/<name>` of the controlling owner, lower-cased as kubectl prints resources.
+pub(super) fn controller_revision(r: &ControllerRevision) -> Vec<Cell> {
+    let owner = r.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
+    let controller = match owner {
+        None => "<none>".to_string(),
+        Some(o) => {
+            let group = o.api_version.split_once('/').map_or("", |(g, _)| g);
+            let kind = if group.is_empty() { o.kind.clone() } else { format!("{}.{group}", o.kind) };
+            format!("{}/{}", kind.to_lowercase(), o.name)
+        }
+    };
+    vec![name_of(&r.metadata), Cell::Text(controller), Cell::Int(r.revision), age_of(&r.metadata)]
 }
 
 pub(super) fn daemon_set(ds: &DaemonSet) -> Vec<Cell> {

@@ -23,8 +23,8 @@ pub use raw::{table_raw, write_table, PreparedRow};
 use crate::registry::{ResourceInfo, RESOURCES};
 use decode::decode;
 use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSetSpec, ReplicaSetStatus};
 use k8s_openapi::api::apps::v1::{DaemonSetSpec, DaemonSetStatus, DeploymentSpec, DeploymentStatus};
-use k8s_openapi::api::apps::v1::{ReplicaSetSpec, ReplicaSetStatus};
 use k8s_openapi::api::batch::v1::{CronJobSpec, CronJobStatus, JobSpec, JobStatus};
 use k8s_openapi::api::coordination::v1::LeaseSpec;
 use k8s_openapi::api::core::v1::{
@@ -195,6 +195,16 @@ static DEPLOYMENT: &[Column] = &[
     wide("Selector", doc!(DeploymentSpec, "selector")),
 ];
 
+static STATEFUL_SET: &[Column] =
+    &[NAME, text("Ready", Doc::Text("Number of the pod with ready state")), AGE, CONTAINERS, IMAGES];
+
+static CONTROLLER_REVISION: &[Column] = &[
+    NAME,
+    text("Controller", Doc::Text("Controller of the object")),
+    int("Revision", doc!(ControllerRevision, "revision")),
+    AGE,
+];
+
 static JOB: &[Column] = &[
     NAME,
     text("Status", Doc::Text("Status of the job.")),
@@ -282,6 +292,8 @@ pub fn columns(info: &ResourceInfo) -> Option<&'static [Column]> {
         "ReplicaSet" => REPLICA_SET,
         "DaemonSet" => DAEMON_SET,
         "Deployment" => DEPLOYMENT,
+        "StatefulSet" => STATEFUL_SET,
+        "ControllerRevision" => CONTROLLER_REVISION,
         "Job" => JOB,
         "CronJob" => CRON_JOB,
         "Service" => SERVICE,
@@ -377,6 +389,8 @@ fn timeless_cells(info: &ResourceInfo, obj: &Value) -> Vec<Cell> {
         "ReplicaSet" => decode(obj).map(|rs| kinds::replica_set(&rs)),
         "DaemonSet" => decode(obj).map(|ds| kinds::daemon_set(&ds)),
         "Deployment" => decode(obj).map(|d| kinds::deployment(&d)),
+        "StatefulSet" => decode(obj).map(|s| kinds::stateful_set(&s)),
+        "ControllerRevision" => decode(obj).map(|r| kinds::controller_revision(&r)),
         "Job" => decode(obj).map(|j| kinds::job(&j)),
         "CronJob" => decode(obj).map(|cj| kinds::cron_job(&cj)),
         "Service" => decode(obj).map(|s| kinds::service(&s)),

@@ -569,3 +569,34 @@ fn stored_bytes_that_are_not_json_are_an_error() {
     let objects: [(&[u8], i64); 1] = [(b"{not json", 3)];
     assert!(table_raw(lookup("pods").unwrap(), &objects, IncludeObject::Metadata, now(), "3", "").is_err());
 }
+
+#[test]
+fn stateful_set_columns_and_row() {
+    assert_eq!(
+        defs("sts"),
+        expect(&[
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+        ])
+    );
+    let sts = json!({"metadata": {"name": "kubia", "creationTimestamp": CREATED},
+        "spec": {"replicas": 2, "serviceName": "kubia", "selector": {"matchLabels": {"app": "kubia"}},
+                 "template": {"spec": {"containers": [{"name": "kubia", "image": "luksa/kubia-pet"}]}}},
+        "status": {"replicas": 2, "readyReplicas": 1}});
+    assert_eq!(row("sts", sts), json!(["kubia", "1/2", "35s", "kubia", "luksa/kubia-pet"]));
+}
+
+#[test]
+fn controller_revision_columns_and_row() {
+    assert_eq!(
+        defs("controllerrevisions"),
+        expect(&[("Name", "string", 0), ("Controller", "string", 0), ("Revision", "integer", 0), ("Age", "string", 0)])
+    );
+    let rev = json!({"metadata": {"name": "kubia-6d7f8b9c5", "creationTimestamp": CREATED,
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "kubia", "uid": "u", "controller": true}]},
+        "revision": 2});
+    assert_eq!(row("controllerrevisions", rev), json!(["kubia-6d7f8b9c5", "statefulset.apps/kubia", 2, "35s"]));
+}

@@ -63,6 +63,7 @@ pub fn apply(kind: &str, obj: &mut Value) -> Result<()> {
         }
         "Deployment" => deployment(root),
         "DaemonSet" => daemon_set(root),
+        "StatefulSet" => stateful_set(root),
         "Job" => job(root),
         "CronJob" => cron_job(root),
         "Service" => service(root),
@@ -303,6 +304,34 @@ fn daemon_set(root: &mut Map<String, Value>) {
         default(ru, "maxSurge", json!(0));
     }
     default(spec, "revisionHistoryLimit", json!(10));
+    template(spec);
+}
+
+/// SetDefaults_StatefulSet (with the StatefulSetAutoDeletePVC feature on, as
+/// in current Kubernetes), and the PersistentVolumeClaim defaults inside each
+/// volume claim template.
+fn stateful_set(root: &mut Map<String, Value>) {
+    let spec = obj_spec(root);
+    default_str(spec, "podManagementPolicy", "OrderedReady");
+    let strategy = obj(spec, "updateStrategy");
+    if strategy.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+        strategy.insert("type".into(), json!("RollingUpdate"));
+        default(strategy, "rollingUpdate", json!({"partition": 0}));
+    }
+    if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+        if let Some(ru) = strategy.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
+            default(ru, "partition", json!(0));
+        }
+    }
+    let policy = obj(spec, "persistentVolumeClaimRetentionPolicy");
+    default_str(policy, "whenDeleted", "Retain");
+    default_str(policy, "whenScaled", "Retain");
+    default(spec, "replicas", json!(1));
+    default(spec, "revisionHistoryLimit", json!(10));
+    for claim in items_mut(spec, "volumeClaimTemplates") {
+        default_str(obj(claim, "spec"), "volumeMode", "Filesystem");
+        default_str(obj(claim, "status"), "phase", "Pending");
+    }
     template(spec);
 }
 

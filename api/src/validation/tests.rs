@@ -685,3 +685,80 @@ fn the_schema_walk_vouches_only_for_objects_that_decode() {
     // optional field); the walk must not give up on those either.
     assert!(vouched * 5 > tried, "vouched for {vouched} of {tried} changed objects");
 }
+
+fn stateful_set() -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "kubia"},
+           "spec": {"serviceName": "kubia", "replicas": 2, "selector": {"matchLabels": {"app": "kubia"}},
+                    "template": {"metadata": {"labels": {"app": "kubia"}},
+                                 "spec": {"containers": [{"name": "kubia", "image": "luksa/kubia-pet",
+                                          "volumeMounts": [{"name": "data", "mountPath": "/var/data"}]}]}},
+                    "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                        "spec": {"resources": {"requests": {"storage": "1Mi"}}, "accessModes": ["ReadWriteOnce"]}}]}})
+}
+
+#[test]
+fn a_statefulset_gets_kubernetes_defaults() {
+    let sts = create(stateful_set()).unwrap();
+    let spec = &sts["spec"];
+    assert_eq!(spec["podManagementPolicy"], "OrderedReady");
+    assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(spec["replicas"], 2);
+    assert_eq!(spec["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+    assert_eq!(spec["volumeClaimTemplates"][0]["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(spec["volumeClaimTemplates"][0]["status"]["phase"], "Pending");
+    assert_eq!(spec["template"]["spec"]["restartPolicy"], "Always");
+    let mut one = stateful_set();
+    one["spec"].as_object_mut().unwrap().remove("replicas");
+    one["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+    let one = create(one).unwrap();
+    assert_eq!(one["spec"]["replicas"], 1);
+    assert_eq!(one["spec"]["updateStrategy"], json!({"type": "OnDelete"}));
+}
+
+#[test]
+fn a_statefulset_is_validated_as_kubernetes_does() {
+    let mut no_selector = stateful_set();
+    no_selector["spec"].as_object_mut().unwrap().remove("selector");
+    assert!(err(no_selector).contains("spec.selector: Required value"));
+    let mut mismatch = stateful_set();
+    mismatch["spec"]["selector"]["matchLabels"]["app"] = json!("other");
+    assert!(err(mismatch).contains("`selector` does not match template `labels`"));
+    let mut policy = stateful_set();
+    policy["spec"]["podManagementPolicy"] = json!("Sometimes");
+    assert!(err(policy)
+        .contains(r#"spec.podManagementPolicy: Invalid value: "Sometimes": must be 'OrderedReady' or 'Parallel'"#));
+    let mut partition = stateful_set();
+    partition["spec"]["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": -1}});
+    assert!(err(partition).contains("spec.updateStrategy.rollingUpdate.partition: Invalid value: -1"));
+    let mut on_delete = stateful_set();
+    on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete", "rollingUpdate": {"partition": 1}});
+    assert!(err(on_delete).contains("only allowed for updateStrategy 'RollingUpdate'"));
+    let mut never = stateful_set();
+    never["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
+    assert!(err(never).contains("spec.template.spec.restartPolicy: Unsupported value: \"Never\""));
+}
+
+#[test]
+fn only_some_statefulset_fields_change_on_update() {
+    let info = info("StatefulSet");
+    let old = create(stateful_set()).unwrap();
+    let mut scaled = old.clone();
+    scaled["spec"]["replicas"] = json!(5);
+    scaled["spec"]["template"]["spec"]["containers"][0]["image"] = json!("luksa/kubia-pet:v2");
+    scaled["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+    validate(info, &scaled, Some(&old)).unwrap();
+    for (field, value) in [("serviceName", json!("other")), ("podManagementPolicy", json!("Parallel"))] {
+        let mut changed = old.clone();
+        changed["spec"][field] = value;
+        let msg = validate(info, &changed, Some(&old)).unwrap_err().message;
+        assert!(
+            msg.contains(
+                "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', \
+                 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' \
+                 are forbidden"
+            ),
+            "{msg}"
+        );
+    }
+}
