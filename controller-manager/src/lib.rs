@@ -18,6 +18,7 @@
 //! - [`daemonset`]: DaemonSets: a pod on every node that fits.
 //! - [`deployment`]: Deployments: ReplicaSets per template, rolling updates, Recreate, history.
 //! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
+//! - [`statefulset`]: StatefulSets: ordinal pods with stable names, claims and DNS, ordered and rolled.
 //! - [`job`]: Jobs: completions, parallelism, backoff, deadlines.
 //! - [`cronjob`]: CronJobs: a Job per cron schedule time, concurrency policy, history limits.
 //! - [`namespace`]: empties a deleted namespace, then lets it go.
@@ -46,6 +47,7 @@ pub mod pods;
 pub mod replicaset;
 pub mod runner;
 pub mod service_lb;
+pub mod statefulset;
 pub mod taint_eviction;
 #[cfg(test)]
 mod testing;
@@ -119,6 +121,7 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("replicaset", |ctx| Arc::new(replicaset::ReplicaSetController::replica_sets(ctx))),
     ("daemonset", |ctx| Arc::new(daemonset::DaemonSetController::new(ctx))),
     ("deployment", |ctx| Arc::new(deployment::DeploymentController::new(ctx))),
+    ("statefulset", |ctx| Arc::new(statefulset::StatefulSetController::new(ctx))),
     ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
     ("job", |ctx| Arc::new(job::JobController::new(ctx))),
     ("cronjob", |ctx| Arc::new(cronjob::CronJobController::new(ctx))),
