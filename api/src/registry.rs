@@ -106,6 +106,18 @@ pub static RESOURCES: &[ResourceInfo] = &[
     res!("", "v1", "Event", "events", "event", ["ev"], true, false, &[]),
     res!("", "v1", "Namespace", "namespaces", "namespace", ["ns"], false, true, &[]),
     res!("", "v1", "Node", "nodes", "node", ["no"], false, true, &[]),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        ["pvc"],
+        true,
+        true,
+        &[]
+    ),
+    res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", ["pv"], false, true, &[]),
     res!("", "v1", "Pod", "pods", "pod", ["po"], true, true, ALL),
     res!("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", ["rc"], true, true, ALL),
     res!("", "v1", "Secret", "secrets", "secret", [], true, false, &[]),
@@ -118,6 +130,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     res!("batch", "v1", "CronJob", "cronjobs", "cronjob", ["cj"], true, true, ALL),
     res!("batch", "v1", "Job", "jobs", "job", [], true, true, ALL),
     res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", [], true, false, &[]),
+    res!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", ["sc"], false, false, &[]),
 ];
 
 /// Older versions that are still accepted on input and converted to the stored

@@ -17,6 +17,7 @@ mod defaults;
 mod json;
 pub mod names;
 mod pod;
+mod storage;
 
 use crate::error::{ApiError, FieldError, FieldErrorKind, Result};
 use crate::quantity;
@@ -245,6 +246,9 @@ pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Result
         "CronJob" => validate_cron_job(&mut e, meta, spec, old_spec),
         "ConfigMap" => config::validate_config_map(&mut e, obj, old),
         "Secret" => config::validate_secret(&mut e, obj, old),
+        "PersistentVolume" => storage::validate_pv(&mut e, obj, old),
+        "PersistentVolumeClaim" => storage::validate_pvc(&mut e, obj, old),
+        "StorageClass" => storage::validate_storage_class(&mut e, obj, old),
         "Service" => {
             validate_service(&mut e, spec);
             if let Some(old_spec) = old_spec {

@@ -146,6 +146,8 @@ typed_objects!(
     k8s_openapi::api::core::v1::Event,
     k8s_openapi::api::core::v1::Namespace,
     k8s_openapi::api::core::v1::Node,
+    k8s_openapi::api::core::v1::PersistentVolume,
+    k8s_openapi::api::core::v1::PersistentVolumeClaim,
     k8s_openapi::api::core::v1::Pod,
     k8s_openapi::api::core::v1::ReplicationController,
     k8s_openapi::api::core::v1::Secret,
@@ -158,6 +160,7 @@ typed_objects!(
     k8s_openapi::api::batch::v1::CronJob,
     k8s_openapi::api::batch::v1::Job,
     k8s_openapi::api::coordination::v1::Lease,
+    k8s_openapi::api::storage::v1::StorageClass,
 );
 
 #[cfg(test)]

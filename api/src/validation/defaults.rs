@@ -68,6 +68,22 @@ pub fn apply(kind: &str, obj: &mut Value) -> Result<()> {
         "CronJob" => cron_job(root),
         "Service" => service(root),
         "Namespace" => namespace(root),
+        // SetDefaults_PersistentVolume: a static PV is kept when its claim goes.
+        "PersistentVolume" => {
+            let spec = obj_spec(root);
+            default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
+            default_str(spec, "volumeMode", "Filesystem");
+            pending(root);
+        }
+        "PersistentVolumeClaim" => {
+            default_str(obj_spec(root), "volumeMode", "Filesystem");
+            pending(root);
+        }
+        // SetDefaults_StorageClass.
+        "StorageClass" => {
+            default_str(root, "reclaimPolicy", "Delete");
+            default_str(root, "volumeBindingMode", "Immediate");
+        }
         // SetDefaults_Secret.
         "Secret" => default_str(root, "type", "Opaque"),
         "Endpoints" => {
@@ -88,6 +104,11 @@ pub fn apply(kind: &str, obj: &mut Value) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// `status.phase` Pending unless set (PersistentVolume and claim defaults).
+fn pending(root: &mut Map<String, Value>) {
+    default_str(obj(root, "status"), "phase", "Pending");
 }
 
 fn obj_spec(root: &mut Map<String, Value>) -> &mut Map<String, Value> {

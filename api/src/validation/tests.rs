@@ -762,3 +762,102 @@ fn only_some_statefulset_fields_change_on_update() {
         );
     }
 }
+
+fn mongodb_pv() -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "mongodb-pv"},
+           "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+                    "hostPath": {"path": "/tmp/mongodb"}}})
+}
+
+fn mongodb_pvc() -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "mongodb-pvc"},
+           "spec": {"resources": {"requests": {"storage": "1Gi"}}, "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": ""}})
+}
+
+#[test]
+fn persistent_volumes_default_to_retain_and_need_modes_capacity_and_one_source() {
+    let pv = create(mongodb_pv()).unwrap();
+    assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    assert_eq!(pv["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(pv["status"]["phase"], "Pending");
+
+    let mut bare = mongodb_pv();
+    bare["spec"] = json!({});
+    assert_eq!(
+        err(bare),
+        "PersistentVolume \"mongodb-pv\" is invalid: [spec.accessModes: Required value: must specify at least 1 \
+         access mode, spec.capacity: Required value, spec: Required value: must specify a volume type]"
+    );
+    let mut two = mongodb_pv();
+    two["spec"]["nfs"] = json!({"server": "s", "path": "/p"});
+    two["spec"]["accessModes"] = json!(["ReadWriteAll"]);
+    two["spec"]["capacity"] = json!({"storage": "0"});
+    assert_eq!(
+        err(two),
+        "PersistentVolume \"mongodb-pv\" is invalid: [spec.accessModes: Unsupported value: \"ReadWriteAll\": \
+         supported values: \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\", \
+         spec.capacity[storage]: Invalid value: \"0\": must be greater than zero, \
+         spec.nfs: Forbidden: may not specify more than 1 volume type]"
+    );
+}
+
+#[test]
+fn claims_need_modes_and_a_storage_request() {
+    let pvc = create(mongodb_pvc()).unwrap();
+    assert_eq!(pvc["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(pvc["status"]["phase"], "Pending");
+    let mut bare = mongodb_pvc();
+    bare["spec"] = json!({"volumeMode": "Raw"});
+    assert_eq!(
+        err(bare),
+        "PersistentVolumeClaim \"mongodb-pvc\" is invalid: [spec.accessModes: Required value: at least 1 access \
+         mode is required, spec.resources[storage]: Required value, spec.volumeMode: Unsupported value: \"Raw\": \
+         supported values: \"Block\", \"Filesystem\"]"
+    );
+}
+
+#[test]
+fn a_bound_claim_may_grow_but_not_change_class_and_an_unbound_one_may_not_grow() {
+    let info = info("PersistentVolumeClaim");
+    let old = create(mongodb_pvc()).unwrap();
+    let mut bigger = old.clone();
+    bigger["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+    let msg = validate(info, &bigger, Some(&old)).unwrap_err().message;
+    assert!(msg.contains("spec: Forbidden: spec is immutable after creation"), "{msg}");
+
+    let mut bound = old.clone();
+    bound["status"]["phase"] = json!("Bound");
+    bigger["status"]["phase"] = json!("Bound");
+    validate(info, &bigger, Some(&bound)).unwrap();
+    let mut smaller = bound.clone();
+    smaller["spec"]["resources"]["requests"]["storage"] = json!("512Mi");
+    let msg = validate(info, &smaller, Some(&bound)).unwrap_err().message;
+    assert!(
+        msg.contains("spec.resources.requests.storage: Forbidden: field can not be less than previous value"),
+        "{msg}"
+    );
+    let mut classed = bound.clone();
+    classed["spec"]["storageClassName"] = json!("standard");
+    assert!(validate(info, &classed, Some(&bound)).is_err(), "an empty class is a choice, not unset");
+}
+
+#[test]
+fn storage_classes_need_a_provisioner_and_keep_their_parameters() {
+    let sc = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"},
+                    "provisioner": "kubelab.io/hostpath", "parameters": {"type": "pd-ssd"}});
+    let created = create(sc.clone()).unwrap();
+    assert_eq!(created["reclaimPolicy"], "Delete");
+    assert_eq!(created["volumeBindingMode"], "Immediate");
+    let mut none = sc;
+    none.as_object_mut().unwrap().remove("provisioner");
+    assert_eq!(err(none), "StorageClass \"fast\" is invalid: provisioner: Required value");
+    let mut changed = created.clone();
+    changed["parameters"]["type"] = json!("pd-standard");
+    changed["volumeBindingMode"] = json!("WaitForFirstConsumer");
+    assert_eq!(
+        validate(info("StorageClass"), &changed, Some(&created)).unwrap_err().message,
+        "StorageClass \"fast\" is invalid: [parameters: Forbidden: updates to parameters are forbidden., \
+         volumeBindingMode: Invalid value: \"WaitForFirstConsumer\": field is immutable]"
+    );
+}

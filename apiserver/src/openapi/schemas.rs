@@ -7,7 +7,9 @@
 
 use api::registry::RESOURCES;
 use k8s_openapi::api::autoscaling::v1::Scale;
-use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core};
+use k8s_openapi::api::{
+    apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core, storage::v1 as storage,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
 use k8s_openapi::Resource;
@@ -53,6 +55,8 @@ const KINDS: &[AddKind] = &[
     add::<core::Event>,
     add::<core::Namespace>,
     add::<core::Node>,
+    add::<core::PersistentVolume>,
+    add::<core::PersistentVolumeClaim>,
     add::<core::Pod>,
     add::<core::ReplicationController>,
     add::<core::Secret>,
@@ -65,6 +69,7 @@ const KINDS: &[AddKind] = &[
     add::<batch::CronJob>,
     add::<batch::Job>,
     add::<coord::Lease>,
+    add::<storage::StorageClass>,
 ];
 
 /// The lists Kubernetes' types mark with a patch strategy (the
