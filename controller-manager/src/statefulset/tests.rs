@@ -321,3 +321,31 @@ async fn a_rollback_renumbers_the_old_revision() {
     let rev = f.api.get("controllerrevisions", "default", &first).await.unwrap();
     assert_eq!(rev["revision"], 3);
 }
+
+#[tokio::test]
+async fn each_pod_gets_its_own_claim_before_it_and_keeps_it() {
+    let f = Fixture::new(kubia(2)).await;
+    f.sync().await;
+    let claim = f.api.get("persistentvolumeclaims", "default", "data-kubia-0").await.expect("the claim is created");
+    assert_eq!(claim["metadata"]["labels"]["app"], "kubia");
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Mi");
+    assert!(owner_refs(&claim).is_empty(), "Retain: the claim outlives the set");
+    assert!(f.api.get("persistentvolumeclaims", "default", "data-kubia-1").await.is_none());
+    f.ready("kubia-0").await;
+    f.sync().await;
+    assert!(f.api.get("persistentvolumeclaims", "default", "data-kubia-1").await.is_some());
+    f.delete("kubia-0").await;
+    f.sync().await;
+    let again = f.api.get("persistentvolumeclaims", "default", "data-kubia-0").await.unwrap();
+    assert_eq!(again["metadata"]["uid"], claim["metadata"]["uid"], "the recreated pod reuses its claim");
+    assert_eq!(f.api.list("persistentvolumeclaims", "default").await.len(), 2);
+    f.set_spec(|s| s["replicas"] = json!(1)).await;
+    f.all_ready().await;
+    f.settle().await;
+    assert_eq!(f.pod_names().await, ["kubia-0"]);
+    assert_eq!(f.api.list("persistentvolumeclaims", "default").await.len(), 2, "scale down keeps the claims");
+}
+
+fn owner_refs(obj: &Value) -> Vec<Value> {
+    obj["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default()
+}
