@@ -12,7 +12,8 @@
 //!   Bound, then the claim's `volumeName`, its annotations
 //!   (`pv.kubernetes.io/bind-completed`, `bound-by-controller`), phase Bound,
 //!   capacity and access modes, in Kubernetes' order.
-//! - A claim of a class whose provisioner is `kubelab.io/hostpath` gets a new
+//! - A claim of a class whose provisioner is `kubelab.io/hostpath` (or
+//!   minikube's `k8s.io/minikube-hostpath`, as the book's `fast` class says) gets a new
 //!   volume `pvc-<claim uid>` of its size (reclaim policy from the class)
 //!   whose hostPath is a directory under `/tmp/hostpath-provisioner/` on the
 //!   node (created by the kubelet, `DirectoryOrCreate`); with
@@ -43,6 +44,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const PROVISIONER: &str = "kubelab.io/hostpath";
+/// minikube's name for the same provisioner, which the book's `fast` class names.
+pub const MINIKUBE_PROVISIONER: &str = "k8s.io/minikube-hostpath";
 /// Where provisioned volumes live on the node, as minikube's provisioner keeps them.
 pub const PROVISIONED_ROOT: &str = "/tmp/hostpath-provisioner";
 const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
@@ -252,7 +255,7 @@ impl VolumeController {
             self.event(&pvc, EventType::Warning, "ProvisioningFailed", msg);
             return Ok(Action::RequeueAfter(SYNC_PERIOD));
         };
-        if sc.provisioner != PROVISIONER {
+        if sc.provisioner != PROVISIONER && sc.provisioner != MINIKUBE_PROVISIONER {
             let msg = format!(
                 "Waiting for a volume to be created either by the external provisioner '{}' or manually by the \
                  system administrator. If volume creation is delayed, please verify that the provisioner is running \
@@ -296,8 +299,8 @@ impl VolumeController {
         }
         let mut annotated = pvc.clone();
         if annotation(&pvc.metadata, STORAGE_PROVISIONER).is_none() {
-            set_annotation(&mut annotated.metadata, STORAGE_PROVISIONER, PROVISIONER);
-            set_annotation(&mut annotated.metadata, BETA_STORAGE_PROVISIONER, PROVISIONER);
+            set_annotation(&mut annotated.metadata, STORAGE_PROVISIONER, &sc.provisioner);
+            set_annotation(&mut annotated.metadata, BETA_STORAGE_PROVISIONER, &sc.provisioner);
             self.pvc_api(pvc.namespace()).update(&annotated).await?;
             let msg =
                 format!("External provisioner is provisioning volume for claim \"{}/{}\"", pvc.namespace(), pvc.name());
@@ -321,7 +324,7 @@ impl VolumeController {
         let pv = PersistentVolume {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
-                annotations: Some(BTreeMap::from([(PROVISIONED_BY.to_string(), PROVISIONER.to_string())])),
+                annotations: Some(BTreeMap::from([(PROVISIONED_BY.to_string(), sc.provisioner.clone())])),
                 ..Default::default()
             },
             spec: Some(PersistentVolumeSpec {
