@@ -27,6 +27,7 @@
 //! - [`podgc`]: force-deletes pods that no kubelet will ever finish deleting.
 //! - [`endpoints`]: Endpoints follow the ready pods a Service selects.
 //! - [`service_lb`]: LoadBalancer services get the Ready nodes' IPs (k3s's ServiceLB).
+//! - [`volume`]: binds claims to persistent volumes, provisions hostPath volumes, releases and protects them.
 //!
 //! Adding a controller: a file with a struct implementing `Controller`, built
 //! from a [`Context`], and a row in [`CONTROLLERS`].
@@ -51,6 +52,7 @@ pub mod statefulset;
 pub mod taint_eviction;
 #[cfg(test)]
 mod testing;
+pub mod volume;
 
 use client::informer::InformerFactory;
 use clock::Clock;
@@ -131,6 +133,7 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("podgc", |ctx| Arc::new(podgc::PodGcController::new(ctx))),
     ("endpoint", |ctx| Arc::new(endpoints::EndpointsController::new(ctx))),
     ("service-lb-controller", |ctx| Arc::new(service_lb::ServiceLbController::new(ctx))),
+    ("persistentvolume-binder", |ctx| Arc::new(volume::VolumeController::new(ctx))),
 ];
 
 /// What is wrong with the controller-manager's flags.

@@ -12,6 +12,7 @@ pub mod namespace;
 pub mod node;
 pub mod pod;
 pub mod service;
+pub mod storage;
 pub mod workloads;
 pub mod writer;
 
@@ -63,6 +64,11 @@ pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp)
         "CronJob" => decode(obj).ok().map(|cj| workloads::cronjob(&mut w, &cj)),
         "Service" => decode(obj).ok().map(|svc| service::service(&mut w, &svc, rel.endpoints.as_ref())),
         "ConfigMap" => decode(obj).ok().map(|cm| config::config_map(&mut w, &cm)),
+        "PersistentVolume" => decode(obj).ok().map(|pv| storage::persistent_volume(&mut w, &pv)),
+        "PersistentVolumeClaim" => {
+            decode(obj).ok().map(|pvc| storage::persistent_volume_claim(&mut w, &pvc, &rel.pods))
+        }
+        "StorageClass" => decode(obj).ok().map(|sc| storage::storage_class(&mut w, &sc)),
         // kubectl shows a Secret's events never.
         "Secret" => {
             if let Ok(s) = decode(obj) {
@@ -204,6 +210,10 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
         let leases = api::registry::lookup("leases").expect("leases are registered");
         let lease = client.get(leases, "kube-node-lease", name).await.map_err(|e| e.message);
         rel.lease = Some(lease.and_then(|l| decode(&l).map_err(|e| e.to_string())));
+    }
+    if info.kind == "PersistentVolumeClaim" {
+        // "Used By": the namespace's pods, filtered by the description.
+        rel.pods = decode_all(&crate::cmd::items(pods, client.list(pods, &ns, &ListParams::default()).await?));
     }
     if info.kind == "Deployment" {
         rel.replica_sets = owned_replica_sets(client, api::meta::namespace(obj), api::meta::uid(obj)).await?;
