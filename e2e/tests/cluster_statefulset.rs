@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const START: Duration = Duration::from_secs(90);
+/// Three pods replaced one after the other.
+const ROLLOUT: Duration = Duration::from_secs(240);
 
 /// The book's StatefulSet, fixed for Kubernetes 1.16+ if it is an old copy.
 fn statefulset() -> String {
@@ -177,7 +179,7 @@ fn the_books_statefulset_keeps_identity_and_data_resolves_rolls_and_scales_in_or
     let first = revision(&pods(&live)["kubia-0"]);
     live.kubectl(&["set", "image", "sts", "kubia", "kubia=luksa/kubia"]).clean();
     let mut out_of_order = vec![];
-    let rolled = eventually(START, || {
+    let rolled = eventually(ROLLOUT, || {
         let now = pods(&live);
         let updated: Vec<bool> = ["kubia-0", "kubia-1", "kubia-2"]
             .iter()
