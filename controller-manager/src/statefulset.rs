@@ -22,6 +22,11 @@
 //!
 //! A pod whose name is taken by a terminating pod waits for it: never two pods
 //! with one identity.
+//!
+//! Claims are kept (`persistentVolumeClaimRetentionPolicy` Retain) unless the
+//! policy says Delete: `whenDeleted` makes the set an owner of every claim,
+//! `whenScaled` makes a pod removed by a scale-down the owner of its claims;
+//! the garbage collector then deletes them after their owner, as in Kubernetes.
 
 use crate::deployment::template_hash;
 use crate::pods::{is_available, labels, Owner};
@@ -134,10 +139,21 @@ pub fn new_pod(set: &StatefulSet, template: &PodTemplateSpec, revision: &str, or
     }
 }
 
+/// `persistentVolumeClaimRetentionPolicy`: (whenDeleted, whenScaled) is Delete.
+fn deletes_claims(set: &StatefulSet) -> (bool, bool) {
+    let policy = set.spec.as_ref().and_then(|s| s.persistent_volume_claim_retention_policy.clone()).unwrap_or_default();
+    (policy.when_deleted.as_deref() == Some("Delete"), policy.when_scaled.as_deref() == Some("Delete"))
+}
+
 /// The claims a pod of the set needs, as JSON PersistentVolumeClaims: the
-/// template's metadata, spec and the set's selector labels.
+/// template's metadata, spec and the set's selector labels; owned by the set
+/// (not as its controller) when `whenDeleted: Delete`, so that the garbage
+/// collector deletes them with it.
 pub fn new_claims(set: &StatefulSet, pod: &str) -> Vec<Value> {
     let spec = set.spec.clone().unwrap_or_default();
+    let owner = deletes_claims(set)
+        .0
+        .then(|| json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": set.name(), "uid": set.uid()}]));
     let selector_labels = spec.selector.match_labels.clone().unwrap_or_default();
     spec.volume_claim_templates
         .iter()
@@ -150,6 +166,9 @@ pub fn new_claims(set: &StatefulSet, pod: &str) -> Vec<Value> {
                 "labels": claim_labels});
             if let Some(a) = t.metadata.annotations.as_ref() {
                 meta["annotations"] = json!(a);
+            }
+            if let Some(owner) = &owner {
+                meta["ownerReferences"] = owner.clone();
             }
             json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": t.spec})
         })
@@ -331,6 +350,32 @@ impl StatefulSetController {
         }
     }
 
+    /// With `whenScaled: Delete`, a condemned pod's claims get the pod as an
+    /// owner before it goes: the garbage collector deletes them after it.
+    async fn claims_follow_pod(&self, set: &StatefulSet, pod: &Pod) -> Result<()> {
+        let Some(pvcs) = registry::lookup("persistentvolumeclaims") else { return Ok(()) };
+        for claim in new_claims(set, pod.name()) {
+            let name = api::meta::name(&claim);
+            let existing = match self.client.get(pvcs, set.namespace(), name).await {
+                Ok(c) => c,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let mut refs = existing["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+            if refs.iter().any(|r| r["uid"] == pod.uid()) {
+                continue;
+            }
+            refs.push(json!({"apiVersion": "v1", "kind": "Pod", "name": pod.name(), "uid": pod.uid()}));
+            let patch = json!({"metadata": {"ownerReferences": refs}});
+            match self.client.patch(pvcs, set.namespace(), name, client::PatchType::Merge, &patch).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     async fn delete_pod(&self, set: &StatefulSet, pod: &Pod) -> Result<()> {
         match Api::<Pod>::namespaced(&self.client, set.namespace()).delete(pod.name(), &DeleteParams::default()).await {
             Ok(_) => {
@@ -409,6 +454,9 @@ impl StatefulSetController {
                 continue;
             }
             tracing::info!(pod = pod.name(), "deleting stateful pod for scale down");
+            if deletes_claims(set).1 {
+                self.claims_follow_pod(set, pod).await?;
+            }
             self.delete_pod(set, pod).await?;
             if monotonic {
                 return Ok(());

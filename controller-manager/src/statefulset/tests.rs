@@ -349,3 +349,30 @@ async fn each_pod_gets_its_own_claim_before_it_and_keeps_it() {
 fn owner_refs(obj: &Value) -> Vec<Value> {
     obj["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default()
 }
+
+#[tokio::test]
+async fn the_delete_retention_policy_hands_claims_to_the_set_and_to_scaled_down_pods() {
+    let mut set = kubia(2);
+    set["spec"]["persistentVolumeClaimRetentionPolicy"] = json!({"whenDeleted": "Delete", "whenScaled": "Delete"});
+    let f = Fixture::new(set).await;
+    for _ in 0..2 {
+        f.sync().await;
+        f.all_ready().await;
+    }
+    let set_uid = f.api.get("statefulsets", "default", "kubia").await.unwrap()["metadata"]["uid"].clone();
+    let claim = f.api.get("persistentvolumeclaims", "default", "data-kubia-1").await.unwrap();
+    let refs = owner_refs(&claim);
+    assert_eq!(refs.len(), 1);
+    assert_eq!((refs[0]["kind"].as_str(), &refs[0]["uid"]), (Some("StatefulSet"), &set_uid));
+    assert!(refs[0].get("controller").is_none_or(|c| c != true), "the set owns the claim, it does not control it");
+    let pod_uid = f.api.get("pods", "default", "kubia-1").await.unwrap()["metadata"]["uid"].clone();
+    f.set_spec(|s| s["replicas"] = json!(1)).await;
+    f.sync().await;
+    assert_eq!(f.pod_names().await, ["kubia-0"]);
+    let claim = f.api.get("persistentvolumeclaims", "default", "data-kubia-1").await.unwrap();
+    let kinds: Vec<(String, Value)> =
+        owner_refs(&claim).iter().map(|r| (r["kind"].as_str().unwrap().to_string(), r["uid"].clone())).collect();
+    assert_eq!(kinds, [("StatefulSet".to_string(), set_uid), ("Pod".to_string(), pod_uid)]);
+    let kept = f.api.get("persistentvolumeclaims", "default", "data-kubia-0").await.unwrap();
+    assert_eq!(owner_refs(&kept).len(), 1, "the remaining pod's claim is not handed over");
+}
