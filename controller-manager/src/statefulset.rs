@@ -604,6 +604,10 @@ impl Controller for StatefulSetController {
             }
         }
         self.truncate_history(&set, &pods, &current_name, update.name()).await?;
+        // Ready pods become available once minReadySeconds pass: look again then.
+        if ready > available {
+            return Ok(Action::RequeueAfter(std::time::Duration::from_secs(min_ready.clamp(1, 30) as u64)));
+        }
         Ok(Action::Done)
     }
 }

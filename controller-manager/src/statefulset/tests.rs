@@ -48,6 +48,10 @@ impl Fixture {
 
     /// Fills the caches from the server, as the informers would, and reconciles.
     async fn sync(&self) {
+        self.sync_action().await;
+    }
+
+    async fn sync_action(&self) -> Action {
         let set = self.api.get("statefulsets", "default", "kubia").await.unwrap();
         self.ctrl.sets.store().insert(typed(&set));
         for key in self.ctrl.pods.store().keys() {
@@ -62,7 +66,7 @@ impl Fixture {
         for r in self.api.list("controllerrevisions", "default").await {
             self.ctrl.revisions.store().insert(typed(&r));
         }
-        self.ctrl.reconcile("default/kubia").await.unwrap();
+        self.ctrl.reconcile("default/kubia").await.unwrap()
     }
 
     /// Reconciles until nothing changes (each pass acts on one pod at most in OrderedReady).
@@ -375,4 +379,18 @@ async fn the_delete_retention_policy_hands_claims_to_the_set_and_to_scaled_down_
     assert_eq!(kinds, [("StatefulSet".to_string(), set_uid), ("Pod".to_string(), pod_uid)]);
     let kept = f.api.get("persistentvolumeclaims", "default", "data-kubia-0").await.unwrap();
     assert_eq!(owner_refs(&kept).len(), 1, "the remaining pod's claim is not handed over");
+}
+
+#[tokio::test]
+async fn pods_ready_for_less_than_min_ready_seconds_are_not_available_yet() {
+    let mut set = kubia(1);
+    set["spec"]["minReadySeconds"] = json!(10);
+    let f = Fixture::new(set).await;
+    f.sync().await;
+    f.ready("kubia-0").await;
+    f.sync().await;
+    let status = f.status().await;
+    assert_eq!((status["readyReplicas"].as_i64(), status["availableReplicas"].as_i64()), (Some(1), Some(0)));
+    let action = f.sync_action().await;
+    assert!(matches!(action, Action::RequeueAfter(d) if d == std::time::Duration::from_secs(10)), "{action:?}");
 }
