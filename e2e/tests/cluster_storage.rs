@@ -5,7 +5,11 @@
 //! the claim outlives it, the PV Released when the claim goes; then dynamic
 //! provisioning: the default class `standard` (kubelab's bootstrap, as
 //! minikube's addon) and the book's `fast` class (minikube's provisioner name)
-//! each give a claim a new volume, deleted with the claim.
+//! each give a claim a new volume, deleted with the claim; and the
+//! scheduler's and provisioner's waits: a pod held for a missing, then an
+//! unbound claim (kube-scheduler's VolumeBinding messages) until a PV binds
+//! it, and a WaitForFirstConsumer claim provisioned only for a scheduled pod,
+//! pinned to its node.
 //!
 //! The book's mongodb pods run the `mongo` image, which kubelab does not
 //! build: the pods here are the book's pod with busybox in its place, writing
@@ -201,4 +205,78 @@ fn claims_of_the_default_and_the_books_fast_class_get_provisioned_volumes() {
             live.global(&["delete", "sc", "fast"]).ok();
         }
     }
+}
+
+/// The pod's PodScheduled condition message ("" while there is none).
+fn scheduling_message(live: &Live, pod: &str) -> String {
+    live.field(&format!("pod/{pod}"), "{.status.conditions[?(@.type==\"PodScheduled\")].message}")
+}
+
+#[test]
+fn a_pod_waits_for_its_claim_and_a_wait_for_first_consumer_claim_waits_for_the_pod() {
+    let live = Live::new("claims");
+    // A class of this test only (no StorageClass object): no other test's claim binds its PV.
+    let class = format!("manual-{}", live.namespace);
+    live.create(&busybox_mongodb_pod(None, "data"));
+    let missing = "0/3 nodes are available: persistentvolumeclaim \"data\" not found.";
+    assert!(
+        eventually(BIND, || scheduling_message(&live, "mongodb") == missing),
+        "{}",
+        scheduling_message(&live, "mongodb")
+    );
+
+    let claim = format!(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  storageClassName: {class}\n  \
+         accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 10Mi\n"
+    );
+    live.create(&claim);
+    let unbound = "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.";
+    assert!(
+        eventually(BIND, || scheduling_message(&live, "mongodb") == unbound),
+        "{}",
+        scheduling_message(&live, "mongodb")
+    );
+    assert_eq!(live.field("pod/mongodb", "{.spec.nodeName}"), "");
+
+    let pv = format!("data-{}", live.namespace);
+    live.create(&format!(
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: {pv}\nspec:\n  storageClassName: {class}\n  \
+         capacity:\n    storage: 10Mi\n  accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Delete\n  \
+         hostPath:\n    path: /tmp/kubelab-e2e/{pv}\n    type: DirectoryOrCreate\n"
+    ));
+    live.wait_phase("mongodb", "Running", START);
+    assert_eq!(live.field("pvc/data", "{.spec.volumeName}"), pv);
+    live.kubectl(&["delete", "pod", "mongodb"]).ok();
+    live.kubectl(&["delete", "pvc", "data"]).ok();
+    assert!(eventually(BIND, || live.global(&["get", "pv", &pv]).code != 0), "a Delete PV goes with its claim");
+
+    // WaitForFirstConsumer: nothing is provisioned before a pod using the claim is scheduled.
+    let wait = format!("wait-{}", live.namespace);
+    live.create(&format!(
+        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: {wait}\nprovisioner: kubelab.io/hostpath\n\
+         volumeBindingMode: WaitForFirstConsumer\n"
+    ));
+    live.create(&claim.replace(&class, &wait).replace("name: data", "name: later"));
+    let waiting = eventually(BIND, || {
+        live.kubectl(&["describe", "pvc", "later"])
+            .stdout
+            .contains("waiting for first consumer to be created before binding")
+    });
+    assert!(waiting, "{}", live.kubectl(&["describe", "pvc", "later"]).stdout);
+    assert_eq!(live.field("pvc/later", "{.status.phase}"), "Pending");
+    live.create(&busybox_mongodb_pod(None, "later"));
+    live.wait_phase("mongodb", "Running", START);
+    let node = live.field("pod/mongodb", "{.spec.nodeName}");
+    let volume = live.field("pvc/later", "{.spec.volumeName}");
+    let pinned = live.global(&[
+        "get",
+        "pv",
+        &volume,
+        "-o",
+        "jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}",
+    ]);
+    assert_eq!(pinned.stdout, node, "the provisioned PV is pinned to the pod's node");
+    live.kubectl(&["delete", "pod", "mongodb", "--grace-period=0", "--force"]);
+    live.kubectl(&["delete", "pvc", "later"]).ok();
+    live.global(&["delete", "sc", &wait]).ok();
 }

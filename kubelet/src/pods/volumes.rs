@@ -437,7 +437,7 @@ fn apiserver() -> &'static client::Client {
 }
 
 /// A persistentVolumeClaim volume: the node path of the hostPath volume the
-/// claim is bound to (made when its type says so). A missing or unbound claim
+/// claim is bound to (made when its type says so, or has none). A missing or unbound claim
 /// is an error with Kubernetes' words; the pod waits and the kubelet retries.
 async fn claim_path(
     api: &client::Client,
@@ -462,6 +462,11 @@ async fn claim_path(
     };
     let path = node_path(settings, &hp.path);
     check_host_path(hp, &path)?;
+    // An untyped path that is missing becomes a directory, as the container
+    // runtime makes a missing bind source (the book's /tmp/mongodb on minikube).
+    if hp.type_.as_deref().unwrap_or("").is_empty() && fs::symlink_metadata(&path).is_err() {
+        make_dir(&path, 0o755).map_err(|e| format!("hostPath {}: {e}", hp.path))?;
+    }
     Ok(path)
 }
 
@@ -673,6 +678,20 @@ mod tests {
         let path = claim_path(&api, "default", "mongodb-pvc", &settings).await.unwrap();
         assert_eq!(path, root.path().join("tmp/hostpath-provisioner/default/mongodb-pvc"));
         assert!(path.is_dir(), "DirectoryOrCreate made it");
+
+        let untyped = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "mongodb-pv"},
+                             "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                                      "hostPath": {"path": "/tmp/mongodb"}}});
+        api.create(info("pv"), "", &untyped).await.unwrap();
+        let mut pvc = api.get(info("pvc"), "default", "mongodb-pvc").await.unwrap();
+        api.delete(info("pvc"), "default", "mongodb-pvc", &Default::default()).await.unwrap();
+        pvc["metadata"] = json!({"name": "book", "namespace": "default"});
+        pvc["spec"]["volumeName"] = json!("mongodb-pv");
+        let mut pvc = api.create(info("pvc"), "default", &pvc).await.unwrap();
+        pvc["status"]["phase"] = json!("Bound");
+        api.update_status(info("pvc"), "default", &pvc).await.unwrap();
+        let path = claim_path(&api, "default", "book", &settings).await.unwrap();
+        assert!(path.is_dir(), "an untyped missing path is made, as the runtime makes a bind source");
     }
 
     fn volume(v: serde_json::Value) -> Volume {
