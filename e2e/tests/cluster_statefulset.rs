@@ -5,7 +5,7 @@
 //! default class); data POSTed to kubia-0 survives its deletion, since it
 //! comes back as kubia-0 on the same claim; the pods resolve by name and in the
 //! service's SRV answer; the container's hostname -f is its FQDN; an image
-//! change rolls from the highest ordinal down; scaling down removes the
+//! change rolls from the highest ordinal down, and `rollout undo` back; scaling down removes the
 //! highest ordinal first and keeps the claims; deleting the set deletes its
 //! pods and keeps the claims.
 //!
@@ -214,6 +214,21 @@ fn the_books_statefulset_keeps_identity_and_data_resolves_rolls_and_scales_in_or
     assert_eq!(
         history.stdout,
         "statefulset.apps/kubia \nREVISION  CHANGE-CAUSE\n1         <none>\n2         <none>\n\n"
+    );
+    // Undo: the first template comes back as revision 3, rolled out the same way.
+    let undo = live.kubectl(&["rollout", "undo", "sts", "kubia"]).clean();
+    assert_eq!(undo.stdout.trim(), "statefulset.apps/kubia rolled back");
+    let back = eventually(ROLLOUT, || {
+        let now = pods(&live);
+        names(&now) == ["kubia-0", "kubia-1", "kubia-2"]
+            && now.values().all(|p| is_ready(p) && p["spec"]["containers"][0]["image"] == "luksa/kubia-pet")
+    });
+    assert!(back, "the undo did not roll out: {}", live.kubectl(&["describe", "sts", "kubia"]).stdout);
+    assert_eq!(revision(&pods(&live)["kubia-0"]), first, "the old revision is reused");
+    let history = live.kubectl(&["rollout", "history", "sts", "kubia"]).clean();
+    assert_eq!(
+        history.stdout,
+        "statefulset.apps/kubia \nREVISION  CHANGE-CAUSE\n2         <none>\n3         <none>\n\n"
     );
 
     // Scale down: the highest ordinal first, one at a time; the claims stay.
