@@ -39,7 +39,7 @@ use client::events::{EventRecorder, EventType};
 use client::informer::{Change, SharedInformer};
 use client::queue::WorkQueue;
 use client::watcher::key_of;
-use client::{Api, Client, DeleteParams, Object};
+use client::{Api, Client, DeleteParams, Object, PatchType};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaimVolumeSource, Pod, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -530,14 +530,34 @@ impl Controller for StatefulSetController {
         if set.metadata.deletion_timestamp.is_some() {
             return Ok(Action::Done);
         }
-        let pods: BTreeMap<i32, Arc<Pod>> = self
-            .pods
-            .store()
-            .list_namespace(set.namespace())
-            .into_iter()
-            .filter(|p| controller_of(&p.metadata).is_some_and(|r| r.uid == set.uid()))
-            .filter_map(|p| Some((ordinal_of(set.name(), p.name())?, p)))
-            .collect();
+        let selector = api::selector::LabelSelector::from_k8s(&set.spec.clone().unwrap_or_default().selector)
+            .map_err(|e| crate::runner::Error::Invalid(e.to_string()))?;
+        let mut pods: BTreeMap<i32, Arc<Pod>> = BTreeMap::new();
+        for p in self.pods.store().list_namespace(set.namespace()) {
+            let Some(ordinal) = ordinal_of(set.name(), p.name()) else { continue };
+            match controller_of(&p.metadata) {
+                Some(r) if r.uid == set.uid() => {
+                    pods.insert(ordinal, p);
+                }
+                // An orphan with this set's pod name and labels is adopted, as ClaimPods does.
+                None if !selector.is_empty() && selector.matches(labels(&p.metadata)) && !is_terminating(&p) => {
+                    let patch = crate::pods::adopt_patch(&p.metadata, &Owner::of(&*set));
+                    let pods_info = crate::pods::pods();
+                    match self
+                        .client
+                        .patch(pods_info, set.namespace(), p.name(), PatchType::StrategicMerge, &patch)
+                        .await
+                    {
+                        Ok(_) => {
+                            pods.insert(ordinal, p);
+                        }
+                        Err(e) if e.is_not_found() || e.is_conflict() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => {}
+            }
+        }
 
         let history = self.history(&set);
         let update = self.update_revision(&set, &history).await?;

@@ -394,3 +394,21 @@ async fn pods_ready_for_less_than_min_ready_seconds_are_not_available_yet() {
     let action = f.sync_action().await;
     assert!(matches!(action, Action::RequeueAfter(d) if d == std::time::Duration::from_secs(10)), "{action:?}");
 }
+
+#[tokio::test]
+async fn an_orphan_with_a_pods_name_and_labels_is_adopted() {
+    let f = Fixture::new(kubia(1)).await;
+    let mut orphan = crate::testing::pod("kubia-0", json!({"app": "kubia"}));
+    orphan["spec"]["hostname"] = json!("kubia-0");
+    f.api.create(orphan).await;
+    let stranger = crate::testing::pod("kubia-7", json!({"app": "other"}));
+    f.api.create(stranger).await;
+    f.sync().await;
+    let adopted = f.api.get("pods", "default", "kubia-0").await.unwrap();
+    let refs = owner_refs(&adopted);
+    assert_eq!(refs.len(), 1, "{adopted}");
+    assert_eq!((refs[0]["kind"].as_str(), refs[0]["controller"].as_bool()), (Some("StatefulSet"), Some(true)));
+    let other = f.api.get("pods", "default", "kubia-7").await.unwrap();
+    assert!(owner_refs(&other).is_empty(), "a pod the selector does not match stays an orphan");
+    assert_eq!(f.pod_names().await, ["kubia-0", "kubia-7"], "no second kubia-0, and kubia-7 is not condemned");
+}
