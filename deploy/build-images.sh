@@ -10,6 +10,7 @@
 #   kubelab/pause     the pod sandbox
 #   busybox           Debian's static busybox, a link per applet
 #   luksa/kubia, luksa/kubia-unhealthy, luksa/batch-job, luksa/ssd-monitor   the book's samples
+#   luksa/kubia-pet   chapter 10's stateful kubia: busybox's nc serving a script
 #   luksa/fortune     Debian's fortune-mod on busybox, writing a fortune every 10 s (also tagged :args and :env)
 #   nginx:alpine, nginx   Debian's nginx on busybox, configured as the Docker Hub image
 #   tutum/dnsutils    Debian's dig, nslookup and host on busybox (the book's SRV lookup)
@@ -125,6 +126,8 @@ context batch-job
 build luksa/batch-job:latest batch-job
 context ssd-monitor
 build luksa/ssd-monitor:latest ssd-monitor
+context kubia-pet
+build luksa/kubia-pet:latest kubia-pet
 
 # The .deb files of the given packages, downloaded into $debs once.
 debs=$out/debs

@@ -106,16 +106,31 @@ pub static RESOURCES: &[ResourceInfo] = &[
     res!("", "v1", "Event", "events", "event", ["ev"], true, false, &[]),
     res!("", "v1", "Namespace", "namespaces", "namespace", ["ns"], false, true, &[]),
     res!("", "v1", "Node", "nodes", "node", ["no"], false, true, &[]),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        ["pvc"],
+        true,
+        true,
+        &[]
+    ),
+    res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", ["pv"], false, true, &[]),
     res!("", "v1", "Pod", "pods", "pod", ["po"], true, true, ALL),
     res!("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", ["rc"], true, true, ALL),
     res!("", "v1", "Secret", "secrets", "secret", [], true, false, &[]),
     res!("", "v1", "Service", "services", "service", ["svc"], true, true, ALL),
+    res!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", [], true, false, &[]),
     res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", ["ds"], true, true, ALL),
     res!("apps", "v1", "Deployment", "deployments", "deployment", ["deploy"], true, true, ALL),
     res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", ["rs"], true, true, ALL),
+    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", ["sts"], true, true, ALL),
     res!("batch", "v1", "CronJob", "cronjobs", "cronjob", ["cj"], true, true, ALL),
     res!("batch", "v1", "Job", "jobs", "job", [], true, true, ALL),
     res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", [], true, false, &[]),
+    res!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", ["sc"], false, false, &[]),
 ];
 
 /// Older versions that are still accepted on input and converted to the stored
@@ -192,6 +207,18 @@ mod tests {
         let err = by_kind("apps/v1beta2", "ReplicaSet").unwrap_err();
         assert_eq!(err.to_string(), r#"no matches for kind "ReplicaSet" in version "apps/v1beta2""#);
         assert!(by_kind("v1", "Pdo").is_err());
+    }
+
+    #[test]
+    fn statefulsets_are_served_as_apps_v1_only() {
+        assert_eq!(by_kind("apps/v1", "StatefulSet").unwrap().plural, "statefulsets");
+        for removed in ["apps/v1beta1", "apps/v1beta2"] {
+            let err = by_kind(removed, "StatefulSet").unwrap_err();
+            assert_eq!(err.to_string(), format!(r#"no matches for kind "StatefulSet" in version "{removed}""#));
+        }
+        assert_eq!(lookup("sts").map(|r| r.kind), Some("StatefulSet"));
+        assert!(category("all").iter().any(|r| r.kind == "StatefulSet"));
+        assert_eq!(lookup("controllerrevisions").map(|r| r.kind), Some("ControllerRevision"));
     }
 
     #[test]

@@ -28,7 +28,9 @@ const FIELDS_V1: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1";
 /// Unknown kinds evaluate `$none`.
 macro_rules! with_kind_type {
     ($kind:expr, $t:ident => $body:expr, _ => $none:expr) => {{
-        use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core};
+        use k8s_openapi::api::{
+            apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core, storage::v1 as storage,
+        };
         match $kind {
             "Binding" => {
                 type $t = core::Binding;
@@ -52,6 +54,14 @@ macro_rules! with_kind_type {
             }
             "Node" => {
                 type $t = core::Node;
+                $body
+            }
+            "PersistentVolume" => {
+                type $t = core::PersistentVolume;
+                $body
+            }
+            "PersistentVolumeClaim" => {
+                type $t = core::PersistentVolumeClaim;
                 $body
             }
             "Pod" => {
@@ -82,6 +92,14 @@ macro_rules! with_kind_type {
                 type $t = apps::ReplicaSet;
                 $body
             }
+            "StatefulSet" => {
+                type $t = apps::StatefulSet;
+                $body
+            }
+            "ControllerRevision" => {
+                type $t = apps::ControllerRevision;
+                $body
+            }
             "CronJob" => {
                 type $t = batch::CronJob;
                 $body
@@ -92,6 +110,10 @@ macro_rules! with_kind_type {
             }
             "Lease" => {
                 type $t = coord::Lease;
+                $body
+            }
+            "StorageClass" => {
+                type $t = storage::StorageClass;
                 $body
             }
             _ => $none,

@@ -17,6 +17,7 @@ mod defaults;
 mod json;
 pub mod names;
 mod pod;
+mod storage;
 
 use crate::error::{ApiError, FieldError, FieldErrorKind, Result};
 use crate::quantity;
@@ -227,6 +228,12 @@ pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Result
                 immutable(&mut e, "spec.selector", spec.get("selector"), old_spec.get("selector"), go_label_selector);
             }
         }
+        "StatefulSet" => {
+            validate_stateful_set(&mut e, spec);
+            if let Some(old_spec) = old_spec {
+                validate_stateful_set_update(&mut e, spec, old_spec);
+            }
+        }
         "Job" => {
             validate_job_spec(&mut e, spec, "spec");
             if let Some(old_spec) = old_spec {
@@ -239,6 +246,9 @@ pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Result
         "CronJob" => validate_cron_job(&mut e, meta, spec, old_spec),
         "ConfigMap" => config::validate_config_map(&mut e, obj, old),
         "Secret" => config::validate_secret(&mut e, obj, old),
+        "PersistentVolume" => storage::validate_pv(&mut e, obj, old),
+        "PersistentVolumeClaim" => storage::validate_pvc(&mut e, obj, old),
+        "StorageClass" => storage::validate_storage_class(&mut e, obj, old),
         "Service" => {
             validate_service(&mut e, spec);
             if let Some(old_spec) = old_spec {
@@ -604,6 +614,140 @@ fn validate_apps(e: &mut Errs, kind: &str, spec: &Value) {
         }
         _ => {}
     }
+}
+
+/// ValidateStatefulSetSpec.
+fn validate_stateful_set(e: &mut Errs, spec: &Value) {
+    match str_at(spec, "podManagementPolicy") {
+        "OrderedReady" | "Parallel" => {}
+        "" => e.required("spec.podManagementPolicy", ""),
+        other => e.invalid("spec.podManagementPolicy", go_str(other), "must be 'OrderedReady' or 'Parallel'"),
+    }
+    let strategy = spec.get("updateStrategy").unwrap_or(&Value::Null);
+    let ru = strategy.get("rollingUpdate").filter(|v| !v.is_null());
+    match str_at(strategy, "type") {
+        "RollingUpdate" => {
+            if let Some(ru) = ru {
+                e.nonnegative("spec.updateStrategy.rollingUpdate.partition", ru.get("partition"));
+            }
+        }
+        "OnDelete" => {
+            if let Some(ru) = ru {
+                e.invalid(
+                    "spec.updateStrategy.rollingUpdate",
+                    go_struct(ru),
+                    "only allowed for updateStrategy 'RollingUpdate'",
+                );
+            }
+        }
+        "" => e.required("spec.updateStrategy", ""),
+        other => e.invalid("spec.updateStrategy", go_str(other), "must be 'RollingUpdate' or 'OnDelete'"),
+    }
+    let policy = spec.get("persistentVolumeClaimRetentionPolicy").unwrap_or(&Value::Null);
+    for key in ["whenDeleted", "whenScaled"] {
+        let v = str_at(policy, key);
+        if v != "Retain" && v != "Delete" {
+            e.not_supported(
+                format!("spec.persistentVolumeClaimRetentionPolicy.{key}"),
+                go_str(v),
+                &["Retain", "Delete"],
+            );
+        }
+    }
+    e.nonnegative("spec.replicas", spec.get("replicas"));
+    e.nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"));
+    if let Some(ordinals) = spec.get("ordinals").filter(|v| !v.is_null()) {
+        e.nonnegative("spec.ordinals.start", ordinals.get("start"));
+    }
+    let service_name = str_at(spec, "serviceName");
+    if !service_name.is_empty() {
+        for msg in names::dns1035_label(service_name) {
+            e.invalid("spec.serviceName", go_str(service_name), msg);
+        }
+    }
+    let sel_value = spec.get("selector").filter(|s| !s.is_null());
+    match sel_value {
+        None => e.required("spec.selector", ""),
+        Some(s) => {
+            validate_label_selector(e, s, "spec.selector");
+            if is_empty_selector(s) {
+                e.invalid("spec.selector", go_label_selector(Some(s)), "empty selector is invalid for statefulset");
+            }
+        }
+    }
+    let template = spec.get("template").unwrap_or(&Value::Null);
+    match LabelSelector::from_json(sel_value) {
+        Err(_) => e.invalid("spec.selector", go_label_selector(sel_value), "invalid label selector"),
+        Ok(sel) => {
+            let labels = template_labels(template);
+            if !sel.is_empty() && !sel.matches(&string_map(labels)) {
+                selector_mismatch(e, labels, "spec.template.metadata.labels");
+            }
+        }
+    }
+    // The containers may mount the volume claim templates: they count as volumes.
+    let mut with_claims = template.clone();
+    let claims: Vec<String> = spec
+        .get("volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| c.get("metadata").map(|m| str_at(m, "name")).unwrap_or("").to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(pod_spec) = with_claims.get_mut("spec").and_then(Value::as_object_mut) {
+        let volumes = pod_spec.entry("volumes").or_insert_with(|| Value::Array(vec![]));
+        if let Some(list) = volumes.as_array_mut() {
+            for name in claims {
+                if !list.iter().any(|v| str_at(v, "name") == name) {
+                    list.push(serde_json::json!({"name": name, "persistentVolumeClaim": {"claimName": name}}));
+                }
+            }
+        }
+    }
+    validate_template(e, &with_claims, "spec.template");
+    always_restart(e, template, "spec.template", "StatefulSet");
+    for (i, claim) in spec.get("volumeClaimTemplates").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let name = claim.get("metadata").map(|m| str_at(m, "name")).unwrap_or("");
+        let path = format!("spec.volumeClaimTemplates[{i}].metadata.name");
+        if name.is_empty() {
+            e.required(path, "name or generateName is required");
+        } else {
+            for msg in names::dns1123_subdomain(name) {
+                e.invalid(path.clone(), go_str(name), msg);
+            }
+        }
+    }
+}
+
+/// ValidateStatefulSetUpdate: only some of the spec may change.
+fn validate_stateful_set_update(e: &mut Errs, spec: &Value, old_spec: &Value) {
+    const MUTABLE: [&str; 6] = [
+        "replicas",
+        "ordinals",
+        "template",
+        "updateStrategy",
+        "persistentVolumeClaimRetentionPolicy",
+        "minReadySeconds",
+    ];
+    let strip = |v: &Value| -> Map<String, Value> {
+        let mut m = v.as_object().cloned().unwrap_or_default();
+        m.retain(|k, v| !MUTABLE.contains(&k.as_str()) && !v.is_null());
+        m
+    };
+    if strip(spec) != strip(old_spec) {
+        e.forbidden(
+            "spec",
+            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', \
+             'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+        );
+    }
+}
+
+/// A JSON object as Go's `%v` prints a pointer to a struct (near enough for messages).
+fn go_struct(v: &Value) -> String {
+    let fields: Vec<String> = v.as_object().into_iter().flatten().map(|(_, v)| v.to_string()).collect();
+    format!("&{{{}}}", fields.join(" "))
 }
 
 fn is_empty_selector(s: &Value) -> bool {

@@ -146,6 +146,8 @@ typed_objects!(
     k8s_openapi::api::core::v1::Event,
     k8s_openapi::api::core::v1::Namespace,
     k8s_openapi::api::core::v1::Node,
+    k8s_openapi::api::core::v1::PersistentVolume,
+    k8s_openapi::api::core::v1::PersistentVolumeClaim,
     k8s_openapi::api::core::v1::Pod,
     k8s_openapi::api::core::v1::ReplicationController,
     k8s_openapi::api::core::v1::Secret,
@@ -153,9 +155,12 @@ typed_objects!(
     k8s_openapi::api::apps::v1::DaemonSet,
     k8s_openapi::api::apps::v1::Deployment,
     k8s_openapi::api::apps::v1::ReplicaSet,
+    k8s_openapi::api::apps::v1::StatefulSet,
+    k8s_openapi::api::apps::v1::ControllerRevision,
     k8s_openapi::api::batch::v1::CronJob,
     k8s_openapi::api::batch::v1::Job,
     k8s_openapi::api::coordination::v1::Lease,
+    k8s_openapi::api::storage::v1::StorageClass,
 );
 
 #[cfg(test)]

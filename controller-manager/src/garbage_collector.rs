@@ -165,6 +165,8 @@ fn source(factory: &InformerFactory, info: &'static ResourceInfo) -> Arc<dyn Sou
         ("apps", "ReplicaSet") => Arc::new(factory.typed::<apps::ReplicaSet>()),
         ("apps", "Deployment") => Arc::new(factory.typed::<apps::Deployment>()),
         ("apps", "DaemonSet") => Arc::new(factory.typed::<apps::DaemonSet>()),
+        ("apps", "StatefulSet") => Arc::new(factory.typed::<apps::StatefulSet>()),
+        ("apps", "ControllerRevision") => Arc::new(factory.typed::<apps::ControllerRevision>()),
         ("batch", "Job") => Arc::new(factory.typed::<batch::Job>()),
         ("batch", "CronJob") => Arc::new(factory.typed::<batch::CronJob>()),
         ("coordination.k8s.io", "Lease") => Arc::new(factory.typed::<coordination::Lease>()),

@@ -18,6 +18,7 @@
 //! - [`daemonset`]: DaemonSets: a pod on every node that fits.
 //! - [`deployment`]: Deployments: ReplicaSets per template, rolling updates, Recreate, history.
 //! - [`garbage_collector`]: owner references: background, orphan and foreground deletion.
+//! - [`statefulset`]: StatefulSets: ordinal pods with stable names, claims and DNS, ordered and rolled.
 //! - [`job`]: Jobs: completions, parallelism, backoff, deadlines.
 //! - [`cronjob`]: CronJobs: a Job per cron schedule time, concurrency policy, history limits.
 //! - [`namespace`]: empties a deleted namespace, then lets it go.
@@ -26,6 +27,7 @@
 //! - [`podgc`]: force-deletes pods that no kubelet will ever finish deleting.
 //! - [`endpoints`]: Endpoints follow the ready pods a Service selects.
 //! - [`service_lb`]: LoadBalancer services get the Ready nodes' IPs (k3s's ServiceLB).
+//! - [`volume`]: binds claims to persistent volumes, provisions hostPath volumes, releases and protects them.
 //!
 //! Adding a controller: a file with a struct implementing `Controller`, built
 //! from a [`Context`], and a row in [`CONTROLLERS`].
@@ -46,9 +48,11 @@ pub mod pods;
 pub mod replicaset;
 pub mod runner;
 pub mod service_lb;
+pub mod statefulset;
 pub mod taint_eviction;
 #[cfg(test)]
 mod testing;
+pub mod volume;
 
 use client::informer::InformerFactory;
 use clock::Clock;
@@ -119,6 +123,7 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("replicaset", |ctx| Arc::new(replicaset::ReplicaSetController::replica_sets(ctx))),
     ("daemonset", |ctx| Arc::new(daemonset::DaemonSetController::new(ctx))),
     ("deployment", |ctx| Arc::new(deployment::DeploymentController::new(ctx))),
+    ("statefulset", |ctx| Arc::new(statefulset::StatefulSetController::new(ctx))),
     ("garbagecollector", |ctx| Arc::new(garbage_collector::GarbageCollector::new(ctx))),
     ("job", |ctx| Arc::new(job::JobController::new(ctx))),
     ("cronjob", |ctx| Arc::new(cronjob::CronJobController::new(ctx))),
@@ -128,6 +133,7 @@ pub const CONTROLLERS: &[(&str, Build)] = &[
     ("podgc", |ctx| Arc::new(podgc::PodGcController::new(ctx))),
     ("endpoint", |ctx| Arc::new(endpoints::EndpointsController::new(ctx))),
     ("service-lb-controller", |ctx| Arc::new(service_lb::ServiceLbController::new(ctx))),
+    ("persistentvolume-binder", |ctx| Arc::new(volume::VolumeController::new(ctx))),
 ];
 
 /// What is wrong with the controller-manager's flags.

@@ -517,6 +517,117 @@ async fn secrets_merge_string_data_and_refuse_changes_once_immutable() {
     soft_eq!(diffs, cells, Some(vec![json!("creds"), json!("Opaque"), json!(2)]));
 }
 
+/// PersistentVolumes, claims and StorageClasses (kube-apiserver's
+/// `pkg/registry/core/persistentvolume`, `persistentvolumeclaim`,
+/// `storage/storageclass` and their validation): the bootstrapped default
+/// class, defaults and protection finalizers on create, status only through
+/// the subresource, a claim's immutable spec, a class's fixed parameters, and
+/// the printer columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_volumes_claims_and_storage_classes() {
+    const PVS: &str = "/api/v1/persistentvolumes";
+    const PVCS: &str = "/api/v1/namespaces/default/persistentvolumeclaims";
+    const CLASSES: &str = "/apis/storage.k8s.io/v1/storageclasses";
+    let server = Server::start();
+    let api = Api::new(&server);
+    let mut diffs = Diffs::default();
+
+    let standard = api.get(&format!("{CLASSES}/standard")).await.expect(200);
+    soft_eq!(diffs, standard["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"], "true");
+    soft_eq!(diffs, standard["provisioner"], "kubelab.io/hostpath");
+    soft_eq!(diffs, standard["volumeBindingMode"], "Immediate");
+
+    let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "mongodb-pv"},
+                    "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+                             "hostPath": {"path": "/tmp/mongodb"}},
+                    "status": {"phase": "Bound"}});
+    let created = api.create(PVS, &pv).await;
+    soft_eq!(diffs, created["status"], json!({"phase": "Pending"}), "a client's status is dropped");
+    soft_eq!(diffs, created["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    soft_eq!(diffs, created["spec"]["volumeMode"], "Filesystem");
+    soft_eq!(diffs, created["metadata"]["finalizers"], json!(["kubernetes.io/pv-protection"]));
+    soft!(diffs, created["metadata"].get("namespace").is_none(), "cluster-scoped: {created}");
+
+    let mut status = created.clone();
+    status["status"]["phase"] = json!("Available");
+    let updated = api.put(&format!("{PVS}/mongodb-pv/status"), &status).await.expect(200);
+    soft_eq!(diffs, updated["status"]["phase"], "Available");
+    let mut main = updated.clone();
+    main["status"]["phase"] = json!("Failed");
+    main["metadata"]["labels"] = json!({"disk": "ssd"});
+    let updated = api.put(&format!("{PVS}/mongodb-pv"), &main).await.expect(200);
+    soft_eq!(diffs, updated["status"]["phase"], "Available", "status changes only through /status");
+
+    let no_storage = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "c"},
+                            "spec": {"accessModes": ["ReadWriteOnce"]}});
+    let s = api.post(PVCS, &no_storage).await.failure(&mut diffs, 422, "Invalid");
+    soft_eq!(diffs, s["message"], "PersistentVolumeClaim \"c\" is invalid: spec.resources[storage]: Required value");
+    soft_eq!(diffs, causes(&s), [("FieldValueRequired".to_string(), "spec.resources[storage]".to_string())]);
+
+    let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "mongodb-pvc"},
+                       "spec": {"resources": {"requests": {"storage": "1Gi"}}, "accessModes": ["ReadWriteOnce"],
+                                "storageClassName": ""}});
+    let created = api.create(PVCS, &claim).await;
+    soft_eq!(diffs, created["status"]["phase"], "Pending");
+    soft_eq!(diffs, created["metadata"]["finalizers"], json!(["kubernetes.io/pvc-protection"]));
+    let modes = json!({"spec": {"accessModes": ["ReadWriteMany"]}});
+    let s = api.patch(&format!("{PVCS}/mongodb-pvc"), MERGE, &modes).await.failure(&mut diffs, 422, "Invalid");
+    soft_eq!(
+        diffs,
+        s["message"],
+        "PersistentVolumeClaim \"mongodb-pvc\" is invalid: spec: Forbidden: spec is immutable after creation except \
+         resources.requests and volumeAttributesClassName for bound claims"
+    );
+    let bind = json!({"spec": {"volumeName": "mongodb-pv"}});
+    let bound = api.patch(&format!("{PVCS}/mongodb-pvc"), MERGE, &bind).await.expect(200);
+    soft_eq!(diffs, bound["spec"]["volumeName"], "mongodb-pv", "an unset volumeName may be set once");
+
+    let fast = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"},
+                      "provisioner": "k8s.io/minikube-hostpath", "parameters": {"type": "pd-ssd"}});
+    let created = api.create(CLASSES, &fast).await;
+    soft_eq!(diffs, created["reclaimPolicy"], "Delete");
+    soft_eq!(diffs, created["volumeBindingMode"], "Immediate");
+    let params = json!({"parameters": {"type": "pd-standard"}});
+    let s = api.patch(&format!("{CLASSES}/fast"), MERGE, &params).await.failure(&mut diffs, 422, "Invalid");
+    soft_eq!(
+        diffs,
+        s["message"],
+        "StorageClass.storage.k8s.io \"fast\" is invalid: parameters: Forbidden: updates to parameters are forbidden."
+    );
+
+    let table = api.get_as(PVS, TABLE).await.expect(200);
+    let columns: Vec<&str> =
+        table["columnDefinitions"].as_array().map_or(vec![], |c| c.iter().filter_map(|c| c["name"].as_str()).collect());
+    soft_eq!(
+        diffs,
+        columns,
+        [
+            "Name",
+            "Capacity",
+            "Access Modes",
+            "Reclaim Policy",
+            "Status",
+            "Claim",
+            "StorageClass",
+            "VolumeAttributesClass",
+            "Reason",
+            "Age",
+            "VolumeMode"
+        ]
+    );
+    let cells = table["rows"][0]["cells"].as_array().map(|c| c.iter().take(5).cloned().collect::<Vec<_>>());
+    soft_eq!(
+        diffs,
+        cells,
+        Some(vec![json!("mongodb-pv"), json!("1Gi"), json!("RWO,ROX"), json!("Retain"), json!("Available")])
+    );
+    let table = api.get_as(CLASSES, TABLE).await.expect(200);
+    let names: Vec<&str> =
+        table["rows"].as_array().map_or(vec![], |r| r.iter().filter_map(|r| r["cells"][0].as_str()).collect());
+    soft_eq!(diffs, names, ["fast", "standard (default)"]);
+    soft_eq!(diffs, table["rows"][0]["cells"][4], json!(false), "AllowVolumeExpansion is a boolean cell");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_types_methods_and_sizes_are_checked() {
     let server = Server::start();

@@ -28,7 +28,8 @@ mod writer;
 use api::ApiError;
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams, Resource};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use scheduling::{Scheduler, Settings};
 use std::future::Future;
 use std::sync::Arc;
@@ -103,6 +104,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
     // pending pod until it is bound), so the pods' cache keeps only names.
     let mut pods = Informer::<Pod>::start_names_only(client.clone(), Pod::info(), "", active_pods);
 
+    // Claims and classes, for the VolumeBinding check.
+    let mut claims = Informer::<PersistentVolumeClaim>::start(
+        client.clone(),
+        PersistentVolumeClaim::info(),
+        "",
+        ListParams::default(),
+    );
+    let mut classes = Informer::<StorageClass>::start(client.clone(), StorageClass::info(), "", ListParams::default());
+
     let mut sched = Scheduler::new(config.settings());
     tokio::pin!(shutdown);
     tokio::select! {
@@ -150,6 +160,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
             ev = pods.events.recv() => match ev.ok_or(Error::InformerStopped("pods"))? {
                 Event::Applied(pod) => sched.pod_applied(&pod, Instant::now()),
                 Event::Deleted(pod) => sched.pod_deleted(&pod, Instant::now()),
+                Event::Synced => {}
+            },
+            ev = claims.events.recv() => match ev.ok_or(Error::InformerStopped("persistentvolumeclaims"))? {
+                Event::Applied(pvc) => sched.claim_applied(&pvc, Instant::now()),
+                Event::Deleted(pvc) => sched.claim_deleted(&pvc),
+                Event::Synced => {}
+            },
+            ev = classes.events.recv() => match ev.ok_or(Error::InformerStopped("storageclasses"))? {
+                Event::Applied(class) => sched.class_applied(&class, Instant::now()),
+                Event::Deleted(class) => sched.class_deleted(&class),
                 Event::Synced => {}
             },
             Some((key, ok)) = done_rx.recv() => sched.binding_finished(&key, ok, Instant::now()),

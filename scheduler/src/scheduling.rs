@@ -9,7 +9,8 @@ use crate::framework::{self, PodInfo, PodUsage};
 use crate::queue::SchedulingQueue;
 use client::watcher::key_of;
 use client::Object;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +30,14 @@ pub enum Decision {
     /// The pod fits nowhere (`reason` Unschedulable) or scheduling failed
     /// (`reason` SchedulerError): tell the user, in `message`.
     Failed { pod: Arc<Pod>, reason: &'static str, message: String },
+}
+
+/// A claim as the VolumeBinding check sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Claim {
+    bound: bool,
+    class: Option<String>,
+    deleting: bool,
 }
 
 /// Settings of the state machine (the daemon's flags, minus I/O).
@@ -61,6 +70,10 @@ pub struct Scheduler {
     algorithm: Algorithm,
     /// The latest object of every pod waiting for this scheduler.
     pending: HashMap<String, Arc<Pod>>,
+    /// What the VolumeBinding check needs of each claim, by `namespace/name`.
+    claims: HashMap<String, Claim>,
+    /// Each StorageClass: whether it waits for the first consumer, and whether it is the default.
+    classes: HashMap<String, (bool, bool)>,
 }
 
 /// Whether an update to a waiting pod could change where it fits: anything
@@ -113,7 +126,61 @@ impl Scheduler {
             queue: SchedulingQueue::new(settings.pod_initial_backoff, settings.pod_max_backoff),
             algorithm: Algorithm::new(settings.percentage_of_nodes_to_score, settings.seed),
             pending: HashMap::new(),
+            claims: HashMap::new(),
+            classes: HashMap::new(),
         }
+    }
+
+    /// A claim changed: pods waiting for it may fit now.
+    pub fn claim_applied(&mut self, pvc: &PersistentVolumeClaim, now: Instant) {
+        let spec = pvc.spec.as_ref();
+        let claim = Claim {
+            bound: spec.and_then(|s| s.volume_name.as_deref()).is_some_and(|v| !v.is_empty()),
+            class: spec.and_then(|s| s.storage_class_name.clone()),
+            deleting: pvc.metadata.deletion_timestamp.is_some(),
+        };
+        if self.claims.insert(key_of(pvc), claim.clone()).as_ref() != Some(&claim) {
+            self.queue.move_all_unschedulable(now);
+        }
+    }
+
+    pub fn claim_deleted(&mut self, pvc: &PersistentVolumeClaim) {
+        self.claims.remove(&key_of(pvc));
+    }
+
+    pub fn class_applied(&mut self, class: &StorageClass, now: Instant) {
+        let wait = class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer");
+        let default = api::printers::is_default_class(&class.metadata);
+        self.classes.insert(class.name().to_string(), (wait, default));
+        self.queue.move_all_unschedulable(now);
+    }
+
+    pub fn class_deleted(&mut self, class: &StorageClass) {
+        self.classes.remove(class.name());
+    }
+
+    /// kube-scheduler's VolumeBinding PreFilter: a pod whose claim is missing,
+    /// being deleted, or unbound in a class that binds at once waits.
+    fn volume_check(&self, pod: &Pod) -> Option<String> {
+        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or_default();
+        let mut unbound_immediate = false;
+        for claim in volumes.iter().filter_map(|v| v.persistent_volume_claim.as_ref()) {
+            let name = &claim.claim_name;
+            let Some(c) = self.claims.get(&format!("{}/{name}", pod.namespace())) else {
+                return Some(format!("persistentvolumeclaim {name:?} not found"));
+            };
+            if c.deleting {
+                return Some(format!("persistentvolumeclaim {name:?} is being deleted"));
+            }
+            if !c.bound {
+                let waits = match c.class.as_deref() {
+                    Some(class) => self.classes.get(class).is_some_and(|(wait, _)| *wait),
+                    None => self.classes.values().any(|(wait, default)| *default && *wait),
+                };
+                unbound_immediate |= !waits;
+            }
+        }
+        unbound_immediate.then(|| "pod has unbound immediate PersistentVolumeClaims".to_string())
     }
 
     /// Whether this scheduler should place `pod`: unbound, asking for this
@@ -201,6 +268,11 @@ impl Scheduler {
                 self.queue.delete(&key);
                 continue;
             };
+            if let Some(why) = self.volume_check(&pod) {
+                self.queue.unschedulable(&key, now);
+                let message = format!("0/{} nodes are available: {why}.", self.cache.nodes().len());
+                return Some(Decision::Failed { pod, reason: REASON_UNSCHEDULABLE, message });
+            }
             let info = PodInfo::from_pod(&pod);
             let span = tracing::debug_span!("schedule", namespace = %info.namespace, name = %info.name);
             let _enter = span.enter();
@@ -263,6 +335,65 @@ mod tests {
             Some(Decision::Bind { node, .. }) => node,
             other => panic!("expected a binding, got {other:?}"),
         }
+    }
+
+    fn failure(d: Option<Decision>) -> String {
+        match d {
+            Some(Decision::Failed { reason: "Unschedulable", message, .. }) => message,
+            other => panic!("expected Unschedulable, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pod_waits_for_its_claim_to_exist_and_for_an_immediate_claim_to_be_bound() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("n1").build(), now);
+        let mut p = pod("mongodb").build();
+        let volume = serde_json::json!([{"name": "data", "persistentVolumeClaim": {"claimName": "mongodb-pvc"}}]);
+        p.spec.as_mut().unwrap().volumes = Some(serde_json::from_value(volume).unwrap());
+        s.pod_applied(&Arc::new(p), now);
+        assert_eq!(
+            failure(s.schedule_next(now)),
+            "0/1 nodes are available: persistentvolumeclaim \"mongodb-pvc\" not found."
+        );
+
+        let claim = |class: &str, volume: &str| -> PersistentVolumeClaim {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "mongodb-pvc", "namespace": "default"},
+                "spec": {"storageClassName": class, "volumeName": volume}}))
+            .unwrap()
+        };
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s.claim_applied(&claim("", ""), Instant::now());
+        assert_eq!(
+            failure(s.schedule_next(Instant::now())),
+            "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        s.claim_applied(&claim("", "mongodb-pv"), Instant::now());
+        assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unbound_claim_of_a_wait_for_first_consumer_class_does_not_hold_the_pod() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        s.node_applied(&node("n1").build(), now);
+        let class: StorageClass = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "local"}, "provisioner": "kubelab.io/hostpath",
+            "volumeBindingMode": "WaitForFirstConsumer"}))
+        .unwrap();
+        s.class_applied(&class, now);
+        let pvc: PersistentVolumeClaim = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "later", "namespace": "default"}, "spec": {"storageClassName": "local"}}))
+        .unwrap();
+        s.claim_applied(&pvc, now);
+        let mut p = pod("consumer").build();
+        let volume = serde_json::json!([{"name": "data", "persistentVolumeClaim": {"claimName": "later"}}]);
+        p.spec.as_mut().unwrap().volumes = Some(serde_json::from_value(volume).unwrap());
+        s.pod_applied(&Arc::new(p), now);
+        assert_eq!(bind_target(s.schedule_next(now)), "n1");
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,13 +5,15 @@
 use super::age;
 use super::Cell;
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, ContainerStateTerminated, ContainerStatus, Endpoints, Event, Namespace, Node, Pod,
-    PodTemplateSpec, ReplicationController, Secret, Service,
+    ConfigMap, Container, ContainerStateTerminated, ContainerStatus, Endpoints, Event, Namespace, Node,
+    PersistentVolume, PersistentVolumeClaim, Pod, PodTemplateSpec, ReplicationController, Secret, Service,
 };
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
 
@@ -329,6 +331,28 @@ pub(super) fn deployment(d: &Deployment) -> Vec<Cell> {
     cells
 }
 
+pub(super) fn stateful_set(s: &StatefulSet) -> Vec<Cell> {
+    let spec = s.spec.as_ref();
+    let ready = s.status.as_ref().and_then(|st| st.ready_replicas).unwrap_or(0);
+    let desired = spec.and_then(|sp| sp.replicas).unwrap_or(0);
+    let [containers, images, _] = template_cells(spec.map(|sp| &sp.template), String::new());
+    vec![name_of(&s.metadata), Cell::Text(format!("{ready}/{desired}")), age_of(&s.metadata), containers, images]
+}
+
+/// CONTROLLER is `<kind>.<group>/<name>` of the controlling owner, lower-cased as kubectl prints resources.
+pub(super) fn controller_revision(r: &ControllerRevision) -> Vec<Cell> {
+    let owner = r.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true));
+    let controller = match owner {
+        None => "<none>".to_string(),
+        Some(o) => {
+            let group = o.api_version.split_once('/').map_or("", |(g, _)| g);
+            let kind = if group.is_empty() { o.kind.clone() } else { format!("{}.{group}", o.kind) };
+            format!("{}/{}", kind.to_lowercase(), o.name)
+        }
+    };
+    vec![name_of(&r.metadata), Cell::Text(controller), Cell::Int(r.revision), age_of(&r.metadata)]
+}
+
 pub(super) fn daemon_set(ds: &DaemonSet) -> Vec<Cell> {
     let spec = ds.spec.as_ref();
     let status = ds.status.clone().unwrap_or_default();
@@ -592,5 +616,110 @@ pub(super) fn secret(s: &Secret) -> Vec<Cell> {
         Cell::Text(s.type_.clone().unwrap_or_default()),
         Cell::Int(count as i64),
         age_of(&s.metadata),
+    ]
+}
+
+/// `GetAccessModesAsString`: the short names in a fixed order, each once.
+pub fn access_modes_string(modes: &[String]) -> String {
+    let short =
+        [("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP")];
+    short.iter().filter(|(long, _)| modes.iter().any(|m| m == long)).map(|(_, s)| *s).collect::<Vec<_>>().join(",")
+}
+
+fn storage_of(map: Option<&BTreeMap<String, Quantity>>) -> String {
+    map.and_then(|m| m.get("storage")).map(|q| crate::quantity::canonical(&q.0)).unwrap_or_default()
+}
+
+/// Terminating while being deleted, else the phase.
+fn phase_or_terminating(meta: &ObjectMeta, phase: Option<&String>) -> Cell {
+    if meta.deletion_timestamp.is_some() {
+        return "Terminating".into();
+    }
+    Cell::Text(phase.cloned().unwrap_or_default())
+}
+
+fn unset_or(v: Option<&String>) -> Cell {
+    Cell::Text(v.cloned().unwrap_or_else(|| "<unset>".into()))
+}
+
+pub(super) fn persistent_volume(pv: &PersistentVolume) -> Vec<Cell> {
+    let spec = pv.spec.clone().unwrap_or_default();
+    let status = pv.status.clone().unwrap_or_default();
+    let claim = spec.claim_ref.as_ref().map_or(String::new(), |c| {
+        format!("{}/{}", c.namespace.as_deref().unwrap_or(""), c.name.as_deref().unwrap_or(""))
+    });
+    let class = spec.storage_class_name.clone().unwrap_or_else(|| {
+        pv.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("volume.beta.kubernetes.io/storage-class"))
+            .cloned()
+            .unwrap_or_default()
+    });
+    vec![
+        name_of(&pv.metadata),
+        Cell::Text(storage_of(spec.capacity.as_ref())),
+        Cell::Text(access_modes_string(spec.access_modes.as_deref().unwrap_or_default())),
+        Cell::Text(spec.persistent_volume_reclaim_policy.clone().unwrap_or_default()),
+        phase_or_terminating(&pv.metadata, status.phase.as_ref()),
+        Cell::Text(claim),
+        Cell::Text(class),
+        unset_or(spec.volume_attributes_class_name.as_ref()),
+        Cell::Text(status.reason.clone().unwrap_or_default()),
+        age_of(&pv.metadata),
+        unset_or(spec.volume_mode.as_ref()),
+    ]
+}
+
+pub(super) fn persistent_volume_claim(pvc: &PersistentVolumeClaim) -> Vec<Cell> {
+    let spec = pvc.spec.clone().unwrap_or_default();
+    let status = pvc.status.clone().unwrap_or_default();
+    let bound = spec.volume_name.as_deref().is_some_and(|v| !v.is_empty());
+    let (capacity, modes) = if bound {
+        (storage_of(status.capacity.as_ref()), access_modes_string(status.access_modes.as_deref().unwrap_or_default()))
+    } else {
+        (String::new(), String::new())
+    };
+    let class = spec.storage_class_name.clone().unwrap_or_else(|| {
+        pvc.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("volume.beta.kubernetes.io/storage-class"))
+            .cloned()
+            .unwrap_or_default()
+    });
+    vec![
+        name_of(&pvc.metadata),
+        phase_or_terminating(&pvc.metadata, status.phase.as_ref()),
+        Cell::Text(spec.volume_name.clone().unwrap_or_default()),
+        Cell::Text(capacity),
+        Cell::Text(modes),
+        Cell::Text(class),
+        unset_or(status.current_volume_attributes_class_name.as_ref()),
+        age_of(&pvc.metadata),
+        unset_or(spec.volume_mode.as_ref()),
+    ]
+}
+
+/// Whether a StorageClass is the default one (`IsDefaultAnnotation`).
+pub fn is_default_class(meta: &ObjectMeta) -> bool {
+    let annotations = meta.annotations.as_ref();
+    ["storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class"]
+        .iter()
+        .any(|k| annotations.and_then(|a| a.get(*k)).is_some_and(|v| v == "true"))
+}
+
+pub(super) fn storage_class(sc: &StorageClass) -> Vec<Cell> {
+    let mut name = sc.metadata.name.clone().unwrap_or_default();
+    if is_default_class(&sc.metadata) {
+        name.push_str(" (default)");
+    }
+    vec![
+        Cell::Text(name),
+        Cell::Text(sc.provisioner.clone()),
+        Cell::Text(sc.reclaim_policy.clone().unwrap_or_else(|| "Delete".into())),
+        Cell::Text(sc.volume_binding_mode.clone().unwrap_or_else(|| "Immediate".into())),
+        Cell::Bool(sc.allow_volume_expansion.unwrap_or(false)),
+        age_of(&sc.metadata),
     ]
 }

@@ -17,20 +17,24 @@ pub mod decode;
 mod kinds;
 mod raw;
 
-pub use kinds::{event_source, format_labels, format_map, label_selector_string, node_roles};
+pub use kinds::{
+    access_modes_string, event_source, format_labels, format_map, is_default_class, label_selector_string, node_roles,
+};
 pub use raw::{table_raw, write_table, PreparedRow};
 
 use crate::registry::{ResourceInfo, RESOURCES};
 use decode::decode;
 use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSetSpec, ReplicaSetStatus};
 use k8s_openapi::api::apps::v1::{DaemonSetSpec, DaemonSetStatus, DeploymentSpec, DeploymentStatus};
-use k8s_openapi::api::apps::v1::{ReplicaSetSpec, ReplicaSetStatus};
 use k8s_openapi::api::batch::v1::{CronJobSpec, CronJobStatus, JobSpec, JobStatus};
 use k8s_openapi::api::coordination::v1::LeaseSpec;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Endpoints, Event, NodeStatus, NodeSystemInfo, ObjectReference, PodSpec, PodStatus,
+    ConfigMap, Endpoints, Event, NodeStatus, NodeSystemInfo, ObjectReference, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimStatus, PersistentVolumeSpec, PersistentVolumeStatus, PodSpec, PodStatus,
     ReplicationControllerSpec, ReplicationControllerStatus, Secret, ServiceSpec,
 };
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Map, Value};
 use std::fmt;
@@ -195,6 +199,16 @@ static DEPLOYMENT: &[Column] = &[
     wide("Selector", doc!(DeploymentSpec, "selector")),
 ];
 
+static STATEFUL_SET: &[Column] =
+    &[NAME, text("Ready", Doc::Text("Number of the pod with ready state")), AGE, CONTAINERS, IMAGES];
+
+static CONTROLLER_REVISION: &[Column] = &[
+    NAME,
+    text("Controller", Doc::Text("Controller of the object")),
+    int("Revision", doc!(ControllerRevision, "revision")),
+    AGE,
+];
+
 static JOB: &[Column] = &[
     NAME,
     text("Status", Doc::Text("Status of the job.")),
@@ -264,6 +278,41 @@ static CONFIG_MAP: &[Column] = &[NAME, text("Data", doc!(ConfigMap, "data")), AG
 
 static SECRET: &[Column] = &[NAME, text("Type", doc!(Secret, "type")), text("Data", doc!(Secret, "data")), AGE];
 
+static PERSISTENT_VOLUME: &[Column] = &[
+    NAME,
+    text("Capacity", doc!(PersistentVolumeSpec, "capacity")),
+    text("Access Modes", doc!(PersistentVolumeSpec, "accessModes")),
+    text("Reclaim Policy", doc!(PersistentVolumeSpec, "persistentVolumeReclaimPolicy")),
+    text("Status", doc!(PersistentVolumeStatus, "phase")),
+    text("Claim", doc!(PersistentVolumeSpec, "claimRef")),
+    text("StorageClass", Doc::Text("StorageClass of the pv")),
+    text("VolumeAttributesClass", Doc::Text("VolumeAttributesClass of the pv")),
+    text("Reason", doc!(PersistentVolumeStatus, "reason")),
+    AGE,
+    wide("VolumeMode", doc!(PersistentVolumeSpec, "volumeMode")),
+];
+
+static PERSISTENT_VOLUME_CLAIM: &[Column] = &[
+    NAME,
+    text("Status", doc!(PersistentVolumeClaimStatus, "phase")),
+    text("Volume", doc!(PersistentVolumeClaimSpec, "volumeName")),
+    text("Capacity", doc!(PersistentVolumeClaimStatus, "capacity")),
+    text("Access Modes", doc!(PersistentVolumeClaimStatus, "accessModes")),
+    text("StorageClass", Doc::Text("StorageClass of the pvc")),
+    text("VolumeAttributesClass", Doc::Text("VolumeAttributesClass of the pvc")),
+    AGE,
+    wide("VolumeMode", doc!(PersistentVolumeClaimSpec, "volumeMode")),
+];
+
+static STORAGE_CLASS: &[Column] = &[
+    NAME,
+    text("Provisioner", doc!(StorageClass, "provisioner")),
+    text("ReclaimPolicy", doc!(StorageClass, "reclaimPolicy")),
+    text("VolumeBindingMode", doc!(StorageClass, "volumeBindingMode")),
+    text("AllowVolumeExpansion", doc!(StorageClass, "allowVolumeExpansion")),
+    AGE,
+];
+
 static LEASE: &[Column] = &[NAME, text("Holder", doc!(LeaseSpec, "holderIdentity")), AGE];
 
 /// What kube-apiserver's default table convertor shows of a kind without a
@@ -282,6 +331,8 @@ pub fn columns(info: &ResourceInfo) -> Option<&'static [Column]> {
         "ReplicaSet" => REPLICA_SET,
         "DaemonSet" => DAEMON_SET,
         "Deployment" => DEPLOYMENT,
+        "StatefulSet" => STATEFUL_SET,
+        "ControllerRevision" => CONTROLLER_REVISION,
         "Job" => JOB,
         "CronJob" => CRON_JOB,
         "Service" => SERVICE,
@@ -292,6 +343,9 @@ pub fn columns(info: &ResourceInfo) -> Option<&'static [Column]> {
         "Lease" => LEASE,
         "ConfigMap" => CONFIG_MAP,
         "Secret" => SECRET,
+        "PersistentVolume" => PERSISTENT_VOLUME,
+        "PersistentVolumeClaim" => PERSISTENT_VOLUME_CLAIM,
+        "StorageClass" => STORAGE_CLASS,
         _ => return None,
     })
 }
@@ -301,6 +355,8 @@ pub fn columns(info: &ResourceInfo) -> Option<&'static [Column]> {
 pub enum Cell {
     Text(String),
     Int(i64),
+    /// A Go bool cell (StorageClass's AllowVolumeExpansion).
+    Bool(bool),
     /// Text around the age of a time (`5m`; `2 (5m ago)` with the text
     /// before and after it), which reads differently at every moment: kept as
     /// the time, so a row can be computed once and shown at any moment
@@ -337,6 +393,7 @@ impl Cell {
     fn to_json(&self, now: Timestamp) -> Value {
         match self.clone().at(now) {
             Cell::Int(n) => Value::from(n),
+            Cell::Bool(b) => Value::Bool(b),
             Cell::Text(s) => Value::String(s),
             Cell::Ago { .. } => unreachable!("at() puts every age into words"),
         }
@@ -355,6 +412,7 @@ impl fmt::Display for Cell {
         match self {
             Cell::Text(s) => f.write_str(s),
             Cell::Int(n) => write!(f, "{n}"),
+            Cell::Bool(b) => write!(f, "{b}"),
             Cell::Ago { .. } => write!(f, "{}", self.clone().at(Timestamp::now())),
         }
     }
@@ -377,6 +435,8 @@ fn timeless_cells(info: &ResourceInfo, obj: &Value) -> Vec<Cell> {
         "ReplicaSet" => decode(obj).map(|rs| kinds::replica_set(&rs)),
         "DaemonSet" => decode(obj).map(|ds| kinds::daemon_set(&ds)),
         "Deployment" => decode(obj).map(|d| kinds::deployment(&d)),
+        "StatefulSet" => decode(obj).map(|s| kinds::stateful_set(&s)),
+        "ControllerRevision" => decode(obj).map(|r| kinds::controller_revision(&r)),
         "Job" => decode(obj).map(|j| kinds::job(&j)),
         "CronJob" => decode(obj).map(|cj| kinds::cron_job(&cj)),
         "Service" => decode(obj).map(|s| kinds::service(&s)),
@@ -387,6 +447,9 @@ fn timeless_cells(info: &ResourceInfo, obj: &Value) -> Vec<Cell> {
         "Lease" => decode(obj).map(|l| kinds::lease(&l)),
         "ConfigMap" => decode(obj).map(|cm| kinds::config_map(&cm)),
         "Secret" => decode(obj).map(|s| kinds::secret(&s)),
+        "PersistentVolume" => decode(obj).map(|pv| kinds::persistent_volume(&pv)),
+        "PersistentVolumeClaim" => decode(obj).map(|pvc| kinds::persistent_volume_claim(&pvc)),
+        "StorageClass" => decode(obj).map(|sc| kinds::storage_class(&sc)),
         _ => return default_cells(obj),
     };
     cells.unwrap_or_else(|_| {

@@ -332,7 +332,7 @@ impl PreparedRow {
             .iter()
             .map(|c| match c {
                 Cell::Text(s) => s.len(),
-                Cell::Int(_) => 0,
+                Cell::Int(_) | Cell::Bool(_) => 0,
                 Cell::Ago { before, after, .. } => before.len() + after.len() + 16,
             })
             .sum();
@@ -355,6 +355,7 @@ impl PreparedRow {
             match cell {
                 Cell::Text(s) => text(out, s),
                 Cell::Int(n) => write!(out, "{n}").expect("writing to a Vec cannot fail"),
+                Cell::Bool(b) => write!(out, "{b}").expect("writing to a Vec cannot fail"),
                 Cell::Ago { .. } => match cell.clone().at(now) {
                     Cell::Text(s) => text(out, &s),
                     other => unreachable!("at() puts every age into words, not {other:?}"),

@@ -410,6 +410,116 @@ fn secret_columns_and_row() {
 }
 
 #[test]
+fn persistent_volume_columns_and_rows_bound_and_terminating() {
+    let s = |n: &'static str| (n, "string", 0);
+    assert_eq!(
+        defs("pv"),
+        expect(&[
+            ("Name", "string", 0),
+            s("Capacity"),
+            s("Access Modes"),
+            s("Reclaim Policy"),
+            s("Status"),
+            s("Claim"),
+            s("StorageClass"),
+            s("VolumeAttributesClass"),
+            s("Reason"),
+            s("Age"),
+            ("VolumeMode", "string", 1),
+        ])
+    );
+    let pv = json!({"metadata": {"name": "mongodb-pv", "creationTimestamp": CREATED},
+                    "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany", "ReadWriteOnce"],
+                             "persistentVolumeReclaimPolicy": "Retain", "volumeMode": "Filesystem",
+                             "claimRef": {"namespace": "default", "name": "mongodb-pvc"}, "hostPath": {"path": "/tmp/m"}},
+                    "status": {"phase": "Bound"}});
+    assert_eq!(
+        row("persistentvolumes", pv.clone()),
+        json!([
+            "mongodb-pv",
+            "1Gi",
+            "RWO,ROX",
+            "Retain",
+            "Bound",
+            "default/mongodb-pvc",
+            "",
+            "<unset>",
+            "",
+            "35s",
+            "Filesystem"
+        ])
+    );
+    let mut going = pv;
+    going["metadata"]["deletionTimestamp"] = json!(CREATED);
+    going["spec"]["accessModes"] = json!(["ReadWriteOncePod"]);
+    assert_eq!(
+        row("pv", going).as_array().unwrap()[2..5],
+        json!(["RWOP", "Retain", "Terminating"]).as_array().unwrap()[..]
+    );
+}
+
+#[test]
+fn persistent_volume_claim_rows_show_capacity_and_modes_only_once_bound() {
+    let s = |n: &'static str| (n, "string", 0);
+    assert_eq!(
+        defs("pvc"),
+        expect(&[
+            ("Name", "string", 0),
+            s("Status"),
+            s("Volume"),
+            s("Capacity"),
+            s("Access Modes"),
+            s("StorageClass"),
+            s("VolumeAttributesClass"),
+            s("Age"),
+            ("VolumeMode", "string", 1),
+        ])
+    );
+    let pending = json!({"metadata": {"name": "mongodb-pvc", "namespace": "default", "creationTimestamp": CREATED},
+                         "spec": {"resources": {"requests": {"storage": "1Gi"}}, "accessModes": ["ReadWriteOnce"],
+                                  "storageClassName": "", "volumeMode": "Filesystem"},
+                         "status": {"phase": "Pending"}});
+    assert_eq!(
+        row("pvc", pending.clone()),
+        json!(["mongodb-pvc", "Pending", "", "", "", "", "<unset>", "35s", "Filesystem"])
+    );
+    let mut bound = pending;
+    bound["spec"]["volumeName"] = json!("mongodb-pv");
+    bound["status"] =
+        json!({"phase": "Bound", "capacity": {"storage": "1024Mi"}, "accessModes": ["ReadWriteOnce", "ReadOnlyMany"]});
+    assert_eq!(
+        row("persistentvolumeclaims", bound),
+        json!(["mongodb-pvc", "Bound", "mongodb-pv", "1Gi", "RWO,ROX", "", "<unset>", "35s", "Filesystem"])
+    );
+}
+
+#[test]
+fn storage_class_rows_mark_the_default_class() {
+    let s = |n: &'static str| (n, "string", 0);
+    assert_eq!(
+        defs("sc"),
+        expect(&[
+            ("Name", "string", 0),
+            s("Provisioner"),
+            s("ReclaimPolicy"),
+            s("VolumeBindingMode"),
+            s("AllowVolumeExpansion"),
+            s("Age"),
+        ])
+    );
+    let standard = json!({"metadata": {"name": "standard", "creationTimestamp": CREATED,
+                                       "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                          "provisioner": "kubelab.io/hostpath", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"});
+    assert_eq!(
+        row("storageclasses", standard),
+        json!(["standard (default)", "kubelab.io/hostpath", "Delete", "Immediate", false, "35s"])
+    );
+    let fast = json!({"metadata": {"name": "fast", "creationTimestamp": CREATED}, "provisioner": "p",
+                      "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": true});
+    assert_eq!(row("sc", fast), json!(["fast", "p", "Delete", "WaitForFirstConsumer", true, "35s"]));
+}
+
+#[test]
 fn binding_gets_the_default_name_and_created_at() {
     assert_eq!(defs("bindings"), expect(&[("Name", "string", 0), ("Created At", "date", 0)]));
     let binding = json!({"metadata": {"name": "kubia", "creationTimestamp": CREATED}, "target": {"name": "m02"}});
@@ -568,4 +678,35 @@ fn tables_from_stored_bytes_match_tables_of_decoded_objects() {
 fn stored_bytes_that_are_not_json_are_an_error() {
     let objects: [(&[u8], i64); 1] = [(b"{not json", 3)];
     assert!(table_raw(lookup("pods").unwrap(), &objects, IncludeObject::Metadata, now(), "3", "").is_err());
+}
+
+#[test]
+fn stateful_set_columns_and_row() {
+    assert_eq!(
+        defs("sts"),
+        expect(&[
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+        ])
+    );
+    let sts = json!({"metadata": {"name": "kubia", "creationTimestamp": CREATED},
+        "spec": {"replicas": 2, "serviceName": "kubia", "selector": {"matchLabels": {"app": "kubia"}},
+                 "template": {"spec": {"containers": [{"name": "kubia", "image": "luksa/kubia-pet"}]}}},
+        "status": {"replicas": 2, "readyReplicas": 1}});
+    assert_eq!(row("sts", sts), json!(["kubia", "1/2", "35s", "kubia", "luksa/kubia-pet"]));
+}
+
+#[test]
+fn controller_revision_columns_and_row() {
+    assert_eq!(
+        defs("controllerrevisions"),
+        expect(&[("Name", "string", 0), ("Controller", "string", 0), ("Revision", "integer", 0), ("Age", "string", 0)])
+    );
+    let rev = json!({"metadata": {"name": "kubia-6d7f8b9c5", "creationTimestamp": CREATED,
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "kubia", "uid": "u", "controller": true}]},
+        "revision": 2});
+    assert_eq!(row("controllerrevisions", rev), json!(["kubia-6d7f8b9c5", "statefulset.apps/kubia", 2, "35s"]));
 }

@@ -63,10 +63,27 @@ pub fn apply(kind: &str, obj: &mut Value) -> Result<()> {
         }
         "Deployment" => deployment(root),
         "DaemonSet" => daemon_set(root),
+        "StatefulSet" => stateful_set(root),
         "Job" => job(root),
         "CronJob" => cron_job(root),
         "Service" => service(root),
         "Namespace" => namespace(root),
+        // SetDefaults_PersistentVolume: a static PV is kept when its claim goes.
+        "PersistentVolume" => {
+            let spec = obj_spec(root);
+            default_str(spec, "persistentVolumeReclaimPolicy", "Retain");
+            default_str(spec, "volumeMode", "Filesystem");
+            pending(root);
+        }
+        "PersistentVolumeClaim" => {
+            default_str(obj_spec(root), "volumeMode", "Filesystem");
+            pending(root);
+        }
+        // SetDefaults_StorageClass.
+        "StorageClass" => {
+            default_str(root, "reclaimPolicy", "Delete");
+            default_str(root, "volumeBindingMode", "Immediate");
+        }
         // SetDefaults_Secret.
         "Secret" => default_str(root, "type", "Opaque"),
         "Endpoints" => {
@@ -87,6 +104,11 @@ pub fn apply(kind: &str, obj: &mut Value) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// `status.phase` Pending unless set (PersistentVolume and claim defaults).
+fn pending(root: &mut Map<String, Value>) {
+    default_str(obj(root, "status"), "phase", "Pending");
 }
 
 fn obj_spec(root: &mut Map<String, Value>) -> &mut Map<String, Value> {
@@ -303,6 +325,34 @@ fn daemon_set(root: &mut Map<String, Value>) {
         default(ru, "maxSurge", json!(0));
     }
     default(spec, "revisionHistoryLimit", json!(10));
+    template(spec);
+}
+
+/// SetDefaults_StatefulSet (with the StatefulSetAutoDeletePVC feature on, as
+/// in current Kubernetes), and the PersistentVolumeClaim defaults inside each
+/// volume claim template.
+fn stateful_set(root: &mut Map<String, Value>) {
+    let spec = obj_spec(root);
+    default_str(spec, "podManagementPolicy", "OrderedReady");
+    let strategy = obj(spec, "updateStrategy");
+    if strategy.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+        strategy.insert("type".into(), json!("RollingUpdate"));
+        default(strategy, "rollingUpdate", json!({"partition": 0}));
+    }
+    if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+        if let Some(ru) = strategy.get_mut("rollingUpdate").and_then(Value::as_object_mut) {
+            default(ru, "partition", json!(0));
+        }
+    }
+    let policy = obj(spec, "persistentVolumeClaimRetentionPolicy");
+    default_str(policy, "whenDeleted", "Retain");
+    default_str(policy, "whenScaled", "Retain");
+    default(spec, "replicas", json!(1));
+    default(spec, "revisionHistoryLimit", json!(10));
+    for claim in items_mut(spec, "volumeClaimTemplates") {
+        default_str(obj(claim, "spec"), "volumeMode", "Filesystem");
+        default_str(obj(claim, "status"), "phase", "Pending");
+    }
     template(spec);
 }
 

@@ -695,3 +695,179 @@ fn the_schema_walk_vouches_only_for_objects_that_decode() {
     // optional field); the walk must not give up on those either.
     assert!(vouched * 5 > tried, "vouched for {vouched} of {tried} changed objects");
 }
+
+fn stateful_set() -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "kubia"},
+           "spec": {"serviceName": "kubia", "replicas": 2, "selector": {"matchLabels": {"app": "kubia"}},
+                    "template": {"metadata": {"labels": {"app": "kubia"}},
+                                 "spec": {"containers": [{"name": "kubia", "image": "luksa/kubia-pet",
+                                          "volumeMounts": [{"name": "data", "mountPath": "/var/data"}]}]}},
+                    "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                        "spec": {"resources": {"requests": {"storage": "1Mi"}}, "accessModes": ["ReadWriteOnce"]}}]}})
+}
+
+#[test]
+fn a_statefulset_gets_kubernetes_defaults() {
+    let sts = create(stateful_set()).unwrap();
+    let spec = &sts["spec"];
+    assert_eq!(spec["podManagementPolicy"], "OrderedReady");
+    assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(spec["replicas"], 2);
+    assert_eq!(spec["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+    assert_eq!(spec["volumeClaimTemplates"][0]["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(spec["volumeClaimTemplates"][0]["status"]["phase"], "Pending");
+    assert_eq!(spec["template"]["spec"]["restartPolicy"], "Always");
+    let mut one = stateful_set();
+    one["spec"].as_object_mut().unwrap().remove("replicas");
+    one["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+    let one = create(one).unwrap();
+    assert_eq!(one["spec"]["replicas"], 1);
+    assert_eq!(one["spec"]["updateStrategy"], json!({"type": "OnDelete"}));
+}
+
+#[test]
+fn a_statefulset_is_validated_as_kubernetes_does() {
+    let mut no_selector = stateful_set();
+    no_selector["spec"].as_object_mut().unwrap().remove("selector");
+    assert!(err(no_selector).contains("spec.selector: Required value"));
+    let mut mismatch = stateful_set();
+    mismatch["spec"]["selector"]["matchLabels"]["app"] = json!("other");
+    assert!(err(mismatch).contains("`selector` does not match template `labels`"));
+    let mut policy = stateful_set();
+    policy["spec"]["podManagementPolicy"] = json!("Sometimes");
+    assert!(err(policy)
+        .contains(r#"spec.podManagementPolicy: Invalid value: "Sometimes": must be 'OrderedReady' or 'Parallel'"#));
+    let mut partition = stateful_set();
+    partition["spec"]["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": -1}});
+    assert!(err(partition).contains("spec.updateStrategy.rollingUpdate.partition: Invalid value: -1"));
+    let mut on_delete = stateful_set();
+    on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete", "rollingUpdate": {"partition": 1}});
+    assert!(err(on_delete).contains("only allowed for updateStrategy 'RollingUpdate'"));
+    let mut never = stateful_set();
+    never["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
+    assert!(err(never).contains("spec.template.spec.restartPolicy: Unsupported value: \"Never\""));
+}
+
+#[test]
+fn only_some_statefulset_fields_change_on_update() {
+    let info = info("StatefulSet");
+    let old = create(stateful_set()).unwrap();
+    let mut scaled = old.clone();
+    scaled["spec"]["replicas"] = json!(5);
+    scaled["spec"]["template"]["spec"]["containers"][0]["image"] = json!("luksa/kubia-pet:v2");
+    scaled["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+    validate(info, &scaled, Some(&old)).unwrap();
+    for (field, value) in [("serviceName", json!("other")), ("podManagementPolicy", json!("Parallel"))] {
+        let mut changed = old.clone();
+        changed["spec"][field] = value;
+        let msg = validate(info, &changed, Some(&old)).unwrap_err().message;
+        assert!(
+            msg.contains(
+                "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', \
+                 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' \
+                 are forbidden"
+            ),
+            "{msg}"
+        );
+    }
+}
+
+fn mongodb_pv() -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "mongodb-pv"},
+           "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+                    "hostPath": {"path": "/tmp/mongodb"}}})
+}
+
+fn mongodb_pvc() -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "mongodb-pvc"},
+           "spec": {"resources": {"requests": {"storage": "1Gi"}}, "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": ""}})
+}
+
+#[test]
+fn persistent_volumes_default_to_retain_and_need_modes_capacity_and_one_source() {
+    let pv = create(mongodb_pv()).unwrap();
+    assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    assert_eq!(pv["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(pv["status"]["phase"], "Pending");
+
+    let mut bare = mongodb_pv();
+    bare["spec"] = json!({});
+    assert_eq!(
+        err(bare),
+        "PersistentVolume \"mongodb-pv\" is invalid: [spec.accessModes: Required value: must specify at least 1 \
+         access mode, spec.capacity: Required value, spec: Required value: must specify a volume type]"
+    );
+    let mut two = mongodb_pv();
+    two["spec"]["nfs"] = json!({"server": "s", "path": "/p"});
+    two["spec"]["accessModes"] = json!(["ReadWriteAll"]);
+    two["spec"]["capacity"] = json!({"storage": "0"});
+    assert_eq!(
+        err(two),
+        "PersistentVolume \"mongodb-pv\" is invalid: [spec.accessModes: Unsupported value: \"ReadWriteAll\": \
+         supported values: \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\", \
+         spec.capacity[storage]: Invalid value: \"0\": must be greater than zero, \
+         spec.nfs: Forbidden: may not specify more than 1 volume type]"
+    );
+}
+
+#[test]
+fn claims_need_modes_and_a_storage_request() {
+    let pvc = create(mongodb_pvc()).unwrap();
+    assert_eq!(pvc["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(pvc["status"]["phase"], "Pending");
+    let mut bare = mongodb_pvc();
+    bare["spec"] = json!({"volumeMode": "Raw"});
+    assert_eq!(
+        err(bare),
+        "PersistentVolumeClaim \"mongodb-pvc\" is invalid: [spec.accessModes: Required value: at least 1 access \
+         mode is required, spec.resources[storage]: Required value, spec.volumeMode: Unsupported value: \"Raw\": \
+         supported values: \"Block\", \"Filesystem\"]"
+    );
+}
+
+#[test]
+fn a_bound_claim_may_grow_but_not_change_class_and_an_unbound_one_may_not_grow() {
+    let info = info("PersistentVolumeClaim");
+    let old = create(mongodb_pvc()).unwrap();
+    let mut bigger = old.clone();
+    bigger["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+    let msg = validate(info, &bigger, Some(&old)).unwrap_err().message;
+    assert!(msg.contains("spec: Forbidden: spec is immutable after creation"), "{msg}");
+
+    let mut bound = old.clone();
+    bound["status"]["phase"] = json!("Bound");
+    bigger["status"]["phase"] = json!("Bound");
+    validate(info, &bigger, Some(&bound)).unwrap();
+    let mut smaller = bound.clone();
+    smaller["spec"]["resources"]["requests"]["storage"] = json!("512Mi");
+    let msg = validate(info, &smaller, Some(&bound)).unwrap_err().message;
+    assert!(
+        msg.contains("spec.resources.requests.storage: Forbidden: field can not be less than previous value"),
+        "{msg}"
+    );
+    let mut classed = bound.clone();
+    classed["spec"]["storageClassName"] = json!("standard");
+    assert!(validate(info, &classed, Some(&bound)).is_err(), "an empty class is a choice, not unset");
+}
+
+#[test]
+fn storage_classes_need_a_provisioner_and_keep_their_parameters() {
+    let sc = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"},
+                    "provisioner": "kubelab.io/hostpath", "parameters": {"type": "pd-ssd"}});
+    let created = create(sc.clone()).unwrap();
+    assert_eq!(created["reclaimPolicy"], "Delete");
+    assert_eq!(created["volumeBindingMode"], "Immediate");
+    let mut none = sc;
+    none.as_object_mut().unwrap().remove("provisioner");
+    assert_eq!(err(none), "StorageClass \"fast\" is invalid: provisioner: Required value");
+    let mut changed = created.clone();
+    changed["parameters"]["type"] = json!("pd-standard");
+    changed["volumeBindingMode"] = json!("WaitForFirstConsumer");
+    assert_eq!(
+        validate(info("StorageClass"), &changed, Some(&created)).unwrap_err().message,
+        "StorageClass \"fast\" is invalid: [parameters: Forbidden: updates to parameters are forbidden., \
+         volumeBindingMode: Invalid value: \"WaitForFirstConsumer\": field is immutable]"
+    );
+}

@@ -50,7 +50,10 @@ pub fn subresources(info: &ResourceInfo) -> Vec<Subresource> {
         ("", "services") => {
             subs.push(Subresource { name: "proxy", kind: Some(("", "v1", "ServiceProxyOptions")), verbs: PROXY })
         }
-        ("", "replicationcontrollers") | ("apps", "deployments") | ("apps", "replicasets") => subs.push(Subresource {
+        ("", "replicationcontrollers")
+        | ("apps", "deployments")
+        | ("apps", "replicasets")
+        | ("apps", "statefulsets") => subs.push(Subresource {
             name: "scale",
             kind: Some(("autoscaling", "v1", "Scale")),
             verbs: GET_PATCH_UPDATE,

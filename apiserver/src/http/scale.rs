@@ -1,4 +1,4 @@
-//! The `scale` subresource of Deployments, ReplicaSets and
+//! The `scale` subresource of Deployments, ReplicaSets, StatefulSets and
 //! ReplicationControllers: an `autoscaling/v1` Scale that reads the parent's
 //! `spec.replicas`, `status.replicas` and selector, and writes only
 //! `spec.replicas`. `kubectl scale` patches it; HPAs read and write it.
@@ -123,6 +123,16 @@ mod tests {
         assert_eq!(scale["metadata"]["resourceVersion"], "9");
         let selector = scale["status"]["selector"].as_str().unwrap();
         assert!(selector.contains("app=web") && selector.contains("env in ("), "{selector}");
+    }
+
+    #[test]
+    fn a_statefulsets_scale_reads_its_replicas_and_selector() {
+        let info = api::registry::lookup("sts").unwrap();
+        let sts = json!({"metadata": {"name": "kubia", "namespace": "default"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "kubia"}}}, "status": {"replicas": 1}});
+        let scale = scale_of(info, &sts).unwrap();
+        assert_eq!((scale["spec"]["replicas"].as_i64(), scale["status"]["replicas"].as_i64()), (Some(2), Some(1)));
+        assert_eq!(scale["status"]["selector"], "app=kubia");
     }
 
     #[test]

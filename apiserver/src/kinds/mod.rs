@@ -14,6 +14,7 @@ pub mod node;
 pub mod pod;
 pub mod secret;
 pub mod service;
+pub mod storage;
 
 use crate::alloc::ServiceAllocator;
 use crate::strategy::Strategy;
@@ -37,7 +38,7 @@ impl Strategies {
             .iter()
             .map(|info| ((info.group, info.plural), Arc::new(generic::GenericStrategy::new(info)) as Arc<dyn Strategy>))
             .collect();
-        let own: [Arc<dyn Strategy>; 7] = [
+        let own: [Arc<dyn Strategy>; 9] = [
             Arc::new(binding::BindingStrategy),
             Arc::new(event::EventStrategy::new(event_ttl)),
             Arc::new(namespace::NamespaceStrategy),
@@ -45,6 +46,8 @@ impl Strategies {
             Arc::new(pod::PodStrategy),
             Arc::new(secret::SecretStrategy),
             Arc::new(service::ServiceStrategy::new(services)),
+            Arc::new(storage::PersistentVolumeStrategy),
+            Arc::new(storage::PersistentVolumeClaimStrategy),
         ];
         for strategy in own {
             let info = strategy.info();

@@ -301,6 +301,7 @@ mod tests {
             let prefix = match r.group {
                 "" => "io.k8s.api.core.v1".to_string(),
                 "coordination.k8s.io" => format!("io.k8s.api.coordination.{}", r.version),
+                "storage.k8s.io" => format!("io.k8s.api.storage.{}", r.version),
                 g => format!("io.k8s.api.{g}.{}", r.version),
             };
             let kind = &defs[format!("{prefix}.{}", r.kind)];
@@ -347,7 +348,10 @@ mod tests {
         let index: Value = serde_json::from_slice(&docs.v3_index()).expect("JSON");
         let paths = index["paths"].as_object().expect("paths");
         let gvs: Vec<&str> = paths.keys().map(String::as_str).collect();
-        assert_eq!(gvs, ["api/v1", "apis/apps/v1", "apis/batch/v1", "apis/coordination.k8s.io/v1"]);
+        assert_eq!(
+            gvs,
+            ["api/v1", "apis/apps/v1", "apis/batch/v1", "apis/coordination.k8s.io/v1", "apis/storage.k8s.io/v1"]
+        );
         for (gv, entry) in paths {
             let url = entry["serverRelativeURL"].as_str().expect("serverRelativeURL");
             let doc = docs.v3(gv).expect("served");

@@ -365,7 +365,10 @@ fn subresources(
     let writes = vec![DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION];
     let mut out = vec![];
     match (r.group, r.plural) {
-        ("", "replicationcontrollers") | ("apps", "deployments") | ("apps", "replicasets") => {
+        ("", "replicationcontrollers")
+        | ("apps", "deployments")
+        | ("apps", "replicasets")
+        | ("apps", "statefulsets") => {
             let scale = "io.k8s.api.autoscaling.v1.Scale";
             let gvk = ("autoscaling", "v1", "Scale");
             out.push(Path {

@@ -7,7 +7,9 @@
 
 use api::registry::RESOURCES;
 use k8s_openapi::api::autoscaling::v1::Scale;
-use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core};
+use k8s_openapi::api::{
+    apps::v1 as apps, batch::v1 as batch, coordination::v1 as coord, core::v1 as core, storage::v1 as storage,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
 use k8s_openapi::Resource;
@@ -53,6 +55,8 @@ const KINDS: &[AddKind] = &[
     add::<core::Event>,
     add::<core::Namespace>,
     add::<core::Node>,
+    add::<core::PersistentVolume>,
+    add::<core::PersistentVolumeClaim>,
     add::<core::Pod>,
     add::<core::ReplicationController>,
     add::<core::Secret>,
@@ -60,9 +64,12 @@ const KINDS: &[AddKind] = &[
     add::<apps::DaemonSet>,
     add::<apps::Deployment>,
     add::<apps::ReplicaSet>,
+    add::<apps::StatefulSet>,
+    add::<apps::ControllerRevision>,
     add::<batch::CronJob>,
     add::<batch::Job>,
     add::<coord::Lease>,
+    add::<storage::StorageClass>,
 ];
 
 /// The lists Kubernetes' types mark with a patch strategy (the
@@ -101,6 +108,7 @@ pub(super) const PATCH_STRATEGIES: &[(&str, &str, &str, Option<&str>)] = &[
     ("io.k8s.api.apps.v1.DeploymentSpec", "strategy", "retainKeys", None),
     ("io.k8s.api.apps.v1.DeploymentStatus", "conditions", "merge", Some("type")),
     ("io.k8s.api.apps.v1.DaemonSetStatus", "conditions", "merge", Some("type")),
+    ("io.k8s.api.apps.v1.StatefulSetStatus", "conditions", "merge", Some("type")),
     ("io.k8s.api.batch.v1.JobStatus", "conditions", "merge", Some("type")),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers", "merge", None),
     ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences", "merge", Some("uid")),

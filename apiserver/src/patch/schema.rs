@@ -71,7 +71,7 @@ pub fn field(ty: Ty, name: &str) -> Field {
         (Root(_), "metadata") => of(ObjectMeta),
         (Root(kind), "spec") => of(match kind {
             "Pod" => PodSpec,
-            "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" => WorkloadSpec,
+            "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "StatefulSet" | "Job" => WorkloadSpec,
             "CronJob" => CronJobSpec,
             "Service" => ServiceSpec,
             "Node" => NodeSpec,

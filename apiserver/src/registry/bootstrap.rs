@@ -1,6 +1,7 @@
 //! What every cluster has from its first start: the system namespaces and
 //! services (see `crate::alloc::bootstrap`), made through the registry's own
-//! verbs on every start, as kube-apiserver's bootstrap controller does.
+//! verbs on every start, as kube-apiserver's bootstrap controller does; and
+//! the default StorageClass `standard`, as minikube's storage addon makes it.
 
 use super::{storage_error, Registry, Result};
 use crate::alloc;
@@ -32,7 +33,33 @@ impl Registry {
         if report != alloc::RepairReport::default() {
             tracing::info!(?report, "repaired service IP and node port allocations");
         }
-        self.bootstrap_services().await
+        self.bootstrap_services().await?;
+        self.bootstrap_storage_class().await
+    }
+
+    /// The default class `standard`, provisioned by the controller-manager's
+    /// hostPath provisioner (minikube's `k8s.io/minikube-hostpath`), made
+    /// when missing.
+    async fn bootstrap_storage_class(&self) -> Result<()> {
+        let classes = registry::lookup("storageclasses").expect("storageclasses are registered");
+        let standard = json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "standard",
+                "labels": {"addonmanager.kubernetes.io/mode": "EnsureExists"},
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "kubelab.io/hostpath",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+        });
+        match self.create(classes, "", &encode(&standard), &system()).await {
+            Ok(_) => tracing::info!(class = "standard", "created the default storage class"),
+            Err(e) if e.is_already_exists() => {}
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// `default/kubernetes` with its Endpoints, and `kube-system/kube-dns`.

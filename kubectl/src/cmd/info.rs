@@ -241,9 +241,15 @@ mod tests {
     #[test]
     fn api_resources_filters_and_names() {
         let a = ApiResourcesArgs { namespaced: Some(false), output: Some("name".into()), ..Default::default() };
-        assert_eq!(render_api_resources(rows(), &a).unwrap(), "namespaces\nnodes\n");
+        assert_eq!(
+            render_api_resources(rows(), &a).unwrap(),
+            "namespaces\nnodes\npersistentvolumes\nstorageclasses.storage.k8s.io\n"
+        );
         let a = ApiResourcesArgs { api_group: Some("apps".into()), output: Some("name".into()), ..Default::default() };
-        assert_eq!(render_api_resources(rows(), &a).unwrap(), "daemonsets.apps\ndeployments.apps\nreplicasets.apps\n");
+        assert_eq!(
+            render_api_resources(rows(), &a).unwrap(),
+            "controllerrevisions.apps\ndaemonsets.apps\ndeployments.apps\nreplicasets.apps\nstatefulsets.apps\n"
+        );
         let wide = ApiResourcesArgs { output: Some("wide".into()), ..Default::default() };
         let text = render_api_resources(rows(), &wide).unwrap();
         assert!(text

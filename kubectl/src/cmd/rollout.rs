@@ -10,12 +10,11 @@ use crate::error::{Error, Result};
 use crate::printers;
 use crate::resource;
 use crate::typed::decode;
-use api::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use api::k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use api::k8s_openapi::api::core::v1::PodTemplateSpec;
 use api::workload::{revision, without_hash, CHANGE_CAUSE, REVISION};
 use api::{meta, ResourceInfo};
 use client::PatchType;
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -57,23 +56,13 @@ async fn target(ctx: &mut Ctx, args: &[String], kinds: &[&str]) -> Result<(&'sta
     Ok((sel.info, obj))
 }
 
-/// The one object a rollout command names, read as its typed struct.
-async fn typed_target<T: DeserializeOwned>(
-    ctx: &mut Ctx,
-    args: &[String],
-    kinds: &[&str],
-) -> Result<(&'static ResourceInfo, T)> {
-    let (info, obj) = target(ctx, args, kinds).await?;
-    let typed = decode(&obj).map_err(|e| Error::msg(format!("unreadable {}: {e}", info.kind)))?;
-    Ok((info, typed))
-}
-
 /// kubectl's status viewers: the line to print and whether the rollout is done.
 pub fn rollout_status(obj: &Value) -> Result<(String, bool)> {
     let unreadable = |e: serde_json::Error| Error::msg(format!("unreadable {}: {e}", meta::kind(obj)));
     match meta::kind(obj) {
         "Deployment" => deployment_status(&decode(obj).map_err(unreadable)?),
         "DaemonSet" => daemon_set_status(&decode(obj).map_err(unreadable)?),
+        "StatefulSet" => stateful_set_status(&decode(obj).map_err(unreadable)?),
         kind => Err(Error::msg(format!("no status viewer has been implemented for {kind}"))),
     }
 }
@@ -141,12 +130,57 @@ fn daemon_set_status(ds: &DaemonSet) -> Result<(String, bool)> {
     Ok((format!("daemon set \"{name}\" successfully rolled out"), true))
 }
 
+/// kubectl's statefulSetStatusViewer.
+fn stateful_set_status(sts: &StatefulSet) -> Result<(String, bool)> {
+    let spec = sts.spec.clone().unwrap_or_default();
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
+    if strategy.type_.as_deref().unwrap_or("RollingUpdate") != "RollingUpdate" {
+        return Err(Error::msg("rollout status is only available for RollingUpdate strategy type"));
+    }
+    let st = sts.status.clone().unwrap_or_default();
+    let observed = st.observed_generation.unwrap_or(0);
+    if observed == 0 || sts.metadata.generation.unwrap_or(0) > observed {
+        return Ok(("Waiting for statefulset spec update to be observed...".into(), false));
+    }
+    let ready = st.ready_replicas.unwrap_or(0);
+    let updated = st.updated_replicas.unwrap_or(0);
+    if let Some(replicas) = spec.replicas {
+        if ready < replicas {
+            return Ok((format!("Waiting for {} pods to be ready...", replicas - ready), false));
+        }
+    }
+    if let Some(ru) = strategy.rolling_update.as_ref() {
+        if let (Some(replicas), Some(partition)) = (spec.replicas, ru.partition) {
+            if updated < replicas - partition {
+                let m = format!(
+                    "Waiting for partitioned roll out to finish: {updated} out of {} new pods have been updated...",
+                    replicas - partition
+                );
+                return Ok((m, false));
+            }
+        }
+        return Ok((format!("partitioned roll out complete: {updated} new pods have been updated..."), true));
+    }
+    let (current, update) = (st.current_revision.unwrap_or_default(), st.update_revision.unwrap_or_default());
+    if update != current {
+        return Ok((
+            format!("waiting for statefulset rolling update to complete {updated} pods at revision {update}..."),
+            false,
+        ));
+    }
+    let m = format!(
+        "statefulset rolling update complete {} pods at revision {current}...",
+        st.current_replicas.unwrap_or(0)
+    );
+    Ok((m, true))
+}
+
 async fn status(ctx: &mut Ctx, a: RolloutStatusArgs) -> Result<()> {
     let timeout = match a.timeout.as_str() {
         "0" | "0s" | "" => None,
         t => Some(parse_timeout(t)?),
     };
-    let (info, mut obj) = target(ctx, &a.args, &["Deployment", "DaemonSet"]).await?;
+    let (info, mut obj) = target(ctx, &a.args, &["Deployment", "DaemonSet", "StatefulSet"]).await?;
     let (ns, name) = (meta::namespace(&obj).to_string(), meta::name(&obj).to_string());
     let client = ctx.client().await?;
     let started = std::time::Instant::now();
@@ -195,8 +229,90 @@ fn template_of(rs: &ReplicaSet) -> PodTemplateSpec {
     rs.spec.as_ref().and_then(|s| s.template.clone()).unwrap_or_default()
 }
 
+/// The ControllerRevisions a StatefulSet controls, oldest first.
+async fn owned_revisions(ctx: &mut Ctx, sts: &StatefulSet) -> Result<Vec<ControllerRevision>> {
+    let info = api::registry::lookup("controllerrevisions").expect("controllerrevisions are registered");
+    let (ns, uid) = (sts.metadata.namespace.as_deref().unwrap_or(""), sts.metadata.uid.as_deref().unwrap_or(""));
+    let list = ctx.client().await?.list(info, ns, &Default::default()).await?;
+    let mut owned: Vec<ControllerRevision> = crate::typed::decode_all::<ControllerRevision>(&super::items(info, list))
+        .into_iter()
+        .filter(|r| api::pod::controller_of(&r.metadata).is_some_and(|o| o.uid == uid))
+        .collect();
+    owned.sort_by_key(|r| r.revision);
+    Ok(owned)
+}
+
+/// The template a StatefulSet's revision holds (its data is a patch replacing the template).
+pub fn revision_template(rev: &ControllerRevision) -> Option<PodTemplateSpec> {
+    let mut t = rev.data.as_ref()?.0.get("spec")?.get("template")?.clone();
+    t.as_object_mut()?.remove("$patch");
+    serde_json::from_value(t).ok()
+}
+
+/// `REVISION  CHANGE-CAUSE` rows of a StatefulSet's revisions.
+pub fn revision_table(revisions: &[ControllerRevision]) -> String {
+    let mut rows = vec![vec!["REVISION".to_string(), "CHANGE-CAUSE".to_string()]];
+    for r in revisions {
+        let cause = r.metadata.annotations.as_ref().and_then(|a| a.get(CHANGE_CAUSE)).cloned();
+        rows.push(vec![r.revision.to_string(), cause.unwrap_or_else(|| "<none>".into())]);
+    }
+    let width = rows.iter().map(|r| r[0].len()).max().unwrap_or(0) + 2;
+    rows.iter().map(|r| format!("{:width$}{}\n", r[0], r[1])).collect()
+}
+
+async fn stateful_set_history(ctx: &mut Ctx, info: &ResourceInfo, sts: StatefulSet, revision: i64) -> Result<()> {
+    let all = owned_revisions(ctx, &sts).await?;
+    let shown = printers::kind_name(info, sts.metadata.name.as_deref().unwrap_or(""));
+    if revision > 0 {
+        let Some(template) = all.iter().find(|r| r.revision == revision).and_then(revision_template) else {
+            return Err(Error::msg(format!("unable to find the specified revision {revision}")));
+        };
+        ctx.print(&format!("{shown} with revision #{revision}\n{}\n", pod_template_text(&template)));
+        return Ok(());
+    }
+    if all.is_empty() {
+        ctx.println(&format!("{shown} \nNo rollout history found."));
+        return Ok(());
+    }
+    ctx.print(&format!("{shown} \n{}\n", revision_table(&all)));
+    Ok(())
+}
+
+async fn stateful_set_undo(ctx: &mut Ctx, info: &'static ResourceInfo, sts: StatefulSet, to: i64) -> Result<()> {
+    let all = owned_revisions(ctx, &sts).await?;
+    let name = sts.metadata.name.as_deref().unwrap_or("").to_string();
+    let shown = printers::kind_name(info, &name);
+    let target = if to > 0 {
+        all.iter()
+            .find(|r| r.revision == to)
+            .ok_or_else(|| Error::msg(format!("unable to find specified revision {to} in history")))?
+    } else if all.len() >= 2 {
+        &all[all.len() - 2]
+    } else {
+        return Err(Error::msg("no last revision to roll back to"));
+    };
+    let template = revision_template(target).unwrap_or_default();
+    if sts.spec.as_ref().map(|s| &s.template) == Some(&template) {
+        ctx.println(&format!(
+            "{shown} skipped rollback (current template already matches revision {})",
+            target.revision
+        ));
+        return Ok(());
+    }
+    let patch = target.data.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+    let ns = sts.metadata.namespace.as_deref().unwrap_or("");
+    ctx.client().await?.patch(info, ns, &name, PatchType::StrategicMerge, &patch).await?;
+    ctx.println(&format!("{shown} rolled back"));
+    Ok(())
+}
+
 async fn history(ctx: &mut Ctx, a: RolloutHistoryArgs) -> Result<()> {
-    let (info, d) = typed_target::<Deployment>(ctx, &a.args, &["Deployment"]).await?;
+    let (info, obj) = target(ctx, &a.args, &["Deployment", "StatefulSet"]).await?;
+    if info.kind == "StatefulSet" {
+        let sts = decode(&obj).map_err(|e| Error::msg(format!("unreadable StatefulSet: {e}")))?;
+        return stateful_set_history(ctx, info, sts, a.revision).await;
+    }
+    let d: Deployment = decode(&obj).map_err(|e| Error::msg(format!("unreadable Deployment: {e}")))?;
     let (ns, uid) = (d.metadata.namespace.as_deref().unwrap_or(""), d.metadata.uid.as_deref().unwrap_or(""));
     let all = owned_replica_sets(&ctx.client().await?, ns, uid).await?;
     let shown = printers::kind_name(info, d.metadata.name.as_deref().unwrap_or(""));
@@ -262,7 +378,12 @@ fn is_paused(d: &Deployment) -> bool {
 }
 
 async fn undo(ctx: &mut Ctx, a: RolloutUndoArgs) -> Result<()> {
-    let (info, d) = typed_target::<Deployment>(ctx, &a.args, &["Deployment"]).await?;
+    let (info, obj) = target(ctx, &a.args, &["Deployment", "StatefulSet"]).await?;
+    if info.kind == "StatefulSet" {
+        let sts = decode(&obj).map_err(|e| Error::msg(format!("unreadable StatefulSet: {e}")))?;
+        return stateful_set_undo(ctx, info, sts, a.to_revision).await;
+    }
+    let d: Deployment = decode(&obj).map_err(|e| Error::msg(format!("unreadable Deployment: {e}")))?;
     let name = d.metadata.name.as_deref().unwrap_or("");
     let shown = printers::kind_name(info, name);
     if is_paused(&d) {

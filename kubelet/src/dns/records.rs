@@ -11,7 +11,9 @@
 //!   to `spec.externalName`.
 //! - `<host>.<svc>.<ns>.svc.<domain>` for a headless service's endpoint, where
 //!   `<host>` is the address's `hostname` or its IP with dashes.
-//! - `_<port>._<proto>.<svc>.<ns>.svc.<domain>`: SRV for named ports.
+//! - `_<port>._<proto>.<svc>.<ns>.svc.<domain>`: SRV for named ports, and
+//!   `<svc>.<ns>.svc.<domain>` SRV for every port (for a headless service, one
+//!   record per ready endpoint naming `<host>.<svc>.<ns>.svc.<domain>`).
 //! - `<a-b-c-d>.<ns>.pod.<domain>`: A = a.b.c.d.
 //!
 //! Everything else under the domain is NXDOMAIN (or NODATA when the name
@@ -287,9 +289,13 @@ impl Records {
             [] => self.apex(&name, qtype),
             ["svc"] | ["pod"] | [_, "pod"] => Some(vec![]),
             [ns, "svc"] => self.services.keys().any(|(n, _)| n == ns).then(Vec::new),
+            // SRV of the service itself: every port (of every ready endpoint, if headless).
+            [svc, ns, "svc"] if qtype == RecordType::SRV && self.has_srv(ns, svc) => {
+                return self.srv(&name, ns, svc, None, qtype);
+            }
             [svc, ns, "svc"] => self.service(&name, ns, svc, qtype),
             [port, proto, svc, ns, "svc"] if port.starts_with('_') && proto.starts_with('_') => {
-                return self.srv(&name, ns, svc, &port[1..], &proto[1..], qtype);
+                return self.srv(&name, ns, svc, Some((&port[1..], &proto[1..])), qtype);
             }
             [host, svc, ns, "svc"] => self.endpoint(&name, ns, svc, host, qtype),
             [ip, _ns, "pod"] => undash_v4(ip).map(|ip| self.addresses(&name, [IpAddr::V4(ip)].into_iter(), qtype)),
@@ -363,11 +369,22 @@ impl Records {
         Some(self.addresses(name, ips.into_iter(), qtype))
     }
 
-    fn srv(&self, name: &str, ns: &str, svc: &str, port: &str, proto: &str, qtype: RecordType) -> Answer {
+    /// Whether the service answers SRV questions for its own name (not an ExternalName).
+    fn has_srv(&self, ns: &str, svc: &str) -> bool {
+        self.services.get(&(ns.to_string(), svc.to_string())).is_some_and(|s| !matches!(s.kind, Kind::ExternalName(_)))
+    }
+
+    /// SRV records of a service: for the named `port` and `proto`
+    /// (`_port._proto.<svc>...`), or for every port when `None` (`<svc>...`).
+    fn srv(&self, name: &str, ns: &str, svc: &str, port: Option<(&str, &str)>, qtype: RecordType) -> Answer {
         let Some(service) = self.services.get(&(ns.to_string(), svc.to_string())) else {
             return self.answer(None, vec![]);
         };
-        if !service.ports.iter().any(|p| !p.name.is_empty() && p.name == port && p.protocol == proto) {
+        let wanted = |p: &Port| match port {
+            Some((port, proto)) => !p.name.is_empty() && p.name == port && p.protocol == proto,
+            None => true,
+        };
+        if port.is_some() && !service.ports.iter().any(wanted) {
             return self.answer(None, vec![]);
         }
         let service_name = format!("{svc}.{ns}.svc.{}", self.domain);
@@ -376,18 +393,18 @@ impl Records {
         match &service.kind {
             Kind::ExternalName(_) => return self.answer(None, vec![]),
             Kind::ClusterIp(ips) => {
-                let p = service.ports.iter().find(|p| p.name == port && p.protocol == proto).map_or(0, |p| p.port);
-                targets.push((service_name, p, ips.clone()));
+                for p in service.ports.iter().filter(|p| wanted(p)) {
+                    targets.push((service_name.clone(), p.port, ips.clone()));
+                }
             }
             Kind::Headless => {
                 // One record per ready pod, at the port its endpoints list under that name.
                 let subsets = self.endpoints.get(&(ns.to_string(), svc.to_string())).into_iter().flatten();
                 for subset in subsets {
-                    let Some(p) = subset.ports.iter().find(|p| p.name == port && p.protocol == proto) else {
-                        continue;
-                    };
-                    for a in &subset.addresses {
-                        targets.push((format!("{}.{service_name}", a.label), p.port, vec![a.ip]));
+                    for p in subset.ports.iter().filter(|p| wanted(p)) {
+                        for a in &subset.addresses {
+                            targets.push((format!("{}.{service_name}", a.label), p.port, vec![a.ip]));
+                        }
                     }
                 }
             }
@@ -524,6 +541,18 @@ mod tests {
                 ],
             ),
             ("_http._udp.kubia.default.svc.cluster.local", T::SRV, NxDomain, &[]),
+            // SRV of a service's own name: a record per port (per ready pod, if headless).
+            ("kubia.default.svc.cluster.local", T::SRV, NoError, &["SRV 0 100 80 kubia.default.svc.cluster.local"]),
+            (
+                "db.default.svc.cluster.local",
+                T::SRV,
+                NoError,
+                &[
+                    "SRV 0 50 5432 db-0.db.default.svc.cluster.local",
+                    "SRV 0 50 5432 10-244-0-6.db.default.svc.cluster.local",
+                ],
+            ),
+            ("search.prod.svc.cluster.local", T::SRV, NoError, &["CNAME search.example.com"]),
             ("_http._tcp.kubia.default.svc.cluster.local", T::A, NoError, &[]),
             ("10-244-1-9.default.pod.cluster.local", T::A, NoError, &["10.244.1.9"]),
             ("10-244-1-999.default.pod.cluster.local", T::A, NxDomain, &[]),
@@ -563,6 +592,38 @@ mod tests {
                 ("10-244-0-6.db.default.svc.cluster.local".to_string(), RData::A("10.244.0.6".parse().unwrap())),
             ]
         );
+    }
+
+    /// Chapter 10: the headless kubia service over a StatefulSet's pods, whose
+    /// endpoints carry their hostnames.
+    #[test]
+    fn a_statefulsets_pods_resolve_by_name_and_in_the_services_srv_answer() {
+        let mut r = Records::new("cluster.local");
+        r.apply_service(&svc(
+            "default",
+            "kubia",
+            json!({"clusterIP": "None", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}),
+        ));
+        r.apply_endpoints(&eps(
+            "default",
+            "kubia",
+            json!([{"addresses": [{"ip": "10.244.1.4", "hostname": "kubia-0"}, {"ip": "10.244.2.5", "hostname": "kubia-1"}],
+                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]),
+        ));
+        assert_eq!(ips(&r.lookup("kubia-0.kubia.default.svc.cluster.local", RecordType::A)), ["10.244.1.4"]);
+        assert_eq!(ips(&r.lookup("kubia-1.kubia.default.svc.cluster.local", RecordType::A)), ["10.244.2.5"]);
+        let srv = r.lookup("kubia.default.svc.cluster.local", RecordType::SRV);
+        assert_eq!(
+            ips(&srv),
+            [
+                "SRV 0 50 8080 kubia-0.kubia.default.svc.cluster.local",
+                "SRV 0 50 8080 kubia-1.kubia.default.svc.cluster.local"
+            ]
+        );
+        let extra: Vec<String> = srv.additionals.iter().map(|rr| rr.name.clone()).collect();
+        assert_eq!(extra, ["kubia-0.kubia.default.svc.cluster.local", "kubia-1.kubia.default.svc.cluster.local"]);
+        assert_eq!(ips(&r.lookup("_http._tcp.kubia.default.svc.cluster.local", RecordType::SRV)), ips(&srv));
+        assert_eq!(ips(&r.lookup("kubia.default.svc.cluster.local", RecordType::A)), ["10.244.1.4", "10.244.2.5"]);
     }
 
     #[test]

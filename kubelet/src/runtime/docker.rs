@@ -101,6 +101,15 @@ fn sandbox_services(services: &ServiceNetwork, pod: &Pod, host: &mut HostConfig)
     vec![format!("KUBELAB_SERVICE_CIDR={}", services.cidr), format!("KUBELAB_SERVICE_GATEWAY={}", services.gateway)]
 }
 
+/// The domain a pod with `spec.subdomain` lives in, `<subdomain>.<ns>.svc.<domain>`:
+/// Docker writes `<ip> <hostname>.<domainname> <hostname>` into the sandbox's
+/// /etc/hosts (which its app containers share), as the kubelet's managed hosts
+/// file does, so `hostname -f` gives the pod's FQDN.
+fn pod_domainname(pod: &Pod, domain: &str) -> Option<String> {
+    let subdomain = pod.spec.as_ref()?.subdomain.as_deref().filter(|s| !s.is_empty())?;
+    Some(format!("{subdomain}.{}.svc.{domain}", pod.namespace()))
+}
+
 fn error(e: DockerError) -> RuntimeError {
     match e {
         DockerError::DockerResponseServerError { status_code: 404, message } => RuntimeError::NotFound(message),
@@ -344,6 +353,7 @@ impl Runtime for DockerRuntime {
         let body = ContainerCreateBody {
             image: Some(config.image.clone()),
             hostname: Some(config.hostname.clone()),
+            domainname: self.services.as_ref().and_then(|s| pod_domainname(&config.pod, &s.domain)),
             labels: Some(config.meta.labels()),
             env,
             host_config: Some(host),
@@ -667,6 +677,16 @@ mod tests {
         let mut host = HostConfig::default();
         assert_eq!(sandbox_services(&services, &pod, &mut host).len(), 2);
         assert_eq!((host.dns, host.dns_search), (None, None));
+    }
+
+    #[test]
+    fn a_pod_with_a_subdomain_gets_its_services_domain() {
+        let typed = |v| -> Pod { serde_json::from_value(v).unwrap() };
+        let pet = typed(serde_json::json!({"metadata": {"namespace": "default", "name": "kubia-0"},
+            "spec": {"hostname": "kubia-0", "subdomain": "kubia"}}));
+        assert_eq!(pod_domainname(&pet, "cluster.local").as_deref(), Some("kubia.default.svc.cluster.local"));
+        let plain = typed(serde_json::json!({"metadata": {"namespace": "default", "name": "kubia"}, "spec": {}}));
+        assert_eq!(pod_domainname(&plain, "cluster.local"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod namespace;
 pub mod node;
 pub mod pod;
 pub mod service;
+pub mod storage;
 pub mod workloads;
 pub mod writer;
 
@@ -22,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::printers::columns::{format_map, label_selector_string};
 use crate::resource::{self, Selection};
 use crate::typed::{decode, decode_all};
-use api::k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
+use api::k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
 use api::k8s_openapi::api::batch::v1::Job;
 use api::k8s_openapi::api::coordination::v1::Lease;
 use api::k8s_openapi::api::core::v1::{Endpoints, Event, Pod, ReplicationController};
@@ -58,10 +59,16 @@ pub fn describe(info: &ResourceInfo, obj: &Value, rel: &Related, now: Timestamp)
         "ReplicaSet" => decode(obj).ok().map(|rs| workloads::replica_set(&mut w, &rs, &rel.pods)),
         "Deployment" => decode(obj).ok().map(|d| deployment::deployment(&mut w, &d, &rel.replica_sets)),
         "DaemonSet" => decode(obj).ok().map(|ds| workloads::daemonset(&mut w, &ds, &rel.pods)),
+        "StatefulSet" => decode(obj).ok().map(|sts| workloads::statefulset(&mut w, &sts, &rel.pods)),
         "Job" => decode(obj).ok().map(|j| workloads::job(&mut w, &j)),
         "CronJob" => decode(obj).ok().map(|cj| workloads::cronjob(&mut w, &cj)),
         "Service" => decode(obj).ok().map(|svc| service::service(&mut w, &svc, rel.endpoints.as_ref())),
         "ConfigMap" => decode(obj).ok().map(|cm| config::config_map(&mut w, &cm)),
+        "PersistentVolume" => decode(obj).ok().map(|pv| storage::persistent_volume(&mut w, &pv)),
+        "PersistentVolumeClaim" => {
+            decode(obj).ok().map(|pvc| storage::persistent_volume_claim(&mut w, &pvc, &rel.pods))
+        }
+        "StorageClass" => decode(obj).ok().map(|sc| storage::storage_class(&mut w, &sc)),
         // kubectl shows a Secret's events never.
         "Secret" => {
             if let Ok(s) = decode(obj) {
@@ -204,6 +211,10 @@ async fn related(client: &Client, info: &ResourceInfo, obj: &Value, show_events:
         let lease = client.get(leases, "kube-node-lease", name).await.map_err(|e| e.message);
         rel.lease = Some(lease.and_then(|l| decode(&l).map_err(|e| e.to_string())));
     }
+    if info.kind == "PersistentVolumeClaim" {
+        // "Used By": the namespace's pods, filtered by the description.
+        rel.pods = decode_all(&crate::cmd::items(pods, client.list(pods, &ns, &ListParams::default()).await?));
+    }
     if info.kind == "Deployment" {
         rel.replica_sets = owned_replica_sets(client, api::meta::namespace(obj), api::meta::uid(obj)).await?;
     }
@@ -226,6 +237,9 @@ fn pod_selector(info: &ResourceInfo, obj: &Value) -> Option<String> {
         "DaemonSet" => {
             decode::<DaemonSet>(obj).ok().map(|ds| label_selector_string(ds.spec.as_ref().map(|s| &s.selector)))
         }
+        "StatefulSet" => {
+            decode::<StatefulSet>(obj).ok().map(|s| label_selector_string(s.spec.as_ref().map(|s| &s.selector)))
+        }
         "Job" => {
             decode::<Job>(obj).ok().map(|j| label_selector_string(j.spec.as_ref().and_then(|s| s.selector.as_ref())))
         }
@@ -237,6 +251,35 @@ fn pod_selector(info: &ResourceInfo, obj: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_statefulset_is_described_as_kubectl_does() {
+        let info = api::registry::lookup("sts").unwrap();
+        let sts = json!({"kind": "StatefulSet", "metadata": {"name": "kubia", "namespace": "default", "uid": "s1",
+                "creationTimestamp": "2021-10-27T09:59:25Z"},
+            "spec": {"replicas": 2, "serviceName": "kubia", "selector": {"matchLabels": {"app": "kubia"}},
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                "template": {"metadata": {"labels": {"app": "kubia"}},
+                    "spec": {"containers": [{"name": "kubia", "image": "luksa/kubia-pet"}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}}]},
+            "status": {"replicas": 2}});
+        let pod = json!({"metadata": {"name": "kubia-0", "ownerReferences": [{"apiVersion": "apps/v1",
+            "kind": "StatefulSet", "name": "kubia", "uid": "s1", "controller": true}]}, "status": {"phase": "Running"}});
+        let rel = Related { pods: decode_all(&[pod]), events: Some(vec![]), ..Related::default() };
+        let text = describe(info, &sts, &rel, "2021-10-27T10:00:00Z".parse().unwrap());
+        for line in [
+            "Selector:           app=kubia\n",
+            "Replicas:           2 desired | 2 total\n",
+            "Update Strategy:    RollingUpdate\n  Partition:        0\n",
+            "Pods Status:        1 Running / 0 Waiting / 0 Succeeded / 0 Failed\n",
+            "Volume Claims:\n  Name:          data\n",
+            "  Capacity:      1Mi\n  Access Modes:  [ReadWriteOnce]\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in\n{text}");
+        }
+        assert_eq!(pod_selector(info, &sts).as_deref(), Some("app=kubia"));
+    }
 
     #[test]
     fn events_match_their_object() {

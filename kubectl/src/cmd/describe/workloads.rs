@@ -6,7 +6,7 @@ use super::pod::{containers, tolerations, volumes};
 use super::writer::{controlled_by, header, labels_and_annotations, or_empty, Writer};
 use crate::age;
 use crate::printers::columns::{format_map, label_selector_string};
-use api::k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
+use api::k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
 use api::k8s_openapi::api::batch::v1::{CronJob, Job};
 use api::k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, ReplicationController};
 use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -158,6 +158,49 @@ pub fn daemonset(w: &mut Writer, ds: &DaemonSet, pods: &[Pod]) {
     w.w(0, &format!("Number of Nodes Misscheduled: {}\n", st.number_misscheduled));
     w.w(0, &format!("Pods Status:\t{}\n", pod_counts(pods, &ds.metadata)));
     pod_template(w, template);
+}
+
+/// kubectl's StatefulSetDescriber.
+pub fn statefulset(w: &mut Writer, sts: &StatefulSet, pods: &[Pod]) {
+    let spec = sts.spec.clone().unwrap_or_default();
+    let status = sts.status.clone().unwrap_or_default();
+    header(w, &sts.metadata, true);
+    w.w(0, &format!("CreationTimestamp:\t{}\n", age::rfc1123(sts.metadata.creation_timestamp.as_ref())));
+    w.w(0, &format!("Selector:\t{}\n", label_selector_string(Some(&spec.selector))));
+    labels_and_annotations(w, &sts.metadata);
+    w.w(0, &format!("Replicas:\t{} desired | {} total\n", spec.replicas.unwrap_or(1), status.replicas));
+    let strategy = spec.update_strategy.clone().unwrap_or_default();
+    w.w(0, &format!("Update Strategy:\t{}\n", strategy.type_.as_deref().unwrap_or("")));
+    if let Some(partition) = strategy.rolling_update.as_ref().and_then(|ru| ru.partition) {
+        w.w(1, &format!("Partition:\t{partition}\n"));
+    }
+    w.w(0, &format!("Pods Status:\t{}\n", pod_counts(pods, &sts.metadata)));
+    pod_template(w, Some(&spec.template));
+    let claims = spec.volume_claim_templates.as_deref().unwrap_or(&[]);
+    if claims.is_empty() {
+        w.w(0, "Volume Claims:\t<none>\n");
+    }
+    if !claims.is_empty() {
+        w.w(0, "Volume Claims:\n");
+    }
+    for claim in claims {
+        let claim_spec = claim.spec.clone().unwrap_or_default();
+        w.w(1, &format!("Name:\t{}\n", claim.metadata.name.as_deref().unwrap_or("")));
+        let class = claim
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("volume.beta.kubernetes.io/storage-class").cloned())
+            .or(claim_spec.storage_class_name.clone())
+            .unwrap_or_default();
+        w.w(1, &format!("StorageClass:\t{class}\n"));
+        w.labels("  ", "Labels", or_empty(claim.metadata.labels.as_ref()));
+        w.annotations("  ", "Annotations", or_empty(claim.metadata.annotations.as_ref()));
+        let capacity = claim_spec.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage"));
+        w.w(1, &format!("Capacity:\t{}\n", capacity.map_or("<default>".to_string(), |q| q.0.clone())));
+        let modes = claim_spec.access_modes.unwrap_or_default().join(" ");
+        w.w(1, &format!("Access Modes:\t[{modes}]\n"));
+    }
 }
 
 pub fn job(w: &mut Writer, j: &Job) {

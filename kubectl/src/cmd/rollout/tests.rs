@@ -97,3 +97,42 @@ fn rollout_subcommands_parse() {
     let cli = parse(&["set", "image", "deployment/kubia", "nodejs=luksa/kubia:v2"]);
     assert!(matches!(cli.command, Command::Set(crate::cli::SetCommand::Image(a)) if a.args.len() == 2));
 }
+
+#[test]
+fn statefulset_rollout_status_speaks_kubectls_lines() {
+    let sts = |ready: i64, updated: i64, partition: i64| {
+        json!({"kind": "StatefulSet", "metadata": {"name": "kubia", "generation": 2},
+               "spec": {"replicas": 3, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}},
+               "status": {"observedGeneration": 2, "readyReplicas": ready, "updatedReplicas": updated}})
+    };
+    let line = |v: Value| rollout_status(&v).unwrap();
+    assert_eq!(line(sts(1, 1, 0)), ("Waiting for 2 pods to be ready...".into(), false));
+    assert_eq!(
+        line(sts(3, 1, 0)),
+        ("Waiting for partitioned roll out to finish: 1 out of 3 new pods have been updated...".into(), false)
+    );
+    assert_eq!(line(sts(3, 2, 1)), ("partitioned roll out complete: 2 new pods have been updated...".into(), true));
+    let mut unobserved = sts(3, 3, 0);
+    unobserved["metadata"]["generation"] = json!(3);
+    assert_eq!(line(unobserved), ("Waiting for statefulset spec update to be observed...".into(), false));
+    let mut on_delete = sts(3, 3, 0);
+    on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+    assert_eq!(
+        rollout_status(&on_delete).unwrap_err().to_string(),
+        "error: rollout status is only available for RollingUpdate strategy type"
+    );
+}
+
+#[test]
+fn statefulset_history_lists_its_revisions() {
+    let rev = |n: i64, image: &str| -> ControllerRevision {
+        decode(&json!({"metadata": {"name": format!("kubia-{n}")}, "revision": n,
+            "data": {"spec": {"template": {"$patch": "replace", "metadata": {"labels": {"app": "kubia"}},
+                "spec": {"containers": [{"name": "kubia", "image": image}]}}}}}))
+        .unwrap()
+    };
+    let revisions = [rev(1, "luksa/kubia-pet"), rev(2, "luksa/kubia-pet:v2")];
+    assert_eq!(revision_table(&revisions), "REVISION  CHANGE-CAUSE\n1         <none>\n2         <none>\n");
+    let template = revision_template(&revisions[1]).unwrap();
+    assert_eq!(template.spec.unwrap().containers[0].image.as_deref(), Some("luksa/kubia-pet:v2"));
+}
