@@ -129,6 +129,22 @@ fn finished(pod: &Pod) -> bool {
     matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
 }
 
+/// A volume's affinity to one node.
+fn hostname_affinity(node: String) -> VolumeNodeAffinity {
+    VolumeNodeAffinity {
+        required: Some(NodeSelector {
+            node_selector_terms: vec![NodeSelectorTerm {
+                match_expressions: Some(vec![NodeSelectorRequirement {
+                    key: "kubernetes.io/hostname".into(),
+                    operator: "In".into(),
+                    values: Some(vec![node]),
+                }]),
+                ..Default::default()
+            }],
+        }),
+    }
+}
+
 /// Whether `pv` can serve `pvc` (`FindMatchingVolume`'s checks).
 fn satisfies(pv: &PersistentVolume, pvc: &PersistentVolumeClaim, class: &str) -> bool {
     let (Some(spec), Some(claim)) = (pv.spec.as_ref(), pvc.spec.as_ref()) else { return false };
@@ -220,7 +236,11 @@ impl VolumeController {
                 return Ok(Action::Done);
             };
             return match claim_ref(&pv) {
-                Some(r) if refers_to(r, &pvc) => self.bind(&pv, &pvc).await,
+                Some(r) if refers_to(r, &pvc) => {
+                    let action = self.bind(&pv, &pvc).await?;
+                    self.pin_to_first_consumer(&pv, &pvc).await?;
+                    Ok(action)
+                }
                 None if satisfies(&pv, &pvc, pv_class(&pv)) => self.bind(&pv, &pvc).await,
                 _ => {
                     let msg = format!("volume {named:?} already bound to a different claim.");
@@ -309,18 +329,7 @@ impl VolumeController {
         let claim = pvc.spec.clone().unwrap_or_default();
         let capacity =
             claim.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).cloned();
-        let affinity = node.map(|node| VolumeNodeAffinity {
-            required: Some(NodeSelector {
-                node_selector_terms: vec![NodeSelectorTerm {
-                    match_expressions: Some(vec![NodeSelectorRequirement {
-                        key: "kubernetes.io/hostname".into(),
-                        operator: "In".into(),
-                        values: Some(vec![node]),
-                    }]),
-                    ..Default::default()
-                }],
-            }),
-        });
+        let affinity = node.map(hostname_affinity);
         let pv = PersistentVolume {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -367,6 +376,22 @@ impl VolumeController {
                 Err(e.into())
             }
         }
+    }
+
+    /// A volume this provisioner made at once (Immediate) is a directory on
+    /// whichever node its first pod runs on: pin it there (`nodeAffinity`), so
+    /// the scheduler puts later pods where the data is.
+    async fn pin_to_first_consumer(&self, pv: &PersistentVolume, pvc: &PersistentVolumeClaim) -> Result<()> {
+        let ours = matches!(annotation(&pv.metadata, PROVISIONED_BY), Some(PROVISIONER | MINIKUBE_PROVISIONER));
+        let spec = pv.spec.as_ref();
+        if !ours || spec.is_some_and(|s| s.node_affinity.is_some()) {
+            return Ok(());
+        }
+        let Some(node) = self.consumer_node(pvc) else { return Ok(()) };
+        let Some(mut fresh) = self.pvs.store().get(pv.name()).map(|p| (*p).clone()) else { return Ok(()) };
+        fresh.spec.get_or_insert_with(Default::default).node_affinity = Some(hostname_affinity(node));
+        self.pv_api().update(&fresh).await?;
+        Ok(())
     }
 
     /// Binds both sides, each step only when not done yet.

@@ -183,6 +183,14 @@ fn claims_of_the_default_and_the_books_fast_class_get_provisioned_volumes() {
         live.create(&busybox_mongodb_pod(None, "mongodb-pvc2"));
         live.wait_phase("mongodb", "Running", START);
         sh(&live, "echo provisioned > /data/db/f").unwrap();
+        // The volume is pinned to the first pod's node, so the next pod goes there and finds the file.
+        let node = live.field("pod/mongodb", "{.spec.nodeName}");
+        let path = "jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}";
+        assert!(eventually(BIND, || live.global(&["get", "pv", &pv, "-o", path]).stdout == node), "{tag}");
+        live.kubectl(&["delete", "pod", "mongodb"]).ok();
+        live.create(&busybox_mongodb_pod(None, "mongodb-pvc2"));
+        live.wait_phase("mongodb", "Running", START);
+        assert_eq!(live.field("pod/mongodb", "{.spec.nodeName}"), node);
         assert_eq!(sh(&live, "cat /data/db/f").unwrap(), "provisioned\n");
         live.kubectl(&["delete", "pod", "mongodb", "--grace-period=0", "--force"]);
 

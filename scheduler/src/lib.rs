@@ -28,7 +28,7 @@ mod writer;
 use api::ApiError;
 use client::watcher::{Event, Informer};
 use client::{Client, ListParams, Resource};
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use scheduling::{Scheduler, Settings};
 use std::future::Future;
@@ -112,6 +112,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
         ListParams::default(),
     );
     let mut classes = Informer::<StorageClass>::start(client.clone(), StorageClass::info(), "", ListParams::default());
+    let mut volumes =
+        Informer::<PersistentVolume>::start(client.clone(), PersistentVolume::info(), "", ListParams::default());
 
     let mut sched = Scheduler::new(config.settings());
     tokio::pin!(shutdown);
@@ -170,6 +172,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
             ev = classes.events.recv() => match ev.ok_or(Error::InformerStopped("storageclasses"))? {
                 Event::Applied(class) => sched.class_applied(&class, Instant::now()),
                 Event::Deleted(class) => sched.class_deleted(&class),
+                Event::Synced => {}
+            },
+            ev = volumes.events.recv() => match ev.ok_or(Error::InformerStopped("persistentvolumes"))? {
+                Event::Applied(pv) => sched.volume_applied(&pv, Instant::now()),
+                Event::Deleted(pv) => sched.volume_deleted(&pv),
                 Event::Synced => {}
             },
             Some((key, ok)) = done_rx.recv() => sched.binding_finished(&key, ok, Instant::now()),

@@ -9,7 +9,7 @@ use crate::framework::{self, PodInfo, PodUsage};
 use crate::queue::SchedulingQueue;
 use client::watcher::key_of;
 use client::Object;
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::HashMap;
@@ -32,10 +32,14 @@ pub enum Decision {
     Failed { pod: Arc<Pod>, reason: &'static str, message: String },
 }
 
+const HOSTNAME: &str = "kubernetes.io/hostname";
+
 /// A claim as the VolumeBinding check sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Claim {
     bound: bool,
+    /// The PV it is bound to ("" while unbound).
+    volume: String,
     class: Option<String>,
     deleting: bool,
 }
@@ -74,6 +78,9 @@ pub struct Scheduler {
     claims: HashMap<String, Claim>,
     /// Each StorageClass: whether it waits for the first consumer, and whether it is the default.
     classes: HashMap<String, (bool, bool)>,
+    /// The one node each PV pinned to a node (`nodeAffinity` on
+    /// `kubernetes.io/hostname`) can be used on.
+    volume_nodes: HashMap<String, String>,
 }
 
 /// Whether an update to a waiting pod could change where it fits: anything
@@ -128,14 +135,66 @@ impl Scheduler {
             pending: HashMap::new(),
             claims: HashMap::new(),
             classes: HashMap::new(),
+            volume_nodes: HashMap::new(),
         }
+    }
+
+    /// A volume changed: a pod waiting for its node may fit now.
+    pub fn volume_applied(&mut self, pv: &PersistentVolume, now: Instant) {
+        let terms = pv.spec.as_ref().and_then(|s| s.node_affinity.as_ref()).and_then(|a| a.required.as_ref());
+        let node = terms.and_then(|r| match r.node_selector_terms.as_slice() {
+            [term] => match term.match_expressions.as_deref() {
+                Some([e]) if e.key == HOSTNAME && e.operator == "In" => match e.values.as_deref() {
+                    Some([node]) => Some(node.clone()),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        });
+        let changed = match node {
+            Some(node) => self.volume_nodes.insert(pv.name().to_string(), node.clone()).as_ref() != Some(&node),
+            None => self.volume_nodes.remove(pv.name()).is_some(),
+        };
+        if changed {
+            self.queue.move_all_unschedulable(now);
+        }
+    }
+
+    pub fn volume_deleted(&mut self, pv: &PersistentVolume) {
+        self.volume_nodes.remove(pv.name());
+    }
+
+    /// The node the pod's bound volumes pin it to (VolumeBinding's filter
+    /// for volumes with a node affinity on one hostname): the pod as the
+    /// filters should see it, with that hostname in its nodeSelector.
+    fn pinned_by_volumes(&self, pod: &Arc<Pod>) -> Arc<Pod> {
+        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or_default();
+        let pins: Vec<&String> = volumes
+            .iter()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .filter_map(|c| self.claims.get(&format!("{}/{}", pod.namespace(), c.claim_name)))
+            .filter_map(|c| self.volume_nodes.get(&c.volume))
+            .collect();
+        let Some(node) = pins.first().map(|n| (*n).clone()) else { return pod.clone() };
+        let mut pinned = (**pod).clone();
+        let selector =
+            pinned.spec.get_or_insert_with(Default::default).node_selector.get_or_insert_with(Default::default);
+        let asked_elsewhere = selector.get(HOSTNAME).is_some_and(|asked| *asked != node);
+        // Volumes on two nodes, or a pod asking for another node: no node has
+        // the empty hostname, so none fits.
+        let wanted = if asked_elsewhere || pins.iter().any(|n| **n != node) { String::new() } else { node };
+        selector.insert(HOSTNAME.into(), wanted);
+        Arc::new(pinned)
     }
 
     /// A claim changed: pods waiting for it may fit now.
     pub fn claim_applied(&mut self, pvc: &PersistentVolumeClaim, now: Instant) {
         let spec = pvc.spec.as_ref();
+        let volume = spec.and_then(|s| s.volume_name.clone()).unwrap_or_default();
         let claim = Claim {
-            bound: spec.and_then(|s| s.volume_name.as_deref()).is_some_and(|v| !v.is_empty()),
+            bound: !volume.is_empty(),
+            volume,
             class: spec.and_then(|s| s.storage_class_name.clone()),
             deleting: pvc.metadata.deletion_timestamp.is_some(),
         };
@@ -273,7 +332,7 @@ impl Scheduler {
                 let message = format!("0/{} nodes are available: {why}.", self.cache.nodes().len());
                 return Some(Decision::Failed { pod, reason: REASON_UNSCHEDULABLE, message });
             }
-            let info = PodInfo::from_pod(&pod);
+            let info = PodInfo::from_pod(&self.pinned_by_volumes(&pod));
             let span = tracing::debug_span!("schedule", namespace = %info.namespace, name = %info.name);
             let _enter = span.enter();
             return Some(match self.algorithm.schedule(&info, self.cache.nodes()) {
@@ -373,6 +432,33 @@ mod tests {
         tokio::time::advance(Duration::from_secs(2)).await;
         s.claim_applied(&claim("", "mongodb-pv"), Instant::now());
         assert_eq!(bind_target(s.schedule_next(Instant::now())), "n1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pod_goes_to_the_node_its_bound_volume_is_pinned_to() {
+        let mut s = scheduler();
+        let now = Instant::now();
+        for n in ["n1", "n2", "n3"] {
+            s.node_applied(&node(n).label("kubernetes.io/hostname", n).build(), now);
+        }
+        let pvc: PersistentVolumeClaim = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "data", "namespace": "default"}, "spec": {"volumeName": "pvc-1"}}))
+        .unwrap();
+        s.claim_applied(&pvc, now);
+        let pv: PersistentVolume = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "pvc-1"},
+            "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n2"]}]}]}}}}))
+        .unwrap();
+        s.volume_applied(&pv, now);
+        for i in 0..5 {
+            let mut p = pod(&format!("user-{i}")).build();
+            let volume = serde_json::json!([{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]);
+            p.spec.as_mut().unwrap().volumes = Some(serde_json::from_value(volume).unwrap());
+            s.pod_applied(&Arc::new(p), now);
+            assert_eq!(bind_target(s.schedule_next(now)), "n2");
+            s.binding_finished(&format!("default/user-{i}"), true, now);
+        }
     }
 
     #[tokio::test(start_paused = true)]

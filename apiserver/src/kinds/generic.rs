@@ -1,6 +1,6 @@
 //! The strategy of every kind without rules of its own (ReplicationController,
 //! ReplicaSet, Deployment, DaemonSet, Job, CronJob, Endpoints, Lease,
-//! ConfigMap): the
+//! ConfigMap, StorageClass): the
 //! `Strategy` trait's defaults. Their defaults and validation are in
 //! `api::validation`, chosen there by kind; those with a status subresource
 //! count spec changes in `metadata.generation`; a delete removes them at once

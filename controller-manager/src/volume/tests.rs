@@ -202,7 +202,25 @@ async fn an_unset_class_becomes_the_bootstrapped_default_and_is_provisioned_at_o
         json!({"path": "/tmp/hostpath-provisioner/default/mongodb-pvc", "type": "DirectoryOrCreate"})
     );
     assert_eq!(pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"], PROVISIONER);
-    assert!(pv["spec"].get("nodeAffinity").is_none());
+    assert!(pv["spec"].get("nodeAffinity").is_none(), "no node yet");
+    c.api.create(pod_using("first", "mongodb-pvc", Some("node-3"))).await;
+    c.api
+        .eventually("the volume is pinned to its first pod's node", || async {
+            c.pv(&name).await.unwrap()["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"]
+                [0]["values"]
+                == json!(["node-3"])
+        })
+        .await;
+    c.api
+        .client
+        .delete(
+            testing::info("pods"),
+            "default",
+            "first",
+            &client::DeleteParams { grace_period_seconds: Some(0), ..Default::default() },
+        )
+        .await
+        .unwrap();
     let events = c.api.events_about("mongodb-pvc").await;
     assert!(events.contains(&format!("ProvisioningSucceeded: Successfully provisioned volume {name}")), "{events:?}");
 

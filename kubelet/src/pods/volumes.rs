@@ -702,6 +702,20 @@ mod tests {
         assert!(path.is_dir(), "an untyped missing path is made, as the runtime makes a bind source");
     }
 
+    #[test]
+    fn a_read_only_claims_mounts_are_read_only() {
+        let mut v = PodVolumes::default();
+        for name in ["data", "rw"] {
+            v.sources.insert(name.into(), Source::Path(PathBuf::from(format!("/node/{name}"))));
+        }
+        v.read_only.insert("data".into());
+        let c: Container = serde_json::from_value(json!({"name": "m", "volumeMounts": [
+            {"name": "data", "mountPath": "/data/db"}, {"name": "rw", "mountPath": "/rw"}]}))
+        .unwrap();
+        let read_only: Vec<bool> = v.mounts(&c).unwrap().iter().map(|m| m.read_only).collect();
+        assert_eq!(read_only, [true, false]);
+    }
+
     fn volume(v: serde_json::Value) -> Volume {
         serde_json::from_value(v).unwrap()
     }
