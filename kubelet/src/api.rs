@@ -6,7 +6,9 @@
 use api::ApiError;
 use client::events::EventRecorder;
 use client::{Api, Client, DeleteParams, Object, PatchType};
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Pod, PodStatus, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret,
+};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -26,6 +28,14 @@ pub trait PodApi: Send + Sync + 'static {
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, ApiError>;
     /// The Secret `namespace/name`; None: it does not exist.
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ApiError>;
+    /// The PersistentVolumeClaim `namespace/name`; None: it does not exist.
+    async fn persistent_volume_claim(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<PersistentVolumeClaim>, ApiError>;
+    /// The PersistentVolume `name`; None: it does not exist.
+    async fn persistent_volume(&self, name: &str) -> Result<Option<PersistentVolume>, ApiError>;
 }
 
 /// A get whose NotFound is None.
@@ -99,6 +109,18 @@ impl PodApi for ClientApi {
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ApiError> {
         found(Api::<Secret>::namespaced(&self.client, namespace).get(name).await)
     }
+
+    async fn persistent_volume_claim(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<PersistentVolumeClaim>, ApiError> {
+        found(Api::<PersistentVolumeClaim>::namespaced(&self.client, namespace).get(name).await)
+    }
+
+    async fn persistent_volume(&self, name: &str) -> Result<Option<PersistentVolume>, ApiError> {
+        found(Api::<PersistentVolume>::all(&self.client).get(name).await)
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +147,9 @@ pub mod testing {
         /// ConfigMaps and Secrets by `namespace/name`, as tests put them.
         pub config_maps: Mutex<std::collections::HashMap<String, ConfigMap>>,
         pub secrets: Mutex<std::collections::HashMap<String, Secret>>,
+        /// Claims by `namespace/name` and volumes by name, as tests put them.
+        pub claims: Mutex<std::collections::HashMap<String, PersistentVolumeClaim>>,
+        pub volumes: Mutex<std::collections::HashMap<String, PersistentVolume>>,
     }
 
     impl RecordingApi {
@@ -151,6 +176,16 @@ pub mod testing {
         pub fn put_secret(&self, v: Value) {
             let s: Secret = serde_json::from_value(v).expect("a secret");
             self.secrets.lock().unwrap().insert(format!("{}/{}", s.namespace(), s.name()), s);
+        }
+        /// Creates or replaces a PersistentVolumeClaim from its JSON form.
+        pub fn put_claim(&self, v: Value) {
+            let c: PersistentVolumeClaim = serde_json::from_value(v).expect("a claim");
+            self.claims.lock().unwrap().insert(format!("{}/{}", c.namespace(), c.name()), c);
+        }
+        /// Creates or replaces a PersistentVolume from its JSON form.
+        pub fn put_volume(&self, v: Value) {
+            let pv: PersistentVolume = serde_json::from_value(v).expect("a volume");
+            self.volumes.lock().unwrap().insert(pv.name().to_string(), pv);
         }
     }
 
@@ -179,6 +214,16 @@ pub mod testing {
         }
         async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, ApiError> {
             Ok(self.secrets.lock().unwrap().get(&format!("{namespace}/{name}")).cloned())
+        }
+        async fn persistent_volume_claim(
+            &self,
+            namespace: &str,
+            name: &str,
+        ) -> Result<Option<PersistentVolumeClaim>, ApiError> {
+            Ok(self.claims.lock().unwrap().get(&format!("{namespace}/{name}")).cloned())
+        }
+        async fn persistent_volume(&self, name: &str) -> Result<Option<PersistentVolume>, ApiError> {
+            Ok(self.volumes.lock().unwrap().get(name).cloned())
         }
     }
 }

@@ -170,7 +170,7 @@ pub async fn set_up(
             volumes.content.insert(v.name.clone(), Content { payload, dir, written: false });
             continue;
         }
-        if let Some(source) = set_up_one(v, uid, pod.namespace(), settings, runtime).await.map_err(failed)? {
+        if let Some(source) = set_up_one(v, uid, pod.namespace(), settings, runtime, api).await.map_err(failed)? {
             if v.persistent_volume_claim.as_ref().is_some_and(|c| c.read_only == Some(true)) {
                 volumes.read_only.insert(v.name.clone());
             }
@@ -395,9 +395,10 @@ async fn set_up_one(
     namespace: &str,
     settings: &Settings,
     runtime: &dyn Runtime,
+    api: &dyn PodApi,
 ) -> Result<Option<Source>, String> {
     if let Some(claim) = &v.persistent_volume_claim {
-        return claim_path(apiserver(), namespace, &claim.claim_name, settings).await.map(|p| Some(Source::Path(p)));
+        return claim_path(api, namespace, &claim.claim_name, settings).await.map(|p| Some(Source::Path(p)));
     }
     if let Some(empty) = &v.empty_dir {
         if empty.medium.as_deref() == Some("Memory") {
@@ -433,30 +434,13 @@ async fn set_up_one(
     Ok(None)
 }
 
-/// The kubelet's apiserver connection for persistentVolumeClaim volumes
-/// (from `APISERVER`, the environment variable the kubelet's `--server`
-/// flag reads, as docker-compose sets it).
-fn apiserver() -> &'static client::Client {
-    static CLIENT: std::sync::OnceLock<client::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let server = std::env::var("APISERVER").unwrap_or_else(|_| "http://127.0.0.1:6443".into());
-        client::Client::connect_lazy(&server).expect("the kubelet's apiserver address is valid")
-    })
-}
-
 /// A persistentVolumeClaim volume: the node path of the hostPath volume the
 /// claim is bound to (made when its type says so, or has none). A missing or unbound claim
 /// is an error with Kubernetes' words; the pod waits and the kubelet retries.
-async fn claim_path(
-    api: &client::Client,
-    namespace: &str,
-    claim: &str,
-    settings: &Settings,
-) -> Result<PathBuf, String> {
-    use api::k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-    let pvc = match client::Api::<PersistentVolumeClaim>::namespaced(api, namespace).get(claim).await {
-        Ok(pvc) => pvc,
-        Err(e) if e.is_not_found() => return Err(format!("persistentvolumeclaim {claim:?} not found")),
+async fn claim_path(api: &dyn PodApi, namespace: &str, claim: &str, settings: &Settings) -> Result<PathBuf, String> {
+    let pvc = match api.persistent_volume_claim(namespace, claim).await {
+        Ok(Some(pvc)) => pvc,
+        Ok(None) => return Err(format!("persistentvolumeclaim {claim:?} not found")),
         Err(e) => return Err(e.to_string()),
     };
     let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
@@ -464,7 +448,11 @@ async fn claim_path(
     if !bound || volume.is_empty() {
         return Err(format!("error processing PVC {namespace}/{claim}: PVC is not bound"));
     }
-    let pv = client::Api::<PersistentVolume>::all(api).get(&volume).await.map_err(|e| e.to_string())?;
+    let pv = match api.persistent_volume(&volume).await {
+        Ok(Some(pv)) => pv,
+        Ok(None) => return Err(format!("persistentvolume {volume:?} not found")),
+        Err(e) => return Err(e.to_string()),
+    };
     let Some(hp) = pv.spec.as_ref().and_then(|s| s.host_path.as_ref()) else {
         return Err(format!("persistentvolume {volume:?}: only hostPath volumes can be mounted on kubelab nodes"));
     };
@@ -655,49 +643,40 @@ mod tests {
 
     #[tokio::test]
     async fn a_claim_volume_is_its_bound_volumes_node_path_and_waits_while_unbound() {
-        let server = apiserver::testing::InMemoryApiServer::start().await;
-        let api = server.client.clone();
+        let api = RecordingApi::default();
         let mut settings = Settings::for_tests("claims");
         let root = tempfile::tempdir().unwrap();
         settings.root_dir = root.path().to_path_buf();
-        let info = |r: &str| api::registry::lookup(r).unwrap();
 
         let err = claim_path(&api, "default", "mongodb-pvc", &settings).await.unwrap_err();
         assert_eq!(err, "persistentvolumeclaim \"mongodb-pvc\" not found");
 
-        let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                         "metadata": {"name": "mongodb-pvc", "namespace": "default"},
-                         "spec": {"resources": {"requests": {"storage": "1Gi"}}, "accessModes": ["ReadWriteOnce"],
-                                  "storageClassName": ""}});
-        let mut pvc = api.create(info("pvc"), "default", &pvc).await.unwrap();
+        let claim = |name: &str, volume: &str, phase: &str| {
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": name, "namespace": "default"},
+                   "spec": {"resources": {"requests": {"storage": "1Gi"}}, "accessModes": ["ReadWriteOnce"],
+                            "storageClassName": "", "volumeName": volume},
+                   "status": {"phase": phase}})
+        };
+        api.put_claim(claim("mongodb-pvc", "", "Pending"));
         let err = claim_path(&api, "default", "mongodb-pvc", &settings).await.unwrap_err();
         assert_eq!(err, "error processing PVC default/mongodb-pvc: PVC is not bound");
 
-        let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-1"},
+        api.put_claim(claim("mongodb-pvc", "pvc-1", "Bound"));
+        let err = claim_path(&api, "default", "mongodb-pvc", &settings).await.unwrap_err();
+        assert_eq!(err, "persistentvolume \"pvc-1\" not found");
+        api.put_volume(json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-1"},
                         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
                                  "hostPath": {"path": "/tmp/hostpath-provisioner/default/mongodb-pvc",
-                                              "type": "DirectoryOrCreate"}}});
-        api.create(info("pv"), "", &pv).await.unwrap();
-        pvc["spec"]["volumeName"] = json!("pvc-1");
-        let mut pvc = api.update(info("pvc"), "default", &pvc).await.unwrap();
-        pvc["status"]["phase"] = json!("Bound");
-        api.update_status(info("pvc"), "default", &pvc).await.unwrap();
-
+                                              "type": "DirectoryOrCreate"}}}));
         let path = claim_path(&api, "default", "mongodb-pvc", &settings).await.unwrap();
         assert_eq!(path, root.path().join("tmp/hostpath-provisioner/default/mongodb-pvc"));
         assert!(path.is_dir(), "DirectoryOrCreate made it");
 
-        let untyped = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "mongodb-pv"},
+        api.put_volume(json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "mongodb-pv"},
                              "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
-                                      "hostPath": {"path": "/tmp/mongodb"}}});
-        api.create(info("pv"), "", &untyped).await.unwrap();
-        let mut pvc = api.get(info("pvc"), "default", "mongodb-pvc").await.unwrap();
-        api.delete(info("pvc"), "default", "mongodb-pvc", &Default::default()).await.unwrap();
-        pvc["metadata"] = json!({"name": "book", "namespace": "default"});
-        pvc["spec"]["volumeName"] = json!("mongodb-pv");
-        let mut pvc = api.create(info("pvc"), "default", &pvc).await.unwrap();
-        pvc["status"]["phase"] = json!("Bound");
-        api.update_status(info("pvc"), "default", &pvc).await.unwrap();
+                                      "hostPath": {"path": "/tmp/mongodb"}}}));
+        api.put_claim(claim("book", "mongodb-pv", "Bound"));
         let path = claim_path(&api, "default", "book", &settings).await.unwrap();
         assert!(path.is_dir(), "an untyped missing path is made, as the runtime makes a bind source");
     }
