@@ -49,7 +49,8 @@
 //! A `gitRepo` volume is a directory under the pod's dir with the repository
 //! cloned into it once ([`super::git_repo`]).
 //!
-//! Other volume types are not set up yet: their mounts are left out.
+//! Any other volume type (gcePersistentDisk, awsElasticBlockStore, nfs, ...)
+//! fails to mount with a `FailedMount` that says so, and the pod waits.
 
 use super::container::{field_value, resource_value};
 use super::Settings;
@@ -431,7 +432,20 @@ async fn set_up_one(
         super::git_repo::set_up(git, &dir).await?;
         return Ok(Some(Source::Path(dir)));
     }
-    Ok(None)
+    Err(unsupported(v))
+}
+
+/// Why a volume of a type kubelab's nodes cannot provide (a cloud disk, an
+/// NFS share, ...) does not mount: the pod waits in ContainerCreating with
+/// this `FailedMount` message, as a Kubernetes node without the volume's
+/// plugin or cloud leaves it, rather than running without the volume.
+fn unsupported(v: &Volume) -> String {
+    let json = serde_json::to_value(v).unwrap_or_default();
+    let kind = json.as_object().and_then(|m| m.keys().find(|k| *k != "name").cloned()).unwrap_or_default();
+    format!(
+        "{kind} volumes cannot be attached on kubelab nodes (no cloud provider or storage network): \
+         use emptyDir, hostPath or a PersistentVolumeClaim"
+    )
 }
 
 /// A persistentVolumeClaim volume: the node path of the hostPath volume the
@@ -679,6 +693,25 @@ mod tests {
         api.put_claim(claim("book", "mongodb-pv", "Bound"));
         let path = claim_path(&api, "default", "book", &settings).await.unwrap();
         assert!(path.is_dir(), "an untyped missing path is made, as the runtime makes a bind source");
+    }
+
+    #[tokio::test]
+    async fn a_cloud_disk_fails_to_mount_and_says_why() {
+        let api = RecordingApi::default();
+        let runtime = crate::runtime::fake::FakeRuntime::new();
+        let settings = Settings::for_tests("cloud");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "mongodb", "namespace": "default", "uid": "u1"},
+            "spec": {"containers": [{"name": "mongodb", "image": "mongo"}],
+                     "volumes": [{"name": "mongodb-data", "gcePersistentDisk": {"pdName": "mongodb", "fsType": "ext4"}}]}
+        }))
+        .unwrap();
+        let err = set_up(&pod, "u1", &settings, &runtime, &api).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "MountVolume.SetUp failed for volume \"mongodb-data\" : gcePersistentDisk volumes cannot be attached on \
+             kubelab nodes (no cloud provider or storage network): use emptyDir, hostPath or a PersistentVolumeClaim"
+        );
     }
 
     #[test]
