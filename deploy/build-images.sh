@@ -10,6 +10,7 @@
 #   kubelab/pause     the pod sandbox
 #   busybox           Debian's static busybox, a link per applet
 #   luksa/kubia, luksa/kubia-unhealthy, luksa/batch-job, luksa/ssd-monitor   the book's samples
+#   luksa/kubia:v1..v4   the Deployment chapter's versions of kubia
 #   luksa/kubia-pet   chapter 10's stateful kubia: busybox's nc serving a script
 #   luksa/fortune     Debian's fortune-mod on busybox, writing a fortune every 10 s (also tagged :args and :env)
 #   nginx:alpine, nginx   Debian's nginx on busybox, configured as the Docker Hub image
@@ -122,6 +123,13 @@ context kubia "$stripped/kubia" "$stripped/curl"
 build luksa/kubia:latest kubia
 context kubia-unhealthy
 build luksa/kubia-unhealthy:latest kubia-unhealthy
+# The Deployment chapter's versions: the same binary, told which it is.
+for v in v1 v2 v3 v4; do
+  mkdir -p "$out/context/kubia-$v"
+  printf '# luksa/kubia:%s, the Deployment chapter'"'"'s app (kubia --version %s).\nFROM luksa/kubia:latest\nENTRYPOINT ["/usr/local/bin/kubia", "--version", "%s"]\n' \
+    "$v" "$v" "$v" >"$out/context/kubia-$v/Dockerfile"
+  build "luksa/kubia:$v" "kubia-$v"
+done
 context batch-job
 build luksa/batch-job:latest batch-job
 context ssd-monitor

@@ -570,7 +570,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || {
-            let kubia = Kubia::new("kubia-manual".into(), false);
+            let kubia = Kubia::new("kubia-manual".into(), crate::kubia::Variant::Plain);
             for stream in listener.incoming().take(2) {
                 kubia.serve(stream.unwrap()).unwrap();
             }

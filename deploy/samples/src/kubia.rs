@@ -1,6 +1,8 @@
 //! The book's kubia app (chapter 2): every request is logged and answered with
 //! `You've hit <hostname>`. Its unhealthy variant (chapter 4) answers 500 from
 //! the sixth request on, so that a liveness probe gets the container restarted.
+//! The Deployment chapter's versions (`luksa/kubia:v1`..`v4`) answer `This is
+//! vN running in pod <hostname>`; v3 fails with a 500 from its fifth request on.
 
 use crate::http::{Framing, Head};
 use std::io::{self, BufRead, BufReader, ErrorKind, Write};
@@ -11,15 +13,26 @@ use std::time::Duration;
 /// How long an idle keep-alive connection is kept, as in Node's HTTP server.
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
+/// Which of the book's kubia apps this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `luksa/kubia`.
+    Plain,
+    /// `luksa/kubia-unhealthy`.
+    Unhealthy,
+    /// `luksa/kubia:vN` (chapter 9).
+    Version(u8),
+}
+
 pub struct Kubia {
     hostname: String,
-    unhealthy: bool,
+    variant: Variant,
     requests: AtomicU64,
 }
 
 impl Kubia {
-    pub fn new(hostname: String, unhealthy: bool) -> Self {
-        Kubia { hostname, unhealthy, requests: AtomicU64::new(0) }
+    pub fn new(hostname: String, variant: Variant) -> Self {
+        Kubia { hostname, variant, requests: AtomicU64::new(0) }
     }
 
     /// Answers the requests of one connection until the client closes it, asks to, or idles.
@@ -61,10 +74,16 @@ impl Kubia {
 
     fn answer(&self) -> (&'static str, String) {
         let count = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.unhealthy && count > 5 {
-            ("500 Internal Server Error", "I'm not well. Please restart me!".to_string())
-        } else {
-            ("200 OK", format!("You've hit {}\n", self.hostname))
+        let host = &self.hostname;
+        match self.variant {
+            Variant::Unhealthy if count > 5 => {
+                ("500 Internal Server Error", "I'm not well. Please restart me!".to_string())
+            }
+            Variant::Version(3) if count >= 5 => {
+                ("500 Internal Server Error", format!("Some internal error has occurred! This is pod {host}\n"))
+            }
+            Variant::Version(v) => ("200 OK", format!("This is v{v} running in pod {host}\n")),
+            Variant::Plain | Variant::Unhealthy => ("200 OK", format!("You've hit {host}\n")),
         }
     }
 }
@@ -117,7 +136,7 @@ mod tests {
 
     #[test]
     fn answers_with_its_hostname_and_keeps_the_connection() {
-        let kubia = Kubia::new("kubia-manual".into(), false);
+        let kubia = Kubia::new("kubia-manual".into(), Variant::Plain);
         let out = exchange(&kubia, "GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
         let one = "HTTP/1.1 200 OK\r\nContent-Length: 24\r\nConnection: keep-alive\r\n\r\nYou've hit kubia-manual\n";
         assert_eq!(out, one.repeat(2));
@@ -125,7 +144,7 @@ mod tests {
 
     #[test]
     fn closes_when_asked_or_for_http_1_0() {
-        let kubia = Kubia::new("k".into(), false);
+        let kubia = Kubia::new("k".into(), Variant::Plain);
         let out = exchange(&kubia, "GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n");
         assert_eq!(out, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\nYou've hit k\n");
         let out = exchange(&kubia, "GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n");
@@ -136,21 +155,34 @@ mod tests {
 
     #[test]
     fn head_requests_get_no_body() {
-        let out = exchange(&Kubia::new("k".into(), false), "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        let out = exchange(&Kubia::new("k".into(), Variant::Plain), "HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n");
         assert_eq!(out, "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n");
     }
 
     #[test]
     fn malformed_requests_get_400_and_a_closed_connection() {
-        let kubia = Kubia::new("k".into(), false);
+        let kubia = Kubia::new("k".into(), Variant::Plain);
         for bad in ["GET /\r\n\r\n", "GET / SPDY/3\r\n\r\n", "GET / HTTP/1.1\r\nbroken\r\n\r\n"] {
             assert_eq!(exchange(&kubia, bad).as_bytes(), BAD_REQUEST, "{bad:?}");
         }
     }
 
     #[test]
+    fn the_versions_say_which_they_are_and_v3_fails_from_the_fifth_request_on() {
+        let v1 =
+            exchange(&Kubia::new("kubia-1".into(), Variant::Version(1)), "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(v1.ends_with("\r\n\r\nThis is v1 running in pod kubia-1\n"), "{v1}");
+        let v3 = Kubia::new("kubia-3".into(), Variant::Version(3));
+        let out = exchange(&v3, &"GET / HTTP/1.1\r\n\r\n".repeat(6));
+        let statuses: Vec<&str> = out.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
+        assert_eq!(statuses, ["200", "200", "200", "200", "500", "500"]);
+        assert!(out.contains("This is v3 running in pod kubia-3\n"), "{out}");
+        assert!(out.ends_with("Some internal error has occurred! This is pod kubia-3\n"), "{out}");
+    }
+
+    #[test]
     fn the_unhealthy_variant_fails_from_the_sixth_request_on() {
-        let kubia = Kubia::new("kubia-liveness".into(), true);
+        let kubia = Kubia::new("kubia-liveness".into(), Variant::Unhealthy);
         let out = exchange(&kubia, &"GET / HTTP/1.1\r\n\r\n".repeat(7));
         let statuses: Vec<&str> = out.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
         assert_eq!(statuses, ["200", "200", "200", "200", "200", "500", "500"]);
@@ -170,7 +202,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
-            Kubia::new("tcp-host".into(), false).serve(stream).unwrap();
+            Kubia::new("tcp-host".into(), Variant::Plain).serve(stream).unwrap();
         });
         let mut client = TcpStream::connect(addr).unwrap();
         client.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
