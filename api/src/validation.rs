@@ -562,22 +562,15 @@ fn validate_label_selector(e: &mut Errs, sel: &Value, path: &str) {
     }
 }
 
-fn validate_apps(e: &mut Errs, kind: &str, spec: &Value) {
-    let noun = kind.to_lowercase();
-    if kind != "DaemonSet" {
-        e.nonnegative("spec.replicas", spec.get("replicas"));
-    }
-    if kind == "ReplicaSet" {
-        e.nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"));
-    }
+/// A workload's required, non-empty `spec.selector` and its match with the
+/// template's labels; returns the template (`null` when absent).
+fn selector_and_template<'a>(e: &mut Errs, spec: &'a Value, noun: &str) -> &'a Value {
     let sel_value = spec.get("selector").filter(|s| !s.is_null());
     match sel_value {
         None => e.required("spec.selector", ""),
         Some(s) => {
             validate_label_selector(e, s, "spec.selector");
             if is_empty_selector(s) {
-                // Kubernetes' ReplicaSet validation reuses the Deployment wording.
-                let noun = if kind == "ReplicaSet" { "deployment" } else { noun.as_str() };
                 e.invalid("spec.selector", go_label_selector(Some(s)), format!("empty selector is invalid for {noun}"));
             }
         }
@@ -592,6 +585,20 @@ fn validate_apps(e: &mut Errs, kind: &str, spec: &Value) {
             }
         }
     }
+    template
+}
+
+fn validate_apps(e: &mut Errs, kind: &str, spec: &Value) {
+    let noun = kind.to_lowercase();
+    if kind != "DaemonSet" {
+        e.nonnegative("spec.replicas", spec.get("replicas"));
+    }
+    if kind == "ReplicaSet" {
+        e.nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"));
+    }
+    // Kubernetes' ReplicaSet validation reuses the Deployment wording.
+    let noun = if kind == "ReplicaSet" { "deployment" } else { noun.as_str() };
+    let template = selector_and_template(e, spec, noun);
     validate_template(e, template, "spec.template");
     always_restart(e, template, "spec.template", kind);
     match kind {
@@ -665,26 +672,7 @@ fn validate_stateful_set(e: &mut Errs, spec: &Value) {
             e.invalid("spec.serviceName", go_str(service_name), msg);
         }
     }
-    let sel_value = spec.get("selector").filter(|s| !s.is_null());
-    match sel_value {
-        None => e.required("spec.selector", ""),
-        Some(s) => {
-            validate_label_selector(e, s, "spec.selector");
-            if is_empty_selector(s) {
-                e.invalid("spec.selector", go_label_selector(Some(s)), "empty selector is invalid for statefulset");
-            }
-        }
-    }
-    let template = spec.get("template").unwrap_or(&Value::Null);
-    match LabelSelector::from_json(sel_value) {
-        Err(_) => e.invalid("spec.selector", go_label_selector(sel_value), "invalid label selector"),
-        Ok(sel) => {
-            let labels = template_labels(template);
-            if !sel.is_empty() && !sel.matches(&string_map(labels)) {
-                selector_mismatch(e, labels, "spec.template.metadata.labels");
-            }
-        }
-    }
+    let template = selector_and_template(e, spec, "statefulset");
     // The containers may mount the volume claim templates: they count as volumes.
     let mut with_claims = template.clone();
     let claims: Vec<String> = spec

@@ -642,20 +642,21 @@ fn unset_or(v: Option<&String>) -> Cell {
     Cell::Text(v.cloned().unwrap_or_else(|| "<unset>".into()))
 }
 
+/// A volume's or claim's class: its `storageClassName`, or the beta annotation older objects carry.
+fn class_of(name: Option<&String>, meta: &ObjectMeta) -> String {
+    name.cloned().unwrap_or_else(|| {
+        let annotations = meta.annotations.as_ref();
+        annotations.and_then(|a| a.get("volume.beta.kubernetes.io/storage-class")).cloned().unwrap_or_default()
+    })
+}
+
 pub(super) fn persistent_volume(pv: &PersistentVolume) -> Vec<Cell> {
     let spec = pv.spec.clone().unwrap_or_default();
     let status = pv.status.clone().unwrap_or_default();
     let claim = spec.claim_ref.as_ref().map_or(String::new(), |c| {
         format!("{}/{}", c.namespace.as_deref().unwrap_or(""), c.name.as_deref().unwrap_or(""))
     });
-    let class = spec.storage_class_name.clone().unwrap_or_else(|| {
-        pv.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("volume.beta.kubernetes.io/storage-class"))
-            .cloned()
-            .unwrap_or_default()
-    });
+    let class = class_of(spec.storage_class_name.as_ref(), &pv.metadata);
     vec![
         name_of(&pv.metadata),
         Cell::Text(storage_of(spec.capacity.as_ref())),
@@ -680,14 +681,7 @@ pub(super) fn persistent_volume_claim(pvc: &PersistentVolumeClaim) -> Vec<Cell> 
     } else {
         (String::new(), String::new())
     };
-    let class = spec.storage_class_name.clone().unwrap_or_else(|| {
-        pvc.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("volume.beta.kubernetes.io/storage-class"))
-            .cloned()
-            .unwrap_or_default()
-    });
+    let class = class_of(spec.storage_class_name.as_ref(), &pvc.metadata);
     vec![
         name_of(&pvc.metadata),
         phase_or_terminating(&pvc.metadata, status.phase.as_ref()),
