@@ -3,7 +3,8 @@
 //! kubia-statefulset.yaml and kubia-service-headless.yaml create kubia-0, then
 //! kubia-1 once kubia-0 is Ready, each with its own claim (provisioned by the
 //! default class); data POSTed to kubia-0 survives its deletion, since it
-//! comes back as kubia-0 on the same claim; the pods resolve by name and in the
+//! comes back as kubia-0 on the same claim, on another node (its old one
+//! cordoned meanwhile) that shares the provisioned volume; the pods resolve by name and in the
 //! service's SRV answer; the container's hostname -f is its FQDN; an image
 //! change rolls from the highest ordinal down, and `rollout undo` back; scaling down removes the
 //! highest ordinal first and keeps the claims; deleting the set deletes its
@@ -25,9 +26,7 @@ const START: Duration = Duration::from_secs(90);
 const ROLLOUT: Duration = Duration::from_secs(240);
 
 /// The book's StatefulSet, fixed for Kubernetes 1.16+ if it is an old copy.
-/// Its pods may land on any node: a provisioned volume is pinned to the node
-/// of the first pod that used it, and the scheduler brings a recreated pod
-/// back there.
+/// Its pods may land on any node: every node shares the provisioned volumes.
 fn statefulset() -> String {
     let text = book_text("Chapter10/kubia-statefulset.yaml");
     let fixed = text
@@ -85,6 +84,29 @@ fn header(stdout: &str) -> String {
 fn get_via_proxy(live: &Live, pod: &str) -> String {
     let path = format!("/api/v1/namespaces/{}/pods/{pod}/proxy/", live.namespace);
     live.global(&["get", "--raw", &path]).stdout
+}
+
+/// Cordons a node until dropped (even when the test fails half-way).
+struct Cordoned<'a> {
+    live: &'a Live,
+    node: String,
+}
+
+impl<'a> Cordoned<'a> {
+    fn new(live: &'a Live, node: &str) -> Self {
+        live.admin(&["cordon", node]).ok();
+        Self { live, node: node.to_string() }
+    }
+}
+
+impl Drop for Cordoned<'_> {
+    fn drop(&mut self) {
+        self.live.admin(&["uncordon", &self.node]);
+    }
+}
+
+fn node_of(live: &Live, pod: &str) -> String {
+    pods(live)[pod]["spec"]["nodeName"].as_str().unwrap_or("").to_string()
 }
 
 fn exec(live: &Live, pod: &str, cmd: &[&str]) -> String {
@@ -150,14 +172,18 @@ fn the_books_statefulset_keeps_identity_and_data_resolves_rolls_and_scales_in_or
     let posted = exec(&live, "kubia-0", &["wget", "-qO-", "--post-data", greeting, "http://localhost:8080/"]);
     assert_eq!(posted, "Data stored on pod kubia-0\n");
     let old_uid = pods(&live)["kubia-0"]["metadata"]["uid"].clone();
+    let old_node = node_of(&live, "kubia-0");
+    let cordoned = Cordoned::new(&live, &old_node);
     live.kubectl(&["delete", "po", "kubia-0"]).clean();
     let back = eventually(START, || {
         let now = pods(&live);
         now.get("kubia-0").is_some_and(|p| p["metadata"]["uid"] != old_uid && is_ready(p))
     });
     assert!(back, "kubia-0 did not come back: {:?}", names(&pods(&live)));
+    assert_ne!(node_of(&live, "kubia-0"), old_node, "kubia-0 came back on its cordoned node");
+    drop(cordoned);
     let answer = get_via_proxy(&live, "kubia-0");
-    assert_eq!(answer, format!("You've hit kubia-0\nData stored on this pod: {greeting}\n"));
+    assert_eq!(answer, format!("You've hit kubia-0\nData stored on this pod: {greeting}\n"), "data followed it");
     assert_eq!(get_via_proxy(&live, "kubia-1"), "You've hit kubia-1\nData stored on this pod: No data posted yet\n");
 
     // Per-pod DNS: the FQDN, the A record, the service's SRV answer.

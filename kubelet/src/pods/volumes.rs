@@ -9,7 +9,11 @@
 //! checks is the path it asks Docker to bind. In there live the node's paths
 //! for `hostPath` (node path `/data` is `<root>/data`) and the kubelet's pods
 //! dir, `<root>/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`,
-//! for disk-backed `emptyDir`s.
+//! for disk-backed `emptyDir`s. Node paths under a shared path
+//! ([`super::SharedPaths`], by default `/tmp/hostpath-provisioner`, where the
+//! default StorageClass's volumes live) are one directory for every node, as
+//! a network share mounted there would be: a pod that moves to another node
+//! finds its claim's data.
 //!
 //! A `medium: Memory` emptyDir is a tmpfs volume of the runtime instead
 //! ([`Runtime::create_memory_volume`]): a tmpfs the engine mounts per
@@ -130,9 +134,12 @@ pub fn memory_volume_name(uid: &str, volume: &str) -> String {
     format!("k8s_{uid}_{volume}")
 }
 
-/// A node path (`/data`) as the kubelet and the engine reach it.
+/// A node path (`/data`) as the kubelet and the engine reach it: under the
+/// node's root, or under the shared root when every node shares it.
 fn node_path(settings: &Settings, path: &str) -> PathBuf {
-    settings.root_dir.join(path.trim_start_matches('/'))
+    let relative = Path::new(path.trim_start_matches('/'));
+    let root = if settings.shared.shares(relative) { &settings.shared.root } else { &settings.root_dir };
+    root.join(relative)
 }
 
 /// Makes every volume of the pod ready to mount (idempotent: each sync may call it).
@@ -693,6 +700,32 @@ mod tests {
         api.put_claim(claim("book", "mongodb-pv", "Bound"));
         let path = claim_path(&api, "default", "book", &settings).await.unwrap();
         assert!(path.is_dir(), "an untyped missing path is made, as the runtime makes a bind source");
+    }
+
+    #[tokio::test]
+    async fn a_shared_path_is_the_same_directory_on_every_node() {
+        let nodes = tempfile::tempdir().unwrap();
+        let shared = tempfile::tempdir().unwrap();
+        let node = |name: &str| {
+            let mut settings = Settings::for_tests(name);
+            settings.root_dir = nodes.path().join(name);
+            settings.shared = super::super::SharedPaths {
+                root: shared.path().into(),
+                paths: vec!["/tmp/hostpath-provisioner".into()],
+            };
+            settings
+        };
+        let (one, two) = (node("one"), node("two"));
+        let provisioned = "/tmp/hostpath-provisioner/default/data";
+        assert_eq!(node_path(&one, provisioned), shared.path().join("tmp/hostpath-provisioner/default/data"));
+        assert_eq!(node_path(&one, provisioned), node_path(&two, provisioned));
+        // Only whole components match, and other paths stay the node's own.
+        assert_eq!(
+            node_path(&one, "/tmp/hostpath-provisioner2/x"),
+            nodes.path().join("one/tmp/hostpath-provisioner2/x")
+        );
+        assert_eq!(node_path(&one, "/tmp/mongodb"), nodes.path().join("one/tmp/mongodb"));
+        assert_ne!(node_path(&one, "/tmp/mongodb"), node_path(&two, "/tmp/mongodb"));
     }
 
     #[tokio::test]
