@@ -20,8 +20,10 @@
 //! container could not be shared by two containers, and the kubelet cannot
 //! mount one where the engine would see it. The pod's sandbox mounts it too,
 //! so that the tmpfs stays mounted, with its files, while the app containers
-//! restart. Its `sizeLimit` becomes the tmpfs size; a disk emptyDir's is only
-//! recorded (not enforced).
+//! restart. Its `sizeLimit` becomes the tmpfs size. A disk emptyDir's
+//! `sizeLimit` is watched as Kubernetes' eviction manager does: the pod
+//! syncs at least every [`SIZE_CHECK_PERIOD`] and, once the directory holds
+//! more than the limit, is evicted ([`PodVolumes::exceeded`]).
 //!
 //! `configMap`, `secret`, `downwardAPI` and `projected` volumes hold files the
 //! kubelet makes from API objects and from the pod ([`payload`]), written by
@@ -96,6 +98,42 @@ pub struct PodVolumes {
     read_only: std::collections::HashSet<String>,
     /// The configMap, secret, downwardAPI and projected volumes: their files.
     content: BTreeMap<String, Content>,
+    /// The disk emptyDirs with a `sizeLimit`.
+    limited: Vec<SizeLimited>,
+}
+
+/// A disk emptyDir whose use is capped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SizeLimited {
+    volume: String,
+    dir: PathBuf,
+    /// The limit as the spec writes it (`1Mi`), for the eviction message.
+    limit: String,
+    bytes: i64,
+}
+
+/// How often a pod with size-limited emptyDirs has them measured: the
+/// eviction manager's monitoring interval.
+pub const SIZE_CHECK_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a directory takes on disk, as `du` counts it (allocated blocks, links
+/// not followed, files met twice through hard links counted once).
+fn disk_usage(dir: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        total += meta.blocks() * 512;
+        if meta.is_dir() {
+            pending.extend(fs::read_dir(&path).into_iter().flatten().flatten().map(|e| e.path()));
+        }
+    }
+    total
 }
 
 /// The files of one content volume, as last computed.
@@ -181,6 +219,14 @@ pub async fn set_up(
         if let Some(source) = set_up_one(v, uid, pod.namespace(), settings, runtime, api).await.map_err(failed)? {
             if v.persistent_volume_claim.as_ref().is_some_and(|c| c.read_only == Some(true)) {
                 volumes.read_only.insert(v.name.clone());
+            }
+            let disk_limit = v.empty_dir.as_ref().and_then(|e| e.size_limit.as_ref());
+            if let (Source::Path(dir), Some(limit)) = (&source, disk_limit) {
+                let bytes = api::quantity::parse(limit.0.trim())
+                    .map_err(|e| failed(format!("invalid sizeLimit {:?}: {e}", limit.0)))?
+                    .value();
+                let limited = SizeLimited { volume: v.name.clone(), dir: dir.clone(), limit: limit.0.clone(), bytes };
+                volumes.limited.push(limited);
             }
             volumes.sources.insert(v.name.clone(), source);
         }
@@ -535,6 +581,23 @@ fn check_host_path(hp: &HostPathVolumeSource, path: &Path) -> Result<(), String>
 }
 
 impl PodVolumes {
+    /// Whether a disk emptyDir of the pod has a `sizeLimit` to watch.
+    pub fn has_size_limits(&self) -> bool {
+        !self.limited.is_empty()
+    }
+
+    /// Kubernetes' eviction message for the first disk emptyDir that holds
+    /// more than its `sizeLimit`, if one does.
+    pub async fn exceeded(&self) -> Option<String> {
+        let limited = self.limited.clone();
+        let over = tokio::task::spawn_blocking(move || {
+            limited.into_iter().find(|l| i64::try_from(disk_usage(&l.dir)).unwrap_or(i64::MAX) > l.bytes)
+        })
+        .await
+        .ok()??;
+        Some(format!("Usage of EmptyDir volume {:?} exceeds the limit {:?}. ", over.volume, over.limit))
+    }
+
     /// Recomputes the files of the content volumes and writes those on disk
     /// that changed; memory ones are written by [`Self::write_pending`]. An
     /// object that went missing keeps the files as they were (as Kubernetes),
