@@ -177,8 +177,8 @@ spec:
     assert_eq!(message.trim_end(), "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\".");
     let row = live.kubectl(&["get", "pod", "filler", "--no-headers"]).clean().rows().remove(0);
     assert_eq!(row[..3], ["filler", "0/1", "Evicted"]);
-    let events = live.kubectl(&["get", "events", "--field-selector", "reason=Evicted", "-o", "name"]).clean();
-    assert!(!events.stdout.trim().is_empty(), "an Evicted event");
+    let described = live.kubectl(&["describe", "pod", "filler"]).clean().stdout;
+    assert!(described.contains("Evicted") && described.contains("exceeds the limit"), "{described}");
 }
 
 /// A pod on `node` with the node's `path` (DirectoryOrCreate) at /data.
