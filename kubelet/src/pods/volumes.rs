@@ -476,9 +476,7 @@ async fn set_up_one(
         return Ok(Some(Source::Path(dir)));
     }
     if let Some(hp) = &v.host_path {
-        let path = node_path(settings, &hp.path);
-        check_host_path(hp, &path)?;
-        return Ok(Some(Source::Path(path)));
+        return host_path(hp, settings).map(|p| Some(Source::Path(p)));
     }
     if let Some(git) = &v.git_repo {
         let dir = pod_dir(settings, uid).join("volumes/kubernetes.io~git-repo").join(&v.name);
@@ -523,10 +521,16 @@ async fn claim_path(api: &dyn PodApi, namespace: &str, claim: &str, settings: &S
     let Some(hp) = pv.spec.as_ref().and_then(|s| s.host_path.as_ref()) else {
         return Err(format!("persistentvolume {volume:?}: only hostPath volumes can be mounted on kubelab nodes"));
     };
+    host_path(hp, settings)
+}
+
+/// A hostPath (a pod's or a volume's) on this node, checked against its
+/// `type`. An untyped path that is missing becomes a directory, as the
+/// container runtime makes a missing bind source (the book's /tmp/mongodb on
+/// minikube).
+fn host_path(hp: &HostPathVolumeSource, settings: &Settings) -> Result<PathBuf, String> {
     let path = node_path(settings, &hp.path);
     check_host_path(hp, &path)?;
-    // An untyped path that is missing becomes a directory, as the container
-    // runtime makes a missing bind source (the book's /tmp/mongodb on minikube).
     if hp.type_.as_deref().unwrap_or("").is_empty() && fs::symlink_metadata(&path).is_err() {
         make_dir(&path, 0o755).map_err(|e| format!("hostPath {}: {e}", hp.path))?;
     }
@@ -763,6 +767,20 @@ mod tests {
         api.put_claim(claim("book", "mongodb-pv", "Bound"));
         let path = claim_path(&api, "default", "book", &settings).await.unwrap();
         assert!(path.is_dir(), "an untyped missing path is made, as the runtime makes a bind source");
+    }
+
+    #[test]
+    fn an_untyped_missing_host_path_is_made_and_a_typed_one_is_checked() {
+        let root = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_tests("hostpath");
+        settings.root_dir = root.path().to_path_buf();
+        let untyped = HostPathVolumeSource { path: "/tmp/mongodb".into(), type_: None };
+        let path = host_path(&untyped, &settings).unwrap();
+        assert!(path.is_dir(), "made, as the runtime makes a missing bind source");
+        let typed = HostPathVolumeSource { path: "/srv/missing".into(), type_: Some("Directory".into()) };
+        let err = host_path(&typed, &settings).unwrap_err();
+        assert!(err.contains("/srv/missing"), "{err}");
+        assert!(!root.path().join("srv/missing").exists());
     }
 
     #[tokio::test]
