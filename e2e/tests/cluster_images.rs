@@ -29,14 +29,13 @@ const BANNER: &str = "MongoDB shell version v3.4.24\nconnecting to: mongodb://12
                       MongoDB server version: 3.4.24\n";
 
 /// The book's pod, its hostPath moved to a directory of this test's own,
-/// pinned to `node` when given (a hostPath lives on one node). The path gets
-/// `type: DirectoryOrCreate`: kubelab's kubelet does not yet make a missing
-/// untyped hostPath of a pod (it does for a PersistentVolume's), as Docker
-/// and containerd make a missing bind source on a real node.
+/// pinned to `node` when given (a hostPath lives on one node). The path stays
+/// untyped, as the book's: the kubelet makes it when missing, as the container
+/// runtime makes a missing bind source.
 fn mongodb_pod(live: &Live, node: Option<&str>) -> String {
     let text = book_text("Chapter06/mongodb-pod-hostpath.yaml");
     assert!(text.contains("image: mongo") && text.contains("      path: /tmp/mongodb\n"), "{text}");
-    let path = format!("      path: /tmp/kubelab-e2e/{}\n      type: DirectoryOrCreate\n", live.namespace);
+    let path = format!("      path: /tmp/kubelab-e2e/{}\n", live.namespace);
     let text = text.replace("      path: /tmp/mongodb\n", &path);
     match node {
         Some(node) => text.replacen("spec:\n", &format!("spec:\n  nodeName: {node}\n"), 1),
