@@ -16,7 +16,7 @@
 //! cluster_statefulset` (without the `cluster` feature the file holds no test).
 #![cfg(feature = "cluster")]
 
-use e2e::{book_text, eventually, tools, Live};
+use e2e::{book_kubia_statefulset, book_text, eventually, tools, Live};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,23 +24,6 @@ use std::time::Duration;
 const START: Duration = Duration::from_secs(90);
 /// Three pods replaced one after the other.
 const ROLLOUT: Duration = Duration::from_secs(240);
-
-/// The book's StatefulSet, fixed for Kubernetes 1.16+ if it is an old copy.
-/// Its pods may land on any node: every node shares the provisioned volumes.
-fn statefulset() -> String {
-    let text = book_text("Chapter10/kubia-statefulset.yaml");
-    let fixed = text
-        .replace("apiVersion: apps/v1beta1", "apiVersion: apps/v1")
-        .replace("apiVersion: apps/v1beta2", "apiVersion: apps/v1");
-    if fixed.contains("selector:") {
-        fixed
-    } else {
-        fixed.replace(
-            "  serviceName: kubia\n",
-            "  serviceName: kubia\n  selector:\n    matchLabels:\n      app: kubia\n",
-        )
-    }
-}
 
 /// The set's pods by name: (phase, ready, image, uid, creation time).
 fn pods(live: &Live) -> BTreeMap<String, Value> {
@@ -121,7 +104,7 @@ fn the_books_statefulset_keeps_identity_and_data_resolves_rolls_and_scales_in_or
     let live = Live::with_kubectl("sts", tools::kubectl_120());
     let ns = live.namespace.clone();
     live.create(&book_text("Chapter10/kubia-service-headless.yaml"));
-    let out = live.kubectl_stdin(&["create", "-f", "-"], &statefulset()).clean();
+    let out = live.kubectl_stdin(&["create", "-f", "-"], &book_kubia_statefulset()).clean();
     assert_eq!(out.stdout.trim(), "statefulset.apps/kubia created");
 
     // kubia-0, then kubia-1 once kubia-0 is Running and Ready.
