@@ -45,7 +45,7 @@ for p in kubectl samples "${components[@]}"; do
 done
 cargo build --profile "$cargo_profile" "${packages[@]}"
 
-out=target/images
+out=${CARGO_TARGET_DIR:-target}/images
 stripped=$out/bin/$profile
 rm -rf "$out/context"
 mkdir -p "$out/context" "$stripped"
