@@ -144,7 +144,8 @@ fn a_memory_empty_dir_is_one_tmpfs_shared_by_the_containers() {
 }
 
 /// A disk emptyDir that outgrows its sizeLimit: the kubelet evicts the pod,
-/// which kubectl shows as Evicted with Kubernetes' message.
+/// which `kubectl describe` shows Failed, reason Evicted, with Kubernetes'
+/// message and event.
 #[test]
 fn a_disk_empty_dir_over_its_size_limit_gets_the_pod_evicted() {
     let live = Live::new("sizelimit");
@@ -175,10 +176,17 @@ spec:
     assert_eq!(live.field("pod/filler", "{.status.phase}"), "Failed");
     let message = live.field("pod/filler", "{.status.message}");
     assert_eq!(message.trim_end(), "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\".");
-    let row = live.kubectl(&["get", "pod", "filler", "--no-headers"]).clean().rows().remove(0);
-    assert_eq!(row[..3], ["filler", "0/1", "Evicted"]);
     let described = live.kubectl(&["describe", "pod", "filler"]).clean().stdout;
-    assert!(described.contains("Evicted") && described.contains("exceeds the limit"), "{described}");
+    for line in ["Status:", "Reason:", "Message:"] {
+        let shown = described.lines().find(|l| l.starts_with(line)).unwrap_or_default();
+        let want = match line {
+            "Status:" => "Failed",
+            "Reason:" => "Evicted",
+            _ => "exceeds the limit",
+        };
+        assert!(shown.contains(want), "{line} in:\n{described}");
+    }
+    assert!(described.contains("Warning  Evicted"), "the Evicted event in:\n{described}");
 }
 
 /// A pod on `node` with the node's `path` (DirectoryOrCreate) at /data.
