@@ -14,6 +14,7 @@ pub mod git_repo;
 pub mod images;
 pub mod service_env;
 pub mod status;
+pub mod termination;
 pub mod volumes;
 pub mod worker;
 

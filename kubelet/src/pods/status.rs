@@ -42,6 +42,8 @@ pub struct StatusInput<'a> {
     pub terminal: bool,
     /// `docker`: the scheme of container IDs.
     pub runtime: &'a str,
+    /// The termination messages of exited instances, by runtime id.
+    pub messages: &'a std::collections::HashMap<String, String>,
     pub now: Timestamp,
 }
 
@@ -152,7 +154,9 @@ fn container_status(c: &ContainerView<'_>, input: &StatusInput<'_>) -> Container
     status.restart_count = i32::try_from(current.meta.restart_count).unwrap_or(i32::MAX);
     status.image_id = current.image_id.clone();
     status.container_id = Some(id(current));
-    let previous_terminated = || c.previous.map(|p| terminated(p, &id(p))).unwrap_or_default();
+    let message = |info: &ContainerInfo| input.messages.get(&info.id).map(String::as_str).unwrap_or("");
+    let terminated = |info: &ContainerInfo| terminated(info, &id(info), message(info));
+    let previous_terminated = || c.previous.map(terminated).unwrap_or_default();
     match current.state {
         RuntimeState::Running => {
             let running = ContainerStateRunning { started_at: current.started_at.map(Time) };
@@ -165,10 +169,10 @@ fn container_status(c: &ContainerView<'_>, input: &StatusInput<'_>) -> Container
             // Waiting to run again: the instance that exited becomes the last state.
             Some((reason, message)) => {
                 status.state = Some(waiting(reason, message));
-                status.last_state = Some(terminated(current, &id(current)));
+                status.last_state = Some(terminated(current));
             }
             None => {
-                status.state = Some(terminated(current, &id(current)));
+                status.state = Some(terminated(current));
                 status.last_state = Some(previous_terminated());
             }
         },
@@ -189,7 +193,9 @@ fn waiting(reason: &str, message: &str) -> ContainerState {
     ContainerState { waiting: Some(waiting), ..Default::default() }
 }
 
-fn terminated(info: &ContainerInfo, container_id: &str) -> ContainerState {
+/// An exited instance's state; `message` is what it left in its termination
+/// message file (the runtime's own error wins, for one that never started).
+fn terminated(info: &ContainerInfo, container_id: &str, message: &str) -> ContainerState {
     let reason = if info.oom_killed {
         "OOMKilled"
     } else if info.started_at.is_none() && !info.error.is_empty() {
@@ -205,7 +211,7 @@ fn terminated(info: &ContainerInfo, container_id: &str) -> ContainerState {
         started_at: info.started_at.map(Time),
         finished_at: info.finished_at.map(Time),
         container_id: Some(container_id.into()),
-        message: (!info.error.is_empty()).then(|| info.error.clone()),
+        message: [info.error.as_str(), message].into_iter().find(|m| !m.is_empty()).map(String::from),
         ..Default::default()
     };
     ContainerState { terminated: Some(terminated), ..Default::default() }
@@ -358,6 +364,7 @@ mod tests {
             host_ip: "172.18.0.2",
             terminal: false,
             runtime: "docker",
+            messages: &Default::default(),
             now: "2024-05-01T10:00:10Z".parse().unwrap(),
         };
         let status = pod_status(&input);
@@ -417,6 +424,7 @@ mod tests {
                 host_ip: "172.18.0.2",
                 terminal: false,
                 runtime: "docker",
+                messages: &Default::default(),
                 now: t.parse().unwrap(),
             }))
         };
@@ -447,6 +455,7 @@ mod tests {
             host_ip: "172.18.0.2",
             terminal: true,
             runtime: "docker",
+            messages: &Default::default(),
             now: "2024-05-01T10:00:10Z".parse().unwrap(),
         };
         let status = json_of(&pod_status(&input));

@@ -256,6 +256,42 @@ async fn never_leaves_a_failed_container_failed() {
     assert_eq!(h.start_times("once").len(), 1);
 }
 
+/// The book's termination-message pod: what the container wrote to its
+/// terminationMessagePath is its terminated state's message (and, restarted,
+/// its last state's); with FallbackToLogsOnError an empty file gives the logs.
+#[tokio::test(start_paused = true)]
+async fn a_containers_termination_message_is_its_file_or_with_fallback_its_logs() {
+    let h = Harness::new();
+    let containers = json!([
+        {"name": "main", "image": "busybox", "terminationMessagePath": "/var/termination-reason"},
+        {"name": "quiet", "image": "busybox", "terminationMessagePath": "/dev/termination-log",
+         "terminationMessagePolicy": "FallbackToLogsOnError"},
+    ]);
+    h.fake.script("pod-with-termination-message", "main", vec![Program::exits(Duration::from_secs(5), 1)]);
+    let said = Program { output: "starting\nfatal: no config\n".into(), ..Program::exits(Duration::from_secs(5), 2) };
+    h.fake.script("pod-with-termination-message", "quiet", vec![said]);
+    h.kubelet.handle(PodEvent::Applied(typed(pod("pod-with-termination-message", "Never", containers))));
+    wait_for("Running", Duration::from_secs(3), || {
+        h.api.status("pod-with-termination-message").is_some_and(|s| s["phase"] == "Running")
+    })
+    .await;
+    let mounts = h.fake.mounts("pod-with-termination-message", "main").unwrap();
+    let file = mounts.iter().find(|m| m.target == "/var/termination-reason").expect("the message file is mounted");
+    assert!(!file.read_only);
+    std::fs::write(path_source(file), "I've had enough").unwrap();
+    wait_for("Failed", Duration::from_secs(10), || {
+        h.api.status("pod-with-termination-message").is_some_and(|s| s["phase"] == "Failed")
+    })
+    .await;
+    let status = h.api.status("pod-with-termination-message").unwrap();
+    let terminated = |name: &str| {
+        let cs = status["containerStatuses"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone();
+        cs["state"]["terminated"].clone()
+    };
+    assert_eq!(terminated("main")["message"], "I've had enough");
+    assert_eq!(terminated("quiet")["message"], "starting\nfatal: no config\n", "the logs, for an empty file");
+}
+
 fn probed(name: &str, probes: Value) -> Value {
     let mut container = json!({"name": "kubia", "image": "luksa/kubia:v1", "ports": [{"containerPort": 8080}]});
     for (k, v) in probes.as_object().unwrap() {

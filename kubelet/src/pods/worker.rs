@@ -11,6 +11,7 @@ use super::container::{container_config, invalid_env_from_names, EnvContext, Env
 use super::images::{ensure_image, pull_policy, ImageCtx};
 use super::service_env::{enable_service_links, NOT_SYNCED, SYNC_WAIT};
 use super::status::{pod_status, ContainerView, StatusInput};
+use super::termination;
 use super::volumes::{self, PodVolumes};
 use super::Shared;
 use crate::api::EventType;
@@ -80,6 +81,8 @@ pub(crate) struct Worker {
     volumes: Option<PodVolumes>,
     /// Why the kubelet evicted the pod, once it has.
     evicted: Option<String>,
+    /// The termination messages of the exited instances observed, by runtime id.
+    messages: HashMap<String, String>,
 }
 
 /// The running sandbox app containers join.
@@ -121,6 +124,7 @@ impl Worker {
             published,
             volumes: None,
             evicted: None,
+            messages: HashMap::new(),
         }
     }
 
@@ -243,6 +247,7 @@ impl Worker {
         } else {
             observed
         };
+        self.read_messages(&observed).await;
         let status = self.status(&observed, false);
         let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         if finished {
@@ -578,6 +583,14 @@ impl Worker {
                 return;
             }
         }
+        match termination::prepare(&shared.settings, &self.uid, spec, restart_count) {
+            Ok(mount) => config.mounts.extend(mount),
+            Err(e) => {
+                let message = format!("making the termination message file: {e}");
+                self.fail_start(name, "CreateContainerError", message, wake);
+                return;
+            }
+        }
         let id = match shared.runtime.create_container(&config).await {
             Ok(id) => id,
             Err(e) => {
@@ -668,6 +681,7 @@ impl Worker {
         };
         // The final status names the stopped containers; a retry finds none left to name.
         if !self.removed && !observed.is_empty() {
+            self.read_messages(&observed).await;
             let status = self.status(&observed, true);
             self.write_status(status).await;
         }
@@ -690,6 +704,22 @@ impl Worker {
             }
         }
         Next::Done
+    }
+
+    /// Reads the termination message of each exited app container not read
+    /// yet (an instance's message never changes once it exited), and forgets
+    /// those of instances gone.
+    async fn read_messages(&mut self, observed: &[ContainerInfo]) {
+        self.messages.retain(|id, _| observed.iter().any(|c| &c.id == id));
+        let specs = self.spec_containers();
+        for c in observed.iter().filter(|c| c.state == ContainerState::Exited && !c.meta.is_sandbox()) {
+            if self.messages.contains_key(&c.id) {
+                continue;
+            }
+            let Some(spec) = specs.iter().find(|s| s.name == c.meta.container_name) else { continue };
+            let message = termination::message(&self.shared.settings, spec, c, &*self.shared.runtime).await;
+            self.messages.insert(c.id.clone(), message);
+        }
     }
 
     /// Computes the status and tells the probe board what runs now.
@@ -738,6 +768,7 @@ impl Worker {
             host_ip: &self.shared.settings.node_ip,
             terminal,
             runtime: runtime_name,
+            messages: &self.messages,
             now: self.shared.clock.now(),
         };
         let mut status = pod_status(&input);
