@@ -795,6 +795,30 @@ async fn a_disk_empty_dir_over_its_size_limit_evicts_the_pod() {
     assert_eq!(h.api.status("filler").unwrap()["reason"], "Evicted");
 }
 
+/// activeDeadlineSeconds: the pod runs that long from its start, then ends
+/// Failed, reason DeadlineExceeded, as Kubernetes' active deadline handler.
+#[tokio::test(start_paused = true)]
+async fn a_pod_past_its_active_deadline_ends_with_deadline_exceeded() {
+    let h = Harness::new();
+    let mut p = kubia("deadline", "Always");
+    p["spec"]["activeDeadlineSeconds"] = 30.into();
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("deadline").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(h.api.status("deadline").unwrap()["phase"], "Running", "within its deadline");
+    wait_for("Failed", Duration::from_secs(15), || h.api.status("deadline").is_some_and(|s| s["phase"] == "Failed"))
+        .await;
+    let status = h.api.status("deadline").unwrap();
+    assert_eq!(status["reason"], "DeadlineExceeded");
+    assert_eq!(status["message"], "Pod was active on the node longer than the specified deadline");
+    assert_eq!(h.api.count_events("DeadlineExceeded"), 1);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(h.start_times("deadline").len(), 1, "a pod past its deadline does not restart");
+    let states = h.fake.containers();
+    assert!(states.iter().all(|(_, _, state)| *state != crate::runtime::ContainerState::Running), "{states:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_memory_empty_dir_is_one_tmpfs_volume_held_by_the_sandbox() {
     let h = Harness::new();

@@ -79,8 +79,8 @@ pub(crate) struct Worker {
     published: Arc<Mutex<Option<Arc<PodStatus>>>>,
     /// The pod's volumes, once set up.
     volumes: Option<PodVolumes>,
-    /// Why the kubelet evicted the pod, once it has.
-    evicted: Option<String>,
+    /// Why the kubelet ended the pod (reason and message), once it has.
+    ended: Option<(&'static str, String)>,
     /// The termination messages of the exited instances observed, by runtime id.
     messages: HashMap<String, String>,
 }
@@ -123,7 +123,7 @@ impl Worker {
             written: None,
             published,
             volumes: None,
-            evicted: None,
+            ended: None,
             messages: HashMap::new(),
         }
     }
@@ -227,11 +227,11 @@ impl Worker {
         if self.removed || api::pod::is_terminating(&self.pod.metadata) {
             return self.terminate(observed).await;
         }
-        let already_done = api::pod::is_finished(&self.pod) || self.evicted.is_some();
+        let already_done = api::pod::is_finished(&self.pod) || self.ended.is_some();
         let mut wake: Option<Duration> = None;
         let mut acted = false;
         if !already_done {
-            acted = self.evict_if_over_limits(&observed, &mut wake).await;
+            acted = self.end_if_due(&observed, &mut wake).await;
         }
         if !already_done && !acted && !self.would_finish(&observed) {
             acted = self.run_pod(&observed, &mut wake).await;
@@ -266,18 +266,39 @@ impl Worker {
         Next::Continue(wake)
     }
 
-    /// Evicts the pod when a disk emptyDir holds more than its `sizeLimit`, as
-    /// Kubernetes' eviction manager does: its containers are stopped at once
-    /// and it ends Failed, reason `Evicted`, never to restart. Returns whether
-    /// it did; otherwise asks to be woken for the next measurement.
-    async fn evict_if_over_limits(&mut self, observed: &[ContainerInfo], wake: &mut Option<Duration>) -> bool {
+    /// Ends the pod when it has been active longer than its
+    /// `activeDeadlineSeconds` (reason `DeadlineExceeded`, a Normal event, as
+    /// Kubernetes' active deadline handler), or when a disk emptyDir holds
+    /// more than its `sizeLimit` (reason `Evicted`, a Warning event, as the
+    /// eviction manager). Returns whether it did; otherwise asks to be woken
+    /// when the deadline passes, and for the next measurement.
+    async fn end_if_due(&mut self, observed: &[ContainerInfo], wake: &mut Option<Duration>) -> bool {
+        let deadline = self.pod.spec.as_ref().and_then(|s| s.active_deadline_seconds);
+        let started = self.written.as_ref().or(self.pod.status.as_ref()).and_then(|s| s.start_time.as_ref());
+        if let (Some(seconds), Some(started)) = (deadline, started) {
+            let active = self.shared.clock.since(started.0);
+            let allowed = Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
+            if active >= allowed {
+                let message = "Pod was active on the node longer than the specified deadline".to_string();
+                self.event(EventType::Normal, "DeadlineExceeded", &message);
+                self.end(observed, "DeadlineExceeded", message).await;
+                return true;
+            }
+            *wake = min_wake(*wake, allowed - active);
+        }
         let Some(volumes) = self.volumes.as_ref().filter(|v| v.has_size_limits()) else { return false };
         let Some(message) = volumes.exceeded().await else {
             *wake = min_wake(*wake, volumes::SIZE_CHECK_PERIOD);
             return false;
         };
-        tracing::info!(pod = %self.full_name(), %message, "evicting the pod");
         self.event(EventType::Warning, "Evicted", &message);
+        self.end(observed, "Evicted", message).await;
+        true
+    }
+
+    /// Stops the pod's containers at once; it ends Failed with `reason`, never to restart.
+    async fn end(&mut self, observed: &[ContainerInfo], reason: &'static str, message: String) {
+        tracing::info!(pod = %self.full_name(), reason, %message, "ending the pod");
         let running = observed.iter().filter(|c| !c.meta.is_sandbox() && c.state == ContainerState::Running);
         let stops = running.map(|c| self.shared.runtime.stop_container(&c.id, MIN_GRACE));
         for result in futures::future::join_all(stops).await {
@@ -285,8 +306,7 @@ impl Worker {
                 tracing::warn!(pod = %self.full_name(), error = %e, "stopping a container failed");
             }
         }
-        self.evicted = Some(message);
-        true
+        self.ended = Some((reason, message));
     }
 
     /// Whether the pod has run to its end under its restart policy (nothing is to be restarted).
@@ -772,9 +792,9 @@ impl Worker {
             now: self.shared.clock.now(),
         };
         let mut status = pod_status(&input);
-        if let Some(message) = &self.evicted {
+        if let Some((reason, message)) = &self.ended {
             status.phase = Some("Failed".into());
-            status.reason = Some("Evicted".into());
+            status.reason = Some(reason.to_string());
             status.message = Some(message.clone());
         }
         status
