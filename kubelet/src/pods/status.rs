@@ -35,6 +35,8 @@ pub struct StatusInput<'a> {
     /// pod's own status until the kubelet has written one.
     pub old: &'a PodStatus,
     pub containers: Vec<ContainerView<'a>>,
+    /// The init containers, in order.
+    pub init_containers: Vec<ContainerView<'a>>,
     /// The running sandbox's IP, if there is one.
     pub pod_ip: Option<&'a str>,
     pub host_ip: &'a str,
@@ -51,9 +53,37 @@ pub struct StatusInput<'a> {
 /// so fields the kubelet does not own (`qosClass`) are carried over from `old`.
 pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let old = input.old;
-    let statuses: Vec<ContainerStatus> = input.containers.iter().map(|c| container_status(c, input)).collect();
+    let mut statuses: Vec<ContainerStatus> = input.containers.iter().map(|c| container_status(c, input)).collect();
     let restart_policy = input.pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always");
-    let mut phase = phase(restart_policy, &statuses, input.terminal);
+    let mut init_statuses: Vec<ContainerStatus> =
+        input.init_containers.iter().map(|c| container_status(c, input)).collect();
+    let succeeded =
+        |s: &ContainerStatus| s.state.as_ref().and_then(|st| st.terminated.as_ref()).is_some_and(|t| t.exit_code == 0);
+    for s in &mut init_statuses {
+        s.ready = succeeded(s);
+    }
+    let incomplete: Vec<&str> = init_statuses.iter().filter(|s| !succeeded(s)).map(|s| s.name.as_str()).collect();
+    let initialized = incomplete.is_empty();
+    if !initialized {
+        // App containers wait for the init containers, as Kubernetes says.
+        for (status, view) in statuses.iter_mut().zip(&input.containers) {
+            if view.current.is_none() && view.waiting.is_none() && !input.terminal {
+                status.state = Some(waiting("PodInitializing", ""));
+            }
+        }
+    }
+    let failed_init = init_statuses.iter().any(|s| {
+        let state = s.state.as_ref();
+        let failed = |t: Option<&ContainerStateTerminated>| t.is_some_and(|t| t.exit_code != 0);
+        failed(state.and_then(|st| st.terminated.as_ref()))
+            || (state.is_some_and(|st| st.waiting.is_some())
+                && failed(s.last_state.as_ref().and_then(|l| l.terminated.as_ref())))
+    });
+    let mut phase = match phase(restart_policy, &statuses, input.terminal) {
+        _ if failed_init && restart_policy == "Never" => "Failed",
+        _ if !initialized && !input.terminal => "Pending",
+        computed => computed,
+    };
     // A pod never leaves a terminal phase.
     if let Some(done @ ("Succeeded" | "Failed")) = old.phase.as_deref() {
         phase = if done == "Succeeded" { "Succeeded" } else { "Failed" };
@@ -78,9 +108,15 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
         }
     };
     let sandbox_ready = input.pod_ip.is_some() && !input.terminal;
+    let initialized_condition = if initialized {
+        condition(old, "Initialized", "True", "", "", &now)
+    } else {
+        let message = format!("containers with incomplete status: [{}]", incomplete.join(" "));
+        condition(old, "Initialized", "False", "ContainersNotInitialized", &message, &now)
+    };
     let mut conditions = vec![
         condition(old, "PodReadyToStartContainers", if sandbox_ready { "True" } else { "False" }, "", "", &now),
-        condition(old, "Initialized", "True", "", "", &now),
+        initialized_condition,
         ready_condition("Ready"),
         ready_condition("ContainersReady"),
     ];
@@ -98,6 +134,7 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
         pod_ip,
         start_time: Some(old.start_time.clone().unwrap_or(now)),
         container_statuses: Some(statuses),
+        init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         qos_class: old.qos_class.clone(),
         // Why a pod ended (Evicted, ...) stays with it.
         reason: old.reason.clone().filter(|_| matches!(phase, "Succeeded" | "Failed")),
@@ -365,6 +402,7 @@ mod tests {
             terminal: false,
             runtime: "docker",
             messages: &Default::default(),
+            init_containers: Vec::new(),
             now: "2024-05-01T10:00:10Z".parse().unwrap(),
         };
         let status = pod_status(&input);
@@ -425,6 +463,7 @@ mod tests {
                 terminal: false,
                 runtime: "docker",
                 messages: &Default::default(),
+                init_containers: Vec::new(),
                 now: t.parse().unwrap(),
             }))
         };
@@ -456,6 +495,7 @@ mod tests {
             terminal: true,
             runtime: "docker",
             messages: &Default::default(),
+            init_containers: Vec::new(),
             now: "2024-05-01T10:00:10Z".parse().unwrap(),
         };
         let status = json_of(&pod_status(&input));

@@ -292,6 +292,71 @@ async fn a_containers_termination_message_is_its_file_or_with_fallback_its_logs(
     assert_eq!(terminated("quiet")["message"], "starting\nfatal: no config\n", "the logs, for an empty file");
 }
 
+/// The book's fortune-client: an init container that must succeed first.
+fn with_init(name: &str, policy: &str) -> Value {
+    let mut p = kubia(name, policy);
+    p["spec"]["initContainers"] = json!([{"name": "init", "image": "busybox"}]);
+    p
+}
+
+fn condition(status: &Value, kind: &str) -> Value {
+    status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == kind).cloned().unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn init_containers_run_to_success_before_the_app_containers() {
+    let h = Harness::new();
+    h.fake.script("client", "init", vec![Program::exits(Duration::from_secs(10), 0)]);
+    h.kubelet.handle(PodEvent::Applied(typed(with_init("client", "Always"))));
+    wait_for("the init container runs", Duration::from_secs(5), || {
+        h.api.status("client").is_some_and(|s| !s["initContainerStatuses"][0]["state"]["running"].is_null())
+    })
+    .await;
+    let status = h.api.status("client").unwrap();
+    assert_eq!(status["phase"], "Pending");
+    assert_eq!(status["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing");
+    let initialized = condition(&status, "Initialized");
+    assert_eq!(
+        (initialized["status"].as_str(), initialized["reason"].as_str(), initialized["message"].as_str()),
+        (Some("False"), Some("ContainersNotInitialized"), Some("containers with incomplete status: [init]"))
+    );
+    assert!(h.fake.container_id("client", "kubia").is_none(), "no app container before the init container succeeds");
+
+    wait_for("Running", Duration::from_secs(20), || h.api.status("client").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let status = h.api.status("client").unwrap();
+    let init = &status["initContainerStatuses"][0];
+    assert_eq!(
+        (init["state"]["terminated"]["reason"].as_str(), init["ready"].as_bool()),
+        (Some("Completed"), Some(true))
+    );
+    assert_eq!(condition(&status, "Initialized")["status"], "True");
+    let init_done = h.fake.ops_of("start", "client")[0].at;
+    assert_eq!(h.start_times("client").len(), 2, "the init container, then the app");
+    assert!(h.start_times("client")[1] >= init_done + Duration::from_secs(10), "the app started after the init exited");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_init_container_is_restarted_and_under_never_fails_the_pod() {
+    let h = Harness::new();
+    let fails = || Program::exits(Duration::from_secs(1), 1);
+    h.fake.script("retried", "init", vec![fails(), fails(), Program::exits(Duration::from_secs(1), 0)]);
+    h.kubelet.handle(PodEvent::Applied(typed(with_init("retried", "Always"))));
+    wait_for("Running", Duration::from_secs(60), || h.api.status("retried").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let status = h.api.status("retried").unwrap();
+    assert_eq!(status["initContainerStatuses"][0]["restartCount"], 2);
+    assert!(h.api.count_events("BackOff") >= 1, "restarted with CrashLoopBackOff");
+
+    h.fake.script("never", "init", vec![fails()]);
+    h.kubelet.handle(PodEvent::Applied(typed(with_init("never", "Never"))));
+    wait_for("Failed", Duration::from_secs(10), || h.api.status("never").is_some_and(|s| s["phase"] == "Failed")).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.start_times("never").len(), 1, "neither a second init nor the app ran");
+    let status = h.api.status("never").unwrap();
+    assert_eq!(status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"], 1);
+}
+
 fn probed(name: &str, probes: Value) -> Value {
     let mut container = json!({"name": "kubia", "image": "luksa/kubia:v1", "ports": [{"containerPort": 8080}]});
     for (k, v) in probes.as_object().unwrap() {

@@ -92,6 +92,16 @@ struct SandboxRef<'a> {
     ip: &'a str,
 }
 
+/// Where the init containers stand.
+enum Init {
+    /// All succeeded: the app containers may run.
+    Done,
+    /// One runs, or failed for good: nothing to do now.
+    Waiting,
+    /// One was started (or held back by a backoff or an error).
+    Acted,
+}
+
 /// What a sync asks for next.
 enum Next {
     /// Sync again after this long at the latest (a backoff ending), or at the resync period.
@@ -193,6 +203,10 @@ impl Worker {
 
     fn spec_containers(&self) -> Vec<Container> {
         self.pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default()
+    }
+
+    fn init_containers(&self) -> Vec<Container> {
+        self.pod.spec.as_ref().and_then(|s| s.init_containers.clone()).unwrap_or_default()
     }
 
     fn restart_policy(&self) -> String {
@@ -388,6 +402,12 @@ impl Worker {
                 return true;
             }
         }
+        let sandbox = SandboxRef { id: &sandbox_id, ip: &pod_ip };
+        match self.sync_init_containers(observed, sandbox, &policy, wake).await {
+            Init::Done => {}
+            Init::Waiting => return acted,
+            Init::Acted => return true,
+        }
         for spec in self.spec_containers() {
             let sandbox = SandboxRef { id: &sandbox_id, ip: &pod_ip };
             acted |= self.sync_container(&spec, observed, sandbox, &policy, wake).await;
@@ -396,6 +416,40 @@ impl Worker {
             }
         }
         acted
+    }
+
+    /// Runs the init containers one at a time, in order, each until it
+    /// succeeds, before any app container (Kubernetes'
+    /// `computeInitContainerActions`): a failed one is restarted (with
+    /// CrashLoopBackOff) unless the policy is Never, which fails the pod.
+    async fn sync_init_containers(
+        &mut self,
+        observed: &[ContainerInfo],
+        sandbox: SandboxRef<'_>,
+        policy: &str,
+        wake: &mut Option<Duration>,
+    ) -> Init {
+        for spec in self.init_containers() {
+            let name = spec.name.clone();
+            let current = instances(observed, &name).first().copied();
+            match current {
+                Some(c) if c.state == ContainerState::Exited && c.exit_code == 0 => {
+                    self.track(&name).waiting = None;
+                    continue;
+                }
+                Some(c) if c.state == ContainerState::Running => return Init::Waiting,
+                Some(c) if c.state == ContainerState::Exited && policy == "Never" => {
+                    tracing::info!(pod = %self.full_name(), container = %name, code = c.exit_code, "init container failed");
+                    return Init::Waiting;
+                }
+                _ => {}
+            }
+            let last_exit = current.filter(|c| c.state == ContainerState::Exited).and_then(|c| c.finished_at);
+            let restart_count = current.map(|c| c.meta.restart_count + 1).unwrap_or(0);
+            self.start_container(&spec, &name, restart_count, last_exit, sandbox, wake).await;
+            return Init::Acted;
+        }
+        Init::Done
     }
 
     async fn create_sandbox(&mut self, observed: &[ContainerInfo]) -> Result<(String, String), SandboxError> {
@@ -731,7 +785,7 @@ impl Worker {
     /// those of instances gone.
     async fn read_messages(&mut self, observed: &[ContainerInfo]) {
         self.messages.retain(|id, _| observed.iter().any(|c| &c.id == id));
-        let specs = self.spec_containers();
+        let specs: Vec<Container> = self.init_containers().into_iter().chain(self.spec_containers()).collect();
         for c in observed.iter().filter(|c| c.state == ContainerState::Exited && !c.meta.is_sandbox()) {
             if self.messages.contains_key(&c.id) {
                 continue;
@@ -746,6 +800,24 @@ impl Worker {
     fn status(&mut self, observed: &[ContainerInfo], terminal: bool) -> PodStatus {
         let runtime_name = self.shared.settings.runtime_name;
         let specs = self.spec_containers();
+        let init_specs = self.init_containers();
+        // Init containers have no probes: what they are is what the runtime says.
+        let init_views = init_specs
+            .iter()
+            .map(|spec| {
+                let all = instances(observed, &spec.name);
+                let waiting = self.tracks.get(&spec.name).and_then(|t| t.waiting.as_ref());
+                ContainerView {
+                    name: &spec.name,
+                    image: spec.image.as_deref().unwrap_or(""),
+                    current: all.first().copied(),
+                    previous: all.get(1).copied(),
+                    waiting: waiting.map(|(r, m)| (r.as_str(), m.as_str())),
+                    ready: false,
+                    started: false,
+                }
+            })
+            .collect();
         let mut views = Vec::new();
         for spec in &specs {
             let name = spec.name.as_str();
@@ -784,6 +856,7 @@ impl Worker {
             pod: &self.pod,
             old,
             containers: views,
+            init_containers: init_views,
             pod_ip,
             host_ip: &self.shared.settings.node_ip,
             terminal,
