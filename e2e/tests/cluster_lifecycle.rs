@@ -1,5 +1,8 @@
 //! The pod's life cycle on the compose cluster (`./deploy/up.sh`), as the
-//! book's chapter 17 shows it, with both real kubectls: a container's
+//! book's chapter 17 shows it, with both real kubectls: a pod whose init
+//! container waits for a service shows `Init:0/1` until the service exists,
+//! then runs its main container (chapter 17.2.3, with nslookup in place of the
+//! book's `wget -T`, which crashes Debian's busybox 1.35); a container's
 //! termination message (chapter 17.2.6), written to its
 //! terminationMessagePath, is what `kubectl describe` shows as its last
 //! state's `Message`. Each test works in a namespace of its own. Run by
@@ -29,5 +32,49 @@ fn the_books_termination_message_is_the_last_states_message() {
         for shown in ["Reason: Error", "Message: I've had enough", "Exit Code: 1"] {
             assert!(words.contains(shown), "{tag}: no {shown:?} in the last state:\n{described}");
         }
+    }
+}
+
+#[test]
+fn an_init_container_holds_the_pod_in_init_until_it_succeeds() {
+    for (tag, kubectl) in [("k120", tools::kubectl_120()), ("kcur", tools::kubectl_current())] {
+        let live = Live::with_kubectl(&format!("init-{tag}"), kubectl);
+        live.create(
+            "apiVersion: v1
+kind: Pod
+metadata:
+  name: fortune-client
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: init
+    image: busybox
+    command: [sh, -c, 'until nslookup fortune >/dev/null 2>&1; do echo waiting for fortune; sleep 1; done']
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'echo main started; trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done']
+",
+        );
+        let status = || live.kubectl(&["get", "po", "fortune-client", "--no-headers"]).rows().first().cloned();
+        let waiting = eventually(Duration::from_secs(60), || {
+            status().is_some_and(|r| r.get(2).map(String::as_str) == Some("Init:0/1"))
+        });
+        assert!(waiting, "{tag}: {:?}\n{}", status(), live.kubectl(&["describe", "po", "fortune-client"]).stdout);
+        assert_eq!(live.field("pod/fortune-client", "{.status.phase}"), "Pending");
+        let logs = live.kubectl(&["logs", "fortune-client", "-c", "init"]).stdout;
+        assert!(logs.contains("waiting for fortune"), "{tag}: {logs}");
+
+        live.create("apiVersion: v1\nkind: Service\nmetadata:\n  name: fortune\nspec:\n  ports:\n  - port: 80\n");
+        let running = eventually(Duration::from_secs(60), || {
+            status().is_some_and(|r| r.get(1).map(String::as_str) == Some("1/1") && r[2] == "Running")
+        });
+        assert!(running, "{tag}: {:?}", status());
+        let init = live.field("pod/fortune-client", "{.status.initContainerStatuses[0].state.terminated.reason}");
+        assert_eq!(init, "Completed", "{tag}");
+        assert!(eventually(Duration::from_secs(10), || live
+            .kubectl(&["logs", "fortune-client"])
+            .stdout
+            .contains("main started")));
     }
 }
