@@ -130,6 +130,24 @@ impl ProbeSpec {
     }
 }
 
+/// What a lifecycle hook's handler does, read as a probe's would be (its
+/// `exec`, `httpGet` or `tcpSocket`); None for a `sleep` handler.
+pub fn hook_action(
+    handler: &k8s_openapi::api::core::v1::LifecycleHandler,
+    container: &Container,
+) -> Option<Result<ProbeAction, ProbeError>> {
+    if handler.sleep.is_some() {
+        return None;
+    }
+    let probe = Probe {
+        exec: handler.exec.clone(),
+        http_get: handler.http_get.clone(),
+        tcp_socket: handler.tcp_socket.clone(),
+        ..Default::default()
+    };
+    Some(ProbeSpec::parse(&probe, container).map(|spec| spec.action))
+}
+
 /// A probe port: a number, or the name of one of the container's ports.
 fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, ProbeError> {
     let name = match port {

@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod container;
 pub mod git_repo;
+pub mod hooks;
 pub mod images;
 pub mod service_env;
 pub mod status;

@@ -357,6 +357,53 @@ async fn a_failing_init_container_is_restarted_and_under_never_fails_the_pod() {
     assert_eq!(status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"], 1);
 }
 
+/// The book's post-start-hook pod: a failing postStart kills the container,
+/// which restarts; the events say why.
+#[tokio::test(start_paused = true)]
+async fn a_failing_post_start_hook_kills_the_container_with_kubernetes_events() {
+    let h = Harness::new();
+    // The fake runtime's `false` exits 1, as anywhere.
+    let hook = json!({"postStart": {"exec": {"command": ["false"]}}});
+    let p = probed("post-start-hook", json!({"lifecycle": hook}));
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    wait_for("a restart", Duration::from_secs(60), || h.api.count_events("FailedPostStartHook") >= 2).await;
+    assert_eq!(h.start_times("post-start-hook").len(), 2, "the hook runs once per start, and kills it");
+    let log = h.api.event_log();
+    let expected = "FailedPostStartHook: Exec lifecycle hook ([false]) for Container \"kubia\" in Pod \
+                    \"post-start-hook_default(uid-post-start-hook)\" failed - error: command 'false' exited with 1: , \
+                    message: \"\"";
+    assert!(log.contains(&expected.to_string()), "{log:#?}");
+    assert!(log.contains(&"Killing: FailedPostStartHook".to_string()), "{log:#?}");
+}
+
+/// preStop runs before the stop, inside the grace period; a failure is an event, and the stop goes on.
+#[tokio::test(start_paused = true)]
+async fn a_pre_stop_hook_runs_before_the_container_is_stopped() {
+    let h = Harness::new();
+    let hook = json!({"preStop": {"httpGet": {"port": 8080, "path": "shutdown"}}});
+    let mut p = probed("pre-stop-hook", json!({"lifecycle": hook}));
+    h.fake.set_probe("pre-stop-hook", "kubia", "prestop", ProbeOutcome::Failure("connection refused".into()));
+    h.kubelet.handle(PodEvent::Applied(typed(p.clone())));
+    wait_for("Running", Duration::from_secs(5), || {
+        h.api.status("pre-stop-hook").is_some_and(|s| s["phase"] == "Running")
+    })
+    .await;
+    assert!(h.fake.probe_times("pre-stop-hook", "kubia", "prestop").is_empty(), "not before a stop");
+    p["metadata"]["deletionTimestamp"] = "2024-05-01T10:00:05Z".into();
+    p["metadata"]["deletionGracePeriodSeconds"] = 30.into();
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    wait_for("deleted", Duration::from_secs(40), || !h.api.deleted.lock().unwrap().is_empty()).await;
+    let hooked = h.fake.probe_times("pre-stop-hook", "kubia", "prestop");
+    assert_eq!(hooked.len(), 1);
+    let stop = h.fake.ops_of("stop", "pre-stop-hook").into_iter().find(|o| o.container == "kubia").unwrap();
+    assert!(hooked[0] <= stop.at, "the hook ran before the stop");
+    assert_eq!(stop.grace, Some(Duration::from_secs(30)), "the hook took no time of the grace period");
+    let log = h.api.event_log();
+    let expected = "FailedPreStopHook: HTTP lifecycle hook (/shutdown) for Container \"kubia\" in Pod \
+                    \"pre-stop-hook_default(uid-pre-stop-hook)\" failed - error: connection refused";
+    assert!(log.contains(&expected.to_string()), "{log:#?}");
+}
+
 fn probed(name: &str, probes: Value) -> Value {
     let mut container = json!({"name": "kubia", "image": "luksa/kubia:v1", "ports": [{"containerPort": 8080}]});
     for (k, v) in probes.as_object().unwrap() {

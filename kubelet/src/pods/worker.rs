@@ -8,6 +8,7 @@
 
 use super::backoff::Backoff;
 use super::container::{container_config, invalid_env_from_names, EnvContext, EnvSources};
+use super::hooks::{self, Hook, HookTarget};
 use super::images::{ensure_image, pull_policy, ImageCtx};
 use super::service_env::{enable_service_links, NOT_SYNCED, SYNC_WAIT};
 use super::status::{pod_status, ContainerView, StatusInput};
@@ -50,6 +51,10 @@ enum SandboxError {
 
 /// Kubernetes never kills with less than this, even for a 0s grace period.
 const MIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The longest a postStart hook may run. Kubernetes sets none; a hook stuck
+/// for good would hold the pod's worker (and its deletion) with it.
+const POST_START_LIMIT: Duration = Duration::from_secs(120);
 
 /// Per-container memory of a worker.
 #[derive(Default)]
@@ -517,7 +522,8 @@ impl Worker {
                 let message = if restart { format!("{reason}, will be restarted") } else { reason };
                 self.event(EventType::Normal, "Killing", &message);
                 tracing::info!(pod = %self.full_name(), container = %name, "{message}");
-                if !self.stop_unless_changed(std::slice::from_ref(&c.id), self.grace_period()).await {
+                let grace = self.pre_stop(&[c], sandbox.ip, self.grace_period()).await;
+                if !self.stop_unless_changed(std::slice::from_ref(&c.id), grace).await {
                     return true;
                 }
                 if !restart {
@@ -542,6 +548,33 @@ impl Worker {
         let restart_count = current.map(|c| c.meta.restart_count + 1).unwrap_or(0);
         self.start_container(spec, &name, restart_count, last_exit, sandbox, wake).await;
         true
+    }
+
+    /// Runs the preStop hooks of running containers, together, inside
+    /// `grace`; returns the grace left for stopping them (at least
+    /// [`MIN_GRACE`], as Kubernetes gives).
+    async fn pre_stop(&self, containers: &[&ContainerInfo], pod_ip: &str, grace: Duration) -> Duration {
+        let specs = self.spec_containers();
+        let targets: Vec<HookTarget> = containers
+            .iter()
+            .filter_map(|c| {
+                let spec = specs.iter().find(|s| s.name == c.meta.container_name)?;
+                Hook::PreStop.handler(spec)?;
+                Some(HookTarget { pod: &self.pod, container: spec, container_id: &c.id, pod_ip })
+            })
+            .collect();
+        if targets.is_empty() {
+            return grace;
+        }
+        let started = tokio::time::Instant::now();
+        let runtime = &*self.shared.runtime;
+        let runs = targets.iter().map(|t| hooks::run(runtime, Hook::PreStop, t, grace));
+        for result in futures::future::join_all(runs).await {
+            if let Err(message) = result {
+                self.event(EventType::Warning, "FailedPreStopHook", &message);
+            }
+        }
+        grace.saturating_sub(started.elapsed()).max(MIN_GRACE)
     }
 
     /// Stops containers (together) with `grace`. A new spec arriving meanwhile
@@ -680,6 +713,15 @@ impl Worker {
         self.event(EventType::Normal, "Started", &format!("Started container {name}"));
         tracing::info!(pod = %self.full_name(), container = %name, restart_count, "started a container");
         self.track(name).waiting = None;
+        let target = HookTarget { pod: &self.pod, container: spec, container_id: &id, pod_ip: sandbox.ip };
+        if let Err(message) = hooks::run(&*shared.runtime, Hook::PostStart, &target, POST_START_LIMIT).await {
+            self.event(EventType::Warning, "FailedPostStartHook", &message);
+            self.event(EventType::Normal, "Killing", "FailedPostStartHook");
+            if let Err(e) = shared.runtime.stop_container(&id, self.grace_period()).await {
+                tracing::warn!(pod = %self.full_name(), container = %name, error = %e, "stopping a container failed");
+            }
+            self.track(name).waiting = Some(("PostStartHookError".into(), message));
+        }
     }
 
     /// The service variables of the pod's containers, as the Services are now
@@ -738,6 +780,8 @@ impl Worker {
         for c in &apps {
             self.event(EventType::Normal, "Killing", &format!("Stopping container {}", c.meta.container_name));
         }
+        let pod_ip = newest_running_sandbox(&observed).and_then(|s| s.ip.clone()).unwrap_or_default();
+        let grace = self.pre_stop(&apps, &pod_ip, grace).await;
         // App containers stop together, then the sandbox, as Kubernetes' KillPod.
         let stops = apps.iter().map(|c| self.shared.runtime.stop_container(&c.id, grace));
         for (c, result) in apps.iter().zip(futures::future::join_all(stops).await) {
