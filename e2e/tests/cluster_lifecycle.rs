@@ -5,7 +5,9 @@
 //! book's `wget -T`, which crashes Debian's busybox 1.35); a container's
 //! termination message (chapter 17.2.6), written to its
 //! terminationMessagePath, is what `kubectl describe` shows as its last
-//! state's `Message`. Each test works in a namespace of its own. Run by
+//! state's `Message`; the book's failing postStart hook (17.2.4) kills and
+//! restarts its container with a `FailedPostStartHook` event; its httpGet
+//! preStop hook reaches the app before the pod's deletion stops it. Each test works in a namespace of its own. Run by
 //! deploy/test.sh with `cargo test -p e2e --features cluster --test
 //! cluster_lifecycle` (without the `cluster` feature the file holds no test).
 #![cfg(feature = "cluster")]
@@ -77,4 +79,34 @@ spec:
             .stdout
             .contains("main started")));
     }
+}
+
+#[test]
+fn the_books_post_start_hook_fails_and_its_pre_stop_hook_runs_before_the_stop() {
+    let live = Live::with_kubectl("hooks", tools::kubectl_current());
+    live.create(&book_text("Chapter17/post-start-hook.yaml"));
+    let pod = "pod-with-poststart-hook";
+    let failed = eventually(Duration::from_secs(60), || {
+        live.kubectl(&["describe", "po", pod]).stdout.contains("FailedPostStartHook")
+    });
+    let described = live.kubectl(&["describe", "po", pod]).stdout;
+    assert!(failed, "{described}");
+    assert!(described.contains("exited with 15"), "{described}");
+    assert!(described.contains("hook will fail with exit code 15"), "{described}");
+    let restarted = eventually(Duration::from_secs(60), || {
+        live.field(&format!("pod/{pod}"), "{.status.containerStatuses[0].restartCount}").parse::<u32>().unwrap_or(0)
+            >= 1
+    });
+    assert!(restarted, "{}", live.kubectl(&["describe", "po", pod]).stdout);
+
+    live.create(&book_text("Chapter17/pre-stop-hook-httpget.yaml"));
+    let pod = "pod-with-prestop-hook";
+    live.wait_phase(pod, "Running", Duration::from_secs(60));
+    assert_eq!(live.kubectl(&["logs", pod]).stdout, "", "no request before the deletion");
+    let follow = live.command(&["logs", "-f", pod]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    live.kubectl(&["delete", "po", pod]).clean();
+    let logs = follow.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.contains("Received request from"), "the preStop GET reached kubia before it stopped: {logs:?}");
 }
