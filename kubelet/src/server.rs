@@ -26,13 +26,23 @@ type Stream<T> = Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send>>;
 
 pub struct NodeAgentService {
     kubelet: Kubelet,
-    /// The `stdinOnce` containers something attached to already (their ids).
-    attached_once: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The containers whose output someone read already, by a log request or
+    /// an attach (their runtime ids).
+    output_read: std::sync::Mutex<std::collections::HashSet<String>>,
 }
+
+/// How many containers [`NodeAgentService::output_read`] remembers before it
+/// starts over (forgetting one costs at most a replay to a later attach).
+const OUTPUT_READ_MEMORY: usize = 10_000;
+
+/// How often an attach session checks that its container still runs, and how
+/// long it lets the last output through once it does not.
+const ATTACH_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+const ATTACH_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The service, ready for a tonic server.
 pub fn service(kubelet: Kubelet) -> NodeAgentServer<NodeAgentService> {
-    NodeAgentServer::new(NodeAgentService { kubelet, attached_once: Default::default() })
+    NodeAgentServer::new(NodeAgentService { kubelet, output_read: Default::default() })
 }
 
 fn status(err: ApiError) -> Status {
@@ -43,16 +53,23 @@ fn status(err: ApiError) -> Status {
 pub fn container_name(pod: &Pod, requested: &str) -> Result<String, ApiError> {
     let name = pod.name();
     let names: Vec<&str> = pod.spec.iter().flat_map(|s| &s.containers).map(|c| c.name.as_str()).collect();
+    let init: Vec<&str> =
+        pod.spec.iter().flat_map(|s| s.init_containers.iter().flatten()).map(|c| c.name.as_str()).collect();
     if requested.is_empty() {
+        let or_init = if init.is_empty() {
+            String::new()
+        } else {
+            format!(" or one of the init containers: [{}]", init.join(" "))
+        };
         return match names.as_slice() {
             [only] => Ok(only.to_string()),
             _ => Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
+                "a container name must be specified for pod {name}, choose one of: [{}]{or_init}",
                 names.join(" ")
             ))),
         };
     }
-    if names.contains(&requested) {
+    if names.contains(&requested) || init.contains(&requested) {
         Ok(requested.to_string())
     } else {
         Err(ApiError::bad_request(format!("container {requested} is not valid for pod {name}")))
@@ -116,8 +133,10 @@ impl NodeAgentService {
         Ok((pod, status))
     }
 
+    /// An app or init container's status (empty when it has none yet).
     pub(crate) fn container_status(status: &PodStatus, name: &str) -> ContainerStatus {
-        let statuses = status.container_statuses.iter().flatten();
+        let statuses =
+            status.container_statuses.iter().flatten().chain(status.init_container_statuses.iter().flatten());
         statuses.into_iter().find(|c| c.name == name).cloned().unwrap_or_default()
     }
 
@@ -136,14 +155,47 @@ impl NodeAgentService {
         }
     }
 
+    /// Notes that someone read the container's output; true the first time.
+    fn first_read(&self, id: &str) -> bool {
+        let mut read = self.output_read.lock().expect("output lock");
+        if read.len() >= OUTPUT_READ_MEMORY {
+            read.clear();
+        }
+        read.insert(id.to_string())
+    }
+
     /// Whether an attach to this container replays its output from the start:
-    /// only the first attach to a `stdinOnce` container, the session `kubectl
-    /// run -it` opens right after the container started. What a short command
-    /// printed before the attach was established would be lost otherwise
-    /// (Docker attaches from now on); a later `kubectl attach` gets only new
-    /// output, as in Kubernetes.
+    /// only the first attach to a `stdinOnce` container whose log nobody read
+    /// before, the session `kubectl run -it` opens right after the container
+    /// started. What a short command printed before the attach was
+    /// established would be lost otherwise (Docker attaches from now on). A
+    /// later `kubectl attach` gets only new output, as in Kubernetes, and so
+    /// does a kubectl (1.36 and later) that printed the log itself first.
     fn replay_on_attach(&self, id: &str, stdin_once: bool) -> bool {
-        stdin_once && self.attached_once.lock().expect("attach lock").insert(id.to_string())
+        self.first_read(id) && stdin_once
+    }
+
+    /// Resolves once the pod's status says the container is no longer
+    /// running, and a moment more for its last output: Docker keeps an
+    /// attach to a container that already exited open, and silent, for good.
+    fn exit_of(&self, namespace: &str, pod: &str, name: &str, id: &str) -> impl std::future::Future<Output = ()> {
+        let kubelet = self.kubelet.clone();
+        let (namespace, pod, name, id) = (namespace.to_string(), pod.to_string(), name.to_string(), id.to_string());
+        async move {
+            loop {
+                tokio::time::sleep(ATTACH_CHECK).await;
+                let runs = kubelet.pod(&namespace, &pod).is_some_and(|(pod, latest)| {
+                    let status = latest.map(|s| (*s).clone()).or_else(|| pod.status.clone()).unwrap_or_default();
+                    let cs = Self::container_status(&status, &name);
+                    runtime_id(&cs.container_id).as_deref() == Some(id.as_str())
+                        && cs.state.as_ref().is_some_and(|s| s.running.is_some())
+                });
+                if !runs {
+                    tokio::time::sleep(ATTACH_DRAIN).await;
+                    return;
+                }
+            }
+        }
     }
 
     /// Runs an exec (or, with `attach`, attaches to the container's main
@@ -156,6 +208,13 @@ impl NodeAgentService {
     ) -> Result<Response<Stream<ExecOutput>>, Status> {
         let (id, stdin_once) = self.running_container(&start.namespace, &start.pod, &start.container)?;
         let runtime = self.kubelet.runtime();
+        let exited: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = if attach {
+            let (pod, _) = self.find(&start.namespace, &start.pod)?;
+            let name = container_name(&pod, &start.container).map_err(status)?;
+            Box::pin(self.exit_of(&start.namespace, &start.pod, &name, &id))
+        } else {
+            Box::pin(std::future::pending())
+        };
         let session = if attach {
             let from_start = self.replay_on_attach(&id, stdin_once);
             runtime.attach(&id, start.tty, start.stdin, from_start).await
@@ -197,7 +256,15 @@ impl NodeAgentService {
         let (tx, rx) = mpsc::channel(64);
         let mut output = session.output;
         tokio::spawn(async move {
-            while let Some(chunk) = output.next().await {
+            let mut exited = exited;
+            loop {
+                let chunk = tokio::select! {
+                    chunk = output.next() => match chunk {
+                        Some(chunk) => chunk,
+                        None => break,
+                    },
+                    () = &mut exited => break,
+                };
                 let out = match chunk {
                     Ok(ExecChunk::Stdout(b)) => exec_output::Output::Stdout(b),
                     Ok(ExecChunk::Stderr(b)) => exec_output::Output::Stderr(b),
@@ -255,6 +322,7 @@ impl NodeAgent for NodeAgentService {
         let name = container_name(&pod, &req.container).map_err(status)?;
         let cs = Self::container_status(&pod_status, &name);
         let id = log_container_id(&req.pod, &cs, &name, req.previous).map_err(status)?;
+        self.first_read(&id);
         let options = LogOptions {
             follow: req.follow,
             tail: (req.tail_lines >= 0).then_some(req.tail_lines),
@@ -379,6 +447,30 @@ mod tests {
         assert_eq!(container_name(&pod, "c").unwrap_err().message, "container c is not valid for pod kubia");
         let one = typed(json!({"metadata": {"name": "kubia"}, "spec": {"containers": [{"name": "only"}]}}));
         assert_eq!(container_name(&one, "").unwrap(), "only");
+        let init = json!({"metadata": {"name": "client"},
+                          "spec": {"initContainers": [{"name": "init"}], "containers": [{"name": "a"}, {"name": "b"}]}});
+        let init = typed(init);
+        assert_eq!(container_name(&init, "init").unwrap(), "init", "an init container's logs and exec");
+        assert_eq!(
+            container_name(&init, "").unwrap_err().message,
+            "a container name must be specified for pod client, choose one of: [a b] or one of the init containers: [init]"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_first_look_at_a_stdin_once_container_replays_its_output() {
+        let kubelet = Kubelet::new(
+            crate::pods::Settings::for_tests("attach"),
+            std::sync::Arc::new(crate::runtime::fake::FakeRuntime::new()),
+            std::sync::Arc::new(crate::api::testing::RecordingApi::default()),
+            crate::clock::Clock::tokio(),
+        );
+        let agent = NodeAgentService { kubelet, output_read: Default::default() };
+        assert!(agent.replay_on_attach("run-it", true), "kubectl run -it's attach gets what was printed so far");
+        assert!(!agent.replay_on_attach("run-it", true), "a later attach gets only new output");
+        assert!(!agent.replay_on_attach("plain", false), "a container without stdinOnce: never");
+        agent.first_read("logs-first");
+        assert!(!agent.replay_on_attach("logs-first", true), "a kubectl that printed the log first gets no replay");
     }
 
     #[test]
