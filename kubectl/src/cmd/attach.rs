@@ -40,7 +40,8 @@ pub async fn run(ctx: &mut Ctx, a: AttachArgs) -> Result<()> {
         return Err(Error::msg(format!("cannot attach a container in a completed pod; current phase is {phase}")));
     }
     let opts = AttachOptions { container: a.container.clone(), stdin: a.stdin, tty: a.tty, quiet: a.quiet };
-    session::attach(ctx, &pod, &opts).await
+    // A session ended early because the container stopped is simply over.
+    session::attach(ctx, &pod, &opts).await.map(|_| ())
 }
 
 #[cfg(test)]

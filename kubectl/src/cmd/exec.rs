@@ -57,7 +57,7 @@ pub async fn run(ctx: &mut Ctx, a: ExecArgs) -> Result<()> {
         tty: decision.tty,
         ..Default::default()
     };
-    let outcome = session::drive(ctx, a.stdin, decision.tty, |rx, size| {
+    let outcome = session::drive(ctx, a.stdin, decision.tty, futures::future::pending(), |rx, size| {
         let params = ExecParams {
             cols: size.map(|s| u32::from(s.cols)).unwrap_or(0),
             rows: size.map(|s| u32::from(s.rows)).unwrap_or(0),
@@ -72,6 +72,7 @@ pub async fn run(ctx: &mut Ctx, a: ExecArgs) -> Result<()> {
         Outcome::Ended(0) => Ok(()),
         Outcome::Ended(code) => Err(Error::Exit(code)),
         Outcome::Failed(e) => Err(e.into()),
+        Outcome::Stopped(_) => unreachable!("an exec is never stopped early"),
     }
 }
 

@@ -5,7 +5,7 @@
 //! afterwards, and with `--restart=Never` (or `OnFailure`) waits for the pod to
 //! finish and exits with its container's exit code.
 
-use super::session::{self, pod_running_timeout, AttachOptions};
+use super::session::{self, pod_running_timeout, AttachOptions, Attached};
 use super::shared::{parse_dry_run, parse_labels, print_created, DryRun};
 use super::Ctx;
 use crate::cli::RunArgs;
@@ -17,8 +17,8 @@ use api::k8s_openapi::api::core::v1::{
 };
 use api::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use api::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use api::{ApiError, ResourceInfo};
-use client::{Api, Client, DeleteParams, ListParams};
+use api::ResourceInfo;
+use client::{Client, DeleteParams};
 use futures::StreamExt;
 use proto::LogsRequest;
 use serde_json::{json, Value};
@@ -320,47 +320,6 @@ fn running_or_completed(pod: &Pod) -> bool {
     api::pod::is_finished(pod) || (api::pod::phase(pod) == "Running" && api::pod::is_ready(pod))
 }
 
-/// Waits until `done` holds for the pod (watching it), as kubectl's
-/// `waitForPod` does; the pod's deletion ends the wait with kubectl's odd
-/// `pods "" not found`.
-async fn wait_for_pod(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    timeout: Duration,
-    done: impl Fn(&Pod) -> bool,
-) -> Result<Pod> {
-    let pods: Api<Pod> = Api::namespaced(client, namespace);
-    let gone = || Error::from(ApiError::not_found("pods", ""));
-    let wait = async {
-        loop {
-            let pod = match pods.get(name).await {
-                Ok(p) => p,
-                Err(e) if e.is_not_found() => return Err(gone()),
-                Err(e) => return Err(e.into()),
-            };
-            if done(&pod) {
-                return Ok(pod);
-            }
-            let rv = pod.metadata.resource_version.clone().unwrap_or_default();
-            let params = ListParams { field_selector: format!("metadata.name={name}"), ..Default::default() };
-            if let Ok(mut events) = pods.watch(&params, &rv).await {
-                while let Some(Ok(event)) = events.next().await {
-                    if event.kind == "DELETED" {
-                        return Err(gone());
-                    }
-                    if done(&event.object) {
-                        return Ok(event.object);
-                    }
-                }
-            }
-            // The watch ended or could not start: look again.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    };
-    tokio::time::timeout(timeout, wait).await.unwrap_or_else(|_| Err(Error::msg("timed out waiting for the condition")))
-}
-
 /// Prints a container's log so far, leaving out its first `skip` bytes (what
 /// was printed already); the number of bytes the log had.
 async fn print_log(ctx: &mut Ctx, client: &Client, pod: &Pod, container: &str, skip: usize) -> Result<usize> {
@@ -392,7 +351,7 @@ fn unseen(chunk: &[u8], seen: usize, skip: usize) -> &[u8] {
 async fn attach_pod(ctx: &mut Ctx, client: &Client, pod: &Pod, opts: &AttachOptions, timeout: Duration) -> Result<()> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let pod = wait_for_pod(client, &namespace, &name, timeout, running_or_completed).await?;
+    let pod = session::wait_for_pod(client, &namespace, &name, Some(timeout), running_or_completed).await?;
     let container = session::target_container(ctx, &pod, None, opts.quiet)?;
     if api::pod::is_finished(&pod) {
         return print_log(ctx, client, &pod, &container.name, 0).await.map(|_| ());
@@ -409,17 +368,14 @@ async fn attach_pod(ctx: &mut Ctx, client: &Client, pod: &Pod, opts: &AttachOpti
             Err(_) => ctx.warn("warning: couldn't fetch pre-attach logs: context deadline exceeded"),
         }
     }
-    match session::attach(ctx, &pod, opts).await {
-        Ok(()) => Ok(()),
-        Err(Error::Reported) => Err(Error::Reported),
-        Err(e) => {
-            ctx.warn(&format!(
-                "warning: couldn't attach to pod/{name}, falling back to streaming logs: {}",
-                session::plain(&e)
-            ));
-            print_log(ctx, client, &pod, &container.name, printed).await.map(|_| ())
-        }
-    }
+    let (reason, attached) = match session::attach(ctx, &pod, opts).await {
+        Ok(Attached::Ended) => return Ok(()),
+        Ok(Attached::Stopped { printed }) => (format!("container not found ({:?})", container.name), printed),
+        Err(Error::Reported) => return Err(Error::Reported),
+        Err(e) => (session::plain(&e), 0),
+    };
+    ctx.warn(&format!("warning: couldn't attach to pod/{name}, falling back to streaming logs: {reason}"));
+    print_log(ctx, client, &pod, &container.name, printed + attached).await.map(|_| ())
 }
 
 /// Attaches to the pod `run` created; with `--restart=Never` or `OnFailure`
@@ -442,7 +398,7 @@ async fn attach_and_wait(ctx: &mut Ctx, a: &RunArgs, created: &Value) -> Result<
         "OnFailure" => api::pod::phase(p) == "Succeeded",
         _ => api::pod::is_finished(p),
     };
-    let pod = wait_for_pod(&client, &namespace, &name, timeout, done).await?;
+    let pod = session::wait_for_pod(&client, &namespace, &name, Some(timeout), done).await?;
     exit_status(&pod)
 }
 

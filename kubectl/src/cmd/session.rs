@@ -11,10 +11,12 @@ use crate::terminal::{self, RawModeGuard, Size, SizeTracker, Terminal};
 use api::k8s_openapi::api::core::v1::Pod;
 use api::ApiError;
 use client::streaming::{AttachParams, ExecEvent, ExecSend, ExecStream};
+use client::{Api, Client, ListParams};
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use std::future::Future;
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Copies `input` into the session as stdin until it ends, then closes the
@@ -39,21 +41,25 @@ pub fn spawn_stdin_copier(mut input: impl Read + Send + 'static, tx: UnboundedSe
     });
 }
 
-/// Copies the session's output to `out` and `err` until it ends; the result is
-/// the command's exit code (0 when the session ends without one, as an attach does).
+/// Copies the session's output to `out` and `err` until it ends, adding the
+/// bytes copied to `copied`; the result is the command's exit code (0 when the
+/// session ends without one, as an attach does).
 pub async fn pump(
     mut events: ExecStream,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
+    copied: &AtomicUsize,
 ) -> std::result::Result<i32, ApiError> {
     let mut code = 0;
     while let Some(event) = events.next().await {
         match event? {
             ExecEvent::Stdout(b) => {
                 let _ = out.write_all(&b).and_then(|_| out.flush());
+                copied.fetch_add(b.len(), Ordering::Relaxed);
             }
             ExecEvent::Stderr(b) => {
                 let _ = err.write_all(&b).and_then(|_| err.flush());
+                copied.fetch_add(b.len(), Ordering::Relaxed);
             }
             ExecEvent::Exit(c) => {
                 code = c;
@@ -116,13 +122,21 @@ pub enum Outcome {
     /// A signal arrived while the terminal was raw: it was restored, and
     /// kubectl's interrupt handler exits 1 without a word.
     Interrupted,
+    /// The caller's `stop` came first, after this many bytes of output.
+    Stopped(usize),
 }
 
 /// Runs one session. `open` starts it, given the channel our input goes
 /// through and the window size to start with (with `tty`). With `stdin`, our
 /// standard input is copied into the session; with `tty` the local terminal is
-/// raw until the session ends, however it ends.
-pub async fn drive<F, Fut>(ctx: &mut Ctx, stdin: bool, tty: bool, open: F) -> Result<Outcome>
+/// raw until the session ends, however it ends; `stop` ends it early.
+pub async fn drive<F, Fut>(
+    ctx: &mut Ctx,
+    stdin: bool,
+    tty: bool,
+    stop: impl Future<Output = ()>,
+    open: F,
+) -> Result<Outcome>
 where
     F: FnOnce(UnboundedReceiver<ExecSend>, Option<Size>) -> Fut,
     Fut: Future<Output = std::result::Result<ExecStream, ApiError>>,
@@ -138,22 +152,18 @@ where
     if stdin {
         spawn_stdin_copier(std::io::stdin(), tx.clone());
     }
+    let copied = AtomicUsize::new(0);
     let outcome = match open(rx, size).await {
         Ok(events) => {
             let (out, err) = (&mut ctx.out, &mut ctx.err);
-            let session = pump(events, &mut **out, &mut **err);
-            let ended = if guard.is_some() {
-                tokio::select! {
-                    r = session => Some(r),
-                    _ = fatal_signal() => None,
-                }
-            } else {
-                Some(session.await)
-            };
-            match ended {
-                None => Outcome::Interrupted,
-                Some(Ok(code)) => Outcome::Ended(code),
-                Some(Err(e)) => Outcome::Failed(e),
+            let raw = guard.is_some();
+            tokio::select! {
+                r = pump(events, &mut **out, &mut **err, &copied) => match r {
+                    Ok(code) => Outcome::Ended(code),
+                    Err(e) => Outcome::Failed(e),
+                },
+                _ = fatal_signal(), if raw => Outcome::Interrupted,
+                _ = stop => Outcome::Stopped(copied.load(Ordering::Relaxed)),
             }
         }
         Err(e) => Outcome::Failed(e),
@@ -247,10 +257,37 @@ pub fn reattach_message(pod: &str, namespace: &str, container: &str) -> String {
     format!("Session ended, resume using 'kubectl attach {pod} -c {container} -n {namespace} -i -t' command")
 }
 
+/// How an attach ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// The process ended, and the session with it.
+    Ended,
+    /// The container stopped running but the session went on (Docker keeps an
+    /// attach to a container that exited first open, silent): it was ended
+    /// after `printed` bytes of output.
+    Stopped { printed: usize },
+}
+
+/// How long an attach may go on after the container is seen stopped: its last
+/// output and the end of the stream normally arrive well within it.
+const STOPPED_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether the pod's container `name` runs (as the pod's status last said).
+fn container_running(pod: &Pod, name: &str) -> bool {
+    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+    statuses.into_iter().flatten().any(|c| c.name == name && c.state.as_ref().is_some_and(|s| s.running.is_some()))
+}
+
+/// Resolves [`STOPPED_GRACE`] after the container is seen not running (or its pod gone).
+async fn container_stopped(client: Client, namespace: String, pod: String, container: String) {
+    let _ = wait_for_pod(&client, &namespace, &pod, None, |p| !container_running(p, &container)).await;
+    tokio::time::sleep(STOPPED_GRACE).await;
+}
+
 /// Attaches to a container of `pod`, as kubectl's `AttachOptions.Run` does once
 /// it has the pod: picks the container, settles the TTY, prints the prompt
 /// lines and relays the session until the process ends.
-pub async fn attach(ctx: &mut Ctx, pod: &Pod, opts: &AttachOptions) -> Result<()> {
+pub async fn attach(ctx: &mut Ctx, pod: &Pod, opts: &AttachOptions) -> Result<Attached> {
     let target = target_container(ctx, pod, opts.container.as_deref(), opts.quiet)
         .map_err(|e| Error::msg(format!("cannot attach to the container: {}", plain(&e))))?;
     let (tty, notice) = attach_tty(opts.tty, &target, opts.quiet);
@@ -277,7 +314,8 @@ pub async fn attach(ctx: &mut Ctx, pod: &Pod, opts: &AttachOptions) -> Result<()
         tty: decision.tty,
         ..Default::default()
     };
-    let outcome = drive(ctx, opts.stdin, decision.tty, |rx, size| {
+    let stopped = container_stopped(client.clone(), namespace.clone(), name.clone(), target.name.clone());
+    let outcome = drive(ctx, opts.stdin, decision.tty, stopped, |rx, size| {
         let params = AttachParams {
             cols: size.map(|s| u32::from(s.cols)).unwrap_or(0),
             rows: size.map(|s| u32::from(s.rows)).unwrap_or(0),
@@ -289,12 +327,59 @@ pub async fn attach(ctx: &mut Ctx, pod: &Pod, opts: &AttachOptions) -> Result<()
     match outcome {
         Outcome::Interrupted => Err(Error::Reported),
         Outcome::Failed(e) => Err(e.into()),
+        Outcome::Stopped(printed) => Ok(Attached::Stopped { printed }),
         Outcome::Ended(_) => {
             if !opts.quiet && opts.stdin && decision.tty {
                 ctx.println(&reattach_message(&name, &namespace, &target.name));
             }
-            Ok(())
+            Ok(Attached::Ended)
         }
+    }
+}
+
+/// Waits until `done` holds for the pod (watching it), as kubectl's
+/// `waitForPod` does; the pod's deletion ends the wait with kubectl's odd
+/// `pods "" not found`.
+pub async fn wait_for_pod(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Option<Duration>,
+    done: impl Fn(&Pod) -> bool,
+) -> Result<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client, namespace);
+    let gone = || Error::from(ApiError::not_found("pods", ""));
+    let wait = async {
+        loop {
+            let pod = match pods.get(name).await {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() => return Err(gone()),
+                Err(e) => return Err(e.into()),
+            };
+            if done(&pod) {
+                return Ok(pod);
+            }
+            let rv = pod.metadata.resource_version.clone().unwrap_or_default();
+            let params = ListParams { field_selector: format!("metadata.name={name}"), ..Default::default() };
+            if let Ok(mut events) = pods.watch(&params, &rv).await {
+                while let Some(Ok(event)) = events.next().await {
+                    if event.kind == "DELETED" {
+                        return Err(gone());
+                    }
+                    if done(&event.object) {
+                        return Ok(event.object);
+                    }
+                }
+            }
+            // The watch ended or could not start: look again.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    };
+    match timeout {
+        Some(t) => tokio::time::timeout(t, wait)
+            .await
+            .unwrap_or_else(|_| Err(Error::msg("timed out waiting for the condition"))),
+        None => wait.await,
     }
 }
 
@@ -337,7 +422,8 @@ mod tests {
             Ok(ExecEvent::Exit(3)),
         ];
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = pump(Box::pin(futures::stream::iter(events)), &mut out, &mut err).await.unwrap();
+        let code =
+            pump(Box::pin(futures::stream::iter(events)), &mut out, &mut err, &AtomicUsize::new(0)).await.unwrap();
         assert_eq!((code, out.as_slice(), err.as_slice()), (3, &b"out1\nout2\n"[..], &b"err1\n"[..]));
         assert_eq!(Error::Exit(3).to_string(), "command terminated with exit code 3");
     }
@@ -346,7 +432,8 @@ mod tests {
     async fn an_attach_ends_without_an_exit_code() {
         let events: Vec<std::result::Result<ExecEvent, ApiError>> = vec![Ok(ExecEvent::Stdout(b"hello\n".to_vec()))];
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = pump(Box::pin(futures::stream::iter(events)), &mut out, &mut err).await.unwrap();
+        let code =
+            pump(Box::pin(futures::stream::iter(events)), &mut out, &mut err, &AtomicUsize::new(0)).await.unwrap();
         assert_eq!((code, out.as_slice()), (0, &b"hello\n"[..]));
     }
 
@@ -355,7 +442,8 @@ mod tests {
         let events: Vec<std::result::Result<ExecEvent, ApiError>> =
             vec![Err(ApiError::bad_request("container \"x\" is not running"))];
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let e = pump(Box::pin(futures::stream::iter(events)), &mut out, &mut err).await.unwrap_err();
+        let e =
+            pump(Box::pin(futures::stream::iter(events)), &mut out, &mut err, &AtomicUsize::new(0)).await.unwrap_err();
         assert_eq!(Error::from(e).to_string(), "Error from server (BadRequest): container \"x\" is not running");
     }
 
