@@ -12,9 +12,12 @@
 #   luksa/kubia, luksa/kubia-unhealthy, luksa/batch-job, luksa/ssd-monitor   the book's samples
 #   luksa/kubia:v1..v4   the Deployment chapter's versions of kubia
 #   luksa/kubia-pet   chapter 10's stateful kubia: busybox's nc serving a script
+#   luksa/kubia-pet-peers   the same, answering GET with what every pod of the set stores (SRV lookup)
+#   mongo             a stand-in for MongoDB on busybox: mongod on 27017, a mongo shell keeping data in /data/db
 #   luksa/fortune     Debian's fortune-mod on busybox, writing a fortune every 10 s (also tagged :args and :env)
 #   nginx:alpine, nginx   Debian's nginx on busybox, configured as the Docker Hub image
 #   tutum/dnsutils    Debian's dig, nslookup and host on busybox (the book's SRV lookup)
+#   tutum/curl        Debian's curl and CA certificates on busybox
 #
 # The Debian packages these images and kubelab/kubelab unpack are downloaded once (apt-get download)
 # into target/images/debs and reused from there.
@@ -42,7 +45,7 @@ for p in kubectl samples "${components[@]}"; do
 done
 cargo build --profile "$cargo_profile" "${packages[@]}"
 
-out=target/images
+out=${CARGO_TARGET_DIR:-target}/images
 stripped=$out/bin/$profile
 rm -rf "$out/context"
 mkdir -p "$out/context" "$stripped"
@@ -136,6 +139,20 @@ context ssd-monitor
 build luksa/ssd-monitor:latest ssd-monitor
 context kubia-pet
 build luksa/kubia-pet:latest kubia-pet
+context kubia-pet-peers
+build luksa/kubia-pet-peers:latest kubia-pet-peers
+
+# The mongo stand-in's scripts where the Docker Hub image has its programs,
+# and the data directories its pods mount volumes on.
+context mongo
+root=$out/context/mongo/rootfs
+mkdir -p "$root/usr/local/bin" "$root/usr/local/lib/mongo" "$root/bin" "$root/data/db" "$root/data/configdb"
+for f in docker-entrypoint.sh mongod mongo; do
+  mv "$out/context/mongo/$f" "$root/usr/local/bin/"
+done
+mv "$out/context/mongo/mongo.awk" "$out/context/mongo/mongod-answer" "$root/usr/local/lib/mongo/"
+cp deploy/images/kubia/bash "$root/bin/bash"
+build mongo:latest mongo
 
 # The .deb files of the given packages, downloaded into $debs once.
 debs=$out/debs
@@ -146,7 +163,7 @@ deb_files() {
     files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
     if [ -z "$files" ]; then
       (cd "$debs" && apt-get download -q "$pkg" >/dev/null 2>&1) || {
-        echo "cannot download the Debian package $pkg (needed for the kubelab, fortune, nginx and dnsutils images)" >&2
+        echo "cannot download the Debian package $pkg (needed for the kubelab, fortune, nginx, dnsutils and curl images)" >&2
         exit 1
       }
       files=$(find "$debs" -name "${pkg}_*.deb" | head -n 1)
@@ -244,3 +261,18 @@ unpack "$out/context/dnsutils/rootfs" usr/bin bind9-dnsutils bind9-host bind9-li
   libxml2 libicu72 liblzma5 zlib1g
 rm -rf "$out/context/dnsutils/rootfs/usr/share/locale"
 build tutum/dnsutils:latest dnsutils
+
+# curl with every protocol library libcurl links, all from Debian's packages;
+# Debian's CA certificates joined into the bundle curl reads by default (what
+# update-ca-certificates would make at install time).
+context curl
+root=$out/context/curl/rootfs
+unpack "$root" usr/bin curl libcurl4 libbrotli1 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 \
+  libkeyutils1 libcom-err2 libidn2-0 libunistring2 libldap-2.5-0 libsasl2-2 libnghttp2-14 libpsl5 librtmp1 \
+  libgnutls30 libhogweed6 libnettle8 libgmp10 libp11-kit0 libffi8 libtasn1-6 libssh2-1 libssl3 libzstd1 zlib1g \
+  ca-certificates
+rm -rf "$root/usr/share/locale" "$root/usr/sbin/update-ca-certificates" "$root/etc/ca-certificates" "$root/etc/ssl/certs"
+mkdir -p "$root/etc/ssl/certs" "$root/bin"
+find "$root/usr/share/ca-certificates" -name '*.crt' | sort | xargs awk 1 >"$root/etc/ssl/certs/ca-certificates.crt"
+cp deploy/images/kubia/bash "$root/bin/bash"
+build tutum/curl:latest curl

@@ -3,11 +3,12 @@
 # binaries land, docker-compose on the kubelab project from the repo's root,
 # and installing Debian packages.
 
-# The target directory of a --profile value: release (the default) or debug.
+# The target directory of a --profile value: release (the default) or debug,
+# under cargo's CARGO_TARGET_DIR when set.
 bin_dir() {
   case "$1" in
-    release) echo target/release ;;
-    debug) echo target/debug ;;
+    release) echo "${CARGO_TARGET_DIR:-target}/release" ;;
+    debug) echo "${CARGO_TARGET_DIR:-target}/debug" ;;
     *) echo "unknown profile '$1': use release or debug" >&2; return 2 ;;
   esac
 }

@@ -3,7 +3,7 @@
 # too), so none replaces the pod containers removed next, then every pod
 # container they started (and their memory volumes), the control plane and the
 # pod network. etcd's volume, and so the cluster's objects, and the nodes'
-# filesystems (hostPath data, /var/lib/kubelab/nodes) stay for the next up
+# filesystems (hostPath data, /var/lib/kubelab/nodes and /shared) stay for the next up
 # unless -v is given.
 # The images stay; `docker rmi` removes them.
 #
@@ -75,6 +75,6 @@ remove_network
 # The nodes' filesystems live on the host, where Docker (root) made them: a
 # throwaway container removes them, so this needs no root.
 if [ ${#volumes[@]} -gt 0 ]; then
-  docker run --rm --volume /var/lib/kubelab:/kubelab busybox:latest rm -rf /kubelab/nodes >/dev/null 2>&1 || true
+  docker run --rm --volume /var/lib/kubelab:/kubelab busybox:latest rm -rf /kubelab/nodes /kubelab/shared >/dev/null 2>&1 || true
 fi
 echo "kubelab is down"

@@ -105,6 +105,12 @@ pub struct Config {
     /// This replica's name in the lease (default: hostname and a random suffix).
     #[arg(long, env = "LEADER_ELECT_IDENTITY", default_value = "")]
     pub leader_elect_identity: String,
+    /// The directory behind the nodes' shared paths (the kubelet's
+    /// `--shared-root`), where the hostPath provisioner's volumes live: it
+    /// deletes the data of a volume it made when the volume is reclaimed with
+    /// policy Delete. Missing, the data stays (and the volume object goes).
+    #[arg(long, env = "SHARED_ROOT", default_value = "/var/lib/kubelab/shared")]
+    pub shared_root: std::path::PathBuf,
 }
 
 /// What a controller is built from.

@@ -2,10 +2,12 @@
 //! finish deleting, so their controllers can replace them elsewhere.
 //!
 //! - A pod being deleted on a node that is not Ready (its kubelet is down or
-//!   cut off) is force-deleted (grace period 0) once its grace period has
-//!   passed. Kubernetes' pod GC does this only for nodes tainted
-//!   `node.kubernetes.io/out-of-service`; kubelab does it for every node that
-//!   is not Ready, so a dead node's pods are replaced without an operator.
+//!   cut off) and that an operator tainted `node.kubernetes.io/out-of-service`
+//!   (the node is known to be shut down) is force-deleted (grace period 0),
+//!   as Kubernetes' gcTerminating. Without the taint it stays Terminating:
+//!   the pod may still run on a node that is only cut off, and a StatefulSet
+//!   must not make a second pod with its identity until it is gone (the
+//!   returning kubelet finishes the deletion, or `kubectl delete --force`).
 //! - A pod bound to a node that does not exist (any more) is force-deleted
 //!   after a 40 s quarantine and a live check, as Kubernetes' gcOrphaned.
 
@@ -23,6 +25,9 @@ use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The taint that says a node is shut down, not merely unreachable.
+const OUT_OF_SERVICE: &str = "node.kubernetes.io/out-of-service";
 
 /// How long a node must be missing before its pods count as orphaned.
 const QUARANTINE: Duration = Duration::from_secs(40);
@@ -113,18 +118,18 @@ impl Controller for PodGcController {
                 Some(wait) => Ok(Action::RequeueAfter(wait)),
             };
         };
-        let Some(deadline) = pod.metadata.deletion_timestamp.as_ref().map(|t| t.0) else {
-            return Ok(Action::Done);
-        };
-        if ready_status(&node) == "True" {
-            // Its kubelet will finish the deletion.
+        if pod.metadata.deletion_timestamp.is_none() || ready_status(&node) == "True" || !out_of_service(&node) {
+            // Not being deleted; or its kubelet will finish the deletion; or
+            // nobody said the node is down rather than cut off.
             return Ok(Action::Done);
         }
-        if self.clock.now() < deadline {
-            return Ok(Action::RequeueAfter(self.clock.until(deadline)));
-        }
-        self.force_delete(&pod, "terminating on a node that is not ready, past its grace period").await
+        self.force_delete(&pod, "terminating on a node that is out of service").await
     }
+}
+
+/// Whether an operator marked the node shut down (Kubernetes' non-graceful node shutdown).
+fn out_of_service(node: &Node) -> bool {
+    node.spec.iter().flat_map(|s| s.taints.iter().flatten()).any(|t| t.key == OUT_OF_SERVICE)
 }
 
 impl PodGcController {
@@ -145,7 +150,9 @@ impl PodGcController {
             // need; its heartbeats (status updates that keep it Ready) do not,
             // and looking through every pod at each of them would cost
             // nodes × pods per heartbeat period.
-            Change::Updated { old, new } if ready_status(old) != ready_status(new) => {
+            Change::Updated { old, new }
+                if ready_status(old) != ready_status(new) || out_of_service(old) != out_of_service(new) =>
+            {
                 self.resync_node(new.name(), queue)
             }
             Change::Deleted(node) => self.resync_node(node.name(), queue),

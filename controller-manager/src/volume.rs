@@ -15,20 +15,22 @@
 //! - A claim of a class whose provisioner is `kubelab.io/hostpath` (or
 //!   minikube's `k8s.io/minikube-hostpath`, as the book's `fast` class says) gets a new
 //!   volume `pvc-<claim uid>` of its size (reclaim policy from the class)
-//!   whose hostPath is a directory under `/tmp/hostpath-provisioner/` on the
-//!   node (created by the kubelet, `DirectoryOrCreate`); with
+//!   whose hostPath is a directory under `/tmp/hostpath-provisioner/`
+//!   (created by the kubelet, `DirectoryOrCreate`); with
 //!   `volumeBindingMode: WaitForFirstConsumer` only once a pod using the
-//!   claim is scheduled, the volume pinned to that pod's node.
-//! - A volume whose claim is gone is Released (Retain) or deleted (Delete).
+//!   claim is scheduled. Every node shares that path (the kubelet's
+//!   `--shared-paths`, a network share in effect), so the volume has no node
+//!   affinity: a pod using it may run, and move, anywhere.
+//! - A volume whose claim is gone is Released (Retain) or deleted (Delete);
+//!   deleting one the provisioner made deletes its directory too.
 //! - A claim being deleted keeps its finalizer while a pod that is not
 //!   finished uses it; a volume being deleted keeps its own while Bound.
 
 use crate::runner::{Action, Controller, Result, Watch};
 use crate::Context;
 use api::k8s_openapi::api::core::v1::{
-    HostPathVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference, PersistentVolume,
-    PersistentVolumeClaim, PersistentVolumeClaimStatus, PersistentVolumeSpec, PersistentVolumeStatus, Pod,
-    VolumeNodeAffinity,
+    HostPathVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus,
+    PersistentVolumeSpec, PersistentVolumeStatus, Pod,
 };
 use api::k8s_openapi::api::storage::v1::StorageClass;
 use api::k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -40,6 +42,7 @@ use client::queue::WorkQueue;
 use client::watcher::key_of;
 use client::{Api, Client, Object};
 use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +69,8 @@ pub struct VolumeController {
     classes: Arc<SharedInformer<StorageClass>>,
     pods: Arc<SharedInformer<Pod>>,
     recorder: EventRecorder,
+    /// Where the nodes' shared paths, and so the provisioned volumes, live.
+    shared_root: PathBuf,
 }
 
 fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
@@ -142,22 +147,6 @@ fn finished(pod: &Pod) -> bool {
     matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
 }
 
-/// A volume's affinity to one node.
-fn hostname_affinity(node: String) -> VolumeNodeAffinity {
-    VolumeNodeAffinity {
-        required: Some(NodeSelector {
-            node_selector_terms: vec![NodeSelectorTerm {
-                match_expressions: Some(vec![NodeSelectorRequirement {
-                    key: "kubernetes.io/hostname".into(),
-                    operator: "In".into(),
-                    values: Some(vec![node]),
-                }]),
-                ..Default::default()
-            }],
-        }),
-    }
-}
-
 /// Whether `pv` can serve `pvc` (`FindMatchingVolume`'s checks).
 fn satisfies(pv: &PersistentVolume, pvc: &PersistentVolumeClaim, class: &str) -> bool {
     let (Some(spec), Some(claim)) = (pv.spec.as_ref(), pvc.spec.as_ref()) else { return false };
@@ -192,12 +181,16 @@ impl VolumeController {
             classes: ctx.factory.typed(),
             pods: ctx.factory.typed(),
             recorder: EventRecorder::new(ctx.client.clone(), "persistentvolume-controller", ""),
+            shared_root: ctx.config.shared_root.clone(),
         }
     }
 
     fn event(&self, pvc: &PersistentVolumeClaim, kind: EventType, reason: &'static str, message: String) {
+        self.record(client::events::reference_to(pvc), kind, reason, message);
+    }
+
+    fn record(&self, target: ObjectReference, kind: EventType, reason: &'static str, message: String) {
         let recorder = self.recorder.clone();
-        let target = client::events::reference_to(pvc);
         tokio::spawn(async move { recorder.record(&target, kind, reason, &message).await });
     }
 
@@ -249,11 +242,7 @@ impl VolumeController {
                 return Ok(Action::Done);
             };
             return match claim_ref(&pv) {
-                Some(r) if refers_to(r, &pvc) => {
-                    let action = self.bind(&pv, &pvc).await?;
-                    self.pin_to_first_consumer(&pv, &pvc).await?;
-                    Ok(action)
-                }
+                Some(r) if refers_to(r, &pvc) => self.bind(&pv, &pvc).await,
                 None if satisfies(&pv, &pvc, pv_class(&pv)) => self.bind(&pv, &pvc).await,
                 _ => {
                     let msg = format!("volume {named:?} already bound to a different claim.");
@@ -298,19 +287,12 @@ impl VolumeController {
             self.event(&pvc, EventType::Normal, "ExternalProvisioning", msg);
             return Ok(Action::RequeueAfter(SYNC_PERIOD));
         }
-        let node = if sc.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer") {
-            match self.consumer_node(&pvc) {
-                Some(node) => Some(node),
-                None => {
-                    let msg = "waiting for first consumer to be created before binding".to_string();
-                    self.event(&pvc, EventType::Normal, "WaitForFirstConsumer", msg);
-                    return Ok(Action::Done);
-                }
-            }
-        } else {
-            None
-        };
-        self.provision(&pvc, &sc, node).await
+        if sc.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer") && self.consumer_node(&pvc).is_none() {
+            let msg = "waiting for first consumer to be created before binding".to_string();
+            self.event(&pvc, EventType::Normal, "WaitForFirstConsumer", msg);
+            return Ok(Action::Done);
+        }
+        self.provision(&pvc, &sc).await
     }
 
     /// The node a scheduled pod using the claim runs on (the scheduler's
@@ -325,7 +307,7 @@ impl VolumeController {
         })
     }
 
-    async fn provision(&self, pvc: &PersistentVolumeClaim, sc: &StorageClass, node: Option<String>) -> Result<Action> {
+    async fn provision(&self, pvc: &PersistentVolumeClaim, sc: &StorageClass) -> Result<Action> {
         let name = format!("pvc-{}", pvc.uid());
         if self.pvs.store().get(&name).is_some() {
             return Ok(Action::Done);
@@ -342,7 +324,6 @@ impl VolumeController {
         let claim = pvc.spec.clone().unwrap_or_default();
         let capacity =
             claim.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")).cloned();
-        let affinity = node.map(hostname_affinity);
         let pv = PersistentVolume {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
@@ -357,7 +338,6 @@ impl VolumeController {
                     path: format!("{PROVISIONED_ROOT}/{}/{}", pvc.namespace(), pvc.name()),
                     type_: Some("DirectoryOrCreate".into()),
                 }),
-                node_affinity: affinity,
                 persistent_volume_reclaim_policy: Some(sc.reclaim_policy.clone().unwrap_or_else(|| "Delete".into())),
                 storage_class_name: Some(sc.name().into()),
                 volume_mode: claim.volume_mode.clone(),
@@ -381,22 +361,6 @@ impl VolumeController {
                 Err(e.into())
             }
         }
-    }
-
-    /// A volume this provisioner made at once (Immediate) is a directory on
-    /// whichever node its first pod runs on: pin it there (`nodeAffinity`), so
-    /// the scheduler puts later pods where the data is.
-    async fn pin_to_first_consumer(&self, pv: &PersistentVolume, pvc: &PersistentVolumeClaim) -> Result<()> {
-        let ours = matches!(annotation(&pv.metadata, PROVISIONED_BY), Some(PROVISIONER | MINIKUBE_PROVISIONER));
-        let spec = pv.spec.as_ref();
-        if !ours || spec.is_some_and(|s| s.node_affinity.is_some()) {
-            return Ok(());
-        }
-        let Some(node) = self.consumer_node(pvc) else { return Ok(()) };
-        let Some(mut fresh) = self.pvs.store().get(pv.name()).map(|p| (*p).clone()) else { return Ok(()) };
-        fresh.spec.get_or_insert_with(Default::default).node_affinity = Some(hostname_affinity(node));
-        self.pv_api().update(&fresh).await?;
-        Ok(())
     }
 
     /// Binds both sides, each step only when not done yet.
@@ -535,12 +499,35 @@ impl VolumeController {
         }
         let policy = pv.spec.as_ref().and_then(|s| s.persistent_volume_reclaim_policy.as_deref()).unwrap_or("Retain");
         if policy == "Delete" && phase_of_pv(pv) == "Released" {
+            if let Some(dir) = self.provisioned_dir(pv) {
+                match std::fs::remove_dir_all(&dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        let msg = format!("failed to delete {}: {e}", dir.display());
+                        let target = client::events::reference_to(pv);
+                        self.record(target, EventType::Warning, "VolumeFailedDelete", msg.clone());
+                        return Err(crate::runner::Error::Invalid(msg));
+                    }
+                    _ => {}
+                }
+            }
             match self.pv_api().delete(pv.name(), &Default::default()).await {
                 Err(e) if !e.is_not_found() => return Err(e.into()),
                 _ => {}
             }
         }
         Ok(Action::Done)
+    }
+
+    /// The directory behind a volume this provisioner made: its hostPath,
+    /// which must be under [`PROVISIONED_ROOT`] and climb nowhere, under the
+    /// shared root.
+    fn provisioned_dir(&self, pv: &PersistentVolume) -> Option<PathBuf> {
+        let ours = matches!(annotation(&pv.metadata, PROVISIONED_BY), Some(PROVISIONER | MINIKUBE_PROVISIONER));
+        let path = Path::new(&pv.spec.as_ref()?.host_path.as_ref()?.path);
+        let inside = path.strip_prefix(PROVISIONED_ROOT).ok()?;
+        let plain = inside.components().all(|c| matches!(c, Component::Normal(_)));
+        let relative = PROVISIONED_ROOT.trim_start_matches('/');
+        (ours && plain && inside.components().next().is_some()).then(|| self.shared_root.join(relative).join(inside))
     }
 
     async fn set_volume_phase(&self, pv: &PersistentVolume, phase: &str) -> Result<()> {

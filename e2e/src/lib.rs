@@ -55,6 +55,23 @@ pub fn book_text(path: &str) -> String {
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
 }
 
+/// The book's chapter-10 StatefulSet (kubia-statefulset.yaml), fixed for
+/// Kubernetes 1.16+ if it is an old copy (apps/v1 and a selector).
+pub fn book_kubia_statefulset() -> String {
+    let text = book_text("Chapter10/kubia-statefulset.yaml");
+    let fixed = text
+        .replace("apiVersion: apps/v1beta1", "apiVersion: apps/v1")
+        .replace("apiVersion: apps/v1beta2", "apiVersion: apps/v1");
+    if fixed.contains("selector:") {
+        fixed
+    } else {
+        fixed.replace(
+            "  serviceName: kubia\n",
+            "  serviceName: kubia\n  selector:\n    matchLabels:\n      app: kubia\n",
+        )
+    }
+}
+
 /// Starts a throwaway etcd. Done on a thread of its own so that async tests,
 /// already inside a runtime, can call it too.
 fn start_etcd() -> TestEtcd {

@@ -3,7 +3,8 @@
 //! kubia-statefulset.yaml and kubia-service-headless.yaml create kubia-0, then
 //! kubia-1 once kubia-0 is Ready, each with its own claim (provisioned by the
 //! default class); data POSTed to kubia-0 survives its deletion, since it
-//! comes back as kubia-0 on the same claim; the pods resolve by name and in the
+//! comes back as kubia-0 on the same claim, on another node (its old one
+//! cordoned meanwhile) that shares the provisioned volume; the pods resolve by name and in the
 //! service's SRV answer; the container's hostname -f is its FQDN; an image
 //! change rolls from the highest ordinal down, and `rollout undo` back; scaling down removes the
 //! highest ordinal first and keeps the claims; deleting the set deletes its
@@ -15,7 +16,7 @@
 //! cluster_statefulset` (without the `cluster` feature the file holds no test).
 #![cfg(feature = "cluster")]
 
-use e2e::{book_text, eventually, tools, Live};
+use e2e::{book_kubia_statefulset, book_text, eventually, tools, Live};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,25 +24,6 @@ use std::time::Duration;
 const START: Duration = Duration::from_secs(90);
 /// Three pods replaced one after the other.
 const ROLLOUT: Duration = Duration::from_secs(240);
-
-/// The book's StatefulSet, fixed for Kubernetes 1.16+ if it is an old copy.
-/// Its pods may land on any node: a provisioned volume is pinned to the node
-/// of the first pod that used it, and the scheduler brings a recreated pod
-/// back there.
-fn statefulset() -> String {
-    let text = book_text("Chapter10/kubia-statefulset.yaml");
-    let fixed = text
-        .replace("apiVersion: apps/v1beta1", "apiVersion: apps/v1")
-        .replace("apiVersion: apps/v1beta2", "apiVersion: apps/v1");
-    if fixed.contains("selector:") {
-        fixed
-    } else {
-        fixed.replace(
-            "  serviceName: kubia\n",
-            "  serviceName: kubia\n  selector:\n    matchLabels:\n      app: kubia\n",
-        )
-    }
-}
 
 /// The set's pods by name: (phase, ready, image, uid, creation time).
 fn pods(live: &Live) -> BTreeMap<String, Value> {
@@ -87,6 +69,29 @@ fn get_via_proxy(live: &Live, pod: &str) -> String {
     live.global(&["get", "--raw", &path]).stdout
 }
 
+/// Cordons a node until dropped (even when the test fails half-way).
+struct Cordoned<'a> {
+    live: &'a Live,
+    node: String,
+}
+
+impl<'a> Cordoned<'a> {
+    fn new(live: &'a Live, node: &str) -> Self {
+        live.admin(&["cordon", node]).ok();
+        Self { live, node: node.to_string() }
+    }
+}
+
+impl Drop for Cordoned<'_> {
+    fn drop(&mut self) {
+        self.live.admin(&["uncordon", &self.node]);
+    }
+}
+
+fn node_of(live: &Live, pod: &str) -> String {
+    pods(live)[pod]["spec"]["nodeName"].as_str().unwrap_or("").to_string()
+}
+
 fn exec(live: &Live, pod: &str, cmd: &[&str]) -> String {
     let mut args = vec!["exec", pod, "--"];
     args.extend_from_slice(cmd);
@@ -99,7 +104,7 @@ fn the_books_statefulset_keeps_identity_and_data_resolves_rolls_and_scales_in_or
     let live = Live::with_kubectl("sts", tools::kubectl_120());
     let ns = live.namespace.clone();
     live.create(&book_text("Chapter10/kubia-service-headless.yaml"));
-    let out = live.kubectl_stdin(&["create", "-f", "-"], &statefulset()).clean();
+    let out = live.kubectl_stdin(&["create", "-f", "-"], &book_kubia_statefulset()).clean();
     assert_eq!(out.stdout.trim(), "statefulset.apps/kubia created");
 
     // kubia-0, then kubia-1 once kubia-0 is Running and Ready.
@@ -150,14 +155,18 @@ fn the_books_statefulset_keeps_identity_and_data_resolves_rolls_and_scales_in_or
     let posted = exec(&live, "kubia-0", &["wget", "-qO-", "--post-data", greeting, "http://localhost:8080/"]);
     assert_eq!(posted, "Data stored on pod kubia-0\n");
     let old_uid = pods(&live)["kubia-0"]["metadata"]["uid"].clone();
+    let old_node = node_of(&live, "kubia-0");
+    let cordoned = Cordoned::new(&live, &old_node);
     live.kubectl(&["delete", "po", "kubia-0"]).clean();
     let back = eventually(START, || {
         let now = pods(&live);
         now.get("kubia-0").is_some_and(|p| p["metadata"]["uid"] != old_uid && is_ready(p))
     });
     assert!(back, "kubia-0 did not come back: {:?}", names(&pods(&live)));
+    assert_ne!(node_of(&live, "kubia-0"), old_node, "kubia-0 came back on its cordoned node");
+    drop(cordoned);
     let answer = get_via_proxy(&live, "kubia-0");
-    assert_eq!(answer, format!("You've hit kubia-0\nData stored on this pod: {greeting}\n"));
+    assert_eq!(answer, format!("You've hit kubia-0\nData stored on this pod: {greeting}\n"), "data followed it");
     assert_eq!(get_via_proxy(&live, "kubia-1"), "You've hit kubia-1\nData stored on this pod: No data posted yet\n");
 
     // Per-pod DNS: the FQDN, the A record, the service's SRV answer.

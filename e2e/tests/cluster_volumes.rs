@@ -143,6 +143,44 @@ fn a_memory_empty_dir_is_one_tmpfs_shared_by_the_containers() {
     assert_eq!(sh(&live, "memory", "reader", "cat /data/f").unwrap(), "in-memory\n");
 }
 
+/// A disk emptyDir that outgrows its sizeLimit: the kubelet evicts the pod,
+/// which kubectl shows as Evicted with Kubernetes' message.
+#[test]
+fn a_disk_empty_dir_over_its_size_limit_gets_the_pod_evicted() {
+    let live = Live::new("sizelimit");
+    live.create(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: filler
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done']
+    volumeMounts:
+    - {name: scratch, mountPath: /scratch}
+  volumes:
+  - name: scratch
+    emptyDir:
+      sizeLimit: 1Mi
+",
+    );
+    live.wait_phase("filler", "Running", START);
+    sh(&live, "filler", "main", "dd if=/dev/zero of=/scratch/f bs=1024 count=512 2>/dev/null").unwrap();
+    sh(&live, "filler", "main", "dd if=/dev/zero of=/scratch/g bs=1024 count=1024 2>/dev/null").unwrap();
+    let evicted = eventually(Duration::from_secs(40), || live.field("pod/filler", "{.status.reason}") == "Evicted");
+    assert!(evicted, "{}", live.kubectl(&["describe", "pod", "filler"]).stdout);
+    assert_eq!(live.field("pod/filler", "{.status.phase}"), "Failed");
+    let message = live.field("pod/filler", "{.status.message}");
+    assert_eq!(message.trim_end(), "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\".");
+    let row = live.kubectl(&["get", "pod", "filler", "--no-headers"]).clean().rows().remove(0);
+    assert_eq!(row[..3], ["filler", "0/1", "Evicted"]);
+    let described = live.kubectl(&["describe", "pod", "filler"]).clean().stdout;
+    assert!(described.contains("Evicted") && described.contains("exceeds the limit"), "{described}");
+}
+
 /// A pod on `node` with the node's `path` (DirectoryOrCreate) at /data.
 fn host_path_pod(name: &str, node: &str, path: &str, kind: &str) -> String {
     format!(

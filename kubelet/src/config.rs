@@ -48,6 +48,17 @@ pub struct Config {
     /// Default: `/var/lib/kubelab/nodes/<node name>`.
     #[arg(long, env = "NODE_ROOT")]
     pub node_root: Option<std::path::PathBuf>,
+    /// Node paths that are one directory shared by every node, as if a network
+    /// filesystem were mounted there on each: node path `/p/x`, with `/p` listed, is
+    /// `<shared root>/p/x` on every node. The default is where the default
+    /// StorageClass's provisioner puts its volumes, so a pod that moves to
+    /// another node finds its data.
+    #[arg(long, env = "SHARED_PATHS", value_delimiter = ',', default_value = "/tmp/hostpath-provisioner")]
+    pub shared_paths: Vec<String>,
+    /// The directory behind the shared paths, seen at this same path by the
+    /// kubelet and the container engine (compose binds it into every node).
+    #[arg(long, env = "SHARED_ROOT", default_value = "/var/lib/kubelab/shared")]
+    pub shared_root: std::path::PathBuf,
     /// The Docker engine (`unix:///var/run/docker.sock`, `tcp://host:2375`).
     #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
     pub docker_host: String,

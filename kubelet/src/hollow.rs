@@ -206,6 +206,7 @@ pub async fn run(
             node_memory_bytes: memory_bytes.value(),
             // Hollow pods' volumes are set up on the machine's disk, out of the way.
             root_dir: std::env::temp_dir().join("kubelab-hollow").join(&name),
+            shared: Default::default(),
         };
         let api = Arc::new(ClientApi::new(client.clone(), &name));
         let kubelet = Kubelet::new(settings, runtime.clone(), api.clone(), Clock::system());

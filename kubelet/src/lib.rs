@@ -161,6 +161,7 @@ pub async fn run(
         node_cpu_millis: cpu_cores.milli_value(),
         node_memory_bytes: memory_bytes.value(),
         root_dir: config.node_root.clone().unwrap_or_else(|| format!("/var/lib/kubelab/nodes/{node_name}").into()),
+        shared: pods::SharedPaths { root: config.shared_root.clone(), paths: config.shared_paths.clone() },
     };
     let api = Arc::new(api::ClientApi::new(client.clone(), &node_name));
     // One list+watch of Services (and of Endpoints, with --proxy) for

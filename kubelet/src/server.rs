@@ -26,11 +26,13 @@ type Stream<T> = Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send>>;
 
 pub struct NodeAgentService {
     kubelet: Kubelet,
+    /// The `stdinOnce` containers something attached to already (their ids).
+    attached_once: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The service, ready for a tonic server.
 pub fn service(kubelet: Kubelet) -> NodeAgentServer<NodeAgentService> {
-    NodeAgentServer::new(NodeAgentService { kubelet })
+    NodeAgentServer::new(NodeAgentService { kubelet, attached_once: Default::default() })
 }
 
 fn status(err: ApiError) -> Status {
@@ -120,15 +122,28 @@ impl NodeAgentService {
     }
 
     /// The id of the running instance of a container, for exec.
-    fn running_container(&self, namespace: &str, pod: &str, container: &str) -> Result<String, Status> {
+    /// The runtime id of a running container, and whether its spec says `stdinOnce`.
+    fn running_container(&self, namespace: &str, pod: &str, container: &str) -> Result<(String, bool), Status> {
         let (pod_obj, pod_status) = self.find(namespace, pod)?;
         let name = container_name(&pod_obj, container).map_err(status)?;
         let cs = Self::container_status(&pod_status, &name);
         let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
+        let stdin_once =
+            pod_obj.spec.iter().flat_map(|s| &s.containers).any(|c| c.name == name && c.stdin_once == Some(true));
         match runtime_id(&cs.container_id) {
-            Some(id) if running => Ok(id),
+            Some(id) if running => Ok((id, stdin_once)),
             _ => Err(status(ApiError::bad_request(format!("container not found ({name:?})")))),
         }
+    }
+
+    /// Whether an attach to this container replays its output from the start:
+    /// only the first attach to a `stdinOnce` container, the session `kubectl
+    /// run -it` opens right after the container started. What a short command
+    /// printed before the attach was established would be lost otherwise
+    /// (Docker attaches from now on); a later `kubectl attach` gets only new
+    /// output, as in Kubernetes.
+    fn replay_on_attach(&self, id: &str, stdin_once: bool) -> bool {
+        stdin_once && self.attached_once.lock().expect("attach lock").insert(id.to_string())
     }
 
     /// Runs an exec (or, with `attach`, attaches to the container's main
@@ -139,10 +154,11 @@ impl NodeAgentService {
         mut input: Streaming<ExecInput>,
         attach: bool,
     ) -> Result<Response<Stream<ExecOutput>>, Status> {
-        let id = self.running_container(&start.namespace, &start.pod, &start.container)?;
+        let (id, stdin_once) = self.running_container(&start.namespace, &start.pod, &start.container)?;
         let runtime = self.kubelet.runtime();
         let session = if attach {
-            runtime.attach(&id, start.tty, start.stdin).await
+            let from_start = self.replay_on_attach(&id, stdin_once);
+            runtime.attach(&id, start.tty, start.stdin, from_start).await
         } else {
             runtime.exec(&id, &start.command, start.tty, start.stdin).await
         };

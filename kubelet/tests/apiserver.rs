@@ -43,6 +43,7 @@ fn kubelet(fake: Arc<FakeRuntime>, client: &Client, node: &str) -> (Kubelet, Arc
         node_cpu_millis: 2000,
         node_memory_bytes: 4 << 30,
         root_dir: std::env::temp_dir().join(format!("kubelab-apiserver-tests-{}", std::process::id())).join(node),
+        shared: Default::default(),
     };
     let api = Arc::new(ClientApi::new(client.clone(), node));
     let clock = fake.clock();

@@ -187,6 +187,7 @@ async fn start_kubelet(sandbox: &Sandbox, client: &Client) -> Running {
         node_memory_bytes: 4 << 30,
         // The engine runs on this machine: it binds what the kubelet made here.
         root_dir: std::env::temp_dir().join("kubelab-docker-tests").join(&sandbox.node),
+        shared: Default::default(),
     };
     let api = Arc::new(ClientApi::new(client.clone(), &sandbox.node));
     let kubelet = Kubelet::new(settings, Arc::new(runtime), api, Clock::system());

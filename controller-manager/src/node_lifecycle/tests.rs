@@ -78,6 +78,17 @@ async fn get_node(api: &TestApi, name: &str) -> Node {
     Api::<Node>::all(&api.client).get(name).await.unwrap()
 }
 
+/// `kubectl taint node <name> node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`.
+async fn mark_out_of_service(api: &TestApi, name: &str) {
+    let mut node = api.get("nodes", "", name).await.unwrap();
+    let taint = json!({"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"});
+    match node["spec"]["taints"].as_array_mut() {
+        Some(taints) => taints.push(taint),
+        None => node["spec"]["taints"] = json!([taint]),
+    }
+    api.client.update(crate::testing::info("nodes"), "", &node).await.unwrap();
+}
+
 async fn get_pod(api: &TestApi, name: &str) -> Option<Pod> {
     match Api::<Pod>::namespaced(&api.client, "default").get(name).await {
         Ok(pod) => Some(pod),
@@ -154,15 +165,22 @@ async fn a_silent_node_is_marked_unknown_tainted_and_its_pods_evicted_then_resto
             .contains(&"TaintManagerEviction: Marking for deletion Pod default/kubia-x".to_string())
     })
     .await;
-    // Its kubelet is down, so nobody would finish the deletion: the pod GC does, after the grace period.
+    // Its kubelet is down, so nobody finishes the deletion: the pod stays
+    // Terminating (the node may only be cut off, the pod still running)
+    // until an operator says the node is shut down.
     pass(&api, &clock, 31).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(get_pod(&api, "kubia-x").await.is_some(), "no pod GC for a node that may only be cut off");
+    mark_out_of_service(&api, "node-1").await;
     api.eventually("the evicted pod is gone", || async { api.get("pods", "default", "kubia-x").await.is_none() }).await;
 
     // The kubelet comes back.
     renew_lease(&api, &clock, "node-1").await;
     post_status(&api, &clock, "node-1", "True").await;
-    api.eventually("node-1's taints are removed", || async { taint_keys(&get_node(&api, "node-1").await).is_empty() })
-        .await;
+    api.eventually("node-1's unreachable taints are removed, the operator's stays", || async {
+        taint_keys(&get_node(&api, "node-1").await) == ["node.kubernetes.io/out-of-service:NoExecute"]
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -191,7 +209,7 @@ async fn when_every_node_is_silent_nothing_is_evicted() {
 }
 
 #[tokio::test]
-async fn pods_stuck_terminating_on_dead_or_missing_nodes_are_force_deleted() {
+async fn pods_stuck_terminating_on_shut_down_or_missing_nodes_are_force_deleted() {
     let api = TestApi::start().await;
     let clock = Clock::manual();
     register(&api, &clock, "node-down").await;
@@ -219,7 +237,10 @@ async fn pods_stuck_terminating_on_dead_or_missing_nodes_are_force_deleted() {
     assert!(api.get("pods", "default", "orphan").await.is_some(), "a missing node is given a quarantine");
 
     clock.advance(Duration::from_secs(601));
-    api.eventually("the pod on the dead node is force-deleted", || async {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(api.get("pods", "default", "slow").await.is_some(), "a node not Ready may only be cut off");
+    mark_out_of_service(&api, "node-down").await;
+    api.eventually("the pod on the shut-down node is force-deleted", || async {
         api.get("pods", "default", "slow").await.is_none()
     })
     .await;

@@ -220,6 +220,39 @@ async fn a_deleted_pod_comes_back_with_its_name() {
     assert!(volumes.iter().any(|v| v["persistentVolumeClaim"]["claimName"] == "data-kubia-0"), "{volumes:?}");
 }
 
+/// Identity safety: while the old kubia-0 is terminating but not gone (as on
+/// an unreachable node, where nothing confirms it stopped), no new kubia-0 is
+/// made; once it is gone (the kubelet, or `delete --force`), it comes back.
+#[tokio::test]
+async fn no_second_pod_takes_an_identity_while_the_old_one_is_terminating() {
+    let f = Fixture::new(kubia(2)).await;
+    for _ in 0..2 {
+        f.sync().await;
+        f.all_ready().await;
+    }
+    // A finalizer keeps the deleted pod in the API, terminating, as an
+    // unreachable node's kubelet would by never confirming the deletion.
+    let mut held = f.api.get("pods", "default", "kubia-0").await.unwrap();
+    held["metadata"]["finalizers"] = json!(["example.com/unreachable-node"]);
+    f.api.client.update(pods::pods(), "default", &held).await.unwrap();
+    let old_uid = held["metadata"]["uid"].clone();
+    f.delete("kubia-0").await;
+    for _ in 0..3 {
+        f.sync().await;
+    }
+    let still = f.api.get("pods", "default", "kubia-0").await.unwrap();
+    assert_eq!(still["metadata"]["uid"], old_uid, "the terminating pod keeps the identity");
+    assert!(still["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(f.pod_names().await, ["kubia-0", "kubia-1"]);
+
+    let mut gone = still.clone();
+    gone["metadata"]["finalizers"] = json!([]);
+    f.api.client.update(pods::pods(), "default", &gone).await.unwrap();
+    f.sync().await;
+    let back = f.api.get("pods", "default", "kubia-0").await.expect("kubia-0 is recreated once the old one is gone");
+    assert_ne!(back["metadata"]["uid"], old_uid);
+}
+
 #[tokio::test]
 async fn scale_down_removes_the_highest_ordinal_first_one_at_a_time() {
     let f = Fixture::new(kubia(3)).await;

@@ -9,16 +9,29 @@ use serde_json::{json, Value};
 
 struct Cluster {
     api: TestApi,
+    /// The nodes' shared directory, where provisioned volumes live.
+    shared: tempfile::TempDir,
     _running: testing::Running,
 }
 
 impl Cluster {
     async fn start() -> Self {
         let api = TestApi::start().await;
-        let ctx = api.context(testing::config(), crate::clock::Clock::system());
+        let shared = tempfile::tempdir().unwrap();
+        let config = crate::Config { shared_root: shared.path().into(), ..testing::config() };
+        let ctx = api.context(config, crate::clock::Clock::system());
         let ctrl = Arc::new(VolumeController::new(&ctx));
         let running = testing::run_controller(&ctx, ctrl);
-        Self { api, _running: running }
+        Self { api, shared, _running: running }
+    }
+
+    /// A provisioned volume's directory as the kubelets made it, with a file.
+    fn write_volume_data(&self, pv: &Value) -> std::path::PathBuf {
+        let path = pv["spec"]["hostPath"]["path"].as_str().unwrap().trim_start_matches('/');
+        let dir = self.shared.path().join(path);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("data"), "kept?").unwrap();
+        dir
     }
 
     async fn pv(&self, name: &str) -> Option<Value> {
@@ -202,25 +215,8 @@ async fn an_unset_class_becomes_the_bootstrapped_default_and_is_provisioned_at_o
         json!({"path": "/tmp/hostpath-provisioner/default/mongodb-pvc", "type": "DirectoryOrCreate"})
     );
     assert_eq!(pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"], PROVISIONER);
-    assert!(pv["spec"].get("nodeAffinity").is_none(), "no node yet");
-    c.api.create(pod_using("first", "mongodb-pvc", Some("node-3"))).await;
-    c.api
-        .eventually("the volume is pinned to its first pod's node", || async {
-            c.pv(&name).await.unwrap()["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"]
-                [0]["values"]
-                == json!(["node-3"])
-        })
-        .await;
-    c.api
-        .client
-        .delete(
-            testing::info("pods"),
-            "default",
-            "first",
-            &client::DeleteParams { grace_period_seconds: Some(0), ..Default::default() },
-        )
-        .await
-        .unwrap();
+    assert!(pv["spec"].get("nodeAffinity").is_none(), "every node shares the provisioned volumes");
+    let dir = c.write_volume_data(&pv);
     let events = c.api.events_about("mongodb-pvc").await;
     assert!(events.contains(&format!("ProvisioningSucceeded: Successfully provisioned volume {name}")), "{events:?}");
 
@@ -228,10 +224,28 @@ async fn an_unset_class_becomes_the_bootstrapped_default_and_is_provisioned_at_o
     c.api
         .eventually("the provisioned volume is deleted with its claim", || async { c.pv(&name).await.is_none() })
         .await;
+    assert!(!dir.exists(), "policy Delete deletes the volume's data too");
 }
 
 #[tokio::test]
-async fn wait_for_first_consumer_provisions_on_the_node_of_the_first_pod() {
+async fn only_the_provisioners_own_directories_are_deleted() {
+    let c = Cluster::start().await;
+    // A hand-made volume that claims to be provisioned, with a path outside the
+    // provisioner's root: the volume goes, the directory stays.
+    let mut pv = hostpath_pv("outside", "1Gi", json!(["ReadWriteOnce"]));
+    pv["metadata"]["annotations"] = json!({"pv.kubernetes.io/provisioned-by": PROVISIONER});
+    pv["spec"]["persistentVolumeReclaimPolicy"] = json!("Delete");
+    c.api.create(pv.clone()).await;
+    let dir = c.write_volume_data(&pv);
+    c.api.create(claim("outside", "1Gi", Some(""))).await;
+    c.wait_pvc_phase("outside", "Bound").await;
+    c.delete("pvc", "default", "outside").await;
+    c.api.eventually("the Delete volume is gone", || async { c.pv("outside").await.is_none() }).await;
+    assert!(dir.join("data").exists(), "not the provisioner's directory");
+}
+
+#[tokio::test]
+async fn wait_for_first_consumer_provisions_once_a_pod_is_scheduled() {
     let c = Cluster::start().await;
     c.api.create(local_class()).await;
     c.api.create(claim("later", "1Gi", Some("local"))).await;
@@ -250,9 +264,22 @@ async fn wait_for_first_consumer_provisions_on_the_node_of_the_first_pod() {
     c.api.create(pod_using("scheduled", "later", Some("node-2"))).await;
     let pvc = c.wait_pvc_phase("later", "Bound").await;
     let pv = c.pv(pvc["spec"]["volumeName"].as_str().unwrap()).await.unwrap();
-    assert_eq!(
-        pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0],
-        json!({"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-2"]})
-    );
+    assert!(pv["spec"].get("nodeAffinity").is_none(), "not pinned to the consumer's node: every node shares it");
     assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain", "the class's policy");
+    let dir = c.write_volume_data(&pv);
+    for pod in ["consumer", "scheduled"] {
+        c.api
+            .client
+            .delete(
+                testing::info("pods"),
+                "default",
+                pod,
+                &client::DeleteParams { grace_period_seconds: Some(0), ..Default::default() },
+            )
+            .await
+            .unwrap();
+    }
+    c.delete("pvc", "default", "later").await;
+    c.wait_pv_phase(pv["metadata"]["name"].as_str().unwrap(), "Released").await;
+    assert!(dir.join("data").exists(), "Retain keeps the data");
 }

@@ -28,6 +28,7 @@ fn hollow_nodes(count: usize, behaviour: Hollow) -> (HollowNodes, Vec<Arc<Record
             node_cpu_millis: 8000,
             node_memory_bytes: 32 << 30,
             root_dir: std::env::temp_dir().join("kubelab-hollow-tests").join(node_name(PREFIX, i)),
+            shared: Default::default(),
         };
         let api = Arc::new(RecordingApi::default());
         let clock = runtime.clock();

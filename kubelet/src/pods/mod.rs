@@ -52,6 +52,29 @@ pub struct Settings {
     /// The node's filesystem as pods see it (hostPath, emptyDir): a directory
     /// the kubelet and the container engine see at this same path.
     pub root_dir: std::path::PathBuf,
+    /// Node paths every node shares (`--shared-paths`).
+    pub shared: SharedPaths,
+}
+
+/// Node paths that are one directory on every node: a network share mounted at
+/// the same place on each. A node path under one of `paths` lives under
+/// `root` instead of the node's own root.
+#[derive(Debug, Clone, Default)]
+pub struct SharedPaths {
+    pub root: std::path::PathBuf,
+    /// Absolute node paths (`/tmp/hostpath-provisioner`).
+    pub paths: Vec<String>,
+}
+
+impl SharedPaths {
+    /// Whether the node path (relative to `/`, no `..`: validation refuses
+    /// those) is under a shared path, compared component by component.
+    pub fn shares(&self, relative: &std::path::Path) -> bool {
+        self.paths.iter().any(|p| {
+            let p = p.trim_matches('/');
+            !p.is_empty() && relative.starts_with(p)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -70,6 +93,7 @@ impl Settings {
             node_cpu_millis: 2000,
             node_memory_bytes: 4 << 30,
             root_dir: std::env::temp_dir().join(format!("kubelab-unit-{}-{node}", std::process::id())),
+            shared: SharedPaths::default(),
         }
     }
 }

@@ -97,6 +97,9 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
         start_time: Some(old.start_time.clone().unwrap_or(now)),
         container_statuses: Some(statuses),
         qos_class: old.qos_class.clone(),
+        // Why a pod ended (Evicted, ...) stays with it.
+        reason: old.reason.clone().filter(|_| matches!(phase, "Succeeded" | "Failed")),
+        message: old.message.clone().filter(|_| matches!(phase, "Succeeded" | "Failed")),
         ..Default::default()
     }
 }

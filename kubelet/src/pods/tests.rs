@@ -723,6 +723,42 @@ async fn an_empty_dir_is_shared_by_the_containers_outlives_restarts_and_goes_wit
     assert!(!dir.parent().unwrap().exists());
 }
 
+/// A disk emptyDir that outgrows its sizeLimit gets its pod evicted, as
+/// Kubernetes' eviction manager does, and the pod stays down.
+#[tokio::test(start_paused = true)]
+async fn a_disk_empty_dir_over_its_size_limit_evicts_the_pod() {
+    let h = Harness::new();
+    let containers =
+        json!([{"name": "writer", "image": "busybox", "volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}]);
+    let p = with_volumes(
+        pod("filler", "Always", containers),
+        json!([{"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}]),
+    );
+    h.kubelet.handle(PodEvent::Applied(typed(p)));
+    wait_for("Running", Duration::from_secs(5), || h.api.status("filler").is_some_and(|s| s["phase"] == "Running"))
+        .await;
+    let dir = Settings::for_tests(NODE)
+        .root_dir
+        .join("var/lib/kubelet/pods/uid-filler/volumes/kubernetes.io~empty-dir/scratch");
+    std::fs::write(dir.join("small"), vec![1u8; 512 * 1024]).unwrap();
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    assert_eq!(h.api.status("filler").unwrap()["phase"], "Running", "under the limit: measured, not evicted");
+
+    std::fs::write(dir.join("big"), vec![1u8; 1024 * 1024]).unwrap();
+    wait_for("evicted", Duration::from_secs(30), || h.api.status("filler").is_some_and(|s| s["phase"] == "Failed"))
+        .await;
+    let status = h.api.status("filler").unwrap();
+    let message = "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\". ";
+    assert_eq!((status["reason"].as_str(), status["message"].as_str()), (Some("Evicted"), Some(message)));
+    assert_eq!(h.api.count_events("Evicted"), 1);
+    let writer = h.fake.container_id("filler", "writer").unwrap();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(h.fake.container_id("filler", "writer").unwrap(), writer, "an evicted pod does not restart");
+    let states = h.fake.containers();
+    assert!(states.iter().all(|(_, _, state)| *state != crate::runtime::ContainerState::Running), "{states:?}");
+    assert_eq!(h.api.status("filler").unwrap()["reason"], "Evicted");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_memory_empty_dir_is_one_tmpfs_volume_held_by_the_sandbox() {
     let h = Harness::new();

@@ -9,15 +9,21 @@
 //! checks is the path it asks Docker to bind. In there live the node's paths
 //! for `hostPath` (node path `/data` is `<root>/data`) and the kubelet's pods
 //! dir, `<root>/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`,
-//! for disk-backed `emptyDir`s.
+//! for disk-backed `emptyDir`s. Node paths under a shared path
+//! ([`super::SharedPaths`], by default `/tmp/hostpath-provisioner`, where the
+//! default StorageClass's volumes live) are one directory for every node, as
+//! a network share mounted there would be: a pod that moves to another node
+//! finds its claim's data.
 //!
 //! A `medium: Memory` emptyDir is a tmpfs volume of the runtime instead
 //! ([`Runtime::create_memory_volume`]): a tmpfs the engine mounts per
 //! container could not be shared by two containers, and the kubelet cannot
 //! mount one where the engine would see it. The pod's sandbox mounts it too,
 //! so that the tmpfs stays mounted, with its files, while the app containers
-//! restart. Its `sizeLimit` becomes the tmpfs size; a disk emptyDir's is only
-//! recorded (not enforced).
+//! restart. Its `sizeLimit` becomes the tmpfs size. A disk emptyDir's
+//! `sizeLimit` is watched as Kubernetes' eviction manager does: the pod
+//! syncs at least every [`SIZE_CHECK_PERIOD`] and, once the directory holds
+//! more than the limit, is evicted ([`PodVolumes::exceeded`]).
 //!
 //! `configMap`, `secret`, `downwardAPI` and `projected` volumes hold files the
 //! kubelet makes from API objects and from the pod ([`payload`]), written by
@@ -92,6 +98,42 @@ pub struct PodVolumes {
     read_only: std::collections::HashSet<String>,
     /// The configMap, secret, downwardAPI and projected volumes: their files.
     content: BTreeMap<String, Content>,
+    /// The disk emptyDirs with a `sizeLimit`.
+    limited: Vec<SizeLimited>,
+}
+
+/// A disk emptyDir whose use is capped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SizeLimited {
+    volume: String,
+    dir: PathBuf,
+    /// The limit as the spec writes it (`1Mi`), for the eviction message.
+    limit: String,
+    bytes: i64,
+}
+
+/// How often a pod with size-limited emptyDirs has them measured: the
+/// eviction manager's monitoring interval.
+pub const SIZE_CHECK_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a directory takes on disk, as `du` counts it (allocated blocks, links
+/// not followed, files met twice through hard links counted once).
+fn disk_usage(dir: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        total += meta.blocks() * 512;
+        if meta.is_dir() {
+            pending.extend(fs::read_dir(&path).into_iter().flatten().flatten().map(|e| e.path()));
+        }
+    }
+    total
 }
 
 /// The files of one content volume, as last computed.
@@ -130,9 +172,12 @@ pub fn memory_volume_name(uid: &str, volume: &str) -> String {
     format!("k8s_{uid}_{volume}")
 }
 
-/// A node path (`/data`) as the kubelet and the engine reach it.
+/// A node path (`/data`) as the kubelet and the engine reach it: under the
+/// node's root, or under the shared root when every node shares it.
 fn node_path(settings: &Settings, path: &str) -> PathBuf {
-    settings.root_dir.join(path.trim_start_matches('/'))
+    let relative = Path::new(path.trim_start_matches('/'));
+    let root = if settings.shared.shares(relative) { &settings.shared.root } else { &settings.root_dir };
+    root.join(relative)
 }
 
 /// Makes every volume of the pod ready to mount (idempotent: each sync may call it).
@@ -174,6 +219,14 @@ pub async fn set_up(
         if let Some(source) = set_up_one(v, uid, pod.namespace(), settings, runtime, api).await.map_err(failed)? {
             if v.persistent_volume_claim.as_ref().is_some_and(|c| c.read_only == Some(true)) {
                 volumes.read_only.insert(v.name.clone());
+            }
+            let disk_limit = v.empty_dir.as_ref().and_then(|e| e.size_limit.as_ref());
+            if let (Source::Path(dir), Some(limit)) = (&source, disk_limit) {
+                let bytes = api::quantity::parse(limit.0.trim())
+                    .map_err(|e| failed(format!("invalid sizeLimit {:?}: {e}", limit.0)))?
+                    .value();
+                let limited = SizeLimited { volume: v.name.clone(), dir: dir.clone(), limit: limit.0.clone(), bytes };
+                volumes.limited.push(limited);
             }
             volumes.sources.insert(v.name.clone(), source);
         }
@@ -423,9 +476,7 @@ async fn set_up_one(
         return Ok(Some(Source::Path(dir)));
     }
     if let Some(hp) = &v.host_path {
-        let path = node_path(settings, &hp.path);
-        check_host_path(hp, &path)?;
-        return Ok(Some(Source::Path(path)));
+        return host_path(hp, settings).map(|p| Some(Source::Path(p)));
     }
     if let Some(git) = &v.git_repo {
         let dir = pod_dir(settings, uid).join("volumes/kubernetes.io~git-repo").join(&v.name);
@@ -470,10 +521,16 @@ async fn claim_path(api: &dyn PodApi, namespace: &str, claim: &str, settings: &S
     let Some(hp) = pv.spec.as_ref().and_then(|s| s.host_path.as_ref()) else {
         return Err(format!("persistentvolume {volume:?}: only hostPath volumes can be mounted on kubelab nodes"));
     };
+    host_path(hp, settings)
+}
+
+/// A hostPath (a pod's or a volume's) on this node, checked against its
+/// `type`. An untyped path that is missing becomes a directory, as the
+/// container runtime makes a missing bind source (the book's /tmp/mongodb on
+/// minikube).
+fn host_path(hp: &HostPathVolumeSource, settings: &Settings) -> Result<PathBuf, String> {
     let path = node_path(settings, &hp.path);
     check_host_path(hp, &path)?;
-    // An untyped path that is missing becomes a directory, as the container
-    // runtime makes a missing bind source (the book's /tmp/mongodb on minikube).
     if hp.type_.as_deref().unwrap_or("").is_empty() && fs::symlink_metadata(&path).is_err() {
         make_dir(&path, 0o755).map_err(|e| format!("hostPath {}: {e}", hp.path))?;
     }
@@ -528,6 +585,23 @@ fn check_host_path(hp: &HostPathVolumeSource, path: &Path) -> Result<(), String>
 }
 
 impl PodVolumes {
+    /// Whether a disk emptyDir of the pod has a `sizeLimit` to watch.
+    pub fn has_size_limits(&self) -> bool {
+        !self.limited.is_empty()
+    }
+
+    /// Kubernetes' eviction message for the first disk emptyDir that holds
+    /// more than its `sizeLimit`, if one does.
+    pub async fn exceeded(&self) -> Option<String> {
+        let limited = self.limited.clone();
+        let over = tokio::task::spawn_blocking(move || {
+            limited.into_iter().find(|l| i64::try_from(disk_usage(&l.dir)).unwrap_or(i64::MAX) > l.bytes)
+        })
+        .await
+        .ok()??;
+        Some(format!("Usage of EmptyDir volume {:?} exceeds the limit {:?}. ", over.volume, over.limit))
+    }
+
     /// Recomputes the files of the content volumes and writes those on disk
     /// that changed; memory ones are written by [`Self::write_pending`]. An
     /// object that went missing keeps the files as they were (as Kubernetes),
@@ -693,6 +767,46 @@ mod tests {
         api.put_claim(claim("book", "mongodb-pv", "Bound"));
         let path = claim_path(&api, "default", "book", &settings).await.unwrap();
         assert!(path.is_dir(), "an untyped missing path is made, as the runtime makes a bind source");
+    }
+
+    #[test]
+    fn an_untyped_missing_host_path_is_made_and_a_typed_one_is_checked() {
+        let root = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_tests("hostpath");
+        settings.root_dir = root.path().to_path_buf();
+        let untyped = HostPathVolumeSource { path: "/tmp/mongodb".into(), type_: None };
+        let path = host_path(&untyped, &settings).unwrap();
+        assert!(path.is_dir(), "made, as the runtime makes a missing bind source");
+        let typed = HostPathVolumeSource { path: "/srv/missing".into(), type_: Some("Directory".into()) };
+        let err = host_path(&typed, &settings).unwrap_err();
+        assert!(err.contains("/srv/missing"), "{err}");
+        assert!(!root.path().join("srv/missing").exists());
+    }
+
+    #[tokio::test]
+    async fn a_shared_path_is_the_same_directory_on_every_node() {
+        let nodes = tempfile::tempdir().unwrap();
+        let shared = tempfile::tempdir().unwrap();
+        let node = |name: &str| {
+            let mut settings = Settings::for_tests(name);
+            settings.root_dir = nodes.path().join(name);
+            settings.shared = super::super::SharedPaths {
+                root: shared.path().into(),
+                paths: vec!["/tmp/hostpath-provisioner".into()],
+            };
+            settings
+        };
+        let (one, two) = (node("one"), node("two"));
+        let provisioned = "/tmp/hostpath-provisioner/default/data";
+        assert_eq!(node_path(&one, provisioned), shared.path().join("tmp/hostpath-provisioner/default/data"));
+        assert_eq!(node_path(&one, provisioned), node_path(&two, provisioned));
+        // Only whole components match, and other paths stay the node's own.
+        assert_eq!(
+            node_path(&one, "/tmp/hostpath-provisioner2/x"),
+            nodes.path().join("one/tmp/hostpath-provisioner2/x")
+        );
+        assert_eq!(node_path(&one, "/tmp/mongodb"), nodes.path().join("one/tmp/mongodb"));
+        assert_ne!(node_path(&one, "/tmp/mongodb"), node_path(&two, "/tmp/mongodb"));
     }
 
     #[tokio::test]

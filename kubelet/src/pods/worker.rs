@@ -78,6 +78,8 @@ pub(crate) struct Worker {
     published: Arc<Mutex<Option<Arc<PodStatus>>>>,
     /// The pod's volumes, once set up.
     volumes: Option<PodVolumes>,
+    /// Why the kubelet evicted the pod, once it has.
+    evicted: Option<String>,
 }
 
 /// The running sandbox app containers join.
@@ -118,6 +120,7 @@ impl Worker {
             written: None,
             published,
             volumes: None,
+            evicted: None,
         }
     }
 
@@ -220,10 +223,13 @@ impl Worker {
         if self.removed || api::pod::is_terminating(&self.pod.metadata) {
             return self.terminate(observed).await;
         }
-        let already_done = api::pod::is_finished(&self.pod);
+        let already_done = api::pod::is_finished(&self.pod) || self.evicted.is_some();
         let mut wake: Option<Duration> = None;
         let mut acted = false;
-        if !already_done && !self.would_finish(&observed) {
+        if !already_done {
+            acted = self.evict_if_over_limits(&observed, &mut wake).await;
+        }
+        if !already_done && !acted && !self.would_finish(&observed) {
             acted = self.run_pod(&observed, &mut wake).await;
         }
         if std::mem::take(&mut self.interrupted) {
@@ -253,6 +259,29 @@ impl Worker {
         }
         self.collect_garbage(&observed).await;
         Next::Continue(wake)
+    }
+
+    /// Evicts the pod when a disk emptyDir holds more than its `sizeLimit`, as
+    /// Kubernetes' eviction manager does: its containers are stopped at once
+    /// and it ends Failed, reason `Evicted`, never to restart. Returns whether
+    /// it did; otherwise asks to be woken for the next measurement.
+    async fn evict_if_over_limits(&mut self, observed: &[ContainerInfo], wake: &mut Option<Duration>) -> bool {
+        let Some(volumes) = self.volumes.as_ref().filter(|v| v.has_size_limits()) else { return false };
+        let Some(message) = volumes.exceeded().await else {
+            *wake = min_wake(*wake, volumes::SIZE_CHECK_PERIOD);
+            return false;
+        };
+        tracing::info!(pod = %self.full_name(), %message, "evicting the pod");
+        self.event(EventType::Warning, "Evicted", &message);
+        let running = observed.iter().filter(|c| !c.meta.is_sandbox() && c.state == ContainerState::Running);
+        let stops = running.map(|c| self.shared.runtime.stop_container(&c.id, MIN_GRACE));
+        for result in futures::future::join_all(stops).await {
+            if let Err(e) = result {
+                tracing::warn!(pod = %self.full_name(), error = %e, "stopping a container failed");
+            }
+        }
+        self.evicted = Some(message);
+        true
     }
 
     /// Whether the pod has run to its end under its restart policy (nothing is to be restarted).
@@ -711,7 +740,13 @@ impl Worker {
             runtime: runtime_name,
             now: self.shared.clock.now(),
         };
-        pod_status(&input)
+        let mut status = pod_status(&input);
+        if let Some(message) = &self.evicted {
+            status.phase = Some("Failed".into());
+            status.reason = Some("Evicted".into());
+            status.message = Some(message.clone());
+        }
+        status
     }
 
     /// Writes `status` unless the API already has it. False if writing failed.

@@ -568,10 +568,10 @@ impl Runtime for DockerRuntime {
         }
     }
 
-    async fn attach(&self, id: &str, _tty: bool, stdin: bool) -> Result<ExecSession> {
+    async fn attach(&self, id: &str, _tty: bool, stdin: bool, from_start: bool) -> Result<ExecSession> {
         let options = AttachContainerOptionsBuilder::new()
             .stream(true)
-            .logs(false)
+            .logs(from_start)
             .stdin(stdin)
             .stdout(true)
             .stderr(true)

@@ -282,9 +282,10 @@ pub trait Runtime: Send + Sync + 'static {
     /// The exit code of a finished exec.
     async fn exec_exit_code(&self, exec_id: &str) -> Result<i64>;
     /// Attaches to a running container's main process (`kubectl attach`):
-    /// its output from now on, and its stdin when asked for. The session's
-    /// id is the container's. Runtimes without it refuse.
-    async fn attach(&self, id: &str, _tty: bool, _stdin: bool) -> Result<ExecSession> {
+    /// its output from now on (with `from_start`, everything it printed
+    /// first), and its stdin when asked for. The session's id is the
+    /// container's. Runtimes without it refuse.
+    async fn attach(&self, id: &str, _tty: bool, _stdin: bool, _from_start: bool) -> Result<ExecSession> {
         Err(RuntimeError::Failed(format!(
             "attaching to container {id} is not supported by the {} runtime",
             self.name()
