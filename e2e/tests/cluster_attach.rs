@@ -120,6 +120,72 @@ fn run_attach_errors() {
     );
 }
 
+/// Single-quotes a word for `sh -c`.
+fn quoted(word: &std::ffi::OsStr) -> String {
+    format!("'{}'", word.to_string_lossy().replace('\'', "'\\''"))
+}
+
+/// Reads `from` into `seen` until `text` has appeared (or the stream ends).
+fn read_until(from: &mut impl Read, seen: &mut String, text: &str) -> bool {
+    let mut buf = [0u8; 4096];
+    while !seen.contains(text) {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    true
+}
+
+#[test]
+fn run_it_at_a_terminal() {
+    // util-linux's `script` gives kubectl a terminal: raw mode, a TTY in the
+    // container, the shell's prompt, what we type, its exit code.
+    let live = Live::new("attach-tty");
+    let kubectl = live.command(&["run", "-it", "--rm", "--restart=Never", "--image=busybox", "shell", "--", "sh"]);
+    let line: Vec<String> = std::iter::once(kubectl.get_program()).chain(kubectl.get_args()).map(quoted).collect();
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line.join(" "), "/dev/null"]);
+    for (k, v) in kubectl.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let mut child = script.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("start script");
+    let mut input = child.stdin.take().unwrap();
+    let mut output = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        let prompted = read_until(&mut output, &mut seen, "try pressing enter.");
+        if prompted {
+            let _ = input.write_all(b"echo typed-$((40+2))\r");
+            if read_until(&mut output, &mut seen, "typed-42") {
+                let _ = input.write_all(b"exit 4\r");
+            }
+        }
+        let _ = output.read_to_string(&mut seen);
+        seen
+    });
+    let done = eventually(DEADLINE, || matches!(child.try_wait(), Ok(Some(_))));
+    if !done {
+        let _ = child.kill();
+    }
+    let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(-1);
+    let seen = reader.join().unwrap().replace('\r', "");
+    assert!(done, "kubectl run -it did not finish in {DEADLINE:?}:\n{seen}");
+    assert_eq!(code, 4, "{seen}");
+    // The container's terminal echoed the line and the shell ran it.
+    assert!(seen.contains("echo typed-$((40+2))\ntyped-42\n"), "{seen}");
+    let ns = &live.namespace;
+    assert!(
+        seen.contains(&format!("Session ended, resume using 'kubectl attach shell -c shell -n {ns} -i -t' command\n")),
+        "{seen}"
+    );
+    assert!(seen.ends_with(&format!("pod \"shell\" deleted\npod {ns}/shell terminated (Error)\n")), "{seen}");
+    assert!(gone(&live, "shell"), "--rm deletes the pod");
+}
+
 #[test]
 fn attach_joins_a_running_container() {
     let live = Live::new("attach");
