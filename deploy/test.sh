@@ -29,5 +29,6 @@ trap './deploy/down.sh -v >/dev/null 2>&1 || true; rm -f "$kubeconfig"' EXIT
 NODE_MONITOR_GRACE_PERIOD=20s POD_EVICTION_TIMEOUT=10s KUBECONFIG=$kubeconfig ./deploy/up.sh --profile debug
 # One suite at a time: the node-failure suite stops a node.
 cargo test --locked -p e2e --features cluster --test cluster --test cluster_controllers --test cluster_node_failure \
-  --test cluster_restart --test cluster_services --test cluster_kubectl --test cluster_volumes --test cluster_storage \
-  --test cluster_statefulset --test cluster_images --test cluster_lifecycle --test python_client --test kube_client
+  --test cluster_restart --test cluster_services --test cluster_kubectl --test cluster_attach --test cluster_volumes \
+  --test cluster_storage --test cluster_statefulset --test cluster_images --test cluster_lifecycle --test python_client \
+  --test kube_client

@@ -1,5 +1,5 @@
-//! Logs, exec and port-forward through the apiserver, which relays them to the
-//! pod's kubelet. These are streams of bytes rather than objects.
+//! Logs, exec, attach and port-forward through the apiserver, which relays
+//! them to the pod's kubelet. These are streams of bytes rather than objects.
 
 use crate::{from_status, Client};
 use api::ApiError;
@@ -45,6 +45,51 @@ pub struct ExecParams {
     pub rows: u32,
 }
 
+/// The options of `kubectl attach`: the container's main process, no command.
+#[derive(Debug, Clone, Default)]
+pub struct AttachParams {
+    pub namespace: String,
+    pub pod: String,
+    /// "" = the pod's only (or default) container.
+    pub container: String,
+    pub stdin: bool,
+    pub tty: bool,
+    pub cols: u32,
+    pub rows: u32,
+}
+
+/// The first message of an exec or attach call, then what the caller sends.
+fn session_input(
+    start: ExecStart,
+    input: impl Stream<Item = ExecSend> + Send + 'static,
+) -> impl Stream<Item = ExecInput> + Send + 'static {
+    let start = ExecInput { input: Some(exec_input::Input::Start(start)) };
+    let rest = input.map(|m| ExecInput {
+        input: Some(match m {
+            ExecSend::Stdin(b) => exec_input::Input::Stdin(b),
+            ExecSend::Resize { cols, rows } => exec_input::Input::Resize(TerminalSize { cols, rows }),
+            ExecSend::CloseStdin => exec_input::Input::CloseStdin(true),
+        }),
+    });
+    futures::stream::once(async move { start }).chain(rest)
+}
+
+/// What an exec or attach call answers, as events.
+fn session_events(server: String, stream: tonic::Streaming<proto::ExecOutput>) -> ExecStream {
+    Box::pin(stream.filter_map(move |m| {
+        let out = match m {
+            Err(s) => Some(Err(from_status(&server, s))),
+            Ok(o) => match o.output {
+                Some(exec_output::Output::Stdout(b)) => Some(Ok(ExecEvent::Stdout(b))),
+                Some(exec_output::Output::Stderr(b)) => Some(Ok(ExecEvent::Stderr(b))),
+                Some(exec_output::Output::ExitCode(c)) => Some(Ok(ExecEvent::Exit(c))),
+                None => None,
+            },
+        };
+        futures::future::ready(out)
+    }))
+}
+
 impl Client {
     fn streaming(&self) -> StreamingClient<tonic::transport::Channel> {
         StreamingClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
@@ -63,40 +108,45 @@ impl Client {
         params: ExecParams,
         input: impl Stream<Item = ExecSend> + Send + 'static,
     ) -> Result<ExecStream, ApiError> {
-        let start = ExecInput {
-            input: Some(exec_input::Input::Start(ExecStart {
-                namespace: params.namespace,
-                pod: params.pod,
-                container: params.container,
-                command: params.command,
-                stdin: params.stdin,
-                tty: params.tty,
-                cols: params.cols,
-                rows: params.rows,
-            })),
+        let start = ExecStart {
+            namespace: params.namespace,
+            pod: params.pod,
+            container: params.container,
+            command: params.command,
+            stdin: params.stdin,
+            tty: params.tty,
+            cols: params.cols,
+            rows: params.rows,
         };
-        let rest = input.map(|m| ExecInput {
-            input: Some(match m {
-                ExecSend::Stdin(b) => exec_input::Input::Stdin(b),
-                ExecSend::Resize { cols, rows } => exec_input::Input::Resize(TerminalSize { cols, rows }),
-                ExecSend::CloseStdin => exec_input::Input::CloseStdin(true),
-            }),
-        });
-        let outbound = futures::stream::once(async move { start }).chain(rest);
         let server = self.server.clone();
+        let outbound = session_input(start, input);
         let stream = self.streaming().exec(outbound).await.map_err(|s| from_status(&server, s))?.into_inner();
-        Ok(Box::pin(stream.filter_map(move |m| {
-            let out = match m {
-                Err(s) => Some(Err(from_status(&server, s))),
-                Ok(o) => match o.output {
-                    Some(exec_output::Output::Stdout(b)) => Some(Ok(ExecEvent::Stdout(b))),
-                    Some(exec_output::Output::Stderr(b)) => Some(Ok(ExecEvent::Stderr(b))),
-                    Some(exec_output::Output::ExitCode(c)) => Some(Ok(ExecEvent::Exit(c))),
-                    None => None,
-                },
-            };
-            futures::future::ready(out)
-        })))
+        Ok(session_events(server, stream))
+    }
+
+    /// Attaches to a container's main process: its output from now on (the
+    /// kubelet replays what came before to the first attach of a `stdinOnce`
+    /// container), with `input` feeding its stdin and terminal resizes. The
+    /// stream ends, without an [`ExecEvent::Exit`], when the process does.
+    pub async fn attach(
+        &self,
+        params: AttachParams,
+        input: impl Stream<Item = ExecSend> + Send + 'static,
+    ) -> Result<ExecStream, ApiError> {
+        let start = ExecStart {
+            namespace: params.namespace,
+            pod: params.pod,
+            container: params.container,
+            command: Vec::new(),
+            stdin: params.stdin,
+            tty: params.tty,
+            cols: params.cols,
+            rows: params.rows,
+        };
+        let server = self.server.clone();
+        let outbound = session_input(start, input);
+        let stream = self.streaming().attach(outbound).await.map_err(|s| from_status(&server, s))?.into_inner();
+        Ok(session_events(server, stream))
     }
 
     /// Opens one forwarded connection to `port` of a pod: bytes sent on

@@ -38,6 +38,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the logs for a container in a pod
     Logs(LogsArgs),
+    /// Attach to a running container
+    Attach(AttachArgs),
     /// Execute a command in a container
     Exec(ExecArgs),
     /// Forward one or more local ports to a pod
@@ -134,6 +136,48 @@ pub struct RunArgs {
     /// Output format: yaml, json or name
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+    /// Keep stdin open on the container in the pod, even if nothing is attached
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Allocate a TTY for the container in the pod
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Wait for the pod to start running, then attach to it (default: true with -i)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
+    pub attach: Option<bool>,
+    /// Leave stdin open after the first attach completes (by default it is closed then)
+    #[arg(long)]
+    pub leave_stdin_open: bool,
+    /// Delete the pod after it exits; only valid when attaching (--attach or -i)
+    #[arg(long)]
+    pub rm: bool,
+    /// Suppress prompt messages
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// How long to wait until the pod is running (and, with --restart=Never or OnFailure, completed)
+    #[arg(long, default_value = "1m0s", allow_hyphen_values = true)]
+    pub pod_running_timeout: String,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct AttachArgs {
+    /// POD, TYPE/NAME or TYPE NAME
+    pub args: Vec<String>,
+    /// Container name (default: the pod's default or first container)
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// Pass stdin to the container
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Stdin is a TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Only print output from the remote session
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// How long to wait until at least one pod is running
+    #[arg(long, default_value = "1m0s", allow_hyphen_values = true)]
+    pub pod_running_timeout: String,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -19,6 +19,10 @@ pub enum Error {
     /// A remote command (`exec`) ended with this non-zero exit code, which kubectl exits with.
     #[error("command terminated with exit code {0}")]
     Exit(i32),
+    /// A failure printed as it is (no `error: ` prefix), exiting with this code:
+    /// `run --restart=Never`'s `pod default/x terminated (Error)` with the container's.
+    #[error("{0}")]
+    Code(String, i32),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -32,7 +36,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             // Exit statuses are 0-255; anything else is reported as a plain failure.
-            Error::Exit(code) => u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1),
+            Error::Exit(code) | Error::Code(_, code) => u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1),
             _ => 1,
         }
     }

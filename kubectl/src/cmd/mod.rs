@@ -4,6 +4,7 @@
 //! never import one another.
 
 pub mod apply;
+pub mod attach;
 pub mod config;
 pub mod create;
 pub mod delete;
@@ -23,6 +24,7 @@ pub mod replace;
 pub mod rollout;
 pub mod run;
 pub mod scale;
+pub mod session;
 pub mod set;
 pub mod shared;
 
@@ -144,6 +146,7 @@ pub async fn dispatch(cli: Cli) -> Result<()> {
     let result = match cli.command {
         Command::Run(a) => run::run(&mut ctx, a).await,
         Command::Logs(a) => logs::run(&mut ctx, a).await,
+        Command::Attach(a) => attach::run(&mut ctx, a).await,
         Command::Exec(a) => exec::run(&mut ctx, a).await,
         Command::PortForward(a) => portforward::run(&mut ctx, a).await,
         Command::Cordon(a) => node::run(&mut ctx, a, node::Mark::Cordon).await,
