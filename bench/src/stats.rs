@@ -92,6 +92,19 @@ pub struct Summary {
     pub mean: Duration,
 }
 
+/// The nearest-rank percentile of a few samples kept exactly (sorted
+/// ascending): the smallest sample with at least `q` of all samples at or
+/// below it, so the p99 of 100 samples is the 99th and the p50 the 50th.
+/// Zero when there are none. For sample counts where a histogram is not
+/// needed, or latencies beyond the histogram's one-minute range.
+pub fn nearest_rank(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// Operations per second: `ops` completed over `elapsed` of wall time.
 pub fn throughput(ops: u64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
@@ -246,6 +259,21 @@ mod tests {
         l.record(Duration::from_secs(3600));
         assert_eq!(l.count(), 2);
         assert!(l.summary().max >= Duration::from_secs(59), "clamped, not dropped");
+    }
+
+    #[test]
+    fn nearest_rank_percentiles_are_samples() {
+        let hundred: Vec<Duration> = (1..=100).map(ms).collect();
+        assert_eq!(nearest_rank(&hundred, 0.50), ms(50));
+        assert_eq!(nearest_rank(&hundred, 0.99), ms(99));
+        assert_eq!(nearest_rank(&hundred, 1.0), ms(100));
+        assert_eq!(nearest_rank(&hundred, 0.0), ms(1));
+        // Ten samples: the p99 is the largest, the p50 the fifth.
+        let ten: Vec<Duration> = (1..=10).map(|s| Duration::from_secs(s * 10)).collect();
+        assert_eq!(nearest_rank(&ten, 0.99), Duration::from_secs(100), "beyond the histogram's minute");
+        assert_eq!(nearest_rank(&ten, 0.5), Duration::from_secs(50));
+        assert_eq!(nearest_rank(&[ms(7)], 0.99), ms(7));
+        assert_eq!(nearest_rank(&[], 0.5), Duration::ZERO);
     }
 
     #[test]

@@ -175,16 +175,41 @@ pub fn version_tar(payload: &Payload, version: &str, mtime: u64) -> Vec<u8> {
         }
     }
     for d in &dirs {
-        tar_entry(&mut out, &format!("{d}/"), b'5', 0o755, mtime, &[]);
+        tar_entry(&mut out, &format!("{d}/"), b'5', 0o755, mtime, &[], "");
     }
     for (path, file) in payload {
-        tar_entry(&mut out, &format!("{version}/{path}"), b'0', file.mode, mtime, &file.data);
+        tar_entry(&mut out, &format!("{version}/{path}"), b'0', file.mode, mtime, &file.data, "");
     }
     out.extend_from_slice(&[0u8; 1024]);
     out
 }
 
-fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, mode: u32, mtime: u64, data: &[u8]) {
+/// [`version_tar`] and the links that make it the volume's content: `..data`
+/// to `version`, each top-level entry to `..data/<entry>`. This is the whole
+/// layout [`write`] leaves in an empty directory, for a volume nothing has
+/// written yet, where unpacking it is as good as the swap (over an existing
+/// layout it would not be atomic). None when a link's target is too long for
+/// a ustar header (100 bytes): such a volume takes the swap.
+pub fn layout_tar(payload: &Payload, version: &str, mtime: u64) -> Option<Vec<u8>> {
+    let tops = top_level(payload);
+    let links: Vec<(String, String)> = std::iter::once((DATA.to_string(), version.to_string()))
+        .chain(tops.iter().map(|t| (t.clone(), format!("{DATA}/{t}"))))
+        .collect();
+    if links.iter().any(|(name, target)| name.len() > 100 || target.len() > 100) {
+        return None;
+    }
+    let mut out = version_tar(payload, version, mtime);
+    // Before the two zero blocks that end the archive.
+    out.truncate(out.len() - 1024);
+    for (name, target) in &links {
+        tar_entry(&mut out, name, b'2', 0o777, mtime, &[], target);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    Some(out)
+}
+
+/// One ustar entry; `link` is a symlink's target (kind `2`), empty otherwise.
+fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, mode: u32, mtime: u64, data: &[u8], link: &str) {
     let mut header = [0u8; 512];
     let name = name.as_bytes();
     // Names longer than 100 bytes go into the ustar prefix field (split at a '/').
@@ -205,6 +230,7 @@ fn tar_entry(out: &mut Vec<u8>, name: &str, kind: u8, mode: u32, mtime: u64, dat
     octal(&mut header[124..136], data.len() as u64);
     octal(&mut header[136..148], mtime);
     header[156] = kind;
+    header[157..157 + link.len().min(100)].copy_from_slice(&link.as_bytes()[..link.len().min(100)]);
     header[257..263].copy_from_slice(b"ustar\0");
     header[263..265].copy_from_slice(b"00");
     header[345..345 + prefix.len().min(155)].copy_from_slice(&prefix[..prefix.len().min(155)]);
@@ -320,6 +346,50 @@ mod tests {
     fn version_names_sort_by_time() {
         let t: jiff::Timestamp = "2026-12-07T22:30:01.5Z".parse().unwrap();
         assert_eq!(version_name(t), "..2026_12_07_22_30_01.500000000");
+    }
+
+    /// Each entry of a tar: (name, kind, mode, link target, content), checksums checked.
+    fn tar_entries(tar: &[u8]) -> Vec<(String, u8, u32, String, String)> {
+        assert_eq!(tar.len() % 512, 0);
+        let field = |b: &[u8]| String::from_utf8_lossy(b).trim_end_matches('\0').to_string();
+        let mut entries = Vec::new();
+        let mut at = 0;
+        while at + 512 <= tar.len() && tar[at] != 0 {
+            let h = &tar[at..at + 512];
+            let size = u64::from_str_radix(String::from_utf8_lossy(&h[124..135]).trim(), 8).unwrap() as usize;
+            let mode = u32::from_str_radix(String::from_utf8_lossy(&h[100..107]).trim(), 8).unwrap();
+            let stored = u32::from_str_radix(String::from_utf8_lossy(&h[148..154]).trim(), 8).unwrap();
+            let mut blank = h.to_vec();
+            blank[148..156].copy_from_slice(b"        ");
+            assert_eq!(stored, blank.iter().map(|&b| u32::from(b)).sum::<u32>(), "{}", field(&h[..100]));
+            let content = String::from_utf8_lossy(&tar[at + 512..at + 512 + size]).into_owned();
+            entries.push((field(&h[..100]), h[156], mode, field(&h[157..257]), content));
+            at += 512 + size.div_ceil(512) * 512;
+        }
+        assert!(tar[at..].iter().all(|&b| b == 0) && tar.len() - at >= 1024, "two zero blocks end it");
+        entries
+    }
+
+    #[test]
+    fn the_layout_tar_is_what_write_leaves_in_an_empty_directory() {
+        let p = payload(&[("https.key", "KEY", 0o400), ("d/foo", "bar", 0o644)]);
+        let tar = layout_tar(&p, "..v1", 1_800_000_000).unwrap();
+        let entries = tar_entries(&tar);
+        let version = tar_entries(&version_tar(&p, "..v1", 1_800_000_000));
+        assert_eq!(entries[..version.len()], version[..], "the version directory first");
+        let links: Vec<(&str, u8, &str)> =
+            entries[version.len()..].iter().map(|(n, k, _, l, _)| (n.as_str(), *k, l.as_str())).collect();
+        assert_eq!(links, [("..data", b'2', "..v1"), ("d", b'2', "..data/d"), ("https.key", b'2', "..data/https.key")]);
+
+        // The same names and links as the atomic writer makes on disk.
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), &p, "..v1").unwrap();
+        for (name, _, target) in &links {
+            assert_eq!(fs::read_link(tmp.path().join(name)).unwrap(), Path::new(target), "{name}");
+        }
+
+        let long = "k".repeat(95);
+        assert!(layout_tar(&payload(&[(&long, "v", 0o644)]), "..v1", 0).is_none(), "..data/<95 bytes> does not fit");
     }
 
     #[test]

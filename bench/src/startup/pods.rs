@@ -2,6 +2,10 @@
 //! namespace, each timed from just before its create call to the first watch
 //! event showing every one of its containers running.
 //!
+//! Two kinds of pod are timed: the plain one (one container, no volumes) and
+//! the same pod mounting a configMap, a secret and an emptyDir volume, whose
+//! ConfigMap and Secret the round creates in its namespace before any pod.
+//!
 //! The Kubernetes SLO measures from the pod's `creationTimestamp`; that stamp
 //! is the apiserver's clock with one-second resolution, so this measures with
 //! the bench's own monotonic clock at both ends instead (a few hundred
@@ -19,7 +23,7 @@ use tokio::time::Instant;
 /// How long a round may take from the first create to the last running pod.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a deleted namespace may take to disappear with its pods.
-const NAMESPACE_GONE_TIMEOUT: Duration = Duration::from_secs(180);
+const NAMESPACE_GONE_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(super) fn pods() -> &'static ResourceInfo {
     api::registry::lookup("pods").expect("pods are registered")
@@ -27,6 +31,14 @@ pub(super) fn pods() -> &'static ResourceInfo {
 
 pub(super) fn namespaces() -> &'static ResourceInfo {
     api::registry::lookup("namespaces").expect("namespaces are registered")
+}
+
+pub(super) fn config_maps() -> &'static ResourceInfo {
+    api::registry::lookup("configmaps").expect("configmaps are registered")
+}
+
+fn secrets() -> &'static ResourceInfo {
+    api::registry::lookup("secrets").expect("secrets are registered")
 }
 
 /// Whether `pod` has every container of its spec running: a status for each
@@ -62,6 +74,84 @@ pub fn startup_pod(namespace: &str, name: &str, image: &str) -> Value {
     })
 }
 
+/// The ConfigMap and the Secret [`volume_pod`] mounts.
+pub const CONFIG_MAP: &str = "bench-config";
+pub const SECRET: &str = "bench-secret";
+
+/// What a pod of a round looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// [`startup_pod`]: no volumes.
+    Plain,
+    /// [`volume_pod`]: a configMap, a secret and an emptyDir volume.
+    Volumes,
+}
+
+impl Kind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Plain => "pods",
+            Kind::Volumes => "pods with configMap + secret + emptyDir volumes",
+        }
+    }
+
+    /// The round's pod `name` in `namespace`.
+    pub fn pod(self, namespace: &str, name: &str, image: &str) -> Value {
+        match self {
+            Kind::Plain => startup_pod(namespace, name, image),
+            Kind::Volumes => volume_pod(namespace, name, image),
+        }
+    }
+
+    /// What the round's pods need in their namespace before they are created.
+    pub fn setup(self, namespace: &str) -> Vec<(&'static ResourceInfo, Value)> {
+        match self {
+            Kind::Plain => Vec::new(),
+            Kind::Volumes => vec![
+                (config_maps(), config_map(namespace, CONFIG_MAP, "app.properties", "greeting=hello\nlevel=info\n")),
+                (
+                    secrets(),
+                    json!({
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": SECRET, "namespace": namespace},
+                        "type": "Opaque",
+                        // "secret-value", base64 as a Secret's data is.
+                        "data": {"token": "c2VjcmV0LXZhbHVl"}
+                    }),
+                ),
+            ],
+        }
+    }
+}
+
+/// A ConfigMap holding one `key`.
+pub fn config_map(namespace: &str, name: &str, key: &str, value: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {key: value}
+    })
+}
+
+/// [`startup_pod`] with three volumes mounted into its container: the
+/// ConfigMap [`CONFIG_MAP`], the Secret [`SECRET`] and an emptyDir.
+pub fn volume_pod(namespace: &str, name: &str, image: &str) -> Value {
+    let mut pod = startup_pod(namespace, name, image);
+    pod["spec"]["volumes"] = json!([
+        {"name": "config", "configMap": {"name": CONFIG_MAP}},
+        {"name": "secret", "secret": {"secretName": SECRET}},
+        {"name": "scratch", "emptyDir": {}}
+    ]);
+    pod["spec"]["containers"][0]["volumeMounts"] = json!([
+        {"name": "config", "mountPath": "/etc/bench/config", "readOnly": true},
+        {"name": "secret", "mountPath": "/etc/bench/secret", "readOnly": true},
+        {"name": "scratch", "mountPath": "/scratch"}
+    ]);
+    pod
+}
+
 /// One round's outcome.
 #[derive(Debug, Default)]
 pub struct Round {
@@ -71,19 +161,39 @@ pub struct Round {
     pub errors: Vec<String>,
 }
 
-/// Creates `count` pods at once in the fresh namespace `namespace` and times
-/// each to all-containers-running. The caller deletes the namespace.
-pub async fn round(client: &Client, namespace: &str, count: usize, image: &str) -> anyhow::Result<Round> {
+/// Creates `count` pods of `kind` at once in the fresh namespace `namespace`
+/// and times each to all-containers-running. The caller deletes the namespace.
+pub async fn round(client: &Client, namespace: &str, count: usize, kind: Kind, image: &str) -> anyhow::Result<Round> {
+    let pods = (0..count).map(|i| kind.pod(namespace, &format!("startup-{i}"), image)).collect();
+    timed_creates(client, namespace, &kind.setup(namespace), pods, ROUND_TIMEOUT).await
+}
+
+/// Creates the fresh namespace `namespace`, then `setup`'s objects in it, one
+/// after the other, then every pod of `pods` at once, and times each pod to
+/// all-containers-running, waiting `timeout` at most. The caller deletes the
+/// namespace.
+pub async fn timed_creates(
+    client: &Client,
+    namespace: &str,
+    setup: &[(&ResourceInfo, Value)],
+    pods_to_create: Vec<Value>,
+    timeout: Duration,
+) -> anyhow::Result<Round> {
     client
         .create(namespaces(), "", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}))
         .await?;
+    for (info, object) in setup {
+        client.create(info, namespace, object).await?;
+    }
     let list = client.list(pods(), namespace, &ListParams::default()).await?;
     let version = list["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
     let mut events = client.watch(pods(), namespace, &ListParams::default(), &version).await?;
 
-    let names: Vec<String> = (0..count).map(|i| format!("startup-{i}")).collect();
-    let creates = names.iter().map(|name| {
-        let (client, pod, namespace) = (client.clone(), startup_pod(namespace, name, image), namespace.to_string());
+    let count = pods_to_create.len();
+    let names: Vec<String> =
+        pods_to_create.iter().map(|p| p["metadata"]["name"].as_str().unwrap_or_default().to_string()).collect();
+    let creates = pods_to_create.into_iter().map(|pod| {
+        let (client, namespace) = (client.clone(), namespace.to_string());
         async move {
             let sent = Instant::now();
             client
@@ -99,7 +209,7 @@ pub async fn round(client: &Client, namespace: &str, count: usize, image: &str) 
 
     let mut running: HashMap<String, Instant> = HashMap::new();
     let mut out = Round::default();
-    let deadline = Instant::now() + ROUND_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     while running.len() < count {
         match tokio::time::timeout_at(deadline, events.next()).await {
             Err(_) => break,
@@ -138,10 +248,8 @@ pub async fn round(client: &Client, namespace: &str, count: usize, image: &str) 
         }
     }
     if out.not_started > 0 {
-        out.errors.push(format!(
-            "{} of {count} pods in {namespace} were not running within {ROUND_TIMEOUT:?}",
-            out.not_started
-        ));
+        out.errors
+            .push(format!("{} of {count} pods in {namespace} were not running within {timeout:?}", out.not_started));
     }
     Ok(out)
 }
@@ -218,6 +326,36 @@ mod tests {
         let p = startup_pod("ns", "startup-0", "luksa/kubia");
         assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
         assert_eq!(p["metadata"]["namespace"], "ns");
+    }
+
+    #[test]
+    fn the_volume_pod_mounts_what_its_round_creates() {
+        let plain = Kind::Plain.pod("ns", "startup-0", "luksa/kubia");
+        assert_eq!(plain, startup_pod("ns", "startup-0", "luksa/kubia"));
+        assert!(plain["spec"]["volumes"].is_null());
+        assert!(Kind::Plain.setup("ns").is_empty());
+
+        let pod = Kind::Volumes.pod("ns", "startup-0", "luksa/kubia");
+        // Only the volumes differ from the plain pod.
+        let mut stripped = pod.clone();
+        stripped["spec"].as_object_mut().unwrap().remove("volumes");
+        stripped["spec"]["containers"][0].as_object_mut().unwrap().remove("volumeMounts");
+        assert_eq!(stripped, plain);
+
+        let volumes = pod["spec"]["volumes"].as_array().unwrap();
+        let mounts = pod["spec"]["containers"][0]["volumeMounts"].as_array().unwrap();
+        assert_eq!(volumes.len(), 3);
+        for volume in volumes {
+            assert!(mounts.iter().any(|m| m["name"] == volume["name"]), "{volume} is mounted");
+        }
+        assert_eq!(volumes[0]["configMap"]["name"], CONFIG_MAP);
+        assert_eq!(volumes[1]["secret"]["secretName"], SECRET);
+        assert!(volumes[2]["emptyDir"].is_object());
+
+        let setup = Kind::Volumes.setup("ns");
+        let made: Vec<(&str, &Value)> = setup.iter().map(|(info, o)| (info.kind, &o["metadata"]["name"])).collect();
+        assert_eq!(made, [("ConfigMap", &json!(CONFIG_MAP)), ("Secret", &json!(SECRET))]);
+        assert!(setup.iter().all(|(_, o)| o["metadata"]["namespace"] == "ns"));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use client::Object;
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,13 @@ pub struct DockerRuntime {
     image_ids: Mutex<HashMap<String, String>>,
     /// Set when the node runs its proxy and DNS server.
     services: Option<ServiceNetwork>,
+    /// Memory volumes this process created (they did not exist before) and
+    /// that no sandbox has mounted yet: empty tmpfs volumes.
+    fresh_volumes: Mutex<HashSet<String>>,
+    /// (sandbox id, dir) of the fresh memory volumes a sandbox this process
+    /// made mounts at dir, not written yet: the first write unpacks the
+    /// whole layout, no app container being there to see it appear.
+    unwritten: Mutex<HashSet<(String, String)>>,
 }
 
 /// What pods need to reach services through their node: the route the pause
@@ -160,7 +167,14 @@ impl DockerRuntime {
         }
         .map_err(error)?;
         let docker = docker.negotiate_version().await.map_err(error)?;
-        Ok(Self { docker, network: network.to_string(), image_ids: Default::default(), services: None })
+        Ok(Self {
+            docker,
+            network: network.to_string(),
+            image_ids: Default::default(),
+            services: None,
+            fresh_volumes: Default::default(),
+            unwritten: Default::default(),
+        })
     }
 
     /// Pods get the route to the service CIDR and the cluster DNS server.
@@ -360,6 +374,19 @@ impl Runtime for DockerRuntime {
             ..Default::default()
         };
         let id = self.create_named(&config.meta.docker_name(), body).await?;
+        {
+            let mut fresh = self.fresh_volumes.lock().expect("fresh volumes lock");
+            let mut unwritten = self.unwritten.lock().expect("unwritten volumes lock");
+            for m in &config.mounts {
+                if let MountSource::Volume(name) = &m.source {
+                    // Only this sandbox gets the volume as fresh: a later one
+                    // (the pod's sandbox re-created) finds it written.
+                    if fresh.remove(name) {
+                        unwritten.insert((id.clone(), m.target.clone()));
+                    }
+                }
+            }
+        }
         self.start_container(&id).await?;
         Ok(id)
     }
@@ -434,8 +461,18 @@ impl Runtime for DockerRuntime {
             labels: Some(labels),
             ..Default::default()
         };
-        // Docker answers with the existing volume when the name is taken.
-        self.docker.create_volume(request).await.map(|_| ()).map_err(error)
+        // Docker answers with the existing volume when the name is taken;
+        // one that did not exist is empty, which its first write can use.
+        let existed = match self.docker.inspect_volume(&volume.name).await {
+            Ok(_) => true,
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => false,
+            Err(e) => return Err(error(e)),
+        };
+        self.docker.create_volume(request).await.map_err(error)?;
+        if !existed {
+            self.fresh_volumes.lock().expect("fresh volumes lock").insert(volume.name.clone());
+        }
+        Ok(())
     }
 
     async fn remove_pod_volumes(&self, node: &str, pod_uid: &str) -> Result<()> {
@@ -465,6 +502,20 @@ impl Runtime for DockerRuntime {
         // volume, and the swap runs in the sandbox with its busybox (a rename,
         // as the atomic writer does). See pods::volumes.
         let now = jiff::Timestamp::now().as_second().max(0) as u64;
+        // The first write into a fresh volume, before any app container
+        // runs: the whole layout in one upload, no exec. An exec costs the
+        // engine about what starting a container does (runc, a shim), and
+        // this one was on every such pod's way to its first container.
+        let first =
+            self.unwritten.lock().expect("unwritten volumes lock").remove(&(sandbox_id.to_string(), dir.to_string()));
+        if let Some(layout) = first.then(|| crate::atomic::layout_tar(payload, version, now)).flatten() {
+            let options = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path(dir).build();
+            return self
+                .docker
+                .upload_to_container(sandbox_id, Some(options), bollard::body_full(layout.into()))
+                .await
+                .map_err(error);
+        }
         let tar = crate::atomic::version_tar(payload, version, now);
         let options = bollard::query_parameters::UploadToContainerOptionsBuilder::new().path(dir).build();
         self.docker
