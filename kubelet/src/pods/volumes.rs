@@ -50,7 +50,9 @@
 //! the sandbox: the new version directory is unpacked into it by the engine's
 //! archive upload, then the sandbox image's busybox runs the swap (the same
 //! rename of `..data` and link updates). The files are written once the
-//! sandbox runs and before any app container starts.
+//! sandbox runs and before any app container starts; that first write into
+//! a fresh volume, which nothing reads yet, is the whole layout in one
+//! upload, without the exec (a pod with a secret starts that much sooner).
 //!
 //! A `gitRepo` volume is a directory under the pod's dir with the repository
 //! cloned into it once ([`super::git_repo`]).
