@@ -1,8 +1,9 @@
 //! The pod's life cycle on the compose cluster (`./deploy/up.sh`), as the
 //! book's chapter 17 shows it, with both real kubectls: a pod whose init
 //! container waits for a service shows `Init:0/1` until the service exists,
-//! then runs its main container (chapter 17.2.3, with nslookup in place of the
-//! book's `wget -T`, which crashes Debian's busybox 1.35); a container's
+//! then runs its main container (chapter 17.2.3, with nslookup of the
+//! service's full name in place of the book's `wget -T`, which crashes
+//! Debian's busybox 1.35); a container's
 //! termination message (chapter 17.2.6), written to its
 //! terminationMessagePath, is what `kubectl describe` shows as its last
 //! state's `Message`; the book's failing postStart hook (17.2.4) kills and
@@ -41,7 +42,9 @@ fn the_books_termination_message_is_the_last_states_message() {
 fn an_init_container_holds_the_pod_in_init_until_it_succeeds() {
     for (tag, kubectl) in [("k120", tools::kubectl_120()), ("kcur", tools::kubectl_current())] {
         let live = Live::with_kubectl(&format!("init-{tag}"), kubectl);
-        live.create(
+        // The service's full name: busybox's nslookup does not apply the search path.
+        let fortune = format!("fortune.{}.svc.cluster.local", live.namespace);
+        live.create(&format!(
             "apiVersion: v1
 kind: Pod
 metadata:
@@ -51,13 +54,13 @@ spec:
   initContainers:
   - name: init
     image: busybox
-    command: [sh, -c, 'until nslookup fortune >/dev/null 2>&1; do echo waiting for fortune; sleep 1; done']
+    command: [sh, -c, 'until nslookup {fortune} >/dev/null 2>&1; do echo waiting for fortune; sleep 1; done']
   containers:
   - name: main
     image: busybox
     command: [sh, -c, 'echo main started; trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done']
-",
-        );
+"
+        ));
         let status = || live.kubectl(&["get", "po", "fortune-client", "--no-headers"]).rows().first().cloned();
         let waiting = eventually(Duration::from_secs(60), || {
             status().is_some_and(|r| r.get(2).map(String::as_str) == Some("Init:0/1"))
