@@ -824,9 +824,9 @@ impl Worker {
         Next::Done
     }
 
-    /// Reads the termination message of each exited app container not read
-    /// yet (an instance's message never changes once it exited), and forgets
-    /// those of instances gone.
+    /// Reads the termination message of each exited container (init or app)
+    /// not read yet (an instance's message never changes once it exited),
+    /// and forgets those of instances gone.
     async fn read_messages(&mut self, observed: &[ContainerInfo]) {
         self.messages.retain(|id, _| observed.iter().any(|c| &c.id == id));
         let specs: Vec<Container> = self.init_containers().into_iter().chain(self.spec_containers()).collect();
