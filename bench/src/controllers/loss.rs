@@ -4,9 +4,10 @@
 //! node lifecycle controller marks them Unknown after
 //! `--node-monitor-grace-period` and taints them `unreachable`; the taint
 //! eviction controller deletes their pods after `--pod-eviction-timeout`; the RC
-//! replaces them at once (a terminating pod no longer counts); pod GC
-//! force-deletes the evicted pods once their grace period has passed, since no
-//! kubelet will.
+//! replaces them at once (a terminating pod no longer counts). The evicted
+//! pods stay Terminating, since no kubelet confirms they stopped, until the
+//! bench, as an operator who knows the nodes are shut down, taints them
+//! `node.kubernetes.io/out-of-service`: then pod GC force-deletes them.
 //!
 //! [`Tracker`] turns the watch events of the nodes, the pods and the RC into
 //! the times, counted from just before the kill, at which each step was done.
@@ -22,8 +23,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-/// The evicted pods' terminationGracePeriodSeconds (the bench pod has 30 s):
-/// pod GC force-deletes them once it has passed, within the run.
+/// The node-loss pods' terminationGracePeriodSeconds (the bench pod has 30 s).
 pub const POD_GRACE: Duration = Duration::from_secs(2);
 
 /// The node-loss RC: the bench pod without its readiness probe (its 5 s
@@ -83,7 +83,8 @@ pub struct Times {
     /// The RC's readyReplicas is back to full, and that many pods on surviving
     /// nodes are Ready (so a status written before the loss does not count).
     pub ready: Option<Duration>,
-    /// Every pod that was on a lost node is deleted from the API (pod GC).
+    /// Every pod that was on a lost node is deleted from the API (pod GC, once
+    /// the nodes are tainted out-of-service).
     pub gone: Option<Duration>,
 }
 
@@ -124,6 +125,11 @@ impl Tracker {
             rc_ready: 0,
             times: Times::default(),
         }
+    }
+
+    /// The lost nodes seen so far.
+    pub fn lost_nodes(&self) -> impl Iterator<Item = &str> {
+        self.lost_nodes.iter().map(String::as_str)
     }
 
     fn is_lost(&self, node: &str) -> bool {
@@ -232,8 +238,6 @@ impl Tracker {
 pub struct Periods {
     pub grace: Duration,
     pub eviction: Duration,
-    /// The evicted pods' terminationGracePeriodSeconds, after which pod GC may force-delete them.
-    pub pod_grace: Duration,
 }
 
 fn secs(d: Duration) -> String {
@@ -252,8 +256,8 @@ pub fn rows(scenario: &str, lost_nodes: usize, victims: usize, replicas: u64, ti
         (
             format!("node loss: {victims} evicted pods deleted"),
             times.gone,
-            to_evict + p.pod_grace,
-            "… + pod grace period",
+            to_evict,
+            "grace + pod-eviction-timeout; then out-of-service",
         ),
     ];
     let mut rows: Vec<Row> = steps
@@ -328,6 +332,7 @@ pub async fn run(
     client.create(rcs_info(), ns, &loss_rc(replicas)).await.context("create the node-loss RC")?;
 
     let mut started: Option<Instant> = None;
+    let mut shut_down = false;
     let mut deadline = Instant::now() + timeout;
     loop {
         let event = match tokio::time::timeout_at(deadline.into(), events.next()).await {
@@ -354,11 +359,31 @@ pub async fn run(
             tracker.kill();
             deadline = Instant::now() + timeout;
         }
+        if tracker.times.evicted.is_some() && !shut_down {
+            shut_down = true;
+            for node in tracker.lost_nodes() {
+                mark_out_of_service(client, nodes_info, node).await?;
+            }
+        }
         if tracker.times.complete() {
             break;
         }
     }
     Ok(Loss { victims: tracker.victims(), times: tracker.times })
+}
+
+/// `kubectl taint node NODE node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`:
+/// the node is shut down, not merely cut off, so pod GC may force-delete its
+/// terminating pods. It carries the unreachable taints by now, so the list exists.
+async fn mark_out_of_service(client: &Client, nodes: &api::registry::ResourceInfo, node: &str) -> anyhow::Result<()> {
+    let taint =
+        serde_json::json!({"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"});
+    let patch = serde_json::json!([{"op": "add", "path": "/spec/taints/-", "value": taint}]);
+    client
+        .patch(nodes, "", node, client::PatchType::Json, &patch)
+        .await
+        .with_context(|| format!("taint {node} out-of-service"))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -474,7 +499,7 @@ mod tests {
 
     #[test]
     fn rows_compare_each_step_with_the_periods_it_waits() {
-        let periods = Periods { grace: s(8), eviction: s(2), pod_grace: s(5) };
+        let periods = Periods { grace: s(8), eviction: s(2) };
         let times = Times {
             not_ready: Some(Duration::from_millis(8_500)),
             evicted: Some(Duration::from_millis(10_800)),
@@ -492,7 +517,12 @@ mod tests {
                 ("node loss: 97 pods evicted", "10.80 s", "10.00 s (grace + pod-eviction-timeout)", "1.08x"),
                 ("node loss: RC back to 500 Running", "11.00 s", "10.00 s (grace + pod-eviction-timeout)", "1.10x"),
                 ("node loss: RC back to 500 ready", "12.50 s", "10.00 s (grace + pod-eviction-timeout)", "1.25x"),
-                ("node loss: 97 evicted pods deleted", "not reached", "15.00 s (… + pod grace period)", "-"),
+                (
+                    "node loss: 97 evicted pods deleted",
+                    "not reached",
+                    "10.00 s (grace + pod-eviction-timeout; then out-of-service)",
+                    "-"
+                ),
                 ("node loss: ready again, beyond the periods", "2.50 s", "", ""),
             ]
         );

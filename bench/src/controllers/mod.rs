@@ -271,7 +271,7 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
     components[CM].kill();
     components[CM] =
         Component::spawn(exe, "controller-manager", "serve-controller-manager", &server, &as_strs(&loss_flags))?;
-    let periods = loss::Periods { grace, eviction: args.pod_eviction_timeout, pod_grace: loss::POD_GRACE };
+    let periods = loss::Periods { grace, eviction: args.pod_eviction_timeout };
     let loss = loss::run(&client, &ns("loss"), loss_replicas, LOST_PREFIX, &mut lost_kubelet, args.timeout).await;
     match &loss {
         Ok(loss) => eprintln!("  {:?}", loss.times),
@@ -324,8 +324,9 @@ pub async fn run(args: &ControllersArgs, exe: &Path) -> anyhow::Result<Report> {
          SIGKILLed; times from just before the kill. For this phase only (so that earlier phases cannot make a \
          busy node look silent) the controller-manager was restarted with --node-monitor-grace-period {}, \
          --node-monitor-period {} and --pod-eviction-timeout {} (Kubernetes: 40 s, 5 s, 5 m); the kubelets renew \
-         their leases every {}. The node-loss pods have terminationGracePeriodSeconds {} (the bench pod: 30), after \
-         which pod GC force-deletes them, and no readiness probe (the bench pod's waits 5 s). NotReady can come \
+         their leases every {}. The node-loss pods have terminationGracePeriodSeconds {} (the bench pod: 30) and no \
+         readiness probe (the bench pod's waits 5 s); once they are evicted the bench taints the lost nodes \
+         out-of-service, as an operator who knows they are shut down, and pod GC force-deletes them. NotReady can come \
          before the grace period: it counts from each node's last lease renewal, up to one renewal before the kill. \"Ready\" is the RC's readyReplicas back to full with that many Ready pods \
          on surviving nodes. Kubernetes also rate-limits the NoExecute tainting to --node-eviction-rate 0.1 nodes/s \
          per zone; kubelab taints every lost node at once.",
