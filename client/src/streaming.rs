@@ -108,6 +108,30 @@ impl Client {
         params: ExecParams,
         input: impl Stream<Item = ExecSend> + Send + 'static,
     ) -> Result<ExecStream, ApiError> {
+        self.session(params, input, false).await
+    }
+
+    /// Attaches to a container's main process: its output from now on (the
+    /// kubelet replays what came before to the first attach of a `stdinOnce`
+    /// container), with `input` feeding its stdin and terminal resizes. The
+    /// stream ends, without an [`ExecEvent::Exit`], when the process does.
+    pub async fn attach(
+        &self,
+        params: AttachParams,
+        input: impl Stream<Item = ExecSend> + Send + 'static,
+    ) -> Result<ExecStream, ApiError> {
+        let AttachParams { namespace, pod, container, stdin, tty, cols, rows } = params;
+        let params = ExecParams { namespace, pod, container, command: Vec::new(), stdin, tty, cols, rows };
+        self.session(params, input, true).await
+    }
+
+    /// An exec, or (with `attach`, and no command) an attach.
+    async fn session(
+        &self,
+        params: ExecParams,
+        input: impl Stream<Item = ExecSend> + Send + 'static,
+        attach: bool,
+    ) -> Result<ExecStream, ApiError> {
         let start = ExecStart {
             namespace: params.namespace,
             pod: params.pod,
@@ -120,32 +144,9 @@ impl Client {
         };
         let server = self.server.clone();
         let outbound = session_input(start, input);
-        let stream = self.streaming().exec(outbound).await.map_err(|s| from_status(&server, s))?.into_inner();
-        Ok(session_events(server, stream))
-    }
-
-    /// Attaches to a container's main process: its output from now on (the
-    /// kubelet replays what came before to the first attach of a `stdinOnce`
-    /// container), with `input` feeding its stdin and terminal resizes. The
-    /// stream ends, without an [`ExecEvent::Exit`], when the process does.
-    pub async fn attach(
-        &self,
-        params: AttachParams,
-        input: impl Stream<Item = ExecSend> + Send + 'static,
-    ) -> Result<ExecStream, ApiError> {
-        let start = ExecStart {
-            namespace: params.namespace,
-            pod: params.pod,
-            container: params.container,
-            command: Vec::new(),
-            stdin: params.stdin,
-            tty: params.tty,
-            cols: params.cols,
-            rows: params.rows,
-        };
-        let server = self.server.clone();
-        let outbound = session_input(start, input);
-        let stream = self.streaming().attach(outbound).await.map_err(|s| from_status(&server, s))?.into_inner();
+        let mut streaming = self.streaming();
+        let call = if attach { streaming.attach(outbound).await } else { streaming.exec(outbound).await };
+        let stream = call.map_err(|s| from_status(&server, s))?.into_inner();
         Ok(session_events(server, stream))
     }
 

@@ -147,18 +147,6 @@ fn finished_as(job: &Job) -> Option<&str> {
         .map(|c| c.type_.as_str())
 }
 
-fn object_ref(job: &Job) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("batch/v1".into()),
-        kind: Some("Job".into()),
-        namespace: Some(job.namespace().to_string()),
-        name: Some(job.name().to_string()),
-        uid: Some(job.uid().to_string()),
-        resource_version: job.metadata.resource_version.clone(),
-        ..Default::default()
-    }
-}
-
 fn ref_uid(r: &ObjectReference) -> &str {
     r.uid.as_deref().unwrap_or("")
 }
@@ -382,7 +370,7 @@ impl CronJobController {
                 return Err(e.into());
             }
         };
-        status.active.get_or_insert_with(Vec::new).push(object_ref(&created_job));
+        status.active.get_or_insert_with(Vec::new).push(client::events::reference_to(&created_job));
         status.last_schedule_time = Some(api::time::to_second(scheduled));
         Ok(requeue())
     }

@@ -109,19 +109,6 @@ fn phase_of_pvc(pvc: &PersistentVolumeClaim) -> &str {
     pvc.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
 }
 
-/// The `claimRef` a volume bound to `pvc` carries.
-fn claim_reference(pvc: &PersistentVolumeClaim) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("PersistentVolumeClaim".into()),
-        namespace: Some(pvc.namespace().into()),
-        name: Some(pvc.name().into()),
-        uid: Some(pvc.uid().into()),
-        resource_version: pvc.metadata.resource_version.clone(),
-        ..Default::default()
-    }
-}
-
 fn claim_ref(pv: &PersistentVolume) -> Option<&ObjectReference> {
     pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref())
 }
@@ -333,7 +320,7 @@ impl VolumeController {
             spec: Some(PersistentVolumeSpec {
                 access_modes: claim.access_modes.clone(),
                 capacity: capacity.map(|c| BTreeMap::from([("storage".to_string(), c)])),
-                claim_ref: Some(claim_reference(pvc)),
+                claim_ref: Some(client::events::reference_to(pvc)),
                 host_path: Some(HostPathVolumeSource {
                     path: format!("{PROVISIONED_ROOT}/{}/{}", pvc.namespace(), pvc.name()),
                     type_: Some("DirectoryOrCreate".into()),
@@ -369,7 +356,7 @@ impl VolumeController {
         let ref_ok = claim_ref(&pv).is_some_and(|r| r.uid.as_deref() == Some(pvc.uid()));
         if !ref_ok {
             let spec = pv.spec.get_or_insert_with(Default::default);
-            spec.claim_ref = Some(claim_reference(pvc));
+            spec.claim_ref = Some(client::events::reference_to(pvc));
             set_annotation(&mut pv.metadata, BOUND_BY_CONTROLLER, "yes");
             pv = self.pv_api().update(&pv).await?;
         }
